@@ -1,0 +1,1 @@
+"""Pure mappings from vendor JSON to the common model. No I/O here."""

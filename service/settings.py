@@ -1,0 +1,74 @@
+"""Settings: one pydantic-settings object, env prefix ``TASKHUB_``, ``.env`` support.
+
+Nothing here does I/O at import time; ``get_settings()`` builds the object on first use.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "get_settings"]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TASKHUB_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".taskhub"), description="SQLite file and generated key.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; unset means SQLite in data_dir. "
+        "postgresql://user@host/db selects PostgreSQL.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Fernet key for credentials at rest; generated when unset."
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="How the tools reach us (webhook callback URLs), e.g. https://taskhub.example.com",
+    )
+    webhook_max_body: int = Field(default=1024 * 1024, ge=1024)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = False
+    worker_batch: int = Field(default=100, ge=1, le=5000)
+    worker_lease_seconds: float = Field(default=30.0, gt=0)
+    worker_max_attempts: int = Field(default=8, ge=1)
+    worker_poll_interval: float = Field(default=0.2, gt=0)
+    embedded_worker: bool = Field(
+        default=True, description="`taskhub serve` on SQLite runs the worker in-process."
+    )
+    poll_sources: bool = Field(default=True, description="The worker polls sources on their interval.")
+    org_timezone: str = "UTC"
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "taskhub.db"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalize_url(self.database_url)
+        return f"sqlite:///{self.sqlite_path}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.effective_database_url.startswith("sqlite")
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``postgresql://`` / ``postgres://`` and pick the psycopg 3 driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

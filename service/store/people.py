@@ -1,0 +1,104 @@
+"""Person identities: one human across tools.
+
+An identity ``(tool, external_id)`` maps to one person per organization. A new
+identity whose email matches an existing person links to that person; otherwise
+a new person is created. Runs in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mappings.model import PersonRef
+from service.store.sql import chunks, insert_for
+from service.tables import Person, PersonIdentity
+
+__all__ = ["resolve_people"]
+
+P = Person.__table__
+I = PersonIdentity.__table__  # noqa: E741
+
+
+def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> dict[tuple[str, str], int]:
+    """Return ``{(tool, external_id): person_id}``, creating what is missing."""
+    wanted: dict[tuple[str, str], PersonRef] = {}
+    for r in refs:
+        wanted.setdefault((r.tool, r.external_id), r)
+    if not wanted:
+        return {}
+    found = _lookup(conn, org_id, list(wanted))
+    missing = [k for k in wanted if k not in found]
+    if not missing:
+        return found
+    emails = {wanted[k].email.lower() for k in missing if wanted[k].email}
+    by_email: dict[str, int] = {}
+    if emails:
+        rows = conn.execute(
+            sa.select(P.c.id, sa.func.lower(P.c.email))
+            .where(P.c.org_id == org_id, sa.func.lower(P.c.email).in_(emails))
+            .order_by(P.c.id)
+        )
+        for pid, email in rows:
+            by_email.setdefault(email, pid)
+    new_people = []
+    for k in missing:
+        ref = wanted[k]
+        email = ref.email.lower() if ref.email else None
+        if email and email in by_email:
+            continue
+        new_people.append((k, ref))
+        if email:
+            by_email[email] = -1  # reserved: created below, first one wins
+    created: dict[tuple[str, str], int] = {}
+    if new_people:
+        rows = conn.execute(
+            sa.insert(P).returning(P.c.id, sort_by_parameter_order=True),
+            [
+                {"org_id": org_id, "display_name": ref.display_name or ref.external_id, "email": ref.email}
+                for _, ref in new_people
+            ],
+        ).all()
+        for (k, ref), (pid,) in zip(new_people, rows, strict=True):
+            created[k] = pid
+            if ref.email and by_email.get(ref.email.lower()) == -1:
+                by_email[ref.email.lower()] = pid
+    ins = insert_for(conn, I)
+    values = []
+    for k in missing:
+        ref = wanted[k]
+        pid = created.get(k) or by_email[ref.email.lower()]  # type: ignore[union-attr]
+        values.append(
+            {
+                "org_id": org_id,
+                "person_id": pid,
+                "tool": k[0],
+                "external_id": k[1],
+                "display_name": ref.display_name,
+                "email": ref.email,
+            }
+        )
+    for part in chunks(values):
+        conn.execute(ins.on_conflict_do_nothing(index_elements=["org_id", "tool", "external_id"]), list(part))
+    # A concurrent writer may have won a race: read back what is really stored.
+    found.update(_lookup(conn, org_id, missing))
+    return found
+
+
+def _lookup(conn: Connection, org_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    by_tool: dict[str, list[str]] = {}
+    for tool, ext in keys:
+        by_tool.setdefault(tool, []).append(ext)
+    for tool, exts in by_tool.items():
+        for part in chunks(exts):
+            rows = conn.execute(
+                sa.select(I.c.external_id, I.c.person_id).where(
+                    I.c.org_id == org_id, I.c.tool == tool, I.c.external_id.in_(part)
+                )
+            )
+            for ext, pid in rows:
+                out[(tool, ext)] = pid
+    return out

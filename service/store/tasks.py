@@ -1,0 +1,516 @@
+"""Upserts of synced data with the monotonic guard, tombstones and change history.
+
+The guard: a row's ``remote_updated_at`` only moves forward. An incoming version
+older than the stored one is dropped; an equal one is applied again and changes
+nothing (idempotent). The guard is checked twice: in Python, to compute change
+rows from the previous state, and in the ``ON CONFLICT ... DO UPDATE ... WHERE``
+so a concurrent writer can never be overwritten by an older version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from mappings.model import (
+    Change,
+    Effect,
+    Ignored,
+    MilestoneDelete,
+    MilestoneUpsert,
+    StatusCategory,
+    TaskDelete,
+    TaskPatch,
+    TaskUpsert,
+    WorklogDelete,
+    WorklogUpsert,
+)
+from service.store.people import resolve_people
+from service.store.sql import chunks, insert_for, uniq
+from service.tables import (
+    Change as ChangeRow,
+)
+from service.tables import (
+    Milestone as MilestoneRow,
+)
+from service.tables import (
+    Project as ProjectRow,
+)
+from service.tables import (
+    Task as TaskRow,
+)
+from service.tables import (
+    TaskAssignee,
+    TaskMilestone,
+    utcnow,
+)
+from service.tables import (
+    Worklog as WorklogRow,
+)
+
+__all__ = [
+    "ApplyStats",
+    "apply_effects",
+    "apply_task_deletes",
+    "apply_task_patches",
+    "delete_milestones",
+    "delete_worklogs",
+    "upsert_milestones",
+    "upsert_projects",
+    "upsert_tasks",
+    "upsert_worklogs",
+]
+
+T = TaskRow.__table__
+PR = ProjectRow.__table__
+M = MilestoneRow.__table__
+W = WorklogRow.__table__
+C = ChangeRow.__table__
+TA = TaskAssignee.__table__
+TM = TaskMilestone.__table__
+
+# Fields whose change is recorded as a change row when no changelog says so.
+_TRACKED = ("status", "assignee", "due_date", "estimate")
+# Columns a partial update (TaskPatch) may set.
+_PATCHABLE = {
+    "title", "status", "status_category", "archived", "due_date", "start_date", "priority", "labels",
+}
+
+
+@dataclass
+class ApplyStats:
+    seen: int = 0
+    changed: int = 0
+    stale: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    ignored_reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: ApplyStats) -> None:
+        self.seen += other.seen
+        self.changed += other.changed
+        self.stale += other.stale
+        self.deleted += other.deleted
+        self.ignored += other.ignored
+        self.ignored_reasons.extend(other.ignored_reasons)
+
+
+def _newer_or_equal(incoming: datetime | None, stored: datetime | None) -> bool:
+    if stored is None or incoming is None:
+        return True
+    return incoming >= stored
+
+
+def _guard(table: sa.Table, excluded: Any) -> Any:
+    return sa.or_(
+        table.c.remote_updated_at.is_(None),
+        excluded.remote_updated_at.is_(None),
+        excluded.remote_updated_at >= table.c.remote_updated_at,
+    )
+
+
+# --- projects --------------------------------------------------------------------------
+
+
+def upsert_projects(
+    conn: Connection, org_id: int, source_id: int, projects: Iterable[tuple[str, str | None, str | None]]
+) -> dict[str, int]:
+    """Ensure ``(external_id, key, name)`` projects exist; return ``{external_id: id}``.
+
+    Sync only fills key and name; the PM-side fields (budget, dates, rate) are never touched.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    for ext, key, name in projects:
+        if not ext:
+            continue
+        r = rows.setdefault(ext, {"org_id": org_id, "source_id": source_id, "external_id": ext,
+                                  "key": key, "name": name or key or ext})
+        if key:
+            r["key"] = key
+        if name:
+            r["name"] = name
+    if not rows:
+        return {}
+    ins = insert_for(conn, PR)
+    stmt = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
+    )
+    for part in chunks(list(rows.values())):
+        conn.execute(stmt, list(part))
+    out: dict[str, int] = {}
+    for part in chunks(list(rows)):
+        for pid, ext in conn.execute(
+            sa.select(PR.c.id, PR.c.external_id).where(PR.c.source_id == source_id, PR.c.external_id.in_(part))
+        ):
+            out[ext] = pid
+    return out
+
+
+# --- tasks -----------------------------------------------------------------------------
+
+
+def _existing(conn: Connection, table: sa.Table, source_id: int, ext_ids: Sequence[str], cols: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    columns = [table.c.external_id, *(table.c[c] for c in cols)]
+    for part in chunks(list(ext_ids)):
+        for row in conn.execute(
+            sa.select(*columns).where(table.c.source_id == source_id, table.c.external_id.in_(part))
+        ):
+            out[row.external_id] = row
+    return out
+
+
+def _assignee_key(assignees: list[dict[str, Any]] | None) -> str:
+    return ",".join(sorted(a["external_id"] for a in assignees or []))
+
+
+def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str], at: datetime) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+
+    def add(field_: str, old: Any, val: Any, **extra: Any) -> None:
+        if field_ in explicit_fields:
+            return
+        out.append({"field": field_, "from_value": None if old is None else str(old),
+                    "to_value": None if val is None else str(val), "changed_at": at,
+                    "external_id": f"obs:{field_}:{at.isoformat()}", "origin": "observed", **extra})
+
+    if prev.status != new["status"] or prev.status_category != new["status_category"]:
+        add("status", prev.status, new["status"], from_category=prev.status_category,
+            to_category=new["status_category"])
+    if _assignee_key(prev.assignees) != _assignee_key(new["assignees"]):
+        add("assignee", _assignee_key(prev.assignees) or None, _assignee_key(new["assignees"]) or None)
+    if prev.due_date != new["due_date"]:
+        add("due_date", prev.due_date, new["due_date"])
+    if prev.estimate_points != new["estimate_points"] or prev.estimate_seconds != new["estimate_seconds"]:
+        old = prev.estimate_points if prev.estimate_points is not None else prev.estimate_seconds
+        val = new["estimate_points"] if new["estimate_points"] is not None else new["estimate_seconds"]
+        add("estimate", old, val)
+    return out
+
+
+def _change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[dict[str, Any]]:
+    rows = []
+    for ch in changes:
+        rows.append({
+            "org_id": org_id, "source_id": source_id, "task_external_id": ch.task_external_id,
+            "external_id": ch.external_id or f"{ch.field}:{ch.changed_at.isoformat()}",
+            "field": ch.field, "from_value": ch.from_value, "to_value": ch.to_value,
+            "from_category": ch.from_category.value if ch.from_category else None,
+            "to_category": ch.to_category.value if ch.to_category else None,
+            "changed_at": ch.changed_at, "origin": "changelog",
+        })
+    return rows
+
+
+def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    ins = insert_for(conn, C).on_conflict_do_nothing(
+        index_elements=["source_id", "task_external_id", "external_id"]
+    )
+    seen: set[tuple[str, str]] = set()
+    unique = []
+    for r in rows:
+        k = (r["task_external_id"], r["external_id"])
+        if k not in seen:
+            seen.add(k)
+            r.setdefault("from_category", None)
+            r.setdefault("to_category", None)
+            unique.append(r)
+    for part in chunks(unique):
+        conn.execute(ins, list(part))
+
+
+def upsert_tasks(
+    conn: Connection, org_id: int, source_id: int, upserts: Sequence[TaskUpsert], *, keep_raw: bool = True
+) -> ApplyStats:
+    stats = ApplyStats(seen=len(upserts))
+    # Newest version per task within the batch.
+    latest: dict[str, TaskUpsert] = {}
+    for u in upserts:
+        cur = latest.get(u.task.external_id)
+        if cur is None or _newer_or_equal(u.task.updated_at, cur.task.updated_at):
+            latest[u.task.external_id] = u
+    if not latest:
+        return stats
+    ext_ids = list(latest)
+    project_ids = upsert_projects(
+        conn, org_id, source_id,
+        ((u.task.project_external_id, u.task.project_key, None) for u in latest.values()
+         if u.task.project_external_id),
+    )
+    person_ids = resolve_people(conn, org_id, (a for u in latest.values() for a in u.task.assignees))
+    prev = _existing(conn, T, source_id, ext_ids, [
+        "id", "remote_updated_at", "status", "status_category", "assignees", "due_date",
+        "estimate_points", "estimate_seconds", "started_at", "completed_at",
+    ])
+    rows: list[dict[str, Any]] = []
+    change_rows: list[dict[str, Any]] = []
+    accepted: list[TaskUpsert] = []
+    now = utcnow()
+    for ext, u in latest.items():
+        t = u.task
+        old = prev.get(ext)
+        if old is not None and not _newer_or_equal(t.updated_at, old.remote_updated_at):
+            stats.stale += 1
+            continue
+        accepted.append(u)
+        assignees = [a.model_dump(mode="json", exclude_none=True) for a in t.assignees]
+        started_at, completed_at = t.started_at, t.completed_at
+        at = t.updated_at or now
+        if t.status_category == StatusCategory.done and completed_at is None:
+            completed_at = old.completed_at if old is not None and old.completed_at else at
+        if t.status_category != StatusCategory.todo and started_at is None:
+            started_at = old.started_at if old is not None and old.started_at else at
+        row = {
+            "org_id": org_id, "source_id": source_id, "external_id": ext,
+            "project_id": project_ids.get(t.project_external_id or ""),
+            "key": t.key, "url": t.url, "title": t.title, "type": t.type.value, "status": t.status,
+            "status_category": t.status_category.value, "priority": t.priority, "assignees": assignees,
+            "labels": t.labels, "milestone_refs": [m.model_dump(mode="json") for m in t.milestones],
+            "parent_external_id": t.parent, "sprint": t.sprint, "remote_created_at": t.created_at,
+            "remote_updated_at": t.updated_at, "started_at": started_at, "completed_at": completed_at,
+            "due_date": t.due_date, "start_date": t.start_date, "estimate_points": t.estimate_points,
+            "estimate_seconds": t.estimate_seconds, "remaining_seconds": t.remaining_seconds,
+            "spent_seconds": t.spent_seconds, "cost": t.cost, "checklist_total": t.checklist_total,
+            "checklist_done": t.checklist_done, "is_milestone": t.is_milestone, "archived": t.archived,
+            "deleted_at": None, "deleted_reason": None,
+            "raw": u.raw if keep_raw else None, "synced_at": now,
+        }
+        rows.append(row)
+        explicit = {c.field for c in u.changes}
+        change_rows.extend(_change_rows(org_id, source_id, u.changes))
+        if old is not None and old.remote_updated_at != t.updated_at:
+            for ch in _observed_changes(old, row, explicit, at):
+                change_rows.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
+    if not rows:
+        return stats
+    ins = insert_for(conn, T)
+    update_cols = {k: ins.excluded[k] for k in rows[0] if k not in ("org_id", "source_id", "external_id")}
+    stmt = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"], set_=update_cols, where=_guard(T, ins.excluded)
+    ).returning(T.c.id, T.c.external_id)
+    task_ids: dict[str, int] = {}
+    for part in chunks(rows, 200):
+        for tid, ext in conn.execute(stmt, list(part)):
+            task_ids[ext] = tid
+    stats.changed = len(task_ids)
+    stats.stale += len(rows) - len(task_ids)
+    insert_changes(conn, [r for r in change_rows if r["task_external_id"] in task_ids])
+    _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id)
+    return stats
+
+
+def _replace_links(
+    conn: Connection, source_id: int, task_ids: dict[str, int], accepted: list[TaskUpsert],
+    person_ids: dict[tuple[str, str], int], org_id: int,
+) -> None:
+    ids = list(task_ids.values())
+    for part in chunks(ids):
+        conn.execute(sa.delete(TA).where(TA.c.task_id.in_(part)))
+        conn.execute(sa.delete(TM).where(TM.c.task_id.in_(part)))
+    pairs = uniq(
+        (task_ids[u.task.external_id], person_ids[(a.tool, a.external_id)])
+        for u in accepted if u.task.external_id in task_ids
+        for a in u.task.assignees if (a.tool, a.external_id) in person_ids
+    )
+    for part in chunks(pairs):
+        conn.execute(sa.insert(TA), [{"task_id": t, "person_id": p} for t, p in part])
+    refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
+    if not refs:
+        return
+    # A milestone referenced before its own record arrived: a placeholder the real one fills.
+    ins = insert_for(conn, M).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+    for part in chunks(list(refs.items())):
+        conn.execute(ins, [{"org_id": org_id, "source_id": source_id, "external_id": e, "name": n or e,
+                            "released": False, "archived": False, "synced_at": utcnow()} for e, n in part])
+    mids = {ext: mid for ext, mid in _ids(conn, M, source_id, list(refs)).items()}
+    mpairs = uniq(
+        (task_ids[u.task.external_id], mids[m.external_id])
+        for u in accepted if u.task.external_id in task_ids
+        for m in u.task.milestones if m.external_id in mids
+    )
+    for part in chunks(mpairs):
+        conn.execute(sa.insert(TM), [{"task_id": t, "milestone_id": m} for t, m in part])
+
+
+def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for part in chunks(ext_ids):
+        for i, e in conn.execute(
+            sa.select(table.c.id, table.c.external_id).where(table.c.source_id == source_id, table.c.external_id.in_(part))
+        ):
+            out[e] = i
+    return out
+
+
+def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: Sequence[TaskDelete]) -> ApplyStats:
+    """Tombstone tasks. A delete for a task never seen leaves a tombstone, so a late
+    ``created`` event cannot bring it back."""
+    stats = ApplyStats(seen=len(deletes))
+    now = utcnow()
+    for d in deletes:
+        at = d.at or now
+        res = conn.execute(
+            sa.update(T)
+            .where(T.c.source_id == source_id, T.c.external_id == d.external_id,
+                   sa.or_(T.c.remote_updated_at.is_(None), T.c.remote_updated_at <= at))
+            .values(deleted_at=at, deleted_reason=d.reason.value, remote_updated_at=at, synced_at=now)
+        )
+        if res.rowcount:
+            stats.deleted += 1
+            continue
+        ins = insert_for(conn, T).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        res = conn.execute(ins, {
+            "org_id": org_id, "source_id": source_id, "external_id": d.external_id, "title": "",
+            "type": "task", "status_category": "todo", "deleted_at": at, "deleted_reason": d.reason.value,
+            "remote_updated_at": at, "synced_at": now, "is_milestone": False, "archived": False,
+        })
+        if res.rowcount:
+            stats.deleted += 1
+        else:
+            stats.stale += 1
+    return stats
+
+
+def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: Sequence[TaskPatch]) -> ApplyStats:
+    """Apply what a partial event tells, under the same guard. Unknown tasks are left to the
+    re-fetch that follows (a patch never creates a task)."""
+    stats = ApplyStats(seen=len(patches))
+    now = utcnow()
+    for p in patches:
+        values = {k: v for k, v in p.fields.items() if k in _PATCHABLE}
+        if "status_category" in values and isinstance(values["status_category"], StatusCategory):
+            values["status_category"] = values["status_category"].value
+        if not values:
+            continue
+        at = p.updated_at or now
+        res = conn.execute(
+            sa.update(T)
+            .where(T.c.source_id == source_id, T.c.external_id == p.external_id, T.c.deleted_at.is_(None),
+                   sa.or_(T.c.remote_updated_at.is_(None), T.c.remote_updated_at <= at))
+            .values(**values, remote_updated_at=at, synced_at=now)
+        )
+        if res.rowcount:
+            stats.changed += 1
+            insert_changes(conn, _change_rows(org_id, source_id, p.changes))
+        else:
+            stats.stale += 1
+    return stats
+
+
+# --- milestones ------------------------------------------------------------------------
+
+
+def upsert_milestones(conn: Connection, org_id: int, source_id: int, items: Sequence[MilestoneUpsert]) -> ApplyStats:
+    stats = ApplyStats(seen=len(items))
+    if not items:
+        return stats
+    project_ids = upsert_projects(
+        conn, org_id, source_id,
+        ((i.milestone.project_external_id, None, None) for i in items if i.milestone.project_external_id),
+    )
+    now = utcnow()
+    rows: dict[str, dict[str, Any]] = {}
+    for it in items:
+        m = it.milestone
+        rows[m.external_id] = {
+            "org_id": org_id, "source_id": source_id, "external_id": m.external_id,
+            "project_id": project_ids.get(m.project_external_id or ""), "name": m.name,
+            "description": m.description, "start_date": m.start_date, "due_date": m.due_date,
+            "baseline_due_date": m.baseline_due_date or m.due_date, "released": m.released,
+            "completed_at": m.completed_at, "archived": m.archived, "remote_updated_at": m.updated_at,
+            "raw": it.raw, "deleted_at": None, "deleted_reason": None, "synced_at": now,
+        }
+    ins = insert_for(conn, M)
+    cols = {k: ins.excluded[k] for k in next(iter(rows.values())) if k not in ("org_id", "source_id", "external_id")}
+    # The baseline is the first due date ever seen; the project link is never lost.
+    cols["baseline_due_date"] = sa.func.coalesce(M.c.baseline_due_date, ins.excluded.due_date)
+    cols["project_id"] = sa.func.coalesce(ins.excluded.project_id, M.c.project_id)
+    stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
+                                     where=_guard(M, ins.excluded))
+    for part in chunks(list(rows.values()), 200):
+        stats.changed += conn.execute(stmt, list(part)).rowcount or 0
+    return stats
+
+
+def delete_milestones(conn: Connection, source_id: int, items: Sequence[MilestoneDelete]) -> ApplyStats:
+    stats = ApplyStats(seen=len(items))
+    ids = [i.external_id for i in items]
+    for part in chunks(ids):
+        res = conn.execute(sa.update(M).where(M.c.source_id == source_id, M.c.external_id.in_(part))
+                           .values(deleted_at=utcnow(), deleted_reason="deleted"))
+        stats.deleted += res.rowcount or 0
+    return stats
+
+
+# --- worklogs --------------------------------------------------------------------------
+
+
+def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequence[WorklogUpsert],
+                    *, keep_raw: bool = False) -> ApplyStats:
+    stats = ApplyStats(seen=len(items))
+    complete = [i for i in items if i.complete]
+    if not complete:
+        return stats
+    person_ids = resolve_people(conn, org_id, (i.worklog.author for i in complete if i.worklog.author))
+    now = utcnow()
+    rows: dict[str, dict[str, Any]] = {}
+    for it in complete:
+        w = it.worklog
+        rows[w.external_id] = {
+            "org_id": org_id, "source_id": source_id, "external_id": w.external_id,
+            "task_external_id": w.task_external_id,
+            "person_id": person_ids.get((w.author.tool, w.author.external_id)) if w.author else None,
+            "started_at": w.started_at, "seconds": w.seconds, "remote_updated_at": w.updated_at,
+            "deleted_at": None, "raw": None, "synced_at": now,
+        }
+    ins = insert_for(conn, W)
+    cols = {k: ins.excluded[k] for k in next(iter(rows.values())) if k not in ("org_id", "source_id", "external_id")}
+    stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
+                                     where=_guard(W, ins.excluded))
+    for part in chunks(list(rows.values()), 300):
+        stats.changed += conn.execute(stmt, list(part)).rowcount or 0
+    stats.stale = len(rows) - stats.changed
+    return stats
+
+
+def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDelete]) -> ApplyStats:
+    stats = ApplyStats(seen=len(items))
+    for part in chunks([i.external_id for i in items]):
+        res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
+                                              W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+        stats.deleted += res.rowcount or 0
+    return stats
+
+
+# --- everything at once ----------------------------------------------------------------
+
+
+def apply_effects(conn: Connection, org_id: int, source_id: int, effects: Iterable[Effect]) -> ApplyStats:
+    """Apply a mixed list of effects in dependency order, in the caller's transaction."""
+    groups: dict[type, list[Any]] = {}
+    for e in effects:
+        groups.setdefault(type(e), []).append(e)
+    stats = ApplyStats()
+    stats.add(upsert_milestones(conn, org_id, source_id, groups.get(MilestoneUpsert, [])))
+    stats.add(upsert_tasks(conn, org_id, source_id, groups.get(TaskUpsert, [])))
+    stats.add(apply_task_patches(conn, org_id, source_id, groups.get(TaskPatch, [])))
+    stats.add(apply_task_deletes(conn, org_id, source_id, groups.get(TaskDelete, [])))
+    stats.add(upsert_worklogs(conn, org_id, source_id, groups.get(WorklogUpsert, [])))
+    stats.add(delete_worklogs(conn, source_id, groups.get(WorklogDelete, [])))
+    stats.add(delete_milestones(conn, source_id, groups.get(MilestoneDelete, [])))
+    for ign in groups.get(Ignored, []):
+        stats.ignored += 1
+        stats.ignored_reasons.append(ign.reason)
+    return stats
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    return dt.astimezone(UTC) if dt else None

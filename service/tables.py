@@ -1,0 +1,362 @@
+"""SQLModel tables. Never returned from the API as-is (see service/schemas.py).
+
+Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
+``remote_updated_at`` drives the monotonic guard; ``raw`` keeps the vendor JSON.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Column, Field, SQLModel
+
+__all__ = [
+    "Organization",
+    "ApiToken",
+    "Source",
+    "Project",
+    "Portfolio",
+    "PortfolioProject",
+    "Person",
+    "PersonIdentity",
+    "PersonRate",
+    "Milestone",
+    "Task",
+    "TaskAssignee",
+    "TaskMilestone",
+    "Worklog",
+    "Change",
+    "InboxEvent",
+    "SyncState",
+    "SyncRun",
+    "utcnow",
+]
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+MONEY = sa.Numeric(18, 4)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _json(nullable: bool = True) -> Any:
+    return Field(default=None, sa_column=Column(JSONType, nullable=nullable))
+
+
+def _fk(target: str, *, index: bool = True, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(sa.Integer, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+    )
+
+
+class Organization(SQLModel, table=True):
+    __tablename__ = "organization"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
+    timezone: str = Field(default="UTC", max_length=64)
+    currency: str = Field(default="USD", max_length=3)
+    default_hourly_rate: Decimal | None = Field(default=None, sa_type=MONEY)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id")
+    name: str = Field(default="", max_length=200)
+    prefix: str = Field(max_length=16)
+    token_hash: str = Field(max_length=64, sa_column_kwargs={"unique": True})
+    scope: str = Field(max_length=10)  # read | write | admin
+    created_at: datetime = Field(default_factory=utcnow)
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+class Source(SQLModel, table=True):
+    __tablename__ = "source"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_source_org_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id")
+    kind: str = Field(max_length=10)  # jira | trello
+    name: str = Field(max_length=200)
+    base_url: str | None = Field(default=None, max_length=500)
+    deployment: str | None = Field(default=None, max_length=20)  # cloud | datacenter
+    credentials_enc: str | None = Field(default=None, sa_type=sa.Text)
+    webhook_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
+    scope: Any = _json()
+    mapping_profile: Any = _json()
+    poll_interval_seconds: int = Field(default=300)
+    enabled: bool = True
+    status: str = Field(default="ok", max_length=20)  # ok | degraded
+    status_reason: str | None = Field(default=None, sa_type=sa.Text)
+    site_info: Any = _json()  # discovered: time zone, field ids, deployment
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "project"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "external_id", name="uq_project_source_ext"),
+        sa.Index("ix_project_org", "org_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int | None = _fk("source.id", nullable=True, index=False)
+    external_id: str = Field(max_length=100)
+    key: str | None = Field(default=None, max_length=100)
+    name: str = Field(default="", max_length=300)
+    url: str | None = Field(default=None, max_length=500)
+    budget_amount: Decimal | None = Field(default=None, sa_type=MONEY)
+    budget_currency: str | None = Field(default=None, max_length=3)
+    planned_start: date | None = None
+    planned_end: date | None = None
+    hourly_rate: Decimal | None = Field(default=None, sa_type=MONEY)
+    raw: Any = _json()
+    deleted_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Portfolio(SQLModel, table=True):
+    __tablename__ = "portfolio"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_portfolio_org_name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id")
+    name: str = Field(max_length=200)
+    description: str | None = Field(default=None, sa_type=sa.Text)
+
+
+class PortfolioProject(SQLModel, table=True):
+    __tablename__ = "portfolio_project"
+    portfolio_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("portfolio.id", ondelete="CASCADE"), primary_key=True)
+    )
+    project_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("project.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class Person(SQLModel, table=True):
+    __tablename__ = "person"
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id")
+    display_name: str = Field(default="", max_length=300)
+    email: str | None = Field(default=None, max_length=300, index=True)
+
+
+class PersonIdentity(SQLModel, table=True):
+    __tablename__ = "person_identity"
+    __table_args__ = (sa.UniqueConstraint("org_id", "tool", "external_id", name="uq_identity"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    person_id: int = _fk("person.id")
+    tool: str = Field(max_length=10)
+    external_id: str = Field(max_length=200)
+    display_name: str | None = Field(default=None, max_length=300)
+    email: str | None = Field(default=None, max_length=300)
+
+
+class PersonRate(SQLModel, table=True):
+    __tablename__ = "person_rate"
+    __table_args__ = (sa.UniqueConstraint("person_id", "effective_from", name="uq_rate_from"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    person_id: int = _fk("person.id")
+    effective_from: date
+    hourly_rate: Decimal = Field(sa_type=MONEY)
+
+
+class Milestone(SQLModel, table=True):
+    __tablename__ = "milestone"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "external_id", name="uq_milestone_source_ext"),
+        sa.Index("ix_milestone_org_due", "org_id", "due_date"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    project_id: int | None = _fk("project.id", nullable=True, ondelete="SET NULL")
+    external_id: str = Field(max_length=100)
+    name: str = Field(default="", max_length=300)
+    description: str | None = Field(default=None, sa_type=sa.Text)
+    start_date: date | None = None
+    due_date: date | None = None
+    baseline_due_date: date | None = None
+    released: bool = False
+    completed_at: datetime | None = None
+    archived: bool = False
+    remote_updated_at: datetime | None = None
+    raw: Any = _json()
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = Field(default=None, max_length=20)
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "external_id", name="uq_task_source_ext"),
+        sa.Index("ix_task_org_project", "org_id", "project_id"),
+        sa.Index("ix_task_org_category", "org_id", "status_category"),
+        sa.Index("ix_task_org_due", "org_id", "due_date"),
+        sa.Index("ix_task_org_synced", "org_id", "synced_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    project_id: int | None = _fk("project.id", nullable=True, index=False, ondelete="SET NULL")
+    external_id: str = Field(max_length=100)
+    key: str | None = Field(default=None, max_length=100)
+    url: str | None = Field(default=None, max_length=500)
+    title: str = Field(default="", sa_type=sa.Text)
+    type: str = Field(default="task", max_length=20)
+    status: str | None = Field(default=None, max_length=200)
+    status_category: str = Field(default="todo", max_length=20)
+    priority: str | None = Field(default=None, max_length=100)
+    assignees: Any = _json()  # list of {tool, external_id, display_name}
+    labels: Any = _json()
+    milestone_refs: Any = _json()
+    parent_external_id: str | None = Field(default=None, max_length=100)
+    sprint: str | None = Field(default=None, max_length=300)
+    remote_created_at: datetime | None = None
+    remote_updated_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    due_date: date | None = None
+    start_date: date | None = None
+    estimate_points: float | None = None
+    estimate_seconds: int | None = Field(default=None, sa_type=sa.BigInteger)
+    remaining_seconds: int | None = Field(default=None, sa_type=sa.BigInteger)
+    spent_seconds: int | None = Field(default=None, sa_type=sa.BigInteger)
+    cost: Decimal | None = Field(default=None, sa_type=MONEY)
+    checklist_total: int | None = None
+    checklist_done: int | None = None
+    is_milestone: bool = False
+    archived: bool = False
+    deleted_at: datetime | None = None
+    deleted_reason: str | None = Field(default=None, max_length=20)
+    raw: Any = _json()
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class TaskAssignee(SQLModel, table=True):
+    __tablename__ = "task_assignee"
+    task_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+    )
+    person_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class TaskMilestone(SQLModel, table=True):
+    __tablename__ = "task_milestone"
+    task_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+    )
+    milestone_id: int = Field(
+        sa_column=Column(sa.Integer, sa.ForeignKey("milestone.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class Worklog(SQLModel, table=True):
+    __tablename__ = "worklog"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "external_id", name="uq_worklog_source_ext"),
+        sa.Index("ix_worklog_org_started", "org_id", "started_at"),
+        sa.Index("ix_worklog_task", "source_id", "task_external_id"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    task_external_id: str = Field(max_length=100)
+    external_id: str = Field(max_length=100)
+    person_id: int | None = _fk("person.id", nullable=True, ondelete="SET NULL")
+    started_at: datetime
+    seconds: int = Field(sa_type=sa.BigInteger)
+    remote_updated_at: datetime | None = None
+    deleted_at: datetime | None = None
+    raw: Any = _json()
+    synced_at: datetime = Field(default_factory=utcnow)
+
+
+class Change(SQLModel, table=True):
+    __tablename__ = "change"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "task_external_id", "external_id", name="uq_change_ext"),
+        sa.Index("ix_change_org_task_at", "org_id", "task_external_id", "changed_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    task_external_id: str = Field(max_length=100)
+    external_id: str = Field(max_length=200)
+    field: str = Field(max_length=50)
+    from_value: str | None = Field(default=None, sa_type=sa.Text)
+    to_value: str | None = Field(default=None, sa_type=sa.Text)
+    from_category: str | None = Field(default=None, max_length=20)
+    to_category: str | None = Field(default=None, max_length=20)
+    changed_at: datetime
+    origin: str = Field(default="observed", max_length=20)  # changelog | action | observed
+
+
+class InboxEvent(SQLModel, table=True):
+    __tablename__ = "inbox_event"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "dedupe_key", name="uq_inbox_dedupe"),
+        sa.Index("ix_inbox_claim", "status", "next_attempt_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    kind: str = Field(max_length=10)
+    dedupe_key: str = Field(max_length=200)
+    received_at: datetime = Field(default_factory=utcnow)
+    headers: Any = _json()
+    body: bytes = Field(sa_type=sa.LargeBinary)
+    # pending | processing | done | ignored | failed | parked
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = None
+    reason: str | None = Field(default=None, sa_type=sa.Text)
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    processed_at: datetime | None = None
+
+
+class SyncState(SQLModel, table=True):
+    __tablename__ = "sync_state"
+    __table_args__ = (sa.UniqueConstraint("source_id", "stream", name="uq_sync_state"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source_id: int = _fk("source.id", index=False)
+    stream: str = Field(max_length=50)
+    cursor: str | None = Field(default=None, sa_type=sa.Text)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = None
+    last_run_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "sync_run"
+    __table_args__ = (sa.Index("ix_sync_run_source", "source_id", "started_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    mode: str = Field(max_length=20)  # backfill | incremental | census | webhook
+    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    api_calls: int = 0
+    items_seen: int = 0
+    items_changed: int = 0
+    errors: int = 0
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    duration_ms: int | None = None

@@ -1,0 +1,137 @@
+"""Shared fixtures: a migrated database on each store.
+
+``db`` is parametrized over SQLite and PostgreSQL. PostgreSQL comes from
+``TASKHUB_TEST_DATABASE_URL`` (default the local ``test`` database); each test
+session works in a database of its own, created here and dropped at the end.
+Without PostgreSQL the PostgreSQL cases skip with the reason, unless
+``TASKHUB_REQUIRE_POSTGRES=1`` (CI sets it), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from service.db import Database
+from service.settings import normalize_url
+
+PG_URL = normalize_url(
+    os.environ.get("TASKHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
+REQUIRE_PG = os.environ.get("TASKHUB_REQUIRE_POSTGRES") == "1"
+
+
+def _pg_admin_url() -> str:
+    return PG_URL
+
+
+_pg_state: dict[str, object] = {}
+
+
+def _pg_database() -> Database:
+    """Create this session's PostgreSQL database once and migrate it."""
+    if "db" in _pg_state:
+        return _pg_state["db"]  # type: ignore[return-value]
+    if "error" in _pg_state:
+        raise RuntimeError(_pg_state["error"])
+    name = f"taskhub_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    try:
+        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        admin.dispose()
+    except Exception as exc:  # noqa: BLE001 - reported as the skip/fail reason
+        _pg_state["error"] = f"PostgreSQL not reachable at {PG_URL}: {exc.__class__.__name__}: {exc}"
+        raise RuntimeError(_pg_state["error"]) from exc
+    url = PG_URL.rsplit("/", 1)[0] + "/" + name
+    db = Database(url)
+    db.migrate()
+    _pg_state["db"] = db
+    _pg_state["name"] = name
+    return db
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    db = _pg_state.get("db")
+    if db is None:
+        return
+    db.dispose()  # type: ignore[union-attr]
+    try:
+        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{_pg_state["name"]}" WITH (FORCE)'))
+        admin.dispose()
+    except Exception:  # noqa: BLE001, S110 - best effort cleanup
+        pass
+
+
+def get_pg_database() -> Database:
+    try:
+        return _pg_database()
+    except RuntimeError as exc:
+        if REQUIRE_PG:
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+
+
+def truncate_all(db: Database) -> None:
+    from sqlmodel import SQLModel
+
+    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with db.engine.begin() as c:
+        c.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+
+
+_sqlite_template: dict[str, Path] = {}
+
+
+def make_sqlite_database(tmp_path: Path) -> Database:
+    """A migrated SQLite file, copied from a template migrated once per session."""
+    if "path" not in _sqlite_template:
+        tdir = Path(os.environ.get("PYTEST_SQLITE_TEMPLATE_DIR", "/tmp")) / f"taskhub-tpl-{os.getpid()}"
+        tdir.mkdir(parents=True, exist_ok=True)
+        tpl = tdir / "template.db"
+        if tpl.exists():
+            tpl.unlink()
+        tdb = Database(f"sqlite:///{tpl}")
+        tdb.migrate()
+        with tdb.engine.connect() as c:  # fold the WAL into the file before copying it
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        tdb.dispose()
+        _sqlite_template["path"] = tpl
+    path = tmp_path / "taskhub.db"
+    shutil.copy(_sqlite_template["path"], path)
+    return Database(f"sqlite:///{path}")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database on each store."""
+    if request.param == "sqlite":
+        database = make_sqlite_database(tmp_path)
+        yield database
+        database.dispose()
+    else:
+        database = get_pg_database()
+        truncate_all(database)
+        yield database
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[Database]:
+    database = make_sqlite_database(tmp_path)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def pg_db() -> Iterator[Database]:
+    database = get_pg_database()
+    truncate_all(database)
+    yield database

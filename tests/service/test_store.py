@@ -1,0 +1,238 @@
+"""The store: upserts under the monotonic guard, tombstones, change history, bulk pages."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from mappings.model import (
+    DeletedReason,
+    Milestone,
+    MilestoneRef,
+    MilestoneUpsert,
+    PersonRef,
+    StatusCategory,
+    TaskDelete,
+    Worklog,
+    WorklogDelete,
+    WorklogUpsert,
+)
+from service import store
+from service.tables import Change, Milestone as MilestoneRow, Person, Project, Task, TaskAssignee, TaskMilestone
+from service.tables import Worklog as WorklogRow
+from tests.service.factories import T0, make_org, make_source, task
+
+
+def _task(db, ext="1"):
+    with db.read() as c:
+        return c.execute(sa.select(Task.__table__).where(Task.__table__.c.external_id == ext)).one()
+
+
+def test_upsert_creates_task_project_and_people(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        stats = store.upsert_tasks(c, org, src, [task("1", assignee="acc-1"), task("2", assignee="acc-1")])
+    assert stats.changed == 2
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(Project.__table__)).scalar() == 1
+        assert c.execute(sa.select(sa.func.count()).select_from(Person.__table__)).scalar() == 1
+        assert c.execute(sa.select(sa.func.count()).select_from(TaskAssignee.__table__)).scalar() == 2
+    row = _task(db, "1")
+    assert row.key == "PRJ-1" and row.raw == {"id": "1", "v": 0}
+    assert row.remote_updated_at == T0
+
+
+def test_older_version_never_overwrites_newer(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=10, status="Done", category=StatusCategory.done)])
+    with db.write() as c:
+        stats = store.upsert_tasks(c, org, src, [task("1", minutes=5, status="In Progress",
+                                                      category=StatusCategory.in_progress)])
+    assert stats.stale == 1 and stats.changed == 0
+    assert _task(db).status == "Done"
+
+
+def test_equal_version_is_idempotent(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    for _ in range(3):
+        with db.write() as c:
+            store.upsert_tasks(c, org, src, [task("1", minutes=3, status="In Progress",
+                                                  category=StatusCategory.in_progress, assignee="a")])
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(Task.__table__)).scalar() == 1
+        assert c.execute(sa.select(sa.func.count()).select_from(Change.__table__)).scalar() == 0
+        assert c.execute(sa.select(sa.func.count()).select_from(TaskAssignee.__table__)).scalar() == 1
+
+
+def test_status_assignee_due_and_estimate_changes_are_recorded(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1")])
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=1, status="In Progress",
+                                              category=StatusCategory.in_progress, assignee="bob",
+                                              due_date=date(2026, 2, 1), estimate_points=3.0)])
+    with db.read() as c:
+        rows = c.execute(sa.select(Change.__table__).order_by(Change.__table__.c.field)).all()
+    fields = {r.field: r for r in rows}
+    assert set(fields) == {"assignee", "due_date", "estimate", "status"}
+    assert fields["status"].from_category == "todo" and fields["status"].to_category == "in_progress"
+    assert fields["status"].changed_at == T0 + timedelta(minutes=1)
+    assert _task(db).started_at == T0 + timedelta(minutes=1)
+
+
+def test_delete_tombstones_and_late_update_does_not_resurrect(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=1)])
+        store.apply_task_deletes(c, org, src, [TaskDelete(external_id="1", at=T0 + timedelta(minutes=5))])
+    with db.write() as c:
+        stats = store.upsert_tasks(c, org, src, [task("1", minutes=2)])
+    assert stats.changed == 0
+    row = _task(db)
+    assert row.deleted_reason == "deleted" and row.deleted_at is not None
+
+
+def test_delete_before_create_leaves_tombstone(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.apply_task_deletes(c, org, src, [TaskDelete(external_id="9", at=T0 + timedelta(minutes=5),
+                                                          reason=DeletedReason.deleted)])
+        store.upsert_tasks(c, org, src, [task("9", minutes=1)])
+    assert _task(db, "9").deleted_at is not None
+
+
+def test_out_of_scope_task_comes_back_with_newer_version(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=1)])
+        store.apply_task_deletes(c, org, src, [TaskDelete(external_id="1", at=T0 + timedelta(minutes=2),
+                                                          reason=DeletedReason.out_of_scope)])
+        store.upsert_tasks(c, org, src, [task("1", minutes=3)])
+    assert _task(db).deleted_at is None
+
+
+def test_milestone_baseline_is_first_due_date(db):
+    org = make_org(db)
+    src = make_source(db, org)
+
+    def ms(due):
+        return MilestoneUpsert(milestone=Milestone(external_id="v1", name="1.0", due_date=due,
+                                                   project_external_id="100"))
+
+    with db.write() as c:
+        store.upsert_milestones(c, org, src, [ms(date(2026, 3, 1))])
+    with db.write() as c:
+        store.upsert_milestones(c, org, src, [ms(date(2026, 3, 6))])
+    with db.read() as c:
+        row = c.execute(sa.select(MilestoneRow.__table__)).one()
+    assert row.due_date == date(2026, 3, 6) and row.baseline_due_date == date(2026, 3, 1)
+    assert row.project_id is not None
+
+
+def test_task_links_to_milestone_before_the_milestone_arrives(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", milestones=[MilestoneRef(external_id="v1", name="1.0")])])
+    with db.write() as c:
+        store.upsert_milestones(c, org, src, [MilestoneUpsert(milestone=Milestone(
+            external_id="v1", name="1.0", due_date=date(2026, 3, 1)))])
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(TaskMilestone.__table__)).scalar() == 1
+        row = c.execute(sa.select(MilestoneRow.__table__)).one()
+    assert row.due_date == date(2026, 3, 1) and row.baseline_due_date == date(2026, 3, 1)
+
+
+def test_worklogs_upsert_guard_and_delete(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    author = PersonRef(tool="jira", external_id="acc-1", display_name="Ann")
+
+    def wl(secs, minutes):
+        return WorklogUpsert(worklog=Worklog(external_id="w1", task_external_id="1", author=author,
+                                             started_at=T0, seconds=secs,
+                                             updated_at=T0 + timedelta(minutes=minutes)))
+
+    with db.write() as c:
+        store.upsert_worklogs(c, org, src, [wl(3600, 2)])
+        store.upsert_worklogs(c, org, src, [wl(60, 1)])  # older: ignored
+    with db.read() as c:
+        assert c.execute(sa.select(WorklogRow.__table__.c.seconds)).scalar() == 3600
+    with db.write() as c:
+        store.delete_worklogs(c, src, [WorklogDelete(external_id="w1")])
+    with db.read() as c:
+        assert c.execute(sa.select(WorklogRow.__table__.c.deleted_at)).scalar() is not None
+
+
+def test_people_link_by_email_across_tools(db):
+    org = make_org(db)
+    with db.write() as c:
+        a = store.resolve_people(c, org, [PersonRef(tool="jira", external_id="acc-1", email="Ann@x.io")])
+        b = store.resolve_people(c, org, [PersonRef(tool="trello", external_id="m1", email="ann@x.io")])
+    assert a[("jira", "acc-1")] == b[("trello", "m1")]
+
+
+def _count_statements(db, fn):
+    count = {"n": 0}
+
+    def before(*_a, **_k):
+        count["n"] += 1
+
+    sa.event.listen(db.engine, "before_cursor_execute", before)
+    try:
+        fn()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", before)
+    return count["n"]
+
+
+def test_bulk_page_uses_a_handful_of_statements_not_one_per_row(db):
+    org = make_org(db)
+    src = make_source(db, org)
+
+    def page(start, n):
+        def run():
+            with db.write() as c:
+                store.upsert_tasks(c, org, src, [task(str(i), assignee=f"p{i % 7}") for i in range(start, start + n)])
+        return run
+
+    small = _count_statements(db, page(0, 50))
+    large = _count_statements(db, page(1000, 150))
+    assert small <= 20, small
+    assert large - small <= 4, (small, large)  # grows by chunk, never by row
+
+
+_orgs = itertools.count()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(list(range(6))), batch=st.booleans())
+def test_any_delivery_order_ends_at_the_newest_version(db, order, batch):
+    org_name = f"o{next(_orgs)}"
+    org = make_org(db, name=org_name)
+    src = make_source(db, org)
+    cats = [StatusCategory.todo, StatusCategory.in_progress, StatusCategory.done]
+    versions = [task("42", minutes=m, status=f"S{m}", category=cats[m % 3]) for m in order]
+    if batch:
+        with db.write() as c:
+            store.upsert_tasks(c, org, src, versions)
+    else:
+        for v in versions:
+            with db.write() as c:
+                store.upsert_tasks(c, org, src, [v])
+    with db.read() as c:
+        row = c.execute(sa.select(Task.__table__).where(Task.__table__.c.source_id == src)).one()
+    assert row.status == "S5" and row.remote_updated_at == T0 + timedelta(minutes=5)

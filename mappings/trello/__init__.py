@@ -1,0 +1,56 @@
+"""Trello JSON → the common model. Pure: no I/O.
+
+Reference: https://developer.atlassian.com/cloud/trello/rest/ and
+https://developer.atlassian.com/cloud/trello/guides/rest-api/action-types/
+
+- ``context``: ``BoardContext`` (lists, labels, members, custom fields, milestone
+  cards of one board) and ``list_category``.
+- ``cards``: ``map_card`` — a REST card to a task upsert (+ milestone upsert).
+- ``actions``: ``map_action`` — an activity-log/webhook action to patches/tombstones.
+- ``documents``: ``effects_from_webhook`` and ``effects_from_document``.
+"""
+
+from __future__ import annotations
+
+from mappings.effects_json import effect_to_json, effects_to_json
+from mappings.trello.actions import (
+    IGNORED_ACTIONS,
+    SUPPORTED_ACTIONS,
+    TASK_PATCH_HINTS,
+    list_renamed,
+    map_action,
+)
+from mappings.trello.cards import card_assignees, checklist_counts, is_milestone_card, map_card
+from mappings.trello.context import BoardContext, ListInfo, label_names_of, list_category
+from mappings.trello.custom_fields import custom_field_updates
+from mappings.trello.documents import (
+    context_from_action,
+    effects_from_document,
+    effects_from_webhook,
+)
+from mappings.trello.values import created_at_from_id, local_date, parse_datetime
+
+__all__ = [
+    "BoardContext",
+    "ListInfo",
+    "list_category",
+    "label_names_of",
+    "created_at_from_id",
+    "parse_datetime",
+    "local_date",
+    "custom_field_updates",
+    "map_card",
+    "is_milestone_card",
+    "card_assignees",
+    "checklist_counts",
+    "map_action",
+    "list_renamed",
+    "TASK_PATCH_HINTS",
+    "SUPPORTED_ACTIONS",
+    "IGNORED_ACTIONS",
+    "effects_from_webhook",
+    "effects_from_document",
+    "context_from_action",
+    "effect_to_json",
+    "effects_to_json",
+]

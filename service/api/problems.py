@@ -1,0 +1,124 @@
+"""problem+json (RFC 9457) errors with the request id, for every failure a client can cause."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+__all__ = ["Problem", "ProblemResponse", "RequestIdMiddleware", "install_problem_handlers", "problem_response"]
+
+log = logging.getLogger("taskhub.api")
+
+_TITLES = {
+    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
+    409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
+    429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
+}
+
+
+class Problem(Exception):
+    """An expected error with its own status: raised by services, rendered as problem+json."""
+
+    def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str = "about:blank",
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.title = title or _TITLES.get(status, "Error")
+        self.type = type_
+        self.headers = headers
+        self.extra = extra
+
+
+class ProblemResponse(Response):
+    media_type = "application/problem+json"
+
+    def render(self, content: Any) -> bytes:
+        return orjson.dumps(content)
+
+
+def problem_response(status: int, detail: str, request_id: str | None = None, *, title: str | None = None,
+                     headers: dict[str, str] | None = None, **extra: Any) -> ProblemResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"),
+                            "status": status, "detail": detail}
+    if request_id:
+        body["request_id"] = request_id
+    body.update(extra)
+    hdrs = dict(headers or {})
+    if request_id:
+        hdrs["X-Request-ID"] = request_id
+    return ProblemResponse(body, status_code=status, headers=hdrs)
+
+
+def _rid(request: Request) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body",)] or [str(p) for p in loc]
+    return ".".join(parts)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(request: Request, exc: Problem) -> Response:
+        return problem_response(exc.status, exc.detail, _rid(request), title=exc.title, headers=exc.headers,
+                                **exc.extra)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no route for {request.method} {request.url.path}"
+        return problem_response(exc.status_code, detail, _rid(request), headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = []
+        for e in exc.errors():
+            errors.append({"field": _loc(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")})
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
+        return problem_response(status, f"invalid request: {summary}", _rid(request), errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unhandled error", extra={"request_id": _rid(request)})
+        return problem_response(500, "internal error; quote the request id when reporting it", _rid(request))
+
+
+class RequestIdMiddleware:
+    """Pure ASGI (cheap on the hot path): takes or makes X-Request-ID and echoes it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = None
+        for k, v in scope["headers"]:
+            if k == b"x-request-id":
+                rid = v.decode("latin-1")[:100]
+                break
+        rid = rid or uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                if not any(k == b"x-request-id" for k, _ in headers):
+                    headers.append((b"x-request-id", rid.encode("latin-1")))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,45 @@
+"""``/api/v1/sources``: register and manage the Jira and Trello sources."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from service import sources as svc
+from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
+from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+
+router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+
+@router.post("", status_code=201, response_model=SourceCreated)
+def create_source(body: SourceCreate, caller: AdminCaller, session: SessionDep, settings: SettingsDep) -> SourceCreated:
+    """Register a source. The webhook secret is shown once (when generated)."""
+    return svc.create_source(session, settings, caller.org_id, body)
+
+
+@router.get("", response_model=list[SourcePublic])
+def list_sources(caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> list[SourcePublic]:
+    return [svc.source_public(settings, s) for s in svc.list_sources(session, caller.org_id)]
+
+
+@router.get("/{source_id}", response_model=SourcePublic)
+def get_source(source_id: int, caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> SourcePublic:
+    return svc.source_public(settings, svc.get_source(session, caller.org_id, source_id))
+
+
+@router.patch("/{source_id}", response_model=SourceCreated | SourcePublic)
+def update_source(source_id: int, body: SourceUpdate, caller: AdminCaller, session: SessionDep,
+                  settings: SettingsDep, request: Request) -> SourcePublic:
+    out = svc.update_source(session, settings, caller.org_id, source_id, body)
+    request.app.state.source_cache.evict(source_id)
+    return out
+
+
+@router.delete("/{source_id}", status_code=204)
+def delete_source(source_id: int, caller: AdminCaller, session: SessionDep, request: Request) -> Response:
+    """Delete a source and everything synced from it."""
+    src = svc.get_source(session, caller.org_id, source_id)
+    session.delete(src)
+    session.commit()
+    request.app.state.source_cache.evict(source_id)
+    return Response(status_code=204)

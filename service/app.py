@@ -1,0 +1,82 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service.api.problems import RequestIdMiddleware, install_problem_handlers
+from service.db import Database, get_database
+from service.ingest import SourceCache
+from service.settings import Settings, get_settings
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("taskhub")
+
+
+def create_app(settings: Settings | None = None, db: Database | None = None, *,
+               run_worker: bool | None = None, migrate: bool | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    db = db or get_database(settings)
+    # The embedded default migrates on start and runs one worker in-process.
+    do_migrate = db.is_sqlite if migrate is None else migrate
+    do_worker = (db.is_sqlite and settings.embedded_worker) if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if do_migrate:
+            db.migrate()
+        worker = None
+        if do_worker:
+            from service.worker import Worker
+
+            worker = Worker(db, settings)
+            worker.start_thread()
+        app.state.worker = worker
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+            if db._async_engine is not None:
+                await db._async_engine.dispose()
+                db._async_engine = None
+
+    app = FastAPI(
+        title="taskhub",
+        version="0.1.0",
+        description="One live portfolio over Jira and Trello: progress, budget burn, overdue milestones.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.source_cache = SourceCache(settings)
+    install_problem_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    from service.api import inbox, ops, sources, webhooks
+
+    app.include_router(ops.router)
+    app.include_router(webhooks.router)
+    app.include_router(sources.router)
+    app.include_router(inbox.router)
+    _include_optional(app)
+    return app
+
+
+def _include_optional(app: FastAPI) -> None:
+    """Routers of later layers (views, dashboard) register here when present."""
+    import importlib
+
+    for name in ("service.api.portfolio", "service.api.views", "service.api.tasks", "service.dashboard"):
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        app.include_router(mod.router)

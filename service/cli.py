@@ -1,0 +1,227 @@
+"""The ``taskhub`` command line. Bad input: a one-line message and exit code 2."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="taskhub: one portfolio over Jira and Trello.")
+org_app = typer.Typer(no_args_is_help=True, help="Organizations.")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
+inbox_app = typer.Typer(no_args_is_help=True, help="The webhook inbox.")
+app.add_typer(org_app, name="org")
+app.add_typer(token_app, name="token")
+app.add_typer(inbox_app, name="inbox")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"taskhub: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _setup_logging() -> None:
+    from service.logging import configure_logging
+    from service.settings import get_settings
+
+    configure_logging(get_settings())
+
+
+def _db():  # type: ignore[no-untyped-def]
+    from service.db import get_database
+    from service.settings import get_settings
+
+    settings = get_settings()
+    db = get_database(settings)
+    if db.is_sqlite:
+        db.migrate()
+    return settings, db
+
+
+@app.command()
+def serve(
+    host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
+    port: Annotated[Optional[int], typer.Option(help="Port.")] = None,
+    workers: Annotated[int, typer.Option(help="Uvicorn worker processes (PostgreSQL only).")] = 1,
+) -> None:
+    """Run the API (and, on SQLite, the worker in-process)."""
+    import uvicorn
+
+    from service.settings import get_settings
+
+    _setup_logging()
+    settings = get_settings()
+    if workers > 1 and settings.is_sqlite:
+        fail("--workers > 1 needs PostgreSQL (TASKHUB_DATABASE_URL); SQLite runs one process")
+    uvicorn.run("service.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
+                log_level=settings.log_level.lower(), access_log=False, factory=False)
+
+
+@app.command()
+def worker() -> None:
+    """Drain the inbox and poll sources until interrupted (scale out: run several on PostgreSQL)."""
+    import signal
+
+    from service.worker import Worker
+
+    _setup_logging()
+    settings, db = _db()
+    w = Worker(db, settings)
+    signal.signal(signal.SIGTERM, lambda *_: w.stop())
+    try:
+        w.run()
+    except KeyboardInterrupt:
+        w.stop()
+
+
+@app.command()
+def migrate() -> None:
+    """Bring the database schema to the latest revision."""
+    from service.db import get_database
+    from service.settings import get_settings
+
+    db = get_database(get_settings())
+    db.migrate()
+    typer.echo(f"database at revision {db.current_revision()}")
+
+
+@org_app.command("create")
+def org_create(name: str, timezone: Annotated[str, typer.Option(help="IANA time zone.")] = "UTC",
+               currency: Annotated[str, typer.Option(help="ISO 4217 code.")] = "USD") -> None:
+    """Create an organization."""
+    from sqlalchemy.exc import IntegrityError
+
+    from service.auth import create_org
+
+    _, db = _db()
+    if len(currency) != 3 or not currency.isalpha():
+        fail(f"currency must be a 3-letter ISO code, not {currency!r}")
+    with db.session() as s:
+        try:
+            org = create_org(s, name, timezone=timezone, currency=currency)
+        except IntegrityError:
+            fail(f"an organization named {name!r} already exists")
+        except Exception as exc:  # ZoneInfoNotFoundError and friends
+            fail(f"unknown time zone {timezone!r} ({exc.__class__.__name__})")
+    typer.echo(json.dumps({"id": org.id, "name": org.name, "timezone": org.timezone}))
+
+
+@org_app.command("list")
+def org_list() -> None:
+    from sqlmodel import select
+
+    from service.tables import Organization
+
+    _, db = _db()
+    with db.session() as s:
+        for o in s.exec(select(Organization).order_by(Organization.id)):
+            typer.echo(json.dumps({"id": o.id, "name": o.name, "timezone": o.timezone}))
+
+
+def _org_id(s, org: str) -> int:  # type: ignore[no-untyped-def]
+    from sqlmodel import select
+
+    from service.tables import Organization
+
+    row = s.get(Organization, int(org)) if org.isdigit() else s.exec(
+        select(Organization).where(Organization.name == org)).first()
+    if row is None:
+        fail(f"no organization {org!r} (see 'taskhub org list')")
+    return row.id  # type: ignore[no-any-return]
+
+
+@token_app.command("create")
+def token_create(
+    org: Annotated[str, typer.Option(help="Organization id or name.")],
+    scope: Annotated[str, typer.Option(help="read | write | admin")] = "read",
+    name: Annotated[str, typer.Option(help="A label for the token.")] = "",
+) -> None:
+    """Create an API token; it is printed once and stored hashed."""
+    from service.auth import SCOPES, create_token
+
+    if scope not in SCOPES:
+        fail(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    _, db = _db()
+    with db.session() as s:
+        token, row = create_token(s, _org_id(s, org), scope, name)  # type: ignore[arg-type]
+    typer.echo(json.dumps({"id": row.id, "org_id": row.org_id, "scope": row.scope, "token": token}))
+
+
+@inbox_app.command("list")
+def inbox_list(status: Annotated[Optional[str], typer.Option(help="Filter by status.")] = None,
+               source: Annotated[Optional[int], typer.Option(help="Filter by source id.")] = None,
+               limit: int = 50) -> None:
+    """List inbox events, newest first."""
+    import sqlalchemy as sa
+
+    from service.tables import InboxEvent
+
+    valid = ("pending", "processing", "done", "ignored", "failed", "parked")
+    if status and status not in valid:
+        fail(f"--status must be one of {', '.join(valid)}")
+    _, db = _db()
+    IE = InboxEvent.__table__
+    q = sa.select(IE.c.id, IE.c.source_id, IE.c.kind, IE.c.status, IE.c.attempts, IE.c.reason, IE.c.error,
+                  IE.c.received_at)
+    if status:
+        q = q.where(IE.c.status == status)
+    if source is not None:
+        q = q.where(IE.c.source_id == source)
+    with db.read() as c:
+        for r in c.execute(q.order_by(IE.c.id.desc()).limit(limit)):
+            typer.echo(json.dumps({**r._asdict(), "received_at": r.received_at.isoformat()}))
+
+
+@inbox_app.command("retry")
+def inbox_retry(ids: Annotated[Optional[list[int]], typer.Argument(help="Event ids; none = every parked event.")] = None) -> None:
+    """Requeue parked (or the given failed) events."""
+    from service.inbox import retry_events
+
+    _, db = _db()
+    n = retry_events(db, None, ids, statuses=("parked", "failed") if ids else ("parked",))
+    if ids and n == 0:
+        fail("none of those events is parked or failed")
+    typer.echo(json.dumps({"requeued": n}))
+
+
+@app.command()
+def normalize(
+    kind: Annotated[str, typer.Argument(help="jira | trello")],
+    path: Annotated[str, typer.Argument(help="A JSON file, or - for standard input.")],
+    site_url: Annotated[str, typer.Option(help="Jira site URL used for task links.")] = "https://example.atlassian.net",
+    profile: Annotated[Optional[Path], typer.Option(help="Mapping profile YAML/JSON merged over the default.")] = None,
+    timezone: Annotated[Optional[str], typer.Option(help="Organization time zone for dates.")] = None,
+) -> None:
+    """Print the effects a webhook payload or REST response has, one JSON object per line."""
+    from service.normalize import normalize_document
+
+    if kind not in ("jira", "trello"):
+        fail(f"kind must be jira or trello, not {kind!r}")
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+    try:
+        lines = normalize_document(kind, text, site_url=site_url, profile_path=profile, timezone=timezone)
+    except ValueError as exc:
+        fail(f"{path}: {exc}")
+    for line in lines:
+        typer.echo(line)
+
+
+def main() -> None:  # pragma: no cover
+    logging.basicConfig(level=logging.INFO)
+    app()
+
+
+# Later layers add their commands (sync, demo, apply, remap) in their own modules.
+for _mod in ("service.cli_sync", "service.cli_demo"):
+    try:
+        __import__(_mod)
+    except ModuleNotFoundError as _exc:
+        if _exc.name != _mod:
+            raise

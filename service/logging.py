@@ -1,0 +1,64 @@
+"""Structured logs (structlog over stdlib logging) with secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import structlog
+
+__all__ = ["configure_logging", "redact"]
+
+_SECRET_KEYS = re.compile(r"(token|secret|password|authorization|api_key|credentials|signature)", re.I)
+_SECRET_VALUES = [
+    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
+    (re.compile(r"th_[A-Za-z0-9_-]{20,}"), "th_***"),
+    (re.compile(r"(?i)([?&](?:token|key|api_key|secret)=)[^&\s]+"), r"\1***"),
+]
+
+
+def redact(value: Any) -> Any:
+    """Mask secrets in strings, dict values under secret-looking keys, and containers."""
+    if isinstance(value, str):
+        for pat, repl in _SECRET_VALUES:
+            value = pat.sub(repl, value)
+        return value
+    if isinstance(value, dict):
+        return {k: ("***" if _SECRET_KEYS.search(str(k)) else redact(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v) for v in value)
+    return value
+
+
+def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    return redact(event_dict)  # type: ignore[no-any-return]
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
+        if record.args:
+            record.args = redact(record.args) if isinstance(record.args, (tuple, dict)) else record.args
+        return True
+
+
+def configure_logging(settings: Any) -> None:
+    renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_processor,
+            renderer,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+    )
+    handler = logging.StreamHandler()
+    handler.addFilter(_RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())

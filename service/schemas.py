@@ -1,0 +1,140 @@
+"""API schemas (never table classes): XCreate / XUpdate / XPublic."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+
+from mappings.profile import MappingProfile
+
+__all__ = [
+    "JiraCloudCredentials",
+    "JiraDataCenterCredentials",
+    "TrelloCredentials",
+    "SourceCreate",
+    "SourceUpdate",
+    "SourcePublic",
+    "SourceCreated",
+    "InboxEventPublic",
+    "Page",
+]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class JiraCloudCredentials(_In):
+    type: Literal["jira_cloud"] = "jira_cloud"
+    email: str = Field(min_length=3, max_length=300)
+    api_token: SecretStr = Field(min_length=1)
+
+
+class JiraDataCenterCredentials(_In):
+    type: Literal["jira_datacenter"] = "jira_datacenter"
+    personal_access_token: SecretStr = Field(min_length=1)
+
+
+class TrelloCredentials(_In):
+    type: Literal["trello"] = "trello"
+    api_key: str = Field(min_length=1, max_length=200)
+    token: SecretStr = Field(min_length=1)
+
+
+Credentials = Annotated[
+    JiraCloudCredentials | JiraDataCenterCredentials | TrelloCredentials, Field(discriminator="type")
+]
+
+
+class JiraScope(_In):
+    projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")]] = Field(default_factory=list)
+    jql: str | None = Field(default=None, max_length=2000)
+
+
+class TrelloScope(_In):
+    boards: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$|^[A-Za-z0-9]{8}$")]] = Field(default_factory=list)
+
+
+class SourceCreate(_In):
+    kind: Literal["jira", "trello"]
+    name: str = Field(min_length=1, max_length=200)
+    base_url: AnyHttpUrl | None = Field(default=None, description="Jira site URL; Trello API base (default api.trello.com).")
+    credentials: Credentials
+    webhook_secret: SecretStr | None = Field(default=None, description="Generated and shown once when absent.")
+    scope: JiraScope | TrelloScope | None = None
+    mapping_profile: dict[str, Any] | None = Field(default=None, description="Merged over the default profile.")
+    poll_interval_seconds: int = Field(default=300, ge=10, le=86400)
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SourceCreate:
+        if self.kind == "jira":
+            if self.base_url is None:
+                raise ValueError("base_url is required for a Jira source (the site URL)")
+            if self.credentials.type == "trello":
+                raise ValueError("a Jira source needs jira_cloud or jira_datacenter credentials")
+            if self.scope is not None and not isinstance(self.scope, JiraScope):
+                raise ValueError("a Jira scope is {projects: [KEY, ...]} or {jql: '...'}")
+        else:
+            if self.credentials.type != "trello":
+                raise ValueError("a Trello source needs trello credentials (api_key, token)")
+            if self.scope is not None and not isinstance(self.scope, TrelloScope):
+                raise ValueError("a Trello scope is {boards: [board id, ...]}")
+        if self.mapping_profile is not None:
+            MappingProfile.model_validate(self.mapping_profile | {"name": self.mapping_profile.get("name", "source")})
+        return self
+
+
+class SourceUpdate(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    base_url: AnyHttpUrl | None = None
+    credentials: Credentials | None = None
+    webhook_secret: SecretStr | None = None
+    rotate_webhook_secret: bool = False
+    scope: JiraScope | TrelloScope | None = None
+    mapping_profile: dict[str, Any] | None = None
+    poll_interval_seconds: int | None = Field(default=None, ge=10, le=86400)
+    enabled: bool | None = None
+
+
+class SourcePublic(BaseModel):
+    id: int
+    kind: str
+    name: str
+    base_url: str | None
+    deployment: str | None
+    scope: dict[str, Any] | None
+    mapping_profile: dict[str, Any] | None
+    poll_interval_seconds: int
+    enabled: bool
+    status: str
+    status_reason: str | None
+    credentials_type: str | None = Field(description="The kind of credentials stored; the values are never returned.")
+    webhook_url: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourceCreated(SourcePublic):
+    webhook_secret: str | None = Field(description="Shown once, when generated or rotated.")
+
+
+class InboxEventPublic(BaseModel):
+    id: int
+    source_id: int
+    kind: str
+    dedupe_key: str
+    status: str
+    attempts: int
+    reason: str | None
+    error: str | None
+    received_at: datetime
+    processed_at: datetime | None
+    next_attempt_at: datetime
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None

@@ -1,0 +1,164 @@
+"""Sources: registration, encrypted credentials, webhook secrets, the public view.
+
+Credentials and webhook secrets are Fernet-encrypted at rest and never returned
+or logged; ``source_secrets`` is the one place that decrypts them.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from service.api.problems import Problem
+from service.crypto import get_vault
+from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.settings import Settings
+from service.tables import Source, utcnow
+
+__all__ = [
+    "SourceSecrets",
+    "create_source",
+    "update_source",
+    "get_source",
+    "list_sources",
+    "source_public",
+    "source_secrets",
+    "webhook_url",
+]
+
+
+@dataclass(frozen=True)
+class SourceSecrets:
+    credentials: dict[str, Any]
+    webhook_secret: str | None
+
+    def __repr__(self) -> str:  # never print secrets
+        return f"SourceSecrets(type={self.credentials.get('type')!r}, webhook_secret=***)"
+
+
+def webhook_url(settings: Settings, source: Source) -> str:
+    base = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+    return f"{base}/webhooks/{source.kind}/{source.id}"
+
+
+def _plain_credentials(creds: Any) -> dict[str, Any]:
+    data = creds.model_dump()
+    return {k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v) for k, v in data.items()}
+
+
+def source_public(settings: Settings, src: Source, *, webhook_secret: str | None = None,
+                  created: bool = False) -> SourcePublic:
+    creds_type = None
+    if src.credentials_enc:
+        creds_type = get_vault(settings).decrypt(src.credentials_enc).get("type")
+    data = dict(
+        id=src.id, kind=src.kind, name=src.name, base_url=src.base_url, deployment=src.deployment,
+        scope=src.scope, mapping_profile=src.mapping_profile, poll_interval_seconds=src.poll_interval_seconds,
+        enabled=src.enabled, status=src.status, status_reason=src.status_reason, credentials_type=creds_type,
+        webhook_url=webhook_url(settings, src), created_at=src.created_at, updated_at=src.updated_at,
+    )
+    if created:
+        return SourceCreated(**data, webhook_secret=webhook_secret)
+    return SourcePublic(**data)
+
+
+def _deployment(creds_type: str) -> str | None:
+    return {"jira_cloud": "cloud", "jira_datacenter": "datacenter"}.get(creds_type)
+
+
+def create_source(session: Session, settings: Settings, org_id: int, body: SourceCreate) -> SourceCreated:
+    vault = get_vault(settings)
+    secret = body.webhook_secret.get_secret_value() if body.webhook_secret else secrets.token_urlsafe(32)
+    src = Source(
+        org_id=org_id, kind=body.kind, name=body.name,
+        base_url=str(body.base_url).rstrip("/") if body.base_url else None,
+        deployment=_deployment(body.credentials.type),
+        credentials_enc=vault.encrypt(_plain_credentials(body.credentials)),
+        webhook_secret_enc=vault.encrypt(secret),
+        scope=body.scope.model_dump(exclude_none=True) if body.scope else None,
+        mapping_profile=body.mapping_profile, poll_interval_seconds=body.poll_interval_seconds,
+        enabled=body.enabled,
+    )
+    session.add(src)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
+    session.refresh(src)
+    shown = None if body.webhook_secret else secret
+    return source_public(settings, src, webhook_secret=shown, created=True)  # type: ignore[return-value]
+
+
+def get_source(session: Session, org_id: int, source_id: int) -> Source:
+    src = session.get(Source, source_id)
+    if src is None or src.org_id != org_id:
+        raise Problem(404, f"source {source_id} not found")
+    return src
+
+
+def list_sources(session: Session, org_id: int) -> list[Source]:
+    return list(session.exec(select(Source).where(Source.org_id == org_id).order_by(Source.id)))  # type: ignore[arg-type]
+
+
+def update_source(session: Session, settings: Settings, org_id: int, source_id: int,
+                  body: SourceUpdate) -> SourcePublic:
+    src = get_source(session, org_id, source_id)
+    vault = get_vault(settings)
+    shown: str | None = None
+    fields = body.model_fields_set
+    if body.credentials is not None:
+        if (src.kind == "trello") != (body.credentials.type == "trello"):
+            raise Problem(422, f"credentials of type {body.credentials.type!r} do not fit a {src.kind} source")
+        src.credentials_enc = vault.encrypt(_plain_credentials(body.credentials))
+        src.deployment = _deployment(body.credentials.type)
+    if body.scope is not None:
+        from service.schemas import JiraScope, TrelloScope
+
+        want = JiraScope if src.kind == "jira" else TrelloScope
+        if not isinstance(body.scope, want):
+            raise Problem(422, f"scope does not fit a {src.kind} source")
+        src.scope = body.scope.model_dump(exclude_none=True)
+    if body.webhook_secret is not None:
+        src.webhook_secret_enc = vault.encrypt(body.webhook_secret.get_secret_value())
+    elif body.rotate_webhook_secret:
+        shown = secrets.token_urlsafe(32)
+        src.webhook_secret_enc = vault.encrypt(shown)
+    if "mapping_profile" in fields:
+        if body.mapping_profile is not None:
+            from pydantic import ValidationError
+
+            from mappings.profile import MappingProfile
+
+            try:
+                MappingProfile.model_validate(body.mapping_profile | {"name": body.mapping_profile.get("name", "source")})
+            except ValidationError as exc:
+                raise Problem(422, f"invalid mapping_profile: {exc.errors()[0]['msg']}") from exc
+        src.mapping_profile = body.mapping_profile
+    for name in ("name", "poll_interval_seconds", "enabled"):
+        if name in fields and getattr(body, name) is not None:
+            setattr(src, name, getattr(body, name))
+    if "base_url" in fields and body.base_url is not None:
+        src.base_url = str(body.base_url).rstrip("/")
+    src.updated_at = utcnow()
+    session.add(src)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
+    session.refresh(src)
+    if shown:
+        return source_public(settings, src, webhook_secret=shown, created=True)
+    return source_public(settings, src)
+
+
+def source_secrets(settings: Settings, src: Source) -> SourceSecrets:
+    vault = get_vault(settings)
+    creds = vault.decrypt(src.credentials_enc) if src.credentials_enc else {}
+    secret = vault.decrypt_str(src.webhook_secret_enc) if src.webhook_secret_enc else None
+    return SourceSecrets(credentials=creds, webhook_secret=secret)

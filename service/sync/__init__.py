@@ -1,0 +1,1 @@
+"""Polling sync: backfill, incremental, census; leases and run records."""

@@ -1,0 +1,76 @@
+"""The worker loop: drain the inbox, poll sources that are due. Stops on an event."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from service.db import Database
+from service.inbox import Handler, claim, process_batch
+
+__all__ = ["Worker", "default_worker_id"]
+
+log = logging.getLogger("taskhub.worker")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class Worker:
+    def __init__(self, db: Database, settings: Any, *, handlers: dict[str, Handler] | None = None,
+                 worker_id: str | None = None, poll_sources: bool | None = None) -> None:
+        from service.handlers import HANDLERS
+
+        self.db = db
+        self.settings = settings
+        self.handlers = handlers if handlers is not None else HANDLERS
+        self.worker_id = worker_id or default_worker_id()
+        self.poll_sources = settings.poll_sources if poll_sources is None else poll_sources
+        self.stop_event = threading.Event()
+        self.processed = 0
+        self._next_poll_check = 0.0
+
+    def run_once(self) -> int:
+        """Claim and process one batch; returns how many events were claimed."""
+        events = claim(self.db, self.worker_id, batch=self.settings.worker_batch,
+                       lease_seconds=self.settings.worker_lease_seconds)
+        if events:
+            process_batch(self.db, self.settings, self.worker_id, events, self.handlers,
+                          max_attempts=self.settings.worker_max_attempts)
+            self.processed += len(events)
+        return len(events)
+
+    def run(self) -> None:
+        log.info("worker.start id=%s db=%s", self.worker_id, self.db.dialect)
+        while not self.stop_event.is_set():
+            try:
+                n = self.run_once()
+                if self.poll_sources and time.monotonic() >= self._next_poll_check:
+                    self._next_poll_check = time.monotonic() + 5.0
+                    self._poll_due_sources()
+            except Exception:  # noqa: BLE001 - the loop must survive a bad batch or a DB blip
+                log.exception("worker.error")
+                n = 0
+                self.stop_event.wait(1.0)
+            if n == 0:
+                self.stop_event.wait(self.settings.worker_poll_interval)
+        log.info("worker.stop id=%s processed=%s", self.worker_id, self.processed)
+
+    def _poll_due_sources(self) -> None:
+        from service.sync.scheduler import poll_due_sources
+
+        poll_due_sources(self.db, self.settings, self.worker_id, self.stop_event)
+
+    def start_thread(self) -> threading.Thread:
+        t = threading.Thread(target=self.run, name=f"taskhub-worker-{self.worker_id}", daemon=True)
+        t.start()
+        return t
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,78 @@
+"""API fixtures: an app on each store with an organization and tokens."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from service.app import create_app
+from service.auth import create_org, create_token
+from service.db import Database
+from service.settings import Settings
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    from fastapi.testclient import TestClient
+
+
+@dataclass
+class Tenant:
+    org_id: int
+    admin: str
+    write: str
+    read: str
+
+    def h(self, scope: str = "admin") -> dict[str, str]:
+        return {"Authorization": f"Bearer {getattr(self, scope)}"}
+
+
+def make_tenant(db: Database, name: str) -> Tenant:
+    with db.session() as s:
+        org = create_org(s, name)
+        tokens = {sc: create_token(s, org.id, sc)[0] for sc in ("admin", "write", "read")}  # type: ignore[arg-type]
+    return Tenant(org.id, tokens["admin"], tokens["write"], tokens["read"])  # type: ignore[arg-type]
+
+
+def make_settings(tmp_path: Path, **kw: object) -> Settings:
+    return Settings(data_dir=tmp_path / "data", secret_key=Fernet.generate_key().decode(),
+                    public_base_url="http://testserver", _env_file=None, **kw)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def client(db: Database, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, db, run_worker=False, migrate=False)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def acme(db: Database) -> Tenant:
+    return make_tenant(db, "acme")
+
+
+@pytest.fixture
+def globex(db: Database) -> Tenant:
+    return make_tenant(db, "globex")
+
+
+JIRA_SOURCE = {
+    "kind": "jira", "name": "jira-cloud", "base_url": "https://acme.atlassian.net",
+    "credentials": {"type": "jira_cloud", "email": "bot@acme.io", "api_token": "s3cr3t-token"},
+    "scope": {"projects": ["PRJ"]},
+}
+TRELLO_SOURCE = {
+    "kind": "trello", "name": "trello",
+    "credentials": {"type": "trello", "api_key": "k" * 32, "token": "t0ken-value"},
+    "webhook_secret": "trello-app-secret",
+    "scope": {"boards": ["5a" + "0" * 22]},
+}

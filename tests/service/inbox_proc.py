@@ -1,0 +1,62 @@
+"""A worker process for the inbox tests: applies each event by inserting one marker row.
+
+``python -m tests.service.inbox_proc URL WORKER_ID LEASE_SECONDS DELAY`` — the marker
+row is unique per application (not per event), so a double application shows up
+as two rows for one event.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet
+
+from service.db import Database
+from service.inbox import Outcome
+from service.settings import Settings
+from service.tables import Change, utcnow
+from service.worker import Worker
+
+C = Change.__table__
+
+
+def counting_handler(delay: float):  # type: ignore[no-untyped-def]
+    def handle(ctx, events):  # type: ignore[no-untyped-def]
+        time.sleep(delay * len(events))
+        out = []
+        for ev in events:
+            def extra(conn, ev=ev):  # type: ignore[no-untyped-def]
+                conn.execute(sa.insert(C).values(
+                    org_id=ev.org_id, source_id=ev.source_id, task_external_id=f"ev{ev.id}",
+                    external_id=uuid.uuid4().hex, field="applied", changed_at=utcnow(), origin="observed"))
+            out.append(Outcome(status="done", extra=extra))
+        return out
+
+    return handle
+
+
+def main() -> None:
+    url, worker_id, lease, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+    settings = Settings(database_url=url, secret_key=Fernet.generate_key().decode(), worker_batch=50,
+                        worker_lease_seconds=lease, worker_poll_interval=0.05, poll_sources=False,
+                        _env_file=None)  # type: ignore[call-arg]
+    db = Database(settings.effective_database_url)
+    w = Worker(db, settings, handlers={"jira": counting_handler(delay)}, worker_id=worker_id, poll_sources=False)
+    idle_since = None
+    while True:
+        n = w.run_once()
+        if n:
+            idle_since = None
+            continue
+        idle_since = idle_since or time.monotonic()
+        if time.monotonic() - idle_since > lease + 3:
+            break
+        time.sleep(0.05)
+    print(f"{worker_id} processed {w.processed}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

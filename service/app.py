@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from service.api.problems import RequestIdMiddleware, install_problem_handlers
 from service.db import Database, get_database
-from service.ingest import SourceCache
+from service.ingest import InboxWriter, SourceCache
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
         finally:
             if worker is not None:
                 worker.stop()
+            await app.state.inbox_writer.close()
             if db._async_engine is not None:
                 await db._async_engine.dispose()
                 db._async_engine = None
@@ -55,7 +56,13 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.state.settings = settings
     app.state.db = db
     app.state.source_cache = SourceCache(settings)
+    app.state.inbox_writer = InboxWriter(db.url)
     install_problem_handlers(app)
+    from service.api.webhooks import WebhookFastPath
+
+    # Outermost first: the request id wraps everything; the webhook fast path answers
+    # deliveries before FastAPI's own middleware stack.
+    app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(RequestIdMiddleware)
 
     from service.api import inbox, ops, sources, webhooks

@@ -7,6 +7,7 @@ because every replica has to decrypt what the others wrote.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -59,7 +60,7 @@ def _key_file(settings: Settings) -> Path:
 def get_vault(settings: Settings) -> Vault:
     if settings.secret_key is not None:
         key = settings.secret_key.get_secret_value().encode()
-        cache_key = "env"
+        cache_key = "key:" + hashlib.sha256(key).hexdigest()
     else:
         if not settings.is_sqlite:
             raise ConfigError(

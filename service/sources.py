@@ -40,9 +40,14 @@ class SourceSecrets:
         return f"SourceSecrets(type={self.credentials.get('type')!r}, webhook_secret=***)"
 
 
-def webhook_url(settings: Settings, source: Source) -> str:
+def callback_url(settings: Settings, kind: str, source_id: int) -> str:
+    """The URL the tools deliver to (Trello signs with exactly this URL)."""
     base = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    return f"{base}/webhooks/{source.kind}/{source.id}"
+    return f"{base}/webhooks/{kind}/{source_id}"
+
+
+def webhook_url(settings: Settings, source: Source) -> str:
+    return callback_url(settings, source.kind, source.id)  # type: ignore[arg-type]
 
 
 def _plain_credentials(creds: Any) -> dict[str, Any]:

@@ -52,10 +52,7 @@ def problem_response(status: int, detail: str, request_id: str | None = None, *,
     if request_id:
         body["request_id"] = request_id
     body.update(extra)
-    hdrs = dict(headers or {})
-    if request_id:
-        hdrs["X-Request-ID"] = request_id
-    return ProblemResponse(body, status_code=status, headers=hdrs)
+    return ProblemResponse(body, status_code=status, headers=headers)
 
 
 def _rid(request: Request) -> str | None:
@@ -111,13 +108,13 @@ class RequestIdMiddleware:
                 rid = v.decode("latin-1")[:100]
                 break
         rid = rid or uuid.uuid4().hex
+        rid_bytes = rid.encode("latin-1")
         scope.setdefault("state", {})["request_id"] = rid
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                if not any(k == b"x-request-id" for k, _ in headers):
-                    headers.append((b"x-request-id", rid.encode("latin-1")))
+                headers = list(message.get("headers", ()))
+                headers.append((b"x-request-id", rid_bytes))
                 message["headers"] = headers
             await send(message)
 

@@ -266,8 +266,10 @@ def upsert_tasks(
         at = t.updated_at or now
         if t.status_category == StatusCategory.done and completed_at is None:
             completed_at = old.completed_at if old is not None and old.completed_at else at
+        if old is not None and old.started_at and (started_at is None or old.started_at < started_at):
+            started_at = old.started_at  # a webhook knows only its own changelog: keep the earliest
         if t.status_category != StatusCategory.todo and started_at is None:
-            started_at = old.started_at if old is not None and old.started_at else at
+            started_at = at
         row = {
             "org_id": org_id, "source_id": source_id, "external_id": ext,
             "project_id": project_ids.get(t.project_external_id or ""),

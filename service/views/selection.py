@@ -1,0 +1,257 @@
+"""What a view looks at: the caller's organization, the filters, ``as_of``, and the
+state of every task at ``as_of``.
+
+Status at ``as_of`` comes from the change history: it is the state the first
+status change after ``as_of`` started from (the same as the last change at or
+before ``as_of`` when the history is complete); without such a change it is the
+current state, except that a task whose ``completed_at`` (``started_at``) lies
+after ``as_of`` was not yet done (started) then. A change row is never newer than
+its task's ``remote_updated_at``, so only tasks updated after ``as_of`` look at
+the history at all — for ``as_of`` = now the history costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from service.tables import (
+    Change,
+    Milestone,
+    Organization,
+    Person,
+    Portfolio,
+    PortfolioProject,
+    Project,
+    Source,
+    Task,
+    TaskAssignee,
+    TaskMilestone,
+)
+from service.views.formulas import TRAILING_DAYS
+from service.views.sqltime import local_midnight, ts_literal
+
+__all__ = [
+    "GroupBy",
+    "GROUP_BY",
+    "ViewParams",
+    "Selection",
+    "NotFound",
+    "resolve_as_of",
+    "resolve_selection",
+    "task_conditions",
+    "task_state",
+    "group_join",
+    "group_names",
+]
+
+GroupBy = Literal["project", "source", "milestone", "person"]
+GROUP_BY: tuple[str, ...] = ("project", "source", "milestone", "person")
+
+T = Task.__table__
+C = Change.__table__
+TA = TaskAssignee.__table__
+TM = TaskMilestone.__table__
+
+
+class NotFound(LookupError):
+    """A filter names an id that is not in the caller's organization."""
+
+
+@dataclass(frozen=True)
+class ViewParams:
+    portfolio: int | None = None
+    project: int | None = None
+    source: int | None = None
+    assignee: int | None = None
+    group_by: GroupBy | None = None
+    as_of: date | datetime | None = None
+
+    def echo(self) -> dict[str, Any]:
+        as_of = self.as_of.isoformat() if self.as_of is not None else None
+        return {"portfolio": self.portfolio, "project": self.project, "source": self.source,
+                "assignee": self.assignee, "group_by": self.group_by, "as_of": as_of}
+
+
+@dataclass(frozen=True)
+class Selection:
+    org_id: int
+    params: ViewParams
+    dialect: str
+    tz_name: str
+    currency: str
+    default_rate: float | None
+    as_of: datetime  # UTC instant, inclusive
+    as_of_date: date  # "today" in the organization's time zone
+    project_ids: tuple[int, ...] | None  # None: every project
+    keep_archived_sources: tuple[int, ...] = field(default_factory=tuple)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.tz_name)
+
+    @property
+    def group_by(self) -> str | None:
+        return self.params.group_by
+
+    @property
+    def window_start_date(self) -> date:
+        """First day of the trailing 4 weeks that end with ``as_of_date``."""
+        return self.as_of_date - timedelta(days=TRAILING_DAYS - 1)
+
+    @property
+    def window_start(self) -> datetime:
+        return local_midnight(self.window_start_date, self.tz)
+
+    @property
+    def week_start(self) -> datetime:
+        """Monday 00:00 (local) of the ISO week holding ``as_of_date``."""
+        return local_midnight(self.as_of_date - timedelta(days=self.as_of_date.weekday()), self.tz)
+
+
+def resolve_as_of(value: date | datetime | None, tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, date]:
+    """The instant and the local date of ``as_of``. A date means the end of that local day."""
+    if value is None:
+        instant = (now or datetime.now(UTC)).astimezone(UTC)
+    elif isinstance(value, datetime):
+        instant = (value if value.tzinfo else value.replace(tzinfo=tz)).astimezone(UTC)
+    else:
+        instant = local_midnight(value + timedelta(days=1), tz) - timedelta(microseconds=1)
+    return instant, instant.astimezone(tz).date()
+
+
+def _owned(conn: Connection, table: sa.Table, ident: int, org_id: int) -> bool:
+    return conn.execute(sa.select(table.c.id).where(table.c.id == ident, table.c.org_id == org_id)).first() is not None
+
+
+def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now: datetime | None = None) -> Selection:
+    org = conn.execute(sa.select(Organization.__table__).where(Organization.__table__.c.id == org_id)).one()
+    checks = (("portfolio", Portfolio), ("project", Project), ("source", Source), ("assignee", Person))
+    for name, model in checks:
+        ident = getattr(params, name)
+        if ident is not None and not _owned(conn, model.__table__, ident, org_id):  # type: ignore[attr-defined]
+            raise NotFound(f"{name} {ident} not found in this organization")
+    project_ids: tuple[int, ...] | None = None
+    if params.portfolio is not None:
+        PP = PortfolioProject.__table__
+        project_ids = tuple(conn.execute(
+            sa.select(PP.c.project_id).where(PP.c.portfolio_id == params.portfolio).order_by(PP.c.project_id)
+        ).scalars())
+    if params.project is not None:
+        project_ids = (params.project,) if project_ids is None or params.project in project_ids else ()
+    keep = []
+    S = Source.__table__
+    for sid, profile in conn.execute(sa.select(S.c.id, S.c.mapping_profile).where(S.c.org_id == org_id)):
+        if isinstance(profile, dict) and (profile.get("trello") or {}).get("archived_as_done"):
+            keep.append(sid)
+    tz = ZoneInfo(org.timezone)
+    instant, today = resolve_as_of(params.as_of, tz, now)
+    return Selection(
+        org_id=org_id, params=params, dialect=conn.dialect.name, tz_name=org.timezone, currency=org.currency,
+        default_rate=float(org.default_hourly_rate) if org.default_hourly_rate is not None else None,
+        as_of=instant, as_of_date=today, project_ids=project_ids, keep_archived_sources=tuple(keep),
+    )
+
+
+def task_conditions(sel: Selection, table: sa.Table = T, *, assignee: bool = True) -> list[Any]:
+    """Organization and filters on the task table (no time conditions)."""
+    cond: list[Any] = [table.c.org_id == sel.org_id]
+    if sel.project_ids is not None:
+        cond.append(table.c.project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
+    if sel.params.source is not None:
+        cond.append(table.c.source_id == sel.params.source)
+    if assignee and sel.params.assignee is not None:
+        cond.append(table.c.id.in_(sa.select(TA.c.task_id).where(TA.c.person_id == sel.params.assignee)))
+    return cond
+
+
+def alive(sel: Selection, table: sa.Table = T) -> list[Any]:
+    """Created by ``as_of`` (unknown creation counts as created) and not deleted by then."""
+    at = ts_literal(sel.as_of)
+    return [
+        sa.or_(table.c.remote_created_at.is_(None), table.c.remote_created_at <= at),
+        sa.or_(table.c.deleted_at.is_(None), table.c.deleted_at > at),
+    ]
+
+
+def _history(t: Any, *, where: Any, value: Any, order: Any) -> Any:
+    return (
+        sa.select(value)
+        .where(C.c.org_id == t.c.org_id, C.c.task_external_id == t.c.external_id, C.c.source_id == t.c.source_id,
+               C.c.field == "status", where)
+        .order_by(*order).limit(1).scalar_subquery()
+    )
+
+
+def task_state(sel: Selection, *, require_counted: bool = False) -> Any:
+    """A subquery: every alive task of the selection with ``status_asof``, ``done_at``
+    (when it last reached done, as of ``as_of``) and ``counted`` (in scope: not an epic,
+    not a milestone marker, not archived unless the source keeps archived cards as done)."""
+    at = ts_literal(sel.as_of)
+    current = sa.case(
+        (sa.and_(T.c.status_category == "done", T.c.completed_at > at),
+         sa.case((T.c.started_at <= at, "in_progress"), else_="todo")),
+        (sa.and_(T.c.status_category == "in_progress", T.c.started_at > at), "todo"),
+        else_=T.c.status_category,
+    )
+    first_after = _history(T, where=C.c.changed_at > at, value=C.c.from_category, order=(C.c.changed_at, C.c.id))
+    status = sa.case((T.c.remote_updated_at <= at, current), else_=sa.func.coalesce(first_after, current))
+    archived_ok = sa.or_(T.c.archived == sa.false(), T.c.source_id.in_(sel.keep_archived_sources)) \
+        if sel.keep_archived_sources else T.c.archived == sa.false()
+    counted = sa.and_(T.c.type != "epic", T.c.is_milestone == sa.false(), archived_ok)
+    cols = [T.c.id, T.c.org_id, T.c.source_id, T.c.project_id, T.c.external_id, T.c.remote_created_at,
+            T.c.remote_updated_at, T.c.completed_at, T.c.due_date, T.c.estimate_points, T.c.estimate_seconds,
+            T.c.spent_seconds, T.c.remaining_seconds, T.c.cost]
+    inner_q = sa.select(*cols, status.label("status_asof"),
+                        sa.case((counted, 1), else_=0).label("counted"))
+    inner_q = inner_q.where(*task_conditions(sel), *alive(sel))
+    if require_counted:
+        inner_q = inner_q.where(counted)
+    inner = inner_q.subquery("ts0")
+    last_done = _history(inner, where=sa.and_(C.c.to_category == "done", C.c.changed_at <= at),
+                         value=C.c.changed_at, order=(C.c.changed_at.desc(), C.c.id.desc()))
+    completed_by_then = sa.case((inner.c.completed_at <= at, inner.c.completed_at))
+    done_at = sa.case(
+        (inner.c.status_asof != "done", None),
+        (inner.c.remote_updated_at <= at, completed_by_then),
+        else_=sa.func.coalesce(last_done, completed_by_then),
+    )
+    return sa.select(*inner.c, sa.type_coerce(done_at, T.c.completed_at.type).label("done_at")).subquery("ts")
+
+
+def group_join(sel: Selection, from_: Any, task_id: Any, project_id: Any, source_id: Any) -> tuple[Any, Any]:
+    """``(from clause, group key)`` for ``sel.group_by``; ``(from_, None)`` without grouping.
+
+    Person and milestone groups overlap (a task with two assignees is in both groups);
+    tasks with none fall in the ``None`` group."""
+    g = sel.group_by
+    if g == "project":
+        return from_, project_id
+    if g == "source":
+        return from_, source_id
+    if g == "person":
+        on = TA.c.task_id == task_id
+        if sel.params.assignee is not None:
+            on = sa.and_(on, TA.c.person_id == sel.params.assignee)
+        return from_.outerjoin(TA, on), TA.c.person_id
+    if g == "milestone":
+        return from_.outerjoin(TM, TM.c.task_id == task_id), TM.c.milestone_id
+    return from_, None
+
+
+def group_names(conn: Connection, sel: Selection, keys: set[Any]) -> dict[Any, str]:
+    """Display names for group keys."""
+    ids = [k for k in keys if k is not None]
+    if not ids or sel.group_by is None:
+        return {}
+    table, col = {
+        "project": (Project.__table__, "name"), "source": (Source.__table__, "name"),
+        "milestone": (Milestone.__table__, "name"), "person": (Person.__table__, "display_name"),
+    }[sel.group_by]
+    rows = conn.execute(sa.select(table.c.id, table.c[col]).where(table.c.org_id == sel.org_id, table.c.id.in_(ids)))
+    return {i: n for i, n in rows}

@@ -1,1 +1,15 @@
-"""taskhub."""
+"""Jira connector: the client on the ``jira`` library and admin-webhook helpers."""
+
+from connectors.jira.client import JiraClient
+from connectors.jira.pages import JiraAuth, SearchPage, WorklogFeedPage
+from connectors.jira.webhooks import dedupe_key, sign, verify_signature
+
+__all__ = [
+    "JiraAuth",
+    "JiraClient",
+    "SearchPage",
+    "WorklogFeedPage",
+    "dedupe_key",
+    "sign",
+    "verify_signature",
+]

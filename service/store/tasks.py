@@ -302,7 +302,9 @@ def upsert_tasks(
     for part in chunks(rows, 200):
         for tid, ext in conn.execute(stmt, list(part)):
             task_ids[ext] = tid
-    stats.changed = len(task_ids)
+    # Re-applying the stored version is idempotent and not a change.
+    stats.changed = sum(1 for ext in task_ids
+                        if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
     stats.stale += len(rows) - len(task_ids)
     insert_changes(conn, [r for r in change_rows if r["task_external_id"] in task_ids])
     _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id)

@@ -1,4 +1,4 @@
-"""Recorded Jira REST responses (issues, searches, worklogs, versions) map; golden values by hand."""
+"""Recorded Jira REST responses (issues, searches, worklogs, versions) map; goldens by hand."""
 
 from __future__ import annotations
 
@@ -67,8 +67,8 @@ def _task(path: str, **kw: Any) -> TaskUpsert:
     return map_issue(rest(path), site_url=SITE, profile=profile(), **kw)
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=UTC)
 
 
 def test_fixture_lists_cover_all_four_sources() -> None:
@@ -158,7 +158,11 @@ def test_done_issue_from_changelog_without_status_list() -> None:
     assert up.task.started_at is None  # "In Progress" category unknown without the status list
     assert [c.external_id for c in up.changes[:2]] == ["10053:0", "10054:0"]  # oldest first
     last = [c for c in up.changes if c.field == "status"][-1]
-    assert (last.from_value, last.to_value, last.to_category) == ("Review", "Done", StatusCategory.done)
+    assert (last.from_value, last.to_value, last.to_category) == (
+        "Review",
+        "Done",
+        StatusCategory.done,
+    )
     assert last.author is not None and last.author.external_id.startswith("557058:")
 
 
@@ -167,7 +171,10 @@ def test_status_list_gives_categories_to_past_transitions() -> None:
     # Backlog -> Selected for Development ("indeterminate" on this site), history 10053.
     assert up.task.started_at == _utc(2021, 8, 29, 18, 6, 28, 717000)
     first = [c for c in up.changes if c.field == "status"][0]
-    assert (first.from_category, first.to_category) == (StatusCategory.todo, StatusCategory.in_progress)
+    assert (first.from_category, first.to_category) == (
+        StatusCategory.todo,
+        StatusCategory.in_progress,
+    )
 
 
 def test_started_at_prefers_the_earliest_evidence() -> None:
@@ -190,19 +197,28 @@ def test_completed_at_falls_back_to_the_last_transition_into_done() -> None:
 
 
 def test_story_points_and_sprint_changes() -> None:
-    fields = JiraFieldIds(story_points=["customfield_10036"], sprint="customfield_10020", epic_link=None, cost=None)
+    fields = JiraFieldIds(
+        story_points=["customfield_10036"], sprint="customfield_10020", epic_link=None, cost=None
+    )
     up = _task("jirametrics/testdata/SP-13.json", fields=fields)
     assert (up.task.estimate_points, up.task.sprint) == (13.0, "Scrum Sprint 3")
     points = [c for c in up.changes if c.field == "points"]
     assert [(c.from_value, c.to_value) for c in points] == [(None, "13")]
     sprint = [c for c in up.changes if c.field == "sprint"]
-    assert [(c.to_value, c.changed_at) for c in sprint] == [("Scrum Sprint 3", _utc(2022, 4, 15, 0, 52, 8, 258000))]
+    assert [(c.to_value, c.changed_at) for c in sprint] == [
+        ("Scrum Sprint 3", _utc(2022, 4, 15, 0, 52, 8, 258000))
+    ]
 
 
 def test_cloud_v3_search_result_with_adf_description() -> None:
     (effect,) = _doc("airbyte/issues.json")
     t = effect.task
-    assert (t.key, t.title, t.type, t.labels) == ("TESTKEY13-1", "My Summary", TaskType.epic, ["test"])
+    assert (t.key, t.title, t.type, t.labels) == (
+        "TESTKEY13-1",
+        "My Summary",
+        TaskType.epic,
+        ["test"],
+    )
     assert (t.assignees[0].external_id, t.assignees[0].email) == (
         "5fc9e78d2730d800760becc4",
         "integration-test@airbyte.io",
@@ -247,14 +263,23 @@ def test_worklog_issue_argument_is_used_when_the_worklog_lacks_it() -> None:
 def test_version_golden() -> None:
     m = map_version(rest("jira-ruby/version/10000.json"), project_external_id="10001")
     assert (m.external_id, m.name, m.description) == ("10000", "1.0", "Initial version")
-    assert (m.due_date, m.released, m.archived, m.completed_at) == (date(2012, 1, 12), False, False, None)
+    assert (m.due_date, m.released, m.archived, m.completed_at) == (
+        date(2012, 1, 12),
+        False,
+        False,
+        None,
+    )
     assert m.project_external_id == "10001"
 
 
 def test_released_versions_of_a_project() -> None:
     effects = _doc("go-jira/project.json")
     first = effects[0].milestone
-    assert (first.external_id, first.name, first.project_external_id) == ("12312506", "0.2.2", "12310505")
+    assert (first.external_id, first.name, first.project_external_id) == (
+        "12312506",
+        "0.2.2",
+        "12310505",
+    )
     assert (first.due_date, first.released) == (date(2007, 2, 19), True)
     assert first.completed_at == _utc(2007, 2, 19)
 
@@ -269,7 +294,13 @@ def test_version_never_reads_user_release_date() -> None:
 
 @pytest.mark.parametrize(
     "doc",
-    [{"foo": 1}, [1, 2, 3], "text", {"errorMessages": ["nope"], "errors": {}}, rest("jira-ruby/field.json")],
+    [
+        {"foo": 1},
+        [1, 2, 3],
+        "text",
+        {"errorMessages": ["nope"], "errors": {}},
+        rest("jira-ruby/field.json"),
+    ],
 )
 def test_unrecognised_documents_raise_value_error(doc: Any) -> None:
     with pytest.raises(ValueError, match="Jira"):
@@ -277,25 +308,43 @@ def test_unrecognised_documents_raise_value_error(doc: Any) -> None:
 
 
 def test_search_jql_page_with_next_page_token() -> None:
-    page = {"issues": [rest("jirametrics/testdata/SP-2.json")], "nextPageToken": "abc", "isLast": False}
+    page = {
+        "issues": [rest("jirametrics/testdata/SP-2.json")],
+        "nextPageToken": "abc",
+        "isLast": False,
+    }
     (effect,) = effects_from_document(page, site_url=SITE, profile=profile())
-    assert effect.task.key == "SP-2"
+    assert isinstance(effect, TaskUpsert) and effect.task.key == "SP-2"
 
 
 def test_names_expansion_is_used_to_find_custom_fields() -> None:
     issue = rest("jirametrics/testdata/SP-13.json")
-    page = {"issues": [issue], "names": {"customfield_10036": "Story Points", "customfield_10020": "Sprint"}}
+    page = {
+        "issues": [issue],
+        "names": {"customfield_10036": "Story Points", "customfield_10020": "Sprint"},
+    }
     (effect,) = effects_from_document(page, site_url=SITE, profile=profile())
-    assert effect.task.estimate_points == 13.0
+    assert isinstance(effect, TaskUpsert) and effect.task.estimate_points == 13.0
 
 
 def test_effect_json_is_plain_and_complete() -> None:
     fields = JiraFieldIds(story_points=[], sprint=None, epic_link=None, cost="customfield_10072")
     # A webhook delivery, auto-detected by effects_from_document.
-    effects = effects_from_document(_webhook_issue(), site_url=SITE, profile=profile(), fields=fields)
+    effects = effects_from_document(
+        _webhook_issue(), site_url=SITE, profile=profile(), fields=fields
+    )
     out = effect_to_json(effects[0])
     assert out["effect"] == "task_upsert"
-    for key in ("external_id", "key", "title", "status", "status_category", "assignees", "due_date", "updated_at"):
+    for key in (
+        "external_id",
+        "key",
+        "title",
+        "status",
+        "status_category",
+        "assignees",
+        "due_date",
+        "updated_at",
+    ):
         assert key in out["task"]
     assert out["task"]["cost"] == "12"  # Decimal as a string
     assert out["task"]["updated_at"] == "2019-08-12T01:49:13.412000Z"

@@ -46,13 +46,11 @@ def _change(upsert: TaskUpsert, field: str) -> Change:
     return found[0]
 
 
-def _utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def _utc(y: int, mo: int, d: int, h: int = 0, mi: int = 0, s: int = 0, us: int = 0) -> datetime:
+    return datetime(y, mo, d, h, mi, s, us, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(
-    "path", webhook_files(), ids=lambda p: str(p.relative_to(WEBHOOKS))
-)
+@pytest.mark.parametrize("path", webhook_files(), ids=lambda p: str(p.relative_to(WEBHOOKS)))
 def test_every_recorded_webhook_maps_without_error(path: Path) -> None:
     payload = json.loads(path.read_text())
     effects = effects_from_webhook(payload, site_url=SITE, profile=profile())
@@ -84,7 +82,11 @@ def test_cloud_issue_created_maps_fields_and_changelog() -> None:
     assert (t.external_id, t.key, t.title) == ("20942", "GOLD-189", "Test issue please ignore")
     assert t.url == "https://example.atlassian.net/browse/GOLD-189"
     assert (t.project_external_id, t.project_key) == ("10639", "GOLD")
-    assert (t.status, t.status_category, t.type) == ("Work Required", StatusCategory.todo, TaskType.task)
+    assert (t.status, t.status_category, t.type) == (
+        "Work Required",
+        StatusCategory.todo,
+        TaskType.task,
+    )
     assert t.priority == "Not Prioritized"
     assert [(a.external_id, a.display_name) for a in t.assignees] == [(ROBIN, "Robin Diddams")]
     assert t.created_at == _utc(2020, 7, 27, 21, 46, 26, 918000)  # -0700 in the payload
@@ -133,7 +135,9 @@ def test_sprint_change_by_custom_field_id() -> None:
 
 
 def test_sprint_from_discovered_field_id() -> None:
-    fields = JiraFieldIds(story_points=[], sprint="customfield_10107", epic_link="customfield_10006", cost=None)
+    fields = JiraFieldIds(
+        story_points=[], sprint="customfield_10107", epic_link="customfield_10006", cost=None
+    )
     up = _upsert("pinpoint/jira__issue_updated.tags", fields=fields)
     assert up.task.sprint == "TES Sprint 3"
     assert up.task.parent == "TES-38"  # the (deprecated) Epic Link holds the epic's key
@@ -180,7 +184,11 @@ def test_in_progress_issue_starts_at_its_status_category_change() -> None:
 def test_issue_deleted_is_a_tombstone_at_the_event_time() -> None:
     effects = _effects("pinpoint/jira__issue_deleted")
     assert effects == [
-        TaskDelete(external_id="20733", reason=DeletedReason.deleted, at=_utc(2020, 7, 7, 0, 29, 23, 632000))
+        TaskDelete(
+            external_id="20733",
+            reason=DeletedReason.deleted,
+            at=_utc(2020, 7, 7, 0, 29, 23, 632000),
+        )
     ]
 
 
@@ -193,9 +201,17 @@ def test_renamed() -> None:
 
 def test_reopened_issue_is_todo_and_not_completed() -> None:
     up = _upsert("mattermost/webhook-issue-updated-reopened")
-    assert (up.task.status, up.task.status_category, up.task.completed_at) == ("To Do", StatusCategory.todo, None)
+    assert (up.task.status, up.task.status_category, up.task.completed_at) == (
+        "To Do",
+        StatusCategory.todo,
+        None,
+    )
     status = _change(up, "status")
-    assert (status.from_value, status.to_value, status.to_category) == ("Done", "To Do", StatusCategory.todo)
+    assert (status.from_value, status.to_value, status.to_category) == (
+        "Done",
+        "To Do",
+        StatusCategory.todo,
+    )
     assert _change(up, "resolution").to_value is None
 
 
@@ -204,7 +220,11 @@ def test_resolved_cloud_issue() -> None:
     assert up.task.status_category is StatusCategory.done
     assert up.task.completed_at == _utc(2019, 2, 16, 3, 15, 40, 470000)
     status = _change(up, "status")
-    assert (status.from_value, status.to_value, status.to_category) == ("In Progress", "Done", StatusCategory.done)
+    assert (status.from_value, status.to_value, status.to_category) == (
+        "In Progress",
+        "Done",
+        StatusCategory.done,
+    )
 
 
 def test_started_working_sets_started_at_from_the_transition() -> None:
@@ -222,7 +242,10 @@ def test_fix_version_change_keeps_version_ids() -> None:
 def test_cloud_issue_with_many_fields() -> None:
     t = _upsert("mattermost/webhook-cloud-issue-created-many-fields").task
     assert (t.key, t.labels) == ("KT-22", ["Label1", "Label2"])
-    assert [(m.external_id, m.name) for m in t.milestones] == [("10000", "version1"), ("10001", "version2")]
+    assert [(m.external_id, m.name) for m in t.milestones] == [
+        ("10000", "version1"),
+        ("10001", "version2"),
+    ]
     assert t.sprint == "SCRUM1 Sprint 1"
     assert t.parent == "KT-17"  # customfield_10014, the common Cloud Epic Link id
     a = t.assignees[0]
@@ -236,15 +259,26 @@ def test_server_assignee_is_the_username() -> None:
     up = _upsert("mattermost/webhook-issue-updated-assigned-on-server")
     t = up.task
     assert (t.key, t.type) == ("PRJA-37", TaskType.other)  # "Improvement"
-    assert [(a.external_id, a.email) for a in t.assignees] == [("admin", "some-instance-test@gmail.com")]
+    assert [(a.external_id, a.email) for a in t.assignees] == [
+        ("admin", "some-instance-test@gmail.com")
+    ]
     assert t.created_at == _utc(2019, 6, 27, 14, 55, 17, 488000)
     change = _change(up, "assignee")
-    assert change.to_value == "admin" and change.author is not None and change.author.external_id == "admin"
+    assert (
+        change.to_value == "admin"
+        and change.author is not None
+        and change.author.external_id == "admin"
+    )
 
 
 def test_server_closed_issue_with_time_tracking() -> None:
     t = _upsert("mattermost/webhook-server-issue-updated-closed").task
-    assert (t.key, t.status, t.status_category, t.type) == ("TES-4", "Closed", StatusCategory.done, TaskType.bug)
+    assert (t.key, t.status, t.status_category, t.type) == (
+        "TES-4",
+        "Closed",
+        StatusCategory.done,
+        TaskType.bug,
+    )
     assert t.completed_at == _utc(2019, 8, 14, 3, 3, 2, 179000)  # "+0800" in the payload
     assert (t.spent_seconds, t.remaining_seconds) == (180, 0)
 
@@ -304,7 +338,9 @@ def test_payload_without_webhook_event_is_ignored() -> None:
 
 
 def test_unknown_event_is_ignored_visibly() -> None:
-    effects = effects_from_webhook({"webhookEvent": "jira:x_y", "timestamp": 1}, site_url=SITE, profile=profile())
+    effects = effects_from_webhook(
+        {"webhookEvent": "jira:x_y", "timestamp": 1}, site_url=SITE, profile=profile()
+    )
     assert effects == [Ignored(reason="unsupported event 'jira:x_y'")]
 
 

@@ -1,0 +1,399 @@
+"""Jira client on the ``jira`` library (3.10.5): paged, retried, classified reads.
+
+API references:
+- Cloud REST v3: https://developer.atlassian.com/cloud/jira/platform/rest/v3/
+  (search: ``/rest/api/3/search/jql`` with ``nextPageToken``, CHANGE-2046; the old
+  ``/search`` answers 410 on Cloud)
+- Data Center REST v2: https://developer.atlassian.com/server/jira/platform/rest/
+  (``/rest/api/2/search`` with ``startAt``/``total``; no v3; PAT as Bearer)
+
+Library quirks handled here (VENDOR_FACTS C1/A2/A4):
+- ``JIRA(..., get_server_info=True)`` calls ``serverInfo`` in the constructor; that call is
+  what tells Cloud from DC (``deploymentType``), so construction runs under the retry policy.
+- ``max_retries=0``: the library's own retry sleeps less than ``Retry-After`` asks, crashes
+  on an HTTP-date ``Retry-After`` and retries POSTs. Retries are ours (``connectors.retry``).
+- ``timeout=`` is set on the session, so every request carries it.
+- ``worklogs()`` in the library does not page; ``/issue/{id}/worklog`` is paged here.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Literal, TypeVar
+
+from jira import JIRA
+
+from connectors.errors import ConnectorError, Fatal
+from connectors.jira.pages import JiraAuth, SearchPage, WorklogFeedPage
+from connectors.jira.translate import translate_error
+from connectors.retry import no_retry, read_retry
+
+__all__ = ["JiraAuth", "JiraClient", "SearchPage", "WorklogFeedPage"]
+
+T = TypeVar("T")
+Deployment = Literal["auto", "cloud", "datacenter"]
+
+CLOUD_ID_PAGE = 5000  # search/jql returns up to 5000 issues per page for id/key only
+DC_ID_PAGE = 1000
+WORKLOG_LIST_CHUNK = 1000
+
+
+def clause_names(field_list: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """``{JQL clause name: field id}`` as the library builds it from ``/field``."""
+    return {name: f["id"] for f in field_list if "id" in f for name in f.get("clauseNames", [])}
+
+
+class JiraClient:
+    """Reads from one Jira site. Every public method returns plain JSON dicts and raises
+    only ``connectors.errors`` classes. Not thread-safe (one per worker)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: JiraAuth,
+        *,
+        timeout: float = 30.0,
+        deployment: Deployment = "auto",
+        sleep: Callable[[float], None] = time.sleep,
+        page_size: int = 100,
+        max_attempts: int = 6,
+        max_wait: float = 60.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.auth = auth
+        self.timeout = timeout
+        self.deployment = deployment
+        self.page_size = page_size
+        self.api_calls = 0
+        self._policy = read_retry(
+            "connectors.jira", max_attempts=max_attempts, max_wait=max_wait, sleep=sleep
+        )
+        self._lib: JIRA | None = None
+        self._cloud: bool | None = None
+
+    # --- connection ------------------------------------------------------------------
+
+    def connect(self) -> None:
+        """Construct the library client (one ``serverInfo`` call), retried like a read."""
+        if self._lib is None:
+            self._lib = self._policy(self._construct)
+
+    def _construct(self) -> JIRA:
+        version = "2" if self.deployment in ("auto", "datacenter") else "3"
+        options: dict[str, Any] = {
+            "server": self.base_url,
+            "rest_api_version": version,
+            "check_update": False,
+        }
+        auth_kw: dict[str, Any] = (
+            {"token_auth": self.auth.pat}
+            if self.auth.pat
+            else {"basic_auth": (self.auth.email, self.auth.api_token)}
+        )
+        self.api_calls += 1  # the constructor's GET serverInfo
+        try:
+            lib = JIRA(
+                options=options,
+                get_server_info=True,
+                max_retries=0,
+                timeout=self.timeout,
+                **auth_kw,
+            )
+        except Exception as exc:  # noqa: BLE001 - classified below, never leaked
+            raise translate_error(
+                exc, url=f"{self.base_url}/rest/api/{version}/serverInfo"
+            ) from None
+        self._count_requests(lib)
+        if self.deployment == "auto":
+            self._cloud = lib.deploymentType == "Cloud"
+            if self._cloud:
+                lib._options["rest_api_version"] = "3"  # v3 on Cloud: ADF text, same paths
+        else:
+            self._cloud = self.deployment == "cloud"
+        return lib
+
+    def _count_requests(self, lib: JIRA) -> None:
+        session = lib._session
+        original = session.request
+
+        def counted(method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
+            self.api_calls += 1
+            return original(method, url, *args, **kwargs)
+
+        session.request = counted  # type: ignore[method-assign]
+
+    @property
+    def lib(self) -> JIRA:
+        self.connect()
+        assert self._lib is not None
+        return self._lib
+
+    @property
+    def is_cloud(self) -> bool:
+        self.connect()
+        return bool(self._cloud)
+
+    def _read(self, what: str, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run one library call as an idempotent read: classified errors, retried."""
+
+        def attempt() -> T:
+            try:
+                return fn(*args, **kwargs)
+            except ConnectorError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - classified, never leaked
+                raise translate_error(exc, url=f"{self.base_url}/{what}") from None
+
+        return self._policy(attempt)
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        lib = self.lib
+        return self._read(path, lib._get_json, path, params=params)
+
+    def _post_read(self, path: str, body: dict[str, Any]) -> Any:
+        """A POST that only reads (``worklog/list``): retried like a GET."""
+        lib = self.lib
+        return self._read(path, lib._get_json, path, params=body, use_post=True)
+
+    # --- site ------------------------------------------------------------------------
+
+    def server_info(self) -> dict[str, Any]:
+        return self._read("serverInfo", self.lib.server_info)
+
+    def myself(self) -> dict[str, Any]:
+        """The API user; ``timeZone`` is the zone JQL date literals are read in."""
+        return self._read("myself", self.lib.myself)
+
+    def time_zone(self) -> str:
+        return str(self.myself().get("timeZone") or "UTC")
+
+    def fields(self) -> list[dict[str, Any]]:
+        found = self._read("field", self.lib.fields)
+        self.prime_field_names(clause_names(found))
+        return found
+
+    def prime_field_names(self, names: dict[str, str]) -> None:
+        """Seed the library's JQL-name -> field-id cache (from a cached ``/field`` answer).
+
+        ``enhanced_search_issues`` fetches ``/field`` on first use to translate names in
+        ``fields=``; we pass ids already, so a cached map saves that call on every poll.
+        """
+        if names:
+            self.lib._fields_cache_value = dict(names)
+
+    def projects(self) -> list[dict[str, Any]]:
+        if not self.is_cloud:
+            return list(self._get("project"))
+        out: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self._get("project/search", {"startAt": start, "maxResults": 50})
+            values = page.get("values", [])
+            out.extend(values)
+            if page.get("isLast", True) or not values:
+                return out
+            start += len(values)
+
+    def project_versions(self, project_key: str) -> list[dict[str, Any]]:
+        """All versions of a project (not paginated by Jira), as raw dicts."""
+        return [
+            v.raw
+            for v in self._read(
+                f"project/{project_key}/versions", self.lib.project_versions, project_key
+            )
+        ]
+
+    # --- search ----------------------------------------------------------------------
+
+    def search_page(
+        self,
+        jql: str,
+        *,
+        fields: Sequence[str] | str,
+        expand: str | None = None,
+        page_token: str | None = None,
+        start_at: int = 0,
+        max_results: int | None = None,
+    ) -> SearchPage:
+        """One page: Cloud pages by ``nextPageToken`` (``search/jql``), DC by ``startAt``."""
+        size = max_results or self.page_size
+        field_list = (
+            fields.split(",") if isinstance(fields, str) else list(fields)
+        )  # the library mutates it
+        if self.is_cloud:
+            body = self._read(
+                "search/jql",
+                self.lib.enhanced_search_issues,
+                jql,
+                nextPageToken=page_token,
+                maxResults=size,
+                fields=field_list,
+                expand=expand,
+                json_result=True,
+            )
+            if not isinstance(body, dict):
+                raise Fatal("Jira search/jql gave no result (is the site really Jira Cloud?)")
+            token = body.get("nextPageToken")
+            is_last = bool(body.get("isLast", token is None)) or not token
+            return SearchPage(
+                list(body.get("issues", [])), None if is_last else token, None, is_last
+            )
+        body = self._read(
+            "search",
+            self.lib.search_issues,
+            jql,
+            startAt=start_at,
+            maxResults=size,
+            fields=field_list,
+            expand=expand,
+            json_result=True,
+        )
+        if not isinstance(body, dict):
+            raise Fatal("Jira search gave no JSON result")
+        issues = list(body.get("issues", []))
+        total = int(body.get("total", 0))
+        following = start_at + len(issues)
+        is_last = not issues or following >= total
+        return SearchPage(issues, None, None if is_last else following, is_last, total)
+
+    def iter_search(
+        self,
+        jql: str,
+        *,
+        fields: Sequence[str] | str,
+        expand: str | None = None,
+        resume_token: str | None = None,
+        max_results: int | None = None,
+    ) -> Iterator[SearchPage]:
+        """Every page of ``jql``. ``resume_token`` continues an interrupted scan: a Cloud
+        ``nextPageToken``, or on DC the ``startAt`` (as text) of the next page."""
+        token = resume_token if self.is_cloud else None
+        start = int(resume_token) if resume_token and not self.is_cloud else 0
+        seen: set[str] = set()
+        while True:
+            page = self.search_page(
+                jql,
+                fields=fields,
+                expand=expand,
+                page_token=token,
+                start_at=start,
+                max_results=max_results,
+            )
+            yield page
+            if page.is_last:
+                return
+            marker = page.next_page_token or str(page.next_start_at)
+            if marker in seen:
+                raise Fatal(f"Jira search paging loops (token repeated) for {jql!r}")
+            seen.add(marker)
+            token, start = page.next_page_token, page.next_start_at or 0
+
+    def issue_ids(self, jql: str) -> list[str]:
+        """Ids of every issue matching ``jql`` (the census), in as few calls as Jira allows."""
+        size = CLOUD_ID_PAGE if self.is_cloud else DC_ID_PAGE
+        ids: list[str] = []
+        for page in self.iter_search(jql, fields=["id"], max_results=size):
+            ids.extend(str(i["id"]) for i in page.issues)
+        return ids
+
+    # --- issues ----------------------------------------------------------------------
+
+    def issue(
+        self, id_or_key: str, *, expand: str | None = "changelog", fields: str | None = None
+    ) -> dict[str, Any]:
+        """One issue with all fields (``*all``) and, by default, its full changelog."""
+        found = self._read(
+            f"issue/{id_or_key}", self.lib.issue, id_or_key, fields=fields, expand=expand
+        )
+        return dict(found.raw)
+
+    def issue_changelog(self, issue_id: str) -> list[dict[str, Any]]:
+        """Every changelog history of an issue, oldest first (``/issue/{id}/changelog``, paged)."""
+        out: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self._get(f"issue/{issue_id}/changelog", {"startAt": start, "maxResults": 100})
+            values = page.get("values", [])
+            out.extend(values)
+            if page.get("isLast", True) or not values:
+                return out
+            start += len(values)
+
+    def worklogs(self, issue_id: str) -> list[dict[str, Any]]:
+        """Every worklog of an issue, paging ``startAt`` until ``total``."""
+        out: list[dict[str, Any]] = []
+        start = 0
+        while True:
+            page = self._get(f"issue/{issue_id}/worklog", {"startAt": start, "maxResults": 5000})
+            values = page.get("worklogs", [])
+            out.extend(values)
+            start += len(values)
+            if not values or start >= int(page.get("total", 0)):
+                return out
+
+    def _feed(self, kind: str, since_ms: int) -> Iterator[WorklogFeedPage]:
+        since = int(since_ms)
+        while True:
+            page = self._get(f"worklog/{kind}", {"since": since})
+            values = list(page.get("values", []))
+            until = int(page.get("until", since))
+            last = bool(page.get("lastPage", True))
+            yield WorklogFeedPage(values, since, until, last)
+            if last or not values:
+                return
+            if until <= since:
+                raise Fatal(f"Jira worklog/{kind} feed does not advance (since={since})")
+            since = until
+
+    def worklogs_updated_since(self, since_ms: int) -> Iterator[WorklogFeedPage]:
+        """Pages of ``{worklogId, updatedTime}`` changed after ``since_ms`` (not the last min)."""
+        return self._feed("updated", since_ms)
+
+    def worklogs_deleted_since(self, since_ms: int) -> Iterator[WorklogFeedPage]:
+        return self._feed("deleted", since_ms)
+
+    def worklog_list(self, ids: Iterable[int | str]) -> list[dict[str, Any]]:
+        """Full worklogs for ids, 1000 per call (``POST /worklog/list``, a read)."""
+        wanted = [int(i) for i in ids]
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), WORKLOG_LIST_CHUNK):
+            out.extend(
+                self._post_read("worklog/list", {"ids": wanted[start : start + WORKLOG_LIST_CHUNK]})
+            )
+        return out
+
+    # --- writes (never retried) -------------------------------------------------------
+
+    def register_webhook(
+        self,
+        url: str,
+        *,
+        events: Sequence[str],
+        secret: str | None = None,
+        name: str = "taskhub",
+        jql: str | None = None,
+    ) -> dict[str, Any]:
+        """Register an admin webhook (``POST /rest/webhooks/1.0/webhook``). One attempt only."""
+        body: dict[str, Any] = {
+            "name": name,
+            "url": url,
+            "events": list(events),
+            "excludeBody": False,
+        }
+        if secret:
+            body["secret"] = secret
+        if jql:
+            body["filters"] = {"issue-related-events-section": jql}
+        endpoint = f"{self.base_url}/rest/webhooks/1.0/webhook"
+        session = self.lib._session
+
+        def attempt() -> dict[str, Any]:
+            try:
+                response = session.post(endpoint, data=json.dumps(body))
+                return dict(response.json())
+            except Exception as exc:  # noqa: BLE001 - classified, never leaked
+                raise translate_error(exc, method="POST", url=endpoint) from None
+
+        return no_retry()(attempt)

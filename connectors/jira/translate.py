@@ -1,0 +1,88 @@
+"""Turn ``jira``/``requests`` exceptions into ``connectors.errors`` categories, once.
+
+The ``jira`` library raises ``JIRAError`` (with ``status_code`` and the ``requests``
+response) for HTTP errors, and lets ``requests`` exceptions through for transport
+failures (``ResilientSession`` only retries, it does not wrap). ``str(JIRAError)`` dumps
+request and response headers, so messages are rebuilt here from safe parts only.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import requests
+from jira.exceptions import JIRAError
+
+from connectors.errors import ConnectorError, Fatal, Transient, classify_status
+from connectors.retry import parse_retry_after
+
+__all__ = ["translate_error", "short_path"]
+
+_MAX_TEXT = 300
+
+
+def short_path(url: str | None) -> str:
+    """The path of ``url`` without query string (query strings may hold JQL or tokens)."""
+    if not url:
+        return "?"
+    return urlsplit(url).path or url
+
+
+def _body_text(response: requests.Response | None, fallback: str | None) -> str:
+    text = fallback or ""
+    if not text and response is not None:
+        try:
+            text = response.text
+        except Exception:  # noqa: BLE001 - best effort for a message
+            text = ""
+    text = " ".join(text.split())
+    return text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")
+
+
+def translate_error(
+    exc: BaseException, *, method: str = "GET", url: str | None = None
+) -> ConnectorError:
+    """The connector error for ``exc`` (a ``ConnectorError`` is returned unchanged)."""
+    if isinstance(exc, ConnectorError):
+        return exc
+    if isinstance(exc, JIRAError):
+        response = exc.response if isinstance(exc.response, requests.Response) else None
+        where = exc.url or (response.url if response is not None else None) or url
+        status = exc.status_code or (response.status_code if response is not None else None)
+        if status is None:
+            return Fatal(
+                f"Jira client error on {method} {short_path(where)}: {_body_text(None, exc.text)}",
+                url=where,
+            )
+        headers = response.headers if response is not None else {}
+        retry_after = parse_retry_after(headers.get("Retry-After"))
+        detail = _body_text(response, exc.text)
+        message = f"Jira answered {status} to {method} {short_path(where)}: {detail}"
+        return classify_status(
+            int(status), message, headers=dict(headers), url=where, retry_after=retry_after
+        )
+    where = short_path(url)
+    if isinstance(exc, requests.exceptions.JSONDecodeError):
+        return Fatal(f"Jira sent a response that is not JSON on {method} {where}", url=url)
+    if isinstance(
+        exc,
+        requests.exceptions.InvalidURL
+        | requests.exceptions.MissingSchema
+        | requests.exceptions.InvalidSchema,
+    ):
+        return Fatal(f"invalid Jira URL {url!r}: {type(exc).__name__}", url=url)
+    if isinstance(exc, requests.Timeout):
+        return Transient(f"Jira timed out on {method} {where}", url=url)
+    if isinstance(exc, requests.ConnectionError):
+        return Transient(
+            f"cannot connect to Jira for {method} {where}: {type(exc).__name__}", url=url
+        )
+    if isinstance(exc, requests.RequestException):
+        return Transient(
+            f"transport error talking to Jira on {method} {where}: {type(exc).__name__}", url=url
+        )
+    if isinstance(exc, ValueError):
+        return Fatal(f"unreadable Jira response on {method} {where}: {exc}", url=url)
+    return Fatal(
+        f"unexpected {type(exc).__name__} from the Jira client on {method} {where}", url=url
+    )

@@ -1,0 +1,202 @@
+"""Jira changelog histories -> ``Change`` records.
+
+Sources (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-changelog-get):
+``issue.changelog.histories`` from ``expand=changelog`` (newest first, capped at
+20 on search/jql), ``GET /issue/{key}/changelog`` pages (``values``, oldest
+first), and a webhook's top-level ``changelog {id, items}`` (no time, no
+author: the caller supplies the payload's ``timestamp`` and ``user``).
+
+Each item becomes one ``Change`` with ``external_id = f"{history_id}:{index}"``
+so re-reading the same history is idempotent. Tracked fields get a normal name;
+anything else keeps Jira's own field name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from mappings.jira.status import StatusBook
+from mappings.jira.values import opt_datetime, opt_str, person_ref
+from mappings.model import Change, PersonRef, StatusCategory
+
+__all__ = [
+    "History",
+    "histories_from_issue",
+    "normalize_field",
+    "changes_from_histories",
+    "first_change_into",
+    "last_change_into",
+]
+
+# Rich-text bodies are not tracked, only the fact they changed (v3 changelogs
+# also put an ADF document id in ``from``/``to``).
+_TEXT_FIELDS = {"description", "environment", "comment"}
+
+
+@dataclass(frozen=True)
+class History:
+    id: str
+    created: datetime | None
+    author: PersonRef | None
+    items: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _history(raw: Any) -> History | None:
+    if not isinstance(raw, dict):
+        return None
+    ident = opt_str(raw.get("id"))
+    items = raw.get("items")
+    if ident is None or not isinstance(items, list):
+        return None
+    return History(
+        id=ident,
+        created=opt_datetime(raw.get("created")),
+        author=person_ref(raw.get("author")),
+        items=[i for i in items if isinstance(i, dict)],
+    )
+
+
+def histories_from_issue(issue: dict[str, Any]) -> list[History]:
+    """The histories embedded in a REST issue (``changelog.histories`` or ``.values``)."""
+    changelog = issue.get("changelog")
+    if not isinstance(changelog, dict):
+        return []
+    raw = changelog.get("histories")
+    if not isinstance(raw, list):
+        raw = changelog.get("values")
+    if not isinstance(raw, list):
+        return []
+    return [h for h in (_history(r) for r in raw) if h is not None]
+
+
+@dataclass(frozen=True)
+class FieldPlanView:
+    """The custom field ids the changelog reader needs to recognise."""
+
+    story_points: tuple[str, ...] = ()
+    story_points_names: tuple[str, ...] = ()
+    sprint: tuple[str, ...] = ()
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def normalize_field(item: dict[str, Any], plan: FieldPlanView) -> str:
+    """Jira changelog item -> common field name (status, assignee, due_date, ...)."""
+    name, fid = _str(item.get("field")), _str(item.get("fieldId"))
+    low, lid = name.strip().casefold(), fid.strip().casefold()
+    if "status" in (low, lid):
+        return "status"
+    if "assignee" in (low, lid):
+        return "assignee"
+    if "duedate" in (low, lid):
+        return "due_date"
+    if "timeoriginalestimate" in (low, lid):
+        return "estimate"
+    if "resolution" in (low, lid):
+        return "resolution"
+    if lid == "fixversions" or low in ("fix version", "fixversions"):
+        return "milestone"
+    if low == "sprint" or lid == "sprint" or (fid and fid in plan.sprint):
+        return "sprint"
+    if (fid and fid in plan.story_points) or low in plan.story_points_names:
+        return "points"
+    return name or fid or "unknown"
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    text = str(value)
+    return text if text != "" else None
+
+
+def _values(norm: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
+    """Which of ``from``/``fromString`` to keep, per tracked field."""
+    if norm == "assignee":
+        return (
+            _text(item.get("tmpFromAccountId")) or _text(item.get("from")),
+            _text(item.get("tmpToAccountId")) or _text(item.get("to")),
+        )
+    if norm in ("milestone", "estimate"):  # version ids / seconds
+        return _text(item.get("from")), _text(item.get("to"))
+    if norm == "due_date":  # "2020-08-04" (fromString has a time appended)
+        return (
+            _text(item.get("from")) or (_text(item.get("fromString")) or "")[:10] or None,
+            _text(item.get("to")) or (_text(item.get("toString")) or "")[:10] or None,
+        )
+    if norm.casefold() in _TEXT_FIELDS:
+        return None, None
+    # status / resolution / sprint / points / everything else: the display string.
+    from_s, to_s = item.get("fromString"), item.get("toString")
+    return (
+        _text(from_s) if from_s is not None else _text(item.get("from")),
+        _text(to_s) if to_s is not None else _text(item.get("to")),
+    )
+
+
+def changes_from_histories(
+    task_external_id: str,
+    histories: Iterable[History],
+    *,
+    book: StatusBook,
+    plan: FieldPlanView,
+    default_time: datetime | None = None,
+) -> list[Change]:
+    """All items of all histories as ``Change`` records, oldest first.
+
+    A history without a readable time takes ``default_time``; without either
+    it is skipped (a change that cannot be placed in time is useless).
+    Duplicate ``(history id, index)`` pairs are kept once.
+    """
+    out: list[Change] = []
+    seen: set[str] = set()
+    for history in histories:
+        when = history.created or default_time
+        if when is None:
+            continue
+        for index, item in enumerate(history.items):
+            external_id = f"{history.id}:{index}"
+            if external_id in seen:
+                continue
+            seen.add(external_id)
+            norm = normalize_field(item, plan)
+            from_value, to_value = _values(norm, item)
+            from_cat: StatusCategory | None = None
+            to_cat: StatusCategory | None = None
+            if norm == "status":
+                from_cat = book.category(item.get("from"), item.get("fromString"))
+                to_cat = book.category(item.get("to"), item.get("toString"))
+            out.append(
+                Change(
+                    task_external_id=task_external_id,
+                    external_id=external_id,
+                    field=norm,
+                    from_value=from_value,
+                    to_value=to_value,
+                    from_category=from_cat,
+                    to_category=to_cat,
+                    changed_at=when,
+                    author=history.author,
+                )
+            )
+    out.sort(key=lambda c: c.changed_at)  # stable: items keep their order within a history
+    return out
+
+
+def first_change_into(changes: list[Change], category: StatusCategory) -> datetime | None:
+    for change in changes:  # oldest first
+        if change.field == "status" and change.to_category == category:
+            return change.changed_at
+    return None
+
+
+def last_change_into(changes: list[Change], category: StatusCategory) -> datetime | None:
+    for change in reversed(changes):
+        if change.field == "status" and change.to_category == category:
+            return change.changed_at
+    return None

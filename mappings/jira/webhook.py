@@ -1,0 +1,223 @@
+"""Jira webhook payload -> effects, with an explicit table of handled and ignored events.
+
+Envelope: ``{"timestamp": <epoch ms>, "webhookEvent": "...", ...}``
+(https://developer.atlassian.com/cloud/jira/platform/webhooks/). Issue events
+carry the full issue plus a ``changelog {id, items}`` without time or author:
+the change time is the payload ``timestamp`` (else ``issue.fields.updated``), the
+author the payload ``user``. Old Server payloads have no
+``issue_event_type_name``; nothing here depends on it.
+
+Shapes of non-issue events are not formally documented, so every handler reads
+defensively and nothing a real payload contains may raise: an unreadable event
+becomes ``Ignored`` with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mappings.jira.changelog import History
+from mappings.jira.fields import JiraFieldIds
+from mappings.jira.issue import build_issue_upsert, is_full_issue, patch_fields
+from mappings.jira.records import map_version, worklog_upsert
+from mappings.jira.values import epoch_ms_to_datetime, opt_datetime, opt_str, person_ref
+from mappings.model import (
+    DeletedReason,
+    Effect,
+    Ignored,
+    MilestoneDelete,
+    MilestoneUpsert,
+    TaskDelete,
+    TaskPatch,
+    WorklogDelete,
+)
+from mappings.profile import MappingProfile
+
+__all__ = [
+    "effects_from_webhook",
+    "SUPPORTED_EVENTS",
+    "IGNORED_EVENTS",
+    "IGNORED_EVENT_PREFIXES",
+    "COMMENT_REASON",
+]
+
+COMMENT_REASON = "comment events do not change tracked fields"
+
+# Exact event names that are deliberately ignored, with the reason recorded.
+IGNORED_EVENTS: dict[str, str] = {
+    "comment_created": COMMENT_REASON,
+    "comment_updated": COMMENT_REASON,
+    "comment_deleted": COMMENT_REASON,
+    "issue_property_set": "issue property events do not change tracked fields",
+    "issue_property_deleted": "issue property events do not change tracked fields",
+}
+# Whole event families that are ignored (prefix -> why).
+IGNORED_EVENT_PREFIXES: dict[str, str] = {
+    "sprint_": "sprints are read from each issue's sprint field",
+    "board_": "boards are not tracked",
+    "project_": "projects are synced by polling",
+    "user_": "people are learned from issues and worklogs",
+    "issuelink_": "issue links are not tracked",
+    "attachment_": "attachments are not tracked",
+    "filter_": "filters are not tracked",
+    "option_": "Jira option changes are not tracked",
+}
+
+
+@dataclass(frozen=True)
+class _Ctx:
+    payload: dict[str, Any]
+    event: str
+    at: datetime | None
+    site_url: str
+    profile: MappingProfile
+    fields: JiraFieldIds | None
+
+
+def _issue_upsert(ctx: _Ctx) -> list[Effect]:
+    issue = ctx.payload.get("issue")
+    if not isinstance(issue, dict) or opt_str(issue.get("id")) is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no issue id")]
+    updated = opt_datetime((issue.get("fields") or {}).get("updated"))
+    when = ctx.at or updated
+    extra: list[History] = []
+    changelog = ctx.payload.get("changelog")
+    if isinstance(changelog, dict) and isinstance(changelog.get("items"), list):
+        ident = opt_str(changelog.get("id"))
+        if ident is not None:
+            extra.append(
+                History(
+                    id=ident,
+                    created=when,
+                    author=person_ref(ctx.payload.get("user")),
+                    items=[i for i in changelog["items"] if isinstance(i, dict)],
+                )
+            )
+    upsert = build_issue_upsert(
+        issue,
+        site_url=ctx.site_url,
+        profile=ctx.profile,
+        fields=ctx.fields,
+        extra_histories=extra,
+        default_change_time=when,
+    )
+    if is_full_issue(issue):
+        return [upsert]
+    # A summary-form issue (no fields.updated) must not blank what it does not carry.
+    return [
+        TaskPatch(
+            external_id=upsert.task.external_id,
+            fields=patch_fields(upsert.task, issue),
+            changes=upsert.changes,
+            updated_at=ctx.at,
+        )
+    ]
+
+
+def _issue_deleted(ctx: _Ctx) -> list[Effect]:
+    ident = opt_str((ctx.payload.get("issue") or {}).get("id"))
+    if ident is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no issue id")]
+    return [TaskDelete(external_id=ident, reason=DeletedReason.deleted, at=ctx.at)]
+
+
+def _worklog(ctx: _Ctx) -> dict[str, Any] | None:
+    worklog = ctx.payload.get("worklog")
+    return worklog if isinstance(worklog, dict) else None
+
+
+def _worklog_upsert(ctx: _Ctx) -> list[Effect]:
+    worklog = _worklog(ctx)
+    upsert = worklog_upsert(worklog, fallback_time=ctx.at) if worklog else None
+    if upsert is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no readable worklog")]
+    return [upsert]
+
+
+def _worklog_deleted(ctx: _Ctx) -> list[Effect]:
+    worklog = _worklog(ctx) or {}
+    ident = opt_str(worklog.get("id"))
+    if ident is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no worklog id")]
+    return [WorklogDelete(external_id=ident, task_external_id=opt_str(worklog.get("issueId")))]
+
+
+def _version(ctx: _Ctx) -> dict[str, Any] | None:
+    version = ctx.payload.get("version")
+    return version if isinstance(version, dict) and opt_str(version.get("id")) else None
+
+
+def _version_upsert(ctx: _Ctx) -> list[Effect]:
+    version = _version(ctx)
+    if version is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no version id")]
+    milestone = map_version(version)
+    milestone.updated_at = ctx.at
+    return [MilestoneUpsert(milestone=milestone, raw=version)]
+
+
+def _version_deleted(ctx: _Ctx) -> list[Effect]:
+    # A merged version disappears into another one: for us it is deleted.
+    version = _version(ctx)
+    if version is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no version id")]
+    return [MilestoneDelete(external_id=str(opt_str(version.get("id"))))]
+
+
+_HANDLERS: dict[str, Callable[[_Ctx], list[Effect]]] = {
+    "jira:issue_created": _issue_upsert,
+    "jira:issue_updated": _issue_upsert,
+    "jira:issue_deleted": _issue_deleted,
+    "worklog_created": _worklog_upsert,
+    "worklog_updated": _worklog_upsert,
+    "worklog_deleted": _worklog_deleted,
+    "jira:version_created": _version_upsert,
+    "jira:version_updated": _version_upsert,
+    "jira:version_released": _version_upsert,
+    "jira:version_unreleased": _version_upsert,
+    "jira:version_moved": _version_upsert,
+    "jira:version_deleted": _version_deleted,
+    "jira:version_merged": _version_deleted,
+}
+SUPPORTED_EVENTS: frozenset[str] = frozenset(_HANDLERS)
+
+
+def _timestamp(payload: dict[str, Any]) -> datetime | None:
+    value = payload.get("timestamp")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            return epoch_ms_to_datetime(value)
+        except ValueError:
+            return None
+    return opt_datetime(value) if isinstance(value, str) else None
+
+
+def effects_from_webhook(
+    payload: dict[str, Any],
+    *,
+    site_url: str,
+    profile: MappingProfile,
+    fields: JiraFieldIds | None = None,
+) -> list[Effect]:
+    """What one Jira webhook delivery means for the store (never raises on a payload)."""
+    if not isinstance(payload, dict):
+        return [Ignored(reason="payload is not a JSON object")]
+    event = payload.get("webhookEvent")
+    if not isinstance(event, str) or not event:
+        return [Ignored(reason="payload has no webhookEvent; not a Jira webhook delivery")]
+    if event in IGNORED_EVENTS:
+        return [Ignored(reason=IGNORED_EVENTS[event])]
+    for prefix, why in IGNORED_EVENT_PREFIXES.items():
+        if event.startswith(prefix):
+            return [Ignored(reason=f"event '{event}' ignored: {why}")]
+    handler = _HANDLERS.get(event)
+    if handler is None:
+        return [Ignored(reason=f"unsupported event '{event}'")]
+    ctx = _Ctx(payload, event, _timestamp(payload), site_url, profile, fields)
+    try:
+        return handler(ctx)
+    except ValueError as exc:  # includes pydantic.ValidationError
+        return [Ignored(reason=f"{event}: payload could not be mapped: {exc}")]

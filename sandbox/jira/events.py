@@ -1,0 +1,71 @@
+"""Admin-webhook events fired by sandbox mutations (payloads as Jira sends them).
+
+Bodies follow the captured payloads in /work/shared/realdata/jira-webhooks/
+(``timestamp, webhookEvent, issue_event_type_name, user, issue, changelog{id, items}``);
+the embedded issue and user use the REST v2 shape, as Jira's admin webhooks do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.jira.fields import FieldSelection, render_issue
+from sandbox.jira.records import History, IssueRec, Version, WorklogRec
+from sandbox.jira.render import Ctx, render_history, render_user, render_version, render_worklog
+from sandbox.jira.state import JiraState
+
+__all__ = ["webhook_ctx", "issue_event", "version_event", "worklog_event"]
+
+
+def webhook_ctx(state: JiraState) -> Ctx:
+    return Ctx(state, "2", state.base_url)
+
+
+_NAVIGABLE = FieldSelection(["*navigable"])
+
+
+def issue_event(
+    state: JiraState,
+    event: str,
+    type_name: str | None,
+    issue: IssueRec,
+    actor: str,
+    history: History | None,
+    at: int,
+) -> None:
+    def build() -> dict[str, Any]:
+        ctx = webhook_ctx(state)
+        body: dict[str, Any] = {"timestamp": at, "webhookEvent": event}
+        if type_name:
+            body["issue_event_type_name"] = type_name
+        body["user"] = render_user(ctx, state.users.get(actor))
+        body["issue"] = render_issue(ctx, issue, _NAVIGABLE)
+        if history is not None:
+            rendered = render_history(ctx, history)
+            body["changelog"] = {"id": rendered["id"], "items": rendered["items"]}
+        return body
+
+    state.publish(event, build)
+
+
+def version_event(state: JiraState, event: str, version: Version, at: int) -> None:
+    def build() -> dict[str, Any]:
+        ctx = webhook_ctx(state)
+        return {
+            "timestamp": at,
+            "webhookEvent": event,
+            "version": render_version(ctx, version, today=""),
+        }
+
+    state.publish(event, build)
+
+
+def worklog_event(state: JiraState, event: str, wl: WorklogRec, at: int) -> None:
+    def build() -> dict[str, Any]:
+        return {
+            "timestamp": at,
+            "webhookEvent": event,
+            "worklog": render_worklog(webhook_ctx(state), wl),
+        }
+
+    state.publish(event, build)

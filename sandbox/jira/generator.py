@@ -1,0 +1,329 @@
+"""Seeded, deterministic data for the sandbox: people, projects, versions (released, due,
+overdue), sprints, epics with children, stories/tasks/bugs/sub-tasks across the status
+categories, story points, estimates, worklogs by several people, due dates, and changelog
+histories consistent with the current field values.
+
+Built straight into the indices (no per-issue webhooks, one sort at the end), so
+100,000 issues take seconds and stay compact (records hold ids and epoch ms).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from sandbox.jira.records import (
+    ISSUE_TYPE_BY_NAME,
+    STATUS_BY_NAME,
+    ChangeItem,
+    History,
+    IssueRec,
+    Project,
+    Sprint,
+    Version,
+    WorklogRec,
+)
+from sandbox.jira.state import JiraState
+
+__all__ = ["generate", "PEOPLE", "PROJECT_NAMES"]
+
+PEOPLE = [
+    ("Ada Lovelace", "ada"),
+    ("Grace Hopper", "grace"),
+    ("Alan Turing", "alan"),
+    ("Katherine Johnson", "katherine"),
+    ("Edsger Dijkstra", "edsger"),
+    ("Barbara Liskov", "barbara"),
+    ("Donald Knuth", "donald"),
+    ("Margaret Hamilton", "margaret"),
+]
+PROJECT_NAMES = [
+    ("APOLLO", "Apollo Platform"),
+    ("BEACON", "Beacon Mobile"),
+    ("CIRRUS", "Cirrus Billing"),
+    ("DELTA", "Delta Data"),
+    ("EMBER", "Ember Web"),
+    ("FJORD", "Fjord Search"),
+    ("GLACIER", "Glacier Storage"),
+    ("HARBOR", "Harbor Ops"),
+]
+_VERBS = ["Build", "Fix", "Refactor", "Design", "Migrate", "Document", "Test", "Optimise", "Review"]
+_NOUNS = [
+    "login flow",
+    "billing export",
+    "search index",
+    "audit log",
+    "dashboard",
+    "API client",
+    "webhook handler",
+    "sync worker",
+    "report builder",
+    "mobile onboarding",
+    "cache layer",
+]
+_LABELS = ["backend", "frontend", "infra", "ux", "tech-debt", "customer", "security"]
+_DAY = 86_400_000
+_HOUR = 3_600_000
+_WORKFLOW = ["To Do", "In Progress", "In Review", "Done"]
+_STATUS_IDS = {name: STATUS_BY_NAME[name.lower()].id for name in _WORKFLOW}
+
+
+def _date(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%d")
+
+
+def _people(state: JiraState, rng: random.Random) -> list[str]:
+    ids = []
+    for display, name in PEOPLE:
+        existing = state.find_user(name)
+        if existing is not None:
+            ids.append(existing.account_id)
+            continue
+        account = "5b10" + "".join(rng.choice("0123456789abcdef") for _ in range(20))
+        ids.append(state.add_user(account, display, f"{name}@example.com", name).account_id)
+    return ids
+
+
+def _project(state: JiraState, n: int) -> Project:
+    key, name = PROJECT_NAMES[n] if n < len(PROJECT_NAMES) else (f"P{n}", f"Project {n}")
+    existing = state.project(key)
+    if existing is not None:
+        return existing
+    project = Project(state.next_id("project"), key, name, state.myself_id)
+    state.projects[project.id] = project
+    state.project_by_key[key] = project.id
+    state.project_versions[project.id] = []
+    return project
+
+
+def _versions(state: JiraState, project: Project, rng: random.Random, anchor: int) -> list[Version]:
+    out = []
+    plan = [(-120, True), (-60, True), (-10, False), (20, False), (75, False)]  # days vs anchor
+    for n, (offset, released) in enumerate(plan, start=1):
+        release = anchor + offset * _DAY + rng.randint(-3, 3) * _DAY
+        version = Version(
+            state.next_id("version"),
+            project.id,
+            f"{project.key.title()} {n}.0",
+            f"Release {n} of {project.name}",
+            _date(release - 45 * _DAY),
+            _date(release),
+            released,
+        )
+        state.versions[version.id] = version
+        state.project_versions[project.id].append(version.id)
+        out.append(version)
+    return out
+
+
+def _sprints(state: JiraState, board: int, anchor: int) -> list[Sprint]:
+    out = []
+    for n, (offset, sprint_state) in enumerate(
+        ((-42, "closed"), (-28, "closed"), (-14, "active"), (0, "future")), 1
+    ):
+        sid = state.next_id("sprint")
+        start = anchor + offset * _DAY
+        out.append(
+            Sprint(
+                sid,
+                f"Board {board} Sprint {n}",
+                sprint_state,
+                board,
+                f"Sprint goal {n}",
+                start if sprint_state != "future" else None,
+                start + 14 * _DAY if sprint_state != "future" else None,
+                start + 14 * _DAY if sprint_state == "closed" else None,
+            )
+        )
+        state.sprints[sid] = out[-1]
+    return out
+
+
+def _history(state: JiraState, actor: str, at: int, *items: ChangeItem) -> History:
+    return History(state.next_id("history"), actor, at, tuple(items))
+
+
+def generate(
+    state: JiraState,
+    projects: int = 3,
+    issues_per_project: int = 60,
+    seed: int = 7,
+    *,
+    anchor_ms: int | None = None,
+    history_days: int = 180,
+    worklog_share: float = 0.5,
+) -> dict[str, Any]:
+    """Fill ``state`` deterministically (same seed and anchor -> same site).
+
+    ``anchor_ms`` is "now" for the data (default: the state clock, rounded down to the
+    hour); created/updated times fall in the ``history_days`` before it.
+    """
+    rng = random.Random(seed)
+    anchor = anchor_ms if anchor_ms is not None else (state.now_ms() // _HOUR) * _HOUR
+    n_issues = n_worklogs = 0
+    with state.lock:
+        people = _people(state, rng)
+        for p in range(projects):
+            project = _project(state, p)
+            versions = _versions(state, project, rng, anchor)
+            sprints = _sprints(state, p + 1, anchor)
+            epics: list[IssueRec] = []
+            stories: list[IssueRec] = []
+            for _ in range(issues_per_project):
+                issue, logs = _make_issue(
+                    state,
+                    rng,
+                    project,
+                    people,
+                    versions,
+                    sprints,
+                    epics,
+                    stories,
+                    anchor,
+                    history_days,
+                    worklog_share,
+                )
+                state.issues[issue.id] = issue
+                state.issue_by_key[issue.key] = issue.id
+                state.by_updated.append((issue.updated, issue.id))
+                for wl in logs:
+                    state.worklogs[wl.id] = wl
+                    state.worklog_by_updated.append((wl.updated, wl.id))
+                n_issues += 1
+                n_worklogs += len(logs)
+        state.by_updated.sort()
+        state.worklog_by_updated.sort()
+        state.revision += 1
+    return {"projects": projects, "issues": n_issues, "worklogs": n_worklogs, "users": len(people)}
+
+
+def _make_issue(
+    state: JiraState,
+    rng: random.Random,
+    project: Project,
+    people: list[str],
+    versions: list[Version],
+    sprints: list[Sprint],
+    epics: list[IssueRec],
+    stories: list[IssueRec],
+    anchor: int,
+    history_days: int,
+    worklog_share: float,
+) -> tuple[IssueRec, list[WorklogRec]]:
+    roll = rng.random()
+    if not epics or roll < 0.06:
+        type_name = "Epic"
+    elif stories and roll < 0.16:
+        type_name = "Sub-task"
+    elif roll < 0.60:
+        type_name = "Story"
+    elif roll < 0.85:
+        type_name = "Task"
+    else:
+        type_name = "Bug"
+    created = anchor - rng.randint(1, history_days * 24) * _HOUR - rng.randint(0, 3_599_999)
+    reporter = rng.choice(people)
+    status_index = rng.choices(range(4), weights=(30, 25, 10, 35))[0]
+    assignee = rng.choice(people) if status_index > 0 or rng.random() < 0.5 else None
+    parent: IssueRec | None = None
+    if type_name == "Sub-task":
+        parent = rng.choice(stories[-50:])
+    elif type_name != "Epic" and rng.random() < 0.7:
+        parent = rng.choice(epics[-20:])
+    number = project.next_number
+    project.next_number += 1
+    issue = IssueRec(
+        id=state.next_id("issue"),
+        key=f"{project.key}-{number}",
+        project_id=project.id,
+        type_id=ISSUE_TYPE_BY_NAME[type_name.lower()].id,
+        summary=f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)} #{number}",
+        status_id=_STATUS_IDS["To Do"],
+        priority_id=rng.choice("12333344445"),
+        reporter=reporter,
+        created=created,
+        updated=created,
+        status_changed=created,
+        description=(
+            f"As a user I want the {rng.choice(_NOUNS)} to work." if rng.random() < 0.3 else None
+        ),
+        labels=tuple(sorted(rng.sample(_LABELS, rng.randint(0, 2)))),
+        parent_id=parent.id if parent else None,
+    )
+    if type_name in ("Story", "Epic"):
+        issue.story_points = rng.choice((1, 2, 3, 5, 8, 13, None)) if type_name == "Story" else None
+    if type_name in ("Task", "Bug", "Sub-task", "Story") and rng.random() < 0.7:
+        issue.original_estimate = rng.choice((2, 4, 8, 16, 24, 40)) * 3600
+        issue.remaining_estimate = issue.original_estimate
+    if type_name != "Epic" and rng.random() < 0.6:
+        issue.fix_version_ids = (rng.choice(versions).id,)
+    if type_name in ("Story", "Task", "Bug") and rng.random() < 0.5:
+        issue.sprint_ids = (rng.choice(sprints).id,)
+    if rng.random() < 0.45 or type_name == "Epic":
+        issue.duedate = _date(created + rng.randint(7, 120) * _DAY)
+    # Walk the workflow to the chosen status, recording changelog histories.
+    histories: list[History] = []
+    t = created
+    if assignee:
+        t += rng.randint(1, 48) * _HOUR
+        u = state.users[assignee]
+        histories.append(
+            _history(
+                state,
+                reporter,
+                t,
+                ChangeItem("assignee", "assignee", None, None, u.account_id, u.display_name),
+            )
+        )
+        issue.assignee = assignee
+    for step in range(1, status_index + 1):
+        t += rng.randint(2, 24 * 10) * _HOUR
+        old, new = _WORKFLOW[step - 1], _WORKFLOW[step]
+        items = [ChangeItem("status", "status", _STATUS_IDS[old], old, _STATUS_IDS[new], new)]
+        if new == "Done":
+            items.append(ChangeItem("resolution", "resolution", None, None, "10000", "Done"))
+            issue.resolved = t
+        histories.append(_history(state, assignee or reporter, t, *items))
+        issue.status_id = _STATUS_IDS[new]
+        issue.status_changed = t
+    if t > anchor:  # keep every time in the past of the anchor
+        shift = t - anchor + rng.randint(1, 600) * 1000
+        histories = [h._replace(created=h.created - shift) for h in histories]
+        issue.created -= shift
+        t -= shift
+        issue.status_changed -= shift
+        if issue.resolved:
+            issue.resolved -= shift
+    logs: list[WorklogRec] = []
+    if status_index > 0 and issue.original_estimate and rng.random() < worklog_share:
+        for _ in range(rng.randint(1, 3)):
+            author = rng.choice([assignee or reporter, rng.choice(people)])
+            started = (
+                issue.created + rng.randint(1, max(2, (t - issue.created) // _HOUR + 1)) * _HOUR
+            )
+            started = min(started, anchor - _HOUR)
+            seconds = rng.choice((1800, 3600, 7200, 14400, 28800))
+            wl = WorklogRec(
+                state.next_id("worklog"),
+                issue.id,
+                author,
+                started,
+                seconds,
+                started,
+                started,
+                f"Worked on {issue.key}",
+            )
+            logs.append(wl)
+            issue.time_spent += seconds
+            t = max(t, started)
+        issue.worklog_ids = [w.id for w in logs]
+        if issue.remaining_estimate is not None:
+            issue.remaining_estimate = max(0, issue.remaining_estimate - issue.time_spent)
+    issue.histories = histories or None
+    issue.updated = max(t, issue.created)
+    if type_name == "Epic":
+        epics.append(issue)
+    elif type_name == "Story":
+        stories.append(issue)
+    return issue, logs

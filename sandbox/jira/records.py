@@ -1,0 +1,248 @@
+"""Compact in-memory records of the simulated Jira site, and its fixed catalogues.
+
+Issues are stored as slotted records (ids, small tuples, epoch milliseconds) and turned
+into Jira JSON only when asked (``render.py``), so the sandbox can hold 100k issues.
+
+Catalogue values (status categories, issue types, priorities) follow real Jira Cloud
+responses: see /work/shared/realdata/jira-rest/airbyte/issues.json and the platform
+OpenAPI document (https://developer.atlassian.com/cloud/jira/platform/rest/v3/).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+__all__ = [
+    "StatusCategory",
+    "Status",
+    "IssueType",
+    "Priority",
+    "STATUS_CATEGORIES",
+    "STATUSES",
+    "STATUS_BY_NAME",
+    "ISSUE_TYPES",
+    "ISSUE_TYPE_BY_NAME",
+    "PRIORITIES",
+    "PRIORITY_BY_NAME",
+    "DONE_RESOLUTION",
+    "STORY_POINTS_FIELD",
+    "SPRINT_FIELD",
+    "EPIC_LINK_FIELD",
+    "ChangeItem",
+    "History",
+    "User",
+    "Project",
+    "Version",
+    "Sprint",
+    "IssueRec",
+    "WorklogRec",
+    "Webhook",
+]
+
+# Site-specific custom field ids. Deliberately NOT the ids most fixtures show
+# (customfield_10016 for story points, customfield_10020 for sprint): clients must
+# discover them through GET /field, as on a real site.
+STORY_POINTS_FIELD = "customfield_10028"
+SPRINT_FIELD = "customfield_10021"
+EPIC_LINK_FIELD = "customfield_10014"
+
+
+class StatusCategory(NamedTuple):
+    id: int
+    key: str
+    name: str
+    color: str
+
+
+STATUS_CATEGORIES = {
+    "new": StatusCategory(2, "new", "To Do", "blue-gray"),
+    "indeterminate": StatusCategory(4, "indeterminate", "In Progress", "yellow"),
+    "done": StatusCategory(3, "done", "Done", "green"),
+}
+
+
+class Status(NamedTuple):
+    id: str
+    name: str
+    category: str  # key into STATUS_CATEGORIES
+
+
+STATUSES = {
+    s.id: s
+    for s in (
+        Status("10000", "To Do", "new"),
+        Status("3", "In Progress", "indeterminate"),
+        Status("10001", "In Review", "indeterminate"),
+        Status("10002", "Done", "done"),
+    )
+}
+STATUS_BY_NAME = {s.name.lower(): s for s in STATUSES.values()}
+
+
+class IssueType(NamedTuple):
+    id: str
+    name: str
+    subtask: bool
+    hierarchy_level: int
+    icon: str
+
+
+ISSUE_TYPES = {
+    t.id: t
+    for t in (
+        IssueType("10000", "Epic", False, 1, "epic.svg"),
+        IssueType("10001", "Story", False, 0, "story.svg"),
+        IssueType("10002", "Task", False, 0, "task.svg"),
+        IssueType("10004", "Bug", False, 0, "bug.svg"),
+        IssueType("10003", "Sub-task", True, -1, "subtask.svg"),
+    )
+}
+ISSUE_TYPE_BY_NAME = {t.name.lower(): t for t in ISSUE_TYPES.values()}
+
+
+class Priority(NamedTuple):
+    id: str
+    name: str
+    icon: str
+
+
+PRIORITIES = {
+    p.id: p
+    for p in (
+        Priority("1", "Highest", "highest.svg"),
+        Priority("2", "High", "high.svg"),
+        Priority("3", "Medium", "medium.svg"),
+        Priority("4", "Low", "low.svg"),
+        Priority("5", "Lowest", "lowest.svg"),
+    )
+}
+PRIORITY_BY_NAME = {p.name.lower(): p for p in PRIORITIES.values()}
+
+DONE_RESOLUTION = {
+    "id": "10000",
+    "name": "Done",
+    "description": "Work has been completed on this issue.",
+}
+
+
+class ChangeItem(NamedTuple):
+    """One changed field of a changelog history (Jira ``ChangeDetails``)."""
+
+    field: str
+    field_id: str
+    from_: str | None
+    from_string: str | None
+    to: str | None
+    to_string: str | None
+    fieldtype: str = "jira"
+
+
+class History(NamedTuple):
+    """One changelog entry: who changed what, when (epoch ms)."""
+
+    id: int
+    author: str  # User.account_id
+    created: int
+    items: tuple[ChangeItem, ...]
+
+
+@dataclass(slots=True)
+class User:
+    account_id: str  # Cloud id; DC uses name/key instead
+    display_name: str
+    email: str
+    name: str  # DC username
+    key: str  # DC user key (JIRAUSER10100)
+    time_zone: str = "America/Los_Angeles"
+    active: bool = True
+
+
+@dataclass(slots=True)
+class Project:
+    id: int
+    key: str
+    name: str
+    lead: str  # account id
+    next_number: int = 1
+
+
+@dataclass(slots=True)
+class Version:
+    id: int
+    project_id: int
+    name: str
+    description: str = ""
+    start_date: str | None = None  # yyyy-mm-dd
+    release_date: str | None = None
+    released: bool = False
+    archived: bool = False
+
+
+@dataclass(slots=True)
+class Sprint:
+    id: int
+    name: str
+    state: str  # future | active | closed
+    board_id: int
+    goal: str = ""
+    start_date: int | None = None  # epoch ms
+    end_date: int | None = None
+    complete_date: int | None = None
+
+
+@dataclass(slots=True, eq=False)
+class IssueRec:
+    """One issue, compactly. Times are epoch milliseconds (UTC); dates are ISO strings."""
+
+    id: int
+    key: str
+    project_id: int
+    type_id: str
+    summary: str
+    status_id: str
+    priority_id: str
+    reporter: str
+    created: int
+    updated: int
+    status_changed: int
+    description: str | None = None
+    assignee: str | None = None
+    labels: tuple[str, ...] = ()
+    parent_id: int | None = None
+    fix_version_ids: tuple[int, ...] = ()
+    sprint_ids: tuple[int, ...] = ()
+    duedate: str | None = None
+    resolved: int | None = None
+    original_estimate: int | None = None  # seconds
+    remaining_estimate: int | None = None
+    time_spent: int = 0
+    story_points: float | None = None
+    histories: list[History] | None = None
+    worklog_ids: list[int] | None = None
+
+
+@dataclass(slots=True, eq=False)
+class WorklogRec:
+    id: int
+    issue_id: int
+    author: str
+    started: int  # epoch ms
+    seconds: int
+    created: int
+    updated: int
+    comment: str = ""
+    update_author: str | None = None
+
+
+@dataclass(slots=True)
+class Webhook:
+    """An admin webhook (Jira ``/rest/webhooks/1.0/webhook``) registered on the site."""
+
+    id: int
+    url: str
+    secret: str | None = None
+    events: list[str] | None = None  # None = every event
+    name: str = "sandbox webhook"
+    enabled: bool = True
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,283 @@
+"""Jira sync: backfill, incremental polling, worklog feeds, versions, census.
+
+Issues: JQL ``<scope> AND updated >= "<cursor − overlap>" ORDER BY updated ASC``,
+the date formatted in the API user's time zone (``/myself``) because Jira reads
+quoted JQL dates in that zone. Each page is stored with its cursor in one
+transaction, so a killed sync resumes from the last stored page. Worklogs come
+from ``/worklog/updated`` and ``/worklog/deleted`` (+ ``/worklog/list``); a
+no-change poll makes two requests (``serverInfo`` from the library's
+constructor and one search page) — the feeds run when issues changed or every
+``FEED_INTERVAL``. Versions are refreshed per project every ``VERSIONS_INTERVAL``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+
+from connectors.errors import NotFound
+from connectors.jira.client import JiraAuth, JiraClient, clause_names
+from mappings.jira import JiraFieldIds, discover_fields, map_issue, map_version, map_worklog
+from mappings.model import (
+    DeletedReason,
+    MilestoneDelete,
+    MilestoneUpsert,
+    TaskDelete,
+    WorklogDelete,
+    WorklogUpsert,
+)
+from service import store
+from service.sync.runner import SyncContext
+from service.sync.state import all_cursors, set_cursor, set_source_status
+from service.tables import Milestone, Project, Task, utcnow
+
+__all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_fields"]
+
+log = logging.getLogger("taskhub.sync.jira")
+
+OVERLAP = timedelta(minutes=2)
+FEED_INTERVAL = timedelta(minutes=15)
+VERSIONS_INTERVAL = timedelta(minutes=30)
+SITE_INFO_TTL = timedelta(hours=24)
+BASE_FIELDS = [
+    "summary", "issuetype", "status", "priority", "assignee", "labels", "parent", "fixVersions", "duedate",
+    "created", "updated", "resolutiondate", "timetracking", "timeoriginalestimate", "timeestimate", "timespent",
+    "project", "statuscategorychangedate",
+]
+
+
+def make_jira_client(ctx: SyncContext, **kw: Any) -> JiraClient:
+    creds = ctx.secrets.credentials
+    if creds.get("type") == "jira_datacenter":
+        auth, deployment = JiraAuth.dc(creds["personal_access_token"]), "datacenter"
+    else:
+        auth, deployment = JiraAuth.cloud(creds["email"], creds["api_token"]), "cloud"
+    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep, **kw)  # type: ignore[arg-type]
+
+
+def jql_datetime(at: datetime, tz: str) -> str:
+    """A JQL date literal for ``at`` in the API user's zone, floored to the minute (JQL's granularity)."""
+    return at.astimezone(ZoneInfo(tz)).strftime("%Y/%m/%d %H:%M")
+
+
+def site_fields(site_info: dict[str, Any] | None) -> JiraFieldIds | None:
+    data = (site_info or {}).get("fields")
+    return JiraFieldIds(**data) if isinstance(data, dict) else None
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat()
+
+
+class JiraSyncer:
+    def __init__(self, ctx: SyncContext, client: JiraClient | None = None) -> None:
+        self.ctx = ctx
+        self.source = ctx.source
+        self.client = client or make_jira_client(ctx)
+        self.site_url = (ctx.source.base_url or "").rstrip("/")
+        self.cursors = all_cursors(ctx.db, ctx.source.id)  # type: ignore[arg-type]
+        self.run_started = utcnow()
+        self.site: dict[str, Any] = dict(ctx.source.site_info or {})
+
+    # --- entry ------------------------------------------------------------------------
+    def run(self, mode: str) -> None:
+        try:
+            self._run(mode)
+        finally:
+            self.ctx.recorder.api_calls += self.client.api_calls
+
+    def _run(self, mode: str) -> None:
+        self.client.connect()
+        full = mode in ("full", "backfill") or not self.cursors.get("issues")
+        self._refresh_site(force=mode == "full")
+        if mode == "census":
+            self._census()
+            return
+        changed = self._issues(from_scratch=mode == "full")
+        self._worklogs(force=full or changed > 0, from_scratch=mode == "full")
+        self._versions(force=full)
+
+    # --- site info: deployment, user time zone, custom field ids ---------------------
+    def _refresh_site(self, force: bool) -> None:
+        fetched = self.site.get("refreshed_at")
+        fresh = fetched and datetime.fromisoformat(fetched) > utcnow() - SITE_INFO_TTL
+        if fresh and not force:
+            self.client.prime_field_names(self.site.get("clause_names") or {})
+            return
+        me = self.client.myself()
+        field_list = self.client.fields()
+        fields = discover_fields(field_list, self.ctx.profile.jira)
+        scope = self.source.scope or {}
+        projects = [] if scope.get("jql") or scope.get("projects") else [
+            p["key"] for p in self.client.projects() if p.get("key")]
+        self.site = {
+            "deployment": "cloud" if self.client.is_cloud else "datacenter",
+            "projects": projects,
+            "timezone": str(me.get("timeZone") or "UTC"),
+            "fields": asdict(fields),
+            "clause_names": clause_names(field_list),
+            "refreshed_at": _iso(utcnow()),
+        }
+        set_source_status(self.ctx.db, self.source.id, self.source.status, self.source.status_reason,  # type: ignore[arg-type]
+                          site_info=self.site)
+
+    @property
+    def fields(self) -> JiraFieldIds | None:
+        return site_fields(self.site)
+
+    def _field_list(self) -> list[str]:
+        f = self.fields
+        extra = [*(f.story_points if f else []), *(x for x in ((f.sprint, f.epic_link, f.cost, f.start_date) if f else ())
+                                                   if x)]
+        return BASE_FIELDS + list(dict.fromkeys(extra))
+
+    def _scope_jql(self) -> str:
+        scope = self.source.scope or {}
+        if scope.get("jql"):
+            return f"({scope['jql']})"
+        keys = scope.get("projects") or self.site.get("projects") or []
+        if not keys:
+            raise NotFound("this Jira source sees no projects: set scope.projects or scope.jql")
+        return "project in (" + ", ".join(f'"{k}"' for k in keys) + ")"
+
+    # --- issues ------------------------------------------------------------------------
+    def _issues(self, *, from_scratch: bool) -> int:
+        state = json.loads(self.cursors.get("issues") or "{}") if not from_scratch else {}
+        since = datetime.fromisoformat(state["updated"]) if state.get("updated") else None
+        scope = self._scope_jql()
+        if since is None:
+            jql = f"{scope} ORDER BY updated ASC"
+        else:
+            tz = self.site.get("timezone") or "UTC"
+            jql = f'{scope} AND updated >= "{jql_datetime(since - OVERLAP, tz)}" ORDER BY updated ASC'
+        changed = seen = 0
+        org, sid = self.source.org_id, self.source.id
+        for page in self.client.iter_search(jql, fields=self._field_list(), expand="changelog"):
+            upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
+                       for i in page.issues]
+            for u, raw in zip(upserts, page.issues, strict=True):
+                u.raw = raw
+            newest = max((u.task.updated_at for u in upserts if u.task.updated_at), default=None)
+            if newest is not None:
+                since = min(max(since, newest) if since else newest, self.run_started)
+            with self.ctx.db.write() as conn:
+                stats = store.upsert_tasks(conn, org, sid, upserts)  # type: ignore[arg-type]
+                if since is not None:
+                    set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(since)}))  # type: ignore[arg-type]
+            seen += len(upserts)
+            changed += stats.changed
+            self.ctx.recorder.items_seen += len(upserts)
+            self.ctx.recorder.items_changed += stats.changed
+            self.ctx.progress("issues", seen, page.total)
+            self.ctx.renew()
+        if since is None:  # nothing in scope yet: start incremental from now
+            with self.ctx.db.write() as conn:
+                set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))  # type: ignore[arg-type]
+        return changed
+
+    # --- worklogs ------------------------------------------------------------------------
+    def _worklogs(self, *, force: bool, from_scratch: bool) -> None:
+        state = json.loads(self.cursors.get("worklogs") or "{}") if not from_scratch else {}
+        last_ran = datetime.fromisoformat(state["ran_at"]) if state.get("ran_at") else None
+        if not force and last_ran and last_ran > utcnow() - FEED_INTERVAL:
+            return
+        org, sid = self.source.org_id, self.source.id
+        updated_since = int(state.get("updated_since", 0))
+        deleted_since = int(state.get("deleted_since", 0))
+        done = 0
+        for page in self.client.worklogs_updated_since(updated_since):
+            ids = [v["worklogId"] for v in page.values if "worklogId" in v]
+            items = []
+            for raw in self.client.worklog_list(ids) if ids else []:
+                try:
+                    items.append(WorklogUpsert(worklog=map_worklog(raw, source_id=sid)))
+                except ValueError as exc:
+                    log.warning("jira.worklog_unmappable id=%s: %s", raw.get("id"), exc)
+            updated_since = page.until
+            with self.ctx.db.write() as conn:
+                stats = store.upsert_worklogs(conn, org, sid, items)  # type: ignore[arg-type]
+                set_cursor(conn, sid, "worklogs", json.dumps({  # type: ignore[arg-type]
+                    "updated_since": updated_since, "deleted_since": deleted_since, "ran_at": state.get("ran_at")}))
+            done += len(items)
+            self.ctx.recorder.items_changed += stats.changed
+            self.ctx.progress("worklogs", done, None)
+            self.ctx.renew()
+        for page in self.client.worklogs_deleted_since(deleted_since):
+            deletes = [WorklogDelete(external_id=str(v["worklogId"])) for v in page.values if "worklogId" in v]
+            deleted_since = page.until
+            with self.ctx.db.write() as conn:
+                store.delete_worklogs(conn, sid, deletes)  # type: ignore[arg-type]
+        with self.ctx.db.write() as conn:
+            set_cursor(conn, sid, "worklogs", json.dumps({  # type: ignore[arg-type]
+                "updated_since": updated_since, "deleted_since": deleted_since, "ran_at": _iso(utcnow())}))
+
+    # --- versions ------------------------------------------------------------------------
+    def _project_keys(self) -> dict[str, str]:
+        """``{key: external id}`` of the projects this source has stored."""
+        P = Project.__table__
+        with self.ctx.db.read() as conn:
+            rows = conn.execute(sa.select(P.c.key, P.c.external_id).where(P.c.source_id == self.source.id)).all()
+        keys = {k: e for k, e in rows if k}
+        for k in (self.source.scope or {}).get("projects", []):
+            keys.setdefault(k, "")
+        return keys
+
+    def _versions(self, *, force: bool) -> None:
+        state = json.loads(self.cursors.get("versions") or "{}")
+        last = datetime.fromisoformat(state["ran_at"]) if state.get("ran_at") else None
+        if not force and last and last > utcnow() - VERSIONS_INTERVAL:
+            return
+        org, sid = self.source.org_id, self.source.id
+        M = Milestone.__table__
+        for key, project_ext in self._project_keys().items():
+            try:
+                versions = self.client.project_versions(key)
+            except NotFound:
+                continue
+            upserts = [MilestoneUpsert(milestone=map_version(v, project_external_id=str(v.get("projectId") or project_ext)
+                                                            or None, source_id=sid), raw=v) for v in versions]
+            live = {u.milestone.external_id for u in upserts}
+            with self.ctx.db.write() as conn:
+                store.upsert_milestones(conn, org, sid, upserts)  # type: ignore[arg-type]
+                project_ids = {u.milestone.project_external_id for u in upserts if u.milestone.project_external_id}
+                if project_ext:
+                    project_ids.add(project_ext)
+                P = Project.__table__
+                stored = conn.execute(
+                    sa.select(M.c.external_id).select_from(M.join(P, M.c.project_id == P.c.id))
+                    .where(M.c.source_id == sid, M.c.deleted_at.is_(None), P.c.external_id.in_(project_ids))
+                ).scalars().all() if project_ids else []
+                gone = [MilestoneDelete(external_id=e) for e in stored if e not in live]
+                store.delete_milestones(conn, sid, gone)  # type: ignore[arg-type]
+        with self.ctx.db.write() as conn:
+            set_cursor(conn, sid, "versions", json.dumps({"ran_at": _iso(utcnow())}))  # type: ignore[arg-type]
+
+    # --- census: what vanished ------------------------------------------------------------
+    def _census(self) -> None:
+        org, sid = self.source.org_id, self.source.id
+        in_scope = set(self.client.issue_ids(self._scope_jql()))
+        T = Task.__table__
+        with self.ctx.db.read() as conn:
+            stored = set(conn.execute(sa.select(T.c.external_id).where(
+                T.c.source_id == sid, T.c.deleted_at.is_(None))).scalars())
+        missing = sorted(stored - in_scope)
+        deletes = []
+        for ext in missing:
+            try:
+                self.client.issue(ext, expand=None, fields="id")
+                reason = DeletedReason.out_of_scope
+            except NotFound:
+                reason = DeletedReason.deleted
+            deletes.append(TaskDelete(external_id=ext, reason=reason, at=utcnow()))
+            self.ctx.renew()
+        with self.ctx.db.write() as conn:
+            stats = store.apply_task_deletes(conn, org, sid, deletes)  # type: ignore[arg-type]
+            set_cursor(conn, sid, "census", json.dumps({"ran_at": _iso(utcnow()), "missing": len(missing)}))  # type: ignore[arg-type]
+        self.ctx.recorder.items_seen += len(in_scope)
+        self.ctx.recorder.items_changed += stats.deleted

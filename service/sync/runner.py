@@ -1,0 +1,149 @@
+"""Run a sync for one source: lease, run record, errors classified, source health.
+
+Connector-specific work lives in ``service/sync/<kind>.py`` (a ``Syncer`` per kind,
+registered in ``SYNCERS``); this module is the shared machinery around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+
+from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Transient, Unauthorized
+from mappings.profile import MappingProfile, load_default_profile
+from service.db import Database
+from service.sources import SourceSecrets, source_secrets
+from service.sync.state import LeaseHeld, RunRecorder, acquire_lease, set_source_status
+from service.tables import Organization, Source, SyncState, utcnow
+
+__all__ = ["SyncContext", "Syncer", "SYNCERS", "SyncBusy", "run_sync", "due_sources", "source_profile"]
+
+log = logging.getLogger("taskhub.sync")
+Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
+
+
+class SyncBusy(Exception):
+    """Another worker holds this source's lease."""
+
+
+@dataclass
+class SyncContext:
+    db: Database
+    settings: Any
+    source: Source
+    secrets: SourceSecrets
+    profile: MappingProfile
+    recorder: RunRecorder
+    renew: Callable[[], None]
+    progress: Progress = field(default=lambda phase, done, total: None)
+    sleep: Callable[[float], None] = time.sleep
+    org_timezone: str = "UTC"
+
+
+class Syncer(Protocol):
+    def __init__(self, ctx: SyncContext) -> None: ...
+
+    def run(self, mode: str) -> None:
+        """mode: backfill | incremental | census | full (backfill from scratch)."""
+
+
+def _syncer(kind: str) -> type[Syncer]:
+    if kind == "jira":
+        from service.sync.jira import JiraSyncer
+
+        return JiraSyncer
+    if kind == "trello":
+        from service.sync.trello import TrelloSyncer
+
+        return TrelloSyncer
+    raise Fatal(f"no syncer for source kind {kind!r}")
+
+
+SYNCERS: dict[str, Callable[[str], type[Syncer]]] = {"jira": _syncer, "trello": _syncer}
+
+
+def source_profile(source: Source, org_timezone: str = "UTC") -> MappingProfile:
+    override = dict(source.mapping_profile or {})
+    override.setdefault("timezone", org_timezone)
+    return load_default_profile(override)
+
+
+def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "incremental", owner: str = "cli",
+             progress: Progress | None = None, sleep: Callable[[float], None] = time.sleep,
+             lease_ttl: float = 300.0) -> RunRecorder:
+    """Sync one source under its lease; returns the run record. Raises ``SyncBusy`` when leased."""
+    with db.session() as s:
+        source = s.get(Source, source_id)
+        if source is None:
+            raise NotFound(f"source {source_id} does not exist")
+        org = s.get(Organization, source.org_id)
+    lease = acquire_lease(db, source_id, owner, lease_ttl)
+    if lease is None:
+        raise SyncBusy(f"source {source_id} is being synced by another worker")
+    recorder = RunRecorder(db, source.org_id, source_id, mode).start()
+    org_tz = org.timezone if org else "UTC"
+    ctx = SyncContext(db=db, settings=settings, source=source, secrets=source_secrets(settings, source),
+                      profile=source_profile(source, org_tz), recorder=recorder, renew=lease.renew,
+                      progress=progress or (lambda *_: None), sleep=sleep, org_timezone=org_tz)
+    try:
+        SYNCERS[source.kind](source.kind)(ctx).run(mode)
+    except Unauthorized as exc:
+        recorder.errors += 1
+        recorder.finish("failed", f"unauthorized: {exc}")
+        set_source_status(db, source_id, "degraded", f"credentials rejected ({exc.status}): {exc}")
+        lease.release()
+        raise
+    except (RateLimited, Transient, NotFound, Fatal, ConnectorError, LeaseHeld) as exc:
+        recorder.errors += 1
+        recorder.finish("failed", f"{exc.__class__.__name__}: {exc}")
+        _maybe_degrade(db, source_id, exc)
+        lease.release(finished=not isinstance(exc, LeaseHeld))
+        raise
+    except BaseException as exc:
+        recorder.errors += 1
+        recorder.finish("failed", f"{exc.__class__.__name__}: {exc}")
+        lease.release(finished=False)
+        raise
+    recorder.finish("ok")
+    set_source_status(db, source_id, "ok", None)
+    lease.release()
+    log.info("sync.done source=%s mode=%s api_calls=%s seen=%s changed=%s", source_id, mode, recorder.api_calls,
+             recorder.items_seen, recorder.items_changed)
+    return recorder
+
+
+def _maybe_degrade(db: Database, source_id: int, exc: Exception) -> None:
+    """Three failed runs in a row mark the source degraded, with the last reason."""
+    from service.tables import SyncRun
+
+    SR = SyncRun.__table__
+    with db.read() as conn:
+        last = conn.execute(sa.select(SR.c.status).where(SR.c.source_id == source_id)
+                            .order_by(SR.c.id.desc()).limit(3)).scalars().all()
+    if len(last) == 3 and all(s == "failed" for s in last):
+        set_source_status(db, source_id, "degraded", f"3 failed syncs in a row; last: {exc.__class__.__name__}: {exc}")
+
+
+def due_sources(db: Database) -> list[int]:
+    """Enabled sources whose poll interval has passed since their last finished run and that nobody holds."""
+    S, SS = Source.__table__, SyncState.__table__
+    now = utcnow()
+    with db.read() as conn:
+        rows = conn.execute(
+            sa.select(S.c.id, S.c.poll_interval_seconds, SS.c.last_run_at, SS.c.lease_owner, SS.c.lease_expires_at)
+            .select_from(S.outerjoin(SS, sa.and_(SS.c.source_id == S.c.id, SS.c.stream == "lease")))
+            .where(S.c.enabled.is_(True)).order_by(S.c.id)
+        ).all()
+    due = []
+    for r in rows:
+        if r.lease_owner is not None and r.lease_expires_at and r.lease_expires_at > now:
+            continue
+        if r.last_run_at is None or r.last_run_at + timedelta(seconds=r.poll_interval_seconds) <= now:
+            due.append(r.id)
+    return due

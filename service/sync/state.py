@@ -1,0 +1,130 @@
+"""Sync state rows: a cursor and a lease per (source, stream); sync run records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.db import Database
+from service.store.sql import insert_for
+from service.tables import Source, SyncRun, SyncState, utcnow
+
+__all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors"]
+
+SS = SyncState.__table__
+SR = SyncRun.__table__
+
+
+class LeaseHeld(Exception):
+    """Another worker is syncing this source right now."""
+
+
+def _ensure_row(conn: Any, source_id: int, stream: str) -> None:
+    conn.execute(insert_for(conn, SS).on_conflict_do_nothing(index_elements=["source_id", "stream"]),
+                 {"source_id": source_id, "stream": stream, "updated_at": utcnow()})
+
+
+def get_cursor(db: Database, source_id: int, stream: str) -> str | None:
+    with db.read() as conn:
+        return conn.execute(sa.select(SS.c.cursor).where(SS.c.source_id == source_id, SS.c.stream == stream)).scalar()
+
+
+def all_cursors(db: Database, source_id: int) -> dict[str, str | None]:
+    with db.read() as conn:
+        return dict(conn.execute(sa.select(SS.c.stream, SS.c.cursor).where(SS.c.source_id == source_id)).all())
+
+
+def set_cursor(conn: Any, source_id: int, stream: str, cursor: str | None) -> None:
+    """Save a cursor inside the caller's transaction (the page's), so page and cursor commit together."""
+    _ensure_row(conn, source_id, stream)
+    conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == stream)
+                 .values(cursor=cursor, updated_at=utcnow()))
+
+
+@dataclass
+class Lease:
+    db: Database
+    source_id: int
+    owner: str
+    ttl: float
+    stream: str = "lease"
+
+    def acquire(self) -> bool:
+        now = utcnow()
+        with self.db.write() as conn:
+            _ensure_row(conn, self.source_id, self.stream)
+            res = conn.execute(
+                sa.update(SS)
+                .where(SS.c.source_id == self.source_id, SS.c.stream == self.stream,
+                       sa.or_(SS.c.lease_owner.is_(None), SS.c.lease_expires_at < now, SS.c.lease_owner == self.owner))
+                .values(lease_owner=self.owner, lease_expires_at=now + timedelta(seconds=self.ttl))
+            )
+            return bool(res.rowcount)
+
+    def renew(self) -> None:
+        """Extend the lease; raises ``LeaseHeld`` if another worker took it over."""
+        with self.db.write() as conn:
+            res = conn.execute(
+                sa.update(SS)
+                .where(SS.c.source_id == self.source_id, SS.c.stream == self.stream, SS.c.lease_owner == self.owner)
+                .values(lease_expires_at=utcnow() + timedelta(seconds=self.ttl))
+            )
+            if not res.rowcount:
+                raise LeaseHeld(f"lost the sync lease on source {self.source_id}")
+
+    def release(self, *, finished: bool = True) -> None:
+        with self.db.write() as conn:
+            values: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+            if finished:
+                values["last_run_at"] = utcnow()
+            conn.execute(sa.update(SS).where(SS.c.source_id == self.source_id, SS.c.stream == self.stream,
+                                             SS.c.lease_owner == self.owner).values(**values))
+
+
+def acquire_lease(db: Database, source_id: int, owner: str, ttl: float = 300.0) -> Lease | None:
+    lease = Lease(db, source_id, owner, ttl)
+    return lease if lease.acquire() else None
+
+
+@dataclass
+class RunRecorder:
+    """One sync_run row: counts accumulate in memory and are written at the end (and on flush)."""
+
+    db: Database
+    org_id: int
+    source_id: int
+    mode: str
+    id: int | None = None
+    api_calls: int = 0
+    items_seen: int = 0
+    items_changed: int = 0
+    errors: int = 0
+    started: datetime = field(default_factory=utcnow)
+
+    def start(self) -> RunRecorder:
+        with self.db.write() as conn:
+            self.id = conn.execute(sa.insert(SR).values(org_id=self.org_id, source_id=self.source_id,
+                                                        mode=self.mode, status="running",
+                                                        started_at=self.started).returning(SR.c.id)).scalar_one()
+        return self
+
+    def finish(self, status: str, error: str | None = None) -> None:
+        now = utcnow()
+        with self.db.write() as conn:
+            conn.execute(sa.update(SR).where(SR.c.id == self.id).values(
+                status=status, finished_at=now, api_calls=self.api_calls, items_seen=self.items_seen,
+                items_changed=self.items_changed, errors=self.errors, error=error,
+                duration_ms=int((now - self.started).total_seconds() * 1000)))
+
+
+def set_source_status(db: Database, source_id: int, status: str, reason: str | None = None,
+                      site_info: dict[str, Any] | None = None) -> None:
+    S = Source.__table__
+    values: dict[str, Any] = {"status": status, "status_reason": reason}
+    if site_info is not None:
+        values["site_info"] = site_info
+    with db.write() as conn:
+        conn.execute(sa.update(S).where(S.c.id == source_id).values(**values))

@@ -1,0 +1,135 @@
+"""The milestones view: every milestone with open / done task counts, percent complete,
+overdue (days overdue), at risk (forecast finish after due) and slip against the baseline.
+
+Jira versions (fixVersions) and Trello milestone cards alike; "today" is ``as_of``'s
+date in the organization's time zone.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from service.views import queries
+from service.views.common import definitions, envelope, label, share
+from service.views.formulas import TRAILING_DAYS, forecast_finish, milestone_flags, slip_days
+from service.views.selection import Selection, group_names
+
+__all__ = ["milestones_view", "milestone_figures", "milestone_counts"]
+
+
+def _completed(released: bool, completed_at: datetime | None, as_of: datetime) -> bool:
+    if completed_at is not None:
+        return completed_at <= as_of
+    return bool(released)
+
+
+def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
+    """One milestone's figures from its row (see ``queries.milestone_rows``)."""
+    today = sel.as_of_date
+    completed = _completed(row["released"], row["completed_at"], sel.as_of)
+    tasks, done, open_ = int(row["tasks"]), int(row["done"]), int(row["open"])
+    throughput = row["done_window"] / (TRAILING_DAYS / 7)
+    reasons: dict[str, str] = {}
+    forecast, why = (None, "the milestone is complete") if completed else forecast_finish(today, open_, throughput)
+    flags = milestone_flags(row["due_date"], completed, today, forecast, why)
+    if forecast is None and not completed:
+        reasons["forecast_finish"] = why or ""
+    if flags.at_risk is None and flags.reason:
+        reasons["at_risk"] = flags.reason
+    slip = slip_days(row["due_date"], row["baseline_due_date"], forecast)
+    if slip is None:
+        reasons["slip_days"] = "no baseline due date" if row["baseline_due_date"] is None else \
+            "neither a due date nor a forecast"
+    if flags.days_overdue is None:
+        reasons["days_overdue"] = "not overdue"
+    pct = done / tasks if tasks else None
+    if pct is None:
+        reasons["percent_complete"] = "the milestone has no task in scope"
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "project_id": row["project_id"],
+        "source_id": row["source_id"],
+        "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+        "baseline_due_date": row["baseline_due_date"].isoformat() if row["baseline_due_date"] else None,
+        "completed": completed,
+        "status": flags.status,
+        "overdue": flags.overdue,
+        "days_overdue": flags.days_overdue,
+        "at_risk": flags.at_risk,
+        "forecast_finish": forecast.isoformat() if forecast else None,
+        "slip_days": slip,
+        "tasks": tasks,
+        "open": open_,
+        "done": done,
+        "percent_complete": share(pct),
+        "throughput_per_week": round(throughput, 4),
+        "reasons": reasons,
+    }
+
+
+def milestone_counts(items: list[dict[str, Any]]) -> dict[str, Any]:
+    tasks = sum(m["tasks"] for m in items)
+    done = sum(m["done"] for m in items)
+    out = {
+        "milestones": len(items),
+        "completed": sum(1 for m in items if m["completed"]),
+        "overdue": sum(1 for m in items if m["overdue"]),
+        "at_risk": sum(1 for m in items if m["at_risk"]),
+        "open_tasks": sum(m["open"] for m in items),
+        "done_tasks": done,
+        "percent_complete": share(done / tasks) if tasks else None,
+        "reasons": {} if tasks else {"percent_complete": "no task in scope in these milestones"},
+    }
+    return out
+
+
+def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
+    plain = sel if sel.group_by != "person" else _ungrouped(sel)
+    items = [milestone_figures(r, sel) for r in queries.milestone_rows(conn, plain)]
+    by = sel.group_by
+    groups: list[dict[str, Any]] = []
+    if by in ("project", "source", "milestone"):
+        field = {"project": "project_id", "source": "source_id", "milestone": "id"}[by]
+        buckets: dict[Any, list[dict[str, Any]]] = {}
+        for m in items:
+            buckets.setdefault(m[field], []).append(m)
+        names = group_names(conn, sel, set(buckets))
+        groups = [{"group": label(by, k, names), **milestone_counts(v)}
+                  for k, v in sorted(buckets.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
+    elif by == "person":
+        flags = {m["id"]: m for m in items}
+        per: dict[Any, list[dict[str, Any]]] = {}
+        for r in queries.milestone_rows(conn, sel):
+            base = flags[r["id"]]
+            per.setdefault(r["person"], []).append({**base, "tasks": r["tasks"], "open": r["open"], "done": r["done"]})
+        names = group_names(conn, sel, set(per))
+        groups = [{"group": label(by, k, names), **milestone_counts(v)}
+                  for k, v in sorted(per.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
+    defs = definitions(
+        sel,
+        completed="Jira version released / Trello milestone card done or dueComplete, with completed_at by as_of",
+        overdue="due_date < as_of_date (organization time zone) and not completed; days_overdue = as_of_date − "
+                "due_date",
+        at_risk="not completed, not overdue, and forecast_finish > due_date",
+        forecast_finish="as_of_date + open tasks / throughput (whole days, rounded up); throughput = the "
+                        "milestone's tasks reaching done in the trailing 4 weeks / 4",
+        slip_days="due_date (or, without one, forecast_finish) − baseline_due_date (the first due date seen)",
+        percent_complete="done tasks / tasks of the milestone in scope",
+    )
+    return envelope(
+        "milestones", sel, defs, {"group": label(None, None, {}), **milestone_counts(items)}, groups,
+        milestones=items,
+        overdue=[{k: m[k] for k in ("id", "name", "due_date", "days_overdue", "open")} for m in items if m["overdue"]],
+        at_risk=[{k: m[k] for k in ("id", "name", "due_date", "forecast_finish", "open")} for m in items
+                 if m["at_risk"]],
+    )
+
+
+def _ungrouped(sel: Selection) -> Selection:
+    from dataclasses import replace
+
+    return replace(sel, params=replace(sel.params, group_by=None))

@@ -1,0 +1,58 @@
+"""The workload view: per person across tools — open tasks, open estimate, overdue tasks,
+hours logged this week (the ISO week of ``as_of`` in the organization's time zone, up
+to ``as_of``). A task with two assignees counts for both; the total counts it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from service.views import queries
+from service.views.common import definitions, envelope, label
+from service.views.selection import Selection, group_names
+
+__all__ = ["workload_view", "workload_figures"]
+
+
+def workload_figures(r: dict[str, float]) -> dict[str, Any]:
+    return {
+        "open_tasks": int(r["open_tasks"]),
+        "open_estimate_points": r["open_points"],
+        "open_estimate_hours": round(r["open_seconds"] / 3600, 2),
+        "overdue_tasks": int(r["overdue_tasks"]),
+        "hours_this_week": round(r["seconds_week"] / 3600, 2),
+        "reasons": {},
+    }
+
+
+def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
+    rows = queries.workload_rows(conn, sel)
+    second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
+    people = group_names(conn, replace(sel, params=replace(sel.params, group_by="person")), {p for p, _ in rows})
+    others = group_names(conn, sel, {g for _, g in rows}) if second else {}
+    people_rows = []
+    for (p, g), r in sorted(rows.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1] or 0)):
+        item = {"person": label("person", p, people)}
+        if second:
+            item["group"] = label(second, g, others)
+        people_rows.append({**item, **workload_figures(r)})
+    plain = replace(sel, params=replace(sel.params, group_by=None))
+    t = queries.task_totals(conn, plain, group=None).get(None) or dict.fromkeys(queries.TASK_TOTAL_FIELDS, 0.0)
+    w = queries.worklog_costs(conn, plain, group=None).get(None, {})
+    total = workload_figures({
+        "open_tasks": t["scope"] - t["done"], "open_points": t["pts_open"], "open_seconds": t["sec_open"],
+        "overdue_tasks": t["overdue_open"], "seconds_week": w.get("seconds_week", 0.0),
+    })
+    defs = definitions(
+        sel,
+        open_tasks="tasks in scope not done at as_of, per assignee (unassigned: person id null)",
+        open_estimate="Σ story points and Σ estimate hours of the open tasks (both units, as the tools differ)",
+        overdue_tasks="open tasks with due_date < as_of_date (organization time zone)",
+        hours_this_week="Σ worklog hours by the person started from Monday 00:00 of as_of's ISO week through "
+                        "as_of (organization time zone)",
+    )
+    out = envelope("workload", sel, defs, {"group": label(None, None, {}), **total}, [], people=people_rows)
+    return out

@@ -1,0 +1,172 @@
+"""``/api/v1/tasks``, ``/milestones``, ``/sync-runs``, source sync/status: what automations follow.
+
+Automations page through ``GET /api/v1/tasks?updated_since=…`` (ordered by the
+time taskhub stored the change, then id) with the opaque ``next_cursor``.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+import sqlalchemy as sa
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel
+
+from service.api.deps import DbDep, ReadCaller, WriteCaller
+from service.api.problems import Problem
+from service.tables import InboxEvent, Milestone, Source, SyncRun, SyncState, Task, TaskAssignee, TaskMilestone, utcnow
+
+router = APIRouter(tags=["tasks"])
+T, M, S, SR, SS = (Task.__table__, Milestone.__table__, Source.__table__, SyncRun.__table__, SyncState.__table__)
+TA, TM, IE = TaskAssignee.__table__, TaskMilestone.__table__, InboxEvent.__table__
+
+_TASK_COLS = [c for c in T.c if c.name not in ("raw", "org_id")]
+
+
+class TaskPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def _encode(synced_at: datetime, id_: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps([synced_at.isoformat(), id_])).decode()
+
+
+def _decode(cursor: str) -> tuple[datetime, int]:
+    try:
+        at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        return datetime.fromisoformat(at), int(id_)
+    except Exception:  # noqa: BLE001 - any garbage is the caller's error
+        raise Problem(400, "cursor is not one this API issued; start again without it") from None
+
+
+def _row(r: Any, include_raw: bool) -> dict[str, Any]:
+    d = dict(r._mapping)
+    if not include_raw:
+        d.pop("raw", None)
+    return d
+
+
+@router.get("/api/v1/tasks", response_model=TaskPage)
+def list_tasks(
+    caller: ReadCaller, db: DbDep,
+    source_id: int | None = None, project_id: int | None = None, milestone_id: int | None = None,
+    assignee: Annotated[int | None, Query(description="Person id")] = None,
+    status_category: Literal["todo", "in_progress", "done"] | None = None,
+    overdue: Annotated[bool | None, Query(description="Open tasks whose due date has passed")] = None,
+    updated_since: Annotated[datetime | None, Query(description="Stored at or after (ISO 8601, with zone)")] = None,
+    include_deleted: bool = False,
+    include: Annotated[Literal["raw"] | None, Query(description="'raw' adds the vendor JSON")] = None,
+    cursor: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> TaskPage:
+    cols = [*_TASK_COLS, T.c.raw] if include == "raw" else _TASK_COLS
+    q = sa.select(*cols).where(T.c.org_id == caller.org_id)
+    if not include_deleted:
+        q = q.where(T.c.deleted_at.is_(None))
+    if source_id is not None:
+        q = q.where(T.c.source_id == source_id)
+    if project_id is not None:
+        q = q.where(T.c.project_id == project_id)
+    if status_category:
+        q = q.where(T.c.status_category == status_category)
+    if overdue is not None:
+        cond = sa.and_(T.c.due_date < date.today(), T.c.status_category != "done")
+        q = q.where(cond if overdue else sa.not_(cond))
+    if assignee is not None:
+        q = q.where(T.c.id.in_(sa.select(TA.c.task_id).where(TA.c.person_id == assignee)))
+    if milestone_id is not None:
+        q = q.where(T.c.id.in_(sa.select(TM.c.task_id).where(TM.c.milestone_id == milestone_id)))
+    if updated_since is not None:
+        if updated_since.tzinfo is None:
+            raise Problem(422, "updated_since needs a time zone (e.g. 2026-01-05T09:00:00Z)")
+        q = q.where(T.c.synced_at >= updated_since)
+    if cursor:
+        at, id_ = _decode(cursor)
+        q = q.where(sa.or_(T.c.synced_at > at, sa.and_(T.c.synced_at == at, T.c.id > id_)))
+    with db.read() as conn:
+        rows = conn.execute(q.order_by(T.c.synced_at, T.c.id).limit(limit + 1)).all()
+    items = [_row(r, include == "raw") for r in rows[:limit]]
+    nxt = _encode(rows[limit - 1].synced_at, rows[limit - 1].id) if len(rows) > limit else None
+    return TaskPage(items=items, next_cursor=nxt)
+
+
+@router.get("/api/v1/tasks/{task_id}")
+def get_task(task_id: int, caller: ReadCaller, db: DbDep, include: Literal["raw"] | None = None) -> dict[str, Any]:
+    cols = [*_TASK_COLS, T.c.raw] if include == "raw" else _TASK_COLS
+    with db.read() as conn:
+        row = conn.execute(sa.select(*cols).where(T.c.id == task_id, T.c.org_id == caller.org_id)).first()
+    if row is None:
+        raise Problem(404, f"task {task_id} not found")
+    return _row(row, include == "raw")
+
+
+@router.get("/api/v1/milestones")
+def list_milestones(caller: ReadCaller, db: DbDep, project_id: int | None = None,
+                    source_id: int | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
+    q = sa.select(*[c for c in M.c if c.name not in ("raw", "org_id")]).where(M.c.org_id == caller.org_id)
+    if not include_deleted:
+        q = q.where(M.c.deleted_at.is_(None))
+    if project_id is not None:
+        q = q.where(M.c.project_id == project_id)
+    if source_id is not None:
+        q = q.where(M.c.source_id == source_id)
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q.order_by(M.c.due_date, M.c.id))]
+
+
+@router.get("/api/v1/sync-runs")
+def list_sync_runs(caller: ReadCaller, db: DbDep, source_id: int | None = None,
+                   limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
+    q = sa.select(SR).where(SR.c.org_id == caller.org_id)
+    if source_id is not None:
+        q = q.where(SR.c.source_id == source_id)
+    with db.read() as conn:
+        return [dict(r._mapping) for r in conn.execute(q.order_by(SR.c.id.desc()).limit(limit))]
+
+
+def _own_source(db: Any, org_id: int, source_id: int) -> Any:
+    with db.read() as conn:
+        row = conn.execute(sa.select(S).where(S.c.id == source_id, S.c.org_id == org_id)).first()
+    if row is None:
+        raise Problem(404, f"source {source_id} not found")
+    return row
+
+
+@router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"])
+def request_sync(source_id: int, caller: WriteCaller, db: DbDep) -> Response:
+    """Ask the worker to poll this source now (it runs under the source's lease)."""
+    _own_source(db, caller.org_id, source_id)
+    from service.sync.state import _ensure_row
+
+    with db.write() as conn:
+        _ensure_row(conn, source_id, "lease")
+        conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == "lease").values(last_run_at=None))
+    return Response(orjson.dumps({"source_id": source_id, "requested": True}), status_code=202,
+                    media_type="application/json")
+
+
+@router.get("/api/v1/sources/{source_id}/status", tags=["sources"])
+def source_status(source_id: int, caller: ReadCaller, db: DbDep) -> dict[str, Any]:
+    """Health of one source: last run, lag, errors, webhook traffic."""
+    src = _own_source(db, caller.org_id, source_id)
+    with db.read() as conn:
+        last = conn.execute(sa.select(SR).where(SR.c.source_id == source_id).order_by(SR.c.id.desc()).limit(1)).first()
+        last_ok = conn.execute(sa.select(sa.func.max(SR.c.finished_at)).where(
+            SR.c.source_id == source_id, SR.c.status == "ok")).scalar()
+        inbox = dict(conn.execute(sa.select(IE.c.status, sa.func.count()).where(IE.c.source_id == source_id)
+                                  .group_by(IE.c.status)).all())
+        last_event = conn.execute(sa.select(sa.func.max(IE.c.received_at)).where(IE.c.source_id == source_id)).scalar()
+        lease = conn.execute(sa.select(SS.c.lease_owner, SS.c.lease_expires_at).where(
+            SS.c.source_id == source_id, SS.c.stream == "lease")).first()
+    now = utcnow()
+    return {
+        "source_id": source_id, "status": src.status, "status_reason": src.status_reason,
+        "last_run": dict(last._mapping) if last else None,
+        "last_success_at": last_ok, "lag_seconds": (now - last_ok).total_seconds() if last_ok else None,
+        "syncing": bool(lease and lease.lease_owner and lease.lease_expires_at and lease.lease_expires_at > now),
+        "webhooks": {"last_received_at": last_event, "by_status": inbox},
+    }

@@ -179,11 +179,11 @@ def alive(sel: Selection, table: sa.Table = T) -> list[Any]:
     ]
 
 
-def _history(t: Any, *, where: Any, value: Any, order: Any) -> Any:
+def _history(t: Any, *, where: Any, value: Any, order: Any, field_: str = "status") -> Any:
     return (
         sa.select(value)
         .where(C.c.org_id == t.c.org_id, C.c.task_external_id == t.c.external_id, C.c.source_id == t.c.source_id,
-               C.c.field == "status", where)
+               C.c.field == field_, where)
         .order_by(*order).limit(1).scalar_subquery()
     )
 
@@ -201,8 +201,16 @@ def task_state(sel: Selection, *, require_counted: bool = False) -> Any:
     )
     first_after = _history(T, where=C.c.changed_at > at, value=C.c.from_category, order=(C.c.changed_at, C.c.id))
     status = sa.case((T.c.remote_updated_at <= at, current), else_=sa.func.coalesce(first_after, current))
-    archived_ok = sa.or_(T.c.archived == sa.false(), T.c.source_id.in_(sel.keep_archived_sources)) \
-        if sel.keep_archived_sources else T.c.archived == sa.false()
+    # Archiving has a history only where the tool reports it (Trello closed/reopened actions).
+    unarchived_after = _history(T, where=C.c.changed_at > at, value=C.c.from_value, order=(C.c.changed_at, C.c.id),
+                                field_="archived")
+    was_archived = sa.case(
+        (T.c.remote_updated_at <= at, T.c.archived),
+        else_=sa.func.coalesce(unarchived_after == "true", T.c.archived),
+    )
+    not_archived = sa.or_(was_archived.is_(None), was_archived == sa.false())
+    archived_ok = sa.or_(not_archived, T.c.source_id.in_(sel.keep_archived_sources)) \
+        if sel.keep_archived_sources else not_archived
     counted = sa.and_(T.c.type != "epic", T.c.is_milestone == sa.false(), archived_ok)
     cols = [T.c.id, T.c.org_id, T.c.source_id, T.c.project_id, T.c.external_id, T.c.remote_created_at,
             T.c.remote_updated_at, T.c.completed_at, T.c.due_date, T.c.estimate_points, T.c.estimate_seconds,

@@ -111,3 +111,12 @@ def test_seed_adds_boards_the_token_can_see(trello_url: str, trello_http: reques
     seeded = control(trello_url, "POST", "/seed", {"boards": 2, "cards_per_board": 5, "seed": 9})
     assert len(seeded["boards"]) == 2
     assert len(trello_http.get(f"{trello_url}/1/members/me/boards").json()) == before + 2
+
+
+def test_config_values_of_the_wrong_type_are_refused_with_400(trello_url: str) -> None:
+    bad = requests.put(f"{trello_url}/_sandbox/config", json={"token_limit": "many"}, timeout=5)
+    assert bad.status_code == 400 and "token_limit must be a int" in bad.text
+    bad_flag = requests.put(
+        f"{trello_url}/_sandbox/config", json={"limits_enabled": "no"}, timeout=5
+    )
+    assert bad_flag.status_code == 400

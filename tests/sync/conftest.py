@@ -68,3 +68,47 @@ def jira_site(db: Database, tmp_path: Path) -> Iterator[JiraSite]:
     yield JiraSite(url, state, settings, db, org_id, source_id, secret)
     stop()
     state.close()
+
+
+# --- Trello ----------------------------------------------------------------------------------
+
+@dataclass
+class TrelloSite:
+    url: str  # API base (…/1)
+    state: object
+    settings: Settings
+    db: Database
+    org_id: int
+    source_id: int
+    boards: list[str]
+
+
+def register_trello(db: Database, settings: Settings, api_base: str, state: object, boards: list[str] | None = None,
+                    *, org: str = "acme") -> tuple[int, int]:
+    with db.session() as s:
+        o = create_org(s, org)
+        body = {"kind": "trello", "name": "trello", "base_url": api_base,
+                "credentials": {"type": "trello", "api_key": state.api_key, "token": "sandbox-token"},  # type: ignore[attr-defined]
+                "webhook_secret": state.app_secret}  # type: ignore[attr-defined]
+        if boards:
+            body["scope"] = {"boards": boards}
+        src = create_source(s, settings, o.id, SourceCreate.model_validate(body))
+    return o.id, src.id  # type: ignore[return-value]
+
+
+@pytest.fixture
+def trello_site(db: Database, tmp_path: Path) -> Iterator[TrelloSite]:
+    from connectors.trello import set_default_limiter
+    from sandbox.trello import TrelloState
+    from sandbox.trello import generate as trello_generate
+    from sandbox.trello import start as trello_start
+
+    state = TrelloState(seed=3)
+    boards = trello_generate(state, boards=2, cards_per_board=25, seed=3)
+    url, stop = trello_start(state)
+    settings = sync_settings(tmp_path)
+    org_id, source_id = register_trello(db, settings, url + "/1", state, boards)
+    yield TrelloSite(url + "/1", state, settings, db, org_id, source_id, boards)
+    stop()
+    state.close()
+    set_default_limiter(None)

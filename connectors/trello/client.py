@@ -1,0 +1,237 @@
+"""Trello REST client: py-trello 0.20.1's ``fetch_json`` over our paced, classified session.
+
+Reference: https://developer.atlassian.com/cloud/trello/rest/ — boards, cards, actions,
+batch, webhooks. Every call goes through ``trello.TrelloClient.fetch_json`` (key +
+token mode: ``TrelloClient(api_key=KEY, api_secret=TOKEN)``; passing ``token=``
+would switch py-trello to OAuth1 signing). The session (``session.py``) rewrites the
+base URL, sets the timeout, paces requests and raises ``connectors.errors``.
+
+Reads are retried by the shared tenacity policy (``connectors.retry.read_retry``:
+only ``RateLimited``/``Transient``, exponential backoff with jitter, bounded
+attempts) and every attempt still takes a bucket token, so a 429 storm cannot turn
+into a retry storm. Writes (webhook create/delete) are never retried.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import trello
+from trello.exceptions import ResourceUnavailable
+
+from connectors.errors import ConnectorError, Fatal, classify_status
+from connectors.retry import read_retry
+from connectors.trello.ratelimit import RateLimiter, default_limiter
+from connectors.trello.session import TRELLO_API, TrelloSession
+
+__all__ = ["TrelloApi", "BATCH_SIZE", "ACTIONS_PAGE"]
+
+BATCH_SIZE = 10  # Trello's /batch takes at most 10 routes
+ACTIONS_PAGE = 1000  # the largest `limit` /boards/{id}/actions accepts
+_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
+_CARD_PARAMS = {"customFieldItems": "true", "checklists": "all", "fields": "all"}
+_BOARD_NESTED = {"lists": "all", "customFields": "true", "labels": "all", "members": "all"}
+
+
+def _flag(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+class TrelloApi:
+    """Paced, classified, retried reads and plain writes against one Trello key + token."""
+
+    def __init__(
+        self,
+        api_key: str,
+        token: str,
+        *,
+        base_url: str = TRELLO_API,
+        timeout: float = 30.0,
+        sleep: Callable[[float], None] = time.sleep,
+        limiter: RateLimiter | None = None,
+        max_attempts: int = 6,
+        max_wait: float = 60.0,
+    ) -> None:
+        self._token = token
+        self.session = TrelloSession(
+            base_url=base_url,
+            api_key=api_key,
+            token=token,
+            timeout=timeout,
+            limiter=limiter or default_limiter(),
+        )
+        self._client = trello.TrelloClient(
+            api_key=api_key, api_secret=token, http_service=self.session
+        )
+        self._reads = read_retry(
+            "connectors.trello", max_attempts=max_attempts, max_wait=max_wait, sleep=sleep
+        )
+
+    @property
+    def api_calls(self) -> int:
+        """HTTP requests sent so far (every attempt counts)."""
+        return self.session.calls
+
+    # -- transport -----------------------------------------------------------------------
+    def _fetch(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        try:
+            return self._client.fetch_json(
+                path, http_method=method, query_params=dict(params or {})
+            )
+        except ConnectorError:
+            raise
+        except ResourceUnavailable as exc:  # a 2xx other than 200: py-trello only accepts 200
+            raise Fatal(
+                self.session.redact(f"Trello {method} {path}: unexpected answer {exc}")
+            ) from None
+        except ValueError:  # requests' JSONDecodeError is a ValueError
+            raise Fatal(
+                f"Trello {method} {self.session.redact(path)}: answer is not JSON"
+            ) from None
+
+    def _read(self, path: str, params: dict[str, str] | None = None) -> Any:
+        return self._reads(self._fetch, "GET", path, params)
+
+    def _write(self, method: str, path: str, params: dict[str, str] | None = None) -> Any:
+        return self._fetch(method, path, params)  # never retried: a duplicate write is worse
+
+    # -- members and boards ---------------------------------------------------------
+    def me(self) -> dict[str, Any]:
+        return self._read("/members/me")  # type: ignore[no-any-return]
+
+    def boards(self, filter: str = "all") -> list[dict[str, Any]]:  # noqa: A002 - Trello's name
+        return self._read("/members/me/boards", {"filter": filter})  # type: ignore[no-any-return]
+
+    def board(self, board_id: str, **nested: Any) -> dict[str, Any]:
+        """One call: the board with its lists, custom fields, labels and members nested.
+
+        ``nested`` adds or overrides Trello's nested-resource parameters
+        (``cards="all"``, ``card_customFieldItems=True``, ``lists="open"``, ``labels=None`` …).
+        """
+        params = {**_BOARD_NESTED, **nested}
+        return self._read(
+            f"/boards/{board_id}", {k: _flag(v) for k, v in params.items() if v is not None}
+        )  # type: ignore[no-any-return]
+
+    def lists(self, board_id: str, filter: str = "all") -> list[dict[str, Any]]:  # noqa: A002
+        return self._read(f"/boards/{board_id}/lists", {"filter": filter})  # type: ignore[no-any-return]
+
+    def custom_fields(self, board_id: str) -> list[dict[str, Any]]:
+        return self._read(f"/boards/{board_id}/customFields")  # type: ignore[no-any-return]
+
+    # -- cards ----------------------------------------------------------------------
+    def cards(
+        self, board_id: str, filter: str = "all", *, checklists: bool = False
+    ) -> list[dict[str, Any]]:  # noqa: A002
+        """The board's cards in ``filter`` (``all`` includes archived), with custom field values."""
+        params = {"customFieldItems": "true", "fields": "all"}
+        if checklists:
+            params["checklists"] = "all"
+        return self._read(f"/boards/{board_id}/cards/{filter}", params)  # type: ignore[no-any-return]
+
+    def card(self, card_id: str) -> dict[str, Any]:
+        return self._read(f"/cards/{card_id}", dict(_CARD_PARAMS))  # type: ignore[no-any-return]
+
+    def cards_batch(self, card_ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
+        """Fetch many cards via ``/batch`` (10 per call); a deleted or hidden card maps to None."""
+        ids = list(dict.fromkeys(card_ids))
+        out: dict[str, dict[str, Any] | None] = {}
+        query = "&".join(f"{k}={v}" for k, v in _CARD_PARAMS.items())
+        for start in range(0, len(ids), BATCH_SIZE):
+            chunk = ids[start : start + BATCH_SIZE]
+            urls = ",".join(f"/cards/{cid}?{query}" for cid in chunk)
+            out.update(self._reads(self._batch_chunk, chunk, urls))
+        return out
+
+    def _batch_chunk(self, chunk: list[str], urls: str) -> dict[str, dict[str, Any] | None]:
+        answers = self._fetch("GET", "/batch", {"urls": urls})
+        if not isinstance(answers, list) or len(answers) != len(chunk):
+            raise Fatal(f"Trello /batch answered {type(answers).__name__} for {len(chunk)} routes")
+        out: dict[str, dict[str, Any] | None] = {}
+        for card_id, answer in zip(chunk, answers, strict=True):
+            ((status, body),) = answer.items()
+            if status == "200":
+                out[card_id] = body
+            elif status in ("404", "400"):  # deleted, never existed, or a malformed id
+                out[card_id] = None
+            else:  # e.g. a 429 or 5xx inside the batch: classify (and so retry) the chunk
+                text = body.get("message", body) if isinstance(body, dict) else body
+                raise classify_status(
+                    int(status),
+                    self.session.redact(f"Trello /batch {status} for card {card_id}: {text}"),
+                )
+        return out
+
+    # -- actions --------------------------------------------------------------------
+    def actions(
+        self,
+        board_id: str,
+        since: str | None = None,
+        before: str | None = None,
+        limit: int = ACTIONS_PAGE,
+        filter: str | None = None,  # noqa: A002
+    ) -> list[dict[str, Any]]:
+        """One page of board actions, newest first (``since``/``before``: action id or ISO date)."""
+        params = {"limit": str(limit)}
+        for name, value in (("since", since), ("before", before), ("filter", filter)):
+            if value:
+                params[name] = value
+        return self._read(f"/boards/{board_id}/actions", params)  # type: ignore[no-any-return]
+
+    def iter_actions_since(
+        self,
+        board_id: str,
+        since_action_id: str | None,
+        *,
+        filter: str | None = None,  # noqa: A002
+        page_size: int = ACTIONS_PAGE,
+    ) -> list[dict[str, Any]]:
+        """Every action after ``since_action_id`` (None: the whole log), **oldest first**.
+
+        Pages backwards with ``before=<oldest id of the previous page>`` until a short page.
+        """
+        collected: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        before: str | None = None
+        # ``since`` may also be an ISO date; only an action id can be compared with ids.
+        floor = since_action_id if since_action_id and _OBJECT_ID.match(since_action_id) else ""
+        while True:
+            page = self.actions(
+                board_id, since=since_action_id, before=before, limit=page_size, filter=filter
+            )
+            fresh = [a for a in page if a["id"] not in seen and a["id"] > floor]
+            collected.extend(fresh)
+            seen.update(a["id"] for a in fresh)
+            if len(page) < page_size:
+                break
+            oldest = page[-1]["id"]
+            if before is not None and oldest >= before:
+                raise Fatal(
+                    f"Trello actions paging did not advance on board {board_id} (before={before})"
+                )
+            before = oldest
+        collected.sort(key=lambda a: a["id"])
+        return collected
+
+    # -- webhooks -------------------------------------------------------------------
+    def create_webhook(
+        self, callback_url: str, id_model: str, description: str = "", *, active: bool = True
+    ) -> dict[str, Any]:
+        """``POST /1/webhooks``; Trello HEADs ``callback_url`` first: not 200 → 400 → ``Fatal``."""
+        params = {
+            "callbackURL": callback_url,
+            "idModel": id_model,
+            "description": description,
+            "active": _flag(active),
+        }
+        return self._write("POST", "/webhooks", params)  # type: ignore[no-any-return]
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """This token's webhooks, with ``consecutiveFailures``, ``firstConsecutiveFailDate``."""
+        return self._read(f"/tokens/{self._token}/webhooks")  # type: ignore[no-any-return]
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        self._write("DELETE", f"/webhooks/{webhook_id}")

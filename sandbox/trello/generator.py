@@ -1,0 +1,268 @@
+"""A seeded generator of realistic Trello boards.
+
+Each board gets the lists Backlog → To Do → Doing → Review → Done, labels (including
+``Milestone``), members, the custom fields Estimate (hours), Points, Hours spent,
+Cost and Priority (list) with string values as Trello stores them, checklists, due
+dates (some past, some complete), milestone cards and an action history (card
+creation, list moves, archives) back-dated over the last months. Same seed and same
+``now`` → same ids and data. Compact enough for 50 boards × 1,000 cards: custom
+field values and checklists are seeded without actions; cards record ``createCard``,
+their list moves and archives.
+"""
+
+from __future__ import annotations
+
+import random
+
+from sandbox.trello import mutations as m
+from sandbox.trello.ids import iso
+from sandbox.trello.records import Board, Card, CheckItem, Checklist, CustomField, CustomFieldItem
+from sandbox.trello.state import TrelloState
+
+__all__ = ["generate", "LIST_NAMES", "LABELS", "CUSTOM_FIELDS", "PRIORITIES"]
+
+DAY = 86_400.0
+LIST_NAMES = ("Backlog", "To Do", "Doing", "Review", "Done")
+_STAGE_WEIGHTS = (15, 25, 20, 10, 30)
+LABELS = (
+    ("Milestone", "purple"),
+    ("Bug", "red"),
+    ("Feature", "green"),
+    ("Chore", "yellow"),
+    ("Urgent", "orange"),
+    ("Design", "blue"),
+)
+PRIORITIES = ("Low", "Medium", "High", "Critical")
+CUSTOM_FIELDS = (
+    ("Estimate", "number"),
+    ("Points", "number"),
+    ("Hours spent", "number"),
+    ("Cost", "number"),
+    ("Priority", "list"),
+)
+_PROJECTS = (
+    "Website Relaunch",
+    "Mobile App",
+    "Data Platform",
+    "Customer Portal",
+    "Billing Revamp",
+    "Onboarding Flow",
+    "Search Upgrade",
+    "Analytics Dashboard",
+    "Partner API",
+    "Support Tools",
+    "Security Audit",
+    "Infra Migration",
+)
+_PEOPLE = (
+    "Ada Lovelace",
+    "Grace Hopper",
+    "Alan Turing",
+    "Edsger Dijkstra",
+    "Barbara Liskov",
+    "Donald Knuth",
+    "Margaret Hamilton",
+    "Ken Thompson",
+    "Frances Allen",
+    "John Backus",
+    "Radia Perlman",
+    "Tim Berners-Lee",
+)
+_VERBS = (
+    "Design",
+    "Implement",
+    "Review",
+    "Fix",
+    "Document",
+    "Test",
+    "Refactor",
+    "Migrate",
+    "Deploy",
+    "Measure",
+    "Polish",
+    "Automate",
+)
+_NOUNS = (
+    "login page",
+    "payment flow",
+    "search index",
+    "export job",
+    "email templates",
+    "API client",
+    "permissions model",
+    "dashboard charts",
+    "mobile layout",
+    "audit log",
+    "billing report",
+    "webhook handler",
+    "cache layer",
+    "onboarding tour",
+    "settings screen",
+    "error pages",
+)
+
+
+def generate(
+    state: TrelloState,
+    boards: int = 4,
+    cards_per_board: int = 60,
+    *,
+    seed: int = 0,
+    now: float | None = None,
+    history: bool = True,
+) -> list[str]:
+    """Add ``boards`` boards of ``cards_per_board`` cards each; return the new board ids."""
+    rng = random.Random(seed)
+    now = state.now() if now is None else now
+    with state.lock:
+        people = _members(state, rng, now)
+        created: list[str] = []
+        for index in range(boards):
+            name = _PROJECTS[index % len(_PROJECTS)]
+            if index >= len(_PROJECTS):
+                name = f"{name} {index // len(_PROJECTS) + 1}"
+            board = _board(state, rng, name, people, now)
+            _cards(state, rng, board, cards_per_board, now, history)
+            created.append(board.id)
+        return created
+
+
+def _members(state: TrelloState, rng: random.Random, now: float) -> list[str]:
+    existing = {mb.username: mb.id for mb in state.members.values()}
+    ids = []
+    for full in _PEOPLE:
+        username = full.lower().replace(" ", "").replace("-", "")
+        if username not in existing:
+            existing[username] = state.add_member(
+                username, full, email=f"{username}@example.test", ts=now - 400 * DAY
+            ).id
+        ids.append(existing[username])
+    return ids
+
+
+def _board(
+    state: TrelloState, rng: random.Random, name: str, people: list[str], now: float
+) -> Board:
+    t0 = now - rng.uniform(90, 200) * DAY
+    team = rng.sample(people, rng.randint(3, 6))
+    board = m.create_board(
+        state, name, desc=f"{name}: project board", member_ids=team, ts=t0, default_labels=False
+    )
+    for label_name, color in LABELS:
+        m.create_label(state, board.id, label_name, color, ts=t0)
+    for cf_name, cf_type in CUSTOM_FIELDS:
+        m.create_custom_field(
+            state,
+            board.id,
+            cf_name,
+            cf_type,
+            options=PRIORITIES if cf_type == "list" else (),
+            ts=t0,
+        )
+    for list_name in LIST_NAMES:
+        m.create_list(state, board.id, list_name, ts=t0)
+    return board
+
+
+def _cards(
+    state: TrelloState, rng: random.Random, board: Board, count: int, now: float, history: bool
+) -> None:
+    start = int(board.id[:8], 16) + 3600  # ids encode their creation second
+    lists = list(board.lists.values())
+    labels = {lb.name: lb.id for lb in board.labels.values()}
+    fields = {cf.name: cf for cf in board.custom_fields.values()}
+    team = [mid for mid in board.member_ids if mid != state.me_id] or board.member_ids
+    milestones = max(1, count // 25)
+    times = sorted(rng.uniform(start, now - DAY) for _ in range(count))
+    for i, created in enumerate(times):
+        is_milestone = (
+            i % max(1, count // milestones) == 0 and i // max(1, count // milestones) < milestones
+        )
+        stage = rng.choices(range(len(LIST_NAMES)), weights=_STAGE_WEIGHTS)[0]
+        first = min(stage, rng.choice((0, 1)))
+        due, due_complete, start_date = _dates(rng, created, now, stage, is_milestone)
+        card_labels = [labels["Milestone"]] if is_milestone else []
+        card_labels += rng.sample(
+            [labels[n] for n in ("Bug", "Feature", "Chore", "Urgent", "Design")], rng.randint(0, 2)
+        )
+        name = (
+            f"Milestone: {rng.choice(_NOUNS).title()} ready"
+            if is_milestone
+            else f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)}"
+        )
+        card = m.create_card(
+            state,
+            lists[first if history else stage].id,
+            name,
+            desc=rng.choice(("", "", f"Details for {name}.")),
+            due=due,
+            start=start_date,
+            due_complete=due_complete,
+            id_members=rng.sample(team, rng.randint(0, min(2, len(team)))),
+            id_labels=card_labels,
+            ts=created,
+        )
+        t = created
+        if history and stage > first:
+            for target in range(first + 1, stage + 1):
+                t = rng.uniform(t, min(now - 60, t + 12 * DAY))
+                m.move_card(state, card.id, lists[target].id, ts=t)
+        _custom_values(state, rng, card, fields, stage)
+        if rng.random() < 0.3:
+            _checklist(state, rng, card, stage, created)
+        if rng.random() < 0.04:
+            m.set_card_closed(state, card.id, True, ts=rng.uniform(t + 30, now - 30))
+
+
+def _dates(
+    rng: random.Random, created: float, now: float, stage: int, milestone: bool
+) -> tuple[str | None, bool, str | None]:
+    if not milestone and rng.random() > 0.5:
+        return None, False, None
+    due = created + rng.uniform(3, 60) * DAY  # some land in the past, some in the future
+    done = stage == len(LIST_NAMES) - 1
+    due_complete = done and rng.random() < 0.85
+    start_date = iso(created + rng.uniform(0, 2) * DAY) if rng.random() < 0.3 else None
+    return iso(due), due_complete, start_date
+
+
+def _custom_values(
+    state: TrelloState, rng: random.Random, card: Card, fields: dict[str, CustomField], stage: int
+) -> None:
+    estimate = rng.choice((1, 2, 3, 4, 6, 8, 12, 16, 24))
+    values: dict[str, object] = {}
+    if rng.random() < 0.75:
+        values["Estimate"] = estimate
+    if rng.random() < 0.6:
+        values["Points"] = rng.choice((1, 2, 3, 5, 8, 13))
+    if stage >= 2 and rng.random() < 0.8:
+        spent = round(estimate * rng.uniform(0.3, 1.4) * 2) / 2
+        values["Hours spent"] = spent
+        if rng.random() < 0.35:
+            values["Cost"] = round(spent * rng.choice((60, 75, 90, 120)), 2)
+    if rng.random() < 0.7:
+        values["Priority"] = rng.choices(PRIORITIES, weights=(3, 5, 3, 1))[0]
+    for name, value in values.items():
+        cf = fields[name]
+        item = CustomFieldItem(state.ids.new(int(card.id[:8], 16)), cf.id)
+        m.assign_custom_value(cf, item, value)
+        card.custom[cf.id] = item
+
+
+def _checklist(
+    state: TrelloState, rng: random.Random, card: Card, stage: int, created: float
+) -> None:
+    checklist = Checklist(state.ids.new(created), card.id, card.id_board, "Tasks", 16384)
+    n = rng.randint(2, 6)
+    done = n if stage == len(LIST_NAMES) - 1 else rng.randint(0, n) if stage >= 2 else 0
+    for j in range(n):
+        item = CheckItem(
+            state.ids.new(created),
+            f"Step {j + 1}",
+            "complete" if j < done else "incomplete",
+            16384 * (j + 1),
+        )
+        checklist.items.append(item)
+        state.check_items[item.id] = (checklist, item)
+    card.checklists.append(checklist)
+    state.checklists[checklist.id] = checklist

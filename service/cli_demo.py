@@ -1,0 +1,62 @@
+"""``taskhub demo``: the one command that shows the whole product."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from service.cli import app, fail
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="Port for the dashboard and API (0: any free port).")] = 8000,
+    host: Annotated[str, typer.Option(help="Bind address.")] = "127.0.0.1",
+    data_dir: Annotated[Path, typer.Option(help="Where the demo keeps its (fresh) SQLite database.")] = Path(
+        ".taskhub-demo"),
+    jira_issues: Annotated[int, typer.Option(help="Issues per Jira project (3 projects).")] = 420,
+    trello_cards: Annotated[int, typer.Option(help="Cards per Trello board (4 boards).")] = 190,
+    trickle: Annotated[float, typer.Option(help="Seconds between live changes (0: none).")] = 2.0,
+) -> None:
+    """Simulated Jira + Trello, initial sync, live webhooks, dashboard — until Ctrl-C."""
+    import logging
+
+    from service.demo import Demo, DemoOptions, print_banner
+
+    if jira_issues < 1 or trello_cards < 1:
+        fail("--jira-issues and --trello-cards must be at least 1")
+    if trickle < 0:
+        fail("--trickle cannot be negative")
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    tty = sys.stdout.isatty()
+
+    def say(line: str) -> None:
+        typer.echo(line)
+
+    opts = DemoOptions(port=port, host=host, data_dir=data_dir, jira_issues_per_project=jira_issues,
+                       trello_cards_per_board=trello_cards, trickle_seconds=trickle)
+    from service.cli_sync import _progress_printer
+
+    bar, progress = _progress_printer(tty)
+    d = Demo(opts, say=say, progress=progress)
+    signal.signal(signal.SIGTERM, lambda *_: d.stop_event.set())
+    try:
+        if bar is not None:
+            with bar:
+                d.start()
+        else:
+            d.start()
+        print_banner(d, say)
+        d.wait()
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        d.stop()
+        fail(f"cannot start the demo: {exc} (is port {port} taken? try --port 0)", code=1)
+    finally:
+        typer.echo("stopping …")
+        d.stop()

@@ -1,0 +1,252 @@
+"""``taskhub demo``: a whole organization over simulated Jira and Trello, live.
+
+Starts the simulated Jira Cloud and Trello on loopback ports, generates three
+Jira projects and four Trello boards (worklogs, versions, milestone cards, some
+overdue), registers both as sources with their webhooks, runs the initial sync
+with a progress bar, sets budgets and planned dates (one project over budget,
+one behind schedule), keeps a trickle of live changes flowing through real
+webhooks, and serves the dashboard and API until Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+
+log = logging.getLogger("taskhub.demo")
+
+__all__ = ["DemoOptions", "Demo"]
+
+
+@dataclass
+class DemoOptions:
+    port: int = 8000
+    host: str = "127.0.0.1"
+    data_dir: Path = Path(".taskhub-demo")
+    jira_issues_per_project: int = 420
+    trello_cards_per_board: int = 190
+    trickle_seconds: float = 2.0
+    seed: int = 42
+    database_url: str | None = None
+
+
+@dataclass
+class Demo:
+    options: DemoOptions
+    say: Callable[[str], None] = print
+    progress: Callable[[str, int, int | None], None] | None = None
+    stops: list[Callable[[], None]] = field(default_factory=list)
+    token: str = ""
+    base_url: str = ""
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+    # --- lifecycle --------------------------------------------------------------------
+    def start(self) -> None:
+        from cryptography.fernet import Fernet
+
+        from service.app import create_app
+        from service.db import Database
+        from service.settings import Settings
+
+        opts = self.options
+        if opts.database_url is None:  # a fresh embedded database per demo run
+            shutil.rmtree(opts.data_dir, ignore_errors=True)
+        opts.data_dir.mkdir(parents=True, exist_ok=True)
+        from sandbox.server import free_port
+
+        port = opts.port or free_port(opts.host)
+        self.base_url = f"http://{opts.host}:{port}"
+        self.settings = Settings(
+            data_dir=opts.data_dir, database_url=opts.database_url, host=opts.host, port=port,
+            public_base_url=self.base_url, poll_sources=True, embedded_worker=True, worker_poll_interval=0.1,
+            secret_key=Fernet.generate_key().decode() if opts.database_url else None, _env_file=None,  # type: ignore[call-arg]
+        )
+        self.db = Database(self.settings.effective_database_url)
+        self.db.migrate()
+        self.say("taskhub demo: starting the simulated Jira Cloud and Trello …")
+        self._start_sandboxes()
+        self._org_and_token()
+        from sandbox.server import run_in_thread
+
+        app = create_app(self.settings, self.db, run_worker=True, migrate=False)
+        url, stop_app = run_in_thread(app, port, host=opts.host, lifespan="on", probe_path="/healthz",
+                                      startup_timeout=30)
+        self.stops.insert(0, stop_app)
+        self._register_sources()
+        self._initial_sync()
+        self._plan_portfolio()
+        if opts.trickle_seconds > 0:
+            t = threading.Thread(target=self._trickle, name="demo-trickle", daemon=True)
+            t.start()
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for stop in self.stops:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - best effort on the way out
+                log.debug("demo.stop_failed", exc_info=True)
+        self.stops.clear()
+
+    # --- the simulated tools ------------------------------------------------------------
+    def _start_sandboxes(self) -> None:
+        from sandbox.jira import JiraConfig, JiraState
+        from sandbox.jira import generate as jira_generate
+        from sandbox.jira import start as jira_start
+        from sandbox.trello import TrelloState
+        from sandbox.trello import generate as trello_generate
+        from sandbox.trello import start as trello_start
+
+        o = self.options
+        self.jira = JiraState(JiraConfig(worklog_feed_delay_ms=0))
+        summary = jira_generate(self.jira, projects=3, issues_per_project=o.jira_issues_per_project, seed=o.seed)
+        self.jira_url, stop = jira_start(self.jira)
+        self.stops.append(stop)
+        self.stops.append(self.jira.close)
+        self.trello = TrelloState(seed=o.seed)
+        self.boards = trello_generate(self.trello, boards=4, cards_per_board=o.trello_cards_per_board, seed=o.seed)
+        trello_url, stop = trello_start(self.trello)
+        self.trello_api = trello_url + "/1"
+        self.stops.append(stop)
+        self.stops.append(self.trello.close)
+        self.say(f"  Jira  : {self.jira_url}  ({summary['issues']} issues, {summary['worklogs']} worklogs)")
+        self.say(f"  Trello: {trello_url}  ({len(self.boards)} boards × {o.trello_cards_per_board} cards)")
+
+    def _org_and_token(self) -> None:
+        from service.auth import create_org, create_token
+
+        with self.db.session() as s:
+            org = create_org(s, "Demo Org", timezone="Europe/Berlin", currency="EUR")
+            self.org_id = org.id
+            self.token, _ = create_token(s, org.id, "admin", "demo")
+
+    def _register_sources(self) -> None:
+        from connectors.trello import TrelloApi
+        from sandbox.jira.api import register_webhook
+        from service.schemas import SourceCreate
+        from service.sources import create_source
+
+        with self.db.session() as s:
+            jira = create_source(s, self.settings, self.org_id, SourceCreate.model_validate({
+                "kind": "jira", "name": "Jira Cloud", "base_url": self.jira_url, "poll_interval_seconds": 60,
+                "credentials": {"type": "jira_cloud", "email": "integration@example.com",
+                                "api_token": "sandbox-api-token"}}))
+            trello = create_source(s, self.settings, self.org_id, SourceCreate.model_validate({
+                "kind": "trello", "name": "Trello", "base_url": self.trello_api, "poll_interval_seconds": 60,
+                "webhook_secret": self.trello.app_secret, "scope": {"boards": self.boards},
+                "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token"}}))
+        self.jira_source, self.trello_source = jira.id, trello.id
+        register_webhook(self.jira, f"{self.base_url}/webhooks/jira/{jira.id}", secret=jira.webhook_secret)
+        api = TrelloApi(self.trello.api_key, "sandbox-token", base_url=self.trello_api)
+        for board in self.boards:
+            api.create_webhook(f"{self.base_url}/webhooks/trello/{trello.id}", board, "taskhub demo")
+        self.say("  sources registered, webhooks pointed at taskhub")
+
+    def _initial_sync(self) -> None:
+        from service.sync.runner import run_sync
+
+        for sid, name in ((self.jira_source, "Jira"), (self.trello_source, "Trello")):
+            t0 = time.monotonic()
+            run = run_sync(self.db, self.settings, sid, mode="backfill", owner="demo", progress=self.progress)
+            self.say(f"  {name}: {run.items_seen} items synced in {time.monotonic() - t0:.1f}s "
+                     f"({run.api_calls} API calls)")
+
+    # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
+    def _plan_portfolio(self) -> None:
+        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, Task, Worklog
+
+        P, T, W = Project.__table__, Task.__table__, Worklog.__table__
+        rng = random.Random(self.options.seed)
+        today = date.today()
+        with self.db.write() as conn:
+            people = conn.execute(sa.select(Person.__table__.c.id).where(
+                Person.__table__.c.org_id == self.org_id)).scalars().all()
+            for pid in people:
+                rate = Decimal(rng.choice([70, 85, 95, 110, 125]))
+                conn.execute(sa.insert(PersonRate.__table__).values(
+                    org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=400), hourly_rate=rate))
+                conn.execute(sa.insert(PersonRate.__table__).values(  # a raise mid-project
+                    org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=60),
+                    hourly_rate=rate + 10))
+            projects = conn.execute(sa.select(P.c.id, P.c.name, P.c.key).where(P.c.org_id == self.org_id)
+                                    .order_by(P.c.id)).all()
+            hours = dict(conn.execute(sa.select(T.c.project_id, sa.func.sum(W.c.seconds) / 3600.0)
+                                      .select_from(W.join(T, sa.and_(T.c.source_id == W.c.source_id,
+                                                                     T.c.external_id == W.c.task_external_id)))
+                                      .where(W.c.org_id == self.org_id).group_by(T.c.project_id)).all())
+            for i, p in enumerate(projects):
+                spent = float(hours.get(p.id) or 0) * 100 or 20000.0
+                budget = spent * (0.8 if i == 0 else 1.6 + 0.3 * i)  # project 0 is over budget
+                start = today - timedelta(days=150)
+                end = today + timedelta(days=14 if i == 1 else 90 + 20 * i)  # project 1 is behind schedule
+                conn.execute(sa.update(P).where(P.c.id == p.id).values(
+                    budget_amount=Decimal(round(budget, -2)), budget_currency="EUR", planned_start=start,
+                    planned_end=end, hourly_rate=Decimal(90)))
+            for name, members in (("All work", [p.id for p in projects]),
+                                  ("Product launch", [p.id for p in projects[:2]] + [p.id for p in projects[3:5]])):
+                pf = conn.execute(sa.insert(Portfolio.__table__).values(org_id=self.org_id, name=name)
+                                  .returning(Portfolio.__table__.c.id)).scalar_one()
+                conn.execute(sa.insert(PortfolioProject.__table__),
+                             [{"portfolio_id": pf, "project_id": m} for m in members])
+        self.say(f"  budgets and plans set for {len(projects)} projects; 2 portfolios")
+
+    # --- live changes ------------------------------------------------------------------------
+    def _trickle(self) -> None:
+        from sandbox.jira import mutations as jm
+        from sandbox.jira.records import STATUSES
+        from sandbox.trello import mutations as tm
+
+        rng = random.Random(self.options.seed + 1)
+        flow = ["To Do", "In Progress", "In Review", "Done"]
+        while not self.stop_event.wait(self.options.trickle_seconds):
+            try:
+                if rng.random() < 0.6:
+                    with self.jira.lock:
+                        open_issues = [i for i in self.jira.issues.values() if STATUSES[i.status_id].name != "Done"]
+                    if not open_issues:
+                        continue
+                    issue = rng.choice(open_issues)
+                    status = STATUSES[issue.status_id].name
+                    if rng.random() < 0.5 and status in flow:
+                        nxt = flow[min(flow.index(status) + 1, len(flow) - 1)]
+                        jm.transition_issue(self.jira, issue.key, nxt)
+                    else:
+                        from sandbox.jira.worklogs import log_work
+
+                        log_work(self.jira, issue.key, rng.choice([1800, 3600, 5400, 7200]))
+                else:
+                    board = self.trello.boards[rng.choice(self.boards)]
+                    lists = sorted(board.lists.values(), key=lambda lst: lst.pos)
+                    cards = [c for c in board.cards.values() if not c.closed]
+                    if not cards:
+                        continue
+                    card = rng.choice(cards)
+                    idx = next((i for i, lst in enumerate(lists) if lst.id == card.id_list), 0)
+                    tm.move_card(self.trello, card.id, lists[min(idx + 1, len(lists) - 1)].id)
+            except Exception:  # noqa: BLE001 - the trickle must keep going
+                log.debug("demo.trickle_failed", exc_info=True)
+
+    def wait(self) -> None:
+        while not self.stop_event.wait(0.5):
+            pass
+
+
+def print_banner(demo: Demo, say: Callable[[str], None]) -> None:
+    say("")
+    say(f"Dashboard: {demo.base_url}/   (sign in with the token below)")
+    say(f"API docs:  {demo.base_url}/docs")
+    say(f"Token:     {demo.token}")
+    say(f"Try:       curl -H 'Authorization: Bearer {demo.token}' {demo.base_url}/api/v1/views/budget")
+    say("Live changes are flowing from the simulated tools through webhooks. Ctrl-C stops the demo.")
+
+

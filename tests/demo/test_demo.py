@@ -1,0 +1,64 @@
+"""`taskhub demo` starts, syncs, serves, flows live webhooks and stops cleanly on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _get(url: str, token: str) -> dict:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310 - loopback
+        return json.loads(r.read())
+
+
+@pytest.mark.slow
+def test_demo_starts_syncs_serves_and_stops_within_bounded_time(tmp_path):
+    exe = Path(sys.executable).with_name("taskhub")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TASKHUB_")}
+    proc = subprocess.Popen([str(exe), "demo", "--port", "0", "--data-dir", str(tmp_path / "demo"),
+                             "--jira-issues", "40", "--trello-cards", "25", "--trickle", "0.3"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    try:
+        t0 = time.monotonic()
+        while not any(line.startswith("Live changes") for line in lines):
+            line = proc.stdout.readline()  # type: ignore[union-attr]
+            assert line or proc.poll() is None, "".join(lines)
+            lines.append(line)
+            assert time.monotonic() - t0 < 90, "demo did not become ready within 90 s:\n" + "".join(lines)
+        ready = time.monotonic() - t0
+        text = "".join(lines)
+        token = re.search(r"Token:\s+(th_\S+)", text).group(1)  # type: ignore[union-attr]
+        base = re.search(r"API docs:\s+(http://\S+)/docs", text).group(1)  # type: ignore[union-attr]
+        tasks = _get(f"{base}/api/v1/tasks?limit=1000", token)["items"]
+        assert len(tasks) == 3 * 40 + 4 * 25
+        assert {t["source_id"] for t in tasks} == {1, 2}
+        # Live changes arrive through real webhooks and are applied by the worker.
+        deadline = time.monotonic() + 30
+        done: list = []
+        while time.monotonic() < deadline:
+            done = _get(f"{base}/api/v1/inbox?status=done&limit=500", token)["items"]
+            if {e["kind"] for e in done} == {"jira", "trello"}:
+                break
+            time.sleep(0.5)
+        assert {e["kind"] for e in done} == {"jira", "trello"}, done
+        assert _get(f"{base}/api/v1/inbox?status=failed", token)["items"] == []
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        print(f"demo ready in {ready:.1f}s")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

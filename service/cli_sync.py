@@ -86,3 +86,16 @@ def source_list() -> None:
         for src in s.exec(select(Source).order_by(Source.id)):  # type: ignore[arg-type]
             typer.echo(json.dumps({"id": src.id, "org_id": src.org_id, "kind": src.kind, "name": src.name,
                                    "base_url": src.base_url, "status": src.status, "enabled": src.enabled}))
+
+
+@app.command()
+def remap(source: Annotated[int, typer.Argument(help="Source id.")]) -> None:
+    """Re-apply the current mapping profile to the stored raw JSON of a source (no API calls)."""
+    from service.remap import remap_source
+
+    _, db = _db()
+    try:
+        result = remap_source(db, source)
+    except LookupError as exc:
+        fail(str(exc))
+    typer.echo(json.dumps({"source": source, **result}))

@@ -1,0 +1,81 @@
+"""The CLI: orgs, tokens, inbox; bad input is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from service.cli import app
+from service.db import reset_database_cache
+from service.settings import get_settings
+
+
+@pytest.fixture
+def cli(tmp_path, monkeypatch):
+    monkeypatch.setenv("TASKHUB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("TASKHUB_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    reset_database_cache()
+    runner = CliRunner()
+
+    def run(*args, input=None):
+        return runner.invoke(app, list(args), input=input)
+
+    yield run
+    get_settings.cache_clear()
+    reset_database_cache()
+
+
+def test_org_and_token_create(cli):
+    r = cli("org", "create", "acme", "--timezone", "Europe/Berlin")
+    assert r.exit_code == 0, r.output
+    org = json.loads(r.stdout)
+    assert org["timezone"] == "Europe/Berlin"
+    r = cli("token", "create", "--org", "acme", "--scope", "write")
+    tok = json.loads(r.stdout)
+    assert tok["scope"] == "write" and tok["token"].startswith("th_") and tok["org_id"] == org["id"]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("org", "create", "x", "--timezone", "Mars/Base"), "unknown time zone"),
+    (("org", "create", "x", "--currency", "EURO"), "3-letter"),
+    (("token", "create", "--org", "nope"), "no organization"),
+    (("token", "create", "--org", "acme", "--scope", "root"), "--scope must be one of"),
+    (("inbox", "list", "--status", "weird"), "--status must be one of"),
+    (("inbox", "retry", "12345"), "none of those events"),
+])
+def test_bad_input_exits_2_with_a_message(cli, args, needle):
+    cli("org", "create", "acme")
+    r = cli(*args)
+    assert r.exit_code == 2, r.output
+    assert needle in r.stderr and r.stderr.startswith("taskhub: ")
+
+
+def test_duplicate_org_is_exit_2(cli):
+    cli("org", "create", "acme")
+    r = cli("org", "create", "acme")
+    assert r.exit_code == 2 and "already exists" in r.stderr
+
+
+def test_normalize_rejects_unreadable_input(cli, tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    r = cli("normalize", "jira", str(bad))
+    assert r.exit_code == 2 and "not valid JSON" in r.stderr
+    r = cli("normalize", "jira", "-", input='{"foo": 1}')
+    assert r.exit_code == 2 and "unrecognised Jira document" in r.stderr
+    r = cli("normalize", "jira", str(tmp_path / "missing.json"))
+    assert r.exit_code == 2 and "cannot read" in r.stderr
+    r = cli("normalize", "asana", str(bad))
+    assert r.exit_code == 2
+
+
+def test_normalize_prints_one_effect_per_line(cli):
+    payload = {"timestamp": 1700000000000, "webhookEvent": "jira:issue_deleted",
+               "issue": {"id": "10001", "key": "PRJ-1", "fields": {}}}
+    r = cli("normalize", "jira", "-", input=json.dumps(payload))
+    assert r.exit_code == 0, r.output
+    lines = [json.loads(x) for x in r.stdout.splitlines()]
+    assert lines[0]["effect"] == "task_delete" and lines[0]["external_id"] == "10001"

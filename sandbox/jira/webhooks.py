@@ -55,8 +55,14 @@ class WebhookDispatcher:
         self._stopped = False
         self._rng = random.Random(state.config.seed)
         self.attempts: list[dict[str, Any]] = []  # every HTTP attempt, in send order
-        self._thread = threading.Thread(target=self._run, name="jira-sandbox-webhooks", daemon=True)
-        self._thread.start()
+        # Jira delivers in parallel; several senders also keep a slow receiver from
+        # stalling everything behind it.
+        self._threads = [
+            threading.Thread(target=self._run, name=f"jira-sandbox-webhooks-{i}", daemon=True)
+            for i in range(max(1, state.config.webhook_concurrency))
+        ]
+        for t in self._threads:
+            t.start()
 
     # --- producer side ---------------------------------------------------------------
 
@@ -89,7 +95,8 @@ class WebhookDispatcher:
             self._stopped = True
             self._heap.clear()
             self._cond.notify_all()
-        self._thread.join(timeout=5)
+        for t in self._threads:
+            t.join(timeout=5)
 
     # --- worker side -------------------------------------------------------------------
 

@@ -1,0 +1,365 @@
+"""The dashboard routes: sign-in, the portfolio overview, a project, milestones, people.
+
+Server-rendered HTML with inline SVG charts; no JavaScript is needed to read a page.
+Every figure comes from ``service.views`` (definitions in METRICS.md) for the signed-in
+organization only; an id from another organization is a 404 page, like an unknown one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from service.auth import TokenInfo, lookup_token
+from service.dashboard import build, data
+from service.dashboard.render import STATIC, render
+from service.dashboard.session import (
+    DashSession,
+    clear_session_cookie,
+    current_session,
+    set_session_cookie,
+)
+from service.db import Database
+from service.tables import utcnow
+from service.views import NotFound, ViewParams, compute_view
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+CSS_PATH = "/dashboard/static/dashboard.css"
+
+
+class PageError(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+@dataclass
+class Page:
+    """What every page knows: who is signed in, the organization, the selection."""
+
+    session: DashSession
+    org: data.OrgInfo
+    db: Database
+    portfolios: list[tuple[int, str]]
+    portfolio: int | None = None
+    as_of_raw: str | None = None
+    as_of: date | datetime | None = None
+    nav: str = ""
+
+    @property
+    def portfolio_name(self) -> str | None:
+        return next((n for i, n in self.portfolios if i == self.portfolio), None)
+
+    def link(self, path: str, *, portfolio: bool = True) -> str:
+        q = {}
+        if portfolio and self.portfolio is not None:
+            q["portfolio"] = str(self.portfolio)
+        if self.as_of_raw:
+            q["as_of"] = self.as_of_raw
+        return path + ("?" + urlencode(q) if q else "")
+
+    def project_href(self, project_id: int) -> str:
+        return self.link(f"/projects/{project_id}", portfolio=False)
+
+    def params(self, **kw: Any) -> ViewParams:
+        return ViewParams(portfolio=self.portfolio, as_of=self.as_of, **kw)
+
+    def view(self, name: str, **kw: Any) -> dict[str, Any]:
+        return compute_view(self.db, self.org.id, name, self.params(**kw))
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "page": self,
+            "org": self.org,
+            "css": CSS_PATH,
+            "nav": self.nav,
+            "links": {
+                "overview": self.link("/"),
+                "milestones": self.link("/milestones"),
+                "people": self.link("/people"),
+            },
+        }
+
+
+def parse_as_of(raw: str | None) -> date | datetime | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw)
+    except ValueError:
+        raise PageError(
+            400,
+            "Bad date",
+            f"as_of must be a date (YYYY-MM-DD) or an ISO 8601 datetime, not {raw[:40]!r}",
+        ) from None
+
+
+def _parse_id(raw: str | None, what: str) -> int | None:
+    if raw is None or raw == "":
+        return None
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+        raise PageError(404, "Not found", f"There is no {what} {raw[:40]!r}.")
+    return int(raw)
+
+
+def _to_login(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    url = "/login" if target == "/" else "/login?" + urlencode({"next": target})
+    return RedirectResponse(url, status_code=303)
+
+
+def _serve(
+    request: Request,
+    template: str,
+    nav: str,
+    portfolio: str | None,
+    as_of: str | None,
+    build_page: Callable[[Page], dict[str, Any]],
+) -> Response:
+    session = current_session(request)
+    if session is None:
+        return _to_login(request)
+    db: Database = request.app.state.db
+    with db.read() as conn:
+        org = data.org_info(conn, session.org_id)
+        pfs = data.portfolios(conn, session.org_id)
+    if org is None:  # the organization was deleted under the session
+        return _to_login(request)
+    page = Page(session=session, org=org, db=db, portfolios=pfs, nav=nav)
+    try:
+        page.as_of_raw, page.as_of = as_of or None, parse_as_of(as_of)
+        page.portfolio = _parse_id(portfolio, "portfolio")
+        if page.portfolio is not None and page.portfolio not in {i for i, _ in pfs}:
+            raise PageError(
+                404, "Not found", f"There is no portfolio {page.portfolio} in {org.name}."
+            )
+        body = build_page(page)
+    except PageError as exc:
+        return _error(page, exc.status, exc.title, exc.detail)
+    except NotFound as exc:
+        return _error(page, 404, "Not found", str(exc))
+    return render(template, {**page.context(), **body})
+
+
+def _anon(**kw: Any) -> dict[str, Any]:
+    """The context of a page shown to nobody in particular (sign-in, errors before sign-in)."""
+    return {"page": None, "org": None, "css": CSS_PATH, "nav": "", "links": {}, **kw}
+
+
+def _error(page: Page | None, status: int, title: str, detail: str) -> Response:
+    ctx = page.context() if page else _anon()
+    return render(
+        "error.html", {**ctx, "title": title, "detail": detail, "status": status}, status=status
+    )
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this site (never ``//host`` or ``https://host``) after signing in."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc else "/"
+
+
+def _same_origin(request: Request) -> bool:
+    """A form post from this site or from a client that sends no Origin (not a browser)."""
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    return urlsplit(origin).netloc == request.headers.get("host", "")
+
+
+@router.get("/login")
+def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the query name
+    if current_session(request) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return render("login.html", _anon(next=_safe_next(next), error=None))
+
+
+async def _form(request: Request, limit: int = 4096) -> dict[str, str]:
+    """The urlencoded sign-in form (read here, so python-multipart is not needed)."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            return {}
+    try:
+        fields = parse_qs(
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10
+        )
+    except ValueError:  # more fields than a sign-in form has
+        return {}
+    return {k: v[0] for k, v in fields.items()}
+
+
+def _check_token(db: Database, token: str) -> TokenInfo | None:
+    with db.session() as s:
+        return lookup_token(s, token)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    token, target = form.get("token", "").strip(), _safe_next(form.get("next"))
+    if not _same_origin(request):
+        return render(
+            "login.html",
+            _anon(next=target, error="This sign-in form was posted from another site."),
+            status=403,
+        )
+    info = await run_in_threadpool(_check_token, request.app.state.db, token) if token else None
+    if info is None:
+        msg = (
+            "Paste an API token to sign in."
+            if not token
+            else "That API token is not valid, or it has been revoked. Check it and try again."
+        )
+        return render("login.html", _anon(next=target, error=msg), status=401)
+    response = RedirectResponse(target, status_code=303)
+    set_session_cookie(response, request, info.token_id, info.org_id)
+    return response
+
+
+@router.api_route("/logout", methods=["GET", "POST"])
+def logout(request: Request) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    clear_session_cookie(response, request)
+    return response
+
+
+@router.get(CSS_PATH)
+def stylesheet() -> Response:
+    return Response(
+        (STATIC / "dashboard.css").read_bytes(),
+        media_type="text/css",
+        headers={"Cache-Control": "public, max-age=3600"},
+    )
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+@router.get("/")
+def overview(request: Request, portfolio: str | None = None, as_of: str | None = None) -> Response:
+    def page_body(page: Page) -> dict[str, Any]:
+        with page.db.read() as conn:
+            projects = data.projects(conn, page.org.id, page.portfolio)
+            health = data.source_health(conn, page.org.id, utcnow())
+        progress = page.view("progress", group_by="project")
+        budget = page.view("budget", group_by="project")
+        milestones = page.view("milestones", group_by="project")
+        rows = build.overview_rows(projects, progress, budget, milestones, page.project_href)
+        return {
+            "title": page.portfolio_name or "All projects",
+            "rows": rows,
+            "sources": health,
+            "progress": progress,
+            "budget": budget,
+            "milestones": milestones,
+            "consumed_chart": build.consumed_chart(rows),
+            "burnup_chart": build.burnup_chart(progress, "Portfolio burn-up (tasks)"),
+            "as_of_date": progress["definitions"]["as_of_date"],
+        }
+
+    return _serve(request, "overview.html", "overview", portfolio, as_of, page_body)
+
+
+@router.get("/projects/{project_id}")
+def project_page(request: Request, project_id: str, as_of: str | None = None) -> Response:
+    def page_body(page: Page) -> dict[str, Any]:
+        pid = _parse_id(project_id, "project")
+        with page.db.read() as conn:
+            project = data.project(conn, page.org.id, pid) if pid is not None else None
+        if project is None:
+            raise PageError(
+                404, "Not found", f"There is no project {project_id} in {page.org.name}."
+            )
+        params = ViewParams(project=project.id, as_of=page.as_of)  # the project, not the portfolio
+        progress = compute_view(page.db, page.org.id, "progress", params)
+        budget = compute_view(page.db, page.org.id, "budget", params)
+        milestones = compute_view(page.db, page.org.id, "milestones", params)
+        today = date.fromisoformat(progress["definitions"]["as_of_date"])
+        names = {project.id: project.name}
+        return {
+            "title": project.name,
+            "project": project,
+            "progress": progress,
+            "budget": budget,
+            "b": budget["total"],
+            "p": progress["total"],
+            "ms": milestones["total"],
+            "milestone_rows": build.milestone_rows(
+                milestones["milestones"], names, page.project_href
+            ),
+            "burnup_chart": build.burnup_chart(progress),
+            "budget_chart": build.budget_chart(budget, today),
+            "timeline_chart": build.timeline(milestones["milestones"], today),
+            "as_of_date": today.isoformat(),
+        }
+
+    return _serve(request, "project.html", "project", None, as_of, page_body)
+
+
+@router.get("/milestones")
+def milestones_page(
+    request: Request, portfolio: str | None = None, as_of: str | None = None
+) -> Response:
+    def page_body(page: Page) -> dict[str, Any]:
+        with page.db.read() as conn:
+            names = {p.id: p.name for p in data.projects(conn, page.org.id)}
+        view = page.view("milestones")
+        rows = build.milestone_rows(view["milestones"], names, page.project_href)
+        overdue = sorted((m for m in rows if m["overdue"]), key=lambda m: -(m["days_overdue"] or 0))
+        at_risk = sorted((m for m in rows if m["at_risk"]), key=lambda m: m["due_date"] or "")
+        today = date.fromisoformat(view["definitions"]["as_of_date"])
+        return {
+            "title": "Milestones",
+            "view": view,
+            "overdue": overdue,
+            "at_risk": at_risk,
+            "all": rows,
+            "timeline_chart": build.timeline(
+                [*overdue, *at_risk],
+                today,
+                "Overdue and at-risk milestones",
+                href=page.project_href,
+                with_project=True,
+            ),
+            "as_of_date": today.isoformat(),
+        }
+
+    return _serve(request, "milestones.html", "milestones", portfolio, as_of, page_body)
+
+
+@router.get("/people")
+def people_page(
+    request: Request, portfolio: str | None = None, as_of: str | None = None
+) -> Response:
+    def page_body(page: Page) -> dict[str, Any]:
+        with page.db.read() as conn:
+            tools = data.person_tools(conn, page.org.id)
+        view = page.view("workload")
+        rows = build.workload_rows(view, tools)
+        tasks_chart, hours_chart = build.workload_charts(rows)
+        return {
+            "title": "People",
+            "view": view,
+            "rows": rows,
+            "tasks_chart": tasks_chart,
+            "hours_chart": hours_chart,
+            "as_of_date": view["definitions"]["as_of_date"],
+        }
+
+    return _serve(request, "people.html", "people", portfolio, as_of, page_body)

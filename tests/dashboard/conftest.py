@@ -1,0 +1,55 @@
+"""Dashboard fixtures: organizations with a small portfolio each (see ``world.py``), an app on
+the ``db`` store under test, and clients signed in through the real sign-in form."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from service.app import create_app
+from service.auth import create_org, create_token
+from service.db import Database
+from service.settings import Settings
+from tests.dashboard.world import Org, TestClient, build_org, make_settings, sign_in
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+def tenant(db: Database) -> Org:
+    """An organization with a read token and nothing else (fast: for sign-in tests)."""
+    with db.session() as s:
+        org = create_org(s, "initech")
+        assert org.id is not None
+        token = create_token(s, org.id, "read")[0]
+    return Org(tag="initech", org_id=org.id, token=token)
+
+
+@pytest.fixture
+def acme(db: Database) -> Org:
+    return build_org(db, "acme")
+
+
+@pytest.fixture
+def globex(db: Database, acme: Org) -> Org:
+    """A second organization beside acme, in another time zone."""
+    return build_org(db, "globex", timezone="America/New_York")
+
+
+@pytest.fixture
+def client(db: Database, settings: Settings) -> Iterator[TestClient]:
+    app = create_app(settings, db, run_worker=False, migrate=False)
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture
+def as_acme(client: TestClient, acme: Org, globex: Org) -> TestClient:
+    """A client signed in as acme, with globex beside it in the same database."""
+    sign_in(client, acme.token)
+    return client

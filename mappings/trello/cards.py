@@ -66,7 +66,9 @@ def map_card(
         category = StatusCategory.done
 
     labels = label_names_of(card, ctx)
-    milestone_card = is_milestone_card(card, ctx, profile)
+    marker = profile.trello.milestone_label.strip().casefold()
+    milestone_card = any(name.casefold() == marker for name in labels)  # is_milestone_card
+    by_name = values_by_name(card.get("customFieldItems"), ctx.custom_fields)
     checklist_total, checklist_done = checklist_counts(card)
     updated_at = parse_datetime(card.get("dateLastActivity"))
 
@@ -83,7 +85,7 @@ def map_card(
         status_category=category,
         assignees=card_assignees(card, ctx),
         labels=labels,
-        milestones=[] if milestone_card else _milestone_refs(card, labels, ctx, profile),
+        milestones=[] if milestone_card else _milestone_refs(card, labels, ctx, profile, by_name),
         created_at=_created_at(card_id),
         updated_at=updated_at,
         due_date=local_date(card.get("due"), ctx.timezone),
@@ -92,7 +94,7 @@ def map_card(
         checklist_done=checklist_done,
         is_milestone=milestone_card,
         archived=closed,
-        **custom_field_updates(card.get("customFieldItems"), ctx.custom_fields, profile),
+        **custom_field_updates(None, ctx.custom_fields, profile, by_name=by_name),
     )
     effects: list[Effect] = [TaskUpsert(task=task, raw=card)]
     if milestone_card:
@@ -164,13 +166,17 @@ def checklist_counts(card: dict[str, Any]) -> tuple[int | None, int | None]:
 
 
 def _milestone_refs(
-    card: dict[str, Any], labels: list[str], ctx: BoardContext, profile: MappingProfile
+    card: dict[str, Any],
+    labels: list[str],
+    ctx: BoardContext,
+    profile: MappingProfile,
+    by_name: dict[str, str | None],
 ) -> list[MilestoneRef]:
     """Milestones a card belongs to: a label named like a milestone card, or a custom
     field named like the milestone label (text or list) holding that name."""
     marker = profile.trello.milestone_label.strip().casefold()
     candidates = [name for name in labels if name.casefold() != marker]
-    field_value = values_by_name(card.get("customFieldItems"), ctx.custom_fields).get(marker)
+    field_value = by_name.get(marker)
     if field_value:
         candidates.append(field_value)
     refs: dict[str, MilestoneRef] = {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from mappings.model import StatusCategory
@@ -149,6 +150,12 @@ def list_category(
 
 
 def _matches(patterns: list[str], text: str) -> bool:
+    return _matches_cached(tuple(patterns), text)
+
+
+@lru_cache(maxsize=4096)
+def _matches_cached(patterns: tuple[str, ...], text: str) -> bool:
+    # Every card of a list asks the same question: a board sync maps 1,000s of cards on ~5 lists.
     return any(re.search(p, text, re.IGNORECASE) for p in patterns)
 
 

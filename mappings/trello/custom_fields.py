@@ -90,11 +90,17 @@ def convert(task_field: str, text: str | None) -> Any:
 
 
 def custom_field_updates(
-    items: Any, definitions: Definitions, profile: MappingProfile
+    items: Any,
+    definitions: Definitions,
+    profile: MappingProfile,
+    *,
+    by_name: Mapping[str, str | None] | None = None,
 ) -> dict[str, Any]:
     """Task fields filled from custom field items; the first listed name with a usable
-    value wins for each profile key. Malformed numbers are skipped, never raised."""
-    by_name = values_by_name(items, definitions)
+    value wins for each profile key. Malformed numbers are skipped, never raised.
+    ``by_name``: ``values_by_name(items, definitions)`` when the caller has it already."""
+    if by_name is None:
+        by_name = values_by_name(items, definitions)
     out: dict[str, Any] = {}
     for key, names in profile.trello.custom_fields.items():
         target = _TARGETS.get(key)

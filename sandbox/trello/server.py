@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Callable
 
 import uvicorn
@@ -33,13 +35,50 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8082,
     boards: int = 4,
-    cards_per_board: int = 60,
+    cards_per_board: int | None = None,
+    seed_cards: int | None = None,
     seed: int = 0,
+    history: bool = True,
+    limits: bool = True,
+    log_level: str = "warning",
 ) -> None:
-    """Seed a sandbox and serve it until interrupted (for ``taskhub sandbox trello``)."""
+    """Seed a sandbox, print one JSON ready line, serve until interrupted (blocking).
+
+    ``seed_cards`` (total, spread evenly over ``boards``) or ``cards_per_board`` (default 60).
+    ``limits=False`` turns Trello's request limits off (benchmarks measuring our side).
+    """
+    boards = max(1, boards)
+    if cards_per_board is None:
+        cards_per_board = -(-seed_cards // boards) if seed_cards is not None else 60
     state = TrelloState(seed=seed)
-    generate(state, boards=boards, cards_per_board=cards_per_board, seed=seed)
+    state.config.limits_enabled = limits
+    board_ids = generate(
+        state, boards=boards, cards_per_board=cards_per_board, seed=seed, history=history
+    )
+    url = f"http://{host}:{port}"
+    token = next(iter(state.tokens))
+    ready = {
+        "url": url,
+        "api": url + "/1",
+        "boards": board_ids,
+        "cards": len(state.cards),
+        "api_key": state.api_key,
+        "token": token,
+        "app_secret": state.app_secret,
+        "limits": limits,
+    }
+    sys.stdout.write(json.dumps(ready) + "\n")
+    sys.stdout.flush()
     try:
-        uvicorn.run(create_app(state), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(state),
+            host=host,
+            port=port,
+            log_level=log_level,
+            access_log=False,
+            lifespan="off",
+            http="h11",
+            ws="none",
+        )
     finally:
         state.close()

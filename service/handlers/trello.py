@@ -1,13 +1,21 @@
 """Trello webhook events in the inbox → effects, with re-fetches coalesced.
 
+Reference: https://developer.atlassian.com/cloud/trello/guides/rest-api/webhooks/
 A Trello delivery carries an action and a partial card. Per batch of events
 for one source: ``deleteCard`` tombstones at once; every card touched by the
 other actions is re-fetched once (``/batch``, 10 cards per call), however many
 events name it; a card whose stored version (``dateLastActivity``) is already
 at or past an action's date needs no fetch for that action — its state was
-read after the action happened. The actions' changes (list moves, archive, due
-date) are kept as history either way. Structural actions (list renamed, fields
-redefined) refresh the board context first.
+read after the action happened (so late and out-of-order deliveries cost
+nothing and change nothing but history). The actions' changes (list moves,
+archive, due date) are kept as history either way. Structural actions (list
+renamed, fields redefined) refresh the board context and re-map the board's
+stored cards from their raw JSON.
+
+What Trello no longer knows is settled, never retried: a card it answers 404 for
+is tombstoned (``deleted``), a board it answers 404 for is mapped from what the
+action names, and events from boards this source does not mirror are ignored
+with the reason.
 """
 
 from __future__ import annotations
@@ -19,18 +27,22 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
+from connectors.errors import Fatal, NotFound, Unauthorized
 from mappings.model import Effect, Ignored
+from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
 from service.inbox import ClaimedEvent, HandlerContext, Outcome
 from service.sources import source_secrets
 from service.store.tasks import _change_rows, insert_changes
 from service.sync.runner import SyncContext, source_profile
-from service.sync.trello import (
+from service.sync.trello import make_trello_client
+from service.sync.trello_boards import (
     STRUCTURAL,
     load_board_context,
-    make_trello_client,
     merge_refetched,
+    mirrored_boards,
     plan_actions,
+    remap_stored,
     save_board_context,
 )
 from service.tables import Organization, Task
@@ -39,17 +51,96 @@ __all__ = ["handle"]
 
 
 def _client(ctx: HandlerContext) -> Any:
-    sctx = SyncContext(db=ctx.db, settings=ctx.settings, source=ctx.source,
-                       secrets=source_secrets(ctx.settings, ctx.source), profile=source_profile(ctx.source),
-                       recorder=None, renew=lambda: None)  # type: ignore[arg-type]
+    sctx = SyncContext(
+        db=ctx.db,
+        settings=ctx.settings,
+        source=ctx.source,
+        secrets=source_secrets(ctx.settings, ctx.source),
+        profile=source_profile(ctx.source),
+        recorder=None,
+        renew=lambda: None,
+    )  # type: ignore[arg-type]
     return make_trello_client(sctx, max_attempts=4, max_wait=20.0)
 
 
 def _stored_versions(ctx: HandlerContext, ids: list[str]) -> dict[str, datetime | None]:
     T = Task.__table__
     with ctx.db.read() as conn:
-        return dict(conn.execute(sa.select(T.c.external_id, T.c.remote_updated_at).where(
-            T.c.source_id == ctx.source.id, T.c.external_id.in_(ids))).all())
+        return dict(
+            conn.execute(
+                sa.select(T.c.external_id, T.c.remote_updated_at).where(
+                    T.c.source_id == ctx.source.id, T.c.external_id.in_(ids)
+                )
+            ).all()
+        )
+
+
+class _Boards:
+    """Board contexts for one batch: stored ones, fetched once when missing or stale."""
+
+    def __init__(self, hctx: HandlerContext, profile: MappingProfile) -> None:
+        self.hctx = hctx
+        self.profile = profile
+        self.label = profile.trello.milestone_label
+        self.contexts: dict[str, BoardContext] = {}
+        self.fetched: dict[str, dict[str, Any]] = {}  # board JSON to save with the batch
+        self.refreshed: set[str] = set()  # boards whose stored cards must be re-mapped
+        self._api: Any = None
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            self._api = _client(self.hctx)
+        return self._api
+
+    def get(
+        self, board_id: str, *, refresh: bool = False, action: dict[str, Any] | None = None
+    ) -> BoardContext:
+        if board_id in self.contexts and (not refresh or board_id in self.fetched):
+            return self.contexts[board_id]
+        source = self.hctx.source
+        stored = load_board_context(
+            self.hctx.db,
+            source.id,
+            board_id,
+            timezone=self.profile.timezone,  # type: ignore[arg-type]
+            milestone_label=self.label,
+        )
+        ctx = stored
+        if stored is None or refresh:
+            try:
+                board = self.api.board(board_id)
+            except (NotFound, Unauthorized, Fatal):
+                # Gone, hidden from this token, or not a board id (Trello: 400 "invalid id"):
+                # map from what the action names; the cards' own fetch settles them.
+                board = None
+            if board is not None:
+                ctx = BoardContext.from_board_json(
+                    board, timezone=self.profile.timezone, milestone_label=self.label
+                )
+                if stored is not None:
+                    ctx.milestones.update(stored.milestones)
+                self.fetched[board_id] = board
+                if refresh and stored is not None:
+                    self.refreshed.add(board_id)
+        if ctx is None:
+            ctx = (
+                context_from_action(action, self.profile)
+                if action is not None
+                else BoardContext.minimal(board_id, timezone=self.profile.timezone)
+            )
+        self.contexts[board_id] = ctx
+        return ctx
+
+
+def _board_of(action: dict[str, Any]) -> str | None:
+    board = (
+        ((action.get("data") or {}).get("board") or {})
+        if isinstance(action.get("data"), dict)
+        else {}
+    )
+    value = board.get("id") if isinstance(board, dict) else None
+    return value if isinstance(value, str) and value else None
 
 
 def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
@@ -57,68 +148,70 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
     with ctx.db.session() as s:
         org = s.get(Organization, source.org_id)
     profile = source_profile(source, org.timezone if org else "UTC")
-    label = profile.trello.milestone_label
-    api: Any = None
-    contexts: dict[str, BoardContext] = {}
-    boards_json: dict[str, dict[str, Any]] = {}
-    parsed: list[dict[str, Any] | None] = []
+    mirrored = mirrored_boards(source)
+    boards = _Boards(ctx, profile)
+
+    per_event: list[tuple[list[Effect], dict[str, list[Any]], datetime | None]] = []
     for ev in events:
         try:
             payload = orjson.loads(ev.body)
         except orjson.JSONDecodeError:
             payload = None
-        parsed.append(payload if isinstance(payload, dict) and isinstance(payload.get("action"), dict) else None)
-
-    def board_ctx(action: dict[str, Any]) -> BoardContext:
-        nonlocal api
-        board_id = ((action.get("data") or {}).get("board") or {}).get("id")
-        if not board_id:
-            return context_from_action(action, profile)
-        if board_id not in contexts:
-            stored = load_board_context(ctx.db, source.id, board_id, timezone=profile.timezone,  # type: ignore[arg-type]
-                                        milestone_label=label)
-            if stored is None or action.get("type") in STRUCTURAL:
-                api = api or _client(ctx)
-                board = api.board(board_id)
-                fresh = BoardContext.from_board_json(board, timezone=profile.timezone, milestone_label=label)
-                if stored is not None:
-                    fresh.milestones.update(stored.milestones)
-                boards_json[board_id] = board
-                stored = fresh
-            contexts[board_id] = stored
-        return contexts[board_id]
-
-    per_event: list[tuple[list[Effect], dict[str, list[Any]], dict[str, datetime | None]]] = []
-    for payload in parsed:
-        if payload is None:
-            per_event.append(([Ignored(reason="delivery has no 'action' object")], {}, {}))
+        action = payload.get("action") if isinstance(payload, dict) else None
+        if not isinstance(action, dict):
+            per_event.append(([Ignored(reason="delivery has no 'action' object")], {}, None))
             continue
-        action = payload["action"]
-        effects, refetch = plan_actions([action], board_ctx(action), profile)
-        when = _date(action.get("date"))
-        per_event.append((effects, refetch, {cid: when for cid in refetch}))
+        board_id = _board_of(action)
+        if board_id is not None and mirrored is not None and board_id not in mirrored:
+            reason = f"{action.get('type')}: board {board_id} is not mirrored by this source"
+            per_event.append(([Ignored(reason=reason)], {}, None))
+            continue
+        bctx = (
+            boards.get(board_id, refresh=action.get("type") in STRUCTURAL, action=action)
+            if board_id
+            else context_from_action(action, profile)
+        )
+        effects, refetch = plan_actions([action], bctx, profile)
+        per_event.append((effects, refetch, _date(action.get("date"))))
 
-    # Which cards really need a fetch: an action newer than the stored card state.
+    # Which cards really need a fetch: one named by an action newer than the stored card state.
     wanted: dict[str, list[Any]] = {}
-    for _, refetch, dates in per_event:
+    for _, refetch, _ in per_event:
         for cid, changes in refetch.items():
             wanted.setdefault(cid, []).extend(changes)
     stored = _stored_versions(ctx, list(wanted)) if wanted else {}
-    need = {cid for _, refetch, dates in per_event for cid in refetch
-            if stored.get(cid) is None or dates[cid] is None or dates[cid] > stored[cid]}  # type: ignore[operator]
+    need = {
+        cid
+        for _, refetch, when in per_event
+        for cid in refetch
+        if stored.get(cid) is None or when is None or when > stored[cid]
+    }  # type: ignore[operator]
     fetched_effects: list[Effect] = []
     if need:
-        api = api or _client(ctx)
-        fetched = api.cards_batch(sorted(need))
-        by_board: dict[str, dict[str, list[Any]]] = {}
-        for cid in need:
-            card = fetched.get(cid)
-            board_id = (card or {}).get("idBoard") or next(iter(contexts), "")
-            by_board.setdefault(board_id, {})[cid] = wanted[cid]
-        for board_id, group in by_board.items():
-            bctx = contexts.get(board_id) or BoardContext.minimal(board_id, timezone=profile.timezone)
-            fetched_effects += merge_refetched({c: fetched.get(c) for c in group}, group, bctx, profile,
-                                               source.id)  # type: ignore[arg-type]
+        fetched = boards.api.cards_batch(sorted(need))
+
+        def context_for(board_id: str | None) -> BoardContext | None:
+            if board_id is None or (mirrored is not None and board_id not in mirrored):
+                return None
+            return boards.get(board_id)
+
+        fetched_effects = merge_refetched(
+            fetched,
+            {cid: wanted[cid] for cid in sorted(need)},
+            context_for,
+            profile,
+            source.id,
+            mirrored,
+        )  # type: ignore[arg-type]
+    for board_id in sorted(boards.refreshed):
+        fetched_effects += remap_stored(
+            ctx.db,
+            source.id,
+            board_id,
+            boards.contexts[board_id],
+            profile,  # type: ignore[arg-type]
+            exclude=need,
+        )
     history = [ch for cid, chs in wanted.items() if cid not in need for ch in chs]
 
     outcomes: list[Outcome] = []
@@ -130,12 +223,15 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
         if real:
             outcomes.append(Outcome("done", effects=own))
         else:
-            reason = "; ".join(dict.fromkeys(e.reason for e in own if isinstance(e, Ignored))) or "no effect"
+            reason = (
+                "; ".join(dict.fromkeys(e.reason for e in own if isinstance(e, Ignored)))
+                or "no effect"
+            )
             outcomes.append(Outcome("ignored", reason=reason, effects=own))
 
     def extra(conn: Any) -> None:
-        for board_id, board in boards_json.items():
-            save_board_context(conn, source.id, board, contexts[board_id])  # type: ignore[arg-type]
+        for board_id, board in boards.fetched.items():
+            save_board_context(conn, source.id, board, boards.contexts[board_id])  # type: ignore[arg-type]
         insert_changes(conn, _change_rows(source.org_id, source.id, history))  # type: ignore[arg-type]
 
     if outcomes:

@@ -12,68 +12,61 @@ board's cards from their stored raw JSON without calling Trello.
 
 from __future__ import annotations
 
-import json
 import logging
+import math
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.trello.client import TrelloApi
-from mappings.model import DeletedReason, Effect, Ignored, TaskDelete, TaskPatch, TaskUpsert
-from mappings.trello import BoardContext, map_action, map_card
+from connectors.trello.client import BATCH_SIZE, TrelloApi
+from mappings.model import DeletedReason, Effect, TaskDelete
+from mappings.trello import BoardContext, parse_datetime
 from service import store
-from service.db import Database
 from service.sync.runner import SyncContext
 from service.sync.state import all_cursors, set_cursor, set_source_status
+from service.sync.trello_boards import (
+    STRUCTURAL,
+    card_upserts,
+    gc_paused,
+    load_board_context,
+    merge_refetched,
+    mirrored_boards,
+    plan_actions,
+    remap_stored,
+    save_board_context,
+)
 from service.tables import Task, utcnow
 
-__all__ = ["TrelloSyncer", "make_trello_client", "load_board_context", "save_board_context", "STRUCTURAL"]
+__all__ = [
+    "TrelloSyncer",
+    "make_trello_client",
+    "use_card_list",
+    # shared with the webhook handler; defined in service.sync.trello_boards
+    "STRUCTURAL",
+    "card_upserts",
+    "gc_paused",
+    "load_board_context",
+    "merge_refetched",
+    "mirrored_boards",
+    "plan_actions",
+    "remap_stored",
+    "save_board_context",
+]
 
 log = logging.getLogger("taskhub.sync.trello")
 TRELLO_API = "https://api.trello.com/1"
-# Actions that change how cards map (list names, custom field definitions, labels, members).
-STRUCTURAL = {
-    "updateList", "createList", "moveListToBoard", "moveListFromBoard", "updateBoard", "createCustomField",
-    "updateCustomField", "deleteCustomField", "createLabel", "updateLabel", "deleteLabel", "addMemberToBoard",
-    "makeNormalMemberOfBoard", "removeMemberFromBoard",
-}
-_CONTEXT_KEYS = ("id", "name", "url", "shortUrl", "lists", "labels", "members", "customFields")
 
 
 def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloApi:
     creds = ctx.secrets.credentials
-    return TrelloApi(creds["api_key"], creds["token"], base_url=ctx.source.base_url or TRELLO_API,
-                     sleep=ctx.sleep, **kw)
-
-
-def _stream(board_id: str) -> str:
-    return f"board:{board_id}"
-
-
-def save_board_context(conn: Any, source_id: int, board: dict[str, Any], ctx: BoardContext) -> None:
-    subset = {k: board[k] for k in _CONTEXT_KEYS if k in board}
-    set_cursor(conn, source_id, _stream(ctx.board_id), json.dumps({"board": subset, "milestones": ctx.milestones}))
-
-
-def load_board_context(db: Database, source_id: int, board_id: str, *, timezone: str,
-                       milestone_label: str) -> BoardContext | None:
-    raw = all_cursors(db, source_id).get(_stream(board_id))
-    if not raw:
-        return None
-    data = json.loads(raw)
-    ctx = BoardContext.from_board_json(data["board"], timezone=timezone, milestone_label=milestone_label)
-    ctx.milestones.update(data.get("milestones") or {})
-    return ctx
-
-
-def card_upserts(cards: list[dict[str, Any]], ctx: BoardContext, profile: Any, source_id: int) -> list[Effect]:
-    out: list[Effect] = []
-    for card in cards:
-        for e in map_card(card, ctx, profile, source_id=source_id):
-            if isinstance(e, TaskUpsert):
-                e.raw = card
-            out.append(e)
-    return out
+    return TrelloApi(
+        creds["api_key"],
+        creds["token"],
+        base_url=ctx.source.base_url or TRELLO_API,
+        sleep=ctx.sleep,
+        **kw,
+    )
 
 
 class TrelloSyncer:
@@ -85,19 +78,23 @@ class TrelloSyncer:
         self.profile = ctx.profile
         self.tz = ctx.profile.timezone
         self.label = ctx.profile.trello.milestone_label
+        self.mirrored: set[str] = set()
 
     def run(self, mode: str) -> None:
         start_calls = self.api.api_calls
         try:
-            for i, board_id in enumerate(self._boards()):
+            boards = self._boards()
+            self.mirrored = set(boards)
+            for i, board_id in enumerate(boards):
                 cursor = None if mode == "full" else self.cursors.get(f"actions:{board_id}")
-                if mode == "census":
-                    self._census(board_id)
-                elif cursor is None:
-                    self._backfill(board_id)
-                else:
-                    self._incremental(board_id, cursor)
-                self.ctx.progress("boards", i + 1, len(self._boards()))
+                with gc_paused():
+                    if mode == "census":
+                        self._census(board_id)
+                    elif cursor is None:
+                        self._backfill(board_id)
+                    else:
+                        self._incremental(board_id, cursor)
+                self.ctx.progress("boards", i + 1, len(boards))
                 self.ctx.renew()
         finally:
             self.ctx.recorder.api_calls += self.api.api_calls - start_calls
@@ -109,17 +106,29 @@ class TrelloSyncer:
         site = dict(self.source.site_info or {})
         if not site.get("boards"):
             site["boards"] = [b["id"] for b in self.api.boards("open")]
-            set_source_status(self.ctx.db, self.source.id, self.source.status, self.source.status_reason,  # type: ignore[arg-type]
-                              site_info=site)
+            set_source_status(
+                self.ctx.db,
+                self.source.id,
+                self.source.status,
+                self.source.status_reason,  # type: ignore[arg-type]
+                site_info=site,
+            )
             self.source.site_info = site
         return list(site["boards"])
+
+    def _only(self, board_id: str, ctx: BoardContext) -> Any:
+        # The context for a re-fetched card: this board's; a card now on another mirrored
+        # board is left to that board's own pass (None), one elsewhere is out of scope.
+        return lambda card_board: ctx if card_board in (board_id, None) else None
 
     # --- backfill -------------------------------------------------------------------------
     def _backfill(self, board_id: str) -> None:
         newest = self.api.actions(board_id, limit=1)
         board = self.api.board(board_id)
         cards = self.api.cards(board_id, "all")
-        ctx = BoardContext.from_board_json({**board, "cards": cards}, timezone=self.tz, milestone_label=self.label)
+        ctx = BoardContext.from_board_json(
+            {**board, "cards": cards}, timezone=self.tz, milestone_label=self.label
+        )
         effects = card_upserts(cards, ctx, self.profile, self.source.id)  # type: ignore[arg-type]
         self._apply(board_id, board, ctx, effects, newest[0]["id"] if newest else "")
         self.ctx.recorder.items_seen += len(cards)
@@ -130,52 +139,79 @@ class TrelloSyncer:
         actions = self.api.iter_actions_since(board_id, since or None)
         if not actions:
             return
-        ctx = load_board_context(self.ctx.db, self.source.id, board_id, timezone=self.tz,  # type: ignore[arg-type]
-                                 milestone_label=self.label)
+        stored = load_board_context(
+            self.ctx.db,
+            self.source.id,
+            board_id,
+            timezone=self.tz,  # type: ignore[arg-type]
+            milestone_label=self.label,
+        )
+        ctx = stored
         board: dict[str, Any] | None = None
-        if ctx is None or any(a.get("type") in STRUCTURAL for a in actions):
+        if stored is None or any(a.get("type") in STRUCTURAL for a in actions):
             board = self.api.board(board_id)
             ctx = BoardContext.from_board_json(board, timezone=self.tz, milestone_label=self.label)
-            old = load_board_context(self.ctx.db, self.source.id, board_id, timezone=self.tz,  # type: ignore[arg-type]
-                                     milestone_label=self.label)
-            if old is not None:
-                ctx.milestones.update(old.milestones)
+            if stored is not None:
+                ctx.milestones.update(stored.milestones)
+        assert ctx is not None
         effects, refetch = plan_actions(actions, ctx, self.profile)
         effects += self._refetch(board_id, refetch, ctx)
         if board is not None:
-            effects += self._remap_stored(board_id, ctx, exclude=set(refetch))
+            effects += remap_stored(
+                self.ctx.db,
+                self.source.id,
+                board_id,
+                ctx,
+                self.profile,  # type: ignore[arg-type]
+                exclude=set(refetch),
+            )
         self._apply(board_id, board, ctx, effects, actions[-1]["id"])
         self.ctx.recorder.items_seen += len(actions)
 
-    def _refetch(self, board_id: str, refetch: dict[str, list[Any]], ctx: BoardContext) -> list[Effect]:
+    def _refetch(
+        self, board_id: str, refetch: dict[str, list[Any]], ctx: BoardContext
+    ) -> list[Effect]:
         if not refetch:
             return []
-        stored = self._stored_count(board_id)
-        if len(refetch) > 30 and len(refetch) * 2 > stored:
+        if use_card_list(len(refetch), self._stored_count(board_id)):
             cards = {c["id"]: c for c in self.api.cards(board_id, "all")}
             fetched: dict[str, dict[str, Any] | None] = {cid: cards.get(cid) for cid in refetch}
+            gone = [cid for cid, card in fetched.items() if card is None]
+            if gone:  # not on this board any more: deleted, or moved to another board?
+                fetched.update(self.api.cards_batch(gone))
         else:
             fetched = self.api.cards_batch(list(refetch))
-        return merge_refetched(fetched, refetch, ctx, self.profile, self.source.id)  # type: ignore[arg-type]
+        return merge_refetched(
+            fetched,
+            refetch,
+            self._only(board_id, ctx),
+            self.profile,  # type: ignore[arg-type]
+            self.source.id,
+            self.mirrored,
+        )
 
     def _stored_count(self, board_id: str) -> int:
         T = Task.__table__
         with self.ctx.db.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(
-                T.c.source_id == self.source.id, T.c.raw["idBoard"].as_string() == board_id)).scalar() or 0)
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count()).where(
+                        T.c.source_id == self.source.id,
+                        T.c.deleted_at.is_(None),
+                        T.c.raw["idBoard"].as_string() == board_id,
+                    )
+                ).scalar()
+                or 0
+            )
 
-    def _remap_stored(self, board_id: str, ctx: BoardContext, exclude: set[str]) -> list[Effect]:
-        """Re-map the board's stored cards from raw JSON (list renamed, fields redefined)."""
-        T = Task.__table__
-        with self.ctx.db.read() as conn:
-            raws = conn.execute(sa.select(T.c.raw).where(
-                T.c.source_id == self.source.id, T.c.deleted_at.is_(None),
-                T.c.raw["idBoard"].as_string() == board_id)).scalars().all()
-        cards = [r for r in raws if isinstance(r, dict) and r.get("id") not in exclude]
-        return card_upserts(cards, ctx, self.profile, self.source.id)  # type: ignore[arg-type]
-
-    def _apply(self, board_id: str, board: dict[str, Any] | None, ctx: BoardContext, effects: list[Effect],
-               cursor: str) -> None:
+    def _apply(
+        self,
+        board_id: str,
+        board: dict[str, Any] | None,
+        ctx: BoardContext,
+        effects: list[Effect],
+        cursor: str,
+    ) -> None:
         sid, org = self.source.id, self.source.org_id
         with self.ctx.db.write() as conn:
             if board is not None:
@@ -188,58 +224,81 @@ class TrelloSyncer:
 
     # --- census -----------------------------------------------------------------------------
     def _census(self, board_id: str) -> None:
-        live = {c["id"] for c in self.api.cards(board_id, "all")}
+        """Reconcile the board with its whole card list (one request), whatever the action
+        log said: stored cards Trello no longer lists here are tombstoned (404 → deleted, on
+        a board we do not mirror → out of scope, on another mirrored board → mapped there);
+        listed cards we lack or hold in another version are upserted."""
+        cards = self.api.cards(board_id, "all")
+        live = {c["id"]: c for c in cards}
         T = Task.__table__
         with self.ctx.db.read() as conn:
-            stored = set(conn.execute(sa.select(T.c.external_id).where(
-                T.c.source_id == self.source.id, T.c.deleted_at.is_(None),
-                T.c.raw["idBoard"].as_string() == board_id)).scalars())
-        missing = sorted(stored - live)
+            stored = dict(
+                conn.execute(
+                    sa.select(T.c.external_id, T.c.remote_updated_at).where(
+                        T.c.source_id == self.source.id,
+                        T.c.deleted_at.is_(None),
+                        T.c.raw["idBoard"].as_string() == board_id,
+                    )
+                ).all()
+            )
+        missing = sorted(set(stored) - set(live))
         found = self.api.cards_batch(missing) if missing else {}
-        deletes = [TaskDelete(external_id=cid, at=utcnow(),
-                              reason=DeletedReason.deleted if found.get(cid) is None else DeletedReason.out_of_scope)
-                   for cid in missing]
+        effects: list[Effect] = []
+        elsewhere: dict[str, list[dict[str, Any]]] = {}
+        for cid in missing:
+            card = found.get(cid)
+            if card is None:
+                effects.append(
+                    TaskDelete(external_id=cid, at=utcnow(), reason=DeletedReason.deleted)
+                )
+            elif card.get("idBoard") not in self.mirrored:
+                effects.append(
+                    TaskDelete(external_id=cid, at=utcnow(), reason=DeletedReason.out_of_scope)
+                )
+            else:
+                elsewhere.setdefault(card["idBoard"], []).append(card)
+        for other, moved in elsewhere.items():
+            octx = self._context(other)
+            effects += card_upserts(moved, octx, self.profile, self.source.id)  # type: ignore[arg-type]
+        stale = [
+            c
+            for cid, c in live.items()
+            if cid not in stored
+            or _utc(parse_datetime(c.get("dateLastActivity"))) != _utc(stored[cid])
+        ]
+        if stale:
+            effects += card_upserts(stale, self._context(board_id), self.profile, self.source.id)  # type: ignore[arg-type]
         with self.ctx.db.write() as conn:
-            stats = store.apply_task_deletes(conn, self.source.org_id, self.source.id, deletes)  # type: ignore[arg-type]
+            stats = store.apply_effects(conn, self.source.org_id, self.source.id, effects)  # type: ignore[arg-type]
         self.ctx.recorder.items_seen += len(live)
-        self.ctx.recorder.items_changed += stats.deleted
+        self.ctx.recorder.items_changed += stats.changed + stats.deleted
+
+    def _context(self, board_id: str) -> BoardContext:
+        ctx = load_board_context(
+            self.ctx.db,
+            self.source.id,
+            board_id,
+            timezone=self.tz,  # type: ignore[arg-type]
+            milestone_label=self.label,
+        )
+        if ctx is None:
+            board = self.api.board(board_id)
+            ctx = BoardContext.from_board_json(board, timezone=self.tz, milestone_label=self.label)
+            with self.ctx.db.write() as conn:
+                save_board_context(conn, self.source.id, board, ctx)  # type: ignore[arg-type]
+        return ctx
 
 
-def plan_actions(actions: list[dict[str, Any]], ctx: BoardContext, profile: Any) -> tuple[list[Effect], dict[str, list[Any]]]:
-    """Split actions into effects to apply as they are (deletes, ignored) and cards to re-fetch
-    (with the changes the actions recorded, so the history keeps every transition)."""
-    effects: list[Effect] = []
-    refetch: dict[str, list[Any]] = {}
-    deleted: set[str] = set()
-    for action in actions:
-        for e in map_action(action, ctx, profile):
-            if isinstance(e, TaskDelete):
-                deleted.add(e.external_id)
-                refetch.pop(e.external_id, None)
-                effects.append(e)
-            elif isinstance(e, TaskPatch):
-                if e.external_id not in deleted:
-                    refetch.setdefault(e.external_id, []).extend(e.changes)
-            elif isinstance(e, TaskUpsert):
-                refetch.setdefault(e.task.external_id, []).extend(e.changes)
-            elif not isinstance(e, Ignored):
-                effects.append(e)
-    return effects, refetch
+def _utc(value: datetime | None) -> datetime | None:
+    return value.astimezone(UTC) if value is not None and value.tzinfo else value
 
 
-def merge_refetched(fetched: dict[str, dict[str, Any] | None], refetch: dict[str, list[Any]], ctx: BoardContext,
-                    profile: Any, source_id: int) -> list[Effect]:
-    out: list[Effect] = []
-    for cid, changes in refetch.items():
-        card = fetched.get(cid)
-        if card is None:
-            out.append(TaskDelete(external_id=cid, reason=DeletedReason.deleted, at=utcnow()))
-            continue
-        if card.get("idBoard") and card["idBoard"] != ctx.board_id:
-            out.append(TaskDelete(external_id=cid, reason=DeletedReason.out_of_scope, at=utcnow()))
-            continue
-        for e in card_upserts([card], ctx, profile, source_id):
-            if isinstance(e, TaskUpsert):
-                e.changes = [*changes, *e.changes]
-            out.append(e)
-    return out
+def use_card_list(changed: int, stored: int) -> bool:
+    """Re-read the board's whole card list instead of ``/batch`` (10 cards a call)?
+
+    Requests are what Trello rations (100 / 10 s per token), so the one-request card
+    list wins as soon as batching needs more than one call and most of the board
+    changed, or when batching would take 10+ calls whatever the board size.
+    """
+    calls = math.ceil(changed / BATCH_SIZE)
+    return calls > 1 and (changed * 2 > stored or calls >= 10)

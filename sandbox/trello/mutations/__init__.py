@@ -22,6 +22,7 @@ from sandbox.trello.mutations.cards import (
     create_card,
     delete_card,
     move_card,
+    move_card_to_board,
     set_card_closed,
     update_card,
 )
@@ -45,6 +46,7 @@ __all__ = [
     "rename_list",
     "create_card",
     "move_card",
+    "move_card_to_board",
     "set_card_closed",
     "delete_card",
     "update_card",

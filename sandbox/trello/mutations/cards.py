@@ -202,3 +202,74 @@ def delete_card(
             list=state.lists[card.id_list].ref,
             id_card=card.id,
         )
+
+
+def move_card_to_board(
+    state: TrelloState,
+    card_id: str,
+    board_id: str,
+    list_id: str | None = None,
+    *,
+    ts: float | None = None,
+    by: str | None = None,
+) -> Card:
+    """Move a card to another board (its first open list unless ``list_id`` is given).
+
+    Trello records ``moveCardFromBoard`` on the old board (``data.boardTarget``) and
+    ``moveCardToBoard`` on the new one (``data.boardSource``). Labels and custom field
+    values belong to the old board and are dropped; members who are not on the new
+    board leave the card.
+    """
+    with state.lock:
+        card, source = get_card(state, card_id)
+        target = state.boards.get(board_id)
+        if target is None:
+            raise ApiError(400, "invalid value for idBoard")
+        if target.id == source.id:
+            raise ApiError(400, "the card is already on that board")
+        if list_id is None:
+            open_lists = sorted(
+                (lst for lst in target.lists.values() if not lst.closed), key=lambda x: x.pos
+            )
+            if not open_lists:
+                raise ApiError(400, "the target board has no open list")
+            tlist = open_lists[0]
+        else:
+            tlist = target.lists.get(list_id)
+            if tlist is None:
+                raise ApiError(400, "invalid value for idList")
+        t = ts_or_now(state, ts)
+        old_list = state.lists[card.id_list]
+        del source.cards[card.id]
+        card.id_board, card.id_list = target.id, tlist.id
+        card.id_labels = []
+        card.custom = {}
+        card.id_members = [m for m in card.id_members if m in target.member_ids]
+        card.id_short = target.next_id_short
+        target.next_id_short += 1
+        set_card_ref(card)
+        target.cards[card.id] = card
+        touch(card, t)
+        act(
+            state,
+            source,
+            "moveCardFromBoard",
+            t,
+            by,
+            card=card.ref,
+            list=old_list.ref,
+            id_card=card.id,
+            raw_extra={"boardTarget": {"id": target.id}},
+        )
+        act(
+            state,
+            target,
+            "moveCardToBoard",
+            t,
+            by,
+            card=card.ref,
+            list=tlist.ref,
+            id_card=card.id,
+            raw_extra={"boardSource": {"id": source.id}},
+        )
+        return card

@@ -1,0 +1,371 @@
+"""Full Trello sync throughput: the sandbox's boards × cards into SQLite and PostgreSQL.
+
+    .venv/bin/python bench/trello_sync.py [--boards 50] [--cards 1000]
+                                          [--store both|sqlite|postgres] [--limits]
+
+The Trello sandbox runs in a process of its own (``python -m sandbox.trello``) so its
+CPU is not counted. By default it runs with Trello's request limits OFF and our
+client-side limiter is opened up as well (``--limits`` keeps both at Trello's real
+100 / 10 s per token, 300 / 10 s per key): the figures then measure our side, not the
+pacing. Each sync runs in a fresh child process (``--child``) that migrates its
+database, registers the source (no scope: boards discovered through
+``/members/me/boards``) and runs ``run_sync`` (backfill, then a no-change incremental
+poll); the child reports its own CPU (user+sys) and peak RSS (``ru_maxrss``).
+PostgreSQL: a database of its own is created on ``TASKHUB_BENCH_DATABASE_URL``
+(default postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
+
+Printed per store: cards/s, API requests against the minimum, peak RSS, taskhub CPU
+seconds per 1,000 cards (sync phase and whole process) and the requests per board of a
+no-change poll. Targets: <= 0.3 CPU-s / 1,000 cards, peak RSS < 400 MB, 1 request per
+board for a no-change poll.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TARGET_CPU_PER_1000 = 0.3
+TARGET_RSS_MB = 400
+TARGET_POLL_PER_BOARD = 1.0
+
+
+# --- the child: one sync, measured from inside -------------------------------------------
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> None:
+    from cryptography.fernet import Fernet
+
+    from connectors.trello import RateLimiter, set_default_limiter
+    from service.auth import create_org
+    from service.db import Database
+    from service.schemas import SourceCreate
+    from service.settings import Settings
+    from service.sources import create_source
+    from service.sync.runner import run_sync
+
+    if not limits:  # measure our side, not Trello's pacing
+        unlimited = (10**9, 1.0)
+        set_default_limiter(RateLimiter(per_token=unlimited, per_key=unlimited, per_route={}))
+    cpu_start = _cpu()
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=Path(data_dir),
+        secret_key=Fernet.generate_key().decode(),
+        database_url=db_url,
+        _env_file=None,
+    )
+    db = Database(settings.effective_database_url)
+    db.migrate()
+    with db.session() as s:
+        org = create_org(s, "bench")
+        body = {
+            "kind": "trello",
+            "name": "trello",
+            "base_url": ready["api"],
+            "credentials": {"type": "trello", "api_key": ready["api_key"], "token": ready["token"]},
+            "webhook_secret": ready["app_secret"],
+        }
+        source_id = create_source(s, settings, org.id, SourceCreate.model_validate(body)).id  # type: ignore[arg-type]
+    cpu_ready = _cpu()
+    t0 = time.perf_counter()
+    run = run_sync(db, settings, source_id, mode="backfill", owner="bench")  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - t0
+    cpu_synced = _cpu()
+    full_stats = _get(ready["url"] + "/_sandbox/stats")
+    _post(ready["url"] + "/_sandbox/stats/reset")
+    p0 = time.perf_counter()
+    poll = run_sync(db, settings, source_id, mode="incremental", owner="bench")  # type: ignore[arg-type]
+    poll_elapsed = time.perf_counter() - p0
+    cpu_polled = _cpu()
+    poll_stats = _get(ready["url"] + "/_sandbox/stats")
+    from sqlalchemy import func, select
+
+    from service.tables import Task
+
+    with db.read() as c:
+        tasks = c.execute(select(func.count()).select_from(Task.__table__)).scalar()
+    db.dispose()
+    print(
+        json.dumps(
+            {
+                "api_calls": run.api_calls,
+                "items_seen": run.items_seen,
+                "elapsed": elapsed,
+                "cpu_setup": cpu_ready - cpu_start,
+                "cpu_sync": cpu_synced - cpu_ready,
+                "cpu_poll": cpu_polled - cpu_synced,
+                "cpu_total": _cpu(),
+                "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "poll_api_calls": poll.api_calls,
+                "poll_elapsed": poll_elapsed,
+                "poll_requests_seen_by_trello": poll_stats["total"],
+                "poll_429": poll_stats["by_status"].get("429", 0),
+                "tasks": tasks,
+                "routes": full_stats["by_route"],
+                "status_429": full_stats["by_status"].get("429", 0),
+            }
+        )
+    )
+
+
+# --- the parent: sandbox, databases, report ----------------------------------------------
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=60) as r:  # noqa: S310 - loopback
+        return json.loads(r.read())
+
+
+def _post(url: str) -> Any:
+    req = urllib.request.Request(
+        url, data=b"{}", method="POST", headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(req, timeout=60) as r:  # noqa: S310 - loopback
+        return json.loads(r.read() or b"null")
+
+
+def start_sandbox(
+    boards: int, cards: int, limits: bool
+) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    from sandbox.server import free_port
+
+    port = free_port()
+    cmd = [
+        sys.executable,
+        "-m",
+        "sandbox.trello",
+        "--port",
+        str(port),
+        "--boards",
+        str(boards),
+        "--seed-cards",
+        str(boards * cards),
+        "--seed",
+        "1",
+    ]
+    if not limits:
+        cmd.append("--no-limits")
+    proc = subprocess.Popen(  # noqa: S603 - our own module
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    ready = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            _get(ready["url"] + "/_sandbox/stats")
+            return proc, ready
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the sandbox did not start") from None
+            time.sleep(0.1)
+
+
+def minimum_requests(boards: int) -> dict[str, int]:
+    """What a full sync cannot do with less, by documented routes: discover the boards,
+    then per board the newest action (the cursor), the board with lists / custom fields /
+    labels / members nested, and every card with its custom field values."""
+    floor = {
+        "members/me/boards": 1,
+        "newest action per board": boards,
+        "board + nested lists, fields, labels, members": boards,
+        "cards/all with customFieldItems": boards,
+    }
+    floor["total"] = sum(floor.values())
+    return floor
+
+
+def run_child(
+    db_url: str, ready: dict[str, Any], limits: bool
+) -> tuple[dict[str, Any], float, int]:
+    """Run one sync child; returns its report, and its CPU seconds and peak RSS (KB) as the
+    parent sees them (``os.wait4`` rusage of that child alone)."""
+    with tempfile.TemporaryDirectory(prefix="taskhub-bench-") as tmp:
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--child",
+            "--db",
+            db_url.replace("{tmp}", tmp),
+            "--ready",
+            json.dumps(ready),
+            "--data-dir",
+            tmp,
+        ]
+        if limits:
+            cmd.append("--limits")
+        with open(Path(tmp) / "stderr.txt", "w+") as err:
+            proc = subprocess.Popen(  # noqa: S603 - our own script
+                cmd,
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            out = proc.stdout.read()  # type: ignore[union-attr]
+            _, status, usage = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            err.seek(0)
+            errors = err.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"sync child failed ({proc.returncode}):\n{errors[-4000:]}")
+    report = json.loads(out.strip().splitlines()[-1])
+    return report, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def create_pg_database() -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    from service.settings import normalize_url
+
+    name = f"taskhub_bench_trello_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_pg_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    from service.settings import normalize_url
+
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def report(store: str, r: dict[str, Any], minimum: dict[str, int], cards: int, boards: int) -> bool:
+    per_1000_sync = r["cpu_sync"] / cards * 1000
+    per_1000_process = r["cpu_total"] / cards * 1000
+    rss_mb = r["maxrss_kb"] / 1024
+    poll_per_board = r["poll_requests_seen_by_trello"] / boards
+    ok = (
+        per_1000_sync <= TARGET_CPU_PER_1000
+        and rss_mb < TARGET_RSS_MB
+        and poll_per_board <= TARGET_POLL_PER_BOARD
+    )
+    seen = sum(r["routes"].values())
+    print(f"\n== {store} ==")
+    print(
+        f"  stored: {r['tasks']} cards in {r['elapsed']:.1f} s"
+        f"  -> {cards / r['elapsed']:.0f} cards/s"
+    )
+    print(
+        f"  API requests: {r['api_calls']} made "
+        f"(Trello saw {seen}, {r['status_429']} answered 429) "
+        f"vs minimum {minimum['total']}  -> ratio {r['api_calls'] / minimum['total']:.2f}"
+    )
+    for route, n in sorted(r["routes"].items(), key=lambda kv: -kv[1])[:6]:
+        print(f"      {n:6d}  {route}")
+    print(
+        f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = "
+        f"{per_1000_sync:.3f} CPU-s / 1,000 cards "
+        f"(target <= {TARGET_CPU_PER_1000}); whole process incl. start-up and migrations "
+        f"{r['cpu_total']:.1f} s = {per_1000_process:.3f}"
+    )
+    print(f"  peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB})")
+    print(
+        f"  no-change poll: {r['poll_requests_seen_by_trello']} requests for {boards} boards = "
+        f"{poll_per_board:.2f} per board (target {TARGET_POLL_PER_BOARD:.0f}); "
+        f"{r['poll_elapsed']:.2f} s, {r['cpu_poll']:.2f} CPU-s"
+    )
+    print(f"  => {'within targets' if ok else 'MISSES a target'}")
+    return ok
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--boards", type=int, default=50)
+    ap.add_argument("--cards", type=int, default=1000, help="cards per board")
+    ap.add_argument("--store", choices=("both", "sqlite", "postgres"), default="both")
+    ap.add_argument(
+        "--limits",
+        action="store_true",
+        help="keep Trello's limits on in the sandbox and in our client (default: both off)",
+    )
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--ready", help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.db, json.loads(args.ready), args.data_dir, args.limits)
+        return
+
+    limits = (
+        "ON (100 / 10 s per token, 300 / 10 s per key)"
+        if args.limits
+        else "OFF (sandbox and client)"
+    )
+    print(
+        f"starting the Trello sandbox with {args.boards} boards x {args.cards} cards; "
+        f"rate limits {limits} ...",
+        flush=True,
+    )
+    t0 = time.perf_counter()
+    proc, ready = start_sandbox(args.boards, args.cards, args.limits)
+    cards = int(ready["cards"])
+    print(
+        f"  ready in {time.perf_counter() - t0:.1f} s: {cards} cards on "
+        f"{len(ready['boards'])} boards, "
+        f"{ready['url']}"
+    )
+    minimum = minimum_requests(len(ready["boards"]))
+    print(
+        "  minimum requests for a full sync: "
+        + ", ".join(f"{k} {v}" for k, v in minimum.items() if k != "total")
+        + f" = {minimum['total']}"
+    )
+    all_ok = True
+    try:
+        for store in ("sqlite", "postgres") if args.store == "both" else (args.store,):
+            pg_name = None
+            if store == "postgres":
+                url, pg_name = create_pg_database()
+            else:
+                url = "sqlite:///{tmp}/taskhub.db"
+            try:
+                _post(ready["url"] + "/_sandbox/stats/reset")
+                r, cpu, maxrss = run_child(url, ready, args.limits)
+                r["cpu_total"], r["maxrss_kb"] = cpu, maxrss  # the parent's view of that child
+                if r["items_seen"] != cards or r["tasks"] != cards:
+                    raise RuntimeError(f"{store}: stored {r['tasks']} of {cards} cards")
+                all_ok &= report(store, r, minimum, cards, len(ready["boards"]))
+            finally:
+                if pg_name:
+                    drop_pg_database(pg_name)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    sys.exit(0 if all_ok else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -52,11 +52,14 @@ def run_in_thread(
     startup_timeout: float = 10.0,
     log_level: str = "warning",
     probe_path: str = "/",
+    lifespan: str = "off",
 ) -> tuple[str, Callable[[], None]]:
     """Start uvicorn serving ``app`` in a daemon thread; return ``(base_url, stop)``.
 
     ``port=0`` picks a free port. Returns once ``probe_path`` answers (any HTTP status).
     ``stop()`` asks uvicorn to exit and joins the thread; calling it twice is harmless.
+    ``lifespan="on"`` runs the app's startup/shutdown (the taskhub app needs it to close
+    its database pools on its own event loop); the sandboxes have none.
     """
     if port == 0:
         port = free_port(host)
@@ -66,7 +69,7 @@ def run_in_thread(
         port=port,
         log_level=log_level,
         access_log=False,
-        lifespan="off",
+        lifespan=lifespan,
         loop="asyncio",
         http="h11",
         ws="none",

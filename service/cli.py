@@ -219,7 +219,7 @@ def main() -> None:  # pragma: no cover
 
 
 # Later layers add their commands (sync, demo, apply, remap) in their own modules.
-for _mod in ("service.cli_sync", "service.cli_demo"):
+for _mod in ("service.cli_sync", "service.cli_demo", "service.cli_apply", "service.cli_sandbox"):
     try:
         __import__(_mod)
     except ModuleNotFoundError as _exc:

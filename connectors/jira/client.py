@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Literal, TypeVar
 
+import orjson
 from jira import JIRA
 
 from connectors.errors import ConnectorError, Fatal
@@ -120,7 +121,11 @@ class JiraClient:
 
         def counted(method: str, url: Any, *args: Any, **kwargs: Any) -> Any:
             self.api_calls += 1
-            return original(method, url, *args, **kwargs)
+            response = original(method, url, *args, **kwargs)
+            # The library decodes with ``response.json()`` (stdlib json); a search page is
+            # ~0.5 MB, so decode with orjson instead (same values; errors are ValueErrors too).
+            response.json = lambda **_: orjson.loads(response.content)  # type: ignore[method-assign]
+            return response
 
         session.request = counted  # type: ignore[method-assign]
 

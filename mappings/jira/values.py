@@ -71,7 +71,8 @@ def parse_jira_datetime(value: Any) -> datetime | None:
         text = value.strip()
         if not text:
             return None
-        text = _SPACE_SEP.sub(r"\1T\2", text)
+        if len(text) > 10 and text[10] == " ":  # the regex only for the rare space form (hot path)
+            text = _SPACE_SEP.sub(r"\1T\2", text)
         try:
             dt = datetime.fromisoformat(text)
         except ValueError as exc:

@@ -288,7 +288,9 @@ def _make_issue(
         issue.status_id = _STATUS_IDS[new]
         issue.status_changed = t
     if t > anchor:  # keep every time in the past of the anchor
-        shift = t - anchor + rng.randint(1, 600) * 1000
+        # Spread those over the last two weeks: squeezed into the last minutes, a third of
+        # the site would share one poll's overlap window (unlike any real site).
+        shift = t - anchor + rng.randint(60, 14 * 24 * 3600) * 1000
         histories = [h._replace(created=h.created - shift) for h in histories]
         issue.created -= shift
         t -= shift

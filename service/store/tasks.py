@@ -227,6 +227,26 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(ins, list(part))
 
 
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+
+def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
+    """The guarded task upsert for these columns, built once per dialect (not per page)."""
+    key = (conn.dialect.name, columns)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        ins = insert_for(conn, T)
+        update_cols = {
+            k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")
+        }
+        stmt = _STATEMENTS[key] = ins.on_conflict_do_update(
+            index_elements=["source_id", "external_id"],
+            set_=update_cols,
+            where=_guard(T, ins.excluded),
+        )
+    return stmt
+
+
 def upsert_tasks(
     conn: Connection, org_id: int, source_id: int, upserts: Sequence[TaskUpsert], *, keep_raw: bool = True
 ) -> ApplyStats:
@@ -293,15 +313,19 @@ def upsert_tasks(
                 change_rows.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
     if not rows:
         return stats
-    ins = insert_for(conn, T)
-    update_cols = {k: ins.excluded[k] for k in rows[0] if k not in ("org_id", "source_id", "external_id")}
-    stmt = ins.on_conflict_do_update(
-        index_elements=["source_id", "external_id"], set_=update_cols, where=_guard(T, ins.excluded)
-    ).returning(T.c.id, T.c.external_id)
+    # One executemany of a small statement (psycopg prepares it once; with RETURNING the
+    # rows would go as one huge multi-VALUES statement that psycopg re-parses every page),
+    # then read back which rows carry our version: those the guard let through.
+    conn.execute(_task_upsert(conn, tuple(rows[0])), rows)
     task_ids: dict[str, int] = {}
-    for part in chunks(rows, 200):
-        for tid, ext in conn.execute(stmt, list(part)):
-            task_ids[ext] = tid
+    for part in chunks([r["external_id"] for r in rows]):
+        for tid, ext, stored_at in conn.execute(
+            sa.select(T.c.id, T.c.external_id, T.c.remote_updated_at).where(
+                T.c.source_id == source_id, T.c.external_id.in_(part)
+            )
+        ):
+            if stored_at == latest[ext].task.updated_at:
+                task_ids[ext] = tid
     # Re-applying the stored version is idempotent and not a change.
     stats.changed = sum(1 for ext in task_ids
                         if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
@@ -440,7 +464,8 @@ def upsert_milestones(conn: Connection, org_id: int, source_id: int, items: Sequ
     stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
                                      where=_guard(M, ins.excluded))
     for part in chunks(list(rows.values()), 200):
-        stats.changed += conn.execute(stmt, list(part)).rowcount or 0
+        conn.execute(stmt, list(part))
+    stats.changed = _written(conn, M, source_id, rows)
     return stats
 
 
@@ -480,9 +505,28 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
     stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
                                      where=_guard(W, ins.excluded))
     for part in chunks(list(rows.values()), 300):
-        stats.changed += conn.execute(stmt, list(part)).rowcount or 0
+        conn.execute(stmt, list(part))
+    stats.changed = _written(conn, W, source_id, rows)
     stats.stale = len(rows) - stats.changed
     return stats
+
+
+def _written(
+    conn: Connection, table: sa.Table, source_id: int, rows: dict[str, dict[str, Any]]
+) -> int:
+    """How many ``rows`` the guarded upsert wrote: those now stored with their version.
+
+    (An executemany's ``rowcount`` is -1 on psycopg, so it cannot be summed.)
+    """
+    n = 0
+    for part in chunks(list(rows)):
+        for ext, stored_at in conn.execute(
+            sa.select(table.c.external_id, table.c.remote_updated_at).where(
+                table.c.source_id == source_id, table.c.external_id.in_(part)
+            )
+        ):
+            n += stored_at == rows[ext]["remote_updated_at"]
+    return n
 
 
 def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDelete]) -> ApplyStats:

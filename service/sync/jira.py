@@ -12,8 +12,11 @@ constructor and one search page) — the feeds run when issues changed or every
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +48,16 @@ OVERLAP = timedelta(minutes=2)
 FEED_INTERVAL = timedelta(minutes=15)
 VERSIONS_INTERVAL = timedelta(minutes=30)
 SITE_INFO_TTL = timedelta(hours=24)
+ANALYZE_AFTER = 1000  # issues stored in one run before the first ANALYZE (PostgreSQL)
+ANALYZED_TABLES = (
+    "task",
+    "change",
+    "task_assignee",
+    "task_milestone",
+    "person_identity",
+    "project",
+    "milestone",
+)
 BASE_FIELDS = [
     "summary", "issuetype", "status", "priority", "assignee", "labels", "parent", "fixVersions", "duedate",
     "created", "updated", "resolutiondate", "timetracking", "timeoriginalestimate", "timeestimate", "timespent",
@@ -71,6 +84,26 @@ def site_fields(site_info: dict[str, Any] | None) -> JiraFieldIds | None:
     return JiraFieldIds(**data) if isinstance(data, dict) else None
 
 
+@contextmanager
+def fewer_gc_passes(gen0: int = 20_000) -> Iterator[None]:
+    """Keep CPython's cyclic collector out of a sync's way.
+
+    A sync allocates millions of short-lived, acyclic containers (decoded pages, mapped
+    models, row dicts) that reference counting frees; each young-generation pass still
+    rescans the survivors and every full pass the whole heap (SQLAlchemy, the jira
+    library, pydantic schemas). Freezing what exists at the start and collecting the
+    young generation less often cut a full sync's CPU by about a tenth. Restored after.
+    """
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], gen0), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
@@ -88,7 +121,8 @@ class JiraSyncer:
     # --- entry ------------------------------------------------------------------------
     def run(self, mode: str) -> None:
         try:
-            self._run(mode)
+            with fewer_gc_passes():
+                self._run(mode)
         finally:
             self.ctx.recorder.api_calls += self.client.api_calls
 
@@ -157,6 +191,7 @@ class JiraSyncer:
             tz = self.site.get("timezone") or "UTC"
             jql = f'{scope} AND updated >= "{jql_datetime(since - OVERLAP, tz)}" ORDER BY updated ASC'
         changed = seen = 0
+        next_analyze = ANALYZE_AFTER
         org, sid = self.source.org_id, self.source.id
         for page in self.client.iter_search(jql, fields=self._field_list(), expand="changelog"):
             upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
@@ -176,10 +211,27 @@ class JiraSyncer:
             self.ctx.recorder.items_changed += stats.changed
             self.ctx.progress("issues", seen, page.total)
             self.ctx.renew()
+            if seen >= next_analyze:
+                self._refresh_planner_stats()
+                next_analyze = seen * 2
         if since is None:  # nothing in scope yet: start incremental from now
             with self.ctx.db.write() as conn:
                 set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))  # type: ignore[arg-type]
         return changed
+
+    def _refresh_planner_stats(self) -> None:
+        """PostgreSQL: ANALYZE the tables a backfill is filling, at 1k, 2k, 4k... issues.
+
+        Autovacuum lags behind a bulk load; with statistics from when the tables were
+        empty, the planner answers each page's ``external_id IN (...)`` lookups by scanning
+        every row of the source (only ``source_id`` as the index condition), which makes
+        a 100,000-issue backfill quadratic. SQLite's planner uses the index without them.
+        """
+        if self.ctx.db.dialect != "postgresql":
+            return
+        with self.ctx.db.write() as conn:
+            for table in ANALYZED_TABLES:
+                conn.exec_driver_sql(f"ANALYZE {table}")
 
     # --- worklogs ------------------------------------------------------------------------
     def _worklogs(self, *, force: bool, from_scratch: bool) -> None:

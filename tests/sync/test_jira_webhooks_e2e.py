@@ -43,6 +43,7 @@ class Hub:
     site: JiraSite
     worker: Worker
     held: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    http: httpx.Client = field(default_factory=lambda: httpx.Client(timeout=10))
 
     @property
     def hook_url(self) -> str:
@@ -61,7 +62,7 @@ class Hub:
     def post(self, body: bytes, identifier: str, *, signature: str | None = None) -> httpx.Response:
         headers = {"Content-Type": "application/json", IDENTIFIER_HEADER: identifier,
                    SIGNATURE_HEADER: signature or sign(self.site.webhook_secret, body)}
-        return httpx.post(self.hook_url, content=body, headers=headers, timeout=10)
+        return self.http.post(self.hook_url, content=body, headers=headers)
 
     def task(self, external_id: str | int) -> Any:
         with self.site.db.read() as c:
@@ -77,12 +78,13 @@ class Hub:
 def hub(jira_site: JiraSite) -> Iterator[Hub]:
     site = jira_site
     app = create_app(site.settings, site.db, run_worker=False, migrate=False)
-    url, stop = run_in_thread(app, probe_path="/healthz")
+    url, stop = run_in_thread(app, probe_path="/healthz", lifespan="on")
     h = Hub(url, site, Worker(site.db, site.settings, worker_id="test-worker", poll_sources=False))
     register_webhook(site.state, h.hook_url, secret=site.webhook_secret)
     try:
         yield h
     finally:
+        h.http.close()
         stop()
 
 

@@ -1,0 +1,263 @@
+"""Full Jira sync throughput: the sandbox's N issues with worklogs into SQLite and PostgreSQL.
+
+    .venv/bin/python bench/jira_sync.py [--issues 100000] [--projects 4] [--store both|sqlite|postgres]
+
+The Jira sandbox runs in a process of its own (``python -m sandbox.jira``) so its CPU is
+not counted. Each sync runs in a fresh child process (``--child``) that migrates its
+database, registers the source and runs ``run_sync`` (backfill, then a no-change
+incremental poll); the child reports its own CPU (user+sys) and peak RSS
+(``ru_maxrss``). PostgreSQL: a database of its own is created on
+``TASKHUB_BENCH_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test)
+and dropped afterwards.
+
+Printed per store: issues/s, API requests against the minimum (search pages of 100 +
+worklog feed pages of 1000 + worklog/list calls of 1000 + versions per project + the
+four site calls), peak RSS, taskhub CPU seconds per 1,000 issues (sync phase and whole
+process) and the requests of a no-change poll. Targets: <= 0.3 CPU-s / 1,000 issues,
+peak RSS < 400 MB, <= 2 requests for a no-change poll.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TARGET_CPU_PER_1000 = 0.3
+TARGET_RSS_MB = 400
+TARGET_POLL_REQUESTS = 2
+
+
+# --- the child: one sync, measured from inside -------------------------------------------
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
+    from cryptography.fernet import Fernet
+
+    from service.auth import create_org
+    from service.db import Database
+    from service.schemas import SourceCreate
+    from service.settings import Settings
+    from service.sources import create_source
+    from service.sync.runner import run_sync
+
+    cpu_start = _cpu()
+    settings = Settings(data_dir=Path(data_dir), secret_key=Fernet.generate_key().decode(),  # type: ignore[call-arg]
+                        database_url=db_url, _env_file=None)
+    db = Database(settings.effective_database_url)
+    db.migrate()
+    with db.session() as s:
+        org = create_org(s, "bench")
+        body = {"kind": "jira", "name": "jira", "base_url": sandbox_url,
+                "credentials": {"type": "jira_cloud", "email": "integration@example.com",
+                                "api_token": "sandbox-api-token"}}
+        source_id = create_source(s, settings, org.id, SourceCreate.model_validate(body)).id  # type: ignore[arg-type]
+    cpu_ready = _cpu()
+    t0 = time.perf_counter()
+    run = run_sync(db, settings, source_id, mode="backfill", owner="bench")  # type: ignore[arg-type]
+    elapsed = time.perf_counter() - t0
+    cpu_synced = _cpu()
+    full_stats = _get(sandbox_url + "/_sandbox/stats")
+    _post(sandbox_url + "/_sandbox/stats/reset")
+    poll = run_sync(db, settings, source_id, mode="incremental", owner="bench")  # type: ignore[arg-type]
+    poll_stats = _get(sandbox_url + "/_sandbox/stats")
+    from sqlalchemy import func, select
+
+    from service.tables import Task, Worklog
+
+    with db.read() as c:
+        tasks = c.execute(select(func.count()).select_from(Task.__table__)).scalar()
+        worklogs = c.execute(select(func.count()).select_from(Worklog.__table__)).scalar()
+    db.dispose()
+    print(json.dumps({
+        "api_calls": run.api_calls, "items_seen": run.items_seen, "elapsed": elapsed,
+        "cpu_setup": cpu_ready - cpu_start, "cpu_sync": cpu_synced - cpu_ready, "cpu_total": _cpu(),
+        "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+        "poll_api_calls": poll.api_calls, "poll_requests_seen_by_jira": poll_stats["total"],
+        "poll_routes": poll_stats["by_route"], "poll_seen": poll.items_seen, "poll_changed": poll.items_changed,
+        "tasks": tasks, "worklogs": worklogs, "routes": full_stats["by_route"],
+    }))
+
+
+# --- the parent: sandbox, databases, report ----------------------------------------------
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=30) as r:  # noqa: S310 - loopback
+        return json.loads(r.read())
+
+
+def _post(url: str) -> Any:
+    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
+        return json.loads(r.read() or b"null")
+
+
+def start_sandbox(issues: int, projects: int) -> tuple[subprocess.Popen[str], dict[str, Any]]:
+    from sandbox.server import free_port
+
+    port = free_port()
+    proc = subprocess.Popen(  # noqa: S603 - our own module
+        [sys.executable, "-m", "sandbox.jira", "--port", str(port), "--seed-issues", str(issues),
+         "--projects", str(projects)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    ready = json.loads(proc.stdout.readline())  # type: ignore[union-attr]
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            _get(ready["url"] + "/_sandbox/stats")
+            return proc, ready
+        except OSError:
+            if time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("the sandbox did not start") from None
+            time.sleep(0.1)
+
+
+def minimum_requests(issues: int, worklogs: int, projects: int) -> dict[str, int]:
+    pages = {
+        "search pages (100 issues)": math.ceil(issues / 100),
+        "worklog/updated pages (1000)": max(1, math.ceil(worklogs / 1000)),
+        "worklog/deleted pages": 1,
+        "worklog/list calls (1000)": math.ceil(worklogs / 1000),
+        "project versions": projects,
+        "serverInfo, myself, field, project/search": 4,
+    }
+    pages["total"] = sum(pages.values())
+    return pages
+
+
+def run_child(db_url: str, sandbox_url: str) -> tuple[dict[str, Any], float, int]:
+    """Run one sync child; returns its report, its CPU from the parent's view and its max RSS."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with tempfile.TemporaryDirectory(prefix="taskhub-bench-") as tmp:
+        out = subprocess.run(  # noqa: S603 - our own script
+            [sys.executable, str(Path(__file__).resolve()), "--child", "--db", db_url.replace("{tmp}", tmp),
+             "--sandbox", sandbox_url, "--data-dir", tmp],
+            cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if out.returncode != 0:
+        raise RuntimeError(f"sync child failed ({out.returncode}):\n{out.stderr[-4000:]}")
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return report, cpu, after.ru_maxrss
+
+
+def create_pg_database() -> tuple[str, str]:
+    import sqlalchemy as sa
+
+    from service.settings import normalize_url
+
+    name = f"taskhub_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
+
+
+def drop_pg_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    from service.settings import normalize_url
+
+    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def report(store: str, r: dict[str, Any], parent_cpu: float, minimum: dict[str, int], issues: int,
+           jira_requests: dict[str, int]) -> bool:
+    per_1000_sync = r["cpu_sync"] / issues * 1000
+    per_1000_process = parent_cpu / issues * 1000
+    rss_mb = r["maxrss_kb"] / 1024
+    ok = (per_1000_sync <= TARGET_CPU_PER_1000 and rss_mb < TARGET_RSS_MB
+          and r["poll_requests_seen_by_jira"] <= TARGET_POLL_REQUESTS)
+    print(f"\n== {store} ==")
+    print(f"  stored: {r['tasks']} tasks, {r['worklogs']} worklogs in {r['elapsed']:.1f} s"
+          f"  -> {issues / r['elapsed']:.0f} issues/s")
+    print(f"  API requests: {r['api_calls']} made (Jira saw {sum(jira_requests.values())}) vs minimum "
+          f"{minimum['total']}  -> ratio {r['api_calls'] / minimum['total']:.2f}")
+    for route, n in sorted(jira_requests.items(), key=lambda kv: -kv[1])[:8]:
+        print(f"      {n:6d}  {route}")
+    print(f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = {per_1000_sync:.3f} CPU-s / 1,000 issues "
+          f"(target <= {TARGET_CPU_PER_1000}); whole process incl. start-up and migrations "
+          f"{parent_cpu:.1f} s = {per_1000_process:.3f}")
+    print(f"  peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB})")
+    print(f"  no-change poll: {r['poll_requests_seen_by_jira']} requests (target <= {TARGET_POLL_REQUESTS}):"
+          f" {', '.join(f'{k} x{v}' for k, v in r['poll_routes'].items())}; {r['poll_seen']} issues re-read in the"
+          f" overlap window, {r['poll_changed']} changed")
+    print(f"  => {'within targets' if ok else 'MISSES a target'}")
+    return ok
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--issues", type=int, default=100_000)
+    ap.add_argument("--projects", type=int, default=4)
+    ap.add_argument("--store", choices=("both", "sqlite", "postgres"), default="both")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--db", help=argparse.SUPPRESS)
+    ap.add_argument("--sandbox", help=argparse.SUPPRESS)
+    ap.add_argument("--data-dir", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        child(args.db, args.sandbox, args.data_dir)
+        return
+
+    print(f"starting the Jira sandbox with {args.issues} issues over {args.projects} projects ...", flush=True)
+    t0 = time.perf_counter()
+    proc, ready = start_sandbox(args.issues, args.projects)
+    print(f"  ready in {time.perf_counter() - t0:.1f} s: {ready['issues']} issues, {ready['worklogs']} worklogs,"
+          f" {ready['url']}")
+    issues = int(ready["issues"])
+    minimum = minimum_requests(issues, int(ready["worklogs"]), args.projects)
+    print("  minimum requests for a full sync: "
+          + ", ".join(f"{k} {v}" for k, v in minimum.items() if k != "total") + f" = {minimum['total']}")
+    all_ok = True
+    try:
+        for store in (("sqlite", "postgres") if args.store == "both" else (args.store,)):
+            pg_name = None
+            if store == "postgres":
+                url, pg_name = create_pg_database()
+            else:
+                url = "sqlite:///{tmp}/taskhub.db"
+            try:
+                _post(ready["url"] + "/_sandbox/stats/reset")
+                r, cpu, _ = run_child(url, ready["url"])
+                if r["items_seen"] != issues or r["tasks"] != issues:
+                    raise RuntimeError(f"{store}: stored {r['tasks']} of {issues} issues")
+                all_ok &= report(store, r, cpu, minimum, issues, r["routes"])
+            finally:
+                if pg_name:
+                    drop_pg_database(pg_name)
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    sys.exit(0 if all_ok else 1)
+
+
+if __name__ == "__main__":
+    main()

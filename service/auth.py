@@ -29,7 +29,7 @@ __all__ = [
 
 Scope = Literal["read", "write", "admin"]
 SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
-TOKEN_PREFIX = "th_"
+TOKEN_PREFIX = "th_"  # noqa: S105 - a public prefix, not a secret
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -44,8 +44,8 @@ def _db():  # type: ignore[no-untyped-def]
 
 @app.command()
 def serve(
-    host: Annotated[Optional[str], typer.Option(help="Bind address.")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port.")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.")] = None,
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes (PostgreSQL only).")] = 1,
 ) -> None:
     """Run the API (and, on SQLite, the worker in-process)."""
@@ -152,8 +152,8 @@ def token_create(
 
 
 @inbox_app.command("list")
-def inbox_list(status: Annotated[Optional[str], typer.Option(help="Filter by status.")] = None,
-               source: Annotated[Optional[int], typer.Option(help="Filter by source id.")] = None,
+def inbox_list(status: Annotated[str | None, typer.Option(help="Filter by status.")] = None,
+               source: Annotated[int | None, typer.Option(help="Filter by source id.")] = None,
                limit: int = 50) -> None:
     """List inbox events, newest first."""
     import sqlalchemy as sa
@@ -177,7 +177,7 @@ def inbox_list(status: Annotated[Optional[str], typer.Option(help="Filter by sta
 
 
 @inbox_app.command("retry")
-def inbox_retry(ids: Annotated[Optional[list[int]], typer.Argument(help="Event ids; none = every parked event.")] = None) -> None:
+def inbox_retry(ids: Annotated[list[int] | None, typer.Argument(help="Event ids; none = every parked event.")] = None) -> None:
     """Requeue parked (or the given failed) events."""
     from service.inbox import retry_events
 
@@ -193,8 +193,8 @@ def normalize(
     kind: Annotated[str, typer.Argument(help="jira | trello")],
     path: Annotated[str, typer.Argument(help="A JSON file, or - for standard input.")],
     site_url: Annotated[str, typer.Option(help="Jira site URL used for task links.")] = "https://example.atlassian.net",
-    profile: Annotated[Optional[Path], typer.Option(help="Mapping profile YAML/JSON merged over the default.")] = None,
-    timezone: Annotated[Optional[str], typer.Option(help="Organization time zone for dates.")] = None,
+    profile: Annotated[Path | None, typer.Option(help="Mapping profile YAML/JSON merged over the default.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="Organization time zone for dates.")] = None,
 ) -> None:
     """Print the effects a webhook payload or REST response has, one JSON object per line."""
     from service.normalize import normalize_document

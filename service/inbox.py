@@ -159,7 +159,7 @@ def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[
                 stats = apply_effects(conn, source.org_id, source.id, effects)  # type: ignore[arg-type]
                 for _, o in ok:
                     if o.extra is not None:
-                        o.extra(conn)
+                        o.extra(conn)  # noqa: S610 - not Django
                 now = utcnow()
                 for ev, o in ok:
                     if not _mark(conn, worker_id, [ev.id], status=o.status, reason=o.reason, error=None,

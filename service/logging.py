@@ -62,3 +62,5 @@ def configure_logging(settings: Any) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # Migrations on start are routine: their INFO lines would bury a CLI's one-line answer.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))

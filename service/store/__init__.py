@@ -12,12 +12,12 @@ from service.store.tasks import (
     apply_effects,
     apply_task_deletes,
     apply_task_patches,
+    delete_milestones,
+    delete_worklogs,
     upsert_milestones,
     upsert_projects,
     upsert_tasks,
     upsert_worklogs,
-    delete_milestones,
-    delete_worklogs,
 )
 
 __all__ = [

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from sandbox.jira import JiraState, generate
-from sandbox.jira.jql import parse_jql
 from sandbox.jira.fields import FieldSelection, render_issue
+from sandbox.jira.jql import parse_jql
 from sandbox.jira.render import Ctx
 from sandbox.jira.search import keyset_page
 

@@ -21,8 +21,9 @@ def test_unknown_route_is_problem_json_with_request_id(client):
 
 
 def test_readyz_reports_pending_migrations(db, settings):
-    import sqlalchemy as sa
     import warnings
+
+    import sqlalchemy as sa
 
     from service.app import create_app
 

@@ -22,7 +22,8 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service import store
-from service.tables import Change, Milestone as MilestoneRow, Person, Project, Task, TaskAssignee, TaskMilestone
+from service.tables import Change, Person, Project, Task, TaskAssignee, TaskMilestone
+from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
 from tests.service.factories import T0, make_org, make_source, task
 

@@ -34,10 +34,10 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_pg_database, drop_pg_database  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.settings import Settings, normalize_url  # noqa: E402
+from service.settings import Settings  # noqa: E402
 
-PG_ADMIN = normalize_url(os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
 SECRET = "bench-webhook-secret"
 
 LUA = r"""
@@ -138,12 +138,7 @@ def bench_store(store: str, duration: int, connections: int) -> dict[str, object
     key = Fernet.generate_key().decode()
     dbname = None
     if store == "postgres":
-        dbname = f"taskhub_bench_{os.getpid()}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}"'))
-            c.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+        url, dbname = create_pg_database("taskhub_bench_ingest")
         baseline_dsn = url.replace("postgresql+psycopg://", "postgresql://")
         workers = 2
     else:
@@ -179,9 +174,7 @@ def bench_store(store: str, duration: int, connections: int) -> dict[str, object
         return results
     finally:
         if dbname:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+            drop_pg_database(dbname)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

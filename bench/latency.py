@@ -33,7 +33,8 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import PG_ADMIN, free_port, wait_up  # noqa: E402
+from bench.common import create_pg_database, drop_pg_database  # noqa: E402
+from bench.ingest import free_port, wait_up  # noqa: E402
 from sandbox.jira import JiraConfig, JiraState, generate, start  # noqa: E402
 from sandbox.jira import mutations as jm  # noqa: E402
 from sandbox.jira.api import register_webhook  # noqa: E402
@@ -60,12 +61,7 @@ def run(store: str, rate: float, duration: float) -> dict[str, float]:
     key = Fernet.generate_key().decode()
     dbname = None
     if store == "postgres":
-        dbname = f"taskhub_latency_{os.getpid()}"
-        admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}"'))
-            c.execute(sa.text(f'CREATE DATABASE "{dbname}"'))
-        url = PG_ADMIN.rsplit("/", 1)[0] + "/" + dbname
+        url, dbname = create_pg_database("taskhub_latency")
     else:
         url = f"sqlite:///{tmp / 'taskhub.db'}"
     port = free_port()
@@ -168,9 +164,7 @@ def run(store: str, rate: float, duration: float) -> dict[str, float]:
         stop_jira()
         state.close()
         if dbname:
-            admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-            with admin.connect() as c:
-                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)'))
+            drop_pg_database(dbname)
         shutil.rmtree(tmp, ignore_errors=True)
 
 

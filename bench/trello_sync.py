@@ -31,14 +31,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-PG_ADMIN = os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+from bench.common import create_pg_database, drop_pg_database  # noqa: E402
+
 TARGET_CPU_PER_1000 = 0.3
 TARGET_RSS_MB = 400
 TARGET_POLL_PER_BOARD = 1.0
@@ -237,30 +237,6 @@ def run_child(
     return report, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
-def create_pg_database() -> tuple[str, str]:
-    import sqlalchemy as sa
-
-    from service.settings import normalize_url
-
-    name = f"taskhub_bench_trello_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN.rsplit("/", 1)[0] + "/" + name, name
-
-
-def drop_pg_database(name: str) -> None:
-    import sqlalchemy as sa
-
-    from service.settings import normalize_url
-
-    admin = sa.create_engine(normalize_url(PG_ADMIN), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
-
 def report(store: str, r: dict[str, Any], minimum: dict[str, int], cards: int, boards: int) -> bool:
     per_1000_sync = r["cpu_sync"] / cards * 1000
     per_1000_process = r["cpu_total"] / cards * 1000
@@ -348,7 +324,7 @@ def main() -> None:
         for store in ("sqlite", "postgres") if args.store == "both" else (args.store,):
             pg_name = None
             if store == "postgres":
-                url, pg_name = create_pg_database()
+                url, pg_name = create_pg_database("taskhub_bench_trello")
             else:
                 url = "sqlite:///{tmp}/taskhub.db"
             try:

@@ -1,0 +1,532 @@
+"""Portfolio views over 100,000 tasks / 500 projects / 200,000 worklogs, on SQLite and PostgreSQL.
+
+    .venv/bin/python bench/views.py [--store both|sqlite|postgres] [--scale 1.0] [--runs 15]
+
+For each store it builds one organization (time zone Europe/Berlin, so the local-date
+conversions are exercised) with 500 projects over a Jira and a Trello source, 200
+people with two effective-dated rates each, ~100k tasks (40 % done, 25 % in progress)
+with their status changes (~105k rows), 2,500 milestones and 200k worklogs by project
+teams of 8 — written
+with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
+measures p50/p95 of each ``/api/v1/views/*`` endpoint through the ASGI app in-process
+(the whole portfolio, as of now, ungrouped and grouped by project) and of a bare SQL
+aggregate reading the same rows, and prints the ratio view / bare (target ≤ 2×).
+
+SQLite goes to a temporary file; PostgreSQL to a database created (and dropped) next
+to ``TASKHUB_BENCH_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+import warnings
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from service.db import Database  # noqa: E402
+from service.settings import normalize_url  # noqa: E402
+from service.tables import (  # noqa: E402
+    Change,
+    Milestone,
+    Organization,
+    Person,
+    PersonIdentity,
+    PersonRate,
+    Portfolio,
+    PortfolioProject,
+    Project,
+    Source,
+    Task,
+    TaskAssignee,
+    TaskMilestone,
+    Worklog,
+)
+
+PG_ADMIN = normalize_url(
+    os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+)
+NOW = datetime.now(UTC).replace(microsecond=0)
+VIEWS = ("progress", "budget", "milestones", "flow", "workload")
+
+
+def _insert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
+    for i in range(0, len(rows), chunk):
+        conn.execute(sa.insert(table), rows[i : i + chunk])
+
+
+def build(db: Database, scale: float, seed: int = 5) -> int:
+    """Write the benchmark organization; returns its id."""
+    rnd = random.Random(seed)
+    n_projects, n_people = max(2, int(500 * scale)), max(4, int(200 * scale))
+    tasks_per_project = 200
+    n_worklogs = int(200_000 * scale)
+    start = NOW - timedelta(days=300)
+    with db.write() as c:
+        org = c.execute(
+            sa.insert(Organization.__table__)
+            .values(
+                name="bench",
+                timezone="Europe/Berlin",
+                currency="EUR",
+                default_hourly_rate=50,
+                created_at=start,
+            )
+            .returning(Organization.__table__.c.id)
+        ).scalar_one()
+        src = {}
+        for kind in ("jira", "trello"):
+            src[kind] = c.execute(
+                sa.insert(Source.__table__)
+                .values(
+                    org_id=org,
+                    kind=kind,
+                    name=f"{kind}-bench",
+                    poll_interval_seconds=300,
+                    enabled=True,
+                    status="ok",
+                    created_at=start,
+                    updated_at=start,
+                )
+                .returning(Source.__table__.c.id)
+            ).scalar_one()
+        projects = []
+        for i in range(n_projects):
+            kind = "jira" if i % 10 < 7 else "trello"
+            ps = (start + timedelta(days=rnd.randint(0, 120))).date()
+            projects.append(
+                {
+                    "org_id": org,
+                    "source_id": src[kind],
+                    "external_id": f"p{i}",
+                    "key": f"P{i}",
+                    "name": f"Project {i}",
+                    "budget_amount": rnd.randint(50, 500) * 1000,
+                    "budget_currency": "EUR",
+                    "planned_start": ps,
+                    "planned_end": ps + timedelta(days=rnd.randint(90, 300)),
+                    "hourly_rate": rnd.choice([None, 60, 80]),
+                    "created_at": start,
+                    "_kind": kind,
+                }
+            )
+        _insert(
+            c, Project.__table__, [{k: v for k, v in p.items() if k != "_kind"} for p in projects]
+        )
+        pids = list(
+            c.execute(
+                sa.select(Project.__table__.c.id)
+                .where(Project.__table__.c.org_id == org)
+                .order_by(Project.__table__.c.id)
+            ).scalars()
+        )
+        pf = c.execute(
+            sa.insert(Portfolio.__table__)
+            .values(org_id=org, name="All")
+            .returning(Portfolio.__table__.c.id)
+        ).scalar_one()
+        _insert(
+            c, PortfolioProject.__table__, [{"portfolio_id": pf, "project_id": p} for p in pids]
+        )
+        _insert(
+            c,
+            Person.__table__,
+            [
+                {"org_id": org, "display_name": f"Person {i}", "email": f"p{i}@bench.io"}
+                for i in range(n_people)
+            ],
+        )
+        people = list(
+            c.execute(
+                sa.select(Person.__table__.c.id)
+                .where(Person.__table__.c.org_id == org)
+                .order_by(Person.__table__.c.id)
+            ).scalars()
+        )
+        _insert(
+            c,
+            PersonIdentity.__table__,
+            [
+                {"org_id": org, "person_id": p, "tool": "jira", "external_id": f"acc{p}"}
+                for p in people
+            ],
+        )
+        _insert(
+            c,
+            PersonRate.__table__,
+            [
+                {"org_id": org, "person_id": p, "effective_from": d, "hourly_rate": r}
+                for p in people
+                for d, r in (
+                    (start.date() - timedelta(days=30), 70),
+                    (NOW.date() - timedelta(days=120), 85),
+                )
+            ],
+        )
+        milestones = []
+        for pi, p in enumerate(projects):
+            for m in range(5):
+                due = (start + timedelta(days=rnd.randint(30, 420))).date()
+                milestones.append(
+                    {
+                        "org_id": org,
+                        "source_id": p["source_id"],
+                        "project_id": pids[pi],
+                        "external_id": f"m{pi}-{m}",
+                        "name": f"M{pi}.{m}",
+                        "due_date": due,
+                        "baseline_due_date": due - timedelta(days=rnd.choice([0, 0, 5, 10])),
+                        "released": due < NOW.date() and rnd.random() < 0.6,
+                        "archived": False,
+                        "synced_at": NOW,
+                    }
+                )
+        _insert(c, Milestone.__table__, milestones)
+        M = Milestone.__table__
+        mids = {
+            (r.project_id, r.external_id): r.id
+            for r in c.execute(
+                sa.select(M.c.id, M.c.project_id, M.c.external_id).where(M.c.org_id == org)
+            )
+        }
+        tasks, changes, jira_tasks = [], [], []
+        for pi, p in enumerate(projects):
+            for t in range(tasks_per_project):
+                ext = f"t{pi}-{t}"
+                created = start + timedelta(minutes=rnd.randint(0, 280 * 24 * 60))
+                roll = rnd.random()
+                cat = "done" if roll < 0.4 else ("in_progress" if roll < 0.65 else "todo")
+                started = created + timedelta(hours=rnd.randint(1, 240)) if cat != "todo" else None
+                done = started + timedelta(hours=rnd.randint(4, 600)) if cat == "done" else None
+                if done and done > NOW:
+                    done = NOW - timedelta(hours=1)
+                if started and started > NOW:
+                    started = NOW - timedelta(hours=2)
+                updated = done or started or created
+                jira = p["_kind"] == "jira"
+                tasks.append(
+                    {
+                        "org_id": org,
+                        "source_id": p["source_id"],
+                        "project_id": pids[pi],
+                        "external_id": ext,
+                        "key": f"P{pi}-{t}",
+                        "title": f"Task {t}",
+                        "type": "story" if jira else "card",
+                        "status": cat,
+                        "status_category": cat,
+                        "remote_created_at": created,
+                        "remote_updated_at": updated,
+                        "started_at": started,
+                        "completed_at": done,
+                        "due_date": (created + timedelta(days=rnd.randint(5, 90))).date()
+                        if rnd.random() < 0.5
+                        else None,
+                        "estimate_points": rnd.choice([1, 2, 3, 5, 8, None]) if jira else None,
+                        "estimate_seconds": None if jira else rnd.choice([3600, 7200, 14400, None]),
+                        "spent_seconds": rnd.randint(0, 40) * 1800 if jira else None,
+                        "remaining_seconds": rnd.randint(0, 20) * 1800 if jira else None,
+                        "cost": rnd.choice([None, None, None, 250]) if not jira else None,
+                        "is_milestone": False,
+                        "archived": False,
+                        "synced_at": NOW,
+                    }
+                )
+                if jira:
+                    jira_tasks.append((p["source_id"], ext, created, pids[pi]))
+                if started:
+                    changes.append(
+                        {
+                            "org_id": org,
+                            "source_id": p["source_id"],
+                            "task_external_id": ext,
+                            "external_id": f"{ext}-1",
+                            "field": "status",
+                            "from_category": "todo",
+                            "to_category": "in_progress",
+                            "changed_at": started,
+                            "origin": "changelog",
+                        }
+                    )
+                if done:
+                    changes.append(
+                        {
+                            "org_id": org,
+                            "source_id": p["source_id"],
+                            "task_external_id": ext,
+                            "external_id": f"{ext}-2",
+                            "field": "status",
+                            "from_category": "in_progress",
+                            "to_category": "done",
+                            "changed_at": done,
+                            "origin": "changelog",
+                        }
+                    )
+        _insert(c, Task.__table__, tasks)
+        _insert(c, Change.__table__, changes)
+        T = Task.__table__
+        tids = list(c.execute(sa.select(T.c.id, T.c.project_id).where(T.c.org_id == org)))
+        # People work in teams: each project has 8 of them (a person is on ~20 projects).
+        teams = {pid: rnd.sample(people, min(8, len(people))) for pid in pids}
+        _insert(
+            c,
+            TaskAssignee.__table__,
+            [
+                {"task_id": tid, "person_id": rnd.choice(teams[pid])}
+                for tid, pid in tids
+                if rnd.random() < 0.9
+            ],
+        )
+        index = {pid: i for i, pid in enumerate(pids)}
+        _insert(
+            c,
+            TaskMilestone.__table__,
+            [
+                {"task_id": tid, "milestone_id": mids[(pid, f"m{index[pid]}-{rnd.randint(0, 4)}")]}
+                for tid, pid in tids
+                if rnd.random() < 0.6
+            ],
+        )
+        worklogs = []
+        for i in range(n_worklogs):
+            sid, ext, created, pid = rnd.choice(jira_tasks)
+            worklogs.append(
+                {
+                    "org_id": org,
+                    "source_id": sid,
+                    "task_external_id": ext,
+                    "external_id": f"w{i}",
+                    "person_id": rnd.choice(teams[pid]),
+                    "started_at": min(
+                        NOW - timedelta(minutes=5), created + timedelta(hours=rnd.randint(1, 2000))
+                    ),
+                    "seconds": rnd.randint(1, 16) * 1800,
+                    "synced_at": NOW,
+                }
+            )
+        _insert(c, Worklog.__table__, worklogs)
+    if db.dialect == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+            c.exec_driver_sql("VACUUM ANALYZE")
+    else:
+        with db.engine.connect() as c:
+            c.exec_driver_sql("ANALYZE")
+            c.commit()
+    return org
+
+
+def bare_queries(org: int) -> dict[str, list[Any]]:
+    """Bare SQL aggregates over the same rows each view reads (no as_of, no formulas)."""
+    T, W, C, M, TM, TA = (
+        t.__table__ for t in (Task, Worklog, Change, Milestone, TaskMilestone, TaskAssignee)
+    )
+    tasks = (
+        sa.select(
+            T.c.project_id,
+            T.c.status_category,
+            sa.func.count(),
+            sa.func.sum(T.c.estimate_points),
+            sa.func.sum(T.c.estimate_seconds),
+            sa.func.sum(T.c.spent_seconds),
+            sa.func.sum(T.c.cost),
+        )
+        .where(T.c.org_id == org, T.c.deleted_at.is_(None))
+        .group_by(T.c.project_id, T.c.status_category)
+    )
+    work = (
+        sa.select(T.c.project_id, sa.func.sum(W.c.seconds))
+        .select_from(
+            W.join(
+                T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)
+            )
+        )
+        .where(W.c.org_id == org)
+        .group_by(T.c.project_id)
+    )
+    first = (
+        sa.select(C.c.source_id, C.c.task_external_id, sa.func.min(C.c.changed_at).label("s"))
+        .where(C.c.org_id == org, C.c.to_category == "in_progress")
+        .group_by(C.c.source_id, C.c.task_external_id)
+        .subquery()
+    )
+    flow = (
+        sa.select(T.c.project_id, sa.func.count(), sa.func.max(first.c.s))
+        .select_from(
+            T.join(
+                first,
+                sa.and_(
+                    first.c.source_id == T.c.source_id, first.c.task_external_id == T.c.external_id
+                ),
+            )
+        )
+        .where(T.c.org_id == org, T.c.status_category == "done")
+        .group_by(T.c.project_id)
+    )
+    miles = (
+        sa.select(
+            M.c.id,
+            sa.func.count(T.c.id),
+            sa.func.sum(sa.case((T.c.status_category == "done", 1), else_=0)),
+        )
+        .select_from(
+            M.outerjoin(TM, TM.c.milestone_id == M.c.id).outerjoin(T, T.c.id == TM.c.task_id)
+        )
+        .where(M.c.org_id == org)
+        .group_by(M.c.id)
+    )
+    people = (
+        sa.select(TA.c.person_id, sa.func.count(), sa.func.sum(T.c.estimate_points))
+        .select_from(T.join(TA, TA.c.task_id == T.c.id))
+        .where(T.c.org_id == org, T.c.status_category != "done")
+        .group_by(TA.c.person_id)
+    )
+    week = (
+        sa.select(W.c.person_id, sa.func.sum(W.c.seconds))
+        .where(W.c.org_id == org, W.c.started_at >= NOW - timedelta(days=7))
+        .group_by(W.c.person_id)
+    )
+    return {
+        "portfolio": [tasks],
+        "progress": [tasks],
+        "budget": [tasks, work],
+        "milestones": [miles],
+        "flow": [tasks, flow],
+        "workload": [people, week],
+    }
+
+
+def timed(fn: Callable[[], Any], runs: int) -> tuple[float, float]:
+    fn()
+    fn()  # warm caches and statement caches
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    p95 = samples[min(len(samples) - 1, max(0, round(0.95 * (len(samples) - 1))))]
+    return statistics.median(samples), p95
+
+
+def measure(db: Database, org: int, runs: int) -> list[tuple[str, float, float, float, float]]:
+    from cryptography.fernet import Fernet
+
+    from service.app import create_app
+    from service.auth import create_token
+    from service.settings import Settings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fastapi.testclient import TestClient
+    settings = Settings(
+        data_dir=Path(tempfile.mkdtemp()), secret_key=Fernet.generate_key().decode(), _env_file=None
+    )  # type: ignore[call-arg]
+    with db.session() as s:
+        token = create_token(s, org, "read")[0]
+    headers = {"Authorization": f"Bearer {token}"}
+    bare = bare_queries(org)
+
+    def run_bare(queries: list[Any]) -> Callable[[], Any]:
+        def go() -> None:
+            with db.read() as c:
+                for q in queries:
+                    c.execute(q).all()
+
+        return go
+
+    out = []
+    app = create_app(settings, db, run_worker=False, migrate=False)
+    with TestClient(app) as client:
+        ref50, _ = timed(run_bare(bare["portfolio"]), runs)
+        out.append(("bare portfolio aggregate (tasks)", ref50, 0.0, 1.0, 1.0))
+        for name in VIEWS:
+            b50, _ = timed(run_bare(bare[name]), runs)
+            for group in (None, "project"):
+                params = {"group_by": group} if group else {}
+
+                def call(name: str = name, params: dict[str, str] = params) -> None:
+                    r = client.get(f"/api/v1/views/{name}", params=params, headers=headers)
+                    assert r.status_code == 200, r.text
+
+                p50, p95 = timed(call, runs)
+                label = f"{name}" + (f"?group_by={group}" if group else "")
+                out.append((label, p50, p95, p50 / b50, p50 / ref50))
+    return out
+
+
+def report(store: str, build_s: float, rows: list[tuple[str, float, float, float, float]]) -> None:
+    print(f"\n== {store}  (data built in {build_s:.1f} s)")
+    head = ("endpoint", "p50 ms", "p95 ms", "÷ same-rows bare", "÷ bare portfolio")
+    print(f"{head[0]:34} {head[1]:>8} {head[2]:>8} {head[3]:>17} {head[4]:>17}")
+    for label, p50, p95, r1, r2 in rows:
+        print(f"{label:34} {p50:8.1f} {p95:8.1f} {r1:16.2f}× {r2:16.2f}×")
+
+
+def run_store(store: str, scale: float, runs: int) -> None:
+    if store == "sqlite":
+        tmp = Path(tempfile.mkdtemp()) / "bench.db"
+        db = Database(f"sqlite:///{tmp}")
+        db.migrate()
+        t0 = time.perf_counter()
+        org = build(db, scale)
+        built = time.perf_counter() - t0
+        try:
+            report("SQLite (file, WAL)", built, measure(db, org, runs))
+        finally:
+            db.dispose()
+            for p in tmp.parent.glob("bench.db*"):
+                p.unlink()
+        return
+    name = f"taskhub_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db = Database(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+    try:
+        db.migrate()
+        t0 = time.perf_counter()
+        org = build(db, scale)
+        built = time.perf_counter() - t0
+        report("PostgreSQL", built, measure(db, org, runs))
+    finally:
+        db.dispose()
+        with admin.connect() as c:
+            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--store", choices=("both", "sqlite", "postgres"), default="both")
+    ap.add_argument(
+        "--scale", type=float, default=1.0, help="1.0 = 100k tasks / 500 projects / 200k worklogs"
+    )
+    ap.add_argument("--runs", type=int, default=15)
+    args = ap.parse_args()
+    print(
+        f"taskhub views benchmark: scale {args.scale} (≈{int(100_000 * args.scale):,} tasks, "
+        f"{int(500 * args.scale)} projects, {int(200_000 * args.scale):,} worklogs), "
+        f"{args.runs} runs each, "
+        f"as of now, whole organization"
+    )
+    for store in ("sqlite", "postgres") if args.store == "both" else (args.store,):
+        run_store(store, args.scale, args.runs)
+
+
+if __name__ == "__main__":
+    main()

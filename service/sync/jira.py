@@ -104,6 +104,15 @@ def fewer_gc_passes(gen0: int = 20_000) -> Iterator[None]:
         gc.unfreeze()
 
 
+def stored_raw(issue: dict[str, Any]) -> dict[str, Any]:
+    """What is kept of an issue for ``taskhub remap``: its id, key and mapped fields.
+
+    The changelog is already stored as change rows, and ``self``/``expand`` are noise;
+    leaving them out halves the bytes written per issue.
+    """
+    return {k: issue[k] for k in ("id", "key", "fields") if k in issue}
+
+
 def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat()
 
@@ -197,7 +206,7 @@ class JiraSyncer:
             upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
                        for i in page.issues]
             for u, raw in zip(upserts, page.issues, strict=True):
-                u.raw = raw
+                u.raw = stored_raw(raw)
             newest = max((u.task.updated_at for u in upserts if u.task.updated_at), default=None)
             if newest is not None:
                 since = min(max(since, newest) if since else newest, self.run_started)

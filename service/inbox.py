@@ -161,10 +161,13 @@ def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[
                     if o.extra is not None:
                         o.extra(conn)  # noqa: S610 - not Django
                 now = utcnow()
+                groups: dict[tuple[str, str | None], list[int]] = {}
                 for ev, o in ok:
-                    if not _mark(conn, worker_id, [ev.id], status=o.status, reason=o.reason, error=None,
-                                 processed_at=now, lease_owner=None, lease_expires_at=None):
-                        raise LeaseLost(f"lease on inbox event {ev.id} expired before commit")
+                    groups.setdefault((o.status, o.reason), []).append(ev.id)
+                for (status, reason), ids in groups.items():  # one UPDATE per outcome, not per event
+                    if _mark(conn, worker_id, ids, status=status, reason=reason, error=None, processed_at=now,
+                             lease_owner=None, lease_expires_at=None) != len(ids):
+                        raise LeaseLost(f"lease on inbox events {ids[:5]}… expired before commit")
             total.add(stats)
         except LeaseLost as exc:
             log.warning("inbox.lease_lost %s; another worker will apply the batch", exc)

@@ -6,8 +6,7 @@ For each store it builds one organization (time zone Europe/Berlin, so the local
 conversions are exercised) with 500 projects over a Jira and a Trello source, 200
 people with two effective-dated rates each, ~100k tasks (40 % done, 25 % in progress)
 with their status changes (~105k rows), 2,500 milestones and 200k worklogs by project
-teams of 8 — written
-with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
+teams of 8 — written with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
 measures p50/p95 of each ``/api/v1/views/*`` endpoint through the ASGI app in-process
 (the whole portfolio, as of now, ungrouped and grouped by project) and of a bare SQL
 aggregate reading the same rows, and prints the ratio view / bare (target ≤ 2×).
@@ -19,13 +18,11 @@ to ``TASKHUB_BENCH_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -37,8 +34,8 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import create_pg_database, drop_pg_database  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.settings import normalize_url  # noqa: E402
 from service.tables import (  # noqa: E402
     Change,
     Milestone,
@@ -56,9 +53,6 @@ from service.tables import (  # noqa: E402
     Worklog,
 )
 
-PG_ADMIN = normalize_url(
-    os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-)
 NOW = datetime.now(UTC).replace(microsecond=0)
 VIEWS = ("progress", "budget", "milestones", "flow", "workload")
 
@@ -123,9 +117,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                     "_kind": kind,
                 }
             )
-        _insert(
-            c, Project.__table__, [{k: v for k, v in p.items() if k != "_kind"} for p in projects]
-        )
+        _insert(c, Project.__table__, [{k: v for k, v in p.items() if k != "_kind"} for p in projects])
         pids = list(
             c.execute(
                 sa.select(Project.__table__.c.id)
@@ -134,35 +126,23 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
             ).scalars()
         )
         pf = c.execute(
-            sa.insert(Portfolio.__table__)
-            .values(org_id=org, name="All")
-            .returning(Portfolio.__table__.c.id)
+            sa.insert(Portfolio.__table__).values(org_id=org, name="All").returning(Portfolio.__table__.c.id)
         ).scalar_one()
-        _insert(
-            c, PortfolioProject.__table__, [{"portfolio_id": pf, "project_id": p} for p in pids]
-        )
+        _insert(c, PortfolioProject.__table__, [{"portfolio_id": pf, "project_id": p} for p in pids])
         _insert(
             c,
             Person.__table__,
-            [
-                {"org_id": org, "display_name": f"Person {i}", "email": f"p{i}@bench.io"}
-                for i in range(n_people)
-            ],
+            [{"org_id": org, "display_name": f"Person {i}", "email": f"p{i}@bench.io"} for i in range(n_people)],
         )
         people = list(
             c.execute(
-                sa.select(Person.__table__.c.id)
-                .where(Person.__table__.c.org_id == org)
-                .order_by(Person.__table__.c.id)
+                sa.select(Person.__table__.c.id).where(Person.__table__.c.org_id == org).order_by(Person.__table__.c.id)
             ).scalars()
         )
         _insert(
             c,
             PersonIdentity.__table__,
-            [
-                {"org_id": org, "person_id": p, "tool": "jira", "external_id": f"acc{p}"}
-                for p in people
-            ],
+            [{"org_id": org, "person_id": p, "tool": "jira", "external_id": f"acc{p}"} for p in people],
         )
         _insert(
             c,
@@ -198,9 +178,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
         M = Milestone.__table__
         mids = {
             (r.project_id, r.external_id): r.id
-            for r in c.execute(
-                sa.select(M.c.id, M.c.project_id, M.c.external_id).where(M.c.org_id == org)
-            )
+            for r in c.execute(sa.select(M.c.id, M.c.project_id, M.c.external_id).where(M.c.org_id == org))
         }
         tasks, changes, jira_tasks = [], [], []
         for pi, p in enumerate(projects):
@@ -284,11 +262,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
         _insert(
             c,
             TaskAssignee.__table__,
-            [
-                {"task_id": tid, "person_id": rnd.choice(teams[pid])}
-                for tid, pid in tids
-                if rnd.random() < 0.9
-            ],
+            [{"task_id": tid, "person_id": rnd.choice(teams[pid])} for tid, pid in tids if rnd.random() < 0.9],
         )
         index = {pid: i for i, pid in enumerate(pids)}
         _insert(
@@ -310,9 +284,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                     "task_external_id": ext,
                     "external_id": f"w{i}",
                     "person_id": rnd.choice(teams[pid]),
-                    "started_at": min(
-                        NOW - timedelta(minutes=5), created + timedelta(hours=rnd.randint(1, 2000))
-                    ),
+                    "started_at": min(NOW - timedelta(minutes=5), created + timedelta(hours=rnd.randint(1, 2000))),
                     "seconds": rnd.randint(1, 16) * 1800,
                     "synced_at": NOW,
                 }
@@ -330,9 +302,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
 
 def bare_queries(org: int) -> dict[str, list[Any]]:
     """Bare SQL aggregates over the same rows each view reads (no as_of, no formulas)."""
-    T, W, C, M, TM, TA = (
-        t.__table__ for t in (Task, Worklog, Change, Milestone, TaskMilestone, TaskAssignee)
-    )
+    T, W, C, M, TM, TA = (t.__table__ for t in (Task, Worklog, Change, Milestone, TaskMilestone, TaskAssignee))
     tasks = (
         sa.select(
             T.c.project_id,
@@ -348,11 +318,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
     )
     work = (
         sa.select(T.c.project_id, sa.func.sum(W.c.seconds))
-        .select_from(
-            W.join(
-                T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)
-            )
-        )
+        .select_from(W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)))
         .where(W.c.org_id == org)
         .group_by(T.c.project_id)
     )
@@ -367,9 +333,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .select_from(
             T.join(
                 first,
-                sa.and_(
-                    first.c.source_id == T.c.source_id, first.c.task_external_id == T.c.external_id
-                ),
+                sa.and_(first.c.source_id == T.c.source_id, first.c.task_external_id == T.c.external_id),
             )
         )
         .where(T.c.org_id == org, T.c.status_category == "done")
@@ -381,9 +345,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
             sa.func.count(T.c.id),
             sa.func.sum(sa.case((T.c.status_category == "done", 1), else_=0)),
         )
-        .select_from(
-            M.outerjoin(TM, TM.c.milestone_id == M.c.id).outerjoin(T, T.c.id == TM.c.task_id)
-        )
+        .select_from(M.outerjoin(TM, TM.c.milestone_id == M.c.id).outerjoin(T, T.c.id == TM.c.task_id))
         .where(M.c.org_id == org)
         .group_by(M.c.id)
     )
@@ -431,9 +393,7 @@ def measure(db: Database, org: int, runs: int) -> list[tuple[str, float, float, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
-    settings = Settings(
-        data_dir=Path(tempfile.mkdtemp()), secret_key=Fernet.generate_key().decode(), _env_file=None
-    )  # type: ignore[call-arg]
+    settings = Settings(data_dir=Path(tempfile.mkdtemp()), secret_key=Fernet.generate_key().decode(), _env_file=None)  # type: ignore[call-arg]
     with db.session() as s:
         token = create_token(s, org, "read")[0]
     headers = {"Authorization": f"Bearer {token}"}
@@ -490,11 +450,8 @@ def run_store(store: str, scale: float, runs: int) -> None:
             for p in tmp.parent.glob("bench.db*"):
                 p.unlink()
         return
-    name = f"taskhub_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = sa.create_engine(PG_ADMIN, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    db = Database(PG_ADMIN.rsplit("/", 1)[0] + "/" + name)
+    url, name = create_pg_database("taskhub_bench_views")
+    db = Database(url)
     try:
         db.migrate()
         t0 = time.perf_counter()
@@ -503,19 +460,13 @@ def run_store(store: str, scale: float, runs: int) -> None:
         report("PostgreSQL", built, measure(db, org, runs))
     finally:
         db.dispose()
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(name)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--store", choices=("both", "sqlite", "postgres"), default="both")
-    ap.add_argument(
-        "--scale", type=float, default=1.0, help="1.0 = 100k tasks / 500 projects / 200k worklogs"
-    )
+    ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k tasks / 500 projects / 200k worklogs")
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
     print(

@@ -44,19 +44,25 @@ VIEWS: dict[str, Callable[[Connection, Selection], dict[str, Any]]] = {
 }
 
 
-def compute_view_conn(conn: Connection, org_id: int, name: str, params: ViewParams, *,
-                      now: datetime | None = None) -> dict[str, Any]:
+def compute_view_conn(
+    conn: Connection, org_id: int, name: str, params: ViewParams, *, now: datetime | None = None
+) -> dict[str, Any]:
     sel = resolve_selection(conn, org_id, params, now=now)
     return VIEWS[name](conn, sel)
 
 
-def compute_view(db: Database, org_id: int, name: str, params: ViewParams, *,
-                 now: datetime | None = None) -> dict[str, Any]:
+def compute_view(
+    db: Database, org_id: int, name: str, params: ViewParams, *, now: datetime | None = None
+) -> dict[str, Any]:
     """Compute one view for the organization ``org_id``. Raises ``NotFound`` for a filter id
     outside the organization and ``KeyError`` for an unknown view name."""
     if name not in VIEWS:
         raise KeyError(name)
     with db.read() as conn:
-        if db.dialect == "postgresql":  # one consistent snapshot for all the view's queries
+        if db.dialect == "postgresql":
+            # One consistent snapshot for all the view's queries. JIT compilation costs more than it
+            # saves on queries of this size, and the day-by-day GROUP BYs want to hash in memory.
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            conn.exec_driver_sql("SET LOCAL jit = off")
+            conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
         return compute_view_conn(conn, org_id, name, params, now=now)

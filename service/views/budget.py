@@ -30,11 +30,19 @@ from service.views.formulas import (
     runway_weeks,
     working_days,
 )
-from service.views.selection import Selection, group_names
+from service.views.selection import Selection, group_names, table
 
-__all__ = ["Money", "budget_view", "project_money", "percent_for_ev", "rollup", "budget_figures", "pv_series"]
+__all__ = [
+    "Money",
+    "budget_view",
+    "project_money",
+    "percent_for_ev",
+    "rollup",
+    "budget_figures",
+    "pv_series",
+]
 
-PR = Project.__table__
+PR = table(Project)
 
 
 @dataclass
@@ -68,12 +76,17 @@ def project_money(p: Any, tasks: dict[str, float] | None, work: dict[str, float]
     m = Money(projects=1, planned_start=p.planned_start, planned_end=p.planned_end)
     if p.budget_amount is not None:
         if p.budget_currency and p.budget_currency != sel.currency:
-            m.bac_reason = (f"the budget is in {p.budget_currency} but costs are in {sel.currency} "
-                            "(the organization's currency)")
+            m.bac_reason = (
+                f"the budget is in {p.budget_currency} but costs are in {sel.currency} (the organization's currency)"
+            )
         else:
             m.bac, m.bac_reason = float(p.budget_amount), None
     if work:
-        m.ac_labour, m.seconds, m.unrated_seconds = work["labour"], work["seconds"], work["unrated_seconds"]
+        m.ac_labour, m.seconds, m.unrated_seconds = (
+            work["labour"],
+            work["seconds"],
+            work["unrated_seconds"],
+        )
         m.ac_window = work["labour_window"]
     if tasks:
         m.ac_direct = tasks["direct_cost"]
@@ -185,27 +198,29 @@ def budget_figures(m: Money, sel: Selection) -> dict[str, Any]:
 def pv_series(projects: list[Money], days: list[date]) -> list[float | None]:
     """PV of the sum of ``projects`` on each of ``days`` (linear over working days), or ``None``s
     when a project's PV is undefined. O(projects + days)."""
+    plans = [(p.bac, p.planned_start, p.planned_end) for p in projects]
     if not days:
         return []
-    if not projects or any(p.bac is None or not p.planned_start or not p.planned_end for p in projects):
+    if not plans or any(bac is None or not start or not end for bac, start, end in plans):
         return [None] * len(days)
     first = days[0]
-    pv = sum(planned_value(p.bac, p.planned_start, p.planned_end, first)[0] or 0.0 for p in projects)
+    pv = sum(planned_value(bac, start, end, first)[0] or 0.0 for bac, start, end in plans)
     delta: dict[date, float] = {}
     rate = 0.0
-    for p in projects:
-        total = working_days(p.planned_start, p.planned_end)  # type: ignore[arg-type]
+    for bac, start, end in plans:
+        assert bac is not None and start is not None and end is not None
+        total = working_days(start, end)
         if total == 0:
             continue
-        per_day = p.bac / total  # type: ignore[operator]
-        if p.planned_start <= first <= p.planned_end:  # type: ignore[operator]
+        per_day = bac / total
+        if start <= first <= end:
             rate += per_day
-        elif p.planned_start > first:  # type: ignore[operator]
-            delta[p.planned_start] = delta.get(p.planned_start, 0.0) + per_day  # type: ignore[index]
-        if p.planned_end >= first:  # type: ignore[operator]
-            end = p.planned_end + timedelta(days=1)  # type: ignore[operator]
-            delta[end] = delta.get(end, 0.0) - per_day
-    out = [pv]
+        elif start > first:
+            delta[start] = delta.get(start, 0.0) + per_day
+        if end >= first:
+            stop = end + timedelta(days=1)
+            delta[stop] = delta.get(stop, 0.0) - per_day
+    out: list[float | None] = [pv]
     for d in days[1:]:
         rate += delta.get(d, 0.0)
         if d.weekday() < 5:
@@ -225,16 +240,25 @@ def _projects(conn: Connection, sel: Selection) -> list[Any]:
 
 def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     projects = _projects(conn, sel)
-    tasks = queries.task_totals(conn, sel, group="project")
-    work = queries.worklog_costs(conn, sel, group="project")
-    per_project = {p.id: project_money(p, tasks.get(p.id), work.get(p.id), sel) for p in projects}
-    total = rollup(list(per_project.values()))
-    if None in tasks or None in work:  # costs on tasks with no project still count in the total
-        orphan = project_money(_NO_PROJECT, tasks.get(None), work.get(None), sel)
-        for attr in ("ac_labour", "ac_direct", "ac_window", "seconds", "unrated_seconds"):
-            setattr(total, attr, getattr(total, attr) + getattr(orphan, attr))
-    groups: list[dict[str, Any]] = []
     by = sel.group_by
+    tasks = queries.task_totals(conn, sel, group="project")
+    # One pass over the worklogs gives the total, the daily series and, grouped by project
+    # (or source) or person, the groups' labour: a worklog is in one project and has one author.
+    work_by = {"project": "project", "source": "project", "person": "person"}.get(by or "")
+    work, labour = queries.worklog_days(conn, sel, work_by)
+    per_project = {
+        p.id: project_money(p, tasks.get(p.id), work.get(p.id) if work_by == "project" else None, sel) for p in projects
+    }
+    direct = queries.direct_cost_days(conn, sel)
+    total = rollup(list(per_project.values()))
+    total.ac_labour = sum(v["labour"] for v in labour.values())
+    total.seconds = sum(v["seconds"] for v in labour.values())
+    total.unrated_seconds = sum(v["unrated_seconds"] for v in labour.values())
+    total.ac_direct = sum(direct.values())
+    total.ac_window = sum(v["labour"] for d, v in labour.items() if d is not None and d >= sel.window_start_date) + sum(
+        v for d, v in direct.items() if d is not None and d >= sel.window_start_date
+    )
+    groups: list[dict[str, Any]] = []
     if by in ("project", "source"):
         buckets: dict[Any, list[Money]] = {}
         for p in projects:
@@ -242,19 +266,26 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         names = group_names(conn, sel, set(buckets))
         groups = [{"group": label(by, k, names), **budget_figures(rollup(v), sel)} for k, v in sorted(buckets.items())]
     elif by in ("person", "milestone"):
-        work_g = queries.worklog_costs(conn, sel)
-        direct = queries.task_totals(conn, sel) if by == "milestone" else {}
-        keys = set(work_g) | {k for k, v in direct.items() if v["direct_cost"]}
+        # A worklog counts in each milestone of its task: a pass of its own.
+        work_g = work if by == "person" else queries.worklog_days(conn, sel, "milestone")[0]
+        direct_g = queries.task_totals(conn, sel) if by == "milestone" else {}
+        keys = set(work_g) | {k for k, v in direct_g.items() if v["direct_cost"]}
         names = group_names(conn, sel, keys)
         for k in sorted(keys, key=lambda x: (x is None, x or 0)):
-            w, t = work_g.get(k, {}), direct.get(k, {})
-            m = Money(ac_labour=w.get("labour", 0.0), ac_direct=t.get("direct_cost", 0.0),
-                      ac_window=w.get("labour_window", 0.0) + t.get("direct_cost_window", 0.0),
-                      seconds=w.get("seconds", 0.0), unrated_seconds=w.get("unrated_seconds", 0.0),
-                      bac_reason=f"budgets are set per project, not per {by}")
+            w, t = work_g.get(k, {}), direct_g.get(k, {})
+            m = Money(
+                ac_labour=w.get("labour", 0.0),
+                ac_direct=t.get("direct_cost", 0.0),
+                ac_window=w.get("labour_window", 0.0) + t.get("direct_cost_window", 0.0),
+                seconds=w.get("seconds", 0.0),
+                unrated_seconds=w.get("unrated_seconds", 0.0),
+                bac_reason=f"budgets are set per project, not per {by}",
+            )
             m.pv_reason = m.ev_reason = m.planned_rate_reason = m.percent_reason = m.bac_reason
             groups.append({"group": label(by, k, names), **budget_figures(m, sel)})
-    costs = queries.cost_days(conn, sel)
+    costs: dict[date | None, float] = {d: v["labour"] for d, v in labour.items()}
+    for d, v in direct.items():
+        costs[d] = costs.get(d, 0.0) + v
     starts = [d for d in costs if d is not None] + [p.planned_start for p in per_project.values() if p.planned_start]
     days = day_range(min(starts) if starts else sel.as_of_date, sel.as_of_date)
     pvs = pv_series(list(per_project.values()), days)
@@ -262,34 +293,43 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     series = []
     for d, pv in zip(days, pvs, strict=True):
         running += costs.get(d, 0.0)
-        series.append({"date": d.isoformat(), "ac": money(running), "budget": money(total.bac), "pv": money(pv)})
+        series.append(
+            {
+                "date": d.isoformat(),
+                "ac": money(running),
+                "budget": money(total.bac),
+                "pv": money(pv),
+            }
+        )
     defs = definitions(
         sel,
         currency=sel.currency,
         bac="the project's budget; a group's BAC is the sum (undefined when a project has none)",
         ac="Σ worklogs started by as_of (hours × rate) + direct costs from mapped cost fields",
         rate_source=RATE_RULE,
-        direct_costs="the cost field of the tasks alive at as_of (all types, archived included), dated by the "
-                     "task's creation day",
+        direct_costs="the cost field of the tasks alive at as_of (all types, archived "
+        "included), dated by the "
+        "task's creation day",
         consumed_share="AC / BAC",
         percent_complete="by estimate (by count when nothing is estimated); a group's is EV / BAC",
         burn_rate="AC over the trailing 4 weeks (the 28 days ending on as_of_date) / 4, per week",
         planned_rate="BAC / planned duration in weeks (working days Mon–Fri / 5)",
         runway="(BAC − AC) / burn rate, in weeks; 0 when AC ≥ BAC",
         exhaustion_date="as_of_date + runway (whole days, rounded down); flagged when before planned_end",
-        pv="BAC × working days (Mon–Fri) elapsed from planned_start through as_of_date / working days from "
-           "planned_start through planned_end, clamped to [0, BAC]",
+        pv="BAC × working days (Mon–Fri) elapsed from planned_start through as_of_date / "
+        "working days from "
+        "planned_start through planned_end, clamped to [0, BAC]",
         ev="BAC × percent complete",
-        evm="CV = EV − AC; SV = EV − PV; CPI = EV / AC; SPI = EV / PV; EAC = BAC / CPI; eac_atypical = AC + "
-            "(BAC − EV); ETC = EAC − AC; VAC = BAC − EAC; TCPI = (BAC − EV) / (BAC − AC)",
+        evm="CV = EV − AC; SV = EV − PV; CPI = EV / AC; SPI = EV / PV; EAC = BAC / CPI; "
+        "eac_atypical = AC + "
+        "(BAC − EV); ETC = EAC − AC; VAC = BAC − EAC; TCPI = (BAC − EV) / (BAC − AC)",
         series="daily cumulative AC against the budget line (BAC) and the planned value",
     )
-    return envelope("budget", sel, defs, {"group": label(None, None, {}), **budget_figures(total, sel)}, groups,
-                    series={"cost": series})
-
-
-class _NoProject:
-    budget_amount = budget_currency = planned_start = planned_end = None
-
-
-_NO_PROJECT = _NoProject()
+    return envelope(
+        "budget",
+        sel,
+        defs,
+        {"group": label(None, None, {}), **budget_figures(total, sel)},
+        groups,
+        series={"cost": series},
+    )

@@ -49,7 +49,12 @@ def flow_figures(totals: dict[str, float], durations: dict[str, Any]) -> dict[st
 
 
 def flow_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    total_row, rows = task_totals_for(conn, sel)
+    if sel.group_by is None:  # the totals and the done-per-day series in one scan
+        total_row, done = queries.task_totals_and_done_days(conn, sel)
+        rows: dict[Any, dict[str, float]] = {}
+    else:
+        total_row, rows = task_totals_for(conn, sel)
+        _, done = queries.task_days(conn, sel, created=False)
     durations = queries.flow_percentiles(conn, sel)
     if sel.group_by is not None:
         from dataclasses import replace
@@ -60,20 +65,36 @@ def flow_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     keys = set(rows) | set(durations)
     names = group_names(conn, sel, keys)
     zero = dict.fromkeys(queries.TASK_TOTAL_FIELDS, 0.0)
-    groups = [{"group": label(sel.group_by, k, names), **flow_figures(rows.get(k, zero), durations.get(k, {}))}
-              for k in sorted(keys, key=lambda x: (x is None, x or 0))] if sel.group_by else []
-    created, done = queries.task_days(conn, sel)
-    known = [d for d in created if d is not None]
+    groups = (
+        [
+            {
+                "group": label(sel.group_by, k, names),
+                **flow_figures(rows.get(k, zero), durations.get(k, {})),
+            }
+            for k in sorted(keys, key=lambda x: (x is None, x or 0))
+        ]
+        if sel.group_by
+        else []
+    )
+    known = [d for d in done if d is not None]
     start: date = min(known) if known else sel.as_of_date
     defs = definitions(
         sel,
         lead_time="done_at − created_at, in days, over the tasks done at as_of",
-        cycle_time="done_at − first entry into in_progress (change history), in days; tasks with no such entry "
-                   "are counted in cycle_time_days.excluded",
+        cycle_time="done_at − first entry into in_progress (change history), in days; tasks "
+        "with no such entry "
+        "are counted in cycle_time_days.excluded",
         percentiles="p50 (median), p85, p95 by linear interpolation between closest ranks",
         wip="tasks in progress at as_of",
-        throughput="tasks reaching done in the trailing 4 weeks / 4 (per week); the series counts them per ISO "
-                   "week in the organization's time zone",
+        throughput="tasks reaching done in the trailing 4 weeks / 4 (per week); the series "
+        "counts them per ISO "
+        "week in the organization's time zone",
     )
-    return envelope("flow", sel, defs, {"group": label(None, None, {}), **flow_figures(total_row, total_dur.get(None, {}))},
-                    groups, series={"throughput": throughput_series(done, start, sel.as_of_date)})
+    return envelope(
+        "flow",
+        sel,
+        defs,
+        {"group": label(None, None, {}), **flow_figures(total_row, total_dur.get(None, {}))},
+        groups,
+        series={"throughput": throughput_series(done, start, sel.as_of_date)},
+    )

@@ -111,7 +111,8 @@ def working_days(start: date, end: date) -> int:
 
 
 def planned_value(bac: float | None, start: date | None, end: date | None, as_of: date) -> Fig:
-    """PV = BAC × working days elapsed in [start, as_of] / working days in [start, end], in [0, BAC]."""
+    """PV = BAC × working days elapsed in [start, as_of] / working days in [start, end], in "
+    "[0, BAC]."""
     if bac is None:
         return None, "no budget (BAC)"
     if start is None or end is None:
@@ -156,8 +157,15 @@ class EVM:
         return {k: getattr(self, k) for k in self.FIELDS}
 
 
-def evm(bac: float | None, ac: float | None, pv: float | None, ev: float | None, *,
-        pv_reason: str | None = None, ev_reason: str | None = None) -> EVM:
+def evm(
+    bac: float | None,
+    ac: float | None,
+    pv: float | None,
+    ev: float | None,
+    *,
+    pv_reason: str | None = None,
+    ev_reason: str | None = None,
+) -> EVM:
     """Every EVM figure from BAC, AC, PV and EV; undefined ones get a reason."""
     out = EVM(bac=bac, ac=ac, pv=pv, ev=ev)
     r = out.reasons
@@ -290,7 +298,10 @@ def forecast_finish(today: date, remaining: int, throughput_per_week: float | No
     if remaining <= 0:
         return today, None
     if not throughput_per_week:
-        return None, "no task of it reached done in the trailing 4 weeks: no throughput to forecast from"
+        return (
+            None,
+            "no task of it reached done in the trailing 4 weeks: no throughput to forecast from",
+        )
     return today + timedelta(days=math.ceil(remaining / throughput_per_week * 7 - 1e-9)), None
 
 
@@ -311,8 +322,13 @@ class MilestoneFlags:
     reason: str | None = None
 
 
-def milestone_flags(due: date | None, completed: bool, today: date, forecast: date | None,
-                    forecast_reason: str | None = None) -> MilestoneFlags:
+def milestone_flags(
+    due: date | None,
+    completed: bool,
+    today: date,
+    forecast: date | None,
+    forecast_reason: str | None = None,
+) -> MilestoneFlags:
     """Overdue: due < today and not completed. At risk: not overdue, forecast finish after due."""
     if completed:
         return MilestoneFlags("done", False, None, False)

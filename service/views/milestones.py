@@ -41,8 +41,9 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         reasons["at_risk"] = flags.reason
     slip = slip_days(row["due_date"], row["baseline_due_date"], forecast)
     if slip is None:
-        reasons["slip_days"] = "no baseline due date" if row["baseline_due_date"] is None else \
-            "neither a due date nor a forecast"
+        reasons["slip_days"] = (
+            "no baseline due date" if row["baseline_due_date"] is None else "neither a due date nor a forecast"
+        )
     if flags.days_overdue is None:
         reasons["days_overdue"] = "not overdue"
     pct = done / tasks if tasks else None
@@ -98,8 +99,10 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         for m in items:
             buckets.setdefault(m[field], []).append(m)
         names = group_names(conn, sel, set(buckets))
-        groups = [{"group": label(by, k, names), **milestone_counts(v)}
-                  for k, v in sorted(buckets.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
+        groups = [
+            {"group": label(by, k, names), **milestone_counts(v)}
+            for k, v in sorted(buckets.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        ]
     elif by == "person":
         flags = {m["id"]: m for m in items}
         per: dict[Any, list[dict[str, Any]]] = {}
@@ -107,25 +110,34 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
             base = flags[r["id"]]
             per.setdefault(r["person"], []).append({**base, "tasks": r["tasks"], "open": r["open"], "done": r["done"]})
         names = group_names(conn, sel, set(per))
-        groups = [{"group": label(by, k, names), **milestone_counts(v)}
-                  for k, v in sorted(per.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))]
+        groups = [
+            {"group": label(by, k, names), **milestone_counts(v)}
+            for k, v in sorted(per.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        ]
     defs = definitions(
         sel,
         completed="Jira version released / Trello milestone card done or dueComplete, with completed_at by as_of",
-        overdue="due_date < as_of_date (organization time zone) and not completed; days_overdue = as_of_date − "
-                "due_date",
+        overdue="due_date < as_of_date (organization time zone) and not completed; "
+        "days_overdue = as_of_date − "
+        "due_date",
         at_risk="not completed, not overdue, and forecast_finish > due_date",
-        forecast_finish="as_of_date + open tasks / throughput (whole days, rounded up); throughput = the "
-                        "milestone's tasks reaching done in the trailing 4 weeks / 4",
+        forecast_finish="as_of_date + open tasks / throughput (whole days, rounded up); "
+        "throughput = the "
+        "milestone's tasks reaching done in the trailing 4 weeks / 4",
         slip_days="due_date (or, without one, forecast_finish) − baseline_due_date (the first due date seen)",
         percent_complete="done tasks / tasks of the milestone in scope",
     )
     return envelope(
-        "milestones", sel, defs, {"group": label(None, None, {}), **milestone_counts(items)}, groups,
+        "milestones",
+        sel,
+        defs,
+        {"group": label(None, None, {}), **milestone_counts(items)},
+        groups,
         milestones=items,
         overdue=[{k: m[k] for k in ("id", "name", "due_date", "days_overdue", "open")} for m in items if m["overdue"]],
-        at_risk=[{k: m[k] for k in ("id", "name", "due_date", "forecast_finish", "open")} for m in items
-                 if m["at_risk"]],
+        at_risk=[
+            {k: m[k] for k in ("id", "name", "due_date", "forecast_finish", "open")} for m in items if m["at_risk"]
+        ],
     )
 
 

@@ -10,7 +10,15 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from service.views import queries
-from service.views.common import ESTIMATE_RULE, add_rows, day_range, definitions, envelope, label, share
+from service.views.common import (
+    ESTIMATE_RULE,
+    add_rows,
+    day_range,
+    definitions,
+    envelope,
+    label,
+    share,
+)
 from service.views.formulas import (
     iso_week,
     percent_complete_count,
@@ -20,7 +28,13 @@ from service.views.formulas import (
 )
 from service.views.selection import Selection, group_names
 
-__all__ = ["progress_view", "progress_figures", "task_totals_for", "burnup_series", "throughput_series"]
+__all__ = [
+    "progress_view",
+    "progress_figures",
+    "task_totals_for",
+    "burnup_series",
+    "throughput_series",
+]
 
 
 def progress_figures(row: dict[str, float]) -> dict[str, Any]:
@@ -40,7 +54,7 @@ def progress_figures(row: dict[str, float]) -> dict[str, Any]:
             reasons[name] = reason
         return share(value)
 
-    out = {
+    out: dict[str, Any] = {
         "scope": scope,
         "done": done,
         "in_progress": int(row["in_progress"]),
@@ -52,13 +66,16 @@ def progress_figures(row: dict[str, float]) -> dict[str, Any]:
         "estimated": n,
         "unestimated": scope - n,
         "unestimated_share": fig("unestimated_share", unestimated_share(scope - n, scope)),
-        "percent_complete_estimate": fig("percent_complete_estimate",
-                                         percent_complete_estimate(done_est or 0, total or 0, n)),
+        "percent_complete_estimate": fig(
+            "percent_complete_estimate", percent_complete_estimate(done_est or 0, total or 0, n)
+        ),
         "time_tracked": int(row["time_n"]),
         "spent_seconds": row["spent"],
         "remaining_seconds": row["remaining"],
-        "percent_complete_time": fig("percent_complete_time",
-                                     percent_complete_time(row["spent"], row["remaining"], int(row["time_n"]))),
+        "percent_complete_time": fig(
+            "percent_complete_time",
+            percent_complete_time(row["spent"], row["remaining"], int(row["time_n"])),
+        ),
     }
     out["reasons"] = reasons
     return out
@@ -82,8 +99,9 @@ def _empty(conn: Connection, sel: Selection) -> dict[str, float]:
 
 
 def burnup_series(created: dict[date | None, int], done: dict[date | None, int], as_of: date) -> list[dict[str, Any]]:
-    """Daily scope (tasks created by that day) and done (tasks whose last move to done was by that
-    day) over the tasks in scope at ``as_of``; a done task with no known completion counts on ``as_of``."""
+    """Daily scope (tasks created by that day) and done (tasks whose last move to done was by
+    that day) over the tasks in scope at ``as_of``; a done task with no known completion
+    counts on ``as_of``."""
     known = [d for d in created if d is not None]
     start = min(known) if known else as_of
     days = day_range(min(start, as_of), as_of)
@@ -101,7 +119,8 @@ def burnup_series(created: dict[date | None, int], done: dict[date | None, int],
 
 
 def throughput_series(done: dict[date | None, int], start: date, as_of: date) -> list[dict[str, Any]]:
-    """Tasks reaching done per ISO week (local dates), zero-filled from ``start``'s week to ``as_of``'s."""
+    """Tasks reaching done per ISO week (local dates), zero-filled from ``start``'s week to "
+    "``as_of``'s."""
     per_week: Counter[str] = Counter()
     for d, n in done.items():
         if d is not None:
@@ -110,16 +129,27 @@ def throughput_series(done: dict[date | None, int], start: date, as_of: date) ->
     monday = days[0] - timedelta(days=days[0].weekday())
     out = []
     while monday <= as_of:
-        out.append({"week": iso_week(monday), "start": monday.isoformat(), "done": per_week.get(iso_week(monday), 0)})
+        out.append(
+            {
+                "week": iso_week(monday),
+                "start": monday.isoformat(),
+                "done": per_week.get(iso_week(monday), 0),
+            }
+        )
         monday += timedelta(days=7)
     return out
 
 
 def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    total_row, rows = task_totals_for(conn, sel)
+    if sel.group_by is None:  # the totals and the done-per-day series in one scan
+        total_row, done = queries.task_totals_and_done_days(conn, sel)
+        rows: dict[Any, dict[str, float]] = {}
+        created, _ = queries.task_days(conn, sel, done=False)
+    else:
+        total_row, rows = task_totals_for(conn, sel)
+        created, done = queries.task_days(conn, sel)
     names = group_names(conn, sel, set(rows))
     groups = [{"group": label(sel.group_by, g, names), **progress_figures(r)} for g, r in _sorted(rows)]
-    created, done = queries.task_days(conn, sel)
     burnup = burnup_series(created, done, sel.as_of_date)
     start = date.fromisoformat(burnup[0]["date"])
     defs = definitions(
@@ -128,14 +158,22 @@ def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         percent_complete_count="done / scope",
         percent_complete_estimate="Σ estimate(done) / Σ estimate(scope), over estimated tasks",
         unestimated_share="unestimated / scope",
-        percent_complete_time="Σ spent / (Σ spent + Σ remaining) over tasks with time tracking; the tools keep "
-                              "no history of these fields, so they are their current values",
+        percent_complete_time="Σ spent / (Σ spent + Σ remaining) over tasks with time "
+        "tracking; the tools keep "
+        "no history of these fields, so they are their current values",
         throughput="tasks reaching done per ISO week (Monday–Sunday, organization time zone)",
-        burnup="per day: scope = tasks of the selection created by that day; done = tasks whose last move to "
-               "done was by that day (over the tasks in scope at as_of)",
+        burnup="per day: scope = tasks of the selection created by that day; done = tasks "
+        "whose last move to "
+        "done was by that day (over the tasks in scope at as_of)",
     )
-    return envelope("progress", sel, defs, {"group": label(None, None, {}), **progress_figures(total_row)}, groups,
-                    series={"burnup": burnup, "throughput": throughput_series(done, start, sel.as_of_date)})
+    return envelope(
+        "progress",
+        sel,
+        defs,
+        {"group": label(None, None, {}), **progress_figures(total_row)},
+        groups,
+        series={"burnup": burnup, "throughput": throughput_series(done, start, sel.as_of_date)},
+    )
 
 
 def _sorted(rows: dict[Any, Any]) -> list[tuple[Any, Any]]:

@@ -9,6 +9,7 @@ Timestamps are stored as UTC (``UTCDateTime``): timestamptz on PostgreSQL,
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import Any
@@ -17,7 +18,15 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlmodel.sql.sqltypes import UTCDateTime
 
-__all__ = ["local_date", "seconds_between", "offset_segments", "local_midnight", "ts_literal"]
+__all__ = [
+    "local_date",
+    "day_bucket",
+    "seconds_between",
+    "offset_segments",
+    "local_midnight",
+    "ts_literal",
+    "stored_ts",
+]
 
 _FIRST_YEAR = 2000
 
@@ -70,6 +79,72 @@ def local_date(col: Any, tz_name: str, dialect: str) -> Any:
         whens = [(col >= ts_literal(start), sa.func.date(col, f"{o:+d} seconds")) for start, o in segs if start]
         expr = sa.case(*whens, else_=sa.func.date(col, f"{segs[-1][1]:+d} seconds"))
     return sa.type_coerce(expr, sa.Date)
+
+
+def day_bucket(col: Any, tz_name: str, dialect: str) -> tuple[Any, Callable[[Any], date | None]]:
+    """``(SQL expression, to_local_date)`` to GROUP BY the local day of ``col`` cheaply.
+
+    PostgreSQL converts natively. On SQLite, for zones whose offsets are whole hours (almost
+    all), a row's local date is its UTC date shifted by a day or not, and the shift depends only
+    on the UTC hour except in the one or two hours where the zone's offsets disagree. So rows
+    are grouped by UTC date plus a small hour class (plain substrings of the stored text, a
+    few groups per day), and each group is mapped to its local date here."""
+    if dialect == "postgresql":
+        return local_date(col, tz_name, dialect), _as_date
+    segs = offset_segments(tz_name, datetime.now(UTC).year + 2)
+    offsets = {o for _, o in segs}
+    if any(o % 3600 for o in offsets):
+        return local_date(col, tz_name, dialect), _as_date
+    classes = _hour_classes(tuple(sorted(offsets)))
+    hour = sa.func.substr(col, 12, 2)
+    whens = [(hour < f"{end:02d}", label) for end, label in classes[:-1]]
+    cls = sa.case(*whens, else_=classes[-1][1]) if whens else sa.literal(classes[-1][1])
+    expr = sa.func.substr(col, 1, 10).concat(cls)
+    return expr, _bucket_to_date(tz_name)
+
+
+def _hour_classes(offsets: tuple[int, ...]) -> list[tuple[int, str]]:
+    """``[(end_hour_exclusive, label)]`` over 0..24: label ``-1``/``+0``/``+1`` when every offset
+    shifts the date the same way at those hours, else the hour itself (``h07``)."""
+    out: list[tuple[int, str]] = []
+    for h in range(24):
+        shifts = {(h * 3600 + o) // 86400 for o in offsets}
+        label = f"{shifts.pop():+d}" if len(shifts) == 1 else f"h{h:02d}"
+        if out and out[-1][1] == label:
+            out[-1] = (h + 1, label)
+        else:
+            out.append((h + 1, label))
+    return out
+
+
+@lru_cache(maxsize=16)
+def _bucket_to_date(tz_name: str) -> Callable[[Any], date | None]:
+    tz = ZoneInfo(tz_name)
+
+    @lru_cache(maxsize=200_000)
+    def to_date(key: str | None) -> date | None:
+        if key is None:
+            return None
+        day, label = date.fromisoformat(key[:10]), key[10:]
+        if label.startswith("h"):
+            return datetime.combine(day, time(int(label[1:])), tzinfo=UTC).astimezone(tz).date()
+        return day + timedelta(days=int(label))
+
+    return to_date
+
+
+def _as_date(v: Any) -> date | None:
+    if v is None or isinstance(v, date):
+        return v
+    return date.fromisoformat(str(v)[:10])
+
+
+def stored_ts(value: datetime, dialect: str) -> Any:
+    """A UTC instant as the stores keep it (ISO text on SQLite), for JSON-bound tables."""
+    value = value.astimezone(UTC)
+    if dialect == "postgresql":
+        return value.isoformat()
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:

@@ -41,18 +41,23 @@ def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         people_rows.append({**item, **workload_figures(r)})
     plain = replace(sel, params=replace(sel.params, group_by=None))
     t = queries.task_totals(conn, plain, group=None).get(None) or dict.fromkeys(queries.TASK_TOTAL_FIELDS, 0.0)
-    w = queries.worklog_costs(conn, plain, group=None).get(None, {})
-    total = workload_figures({
-        "open_tasks": t["scope"] - t["done"], "open_points": t["pts_open"], "open_seconds": t["sec_open"],
-        "overdue_tasks": t["overdue_open"], "seconds_week": w.get("seconds_week", 0.0),
-    })
+    total = workload_figures(
+        {
+            "open_tasks": t["scope"] - t["done"],
+            "open_points": t["pts_open"],
+            "open_seconds": t["sec_open"],
+            "overdue_tasks": t["overdue_open"],
+            "seconds_week": queries.week_seconds(conn, plain),
+        }
+    )
     defs = definitions(
         sel,
         open_tasks="tasks in scope not done at as_of, per assignee (unassigned: person id null)",
         open_estimate="Σ story points and Σ estimate hours of the open tasks (both units, as the tools differ)",
         overdue_tasks="open tasks with due_date < as_of_date (organization time zone)",
-        hours_this_week="Σ worklog hours by the person started from Monday 00:00 of as_of's ISO week through "
-                        "as_of (organization time zone)",
+        hours_this_week="Σ worklog hours by the person started from Monday 00:00 of as_of's "
+        "ISO week through "
+        "as_of (organization time zone)",
     )
     out = envelope("workload", sel, defs, {"group": label(None, None, {}), **total}, [], people=people_rows)
     return out

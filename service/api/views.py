@@ -1,0 +1,101 @@
+"""``/api/v1/views/{progress,budget,milestones,flow,workload}``: the portfolio views.
+
+Definitions: ``shared/design/METRICS.md``; each response repeats the ones it used.
+Query parameters: ``portfolio``, ``project``, ``source``, ``assignee`` (ids in the
+caller's organization, else 404), ``group_by`` (project | source | milestone |
+person), ``as_of`` (a date — the end of that day in the organization's time zone —
+or an ISO 8601 datetime; default now) and ``format`` (json | csv).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Query
+from starlette.responses import Response
+
+from service.api.deps import DbDep, ReadCaller
+from service.api.problems import Problem
+from service.views import NotFound, ViewParams, compute_view, to_csv
+
+router = APIRouter(prefix="/api/v1/views", tags=["views"])
+
+Id = Annotated[int | None, Query(ge=1)]
+
+
+def parse_as_of(value: str | None) -> date | datetime | None:
+    """A date (``2026-03-11``) or an ISO 8601 datetime (``2026-03-11T17:00:00Z``)."""
+    if value is None or value == "":
+        return None
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        return datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        msg = "expected a date (YYYY-MM-DD) or an ISO 8601 datetime (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])"
+        raise Problem(
+            422,
+            f"invalid request: query.as_of: {msg}, not {value[:40]!r}",
+            errors=[{"field": "query.as_of", "message": msg, "type": "as_of_parsing"}],
+        ) from None
+
+
+def _respond(name: str, org_id: int, db: Any, params: ViewParams, fmt: str) -> Response:
+    try:
+        result = compute_view(db, org_id, name, params)
+    except NotFound as exc:
+        raise Problem(404, str(exc)) from None
+    if fmt == "csv":
+        return Response(
+            to_csv(result),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+        )
+    return Response(orjson.dumps(result, option=orjson.OPT_NON_STR_KEYS), media_type="application/json")
+
+
+def _make(name: str, summary: str) -> None:
+    def view(
+        caller: ReadCaller,
+        db: DbDep,
+        portfolio: Id = None,
+        project: Id = None,
+        source: Id = None,
+        assignee: Annotated[int | None, Query(ge=1, description="A person id.")] = None,
+        group_by: Literal["project", "source", "milestone", "person"] | None = None,
+        as_of: Annotated[
+            str | None, Query(description="A date (end of that day, org time zone) or a datetime.")
+        ] = None,
+        format: Literal["json", "csv"] = "json",  # noqa: A002 - the public parameter name
+    ) -> Response:
+        params = ViewParams(
+            portfolio=portfolio,
+            project=project,
+            source=source,
+            assignee=assignee,
+            group_by=group_by,
+            as_of=parse_as_of(as_of),
+        )
+        return _respond(name, caller.org_id, db, params, format)
+
+    view.__name__ = f"{name}_view"
+    view.__doc__ = summary
+    router.add_api_route(f"/{name}", view, methods=["GET"], summary=summary, response_class=Response)
+
+
+_make(
+    "progress",
+    "Percent complete (count, estimate, time), status breakdown, weekly throughput, daily burn-up.",
+)
+_make(
+    "budget",
+    "BAC, AC, consumed share, burn rate, runway, exhaustion date, EVM, daily cumulative cost.",
+)
+_make("milestones", "Milestones with open/done counts, percent complete, overdue, at risk and slip.")
+_make("flow", "Lead and cycle time (p50/p85/p95), WIP, throughput.")
+_make(
+    "workload",
+    "Per person across tools: open tasks and estimate, overdue tasks, hours logged this week.",
+)

@@ -1,0 +1,214 @@
+"""``taskhub apply FILE.yaml``: the PM-side data from a file a PM keeps in version control.
+
+The document is validated with the API's schemas and written with the API's functions,
+in the caller's session (one transaction: all or nothing). A file states the result:
+each person's rates become exactly the listed ones, a declared portfolio's members
+become exactly the projects that list it.
+
+    organization: {name: acme, timezone: Europe/Berlin, currency: EUR, default_hourly_rate: 80}
+    portfolios:
+      - {name: Platform, description: Core services}
+    projects:
+      - source: jira-cloud          # the source's name, and the project's key or external_id
+        key: ALP                    # (or: id: 12)
+        budget: {amount: 20000, currency: EUR}
+        planned_start: 2026-02-02
+        planned_end: 2026-03-27
+        hourly_rate: 60
+        portfolios: [Platform]
+    people:
+      - identity: {tool: jira, external_id: 5b10ac8d82e05b22cc7d4ef5}   # (or: id: 3)
+        display_name: Ann
+        identities: [{tool: trello, external_id: 5a0b...}]             # linked onto this person
+        rates:
+          - {effective_from: 2026-01-01, hourly_rate: 100}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from sqlmodel import Session, select
+
+from service.api.problems import Problem
+from service.portfolio import people, projects
+from service.portfolio.projects import row_id
+from service.portfolio.schemas import (
+    IdentityLink,
+    OrganizationUpdate,
+    PersonUpdate,
+    PortfolioCreate,
+    PortfolioUpdate,
+    ProjectSettings,
+    RateCreate,
+    _In,
+)
+from service.tables import Portfolio, Project, Source
+
+__all__ = ["ApplyDocument", "ApplyError", "apply_document", "parse_document", "validation_message"]
+
+
+class ApplyError(ValueError):
+    """A problem with the file: ``where`` names the entry, e.g. ``projects[1].planned_end``."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(f"{where}: {message}" if where else message)
+        self.where = where
+
+
+class IdentityRef(_In):
+    tool: Literal["jira", "trello"]
+    external_id: str = Field(min_length=1, max_length=200)
+
+
+class ApplyOrganization(OrganizationUpdate):
+    name: str | None = Field(default=None, description="Which organization the file is for (or --org).")
+
+
+class ApplyPortfolio(_In):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class ApplyProject(ProjectSettings):
+    id: int | None = None
+    source: str | None = Field(default=None, description="The source's name.")
+    key: str | None = None
+    external_id: str | None = None
+    portfolios: list[str] | None = Field(default=None, description="Portfolio names; replaces the membership.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ApplyProject:
+        if self.id is None and not (self.source and (self.key or self.external_id)):
+            raise ValueError("name the project by id, or by source and key (or external_id)")
+        return self
+
+
+class ApplyPerson(PersonUpdate):
+    id: int | None = None
+    identity: IdentityRef | None = Field(default=None, description="The person holding this identity.")
+    identities: list[IdentityRef] | None = Field(default=None, description="Identities to link onto the person.")
+    rates: list[RateCreate] | None = Field(default=None, description="Replaces the person's rates.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ApplyPerson:
+        if (self.id is None) == (self.identity is None):
+            raise ValueError("name the person by id or by identity {tool, external_id} (one of them)")
+        return self
+
+
+class ApplyDocument(_In):
+    organization: ApplyOrganization | None = None
+    portfolios: list[ApplyPortfolio] = Field(default_factory=list)
+    projects: list[ApplyProject] = Field(default_factory=list)
+    people: list[ApplyPerson] = Field(default_factory=list)
+
+
+def validation_message(exc: ValidationError) -> str:
+    """The first error as one line: ``projects[1].budget.amount: Input should be ...``."""
+    err = exc.errors()[0]
+    where = ""
+    for part in err.get("loc", ()):
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    msg = err.get("msg", "invalid").removeprefix("Value error, ")
+    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
+    return f"{where or 'document'}: {msg}{more}"
+
+
+def parse_document(data: Any) -> ApplyDocument:
+    if not isinstance(data, dict):
+        raise ApplyError("", "the file must be a mapping with organization, portfolios, projects, people")
+    try:
+        return ApplyDocument.model_validate(data)
+    except ValidationError as exc:
+        raise ApplyError("", validation_message(exc)) from exc
+
+
+def _project(s: Session, org_id: int, p: ApplyProject) -> Project:
+    if p.id is not None:
+        return projects.get_project(s, org_id, p.id)
+    src = s.exec(select(Source).where(Source.org_id == org_id, Source.name == p.source)).first()
+    if src is None:
+        raise Problem(404, f"no source named {p.source!r}")
+    q = select(Project).where(Project.source_id == src.id)
+    q = q.where(Project.key == p.key) if p.key else q.where(Project.external_id == p.external_id)
+    found = s.exec(q).first()
+    if found is None:
+        raise Problem(
+            404,
+            f"source {p.source!r} has no project {p.key or p.external_id!r} (it appears once synced)",
+        )
+    return found
+
+
+def _portfolio_id(s: Session, org_id: int, name: str) -> int:
+    pf = s.exec(select(Portfolio).where(Portfolio.org_id == org_id, Portfolio.name == name)).first()
+    if pf is None:
+        raise Problem(404, f"unknown portfolio {name!r}: declare it under portfolios")
+    return row_id(pf.id)
+
+
+def _entry(where: str, fn: Any, *args: Any) -> Any:
+    try:
+        return fn(*args)
+    except Problem as exc:
+        raise ApplyError(where, exc.detail.removeprefix("invalid request: ")) from exc
+
+
+def apply_document(s: Session, org_id: int, doc: ApplyDocument) -> dict[str, int]:
+    """Write the document in ``s`` (the caller commits). Raises ``ApplyError``."""
+    if doc.organization is not None:
+        body = OrganizationUpdate.model_validate(doc.organization.model_dump(exclude={"name"}, exclude_unset=True))
+        _entry("organization", projects.update_organization, s, org_id, body)
+    declared: dict[str, int] = {}
+    for i, pf in enumerate(doc.portfolios):
+
+        def upsert(pf: ApplyPortfolio = pf) -> int:
+            found = s.exec(select(Portfolio).where(Portfolio.org_id == org_id, Portfolio.name == pf.name)).first()
+            if found is None:
+                return projects.create_portfolio(
+                    s, org_id, PortfolioCreate(name=pf.name, description=pf.description)
+                ).id
+            projects.update_portfolio(s, org_id, row_id(found.id), PortfolioUpdate(description=pf.description))
+            return row_id(found.id)
+
+        declared[pf.name] = _entry(f"portfolios[{i}]", upsert)
+    members: dict[int, list[int]] = {pid: [] for pid in declared.values()}
+    for i, p in enumerate(doc.projects):
+        where = f"projects[{i}]"
+        row = _entry(where, _project, s, org_id, p)
+        settings = ProjectSettings.model_validate(
+            p.model_dump(include=set(ProjectSettings.model_fields), exclude_unset=True)
+        )
+        _entry(where, projects.apply_project_settings, row, settings)
+        s.add(row)
+        if p.portfolios is not None:
+            ids = [_entry(f"{where}.portfolios", _portfolio_id, s, org_id, n) for n in p.portfolios]
+            _entry(where, projects.set_project_portfolios, s, org_id, row.id, ids)
+            for pid in ids:
+                members.setdefault(pid, []).append(row_id(row.id))
+    for pid in declared.values():
+        projects.set_portfolio_projects(s, org_id, pid, members[pid])
+    for i, person in enumerate(doc.people):
+        where = f"people[{i}]"
+        if person.id is not None:
+            pid = _entry(where, people.get_person, s, org_id, person.id).id
+        else:
+            assert person.identity is not None  # the schema requires id or identity
+            ref = IdentityLink(tool=person.identity.tool, external_id=person.identity.external_id)
+            pid = _entry(f"{where}.identity", people.find_identity, s, org_id, ref).person_id
+        for j, ident in enumerate(person.identities or []):
+            link = IdentityLink(tool=ident.tool, external_id=ident.external_id)
+            _entry(f"{where}.identities[{j}]", people.link_identity, s, org_id, pid, link)
+        update = PersonUpdate.model_validate(person.model_dump(include={"display_name", "email"}, exclude_unset=True))
+        _entry(where, people.update_person, s, org_id, pid, update)
+        if person.rates is not None:
+            _entry(f"{where}.rates", people.replace_rates, s, org_id, pid, person.rates)
+    s.flush()
+    return {
+        "organization": int(doc.organization is not None),
+        "portfolios": len(doc.portfolios),
+        "projects": len(doc.projects),
+        "people": len(doc.people),
+    }

@@ -1,0 +1,171 @@
+"""API and file schemas of the PM-side data (XCreate / XUpdate / XPublic)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+__all__ = [
+    "Currency",
+    "MoneyIn",
+    "MoneyOut",
+    "ProjectSettings",
+    "ProjectUpdate",
+    "ProjectPublic",
+    "PortfolioCreate",
+    "PortfolioUpdate",
+    "PortfolioPublic",
+    "PersonUpdate",
+    "PersonPublic",
+    "IdentityPublic",
+    "IdentityLink",
+    "RateCreate",
+    "RatePublic",
+    "OrganizationUpdate",
+    "OrganizationPublic",
+]
+
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")]
+Rate = Annotated[Decimal, Field(ge=0, max_digits=18, decimal_places=4, description="Money per hour.")]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MoneyIn(_In):
+    amount: Decimal = Field(ge=0, max_digits=18, decimal_places=4)
+    currency: Currency
+
+
+class MoneyOut(BaseModel):
+    amount: float
+    currency: str | None
+
+
+class ProjectSettings(_In):
+    """A project's PM data. A field left out is unchanged; ``null`` clears it."""
+
+    budget: MoneyIn | None = Field(default=None, description="The budget at completion (BAC).")
+    planned_start: date | None = None
+    planned_end: date | None = None
+    hourly_rate: Rate | None = Field(default=None, description="Default cost rate for people without their own.")
+
+    @model_validator(mode="after")
+    def _dates(self) -> ProjectSettings:
+        if self.planned_start and self.planned_end and self.planned_end < self.planned_start:
+            raise ValueError(f"planned_end {self.planned_end} is before planned_start {self.planned_start}")
+        return self
+
+
+class ProjectUpdate(ProjectSettings):
+    portfolio_ids: list[int] | None = Field(default=None, description="Replaces the project's portfolios.")
+
+
+class ProjectPublic(BaseModel):
+    id: int
+    source_id: int | None
+    external_id: str
+    key: str | None
+    name: str
+    url: str | None
+    budget: MoneyOut | None
+    planned_start: date | None
+    planned_end: date | None
+    hourly_rate: float | None
+    portfolio_ids: list[int]
+
+
+class PortfolioCreate(_In):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    project_ids: list[int] = Field(default_factory=list)
+
+
+class PortfolioUpdate(_In):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=5000)
+    project_ids: list[int] | None = None
+
+
+class PortfolioPublic(BaseModel):
+    id: int
+    name: str
+    description: str | None
+    project_ids: list[int]
+
+
+class PersonUpdate(_In):
+    display_name: str | None = Field(default=None, min_length=1, max_length=300)
+    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+
+
+class IdentityPublic(BaseModel):
+    id: int
+    tool: str
+    external_id: str
+    display_name: str | None
+    email: str | None
+
+
+class RateCreate(_In):
+    effective_from: date
+    hourly_rate: Rate
+
+
+class RatePublic(BaseModel):
+    id: int
+    effective_from: date
+    hourly_rate: float
+
+
+class PersonPublic(BaseModel):
+    id: int
+    display_name: str
+    email: str | None
+    identities: list[IdentityPublic]
+    rates: list[RatePublic]
+
+
+class IdentityLink(_In):
+    """Name an identity by its id, or by tool and external id."""
+
+    identity_id: int | None = None
+    tool: Literal["jira", "trello"] | None = None
+    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> IdentityLink:
+        by_ref = self.tool is not None or self.external_id is not None
+        if (self.identity_id is None) == (not by_ref) or (by_ref and not (self.tool and self.external_id)):
+            raise ValueError("give identity_id, or tool and external_id")
+        return self
+
+
+class OrganizationUpdate(_In):
+    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Berlin.")
+    currency: Currency | None = None
+    default_hourly_rate: Rate | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}") from exc
+        return v
+
+
+class OrganizationPublic(BaseModel):
+    id: int
+    name: str
+    timezone: str
+    currency: str
+    default_hourly_rate: float | None

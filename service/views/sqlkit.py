@@ -1,0 +1,79 @@
+"""Shared pieces of the views' SQL: the tables, small expression helpers, the group swap."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from service.tables import (
+    Change,
+    Milestone,
+    PersonRate,
+    Project,
+    Task,
+    TaskAssignee,
+    TaskMilestone,
+    Worklog,
+)
+from service.views.selection import Selection, table
+from service.views.sqltime import _as_date
+
+__all__ = [
+    "T",
+    "W",
+    "C",
+    "M",
+    "PR",
+    "TA",
+    "TM",
+    "RATE",
+    "Row",
+    "num",
+    "flag",
+    "sum_if",
+    "key_or_null",
+    "as_day",
+    "with_group",
+]
+
+T = table(Task)
+W = table(Worklog)
+C = table(Change)
+M = table(Milestone)
+PR = table(Project)
+TA = table(TaskAssignee)
+TM = table(TaskMilestone)
+RATE = table(PersonRate)
+
+Row = dict[str, Any]
+
+
+def num(v: Any) -> float:
+    return float(v) if v is not None else 0.0
+
+
+def flag(cond: Any) -> Any:
+    return sa.case((cond, 1), else_=0)
+
+
+def sum_if(cond: Any, value: Any) -> Any:
+    return sa.func.sum(sa.case((cond, value)))
+
+
+def key_or_null(key: Any) -> Any:
+    return key if key is not None else sa.literal(None, sa.Integer)
+
+
+def as_day(value: Any) -> date:
+    day = _as_date(value)
+    assert day is not None
+    return day
+
+
+def with_group(sel: Selection, by: Any) -> Selection:
+    if by == sel.group_by:
+        return sel
+    return replace(sel, params=replace(sel.params, group_by=by))

@@ -46,8 +46,16 @@ class NotFound(ConnectorError):
 class RateLimited(ConnectorError):
     """429 (or 503 with Retry-After). ``retry_after`` is seconds, or None when the vendor gave none."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        url: str | None = None,
+    ) -> None:
+        super().__init__(message, status=status, headers=headers, url=url)
         self.retry_after = retry_after
 
 
@@ -68,13 +76,12 @@ def classify_status(
     retry_after: float | None = None,
 ) -> ConnectorError:
     """Map an HTTP status to the error category (the one status→action table)."""
-    kw = {"status": status, "headers": headers, "url": url}
     if status in (401, 403):
-        return Unauthorized(message, **kw)
+        return Unauthorized(message, status=status, headers=headers, url=url)
     if status in (404, 410):
-        return NotFound(message, **kw)
+        return NotFound(message, status=status, headers=headers, url=url)
     if status == 429 or (status == 503 and retry_after is not None):
-        return RateLimited(message, retry_after=retry_after, **kw)
+        return RateLimited(message, retry_after=retry_after, status=status, headers=headers, url=url)
     if status >= 500 or status in (408, 425):
-        return Transient(message, **kw)
-    return Fatal(message, **kw)
+        return Transient(message, status=status, headers=headers, url=url)
+    return Fatal(message, status=status, headers=headers, url=url)

@@ -163,9 +163,9 @@ class Demo:
 
     # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
     def _plan_portfolio(self) -> None:
-        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, Task, Worklog
+        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project
 
-        P, T, W = Project.__table__, Task.__table__, Worklog.__table__
+        P = Project.__table__
         rng = random.Random(self.options.seed)
         today = date.today()
         with self.db.write() as conn:
@@ -180,15 +180,24 @@ class Demo:
                     hourly_rate=rate + 10))
             projects = conn.execute(sa.select(P.c.id, P.c.name, P.c.key).where(P.c.org_id == self.org_id)
                                     .order_by(P.c.id)).all()
-            hours = dict(conn.execute(sa.select(T.c.project_id, sa.func.sum(W.c.seconds) / 3600.0)
-                                      .select_from(W.join(T, sa.and_(T.c.source_id == W.c.source_id,
-                                                                     T.c.external_id == W.c.task_external_id)))
-                                      .where(W.c.org_id == self.org_id).group_by(T.c.project_id)).all())
+        # Budgets from what the views compute as actual cost, so the story is the same
+        # whatever the generator produced: project 0 over budget, project 1 behind schedule.
+        from service.views import ViewParams, compute_view
+
+        figures = {g["group"]["id"]: g for g in compute_view(
+            self.db, self.org_id, "budget", ViewParams(group_by="project"))["groups"]}
+        with self.db.write() as conn:
             for i, p in enumerate(projects):
-                spent = float(hours.get(p.id) or 0) * 100 or 20000.0
-                budget = spent * (0.8 if i == 0 else 1.6 + 0.3 * i)  # project 0 is over budget
-                start = today - timedelta(days=150)
-                end = today + timedelta(days=14 if i == 1 else 90 + 20 * i)  # project 1 is behind schedule
+                f = figures.get(p.id, {})
+                ac = float(f.get("ac") or 0.0) or 20000.0
+                done = float(f.get("percent_complete") or 0.3) or 0.3
+                if i == 0:
+                    budget, start, end = ac * 0.9, today - timedelta(days=150), today + timedelta(days=120)
+                elif i == 1:
+                    budget, start, end = ac / done * 1.2, today - timedelta(days=150), today + timedelta(days=21)
+                else:
+                    budget, start, end = ac / done * 1.15, today - timedelta(days=150), today + timedelta(
+                        days=int(150 * (1 - done) / done) + 30 * i)
                 conn.execute(sa.update(P).where(P.c.id == p.id).values(
                     budget_amount=Decimal(round(budget, -2)), budget_currency="EUR", planned_start=start,
                     planned_end=end, hourly_rate=Decimal(90)))

@@ -125,24 +125,37 @@ def upsert_projects(
     Sync only fills key and name; the PM-side fields (budget, dates, rate) are never touched.
     """
     rows: dict[str, dict[str, Any]] = {}
+    named: set[str] = set()
     for ext, key, name in projects:
         if not ext:
             continue
         r = rows.setdefault(ext, {"org_id": org_id, "source_id": source_id, "external_id": ext,
-                                  "key": key, "name": name or key or ext})
+                                  "key": key, "name": key or ext})
         if key:
             r["key"] = key
+            if ext not in named:
+                r["name"] = key
         if name:
             r["name"] = name
+            named.add(ext)
     if not rows:
         return {}
     ins = insert_for(conn, PR)
-    stmt = ins.on_conflict_do_update(
+    # A real name (a Trello board's) always wins; a key only replaces a placeholder name
+    # (the external id), so a version fetch that knows just the project id renames nothing.
+    explicit = ins.on_conflict_do_update(
         index_elements=["source_id", "external_id"],
         set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
     )
-    for part in chunks(list(rows.values())):
-        conn.execute(stmt, list(part))
+    implicit = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key),
+              "name": sa.case((PR.c.name == PR.c.external_id, ins.excluded.name), else_=PR.c.name)},
+    )
+    for stmt, group in ((explicit, [r for e, r in rows.items() if e in named]),
+                        (implicit, [r for e, r in rows.items() if e not in named])):
+        for part in chunks(group):
+            conn.execute(stmt, list(part))
     out: dict[str, int] = {}
     for part in chunks(list(rows)):
         for pid, ext in conn.execute(

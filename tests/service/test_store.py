@@ -237,3 +237,17 @@ def test_any_delivery_order_ends_at_the_newest_version(db, order, batch):
     with db.read() as c:
         row = c.execute(sa.select(Task.__table__).where(Task.__table__.c.source_id == src)).one()
     assert row.status == "S5" and row.remote_updated_at == T0 + timedelta(minutes=5)
+
+
+def test_project_names_survive_id_only_references(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    P = Project.__table__
+    with db.write() as c:
+        store.upsert_projects(c, org, src, [("100", "PRJ", None)])  # from an issue: key only
+        store.upsert_projects(c, org, src, [("100", None, None)])  # from a version: id only
+        store.upsert_projects(c, org, src, [("b1", None, "Website")])  # a board with its name
+        store.upsert_projects(c, org, src, [("b1", None, None)])
+    with db.read() as c:
+        names = dict(c.execute(sa.select(P.c.external_id, P.c.name)).all())
+    assert names == {"100": "PRJ", "b1": "Website"}

@@ -8,6 +8,7 @@ other processes see them within the TTL.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 from collections.abc import Callable, Mapping
@@ -18,8 +19,10 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.jira import webhooks as jira_webhooks
+from connectors.trello import webhooks as trello_webhooks
 from service.settings import Settings
-from service.tables import InboxEvent, Source
+from service.tables import InboxEvent, Source, utcnow
 
 __all__ = [
     "CachedSource",
@@ -55,21 +58,17 @@ def body_hash(body: bytes) -> str:
 
 
 def _verify_jira(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str) -> str | None:
-    from connectors.jira.webhooks import verify_signature
-
     if not src.webhook_secret:
         return "this source has no webhook secret: webhooks are disabled until one is set"
     header = headers.get("x-hub-signature")
     if not header:
         return "missing X-Hub-Signature header (sha256=<hex HMAC of the body>)"
-    if not verify_signature(src.webhook_secret, body, header):
+    if not jira_webhooks.verify_signature(src.webhook_secret, body, header):
         return "X-Hub-Signature does not match the body"
     return None
 
 
 def _verify_trello(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str) -> str | None:
-    from connectors.trello.webhooks import verify_signature
-
     if not src.webhook_secret:
         return "this source has no webhook secret (the Trello app secret): webhooks are disabled"
     header = headers.get("x-trello-webhook")
@@ -78,7 +77,7 @@ def _verify_trello(src: CachedSource, body: bytes, headers: Mapping[str, str], u
     # Trello signs body + the exact callback URL it was registered with; behind a proxy the
     # request URL differs, so the configured public URL is tried first.
     for candidate in dict.fromkeys((src.callback_url, url)):
-        if verify_signature(src.webhook_secret, body, candidate, header):
+        if trello_webhooks.verify_signature(src.webhook_secret, body, candidate, header):
             return None
     return "X-Trello-Webhook does not match the body and callback URL"
 
@@ -122,8 +121,6 @@ class SourceCache:
         pending = self._inflight.get(source_id)
         if pending is not None:
             return await pending  # type: ignore[no-any-return]
-        import asyncio
-
         fut = asyncio.get_running_loop().create_future()
         self._inflight[source_id] = fut
         try:
@@ -214,8 +211,6 @@ class InboxWriter:
         return conn
 
     async def _ensure(self) -> None:
-        import asyncio
-
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -235,10 +230,6 @@ class InboxWriter:
     # --- the write path -------------------------------------------------------------
     async def insert(self, src: CachedSource, dedupe_key: str, body: bytes,
                      headers: dict[str, str]) -> tuple[int, bool]:
-        import asyncio
-
-        from service.tables import utcnow
-
         if (self._conn if self.is_sqlite else self._pool) is None:
             await self._ensure()
         now = utcnow()
@@ -254,8 +245,6 @@ class InboxWriter:
         return await fut  # type: ignore[no-any-return]
 
     async def _flush(self) -> None:
-        import asyncio
-
         try:
             while self._pending:
                 batch, self._pending = self._pending[: self.MAX_BATCH], self._pending[self.MAX_BATCH :]

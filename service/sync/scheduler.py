@@ -21,8 +21,9 @@ def poll_due_sources(db: Database, settings: Any, worker_id: str, stop: threadin
     for source_id in due_sources(db):
         if stop.is_set():
             break
-        mode = "incremental" if all_cursors(db, source_id).get("issues") or all_cursors(db, source_id).get(
-            "actions") else "backfill"
+        cursors = all_cursors(db, source_id)
+        started = cursors.get("issues") or any(k.startswith("actions:") for k in cursors)
+        mode = "incremental" if started else "backfill"
         try:
             run_sync(db, settings, source_id, mode=mode, owner=worker_id)
             n += 1

@@ -31,7 +31,7 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service.store.people import resolve_people
-from service.store.sql import chunks, insert_for, uniq
+from service.store.sql import chunks, in_list, insert_for, uniq
 from service.tables import (
     Change as ChangeRow,
 )
@@ -173,7 +173,7 @@ def _existing(conn: Connection, table: sa.Table, source_id: int, ext_ids: Sequen
     columns = [table.c.external_id, *(table.c[c] for c in cols)]
     for part in chunks(list(ext_ids)):
         for row in conn.execute(
-            sa.select(*columns).where(table.c.source_id == source_id, table.c.external_id.in_(part))
+            sa.select(*columns).where(table.c.source_id == source_id, in_list(conn, table.c.external_id, part))
         ):
             out[row.external_id] = row
     return out
@@ -334,7 +334,7 @@ def upsert_tasks(
     for part in chunks([r["external_id"] for r in rows]):
         for tid, ext, stored_at in conn.execute(
             sa.select(T.c.id, T.c.external_id, T.c.remote_updated_at).where(
-                T.c.source_id == source_id, T.c.external_id.in_(part)
+                T.c.source_id == source_id, in_list(conn, T.c.external_id, part)
             )
         ):
             if stored_at == latest[ext].task.updated_at:
@@ -344,25 +344,27 @@ def upsert_tasks(
                         if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
     stats.stale += len(rows) - len(task_ids)
     insert_changes(conn, [r for r in change_rows if r["task_external_id"] in task_ids])
-    _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id)
+    _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
     return stats
 
 
 def _replace_links(
     conn: Connection, source_id: int, task_ids: dict[str, int], accepted: list[TaskUpsert],
-    person_ids: dict[tuple[str, str], int], org_id: int,
+    person_ids: dict[tuple[str, str], int], org_id: int, existed: set[str],
 ) -> None:
-    ids = list(task_ids.values())
+    # Only tasks that existed before can have links to drop (a backfill skips this); the
+    # inserts below tolerate a link a concurrent writer already made.
+    ids = [tid for ext, tid in task_ids.items() if ext in existed]
     for part in chunks(ids):
-        conn.execute(sa.delete(TA).where(TA.c.task_id.in_(part)))
-        conn.execute(sa.delete(TM).where(TM.c.task_id.in_(part)))
+        conn.execute(sa.delete(TA).where(in_list(conn, TA.c.task_id, part)))
+        conn.execute(sa.delete(TM).where(in_list(conn, TM.c.task_id, part)))
     pairs = uniq(
         (task_ids[u.task.external_id], person_ids[(a.tool, a.external_id)])
         for u in accepted if u.task.external_id in task_ids
         for a in u.task.assignees if (a.tool, a.external_id) in person_ids
     )
     for part in chunks(pairs):
-        conn.execute(sa.insert(TA), [{"task_id": t, "person_id": p} for t, p in part])
+        conn.execute(insert_for(conn, TA).on_conflict_do_nothing(), [{"task_id": t, "person_id": p} for t, p in part])
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
     if not refs:
         return
@@ -378,7 +380,8 @@ def _replace_links(
         for m in u.task.milestones if m.external_id in mids
     )
     for part in chunks(mpairs):
-        conn.execute(sa.insert(TM), [{"task_id": t, "milestone_id": m} for t, m in part])
+        conn.execute(insert_for(conn, TM).on_conflict_do_nothing(),
+                     [{"task_id": t, "milestone_id": m} for t, m in part])
 
 
 def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) -> dict[str, int]:

@@ -65,25 +65,9 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(RequestIdMiddleware)
 
-    from service.api import inbox, ops, sources, webhooks
+    from service import dashboard
+    from service.api import inbox, ops, portfolio, sources, tasks, views, webhooks
 
-    app.include_router(ops.router)
-    app.include_router(webhooks.router)
-    app.include_router(sources.router)
-    app.include_router(inbox.router)
-    _include_optional(app)
+    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, dashboard):
+        app.include_router(module.router)
     return app
-
-
-def _include_optional(app: FastAPI) -> None:
-    """Routers of later layers (views, dashboard) register here when present."""
-    import importlib
-
-    for name in ("service.api.portfolio", "service.api.views", "service.api.tasks", "service.dashboard"):
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        app.include_router(mod.router)

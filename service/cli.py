@@ -218,10 +218,8 @@ def main() -> None:  # pragma: no cover
     app()
 
 
-# Later layers add their commands (sync, demo, apply, remap) in their own modules.
-for _mod in ("service.cli_sync", "service.cli_demo", "service.cli_apply", "service.cli_sandbox"):
-    try:
-        __import__(_mod)
-    except ModuleNotFoundError as _exc:
-        if _exc.name != _mod:
-            raise
+# The other command groups live in their own modules and register on ``app`` when imported.
+import service.cli_apply  # noqa: E402, F401
+import service.cli_demo  # noqa: E402, F401
+import service.cli_sandbox  # noqa: E402, F401
+import service.cli_sync  # noqa: E402, F401

@@ -10,8 +10,7 @@ so a concurrent writer can never be overwritten by an older version.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +29,9 @@ from mappings.model import (
     WorklogDelete,
     WorklogUpsert,
 )
+from service.store.common import ApplyStats, _guard, _newer_or_equal, upsert_projects
 from service.store.people import resolve_people
+from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
 from service.store.sql import chunks, in_list, insert_for, uniq
 from service.tables import (
     Change as ChangeRow,
@@ -80,89 +81,6 @@ _TRACKED = ("status", "assignee", "due_date", "estimate")
 _PATCHABLE = {
     "title", "status", "status_category", "archived", "due_date", "start_date", "priority", "labels",
 }
-
-
-@dataclass
-class ApplyStats:
-    seen: int = 0
-    changed: int = 0
-    stale: int = 0
-    deleted: int = 0
-    ignored: int = 0
-    ignored_reasons: list[str] = field(default_factory=list)
-
-    def add(self, other: ApplyStats) -> None:
-        self.seen += other.seen
-        self.changed += other.changed
-        self.stale += other.stale
-        self.deleted += other.deleted
-        self.ignored += other.ignored
-        self.ignored_reasons.extend(other.ignored_reasons)
-
-
-def _newer_or_equal(incoming: datetime | None, stored: datetime | None) -> bool:
-    if stored is None or incoming is None:
-        return True
-    return incoming >= stored
-
-
-def _guard(table: sa.Table, excluded: Any) -> Any:
-    return sa.or_(
-        table.c.remote_updated_at.is_(None),
-        excluded.remote_updated_at.is_(None),
-        excluded.remote_updated_at >= table.c.remote_updated_at,
-    )
-
-
-# --- projects --------------------------------------------------------------------------
-
-
-def upsert_projects(
-    conn: Connection, org_id: int, source_id: int, projects: Iterable[tuple[str, str | None, str | None]]
-) -> dict[str, int]:
-    """Ensure ``(external_id, key, name)`` projects exist; return ``{external_id: id}``.
-
-    Sync only fills key and name; the PM-side fields (budget, dates, rate) are never touched.
-    """
-    rows: dict[str, dict[str, Any]] = {}
-    named: set[str] = set()
-    for ext, key, name in projects:
-        if not ext:
-            continue
-        r = rows.setdefault(ext, {"org_id": org_id, "source_id": source_id, "external_id": ext,
-                                  "key": key, "name": key or ext})
-        if key:
-            r["key"] = key
-            if ext not in named:
-                r["name"] = key
-        if name:
-            r["name"] = name
-            named.add(ext)
-    if not rows:
-        return {}
-    ins = insert_for(conn, PR)
-    # A real name (a Trello board's) always wins; a key only replaces a placeholder name
-    # (the external id), so a version fetch that knows just the project id renames nothing.
-    explicit = ins.on_conflict_do_update(
-        index_elements=["source_id", "external_id"],
-        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
-    )
-    implicit = ins.on_conflict_do_update(
-        index_elements=["source_id", "external_id"],
-        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key),
-              "name": sa.case((PR.c.name == PR.c.external_id, ins.excluded.name), else_=PR.c.name)},
-    )
-    for stmt, group in ((explicit, [r for e, r in rows.items() if e in named]),
-                        (implicit, [r for e, r in rows.items() if e not in named])):
-        for part in chunks(group):
-            conn.execute(stmt, list(part))
-    out: dict[str, int] = {}
-    for part in chunks(list(rows)):
-        for pid, ext in conn.execute(
-            sa.select(PR.c.id, PR.c.external_id).where(PR.c.source_id == source_id, PR.c.external_id.in_(part))
-        ):
-            out[ext] = pid
-    return out
 
 
 # --- tasks -----------------------------------------------------------------------------
@@ -449,111 +367,6 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
     return stats
 
 
-# --- milestones ------------------------------------------------------------------------
-
-
-def upsert_milestones(conn: Connection, org_id: int, source_id: int, items: Sequence[MilestoneUpsert]) -> ApplyStats:
-    stats = ApplyStats(seen=len(items))
-    if not items:
-        return stats
-    project_ids = upsert_projects(
-        conn, org_id, source_id,
-        ((i.milestone.project_external_id, None, None) for i in items if i.milestone.project_external_id),
-    )
-    now = utcnow()
-    rows: dict[str, dict[str, Any]] = {}
-    for it in items:
-        m = it.milestone
-        rows[m.external_id] = {
-            "org_id": org_id, "source_id": source_id, "external_id": m.external_id,
-            "project_id": project_ids.get(m.project_external_id or ""), "name": m.name,
-            "description": m.description, "start_date": m.start_date, "due_date": m.due_date,
-            "baseline_due_date": m.baseline_due_date or m.due_date, "released": m.released,
-            "completed_at": m.completed_at, "archived": m.archived, "remote_updated_at": m.updated_at,
-            "raw": it.raw, "deleted_at": None, "deleted_reason": None, "synced_at": now,
-        }
-    ins = insert_for(conn, M)
-    cols = {k: ins.excluded[k] for k in next(iter(rows.values())) if k not in ("org_id", "source_id", "external_id")}
-    # The baseline is the first due date ever seen; the project link is never lost.
-    cols["baseline_due_date"] = sa.func.coalesce(M.c.baseline_due_date, ins.excluded.due_date)
-    cols["project_id"] = sa.func.coalesce(ins.excluded.project_id, M.c.project_id)
-    stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
-                                     where=_guard(M, ins.excluded))
-    for part in chunks(list(rows.values()), 200):
-        conn.execute(stmt, list(part))
-    stats.changed = _written(conn, M, source_id, rows)
-    return stats
-
-
-def delete_milestones(conn: Connection, source_id: int, items: Sequence[MilestoneDelete]) -> ApplyStats:
-    stats = ApplyStats(seen=len(items))
-    ids = [i.external_id for i in items]
-    for part in chunks(ids):
-        res = conn.execute(sa.update(M).where(M.c.source_id == source_id, M.c.external_id.in_(part))
-                           .values(deleted_at=utcnow(), deleted_reason="deleted"))
-        stats.deleted += res.rowcount or 0
-    return stats
-
-
-# --- worklogs --------------------------------------------------------------------------
-
-
-def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequence[WorklogUpsert],
-                    *, keep_raw: bool = False) -> ApplyStats:
-    stats = ApplyStats(seen=len(items))
-    complete = [i for i in items if i.complete]
-    if not complete:
-        return stats
-    person_ids = resolve_people(conn, org_id, (i.worklog.author for i in complete if i.worklog.author))
-    now = utcnow()
-    rows: dict[str, dict[str, Any]] = {}
-    for it in complete:
-        w = it.worklog
-        rows[w.external_id] = {
-            "org_id": org_id, "source_id": source_id, "external_id": w.external_id,
-            "task_external_id": w.task_external_id,
-            "person_id": person_ids.get((w.author.tool, w.author.external_id)) if w.author else None,
-            "started_at": w.started_at, "seconds": w.seconds, "remote_updated_at": w.updated_at,
-            "deleted_at": None, "raw": None, "synced_at": now,
-        }
-    ins = insert_for(conn, W)
-    cols = {k: ins.excluded[k] for k in next(iter(rows.values())) if k not in ("org_id", "source_id", "external_id")}
-    stmt = ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
-                                     where=_guard(W, ins.excluded))
-    for part in chunks(list(rows.values()), 300):
-        conn.execute(stmt, list(part))
-    stats.changed = _written(conn, W, source_id, rows)
-    stats.stale = len(rows) - stats.changed
-    return stats
-
-
-def _written(
-    conn: Connection, table: sa.Table, source_id: int, rows: dict[str, dict[str, Any]]
-) -> int:
-    """How many ``rows`` the guarded upsert wrote: those now stored with their version.
-
-    (An executemany's ``rowcount`` is -1 on psycopg, so it cannot be summed.)
-    """
-    n = 0
-    for part in chunks(list(rows)):
-        for ext, stored_at in conn.execute(
-            sa.select(table.c.external_id, table.c.remote_updated_at).where(
-                table.c.source_id == source_id, table.c.external_id.in_(part)
-            )
-        ):
-            n += stored_at == rows[ext]["remote_updated_at"]
-    return n
-
-
-def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDelete]) -> ApplyStats:
-    stats = ApplyStats(seen=len(items))
-    for part in chunks([i.external_id for i in items]):
-        res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
-                                              W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
-        stats.deleted += res.rowcount or 0
-    return stats
-
-
 # --- everything at once ----------------------------------------------------------------
 
 
@@ -575,6 +388,3 @@ def apply_effects(conn: Connection, org_id: int, source_id: int, effects: Iterab
         stats.ignored_reasons.append(ign.reason)
     return stats
 
-
-def _utc(dt: datetime | None) -> datetime | None:
-    return dt.astimezone(UTC) if dt else None

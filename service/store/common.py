@@ -1,0 +1,103 @@
+"""Pieces every store module shares: apply statistics, the monotonic guard, projects."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from service.store.sql import chunks, insert_for
+from service.tables import Project as ProjectRow
+
+__all__ = ["ApplyStats", "upsert_projects"]
+
+PR = ProjectRow.__table__
+
+
+@dataclass
+class ApplyStats:
+    seen: int = 0
+    changed: int = 0
+    stale: int = 0
+    deleted: int = 0
+    ignored: int = 0
+    ignored_reasons: list[str] = field(default_factory=list)
+
+    def add(self, other: ApplyStats) -> None:
+        self.seen += other.seen
+        self.changed += other.changed
+        self.stale += other.stale
+        self.deleted += other.deleted
+        self.ignored += other.ignored
+        self.ignored_reasons.extend(other.ignored_reasons)
+
+
+def _newer_or_equal(incoming: datetime | None, stored: datetime | None) -> bool:
+    if stored is None or incoming is None:
+        return True
+    return incoming >= stored
+
+
+def _guard(table: sa.Table, excluded: Any) -> Any:
+    return sa.or_(
+        table.c.remote_updated_at.is_(None),
+        excluded.remote_updated_at.is_(None),
+        excluded.remote_updated_at >= table.c.remote_updated_at,
+    )
+
+
+# --- projects --------------------------------------------------------------------------
+
+
+def upsert_projects(
+    conn: Connection, org_id: int, source_id: int, projects: Iterable[tuple[str, str | None, str | None]]
+) -> dict[str, int]:
+    """Ensure ``(external_id, key, name)`` projects exist; return ``{external_id: id}``.
+
+    Sync only fills key and name; the PM-side fields (budget, dates, rate) are never touched.
+    """
+    rows: dict[str, dict[str, Any]] = {}
+    named: set[str] = set()
+    for ext, key, name in projects:
+        if not ext:
+            continue
+        r = rows.setdefault(ext, {"org_id": org_id, "source_id": source_id, "external_id": ext,
+                                  "key": key, "name": key or ext})
+        if key:
+            r["key"] = key
+            if ext not in named:
+                r["name"] = key
+        if name:
+            r["name"] = name
+            named.add(ext)
+    if not rows:
+        return {}
+    ins = insert_for(conn, PR)
+    # A real name (a Trello board's) always wins; a key only replaces a placeholder name
+    # (the external id), so a version fetch that knows just the project id renames nothing.
+    explicit = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
+    )
+    implicit = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key),
+              "name": sa.case((PR.c.name == PR.c.external_id, ins.excluded.name), else_=PR.c.name)},
+    )
+    for stmt, group in ((explicit, [r for e, r in rows.items() if e in named]),
+                        (implicit, [r for e, r in rows.items() if e not in named])):
+        for part in chunks(group):
+            conn.execute(stmt, list(part))
+    out: dict[str, int] = {}
+    for part in chunks(list(rows)):
+        for pid, ext in conn.execute(
+            sa.select(PR.c.id, PR.c.external_id).where(PR.c.source_id == source_id, PR.c.external_id.in_(part))
+        ):
+            out[ext] = pid
+    return out
+
+

@@ -79,3 +79,15 @@ def test_normalize_prints_one_effect_per_line(cli):
     assert r.exit_code == 0, r.output
     lines = [json.loads(x) for x in r.stdout.splitlines()]
     assert lines[0]["effect"] == "task_delete" and lines[0]["external_id"] == "10001"
+
+
+def test_normalize_trello_webhook_gives_a_task_patch(cli):
+    from tests.realdata import REALDATA
+
+    r = cli("normalize", "trello", str(REALDATA / "trello-webhooks" / "ringcentral" / "createCard.json"))
+    assert r.exit_code == 0, r.output
+    first = json.loads(r.stdout.splitlines()[0])
+    assert first["effect"] == "task_patch" and first["external_id"] == "60940be5986d6c0bca3637d6"
+    assert first["fields"]["title"] == "hi" and first["fields"]["status_category"] == "todo"
+    r = cli("normalize", "trello", "-", input='{"x": 1}')
+    assert r.exit_code == 2 and "not a Trello document" in r.stderr

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import resource
 import uuid
 
 import sqlalchemy as sa
 
 from service.settings import normalize_url
 
-__all__ = ["PG_ADMIN", "create_pg_database", "drop_pg_database"]
+__all__ = ["PG_ADMIN", "cpu_seconds", "create_pg_database", "drop_pg_database"]
 
 PG_ADMIN = normalize_url(os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
 
@@ -29,3 +30,9 @@ def drop_pg_database(name: str) -> None:
     with admin.connect() as c:
         c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+def cpu_seconds() -> float:
+    """User + system CPU of this process so far."""
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime

@@ -37,7 +37,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import create_pg_database, drop_pg_database  # noqa: E402
+from bench.common import cpu_seconds, create_pg_database, drop_pg_database  # noqa: E402
 
 TARGET_CPU_PER_1000 = 0.3
 TARGET_RSS_MB = 400
@@ -47,9 +47,7 @@ TARGET_POLL_PER_BOARD = 1.0
 # --- the child: one sync, measured from inside -------------------------------------------
 
 
-def _cpu() -> float:
-    ru = resource.getrusage(resource.RUSAGE_SELF)
-    return ru.ru_utime + ru.ru_stime
+_cpu = cpu_seconds
 
 
 def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> None:

@@ -18,7 +18,6 @@ __all__ = [
     "SourcePublic",
     "SourceCreated",
     "InboxEventPublic",
-    "Page",
 ]
 
 
@@ -133,8 +132,3 @@ class InboxEventPublic(BaseModel):
     received_at: datetime
     processed_at: datetime | None
     next_attempt_at: datetime
-
-
-class Page(BaseModel):
-    items: list[Any]
-    next_cursor: str | None = None

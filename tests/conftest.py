@@ -27,10 +27,6 @@ PG_URL = normalize_url(
 REQUIRE_PG = os.environ.get("TASKHUB_REQUIRE_POSTGRES") == "1"
 
 
-def _pg_admin_url() -> str:
-    return PG_URL
-
-
 _pg_state: dict[str, object] = {}
 
 
@@ -42,7 +38,7 @@ def _pg_database() -> Database:
         raise RuntimeError(_pg_state["error"])
     name = f"taskhub_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     try:
-        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(sa.text(f'CREATE DATABASE "{name}"'))
         admin.dispose()
@@ -63,7 +59,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     db.dispose()  # type: ignore[union-attr]
     try:
-        admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
         with admin.connect() as c:
             c.execute(sa.text(f'DROP DATABASE IF EXISTS "{_pg_state["name"]}" WITH (FORCE)'))
         admin.dispose()

@@ -33,7 +33,7 @@ from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
 from service.inbox import ClaimedEvent, HandlerContext, Outcome
 from service.sources import source_secrets
-from service.store.tasks import _change_rows, insert_changes
+from service.store.tasks import change_rows, insert_changes
 from service.sync.runner import SyncContext, source_profile
 from service.sync.trello import make_trello_client
 from service.sync.trello_boards import (
@@ -232,7 +232,7 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
     def extra(conn: Any) -> None:
         for board_id, board in boards.fetched.items():
             save_board_context(conn, source.id, board, boards.contexts[board_id])  # type: ignore[arg-type]
-        insert_changes(conn, _change_rows(source.org_id, source.id, history))  # type: ignore[arg-type]
+        insert_changes(conn, change_rows(source.org_id, source.id, history))  # type: ignore[arg-type]
 
     if outcomes:
         outcomes[0].extra = extra

@@ -75,8 +75,6 @@ C = ChangeRow.__table__
 TA = TaskAssignee.__table__
 TM = TaskMilestone.__table__
 
-# Fields whose change is recorded as a change row when no changelog says so.
-_TRACKED = ("status", "assignee", "due_date", "estimate")
 # Columns a partial update (TaskPatch) may set.
 _PATCHABLE = {
     "title", "status", "status_category", "archived", "due_date", "start_date", "priority", "labels",
@@ -125,7 +123,7 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
     return out
 
 
-def _change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[dict[str, Any]]:
+def change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[dict[str, Any]]:
     rows = []
     for ch in changes:
         rows.append({
@@ -238,7 +236,7 @@ def upsert_tasks(
         }
         rows.append(row)
         explicit = {c.field for c in u.changes}
-        change_rows.extend(_change_rows(org_id, source_id, u.changes))
+        change_rows.extend(change_rows(org_id, source_id, u.changes))
         if old is not None and old.remote_updated_at != t.updated_at:
             for ch in _observed_changes(old, row, explicit, at):
                 change_rows.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
@@ -361,7 +359,7 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
         )
         if res.rowcount:
             stats.changed += 1
-            insert_changes(conn, _change_rows(org_id, source_id, p.changes))
+            insert_changes(conn, change_rows(org_id, source_id, p.changes))
         else:
             stats.stale += 1
     return stats

@@ -200,7 +200,7 @@ def upsert_tasks(
         "estimate_points", "estimate_seconds", "started_at", "completed_at",
     ])
     rows: list[dict[str, Any]] = []
-    change_rows: list[dict[str, Any]] = []
+    pending_changes: list[dict[str, Any]] = []
     accepted: list[TaskUpsert] = []
     now = utcnow()
     for ext, u in latest.items():
@@ -236,10 +236,10 @@ def upsert_tasks(
         }
         rows.append(row)
         explicit = {c.field for c in u.changes}
-        change_rows.extend(change_rows(org_id, source_id, u.changes))
+        pending_changes.extend(change_rows(org_id, source_id, u.changes))
         if old is not None and old.remote_updated_at != t.updated_at:
             for ch in _observed_changes(old, row, explicit, at):
-                change_rows.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
+                pending_changes.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
     if not rows:
         return stats
     # One executemany of a small statement (psycopg prepares it once; with RETURNING the
@@ -259,7 +259,7 @@ def upsert_tasks(
     stats.changed = sum(1 for ext in task_ids
                         if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
     stats.stale += len(rows) - len(task_ids)
-    insert_changes(conn, [r for r in change_rows if r["task_external_id"] in task_ids])
+    insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids])
     _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
     return stats
 

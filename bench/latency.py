@@ -70,7 +70,7 @@ def run(store: str, rate: float, duration: float) -> dict[str, float]:
                         _env_file=None)  # type: ignore[call-arg]
     db = Database(settings.effective_database_url)
     db.migrate()
-    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
+    state = JiraState(JiraConfig(worklog_feed_delay_ms=0, webhook_concurrency=4))
     generate(state, projects=2, issues_per_project=500, seed=3)
     probe_project = jm.create_project(state, "PRB", "Probes")
     probes = [jm.create_issue(state, "PRB", f"probe {i}").key for i in range(PROBES)]

@@ -108,7 +108,7 @@ class Demo:
         from sandbox.trello import start as trello_start
 
         o = self.options
-        self.jira = JiraState(JiraConfig(worklog_feed_delay_ms=0))
+        self.jira = JiraState(JiraConfig(worklog_feed_delay_ms=0, webhook_concurrency=4))
         summary = jira_generate(self.jira, projects=3, issues_per_project=o.jira_issues_per_project, seed=o.seed)
         self.jira_url, stop = jira_start(self.jira)
         self.stops.append(stop)

@@ -61,7 +61,7 @@ class JiraConfig:
     worklog_feed_delay_ms: int = 60_000  # the feeds never show the last minute
     dc_search_page_max: int = 1000
     # admin webhook delivery
-    webhook_concurrency: int = 4  # parallel senders
+    webhook_concurrency: int = 1  # parallel senders (the demo and bench/latency.py use 4, as Jira does)
     webhook_retries: int = 3  # further attempts after the first
     webhook_backoff_s: float = 0.05
     webhook_timeout_s: float = 5.0

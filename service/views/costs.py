@@ -84,16 +84,21 @@ _RATE_TABLE = sa.table(
 )
 
 
-def worklog_from(conn: Connection, sel: Selection, by: str | None) -> tuple[Any, Any, Any, list[Any]]:
+def worklog_from(
+    conn: Connection, sel: Selection, by: str | None, *, costed: bool = True
+) -> tuple[Any, Any, Any, list[Any]]:
     """``(from clause, group key, cost expression, conditions)`` for the worklogs of the selection
     at ``as_of``: started by then, not deleted by then, on a task of the selection alive then.
-    The ``assignee`` filter means the worklog's author here."""
-    rp = _rate_periods(conn, sel)
-    from_ = W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)).outerjoin(
-        PR, PR.c.id == T.c.project_id
-    )
+    The ``assignee`` filter means the worklog's author here. ``costed=False``: hours only, no
+    rate joins (the cost expression is then ``None``)."""
+    from_ = W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id))
+    rp = _rate_periods(conn, sel) if costed else None
+    if costed:
+        from_ = from_.outerjoin(PR, PR.c.id == T.c.project_id)
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
-    if rp is not None:
+    if not costed:
+        rate = None
+    elif rp is not None:
         from_ = from_.outerjoin(
             rp,
             sa.and_(
@@ -131,7 +136,7 @@ def worklog_from(conn: Connection, sel: Selection, by: str | None) -> tuple[Any,
         from_ = from_.outerjoin(TM, TM.c.task_id == T.c.id)
         key = TM.c.milestone_id
     # Float arithmetic: PostgreSQL numeric multiplication per row costs more than the whole join.
-    return from_, key, W.c.seconds * sa.cast(rate, sa.Float), cond
+    return from_, key, (W.c.seconds * sa.cast(rate, sa.Float) if rate is not None else None), cond
 
 
 def worklog_days(
@@ -226,7 +231,7 @@ def direct_cost_days(conn: Connection, sel: Selection) -> dict[date | None, floa
 
 def week_seconds(conn: Connection, sel: Selection) -> float:
     """Worklog seconds of the selection started in as_of's ISO week, up to as_of."""
-    from_, _, _, cond = worklog_from(conn, sel, None)
+    from_, _, _, cond = worklog_from(conn, sel, None, costed=False)
     q = (
         sa.select(sa.func.sum(W.c.seconds))
         .select_from(from_)

@@ -52,6 +52,7 @@ __all__ = [
     "flow_percentiles",
     "milestone_rows",
     "workload_rows",
+    "open_totals",
 ]
 
 TASK_TOTAL_FIELDS = (
@@ -405,7 +406,7 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
     }
     for r in conn.execute(q).mappings():
         out[(r["p"], r["g"])] = {**zero, **{k: num(v) for k, v in r.items() if k not in ("p", "g")}}
-    from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second)
+    from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
     week = ts_literal(sel.week_start)
     wq = (
         sa.select(W.c.person_id, key_or_null(wkey).label("g"), sa.func.sum(W.c.seconds))
@@ -416,3 +417,21 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
     for p, g, secs in conn.execute(wq):
         out.setdefault((p, g), dict(zero))["seconds_week"] = num(secs)
     return out
+
+
+def open_totals(conn: Connection, sel: Selection) -> Row:
+    """The open tasks of the selection at ``as_of``, each counted once (the workload total):
+    count, Σ points, Σ estimate seconds, overdue. One lean scan of the task state."""
+    ts = task_state(with_group(sel, None), require_counted=True)
+    q = (
+        sa.select(
+            sa.func.count().label("open_tasks"),
+            sa.func.sum(ts.c.estimate_points).label("open_points"),
+            sa.func.sum(ts.c.estimate_seconds).label("open_seconds"),
+            sa.func.sum(flag(ts.c.due_date < sel.as_of_date)).label("overdue_tasks"),
+        )
+        .select_from(ts)
+        .where(ts.c.status_asof != "done")
+    )
+    r = conn.execute(q).mappings().one()
+    return {k: num(v) for k, v in r.items()}

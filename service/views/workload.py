@@ -40,16 +40,14 @@ def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
             item["group"] = label(second, g, others)
         people_rows.append({**item, **workload_figures(r)})
     plain = replace(sel, params=replace(sel.params, group_by=None))
-    t = queries.task_totals(conn, plain, group=None).get(None) or dict.fromkeys(queries.TASK_TOTAL_FIELDS, 0.0)
-    total = workload_figures(
-        {
-            "open_tasks": t["scope"] - t["done"],
-            "open_points": t["pts_open"],
-            "open_seconds": t["sec_open"],
-            "overdue_tasks": t["overdue_open"],
-            "seconds_week": queries.week_seconds(conn, plain),
-        }
-    )
+    totals = queries.open_totals(conn, plain)
+    # Each worklog has one author: unless milestones (which a task may share) split them, the
+    # per-person rows partition the worklogs and their sum is the total.
+    if second == "milestone":
+        totals["seconds_week"] = queries.week_seconds(conn, plain)
+    else:
+        totals["seconds_week"] = sum(r["seconds_week"] for r in rows.values())
+    total = workload_figures(totals)
     defs = definitions(
         sel,
         open_tasks="tasks in scope not done at as_of, per assignee (unassigned: person id null)",

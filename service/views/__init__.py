@@ -64,5 +64,5 @@ def compute_view(
             # saves on queries of this size, and the day-by-day GROUP BYs want to hash in memory.
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             conn.exec_driver_sql("SET LOCAL jit = off")
-            conn.exec_driver_sql("SET LOCAL work_mem = '32MB'")
+            conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
         return compute_view_conn(conn, org_id, name, params, now=now)

@@ -7,6 +7,7 @@ reached done, as of ``as_of``.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Connection
 from service.views import queries
 from service.views.common import definitions, envelope, label
 from service.views.formulas import PERCENTILES, TRAILING_DAYS
-from service.views.progress import task_totals_for, throughput_series
+from service.views.progress import throughput_series
 from service.views.selection import Selection, group_names
 
 __all__ = ["flow_view", "flow_figures"]
@@ -49,16 +50,11 @@ def flow_figures(totals: dict[str, float], durations: dict[str, Any]) -> dict[st
 
 
 def flow_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    if sel.group_by is None:  # the totals and the done-per-day series in one scan
-        total_row, done = queries.task_totals_and_done_days(conn, sel)
-        rows: dict[Any, dict[str, float]] = {}
-    else:
-        total_row, rows = task_totals_for(conn, sel)
-        _, done = queries.task_days(conn, sel, created=False)
+    total_row, rows, _, done = queries.totals_and_days(conn, sel, created=False)
     durations = queries.flow_percentiles(conn, sel)
-    if sel.group_by is not None:
-        from dataclasses import replace
-
+    if queries.TOTAL in durations or sel.group_by in ("project", "source"):
+        total_dur = {None: durations.pop(queries.TOTAL, {})}
+    elif sel.group_by is not None:  # overlapping groups: the total counts each task once
         total_dur = queries.flow_percentiles(conn, replace(sel, params=replace(sel.params, group_by=None)))
     else:
         total_dur = durations

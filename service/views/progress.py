@@ -12,7 +12,6 @@ from sqlalchemy.engine import Connection
 from service.views import queries
 from service.views.common import (
     ESTIMATE_RULE,
-    add_rows,
     day_range,
     definitions,
     envelope,
@@ -31,7 +30,6 @@ from service.views.selection import Selection, group_names
 __all__ = [
     "progress_view",
     "progress_figures",
-    "task_totals_for",
     "burnup_series",
     "throughput_series",
 ]
@@ -81,23 +79,6 @@ def progress_figures(row: dict[str, float]) -> dict[str, Any]:
     return out
 
 
-def task_totals_for(conn: Connection, sel: Selection) -> tuple[dict[str, float], dict[Any, dict[str, float]]]:
-    """``(total row, rows per group)``: one query when the groups partition the tasks."""
-    if sel.group_by is None:
-        rows = queries.task_totals(conn, sel, group=None)
-        return rows.get(None) or _empty(conn, sel), {}
-    rows = queries.task_totals(conn, sel)
-    if sel.group_by in ("project", "source"):
-        total = add_rows(rows.values()) if rows else _empty(conn, sel)
-    else:
-        total = queries.task_totals(conn, sel, group=None).get(None) or _empty(conn, sel)
-    return total, rows
-
-
-def _empty(conn: Connection, sel: Selection) -> dict[str, float]:
-    return dict.fromkeys(queries.TASK_TOTAL_FIELDS, 0.0)
-
-
 def burnup_series(created: dict[date | None, int], done: dict[date | None, int], as_of: date) -> list[dict[str, Any]]:
     """Daily scope (tasks created by that day) and done (tasks whose last move to done was by
     that day) over the tasks in scope at ``as_of``; a done task with no known completion
@@ -141,13 +122,7 @@ def throughput_series(done: dict[date | None, int], start: date, as_of: date) ->
 
 
 def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    if sel.group_by is None:  # the totals and the done-per-day series in one scan
-        total_row, done = queries.task_totals_and_done_days(conn, sel)
-        rows: dict[Any, dict[str, float]] = {}
-        created, _ = queries.task_days(conn, sel, done=False)
-    else:
-        total_row, rows = task_totals_for(conn, sel)
-        created, done = queries.task_days(conn, sel)
+    total_row, rows, created, done = queries.totals_and_days(conn, sel, created=True)
     names = group_names(conn, sel, set(rows))
     groups = [{"group": label(sel.group_by, g, names), **progress_figures(r)} for g, r in _sorted(rows)]
     burnup = burnup_series(created, done, sel.as_of_date)

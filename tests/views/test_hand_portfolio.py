@@ -343,3 +343,14 @@ def test_every_view_states_its_definitions_and_parameters(client, world, name):
         assert "effective" in d["rate_source"] and d["currency"] == "USD"
     if name == "progress":
         assert "points" in d["estimate_unit"]
+
+
+@pytest.mark.parametrize("view", ["progress", "budget", "milestones", "flow", "workload"])
+def test_grouping_never_changes_the_total(client, world, view):
+    """The grouped queries compute the total in the same pass where groups partition the tasks
+    (and apart where they overlap): each grouping's total is the ungrouped one."""
+    plain = get_view(client, world, view, as_of=AS_OF)
+    for group_by in ("project", "source", "milestone", "person"):
+        grouped = get_view(client, world, view, as_of=AS_OF, group_by=group_by)
+        assert grouped["total"] == plain["total"], group_by
+        assert grouped.get("series") == plain.get("series"), group_by

@@ -148,7 +148,7 @@ def worklog_days(
     Grouped by (group, day) in SQL and folded here: one join of the worklogs with their tasks,
     rates and projects serves both the group figures and the daily cost series."""
     from_, key, money, cond = worklog_from(conn, sel, by)
-    wday, to_date = day_bucket(W.c.started_at, sel.tz_name, sel.dialect)
+    wday, to_date = day_bucket(W.c.started_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     if key is not None and sel.dialect == "postgresql":
         return _pg_key_and_days(conn, sel, from_, key, wday, money, cond)
     keys = [key, wday] if key is not None else [wday]
@@ -217,7 +217,7 @@ def _pg_key_and_days(
 
 def direct_cost_days(conn: Connection, sel: Selection) -> dict[date | None, float]:
     """Direct costs (the tasks' cost field) per local creation day (``None``: no creation time)."""
-    cday, to_date = day_bucket(T.c.remote_created_at, sel.tz_name, sel.dialect)
+    cday, to_date = day_bucket(T.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     q = (
         sa.select(cday.label("d"), sa.func.sum(T.c.cost).label("v"))
         .where(*task_conditions(sel), *alive(sel), T.c.cost.is_not(None))

@@ -161,7 +161,7 @@ def _task_totals(
     )
     to_date: Any = None
     if done_days is not None:  # one more key: the local day of completion (done tasks only)
-        bucket, to_date = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect)
+        bucket, to_date = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
         dkey = sa.case((sa.and_(ts.c.status_asof == "done", ts.c.counted == 1), bucket))
         q = q.add_columns(dkey.label("dd")).group_by(dkey)
     out: dict[Any, Row] = {}
@@ -188,8 +188,8 @@ def totals_and_days(
         return _totals_and_days_scans(conn, sel, created=created)
     ts = task_state(sel)
     st, ct = ts.c.status_asof, ts.c.counted
-    dbucket, to_date = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect)
-    cbucket, _ = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect)
+    dbucket, to_date = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
+    cbucket, _ = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     dkey = sa.case((sa.and_(st == "done", ct == 1), dbucket))
     q = (
         sa.select(
@@ -235,8 +235,8 @@ def task_days(
     """Counted tasks per local creation day (when ``created``) and per local day they reached
     done (``None``: unknown)."""
     ts = task_state(sel, require_counted=True)
-    cday, to_date = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect)
-    dday, _ = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect)
+    cday, to_date = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
+    dday, _ = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     parts = []
     if done:
         parts.append(

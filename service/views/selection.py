@@ -106,6 +106,7 @@ class Selection:
     keep_archived_sources: tuple[int, ...] = field(default_factory=tuple)
     history: bool = True  # something was synced after as_of: the state then comes from the history
     scan: bool = False  # SQLite holding this organization only: read whole tables, not org index ranges
+    session_zone: bool = False  # PostgreSQL: the transaction's TimeZone is the organization's
 
     @property
     def tz(self) -> ZoneInfo:
@@ -178,6 +179,9 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
     # indexed per organization): when the last sync is not after as_of, the current state is the
     # state then.
     last_sync = conn.execute(sa.select(sa.func.max(T.c.synced_at)).where(T.c.org_id == org_id)).scalar()
+    if conn.dialect.name == "postgresql":
+        # Local days by a plain cast in the organization's zone, for the rest of this transaction.
+        conn.execute(sa.select(sa.func.set_config("TimeZone", org.timezone, True)))
     return Selection(
         org_id=org_id,
         params=params,
@@ -190,6 +194,7 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
         project_ids=project_ids,
         keep_archived_sources=tuple(keep),
         history=last_sync is not None and _aware(last_sync) > instant,
+        session_zone=conn.dialect.name == "postgresql",
         scan=conn.dialect.name == "sqlite"
         and conn.execute(sa.select(sa.func.count()).select_from(table(Organization))).scalar() == 1,
     )

@@ -46,17 +46,25 @@ def _rate_periods(conn: Connection, sel: Selection) -> Any:
             }
         )
     if sel.dialect == "postgresql":
-        data = sa.bindparam("rate_periods", json.dumps(periods), type_=sa.String)
+        # One row per person: the period starts and their rates as arrays. A worklog finds its
+        # rate by an equality hash join on the person and ``width_bucket`` over the starts (0,
+        # before the first: no rate, which indexes to NULL) — a range join would test every
+        # period of the person for every worklog.
+        people: dict[int, dict[str, Any]] = {}
+        for p in periods:
+            row = people.setdefault(p["person_id"], {"person_id": p["person_id"], "starts": [], "rates": []})
+            row["starts"].append(p["from_utc"])
+            row["rates"].append(p["hourly_rate"])
+        data = sa.bindparam("rate_periods", json.dumps(list(people.values())), type_=sa.String)
         body: Any = sa.select(
-            *(sa.literal_column(f"r.{c}").label(c) for c in ("person_id", "from_utc", "until_utc", "hourly_rate"))
+            *(sa.literal_column(f"r.{c}").label(c) for c in ("person_id", "starts", "rates"))
         ).select_from(
             sa.text(
                 "jsonb_to_recordset(CAST(:rate_periods AS jsonb)) AS r(person_id integer, "
-                "from_utc timestamptz, "
-                "until_utc timestamptz, hourly_rate numeric)"
+                "starts timestamptz[], rates float8[])"
             ).bindparams(data)
         )
-        return body.cte("rp")  # hash-joined
+        return body.cte("rp")
     # SQLite builds no index on a CTE and would scan it for every worklog: an indexed TEMP table
     # instead, created inside this read transaction (temp tables live outside the main file) and
     # gone with it when the connection is returned (rolled back).
@@ -98,6 +106,12 @@ def worklog_from(
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
     if not costed:
         rate = None
+    elif rp is not None and sel.dialect == "postgresql":
+        from_ = from_.outerjoin(rp, rp.c.person_id == W.c.person_id)
+        person_rate = sa.literal_column(
+            "rp.rates[width_bucket(worklog.started_at, rp.starts)]", sa.Float
+        )
+        rate = sa.func.coalesce(person_rate, sa.cast(PR.c.hourly_rate, sa.Float), sa.cast(default, sa.Float))
     elif rp is not None:
         from_ = from_.outerjoin(
             rp,

@@ -40,3 +40,34 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def uniq(items: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(items))
+
+
+_DRIVER: dict[tuple[str, int], tuple[Any, str, tuple[tuple[str, Any], ...], bool]] = {}
+
+
+def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Run ``stmt`` once per row through the DBAPI cursor's ``executemany``.
+
+    The statement is compiled once per dialect (pass a statement built once — the compiled
+    form is cached by its identity) and each row is bound by its column types' own bind processors, so values
+    are stored exactly as ``conn.execute(stmt, rows)`` would store them (SQLite's datetime text,
+    JSON through the engine's serializer) — without SQLAlchemy building a parameter dict per
+    row through its generic path, which was about a sixth of a Jira backfill's CPU."""
+    if not rows:
+        return
+    dialect = conn.dialect
+    key = (dialect.name, id(stmt))
+    found = _DRIVER.get(key)
+    if found is None or found[0] is not stmt:
+        compiled = stmt.compile(dialect=dialect)
+        names = tuple(compiled.positiontup or compiled.binds)
+        binds = compiled.binds
+        procs = tuple((n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names)
+        found = _DRIVER[key] = (stmt, compiled.string, procs, bool(compiled.positiontup))  # holds stmt: its id stays
+    _, sql, procs, positional = found
+    if positional:
+        params: list[Any] = [tuple(p(r[n]) if p else r[n] for n, p in procs) for r in rows]
+    else:
+        params = [{n: p(r[n]) if p else r[n] for n, p in procs} for r in rows]
+    conn.exec_driver_sql(sql, params)
+

@@ -32,7 +32,7 @@ from mappings.model import (
 from service.store.common import ApplyStats, _guard, _newer_or_equal, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
-from service.store.sql import chunks, in_list, insert_for, uniq
+from service.store.sql import chunks, executemany, in_list, insert_for, uniq
 from service.tables import (
     Change as ChangeRow,
 )
@@ -137,12 +137,27 @@ def change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[
     return rows
 
 
+_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+
+_CHANGE_COLUMNS = ("org_id", "source_id", "task_external_id", "external_id", "field", "from_value", "to_value",
+                   "from_category", "to_category", "changed_at", "origin")
+
+
+def _cached(conn: Connection, name: str, build: Any) -> Any:
+    """A statement built once per dialect (``store.sql.executemany`` compiles it once too)."""
+    key = (conn.dialect.name, (name,))
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
+
+
 def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    ins = insert_for(conn, C).on_conflict_do_nothing(
-        index_elements=["source_id", "task_external_id", "external_id"]
-    )
+    ins = _cached(conn, "changes", lambda: insert_for(conn, C).values(
+        {c: sa.bindparam(c, type_=C.c[c].type) for c in _CHANGE_COLUMNS}).on_conflict_do_nothing(
+        index_elements=["source_id", "task_external_id", "external_id"]))
     seen: set[tuple[str, str]] = set()
     unique = []
     for r in rows:
@@ -152,11 +167,10 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
             r.setdefault("from_category", None)
             r.setdefault("to_category", None)
             unique.append(r)
-    for part in chunks(unique):
-        conn.execute(ins, list(part))
-
-
-_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
+    for r in unique:
+        r.setdefault("from_value", None)
+        r.setdefault("to_value", None)
+    executemany(conn, ins, unique)
 
 
 def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
@@ -164,7 +178,7 @@ def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
     key = (conn.dialect.name, columns)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        ins = insert_for(conn, T)
+        ins = insert_for(conn, T).values({c: sa.bindparam(c, type_=T.c[c].type) for c in columns})
         update_cols = {
             k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")
         }
@@ -245,7 +259,7 @@ def upsert_tasks(
     # One executemany of a small statement (psycopg prepares it once; with RETURNING the
     # rows would go as one huge multi-VALUES statement that psycopg re-parses every page),
     # then read back which rows carry our version: those the guard let through.
-    conn.execute(_task_upsert(conn, tuple(rows[0])), rows)
+    executemany(conn, _task_upsert(conn, tuple(rows[0])), rows)
     task_ids: dict[str, int] = {}
     for part in chunks([r["external_id"] for r in rows]):
         for tid, ext, stored_at in conn.execute(
@@ -279,8 +293,10 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for a in u.task.assignees if (a.tool, a.external_id) in person_ids
     )
-    for part in chunks(pairs):
-        conn.execute(insert_for(conn, TA).on_conflict_do_nothing(), [{"task_id": t, "person_id": p} for t, p in part])
+    ta = _cached(conn, "task_assignee", lambda: insert_for(conn, TA).values(
+        task_id=sa.bindparam("task_id", type_=sa.Integer), person_id=sa.bindparam("person_id", type_=sa.Integer),
+    ).on_conflict_do_nothing())
+    executemany(conn, ta, [{"task_id": t, "person_id": p} for t, p in pairs])
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
     if not refs:
         return
@@ -295,9 +311,10 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for m in u.task.milestones if m.external_id in mids
     )
-    for part in chunks(mpairs):
-        conn.execute(insert_for(conn, TM).on_conflict_do_nothing(),
-                     [{"task_id": t, "milestone_id": m} for t, m in part])
+    tm = _cached(conn, "task_milestone", lambda: insert_for(conn, TM).values(
+        task_id=sa.bindparam("task_id", type_=sa.Integer), milestone_id=sa.bindparam("milestone_id", type_=sa.Integer),
+    ).on_conflict_do_nothing())
+    executemany(conn, tm, [{"task_id": t, "milestone_id": m} for t, m in mpairs])
 
 
 def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) -> dict[str, int]:

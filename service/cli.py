@@ -177,7 +177,9 @@ def inbox_list(status: Annotated[str | None, typer.Option(help="Filter by status
 
 
 @inbox_app.command("retry")
-def inbox_retry(ids: Annotated[list[int] | None, typer.Argument(help="Event ids; none = every parked event.")] = None) -> None:
+def inbox_retry(
+    ids: Annotated[list[int] | None, typer.Argument(help="Event ids; none = every parked event.")] = None,
+) -> None:
     """Requeue parked (or the given failed) events."""
     from service.inbox import retry_events
 

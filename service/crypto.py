@@ -32,7 +32,8 @@ class Vault:
         except (ValueError, TypeError) as exc:
             raise ConfigError(
                 "TASKHUB_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes); "
-                "make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+                "make one with: python -c "
+                "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
             ) from exc
 
     def encrypt(self, data: dict[str, Any] | str) -> str:

@@ -45,7 +45,8 @@ class _RedactingFilter(logging.Filter):
 
 
 def configure_logging(settings: Any) -> None:
-    renderer: Any = structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer(colors=False)
+    renderer: Any = (structlog.processors.JSONRenderer() if settings.log_json
+                     else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

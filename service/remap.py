@@ -83,7 +83,8 @@ def _trello_mapper(db: Database, source: Source, profile: Any) -> Callable[[dict
         if board_id not in contexts:
             contexts[board_id] = load_board_context(
                 db, source.id, board_id, timezone=profile.timezone,  # type: ignore[arg-type]
-                milestone_label=profile.trello.milestone_label) or BoardContext.minimal(board_id, timezone=profile.timezone)
+                milestone_label=profile.trello.milestone_label,
+            ) or BoardContext.minimal(board_id, timezone=profile.timezone)
         return card_upserts([raw], contexts[board_id], profile, source.id)  # type: ignore[arg-type]
 
     return run

@@ -59,7 +59,8 @@ class TrelloScope(_In):
 class SourceCreate(_In):
     kind: Literal["jira", "trello"]
     name: str = Field(min_length=1, max_length=200)
-    base_url: AnyHttpUrl | None = Field(default=None, description="Jira site URL; Trello API base (default api.trello.com).")
+    base_url: AnyHttpUrl | None = Field(
+        default=None, description="Jira site URL; Trello API base (default api.trello.com).")
     credentials: Credentials
     webhook_secret: SecretStr | None = Field(default=None, description="Generated and shown once when absent.")
     scope: JiraScope | TrelloScope | None = None

@@ -140,7 +140,8 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
             from mappings.profile import MappingProfile
 
             try:
-                MappingProfile.model_validate(body.mapping_profile | {"name": body.mapping_profile.get("name", "source")})
+                named = body.mapping_profile | {"name": body.mapping_profile.get("name", "source")}
+                MappingProfile.model_validate(named)
             except ValidationError as exc:
                 raise Problem(422, f"invalid mapping_profile: {exc.errors()[0]['msg']}") from exc
         src.mapping_profile = body.mapping_profile

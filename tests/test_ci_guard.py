@@ -50,7 +50,8 @@ def test_taskhub_serve_answers_healthz_and_docs(tmp_path):
                 break
             except OSError as exc:
                 if time.time() > deadline or proc.poll() is not None:
-                    raise AssertionError(proc.stdout.read() if proc.poll() is not None else "serve did not start") from exc
+                    why = proc.stdout.read() if proc.poll() is not None else "serve did not start"
+                    raise AssertionError(why) from exc
                 time.sleep(0.2)
         assert b'"ok"' in health
         docs = urllib.request.urlopen(f"http://127.0.0.1:{port}/docs", timeout=5)  # noqa: S310

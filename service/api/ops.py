@@ -28,7 +28,8 @@ def readyz(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return problem_response(503, f"database unreachable: {exc.__class__.__name__}")
     if current != head:
-        return problem_response(503, f"migrations pending: database at {current}, code at {head}; run 'taskhub migrate'")
+        return problem_response(
+            503, f"migrations pending: database at {current}, code at {head}; run 'taskhub migrate'")
     return Response(content=f'{{"status":"ready","database":"{db.dialect}","revision":"{current}"}}',
                     media_type="application/json")
 

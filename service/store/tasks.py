@@ -84,7 +84,9 @@ _PATCHABLE = {
 # --- tasks -----------------------------------------------------------------------------
 
 
-def _existing(conn: Connection, table: sa.Table, source_id: int, ext_ids: Sequence[str], cols: list[str]) -> dict[str, Any]:
+def _existing(
+    conn: Connection, table: sa.Table, source_id: int, ext_ids: Sequence[str], cols: list[str]
+) -> dict[str, Any]:
     out: dict[str, Any] = {}
     columns = [table.c.external_id, *(table.c[c] for c in cols)]
     for part in chunks(list(ext_ids)):
@@ -321,7 +323,8 @@ def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) 
     out: dict[str, int] = {}
     for part in chunks(ext_ids):
         for i, e in conn.execute(
-            sa.select(table.c.id, table.c.external_id).where(table.c.source_id == source_id, table.c.external_id.in_(part))
+            sa.select(table.c.id, table.c.external_id)
+            .where(table.c.source_id == source_id, table.c.external_id.in_(part))
         ):
             out[e] = i
     return out

@@ -176,8 +176,8 @@ class JiraSyncer:
 
     def _field_list(self) -> list[str]:
         f = self.fields
-        extra = [*(f.story_points if f else []), *(x for x in ((f.sprint, f.epic_link, f.cost, f.start_date) if f else ())
-                                                   if x)]
+        optional = (f.sprint, f.epic_link, f.cost, f.start_date) if f else ()
+        extra = [*(f.story_points if f else []), *(x for x in optional if x)]
         return BASE_FIELDS + list(dict.fromkeys(extra))
 
     def _scope_jql(self) -> str:
@@ -301,8 +301,11 @@ class JiraSyncer:
                 versions = self.client.project_versions(key)
             except NotFound:
                 continue
-            upserts = [MilestoneUpsert(milestone=map_version(v, project_external_id=str(v.get("projectId") or project_ext)
-                                                            or None, source_id=sid), raw=v) for v in versions]
+            upserts = [
+                MilestoneUpsert(milestone=map_version(
+                    v, project_external_id=str(v.get("projectId") or project_ext) or None, source_id=sid), raw=v)
+                for v in versions
+            ]
             live = {u.milestone.external_id for u in upserts}
             with self.ctx.db.write() as conn:
                 store.upsert_milestones(conn, org, sid, upserts)  # type: ignore[arg-type]

@@ -182,7 +182,7 @@ def worklog_days(
     zero = {"seconds": 0.0, "labour": 0.0, "unrated_seconds": 0.0}
     per_key: dict[Any, Row] = {}
     per_day: dict[date | None, Row] = {}
-    for r in conn.execute(q):
+    for r in conn.execute(q).all():
         day = to_date(r.d)
         seconds, labour, unrated = num(r.seconds), num(r.labour), num(r.unrated_seconds)
         d = per_day.setdefault(day, dict(zero))
@@ -220,7 +220,7 @@ def _pg_key_and_days(
     )
     per_key: dict[Any, Row] = {}
     per_day: dict[date | None, Row] = {}
-    for r in conn.execute(q):
+    for r in conn.execute(q).all():
         row = {"seconds": num(r.seconds), "labour": num(r.labour), "unrated_seconds": num(r.unrated_seconds)}
         if r.by_day:
             per_day[r.d] = row
@@ -238,7 +238,7 @@ def direct_cost_days(conn: Connection, sel: Selection) -> dict[date | None, floa
         .group_by(cday)
     )
     out: dict[date | None, float] = defaultdict(float)
-    for d, v in conn.execute(q):
+    for d, v in conn.execute(q).all():
         out[to_date(d)] += num(v)
     return dict(out)
 

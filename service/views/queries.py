@@ -165,7 +165,7 @@ def _task_totals(
         dkey = sa.case((sa.and_(ts.c.status_asof == "done", ts.c.counted == 1), bucket))
         q = q.add_columns(dkey.label("dd")).group_by(dkey)
     out: dict[Any, Row] = {}
-    for r in conn.execute(q):
+    for r in conn.execute(q).all():
         if done_days is not None and r.st == "done" and r.ct:
             done_days[to_date(r.dd)] += int(r.n)
         _fold(out.setdefault(r.g, dict.fromkeys(TASK_TOTAL_FIELDS, 0.0)), r)
@@ -202,7 +202,7 @@ def totals_and_days(
     total = dict.fromkeys(TASK_TOTAL_FIELDS, 0.0)
     created_days: dict[date | None, int] = defaultdict(int)
     done_days: dict[date | None, int] = defaultdict(int)
-    for r in conn.execute(q):
+    for r in conn.execute(q).all():
         if r.by_created:
             if r.ct:
                 created_days[to_date(r.cd)] += int(r.n)
@@ -252,7 +252,7 @@ def task_days(
             .group_by(cday)
         )
     out: dict[str, dict[date | None, int]] = {"c": defaultdict(int), "d": defaultdict(int)}
-    for kind, d, n in conn.execute(sa.union_all(*parts) if len(parts) > 1 else parts[0]):
+    for kind, d, n in conn.execute(sa.union_all(*parts) if len(parts) > 1 else parts[0]).all():
         out[kind][to_date(d)] += int(n)
     return dict(out["c"]), dict(out["d"])
 
@@ -332,7 +332,7 @@ def flow_percentiles(conn: Connection, sel: Selection) -> dict[Any, dict[str, di
                 ).where(sa.or_(*wanted))
             )
     found: dict[tuple[Any, str], tuple[int, dict[int, float]]] = {}
-    for metric, whole, g, rn, n, v in conn.execute(sa.union_all(*parts)):
+    for metric, whole, g, rn, n, v in conn.execute(sa.union_all(*parts)).all():
         found.setdefault((TOTAL if whole else g, metric), (int(n), {}))[1][int(rn)] = float(v)
     out: dict[Any, dict[str, dict[str, Any]]] = {}
     for (g, metric), (n, vals) in found.items():
@@ -366,7 +366,7 @@ def _pg_percentiles(
     elif grouped:
         q = q.group_by(g)
     out: dict[Any, dict[str, dict[str, Any]]] = {}
-    for r in conn.execute(q):
+    for r in conn.execute(q).all():
         key = TOTAL if grouped and with_total and r.whole else r.g
         for metric in ("lead", "cycle"):
             n, values = getattr(r, f"{metric}_n"), getattr(r, f"{metric}_p")
@@ -408,8 +408,8 @@ def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
         .group_by(TM.c.milestone_id, *([person] if sel.group_by == "person" else []))
     )
     counts: dict[int, list[Row]] = defaultdict(list)
-    for r in conn.execute(counts_q).mappings():
-        counts[r["milestone_id"]].append(dict(r))
+    for mid, who, n, done_n, done_w in conn.execute(counts_q).all():  # tuples: a RowMapping per row costs more
+        counts[mid].append({"person": who, "tasks": n, "done": done_n, "done_window": done_w})
     cond = [
         M.c.org_id == sel.org_id,
         M.c.archived == sa.false(),
@@ -435,7 +435,9 @@ def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
     )
     rows = []
     empty = [{"person": None, "tasks": 0, "done": 0, "done_window": 0}]
-    for m in conn.execute(q).mappings():
+    names = tuple(q.selected_columns.keys())
+    for values in conn.execute(q).all():
+        m = dict(zip(names, values, strict=True))
         found = counts.get(m["id"])
         if found is None and sel.params.assignee is not None:
             continue  # filtered by assignee: only milestones holding their tasks
@@ -491,8 +493,9 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         "overdue_tasks": 0.0,
         "seconds_week": 0.0,
     }
-    for r in conn.execute(q).mappings():
-        out[(r["p"], r["g"])] = {**zero, **{k: num(v) for k, v in r.items() if k not in ("p", "g")}}
+    for p, g, n, pts, secs, overdue in conn.execute(q).all():
+        out[(p, g)] = {**zero, "open_tasks": num(n), "open_points": num(pts), "open_seconds": num(secs),
+                       "overdue_tasks": num(overdue)}
     from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
     week = ts_literal(sel.week_start)
     wq = (
@@ -501,7 +504,7 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         .where(*cond, W.c.started_at >= week)
         .group_by(W.c.person_id, *([wkey] if wkey is not None else []))
     )
-    for p, g, secs in conn.execute(wq):
+    for p, g, secs in conn.execute(wq).all():
         out.setdefault((p, g), dict(zero))["seconds_week"] = num(secs)
     return out
 

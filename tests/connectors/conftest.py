@@ -90,7 +90,9 @@ def trello_limiter(trello_clock: object) -> object:
 
 
 @pytest.fixture
-def make_trello_api(trello_world: tuple[str, object], trello_clock: object, trello_limiter: object) -> Iterator[Callable[..., object]]:
+def make_trello_api(
+    trello_world: tuple[str, object], trello_clock: object, trello_limiter: object
+) -> Iterator[Callable[..., object]]:
     """Build ``TrelloApi`` clients against the sandbox (fake sleep, test limiter); closes them after."""
     from connectors.trello import TrelloApi
 

@@ -41,7 +41,8 @@ def test_tasks_pagination_follows_every_task_once(client, db, acme):
 
 def test_task_filters(client, db, acme):
     _seed(client, db, acme)
-    get = lambda **p: [t["external_id"] for t in client.get("/api/v1/tasks", params=p, headers=acme.h("read")).json()["items"]]  # noqa: E731
+    def get(**p):
+        return [t["external_id"] for t in client.get("/api/v1/tasks", params=p, headers=acme.h("read")).json()["items"]]
     assert get(status_category="done") == ["0"]
     assert get(overdue=True) == ["1"]
     assert sorted(get(include_deleted=True)) == [str(i) for i in range(5)]

@@ -129,7 +129,8 @@ def test_two_worker_processes_drain_5000_events_exactly_once_despite_sigkill(pg_
     lease = 3.0
 
     def spawn(name, delay):
-        return subprocess.Popen([sys.executable, "-m", "tests.service.inbox_proc", db.url, name, str(lease), str(delay)],
+        return subprocess.Popen([sys.executable, "-m", "tests.service.inbox_proc", db.url, name, str(lease),
+                                 str(delay)],
                                 cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
 

@@ -43,7 +43,8 @@ def _world(client, db, tenant):
         c.execute(sa.insert(InboxEvent.__table__).values(
             org_id=tenant.org_id, source_id=sid, kind="jira", dedupe_key="k", body=b"{}", headers={},
             status="parked", attempts=8, received_at=utcnow(), next_attempt_at=utcnow()))
-        project = c.execute(sa.select(Project.__table__.c.id).where(Project.__table__.c.org_id == tenant.org_id)).scalar()
+        P = Project.__table__
+        project = c.execute(sa.select(P.c.id).where(P.c.org_id == tenant.org_id)).scalar()
         person = c.execute(sa.select(Person.__table__.c.id).where(Person.__table__.c.org_id == tenant.org_id)
                            .order_by(Person.__table__.c.id)).scalars().first()
         identity = c.execute(sa.select(PersonIdentity.__table__.c.id).where(

@@ -81,7 +81,8 @@ def test_sandbox_jira_command_serves_a_seeded_site(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-c", "from service.cli import app; app()", "sandbox", "jira", "--port", str(port), "--seed-issues", "40",
+        [sys.executable, "-c", "from service.cli import app; app()", "sandbox", "jira", "--port", str(port),
+         "--seed-issues", "40",
          "--projects", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )

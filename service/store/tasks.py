@@ -32,7 +32,7 @@ from mappings.model import (
 from service.store.common import ApplyStats, _guard, _newer_or_equal, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
-from service.store.sql import chunks, executemany, in_list, insert_for, uniq
+from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, uniq
 from service.tables import (
     Change as ChangeRow,
 )
@@ -157,8 +157,7 @@ def _cached(conn: Connection, name: str, build: Any) -> Any:
 def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    ins = _cached(conn, "changes", lambda: insert_for(conn, C).values(
-        {c: sa.bindparam(c, type_=C.c[c].type) for c in _CHANGE_COLUMNS}).on_conflict_do_nothing(
+    ins = _cached(conn, "changes", lambda: bulk_insert(conn, C, _CHANGE_COLUMNS).on_conflict_do_nothing(
         index_elements=["source_id", "task_external_id", "external_id"]))
     seen: set[tuple[str, str]] = set()
     unique = []
@@ -166,13 +165,8 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
         k = (r["task_external_id"], r["external_id"])
         if k not in seen:
             seen.add(k)
-            r.setdefault("from_category", None)
-            r.setdefault("to_category", None)
             unique.append(r)
-    for r in unique:
-        r.setdefault("from_value", None)
-        r.setdefault("to_value", None)
-    executemany(conn, ins, unique)
+    executemany(conn, ins, [{c: r.get(c) for c in _CHANGE_COLUMNS} for r in unique])
 
 
 def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
@@ -180,7 +174,7 @@ def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
     key = (conn.dialect.name, columns)
     stmt = _STATEMENTS.get(key)
     if stmt is None:
-        ins = insert_for(conn, T).values({c: sa.bindparam(c, type_=T.c[c].type) for c in columns})
+        ins = bulk_insert(conn, T, columns)
         update_cols = {
             k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")
         }
@@ -295,9 +289,8 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for a in u.task.assignees if (a.tool, a.external_id) in person_ids
     )
-    ta = _cached(conn, "task_assignee", lambda: insert_for(conn, TA).values(
-        task_id=sa.bindparam("task_id", type_=sa.Integer), person_id=sa.bindparam("person_id", type_=sa.Integer),
-    ).on_conflict_do_nothing())
+    ta = _cached(conn, "task_assignee",
+                 lambda: bulk_insert(conn, TA, ("task_id", "person_id")).on_conflict_do_nothing())
     executemany(conn, ta, [{"task_id": t, "person_id": p} for t, p in pairs])
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
     if not refs:
@@ -313,9 +306,8 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for m in u.task.milestones if m.external_id in mids
     )
-    tm = _cached(conn, "task_milestone", lambda: insert_for(conn, TM).values(
-        task_id=sa.bindparam("task_id", type_=sa.Integer), milestone_id=sa.bindparam("milestone_id", type_=sa.Integer),
-    ).on_conflict_do_nothing())
+    tm = _cached(conn, "task_milestone",
+                 lambda: bulk_insert(conn, TM, ("task_id", "milestone_id")).on_conflict_do_nothing())
     executemany(conn, tm, [{"task_id": t, "milestone_id": m} for t, m in mpairs])
 
 

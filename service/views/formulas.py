@@ -33,6 +33,7 @@ __all__ = [
     "exhaustion_date",
     "percentile",
     "percentile_from_ranks",
+    "sorted_percentile",
     "percentile_ranks",
     "percentiles",
     "forecast_finish",
@@ -282,8 +283,16 @@ def percentile_from_ranks(values: dict[int, float], n: int, p: int) -> float | N
 
 def percentile(values: Sequence[float], p: int) -> float | None:
     """The ``p``-th percentile (0–100) of ``values``; ``None`` for no values."""
-    s = sorted(values)
-    return percentile_from_ranks({i + 1: v for i, v in enumerate(s)}, len(s), p)
+    return sorted_percentile(sorted(values), p)
+
+
+def sorted_percentile(ordered: Sequence[float], p: int) -> float | None:
+    """``percentile`` of values already sorted ascending."""
+    n = len(ordered)
+    if n == 0:
+        return None
+    lo_rank, hi_rank, _ = percentile_ranks(n, p)
+    return percentile_from_ranks({lo_rank: ordered[lo_rank - 1], hi_rank: ordered[hi_rank - 1]}, n, p)
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:

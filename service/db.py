@@ -69,6 +69,8 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=10000")
+    cur.execute("PRAGMA cache_size=-32768")
+    cur.execute("PRAGMA wal_autocheckpoint=8000")
     cur.close()
 
 

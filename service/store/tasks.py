@@ -252,9 +252,9 @@ def upsert_tasks(
                 pending_changes.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
     if not rows:
         return stats
-    # One executemany of a small statement (psycopg prepares it once; with RETURNING the
-    # rows would go as one huge multi-VALUES statement that psycopg re-parses every page),
-    # then read back which rows carry our version: those the guard let through.
+    # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
+    # the cursor's executemany), then read back which rows carry our version: those the guard
+    # let through.
     executemany(conn, _task_upsert(conn, tuple(rows[0])), rows)
     task_ids: dict[str, int] = {}
     for part in chunks([r["external_id"] for r in rows]):

@@ -37,7 +37,7 @@ from mappings.model import (
 )
 from service import store
 from service.sync.runner import SyncContext
-from service.sync.state import all_cursors, set_cursor, set_source_status
+from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.tables import Milestone, Project, Task, utcnow
 
 __all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_fields"]
@@ -48,16 +48,6 @@ OVERLAP = timedelta(minutes=2)
 FEED_INTERVAL = timedelta(minutes=15)
 VERSIONS_INTERVAL = timedelta(minutes=30)
 SITE_INFO_TTL = timedelta(hours=24)
-ANALYZE_AFTER = 1000  # issues stored in one run before the first ANALYZE (PostgreSQL)
-ANALYZED_TABLES = (
-    "task",
-    "change",
-    "task_assignee",
-    "task_milestone",
-    "person_identity",
-    "project",
-    "milestone",
-)
 BASE_FIELDS = [
     "summary", "issuetype", "status", "priority", "assignee", "labels", "parent", "fixVersions", "duedate",
     "created", "updated", "resolutiondate", "timetracking", "timeoriginalestimate", "timeestimate", "timespent",
@@ -200,7 +190,7 @@ class JiraSyncer:
             tz = self.site.get("timezone") or "UTC"
             jql = f'{scope} AND updated >= "{jql_datetime(since - OVERLAP, tz)}" ORDER BY updated ASC'
         changed = seen = 0
-        next_analyze = ANALYZE_AFTER
+        planner = PlannerStats(self.ctx.db)
         org, sid = self.source.org_id, self.source.id
         for page in self.client.iter_search(jql, fields=self._field_list(), expand="changelog"):
             upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
@@ -220,27 +210,11 @@ class JiraSyncer:
             self.ctx.recorder.items_changed += stats.changed
             self.ctx.progress("issues", seen, page.total)
             self.ctx.renew()
-            if seen >= next_analyze:
-                self._refresh_planner_stats()
-                next_analyze = seen * 2
+            planner.stored(seen)
         if since is None:  # nothing in scope yet: start incremental from now
             with self.ctx.db.write() as conn:
                 set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))  # type: ignore[arg-type]
         return changed
-
-    def _refresh_planner_stats(self) -> None:
-        """PostgreSQL: ANALYZE the tables a backfill is filling, at 1k, 2k, 4k... issues.
-
-        Autovacuum lags behind a bulk load; with statistics from when the tables were
-        empty, the planner answers each page's ``external_id IN (...)`` lookups by scanning
-        every row of the source (only ``source_id`` as the index condition), which makes
-        a 100,000-issue backfill quadratic. SQLite's planner uses the index without them.
-        """
-        if self.ctx.db.dialect != "postgresql":
-            return
-        with self.ctx.db.write() as conn:
-            for table in ANALYZED_TABLES:
-                conn.exec_driver_sql(f"ANALYZE {table}")
 
     # --- worklogs ------------------------------------------------------------------------
     def _worklogs(self, *, force: bool, from_scratch: bool) -> None:

@@ -139,3 +139,28 @@ def set_source_status(db: Database, source_id: int, status: str, reason: str | N
         values["site_info"] = site_info
     with db.write() as conn:
         conn.execute(sa.update(S).where(S.c.id == source_id).values(**values))
+
+
+class PlannerStats:
+    """PostgreSQL: ANALYZE the tables a backfill is filling, at 1k, 2k, 4k... rows stored.
+
+    Autovacuum lags behind a bulk load; with statistics from when the tables were empty,
+    the planner answers each page's ``external_id = ANY(...)`` lookups by scanning every row
+    of the source (only ``source_id`` as the index condition), which makes a large backfill
+    quadratic. SQLite's planner uses the index without them."""
+
+    TABLES = ("task", "change", "task_assignee", "task_milestone", "person_identity", "project", "milestone")
+
+    def __init__(self, db: Database, first: int = 1000) -> None:
+        self.db = db
+        self.next = first
+
+    def stored(self, total: int) -> None:
+        """Call with the rows stored so far in this run."""
+        if total < self.next or self.db.dialect != "postgresql":
+            return
+        self.next = total * 2
+        with self.db.write() as conn:
+            for table in self.TABLES:
+                conn.exec_driver_sql(f"ANALYZE {table}")
+

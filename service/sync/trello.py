@@ -24,7 +24,7 @@ from mappings.model import DeletedReason, Effect, TaskDelete
 from mappings.trello import BoardContext, parse_datetime
 from service import store
 from service.sync.runner import SyncContext
-from service.sync.state import all_cursors, set_cursor, set_source_status
+from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.sync.trello_boards import (
     STRUCTURAL,
     card_upserts,
@@ -85,6 +85,7 @@ class TrelloSyncer:
         try:
             boards = self._boards()
             self.mirrored = set(boards)
+            planner = PlannerStats(self.ctx.db)
             for i, board_id in enumerate(boards):
                 cursor = None if mode == "full" else self.cursors.get(f"actions:{board_id}")
                 with gc_paused():
@@ -96,6 +97,7 @@ class TrelloSyncer:
                         self._incremental(board_id, cursor)
                 self.ctx.progress("boards", i + 1, len(boards))
                 self.ctx.renew()
+                planner.stored(self.ctx.recorder.items_seen)
         finally:
             self.ctx.recorder.api_calls += self.api.api_calls - start_calls
 

@@ -150,17 +150,22 @@ class PlannerStats:
     quadratic. SQLite's planner uses the index without them."""
 
     TABLES = ("task", "change", "task_assignee", "task_milestone", "person_identity", "project", "milestone")
+    FIRST = 1000
 
-    def __init__(self, db: Database, first: int = 1000) -> None:
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self.next = first
+        self.next = self.FIRST
 
     def stored(self, total: int) -> None:
         """Call with the rows stored so far in this run."""
-        if total < self.next or self.db.dialect != "postgresql":
+        if total < self.next:
             return
         self.next = total * 2
+        self.analyze()
+
+    def analyze(self) -> None:
+        if self.db.dialect != "postgresql":
+            return
         with self.db.write() as conn:
             for table in self.TABLES:
                 conn.exec_driver_sql(f"ANALYZE {table}")
-

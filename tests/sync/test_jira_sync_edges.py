@@ -15,10 +15,9 @@ import sqlalchemy as sa
 
 from connectors.jira.client import JiraAuth, JiraClient
 from sandbox.jira import mutations
-from service.sync import jira as sync_jira
 from service.sync.jira import OVERLAP, jql_datetime
 from service.sync.runner import run_sync
-from service.sync.state import get_cursor, set_cursor
+from service.sync.state import PlannerStats, get_cursor, set_cursor
 from service.tables import SyncRun, Task, Worklog
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, FakeSleep, JiraSite
 
@@ -47,15 +46,16 @@ def _lower_bound(site: JiraSite) -> int:
 def test_backfill_then_edits_and_new_work_arrive_with_the_next_incremental_poll(jira_site: JiraSite, monkeypatch):
     site, state = jira_site, jira_site.state
     state.configure(search_page_max=20)
-    monkeypatch.setattr(sync_jira, "ANALYZE_AFTER", 30)  # PostgreSQL: ANALYZE at 40 and 80 issues
+    monkeypatch.setattr(PlannerStats, "FIRST", 30)  # PostgreSQL: ANALYZE at 40 and 80 issues
     analyzed: list[int] = []
-    original = sync_jira.JiraSyncer._refresh_planner_stats
+    original = PlannerStats.stored
 
-    def counting(self):  # type: ignore[no-untyped-def]
-        analyzed.append(self.ctx.recorder.items_seen)
-        original(self)
+    def counting(self, total):  # type: ignore[no-untyped-def]
+        if total >= self.next:
+            analyzed.append(total)
+        original(self, total)
 
-    monkeypatch.setattr(sync_jira.JiraSyncer, "_refresh_planner_stats", counting)
+    monkeypatch.setattr(PlannerStats, "stored", counting)
     run_sync(site.db, site.settings, site.source_id, mode="backfill", sleep=FakeSleep())
     assert set(_stored(site)) == {str(i) for i in state.issues}
     assert analyzed == [40, 80]

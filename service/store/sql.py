@@ -116,6 +116,10 @@ def _pg_unnest(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> N
             if isinstance(col.type, sa.JSON):
                 # As the JSON type binds them (None too: JSON null, as SQLAlchemy stores it).
                 procs[col.name] = json_dumps
+            elif isinstance(col.type, (sa.Float, sa.Numeric)):
+                # psycopg dumps a list of one Python type only: 3 beside 2.5 (or a Decimal)
+                # would be refused, so numbers go as floats (cast to the column's type in SQL).
+                procs[col.name] = _as_float
             else:  # e.g. UTCDateTime: refuses naive datetimes, converts to UTC
                 procs[col.name] = col.type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
         found = _PG_SQL[id(stmt)] = (stmt, sql, procs)
@@ -126,3 +130,8 @@ def _pg_unnest(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> N
         params[c] = [proc(r[c]) for r in rows] if proc else [r[c] for r in rows]
     with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(sql, params)
+
+
+def _as_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+

@@ -251,3 +251,21 @@ def test_project_names_survive_id_only_references(db):
     with db.read() as c:
         names = dict(c.execute(sa.select(P.c.external_id, P.c.name)).all())
     assert names == {"100": "PRJ", "b1": "Website"}
+
+
+def test_bulk_write_takes_ints_floats_and_decimals_side_by_side(db):
+    """PostgreSQL binds a page as one array per column, and psycopg refuses a list mixing
+    Python types: numbers are normalized first (SQLite binds row by row)."""
+    from decimal import Decimal
+
+    org = make_org(db)
+    src = make_source(db, org)
+    pages = [task("1"), task("2"), task("3")]
+    for u, points, cost in zip(pages, (3, 2.5, None), (Decimal("10.25"), 7, 1.5), strict=True):
+        # As another mapping might hand them over: bypass the model's float coercion.
+        object.__setattr__(u.task, "estimate_points", points)
+        object.__setattr__(u.task, "cost", cost)
+    with db.write() as c:
+        assert store.upsert_tasks(c, org, src, pages).changed == 3
+    got = {r.external_id: (r.estimate_points, float(r.cost)) for r in (_task(db, e) for e in ("1", "2", "3"))}
+    assert got == {"1": (3.0, 10.25), "2": (2.5, 7.0), "3": (None, 1.5)}

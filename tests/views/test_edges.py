@@ -291,3 +291,25 @@ def test_an_empty_organization_answers_nulls_with_reasons_not_errors(db):
     assert p["scope"] == 0 and p["percent_complete_count"] is None and p["reasons"]["percent_complete_count"]
     f = compute_view(db, w.org_id, "flow", ViewParams(as_of=date(2026, 3, 1)))["total"]
     assert f["lead_time_days"]["p50"] is None and f["reasons"]["lead_time_days"]
+
+
+def test_daily_series_count_local_days_in_a_zone_far_from_utc(db):
+    """Creation and completion land on the organization's calendar day, not UTC's (PostgreSQL
+    buckets by a cast under the transaction's TimeZone, SQLite by UTC date + hour class)."""
+    w = make_world(db, timezone="Pacific/Auckland")  # UTC+13 in March (daylight time)
+    _tasks(
+        db,
+        w,
+        # created 03-01 10:30 UTC = 03-01 23:30 local; done 03-01 11:30 UTC = 03-02 00:30 local
+        _jira("1", datetime(2026, 3, 1, 10, 30, tzinfo=UTC), datetime(2026, 3, 1, 11, 30, tzinfo=UTC), DONE,
+              completed_at=datetime(2026, 3, 1, 11, 30, tzinfo=UTC)),
+        # created 03-02 12:00 UTC = 03-03 01:00 local, still open
+        _jira("2", datetime(2026, 3, 2, 12, tzinfo=UTC), datetime(2026, 3, 2, 12, tzinfo=UTC), TODO),
+    )
+    series = compute_view(db, w.org_id, "progress", ViewParams(as_of=date(2026, 3, 5)))["series"]["burnup"]
+    days = {p["date"]: (p["scope"], p["done"]) for p in series}
+    assert days["2026-03-01"] == (1, 0)
+    assert days["2026-03-02"] == (1, 1)
+    assert days["2026-03-03"] == (2, 1)
+    flow = compute_view(db, w.org_id, "flow", ViewParams(as_of=date(2026, 3, 5)))
+    assert [(p["start"], p["done"]) for p in flow["series"]["throughput"]][-1] == ("2026-03-02", 1)

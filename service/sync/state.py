@@ -52,7 +52,7 @@ class Lease:
     owner: str
     ttl: float
     stream: str = "lease"
-    _renewed: float = field(default=float("-inf"), repr=False)  # time.monotonic() of the last extension
+    _renewed: float = field(default=float("-inf"), init=False, repr=False)  # monotonic time of the last write
 
     def acquire(self) -> bool:
         self._renewed = time.monotonic()

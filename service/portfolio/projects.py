@@ -164,17 +164,32 @@ def update_project(s: Session, org_id: int, project_id: int, body: ProjectUpdate
 # --- portfolios -----------------------------------------------------------------------------------
 
 
+def _member_ids(s: Session, portfolio_ids: list[int]) -> dict[int, list[int]]:
+    """``{portfolio id: its project ids}`` in one query."""
+    out: dict[int, list[int]] = {p: [] for p in portfolio_ids}
+    if portfolio_ids:
+        PP = table(PortfolioProject)
+        for pf, pj in s.execute(
+            sa.select(PP.c.portfolio_id, PP.c.project_id)
+            .where(PP.c.portfolio_id.in_(portfolio_ids))
+            .order_by(PP.c.project_id)
+        ):
+            out[pf].append(pj)
+    return out
+
+
+def _portfolio_public(pf: Portfolio, project_ids: list[int]) -> PortfolioPublic:
+    return PortfolioPublic(id=row_id(pf.id), name=pf.name, description=pf.description, project_ids=project_ids)
+
+
 def portfolio_public(s: Session, pf: Portfolio) -> PortfolioPublic:
-    PP = table(PortfolioProject)
-    ids = list(
-        s.execute(sa.select(PP.c.project_id).where(PP.c.portfolio_id == pf.id).order_by(PP.c.project_id)).scalars()
-    )
-    return PortfolioPublic(id=row_id(pf.id), name=pf.name, description=pf.description, project_ids=ids)
+    return _portfolio_public(pf, _member_ids(s, [row_id(pf.id)])[row_id(pf.id)])
 
 
 def list_portfolios(s: Session, org_id: int) -> list[PortfolioPublic]:
     rows = s.exec(select(Portfolio).where(Portfolio.org_id == org_id).order_by(col(Portfolio.id))).all()
-    return [portfolio_public(s, pf) for pf in rows]
+    members = _member_ids(s, [row_id(pf.id) for pf in rows])  # one query, not one per portfolio
+    return [_portfolio_public(pf, members[row_id(pf.id)]) for pf in rows]
 
 
 def get_portfolio(s: Session, org_id: int, portfolio_id: int) -> Portfolio:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.store.sql import chunks, insert_for
+from service.store.sql import chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
 __all__ = ["ApplyStats", "upsert_projects"]
@@ -53,27 +53,20 @@ def _guard(table: sa.Table, excluded: Any) -> Any:
 # --- projects --------------------------------------------------------------------------
 
 
-_PROJECT_UPSERTS: dict[str, tuple[Any, Any]] = {}
-
-
 def _project_upserts(conn: Connection) -> tuple[Any, Any]:
-    """The two project upserts, built once per dialect (every synced page calls them)."""
-    found = _PROJECT_UPSERTS.get(conn.dialect.name)
-    if found is None:
-        ins = insert_for(conn, PR)
-        # A real name (a Trello board's) always wins; a key only replaces a placeholder name
-        # (the external id), so a version fetch that knows just the project id renames nothing.
-        explicit = ins.on_conflict_do_update(
-            index_elements=["source_id", "external_id"],
-            set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
-        )
-        implicit = ins.on_conflict_do_update(
-            index_elements=["source_id", "external_id"],
-            set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key),
-                  "name": sa.case((PR.c.name == PR.c.external_id, ins.excluded.name), else_=PR.c.name)},
-        )
-        found = _PROJECT_UPSERTS[conn.dialect.name] = (explicit, implicit)
-    return found
+    ins = insert_for(conn, PR)
+    # A real name (a Trello board's) always wins; a key only replaces a placeholder name
+    # (the external id), so a version fetch that knows just the project id renames nothing.
+    explicit = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key), "name": ins.excluded.name},
+    )
+    implicit = ins.on_conflict_do_update(
+        index_elements=["source_id", "external_id"],
+        set_={"key": sa.func.coalesce(ins.excluded.key, PR.c.key),
+              "name": sa.case((PR.c.name == PR.c.external_id, ins.excluded.name), else_=PR.c.name)},
+    )
+    return explicit, implicit
 
 
 def upsert_projects(
@@ -99,7 +92,7 @@ def upsert_projects(
             named.add(ext)
     if not rows:
         return {}
-    explicit, implicit = _project_upserts(conn)
+    explicit, implicit = statement(conn, "project_upserts", lambda: _project_upserts(conn))
     for stmt, group in ((explicit, [r for e, r in rows.items() if e in named]),
                         (implicit, [r for e, r in rows.items() if e not in named])):
         for part in chunks(group):

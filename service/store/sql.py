@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -41,6 +41,19 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
 
 def uniq(items: Iterable[T]) -> list[T]:
     return list(dict.fromkeys(items))
+
+
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def statement(conn: Connection, name: str, build: Callable[[], Any]) -> Any:
+    """A statement built once per dialect and ``name`` (the store's hot statements: building
+    one costs more than executing it on a small page; ``executemany`` also compiles once)."""
+    key = (conn.dialect.name, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:

@@ -32,7 +32,7 @@ from mappings.model import (
 from service.store.common import ApplyStats, _guard, _newer_or_equal, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
-from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, uniq
+from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, statement, uniq
 from service.tables import (
     Change as ChangeRow,
 )
@@ -139,25 +139,14 @@ def change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[
     return rows
 
 
-_STATEMENTS: dict[tuple[str, tuple[str, ...]], Any] = {}
-
 _CHANGE_COLUMNS = ("org_id", "source_id", "task_external_id", "external_id", "field", "from_value", "to_value",
                    "from_category", "to_category", "changed_at", "origin")
-
-
-def _cached(conn: Connection, name: str, build: Any) -> Any:
-    """A statement built once per dialect (``store.sql.executemany`` compiles it once too)."""
-    key = (conn.dialect.name, (name,))
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
-        stmt = _STATEMENTS[key] = build()
-    return stmt
 
 
 def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    ins = _cached(conn, "changes", lambda: bulk_insert(conn, C, _CHANGE_COLUMNS).on_conflict_do_nothing(
+    ins = statement(conn, "changes", lambda: bulk_insert(conn, C, _CHANGE_COLUMNS).on_conflict_do_nothing(
         index_elements=["source_id", "task_external_id", "external_id"]))
     seen: set[tuple[str, str]] = set()
     unique = []
@@ -171,19 +160,15 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
     """The guarded task upsert for these columns, built once per dialect (not per page)."""
-    key = (conn.dialect.name, columns)
-    stmt = _STATEMENTS.get(key)
-    if stmt is None:
+
+    def build() -> Any:
         ins = bulk_insert(conn, T, columns)
-        update_cols = {
-            k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")
-        }
-        stmt = _STATEMENTS[key] = ins.on_conflict_do_update(
-            index_elements=["source_id", "external_id"],
-            set_=update_cols,
-            where=_guard(T, ins.excluded),
+        update_cols = {k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")}
+        return ins.on_conflict_do_update(
+            index_elements=["source_id", "external_id"], set_=update_cols, where=_guard(T, ins.excluded)
         )
-    return stmt
+
+    return statement(conn, "task_upsert:" + ",".join(columns), build)
 
 
 def upsert_tasks(
@@ -289,7 +274,7 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for a in u.task.assignees if (a.tool, a.external_id) in person_ids
     )
-    ta = _cached(conn, "task_assignee",
+    ta = statement(conn, "task_assignee",
                  lambda: bulk_insert(conn, TA, ("task_id", "person_id")).on_conflict_do_nothing())
     executemany(conn, ta, [{"task_id": t, "person_id": p} for t, p in pairs])
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
@@ -306,7 +291,7 @@ def _replace_links(
         for u in accepted if u.task.external_id in task_ids
         for m in u.task.milestones if m.external_id in mids
     )
-    tm = _cached(conn, "task_milestone",
+    tm = statement(conn, "task_milestone",
                  lambda: bulk_insert(conn, TM, ("task_id", "milestone_id")).on_conflict_do_nothing())
     executemany(conn, tm, [{"task_id": t, "milestone_id": m} for t, m in mpairs])
 

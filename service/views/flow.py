@@ -52,7 +52,7 @@ def flow_figures(totals: dict[str, float], durations: dict[str, Any]) -> dict[st
 def flow_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     total_row, rows, _, done = queries.totals_and_days(conn, sel, created=False)
     durations = queries.flow_percentiles(conn, sel)
-    if queries.TOTAL in durations or sel.group_by in ("project", "source"):
+    if sel.group_by in ("project", "source"):  # partitions: the total came in the same pass
         total_dur = {None: durations.pop(queries.TOTAL, {})}
     elif sel.group_by is not None:  # overlapping groups: the total counts each task once
         total_dur = queries.flow_percentiles(conn, replace(sel, params=replace(sel.params, group_by=None)))

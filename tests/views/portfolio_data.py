@@ -206,34 +206,13 @@ def make_world(db: Database, name: str = "acme", timezone: str = "UTC") -> World
             .returning(Organization.__table__.c.id)
         ).scalar_one()
         src = Source.__table__
-        jira = c.execute(
-            sa.insert(src)
-            .values(
-                org_id=org,
-                kind="jira",
-                name="jira-cloud",
-                poll_interval_seconds=300,
-                enabled=True,
-                status="ok",
-                created_at=at(1, 1),
-                updated_at=at(1, 1),
-            )
-            .returning(src.c.id)
-        ).scalar_one()
-        trello = c.execute(
-            sa.insert(src)
-            .values(
-                org_id=org,
-                kind="trello",
-                name="trello",
-                poll_interval_seconds=300,
-                enabled=True,
-                status="ok",
-                created_at=at(1, 1),
-                updated_at=at(1, 1),
-            )
-            .returning(src.c.id)
-        ).scalar_one()
+
+        def source(kind: str, name: str) -> int:
+            values = {"org_id": org, "kind": kind, "name": name, "poll_interval_seconds": 300, "enabled": True,
+                      "status": "ok", "created_at": at(1, 1), "updated_at": at(1, 1)}
+            return int(c.execute(sa.insert(src).values(**values).returning(src.c.id)).scalar_one())
+
+        jira, trello = source("jira", "jira-cloud"), source("trello", "trello")
     return World(org_id=org, jira=jira, trello=trello)
 
 

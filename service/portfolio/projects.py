@@ -78,17 +78,20 @@ def owned(s: Session, model: Any, ident: int, org_id: int, what: str) -> Any:
 # --- projects -------------------------------------------------------------------------------------
 
 
-def _portfolio_ids(s: Session, project_ids: list[int]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {p: [] for p in project_ids}
-    if project_ids:
-        PP = table(PortfolioProject)
-        for pf, pj in s.execute(
-            sa.select(PP.c.portfolio_id, PP.c.project_id)
-            .where(PP.c.project_id.in_(project_ids))
-            .order_by(PP.c.portfolio_id)
-        ):
-            out[pj].append(pf)
+def _memberships(s: Session, by: str, ids: list[int]) -> dict[int, list[int]]:
+    """Portfolio membership in one query: ``by="project"`` gives ``{project id: portfolio ids}``,
+    ``by="portfolio"`` gives ``{portfolio id: project ids}``, each list ascending."""
+    PP = table(PortfolioProject)
+    key, other = (PP.c.project_id, PP.c.portfolio_id) if by == "project" else (PP.c.portfolio_id, PP.c.project_id)
+    out: dict[int, list[int]] = {i: [] for i in ids}
+    if ids:
+        for k, v in s.execute(sa.select(key, other).where(key.in_(ids)).order_by(other)):
+            out[k].append(v)
     return out
+
+
+def _portfolio_ids(s: Session, project_ids: list[int]) -> dict[int, list[int]]:
+    return _memberships(s, "project", project_ids)
 
 
 def project_public(p: Project, portfolio_ids: list[int]) -> ProjectPublic:
@@ -164,31 +167,17 @@ def update_project(s: Session, org_id: int, project_id: int, body: ProjectUpdate
 # --- portfolios -----------------------------------------------------------------------------------
 
 
-def _member_ids(s: Session, portfolio_ids: list[int]) -> dict[int, list[int]]:
-    """``{portfolio id: its project ids}`` in one query."""
-    out: dict[int, list[int]] = {p: [] for p in portfolio_ids}
-    if portfolio_ids:
-        PP = table(PortfolioProject)
-        for pf, pj in s.execute(
-            sa.select(PP.c.portfolio_id, PP.c.project_id)
-            .where(PP.c.portfolio_id.in_(portfolio_ids))
-            .order_by(PP.c.project_id)
-        ):
-            out[pf].append(pj)
-    return out
-
-
 def _portfolio_public(pf: Portfolio, project_ids: list[int]) -> PortfolioPublic:
     return PortfolioPublic(id=row_id(pf.id), name=pf.name, description=pf.description, project_ids=project_ids)
 
 
 def portfolio_public(s: Session, pf: Portfolio) -> PortfolioPublic:
-    return _portfolio_public(pf, _member_ids(s, [row_id(pf.id)])[row_id(pf.id)])
+    return _portfolio_public(pf, _memberships(s, "portfolio", [row_id(pf.id)])[row_id(pf.id)])
 
 
 def list_portfolios(s: Session, org_id: int) -> list[PortfolioPublic]:
     rows = s.exec(select(Portfolio).where(Portfolio.org_id == org_id).order_by(col(Portfolio.id))).all()
-    members = _member_ids(s, [row_id(pf.id) for pf in rows])  # one query, not one per portfolio
+    members = _memberships(s, "portfolio", [row_id(pf.id) for pf in rows])  # one query, not one per portfolio
     return [_portfolio_public(pf, members[row_id(pf.id)]) for pf in rows]
 
 

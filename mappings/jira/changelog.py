@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from mappings.jira.status import StatusBook
@@ -87,7 +88,11 @@ def _str(value: Any) -> str:
 
 def normalize_field(item: dict[str, Any], plan: FieldPlanView) -> str:
     """Jira changelog item -> common field name (status, assignee, due_date, ...)."""
-    name, fid = _str(item.get("field")), _str(item.get("fieldId"))
+    return _normalize(_str(item.get("field")), _str(item.get("fieldId")), plan)
+
+
+@lru_cache(maxsize=4096)  # a site has a few hundred (field, fieldId) pairs; items repeat them
+def _normalize(name: str, fid: str, plan: FieldPlanView) -> str:
     low, lid = name.strip().casefold(), fid.strip().casefold()
     if "status" in (low, lid):
         return "status"

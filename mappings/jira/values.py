@@ -61,6 +61,15 @@ def parse_jira_datetime(value: Any) -> datetime | None:
     """
     if value is None:
         return None
+    if type(value) is str and len(value) > 10 and value[10] == "T":  # the REST form: no strip, no regex
+        try:
+            dt = datetime.fromisoformat(value)
+        except ValueError:
+            pass  # the general path below says what is wrong
+        else:
+            if dt.tzinfo is UTC:  # "+0000" / "Z" parse to the UTC singleton: already normalised
+                return dt
+            return parse_jira_datetime(dt)
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -174,6 +183,8 @@ def opt_decimal(value: Any) -> Decimal | None:
 
 def opt_str(value: Any) -> str | None:
     """Ids come as strings or ints depending on the endpoint; normalise to ``str``."""
+    if type(value) is str:
+        return value or None
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (str, int)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -102,14 +103,61 @@ def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
         compiled = stmt.compile(dialect=dialect)
         names = tuple(compiled.positiontup or compiled.binds)
         binds = compiled.binds
-        procs = tuple((n, binds[n].type.dialect_impl(dialect).bind_processor(dialect)) for n in names)
-        found = _DRIVER[key] = (stmt, compiled.string, procs, bool(compiled.positiontup))  # holds stmt: its id stays
-    _, sql, procs, positional = found
-    if positional:
-        params: list[Any] = [tuple(p(r[n]) if p else r[n] for n, p in procs) for r in rows]
-    else:
-        params = [{n: p(r[n]) if p else r[n] for n, p in procs} for r in rows]
-    conn.exec_driver_sql(sql, params)
+        procs = [_sqlite_processor(binds[n].type, dialect) for n in names]
+        row = _row_binder(names, procs, positional=bool(compiled.positiontup))
+        found = _DRIVER[key] = (stmt, compiled.string, row)  # holds stmt: its id stays
+    _, sql, row = found
+    conn.exec_driver_sql(sql, list(map(row, rows)))
+
+
+def _row_binder(names: Sequence[str], procs: Sequence[Any], *, positional: bool) -> Callable[[dict[str, Any]], Any]:
+    """``row -> parameters`` as one generated function (a tuple or dict display over the
+    row's keys, each value through its processor): ~3x faster than a generator over the
+    columns, which ran 40 times per task row."""
+    env: dict[str, Any] = {}
+    items = []
+    for i, (n, p) in enumerate(zip(names, procs, strict=True)):
+        value = f"r[{n!r}]"
+        if p is not None:
+            env[f"p{i}"] = p
+            value = f"p{i}({value})"
+        items.append(value if positional else f"{n!r}: {value}")
+    body = f"({', '.join(items)},)" if positional else "{" + ", ".join(items) + "}"
+    exec(f"def row(r):\n    return {body}\n", env)  # noqa: S102 - our own column names, repr-quoted
+    return env["row"]  # type: ignore[no-any-return]
+
+
+_PROBE_TIMES = (
+    datetime(2026, 3, 29, 1, 30, 0, tzinfo=UTC), datetime(1, 1, 1, tzinfo=UTC),
+    datetime(2024, 12, 31, 23, 59, 59, 999999, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+)
+_PROBE_JSON: tuple[Any, ...] = (None, {"a": [1, 2.5, "é", None, True]}, [], "x")
+
+
+def _sqlite_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """The bind processor of ``type_``, or a faster equivalent where one exists: an aware
+    datetime as SQLite's DATETIME text through ``isoformat`` (SQLAlchemy fills a format
+    string from a dict per value), JSON straight through the engine's serializer. Each fast
+    one is used only if it gives the same output as SQLAlchemy's on probe values."""
+    generic = type_.dialect_impl(dialect).bind_processor(dialect)
+    fast: Callable[[Any], Any] | None = None
+    probes: tuple[Any, ...] = ()
+    if isinstance(type_, sa.types.TypeDecorator) and isinstance(type_.impl_instance, sa.DateTime):
+        fast, probes = _sqlite_utc_text, _PROBE_TIMES
+    elif isinstance(type_, sa.JSON) and not type_.none_as_null and dialect._json_serializer is not None:
+        fast, probes = dialect._json_serializer, _PROBE_JSON
+    if fast is None or generic is None or any(fast(v) != generic(v) for v in probes):
+        return generic
+    return fast
+
+
+def _sqlite_utc_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.utcoffset() is None:
+        raise ValueError("Datetime values must have timezone information")
+    # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset (isoformat pads the year to four digits)
+    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
 
 
 _PG_SQL: dict[int, tuple[Any, str, dict[str, Any]]] = {}

@@ -109,7 +109,8 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
             return
         out.append({"field": field_, "from_value": None if old is None else str(old),
                     "to_value": None if val is None else str(val), "changed_at": at,
-                    "external_id": f"obs:{field_}:{at.isoformat()}", "origin": "observed", **extra})
+                    "external_id": f"obs:{field_}:{at.isoformat()}", "origin": "observed",
+                    "from_category": None, "to_category": None, **extra})
 
     if prev.status != new["status"] or prev.status_category != new["status_category"]:
         add("status", prev.status, new["status"], from_category=prev.status_category,
@@ -155,7 +156,7 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
         if k not in seen:
             seen.add(k)
             unique.append(r)
-    executemany(conn, ins, [{c: r.get(c) for c in _CHANGE_COLUMNS} for r in unique])
+    executemany(conn, ins, unique)  # change_rows and _observed_changes give every column
 
 
 def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:

@@ -269,3 +269,82 @@ def test_bulk_write_takes_ints_floats_and_decimals_side_by_side(db):
         assert store.upsert_tasks(c, org, src, pages).changed == 3
     got = {r.external_id: (r.estimate_points, float(r.cost)) for r in (_task(db, e) for e in ("1", "2", "3"))}
     assert got == {"1": (3.0, 10.25), "2": (2.5, 7.0), "3": (None, 1.5)}
+
+
+def test_bulk_write_stores_exactly_what_a_plain_insert_stores(db):
+    """The bulk path binds values with its own (faster) processors where SQLAlchemy's are
+    slow: datetimes in any zone, with and without microseconds, and JSON (None included)
+    must come out of the database as the generic ``conn.execute`` path stores them."""
+    from datetime import UTC, datetime, timezone
+
+    from service.store.sql import bulk_insert, executemany
+
+    org = make_org(db)
+    src = make_source(db, org)
+    C = Change.__table__
+    times = [datetime(2026, 3, 29, 1, 30, tzinfo=UTC), datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+             datetime(2024, 2, 29, 12, 0, 0, 5, tzinfo=timezone(timedelta(hours=-3, minutes=-30))),
+             datetime(2025, 6, 1, 0, 0, tzinfo=timezone(timedelta(hours=14)))]
+    cols = ("org_id", "source_id", "task_external_id", "external_id", "field", "from_value", "to_value",
+            "from_category", "to_category", "changed_at", "origin")
+
+    def rows(prefix):
+        return [{"org_id": org, "source_id": src, "task_external_id": f"{prefix}{i}", "external_id": "e",
+                 "field": "status", "from_value": None, "to_value": "Done", "from_category": None,
+                 "to_category": "done", "changed_at": at, "origin": "changelog"} for i, at in enumerate(times)]
+
+    with db.write() as c:
+        executemany(c, bulk_insert(c, C, cols), rows("bulk"))
+        c.execute(sa.insert(C), rows("plain"))
+    with db.read() as c:
+        stored = {r.task_external_id: r for r in c.execute(
+            sa.select(C.c.task_external_id, C.c.changed_at, sa.cast(C.c.changed_at, sa.String).label("text"))
+        )}
+    for i, at in enumerate(times):
+        bulk, plain = stored[f"bulk{i}"], stored[f"plain{i}"]
+        assert bulk.changed_at == plain.changed_at == at
+        assert bulk.text == plain.text
+
+    # JSON columns (a task's assignees, labels and raw): the stored text is the same too.
+    T = Task.__table__
+    values = [None, {"a": [1, 2.5, "é", None, True]}, [], "x"]
+    base = {"org_id": org, "source_id": src, "title": "t", "type": "task", "status_category": "todo",
+            "is_milestone": False, "archived": False, "synced_at": times[0]}
+    with db.write() as c:
+        executemany(c, bulk_insert(c, T, (*base, "external_id", "raw")),
+                    [{**base, "external_id": f"jb{i}", "raw": v} for i, v in enumerate(values)])
+        c.execute(sa.insert(T), [{**base, "external_id": f"jp{i}", "raw": v} for i, v in enumerate(values)])
+    with db.read() as c:
+        raw = dict(c.execute(sa.select(T.c.external_id, sa.cast(T.c.raw, sa.Text))
+                             .where(T.c.external_id.like("j%"))).all())
+    assert [raw[f"jb{i}"] for i in range(4)] == [raw[f"jp{i}"] for i in range(4)]
+
+
+def test_bulk_write_refuses_a_naive_datetime(db):
+    from datetime import datetime
+
+    import pytest
+
+    from service.store.sql import bulk_insert, executemany
+
+    org = make_org(db)
+    src = make_source(db, org)
+    C = Change.__table__
+    row = {"org_id": org, "source_id": src, "task_external_id": "1", "external_id": "e", "field": "status",
+           "changed_at": datetime(2026, 1, 1), "origin": "changelog"}
+    with pytest.raises((ValueError, sa.exc.StatementError), match="timezone"):
+        with db.write() as c:
+            executemany(c, bulk_insert(c, C, tuple(row)), [row])
+
+
+def test_sqlite_binds_datetimes_and_json_with_the_fast_processors():
+    """Guards the speed path itself: should SQLAlchemy change its formats, the probes would
+    quietly fall back to the generic processors, and this test says so."""
+    from sqlalchemy.dialects import sqlite
+
+    from service.db import json_dumps
+    from service.store.sql import _sqlite_processor, _sqlite_utc_text
+
+    dialect = sqlite.dialect(json_serializer=json_dumps)
+    assert _sqlite_processor(Change.__table__.c.changed_at.type, dialect) is _sqlite_utc_text
+    assert _sqlite_processor(Task.__table__.c.raw.type, dialect) is json_dumps

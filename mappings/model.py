@@ -67,7 +67,12 @@ class DeletedReason(StrEnum):
 
 
 class PersonRef(_Model):
-    """One identity of a person in one tool (Jira accountId / DC name, Trello member id)."""
+    """One identity of a person in one tool (Jira accountId / DC name, Trello member id).
+
+    Immutable: mappers hand out one shared instance per distinct user (a page names the same
+    few people hundreds of times)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     tool: Literal["jira", "trello"]
     external_id: str

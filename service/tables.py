@@ -289,8 +289,8 @@ class Worklog(SQLModel, table=True):
 class Change(SQLModel, table=True):
     __tablename__ = "change"
     __table_args__ = (
+        # Also serves the per-task history lookups (source_id, task_external_id): migration 0002.
         sa.UniqueConstraint("source_id", "task_external_id", "external_id", name="uq_change_ext"),
-        sa.Index("ix_change_org_task_at", "org_id", "task_external_id", "changed_at"),
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = _fk("organization.id", index=False)

@@ -154,10 +154,12 @@ def _sqlite_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
 def _sqlite_utc_text(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.utcoffset() is None:
-        raise ValueError("Datetime values must have timezone information")
+    if value.tzinfo is not UTC:  # most values are UTC already (parsed "+0000", utcnow())
+        if value.utcoffset() is None:
+            raise ValueError("Datetime values must have timezone information")
+        value = value.astimezone(UTC)
     # "YYYY-MM-DD HH:MM:SS.ffffff+00:00" without its offset (isoformat pads the year to four digits)
-    return value.astimezone(UTC).isoformat(" ", "microseconds")[:26]
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 _PG_SQL: dict[int, tuple[Any, str, dict[str, Any]]] = {}

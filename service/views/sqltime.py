@@ -154,9 +154,12 @@ def stored_ts(value: datetime, dialect: str) -> Any:
 
 
 def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:
-    """``later − earlier`` in seconds (a float)."""
+    """``later − earlier`` in seconds (a float).
+
+    PostgreSQL: ``date_part`` (double precision), not ``EXTRACT``, which returns numeric since
+    PostgreSQL 14; numeric arithmetic per row made flow's percentile pass ~10 % slower."""
     if dialect == "postgresql":
-        return sa.cast(sa.extract("epoch", later - earlier), sa.Float)
+        return sa.func.date_part("epoch", later - earlier, type_=sa.Float)
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0
 
 

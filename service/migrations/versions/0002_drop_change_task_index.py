@@ -4,7 +4,8 @@ The per-task history lookups of ``as_of`` views are served as well by the unique
 ``(source_id, task_external_id, external_id)`` index (measured on 100k tasks / 105k
 changes: progress, flow and milestones as of 60 days ago took the same time with and
 without it, on SQLite and PostgreSQL), and every synced change row paid for a second
-randomly-keyed index: about a fifth of the pages a Jira backfill writes per page of issues.
+randomly-keyed index (an estimated ~100 of the ~500 pages a Jira backfill writes to the
+WAL per page of 100 issues).
 
 Revision ID: 0002
 Revises: 0001

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy.dialects import sqlite
 
 from mappings.model import (
     DeletedReason,
@@ -22,6 +24,8 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service import store
+from service.db import json_dumps
+from service.store.sql import _sqlite_processor, _sqlite_utc_text, bulk_insert, executemany
 from service.tables import Change, Person, Project, Task, TaskAssignee, TaskMilestone
 from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
@@ -275,10 +279,6 @@ def test_bulk_write_stores_exactly_what_a_plain_insert_stores(db):
     """The bulk path binds values with its own (faster) processors where SQLAlchemy's are
     slow: datetimes in any zone, with and without microseconds, and JSON (None included)
     must come out of the database as the generic ``conn.execute`` path stores them."""
-    from datetime import UTC, datetime, timezone
-
-    from service.store.sql import bulk_insert, executemany
-
     org = make_org(db)
     src = make_source(db, org)
     C = Change.__table__
@@ -321,12 +321,6 @@ def test_bulk_write_stores_exactly_what_a_plain_insert_stores(db):
 
 
 def test_bulk_write_refuses_a_naive_datetime(db):
-    from datetime import datetime
-
-    import pytest
-
-    from service.store.sql import bulk_insert, executemany
-
     org = make_org(db)
     src = make_source(db, org)
     C = Change.__table__
@@ -340,11 +334,6 @@ def test_bulk_write_refuses_a_naive_datetime(db):
 def test_sqlite_binds_datetimes_and_json_with_the_fast_processors():
     """Guards the speed path itself: should SQLAlchemy change its formats, the probes would
     quietly fall back to the generic processors, and this test says so."""
-    from sqlalchemy.dialects import sqlite
-
-    from service.db import json_dumps
-    from service.store.sql import _sqlite_processor, _sqlite_utc_text
-
     dialect = sqlite.dialect(json_serializer=json_dumps)
     assert _sqlite_processor(Change.__table__.c.changed_at.type, dialect) is _sqlite_utc_text
     assert _sqlite_processor(Task.__table__.c.raw.type, dialect) is json_dumps

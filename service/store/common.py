@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.store.sql import chunks, insert_for, statement
+from service.store.sql import bulk_insert, chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
 __all__ = ["ApplyStats", "upsert_projects"]
@@ -48,6 +48,21 @@ def _guard(table: sa.Table, excluded: Any) -> Any:
         excluded.remote_updated_at.is_(None),
         excluded.remote_updated_at >= table.c.remote_updated_at,
     )
+
+
+def guarded_upsert(conn: Connection, table: sa.Table, columns: tuple[str, ...]) -> Any:
+    """The bulk upsert of ``columns`` into ``table`` on (source_id, external_id), updating a
+    stored row only under the monotonic guard; for ``executemany``, built once per dialect,
+    table and column set."""
+
+    def build() -> Any:
+        ins = bulk_insert(conn, table, columns)
+        update = {k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")}
+        return ins.on_conflict_do_update(
+            index_elements=["source_id", "external_id"], set_=update, where=_guard(table, ins.excluded)
+        )
+
+    return statement(conn, f"upsert:{table.name}:" + ",".join(columns), build)
 
 
 # --- projects --------------------------------------------------------------------------

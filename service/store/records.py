@@ -9,9 +9,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mappings.model import MilestoneDelete, MilestoneUpsert, WorklogDelete, WorklogUpsert
-from service.store.common import ApplyStats, _guard, upsert_projects
+from service.store.common import ApplyStats, _guard, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
-from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, statement
+from service.store.sql import chunks, executemany, in_list, insert_for
 from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
 from service.tables import utcnow
@@ -89,26 +89,11 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
             "started_at": w.started_at, "seconds": w.seconds, "remote_updated_at": w.updated_at,
             "deleted_at": None, "raw": None, "synced_at": now,
         }
-    executemany(conn, _worklog_upsert(conn), list(rows.values()))
+    page = list(rows.values())
+    executemany(conn, guarded_upsert(conn, W, tuple(page[0])), page)
     stats.changed = _written(conn, W, source_id, rows)
     stats.stale = len(rows) - stats.changed
     return stats
-
-
-_WORKLOG_COLUMNS = ("org_id", "source_id", "external_id", "task_external_id", "person_id", "started_at", "seconds",
-                    "remote_updated_at", "deleted_at", "raw", "synced_at")
-
-
-def _worklog_upsert(conn: Connection) -> Any:
-    """The guarded worklog upsert over a page of rows (``bulk_insert``), built once per dialect."""
-
-    def build() -> Any:
-        ins = bulk_insert(conn, W, _WORKLOG_COLUMNS)
-        cols = {k: ins.excluded[k] for k in _WORKLOG_COLUMNS if k not in ("org_id", "source_id", "external_id")}
-        return ins.on_conflict_do_update(index_elements=["source_id", "external_id"], set_=cols,
-                                         where=_guard(W, ins.excluded))
-
-    return statement(conn, "worklog_upsert", build)
 
 
 def _written(

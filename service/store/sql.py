@@ -80,7 +80,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     return ins.from_select(list(columns), sa.select(*(rows.c[c] for c in columns)))
 
 
-_DRIVER: dict[tuple[str, int], tuple[Any, str, tuple[tuple[str, Any], ...], bool]] = {}
+_DRIVER: dict[tuple[str, int], tuple[Any, str, Callable[[dict[str, Any]], Any]]] = {}
 
 
 def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:

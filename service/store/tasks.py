@@ -29,7 +29,7 @@ from mappings.model import (
     WorklogDelete,
     WorklogUpsert,
 )
-from service.store.common import ApplyStats, _guard, _newer_or_equal, upsert_projects
+from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
 from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, statement, uniq
@@ -159,19 +159,6 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     executemany(conn, ins, unique)  # change_rows and _observed_changes give every column
 
 
-def _task_upsert(conn: Connection, columns: tuple[str, ...]) -> Any:
-    """The guarded task upsert for these columns, built once per dialect (not per page)."""
-
-    def build() -> Any:
-        ins = bulk_insert(conn, T, columns)
-        update_cols = {k: ins.excluded[k] for k in columns if k not in ("org_id", "source_id", "external_id")}
-        return ins.on_conflict_do_update(
-            index_elements=["source_id", "external_id"], set_=update_cols, where=_guard(T, ins.excluded)
-        )
-
-    return statement(conn, "task_upsert:" + ",".join(columns), build)
-
-
 def upsert_tasks(
     conn: Connection, org_id: int, source_id: int, upserts: Sequence[TaskUpsert], *, keep_raw: bool = True
 ) -> ApplyStats:
@@ -241,7 +228,7 @@ def upsert_tasks(
     # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
     # the cursor's executemany), then read back which rows carry our version: those the guard
     # let through.
-    executemany(conn, _task_upsert(conn, tuple(rows[0])), rows)
+    executemany(conn, guarded_upsert(conn, T, tuple(rows[0])), rows)
     task_ids: dict[str, int] = {}
     for part in chunks([r["external_id"] for r in rows]):
         for tid, ext, stored_at in conn.execute(

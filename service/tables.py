@@ -27,6 +27,8 @@ __all__ = [
     "Milestone",
     "Task",
     "TaskAssignee",
+    "TaskRollup",
+    "TaskDayRollup",
     "TaskMilestone",
     "Worklog",
     "Change",
@@ -243,6 +245,48 @@ class Task(SQLModel, table=True):
     deleted_reason: str | None = Field(default=None, max_length=20)
     raw: Any = _json()
     synced_at: datetime = Field(default_factory=utcnow)
+
+
+class TaskRollup(SQLModel, table=True):
+    """Alive tasks summed per (organization, project, source, status category, class): kept by
+    triggers on ``task`` in the same transaction as the rows (``service.store.rollup``).
+
+    ``project_id`` 0: no project. ``cls``: 0 never counted (epic, milestone marker), 1 counted,
+    2 archived (counted where the source keeps archived cards as done). ``created_hi``: the
+    latest creation time ever added to the row (an upper bound; it never decreases). No foreign
+    keys: the rows follow the tasks, deleted when their count reaches zero."""
+
+    __tablename__ = "task_rollup"
+    org_id: int = Field(primary_key=True)
+    project_id: int = Field(primary_key=True)
+    source_id: int = Field(primary_key=True)
+    status_category: str = Field(primary_key=True, max_length=20)
+    cls: int = Field(primary_key=True)
+    n: int = 0
+    pts_n: int = 0
+    pts: float = 0.0
+    sec_n: int = 0
+    sec: int = Field(default=0, sa_type=sa.BigInteger)
+    time_n: int = 0
+    spent: int = Field(default=0, sa_type=sa.BigInteger)
+    remaining: int = Field(default=0, sa_type=sa.BigInteger)
+    created_hi: datetime | None = None
+
+
+class TaskDayRollup(SQLModel, table=True):
+    """Counted tasks (``cls`` 1 and 2 of ``TaskRollup``) per UTC hour of creation (``kind`` "c")
+    and of completion for done tasks (``kind`` "d"); ``known`` false: no such time (the bucket
+    is then the epoch). Hours, not days: the organization's zone is applied when read, so a
+    zone change needs no rebuild. Kept by the same triggers."""
+
+    __tablename__ = "task_day_rollup"
+    org_id: int = Field(primary_key=True)
+    source_id: int = Field(primary_key=True)
+    cls: int = Field(primary_key=True)
+    kind: str = Field(primary_key=True, max_length=1)
+    known: bool = Field(primary_key=True)
+    bucket: datetime = Field(primary_key=True)
+    n: int = 0
 
 
 class TaskAssignee(SQLModel, table=True):

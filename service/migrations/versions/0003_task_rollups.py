@@ -1,0 +1,61 @@
+"""task rollups kept by triggers
+
+``task_rollup`` (alive tasks summed per organization, project, source, status category and
+class) and ``task_day_rollup`` (counted tasks created and completed per UTC hour), kept by
+triggers on ``task`` (``service.store.rollup``) and filled here from the existing rows. The
+progress view reads them for a whole organization as of now instead of scanning every task.
+
+Revision ID: 0003
+Revises: 0002
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from service.store import rollup
+
+revision = '0003'
+down_revision = '0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('task_rollup',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('project_id', sa.Integer(), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('status_category', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('cls', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.Column('pts_n', sa.Integer(), nullable=False),
+    sa.Column('pts', sa.Float(), nullable=False),
+    sa.Column('sec_n', sa.Integer(), nullable=False),
+    sa.Column('sec', sa.BigInteger(), nullable=False),
+    sa.Column('time_n', sa.Integer(), nullable=False),
+    sa.Column('spent', sa.BigInteger(), nullable=False),
+    sa.Column('remaining', sa.BigInteger(), nullable=False),
+    sa.Column('created_hi', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.PrimaryKeyConstraint('org_id', 'project_id', 'source_id', 'status_category', 'cls')
+    )
+    op.create_table('task_day_rollup',
+    sa.Column('org_id', sa.Integer(), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('cls', sa.Integer(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=1), nullable=False),
+    sa.Column('known', sa.Boolean(), nullable=False),
+    sa.Column('bucket', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('org_id', 'source_id', 'cls', 'kind', 'known', 'bucket')
+    )
+    conn = op.get_bind()
+    rollup.install(conn)
+    rollup.rebuild(conn)
+
+
+def downgrade() -> None:
+    rollup.uninstall(op.get_bind())
+    op.drop_table('task_day_rollup')
+    op.drop_table('task_rollup')

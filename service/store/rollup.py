@@ -1,0 +1,294 @@
+"""The task rollups (``task_rollup``, ``task_day_rollup``): kept by triggers on ``task``.
+
+The progress view over a whole organization as of now needs, per project and status, the
+task counts and estimate sums, and over all its tasks the number created and completed per
+local day. Scanning 100,000 tasks for that costs two full sorts on SQLite; the rollups hold
+the same sums in a few thousand rows. Triggers keep them in the same transaction as the
+task rows, whatever writes the rows (the bulk upserts, tombstones, project changes, cascaded
+deletes), so they can never lag behind.
+
+Day buckets are UTC hours: the organization's zone is applied when they are read, so a
+zone change needs no rebuild (zones whose offsets are not whole hours read the task table).
+
+``rebuild`` recomputes both tables from the task rows (the migration's backfill, and the
+tests' reference); ``install`` creates the triggers for the connection's dialect.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+__all__ = ["install", "uninstall", "rebuild", "snapshot", "created_bounds", "TRIGGERED_COLUMNS"]
+
+# The task columns the rollups read; a change to any other column leaves them as they are.
+TRIGGERED_COLUMNS = (
+    "org_id",
+    "project_id",
+    "source_id",
+    "status_category",
+    "type",
+    "is_milestone",
+    "archived",
+    "deleted_at",
+    "estimate_points",
+    "estimate_seconds",
+    "spent_seconds",
+    "remaining_seconds",
+    "remote_created_at",
+    "completed_at",
+)
+
+_TOTAL_KEY = ("org_id", "project_id", "source_id", "status_category", "cls")
+_DAY_KEY = ("org_id", "source_id", "cls", "kind", "known", "bucket")
+_SUMS = ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining")
+
+
+def _cls(r: str) -> str:
+    """0: never counted (epic, milestone marker); 2: archived; 1: counted."""
+    return f"CASE WHEN {r}.type = 'epic' OR {r}.is_milestone THEN 0 WHEN {r}.archived THEN 2 ELSE 1 END"
+
+
+def _sums(r: str, s: str, cast: str) -> list[str]:
+    """The summed values of one task row ``r`` with sign ``s`` (SQL text), in ``_SUMS`` order."""
+    return [
+        s,
+        f"{s} * ({r}.estimate_points IS NOT NULL){cast}",
+        f"{s} * coalesce({r}.estimate_points, 0)",
+        f"{s} * ({r}.estimate_seconds IS NOT NULL){cast}",
+        f"{s} * coalesce({r}.estimate_seconds, 0)",
+        f"{s} * (coalesce({r}.spent_seconds, {r}.remaining_seconds) IS NOT NULL){cast}",
+        f"{s} * coalesce({r}.spent_seconds, 0)",
+        f"{s} * coalesce({r}.remaining_seconds, 0)",
+    ]
+
+
+# --- SQLite: row triggers --------------------------------------------------------------------
+
+_EPOCH_TEXT = "'1970-01-01 00:00:00.000000'"
+
+
+def _sqlite_bucket(col: str) -> str:
+    return f"CASE WHEN {col} IS NULL THEN {_EPOCH_TEXT} ELSE substr({col}, 1, 13) || ':00:00.000000' END"
+
+
+def _sqlite_apply(r: str, sign: int) -> str:
+    """The statements adding (``sign`` 1) or removing (-1) task row ``r`` (``new``/``old``)."""
+    cls = _cls(r)
+    hi = f"{r}.remote_created_at" if sign > 0 else "NULL"
+    total = (
+        f"INSERT INTO task_rollup ({', '.join(_TOTAL_KEY + _SUMS)}, created_hi) "
+        f"SELECT {r}.org_id, coalesce({r}.project_id, 0), {r}.source_id, {r}.status_category, {cls}, "
+        f"{', '.join(_sums(r, str(sign), ''))}, {hi} WHERE {r}.deleted_at IS NULL "
+        f"ON CONFLICT ({', '.join(_TOTAL_KEY)}) DO UPDATE SET "
+        + ", ".join(f"{c} = {c} + excluded.{c}" for c in _SUMS)
+        + ", created_hi = max(coalesce(created_hi, excluded.created_hi), "
+        "coalesce(excluded.created_hi, created_hi));"
+    )
+    out = [total]
+    for kind, col, extra in (
+        ("c", f"{r}.remote_created_at", ""),
+        ("d", f"{r}.completed_at", f" AND {r}.status_category = 'done'"),
+    ):
+        out.append(
+            f"INSERT INTO task_day_rollup ({', '.join(_DAY_KEY)}, n) "
+            f"SELECT {r}.org_id, {r}.source_id, {cls}, '{kind}', {col} IS NOT NULL, {_sqlite_bucket(col)}, {sign} "
+            f"WHERE {r}.deleted_at IS NULL AND {cls} > 0{extra} "
+            f"ON CONFLICT ({', '.join(_DAY_KEY)}) DO UPDATE SET n = n + excluded.n;"
+        )
+    if sign < 0:  # rows whose count reached zero go
+        out.append(
+            f"DELETE FROM task_rollup WHERE org_id = {r}.org_id AND project_id = coalesce({r}.project_id, 0) "
+            f"AND source_id = {r}.source_id AND status_category = {r}.status_category AND cls = {cls} AND n = 0;"
+        )
+        for kind, col in (("c", f"{r}.remote_created_at"), ("d", f"{r}.completed_at")):
+            out.append(
+                f"DELETE FROM task_day_rollup WHERE org_id = {r}.org_id AND source_id = {r}.source_id "
+                f"AND cls = {cls} AND kind = '{kind}' AND known = ({col} IS NOT NULL) "
+                f"AND bucket = {_sqlite_bucket(col)} AND n = 0;"
+            )
+    return "\n  ".join(out)
+
+
+def _sqlite_ddl() -> list[str]:
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in TRIGGERED_COLUMNS)
+    return [
+        "CREATE TRIGGER task_rollup_insert AFTER INSERT ON task WHEN new.deleted_at IS NULL BEGIN\n  "
+        + _sqlite_apply("new", 1)
+        + "\nEND",
+        "CREATE TRIGGER task_rollup_delete AFTER DELETE ON task WHEN old.deleted_at IS NULL BEGIN\n  "
+        + _sqlite_apply("old", -1)
+        + "\nEND",
+        f"CREATE TRIGGER task_rollup_update AFTER UPDATE OF {', '.join(TRIGGERED_COLUMNS)} ON task "
+        f"WHEN {changed} BEGIN\n  " + _sqlite_apply("old", -1) + "\n  " + _sqlite_apply("new", 1) + "\nEND",
+    ]
+
+
+# --- PostgreSQL: statement triggers over the transition tables ----------------------------------
+
+
+def _pg_delta(event: str) -> str:
+    """The signed task rows of one statement: ``+1`` per new row, ``-1`` per old one, alive only;
+    an UPDATE contributes only the rows whose rollup columns changed."""
+
+    def pick(r: str, sign: int, source: str) -> str:
+        return f"SELECT {r}.*, {_cls(r)} AS cls, {sign} AS s FROM {source} WHERE {r}.deleted_at IS NULL"
+
+    if event == "INSERT":
+        return pick("n", 1, "new_rows n")
+    if event == "DELETE":
+        return pick("o", -1, "old_rows o")
+    moved = (
+        f"({', '.join('o.' + c for c in TRIGGERED_COLUMNS)}) IS DISTINCT FROM "
+        f"({', '.join('n.' + c for c in TRIGGERED_COLUMNS)})"
+    )
+    both = "old_rows o JOIN new_rows n USING (id)"
+    return f"{pick('o', -1, both)} AND {moved} UNION ALL {pick('n', 1, both)} AND {moved}"
+
+
+def _pg_function(event: str) -> str:
+    delta = _pg_delta(event)
+    sums = _sums("d", "d.s", "::int")
+    total = (
+        f"WITH d AS ({delta}) "
+        f"INSERT INTO task_rollup ({', '.join(_TOTAL_KEY + _SUMS)}, created_hi) "
+        f"SELECT d.org_id, coalesce(d.project_id, 0), d.source_id, d.status_category, d.cls, "
+        + ", ".join(f"sum({x})" for x in sums)
+        + ", max(CASE WHEN d.s > 0 THEN d.remote_created_at END) FROM d GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5 "
+        f"ON CONFLICT ({', '.join(_TOTAL_KEY)}) DO UPDATE SET "
+        + ", ".join(f"{c} = task_rollup.{c} + excluded.{c}" for c in _SUMS)
+        + ", created_hi = GREATEST(task_rollup.created_hi, excluded.created_hi)"
+    )
+    days = (
+        f"WITH d AS ({delta}) "
+        f"INSERT INTO task_day_rollup ({', '.join(_DAY_KEY)}, n) "
+        "SELECT d.org_id, d.source_id, d.cls, k.kind, k.at IS NOT NULL, "
+        "coalesce(date_trunc('hour', k.at, 'UTC'), 'epoch'::timestamptz), sum(d.s) "
+        "FROM d CROSS JOIN LATERAL (VALUES ('c', d.remote_created_at, true), "
+        "('d', d.completed_at, d.status_category = 'done')) AS k(kind, at, keep) "
+        "WHERE k.keep AND d.cls > 0 GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4, 5, 6 "
+        f"ON CONFLICT ({', '.join(_DAY_KEY)}) DO UPDATE SET n = task_day_rollup.n + excluded.n"
+    )
+    body = [total, days]
+    if event != "INSERT":  # rows whose count reached zero go
+        body.append(
+            f"DELETE FROM task_rollup r USING (SELECT DISTINCT org_id, coalesce(project_id, 0) AS project_id, "
+            f"source_id, status_category, cls FROM ({delta}) x WHERE s < 0) k "
+            f"WHERE ({', '.join('r.' + c for c in _TOTAL_KEY)}) = ({', '.join('k.' + c for c in _TOTAL_KEY)}) "
+            "AND r.n = 0"
+        )
+        body.append(
+            "DELETE FROM task_day_rollup r WHERE r.n = 0 AND (r.org_id, r.source_id) IN "
+            f"(SELECT DISTINCT org_id, source_id FROM ({delta}) x WHERE s < 0)"
+        )
+    name = f"taskhub_task_rollup_{event.lower()}"
+    return (
+        f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n  "
+        + ";\n  ".join(body)
+        + ";\n  RETURN NULL;\nEND\n$fn$"
+    )
+
+
+def _pg_ddl() -> list[str]:
+    out = []
+    for event, ref in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    ):
+        out.append(_pg_function(event))
+        out.append(
+            f"CREATE TRIGGER task_rollup_{event.lower()} AFTER {event} ON task REFERENCING {ref} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION taskhub_task_rollup_{event.lower()}()"
+        )
+    return out
+
+
+def install(conn: Connection) -> None:
+    """Create the triggers (the tables exist: the migration creates them)."""
+    for ddl in _pg_ddl() if conn.dialect.name == "postgresql" else _sqlite_ddl():
+        conn.exec_driver_sql(ddl)
+
+
+def uninstall(conn: Connection) -> None:
+    for event in ("insert", "update", "delete"):
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS task_rollup_{event}" + (
+            " ON task" if conn.dialect.name == "postgresql" else ""))
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS taskhub_task_rollup_{event}()")
+
+
+# --- rebuild and snapshot ------------------------------------------------------------------------
+
+
+def _rebuild_sql(dialect: str, org_filter: str) -> list[str]:
+    cast = "::int" if dialect == "postgresql" else ""
+    if dialect == "postgresql":
+        bucket = "coalesce(date_trunc('hour', {c}, 'UTC'), 'epoch'::timestamptz)"
+    else:
+        bucket = _sqlite_bucket("{c}")
+    sums = _sums("t", "1", cast)
+    alive = f"t.deleted_at IS NULL{org_filter}"
+    total = (
+        f"INSERT INTO task_rollup ({', '.join(_TOTAL_KEY + _SUMS)}, created_hi) "
+        f"SELECT t.org_id, coalesce(t.project_id, 0), t.source_id, t.status_category, {_cls('t')}, "
+        + ", ".join(f"sum({x})" for x in sums)
+        + f", max(t.remote_created_at) FROM task t WHERE {alive} GROUP BY 1, 2, 3, 4, 5"
+    )
+    days = []
+    for kind, col, extra in (
+        ("c", "t.remote_created_at", ""),
+        ("d", "t.completed_at", " AND t.status_category = 'done'"),
+    ):
+        days.append(
+            f"INSERT INTO task_day_rollup ({', '.join(_DAY_KEY)}, n) "
+            f"SELECT t.org_id, t.source_id, {_cls('t')}, '{kind}', {col} IS NOT NULL, {bucket.format(c=col)}, count(*) "
+            f"FROM task t WHERE {alive} AND {_cls('t')} > 0{extra} GROUP BY 1, 2, 3, 4, 5, 6"
+        )
+    return [total, *days]
+
+
+def rebuild(conn: Connection, org_id: int | None = None) -> None:
+    """Recompute the rollups from the task rows (of one organization, or of all)."""
+    where = "" if org_id is None else f" WHERE org_id = {int(org_id)}"
+    conn.exec_driver_sql(f"DELETE FROM task_rollup{where}")
+    conn.exec_driver_sql(f"DELETE FROM task_day_rollup{where}")
+    org_filter = "" if org_id is None else f" AND t.org_id = {int(org_id)}"
+    for sql in _rebuild_sql(conn.dialect.name, org_filter):
+        conn.exec_driver_sql(sql)
+
+
+def snapshot(conn: Connection, org_id: int) -> dict[str, set[tuple[Any, ...]]]:
+    """Both tables' rows of one organization, floats rounded, without ``created_hi`` (an upper
+    bound that the triggers never lower; see ``created_bounds``), for comparisons."""
+    out: dict[str, set[tuple[Any, ...]]] = {}
+    for name, key, values in (
+        ("task_rollup", _TOTAL_KEY, _SUMS),
+        ("task_day_rollup", _DAY_KEY, ("n",)),
+    ):
+        rows = conn.execute(
+            sa.text(f"SELECT {', '.join(key + values)} FROM {name} WHERE org_id = :o"), {"o": org_id}
+        ).all()
+        out[name] = {tuple(_plain(v) for v in r) for r in rows}
+    return out
+
+
+def created_bounds(conn: Connection, org_id: int) -> dict[tuple[Any, ...], Any]:
+    """``created_hi`` per ``task_rollup`` key of one organization."""
+    rows = conn.execute(
+        sa.text(f"SELECT {', '.join(_TOTAL_KEY)}, created_hi FROM task_rollup WHERE org_id = :o"), {"o": org_id}
+    ).all()
+    return {tuple(r[:-1]): r[-1] for r in rows}
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, bool) or v is None:
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, (float, Decimal)):
+        return round(float(v), 6)
+    return str(v)

@@ -1,0 +1,135 @@
+"""The task rollups follow every write to ``task``: after each kind of write, the rows the
+triggers keep equal the rows recomputed from the tasks, on both stores."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from mappings.model import DeletedReason, StatusCategory, Task, TaskDelete, TaskType, TaskUpsert
+from service.store import rollup
+from service.store.tasks import apply_effects
+from service.tables import Organization, Project, Source
+from service.tables import Task as TaskRow
+
+from .factories import T0, make_org, make_source
+
+T = TaskRow.__table__
+CATS = list(StatusCategory)
+
+
+def _random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
+    cat = rnd.choice(CATS)
+    created = T0 + timedelta(hours=rnd.randrange(0, 24 * 40), minutes=rnd.randrange(60))
+    t = Task(
+        external_id=ext,
+        title=f"t{ext}",
+        project_external_id=rnd.choice(["100", "200", "300", None]),
+        project_key="P",
+        type=rnd.choice([TaskType.story, TaskType.story, TaskType.bug, TaskType.epic]),
+        status_category=cat,
+        is_milestone=rnd.random() < 0.05,
+        archived=rnd.random() < 0.1,
+        created_at=created if rnd.random() < 0.9 else None,
+        updated_at=T0 + timedelta(days=100, minutes=version),
+        completed_at=created + timedelta(hours=rnd.randrange(1, 500)) if cat == "done" and rnd.random() < 0.9 else None,
+        estimate_points=rnd.choice([None, 1.0, 2.5, 3.0, 8.0]),
+        estimate_seconds=rnd.choice([None, 3600, 7200]),
+        spent_seconds=rnd.choice([None, 0, 1800]),
+        remaining_seconds=rnd.choice([None, 600]),
+    )
+    return TaskUpsert(task=t, raw={"id": ext})
+
+
+def _assert_consistent(db, org: int) -> dict[str, set]:
+    with db.write() as c:
+        kept, bounds = rollup.snapshot(c, org), rollup.created_bounds(c, org)
+        rollup.rebuild(c, org)
+        assert rollup.snapshot(c, org) == kept
+        for key, latest in rollup.created_bounds(c, org).items():  # an upper bound, never below
+            assert latest is None or (bounds[key] is not None and bounds[key] >= latest), key
+    return kept
+
+
+def test_rollups_follow_every_kind_of_write(db):
+    rnd = random.Random(7)
+    org = make_org(db, "acme")
+    other = make_org(db, "other")
+    src, src2 = make_source(db, org), make_source(db, org, kind="trello", name="trello")
+    osrc = make_source(db, other)
+    exts = [str(1000 + i) for i in range(80)]
+    version = 1
+    with db.write() as c:  # a backfill page per source, and one in another organization
+        apply_effects(c, org, src, [_random_task(rnd, e, version) for e in exts])
+        apply_effects(c, org, src2, [_random_task(rnd, e, version) for e in exts[:30]])
+        apply_effects(c, other, osrc, [_random_task(rnd, e, version) for e in exts[:20]])
+    kept = _assert_consistent(db, org)
+    assert sum(r[5] for r in kept["task_rollup"]) == 110  # n: every alive task once
+    assert kept["task_day_rollup"]
+    other_before = _assert_consistent(db, other)
+
+    for _ in range(4):  # incremental pages: some tasks change, some stay as they were
+        version += 1
+        with db.write() as c:
+            apply_effects(c, org, src, [_random_task(rnd, e, version) for e in rnd.sample(exts, 25)])
+        _assert_consistent(db, org)
+    with db.write() as c:  # the same versions again: nothing moves
+        before = rollup.snapshot(c, org)
+        apply_effects(c, org, src, [_random_task(rnd, e, version) for e in exts[:3]])
+    with db.write() as c:  # tombstones (and one for a task never seen)
+        apply_effects(c, org, src, [TaskDelete(external_id=e, reason=DeletedReason.deleted,
+                                               at=T0 + timedelta(days=200)) for e in [*exts[:10], "9999"]])
+    kept = _assert_consistent(db, org)
+    assert before != kept
+    with db.write() as c:  # a tombstoned task comes back
+        version += 1
+        apply_effects(c, org, src, [_random_task(rnd, exts[0], 10_000)])
+    _assert_consistent(db, org)
+    with db.write() as c:  # moved between projects, then its project deleted (SET NULL)
+        pid = c.execute(sa.select(Project.__table__.c.id).where(Project.__table__.c.org_id == org)).scalars().first()
+        c.execute(sa.update(T).where(T.c.source_id == src, T.c.external_id.in_(exts[20:30])).values(project_id=pid))
+    _assert_consistent(db, org)
+    with db.write() as c:
+        c.execute(sa.delete(Project.__table__).where(Project.__table__.c.id == pid))
+    _assert_consistent(db, org)
+    with db.write() as c:  # fields the rollups do not read: no change
+        before = rollup.snapshot(c, org)
+        c.execute(sa.update(T).where(T.c.org_id == org).values(title="renamed", priority="High"))
+        assert rollup.snapshot(c, org) == before
+    with db.write() as c:  # hard deletes: one task, then a whole source (cascade)
+        c.execute(sa.delete(T).where(T.c.source_id == src, T.c.external_id == exts[50]))
+    _assert_consistent(db, org)
+    with db.write() as c:
+        c.execute(sa.delete(Source.__table__).where(Source.__table__.c.id == src2))
+    kept = _assert_consistent(db, org)
+    assert {r[2] for r in kept["task_rollup"]} == {src}
+    assert _assert_consistent(db, other) == other_before  # the other organization untouched
+    with db.write() as c:  # deleting the organization leaves no rows behind
+        c.execute(sa.delete(Organization.__table__).where(Organization.__table__.c.id == org))
+        assert rollup.snapshot(c, org) == {"task_rollup": set(), "task_day_rollup": set()}
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("estimate_points", 13.0),
+        ("status_category", "in_progress"),
+        ("completed_at", T0 + timedelta(days=3)),
+        ("remote_created_at", T0 - timedelta(days=9)),
+        ("archived", True),
+    ],
+)
+def test_a_single_field_change_moves_the_rollups(db, field, value):
+    org = make_org(db)
+    src = make_source(db, org)
+    done = Task(external_id="1", status_category=StatusCategory.done, created_at=T0, updated_at=T0,
+                completed_at=T0 + timedelta(days=1), estimate_points=2.0)
+    with db.write() as c:
+        apply_effects(c, org, src, [TaskUpsert(task=done)])
+        before = rollup.snapshot(c, org)
+        c.execute(sa.update(T).values({field: value}))
+    after = _assert_consistent(db, org)
+    assert after != before

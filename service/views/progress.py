@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from service.views import queries
+from service.views import queries, rollups
 from service.views.common import (
     ESTIMATE_RULE,
     day_range,
@@ -122,7 +122,8 @@ def throughput_series(done: dict[date | None, int], start: date, as_of: date) ->
 
 
 def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    total_row, rows, created, done = queries.totals_and_days(conn, sel, created=True)
+    inputs = rollups.progress_inputs(conn, sel) or queries.totals_and_days(conn, sel, created=True)
+    total_row, rows, created, done = inputs
     names = group_names(conn, sel, set(rows))
     groups = [{"group": label(sel.group_by, g, names), **progress_figures(r)} for g, r in _sorted(rows)]
     burnup = burnup_series(created, done, sel.as_of_date)

@@ -1,0 +1,106 @@
+"""The progress view read from the task rollups equals the view scanned from the task rows,
+and the rollups step aside where they cannot answer exactly."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from service.store.tasks import apply_effects
+from service.tables import Organization, Source
+from service.tables import Task as TaskRow
+from service.views import ViewParams, compute_view, resolve_selection
+from service.views import progress as progress_mod
+from service.views import queries, rollups
+from tests.service.factories import make_org, make_source
+from tests.service.test_rollup import _random_task
+
+T = TaskRow.__table__
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # after every generated time
+FIELDS = ("scope", "done", "in_progress", "todo", "pts_n", "pts_total", "pts_done", "pts_open", "sec_n",
+          "sec_total", "sec_done", "sec_open", "time_n", "spent", "remaining")
+
+
+def _world(db, tz: str) -> tuple[int, list[int]]:
+    rnd = random.Random(11)
+    org = make_org(db, f"o-{tz}", timezone=tz)
+    jira = make_source(db, org)
+    trello = make_source(db, org, kind="trello", name="trello")
+    plain = make_source(db, org, kind="trello", name="trello-2")
+    with db.write() as c:
+        c.execute(sa.update(Source.__table__).where(Source.__table__.c.id == trello)
+                  .values(mapping_profile={"trello": {"archived_as_done": True}}))
+        for src, n in ((jira, 150), (trello, 60), (plain, 40)):
+            apply_effects(c, org, src, [_random_task(rnd, str(i), 1) for i in range(n)])
+            apply_effects(c, org, src, [_random_task(rnd, str(i), 2) for i in range(0, n, 3)])
+        c.execute(sa.update(T).values(synced_at=NOW - timedelta(days=1)))
+    return org, [jira, trello, plain]
+
+
+def _pick(row: dict) -> dict:
+    return {k: round(float(row[k]), 6) for k in FIELDS}
+
+
+def _compare(db, org: int, params: ViewParams) -> None:
+    with db.read() as c:
+        sel = resolve_selection(c, org, params, now=NOW)
+        got = rollups.progress_inputs(c, sel)
+        assert got is not None, params
+        want = queries.totals_and_days(c, sel, created=True)
+    assert _pick(got[0]) == _pick(want[0])
+    assert {k: _pick(v) for k, v in got[1].items()} == {k: _pick(v) for k, v in want[1].items()}
+    assert got[2] == want[2] and got[3] == want[3]
+    assert sum(got[2].values()) == got[0]["scope"]  # every counted task has a creation day (or None)
+
+
+@pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
+def test_rollups_answer_what_the_scans_answer(db, tz):
+    org, sources = _world(db, tz)
+    for group in (None, "project", "source"):
+        _compare(db, org, ViewParams(group_by=group))
+        _compare(db, org, ViewParams(group_by=group, source=sources[1]))
+
+
+def test_the_view_is_the_same_either_way(db, monkeypatch):
+    org, _ = _world(db, "Europe/Berlin")
+    for group in (None, "project", "source"):
+        params = ViewParams(group_by=group)
+        fast = compute_view(db, org, "progress", params, now=NOW)
+        monkeypatch.setattr(progress_mod.rollups, "progress_inputs", lambda conn, sel: None)
+        slow = compute_view(db, org, "progress", params, now=NOW)
+        monkeypatch.undo()
+        assert fast == slow
+
+
+def _applies(db, org: int, params: ViewParams, now: datetime = NOW) -> bool:
+    with db.read() as c:
+        return rollups.progress_inputs(c, resolve_selection(c, org, params, now=now)) is not None
+
+
+def test_the_rollups_step_aside_where_they_cannot_answer_exactly(db):
+    org, sources = _world(db, "Europe/Berlin")
+    assert _applies(db, org, ViewParams())
+    with db.read() as c:
+        pid = c.execute(sa.select(T.c.project_id).where(T.c.project_id.is_not(None))).scalars().first()
+    assert not _applies(db, org, ViewParams(project=pid))  # per-project days are not kept
+    assert not _applies(db, org, ViewParams(group_by="milestone"))
+    assert not _applies(db, org, ViewParams(group_by="person"))
+    assert not _applies(db, org, ViewParams(as_of=NOW - timedelta(days=30)))  # synced since: history
+    with db.write() as c:  # a task created after as_of (a remote clock ahead of ours)
+        c.execute(sa.update(T).where(T.c.source_id == sources[0], T.c.external_id == "1")
+                  .values(remote_created_at=NOW + timedelta(hours=2)))
+    assert not _applies(db, org, ViewParams())
+    assert _applies(db, org, ViewParams(), now=NOW + timedelta(hours=3))
+    with db.write() as c:  # a zone with a half-hour offset
+        c.execute(sa.update(Organization.__table__).where(Organization.__table__.c.id == org)
+                  .values(timezone="Asia/Kolkata"))
+    assert not _applies(db, org, ViewParams(), now=NOW + timedelta(hours=3))
+
+
+def test_usable_zones():
+    assert rollups.usable_zone("UTC") and rollups.usable_zone("Europe/Berlin")
+    assert rollups.usable_zone("America/New_York") and rollups.usable_zone("Asia/Tokyo")
+    assert not rollups.usable_zone("Asia/Kolkata") and not rollups.usable_zone("Australia/Lord_Howe")

@@ -12,9 +12,8 @@ import sqlalchemy as sa
 from service.store.tasks import apply_effects
 from service.tables import Organization, Source
 from service.tables import Task as TaskRow
-from service.views import ViewParams, compute_view, resolve_selection
+from service.views import ViewParams, compute_view, queries, resolve_selection, rollups
 from service.views import progress as progress_mod
-from service.views import queries, rollups
 from tests.service.factories import make_org, make_source
 from tests.service.test_rollup import _random_task
 

@@ -162,14 +162,17 @@ def _pg_function(event: str) -> str:
         + ", ".join(f"{c} = task_rollup.{c} + excluded.{c}" for c in _SUMS)
         + ", created_hi = GREATEST(task_rollup.created_hi, excluded.created_hi)"
     )
+    day_keys = (
+        "d.org_id, d.source_id, d.cls, k.kind, k.at IS NOT NULL AS known, "
+        "coalesce(date_trunc('hour', k.at, 'UTC'), 'epoch'::timestamptz) AS bucket"
+    )
+    day_rows = (
+        f"FROM ({delta}) d CROSS JOIN LATERAL (VALUES ('c', d.remote_created_at, true), "
+        "('d', d.completed_at, d.status_category = 'done')) AS k(kind, at, keep) WHERE k.keep AND d.cls > 0"
+    )
     days = (
-        f"WITH d AS ({delta}) "
-        f"INSERT INTO task_day_rollup ({', '.join(_DAY_KEY)}, n) "
-        "SELECT d.org_id, d.source_id, d.cls, k.kind, k.at IS NOT NULL, "
-        "coalesce(date_trunc('hour', k.at, 'UTC'), 'epoch'::timestamptz), sum(d.s) "
-        "FROM d CROSS JOIN LATERAL (VALUES ('c', d.remote_created_at, true), "
-        "('d', d.completed_at, d.status_category = 'done')) AS k(kind, at, keep) "
-        "WHERE k.keep AND d.cls > 0 GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4, 5, 6 "
+        f"INSERT INTO task_day_rollup ({', '.join(_DAY_KEY)}, n) SELECT {day_keys}, sum(d.s) {day_rows} "
+        "GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(d.s) <> 0 ORDER BY 1, 2, 3, 4, 5, 6 "
         f"ON CONFLICT ({', '.join(_DAY_KEY)}) DO UPDATE SET n = task_day_rollup.n + excluded.n"
     )
     body = [total, days]
@@ -181,8 +184,9 @@ def _pg_function(event: str) -> str:
             "AND r.n = 0"
         )
         body.append(
-            "DELETE FROM task_day_rollup r WHERE r.n = 0 AND (r.org_id, r.source_id) IN "
-            f"(SELECT DISTINCT org_id, source_id FROM ({delta}) x WHERE s < 0)"
+            f"DELETE FROM task_day_rollup r USING (SELECT DISTINCT {day_keys} {day_rows} AND d.s < 0) k "
+            f"WHERE ({', '.join('r.' + c for c in _DAY_KEY)}) = ({', '.join('k.' + c for c in _DAY_KEY)}) "
+            "AND r.n = 0"
         )
     name = f"taskhub_task_rollup_{event.lower()}"
     return (

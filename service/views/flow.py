@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from service.views import queries
+from service.views import queries, rollups
 from service.views.common import definitions, envelope, label
 from service.views.formulas import PERCENTILES, TRAILING_DAYS
 from service.views.progress import throughput_series
@@ -50,7 +50,8 @@ def flow_figures(totals: dict[str, float], durations: dict[str, Any]) -> dict[st
 
 
 def flow_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    total_row, rows, _, done = queries.totals_and_days(conn, sel, created=False)
+    inputs = rollups.totals_and_days(conn, sel, created=False, windowed=True)
+    total_row, rows, _, done = inputs or queries.totals_and_days(conn, sel, created=False)
     durations = queries.flow_percentiles(conn, sel)
     if sel.group_by in ("project", "source"):  # partitions: the total came in the same pass
         total_dur = {None: durations.pop(queries.TOTAL, {})}

@@ -122,7 +122,7 @@ def throughput_series(done: dict[date | None, int], start: date, as_of: date) ->
 
 
 def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    inputs = rollups.progress_inputs(conn, sel) or queries.totals_and_days(conn, sel, created=True)
+    inputs = rollups.totals_and_days(conn, sel, created=True) or queries.totals_and_days(conn, sel, created=True)
     total_row, rows, created, done = inputs
     names = group_names(conn, sel, set(rows))
     groups = [{"group": label(sel.group_by, g, names), **progress_figures(r)} for g, r in _sorted(rows)]

@@ -2,7 +2,7 @@
 
 ``service.store.rollup`` keeps, by triggers, the alive tasks summed per (project, source,
 status, class) and the counted tasks created and completed per UTC hour. They answer exactly
-what the scans in ``queries.totals_and_days`` answer when:
+what the scans in ``queries.totals_and_days`` answer (for the progress and flow views) when:
 
 - the state asked for is the current one (``sel.history`` false: nothing was synced after
   ``as_of``, so no task was deleted after it);
@@ -12,7 +12,7 @@ what the scans in ``queries.totals_and_days`` answer when:
 - the organization's zone has whole-hour offsets that change on whole hours, so every instant
   of a UTC hour falls on the same local day (all but a handful of zones).
 
-Otherwise ``progress_inputs`` answers ``None`` and the caller scans. The equivalence with
+Otherwise ``totals_and_days`` answers ``None`` and the caller scans. The equivalence with
 the scans is tested on both stores (``tests/views/test_rollup_views.py``).
 """
 
@@ -32,14 +32,16 @@ from service.views.selection import Selection, table
 from service.views.sqlkit import Row, num
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
-__all__ = ["progress_inputs", "usable_zone"]
+__all__ = ["totals_and_days", "usable_zone"]
 
 R = table(TaskRollup)
 D = table(TaskDayRollup)
 
-# What the rollups cannot give (time-windowed and cost figures): absent from their rows, so a
-# caller that would need them fails loudly instead of reading zeros.
-_NOT_KEPT = ("direct_cost", "direct_cost_window", "done_known", "done_window", "overdue_open")
+# What the rollups cannot give (cost and overdue figures): absent from their rows, so a caller
+# that would need them fails loudly instead of reading zeros. ``done_known`` and ``done_window``
+# come from the hour rows, which are per source: not per project.
+_NOT_KEPT = ("direct_cost", "direct_cost_window", "overdue_open")
+_PER_SOURCE = ("done_known", "done_window")
 
 
 @lru_cache(maxsize=64)
@@ -72,13 +74,16 @@ def _counted(sel: Selection, t: sa.Table) -> Any:
     return sa.or_(t.c.cls == 1, archived_ok)
 
 
-def progress_inputs(
-    conn: Connection, sel: Selection
+def totals_and_days(
+    conn: Connection, sel: Selection, *, created: bool, windowed: bool = False
 ) -> tuple[Row, dict[Any, Row], dict[date | None, int], dict[date | None, int]] | None:
     """``(total, rows per group, created per local day, done per local day)`` as
-    ``queries.totals_and_days(created=True)`` gives them, or ``None`` when the rollups do not
-    apply. The rows carry the progress figures only (not the cost and windowed ones)."""
-    if not _applies(conn, sel):
+    ``queries.totals_and_days`` gives them, or ``None`` when the rollups do not apply.
+
+    The rows carry the task counts, estimates and time tracking; with ``windowed`` also
+    ``done_known`` and ``done_window`` (then not grouped by project: ``None``). Never the
+    cost and overdue figures."""
+    if not _applies(conn, sel) or (windowed and sel.group_by == "project"):
         return None
     counted = sa.case((_counted(sel, R), 1), else_=0)
     key: Any = {
@@ -97,7 +102,7 @@ def progress_inputs(
         .where(*_where(sel, R))
         .group_by(key, R.c.status_category, counted)
     )
-    fields = [f for f in TASK_TOTAL_FIELDS if f not in _NOT_KEPT]
+    fields = [f for f in TASK_TOTAL_FIELDS if f not in _NOT_KEPT and (windowed or f not in _PER_SOURCE)]
     total: Row = dict.fromkeys(fields, 0.0)
     rows: dict[Any, Row] = {}
     for r in conn.execute(q).all():
@@ -105,20 +110,36 @@ def progress_inputs(
         if r.ct:
             _fold(row, r)
             _fold(total, r)
+    if windowed:  # completions with a known time, and those in the trailing window, per source
+        wq = (
+            sa.select(
+                D.c.source_id,
+                sa.func.sum(D.c.n),
+                sa.func.sum(sa.case((D.c.bucket >= ts_literal(sel.window_start), D.c.n))),
+            )
+            .where(*_where(sel, D), _counted(sel, D), D.c.kind == "d", D.c.known == sa.true())
+            .group_by(D.c.source_id)
+        )
+        for src, known, window in conn.execute(wq).all():
+            for row in (total, rows.get(src) if sel.group_by == "source" else None):
+                if row is not None:
+                    row["done_known"] += num(known)
+                    row["done_window"] += num(window)
 
     bucket, to_date = day_bucket(D.c.bucket, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
+    kinds = ["c", "d"] if created else ["d"]
     days = (
         sa.select(D.c.kind, D.c.known, bucket.label("d"), sa.func.sum(D.c.n).label("n"))
-        .where(*_where(sel, D), _counted(sel, D))
+        .where(*_where(sel, D), _counted(sel, D), D.c.kind.in_(kinds))
         .group_by(D.c.kind, D.c.known, bucket)
     )
     out: dict[str, dict[date | None, int]] = {"c": defaultdict(int), "d": defaultdict(int)}
     for kind, known, d, n in conn.execute(days).all():
         if n:
             out[kind][to_date(d) if known else None] += int(n)
-    created = {d: n for d, n in out["c"].items() if n}
+    created_days = {d: n for d, n in out["c"].items() if n}
     done = {d: n for d, n in out["d"].items() if n}
-    return total, ({} if sel.group_by is None else rows), created, done
+    return total, ({} if sel.group_by is None else rows), created_days, done
 
 
 def _fold(row: Row, r: Any) -> None:

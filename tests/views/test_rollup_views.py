@@ -13,12 +13,11 @@ from service.store.tasks import apply_effects
 from service.tables import Organization, Source
 from service.tables import Task as TaskRow
 from service.views import ViewParams, compute_view, queries, resolve_selection, rollups
-from service.views import progress as progress_mod
 from tests.service.factories import make_org, make_source
 from tests.service.test_rollup import _random_task
 
 T = TaskRow.__table__
-NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)  # after every generated time
+NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # after every generated creation and completion
 FIELDS = ("scope", "done", "in_progress", "todo", "pts_n", "pts_total", "pts_done", "pts_open", "sec_n",
           "sec_total", "sec_done", "sec_open", "time_n", "spent", "remaining")
 
@@ -35,48 +34,60 @@ def _world(db, tz: str) -> tuple[int, list[int]]:
         for src, n in ((jira, 150), (trello, 60), (plain, 40)):
             apply_effects(c, org, src, [_random_task(rnd, str(i), 1) for i in range(n)])
             apply_effects(c, org, src, [_random_task(rnd, str(i), 2) for i in range(0, n, 3)])
+        # Done with no known completion time (a store older than the completed_at fill-in).
+        c.execute(sa.update(T).where(T.c.status_category == "done", T.c.id % 7 == 0).values(completed_at=None))
         c.execute(sa.update(T).values(synced_at=NOW - timedelta(days=1)))
     return org, [jira, trello, plain]
 
 
-def _pick(row: dict) -> dict:
-    return {k: round(float(row[k]), 6) for k in FIELDS}
+def _pick(row: dict, windowed: bool) -> dict:
+    return {k: round(float(row[k]), 6) for k in FIELDS + (("done_known", "done_window") if windowed else ())}
 
 
-def _compare(db, org: int, params: ViewParams) -> None:
+def _compare(db, org: int, params: ViewParams, *, created: bool, windowed: bool) -> None:
     with db.read() as c:
         sel = resolve_selection(c, org, params, now=NOW)
-        got = rollups.progress_inputs(c, sel)
+        got = rollups.totals_and_days(c, sel, created=created, windowed=windowed)
+        if windowed and params.group_by == "project":
+            assert got is None  # completions are kept per source, not per project
+            return
         assert got is not None, params
-        want = queries.totals_and_days(c, sel, created=True)
-    assert _pick(got[0]) == _pick(want[0])
-    assert {k: _pick(v) for k, v in got[1].items()} == {k: _pick(v) for k, v in want[1].items()}
+        want = queries.totals_and_days(c, sel, created=created)
+    assert _pick(got[0], windowed) == _pick(want[0], windowed)
+    assert {k: _pick(v, windowed) for k, v in got[1].items()} == {k: _pick(v, windowed) for k, v in want[1].items()}
     assert got[2] == want[2] and got[3] == want[3]
-    assert sum(got[2].values()) == got[0]["scope"]  # every counted task has a creation day (or None)
+    if created:  # every counted task has a creation day (or None)
+        assert sum(got[2].values()) == got[0]["scope"]
+    if windowed:
+        assert 0 < got[0]["done_window"] < got[0]["done_known"] <= got[0]["done"]
+        if params.source is None:
+            assert got[0]["done_known"] < got[0]["done"]
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Berlin", "America/Los_Angeles"])
 def test_rollups_answer_what_the_scans_answer(db, tz):
     org, sources = _world(db, tz)
     for group in (None, "project", "source"):
-        _compare(db, org, ViewParams(group_by=group))
-        _compare(db, org, ViewParams(group_by=group, source=sources[1]))
+        for source in (None, sources[1]):
+            _compare(db, org, ViewParams(group_by=group, source=source), created=True, windowed=False)
+            _compare(db, org, ViewParams(group_by=group, source=source), created=False, windowed=True)
 
 
-def test_the_view_is_the_same_either_way(db, monkeypatch):
+@pytest.mark.parametrize("view", ["progress", "flow"])
+def test_the_view_is_the_same_either_way(db, monkeypatch, view):
     org, _ = _world(db, "Europe/Berlin")
     for group in (None, "project", "source"):
         params = ViewParams(group_by=group)
-        fast = compute_view(db, org, "progress", params, now=NOW)
-        monkeypatch.setattr(progress_mod.rollups, "progress_inputs", lambda conn, sel: None)
-        slow = compute_view(db, org, "progress", params, now=NOW)
+        fast = compute_view(db, org, view, params, now=NOW)
+        monkeypatch.setattr(rollups, "totals_and_days", lambda conn, sel, **kw: None)
+        slow = compute_view(db, org, view, params, now=NOW)
         monkeypatch.undo()
         assert fast == slow
 
 
 def _applies(db, org: int, params: ViewParams, now: datetime = NOW) -> bool:
     with db.read() as c:
-        return rollups.progress_inputs(c, resolve_selection(c, org, params, now=now)) is not None
+        return rollups.totals_and_days(c, resolve_selection(c, org, params, now=now), created=True) is not None
 
 
 def test_the_rollups_step_aside_where_they_cannot_answer_exactly(db):

@@ -270,6 +270,7 @@ class TaskRollup(SQLModel, table=True):
     time_n: int = 0
     spent: int = Field(default=0, sa_type=sa.BigInteger)
     remaining: int = Field(default=0, sa_type=sa.BigInteger)
+    completed_n: int = 0  # tasks with a completion time (of done ones: flow's "completed known")
     created_hi: datetime | None = None
 
 

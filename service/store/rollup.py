@@ -44,7 +44,7 @@ TRIGGERED_COLUMNS = (
 
 _TOTAL_KEY = ("org_id", "project_id", "source_id", "status_category", "cls")
 _DAY_KEY = ("org_id", "source_id", "cls", "kind", "known", "bucket")
-_SUMS = ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining")
+_SUMS = ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining", "completed_n")
 
 
 def _cls(r: str) -> str:
@@ -63,6 +63,7 @@ def _sums(r: str, s: str, cast: str) -> list[str]:
         f"{s} * (coalesce({r}.spent_seconds, {r}.remaining_seconds) IS NOT NULL){cast}",
         f"{s} * coalesce({r}.spent_seconds, 0)",
         f"{s} * coalesce({r}.remaining_seconds, 0)",
+        f"{s} * ({r}.completed_at IS NOT NULL){cast}",
     ]
 
 

@@ -291,8 +291,11 @@ def sorted_percentile(ordered: Sequence[float], p: int) -> float | None:
     n = len(ordered)
     if n == 0:
         return None
-    lo_rank, hi_rank, _ = percentile_ranks(n, p)
-    return percentile_from_ranks({lo_rank: ordered[lo_rank - 1], hi_rank: ordered[hi_rank - 1]}, n, p)
+    # percentile_ranks in integers: rank k + 1 and the next, r / 100 of the way between (r / 100
+    # is the same correctly rounded float as float(Fraction(r, 100))).
+    k, r = divmod((n - 1) * p, 100)
+    lo, hi = ordered[k], ordered[min(k + 1, n - 1)]
+    return lo + (r / 100) * (hi - lo)
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float | None]:

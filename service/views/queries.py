@@ -303,17 +303,24 @@ def flow_percentiles(conn: Connection, sel: Selection) -> dict[Any, dict[str, di
     # SQLite: the durations come back (two floats per done task) and are ranked here; ranking
     # them in SQL with window functions sorted every row twice, about 4× slower.
     q = sa.select(key_or_null(key), lead, cycle).select_from(from_).where(*done)
-    values: dict[tuple[Any, str], list[float]] = defaultdict(list)
-    for g, lead_days, cycle_days in conn.execute(q).all():
-        for metric, v in (("lead", lead_days), ("cycle", cycle_days)):
-            if v is not None:
-                values[(g, metric)].append(float(v))
-                if with_total:
-                    values[(TOTAL, metric)].append(float(v))
+    leads: dict[Any, list[float]] = defaultdict(list)
+    cycles: dict[Any, list[float]] = defaultdict(list)
+    for g, lead_days, cycle_days in conn.execute(q).all():  # SQLite's julianday arithmetic: floats
+        if lead_days is not None:
+            leads[g].append(lead_days)
+        if cycle_days is not None:
+            cycles[g].append(cycle_days)
+    if with_total:
+        leads[TOTAL] = [v for vs in list(leads.values()) for v in vs]
+        cycles[TOTAL] = [v for vs in list(cycles.values()) for v in vs]
     out: dict[Any, dict[str, dict[str, Any]]] = {}
-    for (g, metric), vs in values.items():
-        vs.sort()
-        out.setdefault(g, {})[metric] = {"count": len(vs), **{f"p{p}": sorted_percentile(vs, p) for p in PERCENTILES}}
+    for metric, per_group in (("lead", leads), ("cycle", cycles)):
+        for g, vs in per_group.items():
+            if not vs:
+                continue
+            vs.sort()
+            figures = {f"p{p}": sorted_percentile(vs, p) for p in PERCENTILES}
+            out.setdefault(g, {})[metric] = {"count": len(vs), **figures}
     return out
 
 

@@ -26,22 +26,23 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.tables import TaskDayRollup, TaskRollup
+from service.tables import Task, TaskDayRollup, TaskRollup
+from service.views.common import add_rows
 from service.views.queries import TASK_TOTAL_FIELDS
-from service.views.selection import Selection, table
+from service.views.selection import Selection, counted_task, table
 from service.views.sqlkit import Row, num
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
 __all__ = ["totals_and_days", "usable_zone"]
 
 R = table(TaskRollup)
+T = table(Task)
 D = table(TaskDayRollup)
 
 # What the rollups cannot give (cost and overdue figures): absent from their rows, so a caller
-# that would need them fails loudly instead of reading zeros. ``done_known`` and ``done_window``
-# come from the hour rows, which are per source: not per project.
+# that would need them fails loudly instead of reading zeros.
 _NOT_KEPT = ("direct_cost", "direct_cost_window", "overdue_open")
-_PER_SOURCE = ("done_known", "done_window")
+_WINDOWED = ("done_known", "done_window")
 
 
 @lru_cache(maxsize=64)
@@ -81,49 +82,72 @@ def totals_and_days(
     ``queries.totals_and_days`` gives them, or ``None`` when the rollups do not apply.
 
     The rows carry the task counts, estimates and time tracking; with ``windowed`` also
-    ``done_known`` and ``done_window`` (then not grouped by project: ``None``). Never the
-    cost and overdue figures."""
-    if not _applies(conn, sel) or (windowed and sel.group_by == "project"):
+    ``done_known`` and ``done_window`` (the completions in the trailing window: from the hour
+    rows, which are per source, or grouped by project from the done tasks' index range of the
+    task table). Never the cost and overdue figures."""
+    if not _applies(conn, sel):
         return None
-    counted = sa.case((_counted(sel, R), 1), else_=0)
     key: Any = {
         "project": sa.case((R.c.project_id != 0, R.c.project_id)),
         "source": R.c.source_id,
         None: sa.literal(None, sa.Integer),
     }[sel.group_by]
+    fields = [f for f in TASK_TOTAL_FIELDS if f not in _NOT_KEPT and (windowed or f not in _WINDOWED)]
+    # One row per group, the status breakdown folded in SQL (what queries._fold does per row).
+    counted, st = _counted(sel, R), R.c.status_category
+    done, doing = st == "done", st == "in_progress"
+    sums = {
+        "scope": ("n", None),
+        "done": ("n", done),
+        "in_progress": ("n", doing),
+        "todo": ("n", sa.and_(~done, ~doing)),
+        "pts_n": ("pts_n", None),
+        "pts_total": ("pts", None),
+        "pts_done": ("pts", done),
+        "pts_open": ("pts", ~done),
+        "sec_n": ("sec_n", None),
+        "sec_total": ("sec", None),
+        "sec_done": ("sec", done),
+        "sec_open": ("sec", ~done),
+        "time_n": ("time_n", None),
+        "spent": ("spent", None),
+        "remaining": ("remaining", None),
+        "done_known": ("completed_n", done),
+    }
     q = (
         sa.select(
             key.label("g"),
-            R.c.status_category.label("st"),
-            counted.label("ct"),
-            *(sa.func.sum(R.c[c]).label(c) for c in ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent",
-                                                      "remaining")),
+            *(
+                sa.func.sum(sa.case((counted if cond is None else sa.and_(counted, cond), R.c[col]))).label(name)
+                for name, (col, cond) in sums.items()
+                if name in fields
+            ),
         )
         .where(*_where(sel, R))
-        .group_by(key, R.c.status_category, counted)
+        .group_by(key)
     )
-    fields = [f for f in TASK_TOTAL_FIELDS if f not in _NOT_KEPT and (windowed or f not in _PER_SOURCE)]
-    total: Row = dict.fromkeys(fields, 0.0)
+    names = [f for f in sums if f in fields]
     rows: dict[Any, Row] = {}
-    for r in conn.execute(q).all():
-        row = rows.setdefault(r.g, dict.fromkeys(fields, 0.0))
-        if r.ct:
-            _fold(row, r)
-            _fold(total, r)
-    if windowed:  # completions with a known time, and those in the trailing window, per source
+    for g, *values in conn.execute(q).all():
+        rows[g] = {**dict.fromkeys(fields, 0.0), **{f: num(v) for f, v in zip(names, values, strict=True)}}
+    total = add_rows(rows.values()) if rows else dict.fromkeys(fields, 0.0)
+    if windowed and sel.group_by == "project":
+        _project_windows(conn, sel, rows, total)
+    elif windowed:  # completions in the trailing window, per source
         wq = (
-            sa.select(
-                D.c.source_id,
-                sa.func.sum(D.c.n),
-                sa.func.sum(sa.case((D.c.bucket >= ts_literal(sel.window_start), D.c.n))),
+            sa.select(D.c.source_id, sa.func.sum(D.c.n))
+            .where(
+                *_where(sel, D),
+                _counted(sel, D),
+                D.c.kind == "d",
+                D.c.known == sa.true(),
+                D.c.bucket >= ts_literal(sel.window_start),  # an hour's start: the zone's midnights are
             )
-            .where(*_where(sel, D), _counted(sel, D), D.c.kind == "d", D.c.known == sa.true())
             .group_by(D.c.source_id)
         )
-        for src, known, window in conn.execute(wq).all():
+        for src, window in conn.execute(wq).all():
             for row in (total, rows.get(src) if sel.group_by == "source" else None):
                 if row is not None:
-                    row["done_known"] += num(known)
                     row["done_window"] += num(window)
 
     bucket, to_date = day_bucket(D.c.bucket, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
@@ -142,21 +166,22 @@ def totals_and_days(
     return total, ({} if sel.group_by is None else rows), created_days, done
 
 
-def _fold(row: Row, r: Any) -> None:
-    n, pts, sec = float(r.n), num(r.pts), num(r.sec)
-    row["scope"] += n
-    row["pts_n"] += r.pts_n
-    row["pts_total"] += pts
-    row["sec_n"] += r.sec_n
-    row["sec_total"] += sec
-    row["time_n"] += r.time_n
-    row["spent"] += num(r.spent)
-    row["remaining"] += num(r.remaining)
-    if r.st == "done":
-        row["done"] += n
-        row["pts_done"] += pts
-        row["sec_done"] += sec
-        return
-    row["in_progress" if r.st == "in_progress" else "todo"] += n
-    row["pts_open"] += pts
-    row["sec_open"] += sec
+def _project_windows(conn: Connection, sel: Selection, rows: dict[Any, Row], total: Row) -> None:
+    """Counted tasks completed in the trailing window, per project: the done tasks' range of the
+    (org_id, status_category) index, filtered by completion time."""
+    q = (
+        sa.select(T.c.project_id, sa.func.count())
+        .where(
+            T.c.org_id == sel.org_id,
+            T.c.status_category == "done",
+            T.c.deleted_at.is_(None),
+            T.c.completed_at >= ts_literal(sel.window_start),
+            counted_task(sel, T.c.archived),
+            *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
+        )
+        .group_by(T.c.project_id)
+    )
+    for pid, n in conn.execute(q).all():
+        total["done_window"] += n
+        if pid in rows:
+            rows[pid]["done_window"] += n

@@ -48,6 +48,7 @@ __all__ = [
     "org_is",
     "task_conditions",
     "task_state",
+    "counted_task",
     "group_join",
     "group_names",
 ]
@@ -250,7 +251,9 @@ def _history(t: Any, *, where: Any, value: Any, order: Any, field_: str = "statu
     )
 
 
-def _counted(sel: Selection, archived: Any) -> Any:
+def counted_task(sel: Selection, archived: Any) -> Any:
+    """In scope: not an epic, not a milestone marker, not archived unless the source keeps
+    archived cards as done (``archived``: the column, or its value then)."""
     not_archived = sa.or_(archived.is_(None), archived == sa.false())
     archived_ok = (
         sa.or_(not_archived, T.c.source_id.in_(sel.keep_archived_sources))
@@ -287,7 +290,7 @@ def task_state(sel: Selection, *, require_counted: bool = False) -> Any:
     the state at ``as_of`` is the current state and the subquery is the plain columns."""
     if sel.history:
         return _history_state(sel, require_counted)
-    counted = _counted(sel, T.c.archived)
+    counted = counted_task(sel, T.c.archived)
     q = sa.select(
         *(T.c[c] for c in _COLS),
         T.c.due_date,
@@ -325,7 +328,7 @@ def _history_state(sel: Selection, require_counted: bool) -> Any:
         (T.c.remote_updated_at <= at, T.c.archived),
         else_=sa.func.coalesce(unarchived_after == "true", T.c.archived),
     )
-    counted = _counted(sel, was_archived)
+    counted = counted_task(sel, was_archived)
     # The due date then: what the first due-date change after as_of changed it from.
     due_after = _history(
         T,

@@ -146,3 +146,14 @@ def test_ratio_never_divides_by_zero():
     assert f.ratio(1, 0, what="x") == (None, "x: the denominator is 0")
     assert f.ratio(None, 2, what="x")[0] is None
     assert f.iso_week(date(2026, 1, 1)) == "2026-W01" and f.iso_week(date(2027, 1, 1)) == "2026-W53"
+
+
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6), min_size=1, max_size=60), st.sampled_from([50, 85, 95]))
+def test_the_integer_rank_path_equals_the_ranks_path(values, p):
+    """``sorted_percentile`` (in-memory path) gives exactly what ``percentile_from_ranks`` (the SQL
+    path's values at ``percentile_ranks``) gives: the same float, not merely close."""
+    ordered = sorted(values)
+    lo, hi, _ = f.percentile_ranks(len(ordered), p)
+    assert f.sorted_percentile(ordered, p) == f.percentile_from_ranks(
+        {lo: ordered[lo - 1], hi: ordered[hi - 1]}, len(ordered), p
+    )

@@ -40,6 +40,7 @@ def upgrade() -> None:
     sa.Column('time_n', sa.Integer(), nullable=False),
     sa.Column('spent', sa.BigInteger(), nullable=False),
     sa.Column('remaining', sa.BigInteger(), nullable=False),
+    sa.Column('completed_n', sa.Integer(), nullable=False),
     sa.Column('created_hi', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('org_id', 'project_id', 'source_id', 'status_category', 'cls')
     )

@@ -388,9 +388,9 @@ def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
         .select_from(tasks)
         .group_by(TM.c.milestone_id, *([person] if sel.group_by == "person" else []))
     )
-    counts: dict[int, list[Row]] = defaultdict(list)
+    counts: dict[int, list[tuple[Any, int, int, int]]] = defaultdict(list)
     for mid, who, n, done_n, done_w in conn.execute(counts_q).all():  # tuples: a RowMapping per row costs more
-        counts[mid].append({"person": who, "tasks": n, "done": done_n, "done_window": done_w})
+        counts[mid].append((who, int(n or 0), int(done_n or 0), int(done_w or 0)))
     cond = [
         M.c.org_id == sel.org_id,
         M.c.archived == sa.false(),
@@ -415,27 +415,18 @@ def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
         .order_by(M.c.due_date, M.c.id)
     )
     rows = []
-    empty = [{"person": None, "tasks": 0, "done": 0, "done_window": 0}]
-    names = tuple(q.selected_columns.keys())
-    for values in conn.execute(q).all():
-        m = dict(zip(names, values, strict=True))
-        found = counts.get(m["id"])
+    empty = [(None, 0, 0, 0)]
+    for mid, name, project_id, source_id, due, baseline, released, completed_at in conn.execute(q).all():
+        found = counts.get(mid)
         if found is None and sel.params.assignee is not None:
             continue  # filtered by assignee: only milestones holding their tasks
-        for c in found or empty:
-            row = {
-                **m,
-                "person": c["person"],
-                "tasks": int(c["tasks"] or 0),
-                "done": int(c["done"] or 0),
-                "done_window": int(c["done_window"] or 0),
-            }
-            row["due_date"], row["baseline_due_date"] = (
-                _as_date(row["due_date"]),
-                _as_date(row["baseline_due_date"]),
-            )
-            row["open"] = row["tasks"] - row["done"]
-            rows.append(row)
+        due, baseline = _as_date(due), _as_date(baseline)
+        for who, n, done_n, done_w in found or empty:
+            rows.append({
+                "id": mid, "name": name, "project_id": project_id, "source_id": source_id, "due_date": due,
+                "baseline_due_date": baseline, "released": released, "completed_at": completed_at,
+                "person": who, "tasks": n, "done": done_n, "done_window": done_w, "open": n - done_n,
+            })
     return rows
 
 

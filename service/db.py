@@ -82,6 +82,17 @@ def _sqlite_begin(conn: Any) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+_RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def retryable(exc: BaseException) -> bool:
+    """A PostgreSQL deadlock or serialization failure: the transaction was rolled back and the
+    same work can simply run again. (Writers of one source lock the task rollup rows of its
+    keys; two transactions touching the same keys in opposite orders can deadlock.)"""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) in _RETRYABLE
+
+
 class Database:
     """Both engines for one URL, created lazily (no I/O until first use)."""
 

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mappings.model import Effect
-from service.db import Database
+from service.db import Database, retryable
 from service.store import ApplyStats, apply_effects
 from service.tables import InboxEvent, Source, utcnow
 
@@ -128,6 +128,28 @@ def _fail(db: Database, worker_id: str, events: Sequence[ClaimedEvent], error: s
                         ev.attempts, error[:200])
 
 
+_WRITE_ATTEMPTS = 3
+
+
+def _commit(db: Database, worker_id: str, source: Any, ok: list[tuple[ClaimedEvent, Any]]) -> ApplyStats:
+    """Apply the effects and mark the events, in one transaction."""
+    with db.write() as conn:
+        effects = [e for _, o in ok for e in o.effects]
+        stats = apply_effects(conn, source.org_id, source.id, effects)
+        for _, o in ok:
+            if o.extra is not None:
+                o.extra(conn)  # noqa: S610 - not Django
+        now = utcnow()
+        groups: dict[tuple[str, str | None], list[int]] = {}
+        for ev, o in ok:
+            groups.setdefault((o.status, o.reason), []).append(ev.id)
+        for (status, reason), ids in groups.items():  # one UPDATE per outcome, not per event
+            if _mark(conn, worker_id, ids, status=status, reason=reason, error=None, processed_at=now,
+                     lease_owner=None, lease_expires_at=None) != len(ids):
+                raise LeaseLost(f"lease on inbox events {ids[:5]}… expired before commit")
+    return stats
+
+
 def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[ClaimedEvent],
                   handlers: dict[str, Handler], *, max_attempts: int) -> ApplyStats:
     """Run the handlers per source and commit effects with the marks, per source."""
@@ -154,20 +176,14 @@ def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[
         failed = [(ev, o) for ev, o in zip(evs, outcomes, strict=True) if o.status == "failed"]
         ok = [(ev, o) for ev, o in zip(evs, outcomes, strict=True) if o.status != "failed"]
         try:
-            with db.write() as conn:
-                effects = [e for _, o in ok for e in o.effects]
-                stats = apply_effects(conn, source.org_id, source.id, effects)  # type: ignore[arg-type]
-                for _, o in ok:
-                    if o.extra is not None:
-                        o.extra(conn)  # noqa: S610 - not Django
-                now = utcnow()
-                groups: dict[tuple[str, str | None], list[int]] = {}
-                for ev, o in ok:
-                    groups.setdefault((o.status, o.reason), []).append(ev.id)
-                for (status, reason), ids in groups.items():  # one UPDATE per outcome, not per event
-                    if _mark(conn, worker_id, ids, status=status, reason=reason, error=None, processed_at=now,
-                             lease_owner=None, lease_expires_at=None) != len(ids):
-                        raise LeaseLost(f"lease on inbox events {ids[:5]}… expired before commit")
+            for attempt in range(1, _WRITE_ATTEMPTS + 1):
+                try:
+                    stats = _commit(db, worker_id, source, ok)
+                    break
+                except Exception as exc:
+                    if attempt == _WRITE_ATTEMPTS or not retryable(exc):
+                        raise
+                    log.info("inbox.retry_write source=%s attempt=%s %s", source_id, attempt, exc.__class__.__name__)
             total.add(stats)
         except LeaseLost as exc:
             log.warning("inbox.lease_lost %s; another worker will apply the batch", exc)

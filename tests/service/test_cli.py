@@ -91,3 +91,32 @@ def test_normalize_trello_webhook_gives_a_task_patch(cli):
     assert first["fields"]["title"] == "hi" and first["fields"]["status_category"] == "todo"
     r = cli("normalize", "trello", "-", input='{"x": 1}')
     assert r.exit_code == 2 and "not a Trello document" in r.stderr
+
+
+def test_rollups_check_and_rebuild(cli):
+    import sqlalchemy as sa
+
+    from service.db import get_database
+    from service.store.tasks import apply_effects
+    from tests.service.factories import make_source, task
+
+    assert cli("org", "create", "acme").exit_code == 0
+    db = get_database(get_settings())
+    src = make_source(db, 1)
+    with db.write() as c:
+        apply_effects(c, 1, src, [task(str(i), minutes=i) for i in range(5)])
+    r = cli("rollups", "check")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout) == {"org_id": 1, "consistent": True,
+                                    "rows_differing": {"task_rollup": 0, "task_day_rollup": 0}}
+    with db.write() as c:  # a write the triggers cannot see: the rollups are off by it
+        c.exec_driver_sql("DROP TRIGGER task_rollup_update")
+        c.execute(sa.text("UPDATE task SET status_category = 'done'"))
+    r = cli("rollups", "check", "--org", "acme")
+    assert r.exit_code == 1 and json.loads(r.stdout)["consistent"] is False
+    with db.write() as c:  # the check changed nothing
+        assert c.execute(sa.text("SELECT count(*) FROM task_rollup WHERE status_category = 'done'")).scalar() == 0
+    r = cli("rollups", "rebuild", "--org", "1")
+    assert r.exit_code == 0 and json.loads(r.stdout) == {"rebuilt": [1]}
+    assert cli("rollups", "check").exit_code == 0
+    assert cli("rollups", "check", "--org", "nope").exit_code == 2

@@ -159,3 +159,47 @@ def test_two_worker_processes_drain_5000_events_exactly_once_despite_sigkill(pg_
     assert len(per_event) == 5000
     assert {n for _, n in per_event} == {1}, "an event was applied more than once"
     print(f"drained 5000 events in {elapsed:.1f}s ({5000 / elapsed:.0f}/s incl. a {lease}s lease expiry)")
+
+
+def test_a_deadlocked_commit_is_retried(db, tmp_path, monkeypatch):
+    """PostgreSQL aborts one of two deadlocked transactions (40P01); the batch runs again."""
+    import service.inbox as inbox
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    settings = make_settings(tmp_path)
+    org = make_org(db)
+    src = make_source(db, org)
+    _enqueue(db, org, src, 2)
+    real, calls = inbox.apply_effects, []
+
+    def flaky(conn, org_id, source_id, effects):
+        calls.append(1)
+        stats = real(conn, org_id, source_id, effects)  # written, then the transaction is rolled back
+        if len(calls) == 1:
+            raise sa.exc.OperationalError("INSERT …", {}, Deadlock("deadlock detected"))
+        return stats
+
+    monkeypatch.setattr(inbox, "apply_effects", flaky)
+    events = claim(db, "w1", batch=10, lease_seconds=30)
+    stats = process_batch(db, settings, "w1", events, {"jira": lambda ctx, evs: [
+        Outcome("done", effects=[task("1")]), Outcome("done", effects=[task("2")])]}, max_attempts=3)
+    assert len(calls) == 2 and stats.changed == 2  # the second attempt saw nothing of the first
+    assert _statuses(db) == {"done": 2}
+
+    _enqueue_more = [{"org_id": org, "source_id": src, "kind": "jira", "dedupe_key": "other", "received_at": utcnow(),
+                      "headers": {}, "body": b"{}", "status": "pending", "attempts": 0, "next_attempt_at": utcnow()}]
+    with db.write() as c:
+        c.execute(sa.insert(IE), _enqueue_more)
+    calls.clear()
+
+    def broken(conn, org_id, source_id, effects):
+        calls.append(1)
+        raise sa.exc.OperationalError("INSERT …", {}, ValueError("disk full"))  # not retryable
+
+    monkeypatch.setattr(inbox, "apply_effects", broken)
+    events = claim(db, "w1", batch=10, lease_seconds=30)
+    process_batch(db, settings, "w1", events, {"jira": lambda ctx, evs: [Outcome("done", effects=[task("3")])]},
+                  max_attempts=3)
+    assert len(calls) == 1 and _statuses(db) == {"done": 2, "failed": 1}

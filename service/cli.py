@@ -203,7 +203,8 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
 
 
 @rollups_app.command("check")
-def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None) -> None:
+def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
+                  ) -> None:
     """Compare the trigger-kept rollups with a recomputation from the task rows (changes nothing);
     exit 1 if any organization differs."""
     from service.store import rollup

@@ -29,6 +29,7 @@ __all__ = [
     "TaskAssignee",
     "TaskRollup",
     "TaskDayRollup",
+    "MilestoneRollup",
     "TaskMilestone",
     "Worklog",
     "Change",
@@ -288,6 +289,20 @@ class TaskDayRollup(SQLModel, table=True):
     known: bool = Field(primary_key=True)
     bucket: datetime = Field(primary_key=True)
     n: int = 0
+
+
+class MilestoneRollup(SQLModel, table=True):
+    """Alive tasks linked to each milestone, per class (see ``TaskRollup``), and the done ones:
+    kept by triggers on ``task_milestone`` and ``task`` (``service.store.rollup``)."""
+
+    __tablename__ = "milestone_rollup"
+    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"),)
+    milestone_id: int = Field(primary_key=True)
+    cls: int = Field(primary_key=True)
+    org_id: int
+    source_id: int
+    tasks: int = 0
+    done: int = 0
 
 
 class TaskAssignee(SQLModel, table=True):

@@ -22,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["install", "uninstall", "rebuild", "snapshot", "created_bounds", "TRIGGERED_COLUMNS"]
+__all__ = ["install", "uninstall", "rebuild", "snapshot", "created_bounds", "TRIGGERED_COLUMNS", "MILESTONE_COLUMNS"]
 
 # The task columns the rollups read; a change to any other column leaves them as they are.
 TRIGGERED_COLUMNS = (
@@ -212,18 +212,141 @@ def _pg_ddl() -> list[str]:
     return out
 
 
-def install(conn: Connection) -> None:
-    """Create the triggers (the tables exist: the migration creates them)."""
-    for ddl in _pg_ddl() if conn.dialect.name == "postgresql" else _sqlite_ddl():
-        conn.exec_driver_sql(ddl)
+# --- milestone counts: task_milestone links × the linked task's state ---------------------------
+
+# The task columns milestone counts read.
+MILESTONE_COLUMNS = ("status_category", "type", "is_milestone", "archived", "deleted_at")
+_MS_KEY = ("milestone_id", "cls")
+_MS_UPSERT = (
+    "ON CONFLICT (milestone_id, cls) DO UPDATE SET tasks = milestone_rollup.tasks + excluded.tasks, "
+    "done = milestone_rollup.done + excluded.done"
+)
 
 
-def uninstall(conn: Connection) -> None:
-    for event in ("insert", "update", "delete"):
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS task_rollup_{event}" + (
-            " ON task" if conn.dialect.name == "postgresql" else ""))
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS taskhub_task_rollup_{event}()")
+def _ms_values(t: str, sign: str, cast: str) -> str:
+    """(org_id, source_id, tasks, done) of task ``t`` with sign ``sign``."""
+    return f"{t}.org_id, {t}.source_id, {sign}, {sign} * ({t}.status_category = 'done'){cast}"
+
+
+def _sqlite_ms_ddl() -> list[str]:
+    def add(t: str, sign: int, link: str) -> str:
+        return (
+            f"INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
+            f"SELECT {link}, {_cls(t)}, {_ms_values(t, str(sign), '')} {{src}} WHERE {t}.deleted_at IS NULL{{and_}} "
+            f"{_MS_UPSERT};"
+        )
+
+    zero = "DELETE FROM milestone_rollup WHERE tasks = 0 AND milestone_id {which};"
+    changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in MILESTONE_COLUMNS)
+    link_add = add("t", 1, "new.milestone_id").format(src="FROM task t", and_=" AND t.id = new.task_id")
+    link_sub = add("t", -1, "old.milestone_id").format(src="FROM task t", and_=" AND t.id = old.task_id")
+    task_sub = add("old", -1, "tm.milestone_id").format(src="FROM task_milestone tm", and_=" AND tm.task_id = old.id")
+    task_add = add("new", 1, "tm.milestone_id").format(src="FROM task_milestone tm", and_=" AND tm.task_id = new.id")
+    of_task = "IN (SELECT milestone_id FROM task_milestone WHERE task_id = old.id)"
+    return [
+        f"CREATE TRIGGER milestone_rollup_link_insert AFTER INSERT ON task_milestone BEGIN\n  {link_add}\nEND",
+        "CREATE TRIGGER milestone_rollup_link_delete AFTER DELETE ON task_milestone BEGIN\n  "
+        f"{link_sub}\n  {zero.format(which='= old.milestone_id')}\nEND",
+        f"CREATE TRIGGER milestone_rollup_task_update AFTER UPDATE OF {', '.join(MILESTONE_COLUMNS)} ON task "
+        f"WHEN {changed} BEGIN\n  {task_sub}\n  {task_add}\n  {zero.format(which=of_task)}\nEND",
+        # Before the row goes: its links still exist (the cascade then finds no task to subtract).
+        "CREATE TRIGGER milestone_rollup_task_delete BEFORE DELETE ON task BEGIN\n  "
+        f"{task_sub}\n  {zero.format(which=of_task)}\nEND",
+    ]
+
+
+def _pg_ms_ddl() -> list[str]:
+    cast = "::int"
+
+    def upsert(rows: str) -> str:
+        return (
+            "INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
+            f"SELECT milestone_id, cls, org_id, source_id, sum(tasks), sum(done) FROM ({rows}) x "
+            f"GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 {_MS_UPSERT}"
+        )
+
+    def part(t: str, sign: int, source: str, where: str) -> str:
+        return (
+            f"SELECT tm.milestone_id, {_cls(t)} AS cls, {t}.org_id, {t}.source_id, {sign} AS tasks, "
+            f"{sign} * ({t}.status_category = 'done'){cast} AS done FROM {source} WHERE {t}.deleted_at IS NULL{where}"
+        )
+
+    zero = "DELETE FROM milestone_rollup WHERE tasks = 0 AND milestone_id IN ({ids})"
+    moved = (
+        f"({', '.join('o.' + c for c in MILESTONE_COLUMNS)}) IS DISTINCT FROM "
+        f"({', '.join('n.' + c for c in MILESTONE_COLUMNS)})"
+    )
+    bodies = {
+        "link_insert": [upsert(part("t", 1, "new_rows tm JOIN task t ON t.id = tm.task_id", ""))],
+        "link_delete": [
+            upsert(part("t", -1, "old_rows tm JOIN task t ON t.id = tm.task_id", "")),
+            zero.format(ids="SELECT milestone_id FROM old_rows"),
+        ],
+        "task_update": [
+            upsert(
+                part("o", -1, "old_rows o JOIN new_rows n USING (id) JOIN task_milestone tm ON tm.task_id = o.id",
+                     f" AND {moved}")
+                + " UNION ALL "
+                + part("n", 1, "new_rows n JOIN old_rows o USING (id) JOIN task_milestone tm ON tm.task_id = n.id",
+                       f" AND {moved}")
+            ),
+            zero.format(ids="SELECT tm.milestone_id FROM task_milestone tm JOIN new_rows n ON n.id = tm.task_id"),
+        ],
+    }
+    out = []
+    for name, body in bodies.items():
+        out.append(
+            f"CREATE FUNCTION taskhub_milestone_rollup_{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n  "
+            + ";\n  ".join(body) + ";\n  RETURN NULL;\nEND\n$fn$"
+        )
+    # Before the row goes, per row: its links still exist (the cascade then finds no task).
+    out.append(
+        "CREATE FUNCTION taskhub_milestone_rollup_task_delete() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n  "
+        + upsert(part("OLD", -1, "task_milestone tm", " AND tm.task_id = OLD.id"))
+        + ";\n  " + zero.format(ids="SELECT milestone_id FROM task_milestone WHERE task_id = OLD.id")
+        + ";\n  RETURN OLD;\nEND\n$fn$"
+    )
+    out += [
+        "CREATE TRIGGER milestone_rollup_link_insert AFTER INSERT ON task_milestone REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION taskhub_milestone_rollup_link_insert()",
+        "CREATE TRIGGER milestone_rollup_link_delete AFTER DELETE ON task_milestone REFERENCING OLD TABLE AS old_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION taskhub_milestone_rollup_link_delete()",
+        "CREATE TRIGGER milestone_rollup_task_update AFTER UPDATE ON task "
+        "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION taskhub_milestone_rollup_task_update()",
+        "CREATE TRIGGER milestone_rollup_task_delete BEFORE DELETE ON task "
+        "FOR EACH ROW EXECUTE FUNCTION taskhub_milestone_rollup_task_delete()",
+    ]
+    return out
+
+
+_MS_TRIGGERS = (("link_insert", "task_milestone"), ("link_delete", "task_milestone"), ("task_update", "task"),
+                ("task_delete", "task"))
+
+
+def install(conn: Connection, *, tasks: bool = True, milestones: bool = True) -> None:
+    """Create the triggers (the tables exist: the migrations create them)."""
+    pg = conn.dialect.name == "postgresql"
+    ddl = (_pg_ddl() if pg else _sqlite_ddl()) if tasks else []
+    if milestones:
+        ddl += _pg_ms_ddl() if pg else _sqlite_ms_ddl()
+    for statement in ddl:
+        conn.exec_driver_sql(statement)
+
+
+def uninstall(conn: Connection, *, tasks: bool = True, milestones: bool = True) -> None:
+    pg = conn.dialect.name == "postgresql"
+    if tasks:
+        for event in ("insert", "update", "delete"):
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS task_rollup_{event}" + (" ON task" if pg else ""))
+            if pg:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS taskhub_task_rollup_{event}()")
+    if milestones:
+        for name, table_name in _MS_TRIGGERS:
+            on = f" ON {table_name}" if pg else ""
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS milestone_rollup_{name}{on}")
+            if pg:
+                conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS taskhub_milestone_rollup_{name}()")
 
 
 # --- rebuild and snapshot ------------------------------------------------------------------------
@@ -256,23 +379,34 @@ def _rebuild_sql(dialect: str, org_filter: str) -> list[str]:
     return [total, *days]
 
 
-def rebuild(conn: Connection, org_id: int | None = None) -> None:
+def rebuild(conn: Connection, org_id: int | None = None, *, tasks: bool = True, milestones: bool = True) -> None:
     """Recompute the rollups from the task rows (of one organization, or of all)."""
     where = "" if org_id is None else f" WHERE org_id = {int(org_id)}"
-    conn.exec_driver_sql(f"DELETE FROM task_rollup{where}")
-    conn.exec_driver_sql(f"DELETE FROM task_day_rollup{where}")
     org_filter = "" if org_id is None else f" AND t.org_id = {int(org_id)}"
-    for sql in _rebuild_sql(conn.dialect.name, org_filter):
-        conn.exec_driver_sql(sql)
+    if tasks:
+        conn.exec_driver_sql(f"DELETE FROM task_rollup{where}")
+        conn.exec_driver_sql(f"DELETE FROM task_day_rollup{where}")
+        for sql in _rebuild_sql(conn.dialect.name, org_filter):
+            conn.exec_driver_sql(sql)
+    if milestones:
+        cast = "::int" if conn.dialect.name == "postgresql" else ""
+        conn.exec_driver_sql(f"DELETE FROM milestone_rollup{where}")
+        conn.exec_driver_sql(
+            "INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
+            f"SELECT tm.milestone_id, {_cls('t')}, max(t.org_id), max(t.source_id), count(*), "
+            f"sum((t.status_category = 'done'){cast}) FROM task_milestone tm JOIN task t ON t.id = tm.task_id "
+            f"WHERE t.deleted_at IS NULL{org_filter} GROUP BY 1, 2"
+        )
 
 
 def snapshot(conn: Connection, org_id: int) -> dict[str, set[tuple[Any, ...]]]:
-    """Both tables' rows of one organization, floats rounded, without ``created_hi`` (an upper
+    """The rollup tables' rows of one organization, floats rounded, without ``created_hi`` (an upper
     bound that the triggers never lower; see ``created_bounds``), for comparisons."""
     out: dict[str, set[tuple[Any, ...]]] = {}
     for name, key, values in (
         ("task_rollup", _TOTAL_KEY, _SUMS),
         ("task_day_rollup", _DAY_KEY, ("n",)),
+        ("milestone_rollup", _MS_KEY, ("source_id", "tasks", "done")),
     ):
         rows = conn.execute(
             sa.text(f"SELECT {', '.join(key + values)} FROM {name} WHERE org_id = :o"), {"o": org_id}

@@ -301,7 +301,9 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
     stats = ApplyStats(seen=len(deletes))
     now = utcnow()
     for d in deletes:
-        at = d.at or now
+        # Never after we learn of it (a tool's clock ahead of ours): a tombstone is stamped no later
+        # than its sync, which the views' "current state" shortcut and the task rollups rely on.
+        at = min(d.at or now, now)
         res = conn.execute(
             sa.update(T)
             .where(T.c.source_id == source_id, T.c.external_id == d.external_id,

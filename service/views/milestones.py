@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from service.views import queries
+from service.views import queries, rollups
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import TRAILING_DAYS, forecast_finish, milestone_flags, slip_days
 from service.views.selection import Selection, group_names
@@ -90,7 +90,8 @@ def milestone_counts(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     plain = sel if sel.group_by != "person" else _ungrouped(sel)
-    items = [milestone_figures(r, sel) for r in queries.milestone_rows(conn, plain)]
+    counts = rollups.milestone_counts(conn, plain)  # None: counted from the task rows
+    items = [milestone_figures(r, sel) for r in queries.milestone_rows(conn, plain, counts)]
     by = sel.group_by
     groups: list[dict[str, Any]] = []
     if by in ("project", "source", "milestone"):

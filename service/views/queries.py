@@ -55,6 +55,8 @@ __all__ = [
     "flow_percentiles",
     "TOTAL",
     "milestone_rows",
+    "milestone_counts",
+    "MilestoneCounts",
     "workload_rows",
     "open_totals",
 ]
@@ -362,35 +364,17 @@ def _pg_percentiles(
 # --- milestones --------------------------------------------------------------------------------
 
 
-def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
+MilestoneCounts = dict[int, list[tuple[Any, int, int, int]]]
+
+
+def milestone_rows(conn: Connection, sel: Selection, counts: MilestoneCounts | None = None) -> list[Row]:
     """Every milestone of the selection with its task counts at ``as_of`` (and, grouped by
     person, one row per milestone and assignee). Two small results joined here: the
-    milestones, and their tasks counted per milestone in one GROUP BY."""
-    ts = task_state(sel, require_counted=True)
+    milestones, and their tasks counted per milestone in one GROUP BY (or ``counts``, the same
+    from the milestone rollups: ``rollups.milestone_counts``)."""
+    if counts is None:
+        counts = milestone_counts(conn, sel)
     at = ts_literal(sel.as_of)
-    tasks = TM.join(ts, ts.c.id == TM.c.task_id)
-    person: Any = sa.literal(None, sa.Integer)
-    if sel.group_by == "person":
-        on = TA.c.task_id == ts.c.id
-        if sel.params.assignee is not None:
-            on = sa.and_(on, TA.c.person_id == sel.params.assignee)
-        tasks = tasks.outerjoin(TA, on)
-        person = TA.c.person_id
-    is_done = ts.c.status_asof == "done"
-    counts_q = (
-        sa.select(
-            TM.c.milestone_id,
-            person.label("person"),
-            sa.func.count().label("tasks"),
-            sa.func.sum(flag(is_done)).label("done"),
-            sa.func.sum(flag(sa.and_(is_done, ts.c.done_at >= ts_literal(sel.window_start)))).label("done_window"),
-        )
-        .select_from(tasks)
-        .group_by(TM.c.milestone_id, *([person] if sel.group_by == "person" else []))
-    )
-    counts: dict[int, list[tuple[Any, int, int, int]]] = defaultdict(list)
-    for mid, who, n, done_n, done_w in conn.execute(counts_q).all():  # tuples: a RowMapping per row costs more
-        counts[mid].append((who, int(n or 0), int(done_n or 0), int(done_w or 0)))
     cond = [
         M.c.org_id == sel.org_id,
         M.c.archived == sa.false(),
@@ -428,6 +412,36 @@ def milestone_rows(conn: Connection, sel: Selection) -> list[Row]:
                 "person": who, "tasks": n, "done": done_n, "done_window": done_w, "open": n - done_n,
             })
     return rows
+
+
+def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts:
+    """Per milestone id: ``[(person, tasks, done, done in the trailing window)]`` over the counted
+    tasks at ``as_of`` (one entry with person ``None`` unless grouped by person)."""
+    ts = task_state(sel, require_counted=True)
+    tasks = TM.join(ts, ts.c.id == TM.c.task_id)
+    person: Any = sa.literal(None, sa.Integer)
+    if sel.group_by == "person":
+        on = TA.c.task_id == ts.c.id
+        if sel.params.assignee is not None:
+            on = sa.and_(on, TA.c.person_id == sel.params.assignee)
+        tasks = tasks.outerjoin(TA, on)
+        person = TA.c.person_id
+    is_done = ts.c.status_asof == "done"
+    counts_q = (
+        sa.select(
+            TM.c.milestone_id,
+            person.label("person"),
+            sa.func.count().label("tasks"),
+            sa.func.sum(flag(is_done)).label("done"),
+            sa.func.sum(flag(sa.and_(is_done, ts.c.done_at >= ts_literal(sel.window_start)))).label("done_window"),
+        )
+        .select_from(tasks)
+        .group_by(TM.c.milestone_id, *([person] if sel.group_by == "person" else []))
+    )
+    counts: MilestoneCounts = defaultdict(list)
+    for mid, who, n, done_n, done_w in conn.execute(counts_q).all():  # tuples: a RowMapping per row costs more
+        counts[mid].append((who, int(n or 0), int(done_n or 0), int(done_w or 0)))
+    return counts
 
 
 # --- workload ----------------------------------------------------------------------------------

@@ -1,11 +1,11 @@
-"""The progress view's inputs read from the task rollups instead of the task rows.
+"""The progress and flow views' task figures read from the task rollups instead of the task rows.
 
 ``service.store.rollup`` keeps, by triggers, the alive tasks summed per (project, source,
 status, class) and the counted tasks created and completed per UTC hour. They answer exactly
 what the scans in ``queries.totals_and_days`` answer (for the progress and flow views) when:
 
 - the state asked for is the current one (``sel.history`` false: nothing was synced after
-  ``as_of``, so no task was deleted after it);
+  ``as_of``, so no task was deleted after it: a tombstone is never stamped after its sync);
 - no task in the rollups was created after ``as_of`` (``created_hi``, an upper bound);
 - the selection is the whole organization or one source, grouped by nothing, project or
   source (the hour buckets are per source, not per project or person);
@@ -26,18 +26,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.tables import Task, TaskDayRollup, TaskRollup
+from service.tables import MilestoneRollup, Task, TaskDayRollup, TaskMilestone, TaskRollup
 from service.views.common import add_rows
-from service.views.queries import TASK_TOTAL_FIELDS
+from service.views.queries import TASK_TOTAL_FIELDS, MilestoneCounts
 from service.views.selection import Selection, counted_task, table
 from service.views.sqlkit import Row, num
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
-__all__ = ["totals_and_days", "usable_zone"]
+__all__ = ["totals_and_days", "milestone_counts", "usable_zone"]
 
 R = table(TaskRollup)
 T = table(Task)
 D = table(TaskDayRollup)
+MR = table(MilestoneRollup)
+TM = table(TaskMilestone)
 
 # What the rollups cannot give (cost and overdue figures): absent from their rows, so a caller
 # that would need them fails loudly instead of reading zeros.
@@ -52,14 +54,53 @@ def usable_zone(tz_name: str) -> bool:
     return all(o % 3600 == 0 and (start is None or (start.minute, start.second) == (0, 0)) for start, o in segs)
 
 
-def _applies(conn: Connection, sel: Selection) -> bool:
+def _applies(conn: Connection, sel: Selection, *, days: bool = True) -> bool:
     p = sel.params
     if sel.history or sel.project_ids is not None or p.assignee is not None:
         return False
-    if sel.group_by not in (None, "project", "source") or not usable_zone(sel.tz_name):
+    if sel.group_by not in (None, "project", "source") or (days and not usable_zone(sel.tz_name)):
         return False
     late = sa.select(sa.literal(1)).where(*_where(sel, R), R.c.created_hi > ts_literal(sel.as_of)).limit(1)
     return conn.execute(late).first() is None
+
+
+def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None:
+    """``queries.milestone_counts`` from the milestone rollup (tasks and done per milestone) and
+    the done tasks' index range (completions in the trailing window), or ``None`` where the
+    rollups do not apply (the same conditions as the task figures; grouped by milestone is
+    fine, by person is not; no hour buckets, so any zone)."""
+    if sel.group_by == "milestone":
+        sel = _plain(sel)
+    if not _applies(conn, sel, days=False):
+        return None
+    q = (
+        sa.select(MR.c.milestone_id, sa.func.sum(MR.c.tasks), sa.func.sum(MR.c.done))
+        .where(*_where(sel, MR), _counted(sel, MR))
+        .group_by(MR.c.milestone_id)
+    )
+    window: dict[int, int] = {}
+    wq = (
+        sa.select(TM.c.milestone_id, sa.func.count())
+        .select_from(T.join(TM, TM.c.task_id == T.c.id))
+        .where(
+            T.c.org_id == sel.org_id,
+            T.c.status_category == "done",
+            T.c.deleted_at.is_(None),
+            T.c.completed_at >= ts_literal(sel.window_start),
+            counted_task(sel, T.c.archived),
+            *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
+        )
+        .group_by(TM.c.milestone_id)
+    )
+    for mid, n in conn.execute(wq).all():
+        window[mid] = int(n)
+    return {mid: [(None, int(n), int(done), window.get(mid, 0))] for mid, n, done in conn.execute(q).all() if n}
+
+
+def _plain(sel: Selection) -> Selection:
+    from dataclasses import replace
+
+    return replace(sel, params=replace(sel.params, group_by=None))
 
 
 def _where(sel: Selection, t: sa.Table) -> list[Any]:

@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import DeletedReason, StatusCategory, Task, TaskDelete, TaskType, TaskUpsert
+from mappings.model import DeletedReason, MilestoneRef, StatusCategory, Task, TaskDelete, TaskType, TaskUpsert
 from service.store import rollup
 from service.store.tasks import apply_effects
+from service.tables import Milestone as MilestoneRow
 from service.tables import Organization, Project, Source
 from service.tables import Task as TaskRow
 
@@ -40,6 +41,8 @@ def _random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
         estimate_seconds=rnd.choice([None, 3600, 7200]),
         spent_seconds=rnd.choice([None, 0, 1800]),
         remaining_seconds=rnd.choice([None, 600]),
+        milestones=rnd.choice([[], [], [MilestoneRef(external_id="v1")], [MilestoneRef(external_id="v2")],
+                               [MilestoneRef(external_id="v1"), MilestoneRef(external_id="v3")]]),
     )
     return TaskUpsert(task=t, raw={"id": ext})
 
@@ -68,7 +71,7 @@ def test_rollups_follow_every_kind_of_write(db):
         apply_effects(c, other, osrc, [_random_task(rnd, e, version) for e in exts[:20]])
     kept = _assert_consistent(db, org)
     assert sum(r[5] for r in kept["task_rollup"]) == 110  # n: every alive task once
-    assert kept["task_day_rollup"]
+    assert kept["task_day_rollup"] and len({r[0] for r in kept["milestone_rollup"]}) == 6  # v1-v3, 2 sources
     other_before = _assert_consistent(db, other)
 
     for _ in range(4):  # incremental pages: some tasks change, some stay as they were
@@ -99,6 +102,10 @@ def test_rollups_follow_every_kind_of_write(db):
         before = rollup.snapshot(c, org)
         c.execute(sa.update(T).where(T.c.org_id == org).values(title="renamed", priority="High"))
         assert rollup.snapshot(c, org) == before
+    with db.write() as c:  # a milestone deleted (its links cascade)
+        c.execute(sa.delete(MilestoneRow.__table__).where(MilestoneRow.__table__.c.source_id == src,
+                                                          MilestoneRow.__table__.c.external_id == "v2"))
+    _assert_consistent(db, org)
     with db.write() as c:  # hard deletes: one task, then a whole source (cascade)
         c.execute(sa.delete(T).where(T.c.source_id == src, T.c.external_id == exts[50]))
     _assert_consistent(db, org)
@@ -109,7 +116,7 @@ def test_rollups_follow_every_kind_of_write(db):
     assert _assert_consistent(db, other) == other_before  # the other organization untouched
     with db.write() as c:  # deleting the organization leaves no rows behind
         c.execute(sa.delete(Organization.__table__).where(Organization.__table__.c.id == org))
-        assert rollup.snapshot(c, org) == {"task_rollup": set(), "task_day_rollup": set()}
+        assert rollup.snapshot(c, org) == {"task_rollup": set(), "task_day_rollup": set(), "milestone_rollup": set()}
 
 
 @pytest.mark.parametrize(
@@ -133,3 +140,18 @@ def test_a_single_field_change_moves_the_rollups(db, field, value):
         c.execute(sa.update(T).values({field: value}))
     after = _assert_consistent(db, org)
     assert after != before
+
+
+def test_a_tombstone_is_never_stamped_after_its_sync(db):
+    """A delete event from a tool whose clock runs ahead is stamped when we learn of it: the
+    rollups (which drop a task when tombstoned) and the scans as of now then agree."""
+    from service.tables import utcnow
+
+    org = make_org(db)
+    src = make_source(db, org)
+    ahead = utcnow() + timedelta(hours=3)
+    with db.write() as c:
+        apply_effects(c, org, src, [TaskUpsert(task=Task(external_id="1", created_at=T0, updated_at=T0))])
+        apply_effects(c, org, src, [TaskDelete(external_id="1", at=ahead)])
+        deleted_at, synced_at = c.execute(sa.select(T.c.deleted_at, T.c.synced_at)).one()
+    assert deleted_at is not None and deleted_at <= synced_at < ahead

@@ -70,13 +70,30 @@ def test_rollups_answer_what_the_scans_answer(db, tz):
             _compare(db, org, ViewParams(group_by=group, source=source), created=False, windowed=True)
 
 
-@pytest.mark.parametrize("view", ["progress", "flow"])
+@pytest.mark.parametrize("tz", ["UTC", "Asia/Kolkata"])
+def test_milestone_counts_from_the_rollup_equal_the_scan(db, tz):
+    org, sources = _world(db, tz)
+    for params in (ViewParams(), ViewParams(source=sources[0]), ViewParams(group_by="milestone"),
+                   ViewParams(group_by="project", source=sources[1])):
+        with db.read() as c:
+            sel = resolve_selection(c, org, params, now=NOW)
+            got = rollups.milestone_counts(c, sel)
+            assert got is not None, params
+            want = queries.milestone_counts(c, sel)
+        assert got == dict(want), params
+    assert sum(v[0][3] for v in got.values()) > 0  # completions in the window were counted
+    with db.read() as c:  # by person: scanned
+        assert rollups.milestone_counts(c, resolve_selection(c, org, ViewParams(group_by="person"), now=NOW)) is None
+
+
+@pytest.mark.parametrize("view", ["progress", "flow", "milestones"])
 def test_the_view_is_the_same_either_way(db, monkeypatch, view):
     org, _ = _world(db, "Europe/Berlin")
-    for group in (None, "project", "source"):
+    for group in (None, "project", "source", "milestone"):
         params = ViewParams(group_by=group)
         fast = compute_view(db, org, view, params, now=NOW)
         monkeypatch.setattr(rollups, "totals_and_days", lambda conn, sel, **kw: None)
+        monkeypatch.setattr(rollups, "milestone_counts", lambda conn, sel: None)
         slow = compute_view(db, org, view, params, now=NOW)
         monkeypatch.undo()
         assert fast == slow

@@ -55,11 +55,11 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('org_id', 'source_id', 'cls', 'kind', 'known', 'bucket')
     )
     conn = op.get_bind()
-    rollup.install(conn)
-    rollup.rebuild(conn)
+    rollup.install(conn, milestones=False)
+    rollup.rebuild(conn, milestones=False)
 
 
 def downgrade() -> None:
-    rollup.uninstall(op.get_bind())
+    rollup.uninstall(op.get_bind(), milestones=False)
     op.drop_table('task_day_rollup')
     op.drop_table('task_rollup')

@@ -1,16 +1,18 @@
-"""The task rollups (``task_rollup``, ``task_day_rollup``): kept by triggers on ``task``.
+"""The rollups (``task_rollup``, ``task_day_rollup``, ``milestone_rollup``), kept by triggers on
+``task`` and ``task_milestone``.
 
 The progress view over a whole organization as of now needs, per project and status, the
 task counts and estimate sums, and over all its tasks the number created and completed per
-local day. Scanning 100,000 tasks for that costs two full sorts on SQLite; the rollups hold
-the same sums in a few thousand rows. Triggers keep them in the same transaction as the
-task rows, whatever writes the rows (the bulk upserts, tombstones, project changes, cascaded
-deletes), so they can never lag behind.
+local day; flow needs the completions; the milestones view the tasks and done tasks of each
+milestone. Scanning 100,000 tasks for that costs full sorts on SQLite; the rollups hold the
+same sums in a few thousand rows. Triggers keep them in the same transaction as the rows,
+whatever writes them (the bulk upserts, tombstones, link replacement, project changes,
+cascaded deletes), so they can never lag behind.
 
 Day buckets are UTC hours: the organization's zone is applied when they are read, so a
 zone change needs no rebuild (zones whose offsets are not whole hours read the task table).
 
-``rebuild`` recomputes both tables from the task rows (the migration's backfill, and the
+``rebuild`` recomputes the tables from the task and link rows (the migration's backfill, and the
 tests' reference); ``install`` creates the triggers for the connection's dialect.
 """
 

@@ -258,6 +258,7 @@ class TaskRollup(SQLModel, table=True):
     keys: the rows follow the tasks, deleted when their count reaches zero."""
 
     __tablename__ = "task_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, keyed by the primary key
     org_id: int = Field(primary_key=True)
     project_id: int = Field(primary_key=True)
     source_id: int = Field(primary_key=True)
@@ -282,6 +283,7 @@ class TaskDayRollup(SQLModel, table=True):
     zone change needs no rebuild. Kept by the same triggers."""
 
     __tablename__ = "task_day_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
     org_id: int = Field(primary_key=True)
     source_id: int = Field(primary_key=True)
     cls: int = Field(primary_key=True)
@@ -296,7 +298,7 @@ class MilestoneRollup(SQLModel, table=True):
     kept by triggers on ``task_milestone`` and ``task`` (``service.store.rollup``)."""
 
     __tablename__ = "milestone_rollup"
-    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"),)
+    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), {"sqlite_with_rowid": False})
     milestone_id: int = Field(primary_key=True)
     cls: int = Field(primary_key=True)
     org_id: int

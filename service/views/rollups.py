@@ -82,19 +82,25 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None
     wq = (
         sa.select(TM.c.milestone_id, sa.func.count())
         .select_from(T.join(TM, TM.c.task_id == T.c.id))
-        .where(
-            T.c.org_id == sel.org_id,
-            T.c.status_category == "done",
-            T.c.deleted_at.is_(None),
-            T.c.completed_at >= ts_literal(sel.window_start),
-            counted_task(sel, T.c.archived),
-            *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
-        )
+        .where(*_done_in_window(sel))
         .group_by(TM.c.milestone_id)
     )
     for mid, n in conn.execute(wq).all():
         window[mid] = int(n)
     return {mid: [(None, int(n), int(done), window.get(mid, 0))] for mid, n, done in conn.execute(q).all() if n}
+
+
+def _done_in_window(sel: Selection) -> list[Any]:
+    """Counted alive tasks done in the trailing window: a range of the (org_id, status_category)
+    index, filtered by completion time."""
+    return [
+        T.c.org_id == sel.org_id,
+        T.c.status_category == "done",
+        T.c.deleted_at.is_(None),
+        T.c.completed_at >= ts_literal(sel.window_start),
+        counted_task(sel, T.c.archived),
+        *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
+    ]
 
 
 def _plain(sel: Selection) -> Selection:
@@ -208,18 +214,10 @@ def totals_and_days(
 
 
 def _project_windows(conn: Connection, sel: Selection, rows: dict[Any, Row], total: Row) -> None:
-    """Counted tasks completed in the trailing window, per project: the done tasks' range of the
-    (org_id, status_category) index, filtered by completion time."""
+    """Counted tasks completed in the trailing window, per project."""
     q = (
         sa.select(T.c.project_id, sa.func.count())
-        .where(
-            T.c.org_id == sel.org_id,
-            T.c.status_category == "done",
-            T.c.deleted_at.is_(None),
-            T.c.completed_at >= ts_literal(sel.window_start),
-            counted_task(sel, T.c.archived),
-            *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
-        )
+        .where(*_done_in_window(sel))
         .group_by(T.c.project_id)
     )
     for pid, n in conn.execute(q).all():

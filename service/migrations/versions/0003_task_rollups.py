@@ -42,7 +42,8 @@ def upgrade() -> None:
     sa.Column('remaining', sa.BigInteger(), nullable=False),
     sa.Column('completed_n', sa.Integer(), nullable=False),
     sa.Column('created_hi', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.PrimaryKeyConstraint('org_id', 'project_id', 'source_id', 'status_category', 'cls')
+    sa.PrimaryKeyConstraint('org_id', 'project_id', 'source_id', 'status_category', 'cls'),
+    sqlite_with_rowid=False,
     )
     op.create_table('task_day_rollup',
     sa.Column('org_id', sa.Integer(), nullable=False),
@@ -52,7 +53,8 @@ def upgrade() -> None:
     sa.Column('known', sa.Boolean(), nullable=False),
     sa.Column('bucket', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
     sa.Column('n', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('org_id', 'source_id', 'cls', 'kind', 'known', 'bucket')
+    sa.PrimaryKeyConstraint('org_id', 'source_id', 'cls', 'kind', 'known', 'bucket'),
+    sqlite_with_rowid=False,
     )
     conn = op.get_bind()
     rollup.install(conn, milestones=False)

@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.Column('source_id', sa.Integer(), nullable=False),
     sa.Column('tasks', sa.Integer(), nullable=False),
     sa.Column('done', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('milestone_id', 'cls')
+    sa.PrimaryKeyConstraint('milestone_id', 'cls'),
+    sqlite_with_rowid=False,
     )
     op.create_index('ix_milestone_rollup_org', 'milestone_rollup', ['org_id'], unique=False)
     conn = op.get_bind()

@@ -108,8 +108,11 @@ def upsert_projects(
     if not rows:
         return {}
     explicit, implicit = statement(conn, "project_upserts", lambda: _project_upserts(conn))
-    for stmt, group in ((explicit, [r for e, r in rows.items() if e in named]),
-                        (implicit, [r for e, r in rows.items() if e not in named])):
+    # In key order: concurrent writers of a source then lock its project rows in the same order
+    # (a page's order would let two of them deadlock).
+    ordered = sorted(rows.items())
+    for stmt, group in ((explicit, [r for e, r in ordered if e in named]),
+                        (implicit, [r for e, r in ordered if e not in named])):
         for part in chunks(group):
             conn.execute(stmt, list(part))
     out: dict[str, int] = {}

@@ -171,6 +171,9 @@ def upsert_tasks(
             latest[u.task.external_id] = u
     if not latest:
         return stats
+    # In key order: concurrent writers of a source (a sync page, a webhook batch) then lock the
+    # task rows they share in the same order and wait for each other instead of deadlocking.
+    latest = dict(sorted(latest.items()))
     ext_ids = list(latest)
     project_ids = upsert_projects(
         conn, org_id, source_id,
@@ -270,7 +273,7 @@ def _replace_links(
         return
     # A milestone referenced before its own record arrived: a placeholder the real one fills.
     ins = insert_for(conn, M).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    for part in chunks(list(refs.items())):
+    for part in chunks(sorted(refs.items())):  # key order, as the tasks: no deadlock between writers
         conn.execute(ins, [{"org_id": org_id, "source_id": source_id, "external_id": e, "name": n or e,
                             "released": False, "archived": False, "synced_at": utcnow()} for e, n in part])
     mids = {ext: mid for ext, mid in _ids(conn, M, source_id, list(refs)).items()}

@@ -193,13 +193,13 @@ def inbox_retry(
 
 
 def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-def]
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from service.tables import Organization
 
     if org is not None:
         return [_org_id(s, org)]
-    return [o.id for o in s.exec(select(Organization).order_by(Organization.id))]
+    return [o.id for o in s.exec(select(Organization).order_by(col(Organization.id)))]
 
 
 @rollups_app.command("check")

@@ -87,8 +87,9 @@ _RETRYABLE = {"40P01", "40001"}  # deadlock detected, serialization failure
 
 def retryable(exc: BaseException) -> bool:
     """A PostgreSQL deadlock or serialization failure: the transaction was rolled back and the
-    same work can simply run again. (Writers of one source lock the task rollup rows of its
-    keys; two transactions touching the same keys in opposite orders can deadlock.)"""
+    same work can simply run again. (Writers of one source share its project, task and rollup
+    rows; each statement locks them in key order, but two transactions of several statements
+    can still meet in opposite orders.)"""
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) in _RETRYABLE
 

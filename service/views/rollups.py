@@ -209,8 +209,8 @@ def totals_and_days(
         if n:
             out[kind][to_date(d) if known else None] += int(n)
     created_days = {d: n for d, n in out["c"].items() if n}
-    done = {d: n for d, n in out["d"].items() if n}
-    return total, ({} if sel.group_by is None else rows), created_days, done
+    done_days = {d: n for d, n in out["d"].items() if n}
+    return total, ({} if sel.group_by is None else rows), created_days, done_days
 
 
 def _project_windows(conn: Connection, sel: Selection, rows: dict[Any, Row], total: Row) -> None:

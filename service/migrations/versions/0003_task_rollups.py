@@ -3,7 +3,7 @@
 ``task_rollup`` (alive tasks summed per organization, project, source, status category and
 class) and ``task_day_rollup`` (counted tasks created and completed per UTC hour), kept by
 triggers on ``task`` (``service.store.rollup``) and filled here from the existing rows. The
-progress view reads them for a whole organization as of now instead of scanning every task.
+progress and flow views read them for a whole organization as of now instead of scanning every task.
 The trigger DDL is ``service.store.rollup``'s at upgrade time: a later change to it needs a
 migration of its own that calls ``rollup.uninstall`` and ``rollup.install`` (and ``rebuild``
 if what the rows mean changes).

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
-from mappings.model import PersonRef, StatusCategory, Task, TaskUpsert
+from mappings.model import MilestoneRef, PersonRef, StatusCategory, Task, TaskType, TaskUpsert
 from service.db import Database
 from service.tables import Organization, Source
 
@@ -39,3 +40,30 @@ def task(ext: str = "10001", *, minutes: int = 0, status: str = "To Do",
         updated_at=T0 + timedelta(minutes=minutes), created_at=T0, **kw,  # type: ignore[arg-type]
     )
     return TaskUpsert(task=t, raw={"id": ext, "v": minutes})
+
+
+def random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
+    """A task with random status, class, project, estimates, times and milestone links (the
+    rollup tests' data)."""
+    cat = rnd.choice(list(StatusCategory))
+    created = T0 + timedelta(hours=rnd.randrange(0, 24 * 40), minutes=rnd.randrange(60))
+    t = Task(
+        external_id=ext,
+        title=f"t{ext}",
+        project_external_id=rnd.choice(["100", "200", "300", None]),
+        project_key="P",
+        type=rnd.choice([TaskType.story, TaskType.story, TaskType.bug, TaskType.epic]),
+        status_category=cat,
+        is_milestone=rnd.random() < 0.05,
+        archived=rnd.random() < 0.1,
+        created_at=created if rnd.random() < 0.9 else None,
+        updated_at=T0 + timedelta(days=100, minutes=version),
+        completed_at=created + timedelta(hours=rnd.randrange(1, 500)) if cat == "done" and rnd.random() < 0.9 else None,
+        estimate_points=rnd.choice([None, 1.0, 2.5, 3.0, 8.0]),
+        estimate_seconds=rnd.choice([None, 3600, 7200]),
+        spent_seconds=rnd.choice([None, 0, 1800]),
+        remaining_seconds=rnd.choice([None, 600]),
+        milestones=rnd.choice([[], [], [MilestoneRef(external_id="v1")], [MilestoneRef(external_id="v2")],
+                               [MilestoneRef(external_id="v1"), MilestoneRef(external_id="v3")]]),
+    )
+    return TaskUpsert(task=t, raw={"id": ext})

@@ -1,5 +1,5 @@
-"""The task rollups follow every write to ``task``: after each kind of write, the rows the
-triggers keep equal the rows recomputed from the tasks, on both stores."""
+"""The rollups follow every write to ``task`` and ``task_milestone``: after each kind of write,
+the rows the triggers keep equal the rows recomputed from the tasks and links, on both stores."""
 
 from __future__ import annotations
 
@@ -9,42 +9,16 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import DeletedReason, MilestoneRef, StatusCategory, Task, TaskDelete, TaskType, TaskUpsert
+from mappings.model import DeletedReason, StatusCategory, Task, TaskDelete, TaskUpsert
 from service.store import rollup
 from service.store.tasks import apply_effects
 from service.tables import Milestone as MilestoneRow
 from service.tables import Organization, Project, Source
 from service.tables import Task as TaskRow
 
-from .factories import T0, make_org, make_source
+from .factories import T0, make_org, make_source, random_task
 
 T = TaskRow.__table__
-CATS = list(StatusCategory)
-
-
-def _random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
-    cat = rnd.choice(CATS)
-    created = T0 + timedelta(hours=rnd.randrange(0, 24 * 40), minutes=rnd.randrange(60))
-    t = Task(
-        external_id=ext,
-        title=f"t{ext}",
-        project_external_id=rnd.choice(["100", "200", "300", None]),
-        project_key="P",
-        type=rnd.choice([TaskType.story, TaskType.story, TaskType.bug, TaskType.epic]),
-        status_category=cat,
-        is_milestone=rnd.random() < 0.05,
-        archived=rnd.random() < 0.1,
-        created_at=created if rnd.random() < 0.9 else None,
-        updated_at=T0 + timedelta(days=100, minutes=version),
-        completed_at=created + timedelta(hours=rnd.randrange(1, 500)) if cat == "done" and rnd.random() < 0.9 else None,
-        estimate_points=rnd.choice([None, 1.0, 2.5, 3.0, 8.0]),
-        estimate_seconds=rnd.choice([None, 3600, 7200]),
-        spent_seconds=rnd.choice([None, 0, 1800]),
-        remaining_seconds=rnd.choice([None, 600]),
-        milestones=rnd.choice([[], [], [MilestoneRef(external_id="v1")], [MilestoneRef(external_id="v2")],
-                               [MilestoneRef(external_id="v1"), MilestoneRef(external_id="v3")]]),
-    )
-    return TaskUpsert(task=t, raw={"id": ext})
 
 
 def _assert_consistent(db, org: int) -> dict[str, set]:
@@ -66,9 +40,9 @@ def test_rollups_follow_every_kind_of_write(db):
     exts = [str(1000 + i) for i in range(80)]
     version = 1
     with db.write() as c:  # a backfill page per source, and one in another organization
-        apply_effects(c, org, src, [_random_task(rnd, e, version) for e in exts])
-        apply_effects(c, org, src2, [_random_task(rnd, e, version) for e in exts[:30]])
-        apply_effects(c, other, osrc, [_random_task(rnd, e, version) for e in exts[:20]])
+        apply_effects(c, org, src, [random_task(rnd, e, version) for e in exts])
+        apply_effects(c, org, src2, [random_task(rnd, e, version) for e in exts[:30]])
+        apply_effects(c, other, osrc, [random_task(rnd, e, version) for e in exts[:20]])
     kept = _assert_consistent(db, org)
     assert sum(r[5] for r in kept["task_rollup"]) == 110  # n: every alive task once
     assert kept["task_day_rollup"] and len({r[0] for r in kept["milestone_rollup"]}) == 6  # v1-v3, 2 sources
@@ -77,11 +51,11 @@ def test_rollups_follow_every_kind_of_write(db):
     for _ in range(4):  # incremental pages: some tasks change, some stay as they were
         version += 1
         with db.write() as c:
-            apply_effects(c, org, src, [_random_task(rnd, e, version) for e in rnd.sample(exts, 25)])
+            apply_effects(c, org, src, [random_task(rnd, e, version) for e in rnd.sample(exts, 25)])
         _assert_consistent(db, org)
     with db.write() as c:  # the same versions again: nothing moves
         before = rollup.snapshot(c, org)
-        apply_effects(c, org, src, [_random_task(rnd, e, version) for e in exts[:3]])
+        apply_effects(c, org, src, [random_task(rnd, e, version) for e in exts[:3]])
     with db.write() as c:  # tombstones (and one for a task never seen)
         apply_effects(c, org, src, [TaskDelete(external_id=e, reason=DeletedReason.deleted,
                                                at=T0 + timedelta(days=200)) for e in [*exts[:10], "9999"]])
@@ -89,7 +63,7 @@ def test_rollups_follow_every_kind_of_write(db):
     assert before != kept
     with db.write() as c:  # a tombstoned task comes back
         version += 1
-        apply_effects(c, org, src, [_random_task(rnd, exts[0], 10_000)])
+        apply_effects(c, org, src, [random_task(rnd, exts[0], 10_000)])
     _assert_consistent(db, org)
     with db.write() as c:  # moved between projects, then its project deleted (SET NULL)
         pid = c.execute(sa.select(Project.__table__.c.id).where(Project.__table__.c.org_id == org)).scalars().first()
@@ -180,7 +154,7 @@ def test_concurrent_writers_of_one_source_lose_no_update(pg_db):
                 for attempt in range(3):
                     try:
                         with db.write() as c:
-                            apply_effects(c, org, src, [_random_task(rnd, e, 1) for e in exts])
+                            apply_effects(c, org, src, [random_task(rnd, e, 1) for e in exts])
                             apply_effects(c, org, src, [TaskDelete(external_id=exts[0])])
                         break
                     except Exception as exc:  # a deadlock is retried, as the inbox does

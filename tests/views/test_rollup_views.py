@@ -13,8 +13,7 @@ from service.store.tasks import apply_effects
 from service.tables import Organization, Source
 from service.tables import Task as TaskRow
 from service.views import ViewParams, compute_view, queries, resolve_selection, rollups
-from tests.service.factories import make_org, make_source
-from tests.service.test_rollup import _random_task
+from tests.service.factories import make_org, make_source, random_task
 
 T = TaskRow.__table__
 NOW = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)  # after every generated creation and completion
@@ -32,8 +31,8 @@ def _world(db, tz: str) -> tuple[int, list[int]]:
         c.execute(sa.update(Source.__table__).where(Source.__table__.c.id == trello)
                   .values(mapping_profile={"trello": {"archived_as_done": True}}))
         for src, n in ((jira, 150), (trello, 60), (plain, 40)):
-            apply_effects(c, org, src, [_random_task(rnd, str(i), 1) for i in range(n)])
-            apply_effects(c, org, src, [_random_task(rnd, str(i), 2) for i in range(0, n, 3)])
+            apply_effects(c, org, src, [random_task(rnd, str(i), 1) for i in range(n)])
+            apply_effects(c, org, src, [random_task(rnd, str(i), 2) for i in range(0, n, 3)])
         # Done with no known completion time (a store older than the completed_at fill-in).
         c.execute(sa.update(T).where(T.c.status_category == "done", T.c.id % 7 == 0).values(completed_at=None))
         c.execute(sa.update(T).values(synced_at=NOW - timedelta(days=1)))

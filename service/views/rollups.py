@@ -1,16 +1,18 @@
-"""The progress and flow views' task figures read from the task rollups instead of the task rows.
+"""The progress, flow and milestones views' task figures read from the rollups instead of the
+task rows.
 
 ``service.store.rollup`` keeps, by triggers, the alive tasks summed per (project, source,
-status, class) and the counted tasks created and completed per UTC hour. They answer exactly
-what the scans in ``queries.totals_and_days`` answer (for the progress and flow views) when:
+status, class), the counted tasks created and completed per UTC hour, and each milestone's
+tasks and done tasks. They answer exactly what the scans in ``queries.totals_and_days`` and
+``queries.milestone_counts`` answer when:
 
 - the state asked for is the current one (``sel.history`` false: nothing was synced after
   ``as_of``, so no task was deleted after it: a tombstone is never stamped after its sync);
 - no task in the rollups was created after ``as_of`` (``created_hi``, an upper bound);
 - the selection is the whole organization or one source, grouped by nothing, project or
   source (the hour buckets are per source, not per project or person);
-- the organization's zone has whole-hour offsets that change on whole hours, so every instant
-  of a UTC hour falls on the same local day (all but a handful of zones).
+- for the hour rows, the organization's zone has whole-hour offsets that change on whole hours,
+  so every instant of a UTC hour falls on the same local day (all but a handful of zones).
 
 Otherwise ``totals_and_days`` answers ``None`` and the caller scans. The equivalence with
 the scans is tested on both stores (``tests/views/test_rollup_views.py``).
@@ -30,7 +32,7 @@ from service.tables import MilestoneRollup, Task, TaskDayRollup, TaskMilestone, 
 from service.views.common import add_rows
 from service.views.queries import TASK_TOTAL_FIELDS, MilestoneCounts
 from service.views.selection import Selection, counted_task, table
-from service.views.sqlkit import Row, num
+from service.views.sqlkit import Row, num, with_group
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
 __all__ = ["totals_and_days", "milestone_counts", "usable_zone"]
@@ -70,7 +72,7 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None
     rollups do not apply (the same conditions as the task figures; grouped by milestone is
     fine, by person is not; no hour buckets, so any zone)."""
     if sel.group_by == "milestone":
-        sel = _plain(sel)
+        sel = with_group(sel, None)
     if not _applies(conn, sel, days=False):
         return None
     q = (
@@ -78,15 +80,13 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None
         .where(*_where(sel, MR), _counted(sel, MR))
         .group_by(MR.c.milestone_id)
     )
-    window: dict[int, int] = {}
     wq = (
         sa.select(TM.c.milestone_id, sa.func.count())
         .select_from(T.join(TM, TM.c.task_id == T.c.id))
         .where(*_done_in_window(sel))
         .group_by(TM.c.milestone_id)
     )
-    for mid, n in conn.execute(wq).all():
-        window[mid] = int(n)
+    window = {mid: int(n) for mid, n in conn.execute(wq).all()}
     return {mid: [(None, int(n), int(done), window.get(mid, 0))] for mid, n, done in conn.execute(q).all() if n}
 
 
@@ -101,12 +101,6 @@ def _done_in_window(sel: Selection) -> list[Any]:
         counted_task(sel, T.c.archived),
         *([T.c.source_id == sel.params.source] if sel.params.source is not None else []),
     ]
-
-
-def _plain(sel: Selection) -> Selection:
-    from dataclasses import replace
-
-    return replace(sel, params=replace(sel.params, group_by=None))
 
 
 def _where(sel: Selection, t: sa.Table) -> list[Any]:
@@ -129,9 +123,8 @@ def totals_and_days(
     ``queries.totals_and_days`` gives them, or ``None`` when the rollups do not apply.
 
     The rows carry the task counts, estimates and time tracking; with ``windowed`` also
-    ``done_known`` and ``done_window`` (the completions in the trailing window: from the hour
-    rows, which are per source, or grouped by project from the done tasks' index range of the
-    task table). Never the cost and overdue figures."""
+    ``done_known`` and ``done_window`` (the completions in the trailing window, from the done
+    tasks' range of the (org_id, status_category) index). Never the cost and overdue figures."""
     if not _applies(conn, sel):
         return None
     key: Any = {
@@ -178,24 +171,13 @@ def totals_and_days(
     for g, *values in conn.execute(q).all():
         rows[g] = {**dict.fromkeys(fields, 0.0), **{f: num(v) for f, v in zip(names, values, strict=True)}}
     total = add_rows(rows.values()) if rows else dict.fromkeys(fields, 0.0)
-    if windowed and sel.group_by == "project":
-        _project_windows(conn, sel, rows, total)
-    elif windowed:  # completions in the trailing window, per source
-        wq = (
-            sa.select(D.c.source_id, sa.func.sum(D.c.n))
-            .where(
-                *_where(sel, D),
-                _counted(sel, D),
-                D.c.kind == "d",
-                D.c.known == sa.true(),
-                D.c.bucket >= ts_literal(sel.window_start),  # an hour's start: the zone's midnights are
-            )
-            .group_by(D.c.source_id)
-        )
-        for src, window in conn.execute(wq).all():
-            for row in (total, rows.get(src) if sel.group_by == "source" else None):
-                if row is not None:
-                    row["done_window"] += num(window)
+    if windowed:  # completions in the trailing window, per group
+        wkey = {"project": T.c.project_id, "source": T.c.source_id, None: sa.literal(None, sa.Integer)}[sel.group_by]
+        wq = sa.select(wkey, sa.func.count()).where(*_done_in_window(sel)).group_by(wkey)
+        for g, n in conn.execute(wq).all():
+            total["done_window"] += n
+            if g in rows:
+                rows[g]["done_window"] += n
 
     bucket, to_date = day_bucket(D.c.bucket, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     kinds = ["c", "d"] if created else ["d"]
@@ -211,16 +193,3 @@ def totals_and_days(
     created_days = {d: n for d, n in out["c"].items() if n}
     done_days = {d: n for d, n in out["d"].items() if n}
     return total, ({} if sel.group_by is None else rows), created_days, done_days
-
-
-def _project_windows(conn: Connection, sel: Selection, rows: dict[Any, Row], total: Row) -> None:
-    """Counted tasks completed in the trailing window, per project."""
-    q = (
-        sa.select(T.c.project_id, sa.func.count())
-        .where(*_done_in_window(sel))
-        .group_by(T.c.project_id)
-    )
-    for pid, n in conn.execute(q).all():
-        total["done_window"] += n
-        if pid in rows:
-            rows[pid]["done_window"] += n

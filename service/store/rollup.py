@@ -225,25 +225,28 @@ _MS_UPSERT = (
 )
 
 
-def _ms_values(t: str, sign: str, cast: str) -> str:
-    """(org_id, source_id, tasks, done) of task ``t`` with sign ``sign``."""
-    return f"{t}.org_id, {t}.source_id, {sign}, {sign} * ({t}.status_category = 'done'){cast}"
+def _ms_add(t: str, sign: int, link: str, source: str, where: str, cast: str = "") -> str:
+    """Add task ``t``'s contribution, with sign ``sign``, to the milestones ``link`` names: the
+    rows of ``source`` that ``where`` keeps, the task alive."""
+    return (
+        f"SELECT {link} AS milestone_id, {_cls(t)} AS cls, {t}.org_id, {t}.source_id, {sign} AS tasks, "
+        f"{sign} * ({t}.status_category = 'done'){cast} AS done FROM {source} WHERE {t}.deleted_at IS NULL{where}"
+    )
 
 
 def _sqlite_ms_ddl() -> list[str]:
-    def add(t: str, sign: int, link: str) -> str:
+    def add(t: str, sign: int, link: str, source: str, where: str) -> str:
         return (
-            f"INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
-            f"SELECT {link}, {_cls(t)}, {_ms_values(t, str(sign), '')} {{src}} WHERE {t}.deleted_at IS NULL{{and_}} "
-            f"{_MS_UPSERT};"
+            "INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
+            f"{_ms_add(t, sign, link, source, where)} {_MS_UPSERT};"
         )
 
     zero = "DELETE FROM milestone_rollup WHERE tasks = 0 AND milestone_id {which};"
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in MILESTONE_COLUMNS)
-    link_add = add("t", 1, "new.milestone_id").format(src="FROM task t", and_=" AND t.id = new.task_id")
-    link_sub = add("t", -1, "old.milestone_id").format(src="FROM task t", and_=" AND t.id = old.task_id")
-    task_sub = add("old", -1, "tm.milestone_id").format(src="FROM task_milestone tm", and_=" AND tm.task_id = old.id")
-    task_add = add("new", 1, "tm.milestone_id").format(src="FROM task_milestone tm", and_=" AND tm.task_id = new.id")
+    link_add = add("t", 1, "new.milestone_id", "task t", " AND t.id = new.task_id")
+    link_sub = add("t", -1, "old.milestone_id", "task t", " AND t.id = old.task_id")
+    task_sub = add("old", -1, "tm.milestone_id", "task_milestone tm", " AND tm.task_id = old.id")
+    task_add = add("new", 1, "tm.milestone_id", "task_milestone tm", " AND tm.task_id = new.id")
     of_task = "IN (SELECT milestone_id FROM task_milestone WHERE task_id = old.id)"
     return [
         f"CREATE TRIGGER milestone_rollup_link_insert AFTER INSERT ON task_milestone BEGIN\n  {link_add}\nEND",
@@ -258,8 +261,6 @@ def _sqlite_ms_ddl() -> list[str]:
 
 
 def _pg_ms_ddl() -> list[str]:
-    cast = "::int"
-
     def upsert(rows: str) -> str:
         return (
             "INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
@@ -268,10 +269,7 @@ def _pg_ms_ddl() -> list[str]:
         )
 
     def part(t: str, sign: int, source: str, where: str) -> str:
-        return (
-            f"SELECT tm.milestone_id, {_cls(t)} AS cls, {t}.org_id, {t}.source_id, {sign} AS tasks, "
-            f"{sign} * ({t}.status_category = 'done'){cast} AS done FROM {source} WHERE {t}.deleted_at IS NULL{where}"
-        )
+        return _ms_add(t, sign, "tm.milestone_id", source, where, "::int")
 
     zero = "DELETE FROM milestone_rollup WHERE tasks = 0 AND milestone_id IN ({ids})"
     moved = (
@@ -292,7 +290,9 @@ def _pg_ms_ddl() -> list[str]:
                 + part("n", 1, "new_rows n JOIN old_rows o USING (id) JOIN task_milestone tm ON tm.task_id = n.id",
                        f" AND {moved}")
             ),
-            zero.format(ids="SELECT tm.milestone_id FROM task_milestone tm JOIN new_rows n ON n.id = tm.task_id"),
+            # only where a task moved: this runs after every UPDATE of task rows (each sync page)
+            zero.format(ids="SELECT tm.milestone_id FROM old_rows o JOIN new_rows n USING (id) "
+                            f"JOIN task_milestone tm ON tm.task_id = n.id WHERE {moved}"),
         ],
     }
     out = []

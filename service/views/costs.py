@@ -16,15 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.views.selection import Selection, alive, org_is, task_conditions
-from service.views.sqlkit import PR, RATE, TM, Row, T, W, as_day, key_or_null, num, sum_if
+from service.views.sqlkit import PR, RATE, TM, Row, T, W, as_day, key_or_null, num, parallel_plans, sum_if
 from service.views.sqltime import day_bucket, local_midnight, stored_ts, ts_literal
 
 __all__ = ["worklog_from", "worklog_days", "direct_cost_days", "week_seconds"]
 
 
 def _rate_periods(conn: Connection, sel: Selection) -> Any:
-    """Each person rate as a UTC interval ``[from_utc, until_utc)``: it takes effect at local
-    midnight of ``effective_from`` and lasts until the next one does. The organization's few
+    """Each person rate with the UTC instant it takes effect (local midnight of
+    ``effective_from``); it lasts until the person's next one does. The organization's few
     rates are read here once, so no worklog needs a time zone conversion."""
     rows = conn.execute(
         sa.select(RATE.c.person_id, RATE.c.effective_from, RATE.c.hourly_rate)
@@ -35,13 +35,11 @@ def _rate_periods(conn: Connection, sel: Selection) -> Any:
         return None
     tz = sel.tz
     periods = []
-    for i, (pid, frm, rate) in enumerate(rows):
-        nxt = rows[i + 1] if i + 1 < len(rows) and rows[i + 1][0] == pid else None
+    for pid, frm, rate in rows:
         periods.append(
             {
                 "person_id": pid,
                 "from_utc": stored_ts(local_midnight(as_day(frm), tz), sel.dialect),
-                "until_utc": stored_ts(local_midnight(as_day(nxt[1]), tz), sel.dialect) if nxt else None,
                 "hourly_rate": float(rate),
             }
         )
@@ -67,29 +65,31 @@ def _rate_periods(conn: Connection, sel: Selection) -> Any:
         return body.cte("rp")
     # SQLite builds no index on a CTE and would scan it for every worklog: an indexed TEMP table
     # instead, created inside this read transaction (temp tables live outside the main file) and
-    # gone with it when the connection is returned (rolled back).
+    # gone with it when the connection is returned (rolled back). Keyed by (person, start), so a
+    # worklog's rate is one index seek: the last start at or before it.
     conn.exec_driver_sql(
-        "CREATE TEMP TABLE IF NOT EXISTS view_rate_period (person_id INTEGER, from_utc TEXT, "
-        "until_utc TEXT, "
-        "hourly_rate REAL)"
+        "CREATE TEMP TABLE IF NOT EXISTS view_rate_start (person_id INTEGER NOT NULL, "
+        "from_utc TEXT NOT NULL, hourly_rate REAL NOT NULL, PRIMARY KEY (person_id, from_utc)) WITHOUT ROWID"
     )
-    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS temp.ix_view_rate_period ON view_rate_period (person_id)")
-    conn.exec_driver_sql("DELETE FROM temp.view_rate_period")
+    conn.exec_driver_sql("DELETE FROM temp.view_rate_start")
     conn.exec_driver_sql(
-        "INSERT INTO temp.view_rate_period VALUES (?, ?, ?, ?)",
-        [(p["person_id"], p["from_utc"], p["until_utc"], p["hourly_rate"]) for p in periods],
+        "INSERT INTO temp.view_rate_start VALUES (?, ?, ?)",
+        [(p["person_id"], p["from_utc"], p["hourly_rate"]) for p in periods],
     )
     return _RATE_TABLE
 
 
 _RATE_TABLE = sa.table(
-    "view_rate_period",
+    "view_rate_start",
     sa.column("person_id", sa.Integer),
     sa.column("from_utc", sa.String),
-    sa.column("until_utc", sa.String),
     sa.column("hourly_rate", sa.Float),
     schema="temp",
 )
+
+
+def _project_rate() -> Any:
+    return sa.select(PR.c.hourly_rate).where(PR.c.id == T.c.project_id).scalar_subquery()
 
 
 def worklog_from(
@@ -101,29 +101,31 @@ def worklog_from(
     rate joins (the cost expression is then ``None``)."""
     from_ = W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id))
     rp = _rate_periods(conn, sel) if costed else None
-    if costed:
+    if costed and sel.dialect == "postgresql":
         from_ = from_.outerjoin(PR, PR.c.id == T.c.project_id)
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
-    if not costed:
-        rate = None
-    elif rp is not None and sel.dialect == "postgresql":
-        from_ = from_.outerjoin(rp, rp.c.person_id == W.c.person_id)
-        person_rate = sa.literal_column(
-            "rp.rates[width_bucket(worklog.started_at, rp.starts)]", sa.Float
-        )
-        rate = sa.func.coalesce(person_rate, sa.cast(PR.c.hourly_rate, sa.Float), sa.cast(default, sa.Float))
-    elif rp is not None:
-        from_ = from_.outerjoin(
-            rp,
-            sa.and_(
-                rp.c.person_id == W.c.person_id,
-                W.c.started_at >= rp.c.from_utc,
-                sa.or_(rp.c.until_utc.is_(None), W.c.started_at < rp.c.until_utc),
-            ),
-        )
-        rate = sa.func.coalesce(rp.c.hourly_rate, PR.c.hourly_rate, default)
-    else:
-        rate = sa.func.coalesce(PR.c.hourly_rate, default)
+    rate: Any = None
+    if costed and sel.dialect == "postgresql":
+        rates = [sa.cast(PR.c.hourly_rate, sa.Float), sa.cast(default, sa.Float)]
+        if rp is not None:
+            from_ = from_.outerjoin(rp, rp.c.person_id == W.c.person_id)
+            rates.insert(0, sa.literal_column("rp.rates[width_bucket(worklog.started_at, rp.starts)]", sa.Float))
+        rate = sa.func.coalesce(*rates)
+    elif costed:
+        # SQLite: scalar subqueries, which COALESCE evaluates only when needed — the project's
+        # rate is looked up only for worklogs without a person rate (joining the project for
+        # every worklog cost more than the rate itself), the person's is one index seek.
+        rates = [_project_rate(), default]
+        if rp is not None:
+            rates.insert(
+                0,
+                sa.select(rp.c.hourly_rate)
+                .where(rp.c.person_id == W.c.person_id, rp.c.from_utc <= W.c.started_at)
+                .order_by(rp.c.from_utc.desc())
+                .limit(1)
+                .scalar_subquery(),
+            )
+        rate = sa.func.coalesce(*rates)
     at = ts_literal(sel.as_of)
     started: Any = W.c.started_at
     if sel.dialect == "sqlite" and not sel.history:
@@ -159,73 +161,87 @@ def worklog_days(
     """One pass over the worklogs: ``(per group, per local day)`` seconds, labour cost and unrated
     seconds; the per-group rows also carry the trailing-4-week labour and this week's seconds.
 
-    Grouped by (group, day) in SQL and folded here: one join of the worklogs with their tasks,
-    rates and projects serves both the group figures and the daily cost series."""
+    One join of the worklogs with their tasks and rates serves both the group figures and the
+    daily cost series; each worklog's cost is computed once, in a subquery. Ungrouped, the days
+    are the groups. Grouped, PostgreSQL sums both ways with GROUPING SETS; SQLite, which has
+    none, sums per (group, day) into a materialized CTE and adds that up both ways in SQL."""
     from_, key, money, cond = worklog_from(conn, sel, by)
     wday, to_date = day_bucket(W.c.started_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
-    if key is not None and sel.dialect == "postgresql":
-        return _pg_key_and_days(conn, sel, from_, key, wday, money, cond)
-    keys = [key, wday] if key is not None else [wday]
-    q = (
+    wl = (
         sa.select(
             key_or_null(key).label("g"),
             wday.label("d"),
-            sa.func.sum(W.c.seconds).label("seconds"),
-            (sa.func.sum(money) / 3600.0).label("labour"),
-            sum_if(money.is_(None), W.c.seconds).label("unrated_seconds"),
+            W.c.seconds.label("s"),
+            money.label("m"),
+            W.c.started_at.label("st"),
         )
         .select_from(from_)
         .where(*cond)
-        .group_by(*keys)
+        .subquery("wl")
     )
-    win, week = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
+    # With an organization default rate every worklog has a rate: no second look at each cost.
+    unrated = sa.literal(0) if sel.default_rate is not None else sum_if(wl.c.m.is_(None), wl.c.s)
+    sums = [
+        sa.func.sum(wl.c.s).label("seconds"),
+        sa.func.sum(wl.c.m).label("labour"),
+        unrated.label("unrated_seconds"),
+    ]
+    win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
+    windowed = [
+        sum_if(wl.c.st >= win, wl.c.m).label("labour_window"),
+        sum_if(wl.c.st >= week, wl.c.s).label("seconds_week"),
+    ]
+    q: Any
+    if key is None:
+        q = sa.select(sa.literal(1).label("by_day"), sa.null().label("g"), wl.c.d, *sums).group_by(wl.c.d)
+    elif sel.dialect == "postgresql":
+        q = sa.select(sa.func.grouping(wl.c.g).label("by_day"), wl.c.g, wl.c.d, *sums, *windowed).group_by(
+            sa.func.grouping_sets(sa.tuple_(wl.c.g), sa.tuple_(wl.c.d))
+        )
+    else:
+        x = (
+            sa.select(wl.c.g, wl.c.d, *sums, *windowed)
+            .group_by(wl.c.g, wl.c.d)
+            .cte("wl_days")
+            .prefix_with("MATERIALIZED")
+        )
+        total = [sa.func.sum(x.c[c]).label(c) for c in ("seconds", "labour", "unrated_seconds")]
+        q = sa.union_all(
+            sa.select(
+                sa.literal(0).label("by_day"),
+                x.c.g,
+                sa.null().label("d"),
+                *total,
+                sa.func.sum(x.c.labour_window).label("labour_window"),
+                sa.func.sum(x.c.seconds_week).label("seconds_week"),
+            ).group_by(x.c.g),
+            sa.select(sa.literal(1), sa.null(), x.c.d, *total, sa.null(), sa.null()).group_by(x.c.d),
+        )
+    with parallel_plans(conn, sel):
+        result = conn.execute(q).all()
     zero = {"seconds": 0.0, "labour": 0.0, "unrated_seconds": 0.0}
     per_key: dict[Any, Row] = {}
     per_day: dict[date | None, Row] = {}
-    for r in conn.execute(q).all():
+    for r in result:
+        row = {"seconds": num(r.seconds), "labour": num(r.labour) / 3600.0, "unrated_seconds": num(r.unrated_seconds)}
+        if not r.by_day:
+            per_key[r.g] = {**row, "labour_window": num(r.labour_window) / 3600.0, "seconds_week": num(r.seconds_week)}
+            continue
         day = to_date(r.d)
-        seconds, labour, unrated = num(r.seconds), num(r.labour), num(r.unrated_seconds)
         d = per_day.setdefault(day, dict(zero))
-        g = per_key.setdefault(r.g, {**zero, "labour_window": 0.0, "seconds_week": 0.0})
-        for row in (d, g):
-            row["seconds"] += seconds
-            row["labour"] += labour
-            row["unrated_seconds"] += unrated
-        if day is not None and day >= win:
-            g["labour_window"] += labour
-        if day is not None and day >= week:
-            g["seconds_week"] += seconds
-    return per_key, per_day
-
-
-def _pg_key_and_days(
-    conn: Connection, sel: Selection, from_: Any, key: Any, wday: Any, money: Any, cond: list[Any]
-) -> tuple[dict[Any, Row], dict[date | None, Row]]:
-    """PostgreSQL: both groupings from one pass with GROUPING SETS (few rows back)."""
-    win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
-    q = (
-        sa.select(
-            sa.func.grouping(key).label("by_day"),
-            key.label("g"),
-            wday.label("d"),
-            sa.func.sum(W.c.seconds).label("seconds"),
-            (sa.func.sum(money) / 3600.0).label("labour"),
-            sum_if(money.is_(None), W.c.seconds).label("unrated_seconds"),
-            (sum_if(W.c.started_at >= win, money) / 3600.0).label("labour_window"),
-            sum_if(W.c.started_at >= week, W.c.seconds).label("seconds_week"),
-        )
-        .select_from(from_)
-        .where(*cond)
-        .group_by(sa.func.grouping_sets(sa.tuple_(key), sa.tuple_(wday)))
-    )
-    per_key: dict[Any, Row] = {}
-    per_day: dict[date | None, Row] = {}
-    for r in conn.execute(q).all():
-        row = {"seconds": num(r.seconds), "labour": num(r.labour), "unrated_seconds": num(r.unrated_seconds)}
-        if r.by_day:
-            per_day[r.d] = row
-        else:
-            per_key[r.g] = {**row, "labour_window": num(r.labour_window), "seconds_week": num(r.seconds_week)}
+        for k, v in row.items():
+            d[k] += v
+    if key is None and per_day:
+        # The days are the one group's rows: its trailing-window labour and week's hours from them.
+        win_day, week_day = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
+        days = [(d, v) for d, v in per_day.items() if d is not None]
+        per_key[None] = {
+            "seconds": sum(v["seconds"] for v in per_day.values()),
+            "labour": sum(v["labour"] for v in per_day.values()),
+            "unrated_seconds": sum(v["unrated_seconds"] for v in per_day.values()),
+            "labour_window": sum(v["labour"] for d, v in days if d >= win_day),
+            "seconds_week": sum(v["seconds"] for d, v in days if d >= week_day),
+        }
     return per_key, per_day
 
 

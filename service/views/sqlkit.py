@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -37,6 +39,7 @@ __all__ = [
     "key_or_null",
     "as_day",
     "with_group",
+    "parallel_plans",
 ]
 
 T = table(Task)
@@ -77,3 +80,23 @@ def with_group(sel: Selection, by: Any) -> Selection:
     if by == sel.group_by:
         return sel
     return replace(sel, params=replace(sel.params, group_by=by))
+
+
+@contextmanager
+def parallel_plans(conn: Any, sel: Selection) -> Iterator[None]:
+    """PostgreSQL: plan the statements inside as if parallel workers cost nothing to start or to
+    hear from. The planner guesses a grouping by local day to have as many groups as rows (a
+    ``timestamptz::date`` has no statistics), so it keeps the worklog join on one core: with
+    workers, the costed worklog pass of ``bench/views.py`` takes half the time. Small tables
+    stay serial anyway (``min_parallel_table_scan_size``). Restored afterwards: other views'
+    queries were measured slower with these settings."""
+    if sel.dialect != "postgresql":
+        yield
+        return
+    conn.exec_driver_sql("SET LOCAL parallel_setup_cost = 0")
+    conn.exec_driver_sql("SET LOCAL parallel_tuple_cost = 0")
+    try:
+        yield
+    finally:
+        conn.exec_driver_sql("SET LOCAL parallel_setup_cost TO DEFAULT")
+        conn.exec_driver_sql("SET LOCAL parallel_tuple_cost TO DEFAULT")

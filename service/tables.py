@@ -209,6 +209,13 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_org_category", "org_id", "status_category"),
         sa.Index("ix_task_org_due", "org_id", "due_date"),
         sa.Index("ix_task_org_synced", "org_id", "synced_at"),
+        # The few tasks with a direct cost (budget's direct costs read only them): migration 0005.
+        sa.Index(
+            "ix_task_org_cost",
+            "org_id",
+            postgresql_where=sa.text("cost IS NOT NULL"),
+            sqlite_where=sa.text("cost IS NOT NULL"),
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = _fk("organization.id", index=False)

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.tables import Project
-from service.views import queries
+from service.views import queries, rollups
 from service.views.common import RATE_RULE, day_range, definitions, envelope, label, money, share
 from service.views.formulas import (
     TRAILING_DAYS,
@@ -31,6 +31,7 @@ from service.views.formulas import (
     working_days,
 )
 from service.views.selection import Selection, group_names, table
+from service.views.sqlkit import with_group
 
 __all__ = [
     "Money",
@@ -71,8 +72,15 @@ class Money:
     notes: dict[str, str] = field(default_factory=dict)
 
 
-def project_money(p: Any, tasks: dict[str, float] | None, work: dict[str, float] | None, sel: Selection) -> Money:
-    """One project's inputs from its row and its task and worklog aggregates."""
+def project_money(
+    p: Any,
+    tasks: dict[str, float] | None,
+    work: dict[str, float] | None,
+    direct: dict[str, float] | None,
+    sel: Selection,
+) -> Money:
+    """One project's inputs from its row, its task counts and estimates, its worklog aggregates
+    and its direct costs."""
     m = Money(projects=1, planned_start=p.planned_start, planned_end=p.planned_end)
     if p.budget_amount is not None:
         if p.budget_currency and p.budget_currency != sel.currency:
@@ -88,9 +96,10 @@ def project_money(p: Any, tasks: dict[str, float] | None, work: dict[str, float]
             work["unrated_seconds"],
         )
         m.ac_window = work["labour_window"]
+    if direct:
+        m.ac_direct = direct["direct_cost"]
+        m.ac_window += direct["direct_cost_window"]
     if tasks:
-        m.ac_direct = tasks["direct_cost"]
-        m.ac_window += tasks["direct_cost_window"]
         m.percent_complete, m.percent_basis, m.percent_reason = percent_for_ev(tasks)
     m.pv, m.pv_reason = planned_value(m.bac, m.planned_start, m.planned_end, sel.as_of_date)
     m.ev, m.ev_reason = earned_value(m.bac, m.percent_complete) if m.bac is not None else (None, m.bac_reason)
@@ -238,18 +247,28 @@ def _projects(conn: Connection, sel: Selection) -> list[Any]:
     return list(conn.execute(q.order_by(PR.c.id)))
 
 
+def _project_tasks(conn: Connection, sel: Selection) -> dict[Any, Any]:
+    """Per project, the task counts and estimates percent complete is computed from: read from
+    the task rollups when they apply, else scanned."""
+    fast = rollups.totals_and_days(conn, with_group(sel, "project"), created=False, days=False)
+    return fast[1] if fast is not None else queries.task_totals(conn, sel, group="project")
+
+
 def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     projects = _projects(conn, sel)
     by = sel.group_by
-    tasks = queries.task_totals(conn, sel, group="project")
+    tasks = _project_tasks(conn, sel)
+    project_direct, direct = queries.direct_costs(conn, sel)
     # One pass over the worklogs gives the total, the daily series and, grouped by project
     # (or source) or person, the groups' labour: a worklog is in one project and has one author.
     work_by = {"project": "project", "source": "project", "person": "person"}.get(by or "")
     work, labour = queries.worklog_days(conn, sel, work_by)
     per_project = {
-        p.id: project_money(p, tasks.get(p.id), work.get(p.id) if work_by == "project" else None, sel) for p in projects
+        p.id: project_money(
+            p, tasks.get(p.id), work.get(p.id) if work_by == "project" else None, project_direct.get(p.id), sel
+        )
+        for p in projects
     }
-    direct = queries.direct_cost_days(conn, sel)
     total = rollup(list(per_project.values()))
     total.ac_labour = sum(v["labour"] for v in labour.values())
     total.seconds = sum(v["seconds"] for v in labour.values())

@@ -19,7 +19,7 @@ from service.views.selection import Selection, alive, org_is, task_conditions
 from service.views.sqlkit import PR, RATE, TM, Row, T, W, as_day, key_or_null, num, parallel_plans, sum_if
 from service.views.sqltime import day_bucket, local_midnight, stored_ts, ts_literal
 
-__all__ = ["worklog_from", "worklog_days", "direct_cost_days", "week_seconds"]
+__all__ = ["worklog_from", "worklog_days", "direct_costs", "week_seconds"]
 
 
 def _rate_periods(conn: Connection, sel: Selection) -> Any:
@@ -245,18 +245,25 @@ def worklog_days(
     return per_key, per_day
 
 
-def direct_cost_days(conn: Connection, sel: Selection) -> dict[date | None, float]:
-    """Direct costs (the tasks' cost field) per local creation day (``None``: no creation time)."""
+def direct_costs(conn: Connection, sel: Selection) -> tuple[dict[Any, Row], dict[date | None, float]]:
+    """Direct costs (the tasks' cost field) of the tasks alive at ``as_of``: per project
+    ``direct_cost`` and ``direct_cost_window`` (tasks created in the trailing window), and per
+    local creation day (``None``: no creation time). Two small passes over just the tasks that
+    have a cost, which the partial index ``ix_task_org_cost`` holds (a plain ``org_id``
+    condition beside the selection's lets SQLite use it)."""
+    cond = [T.c.org_id == sel.org_id, T.c.cost.is_not(None), *task_conditions(sel), *alive(sel)]
+    window = sum_if(T.c.remote_created_at >= ts_literal(sel.window_start), T.c.cost)
+    per_project = {
+        pid: {"direct_cost": num(v), "direct_cost_window": num(w)}
+        for pid, v, w in conn.execute(
+            sa.select(T.c.project_id, sa.func.sum(T.c.cost), window).where(*cond).group_by(T.c.project_id)
+        ).all()
+    }
     cday, to_date = day_bucket(T.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
-    q = (
-        sa.select(cday.label("d"), sa.func.sum(T.c.cost).label("v"))
-        .where(*task_conditions(sel), *alive(sel), T.c.cost.is_not(None))
-        .group_by(cday)
-    )
-    out: dict[date | None, float] = defaultdict(float)
-    for d, v in conn.execute(q).all():
-        out[to_date(d)] += num(v)
-    return dict(out)
+    per_day: dict[date | None, float] = defaultdict(float)
+    for d, v in conn.execute(sa.select(cday, sa.func.sum(T.c.cost)).where(*cond).group_by(cday)).all():
+        per_day[to_date(d)] += num(v)
+    return per_project, dict(per_day)
 
 
 def week_seconds(conn: Connection, sel: Selection) -> float:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 
 from service.views.common import add_rows
 from service.views.costs import (
-    direct_cost_days,
+    direct_costs,
     week_seconds,
     worklog_days,
     worklog_from,
@@ -50,7 +50,7 @@ __all__ = [
     "totals_and_days",
     "task_days",
     "worklog_days",
-    "direct_cost_days",
+    "direct_costs",
     "week_seconds",
     "flow_percentiles",
     "TOTAL",

@@ -117,15 +117,16 @@ def _counted(sel: Selection, t: sa.Table) -> Any:
 
 
 def totals_and_days(
-    conn: Connection, sel: Selection, *, created: bool, windowed: bool = False
+    conn: Connection, sel: Selection, *, created: bool, windowed: bool = False, days: bool = True
 ) -> tuple[Row, dict[Any, Row], dict[date | None, int], dict[date | None, int]] | None:
     """``(total, rows per group, created per local day, done per local day)`` as
     ``queries.totals_and_days`` gives them, or ``None`` when the rollups do not apply.
 
     The rows carry the task counts, estimates and time tracking; with ``windowed`` also
     ``done_known`` and ``done_window`` (the completions in the trailing window, from the done
-    tasks' range of the (org_id, status_category) index). Never the cost and overdue figures."""
-    if not _applies(conn, sel):
+    tasks' range of the (org_id, status_category) index). Never the cost and overdue figures.
+    ``days=False``: no daily series (both empty), so any zone will do."""
+    if not _applies(conn, sel, days=days):
         return None
     key: Any = {
         "project": sa.case((R.c.project_id != 0, R.c.project_id)),
@@ -178,6 +179,8 @@ def totals_and_days(
             total["done_window"] += n
             if g in rows:
                 rows[g]["done_window"] += n
+    if not days:
+        return total, ({} if sel.group_by is None else rows), {}, {}
 
     bucket, to_date = day_bucket(D.c.bucket, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     kinds = ["c", "d"] if created else ["d"]

@@ -38,6 +38,7 @@ from service.views.sqlkit import (
     flag,
     key_or_null,
     num,
+    parallel_plans,
     sum_if,
     with_group,
 )
@@ -479,7 +480,9 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         "overdue_tasks": 0.0,
         "seconds_week": 0.0,
     }
-    for p, g, n, pts, secs, overdue in conn.execute(q).all():
+    with parallel_plans(conn, sel):
+        rows = conn.execute(q).all()
+    for p, g, n, pts, secs, overdue in rows:
         out[(p, g)] = {**zero, "open_tasks": num(n), "open_points": num(pts), "open_seconds": num(secs),
                        "overdue_tasks": num(overdue)}
     from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
@@ -490,7 +493,9 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         .where(*cond, W.c.started_at >= week)
         .group_by(W.c.person_id, *([wkey] if wkey is not None else []))
     )
-    for p, g, secs in conn.execute(wq).all():
+    with parallel_plans(conn, sel):
+        week_rows = conn.execute(wq).all()
+    for p, g, secs in week_rows:
         out.setdefault((p, g), dict(zero))["seconds_week"] = num(secs)
     return out
 

@@ -316,10 +316,12 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(T.c.org_id == org, T.c.deleted_at.is_(None))
         .group_by(T.c.project_id, T.c.status_category)
     )
+    # The worklogs of alive tasks: the rows the views read (the tasks aggregate above reads alive
+    # tasks only, too).
     work = (
         sa.select(T.c.project_id, sa.func.sum(W.c.seconds))
         .select_from(W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)))
-        .where(W.c.org_id == org)
+        .where(W.c.org_id == org, W.c.deleted_at.is_(None), T.c.deleted_at.is_(None))
         .group_by(T.c.project_id)
     )
     first = (

@@ -209,6 +209,16 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_org_category", "org_id", "status_category"),
         sa.Index("ix_task_org_due", "org_id", "due_date"),
         sa.Index("ix_task_org_synced", "org_id", "synced_at"),
+        # The alive tasks' keys with their project: the worklog passes of the views (current state)
+        # join worklogs to it without reading the task rows (migration 0006).
+        sa.Index(
+            "ix_task_alive_key",
+            "source_id",
+            "external_id",
+            "project_id",
+            postgresql_where=sa.text("deleted_at IS NULL"),
+            sqlite_where=sa.text("deleted_at IS NULL"),
+        ),
         # The few tasks with a direct cost (budget's direct costs read only them): migration 0005.
         sa.Index(
             "ix_task_org_cost",

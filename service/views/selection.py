@@ -214,9 +214,10 @@ def org_is(sel: Selection, table: sa.Table) -> Any:
     return table.c.org_id == sel.org_id
 
 
-def task_conditions(sel: Selection, table: sa.Table = T, *, assignee: bool = True) -> list[Any]:
-    """Organization and filters on the task table (no time conditions)."""
-    cond: list[Any] = [org_is(sel, table)]
+def task_conditions(sel: Selection, table: sa.Table = T, *, assignee: bool = True, org: bool = True) -> list[Any]:
+    """Organization and filters on the task table (no time conditions). ``org=False``: no
+    organization condition (a join on ``source_id`` already implies it)."""
+    cond: list[Any] = [org_is(sel, table)] if org else []
     if sel.project_ids is not None:
         cond.append(table.c.project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
     if sel.params.source is not None:

@@ -6,12 +6,17 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlmodel import SQLModel
 
-import service.tables  # noqa: F401 - registers the tables
+from service.tables import for_dialect  # also registers the tables
 
 
 def _diff(db):
     with db.engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": False})
+        ctx = MigrationContext.configure(conn, opts={
+            "compare_type": False,
+            # Items of one store only (ix_task_alive_key: SQLite) are expected on that store only.
+            "include_object": lambda obj, name, type_, reflected, compare_to: reflected
+            or for_dialect(obj, conn.dialect.name),
+        })
         return compare_metadata(ctx, SQLModel.metadata)
 
 
@@ -24,7 +29,7 @@ def test_downgrade_one_step_and_upgrade_again(db):
     db.migrate()
     from alembic import command
 
-    command.downgrade(db.alembic_config(), "-1")
+    command.downgrade(db.alembic_config(), "-2")  # 0006 changes SQLite only; 0005 both stores
     try:
         assert db.current_revision() != head
         assert _diff(db) != []  # the previous schema really differs

@@ -132,10 +132,10 @@ def worklog_from(
         # As of now nearly every worklog matches "started by as_of": a unary + keeps SQLite off the
         # (org_id, started_at) index, whose row-by-row lookups are far slower than a table scan.
         started = sa.literal_column("+worklog.started_at", W.c.started_at.type)
-    # The task side reads only what ix_task_alive_key holds (its key, project and id), so the
-    # join needs no task row: the organization follows from the source, and for the current
-    # state "alive at as_of" is "not deleted" (nothing was synced after as_of, and a tombstone
-    # is never stamped after its sync).
+    # The task side asks only for its key, project and id, and for the current state "alive at
+    # as_of" is "not deleted" (nothing was synced after as_of, and a tombstone is never stamped
+    # after its sync); the organization follows from the source. So on SQLite the join reads
+    # ix_task_alive_key and no task row.
     cond = [
         org_is(sel, W),
         started <= at,

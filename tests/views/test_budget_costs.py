@@ -141,3 +141,23 @@ def test_labour_costs_equal_a_worklog_by_worklog_computation(db, tz, default):
         assert set(got) == set(expected), by
         for k, v in expected.items():
             assert _close(got[k], v), (by, k, got[k], v)
+
+
+def test_parallel_plans_last_only_for_the_worklog_pass(db):
+    """PostgreSQL: the worklog pass's planner settings are set around it and restored after, so
+    the view's other queries plan as usual (SQLite: nothing to set)."""
+    from service.views import resolve_selection
+    from service.views.sqlkit import parallel_plans
+
+    org = make_org(db, "plans")
+    with db.read() as c:
+        sel = resolve_selection(c, org, ViewParams(), now=NOW)
+        if db.dialect != "postgresql":
+            with parallel_plans(c, sel):
+                assert c.exec_driver_sql("SELECT 1").scalar() == 1
+            return
+        before = c.exec_driver_sql("SHOW parallel_setup_cost").scalar()
+        with parallel_plans(c, sel):
+            assert c.exec_driver_sql("SHOW parallel_setup_cost").scalar() == "0"
+            assert c.exec_driver_sql("SHOW parallel_tuple_cost").scalar() == "0"
+        assert c.exec_driver_sql("SHOW parallel_setup_cost").scalar() == before != "0"

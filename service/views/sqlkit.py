@@ -89,14 +89,13 @@ def parallel_plans(conn: Any, sel: Selection) -> Iterator[None]:
     ``timestamptz::date`` has no statistics), so it keeps the worklog join on one core: with
     workers, the costed worklog pass of ``bench/views.py`` takes half the time. Small tables
     stay serial anyway (``min_parallel_table_scan_size``). Restored afterwards: other views'
-    queries were measured slower with these settings."""
+    queries were measured slower with these settings. (Not on an error: a failed statement
+    aborts the transaction, and its SET LOCALs end with it.)"""
     if sel.dialect != "postgresql":
         yield
         return
     conn.exec_driver_sql("SET LOCAL parallel_setup_cost = 0")
     conn.exec_driver_sql("SET LOCAL parallel_tuple_cost = 0")
-    try:
-        yield
-    finally:
-        conn.exec_driver_sql("SET LOCAL parallel_setup_cost TO DEFAULT")
-        conn.exec_driver_sql("SET LOCAL parallel_tuple_cost TO DEFAULT")
+    yield
+    conn.exec_driver_sql("SET LOCAL parallel_setup_cost TO DEFAULT")
+    conn.exec_driver_sql("SET LOCAL parallel_tuple_cost TO DEFAULT")

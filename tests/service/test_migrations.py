@@ -24,7 +24,7 @@ def test_migrated_schema_matches_the_models(db):
     assert _diff(db) == []
 
 
-def test_downgrade_one_step_and_upgrade_again(db):
+def test_downgrade_two_steps_and_upgrade_again(db):
     head = db.head_revision()
     db.migrate()
     from alembic import command

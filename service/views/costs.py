@@ -106,7 +106,7 @@ def worklog_from(
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
     rate: Any = None
     if costed and sel.dialect == "postgresql":
-        rates = [sa.cast(PR.c.hourly_rate, sa.Float), sa.cast(default, sa.Float)]
+        rates: list[Any] = [sa.cast(PR.c.hourly_rate, sa.Float), sa.cast(default, sa.Float)]
         if rp is not None:
             from_ = from_.outerjoin(rp, rp.c.person_id == W.c.person_id)
             rates.insert(0, sa.literal_column("rp.rates[width_bucket(worklog.started_at, rp.starts)]", sa.Float))

@@ -184,13 +184,13 @@ def totals_and_days(
 
     bucket, to_date = day_bucket(D.c.bucket, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     kinds = ["c", "d"] if created else ["d"]
-    days = (
+    hours = (
         sa.select(D.c.kind, D.c.known, bucket.label("d"), sa.func.sum(D.c.n).label("n"))
         .where(*_where(sel, D), _counted(sel, D), D.c.kind.in_(kinds))
         .group_by(D.c.kind, D.c.known, bucket)
     )
     out: dict[str, dict[date | None, int]] = {"c": defaultdict(int), "d": defaultdict(int)}
-    for kind, known, d, n in conn.execute(days).all():
+    for kind, known, d, n in conn.execute(hours).all():
         if n:
             out[kind][to_date(d) if known else None] += int(n)
     created_days = {d: n for d, n in out["c"].items() if n}

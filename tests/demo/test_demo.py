@@ -62,3 +62,32 @@ def test_demo_starts_syncs_serves_and_stops_within_bounded_time(tmp_path):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_initial_sync_waits_for_the_worker_that_polled_the_new_source_first(sqlite_db, monkeypatch):
+    """The app's worker polls due sources, and a new source is due at once: when its run holds
+    the source's lease, the demo waits for it instead of failing with SyncBusy."""
+    from types import SimpleNamespace
+
+    import service.sync.runner as runner
+    from service.demo import Demo
+    from tests.service.factories import make_org, make_source
+
+    org = make_org(sqlite_db)
+    jira, trello = make_source(sqlite_db, org), make_source(sqlite_db, org, kind="trello", name="trello")
+    calls: list[int] = []
+
+    def run_sync(db, settings, sid, **kw):
+        calls.append(sid)
+        if calls.count(sid) < 3:  # the worker's run holds the lease for a while
+            raise runner.SyncBusy(f"source {sid} is being synced by another worker")
+        return SimpleNamespace(items_seen=0, api_calls=1)
+
+    monkeypatch.setattr(runner, "run_sync", run_sync)
+    said: list[str] = []
+    demo = Demo.__new__(Demo)
+    demo.db, demo.settings, demo.progress, demo.say = sqlite_db, None, None, said.append
+    demo.jira_source, demo.trello_source = jira, trello
+    demo._initial_sync()
+    assert calls == [jira, jira, jira, trello, trello, trello]
+    assert said[0].startswith("  Jira: 0 tasks stored") and said[1].startswith("  Trello: 0 tasks stored")

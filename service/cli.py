@@ -14,7 +14,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="taskhub: one
 org_app = typer.Typer(no_args_is_help=True, help="Organizations.")
 token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
 inbox_app = typer.Typer(no_args_is_help=True, help="The webhook inbox.")
-rollups_app = typer.Typer(no_args_is_help=True, help="The task rollups the progress and flow views read.")
+rollups_app = typer.Typer(no_args_is_help=True, help="The task and milestone rollups the views read.")
 app.add_typer(org_app, name="org")
 app.add_typer(token_app, name="token")
 app.add_typer(inbox_app, name="inbox")

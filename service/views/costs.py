@@ -257,8 +257,8 @@ def direct_costs(conn: Connection, sel: Selection) -> tuple[dict[Any, Row], dict
     ``direct_cost`` and ``direct_cost_window`` (tasks created in the trailing window), and per
     local creation day (``None``: no creation time). Two small passes over just the tasks that
     have a cost, which the partial index ``ix_task_org_cost`` holds (a plain ``org_id``
-    condition beside the selection's lets SQLite use it)."""
-    cond = [T.c.org_id == sel.org_id, T.c.cost.is_not(None), *task_conditions(sel), *alive(sel)]
+    condition, not ``org_is``'s table-scan form, lets SQLite use it)."""
+    cond = [T.c.org_id == sel.org_id, T.c.cost.is_not(None), *task_conditions(sel, org=False), *alive(sel)]
     window = sum_if(T.c.remote_created_at >= ts_literal(sel.window_start), T.c.cost)
     per_project = {
         pid: {"direct_cost": num(v), "direct_cost_window": num(w)}

@@ -480,11 +480,6 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         "overdue_tasks": 0.0,
         "seconds_week": 0.0,
     }
-    with parallel_plans(conn, sel):
-        rows = conn.execute(q).all()
-    for p, g, n, pts, secs, overdue in rows:
-        out[(p, g)] = {**zero, "open_tasks": num(n), "open_points": num(pts), "open_seconds": num(secs),
-                       "overdue_tasks": num(overdue)}
     from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
     week = ts_literal(sel.week_start)
     wq = (
@@ -494,7 +489,11 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         .group_by(W.c.person_id, *([wkey] if wkey is not None else []))
     )
     with parallel_plans(conn, sel):
+        rows = conn.execute(q).all()
         week_rows = conn.execute(wq).all()
+    for p, g, n, pts, secs, overdue in rows:
+        out[(p, g)] = {**zero, "open_tasks": num(n), "open_points": num(pts), "open_seconds": num(secs),
+                       "overdue_tasks": num(overdue)}
     for p, g, secs in week_rows:
         out.setdefault((p, g), dict(zero))["seconds_week"] = num(secs)
     return out

@@ -94,8 +94,13 @@ def parallel_plans(conn: Any, sel: Selection) -> Iterator[None]:
     if sel.dialect != "postgresql":
         yield
         return
-    conn.exec_driver_sql("SET LOCAL parallel_setup_cost = 0")
-    conn.exec_driver_sql("SET LOCAL parallel_tuple_cost = 0")
+    # One round trip each way: the previous values are read as the new ones are set.
+    before = conn.exec_driver_sql(
+        "SELECT current_setting('parallel_setup_cost'), current_setting('parallel_tuple_cost'), "
+        "set_config('parallel_setup_cost', '0', true), set_config('parallel_tuple_cost', '0', true)"
+    ).one()
     yield
-    conn.exec_driver_sql("SET LOCAL parallel_setup_cost TO DEFAULT")
-    conn.exec_driver_sql("SET LOCAL parallel_tuple_cost TO DEFAULT")
+    conn.exec_driver_sql(
+        "SELECT set_config('parallel_setup_cost', %(setup)s, true), set_config('parallel_tuple_cost', %(tuple)s, true)",
+        {"setup": before[0], "tuple": before[1]},
+    )

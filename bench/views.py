@@ -317,12 +317,17 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .group_by(T.c.project_id, T.c.status_category)
     )
     # The worklogs of alive tasks: the rows the views read (the tasks aggregate above reads alive
-    # tasks only, too).
+    # tasks only, too). Each worklog row carries its task's project and tombstone (migration
+    # 0007), so the bare aggregate, like the views, needs no join to the tasks.
     work = (
-        sa.select(T.c.project_id, sa.func.sum(W.c.seconds))
-        .select_from(W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id)))
-        .where(W.c.org_id == org, W.c.deleted_at.is_(None), T.c.deleted_at.is_(None))
-        .group_by(T.c.project_id)
+        sa.select(W.c.task_project_id, sa.func.sum(W.c.seconds))
+        .where(
+            W.c.org_id == org,
+            W.c.deleted_at.is_(None),
+            W.c.task_id.is_not(None),
+            W.c.task_deleted_at.is_(None),
+        )
+        .group_by(W.c.task_project_id)
     )
     first = (
         sa.select(C.c.source_id, C.c.task_external_id, sa.func.min(C.c.changed_at).label("s"))

@@ -205,9 +205,10 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
 @rollups_app.command("check")
 def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                   ) -> None:
-    """Compare the trigger-kept rollups with a recomputation from the task rows (changes nothing);
-    exit 1 if any organization differs."""
-    from service.store import rollup
+    """Compare the trigger-kept rollups (and the worklogs' copies of their tasks' id, project and
+    tombstone) with a recomputation from the task rows (changes nothing); exit 1 if any
+    organization differs."""
+    from service.store import rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -219,9 +220,10 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
     for oid in orgs:
         try:
             with db.write() as conn:  # rebuilt inside a transaction that is then rolled back
-                kept = rollup.snapshot(conn, oid)
+                kept = {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid)}
                 rollup.rebuild(conn, oid)
-                fresh = rollup.snapshot(conn, oid)
+                worklog_task.rebuild(conn, oid)
+                fresh = {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid)}
                 raise _Undo
         except _Undo:
             pass
@@ -236,8 +238,8 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
 @rollups_app.command("rebuild")
 def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                     ) -> None:
-    """Recompute the rollups from the task rows."""
-    from service.store import rollup
+    """Recompute the rollups (and the worklogs' task columns) from the task rows."""
+    from service.store import rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -245,6 +247,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
     with db.write() as conn:
         for oid in orgs:
             rollup.rebuild(conn, oid)
+            worklog_task.rebuild(conn, oid)
     typer.echo(json.dumps({"rebuilt": orgs}))
 
 

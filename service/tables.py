@@ -15,7 +15,6 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Column, Field, SQLModel
 
 __all__ = [
-    "for_dialect",
     "Organization",
     "ApiToken",
     "Source",
@@ -39,13 +38,6 @@ __all__ = [
     "SyncRun",
     "utcnow",
 ]
-
-
-def for_dialect(obj: Any, dialect: str) -> bool:
-    """Whether a schema item exists on ``dialect`` (items restricted by ``info["dialects"]``; the
-    migrations and the schema comparisons ask this)."""
-    dialects = getattr(obj, "info", {}).get("dialects")
-    return dialects is None or dialect in dialects
 
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
@@ -218,17 +210,6 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_org_category", "org_id", "status_category"),
         sa.Index("ix_task_org_due", "org_id", "due_date"),
         sa.Index("ix_task_org_synced", "org_id", "synced_at"),
-        # SQLite only: the alive tasks' keys with their project, so the views' worklog passes
-        # (current state) join worklogs to it without reading the task rows (migration 0006).
-        # PostgreSQL hashes the task table for that join and would only pay for its upkeep.
-        sa.Index(
-            "ix_task_alive_key",
-            "source_id",
-            "external_id",
-            "project_id",
-            sqlite_where=sa.text("deleted_at IS NULL"),
-            info={"dialects": ("sqlite",)},
-        ).ddl_if(dialect="sqlite"),
         # The few tasks with a direct cost (budget's direct costs read only them): migration 0005.
         sa.Index(
             "ix_task_org_cost",
@@ -373,6 +354,12 @@ class Worklog(SQLModel, table=True):
     deleted_at: datetime | None = None
     raw: Any = _json()
     synced_at: datetime = Field(default_factory=utcnow)
+    # The worklog's task as stored now (``service.store.worklog_task``'s triggers keep these; the
+    # sync never writes them): its id (NULL while the task is unknown), project and tombstone. The
+    # views' worklog passes filter and group by them without joining 100,000 tasks on a text key.
+    task_id: int | None = None
+    task_project_id: int | None = None
+    task_deleted_at: datetime | None = None
 
 
 class Change(SQLModel, table=True):

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import context
 from sqlmodel import SQLModel
 
-from service.tables import for_dialect  # also registers the tables on SQLModel.metadata
+import service.tables  # noqa: F401 - registers the tables on SQLModel.metadata
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -22,8 +22,6 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
-            include_object=lambda obj, name, type_, reflected, compare_to: reflected
-            or for_dialect(obj, connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -89,7 +89,7 @@ _RATE_TABLE = sa.table(
 
 
 def _project_rate() -> Any:
-    return sa.select(PR.c.hourly_rate).where(PR.c.id == T.c.project_id).scalar_subquery()
+    return sa.select(PR.c.hourly_rate).where(PR.c.id == W.c.task_project_id).scalar_subquery()
 
 
 def worklog_from(
@@ -99,10 +99,11 @@ def worklog_from(
     at ``as_of``: started by then, not deleted by then, on a task of the selection alive then.
     The ``assignee`` filter means the worklog's author here. ``costed=False``: hours only, no
     rate joins (the cost expression is then ``None``)."""
-    from_ = W.join(T, sa.and_(T.c.source_id == W.c.source_id, T.c.external_id == W.c.task_external_id))
+    # The worklog row carries its task's id, project and tombstone (kept by triggers): no task join.
+    from_: Any = W
     rp = _rate_periods(conn, sel) if costed else None
     if costed and sel.dialect == "postgresql":
-        from_ = from_.outerjoin(PR, PR.c.id == T.c.project_id)
+        from_ = from_.outerjoin(PR, PR.c.id == W.c.task_project_id)
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
     rate: Any = None
     if costed and sel.dialect == "postgresql":
@@ -132,31 +133,31 @@ def worklog_from(
         # As of now nearly every worklog matches "started by as_of": a unary + keeps SQLite off the
         # (org_id, started_at) index, whose row-by-row lookups are far slower than a table scan.
         started = sa.literal_column("+worklog.started_at", W.c.started_at.type)
-    # The task side asks only for its key, project and id, and for the current state "alive at
-    # as_of" is "not deleted" (nothing was synced after as_of, and a tombstone is never stamped
-    # after its sync); the organization follows from the source. So on SQLite the join reads
-    # ix_task_alive_key and no task row.
+    task_alive = W.c.task_deleted_at.is_(None)
+    if sel.history:
+        task_alive = sa.or_(task_alive, W.c.task_deleted_at > at)
     cond = [
         org_is(sel, W),
         started <= at,
         sa.or_(W.c.deleted_at.is_(None), W.c.deleted_at > at),
-        *task_conditions(sel, assignee=False, org=False),
-        sa.or_(T.c.deleted_at.is_(None), T.c.deleted_at > at) if sel.history else T.c.deleted_at.is_(None),
+        W.c.task_id.is_not(None),  # a worklog whose task is not (yet) stored counts nowhere
+        task_alive,
     ]
+    if sel.project_ids is not None:
+        cond.append(W.c.task_project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
+    if sel.params.source is not None:
+        cond.append(W.c.source_id == sel.params.source)
     if sel.params.assignee is not None:
         cond.append(W.c.person_id == sel.params.assignee)
     key: Any = None
     if by == "project":
-        # SQLite: grouped by the bare column, the planner joins through the unique (source_id,
-        # external_id) index and reads a task row per worklog; as an expression it keeps to
-        # ix_task_alive_key (about half the pass on bench/views.py's data).
-        key = sa.literal_column("+task.project_id", sa.Integer) if sel.dialect == "sqlite" else T.c.project_id
+        key = W.c.task_project_id
     elif by == "source":
         key = W.c.source_id
     elif by == "person":
         key = W.c.person_id
     elif by == "milestone":
-        from_ = from_.outerjoin(TM, TM.c.task_id == T.c.id)
+        from_ = from_.outerjoin(TM, TM.c.task_id == W.c.task_id)
         key = TM.c.milestone_id
     # Float arithmetic: PostgreSQL numeric multiplication per row costs more than the whole join.
     return from_, key, (W.c.seconds * sa.cast(rate, sa.Float) if rate is not None else None), cond

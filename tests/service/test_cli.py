@@ -98,22 +98,25 @@ def test_rollups_check_and_rebuild(cli):
 
     from service.db import get_database
     from service.store.tasks import apply_effects
-    from tests.service.factories import make_source, task
+    from tests.service.factories import make_source, task, worklog
 
     assert cli("org", "create", "acme").exit_code == 0
     db = get_database(get_settings())
     src = make_source(db, 1)
     with db.write() as c:
-        apply_effects(c, 1, src, [task(str(i), minutes=i) for i in range(5)])
+        apply_effects(c, 1, src, [task(str(i), minutes=i) for i in range(5)] + [worklog("w1", "1")])
     r = cli("rollups", "check")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"org_id": 1, "consistent": True,
-                                    "rows_differing": {"task_rollup": 0, "task_day_rollup": 0, "milestone_rollup": 0}}
-    with db.write() as c:  # a write the triggers cannot see: the rollups are off by it
+                                    "rows_differing": {"task_rollup": 0, "task_day_rollup": 0, "milestone_rollup": 0,
+                                                       "worklog_task": 0}}
+    with db.write() as c:  # writes the triggers cannot see: the rollups and a worklog are off by them
         c.exec_driver_sql("DROP TRIGGER task_rollup_update")
         c.execute(sa.text("UPDATE task SET status_category = 'done'"))
+        c.execute(sa.text("UPDATE worklog SET task_id = NULL"))
     r = cli("rollups", "check", "--org", "acme")
     assert r.exit_code == 1 and json.loads(r.stdout)["consistent"] is False
+    assert json.loads(r.stdout)["rows_differing"]["worklog_task"] == 2
     with db.write() as c:  # the check changed nothing
         assert c.execute(sa.text("SELECT count(*) FROM task_rollup WHERE status_category = 'done'")).scalar() == 0
     r = cli("rollups", "rebuild", "--org", "1")

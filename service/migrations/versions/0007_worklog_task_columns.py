@@ -1,0 +1,50 @@
+"""each worklog's task id, project and tombstone, kept by triggers
+
+The budget and workload views' worklog passes joined 200,000 worklogs to 100,000 tasks on the
+text key (source_id, external_id) to learn each worklog's project and whether its task is
+alive; on PostgreSQL that join was most of the pass. ``worklog.task_id``, ``task_project_id``
+and ``task_deleted_at`` carry the three facts on the worklog row, kept by triggers on
+``worklog`` and ``task`` (``service.store.worklog_task``) and filled here from the existing
+rows. The trigger DDL is that module's at upgrade time: a later change to it needs a migration
+of its own that calls ``uninstall`` and ``install``.
+
+With the join gone, SQLite's ``ix_task_alive_key`` (migration 0006, which served it) is
+dropped: nothing reads it any more.
+
+Revision ID: 0007
+Revises: 0006
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+from service.store import worklog_task
+
+revision = '0007'
+down_revision = '0006'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column('worklog', sa.Column('task_id', sa.Integer(), nullable=True))
+    op.add_column('worklog', sa.Column('task_project_id', sa.Integer(), nullable=True))
+    op.add_column('worklog', sa.Column('task_deleted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True))
+    conn = op.get_bind()
+    worklog_task.rebuild(conn)
+    worklog_task.install(conn)
+    if conn.dialect.name == 'sqlite':
+        op.drop_index('ix_task_alive_key', table_name='task')
+
+
+def downgrade() -> None:
+    conn = op.get_bind()
+    if conn.dialect.name == 'sqlite':
+        op.create_index('ix_task_alive_key', 'task', ['source_id', 'external_id', 'project_id'], unique=False,
+                        sqlite_where=sa.text('deleted_at IS NULL'))
+    worklog_task.uninstall(conn)
+    op.drop_column('worklog', 'task_deleted_at')
+    op.drop_column('worklog', 'task_project_id')
+    op.drop_column('worklog', 'task_id')

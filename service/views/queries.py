@@ -448,9 +448,10 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts:
 # --- workload ----------------------------------------------------------------------------------
 
 
-def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row]:
-    """Per (person, group) — group ``None`` unless grouped by project, source or milestone:
-    open tasks, open estimate (points and seconds), open overdue tasks, seconds logged this week."""
+def workload_rows(conn: Connection, sel: Selection) -> list[tuple[Any, Any, Row]]:
+    """Per (person, group) — group ``None`` unless grouped by project, source or milestone —
+    in order (person ids ascending, unassigned last; then group ids, none first): open tasks, open estimate
+    (points and seconds), open overdue tasks, seconds logged this week."""
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
     ts = task_state(sel, require_counted=True)
     on = TA.c.task_id == ts.c.id
@@ -472,30 +473,25 @@ def workload_rows(conn: Connection, sel: Selection) -> dict[tuple[Any, Any], Row
         .where(open_)
         .group_by(TA.c.person_id, *([key] if key is not None else []))
     )
-    out: dict[tuple[Any, Any], Row] = {}
-    zero = {
-        "open_tasks": 0.0,
-        "open_points": 0.0,
-        "open_seconds": 0.0,
-        "overdue_tasks": 0.0,
-        "seconds_week": 0.0,
-    }
     from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
-    week = ts_literal(sel.week_start)
     wq = (
         sa.select(W.c.person_id, key_or_null(wkey).label("g"), sa.func.sum(W.c.seconds))
         .select_from(from_w)
-        .where(*cond, W.c.started_at >= week)
+        .where(*cond, W.c.started_at >= ts_literal(sel.week_start))
         .group_by(W.c.person_id, *([wkey] if wkey is not None else []))
     )
     with parallel_plans(conn, sel):
         rows = conn.execute(q).all()
         week_rows = conn.execute(wq).all()
-    for p, g, n, pts, secs, overdue in rows:
-        out[(p, g)] = {**zero, "open_tasks": num(n), "open_points": num(pts), "open_seconds": num(secs),
-                       "overdue_tasks": num(overdue)}
-    for p, g, secs in week_rows:
-        out.setdefault((p, g), dict(zero))["seconds_week"] = num(secs)
+    week = {(p, g): num(secs) for p, g, secs in week_rows}
+    out = [
+        (p, g, {"open_tasks": n, "open_points": pts or 0.0, "open_seconds": num(secs),
+                "overdue_tasks": overdue or 0, "seconds_week": week.pop((p, g), 0.0)})
+        for p, g, n, pts, secs, overdue in rows
+    ]
+    zero = {"open_tasks": 0, "open_points": 0.0, "open_seconds": 0.0, "overdue_tasks": 0}
+    out += [(p, g, {**zero, "seconds_week": secs}) for (p, g), secs in week.items()]
+    out.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1] or 0))
     return out
 
 

@@ -20,7 +20,7 @@ __all__ = ["workload_view", "workload_figures"]
 def workload_figures(r: dict[str, float]) -> dict[str, Any]:
     return {
         "open_tasks": int(r["open_tasks"]),
-        "open_estimate_points": r["open_points"],
+        "open_estimate_points": float(r["open_points"]),
         "open_estimate_hours": round(r["open_seconds"] / 3600, 2),
         "overdue_tasks": int(r["overdue_tasks"]),
         "hours_this_week": round(r["seconds_week"] / 3600, 2),
@@ -31,14 +31,20 @@ def workload_figures(r: dict[str, float]) -> dict[str, Any]:
 def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     rows = queries.workload_rows(conn, sel)
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
-    people = group_names(conn, replace(sel, params=replace(sel.params, group_by="person")), {p for p, _ in rows})
-    others = group_names(conn, sel, {g for _, g in rows}) if second else {}
+    person_ids = {p for p, _, _ in rows}
+    people = group_names(conn, replace(sel, params=replace(sel.params, group_by="person")), person_ids)
+    # One label object per person and per group, shared by their rows (thousands when grouped).
+    person_label = {p: label("person", p, people) for p in person_ids}
+    group_label: dict[Any, dict[str, Any]] = {}
+    if second:
+        group_ids = {g for _, g, _ in rows}
+        others = group_names(conn, sel, group_ids)
+        group_label = {g: label(second, g, others) for g in group_ids}
     people_rows = []
-    for (p, g), r in sorted(rows.items(), key=lambda kv: (kv[0][0] is None, kv[0][0] or 0, kv[0][1] or 0)):
-        item = {"person": label("person", p, people)}
-        if second:
-            item["group"] = label(second, g, others)
-        people_rows.append({**item, **workload_figures(r)})
+    for p, g, r in rows:
+        item = {"person": person_label[p], "group": group_label[g]} if second else {"person": person_label[p]}
+        item.update(workload_figures(r))
+        people_rows.append(item)
     plain = replace(sel, params=replace(sel.params, group_by=None))
     totals = queries.open_totals(conn, plain)
     # Each worklog has one author: unless milestones (which a task may share) split them, the
@@ -46,7 +52,7 @@ def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     if second == "milestone":
         totals["seconds_week"] = queries.week_seconds(conn, plain)
     else:
-        totals["seconds_week"] = sum(r["seconds_week"] for r in rows.values())
+        totals["seconds_week"] = sum(r["seconds_week"] for _, _, r in rows)
     total = workload_figures(totals)
     defs = definitions(
         sel,

@@ -35,6 +35,8 @@ def upgrade() -> None:
     conn = op.get_bind()
     worklog_task.rebuild(conn)
     worklog_task.install(conn)
+    if conn.dialect.name == 'postgresql':  # statistics for the new columns, which the views filter on
+        conn.exec_driver_sql('ANALYZE worklog')
     if conn.dialect.name == 'sqlite':
         op.drop_index('ix_task_alive_key', table_name='task')
 

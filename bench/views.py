@@ -362,10 +362,13 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(T.c.org_id == org, T.c.status_category != "done")
         .group_by(TA.c.person_id)
     )
+    # Grouped by the bare column, SQLite walks the whole person_id index for its order (a row
+    # lookup per worklog, ~90 ms); the expression makes it read the week's range and sort it.
+    person = sa.literal_column("+worklog.person_id", sa.Integer)
     week = (
-        sa.select(W.c.person_id, sa.func.sum(W.c.seconds))
+        sa.select(person, sa.func.sum(W.c.seconds))
         .where(W.c.org_id == org, W.c.started_at >= NOW - timedelta(days=7))
-        .group_by(W.c.person_id)
+        .group_by(person)
     )
     return {
         "portfolio": [tasks],

@@ -339,7 +339,19 @@ class Worklog(SQLModel, table=True):
     __tablename__ = "worklog"
     __table_args__ = (
         sa.UniqueConstraint("source_id", "external_id", name="uq_worklog_source_ext"),
-        sa.Index("ix_worklog_org_started", "org_id", "started_at"),
+        # Covering for the views' worklog passes (migration 0007): SQLite reads the whole costed
+        # pass from it instead of the wider table rows, and a week's hours are one range of it.
+        sa.Index(
+            "ix_worklog_org_started_cover",
+            "org_id",
+            "started_at",
+            "person_id",
+            "seconds",
+            "task_project_id",
+            "task_id",
+            "task_deleted_at",
+            "deleted_at",
+        ),
         sa.Index("ix_worklog_task", "source_id", "task_external_id"),
     )
     id: int | None = Field(default=None, primary_key=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -106,12 +106,12 @@ def _project_rate() -> Any:
 
 
 def worklog_from(
-    conn: Connection, sel: Selection, by: str | None, *, costed: bool = True
+    conn: Connection, sel: Selection, by: str | None, *, costed: bool = True, since: datetime | None = None
 ) -> tuple[Any, Any, Any, list[Any]]:
     """``(from clause, group key, cost expression, conditions)`` for the worklogs of the selection
-    at ``as_of``: started by then, not deleted by then, on a task of the selection alive then.
-    The ``assignee`` filter means the worklog's author here. ``costed=False``: hours only, no
-    rate joins (the cost expression is then ``None``)."""
+    at ``as_of``: started by then (and from ``since``, when given), not deleted by then, on a task
+    of the selection alive then. The ``assignee`` filter means the worklog's author here.
+    ``costed=False``: hours only, no rate joins (the cost expression is then ``None``)."""
     # The worklog row carries its task's id, project and tombstone (kept by triggers): no task join.
     from_: Any = W
     rp = _rate_periods(conn, sel) if costed else None
@@ -149,7 +149,11 @@ def worklog_from(
         rate = sa.func.coalesce(*rates)
     at = ts_literal(sel.as_of)
     started: Any = W.c.started_at
-    if sel.dialect == "sqlite" and not sel.history:
+    org: Any = org_is(sel, W)
+    if since is not None:
+        # A few days of worklogs (the week's hours): a range of the (org_id, started_at) index.
+        org = W.c.org_id == sel.org_id
+    elif sel.dialect == "sqlite" and not sel.history:
         # As of now nearly every worklog matches "started by as_of": a unary + keeps SQLite off the
         # (org_id, started_at) index, whose row-by-row lookups are far slower than a table scan.
         started = sa.literal_column("+worklog.started_at", W.c.started_at.type)
@@ -157,8 +161,9 @@ def worklog_from(
     if sel.history:
         task_alive = sa.or_(task_alive, W.c.task_deleted_at > at)
     cond = [
-        org_is(sel, W),
+        org,
         started <= at,
+        *([W.c.started_at >= ts_literal(since)] if since is not None else []),
         sa.or_(W.c.deleted_at.is_(None), W.c.deleted_at > at),
         W.c.task_id.is_not(None),  # a worklog whose task is not (yet) stored counts nowhere
         task_alive,
@@ -296,10 +301,6 @@ def direct_costs(conn: Connection, sel: Selection) -> tuple[dict[Any, Row], dict
 
 def week_seconds(conn: Connection, sel: Selection) -> float:
     """Worklog seconds of the selection started in as_of's ISO week, up to as_of."""
-    from_, _, _, cond = worklog_from(conn, sel, None, costed=False)
-    q = (
-        sa.select(sa.func.sum(W.c.seconds))
-        .select_from(from_)
-        .where(*cond, W.c.started_at >= ts_literal(sel.week_start))
-    )
+    from_, _, _, cond = worklog_from(conn, sel, None, costed=False, since=sel.week_start)
+    q = sa.select(sa.func.sum(W.c.seconds)).select_from(from_).where(*cond)
     return num(conn.execute(q).scalar())

@@ -473,16 +473,20 @@ def workload_rows(conn: Connection, sel: Selection) -> list[tuple[Any, Any, Row]
         .where(open_)
         .group_by(TA.c.person_id, *([key] if key is not None else []))
     )
-    from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False)
+    from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False, since=sel.week_start)
+    # SQLite: grouped by the bare person_id, it would walk the whole person index for its order
+    # (a row lookup per worklog); as an expression it sorts the week's few rows instead.
+    person = W.c.person_id if sel.dialect == "postgresql" else sa.literal_column("+worklog.person_id", sa.Integer)
     wq = (
-        sa.select(W.c.person_id, key_or_null(wkey).label("g"), sa.func.sum(W.c.seconds))
+        sa.select(person, key_or_null(wkey).label("g"), sa.func.sum(W.c.seconds))
         .select_from(from_w)
-        .where(*cond, W.c.started_at >= ts_literal(sel.week_start))
-        .group_by(W.c.person_id, *([wkey] if wkey is not None else []))
+        .where(*cond)
+        .group_by(person, *([wkey] if wkey is not None else []))
     )
     with parallel_plans(conn, sel):
         rows = conn.execute(q).all()
-        week_rows = conn.execute(wq).all()
+    # The week's worklogs are one short range of the covering started index: serial is faster.
+    week_rows = conn.execute(wq).all()
     week = {(p, g): num(secs) for p, g, secs in week_rows}
     out = [
         (p, g, {"open_tasks": n, "open_points": pts or 0.0, "open_seconds": num(secs),

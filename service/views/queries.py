@@ -59,7 +59,6 @@ __all__ = [
     "milestone_counts",
     "MilestoneCounts",
     "workload_rows",
-    "open_totals",
 ]
 
 TASK_TOTAL_FIELDS = (
@@ -448,30 +447,57 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts:
 # --- workload ----------------------------------------------------------------------------------
 
 
-def workload_rows(conn: Connection, sel: Selection) -> list[tuple[Any, Any, Row]]:
-    """Per (person, group) — group ``None`` unless grouped by project, source or milestone —
-    in order (person ids ascending, unassigned last; then group ids, none first): open tasks, open estimate
-    (points and seconds), open overdue tasks, seconds logged this week."""
+# (person, group, open tasks, open points, open estimate seconds, open overdue tasks, seconds
+# logged this week)
+WorkloadRow = tuple[Any, Any, int, float, float, int, float]
+
+
+def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], WorkloadRow]:
+    """``(rows, total)``. Rows per (person, group) — group ``None`` unless grouped by project,
+    source or milestone — in order (person ids ascending, unassigned last; then group ids, none
+    first): open tasks, open estimate (points and seconds), open overdue tasks, seconds logged
+    this week. The total counts each open task once, though a task may have several assignees
+    (or milestones); its seconds this week are left to the caller (0 here).
+
+    The open tasks are read once into a materialized CTE that both sums read, the per-person
+    join and the total (a second scan of the task state for the total cost ~40 % more on
+    bench/views.py's data)."""
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
     ts = task_state(sel, require_counted=True)
-    on = TA.c.task_id == ts.c.id
+    open_ = (
+        sa.select(
+            ts.c.id,
+            ts.c.project_id,
+            ts.c.source_id,
+            ts.c.estimate_points,
+            ts.c.estimate_seconds,
+            flag(ts.c.due_date < sel.as_of_date).label("overdue"),
+        )
+        .where(ts.c.status_asof != "done")
+        .cte("open_tasks")
+        .prefix_with("MATERIALIZED")
+    )
+    on = TA.c.task_id == open_.c.id
     if sel.params.assignee is not None:
         on = sa.and_(on, TA.c.person_id == sel.params.assignee)
-    base = ts.outerjoin(TA, on)
-    from_, key = group_join(with_group(sel, second), base, ts.c.id, ts.c.project_id, ts.c.source_id)
-    open_ = ts.c.status_asof != "done"
-    q = (
-        sa.select(
-            TA.c.person_id.label("p"),
-            key_or_null(key).label("g"),
+    from_, key = group_join(
+        with_group(sel, second), open_.outerjoin(TA, on), open_.c.id, open_.c.project_id, open_.c.source_id
+    )
+
+    def sums(total: int) -> list[Any]:
+        return [
             sa.func.count().label("open_tasks"),
-            sa.func.sum(ts.c.estimate_points).label("open_points"),
-            sa.func.sum(ts.c.estimate_seconds).label("open_seconds"),
-            sa.func.sum(flag(ts.c.due_date < sel.as_of_date)).label("overdue_tasks"),
-        )
+            sa.func.sum(open_.c.estimate_points).label("open_points"),
+            sa.func.sum(open_.c.estimate_seconds).label("open_seconds"),
+            sa.func.sum(open_.c.overdue).label("overdue_tasks"),
+            sa.literal(total).label("total"),
+        ]
+
+    q = sa.union_all(
+        sa.select(TA.c.person_id.label("p"), key_or_null(key).label("g"), *sums(0))
         .select_from(from_)
-        .where(open_)
-        .group_by(TA.c.person_id, *([key] if key is not None else []))
+        .group_by(TA.c.person_id, *([key] if key is not None else [])),
+        sa.select(sa.null().label("p"), sa.null().label("g"), *sums(1)).select_from(open_),
     )
     from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False, since=sel.week_start)
     # SQLite: grouped by the bare person_id, it would walk the whole person index for its order
@@ -488,30 +514,15 @@ def workload_rows(conn: Connection, sel: Selection) -> list[tuple[Any, Any, Row]
     # The week's worklogs are one short range of the covering started index: serial is faster.
     week_rows = conn.execute(wq).all()
     week = {(p, g): num(secs) for p, g, secs in week_rows}
-    out = [
-        (p, g, {"open_tasks": n, "open_points": pts or 0.0, "open_seconds": num(secs),
-                "overdue_tasks": overdue or 0, "seconds_week": week.pop((p, g), 0.0)})
-        for p, g, n, pts, secs, overdue in rows
-    ]
-    zero = {"open_tasks": 0, "open_points": 0.0, "open_seconds": 0.0, "overdue_tasks": 0}
-    out += [(p, g, {**zero, "seconds_week": secs}) for (p, g), secs in week.items()]
+    out: list[WorkloadRow] = []
+    total: WorkloadRow = (None, None, 0, 0.0, 0.0, 0, 0.0)
+    for p, g, n, pts, secs, overdue, is_total in rows:
+        row = (p, g, n, float(pts or 0.0), num(secs), overdue or 0, 0.0 if is_total else week.pop((p, g), 0.0))
+        if is_total:
+            total = row
+        else:
+            out.append(row)
+    out += [(p, g, 0, 0.0, 0.0, 0, secs) for (p, g), secs in week.items()]
     out.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1] or 0))
-    return out
+    return out, total
 
-
-def open_totals(conn: Connection, sel: Selection) -> Row:
-    """The open tasks of the selection at ``as_of``, each counted once (the workload total):
-    count, Σ points, Σ estimate seconds, overdue. One lean scan of the task state."""
-    ts = task_state(with_group(sel, None), require_counted=True)
-    q = (
-        sa.select(
-            sa.func.count().label("open_tasks"),
-            sa.func.sum(ts.c.estimate_points).label("open_points"),
-            sa.func.sum(ts.c.estimate_seconds).label("open_seconds"),
-            sa.func.sum(flag(ts.c.due_date < sel.as_of_date)).label("overdue_tasks"),
-        )
-        .select_from(ts)
-        .where(ts.c.status_asof != "done")
-    )
-    r = conn.execute(q).mappings().one()
-    return {k: num(v) for k, v in r.items()}

@@ -12,48 +12,43 @@ from sqlalchemy.engine import Connection
 
 from service.views import queries
 from service.views.common import definitions, envelope, label
+from service.views.queries import WorkloadRow
 from service.views.selection import Selection, group_names
 
 __all__ = ["workload_view", "workload_figures"]
 
 
-def workload_figures(r: dict[str, float]) -> dict[str, Any]:
+def workload_figures(r: WorkloadRow) -> dict[str, Any]:
+    """The figures of one row of ``queries.workload_rows`` (or its total)."""
     return {
-        "open_tasks": int(r["open_tasks"]),
-        "open_estimate_points": float(r["open_points"]),
-        "open_estimate_hours": round(r["open_seconds"] / 3600, 2),
-        "overdue_tasks": int(r["overdue_tasks"]),
-        "hours_this_week": round(r["seconds_week"] / 3600, 2),
+        "open_tasks": r[2],
+        "open_estimate_points": r[3],
+        "open_estimate_hours": round(r[4] / 3600, 2),
+        "overdue_tasks": r[5],
+        "hours_this_week": round(r[6] / 3600, 2),
         "reasons": {},
     }
 
 
 def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    rows = queries.workload_rows(conn, sel)
+    rows, total_row = queries.workload_rows(conn, sel)
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
-    person_ids = {p for p, _, _ in rows}
+    person_ids = {r[0] for r in rows}
     people = group_names(conn, replace(sel, params=replace(sel.params, group_by="person")), person_ids)
     # One label object per person and per group, shared by their rows (thousands when grouped).
     person_label = {p: label("person", p, people) for p in person_ids}
-    group_label: dict[Any, dict[str, Any]] = {}
     if second:
-        group_ids = {g for _, g, _ in rows}
+        group_ids = {r[1] for r in rows}
         others = group_names(conn, sel, group_ids)
         group_label = {g: label(second, g, others) for g in group_ids}
-    people_rows = []
-    for p, g, r in rows:
-        item = {"person": person_label[p], "group": group_label[g]} if second else {"person": person_label[p]}
-        item.update(workload_figures(r))
-        people_rows.append(item)
+        people_rows = [{"person": person_label[r[0]], "group": group_label[r[1]], **workload_figures(r)} for r in rows]
+    else:
+        people_rows = [{"person": person_label[r[0]], **workload_figures(r)} for r in rows]
     plain = replace(sel, params=replace(sel.params, group_by=None))
-    totals = queries.open_totals(conn, plain)
     # Each worklog has one author: unless milestones (which a task may share) split them, the
     # per-person rows partition the worklogs and their sum is the total.
-    if second == "milestone":
-        totals["seconds_week"] = queries.week_seconds(conn, plain)
-    else:
-        totals["seconds_week"] = sum(r["seconds_week"] for _, _, r in rows)
-    total = workload_figures(totals)
+    week = queries.week_seconds(conn, plain) if second == "milestone" else sum(r[6] for r in rows)
+    total = workload_figures((*total_row[:6], week))
     defs = definitions(
         sel,
         open_tasks="tasks in scope not done at as_of, per assignee (unassigned: person id null)",

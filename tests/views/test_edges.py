@@ -8,10 +8,12 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from mappings.model import MilestoneRef
 from service import store
 from service.tables import Organization, PersonRate, Project, Source
 from service.views import ViewParams, compute_view
 from tests.views.portfolio_data import (
+    ANN_J,
     BOB,
     DONE,
     TODO,
@@ -313,3 +315,30 @@ def test_daily_series_count_local_days_in_a_zone_far_from_utc(db):
     assert days["2026-03-03"] == (2, 1)
     flow = compute_view(db, w.org_id, "flow", ViewParams(as_of=date(2026, 3, 5)))
     assert [(p["start"], p["done"]) for p in flow["series"]["throughput"]][-1] == ("2026-03-02", 1)
+
+
+def test_workload_total_counts_a_shared_task_once_in_every_grouping(db):
+    """A task with two assignees and two milestones is in both people's rows (and both
+    milestones' when grouped so), but the total — read in the same pass — counts it once."""
+    w = make_world(db)
+    shared = _jira("1", at(2, 2), at(2, 2), TODO, points=3, due_date=date(2026, 3, 1))
+    shared = shared.model_copy(update={"task": shared.task.model_copy(update={
+        "assignees": [ANN_J, BOB], "milestones": [MilestoneRef(external_id="m1"), MilestoneRef(external_id="m2")]})})
+    with db.write() as c:
+        store.apply_effects(c, w.org_id, w.jira, [
+            _version("m1", "1.0", date(2026, 4, 1), at(2, 2)),
+            _version("m2", "2.0", date(2026, 5, 1), at(2, 2)),
+            shared,
+            _jira("2", at(2, 2), at(2, 2), TODO, points=2, who=BOB),
+            _jira("3", at(2, 2), at(2, 2), DONE, points=8, who=BOB),
+        ])
+    now = datetime(2026, 3, 11, 12, tzinfo=UTC)
+    for by in (None, "project", "milestone"):
+        r = compute_view(db, w.org_id, "workload", ViewParams(group_by=by), now=now)
+        t = r["total"]
+        assert (t["open_tasks"], t["open_estimate_points"], t["overdue_tasks"]) == (2, 5, 1), by
+        per_person: dict[str, int] = {}
+        for row in r["people"]:
+            per_person[row["person"]["name"]] = per_person.get(row["person"]["name"], 0) + row["open_tasks"]
+        # Ann: the shared task (in two milestone rows when grouped by milestone); Bob: it and task 2.
+        assert per_person == ({"Ann": 2, "Bob": 3} if by == "milestone" else {"Ann": 1, "Bob": 2}), by

@@ -157,7 +157,7 @@ def worklog_from(
         # As of now nearly every worklog matches "started by as_of": a unary + keeps SQLite off the
         # (org_id, started_at) index, whose row-by-row lookups are far slower than a table scan.
         started = sa.literal_column("+worklog.started_at", W.c.started_at.type)
-    task_alive = W.c.task_deleted_at.is_(None)
+    task_alive: Any = W.c.task_deleted_at.is_(None)
     if sel.history:
         task_alive = sa.or_(task_alive, W.c.task_deleted_at > at)
     cond = [

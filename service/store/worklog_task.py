@@ -14,8 +14,10 @@ transactions at once (the inbox runs several workers): each could miss the other
 uncommitted row. A worklog's trigger reads its task ``FOR SHARE``, so it waits for a
 concurrent update or delete of that task (which in turn waits for it); a task insert holds
 its source's advisory lock shared until commit, and a worklog that finds no task takes that
-lock exclusively and looks again, so one of the two always sees the other. SQLite serializes
-writers.
+lock exclusively and looks again, so one of the two always sees the other. Two transactions
+that each inserted tasks of a source and then write a worklog whose task is missing can wait
+for each other: PostgreSQL aborts one as a deadlock, which the inbox and the next poll retry
+like any other. SQLite serializes writers.
 
 ``rebuild`` recomputes the columns from the tasks (the migration's backfill, ``taskhub rollups
 rebuild`` and the tests' reference); ``snapshot`` reads them for comparisons.

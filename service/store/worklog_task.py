@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-__all__ = ["install", "uninstall", "rebuild", "snapshot", "LOCK_CLASS", "LINKED"]
+__all__ = ["install", "uninstall", "rebuild", "snapshot"]
 
 # The task columns copied, in the worklog's column order.
 LINKED = (("task_id", "id"), ("task_project_id", "project_id"), ("task_deleted_at", "deleted_at"))

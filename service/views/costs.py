@@ -184,7 +184,8 @@ def worklog_from(
     elif by == "milestone":
         from_ = from_.outerjoin(TM, TM.c.task_id == W.c.task_id)
         key = TM.c.milestone_id
-    # Float arithmetic: PostgreSQL numeric multiplication per row costs more than the whole join.
+    # Float arithmetic: PostgreSQL numeric multiplication per row cost more than the task join this
+    # pass used to make.
     return from_, key, (W.c.seconds * sa.cast(rate, sa.Float) if rate is not None else None), cond
 
 

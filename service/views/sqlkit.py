@@ -86,7 +86,7 @@ def with_group(sel: Selection, by: Any) -> Selection:
 def parallel_plans(conn: Any, sel: Selection) -> Iterator[None]:
     """PostgreSQL: plan the statements inside as if parallel workers cost nothing to start or to
     hear from. The planner guesses a grouping by local day to have as many groups as rows (a
-    ``timestamptz::date`` has no statistics), so it keeps the worklog join on one core: with
+    ``timestamptz::date`` has no statistics), so it keeps the costed worklog pass on one core: with
     workers, the costed worklog pass of ``bench/views.py`` takes half the time. Small tables
     stay serial anyway (``min_parallel_table_scan_size``). Restored afterwards: other views'
     queries were measured slower with these settings. (Not on an error: a failed statement

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from mappings.model import MilestoneRef, PersonRef, StatusCategory, Task, TaskType, TaskUpsert, Worklog, WorklogUpsert
+from mappings.model import MilestoneRef, PersonRef, StatusCategory, Task, TaskType, TaskUpsert
 from service.db import Database
 from service.tables import Organization, Source
 
@@ -68,16 +68,3 @@ def random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
     )
     return TaskUpsert(task=t, raw={"id": ext})
 
-
-def worklog(ext: str, task_ext: str, minutes: int = 0) -> WorklogUpsert:
-    """An hour logged by Ann on task ``task_ext`` (version ``minutes``)."""
-    return WorklogUpsert(
-        worklog=Worklog(
-            external_id=ext,
-            task_external_id=task_ext,
-            author=PersonRef(tool="jira", external_id="u1", display_name="Ann"),
-            started_at=T0 + timedelta(hours=1),
-            seconds=3600,
-            updated_at=T0 + timedelta(minutes=minutes),
-        )
-    )

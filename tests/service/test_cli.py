@@ -98,13 +98,14 @@ def test_rollups_check_and_rebuild(cli):
 
     from service.db import get_database
     from service.store.tasks import apply_effects
-    from tests.service.factories import make_source, task, worklog
+    from tests.service.factories import T0, make_source, task
+    from tests.views.portfolio_data import ANN_J, _wl
 
     assert cli("org", "create", "acme").exit_code == 0
     db = get_database(get_settings())
     src = make_source(db, 1)
     with db.write() as c:
-        apply_effects(c, 1, src, [task(str(i), minutes=i) for i in range(5)] + [worklog("w1", "1")])
+        apply_effects(c, 1, src, [task(str(i), minutes=i) for i in range(5)] + [_wl("w1", "1", ANN_J, T0, 1)])
     r = cli("rollups", "check")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"org_id": 1, "consistent": True,

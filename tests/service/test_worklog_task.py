@@ -12,16 +12,22 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from mappings.model import DeletedReason, TaskDelete
+from mappings.model import DeletedReason, TaskDelete, WorklogUpsert
 from service.store import worklog_task
 from service.store.tasks import apply_effects
 from service.tables import Organization, Project, Source
 from service.tables import Task as TaskRow
 from service.tables import Worklog as WorklogRow
+from tests.views.portfolio_data import ANN_J, _wl
 
-from .factories import T0, make_org, make_source, random_task, worklog
+from .factories import T0, make_org, make_source, random_task
 
 T, W = TaskRow.__table__, WorklogRow.__table__
+
+
+def worklog(ext: str, task_ext: str) -> WorklogUpsert:
+    """An hour logged by Ann on task ``task_ext``."""
+    return _wl(ext, task_ext, ANN_J, T0 + timedelta(hours=1), 1)
 
 
 def _links(c: sa.Connection, source_id: int) -> dict[str, tuple]:

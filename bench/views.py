@@ -28,6 +28,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 
@@ -365,9 +366,15 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
     # Grouped by the bare column, SQLite walks the whole person_id index for its order (a row
     # lookup per worklog, ~90 ms); the expression makes it read the week's range and sort it.
     person = sa.literal_column("+worklog.person_id", sa.Integer)
+    # The covering worklog index leads by local day (migration 0008), as the view's week pass reads it.
+    since = NOW - timedelta(days=7)
     week = (
         sa.select(person, sa.func.sum(W.c.seconds))
-        .where(W.c.org_id == org, W.c.started_at >= NOW - timedelta(days=7))
+        .where(
+            W.c.org_id == org,
+            W.c.started_day >= since.astimezone(ZoneInfo("Europe/Berlin")).date(),
+            W.c.started_at >= since,
+        )
         .group_by(person)
     )
     return {

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -202,13 +202,19 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
     return [o.id for o in s.exec(select(Organization).order_by(col(Organization.id)))]
 
 
+def _kept(conn: Any, oid: int) -> dict[str, set[Any]]:
+    from service.store import rollup, worklog_day, worklog_task
+
+    return {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid), **worklog_day.snapshot(conn, oid)}
+
+
 @rollups_app.command("check")
 def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                   ) -> None:
     """Compare the trigger-kept rollups (and the worklogs' copies of their tasks' id, project and
-    tombstone) with a recomputation from the task rows (changes nothing); exit 1 if any
-    organization differs."""
-    from service.store import rollup, worklog_task
+    tombstone, their local days and their authors' rates) with a recomputation from the task,
+    rate and organization rows (changes nothing); exit 1 if any organization differs."""
+    from service.store import rollup, worklog_day, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -220,10 +226,11 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
     for oid in orgs:
         try:
             with db.write() as conn:  # rebuilt inside a transaction that is then rolled back
-                kept = {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid)}
+                kept = _kept(conn, oid)
                 rollup.rebuild(conn, oid)
                 worklog_task.rebuild(conn, oid)
-                fresh = {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid)}
+                worklog_day.rebuild(conn, oid)
+                fresh = _kept(conn, oid)
                 raise _Undo
         except _Undo:
             pass
@@ -238,8 +245,9 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
 @rollups_app.command("rebuild")
 def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                     ) -> None:
-    """Recompute the rollups (and the worklogs' task columns) from the task rows."""
-    from service.store import rollup, worklog_task
+    """Recompute the rollups (and the worklogs' task columns, local days and author rates) from
+    the task, rate and organization rows — after a change of the time zone rules, say."""
+    from service.store import rollup, worklog_day, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -248,6 +256,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
         for oid in orgs:
             rollup.rebuild(conn, oid)
             worklog_task.rebuild(conn, oid)
+            worklog_day.rebuild(conn, oid)
     typer.echo(json.dumps({"rebuilt": orgs}))
 
 

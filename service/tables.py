@@ -339,11 +339,13 @@ class Worklog(SQLModel, table=True):
     __tablename__ = "worklog"
     __table_args__ = (
         sa.UniqueConstraint("source_id", "external_id", name="uq_worklog_source_ext"),
-        # Covering for the views' worklog passes (migration 0007): SQLite reads the whole costed
-        # pass from it instead of the wider table rows, and a week's hours are one range of it.
+        # Covering for the views' worklog passes (migrations 0007, 0008): SQLite reads the costed
+        # pass from it instead of the wider table rows and sums the days in its order, and a
+        # week's hours are one range of it.
         sa.Index(
-            "ix_worklog_org_started_cover",
+            "ix_worklog_org_day_cover",
             "org_id",
+            "started_day",
             "started_at",
             "person_id",
             "seconds",
@@ -351,6 +353,7 @@ class Worklog(SQLModel, table=True):
             "task_id",
             "task_deleted_at",
             "deleted_at",
+            "author_rate",
         ),
         sa.Index("ix_worklog_task", "source_id", "task_external_id"),
     )
@@ -372,6 +375,11 @@ class Worklog(SQLModel, table=True):
     task_id: int | None = None
     task_project_id: int | None = None
     task_deleted_at: datetime | None = None
+    # The local date of started_at in the organization's zone and the author's hourly rate in
+    # effect that day (NULL: none), kept by ``service.store.worklog_day``'s triggers: the budget
+    # view sums the worklogs by day and prices them without a conversion or a lookup per row.
+    started_day: date | None = None
+    author_rate: float | None = None
 
 
 class Change(SQLModel, table=True):

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from service.store.sql import bulk_insert, chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
-__all__ = ["ApplyStats", "upsert_projects"]
+__all__ = ["ApplyStats", "upsert_projects", "run_ddl", "drop_triggers"]
 
 PR = ProjectRow.__table__
 
@@ -124,3 +124,22 @@ def upsert_projects(
     return out
 
 
+def run_ddl(conn: Connection, sqlite: Iterable[str], postgresql: Iterable[str]) -> None:
+    """Run the statements written for this connection's store (trigger modules' ``install``)."""
+    for ddl in postgresql if conn.dialect.name == "postgresql" else sqlite:
+        conn.exec_driver_sql(ddl)
+
+
+def drop_triggers(
+    conn: Connection, sqlite: Iterable[str], postgresql: Iterable[tuple[str, str]], functions: Iterable[str]
+) -> None:
+    """Drop a trigger module's triggers: SQLite's by name; PostgreSQL's ``(name, table)`` and then
+    their functions (trigger modules' ``uninstall``)."""
+    if conn.dialect.name == "postgresql":
+        for name, table in postgresql:
+            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        for fn in functions:
+            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {fn}()")
+        return
+    for name in sqlite:
+        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")

@@ -30,6 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from service.store.common import drop_triggers, run_ddl
+
 __all__ = ["install", "uninstall", "rebuild", "snapshot"]
 
 # The task columns copied, in the worklog's column order.
@@ -163,19 +165,11 @@ _PG_FUNCTIONS = ("row", "task_insert", "task_update", "task_delete")
 
 def install(conn: Connection) -> None:
     """Create the triggers (the columns exist: migration 0007 adds them)."""
-    for statement in _pg_ddl() if conn.dialect.name == "postgresql" else _sqlite_ddl():
-        conn.exec_driver_sql(statement)
+    run_ddl(conn, _sqlite_ddl(), _pg_ddl())
 
 
 def uninstall(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        for name, table in _PG_TRIGGERS:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        for fn in _PG_FUNCTIONS:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS taskhub_worklog_task_{fn}()")
-        return
-    for name in _SQLITE_TRIGGERS:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+    drop_triggers(conn, _SQLITE_TRIGGERS, _PG_TRIGGERS, (f"taskhub_worklog_task_{fn}" for fn in _PG_FUNCTIONS))
 
 
 def rebuild(conn: Connection, org_id: int | None = None) -> None:

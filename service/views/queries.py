@@ -511,7 +511,7 @@ def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], 
     )
     with parallel_plans(conn, sel):
         rows = conn.execute(q).all()
-    # The week's worklogs are one short range of the covering started index: serial is faster.
+    # The week's worklogs are one short range of the covering day index: serial is faster.
     week_rows = conn.execute(wq).all()
     week = {(p, g): num(secs) for p, g, secs in week_rows}
     out: list[WorkloadRow] = []

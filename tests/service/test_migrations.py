@@ -24,7 +24,7 @@ def test_downgrade_two_steps_and_upgrade_again(db):
     db.migrate()
     from alembic import command
 
-    command.downgrade(db.alembic_config(), "-2")  # 0007 (both stores), then 0006 (SQLite only)
+    command.downgrade(db.alembic_config(), "-2")  # 0008, then 0007
     try:
         assert db.current_revision() != head
         assert _diff(db) != []  # the previous schema really differs

@@ -115,15 +115,17 @@ def _close(got: list[float], want: list[float]) -> bool:
     return all(abs(a - b) <= 0.011 for a, b in zip(got, want, strict=True))
 
 
-@pytest.mark.parametrize(("tz", "default", "rate_columns"), [
-    ("Europe/Berlin", None, 6),
-    ("America/New_York", Decimal("40"), 6),
-    # PostgreSQL: more periods for a person (acc-0 has 3) than rate columns: the array form.
-    ("Asia/Kolkata", None, 2),
+@pytest.mark.parametrize(("tz", "default", "built_in"), [
+    ("Europe/Berlin", None, None),
+    ("America/New_York", Decimal("40"), None),
+    # Written in one zone, then the organization moves: every worklog's day and rate follow.
+    ("Asia/Kolkata", None, "America/Los_Angeles"),
 ])
-def test_labour_costs_equal_a_worklog_by_worklog_computation(db, tz, default, rate_columns, monkeypatch):
-    monkeypatch.setattr("service.views.costs._RATE_COLUMNS", rate_columns)
-    org = _world(db, tz, default)
+def test_labour_costs_equal_a_worklog_by_worklog_computation(db, tz, default, built_in):
+    org = _world(db, built_in or tz, default)
+    if built_in:
+        with db.write() as c:
+            c.execute(sa.update(Organization.__table__).where(Organization.__table__.c.id == org).values(timezone=tz))
     want = _expected(db, org, tz, default)
     assert want["total"][None][1] > 0 and (default is not None or want["total"][None][2] > 0)
     total = compute_view(db, org, "budget", ViewParams(), now=NOW)

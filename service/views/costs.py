@@ -114,15 +114,20 @@ def worklog_days(
     which has none, sums the worklogs twice in one UNION ALL: per group (sorted) and per day (in
     the covering index's order, no sort)."""
 
+    win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
+
     def priced(in_day_order: bool = False) -> Any:
         from_, key, money, cond = worklog_from(conn, sel, by, in_day_order=in_day_order)
+        # The windowed amounts too, so the sums only add up columns (on PostgreSQL the workers compute
+        # them; the leader alone hashes every row into both grouping sets).
         return (
             sa.select(
                 key_or_null(key).label("g"),
                 W.c.started_day.label("d"),
                 W.c.seconds.label("s"),
                 money.label("m"),
-                W.c.started_at.label("st"),
+                sa.case((W.c.started_at >= win, money)).label("m_window"),
+                sa.case((W.c.started_at >= week, W.c.seconds)).label("s_week"),
             )
             .select_from(from_)
             .where(*cond)
@@ -140,11 +145,7 @@ def worklog_days(
             unrated.label("unrated_seconds"),
         ]
 
-    win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
-    windowed = [
-        sum_if(wl.c.st >= win, wl.c.m).label("labour_window"),
-        sum_if(wl.c.st >= week, wl.c.s).label("seconds_week"),
-    ]
+    windowed = [sa.func.sum(wl.c.m_window).label("labour_window"), sa.func.sum(wl.c.s_week).label("seconds_week")]
     q: Any
     if by is None:
         q = sa.select(sa.literal(1).label("by_day"), sa.null().label("g"), wl.c.d, *sums(wl)).group_by(wl.c.d)

@@ -283,7 +283,11 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         for p in projects:
             buckets.setdefault(p.id if by == "project" else p.source_id, []).append(per_project[p.id])
         names = group_names(conn, sel, set(buckets))
-        groups = [{"group": label(by, k, names), **budget_figures(rollup(v), sel)} for k, v in sorted(buckets.items())]
+        # A one-project group's figures are its project's (budget_figures only reads its input).
+        groups = [
+            {"group": label(by, k, names), **budget_figures(v[0] if len(v) == 1 else rollup(v), sel)}
+            for k, v in sorted(buckets.items())
+        ]
     elif by in ("person", "milestone"):
         # A worklog counts in each milestone of its task: a pass of its own.
         work_g = work if by == "person" else queries.worklog_days(conn, sel, "milestone")[0]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
@@ -13,7 +12,6 @@ import sqlalchemy as sa
 from service.tables import (
     Change,
     Milestone,
-    PersonRate,
     Project,
     Task,
     TaskAssignee,
@@ -21,7 +19,6 @@ from service.tables import (
     Worklog,
 )
 from service.views.selection import Selection, table
-from service.views.sqltime import _as_date
 
 __all__ = [
     "T",
@@ -31,13 +28,11 @@ __all__ = [
     "PR",
     "TA",
     "TM",
-    "RATE",
     "Row",
     "num",
     "flag",
     "sum_if",
     "key_or_null",
-    "as_day",
     "with_group",
     "parallel_plans",
 ]
@@ -49,7 +44,6 @@ M = table(Milestone)
 PR = table(Project)
 TA = table(TaskAssignee)
 TM = table(TaskMilestone)
-RATE = table(PersonRate)
 
 Row = dict[str, Any]
 
@@ -68,12 +62,6 @@ def sum_if(cond: Any, value: Any) -> Any:
 
 def key_or_null(key: Any) -> Any:
     return key if key is not None else sa.literal(None, sa.Integer)
-
-
-def as_day(value: Any) -> date:
-    day = _as_date(value)
-    assert day is not None
-    return day
 
 
 def with_group(sel: Selection, by: Any) -> Selection:

@@ -25,7 +25,6 @@ __all__ = [
     "offset_segments",
     "local_midnight",
     "ts_literal",
-    "stored_ts",
 ]
 
 _FIRST_YEAR = 2000
@@ -143,14 +142,6 @@ def _as_date(v: Any) -> date | None:
     if v is None or isinstance(v, date):
         return v
     return date.fromisoformat(str(v)[:10])
-
-
-def stored_ts(value: datetime, dialect: str) -> Any:
-    """A UTC instant as the stores keep it (ISO text on SQLite), for JSON-bound tables."""
-    value = value.astimezone(UTC)
-    if dialect == "postgresql":
-        return value.isoformat()
-    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def seconds_between(later: Any, earlier: Any, dialect: str) -> Any:

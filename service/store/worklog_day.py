@@ -81,22 +81,27 @@ def _sqlite_ddl() -> list[str]:
         f"{_rate_at('new.person_id', 'x.d')} FROM (SELECT taskhub_local_day(new.started_at, o.timezone) AS d "
         "FROM organization o WHERE o.id = new.org_id) AS x) WHERE id = new.id;"
     )
-    reprice = f"UPDATE worklog SET author_rate = {_rate_at('worklog.person_id', 'worklog.started_day')}"
+    rate = _rate_at("worklog.person_id", "worklog.started_day")
+
+    def reprice(where: str) -> str:  # only the rows whose rate changes are written
+        return f"UPDATE worklog SET author_rate = {rate} WHERE {where} AND author_rate IS NOT {rate};"
+
+    day = "taskhub_local_day(started_at, new.timezone)"
     changed = " OR ".join(f"old.{c} IS NOT new.{c}" for c in _MOVED)
     return [
         f"CREATE TRIGGER worklog_day_price AFTER INSERT ON worklog BEGIN\n  {price}\nEND",
         f"CREATE TRIGGER worklog_day_reprice AFTER UPDATE OF {', '.join(_MOVED)} ON worklog WHEN {changed} "
         f"BEGIN\n  {price}\nEND",
         f"CREATE TRIGGER worklog_day_rate_insert AFTER INSERT ON person_rate BEGIN\n  "
-        f"{reprice} WHERE person_id = new.person_id;\nEND",
+        f"{reprice('person_id = new.person_id')}\nEND",
         "CREATE TRIGGER worklog_day_rate_update AFTER UPDATE ON person_rate BEGIN\n  "
-        f"{reprice} WHERE person_id IN (old.person_id, new.person_id);\nEND",
+        f"{reprice('person_id IN (old.person_id, new.person_id)')}\nEND",
         "CREATE TRIGGER worklog_day_rate_delete AFTER DELETE ON person_rate BEGIN\n  "
-        f"{reprice} WHERE person_id = old.person_id;\nEND",
+        f"{reprice('person_id = old.person_id')}\nEND",
         "CREATE TRIGGER worklog_day_zone AFTER UPDATE OF timezone ON organization "
         "WHEN old.timezone IS NOT new.timezone BEGIN\n  "
-        "UPDATE worklog SET started_day = taskhub_local_day(started_at, new.timezone) WHERE org_id = new.id;\n  "
-        f"{reprice} WHERE org_id = new.id;\nEND",
+        f"UPDATE worklog SET started_day = {day} WHERE org_id = new.id AND started_day IS NOT {day};\n  "
+        f"{reprice('org_id = new.id')}\nEND",
     ]
 
 
@@ -107,9 +112,9 @@ _SQLITE_TRIGGERS = ("worklog_day_price", "worklog_day_reprice", "worklog_day_rat
 # --- PostgreSQL: a row trigger on the worklog, statement triggers on the rates ---------------------
 
 
-def _pg_function(name: str, body: list[str], returns: str = "NULL") -> str:
+def _pg_function(name: str, body: list[str], returns: str = "NULL", settings: str = "") -> str:
     return (
-        f"CREATE FUNCTION taskhub_worklog_day_{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\nBEGIN\n  "
+        f"CREATE FUNCTION taskhub_worklog_day_{name}() RETURNS trigger LANGUAGE plpgsql{settings} AS $fn$\nBEGIN\n  "
         + "\n  ".join(body)
         + f"\n  RETURN {returns};\nEND\n$fn$"
     )
@@ -135,20 +140,27 @@ def _pg_ddl() -> list[str]:
             _pg_reprice(f"w.person_id IN (SELECT person_id FROM ({changed}) c)"),
         ]
 
+    zoned = "(w.started_at AT TIME ZONE NEW.timezone)::date"
     zone = [
         f"PERFORM pg_advisory_xact_lock({LOCK_CLASS}, NEW.id);",
-        "UPDATE worklog w SET started_day = (w.started_at AT TIME ZONE NEW.timezone)::date WHERE w.org_id = NEW.id;",
+        f"UPDATE worklog w SET started_day = {zoned} "
+        f"WHERE w.org_id = NEW.id AND w.started_day IS DISTINCT FROM {zoned};",
         _pg_reprice("w.org_id = NEW.id"),
     ]
+    # A rate statement re-prices its people's worklogs through the person index: never a scan of
+    # every worklog (transition tables have no statistics to plan by; `taskhub apply` writes rates
+    # one statement each).
+    probe = " SET enable_hashjoin = off SET enable_mergejoin = off"
     changed = " OR ".join(f"OLD.{c} IS DISTINCT FROM NEW.{c}" for c in _MOVED)
     return [
         _pg_function("row", row, returns="NEW"),
-        _pg_function("rate_insert", rates("SELECT org_id, person_id FROM new_rows")),
+        _pg_function("rate_insert", rates("SELECT org_id, person_id FROM new_rows"), settings=probe),
         _pg_function(
             "rate_update",
             rates("SELECT org_id, person_id FROM old_rows UNION SELECT org_id, person_id FROM new_rows"),
+            settings=probe,
         ),
-        _pg_function("rate_delete", rates("SELECT org_id, person_id FROM old_rows")),
+        _pg_function("rate_delete", rates("SELECT org_id, person_id FROM old_rows"), settings=probe),
         _pg_function("zone", zone),
         "CREATE TRIGGER worklog_day_price BEFORE INSERT ON worklog "
         "FOR EACH ROW EXECUTE FUNCTION taskhub_worklog_day_row()",

@@ -59,4 +59,8 @@ def demo(
         fail(f"cannot start the demo: {exc} (is port {port} taken? try --port 0)", code=1)
     finally:
         typer.echo("stopping …")
+        # Should stopping ever hang, every thread's stack goes to stderr after 15 s: the evidence.
+        import faulthandler
+
+        faulthandler.dump_traceback_later(15)
         d.stop()

@@ -44,6 +44,9 @@ def demo(
     bar, progress = _progress_printer(tty)
     d = Demo(opts, say=say, progress=progress)
     signal.signal(signal.SIGTERM, lambda *_: d.stop_event.set())
+    # Ctrl-C stops the demo even when it was started with SIGINT ignored (a shell's background
+    # job without job control, `nohup`): Python then installs no KeyboardInterrupt handler itself.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if bar is not None:
             with bar:

@@ -1,4 +1,4 @@
-"""Pieces every store module shares: apply statistics, the monotonic guard, projects."""
+"""Pieces every store module shares: apply statistics, the monotonic guard, projects, trigger DDL."""
 
 from __future__ import annotations
 

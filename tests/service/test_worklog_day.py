@@ -95,7 +95,7 @@ def test_days_and_rates_follow_every_kind_of_write(db):
     with db.write() as c:
         c.execute(sa.delete(R).where(R.c.person_id == ann, R.c.hourly_rate == 125))
     _assert_right(db, org)
-    with db.write() as c:  # worklogs moved in time, to another author; the same versions again
+    with db.write() as c:  # worklogs moved in time, to another author; the others written again
         c.execute(sa.update(W).where(W.c.external_id.in_(["a1", "a5"])).values(started_at=T0 + timedelta(days=60)))
         c.execute(sa.update(W).where(W.c.external_id.in_(["b0", "b1"])).values(person_id=ann))
         before = worklog_day.snapshot(c, org)

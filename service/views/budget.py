@@ -290,7 +290,7 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         ]
     elif by in ("person", "milestone"):
         # A worklog counts in each milestone of its task: a pass of its own.
-        work_g = work if by == "person" else queries.worklog_days(conn, sel, "milestone")[0]
+        work_g = work if by == "person" else queries.worklog_days(conn, sel, "milestone", days=False)[0]
         direct_g = queries.task_totals(conn, sel) if by == "milestone" else {}
         keys = set(work_g) | {k for k, v in direct_g.items() if v["direct_cost"]}
         names = group_names(conn, sel, keys)

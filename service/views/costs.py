@@ -26,7 +26,6 @@ def _project_rate() -> Any:
 
 
 def worklog_from(
-    conn: Connection,
     sel: Selection,
     by: str | None,
     *,
@@ -102,11 +101,12 @@ def worklog_from(
 
 
 def worklog_days(
-    conn: Connection, sel: Selection, by: str | None = None
+    conn: Connection, sel: Selection, by: str | None = None, *, days: bool = True
 ) -> tuple[dict[Any, Row], dict[date | None, Row]]:
     """One statement over the worklogs: ``(per group, per local day)`` seconds, labour cost and
     unrated seconds; the per-group rows also carry the trailing-4-week labour and this week's
-    seconds.
+    seconds. ``days=False`` (grouped only): the groups alone, the per-day result left empty —
+    for a grouping whose days would count a worklog more than once (milestones).
 
     Each worklog is priced in a subquery (its own columns carry its task's project and
     tombstone, its local day and its author's rate) that every sum reads. Ungrouped, the days
@@ -117,7 +117,7 @@ def worklog_days(
     win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
 
     def priced(in_day_order: bool = False) -> Any:
-        from_, key, money, cond = worklog_from(conn, sel, by, in_day_order=in_day_order)
+        from_, key, money, cond = worklog_from(sel, by, in_day_order=in_day_order)
         # The windowed amounts too, so the sums only add up columns (on PostgreSQL the workers compute
         # them; the leader alone hashes every row into both grouping sets).
         return (
@@ -147,7 +147,9 @@ def worklog_days(
 
     windowed = [sa.func.sum(wl.c.m_window).label("labour_window"), sa.func.sum(wl.c.s_week).label("seconds_week")]
     q: Any
-    if by is None:
+    if by is not None and not days:
+        q = sa.select(sa.literal(0).label("by_day"), wl.c.g, *sums(wl), *windowed).group_by(wl.c.g)
+    elif by is None:
         q = sa.select(sa.literal(1).label("by_day"), sa.null().label("g"), wl.c.d, *sums(wl)).group_by(wl.c.d)
     elif sel.dialect == "postgresql":
         q = sa.select(sa.func.grouping(wl.c.g).label("by_day"), wl.c.g, wl.c.d, *sums(wl), *windowed).group_by(
@@ -156,12 +158,12 @@ def worklog_days(
     else:
         # SQLite has no GROUPING SETS, and a GROUP BY sorts unless an index gives the order: the
         # groups are sorted, the days read in the covering index's order.
-        days = priced(in_day_order=True)
+        daily = priced(in_day_order=True)
         q = sa.union_all(
             sa.select(sa.literal(0).label("by_day"), wl.c.g, sa.null().label("d"), *sums(wl), *windowed).group_by(
                 wl.c.g
             ),
-            sa.select(sa.literal(1), sa.null(), days.c.d, *sums(days), sa.null(), sa.null()).group_by(days.c.d),
+            sa.select(sa.literal(1), sa.null(), daily.c.d, *sums(daily), sa.null(), sa.null()).group_by(daily.c.d),
         )
     with parallel_plans(conn, sel):
         result = conn.execute(q).all()
@@ -180,13 +182,13 @@ def worklog_days(
     if by is None and per_day:
         # The days are the one group's rows: its trailing-window labour and week's hours from them.
         win_day, week_day = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
-        days = [(d, v) for d, v in per_day.items() if d is not None]
+        dated = [(d, v) for d, v in per_day.items() if d is not None]
         per_key[None] = {
             "seconds": sum(v["seconds"] for v in per_day.values()),
             "labour": sum(v["labour"] for v in per_day.values()),
             "unrated_seconds": sum(v["unrated_seconds"] for v in per_day.values()),
-            "labour_window": sum(v["labour"] for d, v in days if d >= win_day),
-            "seconds_week": sum(v["seconds"] for d, v in days if d >= week_day),
+            "labour_window": sum(v["labour"] for d, v in dated if d >= win_day),
+            "seconds_week": sum(v["seconds"] for d, v in dated if d >= week_day),
         }
     return per_key, per_day
 
@@ -214,6 +216,6 @@ def direct_costs(conn: Connection, sel: Selection) -> tuple[dict[Any, Row], dict
 
 def week_seconds(conn: Connection, sel: Selection) -> float:
     """Worklog seconds of the selection started in as_of's ISO week, up to as_of."""
-    from_, _, _, cond = worklog_from(conn, sel, None, costed=False, since=sel.week_start)
+    from_, _, _, cond = worklog_from(sel, None, costed=False, since=sel.week_start)
     q = sa.select(sa.func.sum(W.c.seconds)).select_from(from_).where(*cond)
     return num(conn.execute(q).scalar())

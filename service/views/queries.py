@@ -499,7 +499,7 @@ def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], 
         .group_by(TA.c.person_id, *([key] if key is not None else [])),
         sa.select(sa.null().label("p"), sa.null().label("g"), *sums(1)).select_from(open_),
     )
-    from_w, wkey, _, cond = worklog_from(conn, with_group(sel, second), second, costed=False, since=sel.week_start)
+    from_w, wkey, _, cond = worklog_from(with_group(sel, second), second, costed=False, since=sel.week_start)
     # SQLite: grouped by the bare person_id, it would walk the whole person index for its order
     # (a row lookup per worklog); as an expression it sorts the week's few rows instead.
     person = W.c.person_id if sel.dialect == "postgresql" else sa.literal_column("+worklog.person_id", sa.Integer)

@@ -203,9 +203,14 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
 
 
 def _kept(conn: Any, oid: int) -> dict[str, set[Any]]:
-    from service.store import rollup, worklog_day, worklog_task
+    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
 
-    return {**rollup.snapshot(conn, oid), **worklog_task.snapshot(conn, oid), **worklog_day.snapshot(conn, oid)}
+    return {
+        **rollup.snapshot(conn, oid),
+        **worklog_task.snapshot(conn, oid),
+        **worklog_day.snapshot(conn, oid),
+        **worklog_rollup.snapshot(conn, oid),
+    }
 
 
 @rollups_app.command("check")
@@ -214,7 +219,7 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
     """Compare the trigger-kept rollups (and the worklogs' copies of their tasks' id, project and
     tombstone, their local days and their authors' rates) with a recomputation from the task,
     rate and organization rows (changes nothing); exit 1 if any organization differs."""
-    from service.store import rollup, worklog_day, worklog_task
+    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -230,6 +235,7 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
                 rollup.rebuild(conn, oid)
                 worklog_task.rebuild(conn, oid)
                 worklog_day.rebuild(conn, oid)
+                worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
                 fresh = _kept(conn, oid)
                 raise _Undo
         except _Undo:
@@ -247,7 +253,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
                     ) -> None:
     """Recompute the rollups (and the worklogs' task columns, local days and author rates) from
     the task, rate and organization rows — after a change of the time zone rules, say."""
-    from service.store import rollup, worklog_day, worklog_task
+    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -257,6 +263,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
             rollup.rebuild(conn, oid)
             worklog_task.rebuild(conn, oid)
             worklog_day.rebuild(conn, oid)
+            worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
     typer.echo(json.dumps({"rebuilt": orgs}))
 
 

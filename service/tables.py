@@ -382,6 +382,29 @@ class Worklog(SQLModel, table=True):
     author_rate: float | None = None
 
 
+class WorklogRollup(SQLModel, table=True):
+    """Alive worklogs of stored, alive tasks summed per (organization, local day, project,
+    source): kept by triggers on ``worklog`` in the same transaction as the rows
+    (``service.store.worklog_rollup``). ``project_id`` 0: the task has no project. ``rated``:
+    Σ seconds × the author's rate that day, over the worklogs that have one; ``unrated``: Σ
+    seconds of the others (priced when read, at the project's or the organization's rate).
+    ``started_hi``: the latest start ever added to the row (an upper bound; it never
+    decreases). No foreign keys: the rows follow the worklogs, deleted when their count reaches
+    zero."""
+
+    __tablename__ = "worklog_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, in order of days
+    org_id: int = Field(primary_key=True)
+    day: date = Field(primary_key=True)
+    project_id: int = Field(primary_key=True)
+    source_id: int = Field(primary_key=True)
+    n: int = 0
+    seconds: int = Field(default=0, sa_type=sa.BigInteger)
+    rated: float = 0.0
+    unrated: int = Field(default=0, sa_type=sa.BigInteger)
+    started_hi: datetime | None = None
+
+
 class Change(SQLModel, table=True):
     __tablename__ = "change"
     __table_args__ = (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from service.store.sql import bulk_insert, chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
-__all__ = ["ApplyStats", "upsert_projects", "run_ddl", "drop_triggers"]
+__all__ = ["ApplyStats", "upsert_projects", "run_ddl", "drop_triggers", "pg_signed_rows", "pg_statement_triggers"]
 
 PR = ProjectRow.__table__
 
@@ -143,3 +143,35 @@ def drop_triggers(
         return
     for name in sqlite:
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def pg_signed_rows(event: str, columns: tuple[str, ...], pick: Callable[[str, int, str], str]) -> str:
+    """PostgreSQL statement triggers over transition tables (the rollups'): the statement's
+    rows, signed. ``pick(alias, sign, source)`` selects one side's rows of ``source`` with their
+    sign; an INSERT gives its new rows (+1), a DELETE its old ones (-1), an UPDATE both sides of
+    just the rows where one of ``columns`` changed."""
+    if event == "INSERT":
+        return pick("n", 1, "new_rows n")
+    if event == "DELETE":
+        return pick("o", -1, "old_rows o")
+    moved = f"({', '.join('o.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('n.' + c for c in columns)})"
+    both = "old_rows o JOIN new_rows n USING (id)"
+    return f"{pick('o', -1, both)} AND {moved} UNION ALL {pick('n', 1, both)} AND {moved}"
+
+
+def pg_statement_triggers(name: str, table: str, function: Callable[[str], str]) -> list[str]:
+    """The DDL of a rollup's three PostgreSQL statement triggers on ``table`` (``{name}_insert``
+    …), each with its transition tables, and their functions: ``function(event)`` creates
+    ``taskhub_{name}_{event}()``."""
+    out = []
+    for event, ref in (
+        ("INSERT", "NEW TABLE AS new_rows"),
+        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
+        ("DELETE", "OLD TABLE AS old_rows"),
+    ):
+        out.append(function(event))
+        out.append(
+            f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {table} REFERENCING {ref} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION taskhub_{name}_{event.lower()}()"
+        )
+    return out

@@ -24,6 +24,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from service.store.common import pg_signed_rows, pg_statement_triggers
+
 __all__ = ["install", "uninstall", "rebuild", "snapshot", "created_bounds", "TRIGGERED_COLUMNS", "MILESTONE_COLUMNS"]
 
 # The task columns the rollups read; a change to any other column leaves them as they are.
@@ -140,16 +142,7 @@ def _pg_delta(event: str) -> str:
     def pick(r: str, sign: int, source: str) -> str:
         return f"SELECT {r}.*, {_cls(r)} AS cls, {sign} AS s FROM {source} WHERE {r}.deleted_at IS NULL"
 
-    if event == "INSERT":
-        return pick("n", 1, "new_rows n")
-    if event == "DELETE":
-        return pick("o", -1, "old_rows o")
-    moved = (
-        f"({', '.join('o.' + c for c in TRIGGERED_COLUMNS)}) IS DISTINCT FROM "
-        f"({', '.join('n.' + c for c in TRIGGERED_COLUMNS)})"
-    )
-    both = "old_rows o JOIN new_rows n USING (id)"
-    return f"{pick('o', -1, both)} AND {moved} UNION ALL {pick('n', 1, both)} AND {moved}"
+    return pg_signed_rows(event, TRIGGERED_COLUMNS, pick)
 
 
 def _pg_function(event: str) -> str:
@@ -200,18 +193,7 @@ def _pg_function(event: str) -> str:
 
 
 def _pg_ddl() -> list[str]:
-    out = []
-    for event, ref in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-        ("DELETE", "OLD TABLE AS old_rows"),
-    ):
-        out.append(_pg_function(event))
-        out.append(
-            f"CREATE TRIGGER task_rollup_{event.lower()} AFTER {event} ON task REFERENCING {ref} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION taskhub_task_rollup_{event.lower()}()"
-        )
-    return out
+    return pg_statement_triggers("task_rollup", "task", _pg_function)
 
 
 # --- milestone counts: task_milestone links × the linked task's state ---------------------------

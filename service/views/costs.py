@@ -8,17 +8,20 @@ the organization's default; hours with no rate at all are counted apart (unrated
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.views.selection import Selection, alive, org_is, task_conditions
+from service.tables import WorklogRollup
+from service.views.selection import Selection, alive, org_is, scope_conditions, table, task_conditions
 from service.views.sqlkit import PR, TM, Row, T, W, key_or_null, num, parallel_plans, sum_if
 from service.views.sqltime import _as_date, day_bucket, ts_literal
 
-__all__ = ["worklog_from", "worklog_days", "direct_costs", "week_seconds"]
+__all__ = ["worklog_from", "worklog_days", "direct_costs", "week_seconds", "rollup_applies"]
+
+R = table(WorklogRollup)
 
 
 def _project_rate() -> Any:
@@ -79,10 +82,7 @@ def worklog_from(
         W.c.task_id.is_not(None),  # a worklog whose task is not (yet) stored counts nowhere
         task_alive,
     ]
-    if sel.project_ids is not None:
-        cond.append(W.c.task_project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
-    if sel.params.source is not None:
-        cond.append(W.c.source_id == sel.params.source)
+    cond += scope_conditions(sel, W.c.task_project_id, W.c.source_id)
     if sel.params.assignee is not None:
         cond.append(W.c.person_id == sel.params.assignee)
     key: Any = None
@@ -108,12 +108,100 @@ def worklog_days(
     seconds. ``days=False`` (grouped only): the groups alone, the per-day result left empty —
     for a grouping whose days would count a worklog more than once (milestones).
 
-    Each worklog is priced in a subquery (its own columns carry its task's project and
-    tombstone, its local day and its author's rate) that every sum reads. Ungrouped, the days
-    are the groups. Grouped, PostgreSQL sums both ways with GROUPING SETS in one pass; SQLite,
-    which has none, sums the worklogs twice in one UNION ALL: per group (sorted) and per day (in
-    the covering index's order, no sort)."""
+    As of now, not filtered by author and grouped by nothing or project, the sums are read from
+    ``worklog_rollup`` (``_rollup_rows``): a row per day, project and source that had work,
+    priced there at the project's or the organization's rate where no author rate is summed.
+    Otherwise the worklogs are scanned (``_scan_rows``). Each worklog is priced in a subquery
+    (its own columns carry its task's project and tombstone, its local day and its author's
+    rate) that every sum reads. Ungrouped, the days are the groups. Grouped, PostgreSQL sums both
+    ways with GROUPING SETS in one pass; SQLite, which has none, sums twice in one UNION ALL: per
+    group (sorted) and per day (in the index's order, no sort)."""
 
+    result = _rollup_rows(conn, sel, by, days=days) if rollup_applies(sel, by) else None
+    if result is None:
+        result = _scan_rows(conn, sel, by, days=days)
+    return _fold(sel, by, result)
+
+
+def rollup_applies(sel: Selection, by: str | None) -> bool:
+    """Whether ``worklog_rollup`` can answer ``worklog_days(sel, by)``: the worklogs alive now
+    (the view is as of now or later, so none was deleted after ``as_of``) summed per project or
+    per day, not filtered by author — subject to one more check when read: no worklog it holds
+    started after ``as_of`` (``started_hi``)."""
+    return sel.current and not sel.history and sel.params.assignee is None and by in (None, "project")
+
+
+def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool) -> list[Any] | None:
+    """``_scan_rows`` read from ``worklog_rollup`` (a row per day, project and source that had
+    work), or ``None`` when a worklog it holds started after ``as_of``."""
+    default = sa.literal(sel.default_rate, sa.Float) if sel.default_rate is not None else None
+    from_: Any = R
+    if sel.dialect == "postgresql":
+        from_ = R.outerjoin(PR, PR.c.id == R.c.project_id)
+        project_rate: Any = sa.cast(PR.c.hourly_rate, sa.Float)
+    else:
+        # SQLite: a scalar subquery, which the CASE below evaluates only for a row with seconds to price.
+        project_rate = sa.select(sa.cast(PR.c.hourly_rate, sa.Float)).where(PR.c.id == R.c.project_id).scalar_subquery()
+    rate = sa.func.coalesce(project_rate, default) if default is not None else project_rate
+    priced = sa.case((R.c.unrated == 0, 0.0), else_=sa.func.coalesce(R.c.unrated * rate, 0.0))
+    cost = R.c.rated + priced
+    unrated: Any = sa.literal(0)
+    if default is None:
+        unrated = sa.case((R.c.unrated == 0, 0), (rate.is_(None), R.c.unrated), else_=0)
+    cond = [R.c.org_id == sel.org_id, *scope_conditions(sel, R.c.project_id, R.c.source_id)]
+    wl = (
+        sa.select(
+            # Project 0 holds the worklogs of tasks with no project.
+            (sa.func.nullif(R.c.project_id, 0) if by == "project" else sa.literal(None, sa.Integer)).label("g"),
+            R.c.day.label("d"),
+            R.c.seconds.label("s"),
+            cost.label("m"),
+            unrated.label("u"),
+            sa.case((R.c.day >= sel.window_start_date, cost)).label("m_window"),
+            sa.case((R.c.day >= sel.week_start.astimezone(sel.tz).date(), R.c.seconds)).label("s_week"),
+            R.c.started_hi.label("hi"),
+        )
+        .select_from(from_)
+        .where(*cond)
+        .subquery("wr")
+    )
+    sums = [
+        sa.func.sum(wl.c.s).label("seconds"),
+        sa.func.sum(wl.c.m).label("labour"),
+        sa.func.sum(wl.c.u).label("unrated_seconds"),
+    ]
+    windowed = [sa.func.sum(wl.c.m_window).label("labour_window"), sa.func.sum(wl.c.s_week).label("seconds_week")]
+    hi = sa.func.max(wl.c.hi).label("hi")
+    per_group = sa.select(sa.literal(0).label("by_day"), wl.c.g, sa.null().label("d"), *sums, *windowed, hi)
+    none = sa.literal(None, sa.Integer).label("g")
+    per_day = sa.select(sa.literal(1).label("by_day"), none, wl.c.d, *sums, sa.null(), sa.null(), hi)
+    q: Any
+    if by is not None and not days:
+        q = per_group.group_by(wl.c.g)
+    elif by is None:
+        q = per_day.group_by(wl.c.d)
+    elif sel.dialect == "postgresql":
+        q = sa.select(sa.func.grouping(wl.c.g).label("by_day"), wl.c.g, wl.c.d, *sums, *windowed, hi).group_by(
+            sa.func.grouping_sets(sa.tuple_(wl.c.g), sa.tuple_(wl.c.d))
+        )
+    else:
+        # SQLite has no GROUPING SETS: the days in the primary key's order (no sort), the groups sorted.
+        q = sa.union_all(per_group.group_by(wl.c.g), per_day.group_by(wl.c.d))
+    rows = conn.execute(q).all()
+    his = [_aware(r.hi) for r in rows if r.hi is not None]
+    return None if his and max(his) > sel.as_of else rows
+
+
+def _aware(value: Any) -> datetime:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _scan_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool) -> list[Any]:
+    """The rows ``worklog_days`` folds, read from the worklogs themselves: per group
+    (``by_day`` 0) and per local day (1) — seconds, labour (currency × seconds), unrated
+    seconds; the groups also the trailing window's labour and the week's seconds."""
     win, week = ts_literal(sel.window_start), ts_literal(sel.week_start)
 
     def priced(in_day_order: bool = False) -> Any:
@@ -166,7 +254,10 @@ def worklog_days(
             sa.select(sa.literal(1), sa.null(), daily.c.d, *sums(daily), sa.null(), sa.null()).group_by(daily.c.d),
         )
     with parallel_plans(conn, sel):
-        result = conn.execute(q).all()
+        return list(conn.execute(q).all())
+
+
+def _fold(sel: Selection, by: str | None, result: list[Any]) -> tuple[dict[Any, Row], dict[date | None, Row]]:
     zero = {"seconds": 0.0, "labour": 0.0, "unrated_seconds": 0.0}
     per_key: dict[Any, Row] = {}
     per_day: dict[date | None, Row] = {}

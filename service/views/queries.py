@@ -26,7 +26,7 @@ from service.views.costs import (
     worklog_from,
 )
 from service.views.formulas import PERCENTILES, sorted_percentile
-from service.views.selection import Selection, group_join, org_is, task_state
+from service.views.selection import Selection, group_join, org_is, scope_conditions, task_state
 from service.views.sqlkit import (
     TA,
     TM,
@@ -380,10 +380,7 @@ def milestone_rows(conn: Connection, sel: Selection, counts: MilestoneCounts | N
         M.c.archived == sa.false(),
         sa.or_(M.c.deleted_at.is_(None), M.c.deleted_at > at),
     ]
-    if sel.project_ids is not None:
-        cond.append(M.c.project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
-    if sel.params.source is not None:
-        cond.append(M.c.source_id == sel.params.source)
+    cond += scope_conditions(sel, M.c.project_id, M.c.source_id)
     q = (
         sa.select(
             M.c.id,

@@ -106,6 +106,7 @@ class Selection:
     project_ids: tuple[int, ...] | None  # None: every project
     keep_archived_sources: tuple[int, ...] = field(default_factory=tuple)
     history: bool = True  # something was synced after as_of: the state then comes from the history
+    current: bool = False  # as_of is now or later: nothing stored now was deleted (or started) after it
     scan: bool = False  # SQLite holding this organization only: read whole tables, not org index ranges
     session_zone: bool = False  # PostgreSQL: the transaction's TimeZone is the organization's
 
@@ -175,6 +176,7 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
         if isinstance(profile, dict) and (profile.get("trello") or {}).get("archived_as_done"):
             keep.append(sid)
     tz = ZoneInfo(org.timezone)
+    now = (now or datetime.now(UTC)).astimezone(UTC)
     instant, today = resolve_as_of(params.as_of, tz, now)
     # Every change, creation and deletion of a task is stamped no later than its sync (synced_at,
     # indexed per organization): when the last sync is not after as_of, the current state is the
@@ -195,6 +197,8 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
         project_ids=project_ids,
         keep_archived_sources=tuple(keep),
         history=last_sync is not None and _aware(last_sync) > instant,
+        # Tombstones are stamped at sync, before this transaction's snapshot and so before now.
+        current=instant >= now,
         session_zone=conn.dialect.name == "postgresql",
         scan=conn.dialect.name == "sqlite"
         and conn.execute(sa.select(sa.func.count()).select_from(table(Organization))).scalar() == 1,
@@ -214,14 +218,21 @@ def org_is(sel: Selection, table: sa.Table) -> Any:
     return table.c.org_id == sel.org_id
 
 
+def scope_conditions(sel: Selection, project_id: Any, source_id: Any) -> list[Any]:
+    """The ``portfolio``/``project`` and ``source`` filters on a row's project and source columns."""
+    cond: list[Any] = []
+    if sel.project_ids is not None:
+        cond.append(project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
+    if sel.params.source is not None:
+        cond.append(source_id == sel.params.source)
+    return cond
+
+
 def task_conditions(sel: Selection, table: sa.Table = T, *, assignee: bool = True, org: bool = True) -> list[Any]:
     """Organization and filters on the task table (no time conditions). ``org=False``: no
     organization condition (a join on ``source_id`` already implies it)."""
     cond: list[Any] = [org_is(sel, table)] if org else []
-    if sel.project_ids is not None:
-        cond.append(table.c.project_id.in_(sel.project_ids) if sel.project_ids else sa.false())
-    if sel.params.source is not None:
-        cond.append(table.c.source_id == sel.params.source)
+    cond += scope_conditions(sel, table.c.project_id, table.c.source_id)
     if assignee and sel.params.assignee is not None:
         cond.append(table.c.id.in_(sa.select(TA.c.task_id).where(TA.c.person_id == sel.params.assignee)))
     return cond

@@ -19,6 +19,7 @@ from service.tables import Worklog as WorklogRow
 from tests.views.portfolio_data import ANN_J, BOB, _wl
 
 from .factories import T0, make_org, make_source
+from .test_worklog_rollup import assert_rollup_right
 from .test_worklog_task import _racing
 
 W, R, ORG = WorklogRow.__table__, PersonRate.__table__, Organization.__table__
@@ -53,6 +54,7 @@ def _assert_right(db, org: int) -> dict[str, set]:
         kept = worklog_day.snapshot(c, org)
         worklog_day.rebuild(c, org)
         assert worklog_day.snapshot(c, org) == kept
+        assert_rollup_right(c, org)  # the worklog rollup follows the days and rates
     return kept
 
 

@@ -21,6 +21,7 @@ from service.tables import Worklog as WorklogRow
 from tests.views.portfolio_data import ANN_J, _wl
 
 from .factories import T0, make_org, make_source, random_task
+from .test_worklog_rollup import assert_rollup_right
 
 T, W = TaskRow.__table__, WorklogRow.__table__
 
@@ -45,6 +46,7 @@ def _assert_consistent(db, org: int) -> dict[str, set]:
         kept = worklog_task.snapshot(c, org)
         worklog_task.rebuild(c, org)
         assert worklog_task.snapshot(c, org) == kept
+        assert_rollup_right(c, org)  # the worklog rollup follows the task columns
     return kept
 
 

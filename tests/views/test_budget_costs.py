@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from service import store
 from service.store.tasks import apply_effects
 from service.tables import Organization, PersonIdentity, PersonRate, Project, Task, TaskMilestone, Worklog
-from service.views import ViewParams, compute_view
+from service.views import ViewParams, compute_view, costs
 from tests.service.factories import T0, make_org, make_source, random_task
 from tests.views.portfolio_data import PersonRef, _wl
 
@@ -60,10 +60,10 @@ def _world(db, tz: str, default: Decimal | None) -> int:
     return org
 
 
-def _expected(db, org: int, tz: str, default: Decimal | None) -> dict:
+def _expected(db, org: int, tz: str, default: Decimal | None, now: datetime = NOW) -> dict:
     """Per group kind → key → [hours, cost, unrated hours, burn rate]; and cost per local day."""
     zone = ZoneInfo(tz)
-    window = NOW.astimezone(zone).date() - timedelta(days=27)  # the 28 days ending on as_of's date
+    window = now.astimezone(zone).date() - timedelta(days=27)  # the 28 days ending on as_of's date
     with db.read() as c:
         tasks = {(r.source_id, r.external_id): r for r in c.execute(
             sa.select(T.c.id, T.c.source_id, T.c.external_id, T.c.project_id, T.c.deleted_at)
@@ -83,7 +83,7 @@ def _expected(db, org: int, tz: str, default: Decimal | None) -> dict:
     days: dict[date, float] = defaultdict(float)
     for w in logs:
         t = tasks.get((w.source_id, w.task_external_id))
-        if w.started_at > NOW or w.deleted_at is not None or t is None or t.deleted_at is not None:
+        if w.started_at > now or w.deleted_at is not None or t is None or t.deleted_at is not None:
             continue
         local = w.started_at.astimezone(zone).date()
         rate = next((r for frm, r in reversed(rates.get(w.person_id, [])) if frm <= local), None)
@@ -121,14 +121,29 @@ def _close(got: list[float], want: list[float]) -> bool:
     # Written in one zone, then the organization moves: every worklog's day and rate follow.
     ("Asia/Kolkata", None, "America/Los_Angeles"),
 ])
-def test_labour_costs_equal_a_worklog_by_worklog_computation(db, tz, default, built_in):
+@pytest.mark.parametrize("late", [False, True])
+def test_labour_costs_equal_a_worklog_by_worklog_computation(db, monkeypatch, tz, default, built_in, late):
+    """As of NOW some worklogs start later: the worklog rollup steps aside and the worklogs are
+    scanned. As of a later instant, after every start, the rollup answers (per project and per
+    day; by person and milestone the worklogs are scanned either way)."""
     org = _world(db, built_in or tz, default)
     if built_in:
         with db.write() as c:
             c.execute(sa.update(Organization.__table__).where(Organization.__table__.c.id == org).values(timezone=tz))
-    want = _expected(db, org, tz, default)
+    now = NOW + timedelta(days=40) if late else NOW
+    answered: list[bool] = []
+    rollup_rows = costs._rollup_rows
+
+    def spy(*args, **kwargs):
+        rows = rollup_rows(*args, **kwargs)
+        answered.append(rows is not None)
+        return rows
+
+    monkeypatch.setattr(costs, "_rollup_rows", spy)
+    want = _expected(db, org, tz, default, now)
     assert want["total"][None][1] > 0 and (default is not None or want["total"][None][2] > 0)
-    total = compute_view(db, org, "budget", ViewParams(), now=NOW)
+    total = compute_view(db, org, "budget", ViewParams(), now=now)
+    assert answered == [late]
     assert _close(_figures(total["total"]), want["total"][None])
     # The daily cumulative cost: the series' steps are the local days' costs.
     series = {date.fromisoformat(p["date"]): p["ac"] for p in total["series"]["cost"]}
@@ -138,7 +153,7 @@ def test_labour_costs_equal_a_worklog_by_worklog_computation(db, tz, default, bu
         assert abs(series[d] - running) <= 0.011, d
     assert abs(running - sum(want["days"].values())) <= 0.011  # no cost before the series starts
     for by in ("project", "source", "person", "milestone"):
-        view = compute_view(db, org, "budget", ViewParams(group_by=by), now=NOW)
+        view = compute_view(db, org, "budget", ViewParams(group_by=by), now=now)
         assert view["series"] == total["series"] and view["total"] == total["total"], by
         got = {g["group"]["id"]: _figures(g) for g in view["groups"]}
         expected = {k: v for k, v in want[by].items() if by not in ("project", "source") or k is not None}
@@ -168,3 +183,42 @@ def test_parallel_plans_last_only_for_the_worklog_pass(db):
             assert c.exec_driver_sql("SHOW parallel_setup_cost").scalar() == "0"
             assert c.exec_driver_sql("SHOW parallel_tuple_cost").scalar() == "0"
         assert c.exec_driver_sql("SHOW parallel_setup_cost").scalar() == before != "0"
+
+
+def test_the_worklog_rollup_answers_what_the_scan_answers(db, monkeypatch):
+    """Whole views, read through the worklog rollup and scanned, under every selection the
+    rollup serves; and where it cannot answer exactly it is not asked."""
+    from service.views import resolve_selection
+
+    org = _world(db, "America/New_York", None)
+    late = NOW + timedelta(days=40)
+    with db.read() as c:
+        pid, src = c.execute(sa.select(W.c.task_project_id, W.c.source_id).where(
+            W.c.org_id == org, W.c.task_project_id.is_not(None)).limit(1)).one()
+    selections = [ViewParams(), ViewParams(group_by="project"), ViewParams(group_by="source"), ViewParams(source=src),
+                  ViewParams(project=pid), ViewParams(project=pid, group_by="project"),
+                  ViewParams(as_of=late.date(), group_by="project")]  # the end of today: as of now
+    for params in selections:
+        fast = compute_view(db, org, "budget", params, now=late)
+        monkeypatch.setattr(costs, "rollup_applies", lambda sel, by: False)
+        slow = compute_view(db, org, "budget", params, now=late)
+        monkeypatch.undo()
+        assert fast == slow, params
+    assert fast["total"]["ac_labour"] > 0
+    with db.read() as c:
+        def applies(params: ViewParams, by: str | None) -> bool:
+            return costs.rollup_applies(resolve_selection(c, org, params, now=late), by)
+
+        assert applies(ViewParams(), None) and applies(ViewParams(group_by="project"), "project")
+        assert applies(ViewParams(as_of=late.date()), None)  # the end of today
+        sel = resolve_selection(c, org, ViewParams(), now=late)
+        assert costs._rollup_rows(c, sel, "project", days=True) is not None  # it answered above
+        sel = resolve_selection(c, org, ViewParams(), now=NOW)  # a worklog starts after NOW
+        assert costs.rollup_applies(sel, None) and costs._rollup_rows(c, sel, None, days=True) is None
+        assert not applies(ViewParams(group_by="person"), "person")  # worklog authors are not kept
+        assert not applies(ViewParams(group_by="milestone"), "milestone")
+        person = c.execute(sa.select(W.c.person_id).where(W.c.org_id == org).limit(1)).scalar()
+        assert not applies(ViewParams(assignee=person), None)
+        # A past instant: a worklog deleted since would be missing (history, or tombstoned after).
+        assert not applies(ViewParams(as_of=late - timedelta(hours=1)), None)
+        assert not applies(ViewParams(as_of=NOW - timedelta(days=5)), None)

@@ -134,14 +134,71 @@ def rollup_applies(sel: Selection, by: str | None) -> bool:
 def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool) -> list[Any] | None:
     """``_scan_rows`` read from ``worklog_rollup`` (a row per day, project and source that had
     work), or ``None`` when a worklog it holds started after ``as_of``."""
+    q = _pg_rollup_query(sel, by, days=days) if sel.dialect == "postgresql" else _rollup_query(sel, by, days=days)
+    rows = conn.execute(q).all()
+    his = [_aware(r.hi) for r in rows if r.hi is not None]
+    return None if his and max(his) > sel.as_of else rows
+
+
+def _pg_rollup_query(sel: Selection, by: str | None, *, days: bool) -> Any:
+    """PostgreSQL: summed first, priced after. The rollup rows are summed per project and per
+    day without a join — a day's rows whose seconds need a project's rate (no author rate)
+    stay apart per project — and the few sums are then priced at their project's rate."""
+    win, week = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
+    need_rate = sa.case((R.c.unrated != 0, R.c.project_id))
+    sets = []
+    if by is not None:
+        sets.append(sa.tuple_(R.c.project_id))
+    if by is None or days:
+        sets.append(sa.tuple_(R.c.day, need_rate))
+    cond = [R.c.org_id == sel.org_id, *scope_conditions(sel, R.c.project_id, R.c.source_id)]
+    by_day = sa.func.grouping(R.c.project_id) if by is not None else sa.literal(1)
+    inner = (
+        sa.select(
+            by_day.label("by_day"),
+            (R.c.project_id if by is not None else sa.literal(None, sa.Integer)).label("g"),
+            R.c.day.label("d"),
+            need_rate.label("pu"),
+            sa.func.sum(R.c.seconds).label("s"),
+            sa.func.sum(R.c.rated).label("rated"),
+            sa.func.sum(R.c.unrated).label("unrated"),
+            sa.func.sum(R.c.rated).filter(R.c.day >= win).label("rated_w"),
+            sa.func.sum(R.c.unrated).filter(R.c.day >= win).label("unrated_w"),
+            sa.func.sum(R.c.seconds).filter(R.c.day >= week).label("s_week"),
+            sa.func.max(R.c.started_hi).label("hi"),
+        )
+        .where(*cond)
+        .group_by(sa.func.grouping_sets(*sets))
+        .subquery("wr")
+    )
     default = sa.literal(sel.default_rate, sa.Float) if sel.default_rate is not None else None
-    from_: Any = R
-    if sel.dialect == "postgresql":
-        from_ = R.outerjoin(PR, PR.c.id == R.c.project_id)
-        project_rate: Any = sa.cast(PR.c.hourly_rate, sa.Float)
-    else:
-        # SQLite: a scalar subquery, which the CASE below evaluates only for a row with seconds to price.
-        project_rate = sa.select(sa.cast(PR.c.hourly_rate, sa.Float)).where(PR.c.id == R.c.project_id).scalar_subquery()
+    project_rate = sa.cast(PR.c.hourly_rate, sa.Float)
+    rate = sa.func.coalesce(project_rate, default) if default is not None else project_rate
+    unrated: Any = sa.literal(0) if default is not None else sa.case((rate.is_(None), inner.c.unrated), else_=0)
+    g = sa.func.nullif(inner.c.g, 0)  # project 0 holds the worklogs of tasks with no project
+    return (
+        sa.select(
+            inner.c.by_day,
+            g.label("g"),
+            inner.c.d,
+            sa.func.sum(inner.c.s).label("seconds"),
+            sa.func.sum(inner.c.rated + sa.func.coalesce(inner.c.unrated * rate, 0.0)).label("labour"),
+            sa.func.sum(unrated).label("unrated_seconds"),
+            sa.func.sum(inner.c.rated_w + sa.func.coalesce(inner.c.unrated_w * rate, 0.0)).label("labour_window"),
+            sa.func.sum(inner.c.s_week).label("seconds_week"),
+            sa.func.max(inner.c.hi).label("hi"),
+        )
+        .select_from(inner.outerjoin(PR, PR.c.id == sa.func.coalesce(inner.c.g, inner.c.pu)))
+        .group_by(inner.c.by_day, g, inner.c.d)
+    )
+
+
+def _rollup_query(sel: Selection, by: str | None, *, days: bool) -> Any:
+    """SQLite: each rollup row priced (a project's rate looked up only for a row with seconds
+    that need it), then summed per group and per day in one UNION ALL (no GROUPING SETS)."""
+    default = sa.literal(sel.default_rate, sa.Float) if sel.default_rate is not None else None
+    # A scalar subquery, which the CASE below evaluates only for a row with seconds to price.
+    project_rate = sa.select(sa.cast(PR.c.hourly_rate, sa.Float)).where(PR.c.id == R.c.project_id).scalar_subquery()
     rate = sa.func.coalesce(project_rate, default) if default is not None else project_rate
     priced = sa.case((R.c.unrated == 0, 0.0), else_=sa.func.coalesce(R.c.unrated * rate, 0.0))
     cost = R.c.rated + priced
@@ -161,7 +218,6 @@ def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool
             sa.case((R.c.day >= sel.week_start.astimezone(sel.tz).date(), R.c.seconds)).label("s_week"),
             R.c.started_hi.label("hi"),
         )
-        .select_from(from_)
         .where(*cond)
         .subquery("wr")
     )
@@ -175,21 +231,12 @@ def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool
     per_group = sa.select(sa.literal(0).label("by_day"), wl.c.g, sa.null().label("d"), *sums, *windowed, hi)
     none = sa.literal(None, sa.Integer).label("g")
     per_day = sa.select(sa.literal(1).label("by_day"), none, wl.c.d, *sums, sa.null(), sa.null(), hi)
-    q: Any
     if by is not None and not days:
-        q = per_group.group_by(wl.c.g)
-    elif by is None:
-        q = per_day.group_by(wl.c.d)
-    elif sel.dialect == "postgresql":
-        q = sa.select(sa.func.grouping(wl.c.g).label("by_day"), wl.c.g, wl.c.d, *sums, *windowed, hi).group_by(
-            sa.func.grouping_sets(sa.tuple_(wl.c.g), sa.tuple_(wl.c.d))
-        )
-    else:
-        # SQLite has no GROUPING SETS: the days in the primary key's order (no sort), the groups sorted.
-        q = sa.union_all(per_group.group_by(wl.c.g), per_day.group_by(wl.c.d))
-    rows = conn.execute(q).all()
-    his = [_aware(r.hi) for r in rows if r.hi is not None]
-    return None if his and max(his) > sel.as_of else rows
+        return per_group.group_by(wl.c.g)
+    if by is None:
+        return per_day.group_by(wl.c.d)
+    # The days in the primary key's order (no sort), the groups sorted.
+    return sa.union_all(per_group.group_by(wl.c.g), per_day.group_by(wl.c.d))
 
 
 def _aware(value: Any) -> datetime:

@@ -482,11 +482,13 @@ def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], 
     )
 
     def sums(total: int) -> list[Any]:
+        # Floats and zeros from the store: thousands of rows when grouped, no Decimal or None to
+        # convert in Python.
         return [
             sa.func.count().label("open_tasks"),
-            sa.func.sum(open_.c.estimate_points).label("open_points"),
-            sa.func.sum(open_.c.estimate_seconds).label("open_seconds"),
-            sa.func.sum(open_.c.overdue).label("overdue_tasks"),
+            sa.func.coalesce(sa.cast(sa.func.sum(open_.c.estimate_points), sa.Float), 0.0).label("open_points"),
+            sa.func.coalesce(sa.cast(sa.func.sum(open_.c.estimate_seconds), sa.Float), 0.0).label("open_seconds"),
+            sa.func.coalesce(sa.func.sum(open_.c.overdue), 0).label("overdue_tasks"),
             sa.literal(total).label("total"),
         ]
 
@@ -501,7 +503,7 @@ def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], 
     # (a row lookup per worklog); as an expression it sorts the week's few rows instead.
     person = W.c.person_id if sel.dialect == "postgresql" else sa.literal_column("+worklog.person_id", sa.Integer)
     wq = (
-        sa.select(person, key_or_null(wkey).label("g"), sa.func.sum(W.c.seconds))
+        sa.select(person, key_or_null(wkey).label("g"), sa.cast(sa.func.sum(W.c.seconds), sa.Float))
         .select_from(from_w)
         .where(*cond)
         .group_by(person, *([wkey] if wkey is not None else []))
@@ -510,15 +512,12 @@ def workload_rows(conn: Connection, sel: Selection) -> tuple[list[WorkloadRow], 
         rows = conn.execute(q).all()
     # The week's worklogs are one short range of the covering day index: serial is faster.
     week_rows = conn.execute(wq).all()
-    week = {(p, g): num(secs) for p, g, secs in week_rows}
-    out: list[WorkloadRow] = []
-    total: WorkloadRow = (None, None, 0, 0.0, 0.0, 0, 0.0)
-    for p, g, n, pts, secs, overdue, is_total in rows:
-        row = (p, g, n, float(pts or 0.0), num(secs), overdue or 0, 0.0 if is_total else week.pop((p, g), 0.0))
-        if is_total:
-            total = row
-        else:
-            out.append(row)
+    week = {(p, g): secs for p, g, secs in week_rows}
+    take = week.pop
+    total: WorkloadRow = next(((*r[:6], 0.0) for r in rows if r[6]), (None, None, 0, 0.0, 0.0, 0, 0.0))
+    out: list[WorkloadRow] = [
+        (p, g, n, pts, secs, od, take((p, g), 0.0)) for p, g, n, pts, secs, od, is_total in rows if not is_total
+    ]
     out += [(p, g, 0, 0.0, 0.0, 0, secs) for (p, g), secs in week.items()]
     out.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1] or 0))
     return out, total

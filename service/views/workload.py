@@ -18,9 +18,11 @@ from service.views.selection import Selection, group_names
 __all__ = ["workload_view", "workload_figures"]
 
 
-def workload_figures(r: WorkloadRow) -> dict[str, Any]:
-    """The figures of one row of ``queries.workload_rows`` (or its total)."""
+def workload_figures(r: WorkloadRow, **labels: Any) -> dict[str, Any]:
+    """The figures of one row of ``queries.workload_rows`` (or its total), after ``labels``
+    (thousands of rows when grouped: one dict each, built once)."""
     return {
+        **labels,
         "open_tasks": r[2],
         "open_estimate_points": r[3],
         "open_estimate_hours": round(r[4] / 3600, 2),
@@ -41,9 +43,9 @@ def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         group_ids = {r[1] for r in rows}
         others = group_names(conn, sel, group_ids)
         group_label = {g: label(second, g, others) for g in group_ids}
-        people_rows = [{"person": person_label[r[0]], "group": group_label[r[1]], **workload_figures(r)} for r in rows]
+        people_rows = [workload_figures(r, person=person_label[r[0]], group=group_label[r[1]]) for r in rows]
     else:
-        people_rows = [{"person": person_label[r[0]], **workload_figures(r)} for r in rows]
+        people_rows = [workload_figures(r, person=person_label[r[0]]) for r in rows]
     plain = replace(sel, params=replace(sel.params, group_by=None))
     # Each worklog has one author: unless milestones (which a task may share) split them, the
     # per-person rows partition the worklogs and their sum is the total.

@@ -145,18 +145,29 @@ def drop_triggers(
         conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
 
 
-def pg_signed_rows(event: str, columns: tuple[str, ...], pick: Callable[[str, int, str], str]) -> str:
+def pg_signed_rows(event: str, columns: tuple[str, ...], pick: Callable[[str, str, str], str]) -> str:
     """PostgreSQL statement triggers over transition tables (the rollups'): the statement's
-    rows, signed. ``pick(alias, sign, source)`` selects one side's rows of ``source`` with their
-    sign; an INSERT gives its new rows (+1), a DELETE its old ones (-1), an UPDATE both sides of
-    just the rows where one of ``columns`` changed."""
+    rows, signed. ``pick(alias, sign, source)`` selects, from ``source`` as ``alias``, the rows
+    with their sign (SQL text); an INSERT gives its new rows (+1), a DELETE its old ones (-1),
+    an UPDATE the old (-1) and new (+1) versions of just the rows where one of ``columns``
+    changed — only those columns (and ``id``) are then available.
+
+    The versions are paired by grouping, not by a join: a version of a row that occurs once
+    among the old and new rows is one that changed (GROUP BY treats NULLs as equal, as IS
+    DISTINCT FROM). A join of the two transition tables can be planned as a nested loop —
+    always so inside a trigger function that runs with hash and merge joins off, which sets them
+    for the triggers its writes fire — and is then quadratic in the statement's rows."""
     if event == "INSERT":
-        return pick("n", 1, "new_rows n")
+        return pick("n", "1", "new_rows n")
     if event == "DELETE":
-        return pick("o", -1, "old_rows o")
-    moved = f"({', '.join('o.' + c for c in columns)}) IS DISTINCT FROM ({', '.join('n.' + c for c in columns)})"
-    both = "old_rows o JOIN new_rows n USING (id)"
-    return f"{pick('o', -1, both)} AND {moved} UNION ALL {pick('n', 1, both)} AND {moved}"
+        return pick("o", "-1", "old_rows o")
+    cols = ", ".join(("id", *columns))
+    versions = (
+        f"SELECT {cols}, CASE WHEN max(side) = 1 THEN 1 ELSE -1 END AS sign FROM "
+        f"(SELECT 0 AS side, {cols} FROM old_rows UNION ALL SELECT 1, {cols} FROM new_rows) x "
+        f"GROUP BY {cols} HAVING count(*) = 1"
+    )
+    return pick("v", "v.sign", f"({versions}) v")
 
 
 def pg_statement_triggers(name: str, table: str, function: Callable[[str], str]) -> list[str]:

@@ -139,7 +139,7 @@ def _pg_delta(event: str) -> str:
     """The signed task rows of one statement: ``+1`` per new row, ``-1`` per old one, alive only;
     an UPDATE contributes only the rows whose rollup columns changed."""
 
-    def pick(r: str, sign: int, source: str) -> str:
+    def pick(r: str, sign: str, source: str) -> str:
         return f"SELECT {r}.*, {_cls(r)} AS cls, {sign} AS s FROM {source} WHERE {r}.deleted_at IS NULL"
 
     return pg_signed_rows(event, TRIGGERED_COLUMNS, pick)
@@ -207,7 +207,7 @@ _MS_UPSERT = (
 )
 
 
-def _ms_add(t: str, sign: int, link: str, source: str, where: str, cast: str = "") -> str:
+def _ms_add(t: str, sign: int | str, link: str, source: str, where: str, cast: str = "") -> str:
     """Add task ``t``'s contribution, with sign ``sign``, to the milestones ``link`` names: the
     rows of ``source`` that ``where`` keeps, the task alive."""
     return (
@@ -254,9 +254,13 @@ def _pg_ms_ddl() -> list[str]:
         return _ms_add(t, sign, "tm.milestone_id", source, where, "::int")
 
     zero = "DELETE FROM milestone_rollup WHERE tasks = 0 AND milestone_id IN ({ids})"
-    moved = (
-        f"({', '.join('o.' + c for c in MILESTONE_COLUMNS)}) IS DISTINCT FROM "
-        f"({', '.join('n.' + c for c in MILESTONE_COLUMNS)})"
+    # The changed tasks' old (-1) and new (+1) versions, each joined to its milestone links.
+    changed = pg_signed_rows(
+        "UPDATE",
+        (*MILESTONE_COLUMNS, "org_id", "source_id"),
+        lambda t, sign, source: _ms_add(
+            t, sign, "tm.milestone_id", f"{source} JOIN task_milestone tm ON tm.task_id = {t}.id", "", "::int"
+        ),
     )
     bodies = {
         "link_insert": [upsert(part("t", 1, "new_rows tm JOIN task t ON t.id = tm.task_id", ""))],
@@ -265,16 +269,10 @@ def _pg_ms_ddl() -> list[str]:
             zero.format(ids="SELECT milestone_id FROM old_rows"),
         ],
         "task_update": [
-            upsert(
-                part("o", -1, "old_rows o JOIN new_rows n USING (id) JOIN task_milestone tm ON tm.task_id = o.id",
-                     f" AND {moved}")
-                + " UNION ALL "
-                + part("n", 1, "new_rows n JOIN old_rows o USING (id) JOIN task_milestone tm ON tm.task_id = n.id",
-                       f" AND {moved}")
-            ),
-            # only where a task moved: this runs after every UPDATE of task rows (each sync page)
-            zero.format(ids="SELECT tm.milestone_id FROM old_rows o JOIN new_rows n USING (id) "
-                            f"JOIN task_milestone tm ON tm.task_id = n.id WHERE {moved}"),
+            upsert(changed),
+            # only where a task changed: this runs after every UPDATE of task rows (each sync page)
+            "WITH z AS MATERIALIZED (SELECT DISTINCT milestone_id FROM (" + changed + ") x) "
+            "DELETE FROM milestone_rollup r USING z WHERE r.milestone_id = z.milestone_id AND r.tasks = 0",
         ],
     }
     out = []

@@ -131,7 +131,7 @@ def _pg_delta(event: str) -> str:
     """The signed worklog rows of one statement: ``+1`` per new row, ``-1`` per old one, alive
     only; an UPDATE contributes only the rows whose rollup columns changed."""
 
-    def pick(r: str, sign: int, source: str) -> str:
+    def pick(r: str, sign: str, source: str) -> str:
         return f"SELECT {r}.*, {sign} AS s FROM {source} WHERE {_alive(r)}"
 
     return pg_signed_rows(event, TRIGGERED_COLUMNS, pick)

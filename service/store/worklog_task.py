@@ -124,13 +124,21 @@ def _pg_ddl() -> list[str]:
         f"UPDATE worklog w SET {_set_from('n')} FROM new_rows n "
         "WHERE w.source_id = n.source_id AND w.task_external_id = n.external_id;",
     ]
-    moved = "old_rows o JOIN new_rows n USING (id)"
+    # The old and new rows are paired by grouping, not by a join: with hash and merge joins off,
+    # joining the two transition tables would be a nested loop, quadratic in the statement's rows
+    # (8,000 tasks updated at once took a minute). A version of a task that occurs once among the
+    # old and new rows is one that changed; GROUP BY treats NULLs as equal, as IS DISTINCT FROM.
+    both = ("SELECT 0 AS side, id, source_id, external_id, project_id, deleted_at FROM old_rows UNION ALL "
+            "SELECT 1, id, source_id, external_id, project_id, deleted_at FROM new_rows")
+    rekeyed = (f"SELECT id, source_id, external_id FROM ({both}) x GROUP BY 1, 2, 3 "
+               "HAVING count(*) = 1 AND max(side) = 0")
+    moved = (f"SELECT id, source_id, external_id, project_id, deleted_at FROM ({both}) x GROUP BY 1, 2, 3, 4, 5 "
+             "HAVING count(*) = 1 AND min(side) = 1")
     update = [
-        f"UPDATE worklog w SET {_NULLS} FROM {moved} "
-        "WHERE (o.source_id, o.external_id) IS DISTINCT FROM (n.source_id, n.external_id) "
-        "AND w.source_id = o.source_id AND w.task_external_id = o.external_id AND w.task_id = o.id;",
-        f"UPDATE worklog w SET {_set_from('n')} FROM {moved} WHERE ({_moved('o', 'n', 'IS DISTINCT FROM')}) "
-        "AND w.source_id = n.source_id AND w.task_external_id = n.external_id;",
+        f"UPDATE worklog w SET {_NULLS} FROM ({rekeyed}) o "
+        "WHERE w.source_id = o.source_id AND w.task_external_id = o.external_id AND w.task_id = o.id;",
+        f"UPDATE worklog w SET {_set_from('n')} FROM ({moved}) n "
+        "WHERE w.source_id = n.source_id AND w.task_external_id = n.external_id;",
     ]
     delete = [
         f"UPDATE worklog w SET {_NULLS} FROM old_rows o "

@@ -146,3 +146,41 @@ def test_the_migration_fills_the_rollup_from_stored_worklogs(db):
         db.migrate()  # the store is shared by the session's other tests
     with db.write() as c:
         assert len(assert_rollup_right(c, org)) > 1 and _same(_kept(c, org), want)
+
+
+def test_one_statement_over_every_task_keeps_everything_right(db):
+    """Bulk updates (a statement over thousands of rows) take the same paths as a sync page's:
+    the old and new versions paired by grouping, NULLs equal (``store.common.pg_signed_rows``;
+    PostgreSQL joined them before, quadratic in the rows). Every kept table stays right."""
+    from service.store import rollup
+    from service.tables import Project
+    from service.tables import Task as TaskRow
+
+    from .test_rollup import _assert_consistent as assert_task_rollups
+    from .test_worklog_task import _assert_consistent as assert_worklog_links
+
+    org = make_org(db, "bulk")
+    src = make_source(db, org)
+    rnd = random.Random(9)
+    T, P = TaskRow.__table__, Project.__table__
+    with db.write() as c:
+        apply_effects(c, org, src, [random_task(rnd, str(i), 1) for i in range(400)])
+        store.upsert_worklogs(c, org, src, [_wl(f"w{i}", str(rnd.randrange(400)), rnd.choice([ANN_J, BOB]),
+                                                T0 + timedelta(hours=rnd.randrange(24 * 30)), 1) for i in range(600)])
+        projects = list(c.execute(sa.select(P.c.id).where(P.c.org_id == org).order_by(P.c.id)).scalars())
+    before = assert_task_rollups(db, org)
+    with db.write() as c:  # every task moved to the first project, half the open ones done, a third tombstoned
+        c.execute(sa.update(T).where(T.c.org_id == org).values(project_id=projects[0]))
+        c.execute(sa.update(T).where(T.c.org_id == org, T.c.status_category != "done", T.c.id % 2 == 0)
+                  .values(status_category="done"))
+        c.execute(sa.update(T).where(T.c.org_id == org, T.c.id % 3 == 0).values(deleted_at=T0 + timedelta(days=60)))
+        kept = assert_rollup_right(c, org)
+        assert {k[1] for k in kept} == {projects[0]}
+    assert assert_task_rollups(db, org) != before
+    assert_worklog_links(db, org)
+    with db.write() as c:  # and back: the tombstones lifted in one statement
+        c.execute(sa.update(T).where(T.c.org_id == org).values(deleted_at=None))
+        assert_rollup_right(c, org)
+        assert rollup.snapshot(c, org)["milestone_rollup"]
+    assert_task_rollups(db, org)
+    assert_worklog_links(db, org)

@@ -129,3 +129,50 @@ def test_usable_zones():
     assert rollups.usable_zone("UTC") and rollups.usable_zone("Europe/Berlin")
     assert rollups.usable_zone("America/New_York") and rollups.usable_zone("Asia/Tokyo")
     assert not rollups.usable_zone("Asia/Kolkata") and not rollups.usable_zone("Australia/Lord_Howe")
+
+
+def test_workload_totals_from_its_rows_only_when_no_task_counts_twice(db, monkeypatch):
+    """The workload total is the sum of its per-person rows when their counts add up to the
+    open tasks the rollups count (nobody's task counted twice); otherwise a pass of its own.
+    Either way the view equals the one computed without the rollups, in every grouping."""
+    from service.tables import Person, TaskAssignee
+    from service.views import workload
+
+    org, _ = _world(db, "Europe/Berlin")
+    TA, P = TaskAssignee.__table__, Person.__table__
+    with db.write() as c:
+        people = [c.execute(sa.insert(P).values(org_id=org, display_name=f"p{i}").returning(P.c.id)).scalar_one()
+                  for i in range(3)]
+        ids = list(c.execute(sa.select(T.c.id).where(T.c.org_id == org).order_by(T.c.id)).scalars())
+        c.execute(sa.insert(TA), [{"task_id": t, "person_id": people[t % 3]} for t in ids if t % 4])
+    summed: list[bool] = []
+    rows_of = workload.queries.workload_rows
+
+    def spy(conn, sel, *, open_tasks=None):
+        out = rows_of(conn, sel, open_tasks=open_tasks)
+        summed.append(open_tasks is not None and sum(r[2] for r in out[0] if r[2]) == open_tasks)
+        return out
+
+    def both(group):
+        params = ViewParams(group_by=group)
+        monkeypatch.setattr(workload.queries, "workload_rows", spy)
+        fast = compute_view(db, org, "workload", params, now=NOW)
+        monkeypatch.setattr(rollups, "totals_and_days", lambda conn, sel, **kw: None)
+        slow = compute_view(db, org, "workload", params, now=NOW)
+        monkeypatch.undo()
+        assert fast == slow, group
+        return fast
+
+    assert both(None)["total"]["open_tasks"] > 0 and summed == [True, False]
+    summed.clear()
+    both("project"), both("source")
+    assert summed == [True, False, True, False]  # one assignee a task: the rows are the total
+    summed.clear()
+    both("milestone")  # a task in two milestones counts twice: the total is a pass of its own
+    assert summed[0] is False
+    with db.write() as c:  # a second assignee on some tasks
+        c.execute(sa.insert(TA), [{"task_id": t, "person_id": people[(t + 1) % 3]} for t in ids if t % 5 == 1])
+    summed.clear()
+    for group in (None, "project", "source", "person"):
+        both(group)
+    assert not any(summed)

@@ -246,8 +246,10 @@ def _pg_ms_ddl() -> list[str]:
     def upsert(rows: str) -> str:
         return (
             "INSERT INTO milestone_rollup (milestone_id, cls, org_id, source_id, tasks, done) "
-            f"SELECT milestone_id, cls, org_id, source_id, sum(tasks), sum(done) FROM ({rows}) x "
-            f"GROUP BY 1, 2, 3, 4 ORDER BY 1, 2 {_MS_UPSERT}"
+            # One row per conflict key (a statement may not update a row twice), whatever the rows'
+            # organization and source (a milestone's tasks share them).
+            f"SELECT milestone_id, cls, max(org_id), max(source_id), sum(tasks), sum(done) FROM ({rows}) x "
+            f"GROUP BY 1, 2 ORDER BY 1, 2 {_MS_UPSERT}"
         )
 
     def part(t: str, sign: int, source: str, where: str) -> str:

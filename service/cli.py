@@ -216,9 +216,10 @@ def _kept(conn: Any, oid: int) -> dict[str, set[Any]]:
 @rollups_app.command("check")
 def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                   ) -> None:
-    """Compare the trigger-kept rollups (and the worklogs' copies of their tasks' id, project and
-    tombstone, their local days and their authors' rates) with a recomputation from the task,
-    rate and organization rows (changes nothing); exit 1 if any organization differs."""
+    """Compare the trigger-kept rollups (of tasks, milestones and worklogs, and the worklogs'
+    copies of their tasks' id, project and tombstone, their local days and their authors' rates)
+    with a recomputation from the task, worklog, rate and organization rows (changes nothing);
+    exit 1 if any organization differs."""
     from service.store import rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()
@@ -251,8 +252,9 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
 @rollups_app.command("rebuild")
 def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                     ) -> None:
-    """Recompute the rollups (and the worklogs' task columns, local days and author rates) from
-    the task, rate and organization rows — after a change of the time zone rules, say."""
+    """Recompute the rollups (of tasks, milestones and worklogs, and the worklogs' task columns,
+    local days and author rates) from the task, worklog, rate and organization rows — after a
+    change of the time zone rules, say."""
     from service.store import rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()

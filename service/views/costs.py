@@ -135,7 +135,7 @@ def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool
     """``_scan_rows`` read from ``worklog_rollup`` (a row per day, project and source that had
     work), or ``None`` when a worklog it holds started after ``as_of``."""
     q = _pg_rollup_query(sel, by, days=days) if sel.dialect == "postgresql" else _rollup_query(sel, by, days=days)
-    rows = conn.execute(q).all()
+    rows = list(conn.execute(q).all())
     his = [_aware(r.hi) for r in rows if r.hi is not None]
     return None if his and max(his) > sel.as_of else rows
 

@@ -514,7 +514,7 @@ def workload_rows(
         .group_by(person, *([wkey] if wkey is not None else []))
     )
     with parallel_plans(conn, sel):
-        rows = conn.execute(q).all()
+        rows: list[Any] = list(conn.execute(q).all())
         if open_tasks is not None:
             if sum(r[2] for r in rows) == open_tasks:  # no task counted twice: the rows are the total
                 rows.append((None, None, open_tasks, sum(r[3] for r in rows), sum(r[4] for r in rows),

@@ -8,14 +8,14 @@ the organization's default; hours with no rate at all are counted apart (unrated
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.tables import WorklogRollup
-from service.views.selection import Selection, alive, org_is, scope_conditions, table, task_conditions
+from service.views.selection import Selection, alive, aware, org_is, scope_conditions, table, task_conditions
 from service.views.sqlkit import PR, TM, Row, T, W, key_or_null, num, parallel_plans, sum_if
 from service.views.sqltime import _as_date, day_bucket, ts_literal
 
@@ -136,7 +136,7 @@ def _rollup_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool
     work), or ``None`` when a worklog it holds started after ``as_of``."""
     q = _pg_rollup_query(sel, by, days=days) if sel.dialect == "postgresql" else _rollup_query(sel, by, days=days)
     rows = list(conn.execute(q).all())
-    his = [_aware(r.hi) for r in rows if r.hi is not None]
+    his = [aware(r.hi) for r in rows if r.hi is not None]
     return None if his and max(his) > sel.as_of else rows
 
 
@@ -144,7 +144,7 @@ def _pg_rollup_query(sel: Selection, by: str | None, *, days: bool) -> Any:
     """PostgreSQL: summed first, priced after. The rollup rows are summed per project and per
     day without a join — a day's rows whose seconds need a project's rate (no author rate)
     stay apart per project — and the few sums are then priced at their project's rate."""
-    win, week = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
+    win, week = sel.window_start_date, sel.week_start_date
     need_rate = sa.case((R.c.unrated != 0, R.c.project_id))
     sets = []
     if by is not None:
@@ -215,7 +215,7 @@ def _rollup_query(sel: Selection, by: str | None, *, days: bool) -> Any:
             cost.label("m"),
             unrated.label("u"),
             sa.case((R.c.day >= sel.window_start_date, cost)).label("m_window"),
-            sa.case((R.c.day >= sel.week_start.astimezone(sel.tz).date(), R.c.seconds)).label("s_week"),
+            sa.case((R.c.day >= sel.week_start_date, R.c.seconds)).label("s_week"),
             R.c.started_hi.label("hi"),
         )
         .where(*cond)
@@ -237,12 +237,6 @@ def _rollup_query(sel: Selection, by: str | None, *, days: bool) -> Any:
         return per_day.group_by(wl.c.d)
     # The days in the primary key's order (no sort), the groups sorted.
     return sa.union_all(per_group.group_by(wl.c.g), per_day.group_by(wl.c.d))
-
-
-def _aware(value: Any) -> datetime:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _scan_rows(conn: Connection, sel: Selection, by: str | None, *, days: bool) -> list[Any]:
@@ -319,7 +313,7 @@ def _fold(sel: Selection, by: str | None, result: list[Any]) -> tuple[dict[Any, 
             d[k] += v
     if by is None and per_day:
         # The days are the one group's rows: its trailing-window labour and week's hours from them.
-        win_day, week_day = sel.window_start_date, sel.week_start.astimezone(sel.tz).date()
+        win_day, week_day = sel.window_start_date, sel.week_start_date
         dated = [(d, v) for d, v in per_day.items() if d is not None]
         per_key[None] = {
             "seconds": sum(v["seconds"] for v in per_day.values()),

@@ -128,9 +128,14 @@ class Selection:
         return local_midnight(self.window_start_date, self.tz)
 
     @property
+    def week_start_date(self) -> date:
+        """Monday of the ISO week holding ``as_of_date``."""
+        return self.as_of_date - timedelta(days=self.as_of_date.weekday())
+
+    @property
     def week_start(self) -> datetime:
         """Monday 00:00 (local) of the ISO week holding ``as_of_date``."""
-        return local_midnight(self.as_of_date - timedelta(days=self.as_of_date.weekday()), self.tz)
+        return local_midnight(self.week_start_date, self.tz)
 
 
 def resolve_as_of(value: date | datetime | None, tz: ZoneInfo, now: datetime | None = None) -> tuple[datetime, date]:
@@ -196,7 +201,7 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
         as_of_date=today,
         project_ids=project_ids,
         keep_archived_sources=tuple(keep),
-        history=last_sync is not None and _aware(last_sync) > instant,
+        history=last_sync is not None and aware(last_sync) > instant,
         # Tombstones are stamped at sync, before this transaction's snapshot and so before now.
         current=instant >= now,
         session_zone=conn.dialect.name == "postgresql",
@@ -205,7 +210,8 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
     )
 
 
-def _aware(value: datetime) -> datetime:
+def aware(value: datetime) -> datetime:
+    """A stored timestamp as an aware UTC datetime (naive ones are UTC)."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 

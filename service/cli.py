@@ -203,24 +203,25 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
 
 
 def _kept(conn: Any, oid: int) -> dict[str, set[Any]]:
-    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
+    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
 
     return {
         **rollup.snapshot(conn, oid),
         **worklog_task.snapshot(conn, oid),
         **worklog_day.snapshot(conn, oid),
         **worklog_rollup.snapshot(conn, oid),
+        **workload_rollup.snapshot(conn, oid),
     }
 
 
 @rollups_app.command("check")
 def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                   ) -> None:
-    """Compare the trigger-kept rollups (of tasks, milestones and worklogs, and the worklogs'
-    copies of their tasks' id, project and tombstone, their local days and their authors' rates)
-    with a recomputation from the task, worklog, rate and organization rows (changes nothing);
+    """Compare the trigger-kept rollups (of tasks, milestones, open tasks per assignee and
+    worklogs, and the worklogs' copies of their tasks' id, project and tombstone, their local
+    days and their authors' rates) with a recomputation from the task, worklog, rate and organization rows (changes nothing);
     exit 1 if any organization differs."""
-    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
+    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -237,6 +238,7 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
                 worklog_task.rebuild(conn, oid)
                 worklog_day.rebuild(conn, oid)
                 worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
+                workload_rollup.rebuild(conn, oid)
                 fresh = _kept(conn, oid)
                 raise _Undo
         except _Undo:
@@ -252,10 +254,10 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
 @rollups_app.command("rebuild")
 def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                     ) -> None:
-    """Recompute the rollups (of tasks, milestones and worklogs, and the worklogs' task columns,
-    local days and author rates) from the task, worklog, rate and organization rows — after a
+    """Recompute the rollups (of tasks, milestones, open tasks per assignee and worklogs, and the
+    worklogs' task columns, local days and author rates) from the task, worklog, rate and organization rows — after a
     change of the time zone rules, say."""
-    from service.store import rollup, worklog_day, worklog_rollup, worklog_task
+    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()
     with db.session() as s:
@@ -266,6 +268,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
             worklog_task.rebuild(conn, oid)
             worklog_day.rebuild(conn, oid)
             worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
+            workload_rollup.rebuild(conn, oid)
     typer.echo(json.dumps({"rebuilt": orgs}))
 
 

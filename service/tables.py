@@ -30,6 +30,7 @@ __all__ = [
     "TaskRollup",
     "TaskDayRollup",
     "MilestoneRollup",
+    "WorkloadRollup",
     "TaskMilestone",
     "Worklog",
     "Change",
@@ -313,6 +314,28 @@ class MilestoneRollup(SQLModel, table=True):
     source_id: int
     tasks: int = 0
     done: int = 0
+
+
+class WorkloadRollup(SQLModel, table=True):
+    """Open tasks (alive, not done, not epics nor milestone markers) summed per (organization,
+    project, source, due date, class, assignee, share count): kept by triggers on ``task`` and
+    ``task_assignee`` (``service.store.workload_rollup``). A task is in ``shares`` rows, one per
+    assignee, or in one row of person 0 (``shares`` 1) when it has none. ``project_id`` 0: no
+    project; ``due_date`` 9999-12-31: no due date; ``cls`` as in ``TaskRollup`` (1 counted, 2
+    archived). No foreign keys: the rows follow the tasks, deleted when their count reaches zero."""
+
+    __tablename__ = "workload_rollup"
+    __table_args__ = {"sqlite_with_rowid": False}
+    org_id: int = Field(primary_key=True)
+    project_id: int = Field(primary_key=True)
+    source_id: int = Field(primary_key=True)
+    due_date: date = Field(primary_key=True)
+    cls: int = Field(primary_key=True)
+    person_id: int = Field(primary_key=True)
+    shares: int = Field(primary_key=True)
+    n: int = 0
+    points: float = 0.0
+    seconds: int = Field(default=0, sa_type=sa.BigInteger)
 
 
 class TaskAssignee(SQLModel, table=True):

@@ -447,36 +447,31 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts:
 # (person, group, open tasks, open points, open estimate seconds, open overdue tasks, seconds
 # logged this week)
 WorkloadRow = tuple[Any, Any, int, float, float, int, float]
+# A workload row before its week's seconds: person, group, open tasks, open points, open
+# estimate seconds, overdue open tasks.
+OpenTaskRow = tuple[Any, Any, int, float, float, int]
 
 
-def workload_rows(
-    conn: Connection, sel: Selection, *, open_tasks: int | None = None
-) -> tuple[list[WorkloadRow], WorkloadRow]:
-    """``(rows, total)``. Rows per (person, group) — group ``None`` unless grouped by project,
-    source or milestone — in order (person ids ascending, unassigned last; then group ids, none
-    first): open tasks, open estimate (points and seconds), open overdue tasks, seconds logged
-    this week. The total counts each open task once, though a task may have several assignees
-    (or milestones); its seconds this week are left to the caller (0 here).
-
-    ``open_tasks``: the number of open tasks in the selection, when the caller knows it (from
-    the task rollups). The rows count a task once per assignee and milestone (none counts as
-    one), so when their counts add up to it no task is counted twice and the rows' sums are the
-    total: one pass, the per-person join (a Jira issue has one assignee). Otherwise the open
-    tasks are read once into a materialized CTE that both sums read, the per-person join and the
-    total (a second scan of the task state for the total cost ~40 % more on bench/views.py's
-    data); and if the counts do not add up, the total is a pass of its own."""
+def open_task_rows(conn: Connection, sel: Selection) -> tuple[list[OpenTaskRow], OpenTaskRow]:
+    """``(rows, total)`` of ``workload_rows`` before the week's seconds, scanned from the task
+    state and the assignee links: rows per (person, group), any order; the total counts each
+    open task once. The open tasks are read once into a materialized CTE that both sums read,
+    the per-person join and the total (a second scan of the task state for the total cost ~40 %
+    more on bench/views.py's data)."""
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
     ts = task_state(sel, require_counted=True)
-    open_q = sa.select(
-        ts.c.id,
-        ts.c.project_id,
-        ts.c.source_id,
-        ts.c.estimate_points,
-        ts.c.estimate_seconds,
-        flag(ts.c.due_date < sel.as_of_date).label("overdue"),
-    ).where(ts.c.status_asof != "done")
-    open_ = open_q.subquery("open_tasks") if open_tasks is not None else (
-        open_q.cte("open_tasks").prefix_with("MATERIALIZED")
+    open_ = (
+        sa.select(
+            ts.c.id,
+            ts.c.project_id,
+            ts.c.source_id,
+            ts.c.estimate_points,
+            ts.c.estimate_seconds,
+            flag(ts.c.due_date < sel.as_of_date).label("overdue"),
+        )
+        .where(ts.c.status_asof != "done")
+        .cte("open_tasks")
+        .prefix_with("MATERIALIZED")
     )
     on = TA.c.task_id == open_.c.id
     if sel.params.assignee is not None:
@@ -502,7 +497,25 @@ def workload_rows(
         .group_by(TA.c.person_id, *([key] if key is not None else []))
     )
     total_q = sa.select(sa.null().label("p"), sa.null().label("g"), *sums(1)).select_from(open_)
-    q = per_person if open_tasks is not None else sa.union_all(per_person, total_q)
+    with parallel_plans(conn, sel):
+        rows = conn.execute(sa.union_all(per_person, total_q)).all()
+    total: OpenTaskRow = next((tuple(r[:6]) for r in rows if r[6]), (None, None, 0, 0.0, 0.0, 0))
+    return [tuple(r[:6]) for r in rows if not r[6]], total
+
+
+def workload_rows(
+    conn: Connection, sel: Selection, open_tasks: tuple[list[OpenTaskRow], OpenTaskRow] | None = None
+) -> tuple[list[WorkloadRow], WorkloadRow]:
+    """``(rows, total)``. Rows per (person, group) — group ``None`` unless grouped by project,
+    source or milestone — in order (person ids ascending, unassigned last; then group ids, none
+    first): open tasks, open estimate (points and seconds), open overdue tasks, seconds logged
+    this week. The total counts each open task once, though a task may have several assignees
+    (or milestones); its seconds this week are left to the caller (0 here).
+
+    ``open_tasks``: the open-task figures (``open_task_rows``' answer) when the caller has them
+    from the workload rollup; otherwise they are scanned."""
+    second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
+    rows, total = open_tasks if open_tasks is not None else open_task_rows(conn, sel)
     from_w, wkey, _, cond = worklog_from(with_group(sel, second), second, costed=False, since=sel.week_start)
     # SQLite: grouped by the bare person_id, it would walk the whole person index for its order
     # (a row lookup per worklog); as an expression it sorts the week's few rows instead.
@@ -513,23 +526,11 @@ def workload_rows(
         .where(*cond)
         .group_by(person, *([wkey] if wkey is not None else []))
     )
-    with parallel_plans(conn, sel):
-        rows: list[Any] = list(conn.execute(q).all())
-        if open_tasks is not None:
-            if sum(r[2] for r in rows) == open_tasks:  # no task counted twice: the rows are the total
-                rows.append((None, None, open_tasks, sum(r[3] for r in rows), sum(r[4] for r in rows),
-                             sum(r[5] for r in rows), 1))
-            else:
-                rows += conn.execute(total_q).all()
     # The week's worklogs are one short range of the covering day index: serial is faster.
-    week_rows = conn.execute(wq).all()
-    week = {(p, g): secs for p, g, secs in week_rows}
+    week = {(p, g): secs for p, g, secs in conn.execute(wq).all()}
     take = week.pop
-    total: WorkloadRow = next(((*r[:6], 0.0) for r in rows if r[6]), (None, None, 0, 0.0, 0.0, 0, 0.0))
-    out: list[WorkloadRow] = [
-        (p, g, n, pts, secs, od, take((p, g), 0.0)) for p, g, n, pts, secs, od, is_total in rows if not is_total
-    ]
+    out: list[WorkloadRow] = [(p, g, n, pts, secs, od, take((p, g), 0.0)) for p, g, n, pts, secs, od in rows]
     out += [(p, g, 0, 0.0, 0.0, 0, secs) for (p, g), secs in week.items()]
     out.sort(key=lambda r: (r[0] is None, r[0] or 0, r[1] or 0))
-    return out, total
+    return out, (*total, 0.0)
 

@@ -28,19 +28,20 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.tables import MilestoneRollup, Task, TaskDayRollup, TaskMilestone, TaskRollup
+from service.tables import MilestoneRollup, Task, TaskDayRollup, TaskMilestone, TaskRollup, WorkloadRollup
 from service.views.common import add_rows
-from service.views.queries import TASK_TOTAL_FIELDS, MilestoneCounts
-from service.views.selection import Selection, counted_task, table
-from service.views.sqlkit import Row, num, with_group
+from service.views.queries import TASK_TOTAL_FIELDS, MilestoneCounts, OpenTaskRow
+from service.views.selection import Selection, counted_task, scope_conditions, table
+from service.views.sqlkit import Row, key_or_null, num, with_group
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
-__all__ = ["totals_and_days", "milestone_counts", "usable_zone"]
+__all__ = ["totals_and_days", "milestone_counts", "workload_open", "usable_zone"]
 
 R = table(TaskRollup)
 T = table(Task)
 D = table(TaskDayRollup)
 MR = table(MilestoneRollup)
+WL = table(WorkloadRollup)
 TM = table(TaskMilestone)
 
 # What the rollups cannot give (cost and overdue figures): absent from their rows, so a caller
@@ -62,8 +63,62 @@ def _applies(conn: Connection, sel: Selection, *, days: bool = True) -> bool:
         return False
     if sel.group_by not in (None, "project", "source") or (days and not usable_zone(sel.tz_name)):
         return False
+    return not _created_late(conn, sel)
+
+
+def _created_late(conn: Connection, sel: Selection) -> bool:
+    """Whether a task alive now in the organization (or the source) was created after ``as_of``
+    (``created_hi``: an upper bound; the rollups count it, the state at ``as_of`` does not)."""
     late = sa.select(sa.literal(1)).where(*_where(sel, R), R.c.created_hi > ts_literal(sel.as_of)).limit(1)
-    return conn.execute(late).first() is None
+    return conn.execute(late).first() is not None
+
+
+def workload_open(conn: Connection, sel: Selection) -> tuple[list[OpenTaskRow], OpenTaskRow] | None:
+    """``queries.open_task_rows``' answer — the open tasks, points, estimate seconds and overdue
+    tasks per (person, group) and their total — from the workload rollup, or ``None`` where it
+    does not apply: a state before the last sync, a task created after ``as_of``, grouped by
+    milestone (a task may have several). Any scope and assignee filter.
+
+    A task with k assignees is in k rows of ``shares`` k (unassigned: one row of person 0): the
+    rows per person are the sums as read, and the total is each ``shares`` value's sums divided
+    by it — or, filtered by assignee, the person's rows as they are (each of their tasks once)."""
+    if sel.history or sel.group_by == "milestone" or _created_late(conn, sel):
+        return None
+    key: Any = {"project": WL.c.project_id, "source": WL.c.source_id}.get(sel.group_by or "")
+    n = sa.func.sum(WL.c.n)
+    q = (
+        sa.select(
+            WL.c.person_id,
+            key_or_null(key),
+            WL.c.shares,
+            n,
+            sa.cast(sa.func.sum(WL.c.points), sa.Float),
+            sa.cast(sa.func.sum(WL.c.seconds), sa.Float),
+            sa.func.sum(sa.case((WL.c.due_date < sel.as_of_date, WL.c.n), else_=0)),
+        )
+        .where(
+            WL.c.org_id == sel.org_id,
+            *scope_conditions(sel, WL.c.project_id, WL.c.source_id),
+            _counted(sel, WL),
+            *([WL.c.person_id == sel.params.assignee] if sel.params.assignee is not None else []),
+        )
+        .group_by(WL.c.person_id, *([key] if key is not None else []), WL.c.shares)
+        .having(n > 0)
+    )
+    rows: dict[tuple[Any, Any], list[Any]] = {}
+    shared: dict[int, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0])
+    for person, g, shares, *sums in conn.execute(q).all():
+        acc = rows.setdefault((person or None, g or None), [0, 0.0, 0.0, 0])
+        part = shared[1 if sel.params.assignee is not None else shares]
+        for i, v in enumerate(sums):
+            acc[i] += v
+            part[i] += v
+    total = [0, 0.0, 0.0, 0]
+    for shares, sums in shared.items():  # every task's rows are in the selection: Σ divisible by shares
+        for i, v in enumerate(sums):
+            total[i] += v // shares if i in (0, 3) else v / shares
+    return [(p, g, int(a), b, c, int(d)) for (p, g), (a, b, c, d) in rows.items()], (
+        None, None, int(total[0]), total[1], total[2], int(total[3]))
 
 
 def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None:

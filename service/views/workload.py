@@ -14,7 +14,6 @@ from service.views import queries, rollups
 from service.views.common import definitions, envelope, label
 from service.views.queries import WorkloadRow
 from service.views.selection import Selection, group_names
-from service.views.sqlkit import with_group
 
 __all__ = ["workload_view", "workload_figures"]
 
@@ -25,7 +24,7 @@ def workload_figures(r: WorkloadRow, **labels: Any) -> dict[str, Any]:
     return {
         **labels,
         "open_tasks": r[2],
-        "open_estimate_points": r[3],
+        "open_estimate_points": round(r[3], 6),  # the rollup's sums move by + and -: no float dust
         "open_estimate_hours": round(r[4] / 3600, 2),
         "overdue_tasks": r[5],
         "hours_this_week": round(r[6] / 3600, 2),
@@ -33,15 +32,9 @@ def workload_figures(r: WorkloadRow, **labels: Any) -> dict[str, Any]:
     }
 
 
-def _open_tasks(conn: Connection, sel: Selection) -> int | None:
-    """The number of open tasks in the selection from the task rollups (``None`` where they do
-    not apply): lets ``workload_rows`` skip its total pass when no task is counted twice."""
-    fast = rollups.totals_and_days(conn, with_group(sel, None), created=False, days=False)
-    return None if fast is None else round(fast[0]["scope"] - fast[0]["done"])
-
-
 def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    rows, total_row = queries.workload_rows(conn, sel, open_tasks=_open_tasks(conn, sel))
+    # The open tasks from the workload rollup where it applies; otherwise scanned.
+    rows, total_row = queries.workload_rows(conn, sel, rollups.workload_open(conn, sel))
     second = sel.group_by if sel.group_by in ("project", "source", "milestone") else None
     person_ids = {r[0] for r in rows}
     people = group_names(conn, replace(sel, params=replace(sel.params, group_by="person")), person_ids)

@@ -65,6 +65,12 @@ def random_task(rnd: random.Random, ext: str, version: int) -> TaskUpsert:
         remaining_seconds=rnd.choice([None, 600]),
         milestones=rnd.choice([[], [], [MilestoneRef(external_id="v1")], [MilestoneRef(external_id="v2")],
                                [MilestoneRef(external_id="v1"), MilestoneRef(external_id="v3")]]),
+        # none, one (most often) or several of four people; half the tasks have a due date
+        assignees=[PEOPLE[i] for i in rnd.sample(range(len(PEOPLE)), rnd.choice([0, 1, 1, 1, 2, 3]))],
+        due_date=(T0 + timedelta(days=rnd.randrange(-5, 60))).date() if rnd.random() < 0.5 else None,
     )
     return TaskUpsert(task=t, raw={"id": ext})
+
+
+PEOPLE = [PersonRef(tool="jira", external_id=f"u{i}", display_name=f"User {i}") for i in range(4)]
 

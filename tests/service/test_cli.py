@@ -110,7 +110,8 @@ def test_rollups_check_and_rebuild(cli):
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout) == {"org_id": 1, "consistent": True,
                                     "rows_differing": {"task_rollup": 0, "task_day_rollup": 0, "milestone_rollup": 0,
-                                                       "worklog_task": 0, "worklog_day": 0, "worklog_rollup": 0}}
+                                                       "worklog_task": 0, "worklog_day": 0, "worklog_rollup": 0,
+                                                       "workload_rollup": 0}}
     with db.write() as c:  # writes the triggers cannot see: the rollups and a worklog are off by them
         c.exec_driver_sql("DROP TRIGGER task_rollup_update")
         c.execute(sa.text("UPDATE task SET status_category = 'done'"))
@@ -124,6 +125,8 @@ def test_rollups_check_and_rebuild(cli):
     assert json.loads(r.stdout)["rows_differing"]["worklog_task"] == 2
     assert json.loads(r.stdout)["rows_differing"]["worklog_day"] == 2
     assert json.loads(r.stdout)["rows_differing"]["worklog_rollup"] == 2  # the stray row and the worklog's
+    # The workload rollup's trigger saw the tasks go to done: its rows are gone, and right.
+    assert json.loads(r.stdout)["rows_differing"]["workload_rollup"] == 0
     with db.write() as c:  # the check changed nothing
         assert c.execute(sa.text("SELECT count(*) FROM task_rollup WHERE status_category = 'done'")).scalar() == 0
     r = cli("rollups", "rebuild", "--org", "1")

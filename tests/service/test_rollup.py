@@ -17,12 +17,16 @@ from service.tables import Organization, Project, Source
 from service.tables import Task as TaskRow
 
 from .factories import T0, make_org, make_source, random_task
+from .test_workload_rollup import assert_rollup_right as assert_workload_right
 
 T = TaskRow.__table__
 
 
 def _assert_consistent(db, org: int) -> dict[str, set]:
+    """The task rollups equal their rebuild; the workload rollup, kept by triggers on the same
+    writes, its oracle and rebuild (``test_workload_rollup``)."""
     with db.write() as c:
+        assert_workload_right(c, org)
         kept, bounds = rollup.snapshot(c, org), rollup.created_bounds(c, org)
         rollup.rebuild(c, org)
         assert rollup.snapshot(c, org) == kept

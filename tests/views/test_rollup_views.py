@@ -131,48 +131,62 @@ def test_usable_zones():
     assert not rollups.usable_zone("Asia/Kolkata") and not rollups.usable_zone("Australia/Lord_Howe")
 
 
-def test_workload_totals_from_its_rows_only_when_no_task_counts_twice(db, monkeypatch):
-    """The workload total is the sum of its per-person rows when their counts add up to the
-    open tasks the rollups count (nobody's task counted twice); otherwise a pass of its own.
-    Either way the view equals the one computed without the rollups, in every grouping."""
-    from service.tables import Person, TaskAssignee
+def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
+    """The workload view's open tasks read from the workload rollup equal the scan of the task
+    state and the assignee links, in every grouping and filter the rollup serves — tasks with
+    none, one and several assignees, archived cards of a source that counts them — and the
+    rollup steps aside where it cannot answer (grouped by milestone, a task created after
+    ``as_of``, a state before the last sync)."""
+    from service.tables import Person, Portfolio, PortfolioProject, Project, TaskAssignee
     from service.views import workload
 
-    org, _ = _world(db, "Europe/Berlin")
+    org, (jira, trello, _) = _world(db, "Europe/Berlin")
     TA, P = TaskAssignee.__table__, Person.__table__
-    with db.write() as c:
+    with db.write() as c:  # more people, and a second assignee on some tasks
         people = [c.execute(sa.insert(P).values(org_id=org, display_name=f"p{i}").returning(P.c.id)).scalar_one()
                   for i in range(3)]
         ids = list(c.execute(sa.select(T.c.id).where(T.c.org_id == org).order_by(T.c.id)).scalars())
-        c.execute(sa.insert(TA), [{"task_id": t, "person_id": people[t % 3]} for t in ids if t % 4])
-    summed: list[bool] = []
-    rows_of = workload.queries.workload_rows
+        taken = set(c.execute(sa.select(TA.c.task_id, TA.c.person_id)).all())
+        c.execute(sa.insert(TA), [{"task_id": t, "person_id": people[t % 3]} for t in ids
+                                  if t % 4 and (t, people[t % 3]) not in taken])
+        projects = list(c.execute(sa.select(Project.__table__.c.id).where(Project.__table__.c.org_id == org)
+                                  .order_by(Project.__table__.c.id)).scalars())
+        folio = c.execute(sa.insert(Portfolio.__table__).values(org_id=org, name="f")
+                          .returning(Portfolio.__table__.c.id)).scalar_one()
+        c.execute(sa.insert(PortfolioProject.__table__), [{"portfolio_id": folio, "project_id": projects[0]}])
+    read: list[bool] = []
+    real = rollups.workload_open
 
-    def spy(conn, sel, *, open_tasks=None):
-        out = rows_of(conn, sel, open_tasks=open_tasks)
-        summed.append(open_tasks is not None and sum(r[2] for r in out[0] if r[2]) == open_tasks)
+    def spy(conn, sel):
+        out = real(conn, sel)
+        read.append(out is not None)
         return out
 
-    def both(group):
-        params = ViewParams(group_by=group)
-        monkeypatch.setattr(workload.queries, "workload_rows", spy)
-        fast = compute_view(db, org, "workload", params, now=NOW)
-        monkeypatch.setattr(rollups, "totals_and_days", lambda conn, sel, **kw: None)
-        slow = compute_view(db, org, "workload", params, now=NOW)
+    def both(now=NOW, **params):
+        monkeypatch.setattr(rollups, "workload_open", spy)
+        fast = compute_view(db, org, "workload", ViewParams(**params), now=now)
+        monkeypatch.setattr(rollups, "workload_open", lambda conn, sel: None)
+        slow = compute_view(db, org, "workload", ViewParams(**params), now=now)
         monkeypatch.undo()
-        assert fast == slow, group
+        assert fast == slow, params
         return fast
 
-    assert both(None)["total"]["open_tasks"] > 0 and summed == [True, False]
-    summed.clear()
-    both("project"), both("source")
-    assert summed == [True, False, True, False]  # one assignee a task: the rows are the total
-    summed.clear()
-    both("milestone")  # a task in two milestones counts twice: the total is a pass of its own
-    assert summed[0] is False
-    with db.write() as c:  # a second assignee on some tasks
-        c.execute(sa.insert(TA), [{"task_id": t, "person_id": people[(t + 1) % 3]} for t in ids if t % 5 == 1])
-    summed.clear()
-    for group in (None, "project", "source", "person"):
-        both(group)
-    assert not any(summed)
+    shared = both()
+    assert shared["total"]["open_tasks"] > 0 and shared["total"]["overdue_tasks"] > 0
+    assert sum(r["open_tasks"] for r in shared["people"]) > shared["total"]["open_tasks"]  # tasks counted twice
+    for group in ("project", "source", "person"):
+        both(group_by=group)
+    for filters in ({"source": trello}, {"source": jira, "group_by": "project"}, {"project": projects[1]},
+                    {"portfolio": folio, "group_by": "source"}, {"assignee": people[1]},
+                    {"assignee": people[2], "group_by": "project"}):
+        both(**filters)
+    assert all(read) and len(read) == 10
+    read.clear()
+    both(group_by="milestone")  # a task in two milestones: the scan
+    both(now=NOW - timedelta(days=3))  # synced since then: the history
+    with db.write() as c:  # an open task created after as_of (a remote clock ahead of ours)
+        late = c.execute(sa.select(T.c.id).where(T.c.org_id == org, T.c.status_category != "done", T.c.type != "epic",
+                                                 ~T.c.is_milestone, ~T.c.archived, T.c.deleted_at.is_(None))).scalar()
+        c.execute(sa.update(T).where(T.c.id == late).values(remote_created_at=NOW + timedelta(hours=1)))
+    assert both()["total"]["open_tasks"] == shared["total"]["open_tasks"] - 1
+    assert read == [False, False, False]

@@ -219,8 +219,8 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
                   ) -> None:
     """Compare the trigger-kept rollups (of tasks, milestones, open tasks per assignee and
     worklogs, and the worklogs' copies of their tasks' id, project and tombstone, their local
-    days and their authors' rates) with a recomputation from the task, worklog, rate and organization rows (changes nothing);
-    exit 1 if any organization differs."""
+    days and their authors' rates) with a recomputation from the task, assignee, worklog, rate
+    and organization rows (changes nothing); exit 1 if any organization differs."""
     from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()

@@ -254,37 +254,54 @@ def _replace_links(
     conn: Connection, source_id: int, task_ids: dict[str, int], accepted: list[TaskUpsert],
     person_ids: dict[tuple[str, str], int], org_id: int, existed: set[str],
 ) -> None:
-    # Only tasks that existed before can have links to drop (a backfill skips this); the
-    # inserts below tolerate a link a concurrent writer already made.
+    """Make the stored tasks' assignee and milestone links those of their accepted versions,
+    writing only the differences: a link row written is a rollup row moved by the triggers
+    (``service.store.rollup``, ``workload_rollup``), and a re-sync mostly changes no link. Only
+    tasks that existed before can have links to drop (a backfill reads none); the inserts
+    tolerate a link a concurrent writer already made."""
     ids = [tid for ext, tid in task_ids.items() if ext in existed]
-    for part in chunks(ids):
-        conn.execute(sa.delete(TA).where(in_list(conn, TA.c.task_id, part)))
-        conn.execute(sa.delete(TM).where(in_list(conn, TM.c.task_id, part)))
     pairs = uniq(
         (task_ids[u.task.external_id], person_ids[(a.tool, a.external_id)])
         for u in accepted if u.task.external_id in task_ids
         for a in u.task.assignees if (a.tool, a.external_id) in person_ids
     )
-    ta = statement(conn, "task_assignee",
-                 lambda: bulk_insert(conn, TA, ("task_id", "person_id")).on_conflict_do_nothing())
-    executemany(conn, ta, [{"task_id": t, "person_id": p} for t, p in pairs])
+    _write_links(conn, TA, "person_id", ids, pairs)
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
-    if not refs:
-        return
-    # A milestone referenced before its own record arrived: a placeholder the real one fills.
-    ins = insert_for(conn, M).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-    for part in chunks(sorted(refs.items())):  # key order, as the tasks: no deadlock between writers
-        conn.execute(ins, [{"org_id": org_id, "source_id": source_id, "external_id": e, "name": n or e,
-                            "released": False, "archived": False, "synced_at": utcnow()} for e, n in part])
-    mids = {ext: mid for ext, mid in _ids(conn, M, source_id, list(refs)).items()}
+    if refs:
+        # A milestone referenced before its own record arrived: a placeholder the real one fills.
+        ins = insert_for(conn, M).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
+        for part in chunks(sorted(refs.items())):  # key order, as the tasks: no deadlock between writers
+            conn.execute(ins, [{"org_id": org_id, "source_id": source_id, "external_id": e, "name": n or e,
+                                "released": False, "archived": False, "synced_at": utcnow()} for e, n in part])
+    mids = _ids(conn, M, source_id, list(refs)) if refs else {}
     mpairs = uniq(
         (task_ids[u.task.external_id], mids[m.external_id])
         for u in accepted if u.task.external_id in task_ids
         for m in u.task.milestones if m.external_id in mids
     )
-    tm = statement(conn, "task_milestone",
-                 lambda: bulk_insert(conn, TM, ("task_id", "milestone_id")).on_conflict_do_nothing())
-    executemany(conn, tm, [{"task_id": t, "milestone_id": m} for t, m in mpairs])
+    _write_links(conn, TM, "milestone_id", ids, mpairs)
+
+
+def _write_links(conn: Connection, table: sa.Table, other: str, existing: list[int], pairs: list[tuple[int, int]]
+                 ) -> None:
+    """Make the link rows ``(task_id, other)`` of the tasks ``existing`` (stored before) and of
+    ``pairs``' tasks exactly ``pairs``: delete the stored links not in it, insert the others."""
+    have: set[tuple[int, int]] = set()
+    for part in chunks(existing):
+        have.update((t, o) for t, o in conn.execute(
+            sa.select(table.c.task_id, table.c[other]).where(in_list(conn, table.c.task_id, part))
+        ).all())
+    want = set(pairs)
+    gone = sorted(have - want)
+    if gone:
+        drop = statement(conn, f"unlink:{table.name}", lambda: sa.delete(table).where(
+            table.c.task_id == sa.bindparam("t"), table.c[other] == sa.bindparam("o")))
+        conn.execute(drop, [{"t": t, "o": o} for t, o in gone])
+    add = [p for p in pairs if p not in have]
+    if add:
+        link = statement(conn, table.name,
+                         lambda: bulk_insert(conn, table, ("task_id", other)).on_conflict_do_nothing())
+        executemany(conn, link, [{"task_id": t, other: o} for t, o in add])
 
 
 def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) -> dict[str, int]:

@@ -137,6 +137,10 @@ def _sqlite_ddl() -> list[str]:
         return "\n  ".join(statements) + "\nEND"
 
     moved = " AND new.task_id <> old.task_id"
+
+    def task_open(x: str) -> str:  # most links are of done tasks (a backfill's history): nothing to move
+        return f"EXISTS (SELECT 1 FROM task t WHERE t.id = {x} AND {_open('t')})"
+
     return [
         f"CREATE TRIGGER workload_rollup_task_insert AFTER INSERT ON task WHEN {_open('new')} BEGIN\n  "
         + body([_sqlite_apply("new", 1, persons("new"))]),
@@ -147,11 +151,12 @@ def _sqlite_ddl() -> list[str]:
         # Before the row goes: its assignee links still exist (the cascade then finds no task).
         f"CREATE TRIGGER workload_rollup_task_delete BEFORE DELETE ON task WHEN {_open('old')} BEGIN\n  "
         + body([_sqlite_apply("old", -1, persons("old")), _sqlite_zero("old")]),
-        "CREATE TRIGGER workload_rollup_link_insert AFTER INSERT ON task_assignee BEGIN\n  "
-        + body(_sqlite_link("new.task_id", old=False, new=True)),
-        "CREATE TRIGGER workload_rollup_link_delete AFTER DELETE ON task_assignee BEGIN\n  "
-        + body(_sqlite_link("old.task_id", old=True, new=False)),
-        "CREATE TRIGGER workload_rollup_link_update AFTER UPDATE ON task_assignee BEGIN\n  "
+        f"CREATE TRIGGER workload_rollup_link_insert AFTER INSERT ON task_assignee WHEN {task_open('new.task_id')} "
+        "BEGIN\n  " + body(_sqlite_link("new.task_id", old=False, new=True)),
+        f"CREATE TRIGGER workload_rollup_link_delete AFTER DELETE ON task_assignee WHEN {task_open('old.task_id')} "
+        "BEGIN\n  " + body(_sqlite_link("old.task_id", old=True, new=False)),
+        "CREATE TRIGGER workload_rollup_link_update AFTER UPDATE ON task_assignee "
+        f"WHEN {task_open('old.task_id')} OR {task_open('new.task_id')} BEGIN\n  "
         + body(_sqlite_link("old.task_id", old=True, new=True)
                + _sqlite_link("new.task_id", old=True, new=True, where=moved)),
     ]

@@ -138,7 +138,6 @@ def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
     rollup steps aside where it cannot answer (grouped by milestone, a task created after
     ``as_of``, a state before the last sync)."""
     from service.tables import Person, Portfolio, PortfolioProject, Project, TaskAssignee
-    from service.views import workload
 
     org, (jira, trello, _) = _world(db, "Europe/Berlin")
     TA, P = TaskAssignee.__table__, Person.__table__

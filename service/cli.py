@@ -255,8 +255,8 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
 def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                     ) -> None:
     """Recompute the rollups (of tasks, milestones, open tasks per assignee and worklogs, and the
-    worklogs' task columns, local days and author rates) from the task, worklog, rate and organization rows — after a
-    change of the time zone rules, say."""
+    worklogs' task columns, local days and author rates) from the task, assignee, worklog, rate
+    and organization rows — after a change of the time zone rules, say."""
     from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
 
     _, db = _db()

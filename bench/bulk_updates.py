@@ -4,8 +4,9 @@
 
 Builds ``bench/views.py``'s organization (scale 0.3: 30,000 tasks, 60,000 worklogs), then
 times single statements of growing size, each in a transaction rolled back: tombstoning tasks
-(their worklogs follow: task columns, rollups), moving tasks to another status, and moving
-worklogs by a day (the worklog rollup). Every trigger must stay linear: the ms per 1,000
+(their worklogs follow: task columns, rollups), moving tasks to another status, moving
+worklogs by a day (the worklog rollup), and moving assignments to another person (the
+workload rollup). Every trigger must stay linear: the ms per 1,000
 rows of the largest statement ÷ that of the smallest is printed (target ≤ 2; PostgreSQL's
 triggers paired old and new transition rows with a join that could be a nested loop, and
 8,000 tasks tombstoned at once took a minute).
@@ -33,6 +34,18 @@ STATEMENTS = {
     "tasks to done": "UPDATE task SET status_category = 'done' WHERE org_id = :org AND id % 100 < :pct",
     "worklogs a day later": "UPDATE worklog SET started_at = started_at + INTERVAL '1 day' "
     "WHERE org_id = :org AND id % 100 < :pct",
+    # A people merge moves a person's assignments in one statement (the workload rollup's link
+    # triggers); the bench's tasks have at most one assignee, so no link collides.
+    "assignees to one person": "UPDATE task_assignee SET person_id = "
+    "(SELECT min(id) FROM person WHERE org_id = :org) WHERE task_id % 100 < :pct "
+    "AND task_id IN (SELECT id FROM task WHERE org_id = :org)",
+}
+# The rows each statement touches.
+COUNTS = {
+    "task": "SELECT count(*) FROM task WHERE org_id = :org AND id % 100 < :pct",
+    "worklog": "SELECT count(*) FROM worklog WHERE org_id = :org AND id % 100 < :pct",
+    "task_assignee": "SELECT count(*) FROM task_assignee WHERE task_id % 100 < :pct "
+    "AND task_id IN (SELECT id FROM task WHERE org_id = :org)",
 }
 SQLITE_DAY = "UPDATE worklog SET started_at = datetime(started_at, '+1 day') WHERE org_id = :org AND id % 100 < :pct"
 SHARES = (2, 10, 50)  # per cent of the organization's rows
@@ -43,13 +56,12 @@ def measure(db: Database, org: int) -> None:
     for name, sql in STATEMENTS.items():
         if db.dialect == "sqlite" and name.startswith("worklogs"):
             sql = SQLITE_DAY
-        table = "worklog" if name.startswith("worklogs") else "task"
+        table = sql.split()[1]
         per_k = []
         cells = []
         for pct in SHARES:
             with db.engine.connect() as c:
-                n = c.execute(sa.text(f"SELECT count(*) FROM {table} WHERE org_id = :org AND id % 100 < :pct"),
-                              {"org": org, "pct": pct}).scalar()
+                n = c.execute(sa.text(COUNTS[table]), {"org": org, "pct": pct}).scalar()
                 t0 = time.perf_counter()
                 c.execute(sa.text(sql), {"org": org, "pct": pct})
                 ms = (time.perf_counter() - t0) * 1000

@@ -170,11 +170,27 @@ _SQLITE_TRIGGERS = tuple(
 
 # --- PostgreSQL: statement triggers over the transition tables ----------------------------------
 
-_same_prefix = " AND ".join(f"r.{c} = k.{c}" for c in KEY[:4])
+def _pg_function(name: str, ctes: str, upsert: str) -> str:
+    """A statement trigger's function: the upsert (after ``ctes``, if any), then the rows it left
+    at a zero count go, found by its RETURNING and deleted by their whole key. (A join of the
+    statement's keys with the table on ``n = 0`` was planned as a nested loop over a scan of the
+    zero rows — which ANALYZE never sees — quadratic in a bulk statement.)"""
+    whole_key = " AND ".join(f"r.{c} = z.{c}" for c in KEY)
+    return (
+        f"CREATE FUNCTION taskhub_workload_rollup_{name}() RETURNS trigger LANGUAGE plpgsql AS $fn$\n"
+        "DECLARE zero workload_rollup[];\nBEGIN\n  "
+        f"WITH {ctes + ', ' if ctes else ''}up AS ({upsert} RETURNING *) "
+        "SELECT array_agg(up) INTO zero FROM up WHERE up.n = 0;\n  "
+        "IF zero IS NOT NULL THEN\n    "
+        f"DELETE FROM workload_rollup r USING unnest(zero) z WHERE {whole_key} AND r.n = 0;\n  "
+        "END IF;\n  RETURN NULL;\nEND\n$fn$"
+    )
 
 
 def _pg_task_function(event: str) -> str:
-    """A statement's task rows (signed, the changed ones of an UPDATE) each with its assignees now."""
+    """A statement's task rows (signed, the changed ones of an UPDATE), each with its assignees
+    now: an index probe per task (a join of two sets derived from transition tables can be
+    planned as a nested loop, quadratic in the statement's rows; see ``pg_signed_rows``)."""
 
     def pick(r: str, sign: str, source: str) -> str:
         return f"SELECT {r}.*, {sign} AS s FROM {source} WHERE {_open(r)}"
@@ -182,22 +198,12 @@ def _pg_task_function(event: str) -> str:
     delta = pg_signed_rows(event, TRIGGERED_COLUMNS, pick)
     keys = ", ".join(str(i) for i in range(1, len(KEY) + 1))
     upsert = (
-        f"WITH d AS ({delta}), a AS (SELECT task_id, person_id, count(*) OVER (PARTITION BY task_id) AS k "
-        "FROM task_assignee WHERE task_id IN (SELECT id FROM d)) "
         f"{_INSERT}SELECT {', '.join(_task_keys('d'))}, coalesce(a.person_id, 0), coalesce(a.k, 1), "
         + ", ".join(f"sum({x})" for x in _sums("d", "d.s"))
-        + f" FROM d LEFT JOIN a ON a.task_id = d.id GROUP BY {keys} ORDER BY {keys} {_UPSERT}"
+        + f" FROM ({delta}) d LEFT JOIN LATERAL (SELECT person_id, count(*) OVER () AS k FROM task_assignee "
+        f"WHERE task_id = d.id) a ON true GROUP BY {keys} ORDER BY {keys} {_UPSERT}"
     )
-    body = [upsert]
-    if event == "UPDATE":  # rows whose count reached zero go
-        body.append(
-            f"WITH k ({', '.join(KEY[:4])}) AS MATERIALIZED (SELECT DISTINCT {', '.join(_task_keys('d')[:4])} "
-            f"FROM ({delta}) d WHERE d.s < 0) DELETE FROM workload_rollup r USING k WHERE {_same_prefix} AND r.n = 0"
-        )
-    return (
-        f"CREATE FUNCTION taskhub_workload_rollup_task_{event.lower()}() RETURNS trigger LANGUAGE plpgsql "
-        "AS $fn$\nBEGIN\n  " + ";\n  ".join(body) + ";\n  RETURN NULL;\nEND\n$fn$"
-    )
+    return _pg_function(f"task_{event.lower()}", "", upsert)
 
 
 def _pg_task_delete_function() -> str:
@@ -215,42 +221,43 @@ def _pg_task_delete_function() -> str:
 
 
 def _pg_link_function(event: str) -> str:
-    """The statement's tasks move from their assignee set before it to their set now."""
+    """The statement's tasks move from their assignee set before it to their set now. Each
+    (task, person) of the touched tasks is counted in the set now (``a``: the stored links),
+    and in the set before (``b`` = now − inserted + deleted) by one GROUP BY over the stored
+    links and the transition rows: no join between sets derived from transition tables (see
+    ``pg_signed_rows``); the set sizes are window sums per task."""
     old, new = event in ("UPDATE", "DELETE"), event in ("UPDATE", "INSERT")
     touched = "SELECT DISTINCT task_id FROM (" + " UNION ALL ".join(
         f"SELECT task_id FROM {rows}" for rows, on in (("old_rows", old), ("new_rows", new)) if on
     ) + ") y"
-    before = "SELECT task_id, person_id FROM af"
+    parts = ["SELECT ta.task_id, ta.person_id, 1 AS a, 0 AS n, 0 AS o FROM x JOIN task_assignee ta "
+             "ON ta.task_id = x.task_id"]
     if new:
-        before = f"({before} EXCEPT ALL SELECT task_id, person_id FROM new_rows)"
+        parts.append("SELECT task_id, person_id, 0, 1, 0 FROM new_rows")
     if old:
-        before += " UNION ALL SELECT task_id, person_id FROM old_rows"
+        parts.append("SELECT task_id, person_id, 0, 0, 1 FROM old_rows")
     keys = ", ".join(str(i) for i in range(1, len(KEY) + 1))
     sums = _sums("t", "e.s")
-    upsert = (
-        f"WITH x AS MATERIALIZED ({touched}), "
-        "af AS MATERIALIZED (SELECT ta.task_id, ta.person_id FROM task_assignee ta JOIN x ON x.task_id = ta.task_id), "
-        f"bf AS ({before}), "
-        "sets AS (SELECT task_id, person_id, 1 AS s, count(*) OVER (PARTITION BY task_id) AS k FROM af "
-        "UNION ALL SELECT task_id, person_id, -1, count(*) OVER (PARTITION BY task_id) FROM bf), "
+    ctes = (
+        f"x AS MATERIALIZED ({touched}), "
+        "m AS (SELECT task_id, person_id, sum(a) AS a, sum(a) - sum(n) + sum(o) AS b "
+        f"FROM ({' UNION ALL '.join(parts)}) u GROUP BY task_id, person_id), "
+        "w AS (SELECT m.*, (sum(a) OVER p)::int AS ka, (sum(b) OVER p)::int AS kb, row_number() OVER p AS i FROM m "
+        "WINDOW p AS (PARTITION BY task_id)), "
         # each touched task on both sides: its set's rows, or person 0 where the set is empty
-        "e AS (SELECT x.task_id, sg.s, p.person_id, p.k FROM x CROSS JOIN (VALUES (1), (-1)) sg(s) "
-        "LEFT JOIN sets p ON p.task_id = x.task_id AND p.s = sg.s) "
-        f"{_INSERT}SELECT {', '.join(_task_keys('t'))}, coalesce(e.person_id, 0), coalesce(e.k, 1), "
+        "e AS (SELECT task_id, person_id, ka AS k, 1 AS s FROM w WHERE a = 1 "
+        "UNION ALL SELECT task_id, person_id, kb, -1 FROM w WHERE b = 1 "
+        "UNION ALL SELECT task_id, 0, 1, 1 FROM w WHERE ka = 0 AND i = 1 "
+        "UNION ALL SELECT task_id, 0, 1, -1 FROM w WHERE kb = 0 AND i = 1)"
+    )
+    upsert = (
+        f"{_INSERT}SELECT {', '.join(_task_keys('t'))}, e.person_id, e.k, "
         + ", ".join(f"sum({x})" for x in sums)
         + f" FROM e JOIN task t ON t.id = e.task_id WHERE {_open('t')} GROUP BY {keys} "
         + "HAVING " + " OR ".join(f"sum({x}) <> 0" for x in sums)
         + f" ORDER BY {keys} {_UPSERT}"
     )
-    zero = (
-        f"WITH k ({', '.join(KEY[:4])}) AS MATERIALIZED (SELECT DISTINCT {', '.join(_task_keys('t')[:4])} "
-        f"FROM ({touched}) x JOIN task t ON t.id = x.task_id) DELETE FROM workload_rollup r USING k "
-        f"WHERE {_same_prefix} AND r.n = 0"
-    )
-    return (
-        f"CREATE FUNCTION taskhub_workload_rollup_link_{event.lower()}() RETURNS trigger LANGUAGE plpgsql "
-        f"AS $fn$\nBEGIN\n  {upsert};\n  {zero};\n  RETURN NULL;\nEND\n$fn$"
-    )
+    return _pg_function(f"link_{event.lower()}", ctes, upsert)
 
 
 _REFS = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",

@@ -142,8 +142,10 @@ def _sqlite_ddl() -> list[str]:
         return f"EXISTS (SELECT 1 FROM task t WHERE t.id = {x} AND {_open('t')})"
 
     return [
+        # A task just inserted has no assignee links yet (theirs reference it): person 0.
         f"CREATE TRIGGER workload_rollup_task_insert AFTER INSERT ON task WHEN {_open('new')} BEGIN\n  "
-        + body([_sqlite_apply("new", 1, persons("new"))]),
+        + body([f"{_INSERT}SELECT {', '.join(_task_keys('new'))}, 0, 1, {', '.join(_sums('new', '1'))} "
+                f"WHERE {_open('new')} {_UPSERT};"]),
         f"CREATE TRIGGER workload_rollup_task_update AFTER UPDATE OF {', '.join(TRIGGERED_COLUMNS)} ON task "
         f"WHEN {changed} BEGIN\n  "
         + body([_sqlite_apply("old", -1, persons("old")), _sqlite_apply("new", 1, persons("new")),
@@ -207,11 +209,15 @@ def _pg_task_function(event: str) -> str:
 
     delta = pg_signed_rows(event, TRIGGERED_COLUMNS, pick)
     keys = ", ".join(str(i) for i in range(1, len(KEY) + 1))
+    # Tasks just inserted have no assignee links yet (theirs reference them): person 0.
+    assignees = (
+        "(SELECT NULL::int AS person_id, NULL::int AS k) a ON true" if event == "INSERT" else
+        "LATERAL (SELECT person_id, count(*) OVER () AS k FROM task_assignee WHERE task_id = d.id) a ON true"
+    )
     upsert = (
         f"{_INSERT}SELECT {', '.join(_task_keys('d'))}, coalesce(a.person_id, 0), coalesce(a.k, 1), "
         + ", ".join(f"sum({x})" for x in _sums("d", "d.s"))
-        + f" FROM ({delta}) d LEFT JOIN LATERAL (SELECT person_id, count(*) OVER () AS k FROM task_assignee "
-        f"WHERE task_id = d.id) a ON true GROUP BY {keys} ORDER BY {keys} {_UPSERT}"
+        + f" FROM ({delta}) d LEFT JOIN {assignees} GROUP BY {keys} ORDER BY {keys} {_UPSERT}"
     )
     return _pg_function(f"task_{event.lower()}", "", upsert)
 

@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.db import retryable
+
 __all__ = ["Problem", "ProblemResponse", "RequestIdMiddleware", "install_problem_handlers", "problem_response"]
 
 log = logging.getLogger("taskhub.api")
@@ -88,6 +90,11 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        if retryable(exc):  # a PostgreSQL deadlock with a concurrent writer: rolled back, nothing lost
+            log.warning("write conflict, rolled back", extra={"request_id": _rid(request)})
+            return problem_response(503, "the store was busy with a concurrent write to the same rows and "
+                                    "rolled this request back; nothing was changed, retry it", _rid(request),
+                                    headers={"Retry-After": "1"})
         log.exception("unhandled error", extra={"request_id": _rid(request)})
         return problem_response(500, "internal error; quote the request id when reporting it", _rid(request))
 

@@ -181,17 +181,18 @@ _SQLITE_TRIGGERS = tuple(
 _PROBES = "SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off"
 
 
-def _pg_function(name: str, ctes: str, upsert: str) -> str:
-    """A statement trigger's function: the upsert (after ``ctes``, if any), then the rows it left
-    at a zero count go, found by its RETURNING and deleted one by one by their whole key. (A
-    join of the statement's keys with the table on ``n = 0`` was planned as a nested loop over
-    a scan of the zero rows — which ANALYZE never sees, estimated at 3 — quadratic in a bulk
-    statement; so was a join with the returned rows.)"""
+def _pg_function(name: str, ctes: str, upsert: str, *, lock: str = "") -> str:
+    """A statement trigger's function: ``lock`` (if any), the upsert (after ``ctes``, if any),
+    then the rows it left at a zero count go, found by its RETURNING and deleted one by one by
+    their whole key. (A join of the statement's keys with the table on ``n = 0`` was planned as
+    a nested loop over a scan of the zero rows — which ANALYZE never sees, estimated at 3 —
+    quadratic in a bulk statement; so was a join with the returned rows.)"""
     whole_key = " AND ".join(f"r.{c} = z.{c}" for c in KEY)
     return (
         f"CREATE FUNCTION taskhub_workload_rollup_{name}() RETURNS trigger LANGUAGE plpgsql {_PROBES} AS $fn$\n"
         "DECLARE zero workload_rollup[]; z workload_rollup;\nBEGIN\n  "
-        f"WITH {ctes + ', ' if ctes else ''}up AS ({upsert} RETURNING *) "
+        + (f"{lock};\n  " if lock else "")
+        + f"WITH {ctes + ', ' if ctes else ''}up AS ({upsert} RETURNING *) "
         "SELECT array_agg(up) INTO zero FROM up WHERE up.n = 0;\n  "
         "IF zero IS NOT NULL THEN\n    FOREACH z IN ARRAY zero LOOP\n      "
         f"DELETE FROM workload_rollup r WHERE {whole_key} AND r.n = 0;\n    "
@@ -274,7 +275,13 @@ def _pg_link_function(event: str) -> str:
         + "HAVING " + " OR ".join(f"sum({x}) <> 0" for x in sums)
         + f" ORDER BY {keys} {_UPSERT}"
     )
-    return _pg_function(f"link_{event.lower()}", ctes, upsert)
+    # Under READ COMMITTED, a task's rows depend on its task row and its links, which two
+    # transactions may write at once (a sync and a people merge; two merges): each trigger would
+    # compute from the other's state before its commit. Task writes lock the task rows; a link
+    # write locks its tasks too, in id order, in a statement of its own — the upsert after it
+    # then reads, in a fresh snapshot, what the transactions it waited for committed.
+    lock = (f"PERFORM 1 FROM task t WHERE t.id IN ({touched}) ORDER BY t.id FOR NO KEY UPDATE OF t")
+    return _pg_function(f"link_{event.lower()}", ctes, upsert, lock=lock)
 
 
 _REFS = {"INSERT": "NEW TABLE AS new_rows", "UPDATE": "OLD TABLE AS old_rows NEW TABLE AS new_rows",

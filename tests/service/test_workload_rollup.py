@@ -15,7 +15,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from mappings.model import DeletedReason, PersonRef, StatusCategory, TaskDelete, TaskType
+from mappings.model import DeletedReason, PersonRef, StatusCategory, TaskDelete, TaskType, TaskUpsert
+from mappings.model import Task as TaskModel
 from service.portfolio.people import _merge_into
 from service.store import workload_rollup
 from service.store.tasks import apply_effects
@@ -243,3 +244,41 @@ def test_the_migration_fills_the_rollup_from_stored_tasks(db):
         db.migrate()  # the store is shared by the session's other tests
     with db.write() as c:
         assert len(assert_rollup_right(c, org)) > 5 and _kept(c, org) == want
+
+
+@pytest.mark.postgres
+def test_two_writers_of_one_tasks_links_wait_for_each_other(pg_db):
+    """Two transactions each remove one of a task's two assignees. Under READ COMMITTED each
+    trigger would compute from the task's links before the other's commit (both would move the
+    task from two shares to one, and it would be counted twice); the link triggers lock their
+    tasks first, so the second waits for the first and then reads its commit."""
+    org = make_org(pg_db)
+    src = make_source(pg_db, org)
+    both = TaskModel(external_id="1", title="t", status_category=StatusCategory.todo, updated_at=T0, created_at=T0,
+                assignees=[PersonRef(tool="jira", external_id="a"), PersonRef(tool="jira", external_id="b")])
+    with pg_db.write() as c:
+        apply_effects(c, org, src, [TaskUpsert(task=both)])
+        (tid,) = c.execute(sa.select(T.c.id).where(T.c.org_id == org)).one()
+        pa, pb = sorted(c.execute(sa.select(TA.c.person_id).where(TA.c.task_id == tid)).scalars())
+    first = pg_db.engine.connect()
+    tx = first.begin()
+    first.execute(sa.delete(TA).where(TA.c.task_id == tid, TA.c.person_id == pa))  # its trigger holds the task
+    done, errors = threading.Event(), []
+
+    def second() -> None:
+        try:
+            with pg_db.write() as c:
+                c.execute(sa.delete(TA).where(TA.c.task_id == tid, TA.c.person_id == pb))
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            done.set()
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    waited = not done.wait(0.5)
+    tx.commit()
+    first.close()
+    thread.join()
+    assert waited and not errors
+    assert _check(pg_db, org) == {(0, src, workload_rollup.NO_DUE_DATE, 1, 0, 1): [1, 0.0, 0]}

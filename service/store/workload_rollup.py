@@ -21,7 +21,9 @@ their assignee set before the statement to the set after it (the set before is t
 less the rows the statement inserted, plus the rows it deleted). A task's deletion subtracts it
 before the row goes, while its assignee links still exist (their cascade then finds no task).
 SQLite: row triggers. PostgreSQL: statement triggers over the transition tables, upserting in
-key order, and a row trigger before a task's deletion.
+key order, and a row trigger before a task's deletion; under READ COMMITTED the link triggers
+first lock their tasks, as task writes do, so two transactions writing one task's row and
+links compute one after the other (a deadlock between them is retried like any other).
 
 ``rebuild`` recomputes the table from the task and assignee rows (the migration's backfill,
 ``taskhub rollups rebuild`` and the tests' reference); ``snapshot`` reads it for comparisons.

@@ -7,6 +7,7 @@ import uuid
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -88,13 +89,19 @@ def install_problem_handlers(app: FastAPI) -> None:
         status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
         return problem_response(status, f"invalid request: {summary}", _rid(request), errors=errors)
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
+    # A handler for this class, not the catch-all's: Starlette re-raises what reaches the
+    # catch-all after answering, and the server would log every deadlock as a crash.
+    @app.exception_handler(sa.exc.DBAPIError)
+    async def _store(request: Request, exc: sa.exc.DBAPIError) -> Response:
         if retryable(exc):  # a PostgreSQL deadlock with a concurrent writer: rolled back, nothing lost
             log.warning("write conflict, rolled back", extra={"request_id": _rid(request)})
             return problem_response(503, "the store was busy with a concurrent write to the same rows and "
                                     "rolled this request back; nothing was changed, retry it", _rid(request),
                                     headers={"Retry-After": "1"})
+        return await _unexpected(request, exc)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", extra={"request_id": _rid(request)})
         return problem_response(500, "internal error; quote the request id when reporting it", _rid(request))
 

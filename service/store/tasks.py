@@ -293,10 +293,8 @@ def _write_links(conn: Connection, table: sa.Table, other: str, existing: list[i
         ).all())
     want = set(pairs)
     gone = sorted(have - want)
-    if gone:
-        drop = statement(conn, f"unlink:{table.name}", lambda: sa.delete(table).where(
-            table.c.task_id == sa.bindparam("t"), table.c[other] == sa.bindparam("o")))
-        conn.execute(drop, [{"t": t, "o": o} for t, o in gone])
+    for part in chunks(gone):  # one statement per chunk: PostgreSQL's link triggers fire once
+        conn.execute(sa.delete(table).where(sa.tuple_(table.c.task_id, table.c[other]).in_(list(part))))
     add = [p for p in pairs if p not in have]
     if add:
         link = statement(conn, table.name,

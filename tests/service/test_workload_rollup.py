@@ -188,42 +188,44 @@ def test_the_rollup_is_rebuilt_and_checked_by_the_cli_helpers(db):
 
 @pytest.mark.postgres
 def test_concurrent_writers_of_one_row_lose_nothing(pg_db):
-    """Two transactions assign tasks of one project, due date and person at once: the row both
-    write is locked by the first and added to by the second."""
+    """Two transactions assign different tasks of one project and due date to one person at
+    once. The tasks are stored first, so the two meet only at the rollup row they both add to
+    (the first holds it, the second waits and adds to what the first committed): the first one
+    is held open until the second has started its statement."""
     org = make_org(pg_db)
     src = make_source(pg_db, org)
-    who = PersonRef(tool="jira", external_id="u9")
     rnd = random.Random(9)
+    with pg_db.write() as c:
+        pages = [random_task(rnd, str(i), 1) for i in range(80)]
+        apply_effects(c, org, src, [u.model_copy(update={"task": u.task.model_copy(update={
+            "assignees": [], "status_category": StatusCategory.todo, "type": TaskType.story,
+            "is_milestone": False, "archived": False, "due_date": None, "project_external_id": "100"})})
+            for u in pages])
+        tids = list(c.execute(sa.select(T.c.id).where(T.c.org_id == org).order_by(T.c.id)).scalars())
+        who = c.execute(sa.insert(P).values(org_id=org, display_name="w").returning(P.c.id)).scalar_one()
+    first = pg_db.engine.connect()
+    tx = first.begin()
+    first.execute(TA.insert(), [{"task_id": t, "person_id": who} for t in tids[:40]])
+    done, errors = threading.Event(), []
 
-    def page(lo: int) -> list:
-        out = []
-        for i in range(lo, lo + 40):
-            u = random_task(rnd, str(i), 1)
-            t = u.task.model_copy(update={
-                "assignees": [who], "status_category": StatusCategory.todo, "type": TaskType.story,
-                "is_milestone": False, "archived": False, "due_date": None, "project_external_id": "100"})
-            out.append(u.model_copy(update={"task": t}))
-        return out
-
-    pages = [page(0), page(1000)]
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def write(p: list) -> None:
+    def second() -> None:
         try:
             with pg_db.write() as c:
-                barrier.wait()
-                apply_effects(c, org, src, p)
+                c.execute(TA.insert(), [{"task_id": t, "person_id": who} for t in tids[40:]])
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
+        finally:
+            done.set()
 
-    threads = [threading.Thread(target=write, args=(p,)) for p in pages]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert not errors
+    thread = threading.Thread(target=second)
+    thread.start()
+    waited = not done.wait(0.5)  # on the rollup row the first holds
+    tx.commit()
+    first.close()
+    thread.join()
+    assert waited and not errors
     kept = _check(pg_db, org)
+    assert len(kept) == 1 and next(iter(kept))[4:] == (who, 1)  # one row: the project, no due date, one share
     assert sum(v[0] for k, v in kept.items() if k[4] != 0) == 80
 
 

@@ -17,6 +17,7 @@ from sqlmodel import Column, Field, SQLModel
 __all__ = [
     "Organization",
     "ApiToken",
+    "DashboardSession",
     "Source",
     "Project",
     "Portfolio",
@@ -81,6 +82,21 @@ class ApiToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+    expires_at: datetime | None = None  # NULL: never (migration 0013)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A dashboard sign-in (migration 0013). The cookie is sealed and carries a random secret;
+    the row is keyed by its SHA-256, so signing out deletes the row and the cookie, even if
+    kept, matches nothing. Every page checks it with one primary-key lookup joined to its
+    token (revoked or expired tokens end their sessions too)."""
+
+    __tablename__ = "dashboard_session"
+    id: str = Field(primary_key=True, max_length=64)
+    token_id: int = _fk("api_token.id")
+    org_id: int = _fk("organization.id", index=False)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime = Field(index=True)
 
 
 class Source(SQLModel, table=True):
@@ -94,6 +110,10 @@ class Source(SQLModel, table=True):
     deployment: str | None = Field(default=None, max_length=20)  # cloud | datacenter
     credentials_enc: str | None = Field(default=None, sa_type=sa.Text)
     webhook_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
+    # The secret a rotation replaced, still accepted until ``webhook_secret_prev_until``
+    # (migration 0013): senders configured with it keep working through the overlap.
+    webhook_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
+    webhook_secret_prev_until: datetime | None = None
     scope: Any = _json()
     mapping_profile: Any = _json()
     poll_interval_seconds: int = Field(default=300)
@@ -453,6 +473,9 @@ class InboxEvent(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "dedupe_key", name="uq_inbox_dedupe"),
         sa.Index("ix_inbox_claim", "status", "next_attempt_at"),
+        # Replay guard (migration 0013): a byte-identical body already received for the source
+        # is a duplicate whatever its (unsigned) delivery identifier says.
+        sa.Index("uq_inbox_body", "source_id", "body_sha256", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True)
     org_id: int = _fk("organization.id", index=False)
@@ -462,6 +485,7 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     headers: Any = _json()
     body: bytes = Field(sa_type=sa.LargeBinary)
+    body_sha256: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # NULL: received before 0013
     # pending | processing | done | ignored | failed | parked
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0

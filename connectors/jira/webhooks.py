@@ -13,6 +13,8 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 
+from connectors.signatures import same_signature
+
 __all__ = [
     "SIGNATURE_HEADER",
     "IDENTIFIER_HEADER",
@@ -46,7 +48,7 @@ def verify_signature(secret: str | None, body: bytes, header: str | None) -> boo
     if algo.lower() != "sha256" or not received:
         return False
     expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, received.strip().lower())
+    return same_signature(expected, received.strip().lower())
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

@@ -17,6 +17,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from connectors.signatures import same_signature
+
 __all__ = ["sign", "verify_signature", "dedupe_key", "SIGNATURE_HEADER"]
 
 SIGNATURE_HEADER = "X-Trello-Webhook"
@@ -36,7 +38,7 @@ def verify_signature(secret: str, body: bytes, callback_url: str, header: str | 
     if not secret or not header:
         return False
     expected = sign(secret, body, callback_url)
-    return hmac.compare_digest(expected.encode("ascii"), header.strip().encode("ascii", "replace"))
+    return same_signature(expected, header.strip())
 
 
 def dedupe_key(payload: bytes | str | Mapping[str, Any]) -> str:

@@ -19,7 +19,14 @@ __all__ = [
 
 
 class ConnectorError(Exception):
-    """Base of every classified connector failure."""
+    """Base of every classified connector failure.
+
+    The message names the status, our classification and the host, never the body of
+    the vendor's answer: messages reach the API (``last_run.error``), and a body could
+    be anything the far end chose to send. The body stays in ``body`` for the server log.
+    """
+
+    body: str | None = None
 
     def __init__(
         self,

@@ -14,6 +14,9 @@ Library quirks handled here (VENDOR_FACTS C1/A2/A4):
   on an HTTP-date ``Retry-After`` and retries POSTs. Retries are ours (``connectors.retry``).
 - ``timeout=`` is set on the session, so every request carries it.
 - ``worklogs()`` in the library does not page; ``/issue/{id}/worklog`` is paged here.
+- The outbound guard (``connectors.outbound``) is mounted on the library's session as
+  soon as the library creates it (``_GuardedJIRA``), i.e. before the constructor's
+  ``serverInfo`` request, so no request of this client can skip it.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from jira import JIRA
 from connectors.errors import ConnectorError, Fatal
 from connectors.jira.pages import JiraAuth, SearchPage, WorklogFeedPage
 from connectors.jira.translate import translate_error
+from connectors.outbound import OutboundPolicy, guard_session
 from connectors.retry import no_retry, read_retry
 
 __all__ = ["JiraAuth", "JiraClient", "SearchPage", "WorklogFeedPage"]
@@ -46,6 +50,23 @@ def clause_names(field_list: Iterable[dict[str, Any]]) -> dict[str, str]:
     return {name: f["id"] for f in field_list if "id" in f for name in f.get("clauseNames", [])}
 
 
+class _GuardedJIRA(JIRA):
+    """``JIRA`` whose session is behind the outbound guard from its first request.
+
+    The constructor builds the ``ResilientSession`` and sends ``serverInfo`` in one go;
+    ``_add_client_cert_to_session`` is the first hook it calls on the new session
+    (before auth and before any request), so the guard is mounted there.
+    """
+
+    def __init__(self, *args: Any, outbound: OutboundPolicy, **kwargs: Any) -> None:
+        self._outbound = outbound
+        super().__init__(*args, **kwargs)
+
+    def _add_client_cert_to_session(self) -> None:
+        super()._add_client_cert_to_session()
+        guard_session(self._session, str(self._options["server"]), self._outbound)
+
+
 class JiraClient:
     """Reads from one Jira site. Every public method returns plain JSON dicts and raises
     only ``connectors.errors`` classes. Not thread-safe (one per worker)."""
@@ -61,8 +82,11 @@ class JiraClient:
         page_size: int = 100,
         max_attempts: int = 6,
         max_wait: float = 60.0,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        """``outbound`` is the operator's allow list; None allows public addresses only."""
         self.base_url = base_url.rstrip("/")
+        self.outbound = outbound or OutboundPolicy()
         self.auth = auth
         self.timeout = timeout
         self.deployment = deployment
@@ -95,8 +119,9 @@ class JiraClient:
         )
         self.api_calls += 1  # the constructor's GET serverInfo
         try:
-            lib = JIRA(
+            lib = _GuardedJIRA(
                 options=options,
+                outbound=self.outbound,
                 get_server_info=True,
                 max_retries=0,
                 timeout=self.timeout,

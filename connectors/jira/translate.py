@@ -3,11 +3,15 @@
 The ``jira`` library raises ``JIRAError`` (with ``status_code`` and the ``requests``
 response) for HTTP errors, and lets ``requests`` exceptions through for transport
 failures (``ResilientSession`` only retries, it does not wrap). ``str(JIRAError)`` dumps
-request and response headers, so messages are rebuilt here from safe parts only.
+request and response headers, so messages are rebuilt here from safe parts only: the
+status, the method, the path and the host. The response body never goes into a message
+(messages reach ``last_run.error`` through the API, and the far end chooses the body);
+it is kept on the error's ``body`` and logged at DEBUG.
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 import requests
@@ -18,7 +22,7 @@ from connectors.retry import parse_retry_after
 
 __all__ = ["translate_error", "short_path"]
 
-_MAX_TEXT = 300
+log = logging.getLogger("connectors.jira")
 
 
 def short_path(url: str | None) -> str:
@@ -28,15 +32,19 @@ def short_path(url: str | None) -> str:
     return urlsplit(url).path or url
 
 
+def _host(url: str | None) -> str:
+    return (urlsplit(url).hostname or "?") if url else "?"
+
+
 def _body_text(response: requests.Response | None, fallback: str | None) -> str:
+    """The answer's body for ``error.body`` and the debug log (never for a message)."""
     text = fallback or ""
     if not text and response is not None:
         try:
             text = response.text
-        except Exception:  # noqa: BLE001 - best effort for a message
+        except Exception:  # noqa: BLE001 - best effort, for the log only
             text = ""
-    text = " ".join(text.split())
-    return text[:_MAX_TEXT] + ("…" if len(text) > _MAX_TEXT else "")
+    return text
 
 
 def translate_error(
@@ -49,18 +57,25 @@ def translate_error(
         response = exc.response if isinstance(exc.response, requests.Response) else None
         where = exc.url or (response.url if response is not None else None) or url
         status = exc.status_code or (response.status_code if response is not None else None)
+        body = _body_text(response, exc.text)
         if status is None:
-            return Fatal(
-                f"Jira client error on {method} {short_path(where)}: {_body_text(None, exc.text)}",
-                url=where,
+            error: ConnectorError = Fatal(
+                f"Jira client error on {method} {short_path(where)} at {_host(where)}", url=where
             )
-        headers = response.headers if response is not None else {}
-        retry_after = parse_retry_after(headers.get("Retry-After"))
-        detail = _body_text(response, exc.text)
-        message = f"Jira answered {status} to {method} {short_path(where)}: {detail}"
-        return classify_status(
-            int(status), message, headers=dict(headers), url=where, retry_after=retry_after
-        )
+        else:
+            headers = response.headers if response is not None else {}
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            error = classify_status(
+                int(status),
+                f"Jira at {_host(where)} answered {status} to {method} {short_path(where)}",
+                headers=dict(headers),
+                url=where,
+                retry_after=retry_after,
+            )
+            error.args = (f"{error.args[0]} ({type(error).__name__})",)
+        error.body = body
+        log.debug("%s; body: %.2000s", error, body)
+        return error
     where = short_path(url)
     if isinstance(exc, requests.exceptions.JSONDecodeError):
         return Fatal(f"Jira sent a response that is not JSON on {method} {where}", url=url)

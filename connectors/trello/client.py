@@ -23,6 +23,7 @@ import trello
 from trello.exceptions import ResourceUnavailable
 
 from connectors.errors import ConnectorError, Fatal, classify_status
+from connectors.outbound import OutboundPolicy
 from connectors.retry import read_retry
 from connectors.trello.ratelimit import RateLimiter, default_limiter
 from connectors.trello.session import TRELLO_API, TrelloSession
@@ -61,7 +62,9 @@ class TrelloApi:
         limiter: RateLimiter | None = None,
         max_attempts: int = 6,
         max_wait: float = 60.0,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        """``outbound`` is the operator's allow list; None allows public addresses only."""
         self._token = token
         self.session = TrelloSession(
             base_url=base_url,
@@ -69,6 +72,7 @@ class TrelloApi:
             token=token,
             timeout=timeout,
             limiter=limiter or default_limiter(),
+            outbound=outbound,
         )
         self._client = trello.TrelloClient(
             api_key=api_key, api_secret=token, http_service=self.session
@@ -166,11 +170,9 @@ class TrelloApi:
             elif status in ("404", "400"):  # deleted, never existed, or a malformed id
                 out[card_id] = None
             else:  # e.g. a 429 or 5xx inside the batch: classify (and so retry) the chunk
-                text = body.get("message", body) if isinstance(body, dict) else body
-                raise classify_status(
-                    int(status),
-                    self.session.redact(f"Trello /batch {status} for card {card_id}: {text}"),
-                )
+                error = classify_status(int(status), f"Trello /batch {status} for card {card_id}")
+                error.body = self.session.redact(str(body))  # not in the message: it reaches the API
+                raise error
         return out
 
     # -- actions --------------------------------------------------------------------

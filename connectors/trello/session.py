@@ -5,17 +5,20 @@ passes no timeout, and turns every non-200 into an exception that drops the stat
 headers and body. Its ``http_service`` hook is the one place to fix all that, so
 this session:
 
-- rewrites the ``https://api.trello.com/1`` prefix to our ``base_url`` and refuses any
-  other host (a request can never leak to a host we were not configured for);
+- rewrites the ``https://api.trello.com/1`` prefix to our ``base_url``;
+- sits behind the outbound guard (``connectors.outbound``): every socket is checked at
+  connect time, and any request to another origin, redirects included, is refused;
 - injects the timeout;
 - takes a token from the rate-limit buckets before each request;
 - raises *our* classified errors (``connectors.errors``) on non-2xx, keeping status,
   headers and body (with key and token scrubbed from URLs and messages), so
-  py-trello never sees a failure.
+  py-trello never sees a failure. The message names status, classification and host,
+  never the body (it reaches the API); the body is on ``error.body`` and in the debug log.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -25,27 +28,35 @@ import orjson
 import requests
 
 from connectors.errors import ConnectorError, Fatal, Transient, classify_status
+from connectors.outbound import OutboundPolicy, guard_session
 from connectors.retry import parse_retry_after
 from connectors.trello.ratelimit import RateLimiter
 
 __all__ = ["TrelloSession", "TRELLO_API", "error_from_response"]
 
 TRELLO_API = "https://api.trello.com/1"
-_BODY_IN_MESSAGE = 300
+log = logging.getLogger("connectors.trello")
 
 
 class TrelloSession(requests.Session):
-    """A session bound to one key/token pair and one base URL."""
+    """A session bound to one key/token pair and one base URL, behind the outbound guard."""
 
     def __init__(
-        self, *, base_url: str, api_key: str, token: str, timeout: float, limiter: RateLimiter
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        token: str,
+        timeout: float,
+        limiter: RateLimiter,
+        outbound: OutboundPolicy | None = None,
     ) -> None:
+        """``outbound`` is the operator's allow list; None allows public addresses only."""
         super().__init__()
         self.base_url = base_url.rstrip("/")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"base_url must be an absolute http(s) URL, got {base_url!r}")
-        self._origin = (parts.scheme, parts.netloc)
         self._secrets = tuple(s for s in (api_key, token) if s)
         self.api_key = api_key
         self.token = token
@@ -53,6 +64,7 @@ class TrelloSession(requests.Session):
         self.limiter = limiter
         self.calls = 0
         self._calls_lock = threading.Lock()
+        self._guard = guard_session(self, self.base_url, outbound or OutboundPolicy())
 
     def rewrite(self, url: str) -> str:
         """Point py-trello's hard-coded Trello URL at ``base_url``."""
@@ -65,25 +77,12 @@ class TrelloSession(requests.Session):
             text = text.replace(secret, "REDACTED")
         return text
 
-    def _check_origin(self, url: str) -> None:
-        parts = urlsplit(url)
-        if (parts.scheme, parts.netloc) != self._origin:
-            raise Fatal(
-                f"refusing to call {parts.scheme}://{parts.netloc}: "
-                f"this client may only call {self.base_url}"
-            )
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
-        # Also reached by redirects, which bypass request(): they may not leave base_url either.
-        self._check_origin(request.url or "")
-        return super().send(request, **kwargs)
-
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
     ) -> requests.Response:
         method_s = method.decode() if isinstance(method, bytes) else method
         target = self.rewrite(url.decode() if isinstance(url, bytes) else url)
-        self._check_origin(target)
+        self._guard.check_origin(target)  # before taking a rate-limit token
         parts = urlsplit(target)
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.timeout
@@ -123,9 +122,11 @@ def error_from_response(
     headers: Mapping[str, str] = dict(response.headers)
     # Trello sends no Retry-After on 429 (so retry_after stays None); honour one if it ever appears.
     retry_after = parse_retry_after(headers.get("Retry-After"))
-    message = f"Trello {response.status_code} on {method} {safe_url}: {body[:_BODY_IN_MESSAGE]}"
+    message = f"Trello {response.status_code} on {method} {safe_url}"
     error = classify_status(
         response.status_code, message, headers=headers, url=safe_url, retry_after=retry_after
     )
-    error.body = body  # type: ignore[attr-defined]  # ConnectorError has no body field (yet)
+    error.args = (f"{message} ({type(error).__name__})",)
+    error.body = body
+    log.debug("%s; body: %.2000s", error, body)
     return error

@@ -1,12 +1,51 @@
-"""``?format=csv``: one flat row per group (the total first), nested figures as dotted columns."""
+"""``?format=csv``: one flat row per group (the total first), nested figures as dotted columns.
+
+This is the only CSV writer of taskhub, and every cell it writes goes through ``safe_cell``:
+names in the exports (milestones, people, projects, tasks, sources) are text the tools'
+users control, and a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, a
+tab or a carriage return as a formula (``=HYPERLINK(...)``, DDE). Following OWASP's CSV
+injection guidance (https://owasp.org/www-community/attacks/CSV_Injection), such a cell is
+written with a leading single quote, which spreadsheets show as text and do not evaluate.
+Numbers are never touched: an ``int``/``float``/``Decimal`` keeps its sign, and so does a
+string that is exactly a plain decimal number (``-12.5``): a spreadsheet reads it as that
+number, so it can carry no formula, and quoting it would turn a name like ``-1`` into text
+that no longer matches what the tool shows.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-__all__ = ["view_rows", "to_csv", "flatten"]
+__all__ = ["view_rows", "to_csv", "flatten", "safe_cell", "write_csv"]
+
+# OWASP's list of characters a spreadsheet treats as the start of a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# A plain decimal number: optional minus, digits, optional fraction. No exponent, no plus
+# sign, no spaces: anything more than this is quoted like any other text.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """The value as it may go into a CSV cell: text that a spreadsheet would evaluate as a
+    formula gets a leading ``'``; numbers (and ``None``, written as an empty cell) pass."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def write_csv(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Header and rows as CSV text, every cell (header included) through ``safe_cell``."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow([safe_cell(c) for c in columns])
+    w.writerows([safe_cell(v) for v in row] for row in rows)
+    return buf.getvalue()
 
 
 def flatten(row: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -46,9 +85,4 @@ def to_csv(result: dict[str, Any]) -> str:
     if "reasons" in columns:  # keep the explanations last
         columns.remove("reasons")
         columns.append("reasons")
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
-    return buf.getvalue()
+    return write_csv(columns, ([r.get(k) for k in columns] for r in rows))

@@ -75,6 +75,7 @@ class Demo:
         self.db.migrate()
         self.say("taskhub demo: starting the simulated Jira Cloud and Trello …")
         self._start_sandboxes()
+        self._allow_sandboxes()
         self._org_and_token()
         from sandbox.server import run_in_thread
 
@@ -122,6 +123,17 @@ class Demo:
         self.say(f"  Jira  : {self.jira_url}  ({summary['issues']} issues, {summary['worklogs']} worklogs)")
         self.say(f"  Trello: {trello_url}  ({len(self.boards)} boards × {o.trello_cards_per_board} cards)")
 
+    def _allow_sandboxes(self) -> None:
+        """Let the outbound guard reach the two loopback sandboxes, and nothing else internal.
+
+        Only this demo's settings carry the allowance (the sandboxes' exact hosts), so no
+        switch exists that a production deployment could inherit.
+        """
+        from urllib.parse import urlsplit
+
+        hosts = sorted({urlsplit(u).hostname or "" for u in (self.jira_url, self.trello_api)})
+        self.settings = self.settings.model_copy(update={"outbound_allow": ",".join(hosts)})
+
     def _org_and_token(self) -> None:
         from service.auth import create_org, create_token
 
@@ -147,7 +159,8 @@ class Demo:
                 "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token"}}))
         self.jira_source, self.trello_source = jira.id, trello.id
         register_webhook(self.jira, f"{self.base_url}/webhooks/jira/{jira.id}", secret=jira.webhook_secret)
-        api = TrelloApi(self.trello.api_key, "sandbox-token", base_url=self.trello_api)
+        api = TrelloApi(self.trello.api_key, "sandbox-token", base_url=self.trello_api,
+                        outbound=self.settings.outbound_policy)
         for board in self.boards:
             api.create_webhook(f"{self.base_url}/webhooks/trello/{trello.id}", board, "taskhub demo")
         self.say("  sources registered, webhooks pointed at taskhub")

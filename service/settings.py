@@ -8,8 +8,10 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from connectors.outbound import OutboundPolicy
 
 __all__ = ["Settings", "get_settings"]
 
@@ -44,6 +46,23 @@ class Settings(BaseSettings):
     )
     poll_sources: bool = Field(default=True, description="The worker polls sources on their interval.")
     org_timezone: str = "UTC"
+    outbound_allow: str = Field(
+        default="",
+        description="Comma-separated CIDRs, addresses, host names or .domain suffixes that "
+        "sources may reach although internal (e.g. a Jira Data Center on 10.0.0.0/8). "
+        "Empty: public addresses only. Applies to every organization of the deployment.",
+    )
+
+    @field_validator("outbound_allow")
+    @classmethod
+    def _check_outbound_allow(cls, value: str) -> str:
+        OutboundPolicy.parse(value)  # a typo fails at start-up, not at the first sync
+        return value
+
+    @property
+    def outbound_policy(self) -> OutboundPolicy:
+        """The outbound guard's policy every Jira/Trello client is built with."""
+        return OutboundPolicy.parse(self.outbound_allow)
 
     @property
     def sqlite_path(self) -> Path:

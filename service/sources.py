@@ -21,6 +21,7 @@ from service.tables import Source, utcnow
 
 __all__ = [
     "SourceSecrets",
+    "check_base_url",
     "create_source",
     "update_source",
     "get_source",
@@ -71,11 +72,25 @@ def source_public(settings: Settings, src: Source, *, webhook_secret: str | None
     return SourcePublic(**data)
 
 
+def check_base_url(settings: Settings, url: str | None) -> None:
+    """422 naming the rule when ``url`` is visibly out of bounds for the outbound guard.
+
+    An early, clear answer only: what protects is the guard's check at connect time
+    (DNS may answer differently later, redirects move elsewhere). No option skips it.
+    """
+    if url is None:
+        return
+    problem = settings.outbound_policy.registration_problem(url)
+    if problem is not None:
+        raise Problem(422, problem, errors=[{"field": "base_url", "message": problem, "type": "outbound_guard"}])
+
+
 def _deployment(creds_type: str) -> str | None:
     return {"jira_cloud": "cloud", "jira_datacenter": "datacenter"}.get(creds_type)
 
 
 def create_source(session: Session, settings: Settings, org_id: int, body: SourceCreate) -> SourceCreated:
+    check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)
     secret = body.webhook_secret.get_secret_value() if body.webhook_secret else secrets.token_urlsafe(32)
     src = Source(
@@ -113,9 +128,11 @@ def list_sources(session: Session, org_id: int) -> list[Source]:
 def update_source(session: Session, settings: Settings, org_id: int, source_id: int,
                   body: SourceUpdate) -> SourcePublic:
     src = get_source(session, org_id, source_id)
+    fields = body.model_fields_set
+    if "base_url" in fields:
+        check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)
     shown: str | None = None
-    fields = body.model_fields_set
     if body.credentials is not None:
         if (src.kind == "trello") != (body.credentials.type == "trello"):
             raise Problem(422, f"credentials of type {body.credentials.type!r} do not fit a {src.kind} source")

@@ -61,7 +61,8 @@ def make_jira_client(ctx: SyncContext, **kw: Any) -> JiraClient:
         auth, deployment = JiraAuth.dc(creds["personal_access_token"]), "datacenter"
     else:
         auth, deployment = JiraAuth.cloud(creds["email"], creds["api_token"]), "cloud"
-    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep, **kw)  # type: ignore[arg-type]
+    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep,  # type: ignore[arg-type]
+                      outbound=ctx.settings.outbound_policy, **kw)
 
 
 def jql_datetime(at: datetime, tz: str) -> str:

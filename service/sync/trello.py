@@ -65,6 +65,7 @@ def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloApi:
         creds["token"],
         base_url=ctx.source.base_url or TRELLO_API,
         sleep=ctx.sleep,
+        outbound=ctx.settings.outbound_policy,
         **kw,
     )
 

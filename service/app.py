@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from service.api.problems import RequestIdMiddleware, install_problem_handlers
 from service.db import Database, get_database
 from service.ingest import InboxWriter, SourceCache
+from service.outage import OutageMonitor, watch_engine
 from service.settings import Settings, get_settings
 
 __all__ = ["create_app"]
@@ -31,11 +32,14 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if do_migrate:
             db.migrate()
+        # A new connection of either engine after an outage means the store is back.
+        unwatch = [watch_engine(db.engine, app.state.db_outage),
+                   watch_engine(db.async_engine.sync_engine, app.state.db_outage)]
         worker = None
         if do_worker:
             from service.worker import Worker
 
-            worker = Worker(db, settings)
+            worker = Worker(db, settings, monitor=app.state.db_outage)
             worker.start_thread()
         app.state.worker = worker
         # What is loaded by now (modules, the app, the engines) lives as long as the server. Frozen,
@@ -48,6 +52,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
             yield
         finally:
             gc.unfreeze()
+            for stop_watching in unwatch:
+                stop_watching()
             if worker is not None:
                 worker.stop()
             await app.state.inbox_writer.close()
@@ -64,7 +70,10 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.state.settings = settings
     app.state.db = db
     app.state.source_cache = SourceCache(settings)
-    app.state.inbox_writer = InboxWriter(db.url)
+    # One outage state for the request paths, /readyz and the in-process worker: one warning
+    # and one recovery line per outage (service.outage).
+    app.state.db_outage = OutageMonitor()
+    app.state.inbox_writer = InboxWriter(db.url, app.state.db_outage)
     install_problem_handlers(app)
     from service.api.webhooks import WebhookFastPath
 

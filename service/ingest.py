@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
+from service.outage import OutageMonitor
 from service.settings import Settings
 from service.tables import InboxEvent, Source, utcnow
 
@@ -187,8 +188,10 @@ class InboxWriter:
 
     MAX_BATCH = 256
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, monitor: OutageMonitor | None = None) -> None:
         self.url = url
+        # Told of each committed batch: the first one after a database outage ends it.
+        self.monitor = monitor
         self.is_sqlite = url.startswith("sqlite")
         self._sql, self._order = compiled_insert("sqlite" if self.is_sqlite else "postgresql")
         p = ("?", "?") if self.is_sqlite else ("$1", "$2")
@@ -262,6 +265,8 @@ class InboxWriter:
                         if not fut.done():
                             fut.set_exception(exc)
                     continue
+                if self.monitor is not None:
+                    self.monitor.recovered()
                 for (_, fut), res in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(res)

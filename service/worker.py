@@ -12,6 +12,7 @@ from typing import Any
 
 from service.db import Database
 from service.inbox import Handler, claim, process_batch
+from service.outage import OutageMonitor, is_database_unavailable
 
 __all__ = ["Worker", "default_worker_id"]
 
@@ -23,8 +24,13 @@ def default_worker_id() -> str:
 
 
 class Worker:
+    # The longest wait between attempts while the database is down: a restarted store is used
+    # again within this many seconds.
+    MAX_BACKOFF = 5.0
+
     def __init__(self, db: Database, settings: Any, *, handlers: dict[str, Handler] | None = None,
-                 worker_id: str | None = None, poll_sources: bool | None = None) -> None:
+                 worker_id: str | None = None, poll_sources: bool | None = None,
+                 monitor: OutageMonitor | None = None) -> None:
         from service.handlers import HANDLERS
 
         self.db = db
@@ -35,6 +41,9 @@ class Worker:
         self.stop_event = threading.Event()
         self.processed = 0
         self._next_poll_check = 0.0
+        # Shared with the app when in-process, so an outage is logged once for both.
+        self.monitor = monitor or OutageMonitor(log)
+        self._backoff = 0.0
 
     def run_once(self) -> int:
         """Claim and process one batch; returns how many events were claimed."""
@@ -51,12 +60,20 @@ class Worker:
         while not self.stop_event.is_set():
             try:
                 n = self.run_once()
+                self.monitor.recovered()
+                self._backoff = 0.0
                 if self.poll_sources and time.monotonic() >= self._next_poll_check:
                     self._next_poll_check = time.monotonic() + 5.0
                     self._poll_due_sources()
-            except Exception:  # noqa: BLE001 - the loop must survive a bad batch or a DB blip
-                log.exception("worker.error")
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad batch or a DB blip
                 n = 0
+                if is_database_unavailable(exc):
+                    # Logged once per outage by the monitor; retried at 0.5, 1, 2, 4, 5, 5 ... s.
+                    self.monitor.failed(exc, request=False)
+                    self._backoff = min(max(self._backoff * 2, 0.5), self.MAX_BACKOFF)
+                    self.stop_event.wait(self._backoff)
+                    continue
+                log.exception("worker.error")
                 self.stop_event.wait(1.0)
             if n == 0:
                 self.stop_event.wait(self.settings.worker_poll_interval)

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.api.problems import problem_response
+from service.api.problems import outage_monitor, problem_response
+from service.outage import RETRY_AFTER_SECONDS, unavailable_reason
 
 router = APIRouter(tags=["operations"])
 
@@ -19,14 +20,29 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 def readyz(request: Request) -> Response:
-    """The database answers and the schema is at the latest migration."""
+    """The database answers and the schema is at the latest migration.
+
+    Not ready: 503 problem+json with ``Retry-After``; in an outage ``database`` says why
+    (``"unreachable: connection refused"``) and ``since`` when it began."""
     db = request.app.state.db
+    monitor = outage_monitor(request.app.state)
     try:
         with db.read() as conn:
             conn.execute(sa.text("SELECT 1"))
         current, head = db.current_revision(), db.head_revision()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        return problem_response(503, f"database unreachable: {exc.__class__.__name__}")
+        reason = unavailable_reason(exc)
+        if reason is None:  # not an outage we know: name the class, never the message (it may hold the URL)
+            return problem_response(503, f"database unreachable: {exc.__class__.__name__}",
+                                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                                    database=f"unreachable: {exc.__class__.__name__}")
+        monitor.failed(exc, request=False)
+        outage = monitor.status() or {}
+        return problem_response(503, f"database unreachable: {reason}",
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+                                database=f"unreachable: {reason}", since=outage.get("since"),
+                                answered_503=outage.get("answered_503", 0))
+    monitor.recovered()
     if current != head:
         return problem_response(
             503, f"migrations pending: database at {current}, code at {head}; run 'taskhub migrate'")

@@ -15,8 +15,10 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import retryable
+from service.outage import RETRY_AFTER_SECONDS, OutageMonitor, unavailable_reason
 
-__all__ = ["Problem", "ProblemResponse", "RequestIdMiddleware", "install_problem_handlers", "problem_response"]
+__all__ = ["Problem", "ProblemResponse", "RequestIdMiddleware", "UnexpectedErrorMiddleware", "error_response",
+           "install_problem_handlers", "outage_monitor", "problem_response"]
 
 log = logging.getLogger("taskhub.api")
 
@@ -67,7 +69,35 @@ def _loc(loc: tuple[Any, ...] | list[Any]) -> str:
     return ".".join(parts)
 
 
+def outage_monitor(state: Any) -> OutageMonitor:
+    """The app's outage state (``create_app`` makes it; a bare app in a test gets one here)."""
+    monitor = getattr(state, "db_outage", None)
+    if monitor is None:
+        monitor = state.db_outage = OutageMonitor()
+    return monitor  # type: ignore[no-any-return]
+
+
+def error_response(state: Any, exc: Exception, request_id: str | None) -> ProblemResponse:
+    """The answer to an exception no handler expected: 503 with Retry-After when the store is
+    down (counted, logged once per outage by the monitor), else 500 with its traceback logged
+    here, the only place: nothing re-raises it to the server afterwards."""
+    reason = unavailable_reason(exc)
+    if reason is not None:
+        outage_monitor(state).failed(exc)
+        return problem_response(503, f"the database is unavailable ({reason}); nothing was stored or changed "
+                                f"by this request, retry it after {RETRY_AFTER_SECONDS} s", request_id,
+                                headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+    log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
+    return problem_response(500, "internal error; quote the request id when reporting it", request_id)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    outage_monitor(app.state)
+    # Unexpected exceptions are answered by this middleware (just outside the routes) rather than
+    # by an ``exception_handler(Exception)``: Starlette re-raises what reaches that handler after
+    # answering, and the server logged every 500's traceback a second time.
+    app.add_middleware(UnexpectedErrorMiddleware)
+
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(exc.status, exc.detail, _rid(request), title=exc.title, headers=exc.headers,
@@ -93,17 +123,43 @@ def install_problem_handlers(app: FastAPI) -> None:
     # catch-all after answering, and the server would log every deadlock as a crash.
     @app.exception_handler(sa.exc.DBAPIError)
     async def _store(request: Request, exc: sa.exc.DBAPIError) -> Response:
+        if unavailable_reason(exc) is not None:
+            return error_response(request.app.state, exc, _rid(request))
         if retryable(exc):  # a PostgreSQL deadlock with a concurrent writer: rolled back, nothing lost
             log.warning("write conflict, rolled back", extra={"request_id": _rid(request)})
             return problem_response(503, "the store was busy with a concurrent write to the same rows and "
                                     "rolled this request back; nothing was changed, retry it", _rid(request),
                                     headers={"Retry-After": "1"})
-        return await _unexpected(request, exc)
+        raise exc  # to UnexpectedErrorMiddleware: a 500, logged once
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error", extra={"request_id": _rid(request)})
-        return problem_response(500, "internal error; quote the request id when reporting it", _rid(request))
+
+class UnexpectedErrorMiddleware:
+    """Pure ASGI: turns an exception from a route into ``error_response`` (503 or 500) and ends
+    it there. Once a response has started it cannot be replaced; then the exception goes on to
+    the server, which logs it (once: nothing was logged here)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_tracking(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_tracking)
+        except Exception as exc:
+            if started:
+                raise
+            response = error_response(scope["app"].state, exc, scope.get("state", {}).get("request_id"))
+            await response(scope, receive, send)
 
 
 class RequestIdMiddleware:

@@ -21,7 +21,7 @@ from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.api.problems import Problem, problem_response
+from service.api.problems import Problem, error_response, problem_response
 from service.ingest import DEDUPE, VERIFIERS, CachedSource
 
 router = APIRouter(tags=["webhooks"])
@@ -140,9 +140,8 @@ class WebhookFastPath:
             response: Response = Response(body, status_code=202, media_type="application/json")
         except Problem as exc:
             response = problem_response(exc.status, exc.detail, rid, title=exc.title, headers=exc.headers)
-        except Exception:  # noqa: BLE001 - never a bare 500 page
-            log.exception("webhook ingest failed", extra={"request_id": rid})
-            response = problem_response(500, "internal error; quote the request id when reporting it", rid)
+        except Exception as exc:  # noqa: BLE001 - never a bare 500 page: 503 in an outage, else 500
+            response = error_response(self.fastapi_app.state, exc, rid)
         await response(scope, receive, send)
 
 

@@ -1,6 +1,6 @@
 """Errors no handler expects still answer problem+json: a PostgreSQL deadlock or serialization
-failure (rolled back, nothing changed) as 503 with Retry-After, anything else as 500 with the
-request id."""
+failure (rolled back, nothing changed) or an unreachable store as 503 with Retry-After, anything
+else as 500 with the request id."""
 
 from __future__ import annotations
 
@@ -33,12 +33,16 @@ def _app() -> FastAPI:
 
     @app.get("/broken")
     def broken() -> None:
-        raise sa.exc.OperationalError("SELECT ...", {}, _Orig("08006"))  # connection failure: not retryable
+        raise sa.exc.ProgrammingError("SELECT ...", {}, _Orig("42P01"))  # undefined table: a bug, not retryable
+
+    @app.get("/down")
+    def down() -> None:
+        raise sa.exc.OperationalError("SELECT ...", {}, _Orig("08006"))  # connection failure: the store is down
 
     return app
 
 
-def test_a_deadlock_is_a_503_to_retry_and_anything_else_a_500_problem():
+def test_a_deadlock_or_an_outage_is_a_503_to_retry_and_anything_else_a_500_problem():
     client = TestClient(_app(), raise_server_exceptions=False)
     r = client.get("/deadlock", headers={"X-Request-ID": "rid-1"})
     assert r.status_code == 503 and r.headers["retry-after"] == "1"
@@ -48,3 +52,7 @@ def test_a_deadlock_is_a_503_to_retry_and_anything_else_a_500_problem():
     r = client.get("/broken")
     assert r.status_code == 500 and r.headers["content-type"].startswith("application/problem+json")
     assert "request id" in r.json()["detail"]
+    r = client.get("/down")
+    assert r.status_code == 503 and int(r.headers["retry-after"]) > 0
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "database is unavailable (connection lost)" in r.json()["detail"]

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from service.api.problems import RequestIdMiddleware, install_problem_handlers
+from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
 from service.db import Database, get_database
 from service.ingest import InboxWriter, SourceCache
 from service.outage import OutageMonitor, watch_engine
@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
         version="0.1.0",
         description="One live portfolio over Jira and Trello: progress, budget burn, overdue milestones.",
         lifespan=lifespan,
+        responses=PROBLEM_RESPONSES,  # every operation documents its problem+json answers
     )
     app.state.settings = settings
     app.state.db = db

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, model_validator
 
 from mappings.profile import MappingProfile
 
@@ -26,24 +26,38 @@ class _In(BaseModel):
 
 
 class JiraCloudCredentials(_In):
-    type: Literal["jira_cloud"] = "jira_cloud"
+    type: Literal["jira_cloud"]
     email: str = Field(min_length=3, max_length=300)
     api_token: SecretStr = Field(min_length=1)
 
 
 class JiraDataCenterCredentials(_In):
-    type: Literal["jira_datacenter"] = "jira_datacenter"
+    type: Literal["jira_datacenter"]
     personal_access_token: SecretStr = Field(min_length=1)
 
 
 class TrelloCredentials(_In):
-    type: Literal["trello"] = "trello"
+    type: Literal["trello"]
     api_key: str = Field(min_length=1, max_length=200)
     token: SecretStr = Field(min_length=1)
 
 
+CREDENTIAL_TYPES = ("jira_cloud", "jira_datacenter", "trello")
+
+
+def _credentials_type(value: Any) -> Any:
+    return value.get("type") if isinstance(value, dict) else getattr(value, "type", None)
+
+
+# ``type`` is required (no default), so the schema (a oneOf whose members each fix ``type``) says
+# what the server enforces. The discriminator is a function because only then does pydantic
+# answer a missing or unknown ``type`` with our message, which lists the values that exist.
 Credentials = Annotated[
-    JiraCloudCredentials | JiraDataCenterCredentials | TrelloCredentials, Field(discriminator="type")
+    Annotated[JiraCloudCredentials, Tag("jira_cloud")]
+    | Annotated[JiraDataCenterCredentials, Tag("jira_datacenter")]
+    | Annotated[TrelloCredentials, Tag("trello")],
+    Discriminator(_credentials_type, custom_error_type="credentials_type",
+                  custom_error_message="credentials.type must be one of: " + ", ".join(CREDENTIAL_TYPES)),
 ]
 
 

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.problems import outage_monitor, problem_response
+from service.api.responses import ReadyStatus
 from service.outage import RETRY_AFTER_SECONDS, unavailable_reason
 
 router = APIRouter(tags=["operations"])
@@ -18,7 +19,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=None, responses={200: {"model": ReadyStatus}})
 def readyz(request: Request) -> Response:
     """The database answers and the schema is at the latest migration.
 

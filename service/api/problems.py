@@ -10,15 +10,27 @@ import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import retryable
 from service.outage import RETRY_AFTER_SECONDS, OutageMonitor, unavailable_reason
 
-__all__ = ["Problem", "ProblemResponse", "RequestIdMiddleware", "UnexpectedErrorMiddleware", "error_response",
-           "install_problem_handlers", "outage_monitor", "problem_response"]
+__all__ = [
+    "PROBLEM_RESPONSES",
+    "Problem",
+    "ProblemBody",
+    "ProblemResponse",
+    "RequestIdMiddleware",
+    "UnexpectedErrorMiddleware",
+    "error_response",
+    "install_problem_handlers",
+    "outage_monitor",
+    "problem_response",
+]
 
 log = logging.getLogger("taskhub.api")
 
@@ -27,6 +39,44 @@ _TITLES = {
     409: "Conflict", 413: "Payload Too Large", 415: "Unsupported Media Type", 422: "Unprocessable Content",
     429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable",
 }
+
+
+class ProblemField(BaseModel):
+    field: str = Field(description="Where: e.g. query.as_of, credentials.type.")
+    message: str
+    type: str | None = None
+
+
+class ProblemBody(BaseModel):
+    """The RFC 9457 body of every error answer (``application/problem+json``)."""
+
+    type: str = Field(default="about:blank")
+    title: str
+    status: int
+    detail: str = Field(description="What was wrong and what to do, for a person.")
+    request_id: str | None = Field(default=None, description="Quote it when reporting a problem.")
+    errors: list[ProblemField] | None = Field(default=None, description="Per field, on 400/422 for invalid input.")
+
+
+_PROBLEM_WHEN = {
+    400: "Malformed input (invalid JSON, a cursor this API did not issue, a bad Content-Length).",
+    401: "Missing or invalid bearer token, or a webhook signature that does not verify.",
+    403: "The token's scope does not allow this operation, or the source is disabled.",
+    404: "No such route, or no such object in the caller's organization (ids out of range included).",
+    409: "The change conflicts with the current state.",
+    413: "The body exceeds the size limit.",
+    422: "A parameter or body field is invalid; ``errors`` names each field.",
+    431: "Too many request headers, or one too large.",
+    503: "The store is unavailable or busy; retry after ``Retry-After`` seconds.",
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemBody, "description": when, "content": {"application/problem+json": {}}}
+    for status, when in _PROBLEM_WHEN.items()
+}
+"""Every error answer an operation can give, documented once and attached to every route
+(``FastAPI(responses=...)`` in ``service.app``). Replaces FastAPI's default 422 schema, which
+is not what ``install_problem_handlers`` answers."""
 
 
 class Problem(Exception):
@@ -91,7 +141,43 @@ def error_response(state: Any, exc: Exception, request_id: str | None) -> Proble
     return problem_response(500, "internal error; quote the request id when reporting it", request_id)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of this path answers (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Error answers are ``application/problem+json``; FastAPI files every ``responses=`` model
+    under the route's own media type (JSON), so move the problem schemas once the document is
+    built."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = build()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                for status, response in operation.get("responses", {}).items():
+                    if status.isdigit() and int(status) in _PROBLEM_WHEN:
+                        content = response.get("content", {})
+                        content.pop("application/json", None)
+                        content["application/problem+json"] = {
+                            "schema": {"$ref": "#/components/schemas/ProblemBody"}}
+        for unused in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(unused, None)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_problem_handlers(app: FastAPI) -> None:
+    _document_problems(app)
+
     outage_monitor(app.state)
     # Unexpected exceptions are answered by this middleware (just outside the routes) rather than
     # by an ``exception_handler(Exception)``: Starlette re-raises what reaches that handler after
@@ -106,9 +192,14 @@ def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+        headers = getattr(exc, "headers", None)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no route for {request.method} {request.url.path}"
-        return problem_response(exc.status_code, detail, _rid(request), headers=getattr(exc, "headers", None))
+        elif exc.status_code == 405:
+            allow = _allowed_methods(request)
+            headers = {**(headers or {}), "Allow": allow}
+            detail = f"{request.method} is not allowed on {request.url.path}; allowed: {allow}"
+        return problem_response(exc.status_code, detail, _rid(request), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

@@ -13,10 +13,11 @@ from typing import Annotated, Any, Literal
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
+from service.api.responses import MilestonePublic, SourceStatus, SyncRequested, SyncRunPublic, TaskPublic
 from service.tables import InboxEvent, Milestone, Source, SyncRun, SyncState, Task, TaskAssignee, TaskMilestone, utcnow
 
 router = APIRouter(tags=["tasks"])
@@ -27,8 +28,13 @@ _TASK_COLS = [c for c in T.c if c.name not in ("raw", "org_id")]
 
 
 class TaskPage(BaseModel):
-    items: list[dict[str, Any]]
-    next_cursor: str | None
+    items: list[TaskPublic]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last.")
+
+
+# An opaque cursor is URL-safe base64 (``_encode``); anything else is answered 400.
+_CURSOR = Query(description="next_cursor of the previous page.",
+                json_schema_extra={"pattern": r"^[A-Za-z0-9_-]*={0,2}$"})
 
 
 def _encode(synced_at: datetime, id_: int) -> str:
@@ -50,7 +56,7 @@ def _row(r: Any, include_raw: bool) -> dict[str, Any]:
     return d
 
 
-@router.get("/api/v1/tasks", response_model=TaskPage)
+@router.get("/api/v1/tasks", response_model=TaskPage, response_model_exclude_unset=True)
 def list_tasks(
     caller: ReadCaller, db: DbDep,
     source_id: int | None = None, project_id: int | None = None, milestone_id: int | None = None,
@@ -60,7 +66,7 @@ def list_tasks(
     updated_since: Annotated[datetime | None, Query(description="Stored at or after (ISO 8601, with zone)")] = None,
     include_deleted: bool = False,
     include: Annotated[Literal["raw"] | None, Query(description="'raw' adds the vendor JSON")] = None,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, _CURSOR] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> TaskPage:
     cols = [*_TASK_COLS, T.c.raw] if include == "raw" else _TASK_COLS
@@ -91,10 +97,10 @@ def list_tasks(
         rows = conn.execute(q.order_by(T.c.synced_at, T.c.id).limit(limit + 1)).all()
     items = [_row(r, include == "raw") for r in rows[:limit]]
     nxt = _encode(rows[limit - 1].synced_at, rows[limit - 1].id) if len(rows) > limit else None
-    return TaskPage(items=items, next_cursor=nxt)
+    return TaskPage.model_validate({"items": items, "next_cursor": nxt})
 
 
-@router.get("/api/v1/tasks/{task_id}")
+@router.get("/api/v1/tasks/{task_id}", response_model=TaskPublic, response_model_exclude_unset=True)
 def get_task(task_id: int, caller: ReadCaller, db: DbDep, include: Literal["raw"] | None = None) -> dict[str, Any]:
     cols = [*_TASK_COLS, T.c.raw] if include == "raw" else _TASK_COLS
     with db.read() as conn:
@@ -104,7 +110,7 @@ def get_task(task_id: int, caller: ReadCaller, db: DbDep, include: Literal["raw"
     return _row(row, include == "raw")
 
 
-@router.get("/api/v1/milestones")
+@router.get("/api/v1/milestones", response_model=list[MilestonePublic])
 def list_milestones(caller: ReadCaller, db: DbDep, project_id: int | None = None,
                     source_id: int | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
     q = sa.select(*[c for c in M.c if c.name not in ("raw", "org_id")]).where(M.c.org_id == caller.org_id)
@@ -118,7 +124,7 @@ def list_milestones(caller: ReadCaller, db: DbDep, project_id: int | None = None
         return [dict(r._mapping) for r in conn.execute(q.order_by(M.c.due_date, M.c.id))]
 
 
-@router.get("/api/v1/sync-runs")
+@router.get("/api/v1/sync-runs", response_model=list[SyncRunPublic])
 def list_sync_runs(caller: ReadCaller, db: DbDep, source_id: int | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     q = sa.select(SR).where(SR.c.org_id == caller.org_id)
@@ -136,7 +142,8 @@ def _own_source(db: Any, org_id: int, source_id: int) -> Any:
     return row
 
 
-@router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"])
+@router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"], response_model=None,
+             responses={202: {"model": SyncRequested, "description": "The poll is queued."}})
 def request_sync(source_id: int, caller: WriteCaller, db: DbDep) -> Response:
     """Ask the worker to poll this source now (it runs under the source's lease)."""
     _own_source(db, caller.org_id, source_id)
@@ -149,7 +156,7 @@ def request_sync(source_id: int, caller: WriteCaller, db: DbDep) -> Response:
                     media_type="application/json")
 
 
-@router.get("/api/v1/sources/{source_id}/status", tags=["sources"])
+@router.get("/api/v1/sources/{source_id}/status", tags=["sources"], response_model=SourceStatus)
 def source_status(source_id: int, caller: ReadCaller, db: DbDep) -> dict[str, Any]:
     """Health of one source: last run, lag, errors, webhook traffic."""
     src = _own_source(db, caller.org_id, source_id)

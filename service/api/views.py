@@ -18,6 +18,7 @@ from starlette.responses import Response
 
 from service.api.deps import DbDep, ReadCaller
 from service.api.problems import Problem
+from service.api.responses import CSV_CONTENT, VIEW_MODELS
 from service.views import NotFound, ViewParams, compute_view, to_csv
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
@@ -65,9 +66,11 @@ def _make(name: str, summary: str) -> None:
         source: Id = None,
         assignee: Annotated[int | None, Query(ge=1, description="A person id.")] = None,
         group_by: Literal["project", "source", "milestone", "person"] | None = None,
-        as_of: Annotated[
-            str | None, Query(description="A date (end of that day, org time zone) or a datetime.")
-        ] = None,
+        as_of: Annotated[str | None, Query(
+            description="A date (end of that day, org time zone) or an ISO 8601 datetime.",
+            json_schema_extra={"anyOf": [{"type": "string", "format": "date"},
+                                         {"type": "string", "format": "date-time"}]},
+        )] = None,
         format: Literal["json", "csv"] = "json",  # noqa: A002 - the public parameter name
     ) -> Response:
         params = ViewParams(
@@ -82,7 +85,11 @@ def _make(name: str, summary: str) -> None:
 
     view.__name__ = f"{name}_view"
     view.__doc__ = summary
-    router.add_api_route(f"/{name}", view, methods=["GET"], summary=summary, response_class=Response)
+    router.add_api_route(
+        f"/{name}", view, methods=["GET"], summary=summary, response_class=Response, response_model=None,
+        responses={200: {"model": VIEW_MODELS[name], "description": "JSON, or CSV with format=csv.",
+                         "content": CSV_CONTENT}},
+    )
 
 
 _make(

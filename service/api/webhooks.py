@@ -22,6 +22,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import Problem, error_response, problem_response
+from service.api.responses import WebhookAccepted
 from service.ingest import DEDUPE, VERIFIERS, CachedSource
 
 router = APIRouter(tags=["webhooks"])
@@ -94,7 +95,8 @@ async def webhook_handshake(kind: str, source_id: int, request: Request) -> Resp
     return Response(status_code=200)
 
 
-@router.post("/webhooks/{kind}/{source_id}", status_code=202)
+@router.post("/webhooks/{kind}/{source_id}", status_code=202, response_model=None,
+             responses={202: {"model": WebhookAccepted, "description": "Stored (or a duplicate of a stored one)."}})
 async def receive_webhook(kind: str, source_id: int, request: Request) -> Response:
     """Verify, dedupe and store one delivery; the worker applies it later.
 

@@ -3,6 +3,11 @@
 The key comes from ``TASKHUB_SECRET_KEY``; the embedded SQLite default generates one
 into the data dir (mode 0600) on first use. With PostgreSQL the key must be set,
 because every replica has to decrypt what the others wrote.
+
+Rotation: ``TASKHUB_SECRET_KEY`` may list several keys, comma-separated, newest first
+(``cryptography``'s MultiFernet). Everything is encrypted with the first and decrypted
+with whichever fits, so a new key can be deployed before ``taskhub secrets rotate``
+re-encrypts the stored secrets under it; the old key is dropped from the list after.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from service.settings import Settings
 
@@ -25,16 +30,49 @@ class ConfigError(RuntimeError):
     """The service is misconfigured; the message says what to set."""
 
 
+def parse_keys(raw: bytes | str) -> list[bytes]:
+    """The keys of a ``TASKHUB_SECRET_KEY`` value: comma-separated, newest first, blanks ignored."""
+    text = raw.decode() if isinstance(raw, bytes) else raw
+    return [k.strip().encode() for k in text.split(",") if k.strip()]
+
+
 class Vault:
-    def __init__(self, key: bytes) -> None:
+    """Encrypts with the newest key, decrypts with any of them (a ``MultiFernet``)."""
+
+    def __init__(self, key: bytes | str) -> None:
+        keys = parse_keys(key)
+        if not keys:
+            raise ConfigError("TASKHUB_SECRET_KEY is empty: set one Fernet key (or several, newest first)")
+        fernets: list[Fernet] = []
+        for n, k in enumerate(keys, 1):
+            try:
+                fernets.append(Fernet(k))
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(
+                    f"TASKHUB_SECRET_KEY key {n} of {len(keys)} is not a valid Fernet key "
+                    "(32 url-safe base64 bytes); make one with: python -c "
+                    "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+                ) from exc
+        self.key_count = len(fernets)
+        self._newest = fernets[0]
+        self._f = MultiFernet(fernets)
+
+    def rotate(self, token: str) -> str:
+        """``token`` re-encrypted under the newest key (same plaintext, fresh timestamp)."""
         try:
-            self._f = Fernet(key)
-        except (ValueError, TypeError) as exc:
+            return self._f.rotate(token.encode()).decode()
+        except InvalidToken as exc:
             raise ConfigError(
-                "TASKHUB_SECRET_KEY is not a valid Fernet key (32 url-safe base64 bytes); "
-                "make one with: python -c "
-                "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+                "stored secret cannot be decrypted with any key of TASKHUB_SECRET_KEY"
             ) from exc
+
+    def is_current(self, token: str) -> bool:
+        """Whether ``token`` already decrypts with the newest key (rotation skips it then)."""
+        try:
+            self._newest.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
     def encrypt(self, data: dict[str, Any] | str) -> str:
         raw = data if isinstance(data, str) else json.dumps(data, sort_keys=True)

@@ -46,10 +46,21 @@ class CachedSource:
     enabled: bool
     webhook_secret: str | None
     callback_url: str
+    # The secret a rotation replaced and until when (epoch seconds) it is still accepted.
+    previous_secret: str | None = None
+    previous_until: float | None = None
+
+    def secrets_at(self, now: float) -> tuple[str, ...]:
+        """The secrets a delivery may be signed with at ``now``: current, then previous in overlap."""
+        current = (self.webhook_secret,) if self.webhook_secret else ()
+        if self.previous_secret and self.previous_until is not None and now < self.previous_until:
+            return (*current, self.previous_secret)
+        return current
 
 
-# (source, raw body, headers, request url) -> None when valid, else the reason for a 401.
-Verifier = Callable[[CachedSource, bytes, Mapping[str, str], str], str | None]
+# (source, raw body, headers, request url, now in epoch seconds) -> None when valid, else the
+# reason for a 401. ``now`` decides whether a rotated-out secret is still in its overlap.
+Verifier = Callable[[CachedSource, bytes, Mapping[str, str], str, float], str | None]
 # (parsed body, raw body, headers) -> dedupe key
 DedupeFn = Callable[[Any, bytes, Mapping[str, str]], str]
 
@@ -58,28 +69,31 @@ def body_hash(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
-def _verify_jira(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str) -> str | None:
+def _verify_jira(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str, now: float) -> str | None:
     if not src.webhook_secret:
         return "this source has no webhook secret: webhooks are disabled until one is set"
     header = headers.get("x-hub-signature")
     if not header:
         return "missing X-Hub-Signature header (sha256=<hex HMAC of the body>)"
-    if not jira_webhooks.verify_signature(src.webhook_secret, body, header):
-        return "X-Hub-Signature does not match the body"
-    return None
+    for secret in src.secrets_at(now):
+        if jira_webhooks.verify_signature(secret, body, header):
+            return None
+    return "X-Hub-Signature does not match the body"
 
 
-def _verify_trello(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str) -> str | None:
+def _verify_trello(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str, now: float) -> str | None:
     if not src.webhook_secret:
         return "this source has no webhook secret (the Trello app secret): webhooks are disabled"
     header = headers.get("x-trello-webhook")
     if not header:
         return "missing X-Trello-Webhook header"
     # Trello signs body + the exact callback URL it was registered with; behind a proxy the
-    # request URL differs, so the configured public URL is tried first.
-    for candidate in dict.fromkeys((src.callback_url, url)):
-        if trello_webhooks.verify_signature(src.webhook_secret, body, candidate, header):
-            return None
+    # request URL differs, so the configured public URL is tried first. (Its secret is the
+    # Trello app's, which taskhub never rotates, so there is no previous one in practice.)
+    for secret in src.secrets_at(now):
+        for candidate in dict.fromkeys((src.callback_url, url)):
+            if trello_webhooks.verify_signature(secret, body, candidate, header):
+                return None
     return "X-Trello-Webhook does not match the body and callback URL"
 
 
@@ -139,19 +153,24 @@ class SourceCache:
     async def _load(self, engine: AsyncEngine, source_id: int) -> CachedSource | None:
         async with engine.connect() as conn:
             row = (await conn.execute(
-                sa.select(S.c.id, S.c.org_id, S.c.kind, S.c.enabled, S.c.webhook_secret_enc).where(S.c.id == source_id)
+                sa.select(S.c.id, S.c.org_id, S.c.kind, S.c.enabled, S.c.webhook_secret_enc,
+                          S.c.webhook_secret_prev_enc, S.c.webhook_secret_prev_until).where(S.c.id == source_id)
             )).first()
         if row is None:
             return None
         from service.crypto import get_vault
         from service.sources import callback_url
 
-        secret = get_vault(self._settings).decrypt_str(row.webhook_secret_enc) if row.webhook_secret_enc else None
+        vault = get_vault(self._settings)
+        secret = vault.decrypt_str(row.webhook_secret_enc) if row.webhook_secret_enc else None
+        until = row.webhook_secret_prev_until
+        previous = vault.decrypt_str(row.webhook_secret_prev_enc) if row.webhook_secret_prev_enc and until else None
         return CachedSource(row.id, row.org_id, row.kind, row.enabled, secret,
-                            callback_url(self._settings, row.kind, row.id))
+                            callback_url(self._settings, row.kind, row.id), previous,
+                            until.timestamp() if previous and until else None)
 
 
-_COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", "body", "status",
+_COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", "body", "body_sha256", "status",
          "attempts", "next_attempt_at")
 
 
@@ -165,14 +184,17 @@ def compiled_insert(dialect_name: str) -> tuple[str, tuple[str, ...]]:
     stmt = (
         insert(IE)
         .values({c: sa.bindparam(c) for c in _COLS})
-        .on_conflict_do_nothing(index_elements=["source_id", "dedupe_key"])
+        # No conflict target: a clash on either unique key (the dedupe key or the body digest,
+        # the replay guard) makes the delivery a duplicate.
+        .on_conflict_do_nothing()
         .returning(IE.c.id)
     )
     compiled = stmt.compile(dialect=dialect())
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-_SELECT_EXISTING = "SELECT id FROM inbox_event WHERE source_id = {p1} AND dedupe_key = {p2}"
+_SELECT_EXISTING = ("SELECT id FROM inbox_event WHERE source_id = {p1} AND (dedupe_key = {p2} OR body_sha256 = {p3}) "
+                    "ORDER BY id LIMIT 1")
 
 
 class InboxWriter:
@@ -194,8 +216,8 @@ class InboxWriter:
         self.monitor = monitor
         self.is_sqlite = url.startswith("sqlite")
         self._sql, self._order = compiled_insert("sqlite" if self.is_sqlite else "postgresql")
-        p = ("?", "?") if self.is_sqlite else ("$1", "$2")
-        self._select = _SELECT_EXISTING.format(p1=p[0], p2=p[1])
+        p = ("?", "?", "?") if self.is_sqlite else ("$1", "$2", "$3")
+        self._select = _SELECT_EXISTING.format(p1=p[0], p2=p[1], p3=p[2])
         self._pending: list[tuple[list[Any], Any]] = []
         self._flushing = False
         self._conn: Any = None
@@ -242,6 +264,7 @@ class InboxWriter:
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else now  # SQLAlchemy's SQLite form
         values = {"org_id": src.org_id, "source_id": src.id, "kind": src.kind, "dedupe_key": dedupe_key,
                   "received_at": stamp, "headers": orjson.dumps(headers).decode(), "body": body,
+                  "body_sha256": hashlib.sha256(body).digest(),  # the replay guard's key
                   "status": "pending", "attempts": 0, "next_attempt_at": stamp}
         fut = asyncio.get_running_loop().create_future()
         self._pending.append(([values[k] for k in self._order], fut))
@@ -276,7 +299,7 @@ class InboxWriter:
     def _write_sqlite(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
         conn = self._conn
         out: list[tuple[int, bool]] = []
-        src_i, key_i = self._order.index("source_id"), self._order.index("dedupe_key")
+        src_i, key_i, sha_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_sha256"))
         conn.execute("BEGIN IMMEDIATE")
         try:
             for args in rows:
@@ -284,7 +307,7 @@ class InboxWriter:
                 if row is not None:
                     out.append((int(row[0]), False))
                 else:
-                    existing = conn.execute(self._select, (args[src_i], args[key_i])).fetchone()
+                    existing = conn.execute(self._select, (args[src_i], args[key_i], args[sha_i])).fetchone()
                     out.append((int(existing[0]), True))
             conn.execute("COMMIT")
         except BaseException:
@@ -294,14 +317,14 @@ class InboxWriter:
 
     async def _write_pg(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
         out: list[tuple[int, bool]] = []
-        src_i, key_i = self._order.index("source_id"), self._order.index("dedupe_key")
+        src_i, key_i, sha_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_sha256"))
         async with self._pool.acquire() as conn, conn.transaction():
             for args in rows:
                 new_id = await conn.fetchval(self._sql, *args)
                 if new_id is not None:
                     out.append((int(new_id), False))
                 else:
-                    out.append((int(await conn.fetchval(self._select, args[src_i], args[key_i])), True))
+                    out.append((int(await conn.fetchval(self._select, args[src_i], args[key_i], args[sha_i])), True))
         return out
 
     async def close(self) -> None:

@@ -18,6 +18,10 @@ __all__ = [
     "SourcePublic",
     "SourceCreated",
     "InboxEventPublic",
+    "WebhookSecretRotated",
+    "TokenCreate",
+    "TokenPublic",
+    "TokenCreated",
 ]
 
 
@@ -147,3 +151,33 @@ class InboxEventPublic(BaseModel):
     received_at: datetime
     processed_at: datetime | None
     next_attempt_at: datetime
+
+
+class WebhookSecretRotated(BaseModel):
+    source_id: int
+    webhook_secret: str = Field(description="The new secret, shown once: configure the sender with it.")
+    previous_accepted_until: datetime | None = Field(
+        description="Until when the replaced secret is still accepted (null: no longer).")
+
+
+class TokenCreate(_In):
+    scope: Literal["read", "write", "admin"] = "read"
+    name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Unset: never expires.")
+
+
+class TokenPublic(BaseModel):
+    """A token's metadata; the token itself is never returned after creation."""
+
+    id: int
+    name: str
+    prefix: str = Field(description="The token's first characters, to recognize it.")
+    scope: str
+    created_at: datetime
+    last_used_at: datetime | None
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="Shown once; store it now.")

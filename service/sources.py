@@ -145,11 +145,13 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         if not isinstance(body.scope, want):
             raise Problem(422, f"scope does not fit a {src.kind} source")
         src.scope = body.scope.model_dump(exclude_none=True)
-    if body.webhook_secret is not None:
+    if body.webhook_secret is not None:  # set by the admin (Trello's app secret): no overlap
         src.webhook_secret_enc = vault.encrypt(body.webhook_secret.get_secret_value())
-    elif body.rotate_webhook_secret:
-        shown = secrets.token_urlsafe(32)
-        src.webhook_secret_enc = vault.encrypt(shown)
+        src.webhook_secret_prev_enc, src.webhook_secret_prev_until = None, None
+    elif body.rotate_webhook_secret:  # the old secret stays valid for the default overlap
+        from service.secret_rotation import apply_webhook_rotation
+
+        shown = apply_webhook_rotation(src, settings).secret
     if "mapping_profile" in fields:
         if body.mapping_profile is not None:
             from pydantic import ValidationError

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
 
 from service import sources as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
-from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
+from service.secret_rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
@@ -33,6 +37,24 @@ def update_source(source_id: int, body: SourceUpdate, caller: AdminCaller, sessi
     out = svc.update_source(session, settings, caller.org_id, source_id, body)
     request.app.state.source_cache.evict(source_id)
     return out
+
+
+@router.post("/{source_id}/webhook-secret/rotate", response_model=WebhookSecretRotated)
+def rotate_secret(
+    source_id: int, caller: AdminCaller, session: SessionDep, settings: SettingsDep, request: Request,
+    overlap_hours: Annotated[int, Query(ge=0, le=MAX_OVERLAP_HOURS,
+                                        description="How long the old secret is still accepted.")
+                             ] = DEFAULT_OVERLAP_HOURS,
+) -> WebhookSecretRotated:
+    """A new webhook secret for a Jira source, shown once; the old one is accepted for the overlap.
+
+    Trello sources are refused (422): Trello signs with its app secret, which taskhub does not make.
+    """
+    rotated = rotate_webhook_secret(session, settings, source_id, org_id=caller.org_id,
+                                    overlap=timedelta(hours=overlap_hours))
+    request.app.state.source_cache.evict(source_id)
+    return WebhookSecretRotated(source_id=source_id, webhook_secret=rotated.secret,
+                                previous_accepted_until=rotated.previous_until)
 
 
 @router.delete("/{source_id}", status_code=204)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -71,7 +72,8 @@ async def ingest(state: Any, kind: str, source_id: int, headers: Mapping[str, st
     body = await _read_body(headers, chunks, state.settings.webhook_max_body)
     if not src.enabled:
         raise Problem(403, f"source {source_id} is disabled")
-    reason = VERIFIERS[kind](src, body, headers, url)
+    # ``state.clock`` (epoch seconds) lets tests move time past a rotated secret's overlap.
+    reason = VERIFIERS[kind](src, body, headers, url, getattr(state, "clock", time.time)())
     if reason is not None:
         raise Problem(401, reason)
     if not body:

@@ -1,0 +1,137 @@
+"""Rotating what taskhub keeps secret: the Fernet key of everything at rest, and a source's
+webhook secret.
+
+- ``rotate_stored_secrets``: every encrypted column (credentials, webhook secret, the previous
+  webhook secret of an overlap) re-encrypted under the newest ``TASKHUB_SECRET_KEY`` key
+  (``MultiFernet.rotate``). Values already under the newest key are left alone, so a second
+  run changes nothing; each row is updated only if it still holds the value read, so a
+  concurrent change through the API is never overwritten with an older secret.
+- ``rotate_webhook_secret``: a new random secret for a Jira source, shown once; the old one
+  stays valid for an overlap (default 24 h) so the sender can be reconfigured without losing
+  deliveries. Trello signs with the Trello app's secret, which taskhub does not generate, so
+  there is nothing of ours to rotate there.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from service.api.problems import Problem
+from service.crypto import ConfigError, get_vault
+from service.db import Database
+from service.settings import Settings
+from service.tables import Source, utcnow
+
+__all__ = [
+    "DEFAULT_OVERLAP_HOURS",
+    "MAX_OVERLAP_HOURS",
+    "RotatedSecret",
+    "RotationReport",
+    "apply_webhook_rotation",
+    "rotate_stored_secrets",
+    "rotate_webhook_secret",
+]
+
+DEFAULT_OVERLAP_HOURS = 24
+MAX_OVERLAP_HOURS = 24 * 30  # a month: longer, and the old secret is not really retired
+S = Source.__table__
+_ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc")
+
+
+@dataclass(frozen=True)
+class RotatedSecret:
+    source_id: int
+    secret: str
+    previous_until: datetime | None
+
+
+@dataclass
+class RotationReport:
+    """Per column: how many values were re-encrypted, and how many were already current."""
+
+    rotated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
+    current: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
+    undecryptable: list[int] = field(default_factory=list)  # source ids no configured key opens
+    keys: int = 0
+
+    def as_dict(self) -> dict[str, object]:
+        return {"keys": self.keys, "rotated": self.rotated, "already_current": self.current,
+                "undecryptable_sources": self.undecryptable}
+
+
+def rotate_stored_secrets(db: Database, settings: Settings) -> RotationReport:
+    """Re-encrypt every stored secret under the newest key; idempotent."""
+    vault = get_vault(settings)
+    report = RotationReport(keys=vault.key_count)
+    cols = [S.c[name] for name in _ENCRYPTED]
+    with db.read() as conn:
+        rows = conn.execute(sa.select(S.c.id, *cols).order_by(S.c.id)).all()
+    for row in rows:
+        changes: dict[str, str] = {}
+        olds: dict[str, str] = {}
+        for name in _ENCRYPTED:
+            value = getattr(row, name)
+            if not value:
+                continue
+            if vault.is_current(value):
+                report.current[name] += 1
+                continue
+            try:
+                changes[name] = vault.rotate(value)
+            except ConfigError:
+                if row.id not in report.undecryptable:
+                    report.undecryptable.append(row.id)
+                continue
+            olds[name] = value
+        if not changes:
+            continue
+        with db.write() as conn:
+            guard = [S.c[name] == old for name, old in olds.items()]
+            done = conn.execute(sa.update(S).where(S.c.id == row.id, *guard).values(**changes)).rowcount
+        if done:
+            for name in changes:
+                report.rotated[name] += 1
+    return report
+
+
+def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, *, org_id: int | None,
+                          overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
+                          now: datetime | None = None) -> RotatedSecret:
+    """A new webhook secret for a Jira source, committed; see ``apply_webhook_rotation``.
+
+    ``org_id`` None: any organization (the CLI, run by the operator). Raises ``Problem``
+    (404 unknown source, 422 Trello or a bad overlap), which the CLI turns into exit code 2.
+    """
+    src = session.get(Source, source_id)
+    if src is None or (org_id is not None and src.org_id != org_id):
+        raise Problem(404, f"source {source_id} not found")
+    rotated = apply_webhook_rotation(src, settings, overlap=overlap, now=now)
+    session.add(src)
+    session.commit()
+    return rotated
+
+
+def apply_webhook_rotation(src: Source, settings: Settings, *,
+                           overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
+                           now: datetime | None = None) -> RotatedSecret:
+    """Set a new random secret on ``src`` (not committed); the old one is accepted until
+    ``now + overlap`` (none when the overlap is 0 or there was no secret)."""
+    if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
+        raise Problem(422, f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
+    if src.kind != "jira":
+        raise Problem(422, f"source {src.id} is a {src.kind} source: Trello signs deliveries with the "
+                           "Trello app's secret, which taskhub does not generate; set a new one with "
+                           "PATCH /api/v1/sources/{id} {\"webhook_secret\": ...}")
+    now = now or utcnow()
+    new = secrets.token_urlsafe(32)
+    until = now + overlap if overlap > timedelta(0) and src.webhook_secret_enc else None
+    src.webhook_secret_prev_enc = src.webhook_secret_enc if until else None
+    src.webhook_secret_prev_until = until
+    src.webhook_secret_enc = get_vault(settings).encrypt(new)
+    src.updated_at = now
+    return RotatedSecret(src.id, new, until)  # type: ignore[arg-type]

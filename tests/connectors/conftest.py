@@ -7,7 +7,12 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from connectors.jira import JiraAuth, JiraClient
+from connectors.outbound import OutboundPolicy
 from sandbox.jira import JiraConfig, JiraState, generate, start
+
+# The sandboxes listen on 127.0.0.1: the clients built here allow exactly that address,
+# as an operator's TASKHUB_OUTBOUND_ALLOW would; everything else internal stays refused.
+SANDBOX_OUTBOUND = OutboundPolicy.parse("127.0.0.1")
 
 # --- Jira ------------------------------------------------------------------------------
 
@@ -48,6 +53,7 @@ def jira_client(jira_site, fake_sleep) -> Callable[..., JiraClient]:
     def make(**kwargs: object) -> JiraClient:
         kwargs.setdefault("sleep", fake_sleep)
         kwargs.setdefault("timeout", 5.0)
+        kwargs.setdefault("outbound", SANDBOX_OUTBOUND)
         auth = kwargs.pop("auth", CLOUD_AUTH)
         return JiraClient(url, auth, **kwargs)  # type: ignore[arg-type]
 
@@ -100,7 +106,7 @@ def make_trello_api(
 
     def make(**overrides: object) -> TrelloApi:
         kwargs: dict[str, object] = {"base_url": trello_world[0], "sleep": trello_clock.sleep,  # type: ignore[attr-defined]
-                                     "limiter": trello_limiter}  # fmt: skip
+                                     "limiter": trello_limiter, "outbound": SANDBOX_OUTBOUND}  # fmt: skip
         kwargs.update(overrides)
         api = TrelloApi(str(kwargs.pop("api_key", TRELLO_KEY)), str(kwargs.pop("token", TRELLO_TOKEN)), **kwargs)  # type: ignore[arg-type]
         made.append(api)

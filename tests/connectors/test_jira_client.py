@@ -9,7 +9,7 @@ from connectors.jira import JiraAuth, JiraClient
 from sandbox.jira import JiraConfig, JiraState, generate, start
 from sandbox.jira.mutations import delete_worklog, log_work
 from sandbox.jira.traffic import FaultRule
-from tests.connectors.conftest import DC_AUTH
+from tests.connectors.conftest import DC_AUTH, SANDBOX_OUTBOUND
 
 ALL = "project in (APOLLO, BEACON, CIRRUS)"
 
@@ -30,7 +30,9 @@ def test_data_center_is_detected_and_paged_by_start_at(fake_sleep):
     generate(state, projects=2, issues_per_project=45, seed=4)
     url, stop = start(state)
     try:
-        client = JiraClient(url, DC_AUTH, sleep=fake_sleep, page_size=20, timeout=5)
+        client = JiraClient(
+            url, DC_AUTH, sleep=fake_sleep, page_size=20, timeout=5, outbound=SANDBOX_OUTBOUND
+        )
         assert client.is_cloud is False
         pages = list(
             client.iter_search("project = BEACON ORDER BY key", fields=["summary", "status"])
@@ -215,6 +217,7 @@ def test_timeouts_and_refused_connections_are_transient(jira_site, jira_client, 
     refused = JiraClient(
         "http://127.0.0.1:9",
         JiraAuth.cloud("a@b.c", "t"),
+        outbound=SANDBOX_OUTBOUND,
         sleep=fake_sleep,
         max_attempts=2,
         timeout=1,

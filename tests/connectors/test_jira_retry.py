@@ -128,7 +128,9 @@ def test_the_rate_limit_error_carries_status_headers_and_retry_after():
     err = info.value
     assert (err.status, err.retry_after) == (429, 5.0)
     assert err.headers["RateLimit-Reason"] == "jira-burst-based"
-    assert "Rate limit exceeded." in str(err) and "tok" not in str(err)
+    # The body stays on the error (and in the debug log), never in the message the API shows.
+    assert "Rate limit exceeded." in (err.body or "") and "Rate limit exceeded." not in str(err)
+    assert "answered 429" in str(err) and "RateLimited" in str(err) and "tok" not in str(err)
     assert err.__cause__ is None and err.__suppress_context__
 
 

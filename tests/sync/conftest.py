@@ -41,8 +41,10 @@ class JiraSite:
 
 
 def sync_settings(tmp_path: Path) -> Settings:
+    """Settings for syncing against the loopback sandboxes: only 127.0.0.1 is allowed out."""
     return Settings(data_dir=tmp_path / "data", secret_key=Fernet.generate_key().decode(),
-                    public_base_url="http://testserver", _env_file=None)  # type: ignore[call-arg]
+                    public_base_url="http://testserver", outbound_allow="127.0.0.1",
+                    _env_file=None)  # type: ignore[call-arg]
 
 
 def register_jira(db: Database, settings: Settings, url: str, *, projects: list[str] | None = None,

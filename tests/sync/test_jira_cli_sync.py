@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("TASKHUB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("TASKHUB_SECRET_KEY", Fernet.generate_key().decode())
+    monkeypatch.setenv("TASKHUB_OUTBOUND_ALLOW", "127.0.0.1")  # the sandbox, as an operator would
     monkeypatch.delenv("TASKHUB_DATABASE_URL", raising=False)
     get_settings.cache_clear()
     reset_database_cache()

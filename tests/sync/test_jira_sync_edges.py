@@ -157,7 +157,8 @@ def test_issue_updated_minutes_ago_is_found_when_the_user_zone_is_utc_minus_8(ji
     # The sandbox really reads the literal in the user's zone: the same bound printed in UTC
     # lands eight hours in the future for Jira, and the change would have been missed.
     since = now - timedelta(minutes=10) - OVERLAP
-    client = JiraClient(site.url, JiraAuth.cloud(JIRA_EMAIL, JIRA_TOKEN), deployment="cloud")
+    client = JiraClient(site.url, JiraAuth.cloud(JIRA_EMAIL, JIRA_TOKEN), deployment="cloud",
+                        outbound=site.settings.outbound_policy)
 
     def ids(zone: str) -> set[str]:
         jql = f'project in ("APOLLO") AND updated >= "{jql_datetime(since, zone)}" ORDER BY updated ASC'

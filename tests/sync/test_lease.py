@@ -19,7 +19,7 @@ def _expires(db, source_id):
 
 
 def test_renew_writes_once_per_interval_and_notices_a_takeover(db, tmp_path):
-    _, source_id, _ = register_jira(db, sync_settings(tmp_path), "http://jira.invalid")
+    _, source_id, _ = register_jira(db, sync_settings(tmp_path), "https://jira.invalid")
     lease = acquire_lease(db, source_id, "worker-a", ttl=300)
     assert lease is not None
     assert acquire_lease(db, source_id, "worker-b", ttl=300) is None  # held

@@ -98,7 +98,8 @@ def hub(trello_site: TrelloSite) -> Iterator[Hub]:
     settings = site.settings.model_copy(update={"public_base_url": url})
     app = create_app(settings, site.db, run_worker=False, migrate=False)
     _, stop = run_in_thread(app, port=port, probe_path="/healthz", lifespan="on")
-    api = TrelloApi(site.state.api_key, "sandbox-token", base_url=site.url, sleep=FakeSleep())
+    api = TrelloApi(site.state.api_key, "sandbox-token", base_url=site.url, sleep=FakeSleep(),
+                    outbound=settings.outbound_policy)
     h = Hub(
         url,
         site,

@@ -53,13 +53,15 @@ def run_in_thread(
     log_level: str = "warning",
     probe_path: str = "/",
     lifespan: str = "off",
+    http: str = "h11",
 ) -> tuple[str, Callable[[], None]]:
     """Start uvicorn serving ``app`` in a daemon thread; return ``(base_url, stop)``.
 
     ``port=0`` picks a free port. Returns once ``probe_path`` answers (any HTTP status).
     ``stop()`` asks uvicorn to exit and joins the thread; calling it twice is harmless.
     ``lifespan="on"`` runs the app's startup/shutdown (the taskhub app needs it to close
-    its database pools on its own event loop); the sandboxes have none.
+    its database pools on its own event loop); the sandboxes have none. ``http="httptools"``
+    serves with the parser production uses (``taskhub serve``), for tests of its limits.
     """
     if port == 0:
         port = free_port(host)
@@ -71,7 +73,7 @@ def run_in_thread(
         access_log=False,
         lifespan=lifespan,
         loop="asyncio",
-        http="h11",
+        http=http,
         ws="none",
         timeout_graceful_shutdown=1,
     )

@@ -76,16 +76,19 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.state.db_outage = OutageMonitor()
     app.state.inbox_writer = InboxWriter(db.url, app.state.db_outage)
     install_problem_handlers(app)
+    from service.api.edge import EdgeGuard
     from service.api.webhooks import WebhookFastPath
 
-    # Outermost first: the request id wraps everything; the webhook fast path answers
-    # deliveries before FastAPI's own middleware stack.
+    # Outermost first: the request id wraps everything; the edge guard refuses oversized
+    # headers (431) before anything answers and stamps the security headers; the webhook
+    # fast path answers deliveries before FastAPI's own middleware stack.
     app.add_middleware(WebhookFastPath, fastapi_app=app)
+    app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
 
     from service import dashboard
-    from service.api import inbox, ops, portfolio, sources, tasks, views, webhooks
+    from service.api import inbox, ops, portfolio, sources, tasks, tokens, views, webhooks
 
-    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, dashboard):
+    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, tokens, dashboard):
         app.include_router(module.router)
     return app

@@ -33,6 +33,15 @@ class Settings(BaseSettings):
         description="How the tools reach us (webhook callback URLs), e.g. https://taskhub.example.com",
     )
     webhook_max_body: int = Field(default=1024 * 1024, ge=1024)
+    # Request-header limits (service.api.edge, 431): Apache's defaults; a Jira/Trello delivery
+    # sends ~15 headers and 1-2 KiB, a browser a few KiB with its cookies.
+    max_headers: int = Field(default=100, ge=20, description="Most request headers accepted (431 beyond).")
+    max_header_field_bytes: int = Field(
+        default=8 * 1024, ge=1024, description="Largest single request header, name and value (431 beyond)."
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024, ge=4096, description="Largest total of all request headers (431 beyond)."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
+from service.api.edge import DASHBOARD_HEADERS
+
 __all__ = [
     "env",
     "render",
@@ -91,5 +93,8 @@ def env() -> Environment:
 
 def render(template: str, context: dict[str, Any], status: int = 200) -> HTMLResponse:
     html = env().get_template(template).render(**context)
-    # Pages show an organization's figures: never cache them in shared caches.
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+    # Pages show an organization's figures: never cache them in shared caches. The CSP and
+    # X-Frame-Options (service.api.edge) hold because no page has a script or inline style.
+    return HTMLResponse(
+        html, status_code=status, headers={"Cache-Control": "no-store", **DASHBOARD_HEADERS}
+    )

@@ -109,7 +109,7 @@ def open_svg(kind: str, title: str, width: int, height: int, desc: str) -> tuple
     cid = f"chart-{next(_ids)}"
     head = (
         f'<svg class="chart chart-{kind}" data-chart="{kind}" viewBox="0 0 {width} {height}" '
-        f'width="{width}" height="{height}" style="max-width:100%;height:auto" role="img" '
+        f'width="{width}" height="{height}" role="img" '
         f'aria-labelledby="{cid}-t {cid}-d" '
         f'xmlns="http://www.w3.org/2000/svg" {FONT} font-size="12">'
     )

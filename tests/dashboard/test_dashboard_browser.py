@@ -189,3 +189,34 @@ def test_pages_read_without_javascript(site: Site) -> None:
                 shutil.copy(shot, Path(keep) / shot.name)
     finally:
         page.context.close()
+
+
+def test_pages_break_no_rule_of_their_content_security_policy(site: Site) -> None:
+    """Every page under its CSP (service.api.edge): no violation event, no console error."""
+    ctx = site.browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
+    # Reported to the page by the browser itself, whatever the console says.
+    ctx.add_init_script(
+        "window.__csp = []; document.addEventListener('securitypolicyviolation', "
+        "e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI));"
+    )
+    try:
+        page.goto(site.url("/login"))
+        assert page.evaluate("window.__csp") == []
+        page.fill("#token", site.acme.token)
+        page.click("button[type=submit]")
+        page.wait_for_url(site.url("/"))
+        for path in ("/", f"/projects/{site.acme.borealis}", "/milestones", "/people", "/projects/999999"):
+            response = page.goto(site.url(f"{path}?as_of={AS_OF}"))
+            assert response is not None and "default-src 'none'" in response.headers["content-security-policy"]
+            assert page.evaluate("window.__csp") == [], path
+            if path != "/projects/999999":
+                assert page.locator("svg.chart").count() >= 1, path
+                box = page.locator("svg.chart").first.bounding_box()
+                assert box and box["width"] > 300, path  # the stylesheet applied
+        # The 404 page answers 404, which Chromium logs as a failed resource; nothing else.
+        assert [m for m in console if "Content Security Policy" in m or "Refused" in m] == []
+    finally:
+        ctx.close()

@@ -10,10 +10,11 @@ import orjson
 import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
-from starlette.routing import Match
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import retryable
@@ -144,9 +145,10 @@ def error_response(state: Any, exc: Exception, request_id: str | None) -> Proble
 def _allowed_methods(request: Request) -> str:
     """Every method some route of this path answers (Starlette names only the first route's)."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if route.matches(request.scope)[0] != Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
+    path = request.scope["path"]
+    for route in iter_route_contexts(request.app.router.routes):  # flattens included routers
+        if route.path and route.methods and compile_path(route.path)[0].match(path):
+            methods |= route.methods
     return ", ".join(sorted(methods))
 
 
@@ -207,6 +209,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         for e in exc.errors():
             errors.append({"field": _loc(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")})
         summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
+        if any(e.get("loc", ("",))[0] == "path" for e in exc.errors()):
+            # A path whose ids cannot exist (not a number, or outside 1..2^63-1: service.ids)
+            # names no resource: 404, as an id that could exist but does not (whatever the body).
+            return problem_response(404, f"no such resource: {summary}", _rid(request), errors=errors)
         status = 400 if any(e["type"] == "json_invalid" for e in errors) else 422
         return problem_response(status, f"invalid request: {summary}", _rid(request), errors=errors)
 

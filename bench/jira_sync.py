@@ -60,7 +60,7 @@ def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
 
     cpu_start = _cpu()
     settings = Settings(data_dir=Path(data_dir), secret_key=Fernet.generate_key().decode(),  # type: ignore[call-arg]
-                        database_url=db_url, _env_file=None)
+                        database_url=db_url, outbound_allow="127.0.0.1", _env_file=None)  # the loopback sandbox
     db = Database(settings.effective_database_url)
     db.migrate()
     with db.session() as s:

@@ -67,7 +67,7 @@ def run(store: str, rate: float, duration: float) -> dict[str, float]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = Settings(database_url=url, secret_key=key, data_dir=tmp, public_base_url=base,
-                        _env_file=None)  # type: ignore[call-arg]
+                        outbound_allow="127.0.0.1", _env_file=None)  # type: ignore[call-arg]
     db = Database(settings.effective_database_url)
     db.migrate()
     state = JiraState(JiraConfig(worklog_feed_delay_ms=0, webhook_concurrency=4))
@@ -90,7 +90,8 @@ def run(store: str, rate: float, duration: float) -> dict[str, float]:
             project_id = c.execute(sa.select(P.c.id).where(P.c.key == "PRB")).scalar_one()
         db.dispose()
         env = {**os.environ, "TASKHUB_DATABASE_URL": url, "TASKHUB_SECRET_KEY": key, "TASKHUB_DATA_DIR": str(tmp),
-               "TASKHUB_PUBLIC_BASE_URL": base, "TASKHUB_LOG_LEVEL": "WARNING", "TASKHUB_POLL_SOURCES": "false"}
+               "TASKHUB_PUBLIC_BASE_URL": base, "TASKHUB_LOG_LEVEL": "WARNING", "TASKHUB_POLL_SOURCES": "false",
+               "TASKHUB_OUTBOUND_ALLOW": "127.0.0.1"}
         exe = str(Path(sys.executable).with_name("taskhub"))
         log = open(tmp / "server.log", "w")  # noqa: SIM115
         procs.append(subprocess.Popen([exe, "serve", "--port", str(port)], env=env, stdout=log, stderr=log))

@@ -69,6 +69,7 @@ def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> No
         data_dir=Path(data_dir),
         secret_key=Fernet.generate_key().decode(),
         database_url=db_url,
+        outbound_allow="127.0.0.1",  # the loopback sandbox, for the outbound guard
         _env_file=None,
     )
     db = Database(settings.effective_database_url)

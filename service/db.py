@@ -152,8 +152,12 @@ class Database:
                         eng = create_async_engine(async_url(self.url), echo=self._echo)
                         event.listen(eng.sync_engine, "connect", _sqlite_pragmas)
                     else:
+                        # Pre-ping: after a restart of the server the pool's connections are
+                        # dead; without it the first lookup through each answered 503 again.
+                        # (Only the webhook source cache uses this engine, every few seconds.)
                         eng = create_async_engine(
-                            async_url(self.url), echo=self._echo, pool_size=20, max_overflow=30
+                            async_url(self.url), echo=self._echo, pool_size=20, max_overflow=30,
+                            pool_pre_ping=True,
                         )
                     self._async_engine = eng
         return self._async_engine

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
+from service.outage import OutageMonitor
 from service.outage import OutageMonitor
 from service.settings import Settings
 from service.tables import InboxEvent, Source, utcnow
@@ -197,6 +199,23 @@ _SELECT_EXISTING = ("SELECT id FROM inbox_event WHERE source_id = {p1} AND (dedu
                     "ORDER BY id LIMIT 1")
 
 
+@asynccontextmanager
+async def _connection_loss(conn: Any) -> AsyncIterator[None]:
+    """Name a connection the server closed mid-transaction for what it is. When PostgreSQL
+    terminates a session between two statements (``pg_ctl stop``: admin shutdown), asyncpg's
+    next statement fails with ``InternalClientError: cannot switch to state …`` rather than a
+    connection error, and the webhook answered 500 instead of the outage's 503."""
+    import asyncpg
+
+    try:
+        yield
+    except asyncpg.InternalClientError as exc:
+        if not (conn.is_closed() or "cannot switch to state" in str(exc)):
+            raise
+        conn.terminate()  # its protocol state is broken: the pool must not hand it out again
+        raise asyncpg.ConnectionDoesNotExistError("the server closed the connection during the write") from exc
+
+
 class InboxWriter:
     """Writes inbox events through the raw driver, with group commit.
 
@@ -253,7 +272,9 @@ class InboxWriter:
 
                 dsn = self.url.replace("postgresql+psycopg://", "postgresql://").replace(
                     "postgresql+asyncpg://", "postgresql://")
-                self._pool = await asyncpg.create_pool(dsn, min_size=1, max_size=4)
+                # min_size=0: with a floor, asyncpg's pool logs a traceback per reconnect attempt while
+                # the server is down; connections are kept between requests either way.
+                self._pool = await asyncpg.create_pool(dsn, min_size=0, max_size=4)
 
     # --- the write path -------------------------------------------------------------
     async def insert(self, src: CachedSource, dedupe_key: str, body: bytes,
@@ -290,6 +311,8 @@ class InboxWriter:
                     continue
                 if self.monitor is not None:
                     self.monitor.recovered()
+                if self.monitor is not None:
+                    self.monitor.recovered()
                 for (_, fut), res in zip(batch, results, strict=True):
                     if not fut.done():
                         fut.set_result(res)
@@ -318,7 +341,7 @@ class InboxWriter:
     async def _write_pg(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
         out: list[tuple[int, bool]] = []
         src_i, key_i, sha_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_sha256"))
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._pool.acquire() as conn, _connection_loss(conn), conn.transaction():
             for args in rows:
                 new_id = await conn.fetchval(self._sql, *args)
                 if new_id is not None:

@@ -1,0 +1,221 @@
+"""A PostgreSQL outage under webhook load: 503 with Retry-After, nothing acknowledged lost, recovery
+without a restart, one warning and one recovery line in the log.
+
+The test runs its own PostgreSQL (``initdb``/``pg_ctl`` from the install, as the ``postgres`` OS
+user when run as root, since ``initdb`` refuses root) so that it can stop and start it, and the
+app in a real uvicorn server, so the webhook fast path, the asyncpg inbox writer and the async
+engine behave as in production. Senders post signed Jira deliveries in a loop while another
+reads the API; PostgreSQL is stopped (``pg_ctl stop -m fast``) for a few seconds and started again.
+Without the binaries the test skips, unless ``TASKHUB_REQUIRE_TOOLS=1`` or
+``TASKHUB_REQUIRE_POSTGRES=1`` (CI), where it fails.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import hmac
+import logging
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from service.app import create_app
+from service.db import Database
+from tests.service.conftest import JIRA_SOURCE, make_settings, make_tenant
+from tests.service.live import free_port, serve
+
+REQUIRE = os.environ.get("TASKHUB_REQUIRE_TOOLS") == "1" or os.environ.get("TASKHUB_REQUIRE_POSTGRES") == "1"
+OUTAGE_SECONDS = 3.0
+RECOVERY_DEADLINE = 20.0
+
+
+def _pg_bin() -> Path:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl")) + [p for p in [shutil.which("pg_ctl")] if p]
+    if not found or not Path(found[-1]).with_name("initdb").exists():
+        msg = "PostgreSQL server binaries (initdb, pg_ctl) not found; install the postgresql package"
+        if REQUIRE:
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return Path(found[-1]).parent
+
+
+@dataclass
+class PrivatePostgres:
+    bindir: Path
+    root: Path
+    port: int
+    as_user: list[str]
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def ctl(self, *args: str) -> None:
+        cmd = [*self.as_user, str(self.bindir / "pg_ctl"), "-D", str(self.data), *args]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"{' '.join(args)}: {r.stdout}{r.stderr}"
+
+    def start(self) -> None:
+        opts = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off -c shared_buffers=16MB")
+        self.ctl("-l", str(self.root / "server.log"), "-w", "-t", "30", "-o", opts, "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        self.ctl("-m", mode, "-w", "-t", "30", "stop")
+
+
+@pytest.fixture
+def private_pg() -> Iterator[PrivatePostgres]:
+    bindir = _pg_bin()
+    root = Path(tempfile.mkdtemp(prefix="taskhub-pg-"))  # in /tmp: pytest's tmp_path is root's only
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam("postgres")
+        os.chown(root, pw.pw_uid, pw.pw_gid)
+        as_user = ["runuser", "-u", "postgres", "--"]
+    pg = PrivatePostgres(bindir, root, free_port(), as_user)
+    try:
+        r = subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(pg.data), "-U", "postgres", "-A", "trust",
+                            "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions"],
+                           capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+        pg.start()
+        admin = sa.create_engine(f"postgresql+psycopg://postgres@127.0.0.1:{pg.port}/postgres",
+                                 isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(sa.text("CREATE DATABASE taskhub"))
+        admin.dispose()
+        yield pg
+    finally:
+        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(pg.data), "-m", "immediate", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class Answer:
+    sent: float
+    received: float
+    status: int
+    retry_after: str | None
+    ident: str | None  # the delivery's identifier (webhooks) or None (API reads)
+    detail: str
+
+
+def _sender(url: str, source_id: int, secret: str, name: str, stop: threading.Event, out: list[Answer]) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        i = 0
+        while not stop.is_set():
+            i += 1
+            ident = f"{name}-{i}"
+            body = orjson.dumps({"webhookEvent": "jira:issue_updated", "timestamp": i, "issue": {"id": ident}})
+            sig = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+            t0 = time.monotonic()
+            r = client.post(f"/webhooks/jira/{source_id}", content=body, headers={
+                "X-Hub-Signature": sig, "X-Atlassian-Webhook-Identifier": ident, "content-type": "application/json"})
+            out.append(Answer(t0, time.monotonic(), r.status_code, r.headers.get("retry-after"), ident,
+                              "" if r.status_code == 202 else r.text))
+
+
+def _reader(url: str, token: str, stop: threading.Event, out: list[Answer]) -> None:
+    with httpx.Client(base_url=url, timeout=10, headers={"Authorization": f"Bearer {token}"}) as client:
+        while not stop.is_set():
+            t0 = time.monotonic()
+            r = client.get("/api/v1/sources")
+            out.append(Answer(t0, time.monotonic(), r.status_code, r.headers.get("retry-after"), None,
+                              "" if r.status_code == 200 else r.text))
+            time.sleep(0.02)
+
+
+def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(private_pg, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="httpx")  # a line per request otherwise
+    caplog.set_level(logging.INFO)  # (second: set_level also sets the capturing handler's level)
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{private_pg.port}/taskhub"
+    Database(url).migrate()
+    checker = Database(url)  # the test's own engine: its connections must not signal the app's recovery
+    acme = make_tenant(checker, "acme")
+    settings = make_settings(tmp_path, poll_sources=False)
+    app = create_app(settings, Database(url), run_worker=True, migrate=False)
+    answers: list[Answer] = []
+    stop = threading.Event()
+    with serve(app) as base, httpx.Client(base_url=base, timeout=10) as client:
+        created = client.post("/api/v1/sources", json=JIRA_SOURCE, headers=acme.h())
+        assert created.status_code == 201, created.text
+        sid, secret = created.json()["id"], created.json()["webhook_secret"]
+        threads = [threading.Thread(target=_sender, args=(base, sid, secret, f"s{n}", stop, answers))
+                   for n in range(3)]
+        threads.append(threading.Thread(target=_reader, args=(base, acme.read, stop, answers)))
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(1.0)
+            private_pg.stop("fast")
+            down_at = time.monotonic()
+            time.sleep(OUTAGE_SECONDS / 2)
+            ready_down = client.get("/readyz")
+            time.sleep(OUTAGE_SECONDS / 2)
+            up_at = time.monotonic()
+            private_pg.start()
+            started_at = time.monotonic()
+            deadline = started_at + RECOVERY_DEADLINE
+            while True:  # recovered: a delivery sent after the restart is acknowledged, and /readyz is 200
+                acked = any(a.status == 202 and a.sent > started_at for a in list(answers))
+                if acked and client.get("/readyz").status_code == 200:
+                    break
+                assert time.monotonic() < deadline, "no recovery within the deadline"
+                time.sleep(0.1)
+            recovered_in = time.monotonic() - started_at
+            processed_before = app.state.worker.processed
+            time.sleep(0.5)
+        finally:
+            stop.set()
+            for t in threads:
+                t.join(15)
+        worker_deadline = time.monotonic() + 10  # the worker survived and goes on draining the inbox
+        while app.state.worker.processed == processed_before and time.monotonic() < worker_deadline:
+            time.sleep(0.1)
+        worker_processed = app.state.worker.processed - processed_before
+
+    # /readyz during the outage says why and since when.
+    assert ready_down.status_code == 503 and ready_down.headers["retry-after"]
+    why = ready_down.json()
+    assert why["database"] == "unreachable: connection refused" and why["since"]
+
+    # Every answer is 202/200 or 503 with Retry-After, never a 500; during the outage only 503s.
+    assert {a.status for a in answers} <= {200, 202, 503}, [a for a in answers if a.status not in (200, 202, 503)][:3]
+    unavailable = [a for a in answers if a.status == 503]
+    assert unavailable and all(a.retry_after and int(a.retry_after) > 0 for a in unavailable)
+    assert all("database is unavailable" in a.detail for a in unavailable)
+    during = [a for a in answers if a.sent > down_at and a.received < up_at]
+    assert len(during) > 20 and {a.status for a in during} == {503}
+    assert {a.ident is None for a in during} == {True, False}  # the API and the webhooks both met it
+
+    # Every acknowledged delivery is stored.
+    acked = {f"jira:{a.ident}" for a in answers if a.status == 202}
+    with checker.read() as c:
+        stored = set(c.execute(sa.text("SELECT dedupe_key FROM inbox_event WHERE source_id = :s"), {"s": sid}).scalars())
+    assert acked and acked <= stored, f"{len(acked - stored)} acknowledged deliveries lost"
+    checker.dispose()
+
+    # The log: one warning when it began, one line with the count when it ended, no tracebacks.
+    outage = [r for r in caplog.records if r.name.startswith("taskhub") and "database" in r.getMessage()
+              and r.levelno >= logging.INFO and ("unavailable" in r.getMessage() or "available again" in r.getMessage())]
+    assert [r.levelname for r in outage] == ["WARNING", "INFO"], [r.getMessage() for r in outage]
+    assert "connection" in outage[0].getMessage() or "shutting down" in outage[0].getMessage()
+    assert f"{len(unavailable)} requests were answered 503" in outage[1].getMessage()
+    assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info][:3]
+    assert worker_processed > 0
+    print(f"\nanswers={len(answers)} 503s={len(unavailable)} acked={len(acked)} recovered_in={recovered_in:.1f}s")

@@ -44,6 +44,10 @@ __all__ = [
 
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 MONEY = sa.Numeric(18, 4)
+# Every key and every column holding one: 64-bit on PostgreSQL (the tables that grow without
+# bound pass 2^31 rows in a long-lived deployment, and one range for every id lets the API bound
+# all id parameters alike: ``service.ids``; migration 0012), SQLite's INTEGER rowid as before.
+ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def utcnow() -> datetime:
@@ -57,13 +61,13 @@ def _json(nullable: bool = True) -> Any:
 def _fk(target: str, *, index: bool = True, nullable: bool = False, ondelete: str = "CASCADE") -> Any:
     return Field(
         default=None,
-        sa_column=Column(sa.Integer, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+        sa_column=Column(ID, sa.ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
     )
 
 
 class Organization(SQLModel, table=True):
     __tablename__ = "organization"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     name: str = Field(max_length=200, sa_column_kwargs={"unique": True})
     timezone: str = Field(default="UTC", max_length=64)
     currency: str = Field(default="USD", max_length=3)
@@ -73,7 +77,7 @@ class Organization(SQLModel, table=True):
 
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id")
     name: str = Field(default="", max_length=200)
     prefix: str = Field(max_length=16)
@@ -102,7 +106,7 @@ class DashboardSession(SQLModel, table=True):
 class Source(SQLModel, table=True):
     __tablename__ = "source"
     __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_source_org_name"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id")
     kind: str = Field(max_length=10)  # jira | trello
     name: str = Field(max_length=200)
@@ -131,7 +135,7 @@ class Project(SQLModel, table=True):
         sa.UniqueConstraint("source_id", "external_id", name="uq_project_source_ext"),
         sa.Index("ix_project_org", "org_id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int | None = _fk("source.id", nullable=True, index=False)
     external_id: str = Field(max_length=100)
@@ -151,7 +155,7 @@ class Project(SQLModel, table=True):
 class Portfolio(SQLModel, table=True):
     __tablename__ = "portfolio"
     __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_portfolio_org_name"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id")
     name: str = Field(max_length=200)
     description: str | None = Field(default=None, sa_type=sa.Text)
@@ -160,16 +164,16 @@ class Portfolio(SQLModel, table=True):
 class PortfolioProject(SQLModel, table=True):
     __tablename__ = "portfolio_project"
     portfolio_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("portfolio.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=Column(ID, sa.ForeignKey("portfolio.id", ondelete="CASCADE"), primary_key=True)
     )
     project_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("project.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa_column=Column(ID, sa.ForeignKey("project.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
 
 
 class Person(SQLModel, table=True):
     __tablename__ = "person"
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id")
     display_name: str = Field(default="", max_length=300)
     email: str | None = Field(default=None, max_length=300, index=True)
@@ -178,7 +182,7 @@ class Person(SQLModel, table=True):
 class PersonIdentity(SQLModel, table=True):
     __tablename__ = "person_identity"
     __table_args__ = (sa.UniqueConstraint("org_id", "tool", "external_id", name="uq_identity"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     person_id: int = _fk("person.id")
     tool: str = Field(max_length=10)
@@ -190,7 +194,7 @@ class PersonIdentity(SQLModel, table=True):
 class PersonRate(SQLModel, table=True):
     __tablename__ = "person_rate"
     __table_args__ = (sa.UniqueConstraint("person_id", "effective_from", name="uq_rate_from"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     person_id: int = _fk("person.id")
     effective_from: date
@@ -203,7 +207,7 @@ class Milestone(SQLModel, table=True):
         sa.UniqueConstraint("source_id", "external_id", name="uq_milestone_source_ext"),
         sa.Index("ix_milestone_org_due", "org_id", "due_date"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     project_id: int | None = _fk("project.id", nullable=True, ondelete="SET NULL")
@@ -239,7 +243,7 @@ class Task(SQLModel, table=True):
             sqlite_where=sa.text("cost IS NOT NULL"),
         ),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     project_id: int | None = _fk("project.id", nullable=True, index=False, ondelete="SET NULL")
@@ -288,9 +292,9 @@ class TaskRollup(SQLModel, table=True):
 
     __tablename__ = "task_rollup"
     __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, keyed by the primary key
-    org_id: int = Field(primary_key=True)
-    project_id: int = Field(primary_key=True)
-    source_id: int = Field(primary_key=True)
+    org_id: int = Field(primary_key=True, sa_type=ID)
+    project_id: int = Field(primary_key=True, sa_type=ID)
+    source_id: int = Field(primary_key=True, sa_type=ID)
     status_category: str = Field(primary_key=True, max_length=20)
     cls: int = Field(primary_key=True)
     n: int = 0
@@ -313,8 +317,8 @@ class TaskDayRollup(SQLModel, table=True):
 
     __tablename__ = "task_day_rollup"
     __table_args__ = {"sqlite_with_rowid": False}
-    org_id: int = Field(primary_key=True)
-    source_id: int = Field(primary_key=True)
+    org_id: int = Field(primary_key=True, sa_type=ID)
+    source_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
     kind: str = Field(primary_key=True, max_length=1)
     known: bool = Field(primary_key=True)
@@ -328,10 +332,10 @@ class MilestoneRollup(SQLModel, table=True):
 
     __tablename__ = "milestone_rollup"
     __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), {"sqlite_with_rowid": False})
-    milestone_id: int = Field(primary_key=True)
+    milestone_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
-    org_id: int
-    source_id: int
+    org_id: int = Field(sa_type=ID)
+    source_id: int = Field(sa_type=ID)
     tasks: int = 0
     done: int = 0
 
@@ -346,12 +350,12 @@ class WorkloadRollup(SQLModel, table=True):
 
     __tablename__ = "workload_rollup"
     __table_args__ = {"sqlite_with_rowid": False}
-    org_id: int = Field(primary_key=True)
-    project_id: int = Field(primary_key=True)
-    source_id: int = Field(primary_key=True)
+    org_id: int = Field(primary_key=True, sa_type=ID)
+    project_id: int = Field(primary_key=True, sa_type=ID)
+    source_id: int = Field(primary_key=True, sa_type=ID)
     due_date: date = Field(primary_key=True)
     cls: int = Field(primary_key=True)
-    person_id: int = Field(primary_key=True)
+    person_id: int = Field(primary_key=True, sa_type=ID)
     shares: int = Field(primary_key=True)
     n: int = 0
     points: float = 0.0
@@ -361,20 +365,20 @@ class WorkloadRollup(SQLModel, table=True):
 class TaskAssignee(SQLModel, table=True):
     __tablename__ = "task_assignee"
     task_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=Column(ID, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
     )
     person_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa_column=Column(ID, sa.ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
 
 
 class TaskMilestone(SQLModel, table=True):
     __tablename__ = "task_milestone"
     task_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
+        sa_column=Column(ID, sa.ForeignKey("task.id", ondelete="CASCADE"), primary_key=True)
     )
     milestone_id: int = Field(
-        sa_column=Column(sa.Integer, sa.ForeignKey("milestone.id", ondelete="CASCADE"), primary_key=True, index=True)
+        sa_column=Column(ID, sa.ForeignKey("milestone.id", ondelete="CASCADE"), primary_key=True, index=True)
     )
 
 
@@ -400,7 +404,7 @@ class Worklog(SQLModel, table=True):
         ),
         sa.Index("ix_worklog_task", "source_id", "task_external_id"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     task_external_id: str = Field(max_length=100)
@@ -415,8 +419,8 @@ class Worklog(SQLModel, table=True):
     # The worklog's task as stored now (``service.store.worklog_task``'s triggers keep these; the
     # sync never writes them): its id (NULL while the task is unknown), project and tombstone. The
     # views' worklog passes filter and group by them without joining 100,000 tasks on a text key.
-    task_id: int | None = None
-    task_project_id: int | None = None
+    task_id: int | None = Field(default=None, sa_type=ID)
+    task_project_id: int | None = Field(default=None, sa_type=ID)
     task_deleted_at: datetime | None = None
     # The local date of started_at in the organization's zone and the author's hourly rate in
     # effect that day (NULL: none), kept by ``service.store.worklog_day``'s triggers: the budget
@@ -437,10 +441,10 @@ class WorklogRollup(SQLModel, table=True):
 
     __tablename__ = "worklog_rollup"
     __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, in order of days
-    org_id: int = Field(primary_key=True)
+    org_id: int = Field(primary_key=True, sa_type=ID)
     day: date = Field(primary_key=True)
-    project_id: int = Field(primary_key=True)
-    source_id: int = Field(primary_key=True)
+    project_id: int = Field(primary_key=True, sa_type=ID)
+    source_id: int = Field(primary_key=True, sa_type=ID)
     n: int = 0
     seconds: int = Field(default=0, sa_type=sa.BigInteger)
     rated: float = 0.0
@@ -454,7 +458,7 @@ class Change(SQLModel, table=True):
         # Also serves the per-task history lookups (source_id, task_external_id): migration 0002.
         sa.UniqueConstraint("source_id", "task_external_id", "external_id", name="uq_change_ext"),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     task_external_id: str = Field(max_length=100)
@@ -477,7 +481,7 @@ class InboxEvent(SQLModel, table=True):
         # is a duplicate whatever its (unsigned) delivery identifier says.
         sa.Index("uq_inbox_body", "source_id", "body_sha256", unique=True),
     )
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     kind: str = Field(max_length=10)
@@ -500,7 +504,7 @@ class InboxEvent(SQLModel, table=True):
 class SyncState(SQLModel, table=True):
     __tablename__ = "sync_state"
     __table_args__ = (sa.UniqueConstraint("source_id", "stream", name="uq_sync_state"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     source_id: int = _fk("source.id", index=False)
     stream: str = Field(max_length=50)
     cursor: str | None = Field(default=None, sa_type=sa.Text)
@@ -513,7 +517,7 @@ class SyncState(SQLModel, table=True):
 class SyncRun(SQLModel, table=True):
     __tablename__ = "sync_run"
     __table_args__ = (sa.Index("ix_sync_run_source", "source_id", "started_at"),)
-    id: int | None = Field(default=None, primary_key=True)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
     mode: str = Field(max_length=20)  # backfill | incremental | census | webhook

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
+from service.ids import ID_MAX, Id
 from service.inbox import retry_events
 from service.schemas import InboxEventPublic
 from service.tables import InboxEvent
@@ -25,8 +26,8 @@ class InboxPage(BaseModel):
 
 
 @router.get("", response_model=InboxPage)
-def list_events(caller: ReadCaller, db: DbDep, status: Status | None = None, source_id: int | None = None,
-                after: Annotated[int | None, Query(ge=0)] = None,
+def list_events(caller: ReadCaller, db: DbDep, status: Status | None = None, source_id: Id | None = None,
+                after: Annotated[int | None, Query(ge=0, le=ID_MAX)] = None,
                 limit: Annotated[int, Query(ge=1, le=500)] = 100) -> InboxPage:
     q = sa.select(IE).where(IE.c.org_id == caller.org_id)
     if status:
@@ -42,7 +43,7 @@ def list_events(caller: ReadCaller, db: DbDep, status: Status | None = None, sou
 
 
 class RetryRequest(BaseModel):
-    ids: list[int] | None = Field(default=None, description="Event ids; omit to retry every parked event.")
+    ids: list[Id] | None = Field(default=None, description="Event ids; omit to retry every parked event.")
 
 
 @router.post("/retry")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 
 from service import portfolio as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, WriteCaller
+from service.ids import Id
 from service.portfolio import (
     IdentityLink,
     OrganizationPublic,
@@ -38,12 +39,12 @@ def list_projects(caller: ReadCaller, session: SessionDep) -> list[ProjectPublic
 
 
 @router.get("/projects/{project_id}", response_model=ProjectPublic, tags=["projects"])
-def get_project(project_id: int, caller: ReadCaller, session: SessionDep) -> ProjectPublic:
+def get_project(project_id: Id, caller: ReadCaller, session: SessionDep) -> ProjectPublic:
     return svc.project_detail(session, caller.org_id, project_id)
 
 
 @router.patch("/projects/{project_id}", response_model=ProjectPublic, tags=["projects"])
-def update_project(project_id: int, body: ProjectUpdate, caller: WriteCaller, session: SessionDep) -> ProjectPublic:
+def update_project(project_id: Id, body: ProjectUpdate, caller: WriteCaller, session: SessionDep) -> ProjectPublic:
     """Set the budget, planned dates, default hourly rate and portfolios (``null`` clears a "
     "field)."""
     out = svc.update_project(session, caller.org_id, project_id, body)
@@ -61,19 +62,19 @@ def list_people(caller: ReadCaller, session: SessionDep) -> list[PersonPublic]:
 
 
 @router.get("/people/{person_id}", response_model=PersonPublic, tags=["people"])
-def get_person(person_id: int, caller: ReadCaller, session: SessionDep) -> PersonPublic:
+def get_person(person_id: Id, caller: ReadCaller, session: SessionDep) -> PersonPublic:
     return svc.person_public(session, svc.get_person(session, caller.org_id, person_id))
 
 
 @router.patch("/people/{person_id}", response_model=PersonPublic, tags=["people"])
-def update_person(person_id: int, body: PersonUpdate, caller: WriteCaller, session: SessionDep) -> PersonPublic:
+def update_person(person_id: Id, body: PersonUpdate, caller: WriteCaller, session: SessionDep) -> PersonPublic:
     out = svc.update_person(session, caller.org_id, person_id, body)
     svc.commit(session)
     return out
 
 
 @router.post("/people/{person_id}/identities/link", response_model=PersonPublic, tags=["people"])
-def link_identity(person_id: int, body: IdentityLink, caller: WriteCaller, session: SessionDep) -> PersonPublic:
+def link_identity(person_id: Id, body: IdentityLink, caller: WriteCaller, session: SessionDep) -> PersonPublic:
     """Move an identity onto this person (a person left without identities merges into this one)."""
     out = svc.link_identity(session, caller.org_id, person_id, body)
     svc.commit(session)
@@ -86,7 +87,7 @@ def link_identity(person_id: int, body: IdentityLink, caller: WriteCaller, sessi
     response_model=PersonPublic,
     tags=["people"],
 )
-def unlink_identity(person_id: int, identity_id: int, caller: WriteCaller, session: SessionDep) -> PersonPublic:
+def unlink_identity(person_id: Id, identity_id: Id, caller: WriteCaller, session: SessionDep) -> PersonPublic:
     """Split an identity off into a new person; answers the new person."""
     out = svc.unlink_identity(session, caller.org_id, person_id, identity_id)
     svc.commit(session)
@@ -94,12 +95,12 @@ def unlink_identity(person_id: int, identity_id: int, caller: WriteCaller, sessi
 
 
 @router.get("/people/{person_id}/rates", response_model=list[RatePublic], tags=["people"])
-def list_rates(person_id: int, caller: ReadCaller, session: SessionDep) -> list[RatePublic]:
+def list_rates(person_id: Id, caller: ReadCaller, session: SessionDep) -> list[RatePublic]:
     return svc.list_rates(session, caller.org_id, person_id)
 
 
 @router.post("/people/{person_id}/rates", status_code=201, response_model=RatePublic, tags=["people"])
-def add_rate(person_id: int, body: RateCreate, caller: WriteCaller, session: SessionDep) -> RatePublic:
+def add_rate(person_id: Id, body: RateCreate, caller: WriteCaller, session: SessionDep) -> RatePublic:
     """Add a cost rate effective from a date (until the next one takes over)."""
     out = svc.add_rate(session, caller.org_id, person_id, body)
     svc.commit(session)
@@ -107,7 +108,7 @@ def add_rate(person_id: int, body: RateCreate, caller: WriteCaller, session: Ses
 
 
 @router.delete("/people/{person_id}/rates/{rate_id}", status_code=204, tags=["people"])
-def delete_rate(person_id: int, rate_id: int, caller: WriteCaller, session: SessionDep) -> Response:
+def delete_rate(person_id: Id, rate_id: Id, caller: WriteCaller, session: SessionDep) -> Response:
     svc.delete_rate(session, caller.org_id, person_id, rate_id)
     svc.commit(session)
     return Response(status_code=204)
@@ -130,13 +131,13 @@ def create_portfolio(body: PortfolioCreate, caller: WriteCaller, session: Sessio
 
 
 @router.get("/portfolios/{portfolio_id}", response_model=PortfolioPublic, tags=["portfolios"])
-def get_portfolio(portfolio_id: int, caller: ReadCaller, session: SessionDep) -> PortfolioPublic:
+def get_portfolio(portfolio_id: Id, caller: ReadCaller, session: SessionDep) -> PortfolioPublic:
     return svc.portfolio_public(session, svc.get_portfolio(session, caller.org_id, portfolio_id))
 
 
 @router.patch("/portfolios/{portfolio_id}", response_model=PortfolioPublic, tags=["portfolios"])
 def update_portfolio(
-    portfolio_id: int, body: PortfolioUpdate, caller: WriteCaller, session: SessionDep
+    portfolio_id: Id, body: PortfolioUpdate, caller: WriteCaller, session: SessionDep
 ) -> PortfolioPublic:
     """Rename, describe, or replace the member projects (``project_ids``)."""
     out = svc.update_portfolio(session, caller.org_id, portfolio_id, body)
@@ -145,7 +146,7 @@ def update_portfolio(
 
 
 @router.delete("/portfolios/{portfolio_id}", status_code=204, tags=["portfolios"])
-def delete_portfolio(portfolio_id: int, caller: WriteCaller, session: SessionDep) -> Response:
+def delete_portfolio(portfolio_id: Id, caller: WriteCaller, session: SessionDep) -> Response:
     svc.delete_portfolio(session, caller.org_id, portfolio_id)
     svc.commit(session)
     return Response(status_code=204)

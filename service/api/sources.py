@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service import sources as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
+from service.ids import Id
 from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.secret_rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
 
@@ -27,12 +28,12 @@ def list_sources(caller: ReadCaller, session: SessionDep, settings: SettingsDep)
 
 
 @router.get("/{source_id}", response_model=SourcePublic)
-def get_source(source_id: int, caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> SourcePublic:
+def get_source(source_id: Id, caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> SourcePublic:
     return svc.source_public(settings, svc.get_source(session, caller.org_id, source_id))
 
 
 @router.patch("/{source_id}", response_model=SourceCreated | SourcePublic)
-def update_source(source_id: int, body: SourceUpdate, caller: AdminCaller, session: SessionDep,
+def update_source(source_id: Id, body: SourceUpdate, caller: AdminCaller, session: SessionDep,
                   settings: SettingsDep, request: Request) -> SourcePublic:
     out = svc.update_source(session, settings, caller.org_id, source_id, body)
     request.app.state.source_cache.evict(source_id)
@@ -41,7 +42,7 @@ def update_source(source_id: int, body: SourceUpdate, caller: AdminCaller, sessi
 
 @router.post("/{source_id}/webhook-secret/rotate", response_model=WebhookSecretRotated)
 def rotate_secret(
-    source_id: int, caller: AdminCaller, session: SessionDep, settings: SettingsDep, request: Request,
+    source_id: Id, caller: AdminCaller, session: SessionDep, settings: SettingsDep, request: Request,
     overlap_hours: Annotated[int, Query(ge=0, le=MAX_OVERLAP_HOURS,
                                         description="How long the old secret is still accepted.")
                              ] = DEFAULT_OVERLAP_HOURS,
@@ -58,7 +59,7 @@ def rotate_secret(
 
 
 @router.delete("/{source_id}", status_code=204)
-def delete_source(source_id: int, caller: AdminCaller, session: SessionDep, request: Request) -> Response:
+def delete_source(source_id: Id, caller: AdminCaller, session: SessionDep, request: Request) -> Response:
     """Delete a source and everything synced from it."""
     src = svc.get_source(session, caller.org_id, source_id)
     session.delete(src)

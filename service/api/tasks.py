@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
 from service.api.responses import MilestonePublic, SourceStatus, SyncRequested, SyncRunPublic, TaskPublic
+from service.ids import Id, is_id
 from service.tables import InboxEvent, Milestone, Source, SyncRun, SyncState, Task, TaskAssignee, TaskMilestone, utcnow
 
 router = APIRouter(tags=["tasks"])
@@ -44,6 +45,8 @@ def _encode(synced_at: datetime, id_: int) -> str:
 def _decode(cursor: str) -> tuple[datetime, int]:
     try:
         at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        if not is_id(int(id_)):  # a forged id out of the column's range would fail in the database
+            raise ValueError(id_)
         return datetime.fromisoformat(at), int(id_)
     except Exception:  # noqa: BLE001 - any garbage is the caller's error
         raise Problem(400, "cursor is not one this API issued; start again without it") from None
@@ -59,8 +62,8 @@ def _row(r: Any, include_raw: bool) -> dict[str, Any]:
 @router.get("/api/v1/tasks", response_model=TaskPage, response_model_exclude_unset=True)
 def list_tasks(
     caller: ReadCaller, db: DbDep,
-    source_id: int | None = None, project_id: int | None = None, milestone_id: int | None = None,
-    assignee: Annotated[int | None, Query(description="Person id")] = None,
+    source_id: Id | None = None, project_id: Id | None = None, milestone_id: Id | None = None,
+    assignee: Annotated[Id | None, Query(description="Person id")] = None,
     status_category: Literal["todo", "in_progress", "done"] | None = None,
     overdue: Annotated[bool | None, Query(description="Open tasks whose due date has passed")] = None,
     updated_since: Annotated[datetime | None, Query(description="Stored at or after (ISO 8601, with zone)")] = None,
@@ -101,7 +104,7 @@ def list_tasks(
 
 
 @router.get("/api/v1/tasks/{task_id}", response_model=TaskPublic, response_model_exclude_unset=True)
-def get_task(task_id: int, caller: ReadCaller, db: DbDep, include: Literal["raw"] | None = None) -> dict[str, Any]:
+def get_task(task_id: Id, caller: ReadCaller, db: DbDep, include: Literal["raw"] | None = None) -> dict[str, Any]:
     cols = [*_TASK_COLS, T.c.raw] if include == "raw" else _TASK_COLS
     with db.read() as conn:
         row = conn.execute(sa.select(*cols).where(T.c.id == task_id, T.c.org_id == caller.org_id)).first()
@@ -111,8 +114,8 @@ def get_task(task_id: int, caller: ReadCaller, db: DbDep, include: Literal["raw"
 
 
 @router.get("/api/v1/milestones", response_model=list[MilestonePublic])
-def list_milestones(caller: ReadCaller, db: DbDep, project_id: int | None = None,
-                    source_id: int | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
+def list_milestones(caller: ReadCaller, db: DbDep, project_id: Id | None = None,
+                    source_id: Id | None = None, include_deleted: bool = False) -> list[dict[str, Any]]:
     q = sa.select(*[c for c in M.c if c.name not in ("raw", "org_id")]).where(M.c.org_id == caller.org_id)
     if not include_deleted:
         q = q.where(M.c.deleted_at.is_(None))
@@ -125,7 +128,7 @@ def list_milestones(caller: ReadCaller, db: DbDep, project_id: int | None = None
 
 
 @router.get("/api/v1/sync-runs", response_model=list[SyncRunPublic])
-def list_sync_runs(caller: ReadCaller, db: DbDep, source_id: int | None = None,
+def list_sync_runs(caller: ReadCaller, db: DbDep, source_id: Id | None = None,
                    limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[dict[str, Any]]:
     q = sa.select(SR).where(SR.c.org_id == caller.org_id)
     if source_id is not None:
@@ -144,7 +147,7 @@ def _own_source(db: Any, org_id: int, source_id: int) -> Any:
 
 @router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"], response_model=None,
              responses={202: {"model": SyncRequested, "description": "The poll is queued."}})
-def request_sync(source_id: int, caller: WriteCaller, db: DbDep) -> Response:
+def request_sync(source_id: Id, caller: WriteCaller, db: DbDep) -> Response:
     """Ask the worker to poll this source now (it runs under the source's lease)."""
     _own_source(db, caller.org_id, source_id)
     from service.sync.state import _ensure_row
@@ -157,7 +160,7 @@ def request_sync(source_id: int, caller: WriteCaller, db: DbDep) -> Response:
 
 
 @router.get("/api/v1/sources/{source_id}/status", tags=["sources"], response_model=SourceStatus)
-def source_status(source_id: int, caller: ReadCaller, db: DbDep) -> dict[str, Any]:
+def source_status(source_id: Id, caller: ReadCaller, db: DbDep) -> dict[str, Any]:
     """Health of one source: last run, lag, errors, webhook traffic."""
     src = _own_source(db, caller.org_id, source_id)
     with db.read() as conn:

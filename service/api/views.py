@@ -19,11 +19,11 @@ from starlette.responses import Response
 from service.api.deps import DbDep, ReadCaller
 from service.api.problems import Problem
 from service.api.responses import CSV_CONTENT, VIEW_MODELS
+from service.ids import Id
 from service.views import NotFound, ViewParams, compute_view, to_csv
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
 
-Id = Annotated[int | None, Query(ge=1)]
 
 
 def parse_as_of(value: str | None) -> date | datetime | None:
@@ -61,10 +61,10 @@ def _make(name: str, summary: str) -> None:
     def view(
         caller: ReadCaller,
         db: DbDep,
-        portfolio: Id = None,
-        project: Id = None,
-        source: Id = None,
-        assignee: Annotated[int | None, Query(ge=1, description="A person id.")] = None,
+        portfolio: Id | None = None,
+        project: Id | None = None,
+        source: Id | None = None,
+        assignee: Annotated[Id | None, Query(description="A person id.")] = None,
         group_by: Literal["project", "source", "milestone", "person"] | None = None,
         as_of: Annotated[str | None, Query(
             description="A date (end of that day, org time zone) or an ISO 8601 datetime.",

@@ -24,6 +24,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.problems import Problem, error_response, problem_response
 from service.api.responses import WebhookAccepted
+from service.ids import Id
 from service.ingest import DEDUPE, VERIFIERS, CachedSource
 
 router = APIRouter(tags=["webhooks"])
@@ -91,7 +92,7 @@ async def ingest(state: Any, kind: str, source_id: int, headers: Mapping[str, st
 
 
 @router.head("/webhooks/{kind}/{source_id}", include_in_schema=False)
-async def webhook_handshake(kind: str, source_id: int, request: Request) -> Response:
+async def webhook_handshake(kind: str, source_id: Id, request: Request) -> Response:
     """Trello sends HEAD to the callback URL when a webhook is created; anything but 200 fails it."""
     await _source(request.app.state, kind, source_id)
     return Response(status_code=200)
@@ -99,7 +100,7 @@ async def webhook_handshake(kind: str, source_id: int, request: Request) -> Resp
 
 @router.post("/webhooks/{kind}/{source_id}", status_code=202, response_model=None,
              responses={202: {"model": WebhookAccepted, "description": "Stored (or a duplicate of a stored one)."}})
-async def receive_webhook(kind: str, source_id: int, request: Request) -> Response:
+async def receive_webhook(kind: str, source_id: Id, request: Request) -> Response:
     """Verify, dedupe and store one delivery; the worker applies it later.
 
     202 ``{"id": <inbox event id>, "duplicate": <bool>}`` once the event is committed.

@@ -9,6 +9,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.ids import Id
+
 __all__ = [
     "Currency",
     "MoneyIn",
@@ -63,7 +65,7 @@ class ProjectSettings(_In):
 
 
 class ProjectUpdate(ProjectSettings):
-    portfolio_ids: list[int] | None = Field(default=None, description="Replaces the project's portfolios.")
+    portfolio_ids: list[Id] | None = Field(default=None, description="Replaces the project's portfolios.")
 
 
 class ProjectPublic(BaseModel):
@@ -83,13 +85,13 @@ class ProjectPublic(BaseModel):
 class PortfolioCreate(_In):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    project_ids: list[int] = Field(default_factory=list)
+    project_ids: list[Id] = Field(default_factory=list)
 
 
 class PortfolioUpdate(_In):
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = Field(default=None, max_length=5000)
-    project_ids: list[int] | None = None
+    project_ids: list[Id] | None = None
 
 
 class PortfolioPublic(BaseModel):
@@ -134,7 +136,7 @@ class PersonPublic(BaseModel):
 class IdentityLink(_In):
     """Name an identity by its id, or by tool and external id."""
 
-    identity_id: int | None = None
+    identity_id: Id | None = None
     tool: Literal["jira", "trello"] | None = None
     external_id: str | None = Field(default=None, min_length=1, max_length=200)
 

@@ -130,6 +130,14 @@ def run_ddl(conn: Connection, sqlite: Iterable[str], postgresql: Iterable[str]) 
         conn.exec_driver_sql(ddl)
 
 
+def pg_lock_key(expr: str) -> str:
+    """An id as the second key of a two-key PostgreSQL advisory lock (``int4``): the ids are
+    ``bigint`` since migration 0012 and ``pg_advisory_xact_lock(int, bigint)`` does not exist.
+    Taken modulo 2^31, so every id below it keeps its old key; two ids 2^31 apart share a lock,
+    which only serializes their writers a little more."""
+    return f"mod({expr}, 2147483648)::int"
+
+
 def drop_triggers(
     conn: Connection, sqlite: Iterable[str], postgresql: Iterable[tuple[str, str]], functions: Iterable[str]
 ) -> None:

@@ -39,7 +39,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.store.common import drop_triggers, run_ddl
+from service.store.common import drop_triggers, pg_lock_key, run_ddl
 
 __all__ = ["install", "uninstall", "rebuild", "snapshot", "register_sqlite", "local_day"]
 
@@ -127,7 +127,7 @@ def _pg_reprice(where: str) -> str:
 
 def _pg_ddl() -> list[str]:
     row = [
-        f"PERFORM pg_advisory_xact_lock_shared({LOCK_CLASS}, NEW.org_id);",
+        f"PERFORM pg_advisory_xact_lock_shared({LOCK_CLASS}, {pg_lock_key('NEW.org_id')});",
         "SELECT (NEW.started_at AT TIME ZONE o.timezone)::date INTO NEW.started_day "
         "FROM organization o WHERE o.id = NEW.org_id;",
         f"NEW.author_rate := {_rate_at('NEW.person_id', 'NEW.started_day')};",
@@ -135,14 +135,14 @@ def _pg_ddl() -> list[str]:
 
     def rates(changed: str) -> list[str]:
         return [
-            f"PERFORM pg_advisory_xact_lock({LOCK_CLASS}, o) FROM (SELECT DISTINCT org_id AS o FROM ({changed}) c "
-            "ORDER BY 1) x;",
+            f"PERFORM pg_advisory_xact_lock({LOCK_CLASS}, {pg_lock_key('o')}) "
+            f"FROM (SELECT DISTINCT org_id AS o FROM ({changed}) c ORDER BY 1) x;",
             _pg_reprice(f"w.person_id IN (SELECT person_id FROM ({changed}) c)"),
         ]
 
     zoned = "(w.started_at AT TIME ZONE NEW.timezone)::date"
     zone = [
-        f"PERFORM pg_advisory_xact_lock({LOCK_CLASS}, NEW.id);",
+        f"PERFORM pg_advisory_xact_lock({LOCK_CLASS}, {pg_lock_key('NEW.id')});",
         f"UPDATE worklog w SET started_day = {zoned} "
         f"WHERE w.org_id = NEW.id AND w.started_day IS DISTINCT FROM {zoned};",
         _pg_reprice("w.org_id = NEW.id"),

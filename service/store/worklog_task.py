@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.store.common import drop_triggers, run_ddl
+from service.store.common import drop_triggers, pg_lock_key, run_ddl
 
 __all__ = ["install", "uninstall", "rebuild", "snapshot"]
 
@@ -111,7 +111,7 @@ def _pg_ddl() -> list[str]:
         pick,
         "IF NOT FOUND THEN",
         "  -- a task of this key may be in an insert not yet committed: wait for those of the source",
-        f"  PERFORM pg_advisory_xact_lock({LOCK_CLASS}, NEW.source_id);",
+        f"  PERFORM pg_advisory_xact_lock({LOCK_CLASS}, {pg_lock_key('NEW.source_id')});",
         f"  {pick}",
         "END IF;",
     ]
@@ -119,7 +119,7 @@ def _pg_ddl() -> list[str]:
     # task, never a scan of every worklog (transition tables have no statistics to plan by).
     probe = " SET enable_hashjoin = off SET enable_mergejoin = off"
     insert = [
-        f"PERFORM pg_advisory_xact_lock_shared({LOCK_CLASS}, s) FROM (SELECT DISTINCT source_id AS s "
+        f"PERFORM pg_advisory_xact_lock_shared({LOCK_CLASS}, {pg_lock_key('s')}) FROM (SELECT DISTINCT source_id AS s "
         "FROM new_rows ORDER BY 1) x;",
         f"UPDATE worklog w SET {_set_from('n')} FROM new_rows n "
         "WHERE w.source_id = n.source_id AND w.task_external_id = n.external_id;",

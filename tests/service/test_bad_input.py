@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fastapi.routing import APIRoute, iter_route_contexts
 
 from service.tables import InboxEvent
 from tests.service.conftest import JIRA_SOURCE, TRELLO_SOURCE
@@ -61,3 +63,150 @@ def test_verifiers_reject_any_text_without_raising(text):
 
     assert jira_verify("secret", BODY, text) is False
     assert trello_verify("secret", BODY, "http://testserver/webhooks/trello/1", text) is False
+
+
+# --- ids of any size: every route and parameter taking one, found from app.routes ----------------
+
+# Query parameters that are ids without the ``_id`` suffix (the views' filters, the inbox cursor).
+_ID_QUERIES = {"portfolio", "project", "source", "assignee", "after"}
+# Integer parameters that are not ids (each has a bound of its own).
+_NOT_IDS = {"limit", "overlap_hours"}
+
+OUT_OF_RANGE = ["9223372036854775808", "-9223372036854775809", "18446744073709551616", "9" * 30]
+# In range on both stores (beyond a 4-byte key), but no such row: never a database error.
+IN_RANGE = ["2147483648", "9223372036854775807"]
+
+
+def _params(dependant: Any) -> list[tuple[str, Any]]:
+    out = [("path", p) for p in dependant.path_params] + [("query", p) for p in dependant.query_params]
+    for sub in dependant.dependencies:
+        out += _params(sub)
+    return out
+
+
+def _is_int(annotation: Any) -> bool:
+    return annotation is int or int in getattr(annotation, "__args__", ()) or "int" in repr(annotation)
+
+
+def id_parameters(app: Any) -> list[tuple[str, str, str, str, list[str]]]:
+    """``(method, path, "path"|"query", name, other path params)`` for every id parameter of every
+    route. Every path parameter but a webhook's ``kind`` is an id; a query parameter is one by
+    name. An integer query parameter that is neither an id nor listed in ``_NOT_IDS`` fails here,
+    so that a new one is classified, not skipped."""
+    found = []
+    for rc in iter_route_contexts(app.routes):
+        route = rc.original_route
+        if not isinstance(route, APIRoute):
+            continue
+        params = _params(route.dependant)
+        path_names = [p.name for where, p in params if where == "path"]
+        for where, p in params:
+            if where == "path":
+                is_id = p.name != "kind"
+            else:
+                is_id = p.name.endswith("_id") or p.name in _ID_QUERIES
+                if not is_id and _is_int(p.field_info.annotation):
+                    assert p.name in _NOT_IDS, f"{route.path}: classify the integer parameter {p.name!r}"
+            if is_id:
+                for method in sorted(route.methods):
+                    found.append((method, route.path, where, p.name, [n for n in path_names if n != p.name]))
+    return found
+
+
+def _url(path: str, name: str, value: str, others: list[str]) -> str:
+    fill = {n: ("jira" if n == "kind" else "1") for n in others}
+    return path.format(**{name: value, **fill})
+
+
+def _call(client: Any, method: str, url: str, params: dict[str, str] | None = None) -> Any:
+    body = {"json": {}} if method in ("POST", "PATCH", "PUT") else {}
+    return client.request(method, url, params=params, follow_redirects=False, **body)
+
+
+def test_every_id_parameter_is_found():
+    """The enumeration itself: the routes this file knows take ids are among those it found."""
+    from service.app import create_app
+
+    found = {(m, p, w, n) for m, p, w, n, _ in id_parameters(create_app(migrate=False, run_worker=False))}
+    for expected in [("POST", "/webhooks/{kind}/{source_id}", "path", "source_id"),
+                     ("HEAD", "/webhooks/{kind}/{source_id}", "path", "source_id"),
+                     ("GET", "/api/v1/tasks/{task_id}", "path", "task_id"),
+                     ("GET", "/api/v1/views/workload", "query", "assignee"),
+                     ("GET", "/api/v1/inbox", "query", "after"),
+                     ("GET", "/projects/{project_id}", "path", "project_id"),
+                     ("GET", "/", "query", "portfolio")]:
+        assert expected in found
+    assert len(found) > 40
+
+
+def test_ids_out_of_range_or_absent_are_404_on_every_api_path(client, acme):
+    client.headers.update(acme.h("admin"))
+    wrong = []
+    for method, path, where, name, others in id_parameters(client.app):
+        if where != "path" or not path.startswith(("/api/", "/webhooks/")):
+            continue
+        for value in [*OUT_OF_RANGE, "0", "-1", "1.5", "x", *IN_RANGE]:
+            r = _call(client, method, _url(path, name, value, others))
+            # An id that could exist is looked up after the body is validated: {} may be a 422.
+            ok = {404, 422} if value in IN_RANGE and method in ("POST", "PATCH") else {404}
+            if r.status_code not in ok or r.headers.get("content-type") != "application/problem+json":
+                wrong.append((method, path, value, r.status_code, r.text[:200]))
+    assert wrong == []
+
+
+def test_filter_ids_out_of_range_are_422_naming_the_parameter(client, acme):
+    client.headers.update(acme.h("admin"))
+    wrong, checked = [], 0
+    for method, path, where, name, others in id_parameters(client.app):
+        if where != "query" or not path.startswith("/api/"):
+            continue
+        url = _url(path, "", "", others) if others else path
+        for value in OUT_OF_RANGE:
+            checked += 1
+            r = _call(client, method, url, {name: value})
+            if r.status_code != 422 or f"query.{name}" not in r.json().get("detail", ""):
+                wrong.append((method, path, name, value, r.status_code, r.text[:200]))
+        for value in IN_RANGE:
+            r = _call(client, method, url, {name: value})
+            if r.status_code >= 500 or r.status_code == 422:
+                wrong.append((method, path, name, value, r.status_code, r.text[:200]))
+    assert checked > 0 and wrong == []
+
+
+def test_body_ids_out_of_range_are_422(client, acme):
+    client.headers.update(acme.h("admin"))
+    big = 2**63
+    calls = [("POST", "/api/v1/portfolios", {"name": "p", "project_ids": [big]}),
+             ("PATCH", "/api/v1/projects/1", {"portfolio_ids": [big]}),
+             ("POST", "/api/v1/inbox/retry", {"ids": [big]})]
+    for method, url, body in calls:
+        r = client.request(method, url, json=body)
+        assert r.status_code == 422, (url, r.text)
+
+
+def test_forged_task_cursor_with_an_id_out_of_range_is_400(client, acme):
+    import base64
+
+    import orjson
+
+    cursor = base64.urlsafe_b64encode(orjson.dumps(["2026-01-01T00:00:00+00:00", 2**64 - 1])).decode()
+    r = client.get("/api/v1/tasks", params={"cursor": cursor}, headers=acme.h("read"))
+    assert r.status_code == 400, r.text
+
+
+def test_dashboard_ids_out_of_range_are_a_404_page(client, acme):
+    from tests.dashboard.world import sign_in
+
+    sign_in(client, acme.admin)
+    wrong = []
+    for method, path, where, name, others in id_parameters(client.app):
+        if path.startswith(("/api/", "/webhooks/")):
+            continue
+        for value in [*OUT_OF_RANGE, *IN_RANGE]:
+            if where == "path":
+                r = _call(client, method, _url(path, name, value, others))
+            else:
+                r = _call(client, method, path, {name: value})
+            if r.status_code != 404:
+                wrong.append((method, path, where, name, value, r.status_code))
+    assert wrong == []

@@ -1,0 +1,28 @@
+"""The range of an id, and the one annotated type every route takes an id with.
+
+Every key is 64-bit on PostgreSQL (``service.tables.ID``, migration 0012) and an INTEGER rowid
+on SQLite, so an id is 1..2^63-1 on both stores (sequences and rowids start at 1). A number
+outside that range names nothing, and sent to the database it fails there (PostgreSQL:
+"bigint out of range"; SQLite: "Python int too large to convert"): a 500. Declaring the range
+on the parameter keeps it from ever reaching the database and documents it in the OpenAPI
+schema; ``service.api.problems`` answers a path id out of range with 404 (no such resource)
+and a filter or body id with 422 (a malformed request).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from annotated_types import Ge, Le
+
+__all__ = ["ID_MAX", "Id", "is_id"]
+
+ID_MAX = 2**63 - 1
+
+Id = Annotated[int, Ge(1), Le(ID_MAX)]
+"""An id parameter or field: ``source_id: Id``, ``project: Id | None = None``, ``list[Id]``."""
+
+
+def is_id(value: int) -> bool:
+    """True when ``value`` can be an id (for ids parsed by hand: the dashboard, cursors)."""
+    return 1 <= value <= ID_MAX

@@ -27,6 +27,7 @@ from service.dashboard.session import (
     set_session_cookie,
 )
 from service.db import Database
+from service.ids import is_id
 from service.tables import utcnow
 from service.views import NotFound, ViewParams, compute_view
 
@@ -106,7 +107,9 @@ def parse_as_of(raw: str | None) -> date | datetime | None:
 def _parse_id(raw: str | None, what: str) -> int | None:
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
+    # Digits only (int() would take "+1", " 1", "1_0"); at most 19 of them before int() so a
+    # huge string costs nothing; and in the ids' range (service.ids), or the query would fail.
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not is_id(int(raw)):
         raise PageError(404, "Not found", f"There is no {what} {raw[:40]!r}.")
     return int(raw)
 

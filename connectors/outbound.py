@@ -22,7 +22,9 @@ elsewhere), so the check happens where the socket is opened:
 - ``guard_session`` mounts it on a session and sets ``trust_env = False``: an
   ``HTTPS_PROXY`` from the environment would otherwise carry the request past the
   check (the proxy, not us, would connect), and ``.netrc`` credentials have no
-  business being sent to a tenant's host.
+  business being sent to a tenant's host. The one environment setting worth keeping,
+  a CA bundle (``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE``, for a Jira Data Center with
+  an internal CA), is applied explicitly.
 
 The allow list is operator configuration (``TASKHUB_OUTBOUND_ALLOW``: comma-separated
 CIDRs, addresses, host names, or ``.suffix`` for a domain and its subdomains); it
@@ -33,6 +35,7 @@ retrying cannot help.
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 import socket
 import sys
@@ -432,6 +435,9 @@ def guard_session(session: requests.Session, base_url: str, policy: OutboundPoli
     adapter = OutboundAdapter(policy, base_url)
     session.trust_env = False  # an env proxy would connect for us, past the check
     session.proxies = {}
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:  # what trust_env would have done for verification
+        session.verify = bundle
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return adapter

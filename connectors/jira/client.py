@@ -54,16 +54,17 @@ class _GuardedJIRA(JIRA):
     """``JIRA`` whose session is behind the outbound guard from its first request.
 
     The constructor builds the ``ResilientSession`` and sends ``serverInfo`` in one go;
-    ``_add_client_cert_to_session`` is the first hook it calls on the new session
-    (before auth and before any request), so the guard is mounted there.
+    ``_add_ssl_cert_verif_strategy_to_session`` is a hook it calls on the new session
+    right after creating it (before auth and before any request), so the guard is
+    mounted there, after ``verify`` is set (``guard_session`` may refine it).
     """
 
     def __init__(self, *args: Any, outbound: OutboundPolicy, **kwargs: Any) -> None:
         self._outbound = outbound
         super().__init__(*args, **kwargs)
 
-    def _add_client_cert_to_session(self) -> None:
-        super()._add_client_cert_to_session()
+    def _add_ssl_cert_verif_strategy_to_session(self) -> None:
+        super()._add_ssl_cert_verif_strategy_to_session()
         guard_session(self._session, str(self._options["server"]), self._outbound)
 
 

@@ -378,3 +378,15 @@ def test_jira_and_trello_errors_name_the_status_not_the_body(serve: Callable[...
         assert "400" in str(error) and "Fatal" in str(error) and "127.0.0.2" in str(error)
         assert "INTERNAL-SECRET" not in str(error)
         assert (error.body or "").startswith("INTERNAL-SECRET")  # kept for the debug log
+
+
+def test_trust_env_is_off_but_a_ca_bundle_from_the_environment_still_applies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A Jira Data Center behind an internal CA keeps working without env proxies."""
+    bundle = tmp_path / "corp-ca.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    api = TrelloApi("key", "token", base_url="https://trello.example/1", limiter=RateLimiter())
+    assert api.session.trust_env is False and api.session.verify == str(bundle)
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+    assert TrelloApi("key", "token", limiter=RateLimiter()).session.verify is True

@@ -385,6 +385,7 @@ def test_trust_env_is_off_but_a_ca_bundle_from_the_environment_still_applies(
 ) -> None:
     """A Jira Data Center behind an internal CA keeps working without env proxies."""
     bundle = tmp_path / "corp-ca.pem"
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     api = TrelloApi("key", "token", base_url="https://trello.example/1", limiter=RateLimiter())
     assert api.session.trust_env is False and api.session.verify == str(bundle)

@@ -210,3 +210,75 @@ def test_dashboard_ids_out_of_range_are_a_404_page(client, acme):
             if r.status_code != 404:
                 wrong.append((method, path, where, name, value, r.status_code))
     assert wrong == []
+
+
+# --- ids beyond 2^31 are stored and served (PostgreSQL: 64-bit keys, migration 0012) -------------
+
+BEYOND_INT4 = 2**31 + 1000
+
+
+@pytest.mark.postgres
+def test_rows_with_ids_beyond_int4_are_written_and_read_back_through_the_api(pg_db, tmp_path):
+    """Every sequence set past 2^31, then a tenant, a source, tasks with assignees and milestones,
+    a worklog (its triggers take advisory locks keyed by source and organization) and a webhook:
+    all stored, every rollup kept, and each read back by its id."""
+    from datetime import UTC, date, datetime
+
+    from fastapi.testclient import TestClient
+
+    from mappings.model import Milestone, MilestoneRef, MilestoneUpsert, PersonRef, Worklog, WorklogUpsert
+    from service import store
+    from service.app import create_app
+    from tests.service.conftest import make_settings, make_tenant
+    from tests.service.factories import task
+
+    with pg_db.engine.begin() as c:
+        sequences = c.execute(sa.text("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")).scalars()
+        for i, name in enumerate(sorted(sequences)):
+            c.execute(sa.text("SELECT setval(CAST(:s AS regclass), :v)"), {"s": name, "v": BEYOND_INT4 + i * 1000})
+    acme = make_tenant(pg_db, "acme")
+    assert acme.org_id > 2**31
+    app = create_app(make_settings(tmp_path), pg_db, run_worker=False, migrate=False)
+    with TestClient(app) as client:
+        client.headers.update(acme.h("admin"))
+        made = client.post("/api/v1/sources", json=JIRA_SOURCE).json()
+        sid = made["id"]
+        assert sid > 2**31
+        ann = PersonRef(tool="jira", external_id="ann", display_name="Ann")
+        with pg_db.write() as c:
+            store.upsert_milestones(c, acme.org_id, sid, [MilestoneUpsert(milestone=Milestone(
+                external_id="v1", name="1.0", due_date=date(2026, 3, 1)))])
+            store.upsert_tasks(c, acme.org_id, sid, [
+                task(str(i), minutes=i, assignee="ann", milestones=[MilestoneRef(external_id="v1")]) for i in range(3)])
+            store.upsert_worklogs(c, acme.org_id, sid, [WorklogUpsert(worklog=Worklog(
+                external_id="w1", task_external_id="1", author=ann, seconds=3600,
+                started_at=datetime(2026, 1, 6, 9, tzinfo=UTC), updated_at=datetime(2026, 1, 6, 9, tzinfo=UTC)))])
+
+        tasks = client.get("/api/v1/tasks", params={"source_id": sid}).json()["items"]
+        assert len(tasks) == 3 and min(t["id"] for t in tasks) > 2**31
+        one = client.get(f"/api/v1/tasks/{tasks[0]['id']}")
+        assert one.status_code == 200 and one.json()["id"] == tasks[0]["id"]
+        project_id = tasks[0]["project_id"]
+        assert project_id > 2**31
+        assert client.get(f"/api/v1/projects/{project_id}").status_code == 200
+        person = client.get("/api/v1/people").json()[0]["id"]
+        assert person > 2**31
+        assert client.get(f"/api/v1/people/{person}").status_code == 200
+        workload = client.get("/api/v1/views/workload", params={"project": project_id, "assignee": person})
+        assert workload.status_code == 200, workload.text
+        milestones = client.get("/api/v1/milestones", params={"source_id": sid}).json()
+        assert milestones[0]["id"] > 2**31
+        budget = client.get("/api/v1/views/budget", params={"project": project_id, "as_of": "2026-01-31"})
+        assert budget.status_code == 200, budget.text
+        with pg_db.read() as c:
+            wl = c.execute(sa.text("SELECT id, task_id, started_day FROM worklog")).one()
+        assert wl.id > 2**31 and wl.task_id == int(tasks[[t["external_id"] for t in tasks].index("1")]["id"])
+
+        digest = hmac.new(made["webhook_secret"].encode(), BODY, hashlib.sha256).hexdigest()
+        r = client.post(f"/webhooks/jira/{sid}", content=BODY, headers={"X-Hub-Signature": f"sha256={digest}"})
+        assert r.status_code == 202, r.text
+        event_id = r.json()["id"]
+        assert event_id > 2**31
+        inbox = client.get("/api/v1/inbox", params={"source_id": sid}).json()["items"]
+        assert [e["id"] for e in inbox] == [event_id]
+        assert client.head(f"/webhooks/jira/{sid}").status_code == 200

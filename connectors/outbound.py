@@ -372,7 +372,7 @@ class _GuardedHTTPPool(HTTPConnectionPool):
     outbound_policy: OutboundPolicy
 
     def _new_conn(self) -> Any:
-        conn = super()._new_conn()
+        conn: Any = super()._new_conn()  # one of our guarded connection classes
         conn.outbound_policy = self.outbound_policy
         return conn
 
@@ -382,7 +382,7 @@ class _GuardedHTTPSPool(HTTPSConnectionPool):
     outbound_policy: OutboundPolicy
 
     def _new_conn(self) -> Any:
-        conn = super()._new_conn()
+        conn: Any = super()._new_conn()  # one of our guarded connection classes
         conn.outbound_policy = self.outbound_policy
         return conn
 
@@ -394,7 +394,7 @@ class _GuardedPoolManager(PoolManager):
         self.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
     def _new_pool(self, scheme: str, host: str, port: int, request_context: Any = None) -> Any:
-        pool = super()._new_pool(scheme, host, port, request_context)
+        pool: Any = super()._new_pool(scheme, host, port, request_context)  # one of our guarded pools
         pool.outbound_policy = self.outbound_policy
         return pool
 

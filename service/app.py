@@ -87,8 +87,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(RequestIdMiddleware)
 
     from service import dashboard
-    from service.api import inbox, ops, portfolio, sources, tasks, views, webhooks
+    from service.api import inbox, ops, portfolio, sources, tasks, tokens, views, webhooks
 
-    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, dashboard):
+    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, tokens, dashboard):
         app.include_router(module.router)
     return app

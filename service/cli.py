@@ -141,16 +141,20 @@ def token_create(
     org: Annotated[str, typer.Option(help="Organization id or name.")],
     scope: Annotated[str, typer.Option(help="read | write | admin")] = "read",
     name: Annotated[str, typer.Option(help="A label for the token.")] = "",
+    expires_in: Annotated[int | None, typer.Option(help="Days until it expires (default: never).")] = None,
 ) -> None:
     """Create an API token; it is printed once and stored hashed."""
-    from service.auth import SCOPES, create_token
+    from service.auth import MAX_EXPIRY_DAYS, SCOPES, create_token
 
     if scope not in SCOPES:
         fail(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
+    if expires_in is not None and not 1 <= expires_in <= MAX_EXPIRY_DAYS:
+        fail(f"--expires-in must be between 1 and {MAX_EXPIRY_DAYS} days, not {expires_in}")
     _, db = _db()
     with db.session() as s:
-        token, row = create_token(s, _org_id(s, org), scope, name)  # type: ignore[arg-type]
-    typer.echo(json.dumps({"id": row.id, "org_id": row.org_id, "scope": row.scope, "token": token}))
+        token, row = create_token(s, _org_id(s, org), scope, name, expires_in_days=expires_in)  # type: ignore[arg-type]
+    typer.echo(json.dumps({"id": row.id, "org_id": row.org_id, "scope": row.scope, "token": token,
+                           "expires_at": row.expires_at.isoformat() if row.expires_at else None}))
 
 
 @inbox_app.command("list")
@@ -306,4 +310,5 @@ def main() -> None:  # pragma: no cover
 import service.cli_apply  # noqa: E402, F401
 import service.cli_demo  # noqa: E402, F401
 import service.cli_sandbox  # noqa: E402, F401
+import service.cli_security  # noqa: E402, F401 - extends the token and source groups
 import service.cli_sync  # noqa: E402, F401

@@ -24,6 +24,8 @@ from service.dashboard.session import (
     DashSession,
     clear_session_cookie,
     current_session,
+    end_session,
+    open_session,
     set_session_cookie,
 )
 from service.db import Database
@@ -230,13 +232,16 @@ async def login(request: Request) -> Response:
             else "That API token is not valid, or it has been revoked. Check it and try again."
         )
         return render("login.html", _anon(next=target, error=msg), status=401)
+    secret, exp = await run_in_threadpool(open_session, request.app.state.db, info.token_id, info.org_id)
     response = RedirectResponse(target, status_code=303)
-    set_session_cookie(response, request, info.token_id, info.org_id)
+    set_session_cookie(response, request, secret, exp)
     return response
 
 
 @router.api_route("/logout", methods=["GET", "POST"])
 def logout(request: Request) -> Response:
+    """Sign out: the session ends in the store (a kept cookie opens nothing) and the cookie goes."""
+    end_session(request)
     response = RedirectResponse("/login", status_code=303)
     clear_session_cookie(response, request)
     return response

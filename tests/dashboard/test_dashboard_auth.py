@@ -10,9 +10,9 @@ from cryptography.fernet import Fernet
 
 from service.crypto import Vault, get_vault
 from service.dashboard.data import table
-from service.dashboard.session import COOKIE_NAME, SESSION_SECONDS, seal, unseal
+from service.dashboard.session import COOKIE_NAME, SESSION_SECONDS, open_session, seal, unseal
 from service.db import Database
-from service.tables import ApiToken, utcnow
+from service.tables import ApiToken, DashboardSession, utcnow
 from tests.dashboard.world import Org, TestClient, make_settings, sign_in
 
 
@@ -97,7 +97,7 @@ def test_tampered_or_foreign_cookies_are_rejected(client: TestClient, tenant: Or
     sign_in(client, tenant.token)
     good = client.cookies[COOKIE_NAME]
     forged = good[:40] + ("A" if good[40] != "A" else "B") + good[41:]
-    other_key = seal(Vault(Fernet.generate_key()), 1, tenant.org_id)
+    other_key = seal(Vault(Fernet.generate_key()), "a-session-secret")
     for value in (forged, other_key, "garbage", ""):
         client.cookies.clear()
         client.cookies.set(COOKIE_NAME, value)
@@ -111,8 +111,8 @@ def test_tampered_or_foreign_cookies_are_rejected(client: TestClient, tenant: Or
 def test_session_expires() -> None:
     vault = Vault(Fernet.generate_key())
     now = time.time()
-    value = seal(vault, 7, 3, now=now, ttl=60)
-    assert unseal(vault, value, now=now + 59) == (7, 3, int(now + 60))
+    value = seal(vault, "s3", now=now, ttl=60)
+    assert unseal(vault, value, now=now + 59) == ("s3", int(now + 60))
     assert unseal(vault, value, now=now + 61) is None
 
 
@@ -122,14 +122,25 @@ def test_expired_cookie_redirects_to_login(client: TestClient, tenant: Org) -> N
         tid = conn.execute(
             sa.select(table(ApiToken).c.id).where(table(ApiToken).c.org_id == tenant.org_id)
         ).scalar_one()
+    db = client.app.state.db  # type: ignore[attr-defined]
+    secret, _ = open_session(db, tid, tenant.org_id)
     client.cookies.set(
         COOKIE_NAME,
-        seal(get_vault(settings), tid, tenant.org_id, now=time.time() - SESSION_SECONDS - 1),
+        seal(get_vault(settings), secret, now=time.time() - SESSION_SECONDS - 1),
     )
     assert client.get("/people", follow_redirects=False).status_code == 303
     client.cookies.clear()
-    client.cookies.set(COOKIE_NAME, seal(get_vault(settings), tid, tenant.org_id))
+    client.cookies.set(COOKIE_NAME, seal(get_vault(settings), secret))
     assert client.get("/people", follow_redirects=False).status_code == 200
+    # A session whose row has expired is refused even under a fresh seal.
+    old, _ = open_session(db, tid, tenant.org_id, now=time.time() - SESSION_SECONDS - 1)
+    client.cookies.clear()
+    client.cookies.set(COOKIE_NAME, seal(get_vault(settings), old))
+    assert client.get("/people", follow_redirects=False).status_code == 303
+    # A cookie sealed with our key for a session that was never opened opens nothing.
+    client.cookies.clear()
+    client.cookies.set(COOKIE_NAME, seal(get_vault(settings), "never-opened"))
+    assert client.get("/people", follow_redirects=False).status_code == 303
 
 
 def test_revoking_the_token_ends_its_sessions(
@@ -150,6 +161,37 @@ def test_logout_clears_the_cookie(client: TestClient, tenant: Org) -> None:
     morsel = _set_cookie(r)[COOKIE_NAME]
     assert morsel.value in ("", '""') and int(morsel["max-age"]) == 0
     assert client.get("/", follow_redirects=False).headers["location"] == "/login"
+
+
+def test_logout_ends_the_session_in_the_store(client: TestClient, db: Database, tenant: Org) -> None:
+    """A cookie kept from before the sign-out (copied, or a client ignoring Set-Cookie) is dead."""
+    sign_in(client, tenant.token)
+    kept = client.cookies[COOKIE_NAME]
+    other = TestClient(client.app)  # a second browser signed in with the same token
+    sign_in(other, tenant.token)
+    assert client.get("/people", follow_redirects=False).status_code == 200
+    client.post("/logout", follow_redirects=False)
+    client.cookies.clear()
+    client.cookies.set(COOKIE_NAME, kept)
+    r = client.get("/people", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert client.get("/login").status_code == 200  # the sign-in form, not a redirect away
+    assert other.get("/people", follow_redirects=False).status_code == 200  # only that session ended
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(table(DashboardSession))).scalar() == 1
+
+
+def test_an_expired_token_ends_its_sessions_and_cannot_sign_in(
+    client: TestClient, db: Database, tenant: Org
+) -> None:
+    sign_in(client, tenant.token)
+    assert client.get("/people", follow_redirects=False).status_code == 200
+    A = table(ApiToken)
+    with db.write() as c:
+        c.execute(sa.update(A).where(A.c.org_id == tenant.org_id).values(expires_at=utcnow()))
+    assert client.get("/people", follow_redirects=False).status_code == 303
+    r = client.post("/login", data={"token": tenant.token}, follow_redirects=False)
+    assert r.status_code == 401 and "set-cookie" not in r.headers
 
 
 def test_sign_in_only_returns_to_pages_of_this_site(client: TestClient, tenant: Org) -> None:

@@ -27,6 +27,9 @@ down_revision = '0012'
 branch_labels = None
 depends_on = None
 
+# Keys are 64-bit on PostgreSQL from 0012 on, SQLite keeps INTEGER rowids.
+_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
 
 def upgrade() -> None:
     op.add_column('api_token', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
@@ -37,8 +40,8 @@ def upgrade() -> None:
     op.create_table(
         'dashboard_session',
         sa.Column('id', sa.String(length=64), nullable=False),
-        sa.Column('token_id', sa.Integer(), nullable=False),
-        sa.Column('org_id', sa.Integer(), nullable=False),
+        sa.Column('token_id', _ID, nullable=False),
+        sa.Column('org_id', _ID, nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(['token_id'], ['api_token.id'], ondelete='CASCADE'),

@@ -41,7 +41,7 @@ _UNAVAILABLE_CLASSES = {"08": "connection lost"}  # connection exception
 _UNAVAILABLE_CODES = {
     "57P01": "server shutting down (admin shutdown)",
     "57P02": "server crashed",
-    "57P03": "server starting up",
+    "57P03": "server not accepting connections (starting up or shutting down)",
     "53300": "too many connections",
 }
 # Modules whose raw socket errors are the store's (asyncpg's connect does not wrap them).

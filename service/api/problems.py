@@ -232,8 +232,10 @@ def install_problem_handlers(app: FastAPI) -> None:
 
 class UnexpectedErrorMiddleware:
     """Pure ASGI: turns an exception from a route into ``error_response`` (503 or 500) and ends
-    it there. Once a response has started it cannot be replaced; then the exception goes on to
-    the server, which logs it (once: nothing was logged here)."""
+    it there. An exception after the whole response was sent (a session's rollback failing in a
+    dependency's teardown when the store has just gone away) is recorded or logged here and ends
+    here too. One raised while a response is half sent cannot be answered: it goes on to the
+    server, which logs it and drops the connection (once: nothing was logged here)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -242,20 +244,29 @@ class UnexpectedErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
+        started = finished = False
 
         async def send_tracking(message: Message) -> None:
-            nonlocal started
+            nonlocal started, finished
             if message["type"] == "http.response.start":
                 started = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
             await send(message)
 
         try:
             await self.app(scope, receive, send_tracking)
         except Exception as exc:
+            rid = scope.get("state", {}).get("request_id")
+            if finished:  # the client has its answer; only the log learns of this
+                if unavailable_reason(exc) is not None:
+                    outage_monitor(scope["app"].state).failed(exc, request=False)
+                else:
+                    log.error("error after the response was sent", exc_info=exc, extra={"request_id": rid})
+                return
             if started:
                 raise
-            response = error_response(scope["app"].state, exc, scope.get("state", {}).get("request_id"))
+            response = error_response(scope["app"].state, exc, rid)
             await response(scope, receive, send)
 
 

@@ -206,15 +206,16 @@ def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(pr
     # Every acknowledged delivery is stored.
     acked = {f"jira:{a.ident}" for a in answers if a.status == 202}
     with checker.read() as c:
-        stored = set(c.execute(sa.text("SELECT dedupe_key FROM inbox_event WHERE source_id = :s"), {"s": sid}).scalars())
+        stored = set(c.execute(sa.text("SELECT dedupe_key FROM inbox_event WHERE source_id = :s"),
+                               {"s": sid}).scalars())
     assert acked and acked <= stored, f"{len(acked - stored)} acknowledged deliveries lost"
     checker.dispose()
 
     # The log: one warning when it began, one line with the count when it ended, no tracebacks.
-    outage = [r for r in caplog.records if r.name.startswith("taskhub") and "database" in r.getMessage()
-              and r.levelno >= logging.INFO and ("unavailable" in r.getMessage() or "available again" in r.getMessage())]
+    outage = [r for r in caplog.records if r.name.startswith("taskhub") and r.levelno >= logging.INFO
+              and ("database unavailable" in r.getMessage() or "database available again" in r.getMessage())]
     assert [r.levelname for r in outage] == ["WARNING", "INFO"], [r.getMessage() for r in outage]
-    assert "connection" in outage[0].getMessage() or "shutting down" in outage[0].getMessage()
+    assert "connection" in outage[0].getMessage()  # refused, lost, or not accepted (shutting down)
     assert f"{len(unavailable)} requests were answered 503" in outage[1].getMessage()
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info][:3]
     assert worker_processed > 0

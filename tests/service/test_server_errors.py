@@ -10,11 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
+from collections.abc import Iterator
 
 import httpx
 import pytest
 import sqlalchemy as sa
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service.api.problems import RequestIdMiddleware, install_problem_handlers
 from service.outage import OutageMonitor, is_database_unavailable, unavailable_reason
@@ -51,7 +53,8 @@ def test_psycopg_and_asyncpg_refused_connections_are_outages():
 
 
 @pytest.mark.parametrize(("sqlstate", "reason"), [
-    ("57P01", "server shutting down (admin shutdown)"), ("57P03", "server starting up"),
+    ("57P01", "server shutting down (admin shutdown)"),
+    ("57P03", "server not accepting connections (starting up or shutting down)"),
     ("08006", "connection lost"), ("53300", "too many connections"),
 ])
 def test_server_side_unavailability_by_sqlstate(sqlstate, reason):
@@ -94,6 +97,17 @@ def test_the_monitor_logs_an_outage_once_and_its_recovery_with_the_count(caplog)
     assert all(r.exc_info is None for r in caplog.records)
 
 
+def _store_gone_at_teardown() -> Iterator[None]:
+    """Like a session whose rollback fails at close: the store went away after the answer."""
+    yield
+    raise sa.exc.OperationalError("ROLLBACK", {}, _Orig("57P01"))
+
+
+def _bug_at_teardown() -> Iterator[None]:
+    yield
+    raise RuntimeError("a bug in a dependency's cleanup")
+
+
 def _failing_app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app)
@@ -112,7 +126,40 @@ def _failing_app() -> FastAPI:
         raise ConnectionRefusedError(111, "Connection refused") from sa.exc.OperationalError(
             "SELECT 1", {}, _Orig("08001"))
 
+    @app.get("/teardown-outage", dependencies=[Depends(_store_gone_at_teardown)])
+    def teardown_outage() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.get("/teardown-bug", dependencies=[Depends(_bug_at_teardown)])
+    def teardown_bug() -> dict[str, str]:
+        return {"ok": "yes"}
+
     return app
+
+
+def _settle(caplog: pytest.LogCaptureFixture) -> None:
+    """Wait until the server has no request in flight and the log stopped growing."""
+    seen = -1
+    while seen != len(caplog.records):
+        seen = len(caplog.records)
+        time.sleep(0.2)
+
+
+def test_a_failure_after_the_answer_was_sent_is_logged_once_or_counted_as_an_outage(caplog):
+    caplog.set_level(logging.INFO)
+    with serve(_failing_app()) as url, httpx.Client(base_url=url) as client:
+        caplog.clear()
+        assert client.get("/teardown-bug").json() == {"ok": "yes"}
+        _settle(caplog)  # the teardown runs after the client has its answer
+        assert len([rec for rec in caplog.records if rec.exc_info]) == 1
+        caplog.clear()
+        assert client.get("/teardown-outage").json() == {"ok": "yes"}
+        assert client.get("/teardown-outage").status_code == 200
+        _settle(caplog)
+    assert not [rec for rec in caplog.records if rec.exc_info]
+    warnings = [rec for rec in caplog.records if rec.levelno >= logging.WARNING]
+    assert [rec.getMessage().split(";")[0] for rec in warnings] == ["database unavailable: server shutting down "
+                                                                     "(admin shutdown)"]
 
 
 def test_each_500_logs_one_traceback_and_an_outage_none(caplog):

@@ -95,9 +95,12 @@ class TrelloApi:
         except ConnectorError:
             raise
         except ResourceUnavailable as exc:  # a 2xx other than 200: py-trello only accepts 200
-            raise Fatal(
-                self.session.redact(f"Trello {method} {path}: unexpected answer {exc}")
-            ) from None
+            # str(exc) starts with the response body: it stays out of the message (issue 16).
+            error = Fatal(
+                self.session.redact(f"Trello {method} {path}: unexpected status {exc._status} (Fatal)")
+            )
+            error.body = self.session.redact(str(exc._msg))
+            raise error from None
         except ValueError:  # requests' JSONDecodeError is a ValueError
             raise Fatal(
                 f"Trello {method} {self.session.redact(path)}: answer is not JSON"

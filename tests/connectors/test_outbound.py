@@ -391,3 +391,15 @@ def test_trust_env_is_off_but_a_ca_bundle_from_the_environment_still_applies(
     assert api.session.trust_env is False and api.session.verify == str(bundle)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     assert TrelloApi("key", "token", limiter=RateLimiter()).session.verify is True
+
+
+def test_an_unexpected_2xx_from_trello_keeps_its_body_out_of_the_message() -> None:
+    import responses
+
+    api = TrelloApi("key", "token", base_url="https://trello.sandbox.test/1", limiter=RateLimiter())
+    with responses.RequestsMock() as mock:
+        mock.get("https://trello.sandbox.test/1/members/me", status=202, body="INTERNAL-SECRET queued")
+        with pytest.raises(Fatal) as info:
+            api.me()
+    assert "202" in str(info.value) and "INTERNAL-SECRET" not in str(info.value)
+    assert "INTERNAL-SECRET" in (info.value.body or "")

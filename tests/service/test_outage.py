@@ -227,3 +227,31 @@ def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(pr
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info][:3]
     assert worker_processed > 0
     print(f"\nanswers={len(answers)} 503s={len(unavailable)} acked={len(acked)} recovered_in={recovered_in:.1f}s")
+
+
+def test_a_worker_outlives_an_unreachable_database_and_says_so_once(tmp_path, caplog):
+    from service.worker import Worker
+
+    caplog.set_level(logging.INFO)
+    worker = Worker(Database(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/taskhub"),
+                    make_settings(tmp_path, poll_sources=False), handlers={})
+    attempts = 0
+    run_once = worker.run_once
+
+    def counted() -> int:
+        nonlocal attempts
+        attempts += 1
+        return run_once()
+
+    worker.run_once = counted  # type: ignore[method-assign]
+    thread = worker.start_thread()
+    deadline = time.monotonic() + 15
+    while attempts < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    alive = thread.is_alive()
+    worker.stop()
+    thread.join(10)
+    assert attempts >= 3 and alive
+    said = [r for r in caplog.records if r.name == "taskhub.worker" and r.levelno >= logging.WARNING]
+    assert [r.getMessage().split(";")[0] for r in said] == ["database unavailable: connection refused"]
+    assert not [r for r in caplog.records if r.exc_info]

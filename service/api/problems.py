@@ -135,8 +135,10 @@ def error_response(state: Any, exc: Exception, request_id: str | None) -> Proble
     reason = unavailable_reason(exc)
     if reason is not None:
         outage_monitor(state).failed(exc)
-        return problem_response(503, f"the database is unavailable ({reason}); nothing was stored or changed "
-                                f"by this request, retry it after {RETRY_AFTER_SECONDS} s", request_id,
+        # Not "nothing was changed": a connection lost during COMMIT leaves that unknown. Retrying is
+        # safe for what matters most, deliveries (deduplicated by identifier and body).
+        return problem_response(503, f"the database is unavailable ({reason}); retry this request after "
+                                f"{RETRY_AFTER_SECONDS} s", request_id,
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})
     return problem_response(500, "internal error; quote the request id when reporting it", request_id)

@@ -5,8 +5,9 @@
 For each store it starts (1) taskhub (`uvicorn service.asgi:app`, 2 workers on
 PostgreSQL, 1 on SQLite — SQLite has one writer) and (2) a minimal FastAPI app
 that only inserts the body with the raw async driver (asyncpg / aiosqlite),
-loads both with wrk (50 connections, a signed 3 KB Jira payload, a unique
-X-Atlassian-Webhook-Identifier per request so every request is a real insert)
+loads both with wrk (50 connections, a 3 KB Jira payload with a unique nonce, signature
+and X-Atlassian-Webhook-Identifier per request — bench/wrk_hmac.py — so every request is a
+real insert: taskhub answers a byte-identical body as a duplicate)
 and prints req/s, p50/p99 and the ratio taskhub / baseline. Every event is
 committed before its 202 in both apps. Needs Debian's wrk.
 """
@@ -14,8 +15,6 @@ committed before its 202 in both apps. Needs Debian's wrk.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import hmac
 import json
 import os
 import re
@@ -35,21 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_pg_database, drop_pg_database  # noqa: E402
+from bench.wrk_hmac import lua_script  # noqa: E402
 from service.db import Database  # noqa: E402
 from service.settings import Settings  # noqa: E402
 
 SECRET = "bench-webhook-secret"
 
-LUA = r"""
-local counter = 0
-local tid = 0
-setup = function(thread) tid = tid + 1; thread:set("tid", tid) end
-request = function()
-  counter = counter + 1
-  wrk.headers["X-Atlassian-Webhook-Identifier"] = "bench-" .. tid .. "-" .. counter .. "-" .. os.time()
-  return wrk.format("POST", nil, nil, nil)
-end
-"""
 
 
 def payload() -> bytes:
@@ -84,7 +74,7 @@ def run_wrk(url: str, body: bytes, headers: dict[str, str], duration: int, conne
     with tempfile.TemporaryDirectory() as d:
         script = Path(d) / "post.lua"
         hdrs = "".join(f'wrk.headers["{k}"] = "{v}"\n' for k, v in headers.items())
-        script.write_text(f"wrk.method = \"POST\"\nwrk.body = {json.dumps(body.decode())}\n{hdrs}{LUA}")
+        script.write_text(f"wrk.method = \"POST\"\n{hdrs}{lua_script(SECRET.encode(), body, len(body))}")
         out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
                              capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -148,14 +138,13 @@ def bench_store(store: str, duration: int, connections: int) -> dict[str, object
     try:
         source_id = prepare(url, key, tmp)
         body = payload()
-        sig = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
         env = {"TASKHUB_DATABASE_URL": url, "TASKHUB_SECRET_KEY": key, "TASKHUB_DATA_DIR": str(tmp),
                "TASKHUB_EMBEDDED_WORKER": "false", "TASKHUB_LOG_LEVEL": "WARNING", "BENCH_DSN": baseline_dsn}
         results = {}
         for name, app, path, headers in (
             ("baseline", "bench.baseline_app:app", "/ingest", {}),
             ("taskhub", "service.asgi:app", f"/webhooks/jira/{source_id}",
-             {"X-Hub-Signature": sig, "Content-Type": "application/json"}),
+             {"Content-Type": "application/json"}),
         ):
             port = free_port()
             proc = start([sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),

@@ -71,6 +71,25 @@ def body_hash(body: bytes) -> str:
     return "sha256:" + hashlib.sha256(body).hexdigest()
 
 
+def body_digest(body: bytes) -> int:
+    """The replay guard's key: the first 64 bits of the body's SHA-256, as a signed BIGINT.
+
+    64 bits, not 256: a random 32-byte key made each SQLite insert about 18 us dearer (one
+    more random index page per event), 8 bytes about a third of that. A digest match is
+    confirmed on the stored bytes (``_duplicate_of``), so a collision is never taken for a
+    replay: that body is stored without a digest instead."""
+    return int.from_bytes(hashlib.sha256(body).digest()[:8], "big", signed=True)
+
+
+def _duplicate_of(found: Any, dedupe_key: str, body: bytes) -> int | None:
+    """Of the rows an insert conflicted with (id, dedupe_key, body), the one it duplicates:
+    the same dedupe key, or byte for byte the same body. None: only the digest collided."""
+    for row in found:
+        if row[1] == dedupe_key or bytes(row[2]) == body:
+            return int(row[0])
+    return None
+
+
 def _verify_jira(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str, now: float) -> str | None:
     if not src.webhook_secret:
         return "this source has no webhook secret: webhooks are disabled until one is set"
@@ -172,7 +191,7 @@ class SourceCache:
                             until.timestamp() if previous and until else None)
 
 
-_COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", "body", "body_sha256", "status",
+_COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", "body", "body_digest", "status",
          "attempts", "next_attempt_at")
 
 
@@ -195,8 +214,8 @@ def compiled_insert(dialect_name: str) -> tuple[str, tuple[str, ...]]:
     return compiled.string, tuple(compiled.positiontup or ())
 
 
-_SELECT_EXISTING = ("SELECT id FROM inbox_event WHERE source_id = {p1} AND (dedupe_key = {p2} OR body_sha256 = {p3}) "
-                    "ORDER BY id LIMIT 1")
+_SELECT_EXISTING = ("SELECT id, dedupe_key, body FROM inbox_event "
+                    "WHERE source_id = {p1} AND (dedupe_key = {p2} OR body_digest = {p3}) ORDER BY id")
 
 
 @asynccontextmanager
@@ -285,7 +304,7 @@ class InboxWriter:
         stamp: Any = now.strftime("%Y-%m-%d %H:%M:%S.%f") if self.is_sqlite else now  # SQLAlchemy's SQLite form
         values = {"org_id": src.org_id, "source_id": src.id, "kind": src.kind, "dedupe_key": dedupe_key,
                   "received_at": stamp, "headers": orjson.dumps(headers).decode(), "body": body,
-                  "body_sha256": hashlib.sha256(body).digest(),  # the replay guard's key
+                  "body_digest": body_digest(body),  # the replay guard's key
                   "status": "pending", "attempts": 0, "next_attempt_at": stamp}
         fut = asyncio.get_running_loop().create_future()
         self._pending.append(([values[k] for k in self._order], fut))
@@ -322,16 +341,21 @@ class InboxWriter:
     def _write_sqlite(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
         conn = self._conn
         out: list[tuple[int, bool]] = []
-        src_i, key_i, sha_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_sha256"))
+        src_i, key_i, dig_i, body_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_digest", "body"))
         conn.execute("BEGIN IMMEDIATE")
         try:
             for args in rows:
                 row = conn.execute(self._sql, args).fetchone()
                 if row is not None:
                     out.append((int(row[0]), False))
-                else:
-                    existing = conn.execute(self._select, (args[src_i], args[key_i], args[sha_i])).fetchone()
-                    out.append((int(existing[0]), True))
+                    continue
+                found = conn.execute(self._select, (args[src_i], args[key_i], args[dig_i])).fetchall()
+                dup = _duplicate_of(found, args[key_i], args[body_i])
+                if dup is not None:
+                    out.append((dup, True))
+                else:  # a 64-bit digest collision: stored without a digest (the only writer holds the lock)
+                    row = conn.execute(self._sql, [*args[:dig_i], None, *args[dig_i + 1:]]).fetchone()
+                    out.append((int(row[0]), False))
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -340,14 +364,24 @@ class InboxWriter:
 
     async def _write_pg(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
         out: list[tuple[int, bool]] = []
-        src_i, key_i, sha_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_sha256"))
+        src_i, key_i, dig_i, body_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_digest", "body"))
         async with self._pool.acquire() as conn, _connection_loss(conn), conn.transaction():
             for args in rows:
                 new_id = await conn.fetchval(self._sql, *args)
                 if new_id is not None:
                     out.append((int(new_id), False))
-                else:
-                    out.append((int(await conn.fetchval(self._select, args[src_i], args[key_i], args[sha_i])), True))
+                    continue
+                found = await conn.fetch(self._select, args[src_i], args[key_i], args[dig_i])
+                dup = _duplicate_of(found, args[key_i], args[body_i])
+                if dup is None:  # a 64-bit digest collision: store it without a digest
+                    new_id = await conn.fetchval(self._sql, *args[:dig_i], None, *args[dig_i + 1:])
+                    if new_id is not None:
+                        out.append((int(new_id), False))
+                        continue
+                    # Its dedupe key was committed meanwhile by another writer: that one it duplicates.
+                    dup = _duplicate_of(await conn.fetch(self._select, args[src_i], args[key_i], None),
+                                        args[key_i], args[body_i])
+                out.append((int(dup), True))  # type: ignore[arg-type]
         return out
 
     async def close(self) -> None:

@@ -479,7 +479,7 @@ class InboxEvent(SQLModel, table=True):
         sa.Index("ix_inbox_claim", "status", "next_attempt_at"),
         # Replay guard (migration 0013): a byte-identical body already received for the source
         # is a duplicate whatever its (unsigned) delivery identifier says.
-        sa.Index("uq_inbox_body", "source_id", "body_sha256", unique=True),
+        sa.Index("uq_inbox_body", "source_id", "body_digest", unique=True),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
@@ -489,7 +489,9 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     headers: Any = _json()
     body: bytes = Field(sa_type=sa.LargeBinary)
-    body_sha256: bytes | None = Field(default=None, sa_type=sa.LargeBinary)  # NULL: received before 0013
+    # The first 64 bits of the body's SHA-256 (``service.ingest.body_digest``). NULL: received
+    # before 0013, or a body whose digest collided with another's (the bytes differ).
+    body_digest: int | None = Field(default=None, sa_type=sa.BigInteger)
     # pending | processing | done | ignored | failed | parked
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0

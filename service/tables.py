@@ -479,7 +479,11 @@ class InboxEvent(SQLModel, table=True):
         sa.Index("ix_inbox_claim", "status", "next_attempt_at"),
         # Replay guard (migration 0013): a byte-identical body already received for the source
         # is a duplicate whatever its (unsigned) delivery identifier says.
-        sa.Index("uq_inbox_body", "source_id", "body_digest", unique=True),
+        # Led by the body's own event time so inserts stay at the index's end (service.ingest.REPLAY);
+        # partial: only deliveries whose dedupe key is an unsigned header carry a digest.
+        sa.Index("uq_inbox_body", "source_id", "body_ts", "body_digest", unique=True,
+                 sqlite_where=sa.text("body_digest IS NOT NULL"),
+                 postgresql_where=sa.text("body_digest IS NOT NULL")),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
@@ -489,8 +493,10 @@ class InboxEvent(SQLModel, table=True):
     received_at: datetime = Field(default_factory=utcnow)
     headers: Any = _json()
     body: bytes = Field(sa_type=sa.LargeBinary)
-    # The first 64 bits of the body's SHA-256 (``service.ingest.body_digest``). NULL: received
-    # before 0013, or a body whose digest collided with another's (the bytes differ).
+    # The body's event time (ms; 0: none) and the first 64 bits of its SHA-256
+    # (``service.ingest.REPLAY``, ``body_digest``). NULL digest: no guard needed (the dedupe key
+    # is from the signed body), received before 0013, or a digest collision (the bytes differ).
+    body_ts: int | None = Field(default=None, sa_type=sa.BigInteger)
     body_digest: int | None = Field(default=None, sa_type=sa.BigInteger)
     # pending | processing | done | ignored | failed | parked
     status: str = Field(default="pending", max_length=12)

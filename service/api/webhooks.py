@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.api.problems import Problem, error_response, problem_response
 from service.api.responses import WebhookAccepted
 from service.ids import Id
-from service.ingest import DEDUPE, VERIFIERS, CachedSource
+from service.ingest import DEDUPE, REPLAY, VERIFIERS, CachedSource
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("taskhub.webhooks")
@@ -87,7 +87,7 @@ async def ingest(state: Any, kind: str, source_id: int, headers: Mapping[str, st
         raise Problem(400, "body must be a JSON object")
     key = DEDUPE[kind](parsed, body, headers)
     kept = {k: v for k in _KEEP if (v := headers.get(k)) is not None}
-    event_id, duplicate = await state.inbox_writer.insert(src, key, body, kept)
+    event_id, duplicate = await state.inbox_writer.insert(src, key, body, kept, REPLAY[kind](parsed, headers))
     return orjson.dumps({"id": event_id, "duplicate": duplicate})
 
 

@@ -28,7 +28,7 @@ def _sig(secret: str, body: bytes) -> str:
 
 def _rows(db):
     with db.read() as c:
-        return c.execute(sa.select(IE.c.id, IE.c.dedupe_key, IE.c.body_digest).order_by(IE.c.id)).all()
+        return c.execute(sa.select(IE.c.id, IE.c.dedupe_key, IE.c.body_ts, IE.c.body_digest).order_by(IE.c.id)).all()
 
 
 def test_a_replayed_jira_body_with_a_fresh_identifier_is_a_duplicate(client, acme, db):
@@ -48,6 +48,20 @@ def test_a_replayed_jira_body_with_a_fresh_identifier_is_a_duplicate(client, acm
     rows = _rows(db)
     assert [r.dedupe_key for r in rows] == ["jira:orig-1", "jira:orig-3"]
     assert rows[0].body_digest == int.from_bytes(hashlib.sha256(BODY).digest()[:8], "big", signed=True)
+    assert rows[0].body_ts == 7  # the body's own "timestamp" leads the guard's key
+
+
+def test_replays_of_bodies_without_a_timestamp_or_identifier_are_duplicates_too(client, acme, db):
+    sid, secret = _jira(client, acme)
+    body = json.dumps({"webhookEvent": "jira:issue_updated", "issue": {"id": "9"}}).encode()  # no timestamp
+    h = {"X-Hub-Signature": _sig(secret, body)}
+    r1 = client.post(f"/webhooks/jira/{sid}", content=body, headers={**h, "X-Atlassian-Webhook-Identifier": "x1"})
+    r2 = client.post(f"/webhooks/jira/{sid}", content=body, headers={**h, "X-Atlassian-Webhook-Identifier": "x2"})
+    r3 = client.post(f"/webhooks/jira/{sid}", content=body, headers=h)  # identifier left out
+    assert r1.json()["duplicate"] is False
+    assert r2.json() == {"id": r1.json()["id"], "duplicate": True}
+    assert r3.json() == {"id": r1.json()["id"], "duplicate": True}
+    assert [(r.body_ts, r.body_digest is None) for r in _rows(db)] == [(0, False)]
 
 
 def test_a_digest_collision_is_not_taken_for_a_replay(client, acme, db, monkeypatch):
@@ -88,7 +102,7 @@ def test_a_replayed_trello_body_is_a_duplicate_even_without_an_action_id(client,
     r1 = client.post(f"/webhooks/trello/{sid}", content=body, headers={"X-Trello-Webhook": sig})
     r2 = client.post(f"/webhooks/trello/{sid}", content=body, headers={"X-Trello-Webhook": sig})
     assert r1.json()["duplicate"] is False and r2.json() == {"id": r1.json()["id"], "duplicate": True}
-    assert len(_rows(db)) == 1
+    assert [r.body_digest for r in _rows(db)] == [None]  # its dedupe key covers the body already
 
 
 def test_rotated_secret_is_accepted_during_the_overlap_then_refused(client, acme, db):

@@ -5,11 +5,11 @@
   secret sealed in the cookie; signing out deletes it, so a kept cookie stops working.
 - ``source.webhook_secret_prev_enc`` / ``webhook_secret_prev_until``: the webhook secret a
   rotation replaced, accepted until the end of the overlap.
-- ``inbox_event.body_digest`` (the first 64 bits of the body's SHA-256) and the unique index
-  ``uq_inbox_body`` on (source_id, body_digest): a byte-identical body already received for the
-  source is a duplicate, whatever its unsigned delivery identifier says. Rows received before
-  this revision keep NULL (NULLs never conflict), so the guard covers deliveries from the
-  upgrade on.
+- ``inbox_event.body_ts`` (the event time the body carries) and ``body_digest`` (the first 64
+  bits of its SHA-256), under the partial unique index ``uq_inbox_body`` on (source_id, body_ts,
+  body_digest): a byte-identical body already received for the source is a duplicate, whatever
+  its unsigned delivery identifier says. Rows received before this revision keep NULL (outside
+  the index), so the guard covers deliveries from the upgrade on.
 
 Literal DDL, no application imports: the models may change later, this revision may not.
 Every statement works on SQLite (ADD/DROP COLUMN, CREATE/DROP INDEX; SQLite 3.35+) and
@@ -36,8 +36,11 @@ def upgrade() -> None:
     op.add_column('api_token', sa.Column('expires_at', sa.DateTime(timezone=True), nullable=True))
     op.add_column('source', sa.Column('webhook_secret_prev_enc', sa.Text(), nullable=True))
     op.add_column('source', sa.Column('webhook_secret_prev_until', sa.DateTime(timezone=True), nullable=True))
+    op.add_column('inbox_event', sa.Column('body_ts', sa.BigInteger(), nullable=True))
     op.add_column('inbox_event', sa.Column('body_digest', sa.BigInteger(), nullable=True))
-    op.create_index('uq_inbox_body', 'inbox_event', ['source_id', 'body_digest'], unique=True)
+    op.create_index('uq_inbox_body', 'inbox_event', ['source_id', 'body_ts', 'body_digest'], unique=True,
+                    sqlite_where=sa.text('body_digest IS NOT NULL'),
+                    postgresql_where=sa.text('body_digest IS NOT NULL'))
     op.create_table(
         'dashboard_session',
         sa.Column('id', sa.String(length=64), nullable=False),
@@ -59,6 +62,7 @@ def downgrade() -> None:
     op.drop_table('dashboard_session')
     op.drop_index('uq_inbox_body', table_name='inbox_event')
     op.drop_column('inbox_event', 'body_digest')
+    op.drop_column('inbox_event', 'body_ts')
     op.drop_column('source', 'webhook_secret_prev_until')
     op.drop_column('source', 'webhook_secret_prev_enc')
     op.drop_column('api_token', 'expires_at')

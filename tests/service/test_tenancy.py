@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from mappings.model import Milestone, MilestoneUpsert, PersonRef
 from service import store
 from service.tables import (
+    ApiToken,
     InboxEvent,
     Person,
     PersonIdentity,
@@ -55,8 +56,10 @@ def _world(client, db, tenant):
         portfolio = c.execute(sa.insert(Portfolio.__table__).values(org_id=tenant.org_id, name="P")
                               .returning(Portfolio.__table__.c.id)).scalar()
         tid = c.execute(sa.select(Task.__table__.c.id).where(Task.__table__.c.org_id == tenant.org_id)).scalar()
+        token = c.execute(sa.select(ApiToken.__table__.c.id).where(ApiToken.__table__.c.org_id == tenant.org_id)
+                          .order_by(ApiToken.__table__.c.id)).scalars().first()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
-            "rate_id": rate, "portfolio_id": portfolio, "task_id": tid}
+            "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token}
 
 
 # Every (method, path) of /api/v1 with ids, and a body that would be valid for the owner.
@@ -66,6 +69,8 @@ CASES = {
     ("delete", "/api/v1/sources/{source_id}"): None,
     ("post", "/api/v1/sources/{source_id}/sync"): None,
     ("get", "/api/v1/sources/{source_id}/status"): None,
+    ("post", "/api/v1/sources/{source_id}/webhook-secret/rotate"): None,
+    ("delete", "/api/v1/tokens/{token_id}"): None,
     ("get", "/api/v1/projects/{project_id}"): None,
     ("patch", "/api/v1/projects/{project_id}"): {"hourly_rate": "10"},
     ("get", "/api/v1/people/{person_id}"): None,
@@ -119,6 +124,9 @@ def test_foreign_ids_answer_404_on_every_route_and_change_nothing(client, db, ac
             PersonRate.__table__.c.org_id == acme.org_id)).scalar() == 1
         assert c.execute(sa.select(sa.func.count()).select_from(Portfolio.__table__).where(
             Portfolio.__table__.c.org_id == acme.org_id)).scalar() == 1
+        assert c.execute(sa.select(sa.func.count()).select_from(ApiToken.__table__).where(
+            ApiToken.__table__.c.org_id == acme.org_id, ApiToken.__table__.c.revoked_at.is_not(None))).scalar() == 0
+    assert client.get("/api/v1/sources", headers=acme.h()).status_code == 200  # their admin token still works
 
 
 def test_lists_and_views_never_show_another_organization(client, db, acme, globex):

@@ -4,9 +4,11 @@ taskhub treats a byte-identical body already received for a source as a duplicat
 guard, issue 16 §5), so a benchmark of the insert path must send a different body each time —
 and sign each one, which wrk's Lua cannot do from scratch at speed. The body here is a fixed
 prefix whose length fills whole SHA-256 blocks, then one 64-byte block holding a per-request
-nonce. Python computes the SHA-256 state after the fixed part (the HMAC inner pad plus the
-prefix) and after the outer pad; the Lua script only compresses the last block, the inner
-padding block and the outer block: three SHA-256 compressions per request in LuaJIT.
+nonce and the event's ``timestamp`` (rising from the script's start, as a live Jira's do: the
+replay guard's index is led by it). Python computes the SHA-256 state after the fixed part
+(the HMAC inner pad plus the prefix) and after the outer pad; the Lua script only compresses
+the last block, the inner padding block and the outer block: three SHA-256 compressions per
+request in LuaJIT.
 
 ``lua_script(secret, body)`` returns the wrk script; ``sign_like_lua`` redoes the same steps in
 Python and is checked against ``hmac`` when the script is made, so a wrong midstate fails at once.
@@ -16,12 +18,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import struct
+import time
 
 __all__ = ["NONCE_LEN", "template_body", "lua_script", "sign_like_lua"]
 
 NONCE_LEN = 16
+TS_LEN = 13  # milliseconds since the epoch, 2001..2286
 _K = [
     0x428A2F98, 0x71374491, 0xB5C0FBCF, 0xE9B5DBA5, 0x3956C25B, 0x59F111F1, 0x923F82A4, 0xAB1C5ED5,
     0xD807AA98, 0x12835B01, 0x243185BE, 0x550C7DC3, 0x72BE5D74, 0x80DEB1FE, 0x9BDC06A7, 0xC19BF174,
@@ -54,20 +59,24 @@ def _compress(state: list[int], block: bytes) -> list[int]:
     return [(x + y) & _M for x, y in zip(state, (a, b, c, d, e, f, g, h), strict=True)]
 
 
-def template_body(json_body: bytes, size: int) -> tuple[bytes, bytes, bytes]:
-    """Split a ``size``-byte body into (prefix, before nonce, after nonce): the prefix is whole
-    blocks after the 64-byte HMAC pad, the last 64 bytes hold ``, "bench_nonce": "<16>"}``."""
+def template_body(json_body: bytes, size: int) -> tuple[bytes, bytes, bytes, bytes]:
+    """Split a ``size``-byte JSON object into (prefix, before the timestamp, between it and the
+    nonce, after the nonce): the prefix is whole blocks after the 64-byte HMAC pad (the object
+    without its ``timestamp``), the last 64 bytes are ``, "timestamp": <13>, "bench_nonce":
+    "<16>"}``."""
     if size % 64 or size < 128:
         raise ValueError("size must be a multiple of 64 bytes, at least 128")
-    head = json_body.rstrip()
-    if not head.endswith(b"}"):
+    obj = json.loads(json_body)
+    if not isinstance(obj, dict):
         raise ValueError("the body must be a JSON object")
-    before, after = b', "bench_nonce": "', b'"}'
-    pad = 64 - len(before) - NONCE_LEN - len(after)
-    prefix = head[:-1].ljust(size - 64)
+    obj.pop("timestamp", None)
+    head = json.dumps(obj).encode()
+    before, mid, after = b', "timestamp": ', b', "bench_nonce": "', b'"}'
+    pad = 64 - len(before) - TS_LEN - len(mid) - NONCE_LEN - len(after)
+    prefix = head[:-1].ljust(size - 64 - pad) + b" " * pad
     if len(prefix) != size - 64:
         raise ValueError(f"the JSON body is longer than {size - 64} bytes")
-    return prefix, b" " * pad + before, after
+    return prefix, before, mid, after
 
 
 def sign_like_lua(secret: bytes, prefix: bytes, last_block: bytes) -> str:
@@ -94,8 +103,8 @@ def _lua_str(data: bytes) -> str:
 
 def lua_script(secret: bytes, json_body: bytes, size: int) -> str:
     """A wrk script posting ``size``-byte bodies with a fresh nonce, identifier and signature."""
-    prefix, before, after = template_body(json_body, size)
-    sample = before + b"0" * NONCE_LEN + after
+    prefix, before, mid, after = template_body(json_body, size)
+    sample = before + b"1" * TS_LEN + mid + b"0" * NONCE_LEN + after
     expected = "sha256=" + hmac.new(secret, prefix + sample, hashlib.sha256).hexdigest()
     if sign_like_lua(secret, prefix, sample) != expected:
         raise AssertionError("midstate HMAC does not match hmac: bench/wrk_hmac.py is broken")
@@ -109,7 +118,9 @@ local INNER = {{{", ".join(str(x) for x in inner_mid)}}}
 local OUTER = {{{", ".join(str(x) for x in outer_mid)}}}
 local PREFIX = {_lua_str(prefix)}
 local BEFORE = {_lua_str(before)}
+local MID = {_lua_str(mid)}
 local AFTER = {_lua_str(after)}
+local TS0 = {int(time.time() * 1000)}
 local SALT = "{secrets.token_hex(2)}"
 local INNER_PAD = "\\128" .. string.rep("\\0", 55) .. {_lua_str(struct.pack(">Q", length * 8))}
 local OUTER_PAD = "\\128" .. string.rep("\\0", 23) .. {_lua_str(struct.pack(">Q", (64 + 32) * 8))}
@@ -149,7 +160,7 @@ setup = function(thread) threads = threads + 1; thread:set("tid", threads) end
 request = function()
   counter = counter + 1
   local nonce = string.format("%s%02d%010d", SALT, tid % 100, counter)
-  local last = BEFORE .. nonce .. AFTER
+  local last = BEFORE .. string.format("%013d", TS0 + counter) .. MID .. nonce .. AFTER
   local out = compress(OUTER, bytes(compress(compress(INNER, last), INNER_PAD)) .. OUTER_PAD)
   local hex = {{}}
   for i = 1, 8 do hex[i] = tohex(out[i], 8) end

@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.tables import ApiToken, DashboardSession, Organization, utcnow
 
@@ -96,7 +96,7 @@ def lookup_token(session: Session, token: str) -> TokenInfo | None:
         select(ApiToken).where(
             ApiToken.token_hash == hash_token(token),
             ApiToken.revoked_at.is_(None),  # type: ignore[union-attr]
-            sa.or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),  # type: ignore[union-attr, operator]
+            sa.or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
         )
     ).first()
     if row is None:

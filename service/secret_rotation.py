@@ -17,6 +17,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -39,7 +40,7 @@ __all__ = [
 
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 24 * 30  # a month: longer, and the old secret is not really retired
-S = Source.__table__
+S = cast(sa.Table, getattr(Source, "__table__"))  # noqa: B009 - the Core table, typed (SQLModel hides it)
 _ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc")
 
 

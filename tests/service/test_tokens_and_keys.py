@@ -230,3 +230,15 @@ def test_cli_rotate_secret_prints_it_once_with_the_overlap(cli, acme, db, keys):
 def test_create_token_refuses_a_bad_expiry(db, acme):
     with db.session() as s, pytest.raises(ValueError, match="between 1 and"):
         create_token(s, acme.org_id, "read", expires_in_days=0)
+
+
+def test_a_bad_key_in_the_list_is_named(keys):
+    from service.crypto import ConfigError
+
+    with pytest.raises(ConfigError, match="key 2 of 2 is not a valid Fernet key"):
+        Vault(f"{keys[0]},not-a-key")
+    with pytest.raises(ConfigError, match="empty"):
+        Vault(" , ")
+    both = Vault(f" {keys[1]} , {keys[0]} ")  # spaces around the commas are ignored
+    assert both.key_count == 2 and both.is_current(both.encrypt("x"))
+    assert not both.is_current(Vault(keys[0]).encrypt("x"))

@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
 from service.outage import OutageMonitor
-from service.outage import OutageMonitor
 from service.settings import Settings
 from service.tables import InboxEvent, Source, utcnow
 
@@ -352,8 +351,6 @@ class InboxWriter:
                         if not fut.done():
                             fut.set_exception(exc)
                     continue
-                if self.monitor is not None:
-                    self.monitor.recovered()
                 if self.monitor is not None:
                     self.monitor.recovered()
                 for (_, fut), res in zip(batch, results, strict=True):

@@ -35,6 +35,7 @@ retrying cannot help.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import re
 import socket
@@ -65,6 +66,7 @@ __all__ = [
 ]
 
 ALLOW_SETTING = "TASKHUB_OUTBOUND_ALLOW"
+log = logging.getLogger("connectors.outbound")
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -131,6 +133,12 @@ def refused_class(addr: IPAddress) -> str | None:
     if not addr.is_global:
         return "a non-public address"
     return None
+
+
+def _article_stripped(reason: str) -> str:
+    """``"a loopback address (127.0.0.1 inside ::ffff:7f00:1)"`` → ``"a loopback address"``:
+    the reason without the addresses a resolved name led to."""
+    return reason.split(" (", 1)[0]
 
 
 def _literal_address(host: str) -> IPAddress | None:
@@ -237,8 +245,13 @@ class OutboundPolicy:
             literal = ipaddress.ip_address(_normal_host(host).split("%", 1)[0]) == addr
         except ValueError:
             literal = False
-        shown = f"{host} is" if literal else f"{host} resolves to {addr},"
-        return f"refused: {shown} {reason} (not in {ALLOW_SETTING})"
+        if literal:
+            return f"refused: {host} is {reason} (not in {ALLOW_SETTING})"
+        # The message reaches the source's status, which every read token sees: naming the
+        # address would make the guard a lookup service for the deployment's internal DNS.
+        # The operator finds the address in the server log.
+        log.warning("outbound.refused host=%s address=%s: %s", host, addr, reason)
+        return f"refused: {host} resolves to {_article_stripped(reason)} (not in {ALLOW_SETTING})"
 
     def resolve(self, host: str, port: int) -> list[tuple[Any, ...]]:
         """Resolve ``host`` and check every answer: the core check, before any connect.

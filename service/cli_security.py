@@ -82,6 +82,7 @@ def secrets_rotate() -> None:
 def source_rotate_secret(
     source: Annotated[str, typer.Argument(help="Source id (a Jira source).")],
     overlap: Annotated[float, typer.Option(help="Hours the old secret is still accepted (0: none).")] = 24,
+    force: Annotated[bool, typer.Option(help="Rotate although the previous overlap still runs (ends it).")] = False,
 ) -> None:
     """A new webhook secret for a Jira source, printed once; the old one works for the overlap."""
     from service.api.problems import Problem
@@ -93,7 +94,8 @@ def source_rotate_secret(
     settings, db = _db()
     with db.session() as s:
         try:
-            rotated = rotate_webhook_secret(s, settings, source_id, org_id=None, overlap=timedelta(hours=overlap))
+            rotated = rotate_webhook_secret(s, settings, source_id, org_id=None, overlap=timedelta(hours=overlap),
+                                            force=force)
         except Problem as exc:
             fail(exc.detail)
     typer.echo(json.dumps({"source_id": rotated.source_id, "webhook_secret": rotated.secret,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import cast
 
 import sqlalchemy as sa
@@ -102,7 +102,7 @@ def rotate_stored_secrets(db: Database, settings: Settings) -> RotationReport:
 
 def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, *, org_id: int | None,
                           overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
-                          now: datetime | None = None) -> RotatedSecret:
+                          now: datetime | None = None, force: bool = False) -> RotatedSecret:
     """A new webhook secret for a Jira source, committed; see ``apply_webhook_rotation``.
 
     ``org_id`` None: any organization (the CLI, run by the operator). Raises ``Problem``
@@ -111,7 +111,7 @@ def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, 
     src = session.get(Source, source_id)
     if src is None or (org_id is not None and src.org_id != org_id):
         raise Problem(404, f"source {source_id} not found")
-    rotated = apply_webhook_rotation(src, settings, overlap=overlap, now=now)
+    rotated = apply_webhook_rotation(src, settings, overlap=overlap, now=now, force=force)
     session.add(src)
     session.commit()
     return rotated
@@ -119,9 +119,14 @@ def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, 
 
 def apply_webhook_rotation(src: Source, settings: Settings, *,
                            overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
-                           now: datetime | None = None) -> RotatedSecret:
+                           now: datetime | None = None, force: bool = False) -> RotatedSecret:
     """Set a new random secret on ``src`` (not committed); the old one is accepted until
-    ``now + overlap`` (none when the overlap is 0 or there was no secret)."""
+    ``now + overlap`` (none when the overlap is 0 or there was no secret).
+
+    One previous secret is kept, so a second rotation inside a running overlap would end the
+    first one's promise at once (a client retrying a timed-out POST would do exactly that, and
+    senders still on the oldest secret would get 401s): it is a 409 unless ``force`` says the
+    caller means to end that overlap now."""
     if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
         raise Problem(422, f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
     if src.kind != "jira":
@@ -129,6 +134,13 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
                            "Trello app's secret, which taskhub does not generate; set a new one with "
                            "PATCH /api/v1/sources/{id} {\"webhook_secret\": ...}")
     now = now or utcnow()
+    running = src.webhook_secret_prev_until
+    if running is not None and running.tzinfo is None:
+        running = running.replace(tzinfo=timezone.utc)
+    if running is not None and running > now and not force:
+        raise Problem(409, f"source {src.id}'s previous webhook secret is still accepted until "
+                           f"{running.isoformat()}: rotating again now would cut it off; rotate after "
+                           "that, or force it (force=true / --force) to end that overlap now")
     new = secrets.token_urlsafe(32)
     until = now + overlap if overlap > timedelta(0) and src.webhook_secret_enc else None
     src.webhook_secret_prev_enc = src.webhook_secret_enc if until else None

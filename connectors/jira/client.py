@@ -284,7 +284,9 @@ class JiraClient:
         if not isinstance(body, dict):
             raise Fatal("Jira search gave no JSON result")
         issues = list(body.get("issues", []))
-        total = int(body.get("total", 0))
+        total = body.get("total", 0)
+        if not isinstance(total, int) or isinstance(total, bool):  # the value stays out of the message
+            raise Fatal(f"Jira search answered a non-integer total ({type(total).__name__})")
         following = start_at + len(issues)
         is_last = not issues or following >= total
         return SearchPage(issues, None, None if is_last else following, is_last, total)

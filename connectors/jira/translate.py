@@ -97,7 +97,9 @@ def translate_error(
             f"transport error talking to Jira on {method} {where}: {type(exc).__name__}", url=url
         )
     if isinstance(exc, ValueError):
-        return Fatal(f"unreadable Jira response on {method} {where}: {exc}", url=url)
+        # Its text quotes what could not be read, i.e. the response body: server log only.
+        log.debug("unreadable Jira response on %s %s: %s", method, where, exc)
+        return Fatal(f"unreadable Jira response on {method} {where} ({type(exc).__name__})", url=url)
     return Fatal(
         f"unexpected {type(exc).__name__} from the Jira client on {method} {where}", url=url
     )

@@ -46,13 +46,15 @@ def rotate_secret(
     overlap_hours: Annotated[int, Query(ge=0, le=MAX_OVERLAP_HOURS,
                                         description="How long the old secret is still accepted.")
                              ] = DEFAULT_OVERLAP_HOURS,
+    force: Annotated[bool, Query(description="Rotate although a previous overlap is still running "
+                                             "(ends it now); without it that is a 409.")] = False,
 ) -> WebhookSecretRotated:
     """A new webhook secret for a Jira source, shown once; the old one is accepted for the overlap.
 
     Trello sources are refused (422): Trello signs with its app secret, which taskhub does not make.
     """
     rotated = rotate_webhook_secret(session, settings, source_id, org_id=caller.org_id,
-                                    overlap=timedelta(hours=overlap_hours))
+                                    overlap=timedelta(hours=overlap_hours), force=force)
     request.app.state.source_cache.evict(source_id)
     return WebhookSecretRotated(source_id=source_id, webhook_secret=rotated.secret,
                                 previous_accepted_until=rotated.previous_until)

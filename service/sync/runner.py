@@ -107,7 +107,11 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
         raise
     except BaseException as exc:
         recorder.errors += 1
-        recorder.finish("failed", f"{exc.__class__.__name__}: {exc}")
+        # Not a classified connector error: its text may quote what a tool answered (a value a
+        # mapping could not read), and read tokens see the run's error. The caller (the scheduler's
+        # log.exception, the CLI's stderr) shows the text to the operator.
+        recorder.finish("failed", f"{exc.__class__.__name__}: unexpected error during the sync "
+                                  "(the server log has the details)")
         lease.release(finished=False)
         raise
     recorder.finish("ok")

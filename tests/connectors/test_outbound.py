@@ -158,16 +158,20 @@ def test_public_addresses_pass_the_check(addr: str) -> None:
     assert PUBLIC.resolve(addr, 443)  # no connect: this machine has no internet
 
 
-def test_a_name_resolving_to_loopback_is_refused() -> None:
+def test_a_name_resolving_to_loopback_is_refused(caplog: pytest.LogCaptureFixture) -> None:
     policy = OutboundPolicy.parse("", resolver=fake_dns({"jira.evil.example": ["127.0.0.1"]}))
-    with pytest.raises(OutboundRefused, match="jira.evil.example resolves to 127.0.0.1, a loopback address"):
+    with pytest.raises(OutboundRefused, match="jira.evil.example resolves to a loopback address") as err:
         policy.connect("jira.evil.example", 443, timeout=1)
+    # The address a name resolved to is for the operator's log, not the tenant's status page.
+    assert "127.0.0.1" not in str(err.value)
+    assert "address=127.0.0.1" in caplog.text
 
 
 def test_one_private_answer_among_public_ones_refuses_the_name() -> None:
     policy = OutboundPolicy.parse("", resolver=fake_dns({"mixed.example": ["93.184.216.34", "10.0.0.7"]}))
-    with pytest.raises(OutboundRefused, match="10.0.0.7, a private address"):
+    with pytest.raises(OutboundRefused, match="mixed.example resolves to a private address") as err:
         policy.resolve("mixed.example", 443)
+    assert "10.0.0.7" not in str(err.value)
 
 
 def test_an_ipv6_answer_is_checked_like_an_ipv4_one() -> None:
@@ -403,3 +407,43 @@ def test_an_unexpected_2xx_from_trello_keeps_its_body_out_of_the_message() -> No
             api.me()
     assert "202" in str(info.value) and "INTERNAL-SECRET" not in str(info.value)
     assert "INTERNAL-SECRET" in (info.value.body or "")
+
+
+def test_an_unreadable_answer_is_classified_without_quoting_it() -> None:
+    """A value the client cannot read (here DC's ``total``) is a Fatal whose text names the call,
+    not the value: the message reaches ``last_run.error``, which every read token sees."""
+    import json as _json
+    import threading as _threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from connectors.errors import Fatal as _Fatal
+    from connectors.jira import JiraAuth, JiraClient
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            answer = ({"versionNumbers": [9, 0, 0], "deploymentType": "Server", "baseUrl": "x"}
+                      if "serverInfo" in self.path else {"issues": [{"id": "1"}], "total": "INTERNAL-ONLY"})
+            body = _json.dumps(answer).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_POST = do_GET
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.2", 0), Handler)
+    _threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        client = JiraClient(f"http://127.0.0.2:{httpd.server_address[1]}", JiraAuth.dc("pat"),
+                            deployment="datacenter", outbound=OutboundPolicy.parse("127.0.0.2/32"),
+                            max_attempts=1)
+        with pytest.raises(_Fatal) as err:
+            client.search_page("project = X", fields=["id"])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert "non-integer total" in str(err.value) and "INTERNAL-ONLY" not in str(err.value)

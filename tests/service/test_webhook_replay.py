@@ -155,3 +155,25 @@ def test_rotate_refuses_trello_other_orgs_bad_overlap_and_non_admins(client, acm
         r = client.post(f"/api/v1/sources/{jira}/webhook-secret/rotate", params={"overlap_hours": bad},
                         headers=acme.h())
         assert r.status_code == 422, bad
+
+
+def test_a_second_rotation_inside_the_overlap_is_a_409_unless_forced(client, acme, db):
+    """One previous secret is kept: rotating again (a retried POST) would cut the first one off."""
+    sid, first = _jira(client, acme)
+    url = f"/api/v1/sources/{sid}/webhook-secret/rotate"
+    second = client.post(url, headers=acme.h()).json()["webhook_secret"]
+    r = client.post(url, headers=acme.h())
+    assert r.status_code == 409 and "still accepted until" in r.json()["detail"], r.text
+    assert r.headers["content-type"] == "application/problem+json"
+
+    def post(secret: str, n: int) -> int:
+        body = BODY.replace(b'"42"', f'"{n}"'.encode())
+        return client.post(f"/webhooks/jira/{sid}", content=body,
+                           headers={"X-Hub-Signature": _sig(secret, body)}).status_code
+
+    assert post(first, 1) == 202  # the promise of the first rotation holds
+    r = client.post(url, params={"force": "true"}, headers=acme.h())
+    assert r.status_code == 200, r.text
+    third = r.json()["webhook_secret"]
+    assert post(first, 2) == 401  # forced: the first overlap ended
+    assert post(second, 3) == 202 and post(third, 4) == 202

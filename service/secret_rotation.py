@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import sqlalchemy as sa
@@ -136,7 +136,7 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
     now = now or utcnow()
     running = src.webhook_secret_prev_until
     if running is not None and running.tzinfo is None:
-        running = running.replace(tzinfo=timezone.utc)
+        running = running.replace(tzinfo=UTC)
     if running is not None and running > now and not force:
         raise Problem(409, f"source {src.id}'s previous webhook secret is still accepted until "
                            f"{running.isoformat()}: rotating again now would cut it off; rotate after "

@@ -5,7 +5,9 @@ names in the exports (milestones, people, projects, tasks, sources) are text the
 users control, and a spreadsheet runs a cell that starts with ``=``, ``+``, ``-``, ``@``, a
 tab or a carriage return as a formula (``=HYPERLINK(...)``, DDE). Following OWASP's CSV
 injection guidance (https://owasp.org/www-community/attacks/CSV_Injection), such a cell is
-written with a leading single quote, which spreadsheets show as text and do not evaluate.
+written with a leading single quote, which spreadsheets show as text and do not evaluate; so
+is one whose formula character follows leading whitespace, a BOM or control characters (some
+importers trim those), or is a full-width ``＝＋－＠``.
 Numbers are never touched: an ``int``/``float``/``Decimal`` keeps its sign, and so does a
 string that is exactly a plain decimal number (``-12.5``): a spreadsheet reads it as that
 number, so it can carry no formula, and quoting it would turn a name like ``-1`` into text
@@ -22,8 +24,13 @@ from typing import Any
 
 __all__ = ["view_rows", "to_csv", "flatten", "safe_cell", "write_csv"]
 
-# OWASP's list of characters a spreadsheet treats as the start of a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP's list of characters a spreadsheet treats as the start of a formula, plus NUL and a
+# newline (OWASP ASVS 5.0 lists them) and the full-width forms of the four operators, which some
+# spreadsheets normalize to the ASCII ones on import.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n", "\0", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+# Importers that trim leading spaces ("Trim spaces" in LibreOffice, Google Sheets) would see the
+# formula behind them: the prefix check looks past leading whitespace, a BOM and C0 controls.
+_IGNORED_LEAD = re.compile(r"^[\s\ufeff\x00-\x1f\x7f]+")
 # A plain decimal number: optional minus, digits, optional fraction. No exponent, no plus
 # sign, no spaces: anything more than this is quoted like any other text.
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(\.[0-9]+)?")
@@ -34,7 +41,9 @@ def safe_cell(value: Any) -> Any:
     formula gets a leading ``'``; numbers (and ``None``, written as an empty cell) pass."""
     if value is None:
         return ""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES) and not _PLAIN_NUMBER.fullmatch(value):
+    if not isinstance(value, str) or _PLAIN_NUMBER.fullmatch(value):
+        return value
+    if value.startswith(FORMULA_PREFIXES) or _IGNORED_LEAD.sub("", value).startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
 

@@ -65,8 +65,9 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (see 'ta
 def secrets_rotate() -> None:
     """Re-encrypt every stored credential and webhook secret under the newest key.
 
-    Put the new key first in TASKHUB_SECRET_KEY (comma-separated, old keys after it), run
-    this, then drop the old keys. Prints counts; running it again rotates nothing.
+    Put the new key first in TASKHUB_SECRET_KEY (comma-separated, old keys after it) on every
+    replica, run this until it prints "complete": true (a run that rotated something, or met a
+    row changed meanwhile, is followed by another), then drop the old keys.
     """
     from service.secret_rotation import rotate_stored_secrets
 
@@ -76,6 +77,9 @@ def secrets_rotate() -> None:
     if report.undecryptable:
         fail(f"sources {report.undecryptable} hold secrets no key in TASKHUB_SECRET_KEY decrypts; "
              "add the key they were written with and run again", code=1)
+    if report.changed_meanwhile:
+        fail(f"sources {report.changed_meanwhile} changed while this ran and were left as they are; "
+             "run again", code=1)
 
 
 @source_app.command("rotate-secret")

@@ -58,11 +58,20 @@ class RotationReport:
     rotated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
     current: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
     undecryptable: list[int] = field(default_factory=list)  # source ids no configured key opens
+    # Source ids written by someone else between our read and our write (a replica still running
+    # with the old key list first, an admin's PATCH): left for the next run, never overwritten.
+    changed_meanwhile: list[int] = field(default_factory=list)
     keys: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """True when every secret is under the newest key: the old keys may be dropped."""
+        return not (self.undecryptable or self.changed_meanwhile or any(self.rotated.values()))
 
     def as_dict(self) -> dict[str, object]:
         return {"keys": self.keys, "rotated": self.rotated, "already_current": self.current,
-                "undecryptable_sources": self.undecryptable}
+                "undecryptable_sources": self.undecryptable, "changed_meanwhile_sources": self.changed_meanwhile,
+                "complete": self.complete}
 
 
 def rotate_stored_secrets(db: Database, settings: Settings) -> RotationReport:
@@ -97,6 +106,8 @@ def rotate_stored_secrets(db: Database, settings: Settings) -> RotationReport:
         if done:
             for name in changes:
                 report.rotated[name] += 1
+        else:
+            report.changed_meanwhile.append(row.id)
     return report
 
 

@@ -192,7 +192,7 @@ def test_secrets_rotate_reencrypts_everything_under_the_newest_key(cli, acme, db
     r = cli("secrets", "rotate", key=both)
     assert r.exit_code == 0, r.output
     report = json.loads(r.stdout)
-    assert report["keys"] == 2
+    assert report["keys"] == 2 and report["complete"] is False  # it rotated: run again to confirm
     assert report["rotated"] == {"credentials_enc": 2, "webhook_secret_enc": 2, "webhook_secret_prev_enc": 1}
     after = _encrypted(db)
     assert [Vault(new).decrypt_str(v) for v in after] == plain  # the new key alone opens everything
@@ -201,7 +201,43 @@ def test_secrets_rotate_reencrypts_everything_under_the_newest_key(cli, acme, db
 
     again = json.loads(cli("secrets", "rotate", key=both).stdout)
     assert sum(again["rotated"].values()) == 0 and sum(again["already_current"].values()) == 5
+    assert again["complete"] is True
     assert _encrypted(db) == after
+
+
+def test_secrets_rotate_leaves_a_row_changed_meanwhile_and_says_so(db, acme, keys, monkeypatch):
+    """A replica still writing under the old key between our read and our write: its value is
+    kept (compare-and-set), the report names the source, and the next run rotates it."""
+    from service import secret_rotation
+
+    old, new = keys
+    ids = _sources(db, acme.org_id, old)
+    both = f"{new},{old}"
+    settings = Settings(database_url=db.url, secret_key=both, _env_file=None)  # type: ignore[call-arg]
+    written_meanwhile = Vault(old).encrypt("written by a replica on the old key order")
+    real = secret_rotation.get_vault(settings)
+
+    class Racing:
+        key_count = real.key_count
+        is_current = staticmethod(real.is_current)
+
+        @staticmethod
+        def rotate(value: str) -> str:
+            with db.write() as conn:  # another writer gets in first
+                conn.execute(sa.update(S).where(S.c.id == int(ids["jira"]))
+                             .values(credentials_enc=written_meanwhile))
+            return real.rotate(value)
+
+    monkeypatch.setattr(secret_rotation, "get_vault", lambda _settings: Racing)
+    report = secret_rotation.rotate_stored_secrets(db, settings)
+    assert int(ids["jira"]) in report.changed_meanwhile and report.complete is False
+    with db.read() as c:
+        kept = c.execute(sa.select(S.c.credentials_enc).where(S.c.id == int(ids["jira"]))).scalar_one()
+    assert kept == written_meanwhile
+    monkeypatch.undo()
+    secret_rotation.rotate_stored_secrets(db, settings)
+    final = secret_rotation.rotate_stored_secrets(db, settings)
+    assert final.complete and final.changed_meanwhile == []
 
 
 def test_secrets_rotate_names_what_no_key_opens(cli, acme, db, keys):

@@ -135,6 +135,27 @@ def refused_class(addr: IPAddress) -> str | None:
     return None
 
 
+def _split_port(entry: str) -> tuple[str, int | None]:
+    """``"127.0.0.1:18081"`` → ``("127.0.0.1", 18081)``; ``"[::1]:8443"`` → ``("::1", 8443)``;
+    an entry without a port (a bare IPv6 address or network included) is returned as it is."""
+    if entry.startswith("["):
+        inside, _, rest = entry[1:].partition("]")
+        if rest.startswith(":") and rest[1:].isdigit():
+            return inside, _port(entry, rest[1:])
+        return entry, None
+    head, sep, tail = entry.rpartition(":")
+    if sep and ":" not in head and tail.isdigit():  # one colon: host or IPv4 (or CIDR) and a port
+        return head, _port(entry, tail)
+    return entry, None
+
+
+def _port(entry: str, digits: str) -> int:
+    port = int(digits)
+    if not 0 < port < 65536:
+        raise ValueError(f"{ALLOW_SETTING}: {entry!r} names port {port}, outside 1-65535")
+    return port
+
+
 def _article_stripped(reason: str) -> str:
     """``"a loopback address (127.0.0.1 inside ::ffff:7f00:1)"`` → ``"a loopback address"``:
     the reason without the addresses a resolved name led to."""
@@ -182,25 +203,28 @@ class OutboundPolicy:
 
     ``networks`` and ``hosts`` come from ``TASKHUB_OUTBOUND_ALLOW``; an empty policy
     (the default, and what a hosted many-tenant deployment keeps) allows public
-    addresses only. ``resolver`` is ``socket.getaddrinfo`` except in tests.
+    addresses only. An entry may name a port (``127.0.0.1:18081``, ``[::1]:8443``,
+    ``jira.corp.example:8443``): it then allows that port alone, so the demo can allow its
+    sandboxes without allowing every service on the loopback address. ``resolver`` is
+    ``socket.getaddrinfo`` except in tests.
     """
 
-    networks: tuple[IPNetwork, ...] = ()
-    hosts: frozenset[str] = frozenset()
+    networks: tuple[tuple[IPNetwork, int | None], ...] = ()
+    hosts: frozenset[tuple[str, int | None]] = frozenset()
     resolver: Resolver = field(default=socket.getaddrinfo, compare=False, repr=False)
 
     @classmethod
     def parse(cls, allow: str | Iterable[str] | None, *, resolver: Resolver | None = None) -> OutboundPolicy:
         """Read the allow list (comma-separated text or entries); a bad entry is a ValueError."""
         entries = allow.split(",") if isinstance(allow, str) else list(allow or ())
-        networks: list[IPNetwork] = []
-        hosts: set[str] = set()
+        networks: list[tuple[IPNetwork, int | None]] = []
+        hosts: set[tuple[str, int | None]] = set()
         for raw in entries:
-            entry = raw.strip()
+            entry, port = _split_port(raw.strip())
             if not entry:
                 continue
             try:
-                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                networks.append((ipaddress.ip_network(entry.strip("[]"), strict=False), port))
                 continue
             except ValueError:
                 pass
@@ -211,35 +235,39 @@ class OutboundPolicy:
                     f"{ALLOW_SETTING}: {entry!r} is neither a CIDR, an address, a host name "
                     "nor a .domain suffix"
                 )
-            hosts.add(name)
+            hosts.add((name, port))
         return cls(
             networks=tuple(networks),
             hosts=frozenset(hosts),
             resolver=resolver or socket.getaddrinfo,
         )
 
-    def allows_host(self, host: str) -> bool:
-        """True if the operator listed this host name (or a ``.suffix`` of it)."""
+    def allows_host(self, host: str, port: int | None = None) -> bool:
+        """True if the operator listed this host name (or a ``.suffix`` of it), for ``port``
+        (None: for any port, which only an entry without a port allows)."""
         name = _normal_host(host)
         if not name:
             return False
-        if name in self.hosts:
-            return True
-        return any(h.startswith(".") and (name.endswith(h) or name == h[1:]) for h in self.hosts)
+        return any(
+            (h == name or (h.startswith(".") and (name.endswith(h) or name == h[1:])))
+            and (p is None or p == port)
+            for h, p in self.hosts
+        )
 
-    def allows_address(self, addr: IPAddress) -> bool:
-        """True if ``addr`` (or the IPv4 address it wraps) is in an allowed network."""
+    def allows_address(self, addr: IPAddress, port: int | None = None) -> bool:
+        """True if ``addr`` (or the IPv4 address it wraps) is in an allowed network, for ``port``."""
         candidates: list[IPAddress] = [addr]
         if isinstance(addr, ipaddress.IPv6Address):
             inner = _embedded_ipv4(addr)
             if inner is not None:
                 candidates.append(inner)
-        return any(a in net for a in candidates for net in self.networks if a.version == net.version)
+        return any(a in net and (p is None or p == port)
+                   for a in candidates for net, p in self.networks if a.version == net.version)
 
-    def refusal(self, host: str, addr: IPAddress) -> str | None:
-        """The refusal message for connecting to ``addr`` for ``host``, or None if allowed."""
+    def refusal(self, host: str, addr: IPAddress, port: int | None = None) -> str | None:
+        """The refusal message for connecting to ``addr``:``port`` for ``host``, or None if allowed."""
         reason = refused_class(addr)
-        if reason is None or self.allows_address(addr) or self.allows_host(host):
+        if reason is None or self.allows_address(addr, port) or self.allows_host(host, port):
             return None
         try:
             literal = ipaddress.ip_address(_normal_host(host).split("%", 1)[0]) == addr
@@ -266,7 +294,7 @@ class OutboundPolicy:
             if family not in (socket.AF_INET, socket.AF_INET6):
                 raise OutboundRefused(f"refused: {host} resolves to a non-IP address family")
             addr = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
-            message = self.refusal(host, addr)
+            message = self.refusal(host, addr, port)
             if message is not None:
                 raise OutboundRefused(message)
         return answers
@@ -315,7 +343,8 @@ class OutboundPolicy:
         if scheme not in ("http", "https") or not host:
             return "base_url must be an absolute https:// URL"
         literal = _literal_address(host)
-        allowed = self.allows_host(host) or (literal is not None and self.allows_address(literal))
+        port = origin_of(url)[2]
+        allowed = self.allows_host(host, port) or (literal is not None and self.allows_address(literal, port))
         if scheme == "http" and not allowed:
             return f"base_url must use https (plain http only to hosts in {ALLOW_SETTING})"
         if literal is not None:

@@ -126,13 +126,14 @@ class Demo:
     def _allow_sandboxes(self) -> None:
         """Let the outbound guard reach the two loopback sandboxes, and nothing else internal.
 
-        Only this demo's settings carry the allowance (the sandboxes' exact hosts), so no
-        switch exists that a production deployment could inherit.
+        Only this demo's settings carry the allowance, and only for the sandboxes' own host and
+        port (not the API itself, nor a database on the same address), so no switch exists that
+        a production deployment could inherit.
         """
         from urllib.parse import urlsplit
 
-        hosts = sorted({urlsplit(u).hostname or "" for u in (self.jira_url, self.trello_api)})
-        self.settings = self.settings.model_copy(update={"outbound_allow": ",".join(hosts)})
+        entries = sorted({urlsplit(u).netloc for u in (self.jira_url, self.trello_api)})
+        self.settings = self.settings.model_copy(update={"outbound_allow": ",".join(entries)})
 
     def _org_and_token(self) -> None:
         from service.auth import create_org, create_token

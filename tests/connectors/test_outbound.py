@@ -447,3 +447,21 @@ def test_an_unreadable_answer_is_classified_without_quoting_it() -> None:
         httpd.shutdown()
         httpd.server_close()
     assert "non-integer total" in str(err.value) and "INTERNAL-ONLY" not in str(err.value)
+
+
+def test_an_entry_with_a_port_allows_that_port_alone() -> None:
+    """How the demo allows its sandboxes without allowing the API or a database on 127.0.0.1."""
+    policy = OutboundPolicy.parse("127.0.0.1:18081, [::1]:8443, jira.corp.example:8443, 10.0.0.0/8:443",
+                                  resolver=fake_dns({"jira.corp.example": ["10.1.2.3"]}))
+    assert policy.resolve("127.0.0.1", 18081)
+    assert policy.resolve("::1", 8443)
+    assert policy.resolve("jira.corp.example", 8443)
+    assert policy.resolve("10.9.9.9", 443)
+    for host, port in (("127.0.0.1", 5432), ("::1", 18081), ("jira.corp.example", 80), ("10.9.9.9", 80)):
+        with pytest.raises(OutboundRefused):
+            policy.resolve(host, port)
+    assert policy.registration_problem("http://127.0.0.1:18081/") is None
+    assert policy.registration_problem("http://127.0.0.1:8000/") is not None
+    for bad in ("127.0.0.1:0", "127.0.0.1:70000", "[::1]:99999"):
+        with pytest.raises(ValueError, match="outside 1-65535"):
+            OutboundPolicy.parse(bad)

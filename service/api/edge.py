@@ -30,6 +30,9 @@ from service.settings import Settings
 __all__ = ["DASHBOARD_HEADERS", "EdgeGuard", "header_problem"]
 
 _EVERY_RESPONSE = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin")]
+# API answers are per token and some carry a secret once (a new token, a rotated webhook secret,
+# a new source's secret): no cache, shared or private, keeps them unless a route says otherwise.
+_API_NO_STORE = (b"cache-control", b"no-store")
 
 # The dashboard serves HTML with one same-origin stylesheet and no script: everything else
 # is refused, so injected markup can load, run, frame or post nothing.
@@ -74,9 +77,14 @@ class EdgeGuard:
             await self.app(scope, receive, send)
             return
 
+        api = scope["path"].startswith("/api/")
+
         async def send_stamped(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", ()), *_EVERY_RESPONSE]
+                headers = [*message.get("headers", ()), *_EVERY_RESPONSE]
+                if api and not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_API_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         problem = header_problem(scope["headers"], max_headers=self.max_headers, max_field=self.max_field,

@@ -146,6 +146,13 @@ def test_api_responses_carry_nosniff_and_referrer_policy(client, acme):
         assert r.headers.get_list("x-content-type-options") == ["nosniff"]  # stamped once
 
 
+def test_api_answers_are_never_cached_secrets_included(client, acme):
+    created = client.post("/api/v1/tokens", json={"name": "ci", "scope": "read"}, headers=acme.h())
+    assert created.status_code in (200, 201), created.text
+    for r in (created, client.get("/api/v1/sources", headers=acme.h()), client.get("/api/v1/sources")):
+        assert r.headers.get_list("cache-control") == ["no-store"], r.status_code
+
+
 def test_dashboard_pages_carry_the_csp_and_refuse_framing(client, acme):
     login = client.get("/login")
     client.post("/login", data={"token": acme.read, "next": "/"}, follow_redirects=False)

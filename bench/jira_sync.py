@@ -10,11 +10,21 @@ incremental poll); the child reports its own CPU (user+sys) and peak RSS
 ``TASKHUB_BENCH_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test)
 and dropped afterwards.
 
-Printed per store: issues/s, API requests against the minimum (search pages of 100 +
-worklog feed pages of 1000 + worklog/list calls of 1000 + versions per project + the
-four site calls), peak RSS, taskhub CPU seconds per 1,000 issues (sync phase and whole
-process) and the requests of a no-change poll. Targets: <= 0.3 CPU-s / 1,000 issues,
-peak RSS < 400 MB, <= 2 requests for a no-change poll.
+The floor: in the same run, before each sync, another fresh child (``--floor``) fetches and
+decodes the same pages with the same client (``make_jira_client``, the same sandbox, the same
+site calls, JQL, fields and expand, worklog feeds and lists, versions, under the same GC
+settings) and maps and stores nothing; it reports its CPU over the same span as the sync's
+(from before the client is made to the last page). The headline figure is **sync CPU ÷
+floor**: CPU-s per 1,000 issues drift with the VM (the same code measured 0.26–0.66 on
+different days), the ratio of two measurements of one run much less. It is the figure to beat
+(issue 17); the absolute 0.3 CPU-s / 1,000 issues target is retired (still printed).
+
+Printed per store: sync CPU ÷ floor, issues/s, API requests against the minimum (search
+pages of 100 + worklog feed pages of 1000 + worklog/list calls of 1000 + versions per project
++ the four site calls) and the floor's requests (the same, or the ratio means nothing), peak
+RSS, taskhub CPU seconds per 1,000 issues (sync phase, floor and whole process) and the
+requests of a no-change poll. Targets: peak RSS < 400 MB, <= 2 requests for a no-change poll.
+With ``--repeat N`` the floor and the sync alternate N times and the medians are compared.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import cpu_seconds, create_pg_database, drop_pg_database  # noqa: E402
 
-TARGET_CPU_PER_1000 = 0.3
+RETIRED_CPU_PER_1000 = 0.3  # printed for reference; the figure to beat is sync CPU / floor
 TARGET_RSS_MB = 400
 TARGET_POLL_REQUESTS = 2
 
@@ -96,6 +106,55 @@ def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
     }))
 
 
+def floor(sandbox_url: str, data_dir: str) -> None:
+    """Fetch and decode what the backfill fetches, with the same client and the same requests;
+    map and store nothing. Prints the CPU of that span and the requests made."""
+    from types import SimpleNamespace
+
+    from cryptography.fernet import Fernet
+
+    from service.settings import Settings
+    from service.sync.runner import run_sync  # noqa: F401 - the sync child's imports before its span
+
+    settings = Settings(data_dir=Path(data_dir), secret_key=Fernet.generate_key().decode(),  # type: ignore[call-arg]
+                        outbound_allow="127.0.0.1", _env_file=None)
+    source = SimpleNamespace(base_url=sandbox_url, scope=None)
+    secrets = SimpleNamespace(credentials={"type": "jira_cloud", "email": "integration@example.com",
+                                           "api_token": "sandbox-api-token"})
+    cpu_ready = _cpu()
+    t0 = time.perf_counter()
+    from mappings.jira import discover_fields
+    from mappings.profile import load_default_profile
+    from service.sync.jira import JiraSyncer, fewer_gc_passes, make_jira_client
+
+    client = make_jira_client(SimpleNamespace(secrets=secrets, source=source, sleep=time.sleep,  # type: ignore[arg-type]
+                                              settings=settings))
+    issues = worklogs = deleted = versions = 0
+    with fewer_gc_passes():
+        client.connect()
+        client.myself()
+        field_list = client.fields()
+        keys = [p["key"] for p in client.projects() if p.get("key")]
+        # The sync's own field list and JQL (its code, given what the site calls answered).
+        fields = discover_fields(field_list, load_default_profile({"timezone": "UTC"}).jira)
+        shape = SimpleNamespace(fields=fields, source=source, site={"projects": keys})
+        jql = f"{JiraSyncer._scope_jql(shape)} ORDER BY updated ASC"  # type: ignore[arg-type]
+        for page in client.iter_search(jql, fields=JiraSyncer._field_list(shape), expand="changelog"):  # type: ignore[arg-type]
+            issues += len(page.issues)
+        for page in client.worklogs_updated_since(0):
+            ids = [v["worklogId"] for v in page.values if "worklogId" in v]
+            worklogs += len(client.worklog_list(ids)) if ids else 0
+        for page in client.worklogs_deleted_since(0):
+            deleted += len(page.values)
+        for key in keys:
+            versions += len(client.project_versions(key))
+    elapsed = time.perf_counter() - t0
+    cpu = _cpu() - cpu_ready
+    print(json.dumps({"cpu_floor": cpu, "elapsed": elapsed, "api_calls": client.api_calls, "issues": issues,
+                      "worklogs": worklogs, "deleted": deleted, "versions": versions,
+                      "routes": _get(sandbox_url + "/_sandbox/stats")["by_route"]}))
+
+
 # --- the parent: sandbox, databases, report ----------------------------------------------
 
 
@@ -145,13 +204,14 @@ def minimum_requests(issues: int, worklogs: int, projects: int) -> dict[str, int
     return pages
 
 
-def run_child(db_url: str, sandbox_url: str) -> tuple[dict[str, Any], float, int]:
-    """Run one sync child; returns its report, its CPU from the parent's view and its max RSS."""
+def run_child(db_url: str | None, sandbox_url: str) -> tuple[dict[str, Any], float, int]:
+    """Run one sync child (the floor's without ``db_url``); returns its report, its CPU from the
+    parent's view and its max RSS."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     with tempfile.TemporaryDirectory(prefix="taskhub-bench-") as tmp:
+        which = ["--floor"] if db_url is None else ["--child", "--db", db_url.replace("{tmp}", tmp)]
         out = subprocess.run(  # noqa: S603 - our own script
-            [sys.executable, str(Path(__file__).resolve()), "--child", "--db", db_url.replace("{tmp}", tmp),
-             "--sandbox", sandbox_url, "--data-dir", tmp],
+            [sys.executable, str(Path(__file__).resolve()), *which, "--sandbox", sandbox_url, "--data-dir", tmp],
             cwd=ROOT, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
         )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -163,13 +223,19 @@ def run_child(db_url: str, sandbox_url: str) -> tuple[dict[str, Any], float, int
 
 
 def report(store: str, r: dict[str, Any], parent_cpu: float, minimum: dict[str, int], issues: int,
-           jira_requests: dict[str, int]) -> bool:
+           jira_requests: dict[str, int], fl: dict[str, Any]) -> bool:
     per_1000_sync = r["cpu_sync"] / issues * 1000
     per_1000_process = parent_cpu / issues * 1000
     rss_mb = r["maxrss_kb"] / 1024
-    ok = (per_1000_sync <= TARGET_CPU_PER_1000 and rss_mb < TARGET_RSS_MB
-          and r["poll_requests_seen_by_jira"] <= TARGET_POLL_REQUESTS)
+    same_requests = fl["routes"] == jira_requests
+    ok = rss_mb < TARGET_RSS_MB and r["poll_requests_seen_by_jira"] <= TARGET_POLL_REQUESTS and same_requests
     print(f"\n== {store} ==")
+    print(f"  sync CPU / floor: {r['cpu_sync'] / fl['cpu_floor']:.2f}  (sync {r['cpu_sync']:.2f} CPU-s, floor "
+          f"{fl['cpu_floor']:.2f} CPU-s = {fl['cpu_floor'] / issues * 1000:.3f} / 1,000 issues: fetching and "
+          f"decoding the same {fl['api_calls']} requests, {fl['issues']} issues, {fl['worklogs']} worklogs, "
+          f"{fl['versions']} versions, mapping and storing nothing)")
+    if not same_requests:
+        print(f"  !! the floor's requests differ from the sync's: {fl['routes']} vs {jira_requests}")
     print(f"  stored: {r['tasks']} tasks, {r['worklogs']} worklogs in {r['elapsed']:.1f} s"
           f"  -> {issues / r['elapsed']:.0f} issues/s")
     print(f"  API requests: {r['api_calls']} made (Jira saw {sum(jira_requests.values())}) vs minimum "
@@ -177,7 +243,7 @@ def report(store: str, r: dict[str, Any], parent_cpu: float, minimum: dict[str, 
     for route, n in sorted(jira_requests.items(), key=lambda kv: -kv[1])[:8]:
         print(f"      {n:6d}  {route}")
     print(f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = {per_1000_sync:.3f} CPU-s / 1,000 issues "
-          f"(target <= {TARGET_CPU_PER_1000}); whole process incl. start-up and migrations "
+          f"(the retired absolute target was <= {RETIRED_CPU_PER_1000}); whole process incl. start-up and migrations "
           f"{parent_cpu:.1f} s = {per_1000_process:.3f}")
     print(f"  peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB})")
     print(f"  no-change poll: {r['poll_requests_seen_by_jira']} requests (target <= {TARGET_POLL_REQUESTS}):"
@@ -196,12 +262,16 @@ def main() -> None:
                     help="full syncs per store (fresh database each); the median is reported — CPU time on a "
                          "shared VM varies by ±15 %% between identical runs")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
     ap.add_argument("--sandbox", help=argparse.SUPPRESS)
     ap.add_argument("--data-dir", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args.db, args.sandbox, args.data_dir)
+        return
+    if args.floor:
+        floor(args.sandbox, args.data_dir)
         return
 
     print(f"starting the Jira sandbox with {args.issues} issues over {args.projects} projects ...", flush=True)
@@ -221,11 +291,16 @@ def main() -> None:
                 url, pg_name = create_pg_database("taskhub_bench")
             else:
                 url = "sqlite:///{tmp}/taskhub.db"
-            runs = []
+            runs, floors = [], []
             for _ in range(args.repeat):
                 try:
                     if pg_name is None and store == "postgres":
                         url, pg_name = create_pg_database("taskhub_bench")
+                    _post(ready["url"] + "/_sandbox/stats/reset")
+                    fl, _, _ = run_child(None, ready["url"])
+                    if fl["issues"] != issues:
+                        raise RuntimeError(f"floor: fetched {fl['issues']} of {issues} issues")
+                    floors.append(fl)
                     _post(ready["url"] + "/_sandbox/stats/reset")
                     r, cpu, _ = run_child(url, ready["url"])
                     if r["items_seen"] != issues or r["tasks"] != issues:
@@ -237,10 +312,14 @@ def main() -> None:
                         pg_name = None
             runs.sort(key=lambda x: x[0])
             _, r, cpu = runs[(len(runs) - 1) // 2]  # the median run (the lower middle of an even count)
+            floors.sort(key=lambda x: x["cpu_floor"])
+            fl = floors[(len(floors) - 1) // 2]
             if len(runs) > 1:
                 per = ", ".join(f"{x[0] / issues * 1000:.3f}" for x in runs)
-                print(f"\n{store}: {len(runs)} full syncs, CPU-s / 1,000 issues sorted: {per}; reporting the median run")
-            all_ok &= report(store, r, cpu, minimum, issues, r["routes"])
+                per_floor = ", ".join(f"{x['cpu_floor'] / issues * 1000:.3f}" for x in floors)
+                print(f"\n{store}: {len(runs)} full syncs, CPU-s / 1,000 issues sorted: {per}; floors: {per_floor};"
+                      " reporting the median runs")
+            all_ok &= report(store, r, cpu, minimum, issues, r["routes"], fl)
     finally:
         proc.terminate()
         proc.wait(10)

@@ -4,25 +4,40 @@
 class) and ``task_day_rollup`` (counted tasks created and completed per UTC hour), kept by
 triggers on ``task`` (``service.store.rollup``) and filled here from the existing rows. The
 progress and flow views read them for a whole organization as of now instead of scanning every task.
-The trigger DDL is ``service.store.rollup``'s at upgrade time: a later change to it needs a
-migration of its own that calls ``rollup.uninstall`` and ``rollup.install`` (and ``rebuild``
-if what the rows mean changes).
+The trigger DDL and the backfill are frozen as literal SQL
+(``sql/0003_task_rollups.<dialect>.<upgrade|downgrade>.sql``: what
+``service.store.rollup`` generated up to commit 7f1dcc5, when this revision still called it).
+A later change to the triggers needs a migration of its own, with its own literal DDL.
 
 Revision ID: 0003
 Revises: 0002
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
-from service.store import rollup
 
 revision = '0003'
 down_revision = '0002'
 branch_labels = None
 depends_on = None
+
+
+# The statements this revision executes, frozen as literal SQL per dialect and direction in
+# sql/<this file>.<dialect>.<direction>.sql: no application code is imported, so a later change
+# to service.store cannot change what this revision does.
+_SQL = Path(__file__).resolve().parent / 'sql'
+
+
+def _run_frozen(direction: str) -> None:
+    conn = op.get_bind()
+    text = (_SQL / f'{Path(__file__).stem}.{conn.dialect.name}.{direction}.sql').read_text()
+    for statement in re.split(r'^-- statement \d+ .*\n', text, flags=re.MULTILINE)[1:]:
+        conn.exec_driver_sql(statement.strip().removesuffix(';'))
 
 
 def upgrade() -> None:
@@ -56,12 +71,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('org_id', 'source_id', 'cls', 'kind', 'known', 'bucket'),
     sqlite_with_rowid=False,
     )
-    conn = op.get_bind()
-    rollup.install(conn, milestones=False)
-    rollup.rebuild(conn, milestones=False)
+    _run_frozen('upgrade')  # was rollup.install(conn, milestones=False); rollup.rebuild(conn, milestones=False)
 
 
 def downgrade() -> None:
-    rollup.uninstall(op.get_bind(), milestones=False)
+    _run_frozen('downgrade')  # was rollup.uninstall(conn, milestones=False)
     op.drop_table('task_day_rollup')
     op.drop_table('task_rollup')

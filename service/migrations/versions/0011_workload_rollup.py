@@ -4,24 +4,39 @@
 assignee and share count: count, story points, estimate seconds), kept by triggers on
 ``task`` and ``task_assignee`` (``service.store.workload_rollup``) and filled here from the
 existing rows. The workload view over an organization as of now reads it instead of scanning
-every task and joining its assignees. The trigger DDL is ``service.store.workload_rollup``'s at
-upgrade time: a later change to it needs a migration of its own that calls ``uninstall`` and
-``install`` (and ``rebuild`` if what the rows mean changes).
+every task and joining its assignees. The trigger DDL and the backfill are
+frozen as literal SQL (``sql/0011_workload_rollup.<dialect>.<upgrade|downgrade>.sql``: what
+``service.store.workload_rollup`` generated up to commit 7f1dcc5, when this revision still called
+it). A later change to the triggers needs a migration of its own, with its own literal DDL.
 
 Revision ID: 0011
 Revises: 0010
 """
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import sqlalchemy as sa
 from alembic import op
-
-from service.store import workload_rollup
 
 revision = '0011'
 down_revision = '0010'
 branch_labels = None
 depends_on = None
+
+
+# The statements this revision executes, frozen as literal SQL per dialect and direction in
+# sql/<this file>.<dialect>.<direction>.sql: no application code is imported, so a later change
+# to service.store cannot change what this revision does.
+_SQL = Path(__file__).resolve().parent / 'sql'
+
+
+def _run_frozen(direction: str) -> None:
+    conn = op.get_bind()
+    text = (_SQL / f'{Path(__file__).stem}.{conn.dialect.name}.{direction}.sql').read_text()
+    for statement in re.split(r'^-- statement \d+ .*\n', text, flags=re.MULTILINE)[1:]:
+        conn.exec_driver_sql(statement.strip().removesuffix(';'))
 
 
 def upgrade() -> None:
@@ -40,12 +55,11 @@ def upgrade() -> None:
     sqlite_with_rowid=False,
     )
     conn = op.get_bind()
-    workload_rollup.install(conn)
-    workload_rollup.rebuild(conn)
+    _run_frozen('upgrade')  # was workload_rollup.install(conn); workload_rollup.rebuild(conn)
     if conn.dialect.name == 'postgresql':
         conn.exec_driver_sql('ANALYZE workload_rollup')
 
 
 def downgrade() -> None:
-    workload_rollup.uninstall(op.get_bind())
+    _run_frozen('downgrade')  # was workload_rollup.uninstall(conn)
     op.drop_table('workload_rollup')

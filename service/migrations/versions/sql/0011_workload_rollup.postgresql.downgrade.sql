@@ -1,0 +1,40 @@
+-- Migration 0011_workload_rollup, downgrade, postgresql: the statements it executed through the store code
+-- (service.store.workload_rollup.uninstall) as of commit 7f1dcc5, frozen by
+-- tools/freeze_migrations.py. Executed in order, one statement each (the text after a
+-- '-- statement N' line, without its final ';'). Do not edit: a change is a new migration.
+
+-- statement 1 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_task_insert ON task;
+
+-- statement 2 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_task_update ON task;
+
+-- statement 3 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_task_delete ON task;
+
+-- statement 4 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_link_insert ON task_assignee;
+
+-- statement 5 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_link_update ON task_assignee;
+
+-- statement 6 (service.store.workload_rollup.uninstall)
+DROP TRIGGER IF EXISTS workload_rollup_link_delete ON task_assignee;
+
+-- statement 7 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_task_insert();
+
+-- statement 8 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_task_update();
+
+-- statement 9 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_task_delete();
+
+-- statement 10 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_link_insert();
+
+-- statement 11 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_link_update();
+
+-- statement 12 (service.store.workload_rollup.uninstall)
+DROP FUNCTION IF EXISTS taskhub_workload_rollup_link_delete();

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ __all__ = [
 
 IE = InboxEvent.__table__
 S = Source.__table__
+log = logging.getLogger("taskhub.ingest")
 
 
 @dataclass(frozen=True)
@@ -239,18 +241,26 @@ _SELECT_EXISTING = ("SELECT id, dedupe_key, body FROM inbox_event WHERE source_i
                     "AND (dedupe_key = {p2} OR (body_ts = {p3} AND body_digest = {p4})) ORDER BY id")
 
 
+# asyncpg's words when a statement finds the protocol still consuming an error that no operation
+# asked for (state 2, PROTOCOL_ERROR_CONSUME): the server's FATAL "terminating connection" sent
+# to an idle session. Other "cannot switch to state" errors are asyncpg's own inconsistencies.
+_SERVER_HUNG_UP = "another operation (2) is in progress"
+
+
 @asynccontextmanager
 async def _connection_loss(conn: Any) -> AsyncIterator[None]:
     """Name a connection the server closed mid-transaction for what it is. When PostgreSQL
     terminates a session between two statements (``pg_ctl stop``: admin shutdown), asyncpg's
-    next statement fails with ``InternalClientError: cannot switch to state …`` rather than a
-    connection error, and the webhook answered 500 instead of the outage's 503."""
+    next statement fails with ``InternalClientError: cannot switch to state …; another
+    operation (2) is in progress`` rather than a connection error (the socket's end may not be
+    read yet), and the webhook answered 500 instead of the outage's 503. Only that state, or a
+    connection already closed, is a loss: any other ``InternalClientError`` is a bug (500)."""
     import asyncpg
 
     try:
         yield
     except asyncpg.InternalClientError as exc:
-        if not (conn.is_closed() or "cannot switch to state" in str(exc)):
+        if not (conn.is_closed() or _SERVER_HUNG_UP in str(exc)):
             raise
         conn.terminate()  # its protocol state is broken: the pool must not hand it out again
         raise asyncpg.ConnectionDoesNotExistError("the server closed the connection during the write") from exc
@@ -385,26 +395,56 @@ class InboxWriter:
         return out
 
     async def _write_pg(self, rows: list[list[Any]]) -> list[tuple[int, bool]]:
+        """One transaction for the batch, on a connection acquired and released explicitly.
+
+        Not ``async with pool.acquire()``: its exit releases the connection, and the release
+        resets it (a query) after the commit. When the server stops at that moment, asyncpg
+        raises ``InternalClientError`` from the release, after every event of the batch was
+        committed; answering that with an error (a 500, or even a 503) would deny deliveries
+        that are stored. So a failed release after the commit only discards the connection.
+        """
+        conn = await self._pool.acquire()
+        try:
+            async with _connection_loss(conn), conn.transaction():
+                out = await self._insert_pg(conn, rows)
+        except BaseException:
+            await self._release(conn)  # the write's own failure is the answer (a lost connection: 503)
+            raise
+        await self._release(conn)  # committed: the 202s are true whatever the connection does now
+        return out
+
+    async def _release(self, conn: Any) -> None:
+        """Give ``conn`` back to the pool, or, when that fails (its reset met a server that went
+        away), make sure it is terminated: the pool opens a new connection for the next batch."""
+        try:
+            await self._pool.release(conn)
+        except Exception as exc:  # noqa: BLE001 - a broken connection is discarded, not reported
+            log.debug("inbox writer: releasing a connection failed (%s); terminating it", exc)
+            # asyncpg terminates it itself when its reset fails; then the proxy is already detached.
+            with suppress(Exception):
+                conn.terminate()
+
+    async def _insert_pg(self, conn: Any, rows: list[list[Any]]) -> list[tuple[int, bool]]:
+        """Insert each row in ``conn``'s open transaction: ``(id, duplicate)`` per row."""
         out: list[tuple[int, bool]] = []
         src_i, key_i, ts_i, dig_i, body_i = (self._order.index(c) for c in ("source_id", "dedupe_key", "body_ts",
                                                                              "body_digest", "body"))
-        async with self._pool.acquire() as conn, _connection_loss(conn), conn.transaction():
-            for args in rows:
-                new_id = await conn.fetchval(self._sql, *args)
+        for args in rows:
+            new_id = await conn.fetchval(self._sql, *args)
+            if new_id is not None:
+                out.append((int(new_id), False))
+                continue
+            found = await conn.fetch(self._select, args[src_i], args[key_i], args[ts_i], args[dig_i])
+            dup = _duplicate_of(found, args[key_i], args[body_i])
+            if dup is None:  # a 64-bit digest collision: store it without a digest
+                new_id = await conn.fetchval(self._sql, *args[:dig_i], None, *args[dig_i + 1:])
                 if new_id is not None:
                     out.append((int(new_id), False))
                     continue
-                found = await conn.fetch(self._select, args[src_i], args[key_i], args[ts_i], args[dig_i])
-                dup = _duplicate_of(found, args[key_i], args[body_i])
-                if dup is None:  # a 64-bit digest collision: store it without a digest
-                    new_id = await conn.fetchval(self._sql, *args[:dig_i], None, *args[dig_i + 1:])
-                    if new_id is not None:
-                        out.append((int(new_id), False))
-                        continue
-                    # Its dedupe key was committed meanwhile by another writer: that one it duplicates.
-                    dup = _duplicate_of(await conn.fetch(self._select, args[src_i], args[key_i], None, None),
-                                        args[key_i], args[body_i])
-                out.append((int(dup), True))  # type: ignore[arg-type]
+                # Its dedupe key was committed meanwhile by another writer: that one it duplicates.
+                dup = _duplicate_of(await conn.fetch(self._select, args[src_i], args[key_i], None, None),
+                                    args[key_i], args[body_i])
+            out.append((int(dup), True))  # type: ignore[arg-type]
         return out
 
     async def close(self) -> None:

@@ -10,7 +10,9 @@ a 503 a sender can retry, never a 500 with a traceback per request.
 
 ``OutageMonitor`` keeps the state of one outage (since when, why, how many requests
 were turned away) and writes two log lines per outage: a warning at the first failure,
-without a traceback, and an info line with the count once the store answers again.
+without a traceback, and an info line with the count once the store answers again after
+a quiet period (so a partial outage does not flap). A store that is there but overloaded
+(SQLite's lock, an exhausted pool) is "busy" rather than "unavailable", a 503 all the same.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import event
 
-__all__ = ["RETRY_AFTER_SECONDS", "OutageMonitor", "is_database_unavailable", "unavailable_reason", "watch_engine"]
+__all__ = ["BUSY_REASONS", "RETRY_AFTER_SECONDS", "OutageMonitor", "describe", "is_database_unavailable",
+           "unavailable_reason", "watch_engine"]
 
 log = logging.getLogger("taskhub.db")
 
@@ -47,6 +50,18 @@ _UNAVAILABLE_CODES = {
 # Modules whose raw socket errors are the store's (asyncpg's connect does not wrap them).
 _DB_MODULES = ("asyncpg", "sqlalchemy", "psycopg", "aiosqlite")
 _SQLITE_UNAVAILABLE = ("unable to open database file", "disk i/o error", "database is locked")
+# psycopg's client-side OperationalError (no SQLSTATE): message fragments of a connection that
+# could not be made or was lost (libpq's wording), and the reason each one gives.
+_PSYCOPG_LOST = (
+    (("connection refused",), "connection refused"),
+    (("server closed the connection", "terminating connection", "connection lost", "the connection is lost",
+      "could not receive data", "could not send data", "no connection to the server", "eof detected"),
+     "server closed the connection"),
+    (("could not connect", "could not translate host name", "timeout expired", "connection is bad",
+      "connection failed"), "could not connect"),
+)
+# Reasons that mean the store is there but overloaded, not down: a 503 that says "busy".
+BUSY_REASONS = frozenset({"database is locked", "connection pool exhausted"})
 
 
 def _from_db_module(tb: TracebackType | None) -> bool:
@@ -74,7 +89,7 @@ def _socket_reason(exc: OSError) -> str:
 def _one(exc: BaseException, db_context: bool) -> str | None:
     """The reason for one exception of a chain, without looking at its causes."""
     if isinstance(exc, sa.exc.TimeoutError):  # QueuePool: every connection busy for pool_timeout
-        return "connection pool timeout"
+        return "connection pool exhausted"
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
         return "connection lost"
     sqlstate = getattr(exc, "sqlstate", None)
@@ -83,12 +98,12 @@ def _one(exc: BaseException, db_context: bool) -> str | None:
     module = type(exc).__module__
     message = str(exc).lower()
     if module.startswith("psycopg") and type(exc).__name__ == "OperationalError":
-        # Raised by the client (no SQLSTATE): the connection could not be made or was lost.
-        if "refused" in message:
-            return "connection refused"
-        if "closed" in message or "terminat" in message or "lost" in message:
-            return "server closed the connection"
-        return "connection failed"
+        # Raised by the client (no SQLSTATE): an outage only when the message says the connection
+        # could not be made or was lost. psycopg raises the same class for its own refusals
+        # ("number of parameters must be between 0 and 65535"): a bug, answered 500 with its
+        # traceback, never hidden behind a 503. (A connection psycopg marked broken in use is
+        # caught above: SQLAlchemy sets ``connection_invalidated`` from ``conn.broken``.)
+        return next((reason for words, reason in _PSYCOPG_LOST if any(w in message for w in words)), None)
     if module.startswith("asyncpg") and type(exc).__name__ == "InterfaceError" and "closed" in message:
         return "connection lost"
     if isinstance(exc, sqlite3.OperationalError) and message.startswith(_SQLITE_UNAVAILABLE):
@@ -131,49 +146,79 @@ def is_database_unavailable(exc: BaseException) -> bool:
     return unavailable_reason(exc) is not None
 
 
+def describe(reason: str) -> str:
+    """The 503's words for ``reason``: "the database is busy (database is locked)" when the
+    store is there but overloaded, else "the database is unavailable (connection refused)"."""
+    return f"the database is {'busy' if reason in BUSY_REASONS else 'unavailable'} ({reason})"
+
+
 class OutageMonitor:
     """One outage at a time: when it began, why, and how many requests got a 503.
 
     Shared by the request paths and the in-process worker of one app, so an outage is one
     warning and one recovery line however many requests and loops meet it. ``recovered`` is
     called after each success and costs one attribute read while the store is up.
+
+    Successes and failures come from many paths at once (the inbox writer's asyncpg pool, both
+    SQLAlchemy pools, the worker, ``/readyz``), and in a partial outage some keep succeeding
+    while others fail ("too many connections" refuses new connections, old ones still work).
+    So an outage ends only at a success that comes ``quiet`` seconds after its last failure: a
+    failure every few seconds keeps it one outage (one warning, one recovery line, one count)
+    instead of a WARNING/INFO pair per poll. The default quiet period is the Retry-After the 503
+    asks for: a sender still turned away would have retried and failed within it.
     """
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+    def __init__(self, logger: logging.Logger | None = None, *, quiet: float = RETRY_AFTER_SECONDS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self._log = logger or log
         self._lock = threading.Lock()
+        self._quiet = quiet
+        self._clock = clock
         self.since: datetime | None = None
         self.reason: str | None = None
         self.answered = 0
         self._started = 0.0
+        self._last_failure = 0.0
 
     def failed(self, exc: BaseException, *, request: bool = True) -> str:
         """Record a failure caused by an outage; returns its reason. ``request``: a client
         was answered 503 (counted), rather than a background loop backing off."""
         reason = unavailable_reason(exc) or "unavailable"
         with self._lock:
+            now = self._clock()
+            self._last_failure = now
             first = self.since is None
             if first:
                 self.since, self.reason, self.answered = datetime.now(UTC), reason, 0
-                self._started = time.monotonic()
+                self._started = now
             if request:
                 self.answered += 1
-        if first:
-            self._log.warning("database unavailable: %s; answering 503 with Retry-After until it is back",
-                              reason)
+        if not first:
+            return reason
+        if reason == "connection pool exhausted":
+            # Not an outage of the store: every pooled connection stayed checked out for the pool's
+            # timeout. A burst can do that; if it lasts, something holds connections (a leak).
+            self._log.warning("database busy: connection pool exhausted (no connection came free within the "
+                              "pool timeout; if this persists, look for a connection leak or raise the pool "
+                              "size); answering 503 with Retry-After until one does")
+        else:
+            self._log.warning("database %s: %s; answering 503 with Retry-After until it is back",
+                              "busy" if reason in BUSY_REASONS else "unavailable", reason)
         return reason
 
     def recovered(self) -> None:
-        """The store answered: end the outage, if there was one, with its count."""
+        """The store answered: end the outage, if there was one and it has been quiet for the
+        quiet period, with its count. Otherwise nothing: an early success ends nothing."""
         if self.since is None:
             return
         with self._lock:
-            if self.since is None:
+            now = self._clock()
+            if self.since is None or now - self._last_failure < self._quiet:
                 return
             reason, answered = self.reason, self.answered
-            seconds = time.monotonic() - self._started
+            seconds = self._last_failure - self._started
             self.since, self.reason, self.answered = None, None, 0
-        self._log.info("database available again after %.1f s (%s); %d requests were answered 503 "
+        self._log.info("database available again after %.1f s of failures (%s); %d requests were answered 503 "
                        "during the outage", seconds, reason, answered)
 
     def status(self) -> dict[str, Any] | None:
@@ -185,12 +230,14 @@ class OutageMonitor:
 
 
 def watch_engine(engine: sa.Engine, monitor: OutageMonitor) -> Callable[[], None]:
-    """End ``monitor``'s outage when ``engine`` makes a new connection (the pool opens one after
-    an outage invalidated the old ones): the API routes' only success signal. Returns the
-    function that stops watching, for an app shut down while its engine lives on."""
+    """Tell ``monitor`` of each connection ``engine``'s pool hands out: with ``pool_pre_ping``
+    (``service.db``) a checkout is a connection that just answered, new or pooled, so it is the
+    API routes' success signal, and an outage ends at the first request after its quiet period
+    rather than at the next new connection. Returns the function that stops watching, for an
+    app shut down while its engine lives on."""
 
-    def on_connect(_dbapi_conn: Any, _record: Any) -> None:
+    def on_checkout(_dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
         monitor.recovered()
 
-    event.listen(engine, "connect", on_connect)
-    return lambda: event.remove(engine, "connect", on_connect)
+    event.listen(engine, "checkout", on_checkout)
+    return lambda: event.remove(engine, "checkout", on_checkout)

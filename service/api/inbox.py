@@ -42,8 +42,14 @@ def list_events(caller: ReadCaller, db: DbDep, status: Status | None = None, sou
     return InboxPage(items=items, next_cursor=items[-1].id if len(rows) > limit else None)
 
 
+# Ids per retry request: a bound the client sees as a 422, well below PostgreSQL's 65,535 bound
+# parameters per statement (beyond which the driver refuses the query outright).
+RETRY_MAX_IDS = 1000
+
+
 class RetryRequest(BaseModel):
-    ids: list[Id] | None = Field(default=None, description="Event ids; omit to retry every parked event.")
+    ids: list[Id] | None = Field(default=None, max_length=RETRY_MAX_IDS,
+                                 description=f"Event ids (at most {RETRY_MAX_IDS}); omit to retry every parked event.")
 
 
 @router.post("/retry")

@@ -18,7 +18,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.db import retryable
-from service.outage import RETRY_AFTER_SECONDS, OutageMonitor, unavailable_reason
+from service.outage import RETRY_AFTER_SECONDS, OutageMonitor, describe, unavailable_reason
 
 __all__ = [
     "PROBLEM_RESPONSES",
@@ -137,7 +137,7 @@ def error_response(state: Any, exc: Exception, request_id: str | None) -> Proble
         outage_monitor(state).failed(exc)
         # Not "nothing was changed": a connection lost during COMMIT leaves that unknown. Retrying is
         # safe for what matters most, deliveries (deduplicated by identifier and body).
-        return problem_response(503, f"the database is unavailable ({reason}); retry this request after "
+        return problem_response(503, f"{describe(reason)}; retry this request after "
                                 f"{RETRY_AFTER_SECONDS} s", request_id,
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
     log.error("unhandled error", exc_info=exc, extra={"request_id": request_id})

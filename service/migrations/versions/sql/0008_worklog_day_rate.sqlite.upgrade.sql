@@ -1,6 +1,6 @@
 -- Migration 0008_worklog_day_rate, upgrade, sqlite: the statements it executed through the store code
 -- (service.store.worklog_day.install, service.store.worklog_day.rebuild) as of commit 7f1dcc5, frozen by
--- tools/freeze_migrations.py. Executed in order, one statement each (the text after a
+-- service/migrations/freeze.py. Executed in order, one statement each (the text after a
 -- '-- statement N' line, without its final ';'). Do not edit: a change is a new migration.
 
 -- statement 1 (service.store.worklog_day.rebuild)

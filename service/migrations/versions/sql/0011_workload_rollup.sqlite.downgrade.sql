@@ -1,6 +1,6 @@
 -- Migration 0011_workload_rollup, downgrade, sqlite: the statements it executed through the store code
 -- (service.store.workload_rollup.uninstall) as of commit 7f1dcc5, frozen by
--- tools/freeze_migrations.py. Executed in order, one statement each (the text after a
+-- service/migrations/freeze.py. Executed in order, one statement each (the text after a
 -- '-- statement N' line, without its final ';'). Do not edit: a change is a new migration.
 
 -- statement 1 (service.store.workload_rollup.uninstall)

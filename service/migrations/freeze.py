@@ -1,7 +1,7 @@
 """Freeze the SQL that migrations 0003, 0004 and 0007-0011 used to take from live application code.
 
-    PYTHONPATH=. .venv/bin/python tools/freeze_migrations.py capture [--rev 7f1dcc5]
-    PYTHONPATH=. .venv/bin/python tools/freeze_migrations.py compare [--rev 7f1dcc5]
+    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py capture [--rev 7f1dcc5]
+    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py compare [--rev 7f1dcc5]
 
 Up to commit 7f1dcc5 those migrations called ``install``/``uninstall``/``rebuild`` of
 ``service.store.{rollup,worklog_task,worklog_day,worklog_rollup,workload_rollup}``, so what they
@@ -42,7 +42,7 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from bench.common import create_pg_database, drop_pg_database  # noqa: E402
@@ -179,7 +179,7 @@ def render(stem: str, dialect: str, direction: str, statements: list[tuple[str, 
     head = (
         f"-- Migration {stem}, {direction}, {dialect}: the statements it executed through the store code\n"
         f"-- ({', '.join(sorted({c for c, _ in statements}))}) as of commit {rev}, frozen by\n"
-        "-- tools/freeze_migrations.py. Executed in order, one statement each (the text after a\n"
+        "-- service/migrations/freeze.py. Executed in order, one statement each (the text after a\n"
         "-- '-- statement N' line, without its final ';'). Do not edit: a change is a new migration.\n"
     )
     parts = [head]

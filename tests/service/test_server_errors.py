@@ -20,7 +20,14 @@ import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 
 from service.api.problems import RequestIdMiddleware, install_problem_handlers
-from service.outage import OutageMonitor, is_database_unavailable, unavailable_reason
+from service.outage import (
+    RETRY_AFTER_SECONDS,
+    OutageMonitor,
+    describe,
+    is_database_unavailable,
+    unavailable_reason,
+    watch_engine,
+)
 from tests.service.live import free_port, serve
 
 
@@ -66,9 +73,105 @@ def test_server_side_unavailability_by_sqlstate(sqlstate, reason):
 
 
 def test_a_pool_timeout_and_an_unopenable_sqlite_file_are_outages(tmp_path):
-    assert unavailable_reason(sa.exc.TimeoutError("QueuePool limit reached")) == "connection pool timeout"
+    assert unavailable_reason(sa.exc.TimeoutError("QueuePool limit reached")) == "connection pool exhausted"
     exc = _raised(lambda: sqlite3.connect(tmp_path / "missing-dir" / "x.db"))
     assert is_database_unavailable(exc)
+
+
+def test_an_exhausted_pool_is_busy_and_its_warning_names_a_possible_leak(tmp_path, caplog):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'x.db'}", pool_size=1, max_overflow=0, pool_timeout=0.01)
+    held = engine.connect()  # the pool's only connection, never given back: a leak
+    exc = _raised(engine.connect)
+    held.close()
+    engine.dispose()
+    assert unavailable_reason(exc) == "connection pool exhausted"
+    assert describe("connection pool exhausted") == "the database is busy (connection pool exhausted)"
+    with caplog.at_level(logging.INFO, logger="taskhub.db"):
+        OutageMonitor().failed(exc)
+    [line] = [r.getMessage() for r in caplog.records if r.name == "taskhub.db"]
+    assert line.startswith("database busy: connection pool exhausted") and "connection leak" in line
+
+
+def test_a_locked_sqlite_file_is_busy_not_unavailable(tmp_path):
+    path = tmp_path / "x.db"
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("CREATE TABLE t (x)")
+    writer.execute("BEGIN IMMEDIATE")  # holds the write lock
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+
+    def insert() -> None:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+
+    exc = _raised(insert)
+    writer.execute("ROLLBACK")
+    writer.close()
+    engine.dispose()
+    reason = unavailable_reason(exc)
+    assert reason == "database is locked"
+    assert describe(reason) == "the database is busy (database is locked)"
+    assert describe("connection refused") == "the database is unavailable (connection refused)"
+
+
+@pytest.mark.parametrize(("message", "reason"), [
+    ("consuming input failed: server closed the connection unexpectedly", "server closed the connection"),
+    ('connection failed: connection to server at "127.0.0.1", port 1 failed: Connection refused',
+     "connection refused"),
+    ("connection failed: could not translate host name \"db\" to address", "could not connect"),
+])
+def test_psycopg_client_errors_of_a_lost_or_refused_connection_are_outages(message, reason):
+    import psycopg
+
+    assert unavailable_reason(sa.exc.OperationalError("SELECT 1", {}, psycopg.OperationalError(message))) == reason
+
+
+@pytest.mark.postgres
+def test_a_psycopg_refusal_of_a_statement_is_a_bug_not_an_outage(pg_db):
+    """psycopg raises OperationalError without a SQLSTATE for its own limits too: 70,000 bound
+    parameters are refused before anything is sent. That was answered "503 database unavailable
+    (connection failed)" and hid the bug; the connection is fine, so it is a 500."""
+    from service.inbox import retry_events
+
+    exc = _raised(lambda: retry_events(pg_db, None, list(range(1, 70_000))))
+    assert isinstance(exc, sa.exc.OperationalError) and "65535" in str(exc)
+    assert unavailable_reason(exc) is None
+    with pg_db.read() as conn:  # and the store is indeed there
+        assert conn.execute(sa.text("SELECT 1")).scalar() == 1
+
+
+def test_retry_takes_at_most_1000_ids(client, acme):
+    too_many = client.post("/api/v1/inbox/retry", json={"ids": list(range(1, 1002))}, headers=acme.h("write"))
+    assert too_many.status_code == 422 and too_many.headers["content-type"] == "application/problem+json"
+    assert "1000" in too_many.text
+    most = client.post("/api/v1/inbox/retry", json={"ids": list(range(1, 1001))}, headers=acme.h("write"))
+    assert most.status_code == 404, most.text  # none of them exists: the query itself ran
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(("message", "lost"), [
+    ("cannot switch to state 15; another operation (2) is in progress", True),  # the server hung up
+    ("cannot switch to state 16; another operation (12) is in progress", False),  # asyncpg's own trouble
+])
+def test_only_a_hung_up_server_is_a_lost_inbox_connection(pg_db, message, lost):
+    import asyncpg
+
+    from service.ingest import _connection_loss
+
+    async def scenario() -> BaseException:
+        conn = await asyncpg.connect(pg_db.url.replace("postgresql+psycopg://", "postgresql://"))
+        try:
+            async with _connection_loss(conn):
+                raise asyncpg.InternalClientError(message)
+        except BaseException as exc:  # noqa: BLE001 - the translation is what is tested
+            return exc
+        finally:
+            await conn.close()
+        raise AssertionError("expected an exception")
+
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        exc = pool.submit(asyncio.run, scenario()).result()
+    assert isinstance(exc, asyncpg.ConnectionDoesNotExistError if lost else asyncpg.InternalClientError)
+    assert is_database_unavailable(exc) is lost
 
 
 def test_bugs_and_other_services_failures_are_not_outages():
@@ -82,8 +185,19 @@ def test_bugs_and_other_services_failures_are_not_outages():
     assert not is_database_unavailable(_raised(call_jira))
 
 
+class _Clock:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_the_monitor_logs_an_outage_once_and_its_recovery_with_the_count(caplog):
-    monitor = OutageMonitor()
+    clock = _Clock()
+    monitor = OutageMonitor(clock=clock)
     down = sa.exc.OperationalError("SELECT 1", {}, _Orig("57P01"))
     with caplog.at_level(logging.INFO, logger="taskhub.db"):
         monitor.recovered()  # no outage: nothing to say
@@ -91,6 +205,7 @@ def test_the_monitor_logs_an_outage_once_and_its_recovery_with_the_count(caplog)
             monitor.failed(down)
         monitor.failed(down, request=False)  # a background loop: not a request answered 503
         assert monitor.status()["answered_503"] == 50  # type: ignore[index]
+        clock.now += RETRY_AFTER_SECONDS  # the quiet period: no failure for a Retry-After
         monitor.recovered()
         monitor.recovered()
     lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "taskhub.db"]
@@ -99,6 +214,47 @@ def test_the_monitor_logs_an_outage_once_and_its_recovery_with_the_count(caplog)
     assert lines[1][0] == "INFO" and "50 requests were answered 503" in lines[1][1]
     assert monitor.status() is None
     assert all(r.exc_info is None for r in caplog.records)
+
+
+def test_a_partial_outage_is_one_outage_not_a_warning_and_a_recovery_per_poll(caplog):
+    """"too many connections" refuses the inbox writer's new connections while the worker's pooled
+    ones keep answering: failures and successes alternate. One warning, one recovery line."""
+    clock = _Clock()
+    monitor = OutageMonitor(clock=clock)
+    refused = sa.exc.OperationalError("connect", {}, _Orig("53300"))
+    with caplog.at_level(logging.INFO, logger="taskhub.db"):
+        for _ in range(20):
+            monitor.failed(refused)  # a webhook: 503
+            clock.now += 0.2
+            monitor.recovered()  # the worker's poll on an old connection
+            assert monitor.status() is not None
+            clock.now += 0.8
+        clock.now += RETRY_AFTER_SECONDS - 1.0 + 0.01
+        monitor.recovered()  # the first success after a quiet Retry-After ends it
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "taskhub.db"]
+    assert [level for level, _ in lines] == ["WARNING", "INFO"], lines
+    assert "too many connections" in lines[0][1] and "20 requests were answered 503" in lines[1][1]
+    assert monitor.status() is None
+
+
+def test_a_pooled_checkout_ends_an_outage_after_its_quiet_period(db):
+    """The API routes' success signal: every checkout (pre-pinged), not only a new connection."""
+    clock = _Clock()
+    monitor = OutageMonitor(clock=clock)
+    with db.read() as conn:  # the pool has its connection before the outage
+        conn.execute(sa.text("SELECT 1"))
+    unwatch = watch_engine(db.engine, monitor)
+    try:
+        monitor.failed(sa.exc.OperationalError("SELECT 1", {}, _Orig("57P01")))
+        with db.read() as conn:  # within the quiet period: still an outage
+            conn.execute(sa.text("SELECT 1"))
+        assert monitor.status() is not None
+        clock.now += RETRY_AFTER_SECONDS
+        with db.read() as conn:  # a pooled connection, no new one: still the signal
+            conn.execute(sa.text("SELECT 1"))
+        assert monitor.status() is None
+    finally:
+        unwatch()
 
 
 def _store_gone_at_teardown() -> Iterator[None]:

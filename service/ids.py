@@ -14,12 +14,23 @@ from __future__ import annotations
 from typing import Annotated
 
 from annotated_types import Ge, Le
+from pydantic import BeforeValidator
+from pydantic_core import PydanticCustomError
 
 __all__ = ["ID_MAX", "Id", "is_id"]
 
 ID_MAX = 2**63 - 1
 
-Id = Annotated[int, Ge(1), Le(ID_MAX)]
+
+def _digits(value: object) -> object:
+    """Text is an id only as ASCII digits: pydantic's lax int also takes "1\n", " 1", "+1" and
+    "1_0", so one id had many paths (a webhook delivered to ``/webhooks/jira/1%0A`` was source 1)."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise PydanticCustomError("int_parsing", "Input should be an id: ASCII digits only")
+    return value
+
+
+Id = Annotated[int, BeforeValidator(_digits), Ge(1), Le(ID_MAX)]
 """An id parameter or field: ``source_id: Id``, ``project: Id | None = None``, ``list[Id]``."""
 
 

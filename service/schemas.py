@@ -2,14 +2,30 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Discriminator, Field, SecretStr, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    SecretStr,
+    Tag,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from mappings.profile import MappingProfile
 
 __all__ = [
+    "Text",
+    "LongText",
+    "Secret",
+    "JsonObject",
     "JiraCloudCredentials",
     "JiraDataCenterCredentials",
     "TrelloCredentials",
@@ -25,25 +41,88 @@ __all__ = [
 ]
 
 
+# --- text a client sends: no control characters ------------------------------------------------
+# PostgreSQL's text and jsonb cannot hold NUL (the driver raised, a 500 on that store only), and
+# other C0 controls in a name or a credential only ever mean a broken or hostile client (a newline
+# in a header value, a terminal escape in a log). One rule, checked at the edge by these types in
+# every request model, so both stores answer the same 422 naming the field.
+
+_LINE = re.compile("[\x00-\x1f\x7f]")  # one line: no C0 control, no DEL
+_LONG = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # free text: tab, LF and CR allowed
+_LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
+_LONG_SCHEMA = {"pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"}
+
+
+def _refuse_controls(value: str, forbidden: re.Pattern[str], where: str = "") -> None:
+    """A 422 naming the character and its position (never the value: it may be a secret)."""
+    found = forbidden.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters: {char} at position {pos}{where}",
+            {"char": f"U+{ord(found.group()):04X}", "pos": found.start(), "where": where},
+        )
+
+
+def _line(value: str) -> str:
+    _refuse_controls(value, _LINE)
+    return value
+
+
+def _long(value: str) -> str:
+    _refuse_controls(value, _LONG)
+    return value
+
+
+def _secret(value: SecretStr) -> SecretStr:
+    _refuse_controls(value.get_secret_value(), _LINE)
+    return value
+
+
+def _json_text(value: Any, path: str = "") -> Any:
+    """Every key and string inside a JSON value, as free text (jsonb refuses NUL anywhere)."""
+    if isinstance(value, str):
+        _refuse_controls(value, _LONG, f" of {path}" if path else "")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            inner = f"{path}.{k}" if path else str(k)
+            _refuse_controls(str(k), _LONG, f" of the key {inner!r}")
+            _json_text(v, inner)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _json_text(v, f"{path}[{i}]")
+    return value
+
+
+Text = Annotated[str, AfterValidator(_line), Field(json_schema_extra=_LINE_SCHEMA)]
+"""A one-line text field (a name, an email, an id): no control characters at all."""
+LongText = Annotated[str, AfterValidator(_long), Field(json_schema_extra=_LONG_SCHEMA)]
+"""Free text (a description, a JQL query): tab, line feed and carriage return allowed."""
+Secret = Annotated[SecretStr, AfterValidator(_secret), Field(json_schema_extra=_LINE_SCHEMA)]
+"""A credential or a webhook secret: one line, as it travels in a header or an HMAC key."""
+JsonObject = Annotated[dict[str, Any], AfterValidator(_json_text)]
+"""A JSON object stored as it is sent (jsonb): its keys and strings as ``LongText``."""
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class JiraCloudCredentials(_In):
     type: Literal["jira_cloud"]
-    email: str = Field(min_length=3, max_length=300)
-    api_token: SecretStr = Field(min_length=1)
+    email: Text = Field(min_length=3, max_length=300)
+    api_token: Secret = Field(min_length=1)
 
 
 class JiraDataCenterCredentials(_In):
     type: Literal["jira_datacenter"]
-    personal_access_token: SecretStr = Field(min_length=1)
+    personal_access_token: Secret = Field(min_length=1)
 
 
 class TrelloCredentials(_In):
     type: Literal["trello"]
-    api_key: str = Field(min_length=1, max_length=200)
-    token: SecretStr = Field(min_length=1)
+    api_key: Text = Field(min_length=1, max_length=200)
+    token: Secret = Field(min_length=1)
 
 
 CREDENTIAL_TYPES = ("jira_cloud", "jira_datacenter", "trello")
@@ -67,7 +146,7 @@ Credentials = Annotated[
 
 class JiraScope(_In):
     projects: list[Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]{0,49}$")]] = Field(default_factory=list)
-    jql: str | None = Field(default=None, max_length=2000)
+    jql: LongText | None = Field(default=None, max_length=2000)
 
 
 class TrelloScope(_In):
@@ -76,13 +155,13 @@ class TrelloScope(_In):
 
 class SourceCreate(_In):
     kind: Literal["jira", "trello"]
-    name: str = Field(min_length=1, max_length=200)
+    name: Text = Field(min_length=1, max_length=200)
     base_url: AnyHttpUrl | None = Field(
         default=None, description="Jira site URL; Trello API base (default api.trello.com).")
     credentials: Credentials
-    webhook_secret: SecretStr | None = Field(default=None, description="Generated and shown once when absent.")
+    webhook_secret: Secret | None = Field(default=None, description="Generated and shown once when absent.")
     scope: JiraScope | TrelloScope | None = None
-    mapping_profile: dict[str, Any] | None = Field(default=None, description="Merged over the default profile.")
+    mapping_profile: JsonObject | None = Field(default=None, description="Merged over the default profile.")
     poll_interval_seconds: int = Field(default=300, ge=10, le=86400)
     enabled: bool = True
 
@@ -106,13 +185,13 @@ class SourceCreate(_In):
 
 
 class SourceUpdate(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
     base_url: AnyHttpUrl | None = None
     credentials: Credentials | None = None
-    webhook_secret: SecretStr | None = None
+    webhook_secret: Secret | None = None
     rotate_webhook_secret: bool = False
     scope: JiraScope | TrelloScope | None = None
-    mapping_profile: dict[str, Any] | None = None
+    mapping_profile: JsonObject | None = None
     poll_interval_seconds: int | None = Field(default=None, ge=10, le=86400)
     enabled: bool | None = None
 
@@ -162,7 +241,7 @@ class WebhookSecretRotated(BaseModel):
 
 class TokenCreate(_In):
     scope: Literal["read", "write", "admin"] = "read"
-    name: str = Field(default="", max_length=200)
+    name: Text = Field(default="", max_length=200)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Unset: never expires.")
 
 

@@ -20,6 +20,7 @@ from service.api.problems import Problem
 from service.api.responses import MilestonePublic, SourceStatus, SyncRequested, SyncRunPublic, TaskPublic
 from service.ids import Id, is_id
 from service.tables import InboxEvent, Milestone, Source, SyncRun, SyncState, Task, TaskAssignee, TaskMilestone, utcnow
+from service.timerange import RANGE_TEXT, BoundedDatetime, check_range
 
 router = APIRouter(tags=["tasks"])
 T, M, S, SR, SS = (Task.__table__, Milestone.__table__, Source.__table__, SyncRun.__table__, SyncState.__table__)
@@ -47,7 +48,8 @@ def _decode(cursor: str) -> tuple[datetime, int]:
         at, id_ = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         if not is_id(int(id_)):  # a forged id out of the column's range would fail in the database
             raise ValueError(id_)
-        return datetime.fromisoformat(at), int(id_)
+        # In range too: a forged 0001-01-01T00:00:00+14:00 would overflow on its way to UTC.
+        return check_range(datetime.fromisoformat(at)), int(id_)
     except Exception:  # noqa: BLE001 - any garbage is the caller's error
         raise Problem(400, "cursor is not one this API issued; start again without it") from None
 
@@ -66,7 +68,8 @@ def list_tasks(
     assignee: Annotated[Id | None, Query(description="Person id")] = None,
     status_category: Literal["todo", "in_progress", "done"] | None = None,
     overdue: Annotated[bool | None, Query(description="Open tasks whose due date has passed")] = None,
-    updated_since: Annotated[datetime | None, Query(description="Stored at or after (ISO 8601, with zone)")] = None,
+    updated_since: Annotated[BoundedDatetime | None, Query(
+        description=f"Stored at or after (ISO 8601, with zone; dates {RANGE_TEXT})")] = None,
     include_deleted: bool = False,
     include: Annotated[Literal["raw"] | None, Query(description="'raw' adds the vendor JSON")] = None,
     cursor: Annotated[str | None, _CURSOR] = None,
@@ -90,8 +93,6 @@ def list_tasks(
     if milestone_id is not None:
         q = q.where(T.c.id.in_(sa.select(TM.c.task_id).where(TM.c.milestone_id == milestone_id)))
     if updated_since is not None:
-        if updated_since.tzinfo is None:
-            raise Problem(422, "updated_since needs a time zone (e.g. 2026-01-05T09:00:00Z)")
         q = q.where(T.c.synced_at >= updated_since)
     if cursor:
         at, id_ = _decode(cursor)

@@ -4,7 +4,8 @@ Definitions: ``shared/design/METRICS.md``; each response repeats the ones it use
 Query parameters: ``portfolio``, ``project``, ``source``, ``assignee`` (ids in the
 caller's organization, else 404), ``group_by`` (project | source | milestone |
 person), ``as_of`` (a date — the end of that day in the organization's time zone —
-or an ISO 8601 datetime; default now) and ``format`` (json | csv).
+or an ISO 8601 datetime; default now; dates from 1970-01-01 to 9000-12-31: ``service.timerange``)
+and ``format`` (json | csv).
 """
 
 from __future__ import annotations
@@ -20,26 +21,22 @@ from service.api.deps import DbDep, ReadCaller
 from service.api.problems import Problem
 from service.api.responses import CSV_CONTENT, VIEW_MODELS
 from service.ids import Id
+from service.timerange import AS_OF_DESCRIPTION, OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view, to_csv
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
 
 
-
-def parse_as_of(value: str | None) -> date | datetime | None:
-    """A date (``2026-03-11``) or an ISO 8601 datetime (``2026-03-11T17:00:00Z``)."""
-    if value is None or value == "":
-        return None
+def _as_of(value: str | None) -> date | datetime | None:
+    """``as_of`` by the one parser (``service.timerange``); a malformed or out-of-range value is
+    a 422 naming the field."""
     try:
-        if len(value) == 10:
-            return date.fromisoformat(value)
-        return datetime.fromisoformat(value.replace("z", "Z"))
-    except ValueError:
-        msg = "expected a date (YYYY-MM-DD) or an ISO 8601 datetime (YYYY-MM-DDTHH:MM[:SS][±HH:MM|Z])"
+        return parse_as_of(value)
+    except OutOfRange as exc:
         raise Problem(
             422,
-            f"invalid request: query.as_of: {msg}, not {value[:40]!r}",
-            errors=[{"field": "query.as_of", "message": msg, "type": "as_of_parsing"}],
+            f"invalid request: query.as_of {exc.message}",
+            errors=[{"field": "query.as_of", "message": exc.message, "type": f"as_of_{exc.kind}"}],
         ) from None
 
 
@@ -67,7 +64,7 @@ def _make(name: str, summary: str) -> None:
         assignee: Annotated[Id | None, Query(description="A person id.")] = None,
         group_by: Literal["project", "source", "milestone", "person"] | None = None,
         as_of: Annotated[str | None, Query(
-            description="A date (end of that day, org time zone) or an ISO 8601 datetime.",
+            description=AS_OF_DESCRIPTION,
             json_schema_extra={"anyOf": [{"type": "string", "format": "date"},
                                          {"type": "string", "format": "date-time"}]},
         )] = None,
@@ -79,7 +76,7 @@ def _make(name: str, summary: str) -> None:
             source=source,
             assignee=assignee,
             group_by=group_by,
-            as_of=parse_as_of(as_of),
+            as_of=_as_of(as_of),
         )
         return _respond(name, caller.org_id, db, params, format)
 

@@ -109,7 +109,10 @@ async def receive_webhook(kind: str, source_id: Id, request: Request) -> Respons
     return Response(body, status_code=202, media_type="application/json")
 
 
-_PATH = re.compile(r"^/webhooks/([a-z]+)/(\d{1,18})$")
+# ASCII digits and the whole path (fullmatch): ``\d`` takes any Unicode digit ("١", "１") and
+# ``$`` matches before a trailing newline, so "/webhooks/jira/1\n" was source 1 here but not a
+# path HEAD or the routes know.
+_PATH = re.compile(r"/webhooks/([a-z]+)/([0-9]{1,18})")
 
 
 class WebhookFastPath:
@@ -123,7 +126,7 @@ class WebhookFastPath:
         if scope["type"] != "http" or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        m = _PATH.match(scope["path"])
+        m = _PATH.fullmatch(scope["path"])
         if m is None:
             await self.app(scope, receive, send)
             return

@@ -31,6 +31,7 @@ from service.dashboard.session import (
 from service.db import Database
 from service.ids import is_id
 from service.tables import utcnow
+from service.timerange import OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view
 
 __all__ = ["router"]
@@ -93,17 +94,12 @@ class Page:
         }
 
 
-def parse_as_of(raw: str | None) -> date | datetime | None:
-    if not raw:
-        return None
+def _as_of(raw: str | None) -> date | datetime | None:
+    """``as_of`` by the API's parser (``service.timerange``): the same formats and range."""
     try:
-        return date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw)
-    except ValueError:
-        raise PageError(
-            400,
-            "Bad date",
-            f"as_of must be a date (YYYY-MM-DD) or an ISO 8601 datetime, not {raw[:40]!r}",
-        ) from None
+        return parse_as_of(raw)
+    except OutOfRange as exc:
+        raise PageError(400, "Bad date", f"as_of {exc.message}") from None
 
 
 def _parse_id(raw: str | None, what: str) -> int | None:
@@ -141,7 +137,7 @@ def _serve(
         return _to_login(request)
     page = Page(session=session, org=org, db=db, portfolios=pfs, nav=nav)
     try:
-        page.as_of_raw, page.as_of = as_of or None, parse_as_of(as_of)
+        page.as_of_raw, page.as_of = as_of or None, _as_of(as_of)
         page.portfolio = _parse_id(portfolio, "portfolio")
         if page.portfolio is not None and page.portfolio not in {i for i, _ in pfs}:
             raise PageError(

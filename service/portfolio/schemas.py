@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.ids import Id
+from service.schemas import LongText, Text
 
 __all__ = [
     "Currency",
@@ -83,14 +84,14 @@ class ProjectPublic(BaseModel):
 
 
 class PortfolioCreate(_In):
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: LongText | None = Field(default=None, max_length=5000)
     project_ids: list[Id] = Field(default_factory=list)
 
 
 class PortfolioUpdate(_In):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    name: Text | None = Field(default=None, min_length=1, max_length=200)
+    description: LongText | None = Field(default=None, max_length=5000)
     project_ids: list[Id] | None = None
 
 
@@ -102,8 +103,8 @@ class PortfolioPublic(BaseModel):
 
 
 class PersonUpdate(_In):
-    display_name: str | None = Field(default=None, min_length=1, max_length=300)
-    email: str | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
+    display_name: Text | None = Field(default=None, min_length=1, max_length=300)
+    email: Text | None = Field(default=None, max_length=300, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 class IdentityPublic(BaseModel):
@@ -138,7 +139,7 @@ class IdentityLink(_In):
 
     identity_id: Id | None = None
     tool: Literal["jira", "trello"] | None = None
-    external_id: str | None = Field(default=None, min_length=1, max_length=200)
+    external_id: Text | None = Field(default=None, min_length=1, max_length=200)
 
     @model_validator(mode="after")
     def _one_way(self) -> IdentityLink:
@@ -149,7 +150,7 @@ class IdentityLink(_In):
 
 
 class OrganizationUpdate(_In):
-    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Berlin.")
+    timezone: Text | None = Field(default=None, description="IANA time zone, e.g. Europe/Berlin.")
     currency: Currency | None = None
     default_hourly_rate: Rate | None = None
 

@@ -282,3 +282,183 @@ def test_rows_with_ids_beyond_int4_are_written_and_read_back_through_the_api(pg_
         inbox = client.get("/api/v1/inbox", params={"source_id": sid}).json()["items"]
         assert [e["id"] for e in inbox] == [event_id]
         assert client.head(f"/webhooks/jira/{sid}").status_code == 200
+
+
+# --- dates at Python's limits: a 422 naming the field and the range, never an overflow ----------
+
+VIEWS = ["progress", "budget", "milestones", "flow", "workload"]
+# Each overflowed somewhere (moving to UTC, the end of the day, a trailing window, the driver's bind).
+AS_OF_OUT = ["9999-12-31", "0001-01-01", "0001-01-09", "0001-12-31", "9999-12-31T00:00:00+00:00",
+             "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "1969-12-31", "9001-01-01"]
+# The ends of the accepted range, with the most extreme offsets and a leap day: computed.
+AS_OF_IN = ["1970-01-01", "9000-12-31", "1970-01-01T00:00:00+23:59", "9000-12-31T23:59:59-23:59",
+            "8996-02-29", "2024-02-29T12:00:00"]
+
+
+@pytest.fixture
+def world_client(db, client):
+    """The hand-computed portfolio (tasks, worklogs, milestones, budgets) and an admin token."""
+    from tests.views.conftest import tokens_for
+    from tests.views.portfolio_data import build
+
+    w = build(db)
+    client.headers.update({"Authorization": f"Bearer {tokens_for(db, w.org_id)['admin']}"})
+    return client, w
+
+
+def test_as_of_outside_the_range_is_a_422_naming_the_field_and_range_on_every_view(world_client):
+    client, _ = world_client
+    wrong = []
+    for name in VIEWS:
+        for value in AS_OF_OUT:
+            r = client.get(f"/api/v1/views/{name}", params={"as_of": value})
+            body = r.json()
+            if (r.status_code != 422 or r.headers["content-type"] != "application/problem+json"
+                    or "from 1970-01-01 to 9000-12-31" not in body["detail"]
+                    or body["errors"][0]["field"] != "query.as_of" or body["errors"][0]["type"] != "as_of_range"):
+                wrong.append((name, value, r.status_code, r.text[:200]))
+    assert wrong == []
+
+
+def test_as_of_at_the_ends_of_the_range_is_computed_on_every_view(world_client):
+    client, _ = world_client
+    wrong = []
+    for name in VIEWS:
+        for value in AS_OF_IN:
+            for fmt in ("json", "csv"):
+                r = client.get(f"/api/v1/views/{name}", params={"as_of": value, "format": fmt})
+                if r.status_code != 200:
+                    wrong.append((name, value, fmt, r.status_code, r.text[:200]))
+    assert wrong == []
+    # The far end sees every task; the near end none (all were created since).
+    late = client.get("/api/v1/views/progress", params={"as_of": "9000-12-31"}).json()
+    early = client.get("/api/v1/views/progress", params={"as_of": "1970-01-01"}).json()
+    assert late["total"]["scope"] > 0 and early["total"]["scope"] == 0
+    assert late["definitions"]["as_of_date"] == "9000-12-31"
+
+
+def test_malformed_as_of_is_a_422_of_its_own_type(world_client):
+    client, _ = world_client
+    r = client.get("/api/v1/views/flow", params={"as_of": "yesterday"})
+    assert r.status_code == 422 and r.json()["errors"][0]["type"] == "as_of_format"
+    assert "must be a date (YYYY-MM-DD)" in r.json()["detail"]
+
+
+def test_updated_since_outside_the_range_is_a_422_naming_it(world_client):
+    client, _ = world_client
+    for value in ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z",
+                  "1969-12-31T23:59:59Z", "9001-01-01T00:00:00+00:00"]:
+        r = client.get("/api/v1/tasks", params={"updated_since": value})
+        assert r.status_code == 422 and r.headers["content-type"] == "application/problem+json", (value, r.text)
+        err = r.json()["errors"][0]
+        assert err["field"] == "query.updated_since" and err["type"] == "date_range", (value, err)
+        assert "from 1970-01-01 to 9000-12-31" in err["message"]
+    naive = client.get("/api/v1/tasks", params={"updated_since": "2026-01-05T09:00:00"})
+    assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "query.updated_since"
+
+
+def test_updated_since_at_the_ends_of_the_range_is_answered(world_client):
+    client, _ = world_client
+    everything = client.get("/api/v1/tasks", params={"limit": 1000}).json()["items"]
+    assert everything
+    first = client.get("/api/v1/tasks", params={"updated_since": "1970-01-01T00:00:00+23:59", "limit": 1000})
+    assert first.status_code == 200 and len(first.json()["items"]) == len(everything)
+    last = client.get("/api/v1/tasks", params={"updated_since": "9000-12-31T23:59:59-23:59"})
+    assert last.status_code == 200 and last.json()["items"] == []
+
+
+def test_forged_task_cursor_with_a_time_at_pythons_limits_is_400(client, acme):
+    import base64
+
+    import orjson
+
+    for at in ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-23:59"]:
+        cursor = base64.urlsafe_b64encode(orjson.dumps([at, 1])).decode()
+        r = client.get("/api/v1/tasks", params={"cursor": cursor}, headers=acme.h("read"))
+        assert r.status_code == 400, (at, r.text)
+
+
+def test_dashboard_as_of_outside_the_range_is_a_bad_date_page(world_client, db):
+    from tests.dashboard.world import sign_in
+    from tests.views.conftest import tokens_for
+
+    client, w = world_client
+    client.headers.pop("Authorization")
+    sign_in(client, tokens_for(db, w.org_id)["read"])
+    pages = ["/", "/milestones", "/people", f"/projects/{w.alp}"]
+    wrong = []
+    for page in pages:
+        for value in ["9999-12-31", "0001-01-01", "0001-01-01T00:00:00+14:00"]:
+            r = client.get(page, params={"as_of": value})
+            if r.status_code != 400 or "from 1970-01-01 to 9000-12-31" not in r.text:
+                wrong.append((page, value, r.status_code))
+        for value in ["1970-01-01", "9000-12-31"]:
+            r = client.get(page, params={"as_of": value})
+            if r.status_code != 200:
+                wrong.append((page, value, r.status_code))
+    assert wrong == []
+
+
+# --- control characters in text: the same 422 on both stores (PostgreSQL cannot store NUL) ------
+
+def _bodies(w) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(method, url, body, field named in the 422) for every request model's text fields."""
+    jira = {**JIRA_SOURCE}
+    return [
+        ("POST", "/api/v1/tokens", {"name": "\x00", "scope": "read"}, "name"),
+        ("POST", "/api/v1/portfolios", {"name": "p\x00"}, "name"),
+        ("POST", "/api/v1/portfolios", {"name": "p", "description": "a\x00b"}, "description"),
+        ("PATCH", f"/api/v1/portfolios/{w.portfolio}", {"name": "p\x1b[31m"}, "name"),
+        ("PATCH", f"/api/v1/people/{w.ann}", {"display_name": "\x00"}, "display_name"),
+        ("PATCH", f"/api/v1/people/{w.ann}", {"email": "a@b\x00"}, "email"),
+        ("POST", f"/api/v1/people/{w.ann}/identities/link", {"tool": "jira", "external_id": "x\x00"},
+         "external_id"),
+        ("PATCH", "/api/v1/organization", {"timezone": "UTC\x00"}, "timezone"),
+        ("PATCH", f"/api/v1/sources/{w.jira}", {"name": "\x00"}, "name"),
+        ("PATCH", f"/api/v1/sources/{w.jira}", {"mapping_profile": {"status": {"a\x00": "done"}}},
+         "mapping_profile"),
+        ("PATCH", f"/api/v1/sources/{w.jira}", {"webhook_secret": "s\r\nX-Evil: 1"}, "webhook_secret"),
+        ("POST", "/api/v1/sources", {**jira, "name": "j\x00"}, "name"),
+        ("POST", "/api/v1/sources", {**jira, "scope": {"jql": "project = A\x00"}}, "scope"),
+        ("POST", "/api/v1/sources", {**jira, "credentials": {**jira["credentials"], "email": "a@b\x7f"}},
+         "credentials"),
+        ("POST", "/api/v1/sources", {**jira, "mapping_profile": {"fields": ["\x00"]}}, "mapping_profile"),
+    ]
+
+
+def test_control_characters_in_any_text_field_are_a_422_naming_it(world_client):
+    client, w = world_client
+    wrong = []
+    for method, url, body, field in _bodies(w):
+        r = client.request(method, url, json=body)
+        if (r.status_code != 422 or r.headers["content-type"] != "application/problem+json"
+                or not any(e["field"].startswith(field) for e in r.json()["errors"])
+                or "control characters" not in r.text):
+            wrong.append((method, url, field, r.status_code, r.text[:300]))
+    assert wrong == []
+    secret = client.patch(f"/api/v1/sources/{w.jira}", json={"webhook_secret": "s\r\nX-Evil: 1"})
+    assert "X-Evil" not in secret.text  # the value of a refused secret is never echoed
+
+
+def test_free_text_keeps_tabs_and_newlines(world_client):
+    client, w = world_client
+    r = client.post("/api/v1/portfolios", json={"name": "p q", "description": "line 1\n\tline 2\r\n"})
+    assert r.status_code == 201, r.text
+    assert r.json()["description"] == "line 1\n\tline 2\r\n"
+    bad = client.post("/api/v1/portfolios", json={"name": "p\tq"})
+    assert bad.status_code == 422  # a name is one line
+
+
+# --- the webhook fast path takes exactly the ids the routes take ----------------------------------
+
+@pytest.mark.parametrize("alias", ["%D9%A1", "%EF%BC%91", "1%0A", "%0A1", "1%00"])
+def test_webhook_paths_aliasing_an_id_are_not_that_source(client, acme, db, alias):
+    made = client.post("/api/v1/sources", json=JIRA_SOURCE, headers=acme.h()).json()
+    digest = hmac.new(made["webhook_secret"].encode(), BODY, hashlib.sha256).hexdigest()
+    signed = {"X-Hub-Signature": f"sha256={digest}"}
+    url = f"/webhooks/jira/{alias.replace('1', str(made['id']))}"
+    post = client.post(url, content=BODY, headers=signed)
+    head = client.head(url)
+    assert post.status_code == 404 and head.status_code == 404, (url, post.status_code, head.status_code)
+    assert _count(db) == 0
+    assert client.post(f"/webhooks/jira/{made['id']}", content=BODY, headers=signed).status_code == 202

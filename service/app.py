@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if do_migrate:
             db.migrate()
-        # A new connection of either engine after an outage means the store is back.
+        # Each (pre-pinged) checkout of either engine is a success: it ends an outage after its quiet period.
         unwatch = [watch_engine(db.engine, app.state.db_outage),
                    watch_engine(db.async_engine.sync_engine, app.state.db_outage)]
         worker = None

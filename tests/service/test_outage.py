@@ -12,6 +12,8 @@ Without the binaries the test skips, unless ``TASKHUB_REQUIRE_TOOLS=1`` or
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import glob
 import hashlib
 import hmac
@@ -26,6 +28,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -34,6 +37,8 @@ import sqlalchemy as sa
 
 from service.app import create_app
 from service.db import Database
+from service.ingest import CachedSource, InboxWriter
+from service.outage import is_database_unavailable
 from tests.service.conftest import JIRA_SOURCE, make_settings, make_tenant
 from tests.service.live import free_port, serve
 
@@ -185,6 +190,11 @@ def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(pr
                 assert time.monotonic() < deadline, "no recovery within the deadline"
                 time.sleep(0.1)
             recovered_in = time.monotonic() - started_at
+            # The outage is declared over once nothing failed for a Retry-After (OutageMonitor's quiet
+            # period), at the next success: the worker's polls and the senders' deliveries.
+            while app.state.db_outage.status() is not None:
+                assert time.monotonic() < deadline, "the outage was never declared over"
+                time.sleep(0.1)
             processed_before = app.state.worker.processed
             time.sleep(0.5)
         finally:
@@ -255,3 +265,107 @@ def test_a_worker_outlives_an_unreachable_database_and_says_so_once(tmp_path, ca
     said = [r for r in caplog.records if r.name == "taskhub.worker" and r.levelno >= logging.WARNING]
     assert [r.getMessage().split(";")[0] for r in said] == ["database unavailable: connection refused"]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+def _inbox_keys(db: Database, source_id: int) -> set[str]:
+    with db.read() as c:
+        return set(c.execute(sa.text("SELECT dedupe_key FROM inbox_event WHERE source_id = :s"),
+                             {"s": source_id}).scalars())
+
+
+def _jira_source(db: Database) -> CachedSource:
+    from service.tables import Source
+
+    org_id = make_tenant(db, "acme").org_id
+    with db.session() as s:
+        src = Source(org_id=org_id, kind="jira", name="jira")
+        s.add(src)
+        s.commit()
+        return CachedSource(int(src.id), org_id, "jira", True, "secret", "http://testserver/webhooks/jira/1")  # type: ignore[arg-type]
+
+
+async def _terminate_backend(db: Database, pid: int) -> None:
+    """Have the server end session ``pid`` (as ``pg_ctl stop`` does: FATAL 57P01) and wait until it is gone."""
+    import asyncpg
+
+    admin = await asyncpg.connect(db.url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        # With a timeout (ms), PostgreSQL 14+ waits until the session has ended.
+        assert await admin.fetchval("SELECT pg_terminate_backend($1, 10000)", pid)
+    finally:
+        await admin.close()
+    await asyncio.sleep(0.05)  # let the client read the server's last words
+
+
+def _in_own_loop(coro: Any) -> Any:
+    # A loop of its own in a thread of its own (see test_server_errors: a running loop may be left over).
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coro).result()
+
+
+@pytest.mark.postgres
+def test_a_failed_release_after_the_commit_keeps_the_batch_acknowledged(pg_db, monkeypatch):
+    """The CI flake: the server went away between the batch's COMMIT and the pool's reset of the
+    connection; asyncpg's release then terminates it and raises ``InternalClientError: cannot
+    switch to state 15; another operation (2) is in progress``. The batch is stored, so its
+    senders get their ids (202), and the next batch gets a new connection."""
+    import asyncpg
+    from asyncpg.pool import Pool
+
+    src = _jira_source(pg_db)
+    real_release = Pool.release
+    fail_next = [True]
+
+    async def release(pool: Pool, conn: Any, **kw: Any) -> None:
+        if not fail_next[0]:
+            return await real_release(pool, conn, **kw)  # type: ignore[no-any-return]
+        fail_next[0] = False
+        await _terminate_backend(pg_db, conn.get_server_pid())
+        conn.terminate()  # what asyncpg's PoolConnectionHolder.release does when the reset fails
+        raise asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress")
+
+    monkeypatch.setattr(Pool, "release", release)  # on the class: the pool's own helpers call it too
+
+    async def scenario() -> tuple[list[tuple[int, bool]], tuple[int, bool]]:
+        writer = InboxWriter(pg_db.url)
+        first = await asyncio.gather(*(writer.insert(src, f"k{i}", b"{}", {}) for i in range(3)))
+        after = await writer.insert(src, "k-after", b"{}", {})
+        await writer.close()
+        return list(first), after
+
+    first, after = _in_own_loop(scenario())
+    assert not fail_next[0], "the release never ran"
+    assert [dup for _, dup in first] == [False] * 3 and not after[1]
+    assert _inbox_keys(pg_db, src.id) == {"k0", "k1", "k2", "k-after"}
+
+
+@pytest.mark.postgres
+def test_a_connection_lost_before_the_commit_is_an_outage_and_stores_nothing(pg_db):
+    """The server ends the session after the batch's inserts, before its COMMIT: the senders get
+    an outage (503, retry), not a 500, nothing half-written stays, and the writer goes on."""
+    src = _jira_source(pg_db)
+
+    async def scenario() -> tuple[BaseException | None, tuple[int, bool]]:
+        writer = InboxWriter(pg_db.url)
+        insert_rows = writer._insert_pg
+
+        async def then_server_leaves(conn: Any, rows: list[list[Any]]) -> list[tuple[int, bool]]:
+            out = await insert_rows(conn, rows)
+            await _terminate_backend(pg_db, conn.get_server_pid())
+            return out
+
+        writer._insert_pg = then_server_leaves  # type: ignore[method-assign]
+        failure: BaseException | None = None
+        try:
+            await writer.insert(src, "lost", b"{}", {})
+        except Exception as exc:  # noqa: BLE001 - the failure is what is tested
+            failure = exc
+        writer._insert_pg = insert_rows  # type: ignore[method-assign]
+        after = await writer.insert(src, "k-after", b"{}", {})
+        await writer.close()
+        return failure, after
+
+    failure, after = _in_own_loop(scenario())
+    assert failure is not None and is_database_unavailable(failure), repr(failure)
+    assert not after[1]
+    assert _inbox_keys(pg_db, src.id) == {"k-after"}

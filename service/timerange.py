@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -80,11 +80,13 @@ def parse_as_of(raw: str | None) -> date | datetime | None:
 
 
 def _bounded(value: datetime) -> datetime:
+    if value.tzinfo is None:  # an instant: "stored at or after 09:00" means nothing without a zone
+        raise PydanticCustomError("timezone_aware", "needs a time zone (e.g. 2026-01-05T09:00:00Z)")
     try:
         return check_range(value)
     except OutOfRange as exc:  # a 422 whose errors[] names the field, with this type and message
         raise PydanticCustomError("date_range", "{message}", {"message": exc.message}) from None
 
 
-BoundedDatetime = Annotated[AwareDatetime, AfterValidator(_bounded)]
+BoundedDatetime = Annotated[datetime, AfterValidator(_bounded)]
 """An ISO 8601 datetime with a zone, its date in range (a 422 naming the field otherwise)."""

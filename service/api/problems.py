@@ -64,6 +64,7 @@ _PROBLEM_WHEN = {
     401: "Missing or invalid bearer token, or a webhook signature that does not verify.",
     403: "The token's scope does not allow this operation, or the source is disabled.",
     404: "No such route, or no such object in the caller's organization (ids out of range included).",
+    405: "The path exists, but not with this method; ``Allow`` lists every method it has.",
     409: "The change conflicts with the current state.",
     413: "The body exceeds the size limit.",
     422: "A parameter or body field is invalid; ``errors`` names each field.",

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from service.api.problems import outage_monitor, problem_response
 from service.api.responses import ReadyStatus
-from service.outage import RETRY_AFTER_SECONDS, unavailable_reason
+from service.outage import BUSY_REASONS, RETRY_AFTER_SECONDS, unavailable_reason
 
 router = APIRouter(tags=["operations"])
 
@@ -24,7 +24,8 @@ def readyz(request: Request) -> Response:
     """The database answers and the schema is at the latest migration.
 
     Not ready: 503 problem+json with ``Retry-After``; in an outage ``database`` says why
-    (``"unreachable: connection refused"``) and ``since`` when it began."""
+    (``"unreachable: connection refused"``, ``"busy: database is locked"``) and ``since`` when it
+    began."""
     db = request.app.state.db
     monitor = outage_monitor(request.app.state)
     try:
@@ -39,9 +40,10 @@ def readyz(request: Request) -> Response:
                                     database=f"unreachable: {exc.__class__.__name__}")
         monitor.failed(exc, request=False)
         outage = monitor.status() or {}
-        return problem_response(503, f"database unreachable: {reason}",
+        state = "busy" if reason in BUSY_REASONS else "unreachable"  # a locked SQLite file is there
+        return problem_response(503, f"database {state}: {reason}",
                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-                                database=f"unreachable: {reason}", since=outage.get("since"),
+                                database=f"{state}: {reason}", since=outage.get("since"),
                                 answered_503=outage.get("answered_503", 0))
     monitor.recovered()
     if current != head:

@@ -8,7 +8,7 @@ Python's limits: nothing taskhub stores predates the Unix epoch, and no plan run
 
 ``as_of`` (the views, API and dashboard alike) goes through ``parse_as_of``; a datetime query
 parameter (``updated_since``) is the ``BoundedDatetime`` type; an opaque cursor decoded to a
-datetime is checked with ``check_range``.
+datetime is checked with ``check_range``; a date in a request body is ``BoundedDate``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ __all__ = [
     "check_range",
     "parse_as_of",
     "BoundedDatetime",
+    "BoundedDate",
 ]
 
 TIME_MIN = date(1970, 1, 1)
@@ -79,14 +80,21 @@ def parse_as_of(raw: str | None) -> date | datetime | None:
     return check_range(value)
 
 
-def _bounded(value: datetime) -> datetime:
-    if value.tzinfo is None:  # an instant: "stored at or after 09:00" means nothing without a zone
-        raise PydanticCustomError("timezone_aware", "needs a time zone (e.g. 2026-01-05T09:00:00Z)")
+def _in_range(value: _T) -> _T:
     try:
         return check_range(value)
     except OutOfRange as exc:  # a 422 whose errors[] names the field, with this type and message
         raise PydanticCustomError("date_range", "{message}", {"message": exc.message}) from None
 
 
+def _bounded(value: datetime) -> datetime:
+    if value.tzinfo is None:  # an instant: "stored at or after 09:00" means nothing without a zone
+        raise PydanticCustomError("timezone_aware", "needs a time zone (e.g. 2026-01-05T09:00:00Z)")
+    return _in_range(value)
+
+
 BoundedDatetime = Annotated[datetime, AfterValidator(_bounded)]
 """An ISO 8601 datetime with a zone, its date in range (a 422 naming the field otherwise)."""
+BoundedDate = Annotated[date, AfterValidator(_in_range)]
+"""A date a client sets (a project's planned start and end, a rate's first day), in range: the
+budget view counts working days and steps through days from it, which overflowed at 0001/9999."""

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from service.ids import Id
 from service.schemas import LongText, Text
+from service.timerange import RANGE_TEXT, BoundedDate
 
 __all__ = [
     "Currency",
@@ -54,8 +55,8 @@ class ProjectSettings(_In):
     """A project's PM data. A field left out is unchanged; ``null`` clears it."""
 
     budget: MoneyIn | None = Field(default=None, description="The budget at completion (BAC).")
-    planned_start: date | None = None
-    planned_end: date | None = None
+    planned_start: BoundedDate | None = Field(default=None, description=f"A date {RANGE_TEXT}.")
+    planned_end: BoundedDate | None = Field(default=None, description=f"A date {RANGE_TEXT}.")
     hourly_rate: Rate | None = Field(default=None, description="Default cost rate for people without their own.")
 
     @model_validator(mode="after")
@@ -116,7 +117,7 @@ class IdentityPublic(BaseModel):
 
 
 class RateCreate(_In):
-    effective_from: date
+    effective_from: BoundedDate = Field(description=f"A date {RANGE_TEXT}.")
     hourly_rate: Rate
 
 

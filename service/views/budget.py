@@ -172,7 +172,8 @@ def budget_figures(m: Money, sel: Selection) -> dict[str, Any]:
         reasons["runway_weeks"] = m.bac_reason if m.bac is None and m.bac_reason else (r or "")
     exhaust = exhaustion_date(sel.as_of_date, runway)
     if exhaust is None:
-        reasons["exhaustion_date"] = reasons.get("runway_weeks", "runway is undefined")
+        beyond = "the runway ends after 9999-12-31" if runway is not None else "runway is undefined"
+        reasons["exhaustion_date"] = reasons.get("runway_weeks", beyond)
     before_end = None if exhaust is None or m.planned_end is None else exhaust < m.planned_end
     e = evm(m.bac, ac, m.pv, m.ev, pv_reason=m.pv_reason, ev_reason=m.ev_reason)
     reasons.update(e.reasons)

@@ -255,10 +255,14 @@ def runway_weeks(bac: float | None, ac: float | None, burn: float | None) -> Fig
 
 
 def exhaustion_date(as_of: date, runway: float | None) -> date | None:
-    """as_of + runway (whole days, rounded down)."""
+    """as_of + runway (whole days, rounded down); ``None`` past the calendar's end (9999-12-31):
+    a large budget spent at a tiny rate has a runway of millennia, and the date overflowed."""
     if runway is None:
         return None
-    return as_of + timedelta(days=math.floor(runway * 7 + 1e-9))
+    days = runway * 7 + 1e-9
+    if days >= (date.max - as_of).days + 1:
+        return None
+    return as_of + timedelta(days=math.floor(days))
 
 
 # --- percentiles ------------------------------------------------------------------------------

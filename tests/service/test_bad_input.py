@@ -462,3 +462,65 @@ def test_webhook_paths_aliasing_an_id_are_not_that_source(client, acme, db, alia
     assert post.status_code == 404 and head.status_code == 404, (url, post.status_code, head.status_code)
     assert _count(db) == 0
     assert client.post(f"/webhooks/jira/{made['id']}", content=BODY, headers=signed).status_code == 202
+
+
+# --- dates and amounts in bodies: in range, and no figure overflows the calendar ------------------
+
+def test_body_dates_outside_the_range_are_a_422_naming_the_field(world_client):
+    client, w = world_client
+    calls = [("PATCH", f"/api/v1/projects/{w.alp}", {"planned_start": "0001-01-01"}, "planned_start"),
+             ("PATCH", f"/api/v1/projects/{w.alp}", {"planned_end": "9999-12-31"}, "planned_end"),
+             ("POST", f"/api/v1/people/{w.ann}/rates", {"effective_from": "0001-01-09", "hourly_rate": "1"},
+              "effective_from")]
+    for method, url, body, field in calls:
+        r = client.request(method, url, json=body)
+        assert r.status_code == 422, (url, body, r.text)
+        err = r.json()["errors"][0]
+        assert err["field"] == field and err["type"] == "date_range", err
+    ends = client.patch(f"/api/v1/projects/{w.alp}", json={"planned_start": "1970-01-01", "planned_end": "9000-12-31"})
+    assert ends.status_code == 200, ends.text
+    for as_of in ["1970-01-01", "9000-12-31", None]:
+        r = client.get("/api/v1/views/budget", params={"as_of": as_of} if as_of else {})
+        assert r.status_code == 200, (as_of, r.text)
+
+
+def test_a_runway_past_the_calendar_has_no_exhaustion_date(world_client):
+    """The largest budget spent at the smallest rate: a runway of millions of years (a 500 before)."""
+    client, w = world_client
+    huge = {"budget": {"amount": "99999999999999.9999", "currency": "USD"}, "hourly_rate": "0.0001"}
+    assert client.patch(f"/api/v1/projects/{w.alp}", json=huge).status_code == 200
+    assert client.patch("/api/v1/organization", json={"default_hourly_rate": "0.0001"}).status_code == 200
+    for person in (w.ann, w.bob, w.cy):
+        rate = {"effective_from": "1970-01-01", "hourly_rate": "0.0001"}
+        r = client.post(f"/api/v1/people/{person}/rates", json=rate)
+        assert r.status_code == 201, r.text
+    seen = []
+    for as_of in ["2026-02-10", "2026-03-10"]:
+        r = client.get("/api/v1/views/budget", params={"as_of": as_of, "project": w.alp})
+        assert r.status_code == 200, (as_of, r.text)
+        total = r.json()["total"]
+        seen.append(total["runway_weeks"])
+        if total["runway_weeks"] is not None:
+            assert total["exhaustion_date"] is None
+            assert total["reasons"]["exhaustion_date"] == "the runway ends after 9999-12-31"
+    assert any(weeks is not None and weeks > 52 * 8000 for weeks in seen), seen
+
+
+def test_exhaustion_date_up_to_the_last_day_of_the_calendar():
+    from datetime import date
+
+    from service.views.formulas import exhaustion_date
+
+    assert exhaustion_date(date(9999, 12, 24), 1.0) == date(9999, 12, 31)
+    assert exhaustion_date(date(9999, 12, 24), 8 / 7) is None
+    assert exhaustion_date(date(2026, 1, 1), 1e30) is None
+    assert exhaustion_date(date(2026, 1, 1), float("inf")) is None
+
+
+def test_405_is_documented_and_answered_as_problem_json(client):
+    doc = client.get("/openapi.json").json()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            assert list(op["responses"]["405"]["content"]) == ["application/problem+json"], (method, path)
+    r = client.options("/api/v1/tasks")
+    assert r.status_code == 405 and r.headers["content-type"] == "application/problem+json"

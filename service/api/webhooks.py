@@ -110,8 +110,8 @@ async def receive_webhook(kind: str, source_id: Id, request: Request) -> Respons
 
 
 # ASCII digits and the whole path (fullmatch): ``\d`` takes any Unicode digit ("١", "１") and
-# ``$`` matches before a trailing newline, so "/webhooks/jira/1\n" was source 1 here but not a
-# path HEAD or the routes know.
+# ``$`` matches before a trailing newline, so "/webhooks/jira/1\n" was source 1. The routes
+# behind it (POST, HEAD) take the same ids: ``service.ids.Id`` is ASCII digits too.
 _PATH = re.compile(r"/webhooks/([a-z]+)/([0-9]{1,18})")
 
 

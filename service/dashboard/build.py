@@ -23,6 +23,7 @@ from service.dashboard.charts import (
     timeline_chart,
 )
 from service.dashboard.data import ProjectInfo
+from service.views.common import SERIES_MAX_DAYS
 
 __all__ = [
     "overview_rows",
@@ -138,14 +139,18 @@ def burnup_chart(progress: dict[str, Any], title: str = "Burn-up") -> Markup:
 def forecast_points(
     ac: float, burn_per_week: float, start: date, end: date
 ) -> list[tuple[date, float | None]]:
-    """AC extended linearly at the burn rate from ``start`` to ``end`` (weekly points)."""
+    """AC extended linearly at the burn rate from ``start`` to ``end`` (weekly points).
+
+    At most ``SERIES_MAX_DAYS`` of weekly points: a planned end centuries away (dates run to
+    9000-12-31) would otherwise draw a megabytes-long chart; the line still ends at ``end``."""
     if end <= start:
         end = start + timedelta(days=7)
+    step = timedelta(days=max(7, 7 * -(-(end - start).days // SERIES_MAX_DAYS)))
     pts: list[tuple[date, float | None]] = []
     d = start
     while d < end:
         pts.append((d, ac + burn_per_week * (d - start).days / 7))
-        d += timedelta(days=7)
+        d += step
     pts.append((end, ac + burn_per_week * (end - start).days / 7))
     return pts
 

@@ -44,6 +44,7 @@ from service.portfolio.schemas import (
     RateCreate,
     _In,
 )
+from service.schemas import LongText, Text
 from service.tables import Portfolio, Project, Source
 
 __all__ = ["ApplyDocument", "ApplyError", "apply_document", "parse_document", "validation_message"]
@@ -59,24 +60,24 @@ class ApplyError(ValueError):
 
 class IdentityRef(_In):
     tool: Literal["jira", "trello"]
-    external_id: str = Field(min_length=1, max_length=200)
+    external_id: Text = Field(min_length=1, max_length=200)
 
 
 class ApplyOrganization(OrganizationUpdate):
-    name: str | None = Field(default=None, description="Which organization the file is for (or --org).")
+    name: Text | None = Field(default=None, description="Which organization the file is for (or --org).")
 
 
 class ApplyPortfolio(_In):
-    name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=5000)
+    name: Text = Field(min_length=1, max_length=200)
+    description: LongText | None = Field(default=None, max_length=5000)
 
 
 class ApplyProject(ProjectSettings):
     id: int | None = None
-    source: str | None = Field(default=None, description="The source's name.")
-    key: str | None = None
-    external_id: str | None = None
-    portfolios: list[str] | None = Field(default=None, description="Portfolio names; replaces the membership.")
+    source: Text | None = Field(default=None, description="The source's name.")
+    key: Text | None = None
+    external_id: Text | None = None
+    portfolios: list[Text] | None = Field(default=None, description="Portfolio names; replaces the membership.")
 
     @model_validator(mode="after")
     def _named(self) -> ApplyProject:

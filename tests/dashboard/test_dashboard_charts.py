@@ -193,3 +193,16 @@ def test_timeline_notes_say_overdue_and_slip() -> None:
     ]
     svg = timeline(items, date(2026, 3, 12), href=lambda pid: f"/projects/{pid}")
     assert "at risk, slip +5 d" in svg and '<a href="/projects/1">' in svg
+
+
+def test_a_forecast_to_a_far_planned_end_stays_a_few_hundred_points():
+    from datetime import date
+
+    from service.dashboard.build import forecast_points
+
+    near = forecast_points(100.0, 10.0, date(2026, 1, 5), date(2026, 3, 2))
+    assert [d for d, _ in near][:3] == [date(2026, 1, 5), date(2026, 1, 12), date(2026, 1, 19)]  # weekly
+    far = forecast_points(100.0, 10.0, date(2026, 1, 5), date(9000, 12, 31))
+    assert len(far) <= 200 and far[-1][0] == date(9000, 12, 31)
+    assert far[-1][1] == 100.0 + 10.0 * (date(9000, 12, 31) - date(2026, 1, 5)).days / 7
+

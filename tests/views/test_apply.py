@@ -260,3 +260,16 @@ def test_dry_run_validates_without_writing(db, cli, tmp_path):
     assert result.exit_code == 0 and '"applied": false' in result.output
     assert stored(db, w.org_id) == before
     assert cli(tmp_path / "missing.yaml").exit_code == 2
+
+
+def test_an_apply_file_with_a_nul_is_refused_before_the_store():
+    """PostgreSQL cannot store NUL: the file's names are checked like the API's bodies."""
+    import pytest
+    from pydantic import ValidationError
+
+    from service.portfolio.apply import ApplyPortfolio, ApplyProject, IdentityRef
+
+    for model, body in ((ApplyPortfolio, {"name": "p\x00"}), (ApplyProject, {"key": "K\x00"}),
+                        (IdentityRef, {"tool": "jira", "external_id": "\x00"})):
+        with pytest.raises(ValidationError):
+            model.model_validate(body)

@@ -230,14 +230,18 @@ class OutageMonitor:
 
 
 def watch_engine(engine: sa.Engine, monitor: OutageMonitor) -> Callable[[], None]:
-    """Tell ``monitor`` of each connection ``engine``'s pool hands out: with ``pool_pre_ping``
-    (``service.db``) a checkout is a connection that just answered, new or pooled, so it is the
-    API routes' success signal, and an outage ends at the first request after its quiet period
-    rather than at the next new connection. Returns the function that stops watching, for an
-    app shut down while its engine lives on."""
+    """Tell ``monitor`` when ``engine`` proves the store answers. With ``pool_pre_ping`` (the
+    PostgreSQL engines, ``service.db``) a checkout is a connection that just answered, new or
+    pooled, so it is the API routes' success signal, and an outage ends at the first request
+    after its quiet period rather than at the next new connection. Without a pre-ping (SQLite) a
+    checkout proves nothing — a locked file still hands out its pooled connections, and each
+    sparse request would end and restart the outage — so only a new connection counts there (the
+    worker's and the inbox writer's committed writes are SQLite's real signal). Returns the
+    function that stops watching, for an app shut down while its engine lives on."""
+    name = "checkout" if getattr(engine.pool, "_pre_ping", False) else "connect"
 
-    def on_checkout(_dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+    def on_success(*_args: Any) -> None:
         monitor.recovered()
 
-    event.listen(engine, "checkout", on_checkout)
-    return lambda: event.remove(engine, "checkout", on_checkout)
+    event.listen(engine, name, on_success)
+    return lambda: event.remove(engine, name, on_success)

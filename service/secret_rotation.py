@@ -151,7 +151,8 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
     if running is not None and running > now and not force:
         raise Problem(409, f"source {src.id}'s previous webhook secret is still accepted until "
                            f"{running.isoformat()}: rotating again now would cut it off; rotate after "
-                           "that, or force it (force=true / --force) to end that overlap now")
+                           f"that, or force it to end that overlap now: POST /api/v1/sources/{src.id}"
+                           "/webhook-secret/rotate?force=true, or taskhub source rotate-secret --force")
     new = secrets.token_urlsafe(32)
     until = now + overlap if overlap > timedelta(0) and src.webhook_secret_enc else None
     src.webhook_secret_prev_enc = src.webhook_secret_enc if until else None

@@ -237,8 +237,9 @@ def test_a_partial_outage_is_one_outage_not_a_warning_and_a_recovery_per_poll(ca
     assert monitor.status() is None
 
 
-def test_a_pooled_checkout_ends_an_outage_after_its_quiet_period(db):
-    """The API routes' success signal: every checkout (pre-pinged), not only a new connection."""
+def test_a_pooled_checkout_ends_an_outage_after_its_quiet_period_where_it_is_pinged(db):
+    """PostgreSQL: every checkout is pre-pinged, so it is the API routes' success signal, not only
+    a new connection. SQLite: no pre-ping, so a pooled checkout is no signal at all."""
     clock = _Clock()
     monitor = OutageMonitor(clock=clock)
     with db.read() as conn:  # the pool has its connection before the outage
@@ -250,11 +251,40 @@ def test_a_pooled_checkout_ends_an_outage_after_its_quiet_period(db):
             conn.execute(sa.text("SELECT 1"))
         assert monitor.status() is not None
         clock.now += RETRY_AFTER_SECONDS
-        with db.read() as conn:  # a pooled connection, no new one: still the signal
+        with db.read() as conn:  # a pooled connection, no new one
             conn.execute(sa.text("SELECT 1"))
-        assert monitor.status() is None
+        assert (monitor.status() is None) is (not db.is_sqlite)
     finally:
         unwatch()
+
+
+def test_a_checkout_from_a_locked_sqlite_file_does_not_end_the_outage(tmp_path):
+    """SQLite hands out its pooled connection while another process holds the write lock: a
+    checkout proves nothing there, so sparse requests must not end and restart the outage."""
+    import sqlite3 as _sqlite3
+
+    path = tmp_path / "locked.db"
+    engine = sa.create_engine(f"sqlite:///{path}", connect_args={"timeout": 0})
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE t (x INTEGER)"))
+    holder = _sqlite3.connect(path, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    clock = _Clock()
+    monitor = OutageMonitor(clock=clock)
+    unwatch = watch_engine(engine, monitor)
+    try:
+        for _ in range(3):  # sparse requests, each after the quiet period
+            clock.now += RETRY_AFTER_SECONDS + 1
+            with pytest.raises(sa.exc.OperationalError) as err, engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO t VALUES (1)"))
+            monitor.failed(err.value)
+            assert monitor.status() is not None
+        assert monitor.status()["answered_503"] == 3  # type: ignore[index] - one outage, counted
+    finally:
+        unwatch()
+        holder.rollback()
+        holder.close()
+        engine.dispose()
 
 
 def _store_gone_at_teardown() -> Iterator[None]:

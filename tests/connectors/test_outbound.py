@@ -465,3 +465,11 @@ def test_an_entry_with_a_port_allows_that_port_alone() -> None:
     for bad in ("127.0.0.1:0", "127.0.0.1:70000", "[::1]:99999"):
         with pytest.raises(ValueError, match="outside 1-65535"):
             OutboundPolicy.parse(bad)
+
+
+def test_bare_ipv6_entries_are_networks_without_a_port() -> None:
+    """The ``:port`` suffix must not eat the last group of an unbracketed IPv6 entry."""
+    policy = OutboundPolicy.parse("::1, fd00::/8, 2001:db8::1:8080")
+    assert [(str(n), p) for n, p in policy.networks] == [
+        ("::1/128", None), ("fd00::/8", None), ("2001:db8::1:8080/128", None)]
+    assert policy.resolve("::1", 5432) and policy.resolve("fd00::7", 443)

@@ -409,24 +409,23 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _GuardedHTTPPool(HTTPConnectionPool):
+class _GuardedPoolMixin:
+    """A urllib3 pool that hands its policy to each connection it makes."""
+
+    outbound_policy: OutboundPolicy
+
+    def _new_conn(self) -> Any:
+        conn: Any = super()._new_conn()  # type: ignore[misc]  # one of our guarded connection classes
+        conn.outbound_policy = self.outbound_policy
+        return conn
+
+
+class _GuardedHTTPPool(_GuardedPoolMixin, HTTPConnectionPool):
     ConnectionCls = _GuardedHTTPConnection
-    outbound_policy: OutboundPolicy
-
-    def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()  # one of our guarded connection classes
-        conn.outbound_policy = self.outbound_policy
-        return conn
 
 
-class _GuardedHTTPSPool(HTTPSConnectionPool):
+class _GuardedHTTPSPool(_GuardedPoolMixin, HTTPSConnectionPool):
     ConnectionCls = _GuardedHTTPSConnection
-    outbound_policy: OutboundPolicy
-
-    def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()  # one of our guarded connection classes
-        conn.outbound_policy = self.outbound_policy
-        return conn
 
 
 class _GuardedPoolManager(PoolManager):

@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -206,48 +206,22 @@ def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-de
     return [o.id for o in s.exec(select(Organization).order_by(col(Organization.id)))]
 
 
-def _kept(conn: Any, oid: int) -> dict[str, set[Any]]:
-    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
-
-    return {
-        **rollup.snapshot(conn, oid),
-        **worklog_task.snapshot(conn, oid),
-        **worklog_day.snapshot(conn, oid),
-        **worklog_rollup.snapshot(conn, oid),
-        **workload_rollup.snapshot(conn, oid),
-    }
-
-
 @rollups_app.command("check")
 def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id or name (default: all).")] = None
                   ) -> None:
-    """Compare the trigger-kept rollups (of tasks, milestones, open tasks per assignee and
-    worklogs, and the worklogs' copies of their tasks' id, project and tombstone, their local
-    days and their authors' rates) with a recomputation from the task, assignee, worklog, rate
-    and organization rows (changes nothing); exit 1 if any organization differs."""
-    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
+    """Compare the kept rollups (of tasks, milestones, open tasks per assignee and worklogs, and
+    the worklogs' copies of their tasks' id, project and tombstone, their local days and their
+    authors' rates) with a recomputation from the task, assignee, worklog, rate and organization
+    rows (changes nothing); exit 1 if any organization differs."""
+    from service.store import rollups
 
     _, db = _db()
     with db.session() as s:
         orgs = _rollup_orgs(s, org)
-    class _Undo(Exception):
-        pass
-
     bad = 0
     for oid in orgs:
-        try:
-            with db.write() as conn:  # rebuilt inside a transaction that is then rolled back
-                kept = _kept(conn, oid)
-                rollup.rebuild(conn, oid)
-                worklog_task.rebuild(conn, oid)
-                worklog_day.rebuild(conn, oid)
-                worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
-                workload_rollup.rebuild(conn, oid)
-                fresh = _kept(conn, oid)
-                raise _Undo
-        except _Undo:
-            pass
-        diff = {name: len(kept[name] ^ fresh[name]) for name in kept}
+        with db.write() as conn:
+            diff = rollups.check(conn, oid)
         ok = not any(diff.values())
         bad += not ok
         typer.echo(json.dumps({"org_id": oid, "consistent": ok, "rows_differing": diff}))
@@ -260,19 +234,15 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
                     ) -> None:
     """Recompute the rollups (of tasks, milestones, open tasks per assignee and worklogs, and the
     worklogs' task columns, local days and author rates) from the task, assignee, worklog, rate
-    and organization rows — after a change of the time zone rules, say."""
-    from service.store import rollup, workload_rollup, worklog_day, worklog_rollup, worklog_task
+    and organization rows — after writes that bypassed taskhub or a change of the time zone rules."""
+    from service.store import rollups
 
     _, db = _db()
     with db.session() as s:
         orgs = _rollup_orgs(s, org)
     with db.write() as conn:
         for oid in orgs:
-            rollup.rebuild(conn, oid)
-            worklog_task.rebuild(conn, oid)
-            worklog_day.rebuild(conn, oid)
-            worklog_rollup.rebuild(conn, oid)  # last: it sums the columns the two above write
-            workload_rollup.rebuild(conn, oid)
+            rollups.rebuild(conn, oid)
     typer.echo(json.dumps({"rebuilt": orgs}))
 
 

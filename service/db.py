@@ -72,9 +72,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA cache_size=-32768")
     cur.execute("PRAGMA wal_autocheckpoint=8000")
     cur.close()
-    from service.store.worklog_day import register_sqlite
-
-    register_sqlite(dbapi_conn)  # the worklog triggers' local-day function
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -302,9 +302,6 @@ class InboxWriter:
                                timeout=30)
         for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000", "foreign_keys=ON"):
             conn.execute(f"PRAGMA {pragma}")
-        from service.store.worklog_day import register_sqlite
-
-        register_sqlite(conn)  # the worklog triggers' local-day function, should this connection write one
         return conn
 
     async def _ensure(self) -> None:

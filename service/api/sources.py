@@ -12,6 +12,7 @@ from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
 from service.ids import Id
 from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.secret_rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
+from service.store.rollups import delete_source as delete_source_rows
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
@@ -63,8 +64,8 @@ def rotate_secret(
 @router.delete("/{source_id}", status_code=204)
 def delete_source(source_id: Id, caller: AdminCaller, session: SessionDep, request: Request) -> Response:
     """Delete a source and everything synced from it."""
-    src = svc.get_source(session, caller.org_id, source_id)
-    session.delete(src)
+    svc.get_source(session, caller.org_id, source_id)
+    delete_source_rows(session.connection(), source_id)
     session.commit()
     request.app.state.source_cache.evict(source_id)
     return Response(status_code=204)

@@ -21,6 +21,7 @@ from service.portfolio.schemas import (
     ProjectSettings,
     ProjectUpdate,
 )
+from service.store.rollups import rezone
 from service.tables import Organization, Portfolio, PortfolioProject, Project
 
 __all__ = [
@@ -256,6 +257,7 @@ def get_organization(s: Session, org_id: int) -> Organization:
 def update_organization(s: Session, org_id: int, body: OrganizationUpdate) -> OrganizationPublic:
     org = get_organization(s, org_id)
     given = body.model_fields_set
+    zone = org.timezone
     for name in ("timezone", "currency"):
         if name in given:
             if getattr(body, name) is None:
@@ -265,6 +267,8 @@ def update_organization(s: Session, org_id: int, body: OrganizationUpdate) -> Or
         org.default_hourly_rate = body.default_hourly_rate
     s.add(org)
     s.flush()
+    if org.timezone != zone:  # the worklogs' local days move, and their rates with them
+        rezone(s.connection(), org_id)
     return organization_public(org)
 
 

@@ -1,8 +1,8 @@
-"""Pieces every store module shares: apply statistics, the monotonic guard, projects, trigger DDL."""
+"""Pieces every store module shares: apply statistics, the monotonic guard, projects."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from service.store.sql import bulk_insert, chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
-__all__ = ["ApplyStats", "upsert_projects", "run_ddl", "drop_triggers", "pg_signed_rows", "pg_statement_triggers"]
+__all__ = ["ApplyStats", "upsert_projects"]
 
 PR = ProjectRow.__table__
 
@@ -121,76 +121,4 @@ def upsert_projects(
             sa.select(PR.c.id, PR.c.external_id).where(PR.c.source_id == source_id, PR.c.external_id.in_(part))
         ):
             out[ext] = pid
-    return out
-
-
-def run_ddl(conn: Connection, sqlite: Iterable[str], postgresql: Iterable[str]) -> None:
-    """Run the statements written for this connection's store (trigger modules' ``install``)."""
-    for ddl in postgresql if conn.dialect.name == "postgresql" else sqlite:
-        conn.exec_driver_sql(ddl)
-
-
-def pg_lock_key(expr: str) -> str:
-    """An id as the second key of a two-key PostgreSQL advisory lock (``int4``): the ids are
-    ``bigint`` since migration 0012 and ``pg_advisory_xact_lock(int, bigint)`` does not exist.
-    Taken modulo 2^31, so every id below it keeps its old key; two ids 2^31 apart share a lock,
-    which only serializes their writers a little more."""
-    return f"mod({expr}, 2147483648)::int"
-
-
-def drop_triggers(
-    conn: Connection, sqlite: Iterable[str], postgresql: Iterable[tuple[str, str]], functions: Iterable[str]
-) -> None:
-    """Drop a trigger module's triggers: SQLite's by name; PostgreSQL's ``(name, table)`` and then
-    their functions (trigger modules' ``uninstall``)."""
-    if conn.dialect.name == "postgresql":
-        for name, table in postgresql:
-            conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-        for fn in functions:
-            conn.exec_driver_sql(f"DROP FUNCTION IF EXISTS {fn}()")
-        return
-    for name in sqlite:
-        conn.exec_driver_sql(f"DROP TRIGGER IF EXISTS {name}")
-
-
-def pg_signed_rows(event: str, columns: tuple[str, ...], pick: Callable[[str, str, str], str]) -> str:
-    """PostgreSQL statement triggers over transition tables (the rollups'): the statement's
-    rows, signed. ``pick(alias, sign, source)`` selects, from ``source`` as ``alias``, the rows
-    with their sign (SQL text); an INSERT gives its new rows (+1), a DELETE its old ones (-1),
-    an UPDATE the old (-1) and new (+1) versions of just the rows where one of ``columns``
-    changed — only those columns (and ``id``) are then available.
-
-    The versions are paired by grouping, not by a join: a version of a row that occurs once
-    among the old and new rows is one that changed (GROUP BY treats NULLs as equal, as IS
-    DISTINCT FROM). A join of the two transition tables can be planned as a nested loop —
-    always so inside a trigger function that runs with hash and merge joins off, which sets them
-    for the triggers its writes fire — and is then quadratic in the statement's rows."""
-    if event == "INSERT":
-        return pick("n", "1", "new_rows n")
-    if event == "DELETE":
-        return pick("o", "-1", "old_rows o")
-    cols = ", ".join(("id", *columns))
-    versions = (
-        f"SELECT {cols}, CASE WHEN max(side) = 1 THEN 1 ELSE -1 END AS sign FROM "
-        f"(SELECT 0 AS side, {cols} FROM old_rows UNION ALL SELECT 1, {cols} FROM new_rows) x "
-        f"GROUP BY {cols} HAVING count(*) = 1"
-    )
-    return pick("v", "v.sign", f"({versions}) v")
-
-
-def pg_statement_triggers(name: str, table: str, function: Callable[[str], str]) -> list[str]:
-    """The DDL of a rollup's three PostgreSQL statement triggers on ``table`` (``{name}_insert``
-    …), each with its transition tables, and their functions: ``function(event)`` creates
-    ``taskhub_{name}_{event}()``."""
-    out = []
-    for event, ref in (
-        ("INSERT", "NEW TABLE AS new_rows"),
-        ("UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows"),
-        ("DELETE", "OLD TABLE AS old_rows"),
-    ):
-        out.append(function(event))
-        out.append(
-            f"CREATE TRIGGER {name}_{event.lower()} AFTER {event} ON {table} REFERENCING {ref} "
-            f"FOR EACH STATEMENT EXECUTE FUNCTION taskhub_{name}_{event.lower()}()"
-        )
     return out

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 from mappings.model import MilestoneDelete, MilestoneUpsert, WorklogDelete, WorklogUpsert
 from service.store.common import ApplyStats, _guard, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
+from service.store.rollups import local_day, lock_sources, org_zone, pair_worklogs, price_worklogs, tracked
 from service.store.sql import chunks, executemany, in_list, insert_for
 from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
@@ -29,6 +30,7 @@ def upsert_milestones(conn: Connection, org_id: int, source_id: int, items: Sequ
     stats = ApplyStats(seen=len(items))
     if not items:
         return stats
+    lock_sources(conn, [source_id])
     project_ids = upsert_projects(
         conn, org_id, source_id,
         ((i.milestone.project_external_id, None, None) for i in items if i.milestone.project_external_id),
@@ -77,7 +79,9 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
     complete = [i for i in items if i.complete]
     if not complete:
         return stats
+    lock_sources(conn, [source_id])  # before the people: every writer takes its source's lock first
     person_ids = resolve_people(conn, org_id, (i.worklog.author for i in complete if i.worklog.author))
+    zone = org_zone(conn, org_id)
     now = utcnow()
     rows: dict[str, dict[str, Any]] = {}
     for it in complete:
@@ -86,11 +90,15 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
             "org_id": org_id, "source_id": source_id, "external_id": w.external_id,
             "task_external_id": w.task_external_id,
             "person_id": person_ids.get((w.author.tool, w.author.external_id)) if w.author else None,
-            "started_at": w.started_at, "seconds": w.seconds, "remote_updated_at": w.updated_at,
-            "deleted_at": None, "raw": None, "synced_at": now,
+            "started_at": w.started_at, "started_day": local_day(w.started_at, zone), "seconds": w.seconds,
+            "remote_updated_at": w.updated_at, "deleted_at": None, "raw": None, "synced_at": now,
         }
     page = list(rows.values())
-    executemany(conn, guarded_upsert(conn, W, tuple(page[0])), page)
+    mine = _worklogs(source_id, list(rows))
+    with tracked(conn, [source_id], worklogs=mine):
+        executemany(conn, guarded_upsert(conn, W, tuple(page[0])), page)
+        pair_worklogs(conn, mine)  # its task's id, project and tombstone
+        price_worklogs(conn, mine)  # its author's rate that day
     stats.changed = _written(conn, W, source_id, rows)
     stats.stale = len(rows) - stats.changed
     return stats
@@ -116,10 +124,18 @@ def _written(
 
 def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDelete]) -> ApplyStats:
     stats = ApplyStats(seen=len(items))
-    for part in chunks([i.external_id for i in items]):
-        res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
-                                              W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
-        stats.deleted += res.rowcount or 0
+    if not items:
+        return stats
+    exts = sorted({i.external_id for i in items})
+    with tracked(conn, [source_id], worklogs=_worklogs(source_id, exts)):
+        for part in chunks(exts):
+            res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
+                                                  W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
+            stats.deleted += res.rowcount or 0
     return stats
+
+
+def _worklogs(source_id: int, external_ids: Sequence[str]) -> Any:
+    return sa.and_(W.c.source_id == source_id, W.c.external_id.in_(list(external_ids)))
 
 

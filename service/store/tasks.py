@@ -32,6 +32,7 @@ from mappings.model import (
 from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
+from service.store.rollups import lock_sources, pair_worklogs, touched_tasks, tracked, worklogs_of_tasks
 from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, statement, uniq
 from service.tables import (
     Change as ChangeRow,
@@ -175,6 +176,7 @@ def upsert_tasks(
     # task rows they share in the same order and wait for each other instead of deadlocking.
     latest = dict(sorted(latest.items()))
     ext_ids = list(latest)
+    lock_sources(conn, [source_id])  # first: what is read below stays what is stored until commit
     project_ids = upsert_projects(
         conn, org_id, source_id,
         ((u.task.project_external_id, u.task.project_key, None) for u in latest.values()
@@ -183,7 +185,7 @@ def upsert_tasks(
     person_ids = resolve_people(conn, org_id, (a for u in latest.values() for a in u.task.assignees))
     prev = _existing(conn, T, source_id, ext_ids, [
         "id", "remote_updated_at", "status", "status_category", "assignees", "due_date",
-        "estimate_points", "estimate_seconds", "started_at", "completed_at",
+        "estimate_points", "estimate_seconds", "started_at", "completed_at", "project_id", "deleted_at",
     ])
     rows: list[dict[str, Any]] = []
     pending_changes: list[dict[str, Any]] = []
@@ -228,25 +230,34 @@ def upsert_tasks(
                 pending_changes.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
     if not rows:
         return stats
-    # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
-    # the cursor's executemany), then read back which rows carry our version: those the guard
-    # let through.
-    executemany(conn, guarded_upsert(conn, T, tuple(rows[0])), rows)
-    task_ids: dict[str, int] = {}
-    for part in chunks([r["external_id"] for r in rows]):
-        for tid, ext, stored_at in conn.execute(
-            sa.select(T.c.id, T.c.external_id, T.c.remote_updated_at).where(
-                T.c.source_id == source_id, in_list(conn, T.c.external_id, part)
-            )
-        ):
-            if stored_at == latest[ext].task.updated_at:
-                task_ids[ext] = tid
-    # Re-applying the stored version is idempotent and not a change.
-    stats.changed = sum(1 for ext in task_ids
-                        if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
-    stats.stale += len(rows) - len(task_ids)
-    insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids])
-    _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
+    # The worklogs whose copy of their task moves: those of new tasks (they may have arrived
+    # first), of tasks moved to another project and of tombstoned tasks brought back.
+    written = [r["external_id"] for r in rows]
+    repair = [r["external_id"] for r in rows if (old := prev.get(r["external_id"])) is None
+              or old.project_id != r["project_id"] or old.deleted_at is not None]
+    with tracked(conn, [source_id], tasks=touched_tasks(source_id, written),
+                 worklogs=worklogs_of_tasks(source_id, repair) if repair else None):
+        # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
+        # the cursor's executemany), then read back which rows carry our version: those the guard
+        # let through.
+        executemany(conn, guarded_upsert(conn, T, tuple(rows[0])), rows)
+        task_ids: dict[str, int] = {}
+        for part in chunks(written):
+            for tid, ext, stored_at in conn.execute(
+                sa.select(T.c.id, T.c.external_id, T.c.remote_updated_at).where(
+                    T.c.source_id == source_id, in_list(conn, T.c.external_id, part)
+                )
+            ):
+                if stored_at == latest[ext].task.updated_at:
+                    task_ids[ext] = tid
+        # Re-applying the stored version is idempotent and not a change.
+        stats.changed = sum(1 for ext in task_ids
+                            if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
+        stats.stale += len(rows) - len(task_ids)
+        insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids])
+        _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
+        if repair:
+            pair_worklogs(conn, worklogs_of_tasks(source_id, repair))
     return stats
 
 
@@ -255,8 +266,7 @@ def _replace_links(
     person_ids: dict[tuple[str, str], int], org_id: int, existed: set[str],
 ) -> None:
     """Make the stored tasks' assignee and milestone links those of their accepted versions,
-    writing only the differences: a link row written is a rollup row moved by the triggers
-    (``service.store.rollup``, ``workload_rollup``), and a re-sync mostly changes no link. Only
+    writing only the differences (a re-sync mostly changes no link). Only
     tasks that existed before can have links to drop (a backfill reads none); the inserts
     tolerate a link a concurrent writer already made."""
     ids = [tid for ext, tid in task_ids.items() if ext in existed]
@@ -293,7 +303,7 @@ def _write_links(conn: Connection, table: sa.Table, other: str, existing: list[i
         ).all())
     want = set(pairs)
     gone = sorted(have - want)
-    for part in chunks(gone):  # one statement per chunk: PostgreSQL's link triggers fire once
+    for part in chunks(gone):
         conn.execute(sa.delete(table).where(sa.tuple_(table.c.task_id, table.c[other]).in_(list(part))))
     add = [p for p in pairs if p not in have]
     if add:
@@ -317,6 +327,18 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
     """Tombstone tasks. A delete for a task never seen leaves a tombstone, so a late
     ``created`` event cannot bring it back."""
     stats = ApplyStats(seen=len(deletes))
+    if not deletes:
+        return stats
+    exts = sorted({d.external_id for d in deletes})
+    with tracked(conn, [source_id], tasks=touched_tasks(source_id, exts),
+                 worklogs=worklogs_of_tasks(source_id, exts)):
+        _tombstone(conn, org_id, source_id, deletes, stats)
+        pair_worklogs(conn, worklogs_of_tasks(source_id, exts))
+    return stats
+
+
+def _tombstone(conn: Connection, org_id: int, source_id: int, deletes: Sequence[TaskDelete], stats: ApplyStats
+               ) -> None:
     now = utcnow()
     for d in deletes:
         # Never after we learn of it (a tool's clock ahead of ours): a tombstone is stamped no later
@@ -341,13 +363,20 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
             stats.deleted += 1
         else:
             stats.stale += 1
-    return stats
 
 
 def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: Sequence[TaskPatch]) -> ApplyStats:
     """Apply what a partial event tells, under the same guard. Unknown tasks are left to the
     re-fetch that follows (a patch never creates a task)."""
     stats = ApplyStats(seen=len(patches))
+    if not patches:
+        return stats
+    with tracked(conn, [source_id], tasks=touched_tasks(source_id, sorted({p.external_id for p in patches}))):
+        _patch(conn, org_id, source_id, patches, stats)
+    return stats
+
+
+def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[TaskPatch], stats: ApplyStats) -> None:
     now = utcnow()
     for p in patches:
         values = {k: v for k, v in p.fields.items() if k in _PATCHABLE}
@@ -367,7 +396,6 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
             insert_changes(conn, change_rows(org_id, source_id, p.changes))
         else:
             stats.stale += 1
-    return stats
 
 
 # --- everything at once ----------------------------------------------------------------
@@ -375,6 +403,7 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
 
 def apply_effects(conn: Connection, org_id: int, source_id: int, effects: Iterable[Effect]) -> ApplyStats:
     """Apply a mixed list of effects in dependency order, in the caller's transaction."""
+    lock_sources(conn, [source_id])  # the source's writers take turns (service.store.rollups)
     groups: dict[type, list[Any]] = {}
     for e in effects:
         groups.setdefault(type(e), []).append(e)

@@ -1,0 +1,491 @@
+"""The rollups and the worklogs' copies, kept by the store's own writes: one definition each.
+
+The views as of now read sums instead of scanning 100,000 tasks and 200,000 worklogs
+(``service.views.rollups``, ``service.views.costs``):
+
+- ``task_rollup``: alive tasks per (organization, project, source, status category, class);
+- ``task_day_rollup``: counted tasks per UTC hour of creation and of completion;
+- ``milestone_rollup``: the alive tasks of each milestone and the done ones;
+- ``workload_rollup``: open tasks per (project, source, due date, class, assignee, share count);
+- ``worklog_rollup``: counted worklogs per (organization, local day, project, source).
+
+Each rollup is **one** ``SELECT`` in SQLAlchemy Core (``Rollup.rows``): the sums of the rows
+that match a condition, grouped by the rollup's key. A rebuild inserts what it gives for a
+whole organization. A write keeps the rollup by the same statement: ``tracked`` reads the sums
+of the rows the write is about to touch, lets the write run, reads them again, and adds the
+difference to the rollup (rows whose count reaches zero go). So rollups are current in the
+same transaction as the rows, with no trigger, no PL/pgSQL and no SQLite function; the
+scans in ``service.views.queries`` stay, as the test oracle and for ``as_of`` in the past.
+
+Three copies on each worklog row let the views read worklogs without joining 100,000 tasks
+on a text key: its task's id, project and tombstone (``pair_worklogs``), its local start day in
+the organization's zone (``local_day``, Python's tz database on both stores) and its author's
+rate that day (``price_worklogs``). Every write that can move them calls those functions inside
+a ``tracked`` block, so the worklog rollup follows.
+
+Concurrency: a write locks its source's row first (``lock_sources``: ``FOR NO KEY UPDATE`` on
+PostgreSQL, which foreign-key checks do not wait for; SQLite serializes writers anyway). The
+rollups' rows are per source, so two writers of different sources never share one, and two of
+the same source take turns: the sums read before a write are still the stored ones when the
+difference is added. Organization-wide writes (rates, a time zone, merging people) lock all of
+the organization's sources in id order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from service.store.sql import chunks, insert_for, statement
+from service.tables import (
+    MilestoneRollup,
+    Organization,
+    PersonRate,
+    Source,
+    Task,
+    TaskAssignee,
+    TaskDayRollup,
+    TaskMilestone,
+    TaskRollup,
+    WorkloadRollup,
+    Worklog,
+    WorklogRollup,
+)
+
+__all__ = [
+    "ROLLUPS",
+    "Rollup",
+    "check",
+    "delete_source",
+    "local_day",
+    "lock_sources",
+    "pair_worklogs",
+    "price_worklogs",
+    "rebuild",
+    "rezone",
+    "snapshot",
+    "tracked",
+]
+
+T = Task.__table__
+W = Worklog.__table__
+TA = TaskAssignee.__table__
+TM = TaskMilestone.__table__
+RATE = PersonRate.__table__
+S = Source.__table__
+O = Organization.__table__  # noqa: E741
+
+NO_DUE_DATE = date(9999, 12, 31)  # a key column cannot be NULL: "no due date" (never overdue)
+
+
+class utc_hour(FunctionElement[datetime]):  # noqa: N801 - an SQL function's name
+    """The UTC hour a timestamp falls in (the epoch for NULL): the day rollup's bucket, so the
+    organization's zone is applied when read and a zone change needs no rebuild."""
+
+    type = Task.__table__.c.remote_created_at.type  # stored and read back as the task's timestamps are
+    inherit_cache = True
+
+
+@compiles(utc_hour)
+def _utc_hour_sqlite(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    # SQLite stores timestamps as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff'.
+    col = compiler.process(element.clauses, **kw)
+    return (f"CASE WHEN {col} IS NULL THEN '1970-01-01 00:00:00.000000' "
+            f"ELSE substr({col}, 1, 13) || ':00:00.000000' END")
+
+
+@compiles(utc_hour, "postgresql")
+def _utc_hour_pg(element: utc_hour, compiler: Any, **kw: Any) -> str:
+    col = compiler.process(element.clauses, **kw)
+    return f"coalesce(date_trunc('hour', {col}, 'UTC'), 'epoch'::timestamptz)"
+
+
+def _n(cond: Any) -> Any:
+    """1 where ``cond`` holds, else 0: a count as a sum."""
+    return sa.case((cond, 1), else_=0)
+
+
+def _by_key(n: int) -> list[Any]:
+    """GROUP BY the first ``n`` columns, by position: a key holding bound literals (``coalesce(x,
+    0)``) would otherwise repeat them as new parameters, which PostgreSQL does not match."""
+    return [sa.literal_column(str(i)) for i in range(1, n + 1)]
+
+
+def _task_class() -> Any:
+    """0: never counted (an epic, a milestone marker); 2: archived; 1: counted."""
+    return sa.case((sa.or_(T.c.type == "epic", T.c.is_milestone), 0), (T.c.archived, 2), else_=1)
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """A rollup table and its one definition: ``rows(where)`` gives, for the base rows matching
+    ``where`` (a condition on ``task`` or ``worklog``), SELECTs of ``key + sums + bounds +
+    attrs`` grouped by the key. ``bounds`` are upper bounds (a maximum, never lowered by a
+    write: a reader only needs "nothing later than this"); ``attrs`` follow the key."""
+
+    table: sa.Table
+    base: str  # "task" or "worklog": what ``where`` is a condition on
+    key: tuple[str, ...]
+    sums: tuple[str, ...]
+    rows: Callable[[Any], list[sa.Select[Any]]]
+    bounds: tuple[str, ...] = ()
+    attrs: tuple[str, ...] = ()
+
+    @property
+    def count(self) -> str:
+        return self.sums[0]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.key + self.sums + self.bounds + self.attrs
+
+
+def _task_rows(where: Any) -> list[sa.Select[Any]]:
+    cls = _task_class()
+    key = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id, T.c.status_category, cls)
+    return [
+        sa.select(
+            *key,
+            sa.func.count(),
+            sa.func.sum(_n(T.c.estimate_points.is_not(None))),
+            sa.func.sum(sa.func.coalesce(T.c.estimate_points, 0.0)),
+            sa.func.sum(_n(T.c.estimate_seconds.is_not(None))),
+            sa.func.sum(sa.func.coalesce(T.c.estimate_seconds, 0)),
+            sa.func.sum(_n(sa.func.coalesce(T.c.spent_seconds, T.c.remaining_seconds).is_not(None))),
+            sa.func.sum(sa.func.coalesce(T.c.spent_seconds, 0)),
+            sa.func.sum(sa.func.coalesce(T.c.remaining_seconds, 0)),
+            sa.func.sum(_n(T.c.completed_at.is_not(None))),
+            sa.func.max(T.c.remote_created_at),
+        )
+        .where(T.c.deleted_at.is_(None), where)
+        .group_by(*_by_key(len(key)))
+    ]
+
+
+def _day_rows(where: Any) -> list[sa.Select[Any]]:
+    cls = _task_class()
+    out = []
+    for kind, col, extra in (("c", T.c.remote_created_at, sa.true()),
+                             ("d", T.c.completed_at, T.c.status_category == "done")):
+        key = (T.c.org_id, T.c.source_id, cls, sa.literal_column(f"'{kind}'"), col.is_not(None), utc_hour(col))
+        out.append(
+            sa.select(*key, sa.func.count())
+            .where(T.c.deleted_at.is_(None), cls > 0, extra, where)
+            .group_by(*_by_key(len(key)))
+        )
+    return out
+
+
+def _milestone_rows(where: Any) -> list[sa.Select[Any]]:
+    cls = _task_class()
+    return [
+        sa.select(TM.c.milestone_id, cls, sa.func.count(), sa.func.sum(_n(T.c.status_category == "done")),
+                  sa.func.max(T.c.org_id), sa.func.max(T.c.source_id))
+        .select_from(TM.join(T, T.c.id == TM.c.task_id))
+        .where(T.c.deleted_at.is_(None), where)
+        .group_by(*_by_key(2))
+    ]
+
+
+def _workload_rows(where: Any) -> list[sa.Select[Any]]:
+    """A task is in ``shares`` rows, one per assignee (``shares``: how many it has), or in one
+    row of person 0 when it has none: the rows per person count it once per assignee, and each
+    ``shares`` value's sums divided by it count every task once."""
+    other = TA.alias("other")
+    shares = sa.select(sa.func.count()).where(other.c.task_id == TA.c.task_id).scalar_subquery()
+    key = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id,
+           sa.func.coalesce(T.c.due_date, sa.literal_column(f"'{NO_DUE_DATE}'", sa.Date)),
+           sa.case((T.c.archived, 2), else_=1),
+           sa.func.coalesce(TA.c.person_id, 0), sa.func.coalesce(shares, 1))
+    return [
+        sa.select(*key, sa.func.count(), sa.func.sum(sa.func.coalesce(T.c.estimate_points, 0.0)),
+                  sa.func.sum(sa.func.coalesce(T.c.estimate_seconds, 0)))
+        .select_from(T.outerjoin(TA, TA.c.task_id == T.c.id))
+        .where(T.c.deleted_at.is_(None), T.c.status_category != "done", T.c.type != "epic", ~T.c.is_milestone,
+               where)
+        .group_by(*_by_key(len(key)))
+    ]
+
+
+def _worklog_rows(where: Any) -> list[sa.Select[Any]]:
+    """A worklog counts while it is alive, its task is stored and alive, and it has a local day.
+    ``rated``: Σ seconds × the author's rate that day; ``unrated``: the seconds with no author
+    rate, priced when read at the project's or the organization's rate."""
+    key = (W.c.org_id, W.c.started_day, sa.func.coalesce(W.c.task_project_id, 0), W.c.source_id)
+    rated = W.c.author_rate.is_not(None)
+    return [
+        sa.select(*key, sa.func.count(), sa.func.sum(W.c.seconds),
+                  sa.func.sum(sa.case((rated, W.c.seconds * W.c.author_rate), else_=0.0)),
+                  sa.func.sum(sa.case((rated, 0), else_=W.c.seconds)),
+                  sa.func.max(W.c.started_at))
+        .where(W.c.deleted_at.is_(None), W.c.task_id.is_not(None), W.c.task_deleted_at.is_(None),
+               W.c.started_day.is_not(None), where)
+        .group_by(*_by_key(len(key)))
+    ]
+
+
+TASKS = Rollup(TaskRollup.__table__, "task", ("org_id", "project_id", "source_id", "status_category", "cls"),
+               ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining", "completed_n"),
+               _task_rows, bounds=("created_hi",))
+DAYS = Rollup(TaskDayRollup.__table__, "task", ("org_id", "source_id", "cls", "kind", "known", "bucket"), ("n",),
+              _day_rows)
+MILESTONES = Rollup(MilestoneRollup.__table__, "task", ("milestone_id", "cls"), ("tasks", "done"), _milestone_rows,
+                    attrs=("org_id", "source_id"))
+WORKLOAD = Rollup(WorkloadRollup.__table__, "task",
+                  ("org_id", "project_id", "source_id", "due_date", "cls", "person_id", "shares"),
+                  ("n", "points", "seconds"), _workload_rows)
+WORKLOGS = Rollup(WorklogRollup.__table__, "worklog", ("org_id", "day", "project_id", "source_id"),
+                  ("n", "seconds", "rated", "unrated"), _worklog_rows, bounds=("started_hi",))
+ROLLUPS = (TASKS, DAYS, MILESTONES, WORKLOAD, WORKLOGS)
+
+
+# --- keeping them ----------------------------------------------------------------------------
+
+
+def lock_sources(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | None = None) -> None:
+    """Take the write lock of these sources (or of all the organization's), in id order: held
+    until commit, it makes writers of one source take turns (see the module's docstring)."""
+    q = sa.select(S.c.id).order_by(S.c.id).with_for_update(key_share=True)
+    ids = sorted(set(source_ids))
+    if org_id is not None:
+        conn.execute(q.where(S.c.org_id == org_id)).all()
+    elif ids:
+        conn.execute(q.where(S.c.id.in_(ids))).all()
+
+
+Sums = dict[tuple[Any, ...], tuple[Any, ...]]
+
+
+def _read(conn: Connection, rollup: Rollup, where: Any) -> Sums:
+    k = len(rollup.key)
+    return {tuple(r[:k]): tuple(r[k:]) for q in rollup.rows(where) for r in conn.execute(q)}
+
+
+def _upsert(conn: Connection, rollup: Rollup) -> Any:
+    def build() -> Any:
+        t = rollup.table
+        ins = insert_for(conn, t)
+        add = {c: t.c[c] + ins.excluded[c] for c in rollup.sums}
+        raise_to = {
+            c: sa.case((ins.excluded[c].is_(None), t.c[c]), (t.c[c].is_(None), ins.excluded[c]),
+                       (ins.excluded[c] > t.c[c], ins.excluded[c]), else_=t.c[c])
+            for c in rollup.bounds
+        }
+        return ins.on_conflict_do_update(index_elements=list(rollup.key), set_={**add, **raise_to})
+
+    return statement(conn, f"rollup-upsert:{rollup.table.name}", build)
+
+
+def _emptied(conn: Connection, rollup: Rollup) -> Any:
+    def build() -> Any:
+        t = rollup.table
+        return sa.delete(t).where(*(t.c[c] == sa.bindparam(f"k_{c}") for c in rollup.key), t.c[rollup.count] == 0)
+
+    return statement(conn, f"rollup-emptied:{rollup.table.name}", build)
+
+
+def _apply(conn: Connection, rollup: Rollup, before: Sums, after: Sums) -> None:
+    """Add ``after - before`` to the rollup; drop the rows whose count reached zero."""
+    ns, nb = len(rollup.sums), len(rollup.bounds)
+    rows, emptied = [], []
+    for key in before.keys() | after.keys():
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        delta = [(new[i] if new else 0) - (old[i] if old else 0) for i in range(ns)]
+        bounds = new[ns:ns + nb] if new else (None,) * nb
+        attrs = (new or old)[ns + nb:]  # type: ignore[index]
+        rows.append(dict(zip(rollup.columns, (*key, *delta, *bounds, *attrs), strict=True)))
+        if new is None:
+            emptied.append({f"k_{c}": v for c, v in zip(rollup.key, key, strict=True)})
+    if rows:
+        rows.sort(key=lambda r: tuple(str(r[c]) for c in rollup.key))
+        conn.execute(_upsert(conn, rollup), rows)
+    if emptied:
+        conn.execute(_emptied(conn, rollup), emptied)
+
+
+@contextmanager
+def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | None = None,
+            tasks: Any = None, worklogs: Any = None) -> Iterator[None]:
+    """Keep every rollup through the writes in the block: ``tasks`` and ``worklogs`` are
+    conditions on the identity of the rows the block may change (ids, or a source and external
+    ids: not a column the block writes), ``None`` for none. Locks the sources first."""
+    lock_sources(conn, source_ids, org_id=org_id)
+    plan = [(r, w) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,)) if w is not None]
+    before = [_read(conn, r, w) for r, w in plan]
+    yield
+    for (r, w), old in zip(plan, before, strict=True):
+        _apply(conn, r, old, _read(conn, r, w))
+
+
+def delete_source(conn: Connection, source_id: int) -> None:
+    """Delete a source with everything synced from it (the foreign keys cascade) and its rollup
+    rows: one statement per table, linear in the rows."""
+    lock_sources(conn, [source_id])
+    for r in ROLLUPS:
+        conn.execute(sa.delete(r.table).where(r.table.c.source_id == source_id))
+    conn.execute(sa.delete(S).where(S.c.id == source_id))
+
+
+# --- the worklogs' copies ------------------------------------------------------------------
+
+
+def local_day(at: datetime | None, zone: str) -> date | None:
+    """The local date of a UTC instant in an IANA zone: a worklog's ``started_day``."""
+    if at is None:
+        return None
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo(zone)).date()
+
+
+def org_zone(conn: Connection, org_id: int) -> str:
+    return conn.execute(sa.select(O.c.timezone).where(O.c.id == org_id)).scalar_one()
+
+
+def _of_task(column: str) -> Any:
+    t = T.alias("t")
+    return (sa.select(t.c[column])
+            .where(t.c.source_id == W.c.source_id, t.c.external_id == W.c.task_external_id)
+            .scalar_subquery())
+
+
+def pair_worklogs(conn: Connection, where: Any) -> None:
+    """Copy onto the worklogs matching ``where`` their task's id, project and tombstone as stored
+    now (NULL while the task is unknown); rows already right are not written."""
+    values = {"task_id": _of_task("id"), "task_project_id": _of_task("project_id"),
+              "task_deleted_at": _of_task("deleted_at")}
+    differs = sa.or_(*(W.c[c].is_distinct_from(v) for c, v in values.items()))
+    conn.execute(sa.update(W).where(where, differs).values(values))
+
+
+def price_worklogs(conn: Connection, where: Any) -> None:
+    """Set the author's hourly rate in effect on the local day onto the worklogs matching
+    ``where`` (NULL: no author or no rate then; the views fall back to the project's and the
+    organization's rates); rows already right are not written."""
+    rate = (sa.select(RATE.c.hourly_rate)
+            .where(RATE.c.person_id == W.c.person_id, RATE.c.effective_from <= W.c.started_day)
+            .order_by(RATE.c.effective_from.desc()).limit(1).scalar_subquery())
+    conn.execute(sa.update(W).where(where, W.c.author_rate.is_distinct_from(rate)).values(author_rate=rate))
+
+
+def _date_worklogs(conn: Connection, org_id: int) -> None:
+    """Recompute ``started_day`` of the organization's worklogs in its zone (Python's tz
+    database); rows already right are not written."""
+    zone = org_zone(conn, org_id)
+    moved = [{"w_id": i, "day": day} for i, at, stored in conn.execute(
+        sa.select(W.c.id, W.c.started_at, W.c.started_day).where(W.c.org_id == org_id))
+        if (day := local_day(at, zone)) != stored]
+    stmt = sa.update(W).where(W.c.id == sa.bindparam("w_id")).values(started_day=sa.bindparam("day"))
+    for part in chunks(moved, 5000):
+        conn.execute(stmt, list(part))
+
+
+def rezone(conn: Connection, org_id: int) -> None:
+    """After the organization's time zone changed: re-date and re-price its worklogs and rebuild
+    its worklog rollup (an administrator's rare change; linear in the worklogs)."""
+    lock_sources(conn, org_id=org_id)
+    _date_worklogs(conn, org_id)
+    price_worklogs(conn, W.c.org_id == org_id)
+    _rebuild_one(conn, WORKLOGS, org_id)
+
+
+# --- rebuild and check ---------------------------------------------------------------------
+
+
+def _rebuild_one(conn: Connection, rollup: Rollup, org_id: int | None) -> None:
+    t = rollup.table
+    conn.execute(sa.delete(t).where(sa.true() if org_id is None else t.c.org_id == org_id))
+    base = T if rollup.base == "task" else W
+    where = sa.true() if org_id is None else base.c.org_id == org_id
+    for q in rollup.rows(where):
+        conn.execute(sa.insert(t).from_select(list(rollup.columns), q))
+
+
+def rebuild(conn: Connection, org_id: int | None = None) -> None:
+    """Recompute the worklogs' copies and every rollup from the task, assignee, milestone link,
+    worklog, rate and organization rows (of one organization, or of all): after writes that
+    bypassed the store, or a change of the tz database's rules."""
+    orgs = [org_id] if org_id is not None else list(conn.execute(sa.select(O.c.id)).scalars())
+    for oid in orgs:
+        lock_sources(conn, org_id=oid)
+        _date_worklogs(conn, oid)
+        pair_worklogs(conn, W.c.org_id == oid)
+        price_worklogs(conn, W.c.org_id == oid)
+        for r in ROLLUPS:
+            _rebuild_one(conn, r, oid)
+
+
+def _rounded(v: Any) -> Any:
+    if isinstance(v, float):
+        return float(f"{v:.10g}")
+    if isinstance(v, datetime | date):
+        return v.isoformat()
+    return v
+
+
+def snapshot(conn: Connection, org_id: int) -> dict[str, set[tuple[Any, ...]]]:
+    """The kept rows of one organization — each rollup's key and sums, and the worklogs'
+    copies — floats to 10 significant digits, for comparisons. Upper bounds are left out: a
+    write never lowers them, so they may exceed a rebuild's (``check`` compares them apart)."""
+    out: dict[str, set[tuple[Any, ...]]] = {}
+    for r in ROLLUPS:
+        cols = [r.table.c[c] for c in r.key + r.sums]
+        out[r.table.name] = {tuple(_rounded(v) for v in row)
+                             for row in conn.execute(sa.select(*cols).where(r.table.c.org_id == org_id))}
+    copies = (W.c.id, W.c.task_id, W.c.task_project_id, W.c.task_deleted_at, W.c.started_day, W.c.author_rate)
+    out["worklog_copies"] = {tuple(_rounded(v) for v in row)
+                             for row in conn.execute(sa.select(*copies).where(W.c.org_id == org_id))}
+    return out
+
+
+def _bounds(conn: Connection, org_id: int) -> dict[str, dict[tuple[Any, ...], Any]]:
+    out = {}
+    for r in ROLLUPS:
+        for b in r.bounds:
+            cols = [r.table.c[c] for c in r.key]
+            out[f"{r.table.name}.{b}"] = {tuple(_rounded(v) for v in row[:-1]): row[-1] for row in conn.execute(
+                sa.select(*cols, r.table.c[b]).where(r.table.c.org_id == org_id))}
+    return out
+
+
+class _Undo(Exception):
+    pass
+
+
+def check(conn: Connection, org_id: int) -> dict[str, int]:
+    """How many kept rows of the organization differ from a rebuild (none: all zero), per table;
+    an upper bound counts as differing when it is below the rebuild's. Changes nothing: the
+    rebuild runs in a savepoint that is rolled back."""
+    kept, kept_bounds = snapshot(conn, org_id), _bounds(conn, org_id)
+    try:
+        with conn.begin_nested():
+            rebuild(conn, org_id)
+            fresh, fresh_bounds = snapshot(conn, org_id), _bounds(conn, org_id)
+            raise _Undo
+    except _Undo:
+        pass
+    diff = {name: len(kept[name] ^ fresh[name]) for name in kept}
+    for name, rows in fresh_bounds.items():
+        have = kept_bounds[name]
+        diff[name] = sum(1 for k, v in rows.items()
+                         if v is not None and (have.get(k) is None or have[k] < v))
+    return diff
+
+
+def touched_tasks(source_id: int, external_ids: Sequence[str]) -> Any:
+    """The condition on ``task`` of a write to these tasks of a source."""
+    return sa.and_(T.c.source_id == source_id, T.c.external_id.in_(list(external_ids)))
+
+
+def worklogs_of_tasks(source_id: int, external_ids: Sequence[str]) -> Any:
+    """The condition on ``worklog`` of the worklogs of these tasks of a source."""
+    return sa.and_(W.c.source_id == source_id, W.c.task_external_id.in_(list(external_ids)))

@@ -1,38 +1,40 @@
-"""Freeze the SQL that migrations 0003, 0004 and 0007-0011 used to take from live application code.
+"""Frozen SQL for the migrations: capture and check migration 0014's files, compare two trees.
 
-    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py capture [--rev 7f1dcc5]
-    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py compare [--rev 7f1dcc5]
+    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py capture
+    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py check
+    PYTHONPATH=. .venv/bin/python service/migrations/freeze.py compare --rev <commit>
 
-Up to commit 7f1dcc5 those migrations called ``install``/``uninstall``/``rebuild`` of
-``service.store.{rollup,worklog_task,worklog_day,worklog_rollup,workload_rollup}``, so what they
-executed was whatever the store code generated on the day they ran.
+Migrations 0003, 0004 and 0007-0011 called ``install``/``uninstall``/``rebuild`` of the store's
+trigger modules up to commit 7f1dcc5. Their statements were recorded once, by running those
+migrations with that code instrumented (this tool's ``capture`` up to the commit that added
+migration 0014), into ``versions/sql/<migration>.<dialect>.<upgrade|downgrade>.sql``. That code is
+gone; those files are final. Each statement in a file follows a ``-- statement N (origin)`` line
+and ends with ``;`` (the statement executed is the text between, without that final ``;``).
 
-``capture`` checks the migrations out of ``--rev`` into a temporary directory, runs them up to
-head step by step and back down to 0002 step by step on a fresh SQLite file and a fresh
-PostgreSQL database, and records every statement those store functions execute (and the
-SQLite function they register), per migration, dialect and direction. It writes them to
-``service/migrations/versions/sql/<migration>.<dialect>.<upgrade|downgrade>.sql``, which the
-frozen migrations read. Each statement in a file follows a ``-- statement N`` line and ends
-with ``;`` (the statement executed is the text between, without that final ``;``).
+``capture`` writes ``versions/sql/0014_drop_rollup_triggers.<dialect>.downgrade.sql``, what
+migration 0014's downgrade executes to give back revision 0013's triggers: the rebuild statements
+of the frozen files above, in the order the upgrades ran them (the triggers apply deltas, so they
+must start from exact rollups), then every function and trigger that a fresh database migrated to
+0013 has, read from its catalogue (SQLite: ``sqlite_master.sql``; PostgreSQL:
+``pg_get_functiondef``, then ``pg_get_triggerdef``). It needs no application code beyond
+``service.db`` and the migrations. ``check`` does the same capture in memory and exits 1 if the
+files differ from it.
 
 ``compare`` runs the migrations of ``--rev`` and the ones in this checkout side by side on
-fresh databases of both stores, step by step up to head and down to 0002, and compares after
-each step every schema object (SQLite: sqlite_master; PostgreSQL: tables and columns,
-indexes, constraints, triggers with ``pg_get_triggerdef``, functions with
-``pg_get_functiondef``). It prints the steps that differ and exits 1 if any does.
-
-Needs the store code as of ``--rev`` (the capture calls it); it is not used at run time.
+fresh databases of both stores, step by step up to ``--rev``'s head and down to 0002, and compares
+after each step every schema object (SQLite: sqlite_master; PostgreSQL: tables and columns,
+indexes, constraints, triggers with ``pg_get_triggerdef``, functions with ``pg_get_functiondef``).
+It prints the steps that differ and exits 1 if any does. Both trees' migrations must run without
+the store code: ``--rev`` must be 44f3833 (which froze them) or later.
 """
 
 from __future__ import annotations
 
 import argparse
-import inspect
 import re
 import subprocess
 import sys
 import tempfile
-from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -49,9 +51,13 @@ from bench.common import create_pg_database, drop_pg_database  # noqa: E402
 from service.db import MIGRATIONS_DIR, Database  # noqa: E402
 
 SQL_DIR = MIGRATIONS_DIR / "versions" / "sql"
-MODULES = ("rollup", "worklog_task", "worklog_day", "worklog_rollup", "workload_rollup")
-FUNCTIONS = ("install", "uninstall", "rebuild")
-LOWEST = "0002"  # the migrations before 0003 call no store code
+LOWEST = "0002"  # the migrations before 0003 install no trigger
+TRIGGERLESS = "0014_drop_rollup_triggers"
+BEFORE = "0013"  # the revision whose triggers 0014 drops and its downgrade gives back
+# The upgrades whose rebuild statements recompute the rollups and the worklog copies, in order:
+# the worklog rollup (0009) sums the columns that 0007 and 0008 fill.
+REBUILDS = ("0003_task_rollups", "0004_milestone_rollup", "0007_worklog_task_columns",
+            "0008_worklog_day_rate", "0009_worklog_rollup", "0011_workload_rollup")
 
 
 @contextmanager
@@ -70,7 +76,7 @@ def _config(db: Database, script_location: Path) -> Any:
     return cfg
 
 
-def _revisions(script_location: Path, cfg: Any) -> list[str]:
+def _revisions(cfg: Any) -> list[str]:
     """Revisions from the first to head, in order."""
     script = ScriptDirectory.from_config(cfg)
     return [s.revision for s in reversed(list(script.walk_revisions()))]
@@ -90,118 +96,103 @@ def _databases() -> Iterator[list[tuple[str, Database]]]:
             drop_pg_database(name)
 
 
-# --- capture ---------------------------------------------------------------------------------------
-
-
-def _migration_frame() -> tuple[str, str]:
-    """The migration file (stem) and direction of the upgrade()/downgrade() on the stack."""
-    for frame in inspect.stack(0):
-        path = Path(frame.filename)
-        if path.parent.name == "versions" and frame.function in ("upgrade", "downgrade"):
-            return path.stem, frame.function
-    raise RuntimeError("a store function ran outside a migration")
-
-
-def capture(rev: str) -> None:
-    import importlib
-
-    recorded: dict[tuple[str, str, str], list[tuple[str, str]]] = defaultdict(list)
-    registered: set[tuple[str, str]] = set()
-    active: list[str] = []  # the store function running now (outermost)
-    original_exec = Connection.exec_driver_sql
-
-    def exec_driver_sql(self: Connection, statement: str, *args: Any, **kw: Any) -> Any:
-        if active:
-            assert not args and not kw, "store DDL takes no parameters"
-            stem, direction = _migration_frame()
-            recorded[(stem, self.dialect.name, direction)].append((active[0], statement))
-        return original_exec(self, statement, *args, **kw)
-
-    patches: list[tuple[Any, str, Any]] = []
-
-    def wrap(module: Any, fn_name: str) -> None:
-        fn = getattr(module, fn_name)
-
-        def wrapper(*args: Any, **kw: Any) -> Any:
-            call = f"service.store.{module.__name__.rsplit('.', 1)[1]}.{fn_name}"
-            if kw:
-                call += "(" + ", ".join(f"{k}={v!r}" for k, v in sorted(kw.items())) + ")"
-            active.append(call)
-            try:
-                return fn(*args, **kw)
-            finally:
-                active.pop()
-
-        patches.append((module, fn_name, fn))
-        setattr(module, fn_name, wrapper)
-
-    for name in MODULES:
-        module = importlib.import_module(f"service.store.{name}")
-        for fn_name in FUNCTIONS:
-            wrap(module, fn_name)
-    worklog_day = importlib.import_module("service.store.worklog_day")
-    register = worklog_day.register_sqlite
-
-    def register_sqlite(dbapi_conn: Any) -> None:
-        if active:
-            registered.add(_migration_frame())
-        register(dbapi_conn)
-
-    worklog_day.register_sqlite = register_sqlite
-    Connection.exec_driver_sql = exec_driver_sql  # type: ignore[method-assign]
-    try:
-        with migrations_of(rev) as location, _databases() as dbs:
-            for _, db in dbs:
-                cfg = _config(db, location)
-                revisions = _revisions(location, cfg)
-                for r in revisions:
-                    command.upgrade(cfg, r)
-                for r in reversed(revisions[revisions.index(LOWEST):-1]):
-                    command.downgrade(cfg, r)
-    finally:
-        Connection.exec_driver_sql = original_exec  # type: ignore[method-assign]
-        worklog_day.register_sqlite = register
-        for module, fn_name, fn in patches:
-            setattr(module, fn_name, fn)
-
-    SQL_DIR.mkdir(parents=True, exist_ok=True)
-    for old in SQL_DIR.glob("*.sql"):
-        old.unlink()
-    for (stem, dialect, direction), statements in sorted(recorded.items()):
-        path = SQL_DIR / f"{stem}.{dialect}.{direction}.sql"
-        path.write_text(render(stem, dialect, direction, statements, rev))
-        assert parse(path.read_text()) == [s for _, s in statements], path
-        print(f"{path.relative_to(ROOT)}: {len(statements)} statements")
-    print("SQLite function registered by:", sorted(registered))
-
-
-def render(stem: str, dialect: str, direction: str, statements: list[tuple[str, str]], rev: str) -> str:
-    head = (
-        f"-- Migration {stem}, {direction}, {dialect}: the statements it executed through the store code\n"
-        f"-- ({', '.join(sorted({c for c, _ in statements}))}) as of commit {rev}, frozen by\n"
-        "-- service/migrations/freeze.py. Executed in order, one statement each (the text after a\n"
-        "-- '-- statement N' line, without its final ';'). Do not edit: a change is a new migration.\n"
-    )
-    parts = [head]
-    for i, (call, statement) in enumerate(statements, 1):
-        assert not statement.endswith(";") and statement == statement.strip(), (stem, i)
-        assert "\n-- statement " not in statement
-        parts.append(f"\n-- statement {i} ({call})\n{statement};\n")
-    return "".join(parts)
-
+# --- the frozen file format ------------------------------------------------------------------------
 
 _SPLIT = re.compile(r"^-- statement \d+ .*\n", re.MULTILINE)
+_ORIGIN = re.compile(r"^-- statement \d+ \((.*)\)$", re.MULTILINE)
 
 
 def parse(text: str) -> list[str]:
     """The statements of a frozen file (the migrations carry their own copy of this)."""
-    chunks = _SPLIT.split(text)[1:]
     out = []
-    for chunk in chunks:
+    for chunk in _SPLIT.split(text)[1:]:
         statement = chunk.strip()
         assert statement.endswith(";")
         out.append(statement[:-1])
     return out
+
+
+def parse_with_origin(text: str) -> list[tuple[str, str]]:
+    """(origin, statement) for each statement of a frozen file."""
+    return list(zip(_ORIGIN.findall(text), parse(text), strict=True))
+
+
+def render(head: str, statements: list[tuple[str, str]]) -> str:
+    parts = [head]
+    for i, (origin, statement) in enumerate(statements, 1):
+        assert not statement.endswith(";") and statement == statement.strip(), (origin, i)
+        assert "\n-- statement " not in statement
+        parts.append(f"\n-- statement {i} ({origin})\n{statement};\n")
+    return "".join(parts)
+
+
+# --- capture / check -------------------------------------------------------------------------------
+
+
+def rebuild_statements(dialect: str) -> list[tuple[str, str]]:
+    """The rebuild statements the frozen upgrades ran, in order, each with its origin."""
+    out = []
+    for stem in REBUILDS:
+        text = (SQL_DIR / f"{stem}.{dialect}.upgrade.sql").read_text()
+        out += [(f"{stem} upgrade: {origin}", s) for origin, s in parse_with_origin(text) if ".rebuild" in origin]
+    return out
+
+
+def catalogue_statements(conn: Connection) -> list[tuple[str, str]]:
+    """CREATE statements for every function and trigger of the database, from its catalogue."""
+    if conn.dialect.name == "sqlite":
+        rows = conn.exec_driver_sql(
+            "SELECT tbl_name, name, sql FROM sqlite_master WHERE type = 'trigger' ORDER BY tbl_name, name").all()
+        return [(f"trigger {name} ON {table}", sql.strip()) for table, name, sql in rows]
+    functions = conn.exec_driver_sql(
+        "SELECT p.proname, pg_get_functiondef(p.oid) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+        "WHERE n.nspname = 'public' ORDER BY p.proname").all()
+    assert all(name.startswith("taskhub_") for name, _ in functions), functions
+    triggers = conn.exec_driver_sql(
+        "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+        "WHERE NOT t.tgisinternal ORDER BY c.relname, t.tgname").all()
+    return ([(f"function {name}", sql.strip()) for name, sql in functions]
+            + [(f"trigger {name} ON {table}", sql.strip()) for table, name, sql in triggers])
+
+
+def _downgrade_head(dialect: str) -> str:
+    return (
+        f"-- Migration {TRIGGERLESS}, downgrade, {dialect}: revision {BEFORE}'s rollups and triggers back.\n"
+        "-- First the rebuild statements of the frozen upgrades (the rollups and the worklog copies\n"
+        "-- recomputed from the rows), then every function and trigger of a database migrated to\n"
+        f"-- {BEFORE}, from its catalogue. Written by service/migrations/freeze.py capture. Executed in\n"
+        "-- order, one statement each (the text after a '-- statement N' line, without its final ';').\n"
+        "-- Do not edit: a change is a new migration.\n"
+    )
+
+
+def captured() -> dict[Path, str]:
+    """The downgrade files of 0014 as a fresh capture would write them."""
+    out = {}
+    with _databases() as dbs:
+        for dialect, db in dbs:
+            db.migrate(BEFORE)
+            with db.engine.connect() as conn:
+                statements = rebuild_statements(dialect) + catalogue_statements(conn)
+            text = render(_downgrade_head(dialect), statements)
+            assert parse(text) == [s for _, s in statements], dialect
+            out[SQL_DIR / f"{TRIGGERLESS}.{dialect}.downgrade.sql"] = text
+    return out
+
+
+def capture() -> None:
+    for path, text in captured().items():
+        path.write_text(text)
+        print(f"{path.relative_to(ROOT)}: {len(parse(text))} statements")
+
+
+def check() -> int:
+    bad = 0
+    for path, text in captured().items():
+        same = path.is_file() and path.read_text() == text
+        bad += not same
+        print(f"{path.relative_to(ROOT)}: {'as captured' if same else 'DIFFERS from a fresh capture'}")
+    return 1 if bad else 0
 
 
 # --- compare ---------------------------------------------------------------------------------------
@@ -230,12 +221,13 @@ def schema_objects(conn: Connection) -> set[tuple[str, ...]]:
 
 
 def compare(rev: str) -> int:
+    """Step through ``rev``'s revisions (a prefix of this checkout's) on both trees."""
     bad = 0
     with migrations_of(rev) as location, _databases() as old_dbs, _databases() as new_dbs:
         for (dialect, old), (_, new) in zip(old_dbs, new_dbs, strict=True):
             old_cfg, new_cfg = _config(old, location), new.alembic_config()
-            revisions = _revisions(location, old_cfg)
-            assert revisions == _revisions(MIGRATIONS_DIR, new_cfg), "the two trees have other revisions"
+            revisions = _revisions(old_cfg)
+            assert _revisions(new_cfg)[:len(revisions)] == revisions, "the checkout does not extend --rev's history"
             steps = [("upgrade", r) for r in revisions]
             steps += [("downgrade", r) for r in reversed(revisions[revisions.index(LOWEST):-1])]
             for direction, r in steps:
@@ -254,11 +246,13 @@ def compare(rev: str) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("what", choices=("capture", "compare"))
-    ap.add_argument("--rev", default="7f1dcc5", help="the commit whose migrations call the store code")
+    ap.add_argument("what", choices=("capture", "check", "compare"))
+    ap.add_argument("--rev", default="HEAD", help="compare: the commit whose migrations to compare with")
     args = ap.parse_args()
     if args.what == "capture":
-        capture(args.rev)
+        capture()
+    elif args.what == "check":
+        sys.exit(check())
     else:
         sys.exit(compare(args.rev))
 

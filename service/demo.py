@@ -191,6 +191,7 @@ class Demo:
 
     # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
     def _plan_portfolio(self) -> None:
+        from service.store.rollups import people_changing
         from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project
 
         P = Project.__table__
@@ -199,13 +200,15 @@ class Demo:
         with self.db.write() as conn:
             people = conn.execute(sa.select(Person.__table__.c.id).where(
                 Person.__table__.c.org_id == self.org_id)).scalars().all()
-            for pid in people:
-                rate = Decimal(rng.choice([70, 85, 95, 110, 125]))
-                conn.execute(sa.insert(PersonRate.__table__).values(
-                    org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=400), hourly_rate=rate))
-                conn.execute(sa.insert(PersonRate.__table__).values(  # a raise mid-project
-                    org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=60),
-                    hourly_rate=rate + 10))
+            with people_changing(conn, self.org_id, people):  # their worklogs are priced at the new rates
+                for pid in people:
+                    rate = Decimal(rng.choice([70, 85, 95, 110, 125]))
+                    conn.execute(sa.insert(PersonRate.__table__).values(
+                        org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=400),
+                        hourly_rate=rate))
+                    conn.execute(sa.insert(PersonRate.__table__).values(  # a raise mid-project
+                        org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=60),
+                        hourly_rate=rate + 10))
             projects = conn.execute(sa.select(P.c.id, P.c.name, P.c.key).where(P.c.org_id == self.org_id)
                                     .order_by(P.c.id)).all()
         # Budgets from what the views compute as actual cost, so the story is the same

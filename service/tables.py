@@ -283,7 +283,7 @@ class Task(SQLModel, table=True):
 
 class TaskRollup(SQLModel, table=True):
     """Alive tasks summed per (organization, project, source, status category, class): kept by
-    triggers on ``task`` in the same transaction as the rows (``service.store.rollup``).
+    the store in the same transaction as the rows (``service.store.rollups``).
 
     ``project_id`` 0: no project. ``cls``: 0 never counted (epic, milestone marker), 1 counted,
     2 archived (counted where the source keeps archived cards as done). ``created_hi``: the
@@ -313,7 +313,7 @@ class TaskDayRollup(SQLModel, table=True):
     """Counted tasks (``cls`` 1 and 2 of ``TaskRollup``) per UTC hour of creation (``kind`` "c")
     and of completion for done tasks (``kind`` "d"); ``known`` false: no such time (the bucket
     is then the epoch). Hours, not days: the organization's zone is applied when read, so a
-    zone change needs no rebuild. Kept by the same triggers."""
+    zone change needs no rebuild. Kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "task_day_rollup"
     __table_args__ = {"sqlite_with_rowid": False}
@@ -328,7 +328,7 @@ class TaskDayRollup(SQLModel, table=True):
 
 class MilestoneRollup(SQLModel, table=True):
     """Alive tasks linked to each milestone, per class (see ``TaskRollup``), and the done ones:
-    kept by triggers on ``task_milestone`` and ``task`` (``service.store.rollup``)."""
+    kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "milestone_rollup"
     __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), {"sqlite_with_rowid": False})
@@ -342,8 +342,8 @@ class MilestoneRollup(SQLModel, table=True):
 
 class WorkloadRollup(SQLModel, table=True):
     """Open tasks (alive, not done, not epics nor milestone markers) summed per (organization,
-    project, source, due date, class, assignee, share count): kept by triggers on ``task`` and
-    ``task_assignee`` (``service.store.workload_rollup``). A task is in ``shares`` rows, one per
+    project, source, due date, class, assignee, share count): kept by the store
+    (``service.store.rollups``). A task is in ``shares`` rows, one per
     assignee, or in one row of person 0 (``shares`` 1) when it has none. ``project_id`` 0: no
     project; ``due_date`` 9999-12-31: no due date; ``cls`` as in ``TaskRollup`` (1 counted, 2
     archived). No foreign keys: the rows follow the tasks, deleted when their count reaches zero."""
@@ -416,14 +416,14 @@ class Worklog(SQLModel, table=True):
     deleted_at: datetime | None = None
     raw: Any = _json()
     synced_at: datetime = Field(default_factory=utcnow)
-    # The worklog's task as stored now (``service.store.worklog_task``'s triggers keep these; the
-    # sync never writes them): its id (NULL while the task is unknown), project and tombstone. The
+    # The worklog's task as stored now (``service.store.rollups.pair_worklogs`` writes these, in
+    # every write that moves them): its id (NULL while the task is unknown), project and tombstone. The
     # views' worklog passes filter and group by them without joining 100,000 tasks on a text key.
     task_id: int | None = Field(default=None, sa_type=ID)
     task_project_id: int | None = Field(default=None, sa_type=ID)
     task_deleted_at: datetime | None = None
     # The local date of started_at in the organization's zone and the author's hourly rate in
-    # effect that day (NULL: none), kept by ``service.store.worklog_day``'s triggers: the budget
+    # effect that day (NULL: none), written by the store (``service.store.rollups``): the budget
     # view sums the worklogs by day and prices them without a conversion or a lookup per row.
     started_day: date | None = None
     author_rate: float | None = None
@@ -431,8 +431,8 @@ class Worklog(SQLModel, table=True):
 
 class WorklogRollup(SQLModel, table=True):
     """Alive worklogs of stored, alive tasks summed per (organization, local day, project,
-    source): kept by triggers on ``worklog`` in the same transaction as the rows
-    (``service.store.worklog_rollup``). ``project_id`` 0: the task has no project. ``rated``:
+    source): kept by the store in the same transaction as the rows
+    (``service.store.rollups``). ``project_id`` 0: the task has no project. ``rated``:
     Σ seconds × the author's rate that day, over the worklogs that have one; ``unrated``: Σ
     seconds of the others (priced when read, at the project's or the organization's rate).
     ``started_hi``: the latest start ever added to the row (an upper bound; it never

@@ -12,8 +12,6 @@ A person left with no identity after a link is merged into the target.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -132,22 +130,6 @@ def _other_identities(s: Session, person_id: int, but: int, tool: str | None = N
     return int(s.execute(q).scalar_one())
 
 
-@contextmanager
-def _keeping_rollups(s: Session, org_id: int, people: list[int]) -> Iterator[None]:
-    """Keep the rollups through a change of these people's assignments, worklogs or rates: the
-    tasks assigned to any of them and their worklogs stay the same set while work moves between
-    them, so the sums before and after are of the same rows (``rollups.tracked``); the worklogs
-    are re-priced at the end."""
-    conn = s.connection()
-    other = TA.alias("assigned")
-    tasks = T.c.id.in_(sa.select(other.c.task_id).where(other.c.person_id.in_(people)))
-    worklogs = W.c.person_id.in_(people)
-    with rollups.tracked(conn, org_id=org_id, tasks=tasks, worklogs=worklogs):
-        yield
-        s.flush()
-        rollups.price_worklogs(conn, worklogs)
-
-
 def _move_assignments(s: Session, task_ids: list[int], old: int, new: int) -> None:
     for part in chunks(task_ids):
         s.execute(
@@ -200,7 +182,7 @@ def link_identity(s: Session, org_id: int, person_id: int, ref: IdentityLink) ->
     old, identity_id = identity.person_id, row_id(identity.id)
     if old != target:
         ambiguous = _other_identities(s, old, identity_id, identity.tool) > 0
-        with _keeping_rollups(s, org_id, [old, target]):
+        with rollups.people_changing(s.connection(), org_id, [old, target], flush=s.flush):
             identity.person_id = target
             s.add(identity)
             s.flush()
@@ -228,7 +210,7 @@ def unlink_identity(s: Session, org_id: int, person_id: int, identity_id: int) -
     )
     s.add(new)
     s.flush()
-    with _keeping_rollups(s, org_id, [person, row_id(new.id)]):
+    with rollups.people_changing(s.connection(), org_id, [person, row_id(new.id)], flush=s.flush):
         identity.person_id = row_id(new.id)
         s.add(identity)
         s.flush()
@@ -247,7 +229,7 @@ def list_rates(s: Session, org_id: int, person_id: int) -> list[RatePublic]:
 
 def add_rate(s: Session, org_id: int, person_id: int, body: RateCreate) -> RatePublic:
     get_person(s, org_id, person_id)
-    with _keeping_rollups(s, org_id, [person_id]):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
         return _add_rate(s, org_id, person_id, body)
 
 
@@ -277,7 +259,7 @@ def delete_rate(s: Session, org_id: int, person_id: int, rate_id: int) -> None:
     r = s.get(PersonRate, rate_id)
     if r is None or r.org_id != org_id or r.person_id != person_id:
         raise Problem(404, f"rate {rate_id} of person {person_id} not found")
-    with _keeping_rollups(s, org_id, [person_id]):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
         s.delete(r)
         s.flush()
 
@@ -288,7 +270,7 @@ def replace_rates(s: Session, org_id: int, person_id: int, rates: list[RateCreat
     days = [r.effective_from for r in rates]
     if len(set(days)) != len(days):
         raise Problem(422, "two rates take effect on the same day")
-    with _keeping_rollups(s, org_id, [person_id]):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
         s.execute(sa.delete(RATE).where(RATE.c.person_id == person_id))
         s.flush()
         return [_add_rate(s, org_id, person_id, r) for r in sorted(rates, key=lambda r: r.effective_from)]

@@ -69,6 +69,7 @@ __all__ = [
     "local_day",
     "lock_sources",
     "pair_worklogs",
+    "people_changing",
     "price_worklogs",
     "rebuild",
     "rezone",
@@ -205,7 +206,7 @@ def _workload_rows(where: Any) -> list[sa.Select[Any]]:
     key = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id,
            sa.func.coalesce(T.c.due_date, sa.literal_column(f"'{NO_DUE_DATE}'", sa.Date)),
            sa.case((T.c.archived, 2), else_=1),
-           sa.func.coalesce(TA.c.person_id, 0), sa.func.coalesce(shares, 1))
+           sa.func.coalesce(TA.c.person_id, 0), sa.case((TA.c.task_id.is_(None), 1), else_=shares))
     return [
         sa.select(*key, sa.func.count(), sa.func.sum(sa.func.coalesce(T.c.estimate_points, 0.0)),
                   sa.func.sum(sa.func.coalesce(T.c.estimate_seconds, 0)))
@@ -326,6 +327,23 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     yield
     for (r, w), old in zip(plan, before, strict=True):
         _apply(conn, r, old, _read(conn, r, w))
+
+
+@contextmanager
+def people_changing(conn: Connection, org_id: int, people: Sequence[int],
+                    flush: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Keep the rollups through a change of these people's assignments, worklogs or rates (a
+    rate, a merge, an identity split off): the tasks assigned to any of them and their worklogs
+    stay the same set while work moves between them, so the sums before and after are of the
+    same rows. ``flush`` writes what an ORM session holds before the sums are read again; the
+    worklogs are re-priced at the end."""
+    assigned = TA.alias("assigned")
+    tasks = T.c.id.in_(sa.select(assigned.c.task_id).where(assigned.c.person_id.in_(list(people))))
+    worklogs = W.c.person_id.in_(list(people))
+    with tracked(conn, org_id=org_id, tasks=tasks, worklogs=worklogs):
+        yield
+        flush()
+        price_worklogs(conn, worklogs)
 
 
 def delete_source(conn: Connection, source_id: int) -> None:

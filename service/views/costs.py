@@ -43,7 +43,7 @@ def worklog_from(
     ``in_day_order``: a plain organization condition, so that SQLite reads the covering index
     in its order of days (and sums them without a sort)."""
     # The worklog row carries its task's id, project and tombstone, its local day and its author's
-    # rate that day (kept by triggers): no task join, no rate lookup, no zone conversion.
+    # rate that day (kept by the store): no task join, no rate lookup, no zone conversion.
     from_: Any = W
     default = sa.literal(sel.default_rate, sa.Numeric(18, 4)) if sel.default_rate is not None else sa.null()
     rate: Any = None

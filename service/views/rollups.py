@@ -1,10 +1,11 @@
 """The progress, flow and milestones views' task figures read from the rollups instead of the
 task rows.
 
-``service.store.rollup`` keeps, by triggers, the alive tasks summed per (project, source,
-status, class), the counted tasks created and completed per UTC hour, and each milestone's
-tasks and done tasks. They answer exactly what the scans in ``queries.totals_and_days`` and
-``queries.milestone_counts`` answer when:
+``service.store.rollups`` keeps, in the same transaction as every write of the rows, the alive
+tasks summed per (project, source, status, class), the counted tasks created and completed per
+UTC hour, and each milestone's tasks and done tasks: they are never behind the rows. They
+answer exactly what the scans in ``queries.totals_and_days`` and ``queries.milestone_counts``
+answer when:
 
 - the state asked for is the current one (``sel.history`` false: nothing was synced after
   ``as_of``, so no task was deleted after it: a tombstone is never stamped after its sync);

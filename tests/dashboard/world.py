@@ -48,6 +48,7 @@ from service.auth import create_token
 from service.dashboard.data import table
 from service.db import Database
 from service.settings import Settings
+from service.store import rollups
 from service.tables import (
     Milestone as MilestoneRow,
 )
@@ -203,9 +204,10 @@ def _pm_data(db: Database, o: Org) -> None:
         c.execute(sa.update(P).where(P.c.id == o.nimbus).values(name=f"Nimbus {o.tag}"))
         ann = c.execute(sa.select(PI.c.person_id).where(
             PI.c.org_id == o.org_id, PI.c.external_id == f"acc-ann-{o.tag}")).scalar_one()
-        c.execute(sa.insert(table(PersonRate)).values(
-            org_id=o.org_id, person_id=ann, effective_from=date(2026, 1, 1),
-            hourly_rate=Decimal("100")))
+        with rollups.people_changing(c, o.org_id, [ann]):  # Ann's worklogs are priced at her rate
+            c.execute(sa.insert(table(PersonRate)).values(
+                org_id=o.org_id, person_id=ann, effective_from=date(2026, 1, 1),
+                hourly_rate=Decimal("100")))
         pf = table(Portfolio)
         o.portfolio = c.execute(sa.insert(pf).values(org_id=o.org_id, name=f"Core {o.tag}")
                                 .returning(pf.c.id)).scalar_one()

@@ -216,7 +216,9 @@ def test_bulk_page_uses_a_handful_of_statements_not_one_per_row(db):
 
     small = _count_statements(db, page(0, 50))
     large = _count_statements(db, page(1000, 150))
-    assert small <= 20, small
+    # The rollups add a fixed number per page (each one's sums read before and after, one
+    # upsert), never one per row.
+    assert small <= 40, small
     assert large - small <= 4, (small, large)  # grows by chunk, never by row
 
 

@@ -40,6 +40,7 @@ from mappings.model import (
 )
 from service import store
 from service.db import Database
+from service.store import rollups
 from service.tables import (
     Organization,
     PersonIdentity,
@@ -478,6 +479,7 @@ def phase2(db: Database, w: World) -> World:
         W = WorklogRow.__table__
         # The sync saw W8's deletion on 03-05 (the store stamps the time it learns of it).
         c.execute(sa.update(W).where(W.c.external_id == "W8").values(deleted_at=at(3, 5)))
+        rollups.rebuild(c, w.org_id)  # the update above bypassed the store
     return w
 
 
@@ -525,9 +527,8 @@ def _pm_data(db: Database, w: World) -> None:
                 planned_end=date(2026, 4, 10),
             )
         )
-        c.execute(
-            sa.insert(PersonRate.__table__),
-            [
+        with rollups.people_changing(c, w.org_id, [w.ann]):  # Ann's worklogs are priced at her rates
+            c.execute(sa.insert(PersonRate.__table__), [
                 {
                     "org_id": w.org_id,
                     "person_id": w.ann,
@@ -540,8 +541,7 @@ def _pm_data(db: Database, w: World) -> None:
                     "effective_from": date(2026, 3, 1),
                     "hourly_rate": Decimal("120"),
                 },
-            ],
-        )
+            ])
         w.portfolio = c.execute(
             sa.insert(Portfolio.__table__).values(org_id=w.org_id, name="Main").returning(Portfolio.__table__.c.id)
         ).scalar_one()

@@ -15,6 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from service import store
+from service.portfolio.projects import update_organization
+from service.portfolio.schemas import OrganizationUpdate
+from service.store import rollups as kept
 from service.store.tasks import apply_effects
 from service.tables import Organization, PersonIdentity, PersonRate, Project, Task, TaskMilestone, Worklog
 from service.views import ViewParams, compute_view, costs
@@ -57,6 +60,7 @@ def _world(db, tz: str, default: Decimal | None) -> int:
             {"org_id": org, "person_id": pid["acc-0"], "effective_from": date(2026, 3, 29), "hourly_rate": 130},
             {"org_id": org, "person_id": pid["acc-1"], "effective_from": date(2026, 2, 1), "hourly_rate": 80},
         ])
+        kept.rebuild(c, org)  # the tombstones and rates above bypassed the store
     return org
 
 
@@ -128,8 +132,9 @@ def test_labour_costs_equal_a_worklog_by_worklog_computation(db, monkeypatch, tz
     day; by person and milestone the worklogs are scanned either way)."""
     org = _world(db, built_in or tz, default)
     if built_in:
-        with db.write() as c:
-            c.execute(sa.update(Organization.__table__).where(Organization.__table__.c.id == org).values(timezone=tz))
+        with db.session() as s:  # as the API does it: the worklogs' days and rates move with the zone
+            update_organization(s, org, OrganizationUpdate(timezone=tz))
+            s.commit()
     now = NOW + timedelta(days=40) if late else NOW
     answered: list[bool] = []
     rollup_rows = costs._rollup_rows

@@ -10,7 +10,9 @@ import sqlalchemy as sa
 
 from mappings.model import MilestoneRef
 from service import store
-from service.tables import Organization, PersonRate, Project, Source
+from service.portfolio import people
+from service.portfolio.schemas import RateCreate
+from service.tables import Organization, Project, Source
 from service.views import ViewParams, compute_view
 from tests.views.portfolio_data import (
     ANN_J,
@@ -173,23 +175,10 @@ def test_a_rate_takes_effect_on_the_local_date_of_the_worklog(db):
     with db.write() as c:
         store.upsert_worklogs(c, w.org_id, w.jira, [_wl("w1", "1", BOB, datetime(2026, 2, 28, 23, 30, tzinfo=UTC), 1)])
         pid = c.execute(sa.text("SELECT person_id FROM worklog")).scalar_one()
-        c.execute(
-            sa.insert(PersonRate.__table__),
-            [
-                {
-                    "org_id": w.org_id,
-                    "person_id": pid,
-                    "effective_from": date(2026, 1, 1),
-                    "hourly_rate": 100,
-                },
-                {
-                    "org_id": w.org_id,
-                    "person_id": pid,
-                    "effective_from": date(2026, 3, 1),
-                    "hourly_rate": 120,
-                },
-            ],
-        )
+    with db.session() as s:  # the API's write path
+        for day, rate in ((date(2026, 1, 1), 100), (date(2026, 3, 1), 120)):
+            people.add_rate(s, w.org_id, pid, RateCreate(effective_from=day, hourly_rate=Decimal(rate)))
+        s.commit()
     assert compute_view(db, w.org_id, "budget", ViewParams(as_of=date(2026, 3, 5)))["total"]["ac"] == 120
 
 

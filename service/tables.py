@@ -50,6 +50,11 @@ MONEY = sa.Numeric(18, 4)
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
+def table(model: Any) -> sa.Table:
+    """The Core table of a SQLModel class (typed for mypy)."""
+    return model.__table__  # type: ignore[no-any-return]
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Any, cast
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,6 +19,7 @@ from service.tables import (
     Project,
     Source,
     SyncRun,
+    table,
     utcnow,
 )
 
@@ -34,10 +35,6 @@ __all__ = [
     "table",
 ]
 
-
-def table(model: Any) -> sa.Table:
-    """The Core table of a SQLModel class, typed for the queries below."""
-    return cast(sa.Table, model.__table__)
 
 
 PR, S, SR, IE = table(Project), table(Source), table(SyncRun), table(InboxEvent)

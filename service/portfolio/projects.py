@@ -22,7 +22,7 @@ from service.portfolio.schemas import (
     ProjectUpdate,
 )
 from service.store.rollups import rezone
-from service.tables import Organization, Portfolio, PortfolioProject, Project
+from service.tables import Organization, Portfolio, PortfolioProject, Project, table
 
 __all__ = [
     "row_id",
@@ -55,10 +55,6 @@ def row_id(value: int | None) -> int:
     assert value is not None
     return value
 
-
-def table(model: Any) -> sa.Table:
-    """The Core table of a SQLModel class (typed for mypy)."""
-    return model.__table__  # type: ignore[no-any-return]
 
 
 def _float(v: Decimal | None) -> float | None:

@@ -59,6 +59,7 @@ from service.tables import (
     WorkloadRollup,
     Worklog,
     WorklogRollup,
+    table,
 )
 
 __all__ = [
@@ -77,13 +78,13 @@ __all__ = [
     "tracked",
 ]
 
-T = Task.__table__
-W = Worklog.__table__
-TA = TaskAssignee.__table__
-TM = TaskMilestone.__table__
-RATE = PersonRate.__table__
-S = Source.__table__
-O = Organization.__table__  # noqa: E741
+T = table(Task)
+W = table(Worklog)
+TA = table(TaskAssignee)
+TM = table(TaskMilestone)
+RATE = table(PersonRate)
+S = table(Source)
+O = table(Organization)  # noqa: E741
 
 NO_DUE_DATE = date(9999, 12, 31)  # a key column cannot be NULL: "no due date" (never overdue)
 
@@ -92,7 +93,7 @@ class utc_hour(FunctionElement[datetime]):  # noqa: N801 - an SQL function's nam
     """The UTC hour a timestamp falls in (the epoch for NULL): the day rollup's bucket, so the
     organization's zone is applied when read and a zone change needs no rebuild."""
 
-    type = Task.__table__.c.remote_created_at.type  # stored and read back as the task's timestamps are
+    type = table(Task).c.remote_created_at.type  # stored and read back as the task's timestamps are
     inherit_cache = True
 
 
@@ -152,7 +153,7 @@ class Rollup:
 
 def _task_rows(where: Any) -> list[sa.Select[Any]]:
     cls = _task_class()
-    key = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id, T.c.status_category, cls)
+    key: tuple[Any, ...] = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id, T.c.status_category, cls)
     return [
         sa.select(
             *key,
@@ -177,7 +178,8 @@ def _day_rows(where: Any) -> list[sa.Select[Any]]:
     out = []
     for kind, col, extra in (("c", T.c.remote_created_at, sa.true()),
                              ("d", T.c.completed_at, T.c.status_category == "done")):
-        key = (T.c.org_id, T.c.source_id, cls, sa.literal_column(f"'{kind}'"), col.is_not(None), utc_hour(col))
+        key: tuple[Any, ...] = (T.c.org_id, T.c.source_id, cls, sa.literal_column(f"'{kind}'"), col.is_not(None),
+                                utc_hour(col))
         out.append(
             sa.select(*key, sa.func.count())
             .where(T.c.deleted_at.is_(None), cls > 0, extra, where)
@@ -234,17 +236,17 @@ def _worklog_rows(where: Any) -> list[sa.Select[Any]]:
     ]
 
 
-TASKS = Rollup(TaskRollup.__table__, "task", ("org_id", "project_id", "source_id", "status_category", "cls"),
+TASKS = Rollup(table(TaskRollup), "task", ("org_id", "project_id", "source_id", "status_category", "cls"),
                ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining", "completed_n"),
                _task_rows, bounds=("created_hi",))
-DAYS = Rollup(TaskDayRollup.__table__, "task", ("org_id", "source_id", "cls", "kind", "known", "bucket"), ("n",),
+DAYS = Rollup(table(TaskDayRollup), "task", ("org_id", "source_id", "cls", "kind", "known", "bucket"), ("n",),
               _day_rows)
-MILESTONES = Rollup(MilestoneRollup.__table__, "task", ("milestone_id", "cls"), ("tasks", "done"), _milestone_rows,
+MILESTONES = Rollup(table(MilestoneRollup), "task", ("milestone_id", "cls"), ("tasks", "done"), _milestone_rows,
                     attrs=("org_id", "source_id"))
-WORKLOAD = Rollup(WorkloadRollup.__table__, "task",
+WORKLOAD = Rollup(table(WorkloadRollup), "task",
                   ("org_id", "project_id", "source_id", "due_date", "cls", "person_id", "shares"),
                   ("n", "points", "seconds"), _workload_rows)
-WORKLOGS = Rollup(WorklogRollup.__table__, "worklog", ("org_id", "day", "project_id", "source_id"),
+WORKLOGS = Rollup(table(WorklogRollup), "worklog", ("org_id", "day", "project_id", "source_id"),
                   ("n", "seconds", "rated", "unrated"), _worklog_rows, bounds=("started_hi",))
 ROLLUPS = (TASKS, DAYS, MILESTONES, WORKLOAD, WORKLOGS)
 

@@ -32,6 +32,7 @@ from service.tables import (
     Task,
     TaskAssignee,
     TaskMilestone,
+    table,
 )
 from service.views.formulas import TRAILING_DAYS
 from service.views.sqltime import local_midnight, ts_literal
@@ -53,10 +54,6 @@ __all__ = [
     "group_names",
 ]
 
-
-def table(model: Any) -> sa.Table:
-    """The Core table of a SQLModel class (typed for mypy)."""
-    return model.__table__  # type: ignore[no-any-return]
 
 
 GroupBy = Literal["project", "source", "milestone", "person"]

@@ -68,6 +68,9 @@ def test_sync_command_prints_progress_lines_and_a_json_summary(cli_env: None):
 
         census = runner.invoke(app, ["sync", str(source_id), "--census"])
         assert census.exit_code == 0 and json.loads(census.stdout)["mode"] == "census"
+        # A sync run by hand, with no worker running, leaves the rollups current.
+        check = runner.invoke(app, ["rollups", "check"])
+        assert check.exit_code == 0 and json.loads(check.stdout.splitlines()[0])["consistent"], check.output
     finally:
         stop()
 

@@ -14,7 +14,7 @@ its own ``db.write()`` transaction like a sync page. Only those calls are timed;
 then undone through the store (untimed), so every share starts from the same state.
 
 Source delete: sources of 25,000, 50,000 and 100,000 tasks × scale, in 4 projects and in a
-project per 200 tasks, each deleted with ``service.store.delete_source`` in one transaction.
+project per 200 tasks, each deleted with ``service.store.rollups.delete_source`` in one transaction.
 
 Both print ms per 1,000 rows and the ratio largest ÷ smallest (target ≤ 2: linear; on the
 PostgreSQL row triggers a source delete took 3.9 s for 10k open tasks and 25.3 s for 40k), then

@@ -197,6 +197,7 @@ class Demo:
         P = Project.__table__
         rng = random.Random(self.options.seed)
         today = date.today()
+        assert self.org_id is not None  # made by _setup
         with self.db.write() as conn:
             people = conn.execute(sa.select(Person.__table__.c.id).where(
                 Person.__table__.c.org_id == self.org_id)).scalars().all()

@@ -251,7 +251,8 @@ class Task(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)
     source_id: int = _fk("source.id", index=False)
-    project_id: int | None = _fk("project.id", nullable=True, index=False, ondelete="SET NULL")
+    # Indexed for the project's ON DELETE SET NULL (a source's deletion deletes its projects).
+    project_id: int | None = _fk("project.id", nullable=True, ondelete="SET NULL")
     external_id: str = Field(max_length=100)
     key: str | None = Field(default=None, max_length=100)
     url: str | None = Field(default=None, max_length=500)

@@ -45,6 +45,7 @@ from service.portfolio.schemas import (
     _In,
 )
 from service.schemas import LongText, Text
+from service.store import rollups
 from service.tables import Portfolio, Project, Source
 
 __all__ = ["ApplyDocument", "ApplyError", "apply_document", "parse_document", "validation_message"]
@@ -159,6 +160,9 @@ def _entry(where: str, fn: Any, *args: Any) -> Any:
 
 def apply_document(s: Session, org_id: int, doc: ApplyDocument) -> dict[str, int]:
     """Write the document in ``s`` (the caller commits). Raises ``ApplyError``."""
+    # People and rates below take the organization-wide lock: take it before the first write, as
+    # every writer does, so a sync page of one of these projects cannot wait for us while we wait for it.
+    rollups.lock_sources(s.connection(), org_id=org_id)
     if doc.organization is not None:
         body = OrganizationUpdate.model_validate(doc.organization.model_dump(exclude={"name"}, exclude_unset=True))
         _entry("organization", projects.update_organization, s, org_id, body)

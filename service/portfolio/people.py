@@ -229,7 +229,7 @@ def list_rates(s: Session, org_id: int, person_id: int) -> list[RatePublic]:
 
 def add_rate(s: Session, org_id: int, person_id: int, body: RateCreate) -> RatePublic:
     get_person(s, org_id, person_id)
-    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush, assignments=False):
         return _add_rate(s, org_id, person_id, body)
 
 
@@ -259,7 +259,7 @@ def delete_rate(s: Session, org_id: int, person_id: int, rate_id: int) -> None:
     r = s.get(PersonRate, rate_id)
     if r is None or r.org_id != org_id or r.person_id != person_id:
         raise Problem(404, f"rate {rate_id} of person {person_id} not found")
-    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush, assignments=False):
         s.delete(r)
         s.flush()
 
@@ -270,7 +270,7 @@ def replace_rates(s: Session, org_id: int, person_id: int, rates: list[RateCreat
     days = [r.effective_from for r in rates]
     if len(set(days)) != len(days):
         raise Problem(422, "two rates take effect on the same day")
-    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush):
+    with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush, assignments=False):
         s.execute(sa.delete(RATE).where(RATE.c.person_id == person_id))
         s.flush()
         return [_add_rate(s, org_id, person_id, r) for r in sorted(rates, key=lambda r: r.effective_from)]

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from service.store.rollups import lock_sources
 from service.store.sql import bulk_insert, chunks, insert_for, statement
 from service.tables import Project as ProjectRow
 
@@ -107,6 +108,7 @@ def upsert_projects(
             named.add(ext)
     if not rows:
         return {}
+    lock_sources(conn, [source_id])  # a writer's first write: the source's lock comes first
     explicit, implicit = statement(conn, "project_upserts", lambda: _project_upserts(conn))
     # In key order: concurrent writers of a source then lock its project rows in the same order
     # (a page's order would let two of them deadlock).

@@ -11,7 +11,15 @@ from sqlalchemy.engine import Connection
 from mappings.model import MilestoneDelete, MilestoneUpsert, WorklogDelete, WorklogUpsert
 from service.store.common import ApplyStats, _guard, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
-from service.store.rollups import local_day, lock_sources, org_zone, pair_worklogs, price_worklogs, tracked
+from service.store.rollups import (
+    local_day,
+    lock_sources,
+    org_zone,
+    pair_worklogs,
+    price_worklogs,
+    tracked,
+    worklogs_by_key,
+)
 from service.store.sql import chunks, executemany, in_list, insert_for
 from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
@@ -94,7 +102,7 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
             "remote_updated_at": w.updated_at, "deleted_at": None, "raw": None, "synced_at": now,
         }
     page = list(rows.values())
-    mine = _worklogs(source_id, list(rows))
+    mine = worklogs_by_key(conn, source_id, list(rows))
     with tracked(conn, [source_id], worklogs=mine):
         executemany(conn, guarded_upsert(conn, W, tuple(page[0])), page)
         pair_worklogs(conn, mine)  # its task's id, project and tombstone
@@ -127,15 +135,11 @@ def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDel
     if not items:
         return stats
     exts = sorted({i.external_id for i in items})
-    with tracked(conn, [source_id], worklogs=_worklogs(source_id, exts)):
+    with tracked(conn, [source_id], worklogs=worklogs_by_key(conn, source_id, exts)):
         for part in chunks(exts):
             res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
                                                   W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))
             stats.deleted += res.rowcount or 0
     return stats
-
-
-def _worklogs(source_id: int, external_ids: Sequence[str]) -> Any:
-    return sa.and_(W.c.source_id == source_id, W.c.external_id.in_(list(external_ids)))
 
 

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -45,7 +46,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from service.store.sql import chunks, insert_for, statement
+from service.store.sql import bulk_insert, chunks, executemany, in_param, statement
 from service.tables import (
     MilestoneRollup,
     Organization,
@@ -65,6 +66,7 @@ from service.tables import (
 __all__ = [
     "ROLLUPS",
     "Rollup",
+    "Scope",
     "check",
     "delete_source",
     "local_day",
@@ -75,7 +77,10 @@ __all__ = [
     "rebuild",
     "rezone",
     "snapshot",
+    "touched_tasks",
     "tracked",
+    "worklogs_by_key",
+    "worklogs_of_tasks",
 ]
 
 T = table(Task)
@@ -149,6 +154,11 @@ class Rollup:
     @property
     def columns(self) -> tuple[str, ...]:
         return self.key + self.sums + self.bounds + self.attrs
+
+    @property
+    def kinds(self) -> list[type]:
+        """``int`` or ``float`` per sum: PostgreSQL sums bigints as numeric (``Decimal``)."""
+        return [int if isinstance(self.table.c[c].type, sa.Integer) else float for c in self.sums]
 
 
 def _task_rows(where: Any) -> list[sa.Select[Any]]:
@@ -255,28 +265,101 @@ ROLLUPS = (TASKS, DAYS, MILESTONES, WORKLOAD, WORKLOGS)
 
 
 def lock_sources(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | None = None) -> None:
-    """Take the write lock of these sources (or of all the organization's), in id order: held
-    until commit, it makes writers of one source take turns (see the module's docstring)."""
-    q = sa.select(S.c.id).order_by(S.c.id).with_for_update(key_share=True)
-    ids = sorted(set(source_ids))
+    """Take the write locks, held until commit: a source's writers take turns on its row
+    (``FOR NO KEY UPDATE``, which foreign-key checks do not wait for) and hold their
+    organization's row ``FOR SHARE``; an organization-wide write (``org_id``: rates, people, a
+    zone) takes the organization's row exclusively, so it waits for them and they for it —
+    including the writers of a source created meanwhile — then all its sources in id order.
+    Taken once per transaction: every store write starts here, before it writes anything."""
+    held = _held(conn)
     if org_id is not None:
-        conn.execute(q.where(S.c.org_id == org_id)).all()
-    elif ids:
-        conn.execute(q.where(S.c.id.in_(ids))).all()
+        if ("org", org_id) in held:
+            return
+        conn.execute(sa.select(O.c.id).where(O.c.id == org_id).with_for_update(key_share=True)).all()
+        ids = conn.execute(sa.select(S.c.id).where(S.c.org_id == org_id).order_by(S.c.id)
+                           .with_for_update(key_share=True)).scalars().all()
+        held.update({("org", org_id), *(("source", i) for i in ids)})
+        return
+    ids = sorted({i for i in source_ids if ("source", i) not in held})
+    if not ids:
+        return
+    conn.execute(sa.select(O.c.id).where(O.c.id.in_(sa.select(S.c.org_id).where(S.c.id.in_(ids))))
+                 .order_by(O.c.id).with_for_update(read=True)).all()
+    conn.execute(sa.select(S.c.id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update(key_share=True)).all()
+    held.update(("source", i) for i in ids)
+
+
+def _held(conn: Connection) -> set[tuple[str, int]]:
+    """The locks this connection's transaction holds (forgotten with the transaction)."""
+    txn = conn.get_transaction()
+    found = conn.info.get("taskhub_locks")
+    if found is None or found[0] is not txn:
+        found = conn.info["taskhub_locks"] = (txn, set())
+    return found[1]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The rows a write is about to touch, by identity: a condition on ``task`` or ``worklog``
+    and its parameters. ``name`` set: the condition's shape is always the same (only the
+    parameters differ), so the statements over it are built once per dialect — a sync page
+    runs a dozen of them."""
+
+    where: Any
+    params: dict[str, Any] = field(default_factory=dict)
+    name: str | None = None
+
+    @staticmethod
+    def of(where: Any) -> Scope:
+        return where if isinstance(where, Scope) else Scope(where)
+
+
+def _run(conn: Connection, scope: Scope, label: str, build: Callable[[Any], Any]) -> Any:
+    """``build(scope.where)``, built once per dialect and scope name when the scope has one."""
+    if scope.name is None:
+        return build(scope.where)
+    return statement(conn, f"{label}:{scope.name}", lambda: build(scope.where))
 
 
 Sums = dict[tuple[Any, ...], tuple[Any, ...]]
 
 
-def _read(conn: Connection, rollup: Rollup, where: Any) -> Sums:
-    k = len(rollup.key)
-    return {tuple(r[:k]): tuple(r[k:]) for q in rollup.rows(where) for r in conn.execute(q)}
+_KEYS_PER_STATEMENT = 5000  # SQLite builds may cap a statement's parameters at 32,766
+
+
+def _parts(scope: Scope) -> Iterator[Scope]:
+    """The scope in parts of at most ``_KEYS_PER_STATEMENT`` keys (a board's backfill can be
+    one page of 70,000 cards)."""
+    keys = scope.params.get("scope_keys")
+    if keys is None or len(keys) <= _KEYS_PER_STATEMENT:
+        yield scope
+        return
+    for part in chunks(keys, _KEYS_PER_STATEMENT):
+        yield Scope(scope.where, {**scope.params, "scope_keys": list(part)}, scope.name)
+
+
+def _read(conn: Connection, rollup: Rollup, scope: Scope) -> Sums:
+    k, ns, nb = len(rollup.key), len(rollup.sums), len(rollup.bounds)
+    queries = _run(conn, scope, f"rollup-read:{rollup.table.name}", rollup.rows)
+    out: Sums = {}
+    for part in _parts(scope):
+        for q in queries:
+            for r in conn.execute(q, part.params):
+                key, values = tuple(r[:k]), tuple(r[k:])
+                had = out.get(key)
+                if had is not None:  # the same key from two parts: sums add, bounds take the larger
+                    values = (*(a + b for a, b in zip(had[:ns], values[:ns], strict=True)),
+                              *(max((x for x in (a, b) if x is not None), default=None)
+                                for a, b in zip(had[ns:ns + nb], values[ns:ns + nb], strict=True)),
+                              *values[ns + nb:])
+                out[key] = values
+    return out
 
 
 def _upsert(conn: Connection, rollup: Rollup) -> Any:
     def build() -> Any:
         t = rollup.table
-        ins = insert_for(conn, t)
+        ins = bulk_insert(conn, t, rollup.columns)
         add = {c: t.c[c] + ins.excluded[c] for c in rollup.sums}
         raise_to = {
             c: sa.case((ins.excluded[c].is_(None), t.c[c]), (t.c[c].is_(None), ins.excluded[c]),
@@ -304,28 +387,30 @@ def _apply(conn: Connection, rollup: Rollup, before: Sums, after: Sums) -> None:
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
-        delta = [(new[i] if new else 0) - (old[i] if old else 0) for i in range(ns)]
+        delta = [rollup.kinds[i]((new[i] if new else 0) - (old[i] if old else 0)) for i in range(ns)]
         bounds = new[ns:ns + nb] if new else (None,) * nb
         attrs = (new or old)[ns + nb:]  # type: ignore[index]
         rows.append(dict(zip(rollup.columns, (*key, *delta, *bounds, *attrs), strict=True)))
         if new is None:
             emptied.append({f"k_{c}": v for c, v in zip(rollup.key, key, strict=True)})
     if rows:
-        rows.sort(key=lambda r: tuple(str(r[c]) for c in rollup.key))
-        conn.execute(_upsert(conn, rollup), rows)
+        executemany(conn, _upsert(conn, rollup), rows)
     if emptied:
         conn.execute(_emptied(conn, rollup), emptied)
 
 
 @contextmanager
 def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | None = None,
-            tasks: Any = None, worklogs: Any = None) -> Iterator[None]:
+            tasks: Any = None, worklogs: Any = None, new_tasks: bool = False) -> Iterator[None]:
     """Keep every rollup through the writes in the block: ``tasks`` and ``worklogs`` are
     conditions on the identity of the rows the block may change (ids, or a source and external
-    ids: not a column the block writes), ``None`` for none. Locks the sources first."""
+    ids: not a column the block writes), ``None`` for none. ``new_tasks``: none of the tasks
+    exists yet (a backfill page, as read under the lock), so they have no sums to read before.
+    Locks the sources first."""
     lock_sources(conn, source_ids, org_id=org_id)
-    plan = [(r, w) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,)) if w is not None]
-    before = [_read(conn, r, w) for r, w in plan]
+    plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
+            if w is not None]
+    before = [{} if new_tasks and r.base == "task" else _read(conn, r, w) for r, w in plan]
     yield
     for (r, w), old in zip(plan, before, strict=True):
         _apply(conn, r, old, _read(conn, r, w))
@@ -333,16 +418,17 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
 
 @contextmanager
 def people_changing(conn: Connection, org_id: int, people: Sequence[int],
-                    flush: Callable[[], None] = lambda: None) -> Iterator[None]:
+                    flush: Callable[[], None] = lambda: None, *, assignments: bool = True) -> Iterator[None]:
     """Keep the rollups through a change of these people's assignments, worklogs or rates (a
     rate, a merge, an identity split off): the tasks assigned to any of them and their worklogs
     stay the same set while work moves between them, so the sums before and after are of the
     same rows. ``flush`` writes what an ORM session holds before the sums are read again; the
-    worklogs are re-priced at the end."""
+    worklogs are re-priced at the end. ``assignments=False``: only rates change, which move no
+    task figure."""
     assigned = TA.alias("assigned")
     tasks = T.c.id.in_(sa.select(assigned.c.task_id).where(assigned.c.person_id.in_(list(people))))
     worklogs = W.c.person_id.in_(list(people))
-    with tracked(conn, org_id=org_id, tasks=tasks, worklogs=worklogs):
+    with tracked(conn, org_id=org_id, tasks=tasks if assignments else None, worklogs=worklogs):
         yield
         flush()
         price_worklogs(conn, worklogs)
@@ -378,23 +464,37 @@ def _of_task(column: str) -> Any:
             .scalar_subquery())
 
 
-def pair_worklogs(conn: Connection, where: Any) -> None:
-    """Copy onto the worklogs matching ``where`` their task's id, project and tombstone as stored
-    now (NULL while the task is unknown); rows already right are not written."""
+def _pairing(where: Any) -> Any:
     values = {"task_id": _of_task("id"), "task_project_id": _of_task("project_id"),
               "task_deleted_at": _of_task("deleted_at")}
     differs = sa.or_(*(W.c[c].is_distinct_from(v) for c, v in values.items()))
-    conn.execute(sa.update(W).where(where, differs).values(values))
+    return sa.update(W).where(where, differs).values(values)
 
 
-def price_worklogs(conn: Connection, where: Any) -> None:
-    """Set the author's hourly rate in effect on the local day onto the worklogs matching
-    ``where`` (NULL: no author or no rate then; the views fall back to the project's and the
-    organization's rates); rows already right are not written."""
+def pair_worklogs(conn: Connection, scope: Any) -> None:
+    """Copy onto the worklogs in ``scope`` their task's id, project and tombstone as stored now
+    (NULL while the task is unknown); rows already right are not written."""
+    scope = Scope.of(scope)
+    stmt = _run(conn, scope, "pair", _pairing)
+    for part in _parts(scope):
+        conn.execute(stmt, part.params)
+
+
+def _pricing(where: Any) -> Any:
     rate = (sa.select(RATE.c.hourly_rate)
             .where(RATE.c.person_id == W.c.person_id, RATE.c.effective_from <= W.c.started_day)
             .order_by(RATE.c.effective_from.desc()).limit(1).scalar_subquery())
-    conn.execute(sa.update(W).where(where, W.c.author_rate.is_distinct_from(rate)).values(author_rate=rate))
+    return sa.update(W).where(where, W.c.author_rate.is_distinct_from(rate)).values(author_rate=rate)
+
+
+def price_worklogs(conn: Connection, scope: Any) -> None:
+    """Set the author's hourly rate in effect on the local day onto the worklogs in ``scope``
+    (NULL: no author or no rate then; the views fall back to the project's and the
+    organization's rates); rows already right are not written."""
+    scope = Scope.of(scope)
+    stmt = _run(conn, scope, "price", _pricing)
+    for part in _parts(scope):
+        conn.execute(stmt, part.params)
 
 
 def _date_worklogs(conn: Connection, org_id: int) -> None:
@@ -445,8 +545,8 @@ def rebuild(conn: Connection, org_id: int | None = None) -> None:
 
 
 def _rounded(v: Any) -> Any:
-    if isinstance(v, float):
-        return float(f"{v:.10g}")
+    if isinstance(v, float | Decimal):  # sums of floats added and taken away leave ~1e-17 behind
+        return round(float(v), 6) + 0.0
     if isinstance(v, datetime | date):
         return v.isoformat()
     return v
@@ -485,6 +585,7 @@ def check(conn: Connection, org_id: int) -> dict[str, int]:
     """How many kept rows of the organization differ from a rebuild (none: all zero), per table;
     an upper bound counts as differing when it is below the rebuild's. Changes nothing: the
     rebuild runs in a savepoint that is rolled back."""
+    lock_sources(conn, org_id=org_id)  # no write may commit between the snapshot and the rebuild
     kept, kept_bounds = snapshot(conn, org_id), _bounds(conn, org_id)
     try:
         with conn.begin_nested():
@@ -501,11 +602,20 @@ def check(conn: Connection, org_id: int) -> dict[str, int]:
     return diff
 
 
-def touched_tasks(source_id: int, external_ids: Sequence[str]) -> Any:
-    """The condition on ``task`` of a write to these tasks of a source."""
-    return sa.and_(T.c.source_id == source_id, T.c.external_id.in_(list(external_ids)))
+def touched_tasks(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
+    """A write to these tasks of a source."""
+    return Scope(sa.and_(T.c.source_id == sa.bindparam("scope_source"), in_param(conn, T.c.external_id, "scope_keys")),
+                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "tasks")
 
 
-def worklogs_of_tasks(source_id: int, external_ids: Sequence[str]) -> Any:
-    """The condition on ``worklog`` of the worklogs of these tasks of a source."""
-    return sa.and_(W.c.source_id == source_id, W.c.task_external_id.in_(list(external_ids)))
+def worklogs_of_tasks(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
+    """The worklogs of these tasks of a source."""
+    return Scope(sa.and_(W.c.source_id == sa.bindparam("scope_source"),
+                         in_param(conn, W.c.task_external_id, "scope_keys")),
+                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "worklogs-of-tasks")
+
+
+def worklogs_by_key(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
+    """These worklogs of a source."""
+    return Scope(sa.and_(W.c.source_id == sa.bindparam("scope_source"), in_param(conn, W.c.external_id, "scope_keys")),
+                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "worklogs")

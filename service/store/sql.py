@@ -36,6 +36,17 @@ def in_list(conn: Connection, column: Any, values: Sequence[Any]) -> Any:
     return column.in_(values)
 
 
+def in_param(conn: Connection, column: Any, name: str) -> Any:
+    """``column IN :name``, the values given when the statement runs (a statement built once
+    with ``statement``): on PostgreSQL ``column = ANY(:name)``, one array parameter; on SQLite
+    an expanding parameter."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        return column == sa.any_(sa.bindparam(name, type_=ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]

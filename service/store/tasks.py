@@ -235,8 +235,8 @@ def upsert_tasks(
     written = [r["external_id"] for r in rows]
     repair = [r["external_id"] for r in rows if (old := prev.get(r["external_id"])) is None
               or old.project_id != r["project_id"] or old.deleted_at is not None]
-    with tracked(conn, [source_id], tasks=touched_tasks(source_id, written),
-                 worklogs=worklogs_of_tasks(source_id, repair) if repair else None):
+    with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, written),
+                 worklogs=worklogs_of_tasks(conn, source_id, repair) if repair else None, new_tasks=not prev):
         # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
         # the cursor's executemany), then read back which rows carry our version: those the guard
         # let through.
@@ -257,7 +257,7 @@ def upsert_tasks(
         insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids])
         _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
         if repair:
-            pair_worklogs(conn, worklogs_of_tasks(source_id, repair))
+            pair_worklogs(conn, worklogs_of_tasks(conn, source_id, repair))
     return stats
 
 
@@ -330,10 +330,10 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
     if not deletes:
         return stats
     exts = sorted({d.external_id for d in deletes})
-    with tracked(conn, [source_id], tasks=touched_tasks(source_id, exts),
-                 worklogs=worklogs_of_tasks(source_id, exts)):
+    with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, exts),
+                 worklogs=worklogs_of_tasks(conn, source_id, exts)):
         _tombstone(conn, org_id, source_id, deletes, stats)
-        pair_worklogs(conn, worklogs_of_tasks(source_id, exts))
+        pair_worklogs(conn, worklogs_of_tasks(conn, source_id, exts))
     return stats
 
 
@@ -371,7 +371,7 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
     stats = ApplyStats(seen=len(patches))
     if not patches:
         return stats
-    with tracked(conn, [source_id], tasks=touched_tasks(source_id, sorted({p.external_id for p in patches}))):
+    with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, sorted({p.external_id for p in patches}))):
         _patch(conn, org_id, source_id, patches, stats)
     return stats
 

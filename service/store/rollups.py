@@ -79,6 +79,7 @@ __all__ = [
     "snapshot",
     "touched_tasks",
     "tracked",
+    "with_worklogs",
     "worklogs_by_key",
     "worklogs_of_tasks",
 ]
@@ -613,6 +614,15 @@ def worklogs_of_tasks(conn: Connection, source_id: int, external_ids: Sequence[s
     return Scope(sa.and_(W.c.source_id == sa.bindparam("scope_source"),
                          in_param(conn, W.c.task_external_id, "scope_keys")),
                  {"scope_source": source_id, "scope_keys": list(external_ids)}, "worklogs-of-tasks")
+
+
+def with_worklogs(conn: Connection, source_id: int, external_ids: Sequence[str]) -> list[str]:
+    """Those of these tasks of a source that have a worklog stored."""
+    if not external_ids:
+        return []
+    scope = worklogs_of_tasks(conn, source_id, external_ids)
+    stmt = _run(conn, scope, "with-worklogs", lambda where: sa.select(W.c.task_external_id).where(where).distinct())
+    return sorted({e for part in _parts(scope) for e in conn.execute(stmt, part.params).scalars()})
 
 
 def worklogs_by_key(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:

@@ -32,7 +32,14 @@ from mappings.model import (
 from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
-from service.store.rollups import lock_sources, pair_worklogs, touched_tasks, tracked, worklogs_of_tasks
+from service.store.rollups import (
+    lock_sources,
+    pair_worklogs,
+    touched_tasks,
+    tracked,
+    with_worklogs,
+    worklogs_of_tasks,
+)
 from service.store.sql import bulk_insert, chunks, executemany, in_list, insert_for, statement, uniq
 from service.tables import (
     Change as ChangeRow,
@@ -231,10 +238,12 @@ def upsert_tasks(
     if not rows:
         return stats
     # The worklogs whose copy of their task moves: those of new tasks (they may have arrived
-    # first), of tasks moved to another project and of tombstoned tasks brought back.
+    # first), of tasks moved to another project and of tombstoned tasks brought back — of the
+    # tasks that have worklogs at all (none, in a backfill: the worklogs come after the issues).
     written = [r["external_id"] for r in rows]
-    repair = [r["external_id"] for r in rows if (old := prev.get(r["external_id"])) is None
-              or old.project_id != r["project_id"] or old.deleted_at is not None]
+    repair = with_worklogs(conn, source_id, [
+        r["external_id"] for r in rows if (old := prev.get(r["external_id"])) is None
+        or old.project_id != r["project_id"] or old.deleted_at is not None])
     with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, written),
                  worklogs=worklogs_of_tasks(conn, source_id, repair) if repair else None, new_tasks=not prev):
         # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:

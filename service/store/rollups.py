@@ -382,13 +382,14 @@ def _emptied(conn: Connection, rollup: Rollup) -> Any:
 
 def _apply(conn: Connection, rollup: Rollup, before: Sums, after: Sums) -> None:
     """Add ``after - before`` to the rollup; drop the rows whose count reached zero."""
-    ns, nb = len(rollup.sums), len(rollup.bounds)
+    ns, nb, kinds = len(rollup.sums), len(rollup.bounds), rollup.kinds
+    zero = (0,) * ns
     rows, emptied = [], []
     for key in before.keys() | after.keys():
         old, new = before.get(key), after.get(key)
         if old == new:
             continue
-        delta = [rollup.kinds[i]((new[i] if new else 0) - (old[i] if old else 0)) for i in range(ns)]
+        delta = [kind(n - o) for kind, n, o in zip(kinds, new or zero, old or zero, strict=False)]
         bounds = new[ns:ns + nb] if new else (None,) * nb
         attrs = (new or old)[ns + nb:]  # type: ignore[index]
         rows.append(dict(zip(rollup.columns, (*key, *delta, *bounds, *attrs), strict=True)))

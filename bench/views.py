@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import create_pg_database, drop_pg_database  # noqa: E402
 from service.db import Database  # noqa: E402
+from service.store import rollups  # noqa: E402
 from service.tables import (  # noqa: E402
     Change,
     Milestone,
@@ -52,6 +53,7 @@ from service.tables import (  # noqa: E402
     Task,
     TaskAssignee,
     TaskMilestone,
+    TaskRollup,
     Worklog,
 )
 
@@ -292,6 +294,11 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                 }
             )
         _insert(c, Worklog.__table__, worklogs)
+        # The rows above went in behind the store's back: its rollups and the worklogs' copies
+        # (task id, project, tombstone, local day, author rate) are computed once, as
+        # `taskhub rollups rebuild` does.
+        rollups.rebuild(c, org)
+        assert c.execute(sa.select(sa.func.sum(TaskRollup.__table__.c.n))).scalar(), "no rollup rows"
     if db.dialect == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
             c.exec_driver_sql("VACUUM ANALYZE")

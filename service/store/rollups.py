@@ -271,7 +271,9 @@ def lock_sources(conn: Connection, source_ids: Iterable[int] = (), *, org_id: in
     organization's row ``FOR SHARE``; an organization-wide write (``org_id``: rates, people, a
     zone) takes the organization's row exclusively, so it waits for them and they for it —
     including the writers of a source created meanwhile — then all its sources in id order.
-    Taken once per transaction: every store write starts here, before it writes anything."""
+    Taken once per transaction: every store write starts here, before it writes anything, and
+    a transaction that will take the organization-wide lock takes it before any source write
+    (upgrading the organization row from a writer's share would deadlock with a second writer)."""
     held = _held(conn)
     if org_id is not None:
         if ("org", org_id) in held:
@@ -291,8 +293,12 @@ def lock_sources(conn: Connection, source_ids: Iterable[int] = (), *, org_id: in
 
 
 def _held(conn: Connection) -> set[tuple[str, int]]:
-    """The locks this connection's transaction holds (forgotten with the transaction)."""
-    txn = conn.get_transaction()
+    """The locks this connection's innermost transaction holds (a savepoint rolled back releases
+    the locks taken in it; a new transaction holds none). Outside a transaction: none, and
+    nothing remembered (the lock statement itself begins it)."""
+    txn = conn.get_nested_transaction() or conn.get_transaction()
+    if txn is None:
+        return set()
     found = conn.info.get("taskhub_locks")
     if found is None or found[0] is not txn:
         found = conn.info["taskhub_locks"] = (txn, set())
@@ -547,8 +553,9 @@ def rebuild(conn: Connection, org_id: int | None = None) -> None:
 
 
 def _rounded(v: Any) -> Any:
-    if isinstance(v, float | Decimal):  # sums of floats added and taken away leave ~1e-17 behind
-        return round(float(v), 6) + 0.0
+    if isinstance(v, float | Decimal):  # sums of floats added and taken away leave a last-digit residue
+        f = float(v)
+        return 0.0 if abs(f) < 1e-9 else float(f"{f:.12g}")
     if isinstance(v, datetime | date):
         return v.isoformat()
     return v

@@ -27,8 +27,9 @@ Concurrency: a write locks its source's row first (``lock_sources``: ``FOR NO KE
 PostgreSQL, which foreign-key checks do not wait for; SQLite serializes writers anyway). The
 rollups' rows are per source, so two writers of different sources never share one, and two of
 the same source take turns: the sums read before a write are still the stored ones when the
-difference is added. Organization-wide writes (rates, a time zone, merging people) lock all of
-the organization's sources in id order.
+difference is added. Writers also hold their organization's row ``FOR SHARE``; organization-wide
+writes (rates, a time zone, merging people) take it exclusively and then all of the
+organization's sources in id order, so a source created meanwhile waits for them too.
 """
 
 from __future__ import annotations

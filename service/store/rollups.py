@@ -39,6 +39,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -149,15 +150,15 @@ class Rollup:
     bounds: tuple[str, ...] = ()
     attrs: tuple[str, ...] = ()
 
-    @property
+    @cached_property
     def count(self) -> str:
         return self.sums[0]
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
         return self.key + self.sums + self.bounds + self.attrs
 
-    @property
+    @cached_property
     def kinds(self) -> list[type]:
         """``int`` or ``float`` per sum: PostgreSQL sums bigints as numeric (``Decimal``)."""
         return [int if isinstance(self.table.c[c].type, sa.Integer) else float for c in self.sums]
@@ -612,17 +613,20 @@ def check(conn: Connection, org_id: int) -> dict[str, int]:
     return diff
 
 
+def _keyed(conn: Connection, source: Any, column: Any, name: str, source_id: int, keys: Sequence[str]) -> Scope:
+    """The rows of a source whose ``column`` is one of ``keys``: a fixed-shape scope."""
+    return Scope(sa.and_(source == sa.bindparam("scope_source"), in_param(conn, column, "scope_keys")),
+                 {"scope_source": source_id, "scope_keys": list(keys)}, name)
+
+
 def touched_tasks(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
     """A write to these tasks of a source."""
-    return Scope(sa.and_(T.c.source_id == sa.bindparam("scope_source"), in_param(conn, T.c.external_id, "scope_keys")),
-                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "tasks")
+    return _keyed(conn, T.c.source_id, T.c.external_id, "tasks", source_id, external_ids)
 
 
 def worklogs_of_tasks(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
     """The worklogs of these tasks of a source."""
-    return Scope(sa.and_(W.c.source_id == sa.bindparam("scope_source"),
-                         in_param(conn, W.c.task_external_id, "scope_keys")),
-                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "worklogs-of-tasks")
+    return _keyed(conn, W.c.source_id, W.c.task_external_id, "worklogs-of-tasks", source_id, external_ids)
 
 
 def with_worklogs(conn: Connection, source_id: int, external_ids: Sequence[str]) -> list[str]:
@@ -636,5 +640,4 @@ def with_worklogs(conn: Connection, source_id: int, external_ids: Sequence[str])
 
 def worklogs_by_key(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:
     """These worklogs of a source."""
-    return Scope(sa.and_(W.c.source_id == sa.bindparam("scope_source"), in_param(conn, W.c.external_id, "scope_keys")),
-                 {"scope_source": source_id, "scope_keys": list(external_ids)}, "worklogs")
+    return _keyed(conn, W.c.source_id, W.c.external_id, "worklogs", source_id, external_ids)

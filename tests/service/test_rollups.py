@@ -144,8 +144,7 @@ def test_a_single_field_change_moves_the_rollups(db):
                          ("archived", True), ("due_date", date(2027, 1, 1))):
         with db.write() as c:
             u = random_task(random.Random(3), "5", 2)
-            u.task.__dict__[field] = value
-            apply_effects(c, org, src, [u])
+            apply_effects(c, org, src, [u.model_copy(update={"task": u.task.model_copy(update={field: value})})])
         after = _consistent(db, org)
         assert after != before, field
         before = after

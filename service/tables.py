@@ -287,6 +287,14 @@ class Task(SQLModel, table=True):
     synced_at: datetime = Field(default_factory=utcnow)
 
 
+def _emptied(table: str, count: str) -> sa.Index:
+    """A rollup's rows with a zero count, by source: a write that takes a row's count to zero
+    deletes it before it commits (``service.store.rollups``) and finds it through this partial
+    index, which holds nothing else."""
+    zero = sa.text(f"{count} = 0")
+    return sa.Index(f"ix_{table}_emptied", "source_id", sqlite_where=zero, postgresql_where=zero)
+
+
 class TaskRollup(SQLModel, table=True):
     """Alive tasks summed per (organization, project, source, status category, class): kept by
     the store in the same transaction as the rows (``service.store.rollups``).
@@ -297,7 +305,8 @@ class TaskRollup(SQLModel, table=True):
     keys: the rows follow the tasks, deleted when their count reaches zero."""
 
     __tablename__ = "task_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, keyed by the primary key
+    # SQLite: one b-tree, keyed by the primary key
+    __table_args__ = (_emptied("task_rollup", "n"), {"sqlite_with_rowid": False})
     org_id: int = Field(primary_key=True, sa_type=ID)
     project_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
@@ -322,7 +331,7 @@ class TaskDayRollup(SQLModel, table=True):
     zone change needs no rebuild. Kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "task_day_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (_emptied("task_day_rollup", "n"), {"sqlite_with_rowid": False})
     org_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
@@ -337,7 +346,8 @@ class MilestoneRollup(SQLModel, table=True):
     kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "milestone_rollup"
-    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), {"sqlite_with_rowid": False})
+    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), _emptied("milestone_rollup", "tasks"),
+                      {"sqlite_with_rowid": False})
     milestone_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
     org_id: int = Field(sa_type=ID)
@@ -355,7 +365,7 @@ class WorkloadRollup(SQLModel, table=True):
     archived). No foreign keys: the rows follow the tasks, deleted when their count reaches zero."""
 
     __tablename__ = "workload_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = (_emptied("workload_rollup", "n"), {"sqlite_with_rowid": False})
     org_id: int = Field(primary_key=True, sa_type=ID)
     project_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
@@ -446,7 +456,8 @@ class WorklogRollup(SQLModel, table=True):
     zero."""
 
     __tablename__ = "worklog_rollup"
-    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, in order of days
+    # SQLite: one b-tree, in order of days
+    __table_args__ = (_emptied("worklog_rollup", "n"), {"sqlite_with_rowid": False})
     org_id: int = Field(primary_key=True, sa_type=ID)
     day: date = Field(primary_key=True)
     project_id: int = Field(primary_key=True, sa_type=ID)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.store.rollups import lock_sources
-from service.store.sql import bulk_insert, chunks, insert_for, statement
+from service.store.sql import bulk_insert, chunks, in_list, insert_for, statement
 from service.tables import Project as ProjectRow
 
 __all__ = ["ApplyStats", "upsert_projects"]
@@ -109,18 +109,37 @@ def upsert_projects(
     if not rows:
         return {}
     lock_sources(conn, [source_id])  # a writer's first write: the source's lock comes first
-    explicit, implicit = statement(conn, "project_upserts", lambda: _project_upserts(conn))
-    # In key order: concurrent writers of a source then lock its project rows in the same order
-    # (a page's order would let two of them deadlock).
-    ordered = sorted(rows.items())
-    for stmt, group in ((explicit, [r for e, r in ordered if e in named]),
-                        (implicit, [r for e, r in ordered if e not in named])):
-        for part in chunks(group):
-            conn.execute(stmt, list(part))
-    out: dict[str, int] = {}
-    for part in chunks(list(rows)):
-        for pid, ext in conn.execute(
-            sa.select(PR.c.id, PR.c.external_id).where(PR.c.source_id == source_id, PR.c.external_id.in_(part))
+    stored = _stored_projects(conn, source_id, list(rows))
+
+    def settled(ext: str, r: dict[str, Any]) -> bool:  # what the upserts below would leave as it is
+        if ext not in stored:
+            return False
+        _, key, name = stored[ext]
+        if r["key"] and r["key"] != key:
+            return False
+        return r["name"] == name if ext in named else (name != ext or r["name"] == name)
+
+    # Most pages name projects already stored as they are: one read, and no write.
+    ordered = [(e, r) for e, r in sorted(rows.items()) if not settled(e, r)]
+    if ordered:
+        explicit, implicit = statement(conn, "project_upserts", lambda: _project_upserts(conn))
+        # In key order: concurrent writers of a source then lock its project rows in the same order
+        # (a page's order would let two of them deadlock).
+        for stmt, group in ((explicit, [r for e, r in ordered if e in named]),
+                            (implicit, [r for e, r in ordered if e not in named])):
+            for part in chunks(group):
+                conn.execute(stmt, list(part))
+        stored.update(_stored_projects(conn, source_id, [e for e, _ in ordered]))
+    return {ext: stored[ext][0] for ext in rows}
+
+
+def _stored_projects(conn: Connection, source_id: int, ext_ids: list[str]) -> dict[str, tuple[int, str | None, str]]:
+    """``{external_id: (id, key, name)}`` of a source's stored projects among ``ext_ids``."""
+    out = {}
+    for part in chunks(ext_ids):
+        for pid, ext, key, name in conn.execute(
+            sa.select(PR.c.id, PR.c.external_id, PR.c.key, PR.c.name)
+            .where(PR.c.source_id == source_id, in_list(conn, PR.c.external_id, part))
         ):
-            out[ext] = pid
+            out[ext] = (pid, key, name)
     return out

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from service.store.sql import bulk_insert, chunks, executemany, in_param, statement
+from service.store.sql import chunks, in_param, insert_for, run, statement
 from service.tables import (
     MilestoneRollup,
     Organization,
@@ -157,11 +157,6 @@ class Rollup:
     @cached_property
     def columns(self) -> tuple[str, ...]:
         return self.key + self.sums + self.bounds + self.attrs
-
-    @cached_property
-    def kinds(self) -> list[type]:
-        """``int`` or ``float`` per sum: PostgreSQL sums bigints as numeric (``Decimal``)."""
-        return [int if isinstance(self.table.c[c].type, sa.Integer) else float for c in self.sums]
 
 
 def _task_rows(where: Any) -> list[sa.Select[Any]]:
@@ -280,17 +275,21 @@ def lock_sources(conn: Connection, source_ids: Iterable[int] = (), *, org_id: in
     if org_id is not None:
         if ("org", org_id) in held:
             return
-        conn.execute(sa.select(O.c.id).where(O.c.id == org_id).with_for_update(key_share=True)).all()
-        ids = conn.execute(sa.select(S.c.id).where(S.c.org_id == org_id).order_by(S.c.id)
-                           .with_for_update(key_share=True)).scalars().all()
-        held.update({("org", org_id), *(("source", i) for i in ids)})
+        run(conn, statement(conn, "lock-org", lambda: sa.select(O.c.id).where(O.c.id == sa.bindparam("org"))
+                            .with_for_update(key_share=True)), {"org": org_id})
+        rows = run(conn, statement(conn, "lock-org-sources", lambda: sa.select(S.c.id)
+                                   .where(S.c.org_id == sa.bindparam("org")).order_by(S.c.id)
+                                   .with_for_update(key_share=True)), {"org": org_id})
+        held.update({("org", org_id), *(("source", i) for i, in rows)})
         return
     ids = sorted({i for i in source_ids if ("source", i) not in held})
     if not ids:
         return
-    conn.execute(sa.select(O.c.id).where(O.c.id.in_(sa.select(S.c.org_id).where(S.c.id.in_(ids))))
-                 .order_by(O.c.id).with_for_update(read=True)).all()
-    conn.execute(sa.select(S.c.id).where(S.c.id.in_(ids)).order_by(S.c.id).with_for_update(key_share=True)).all()
+    run(conn, statement(conn, "lock-orgs-of-sources", lambda: sa.select(O.c.id)
+                        .where(O.c.id.in_(sa.select(S.c.org_id).where(in_param(conn, S.c.id, "ids"))))
+                        .order_by(O.c.id).with_for_update(read=True)), {"ids": ids})
+    run(conn, statement(conn, "lock-sources", lambda: sa.select(S.c.id).where(in_param(conn, S.c.id, "ids"))
+                        .order_by(S.c.id).with_for_update(key_share=True)), {"ids": ids})
     held.update(("source", i) for i in ids)
 
 
@@ -330,9 +329,6 @@ def _run(conn: Connection, scope: Scope, label: str, build: Callable[[Any], Any]
     return statement(conn, f"{label}:{scope.name}", lambda: build(scope.where))
 
 
-Sums = dict[tuple[Any, ...], tuple[Any, ...]]
-
-
 _KEYS_PER_STATEMENT = 5000  # SQLite builds may cap a statement's parameters at 32,766
 
 
@@ -347,66 +343,60 @@ def _parts(scope: Scope) -> Iterator[Scope]:
         yield Scope(scope.where, {**scope.params, "scope_keys": list(part)}, scope.name)
 
 
-def _read(conn: Connection, rollup: Rollup, scope: Scope) -> Sums:
-    k, ns, nb = len(rollup.key), len(rollup.sums), len(rollup.bounds)
-    queries = _run(conn, scope, f"rollup-read:{rollup.table.name}", rollup.rows)
-    out: Sums = {}
+def _per_part(conn: Connection, scope: Scope, stmt: Any) -> None:
+    """Run a statement over ``scope`` part by part; one built for this call only goes through
+    SQLAlchemy (``run`` keeps what it compiles)."""
     for part in _parts(scope):
-        for q in queries:
-            for r in conn.execute(q, part.params):
-                key, values = tuple(r[:k]), tuple(r[k:])
-                had = out.get(key)
-                if had is not None:  # the same key from two parts: sums add, bounds take the larger
-                    values = (*(a + b for a, b in zip(had[:ns], values[:ns], strict=True)),
-                              *(max((x for x in (a, b) if x is not None), default=None)
-                                for a, b in zip(had[ns:ns + nb], values[ns:ns + nb], strict=True)),
-                              *values[ns + nb:])
-                out[key] = values
-    return out
+        if scope.name is None:
+            conn.execute(stmt, part.params)
+        else:
+            run(conn, stmt, part.params)
 
 
-def _upsert(conn: Connection, rollup: Rollup) -> Any:
-    def build() -> Any:
-        t = rollup.table
-        ins = bulk_insert(conn, t, rollup.columns)
-        add = {c: t.c[c] + ins.excluded[c] for c in rollup.sums}
+def _folding(conn: Connection, rollup: Rollup, sign: int) -> Callable[[Any], Any]:
+    """``where -> statement`` that adds (``sign`` 1) or takes away (-1) the sums of the rows
+    matching ``where`` to or from the rollup, in the database: ``INSERT … SELECT`` of the
+    rollup's definition ``ON CONFLICT DO UPDATE`` (sums add; an upper bound only rises, and only
+    when adding). Parts of a scope add up, so it runs per part."""
+    t, k, ns = rollup.table, len(rollup.key), len(rollup.sums)
+
+    def build(where: Any) -> Any:
+        # One statement per rollup: its SELECTs (the day rollup has two, with different keys) as one.
+        named = [q.with_only_columns(*(c.label(f"c{i}") for i, c in enumerate(q.selected_columns)),
+                                     maintain_column_froms=True) for q in rollup.rows(where)]
+        cols = list((named[0] if len(named) == 1 else sa.union_all(*named)).subquery().c)
+        sums = cols[k:k + ns] if sign > 0 else [-c for c in cols[k:k + ns]]
+        ins = insert_for(conn, t).from_select(
+            # WHERE: SQLite would read ON CONFLICT as a join's ON after a bare FROM
+            list(rollup.columns), sa.select(*cols[:k], *sums, *cols[k + ns:]).where(sa.true()))
+        ex = ins.excluded
+        add = {c: t.c[c] + ex[c] for c in rollup.sums}
         raise_to = {
-            c: sa.case((ins.excluded[c].is_(None), t.c[c]), (t.c[c].is_(None), ins.excluded[c]),
-                       (ins.excluded[c] > t.c[c], ins.excluded[c]), else_=t.c[c])
+            c: sa.case((ex[c].is_(None), t.c[c]), (t.c[c].is_(None), ex[c]), (ex[c] > t.c[c], ex[c]), else_=t.c[c])
             for c in rollup.bounds
-        }
+        } if sign > 0 else {}
         return ins.on_conflict_do_update(index_elements=list(rollup.key), set_={**add, **raise_to})
 
-    return statement(conn, f"rollup-upsert:{rollup.table.name}", build)
+    return build
 
 
-def _emptied(conn: Connection, rollup: Rollup) -> Any:
-    def build() -> Any:
-        t = rollup.table
-        return sa.delete(t).where(*(t.c[c] == sa.bindparam(f"k_{c}") for c in rollup.key), t.c[rollup.count] == 0)
-
-    return statement(conn, f"rollup-emptied:{rollup.table.name}", build)
+def _fold(conn: Connection, rollup: Rollup, scope: Scope, sign: int) -> None:
+    _per_part(conn, scope, _run(conn, scope, f"rollup-fold{sign:+d}:{rollup.table.name}", _folding(conn, rollup, sign)))
 
 
-def _apply(conn: Connection, rollup: Rollup, before: Sums, after: Sums) -> None:
-    """Add ``after - before`` to the rollup; drop the rows whose count reached zero."""
-    ns, nb, kinds = len(rollup.sums), len(rollup.bounds), rollup.kinds
-    zero = (0,) * ns
-    rows, emptied = [], []
-    for key in before.keys() | after.keys():
-        old, new = before.get(key), after.get(key)
-        if old == new:
-            continue
-        delta = [kind(n - o) for kind, n, o in zip(kinds, new or zero, old or zero, strict=False)]
-        bounds = new[ns:ns + nb] if new else (None,) * nb
-        attrs = (new or old)[ns + nb:]  # type: ignore[index]
-        rows.append(dict(zip(rollup.columns, (*key, *delta, *bounds, *attrs), strict=True)))
-        if new is None:
-            emptied.append({f"k_{c}": v for c, v in zip(rollup.key, key, strict=True)})
-    if rows:
-        executemany(conn, _upsert(conn, rollup), rows)
-    if emptied:
-        conn.execute(_emptied(conn, rollup), emptied)
+def _drop_emptied(conn: Connection, rollup: Rollup, source_ids: Sequence[int], org_id: int | None) -> None:
+    """Delete the rollup's rows whose count a write took to zero (found through the partial
+    index on rows with a zero count, which holds only those until this runs)."""
+    t = rollup.table
+    empty = t.c[rollup.count] == sa.literal_column("0")  # a literal: the partial index's own condition
+    if org_id is not None:
+        stmt = statement(conn, f"rollup-emptied-org:{t.name}",
+                         lambda: sa.delete(t).where(empty, t.c.org_id == sa.bindparam("org")))
+        run(conn, stmt, {"org": org_id})
+    else:
+        stmt = statement(conn, f"rollup-emptied:{t.name}",
+                         lambda: sa.delete(t).where(empty, in_param(conn, t.c.source_id, "sources")))
+        run(conn, stmt, {"sources": list(source_ids)})
 
 
 @contextmanager
@@ -414,16 +404,24 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
             tasks: Any = None, worklogs: Any = None, new_tasks: bool = False) -> Iterator[None]:
     """Keep every rollup through the writes in the block: ``tasks`` and ``worklogs`` are
     conditions on the identity of the rows the block may change (ids, or a source and external
-    ids: not a column the block writes), ``None`` for none. ``new_tasks``: none of the tasks
-    exists yet (a backfill page, as read under the lock), so they have no sums to read before.
-    Locks the sources first."""
+    ids: not a column the block writes), ``None`` for none. Before the block, the sums of those
+    rows are taken away from each rollup; after it, their sums as they are then are added back,
+    and rows whose count reached zero go — all in the database, by the rollup's one definition.
+    ``new_tasks``: none of the tasks exists yet (a backfill page, as read under the lock), so
+    there is nothing to take away. Locks the sources first."""
+    source_ids = list(source_ids)
     lock_sources(conn, source_ids, org_id=org_id)
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
-    before = [{} if new_tasks and r.base == "task" else _read(conn, r, w) for r, w in plan]
+    taken = [not (new_tasks and r.base == "task") for r, _ in plan]
+    for (r, w), take in zip(plan, taken, strict=True):
+        if take:
+            _fold(conn, r, w, -1)
     yield
-    for (r, w), old in zip(plan, before, strict=True):
-        _apply(conn, r, old, _read(conn, r, w))
+    for (r, w), take in zip(plan, taken, strict=True):
+        _fold(conn, r, w, 1)
+        if take:
+            _drop_emptied(conn, r, source_ids, org_id)
 
 
 @contextmanager
@@ -486,8 +484,7 @@ def pair_worklogs(conn: Connection, scope: Any) -> None:
     (NULL while the task is unknown); rows already right are not written."""
     scope = Scope.of(scope)
     stmt = _run(conn, scope, "pair", _pairing)
-    for part in _parts(scope):
-        conn.execute(stmt, part.params)
+    _per_part(conn, scope, stmt)
 
 
 def _pricing(where: Any) -> Any:
@@ -503,8 +500,7 @@ def price_worklogs(conn: Connection, scope: Any) -> None:
     organization's rates); rows already right are not written."""
     scope = Scope.of(scope)
     stmt = _run(conn, scope, "price", _pricing)
-    for part in _parts(scope):
-        conn.execute(stmt, part.params)
+    _per_part(conn, scope, stmt)
 
 
 def _date_worklogs(conn: Connection, org_id: int) -> None:
@@ -635,7 +631,7 @@ def with_worklogs(conn: Connection, source_id: int, external_ids: Sequence[str])
         return []
     scope = worklogs_of_tasks(conn, source_id, external_ids)
     stmt = _run(conn, scope, "with-worklogs", lambda where: sa.select(W.c.task_external_id).where(where).distinct())
-    return sorted({e for part in _parts(scope) for e in conn.execute(stmt, part.params).scalars()})
+    return sorted({e for part in _parts(scope) for e, in run(conn, stmt, part.params)})
 
 
 def worklogs_by_key(conn: Connection, source_id: int, external_ids: Sequence[str]) -> Scope:

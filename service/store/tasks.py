@@ -286,13 +286,14 @@ def _replace_links(
     )
     _write_links(conn, TA, "person_id", ids, pairs)
     refs = {m.external_id: m.name for u in accepted if u.task.external_id in task_ids for m in u.task.milestones}
-    if refs:
+    mids = _ids(conn, M, source_id, list(refs)) if refs else {}
+    if missing := sorted((e, n) for e, n in refs.items() if e not in mids):
         # A milestone referenced before its own record arrived: a placeholder the real one fills.
         ins = insert_for(conn, M).on_conflict_do_nothing(index_elements=["source_id", "external_id"])
-        for part in chunks(sorted(refs.items())):  # key order, as the tasks: no deadlock between writers
+        for part in chunks(missing):  # key order, as the tasks: no deadlock between writers
             conn.execute(ins, [{"org_id": org_id, "source_id": source_id, "external_id": e, "name": n or e,
                                 "released": False, "archived": False, "synced_at": utcnow()} for e, n in part])
-    mids = _ids(conn, M, source_id, list(refs)) if refs else {}
+        mids.update(_ids(conn, M, source_id, [e for e, _ in missing]))
     mpairs = uniq(
         (task_ids[u.task.external_id], mids[m.external_id])
         for u in accepted if u.task.external_id in task_ids
@@ -326,7 +327,7 @@ def _ids(conn: Connection, table: sa.Table, source_id: int, ext_ids: list[str]) 
     for part in chunks(ext_ids):
         for i, e in conn.execute(
             sa.select(table.c.id, table.c.external_id)
-            .where(table.c.source_id == source_id, table.c.external_id.in_(part))
+            .where(table.c.source_id == source_id, in_list(conn, table.c.external_id, part))
         ):
             out[e] = i
     return out

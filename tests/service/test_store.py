@@ -259,6 +259,35 @@ def test_project_names_survive_id_only_references(db):
     assert names == {"100": "PRJ", "b1": "Website"}
 
 
+def test_projects_stored_as_they_are_are_not_written_again(db):
+    """A sync page names the same projects page after page: one read, no upsert (no statement, no
+    dead row version); a new key or a better name is still written."""
+    org = make_org(db)
+    src = make_source(db, org)
+    P = Project.__table__
+    with db.write() as c:
+        ids = store.upsert_projects(c, org, src, [("100", "PRJ", None), ("b1", None, "Website")])
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        with db.write() as c:
+            assert store.upsert_projects(c, org, src, [("100", "PRJ", None), ("b1", None, "Website"),
+                                                       ("b1", None, None)]) == ids
+        assert not [s for s in seen if "INSERT INTO project" in s]
+        with db.write() as c:
+            assert store.upsert_projects(c, org, src, [("100", "PRJ2", None), ("b1", None, "Site")]) == ids
+        assert [s for s in seen if "INSERT INTO project" in s]
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+    with db.read() as c:
+        assert dict(c.execute(sa.select(P.c.external_id, P.c.key)).all()) == {"100": "PRJ2", "b1": None}
+        assert dict(c.execute(sa.select(P.c.external_id, P.c.name)).all()) == {"100": "PRJ", "b1": "Site"}
+
+
 def test_bulk_write_takes_ints_floats_and_decimals_side_by_side(db):
     """PostgreSQL binds a page as one array per column, and psycopg refuses a list mixing
     Python types: numbers are normalized first (SQLite binds row by row)."""
@@ -339,3 +368,34 @@ def test_sqlite_binds_datetimes_and_json_with_the_fast_processors():
     dialect = sqlite.dialect(json_serializer=json_dumps)
     assert _sqlite_processor(Change.__table__.c.changed_at.type, dialect) is _sqlite_utc_text
     assert _sqlite_processor(Task.__table__.c.raw.type, dialect) is json_dumps
+
+
+def test_postgres_bulk_page_is_written_by_orjson_without_the_fallback(pg_db, monkeypatch):
+    """The PostgreSQL bulk path writes a task page (datetimes, dates, JSON, floats) in one
+    orjson call; the fallback through the JSON type's serializer is for values orjson would
+    write differently, and a normal page must not need it."""
+    import service.store.sql as sql_mod
+
+    calls = []
+    real = sql_mod.orjson.dumps
+
+    def counting(*a, **k):
+        calls.append(k.get("option"))
+        return real(*a, **k)
+
+    monkeypatch.setattr(sql_mod.orjson, "dumps", counting)
+    org = make_org(pg_db)
+    src = make_source(pg_db, org)
+    T = Task.__table__
+    row = {"org_id": org, "source_id": src, "external_id": "p1", "title": "t", "type": "task",
+           "status_category": "todo", "is_milestone": False, "archived": False,
+           "synced_at": datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC), "due_date": date(2026, 2, 3),
+           "estimate_points": 2.5, "raw": {"k": [1, "é"]}, "labels": ["a"]}
+    with pg_db.write() as c:
+        calls.clear()
+        executemany(c, bulk_insert(c, T, tuple(row)), [row])
+        assert len(calls) == 1
+    with pg_db.read() as c:
+        got = c.execute(sa.select(T.c.due_date, T.c.synced_at, T.c.raw, T.c.labels, T.c.estimate_points)
+                        .where(T.c.external_id == "p1")).one()
+    assert tuple(got) == (date(2026, 2, 3), row["synced_at"], {"k": [1, "é"]}, ["a"], 2.5)

@@ -11,11 +11,13 @@ The views as of now read sums instead of scanning 100,000 tasks and 200,000 work
 
 Each rollup is **one** ``SELECT`` in SQLAlchemy Core (``Rollup.rows``): the sums of the rows
 that match a condition, grouped by the rollup's key. A rebuild inserts what it gives for a
-whole organization. A write keeps the rollup by the same statement: ``tracked`` reads the sums
-of the rows the write is about to touch, lets the write run, reads them again, and adds the
-difference to the rollup (rows whose count reaches zero go). So rollups are current in the
-same transaction as the rows, with no trigger, no PL/pgSQL and no SQLite function; the
-scans in ``service.views.queries`` stay, as the test oracle and for ``as_of`` in the past.
+whole organization. A write keeps the rollup by the same statement, in the database:
+``tracked`` takes the sums of the rows the write is about to touch away from the rollup, lets
+the write run, and adds their sums back as they are then (``INSERT … SELECT … ON CONFLICT DO
+UPDATE``; rows whose count ends at zero go). So rollups are current in the same transaction as
+the rows, with no trigger, no PL/pgSQL and no SQLite function, and no row of a sum crosses to
+Python; the scans in ``service.views.queries`` stay, as the test oracle and for ``as_of`` in
+the past.
 
 Three copies on each worklog row let the views read worklogs without joining 100,000 tasks
 on a text key: its task's id, project and tombstone (``pair_worklogs``), its local start day in
@@ -26,10 +28,10 @@ a ``tracked`` block, so the worklog rollup follows.
 Concurrency: a write locks its source's row first (``lock_sources``: ``FOR NO KEY UPDATE`` on
 PostgreSQL, which foreign-key checks do not wait for; SQLite serializes writers anyway). The
 rollups' rows are per source, so two writers of different sources never share one, and two of
-the same source take turns: the sums read before a write are still the stored ones when the
-difference is added. Writers also hold their organization's row ``FOR SHARE``; organization-wide
-writes (rates, a time zone, merging people) take it exclusively and then all of the
-organization's sources in id order, so a source created meanwhile waits for them too.
+the same source take turns: what one took away is not touched by another before it adds it
+back. Writers also hold their organization's row ``FOR SHARE``; organization-wide writes (rates,
+a time zone, merging people) take it exclusively and then all of the organization's sources in
+id order, so a source created meanwhile waits for them too.
 """
 
 from __future__ import annotations
@@ -430,7 +432,7 @@ def people_changing(conn: Connection, org_id: int, people: Sequence[int],
     """Keep the rollups through a change of these people's assignments, worklogs or rates (a
     rate, a merge, an identity split off): the tasks assigned to any of them and their worklogs
     stay the same set while work moves between them, so the sums before and after are of the
-    same rows. ``flush`` writes what an ORM session holds before the sums are read again; the
+    same rows. ``flush`` writes what an ORM session holds before the sums are added back; the
     worklogs are re-priced at the end. ``assignments=False``: only rates change, which move no
     task figure."""
     assigned = TA.alias("assigned")

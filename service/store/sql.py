@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any, TypeVar
 
 import orjson
@@ -85,7 +85,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
         return ins.values({c: sa.bindparam(c, type_=table.c[c].type) for c in columns})
     from sqlalchemy.dialects.postgresql import JSONB
 
-    record = sa.literal_column(f"NULL::{conn.dialect.identifier_preparer.format_table(table)}")
+    record: Any = sa.literal_column(f"NULL::{conn.dialect.identifier_preparer.format_table(table)}")
     rows = sa.func.jsonb_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB)
                                             ).table_valued(*columns)
 
@@ -104,11 +104,11 @@ _DRIVER: dict[tuple[str, int], tuple[Any, str, Callable[[dict[str, Any]], Any]]]
 def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` (dicts with the same keys) with a ``bulk_insert`` statement built once.
 
-    PostgreSQL: one execution, the columns as arrays. SQLite: once per row through the DBAPI
-    cursor's ``executemany``, over a statement compiled once (cached by its identity). Either
-    way every value goes through its column type's own bind processor, so rows are stored
-    exactly as ``conn.execute(stmt, rows)`` would store them (UTC datetimes, SQLite's datetime
-    text, JSON through the engine's serializer) — without SQLAlchemy building parameters row by
+    PostgreSQL: one execution, the page as one JSON text (``_pg_rows``). SQLite: once per row
+    through the DBAPI cursor's ``executemany``, over a statement compiled once (cached by its
+    identity). Either way every value keeps its column type's rules, so rows are stored exactly
+    as ``conn.execute(stmt, rows)`` would store them (UTC datetimes, SQLite's datetime text,
+    JSON as the engine's serializer writes it) — without SQLAlchemy building parameters row by
     row through its generic path, which was about a sixth of a Jira backfill's CPU."""
     if not rows:
         return
@@ -218,7 +218,7 @@ def _pg_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
     proc = type_.dialect_impl(dialect).bind_processor(dialect)
     kind = getattr(type_, "impl", type_)  # UTCDateTime decorates DateTime
     if isinstance(kind, sa.DateTime):
-        if proc is None or any(datetime.fromisoformat(_pg_timestamp(v)) != proc(v) for v in _PROBE_TIMES):
+        if proc is None or any(datetime.fromisoformat(_pg_timestamp(v) or "") != proc(v) for v in _PROBE_TIMES):
             return None if proc is None else lambda v: _iso(proc(v))
         return _pg_timestamp
     if isinstance(kind, sa.Date):

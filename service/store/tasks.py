@@ -246,7 +246,7 @@ def upsert_tasks(
         or old.project_id != r["project_id"] or old.deleted_at is not None])
     with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, written),
                  worklogs=worklogs_of_tasks(conn, source_id, repair) if repair else None, new_tasks=not prev):
-        # One bulk write without RETURNING (PostgreSQL: one statement over column arrays; SQLite:
+        # One bulk write without RETURNING (PostgreSQL: one statement over a JSON page; SQLite:
         # the cursor's executemany), then read back which rows carry our version: those the guard
         # let through.
         executemany(conn, guarded_upsert(conn, T, tuple(rows[0])), rows)

@@ -289,8 +289,8 @@ def test_projects_stored_as_they_are_are_not_written_again(db):
 
 
 def test_bulk_write_takes_ints_floats_and_decimals_side_by_side(db):
-    """PostgreSQL binds a page as one array per column, and psycopg refuses a list mixing
-    Python types: numbers are normalized first (SQLite binds row by row)."""
+    """A page's numbers may mix ints, floats and Decimals in one column (PostgreSQL writes the
+    page as one JSON text, Decimals as exact text; SQLite binds row by row)."""
     from decimal import Decimal
 
     org = make_org(db)

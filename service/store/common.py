@@ -115,7 +115,7 @@ def upsert_projects(
         if ext not in stored:
             return False
         _, key, name = stored[ext]
-        if r["key"] and r["key"] != key:
+        if r["key"] is not None and r["key"] != key:  # the upserts keep a stored key only for None
             return False
         return r["name"] == name if ext in named else (name != ext or r["name"] == name)
 

@@ -386,19 +386,14 @@ def _fold(conn: Connection, rollup: Rollup, scope: Scope, sign: int) -> None:
     _per_part(conn, scope, _run(conn, scope, f"rollup-fold{sign:+d}:{rollup.table.name}", _folding(conn, rollup, sign)))
 
 
-def _drop_emptied(conn: Connection, rollup: Rollup, source_ids: Sequence[int], org_id: int | None) -> None:
-    """Delete the rollup's rows whose count a write took to zero (found through the partial
-    index on rows with a zero count, which holds only those until this runs)."""
+def _drop_emptied(conn: Connection, rollup: Rollup, source_ids: Sequence[int]) -> None:
+    """Delete the rollup's rows of these sources whose count a write took to zero (found through
+    the partial index on rows with a zero count, which holds only those until this runs)."""
     t = rollup.table
     empty = t.c[rollup.count] == sa.literal_column("0")  # a literal: the partial index's own condition
-    if org_id is not None:
-        stmt = statement(conn, f"rollup-emptied-org:{t.name}",
-                         lambda: sa.delete(t).where(empty, t.c.org_id == sa.bindparam("org")))
-        run(conn, stmt, {"org": org_id})
-    else:
-        stmt = statement(conn, f"rollup-emptied:{t.name}",
-                         lambda: sa.delete(t).where(empty, in_param(conn, t.c.source_id, "sources")))
-        run(conn, stmt, {"sources": list(source_ids)})
+    stmt = statement(conn, f"rollup-emptied:{t.name}",
+                     lambda: sa.delete(t).where(empty, in_param(conn, t.c.source_id, "sources")))
+    run(conn, stmt, {"sources": list(source_ids)})
 
 
 @contextmanager
@@ -411,8 +406,8 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     and rows whose count reached zero go — all in the database, by the rollup's one definition.
     ``new_tasks``: none of the tasks exists yet (a backfill page, as read under the lock), so
     there is nothing to take away. Locks the sources first."""
-    source_ids = list(source_ids)
     lock_sources(conn, source_ids, org_id=org_id)
+    locked = sorted(i for kind, i in _held(conn) if kind == "source")  # an org-wide write: all its sources
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
     taken = [not (new_tasks and r.base == "task") for r, _ in plan]
@@ -423,7 +418,7 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     for (r, w), take in zip(plan, taken, strict=True):
         _fold(conn, r, w, 1)
         if take:
-            _drop_emptied(conn, r, source_ids, org_id)
+            _drop_emptied(conn, r, locked)
 
 
 @contextmanager

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -92,7 +94,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     def value(c: str) -> Any:
         if isinstance(table.c[c].type.dialect_impl(conn.dialect), JSONB):
             # A JSON null comes out as SQL NULL: SQLAlchemy's JSON type stores None as JSON null.
-            return sa.func.coalesce(rows.c[c], sa.literal_column("'null'::jsonb"))
+            return sa.func.coalesce(rows.c[c], sa.literal_column("'null'::jsonb")).label(c)
         return rows.c[c]
 
     return ins.from_select(list(columns), sa.select(*(value(c) for c in columns)).where(sa.true()))
@@ -181,38 +183,57 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]
 
 
-_PG_SQL: dict[int, tuple[Any, str, Callable[[dict[str, Any]], Any]]] = {}
+_PG_SQL: dict[int, tuple[Any, str, frozenset[str], Callable[[dict[str, Any]], Any]]] = {}
+
+# PostgreSQL refuses a jsonb document over 256 MB; a census writes a whole Trello board (up to
+# 70,000 cards with their raw JSON) as one page, so pages are cut well below that.
+_MAX_PAGE_BYTES = 64 * 1024 * 1024
 
 
 def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
     """Write ``rows`` with a ``bulk_insert`` statement: the page as one JSON text, on the
-    transaction's own connection. Values go through their column types' bind processors first
-    (``UTCDateTime`` refuses naive datetimes and converts to UTC); JSON columns' values are
-    written inside the page as they are, as the JSON type would serialize them."""
+    transaction's own connection. Each value keeps its column type's rules (``_pg_processor``);
+    JSON columns' values go inside the page as the JSON type's serializer writes them, or are
+    refused as it refuses them."""
     from service.db import _ORJSON_OPTS, json_dumps
 
     found = _PG_SQL.get(id(stmt))
     if found is None or found[0] is not stmt:
-        names = list(rows[0])
-        cols = [stmt.table.c[n] for n in names]
-        found = _PG_SQL[id(stmt)] = (stmt, stmt.compile(dialect=conn.dialect).string,
-                                     _row_binder(names, [_pg_processor(c.type, conn.dialect) for c in cols],
-                                                 positional=False))
-    _, sql, row = found
+        names = [c.name for c in stmt.table.c if c.name in set(rows[0])]
+        compiled = stmt.compile(dialect=conn.dialect)
+        binder = _row_binder(names, [_pg_processor(stmt.table.c[n].type, conn.dialect) for n in names],
+                             positional=False)
+        found = _PG_SQL[id(stmt)] = (stmt, compiled.string, frozenset(_inserted(stmt)), binder)
+    _, sql, columns, row = found
+    if rows[0].keys() != columns:  # jsonb_populate_recordset would take a missing one as NULL
+        raise KeyError(f"bulk rows have columns {sorted(rows[0])}, the statement writes {sorted(columns)}")
     try:  # the options of the JSON type's serializer: what it hands to json.dumps comes back here
-        page = orjson.dumps(list(map(row, rows)), default=_json_default, option=_ORJSON_OPTS)
+        page = orjson.dumps(list(map(row, rows)), option=_ORJSON_OPTS)
     except TypeError:  # ... and is written as that serializer writes it (or refused as it refuses it)
-        json_cols = [c.name for c in stmt.table.c if isinstance(c.type, sa.JSON) and c.name in rows[0]]
+        json_cols = [c.name for c in stmt.table.c if isinstance(c.type, sa.JSON) and c.name in columns]
         page = orjson.dumps([{**r, **{c: orjson.Fragment(json_dumps(r[c])) for c in json_cols}}
-                             for r in map(row, rows)], default=_json_default)
-    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+                             for r in map(row, rows)])
+    if len(page) > _MAX_PAGE_BYTES and len(rows) > 1:
+        half = len(rows) // 2
+        _pg_rows(conn, stmt, rows[:half])
+        _pg_rows(conn, stmt, rows[half:])
+        return
+    with driver_errors(conn, sql), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(sql, {"rows": page.decode()})
 
 
+def _inserted(stmt: Any) -> list[str]:
+    """The columns a ``bulk_insert`` statement writes (its SELECT's, labelled by column)."""
+    return [c.name for c in stmt.select.selected_columns]
+
+
 def _pg_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
-    """A value as it goes into the page: JSON as it is; a datetime as ISO 8601 text with its
-    offset, refused without one as ``UTCDateTime`` refuses it (one call per value: the type's own
-    processor chain cost four); a date as ISO text; anything else through its type's processor."""
+    """A value as it goes into the page, where it is read by its column type's input function:
+    JSON as it is; a datetime converted to UTC (refused without an offset, or out of range, as
+    ``UTCDateTime`` refuses it) as ISO 8601 text — one call per value, where the type's own
+    processor chain cost four; a date as ISO text; a number exact (a ``Decimal`` as its text,
+    NaN and infinities as PostgreSQL spells them: JSON has no such numbers); anything else
+    through its type's processor. Integer columns take ints (the models' types)."""
     if isinstance(type_, sa.JSON):
         return None
     proc = type_.dialect_impl(dialect).bind_processor(dialect)
@@ -223,14 +244,18 @@ def _pg_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return _pg_timestamp
     if isinstance(kind, sa.Date):
         return _iso if proc is None else lambda v: _iso(proc(v))
+    if isinstance(kind, sa.Float | sa.Numeric) and not isinstance(kind, sa.Integer):
+        return _pg_number if proc is None else lambda v: _pg_number(proc(v))
     return proc  # type: ignore[no-any-return]
 
 
 def _pg_timestamp(value: datetime | None) -> str | None:
     if value is None:
         return None
-    if value.utcoffset() is None:
-        raise ValueError("Datetime values must have timezone information")
+    if value.tzinfo is not UTC:
+        if value.utcoffset() is None:
+            raise ValueError("Datetime values must have timezone information")
+        value = value.astimezone(UTC)  # OverflowError out of range, as UTCDateTime's own
     return value.isoformat()
 
 
@@ -238,10 +263,30 @@ def _iso(value: datetime | date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def _json_default(value: Any) -> Any:
+_NOT_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _pg_number(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _NOT_FINITE[str(value)]
     if isinstance(value, Decimal):
-        return str(value)  # read by the column's own input function: exact
-    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+        return str(value)
+    return value
+
+
+@contextmanager
+def driver_errors(conn: Connection, sql: str, params: Any = None) -> Iterator[None]:
+    """Raise a driver's error as SQLAlchemy raises it (``DBAPIError`` with ``.orig``), for a
+    statement run on the driver's cursor: callers tell a deadlock, a lost connection or bad data
+    apart the same way whichever path ran it (``db.retryable``, the API's 503)."""
+    dbapi = conn.dialect.loaded_dbapi
+    try:
+        yield
+    except dbapi.Error as exc:
+        lost = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error, connection_invalidated=lost) from exc
 
 
 _PG_RUN: dict[int, tuple[Any, str, Any, dict[str, Any]]] = {}
@@ -270,6 +315,6 @@ def run(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, 
     values = compiled.construct_params(params)
     for name, proc in procs.items():
         values[name] = proc(values[name])
-    with conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+    with driver_errors(conn, sql, values), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(sql, values)
         return cur.fetchall() if cur.description is not None else []

@@ -211,3 +211,45 @@ def test_a_float_residue_is_not_a_difference(db):
     with db.write() as c:
         diff = rollups.check(c, org)
     assert not any(diff.values()), diff
+
+
+def test_a_deadlock_in_a_statement_run_on_the_driver_is_retryable(pg_db):
+    """Locks, folds and the bulk write run on the driver's cursor (store.sql.run, _pg_rows): a
+    deadlock there must still reach callers as SQLAlchemy's DBAPIError, which db.retryable and
+    the API's 503 recognize (issue 17's review: it came out as a bare psycopg error)."""
+    org = make_org(pg_db)
+    s1, s2 = make_source(pg_db, org), make_source(pg_db, org, kind="trello", name="t")
+    errors: list[BaseException] = []
+    a_has_s1, b_has_s2 = threading.Event(), threading.Event()
+
+    def a() -> None:
+        try:
+            with pg_db.engine.begin() as c:
+                rollups.lock_sources(c, [s1])
+                a_has_s1.set()
+                b_has_s2.wait(5)
+                rollups.lock_sources(c, [s2])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    def b() -> None:
+        try:
+            with pg_db.engine.begin() as c:
+                a_has_s1.wait(5)
+                rollups.lock_sources(c, [s2])
+                b_has_s2.set()
+                time.sleep(0.3)
+                rollups.lock_sources(c, [s1])
+        except BaseException as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    ts = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    assert len(errors) == 1, errors
+    exc = errors[0]
+    assert getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"
+    assert isinstance(exc, sa.exc.DBAPIError), type(exc)
+    assert retryable(exc)

@@ -259,6 +259,19 @@ def test_project_names_survive_id_only_references(db):
     assert names == {"100": "PRJ", "b1": "Website"}
 
 
+def test_an_empty_project_key_is_written_as_the_upserts_write_it(db):
+    """``""`` is a key for the upsert (only None keeps the stored one), so the read-first
+    shortcut must not take it for "no key" (issue 17's review)."""
+    org = make_org(db)
+    src = make_source(db, org)
+    P = Project.__table__
+    with db.write() as c:
+        store.upsert_projects(c, org, src, [("100", "PRJ", None)])
+        store.upsert_projects(c, org, src, [("100", "", None)])
+    with db.read() as c:
+        assert c.execute(sa.select(P.c.key, P.c.name).where(P.c.external_id == "100")).one() == ("", "PRJ")
+
+
 def test_projects_stored_as_they_are_are_not_written_again(db):
     """A sync page names the same projects page after page: one read, no upsert (no statement, no
     dead row version); a new key or a better name is still written."""

@@ -19,8 +19,12 @@ run: install
 serve: install
 	$(BIN)/taskhub serve
 
+# The suite runs on TEST_WORKERS pytest-xdist processes (2: the machine's two cores; `make test
+# TEST_WORKERS=0` runs it in one process). loadgroup keeps the tests marked xdist_group together.
+TEST_WORKERS ?= 2
+
 test: install
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check service connectors mappings sandbox tests bench

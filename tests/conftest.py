@@ -2,7 +2,8 @@
 
 ``db`` is parametrized over SQLite and PostgreSQL. PostgreSQL comes from
 ``TASKHUB_TEST_DATABASE_URL`` (default the local ``test`` database); each test
-session works in a database of its own, created here and dropped at the end.
+process (each pytest-xdist worker of ``make test``) works in a database of its own,
+created here and dropped at the end.
 Without PostgreSQL the PostgreSQL cases skip with the reason, unless
 ``TASKHUB_REQUIRE_POSTGRES=1`` (CI sets it), where they fail.
 """
@@ -54,6 +55,10 @@ def _pg_database() -> Database:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Drop this process's PostgreSQL database and SQLite template (under pytest-xdist each
+    worker is a process of its own, with its own of both; the controller has neither)."""
+    if "path" in _sqlite_template:
+        shutil.rmtree(_sqlite_template["path"].parent, ignore_errors=True)
     db = _pg_state.get("db")
     if db is None:
         return
@@ -77,11 +82,24 @@ def get_pg_database() -> Database:
 
 
 def truncate_all(db: Database) -> None:
+    """Empty every table and restart the ids at 1, as ``TRUNCATE … RESTART IDENTITY`` would.
+
+    DELETE, children before parents, and the sequences set back: a few milliseconds on the
+    tests' small tables, where TRUNCATE took ~0.1 s (new files for each table and index) at
+    the start of each of the ~310 PostgreSQL tests. While the schema has row triggers (DELETE
+    fires them, TRUNCATE does not), it is TRUNCATE as before."""
     from sqlmodel import SQLModel
 
-    names = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    tables = SQLModel.metadata.sorted_tables
     with db.engine.begin() as c:
-        c.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        if c.execute(sa.text("SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE NOT tgisinternal)")).scalar():
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            c.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            return
+        for table in reversed(tables):
+            c.execute(sa.text(f'DELETE FROM "{table.name}"'))
+        c.execute(sa.text("SELECT setval(s.oid, 1, false) FROM pg_class s "
+                          "WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace"))
 
 
 _sqlite_template: dict[str, Path] = {}

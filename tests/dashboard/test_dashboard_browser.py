@@ -22,7 +22,8 @@ from service.app import create_app
 from tests.conftest import make_sqlite_database
 from tests.dashboard.world import AS_OF, Org, build_org, make_settings
 
-pytestmark = pytest.mark.browser
+# One worker runs them all under xdist (`make test`): one server and one Chromium, not one per worker.
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [

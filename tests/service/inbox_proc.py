@@ -2,7 +2,8 @@
 
 ``python -m tests.service.inbox_proc URL WORKER_ID LEASE_SECONDS DELAY`` — the marker
 row is unique per application (not per event), so a double application shows up
-as two rows for one event.
+as two rows for one event. It exits once no event is left to process, or after
+LEASE_SECONDS + 3 s in which it found nothing to claim.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from cryptography.fernet import Fernet
 from service.db import Database
 from service.inbox import Outcome
 from service.settings import Settings
-from service.tables import Change, utcnow
+from service.tables import Change, InboxEvent, utcnow
 from service.worker import Worker
 
 C = Change.__table__
+IE = InboxEvent.__table__
 
 
 def counting_handler(delay: float):  # type: ignore[no-untyped-def]
@@ -38,6 +40,13 @@ def counting_handler(delay: float):  # type: ignore[no-untyped-def]
     return handle
 
 
+def drained(db: Database) -> bool:
+    """No event is pending, failed (to be retried) or held by a worker."""
+    with db.read() as c:
+        left = c.execute(sa.select(IE.c.id).where(IE.c.status.in_(("pending", "failed", "processing"))).limit(1))
+        return left.first() is None
+
+
 def main() -> None:
     url, worker_id, lease, delay = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
     settings = Settings(database_url=url, secret_key=Fernet.generate_key().decode(), worker_batch=50,
@@ -51,8 +60,10 @@ def main() -> None:
         if n:
             idle_since = None
             continue
+        if drained(db):  # every event done: nothing is left for any worker (a killed one's batch included)
+            break
         idle_since = idle_since or time.monotonic()
-        if time.monotonic() - idle_since > lease + 3:
+        if time.monotonic() - idle_since > lease + 3:  # events left that nobody can claim: give up
             break
         time.sleep(0.05)
     print(f"{worker_id} processed {w.processed}", flush=True)

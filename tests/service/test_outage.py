@@ -232,7 +232,10 @@ def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(pr
     outage = [r for r in caplog.records if r.name.startswith("taskhub") and r.levelno >= logging.INFO
               and ("database unavailable" in r.getMessage() or "database available again" in r.getMessage())]
     assert [r.levelname for r in outage] == ["WARNING", "INFO"], [r.getMessage() for r in outage]
-    assert "connection" in outage[0].getMessage()  # refused, lost, or not accepted (shutting down)
+    # Refused, lost, or not accepted (shutting down): psycopg reports a connect refused by a server
+    # that is shutting down as "connection failed: … the database system is shutting down", which
+    # service.outage words "could not connect" (seen on a loaded machine, where the stop takes longer).
+    assert any(w in outage[0].getMessage() for w in ("connection", "could not connect")), outage[0].getMessage()
     assert f"{len(unavailable)} requests were answered 503" in outage[1].getMessage()
     assert not [r for r in caplog.records if r.exc_info], [r.getMessage() for r in caplog.records if r.exc_info][:3]
     assert worker_processed > 0

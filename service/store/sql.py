@@ -195,6 +195,8 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
     transaction's own connection. Each value keeps its column type's rules (``_pg_processor``);
     JSON columns' values go inside the page as the JSON type's serializer writes them, or are
     refused as it refuses them."""
+    from psycopg.types.json import Jsonb
+
     from service.db import _ORJSON_OPTS, json_dumps
 
     found = _PG_SQL.get(id(stmt))
@@ -219,7 +221,11 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
         _pg_rows(conn, stmt, rows[half:])
         return
     with driver_errors(conn, sql), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
-        cur.execute(sql, {"rows": page.decode()})
+        cur.execute(sql, {"rows": Jsonb(page, dumps=_as_is)})  # orjson's bytes, not decoded and re-encoded
+
+
+def _as_is(page: bytes) -> bytes:
+    return page
 
 
 def _inserted(stmt: Any) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from service.db import Database
-from service.store.sql import insert_for
+from service.store.sql import insert_for, statement
 from service.tables import Source, SyncRun, SyncState, utcnow
 
 __all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors"]
@@ -39,10 +39,15 @@ def all_cursors(db: Database, source_id: int) -> dict[str, str | None]:
 
 
 def set_cursor(conn: Any, source_id: int, stream: str, cursor: str | None) -> None:
-    """Save a cursor inside the caller's transaction (the page's), so page and cursor commit together."""
-    _ensure_row(conn, source_id, stream)
-    conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == stream)
-                 .values(cursor=cursor, updated_at=utcnow()))
+    """Save a cursor inside the caller's transaction (the page's), so page and cursor commit
+    together: one upsert per page (the stream's lease columns are left as they are)."""
+    def build() -> Any:
+        ins = insert_for(conn, SS)
+        return ins.on_conflict_do_update(index_elements=["source_id", "stream"],
+                                         set_={"cursor": ins.excluded.cursor, "updated_at": ins.excluded.updated_at})
+
+    conn.execute(statement(conn, "set-cursor", build),
+                 {"source_id": source_id, "stream": stream, "cursor": cursor, "updated_at": utcnow()})
 
 
 @dataclass

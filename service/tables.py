@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
@@ -38,6 +38,8 @@ __all__ = [
     "InboxEvent",
     "SyncState",
     "SyncRun",
+    "stored_id",
+    "table",
     "utcnow",
 ]
 
@@ -50,9 +52,28 @@ MONEY = sa.Numeric(18, 4)
 ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def table(model: Any) -> sa.Table:
-    """The Core table of a SQLModel class (typed for mypy)."""
-    return model.__table__  # type: ignore[no-any-return]
+def table(model: type[SQLModel]) -> sa.Table:
+    """The Core table of a SQLModel table class, typed: SQLModel sets ``__table__`` on the class
+    at run time but declares no such attribute, so ``Model.__table__`` is an error for mypy."""
+    t = getattr(model, "__table__", None)
+    if not isinstance(t, sa.Table):
+        raise TypeError(f"{model.__name__} is not a SQLModel table class")
+    return t
+
+
+class _Row(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def stored_id(row: _Row) -> int:
+    """The id of a row known to be stored (loaded from the database, or added and flushed).
+
+    The models declare ``id: int | None`` because a new, unsaved object has none yet; code that
+    works on a stored row narrows it here once instead of at every use."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} has no id: it is not stored")
+    return row.id
 
 
 def utcnow() -> datetime:
@@ -287,14 +308,6 @@ class Task(SQLModel, table=True):
     synced_at: datetime = Field(default_factory=utcnow)
 
 
-def _emptied(table: str, count: str) -> sa.Index:
-    """A rollup's rows with a zero count, by source: a write that takes a row's count to zero
-    deletes it before it commits (``service.store.rollups``) and finds it through this partial
-    index, which holds nothing else."""
-    zero = sa.text(f"{count} = 0")
-    return sa.Index(f"ix_{table}_emptied", "source_id", sqlite_where=zero, postgresql_where=zero)
-
-
 class TaskRollup(SQLModel, table=True):
     """Alive tasks summed per (organization, project, source, status category, class): kept by
     the store in the same transaction as the rows (``service.store.rollups``).
@@ -305,8 +318,7 @@ class TaskRollup(SQLModel, table=True):
     keys: the rows follow the tasks, deleted when their count reaches zero."""
 
     __tablename__ = "task_rollup"
-    # SQLite: one b-tree, keyed by the primary key
-    __table_args__ = (_emptied("task_rollup", "n"), {"sqlite_with_rowid": False})
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, keyed by the primary key
     org_id: int = Field(primary_key=True, sa_type=ID)
     project_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
@@ -331,7 +343,7 @@ class TaskDayRollup(SQLModel, table=True):
     zone change needs no rebuild. Kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "task_day_rollup"
-    __table_args__ = (_emptied("task_day_rollup", "n"), {"sqlite_with_rowid": False})
+    __table_args__ = {"sqlite_with_rowid": False}
     org_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
@@ -346,8 +358,7 @@ class MilestoneRollup(SQLModel, table=True):
     kept by the store (``service.store.rollups``)."""
 
     __tablename__ = "milestone_rollup"
-    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), _emptied("milestone_rollup", "tasks"),
-                      {"sqlite_with_rowid": False})
+    __table_args__ = (sa.Index("ix_milestone_rollup_org", "org_id"), {"sqlite_with_rowid": False})
     milestone_id: int = Field(primary_key=True, sa_type=ID)
     cls: int = Field(primary_key=True)
     org_id: int = Field(sa_type=ID)
@@ -365,7 +376,7 @@ class WorkloadRollup(SQLModel, table=True):
     archived). No foreign keys: the rows follow the tasks, deleted when their count reaches zero."""
 
     __tablename__ = "workload_rollup"
-    __table_args__ = (_emptied("workload_rollup", "n"), {"sqlite_with_rowid": False})
+    __table_args__ = {"sqlite_with_rowid": False}
     org_id: int = Field(primary_key=True, sa_type=ID)
     project_id: int = Field(primary_key=True, sa_type=ID)
     source_id: int = Field(primary_key=True, sa_type=ID)
@@ -456,8 +467,7 @@ class WorklogRollup(SQLModel, table=True):
     zero."""
 
     __tablename__ = "worklog_rollup"
-    # SQLite: one b-tree, in order of days
-    __table_args__ = (_emptied("worklog_rollup", "n"), {"sqlite_with_rowid": False})
+    __table_args__ = {"sqlite_with_rowid": False}  # SQLite: one b-tree, in order of days
     org_id: int = Field(primary_key=True, sa_type=ID)
     day: date = Field(primary_key=True)
     project_id: int = Field(primary_key=True, sa_type=ID)

@@ -14,7 +14,7 @@ that match a condition, grouped by the rollup's key. A rebuild inserts what it g
 whole organization. A write keeps the rollup by the same statement, in the database:
 ``tracked`` takes the sums of the rows the write is about to touch away from the rollup, lets
 the write run, and adds their sums back as they are then (``INSERT … SELECT … ON CONFLICT DO
-UPDATE``; rows whose count ends at zero go). So rollups are current in the same transaction as
+UPDATE``; rows whose count ends at zero go: taking away returns the keys it took to zero). So rollups are current in the same transaction as
 the rows, with no trigger, no PL/pgSQL and no SQLite function, and no row of a sum crosses to
 Python; the scans in ``service.views.queries`` stay, as the test oracle and for ``as_of`` in
 the past.
@@ -345,14 +345,19 @@ def _parts(scope: Scope) -> Iterator[Scope]:
         yield Scope(scope.where, {**scope.params, "scope_keys": list(part)}, scope.name)
 
 
-def _per_part(conn: Connection, scope: Scope, stmt: Any) -> None:
-    """Run a statement over ``scope`` part by part; one built for this call only goes through
-    SQLAlchemy (``run`` keeps what it compiles)."""
+def _per_part(conn: Connection, scope: Scope, stmt: Any) -> list[tuple[Any, ...]]:
+    """Run a statement over ``scope`` part by part, with the rows it returns (ids, keys and
+    counts: as the driver gives them); one built for this call only goes through SQLAlchemy
+    (``run`` keeps what it compiles)."""
+    out: list[tuple[Any, ...]] = []
     for part in _parts(scope):
         if scope.name is None:
-            conn.execute(stmt, part.params)
+            result = conn.execute(stmt, part.params)
+            if result.returns_rows:
+                out.extend(tuple(r) for r in result)
         else:
-            run(conn, stmt, part.params)
+            out.extend(run(conn, stmt, part.params))
+    return out
 
 
 def _folding(conn: Connection, rollup: Rollup, sign: int) -> Callable[[Any], Any]:
@@ -373,27 +378,31 @@ def _folding(conn: Connection, rollup: Rollup, sign: int) -> Callable[[Any], Any
             list(rollup.columns), sa.select(*cols[:k], *sums, *cols[k + ns:]).where(sa.true()))
         ex = ins.excluded
         add = {c: t.c[c] + ex[c] for c in rollup.sums}
+        if sign < 0:  # the keys whose count this took to zero: candidates for deletion once added back
+            return ins.on_conflict_do_update(index_elements=list(rollup.key), set_=add).returning(
+                *(t.c[c] for c in rollup.key), t.c[rollup.count])
         raise_to = {
             c: sa.case((ex[c].is_(None), t.c[c]), (t.c[c].is_(None), ex[c]), (ex[c] > t.c[c], ex[c]), else_=t.c[c])
             for c in rollup.bounds
-        } if sign > 0 else {}
+        }
         return ins.on_conflict_do_update(index_elements=list(rollup.key), set_={**add, **raise_to})
 
     return build
 
 
-def _fold(conn: Connection, rollup: Rollup, scope: Scope, sign: int) -> None:
-    _per_part(conn, scope, _run(conn, scope, f"rollup-fold{sign:+d}:{rollup.table.name}", _folding(conn, rollup, sign)))
+def _fold(conn: Connection, rollup: Rollup, scope: Scope, sign: int) -> list[tuple[Any, ...]]:
+    """Add (1) or take away (-1) the scope's sums; taking away returns the keys it took to zero."""
+    rows = _per_part(conn, scope, _run(conn, scope, f"rollup-fold{sign:+d}:{rollup.table.name}",
+                                       _folding(conn, rollup, sign)))
+    return [r[:-1] for r in rows if r[-1] == 0]
 
 
-def _drop_emptied(conn: Connection, rollup: Rollup, source_ids: Sequence[int]) -> None:
-    """Delete the rollup's rows of these sources whose count a write took to zero (found through
-    the partial index on rows with a zero count, which holds only those until this runs)."""
+def _drop_emptied(conn: Connection, rollup: Rollup, keys: Sequence[tuple[Any, ...]]) -> None:
+    """Delete those of these rows whose count is still zero now that the sums were added back."""
     t = rollup.table
-    empty = t.c[rollup.count] == sa.literal_column("0")  # a literal: the partial index's own condition
-    stmt = statement(conn, f"rollup-emptied:{t.name}",
-                     lambda: sa.delete(t).where(empty, in_param(conn, t.c.source_id, "sources")))
-    run(conn, stmt, {"sources": list(source_ids)})
+    stmt = statement(conn, f"rollup-emptied:{t.name}", lambda: sa.delete(t).where(
+        *(t.c[c] == sa.bindparam(f"k_{c}") for c in rollup.key), t.c[rollup.count] == 0))
+    conn.execute(stmt, [{f"k_{c}": v for c, v in zip(rollup.key, key, strict=True)} for key in set(keys)])
 
 
 @contextmanager
@@ -407,18 +416,14 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     ``new_tasks``: none of the tasks exists yet (a backfill page, as read under the lock), so
     there is nothing to take away. Locks the sources first."""
     lock_sources(conn, source_ids, org_id=org_id)
-    locked = sorted(i for kind, i in _held(conn) if kind == "source")  # an org-wide write: all its sources
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
-    taken = [not (new_tasks and r.base == "task") for r, _ in plan]
-    for (r, w), take in zip(plan, taken, strict=True):
-        if take:
-            _fold(conn, r, w, -1)
+    emptied = [[] if new_tasks and r.base == "task" else _fold(conn, r, w, -1) for r, w in plan]
     yield
-    for (r, w), take in zip(plan, taken, strict=True):
+    for (r, w), keys in zip(plan, emptied, strict=True):
         _fold(conn, r, w, 1)
-        if take:
-            _drop_emptied(conn, r, locked)
+        if keys:
+            _drop_emptied(conn, r, keys)
 
 
 @contextmanager

@@ -14,10 +14,10 @@ that match a condition, grouped by the rollup's key. A rebuild inserts what it g
 whole organization. A write keeps the rollup by the same statement, in the database:
 ``tracked`` takes the sums of the rows the write is about to touch away from the rollup, lets
 the write run, and adds their sums back as they are then (``INSERT … SELECT … ON CONFLICT DO
-UPDATE``; rows whose count ends at zero go: taking away returns the keys it took to zero). So rollups are current in the same transaction as
-the rows, with no trigger, no PL/pgSQL and no SQLite function, and no row of a sum crosses to
-Python; the scans in ``service.views.queries`` stay, as the test oracle and for ``as_of`` in
-the past.
+UPDATE``). Taking away returns the keys it took to zero; those still at zero at the end go. So
+rollups are current in the same transaction as the rows, with no trigger, no PL/pgSQL and no
+SQLite function, and no sum crosses to Python; the scans in ``service.views.queries`` stay, as
+the test oracle and for ``as_of`` in the past.
 
 Three copies on each worklog row let the views read worklogs without joining 100,000 tasks
 on a text key: its task's id, project and tombstone (``pair_worklogs``), its local start day in

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from service.inbox import Handler
+from collections.abc import Sequence
+
+from service.inbox import ClaimedEvent, Handler, HandlerContext, Outcome
 
 __all__ = ["HANDLERS"]
 
 
-def _jira(ctx, events):  # type: ignore[no-untyped-def]
+def _jira(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
     from service.handlers.jira import handle
 
     return handle(ctx, events)
 
 
-def _trello(ctx, events):  # type: ignore[no-untyped-def]
+def _trello(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
     from service.handlers.trello import handle
 
     return handle(ctx, events)

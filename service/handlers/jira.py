@@ -9,6 +9,7 @@ ignored with the mapping's reason.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 
@@ -71,15 +72,11 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
     return outcomes
 
 
-def _fetch_worklogs(ctx: HandlerContext, ids: list[str]) -> dict[str, dict]:  # type: ignore[type-arg]
-    from service.sources import source_secrets
+def _fetch_worklogs(ctx: HandlerContext, ids: list[str]) -> dict[str, dict[str, Any]]:
+    from service.handlers.context import client_context
     from service.sync.jira import make_jira_client
-    from service.sync.runner import SyncContext
 
-    sctx = SyncContext(db=ctx.db, settings=ctx.settings, source=ctx.source,
-                       secrets=source_secrets(ctx.settings, ctx.source), profile=source_profile(ctx.source),
-                       recorder=None, renew=lambda: None)  # type: ignore[arg-type]
-    client = make_jira_client(sctx, max_attempts=3, max_wait=10.0)
+    client = make_jira_client(client_context(ctx), max_attempts=3, max_wait=10.0)
     try:
         found = client.worklog_list(ids)
     except NotFound:

@@ -28,13 +28,14 @@ import orjson
 import sqlalchemy as sa
 
 from connectors.errors import Fatal, NotFound, Unauthorized
+from connectors.trello.client import TrelloApi
 from mappings.model import Effect, Ignored
 from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
+from service.handlers.context import client_context
 from service.inbox import ClaimedEvent, HandlerContext, Outcome
-from service.sources import source_secrets
 from service.store.tasks import change_rows, insert_changes
-from service.sync.runner import SyncContext, source_profile
+from service.sync.runner import source_profile
 from service.sync.trello import make_trello_client
 from service.sync.trello_boards import (
     STRUCTURAL,
@@ -45,26 +46,17 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
-from service.tables import Organization, Task
+from service.tables import Organization, Task, stored_id, table
 
 __all__ = ["handle"]
 
 
-def _client(ctx: HandlerContext) -> Any:
-    sctx = SyncContext(
-        db=ctx.db,
-        settings=ctx.settings,
-        source=ctx.source,
-        secrets=source_secrets(ctx.settings, ctx.source),
-        profile=source_profile(ctx.source),
-        recorder=None,
-        renew=lambda: None,
-    )  # type: ignore[arg-type]
-    return make_trello_client(sctx, max_attempts=4, max_wait=20.0)
+def _client(ctx: HandlerContext) -> TrelloApi:
+    return make_trello_client(client_context(ctx), max_attempts=4, max_wait=20.0)
 
 
 def _stored_versions(ctx: HandlerContext, ids: list[str]) -> dict[str, datetime | None]:
-    T = Task.__table__
+    T = table(Task)
     with ctx.db.read() as conn:
         return dict(
             conn.execute(
@@ -85,10 +77,10 @@ class _Boards:
         self.contexts: dict[str, BoardContext] = {}
         self.fetched: dict[str, dict[str, Any]] = {}  # board JSON to save with the batch
         self.refreshed: set[str] = set()  # boards whose stored cards must be re-mapped
-        self._api: Any = None
+        self._api: TrelloApi | None = None
 
     @property
-    def api(self) -> Any:
+    def api(self) -> TrelloApi:
         if self._api is None:
             self._api = _client(self.hctx)
         return self._api
@@ -98,12 +90,11 @@ class _Boards:
     ) -> BoardContext:
         if board_id in self.contexts and (not refresh or board_id in self.fetched):
             return self.contexts[board_id]
-        source = self.hctx.source
         stored = load_board_context(
             self.hctx.db,
-            source.id,
+            stored_id(self.hctx.source),
             board_id,
-            timezone=self.profile.timezone,  # type: ignore[arg-type]
+            timezone=self.profile.timezone,
             milestone_label=self.label,
         )
         ctx = stored
@@ -143,8 +134,14 @@ def _board_of(action: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
+def _needs_fetch(when: datetime | None, stored: datetime | None) -> bool:
+    """Is an action at ``when`` newer than the stored card state (``dateLastActivity``)?"""
+    return stored is None or when is None or when > stored
+
+
 def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
     source = ctx.source
+    source_id = stored_id(source)
     with ctx.db.session() as s:
         org = s.get(Organization, source.org_id)
     profile = source_profile(source, org.timezone if org else "UTC")
@@ -184,8 +181,8 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
         cid
         for _, refetch, when in per_event
         for cid in refetch
-        if stored.get(cid) is None or when is None or when > stored[cid]
-    }  # type: ignore[operator]
+        if _needs_fetch(when, stored.get(cid))
+    }
     fetched_effects: list[Effect] = []
     if need:
         fetched = boards.api.cards_batch(sorted(need))
@@ -200,16 +197,16 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
             {cid: wanted[cid] for cid in sorted(need)},
             context_for,
             profile,
-            source.id,
+            source_id,
             mirrored,
-        )  # type: ignore[arg-type]
+        )
     for board_id in sorted(boards.refreshed):
         fetched_effects += remap_stored(
             ctx.db,
-            source.id,
+            source_id,
             board_id,
             boards.contexts[board_id],
-            profile,  # type: ignore[arg-type]
+            profile,
             exclude=need,
         )
     history = [ch for cid, chs in wanted.items() if cid not in need for ch in chs]
@@ -231,8 +228,8 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
 
     def extra(conn: Any) -> None:
         for board_id, board in boards.fetched.items():
-            save_board_context(conn, source.id, board, boards.contexts[board_id])  # type: ignore[arg-type]
-        insert_changes(conn, change_rows(source.org_id, source.id, history))  # type: ignore[arg-type]
+            save_board_context(conn, source_id, board, boards.contexts[board_id])
+        insert_changes(conn, change_rows(source.org_id, source_id, history))
 
     if outcomes:
         outcomes[0].extra = extra

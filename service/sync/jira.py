@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 
 from connectors.errors import NotFound
-from connectors.jira.client import JiraAuth, JiraClient, clause_names
+from connectors.jira.client import Deployment, JiraAuth, JiraClient, clause_names
 from mappings.jira import JiraFieldIds, discover_fields, map_issue, map_version, map_worklog
 from mappings.model import (
     DeletedReason,
@@ -38,7 +38,7 @@ from mappings.model import (
 from service import store
 from service.sync.runner import SyncContext
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
-from service.tables import Milestone, Project, Task, utcnow
+from service.tables import Milestone, Project, Task, stored_id, table, utcnow
 
 __all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_fields"]
 
@@ -57,11 +57,12 @@ BASE_FIELDS = [
 
 def make_jira_client(ctx: SyncContext, **kw: Any) -> JiraClient:
     creds = ctx.secrets.credentials
+    deployment: Deployment
     if creds.get("type") == "jira_datacenter":
         auth, deployment = JiraAuth.dc(creds["personal_access_token"]), "datacenter"
     else:
         auth, deployment = JiraAuth.cloud(creds["email"], creds["api_token"]), "cloud"
-    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep,  # type: ignore[arg-type]
+    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep,
                       outbound=ctx.settings.outbound_policy, **kw)
 
 
@@ -112,9 +113,10 @@ class JiraSyncer:
     def __init__(self, ctx: SyncContext, client: JiraClient | None = None) -> None:
         self.ctx = ctx
         self.source = ctx.source
+        self.source_id = stored_id(ctx.source)
         self.client = client or make_jira_client(ctx)
         self.site_url = (ctx.source.base_url or "").rstrip("/")
-        self.cursors = all_cursors(ctx.db, ctx.source.id)  # type: ignore[arg-type]
+        self.cursors = all_cursors(ctx.db, self.source_id)
         self.run_started = utcnow()
         self.site: dict[str, Any] = dict(ctx.source.site_info or {})
 
@@ -158,7 +160,7 @@ class JiraSyncer:
             "clause_names": clause_names(field_list),
             "refreshed_at": _iso(utcnow()),
         }
-        set_source_status(self.ctx.db, self.source.id, self.source.status, self.source.status_reason,  # type: ignore[arg-type]
+        set_source_status(self.ctx.db, self.source_id, self.source.status, self.source.status_reason,
                           site_info=self.site)
 
     @property
@@ -192,7 +194,7 @@ class JiraSyncer:
             jql = f'{scope} AND updated >= "{jql_datetime(since - OVERLAP, tz)}" ORDER BY updated ASC'
         changed = seen = 0
         planner = PlannerStats(self.ctx.db)
-        org, sid = self.source.org_id, self.source.id
+        org, sid = self.source.org_id, self.source_id
         for page in self.client.iter_search(jql, fields=self._field_list(), expand="changelog"):
             upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
                        for i in page.issues]
@@ -202,9 +204,9 @@ class JiraSyncer:
             if newest is not None:
                 since = min(max(since, newest) if since else newest, self.run_started)
             with self.ctx.db.write() as conn:
-                stats = store.upsert_tasks(conn, org, sid, upserts)  # type: ignore[arg-type]
+                stats = store.upsert_tasks(conn, org, sid, upserts)
                 if since is not None:
-                    set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(since)}))  # type: ignore[arg-type]
+                    set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(since)}))
             seen += len(upserts)
             changed += stats.changed
             self.ctx.recorder.items_seen += len(upserts)
@@ -214,7 +216,7 @@ class JiraSyncer:
             planner.stored(seen)
         if since is None:  # nothing in scope yet: start incremental from now
             with self.ctx.db.write() as conn:
-                set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))  # type: ignore[arg-type]
+                set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))
         return changed
 
     # --- worklogs ------------------------------------------------------------------------
@@ -223,7 +225,7 @@ class JiraSyncer:
         last_ran = datetime.fromisoformat(state["ran_at"]) if state.get("ran_at") else None
         if not force and last_ran and last_ran > utcnow() - FEED_INTERVAL:
             return
-        org, sid = self.source.org_id, self.source.id
+        org, sid = self.source.org_id, self.source_id
         updated_since = int(state.get("updated_since", 0))
         deleted_since = int(state.get("deleted_since", 0))
         done = 0
@@ -237,8 +239,8 @@ class JiraSyncer:
                     log.warning("jira.worklog_unmappable id=%s: %s", raw.get("id"), exc)
             updated_since = page.until
             with self.ctx.db.write() as conn:
-                stats = store.upsert_worklogs(conn, org, sid, items)  # type: ignore[arg-type]
-                set_cursor(conn, sid, "worklogs", json.dumps({  # type: ignore[arg-type]
+                stats = store.upsert_worklogs(conn, org, sid, items)
+                set_cursor(conn, sid, "worklogs", json.dumps({
                     "updated_since": updated_since, "deleted_since": deleted_since, "ran_at": state.get("ran_at")}))
             done += len(items)
             self.ctx.recorder.items_changed += stats.changed
@@ -248,17 +250,17 @@ class JiraSyncer:
             deletes = [WorklogDelete(external_id=str(v["worklogId"])) for v in page.values if "worklogId" in v]
             deleted_since = page.until
             with self.ctx.db.write() as conn:
-                store.delete_worklogs(conn, sid, deletes)  # type: ignore[arg-type]
+                store.delete_worklogs(conn, sid, deletes)
         with self.ctx.db.write() as conn:
-            set_cursor(conn, sid, "worklogs", json.dumps({  # type: ignore[arg-type]
+            set_cursor(conn, sid, "worklogs", json.dumps({
                 "updated_since": updated_since, "deleted_since": deleted_since, "ran_at": _iso(utcnow())}))
 
     # --- versions ------------------------------------------------------------------------
     def _project_keys(self) -> dict[str, str]:
         """``{key: external id}`` of the projects this source has stored."""
-        P = Project.__table__
+        P = table(Project)
         with self.ctx.db.read() as conn:
-            rows = conn.execute(sa.select(P.c.key, P.c.external_id).where(P.c.source_id == self.source.id)).all()
+            rows = conn.execute(sa.select(P.c.key, P.c.external_id).where(P.c.source_id == self.source_id)).all()
         keys = {k: e for k, e in rows if k}
         for k in (self.source.scope or {}).get("projects", []):
             keys.setdefault(k, "")
@@ -269,8 +271,8 @@ class JiraSyncer:
         last = datetime.fromisoformat(state["ran_at"]) if state.get("ran_at") else None
         if not force and last and last > utcnow() - VERSIONS_INTERVAL:
             return
-        org, sid = self.source.org_id, self.source.id
-        M = Milestone.__table__
+        org, sid = self.source.org_id, self.source_id
+        M = table(Milestone)
         for key, project_ext in self._project_keys().items():
             try:
                 versions = self.client.project_versions(key)
@@ -283,25 +285,25 @@ class JiraSyncer:
             ]
             live = {u.milestone.external_id for u in upserts}
             with self.ctx.db.write() as conn:
-                store.upsert_milestones(conn, org, sid, upserts)  # type: ignore[arg-type]
+                store.upsert_milestones(conn, org, sid, upserts)
                 project_ids = {u.milestone.project_external_id for u in upserts if u.milestone.project_external_id}
                 if project_ext:
                     project_ids.add(project_ext)
-                P = Project.__table__
+                P = table(Project)
                 stored = conn.execute(
                     sa.select(M.c.external_id).select_from(M.join(P, M.c.project_id == P.c.id))
                     .where(M.c.source_id == sid, M.c.deleted_at.is_(None), P.c.external_id.in_(project_ids))
                 ).scalars().all() if project_ids else []
                 gone = [MilestoneDelete(external_id=e) for e in stored if e not in live]
-                store.delete_milestones(conn, sid, gone)  # type: ignore[arg-type]
+                store.delete_milestones(conn, sid, gone)
         with self.ctx.db.write() as conn:
-            set_cursor(conn, sid, "versions", json.dumps({"ran_at": _iso(utcnow())}))  # type: ignore[arg-type]
+            set_cursor(conn, sid, "versions", json.dumps({"ran_at": _iso(utcnow())}))
 
     # --- census: what vanished ------------------------------------------------------------
     def _census(self) -> None:
-        org, sid = self.source.org_id, self.source.id
+        org, sid = self.source.org_id, self.source_id
         in_scope = set(self.client.issue_ids(self._scope_jql()))
-        T = Task.__table__
+        T = table(Task)
         with self.ctx.db.read() as conn:
             stored = set(conn.execute(sa.select(T.c.external_id).where(
                 T.c.source_id == sid, T.c.deleted_at.is_(None))).scalars())
@@ -316,7 +318,7 @@ class JiraSyncer:
             deletes.append(TaskDelete(external_id=ext, reason=reason, at=utcnow()))
             self.ctx.renew()
         with self.ctx.db.write() as conn:
-            stats = store.apply_task_deletes(conn, org, sid, deletes)  # type: ignore[arg-type]
-            set_cursor(conn, sid, "census", json.dumps({"ran_at": _iso(utcnow()), "missing": len(missing)}))  # type: ignore[arg-type]
+            stats = store.apply_task_deletes(conn, org, sid, deletes)
+            set_cursor(conn, sid, "census", json.dumps({"ran_at": _iso(utcnow()), "missing": len(missing)}))
         self.ctx.recorder.items_seen += len(in_scope)
         self.ctx.recorder.items_changed += stats.deleted

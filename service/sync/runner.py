@@ -20,7 +20,7 @@ from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
 from service.sources import SourceSecrets, source_secrets
 from service.sync.state import LeaseHeld, RunRecorder, acquire_lease, set_source_status
-from service.tables import Organization, Source, SyncState, utcnow
+from service.tables import Organization, Source, SyncState, table, utcnow
 
 __all__ = ["SyncContext", "Syncer", "SYNCERS", "SyncBusy", "run_sync", "due_sources", "source_profile"]
 
@@ -126,7 +126,7 @@ def _maybe_degrade(db: Database, source_id: int, exc: Exception) -> None:
     """Three failed runs in a row mark the source degraded, with the last reason."""
     from service.tables import SyncRun
 
-    SR = SyncRun.__table__
+    SR = table(SyncRun)
     with db.read() as conn:
         last = conn.execute(sa.select(SR.c.status).where(SR.c.source_id == source_id)
                             .order_by(SR.c.id.desc()).limit(3)).scalars().all()
@@ -136,7 +136,7 @@ def _maybe_degrade(db: Database, source_id: int, exc: Exception) -> None:
 
 def due_sources(db: Database) -> list[int]:
     """Enabled sources whose poll interval has passed since their last finished run and that nobody holds."""
-    S, SS = Source.__table__, SyncState.__table__
+    S, SS = table(Source), table(SyncState)
     now = utcnow()
     with db.read() as conn:
         rows = conn.execute(

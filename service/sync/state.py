@@ -11,12 +11,12 @@ import sqlalchemy as sa
 
 from service.db import Database
 from service.store.sql import insert_for, statement
-from service.tables import Source, SyncRun, SyncState, utcnow
+from service.tables import Source, SyncRun, SyncState, table, utcnow
 
 __all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors"]
 
-SS = SyncState.__table__
-SR = SyncRun.__table__
+SS = table(SyncState)
+SR = table(SyncRun)
 
 
 class LeaseHeld(Exception):
@@ -138,7 +138,7 @@ class RunRecorder:
 
 def set_source_status(db: Database, source_id: int, status: str, reason: str | None = None,
                       site_info: dict[str, Any] | None = None) -> None:
-    S = Source.__table__
+    S = table(Source)
     values: dict[str, Any] = {"status": status, "status_reason": reason}
     if site_info is not None:
         values["site_info"] = site_info

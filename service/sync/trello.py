@@ -36,7 +36,7 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
-from service.tables import Task, utcnow
+from service.tables import Task, stored_id, table, utcnow
 
 __all__ = [
     "TrelloSyncer",
@@ -74,8 +74,9 @@ class TrelloSyncer:
     def __init__(self, ctx: SyncContext, client: TrelloApi | None = None) -> None:
         self.ctx = ctx
         self.source = ctx.source
+        self.source_id = stored_id(ctx.source)
         self.api = client or make_trello_client(ctx)
-        self.cursors = all_cursors(ctx.db, ctx.source.id)  # type: ignore[arg-type]
+        self.cursors = all_cursors(ctx.db, self.source_id)
         self.profile = ctx.profile
         self.tz = ctx.profile.timezone
         self.label = ctx.profile.trello.milestone_label
@@ -111,9 +112,9 @@ class TrelloSyncer:
             site["boards"] = [b["id"] for b in self.api.boards("open")]
             set_source_status(
                 self.ctx.db,
-                self.source.id,
+                self.source_id,
                 self.source.status,
-                self.source.status_reason,  # type: ignore[arg-type]
+                self.source.status_reason,
                 site_info=site,
             )
             self.source.site_info = site
@@ -132,7 +133,7 @@ class TrelloSyncer:
         ctx = BoardContext.from_board_json(
             {**board, "cards": cards}, timezone=self.tz, milestone_label=self.label
         )
-        effects = card_upserts(cards, ctx, self.profile, self.source.id)  # type: ignore[arg-type]
+        effects = card_upserts(cards, ctx, self.profile, self.source_id)
         self._apply(board_id, board, ctx, effects, newest[0]["id"] if newest else "")
         self.ctx.recorder.items_seen += len(cards)
         self.ctx.progress(f"cards {board.get('name') or board_id}", len(cards), len(cards))
@@ -144,9 +145,9 @@ class TrelloSyncer:
             return
         stored = load_board_context(
             self.ctx.db,
-            self.source.id,
+            self.source_id,
             board_id,
-            timezone=self.tz,  # type: ignore[arg-type]
+            timezone=self.tz,
             milestone_label=self.label,
         )
         ctx = stored
@@ -162,10 +163,10 @@ class TrelloSyncer:
         if board is not None:
             effects += remap_stored(
                 self.ctx.db,
-                self.source.id,
+                self.source_id,
                 board_id,
                 ctx,
-                self.profile,  # type: ignore[arg-type]
+                self.profile,
                 exclude=set(refetch),
             )
         self._apply(board_id, board, ctx, effects, actions[-1]["id"])
@@ -188,18 +189,18 @@ class TrelloSyncer:
             fetched,
             refetch,
             self._only(board_id, ctx),
-            self.profile,  # type: ignore[arg-type]
-            self.source.id,
+            self.profile,
+            self.source_id,
             self.mirrored,
         )
 
     def _stored_count(self, board_id: str) -> int:
-        T = Task.__table__
+        T = table(Task)
         with self.ctx.db.read() as conn:
             return int(
                 conn.execute(
                     sa.select(sa.func.count()).where(
-                        T.c.source_id == self.source.id,
+                        T.c.source_id == self.source_id,
                         T.c.deleted_at.is_(None),
                         T.c.raw["idBoard"].as_string() == board_id,
                     )
@@ -215,14 +216,14 @@ class TrelloSyncer:
         effects: list[Effect],
         cursor: str,
     ) -> None:
-        sid, org = self.source.id, self.source.org_id
+        sid, org = self.source_id, self.source.org_id
         with self.ctx.db.write() as conn:
             if board is not None:
-                store.upsert_projects(conn, org, sid, [(board_id, None, board.get("name"))])  # type: ignore[arg-type]
-            stats = store.apply_effects(conn, org, sid, effects)  # type: ignore[arg-type]
+                store.upsert_projects(conn, org, sid, [(board_id, None, board.get("name"))])
+            stats = store.apply_effects(conn, org, sid, effects)
             if board is not None:
-                save_board_context(conn, sid, board, ctx)  # type: ignore[arg-type]
-            set_cursor(conn, sid, f"actions:{board_id}", cursor)  # type: ignore[arg-type]
+                save_board_context(conn, sid, board, ctx)
+            set_cursor(conn, sid, f"actions:{board_id}", cursor)
         self.ctx.recorder.items_changed += stats.changed + stats.deleted
 
     # --- census -----------------------------------------------------------------------------
@@ -233,12 +234,12 @@ class TrelloSyncer:
         listed cards we lack or hold in another version are upserted."""
         cards = self.api.cards(board_id, "all")
         live = {c["id"]: c for c in cards}
-        T = Task.__table__
+        T = table(Task)
         with self.ctx.db.read() as conn:
             stored = dict(
                 conn.execute(
                     sa.select(T.c.external_id, T.c.remote_updated_at).where(
-                        T.c.source_id == self.source.id,
+                        T.c.source_id == self.source_id,
                         T.c.deleted_at.is_(None),
                         T.c.raw["idBoard"].as_string() == board_id,
                     )
@@ -262,7 +263,7 @@ class TrelloSyncer:
                 elsewhere.setdefault(card["idBoard"], []).append(card)
         for other, moved in elsewhere.items():
             octx = self._context(other)
-            effects += card_upserts(moved, octx, self.profile, self.source.id)  # type: ignore[arg-type]
+            effects += card_upserts(moved, octx, self.profile, self.source_id)
         stale = [
             c
             for cid, c in live.items()
@@ -270,25 +271,25 @@ class TrelloSyncer:
             or _utc(parse_datetime(c.get("dateLastActivity"))) != _utc(stored[cid])
         ]
         if stale:
-            effects += card_upserts(stale, self._context(board_id), self.profile, self.source.id)  # type: ignore[arg-type]
+            effects += card_upserts(stale, self._context(board_id), self.profile, self.source_id)
         with self.ctx.db.write() as conn:
-            stats = store.apply_effects(conn, self.source.org_id, self.source.id, effects)  # type: ignore[arg-type]
+            stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_seen += len(live)
         self.ctx.recorder.items_changed += stats.changed + stats.deleted
 
     def _context(self, board_id: str) -> BoardContext:
         ctx = load_board_context(
             self.ctx.db,
-            self.source.id,
+            self.source_id,
             board_id,
-            timezone=self.tz,  # type: ignore[arg-type]
+            timezone=self.tz,
             milestone_label=self.label,
         )
         if ctx is None:
             board = self.api.board(board_id)
             ctx = BoardContext.from_board_json(board, timezone=self.tz, milestone_label=self.label)
             with self.ctx.db.write() as conn:
-                save_board_context(conn, self.source.id, board, ctx)  # type: ignore[arg-type]
+                save_board_context(conn, self.source_id, board, ctx)
         return ctx
 
 

@@ -23,7 +23,7 @@ from mappings.model import DeletedReason, Effect, Ignored, TaskDelete, TaskPatch
 from mappings.trello import BoardContext, map_action, map_card
 from service.db import Database
 from service.sync.state import all_cursors, set_cursor
-from service.tables import Task, utcnow
+from service.tables import Task, table, utcnow
 
 __all__ = [
     "STRUCTURAL",
@@ -102,7 +102,7 @@ def remap_stored(
 ) -> list[Effect]:
     """Re-map the board's stored cards from their raw JSON (list renamed, fields redefined),
     without calling Trello. Same ``dateLastActivity``, so no observed change rows."""
-    T = Task.__table__
+    T = table(Task)
     with db.read() as conn:
         raws = (
             conn.execute(

@@ -13,10 +13,11 @@ from sqlalchemy.engine import Connection
 from service.store.rollups import lock_sources
 from service.store.sql import bulk_insert, chunks, in_list, insert_for, statement
 from service.tables import Project as ProjectRow
+from service.tables import table
 
 __all__ = ["ApplyStats", "upsert_projects"]
 
-PR = ProjectRow.__table__
+PR = table(ProjectRow)
 
 
 @dataclass

@@ -14,12 +14,12 @@ from sqlalchemy.engine import Connection
 
 from mappings.model import PersonRef
 from service.store.sql import chunks, insert_for
-from service.tables import Person, PersonIdentity
+from service.tables import Person, PersonIdentity, table
 
 __all__ = ["resolve_people"]
 
-P = Person.__table__
-I = PersonIdentity.__table__  # noqa: E741
+P = table(Person)
+I = table(PersonIdentity)  # noqa: E741
 
 
 def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> dict[tuple[str, str], int]:
@@ -33,7 +33,7 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
     missing = [k for k in wanted if k not in found]
     if not missing:
         return found
-    emails = {wanted[k].email.lower() for k in missing if wanted[k].email}
+    emails = {e.lower() for k in missing if (e := wanted[k].email)}
     by_email: dict[str, int] = {}
     if emails:
         rows = conn.execute(
@@ -54,14 +54,14 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
             by_email[email] = -1  # reserved: created below, first one wins
     created: dict[tuple[str, str], int] = {}
     if new_people:
-        rows = conn.execute(
+        new_ids = conn.execute(
             sa.insert(P).returning(P.c.id, sort_by_parameter_order=True),
             [
                 {"org_id": org_id, "display_name": ref.display_name or ref.external_id, "email": ref.email}
                 for _, ref in new_people
             ],
         ).all()
-        for (k, ref), (pid,) in zip(new_people, rows, strict=True):
+        for (k, ref), (pid,) in zip(new_people, new_ids, strict=True):
             created[k] = pid
             if ref.email and by_email.get(ref.email.lower()) == -1:
                 by_email[ref.email.lower()] = pid
@@ -69,7 +69,10 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
     values = []
     for k in missing:
         ref = wanted[k]
-        pid = created.get(k) or by_email[ref.email.lower()]  # type: ignore[union-attr]
+        pid = created.get(k)
+        if pid is None:  # not created: skipped above because its email is a known person's
+            assert ref.email is not None, "a person neither created nor found by email"
+            pid = by_email[ref.email.lower()]
         values.append(
             {
                 "org_id": org_id,

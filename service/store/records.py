@@ -23,12 +23,12 @@ from service.store.rollups import (
 from service.store.sql import chunks, executemany, in_list, insert_for
 from service.tables import Milestone as MilestoneRow
 from service.tables import Worklog as WorklogRow
-from service.tables import utcnow
+from service.tables import table, utcnow
 
 __all__ = ["upsert_milestones", "delete_milestones", "upsert_worklogs", "delete_worklogs"]
 
-M = MilestoneRow.__table__
-W = WorklogRow.__table__
+M = table(MilestoneRow)
+W = table(WorklogRow)
 
 
 # --- milestones ------------------------------------------------------------------------

@@ -145,7 +145,7 @@ def _row_binder(names: Sequence[str], procs: Sequence[Any], *, positional: bool)
         items.append(value if positional else f"{n!r}: {value}")
     body = f"({', '.join(items)},)" if positional else "{" + ", ".join(items) + "}"
     exec(f"def row(r):\n    return {body}\n", env)  # noqa: S102 - our own column names, repr-quoted
-    return env["row"]  # type: ignore[no-any-return]
+    return env["row"]
 
 
 _PROBE_TIMES = (
@@ -220,7 +220,7 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
         _pg_rows(conn, stmt, rows[:half])
         _pg_rows(conn, stmt, rows[half:])
         return
-    with driver_errors(conn, sql), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+    with driver_errors(conn, sql), _driver_cursor(conn) as cur:
         cur.execute(sql, {"rows": Jsonb(page, dumps=_as_is)})  # orjson's bytes, not decoded and re-encoded
 
 
@@ -252,7 +252,7 @@ def _pg_processor(type_: Any, dialect: Any) -> Callable[[Any], Any] | None:
         return _iso if proc is None else lambda v: _iso(proc(v))
     if isinstance(kind, sa.Float | sa.Numeric) and not isinstance(kind, sa.Integer):
         return _pg_number if proc is None else lambda v: _pg_number(proc(v))
-    return proc  # type: ignore[no-any-return]
+    return proc
 
 
 def _pg_timestamp(value: datetime | None) -> str | None:
@@ -278,6 +278,14 @@ def _pg_number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return str(value)
     return value
+
+
+def _driver_cursor(conn: Connection) -> Any:
+    """A cursor of the transaction's own driver connection (psycopg's), for ``driver_errors``."""
+    driver = conn.connection.driver_connection
+    if driver is None:  # a pool proxy with its driver connection gone (SQLAlchemy types it Optional)
+        raise sa.exc.ResourceClosedError("this connection's driver connection is closed")
+    return driver.cursor()
 
 
 @contextmanager
@@ -321,6 +329,6 @@ def run(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, 
     values = compiled.construct_params(params)
     for name, proc in procs.items():
         values[name] = proc(values[name])
-    with driver_errors(conn, sql, values), conn.connection.driver_connection.cursor() as cur:  # type: ignore[union-attr]
+    with driver_errors(conn, sql, values), _driver_cursor(conn) as cur:
         cur.execute(sql, values)
         return cur.fetchall() if cur.description is not None else []

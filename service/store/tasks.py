@@ -56,6 +56,7 @@ from service.tables import (
 from service.tables import (
     TaskAssignee,
     TaskMilestone,
+    table,
     utcnow,
 )
 from service.tables import (
@@ -75,13 +76,13 @@ __all__ = [
     "upsert_worklogs",
 ]
 
-T = TaskRow.__table__
-PR = ProjectRow.__table__
-M = MilestoneRow.__table__
-W = WorklogRow.__table__
-C = ChangeRow.__table__
-TA = TaskAssignee.__table__
-TM = TaskMilestone.__table__
+T = table(TaskRow)
+PR = table(ProjectRow)
+M = table(MilestoneRow)
+W = table(WorklogRow)
+C = table(ChangeRow)
+TA = table(TaskAssignee)
+TM = table(TaskMilestone)
 
 # Columns a partial update (TaskPatch) may set.
 _PATCHABLE = {
@@ -313,8 +314,8 @@ def _write_links(conn: Connection, table: sa.Table, other: str, existing: list[i
         ).all())
     want = set(pairs)
     gone = sorted(have - want)
-    for part in chunks(gone):
-        conn.execute(sa.delete(table).where(sa.tuple_(table.c.task_id, table.c[other]).in_(list(part))))
+    for gone_part in chunks(gone):
+        conn.execute(sa.delete(table).where(sa.tuple_(table.c.task_id, table.c[other]).in_(list(gone_part))))
     add = [p for p in pairs if p not in have]
     if add:
         link = statement(conn, table.name,

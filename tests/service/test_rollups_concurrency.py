@@ -64,7 +64,7 @@ def test_a_trello_board_page_and_a_webhook_batch_do_not_deadlock(pg_db, monkeypa
         return real_apply_effects(conn, *args, **kw)
 
     monkeypatch.setattr(store_pkg, "apply_effects", gated)
-    fake = SimpleNamespace(source=SimpleNamespace(id=src, org_id=org),
+    fake = SimpleNamespace(source=SimpleNamespace(id=src, org_id=org), source_id=src,
                            ctx=SimpleNamespace(db=db, recorder=SimpleNamespace(items_changed=0)))
 
     def sync_side():  # the sync runner's Trello page (service/sync/trello.py:_apply)

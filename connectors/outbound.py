@@ -368,17 +368,11 @@ def _plainly_internal(host: str) -> bool:
 # --- the requests binding -----------------------------------------------------------------
 
 
-class _GuardedConnectionMixin:
-    """urllib3 connection whose socket comes from ``OutboundPolicy.connect``."""
+class _GuardedConnectionMixin(HTTPConnection):
+    """urllib3 connection whose socket comes from ``OutboundPolicy.connect``. Put before
+    ``HTTPSConnection`` in a class's bases, it still comes first in the method order."""
 
     outbound_policy: OutboundPolicy
-    # provided by urllib3's HTTPConnection
-    _dns_host: str
-    host: str
-    port: int
-    timeout: Any
-    source_address: tuple[str, int] | None
-    socket_options: Any
 
     def _new_conn(self) -> socket.socket:
         try:
@@ -390,18 +384,18 @@ class _GuardedConnectionMixin:
                 socket_options=self.socket_options,
             )
         except socket.gaierror as e:
-            raise NameResolutionError(self.host, self, e) from e  # type: ignore[arg-type]
+            raise NameResolutionError(self.host, self, e) from e
         except TimeoutError as e:
             raise ConnectTimeoutError(
                 self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
             ) from e
         except OSError as e:
-            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e  # type: ignore[arg-type]
+            raise NewConnectionError(self, f"Failed to establish a new connection: {e}") from e
         sys.audit("http.client.connect", self, self.host, self.port)
         return sock
 
 
-class _GuardedHTTPConnection(_GuardedConnectionMixin, HTTPConnection):
+class _GuardedHTTPConnection(_GuardedConnectionMixin):
     pass
 
 
@@ -409,18 +403,19 @@ class _GuardedHTTPSConnection(_GuardedConnectionMixin, HTTPSConnection):
     pass
 
 
-class _GuardedPoolMixin:
-    """A urllib3 pool that hands its policy to each connection it makes."""
+class _GuardedPoolMixin(HTTPConnectionPool):
+    """A urllib3 pool that hands its policy to each connection it makes (before
+    ``HTTPSConnectionPool`` in a class's bases, it still comes first in the method order)."""
 
     outbound_policy: OutboundPolicy
 
     def _new_conn(self) -> Any:
-        conn: Any = super()._new_conn()  # type: ignore[misc]  # one of our guarded connection classes
+        conn: Any = super()._new_conn()  # one of our guarded connection classes
         conn.outbound_policy = self.outbound_policy
         return conn
 
 
-class _GuardedHTTPPool(_GuardedPoolMixin, HTTPConnectionPool):
+class _GuardedHTTPPool(_GuardedPoolMixin):
     ConnectionCls = _GuardedHTTPConnection
 
 

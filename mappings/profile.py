@@ -49,6 +49,18 @@ class JiraProfile(_Strict):
     type_map: dict[str, str] = Field(default_factory=dict)
 
 
+TrelloCustomField = Literal["estimate_points", "estimate_hours", "spent_hours", "cost"]
+
+
+def _default_custom_fields() -> dict[TrelloCustomField, list[str]]:
+    return {
+        "estimate_points": ["Points", "Story Points"],
+        "estimate_hours": ["Estimate", "Estimate (h)"],
+        "spent_hours": ["Hours spent", "Spent"],
+        "cost": ["Cost"],
+    }
+
+
 class TrelloProfile(_Strict):
     list_map: dict[str, StatusCategory] = Field(
         default_factory=dict, description="List id or exact list name -> category."
@@ -62,15 +74,8 @@ class TrelloProfile(_Strict):
     due_complete_means_done: bool = False
     archived_as_done: bool = False
     milestone_label: str = "Milestone"
-    custom_fields: dict[
-        Literal["estimate_points", "estimate_hours", "spent_hours", "cost"], list[str]
-    ] = Field(
-        default_factory=lambda: {
-            "estimate_points": ["Points", "Story Points"],
-            "estimate_hours": ["Estimate", "Estimate (h)"],
-            "spent_hours": ["Hours spent", "Spent"],
-            "cost": ["Cost"],
-        },
+    custom_fields: dict[TrelloCustomField, list[str]] = Field(
+        default_factory=_default_custom_fields,
         description="Model field -> custom field names (first match wins).",
     )
 

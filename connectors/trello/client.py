@@ -114,10 +114,10 @@ class TrelloApi:
 
     # -- members and boards ---------------------------------------------------------
     def me(self) -> dict[str, Any]:
-        return self._read("/members/me")  # type: ignore[no-any-return]
+        return self._read("/members/me")
 
     def boards(self, filter: str = "all") -> list[dict[str, Any]]:  # noqa: A002 - Trello's name
-        return self._read("/members/me/boards", {"filter": filter})  # type: ignore[no-any-return]
+        return self._read("/members/me/boards", {"filter": filter})
 
     def board(self, board_id: str, **nested: Any) -> dict[str, Any]:
         """One call: the board with its lists, custom fields, labels and members nested.
@@ -128,13 +128,13 @@ class TrelloApi:
         params = {**_BOARD_NESTED, **nested}
         return self._read(
             f"/boards/{board_id}", {k: _flag(v) for k, v in params.items() if v is not None}
-        )  # type: ignore[no-any-return]
+        )
 
     def lists(self, board_id: str, filter: str = "all") -> list[dict[str, Any]]:  # noqa: A002
-        return self._read(f"/boards/{board_id}/lists", {"filter": filter})  # type: ignore[no-any-return]
+        return self._read(f"/boards/{board_id}/lists", {"filter": filter})
 
     def custom_fields(self, board_id: str) -> list[dict[str, Any]]:
-        return self._read(f"/boards/{board_id}/customFields")  # type: ignore[no-any-return]
+        return self._read(f"/boards/{board_id}/customFields")
 
     # -- cards ----------------------------------------------------------------------
     def cards(
@@ -145,10 +145,10 @@ class TrelloApi:
         params = {"customFieldItems": "true", "fields": CARD_FIELDS}
         if checklists:
             params["checklists"] = "all"
-        return self._read(f"/boards/{board_id}/cards/{filter}", params)  # type: ignore[no-any-return]
+        return self._read(f"/boards/{board_id}/cards/{filter}", params)
 
     def card(self, card_id: str) -> dict[str, Any]:
-        return self._read(f"/cards/{card_id}", dict(_CARD_PARAMS))  # type: ignore[no-any-return]
+        return self._read(f"/cards/{card_id}", dict(_CARD_PARAMS))
 
     def cards_batch(self, card_ids: Iterable[str]) -> dict[str, dict[str, Any] | None]:
         """Fetch many cards via ``/batch`` (10 per call); a deleted or hidden card maps to None."""
@@ -192,7 +192,7 @@ class TrelloApi:
         for name, value in (("since", since), ("before", before), ("filter", filter)):
             if value:
                 params[name] = value
-        return self._read(f"/boards/{board_id}/actions", params)  # type: ignore[no-any-return]
+        return self._read(f"/boards/{board_id}/actions", params)
 
     def iter_actions_since(
         self,
@@ -240,11 +240,11 @@ class TrelloApi:
             "description": description,
             "active": _flag(active),
         }
-        return self._write("POST", "/webhooks", params)  # type: ignore[no-any-return]
+        return self._write("POST", "/webhooks", params)
 
     def webhooks(self) -> list[dict[str, Any]]:
         """This token's webhooks, with ``consecutiveFailures``, ``firstConsecutiveFailDate``."""
-        return self._read(f"/tokens/{self._token}/webhooks")  # type: ignore[no-any-return]
+        return self._read(f"/tokens/{self._token}/webhooks")
 
     def delete_webhook(self, webhook_id: str) -> None:
         self._write("DELETE", f"/webhooks/{webhook_id}")

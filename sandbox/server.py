@@ -15,7 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import uvicorn
 
@@ -52,7 +52,7 @@ def run_in_thread(
     startup_timeout: float = 10.0,
     log_level: str = "warning",
     probe_path: str = "/",
-    lifespan: str = "off",
+    lifespan: Literal["auto", "on", "off"] = "off",
     http: str = "h11",
 ) -> tuple[str, Callable[[], None]]:
     """Start uvicorn serving ``app`` in a daemon thread; return ``(base_url, stop)``.

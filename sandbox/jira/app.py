@@ -13,6 +13,7 @@ import base64
 import binascii
 import re
 import secrets
+from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
@@ -24,6 +25,8 @@ from sandbox.jira.state import JiraState
 from sandbox.jira.traffic import FaultRule, rate_limit_headers
 
 __all__ = ["create_app", "route_shape"]
+
+CallNext = Callable[[Request], Awaitable[Response]]  # an HTTP middleware's next step
 
 _SHAPES = [
     (re.compile(r"/issue/[^/]+"), "/issue/{issueIdOrKey}"),
@@ -109,7 +112,7 @@ def create_app(state: JiraState) -> FastAPI:
         return jira_error(exc.status_code, str(exc.detail))
 
     @app.middleware("http")
-    async def gate(request: Request, call_next):  # type: ignore[no-untyped-def]
+    async def gate(request: Request, call_next: CallNext) -> Response:
         path = request.url.path
         if path.startswith("/_sandbox") or path == "/":  # control API, start-up probe
             return await call_next(request)
@@ -119,7 +122,7 @@ def create_app(state: JiraState) -> FastAPI:
         state.stats.record(request.method, path, route_shape(path), response.status_code)
         return response
 
-    async def _gate(request: Request, path: str, call_next) -> Response:  # type: ignore[no-untyped-def]
+    async def _gate(request: Request, path: str, call_next: CallNext) -> Response:
         if state.faults.latency_ms:
             await asyncio.sleep(state.faults.latency_ms / 1000)
         open_path = path.endswith("/serverInfo")  # anonymous access and never rate limited

@@ -53,7 +53,7 @@ def jira_error(
 
 
 def state_of(request: Request) -> JiraState:
-    return request.app.state.jira  # type: ignore[no-any-return]
+    return request.app.state.jira
 
 
 def ctx_for(request: Request, v: str) -> Ctx:

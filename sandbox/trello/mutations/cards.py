@@ -235,9 +235,10 @@ def move_card_to_board(
                 raise ApiError(400, "the target board has no open list")
             tlist = open_lists[0]
         else:
-            tlist = target.lists.get(list_id)
-            if tlist is None:
+            found = target.lists.get(list_id)
+            if found is None:
                 raise ApiError(400, "invalid value for idList")
+            tlist = found
         t = ts_or_now(state, ts)
         old_list = state.lists[card.id_list]
         del source.cards[card.id]

@@ -18,7 +18,7 @@ from typing import Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from service.tables import ApiToken, DashboardSession, Organization, utcnow
+from service.tables import ApiToken, DashboardSession, Organization, stored_id, utcnow
 
 __all__ = [
     "Scope",
@@ -49,8 +49,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _stored_scope(value: str) -> Scope:
+    """A token row's scope: text in the table, only ever one of ``SCOPES`` (``create_token``)."""
+    if value not in SCOPES:
+        raise ValueError(f"API token scope {value!r} is not one of {', '.join(SCOPES)}")
+    return value
+
+
 def scope_allows(have: str, need: str) -> bool:
-    return SCOPES.index(have) >= SCOPES.index(need)  # type: ignore[arg-type]
+    return SCOPES.index(have) >= SCOPES.index(need)
 
 
 def create_org(session: Session, name: str, *, timezone: str = "UTC", currency: str = "USD") -> Organization:
@@ -95,7 +102,7 @@ def lookup_token(session: Session, token: str) -> TokenInfo | None:
     row = session.exec(
         select(ApiToken).where(
             ApiToken.token_hash == hash_token(token),
-            ApiToken.revoked_at.is_(None),  # type: ignore[union-attr]
+            col(ApiToken.revoked_at).is_(None),
             sa.or_(col(ApiToken.expires_at).is_(None), col(ApiToken.expires_at) > now),
         )
     ).first()
@@ -103,14 +110,14 @@ def lookup_token(session: Session, token: str) -> TokenInfo | None:
         return None
     # Touch last_used_at at most once a minute to keep reads cheap.
     if row.last_used_at is None or (now - row.last_used_at).total_seconds() > 60:
-        session.execute(sa.update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))  # type: ignore[arg-type]
+        session.execute(sa.update(ApiToken).where(col(ApiToken.id) == row.id).values(last_used_at=now))
         session.commit()
-    return TokenInfo(token_id=row.id, org_id=row.org_id, scope=row.scope)  # type: ignore[arg-type]
+    return TokenInfo(token_id=stored_id(row), org_id=row.org_id, scope=_stored_scope(row.scope))
 
 
 def list_tokens(session: Session, org_id: int) -> list[ApiToken]:
     """The organization's tokens, oldest first (revoked and expired ones included)."""
-    return list(session.exec(select(ApiToken).where(ApiToken.org_id == org_id).order_by(ApiToken.id)))  # type: ignore[arg-type]
+    return list(session.exec(select(ApiToken).where(ApiToken.org_id == org_id).order_by(col(ApiToken.id))))
 
 
 def revoke_token(session: Session, token_id: int, *, org_id: int | None) -> ApiToken:
@@ -123,7 +130,7 @@ def revoke_token(session: Session, token_id: int, *, org_id: int | None) -> ApiT
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
-    session.execute(sa.delete(DashboardSession).where(DashboardSession.token_id == token_id))  # type: ignore[arg-type]
+    session.execute(sa.delete(DashboardSession).where(col(DashboardSession.token_id) == token_id))
     session.commit()
     session.refresh(row)
     return row

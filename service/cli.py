@@ -6,9 +6,15 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without loading the service
+    from sqlmodel import Session
+
+    from service.db import Database
+    from service.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="taskhub: one portfolio over Jira and Trello.")
 org_app = typer.Typer(no_args_is_help=True, help="Organizations.")
@@ -21,7 +27,7 @@ app.add_typer(inbox_app, name="inbox")
 app.add_typer(rollups_app, name="rollups")
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(f"taskhub: {message}", err=True)
     raise typer.Exit(code)
 
@@ -33,7 +39,7 @@ def _setup_logging() -> None:
     configure_logging(get_settings())
 
 
-def _db():  # type: ignore[no-untyped-def]
+def _db() -> tuple[Settings, Database]:
     from service.db import get_database
     from service.settings import get_settings
 
@@ -114,26 +120,26 @@ def org_create(name: str, timezone: Annotated[str, typer.Option(help="IANA time 
 
 @org_app.command("list")
 def org_list() -> None:
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from service.tables import Organization
 
     _, db = _db()
     with db.session() as s:
-        for o in s.exec(select(Organization).order_by(Organization.id)):
+        for o in s.exec(select(Organization).order_by(col(Organization.id))):
             typer.echo(json.dumps({"id": o.id, "name": o.name, "timezone": o.timezone}))
 
 
-def _org_id(s, org: str) -> int:  # type: ignore[no-untyped-def]
+def _org_id(s: Session, org: str) -> int:
     from sqlmodel import select
 
-    from service.tables import Organization
+    from service.tables import Organization, stored_id
 
     row = s.get(Organization, int(org)) if org.isdigit() else s.exec(
         select(Organization).where(Organization.name == org)).first()
     if row is None:
         fail(f"no organization {org!r} (see 'taskhub org list')")
-    return row.id  # type: ignore[no-any-return]
+    return stored_id(row)
 
 
 @token_app.command("create")
@@ -152,7 +158,7 @@ def token_create(
         fail(f"--expires-in must be between 1 and {MAX_EXPIRY_DAYS} days, not {expires_in}")
     _, db = _db()
     with db.session() as s:
-        token, row = create_token(s, _org_id(s, org), scope, name, expires_in_days=expires_in)  # type: ignore[arg-type]
+        token, row = create_token(s, _org_id(s, org), scope, name, expires_in_days=expires_in)
     typer.echo(json.dumps({"id": row.id, "org_id": row.org_id, "scope": row.scope, "token": token,
                            "expires_at": row.expires_at.isoformat() if row.expires_at else None}))
 
@@ -164,13 +170,13 @@ def inbox_list(status: Annotated[str | None, typer.Option(help="Filter by status
     """List inbox events, newest first."""
     import sqlalchemy as sa
 
-    from service.tables import InboxEvent
+    from service.tables import InboxEvent, table
 
     valid = ("pending", "processing", "done", "ignored", "failed", "parked")
     if status and status not in valid:
         fail(f"--status must be one of {', '.join(valid)}")
     _, db = _db()
-    IE = InboxEvent.__table__
+    IE = table(InboxEvent)
     q = sa.select(IE.c.id, IE.c.source_id, IE.c.kind, IE.c.status, IE.c.attempts, IE.c.reason, IE.c.error,
                   IE.c.received_at)
     if status:
@@ -196,14 +202,14 @@ def inbox_retry(
     typer.echo(json.dumps({"requeued": n}))
 
 
-def _rollup_orgs(s, org: str | None) -> list[int]:  # type: ignore[no-untyped-def]
+def _rollup_orgs(s: Session, org: str | None) -> list[int]:
     from sqlmodel import col, select
 
-    from service.tables import Organization
+    from service.tables import Organization, stored_id
 
     if org is not None:
         return [_org_id(s, org)]
-    return [o.id for o in s.exec(select(Organization).order_by(col(Organization.id)))]
+    return [stored_id(o) for o in s.exec(select(Organization).order_by(col(Organization.id)))]
 
 
 @rollups_app.command("check")

@@ -8,7 +8,7 @@ exit code 2; secrets no configured key can decrypt: listed, exit code 1.
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -29,8 +29,8 @@ def _id(raw: str, what: str) -> int:
     return int(raw)
 
 
-def _iso(value: object) -> str | None:
-    return value.isoformat() if value is not None else None  # type: ignore[attr-defined]
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
 @token_app.command("list")

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 from service.cli import _db, _setup_logging, app, fail
 
 
-def _progress_printer(tty: bool):  # type: ignore[no-untyped-def]
+def _progress_printer(tty: bool) -> tuple[Progress | None, Callable[[str, int, int | None], None]]:
     """A rich progress bar on a terminal, plain log lines otherwise."""
     if tty:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                        transient=False)
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def update(phase: str, done: int, total: int | None) -> None:
             if phase not in tasks:
@@ -77,13 +81,13 @@ app.add_typer(source_app, name="source")
 @source_app.command("list")
 def source_list() -> None:
     """List sources with their status (credentials are never shown)."""
-    from sqlmodel import select
+    from sqlmodel import col, select
 
     from service.tables import Source
 
     _, db = _db()
     with db.session() as s:
-        for src in s.exec(select(Source).order_by(Source.id)):  # type: ignore[arg-type]
+        for src in s.exec(select(Source).order_by(col(Source.id))):
             typer.echo(json.dumps({"id": src.id, "org_id": src.org_id, "kind": src.kind, "name": src.name,
                                    "base_url": src.base_url, "status": src.status, "enabled": src.enabled}))
 

@@ -85,7 +85,7 @@ class Vault:
             raise ConfigError("stored secret cannot be decrypted: TASKHUB_SECRET_KEY changed?") from exc
 
     def decrypt(self, token: str) -> dict[str, Any]:
-        return json.loads(self.decrypt_str(token))  # type: ignore[no-any-return]
+        return json.loads(self.decrypt_str(token))
 
 
 _lock = threading.Lock()

@@ -53,6 +53,7 @@ class Demo:
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
         from cryptography.fernet import Fernet
+        from pydantic import SecretStr
 
         from service.app import create_app
         from service.db import Database
@@ -69,7 +70,8 @@ class Demo:
         self.settings = Settings(
             data_dir=opts.data_dir, database_url=opts.database_url, host=opts.host, port=port,
             public_base_url=self.base_url, poll_sources=True, embedded_worker=True, worker_poll_interval=0.1,
-            secret_key=Fernet.generate_key().decode() if opts.database_url else None, _env_file=None,  # type: ignore[call-arg]
+            secret_key=SecretStr(Fernet.generate_key().decode()) if opts.database_url else None,
+            _env_file=None,
         )
         self.db = Database(self.settings.effective_database_url)
         self.db.migrate()
@@ -137,11 +139,12 @@ class Demo:
 
     def _org_and_token(self) -> None:
         from service.auth import create_org, create_token
+        from service.tables import stored_id
 
         with self.db.session() as s:
             org = create_org(s, "Demo Org", timezone="Europe/Berlin", currency="EUR")
-            self.org_id = org.id
-            self.token, _ = create_token(s, org.id, "admin", "demo")
+            self.org_id = stored_id(org)
+            self.token, _ = create_token(s, self.org_id, "admin", "demo")
 
     def _register_sources(self) -> None:
         from connectors.trello import TrelloApi
@@ -168,9 +171,9 @@ class Demo:
 
     def _initial_sync(self) -> None:
         from service.sync.runner import SyncBusy, run_sync
-        from service.tables import Task
+        from service.tables import Task, table
 
-        T = Task.__table__
+        T = table(Task)
         for sid, name in ((self.jira_source, "Jira"), (self.trello_source, "Trello")):
             t0 = time.monotonic()
             while True:
@@ -192,22 +195,21 @@ class Demo:
     # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
     def _plan_portfolio(self) -> None:
         from service.store.rollups import people_changing
-        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project
+        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, table
 
-        P = Project.__table__
+        P = table(Project)
         rng = random.Random(self.options.seed)
         today = date.today()
-        assert self.org_id is not None  # made by _setup
         with self.db.write() as conn:
-            people = conn.execute(sa.select(Person.__table__.c.id).where(
-                Person.__table__.c.org_id == self.org_id)).scalars().all()
+            people = conn.execute(sa.select(table(Person).c.id).where(
+                table(Person).c.org_id == self.org_id)).scalars().all()
             with people_changing(conn, self.org_id, people):  # their worklogs are priced at the new rates
                 for pid in people:
                     rate = Decimal(rng.choice([70, 85, 95, 110, 125]))
-                    conn.execute(sa.insert(PersonRate.__table__).values(
+                    conn.execute(sa.insert(table(PersonRate)).values(
                         org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=400),
                         hourly_rate=rate))
-                    conn.execute(sa.insert(PersonRate.__table__).values(  # a raise mid-project
+                    conn.execute(sa.insert(table(PersonRate)).values(  # a raise mid-project
                         org_id=self.org_id, person_id=pid, effective_from=today - timedelta(days=60),
                         hourly_rate=rate + 10))
             projects = conn.execute(sa.select(P.c.id, P.c.name, P.c.key).where(P.c.org_id == self.org_id)
@@ -235,9 +237,9 @@ class Demo:
                     planned_end=end, hourly_rate=Decimal(90)))
             for name, members in (("All work", [p.id for p in projects]),
                                   ("Product launch", [p.id for p in projects[:2]] + [p.id for p in projects[3:5]])):
-                pf = conn.execute(sa.insert(Portfolio.__table__).values(org_id=self.org_id, name=name)
-                                  .returning(Portfolio.__table__.c.id)).scalar_one()
-                conn.execute(sa.insert(PortfolioProject.__table__),
+                pf = conn.execute(sa.insert(table(Portfolio)).values(org_id=self.org_id, name=name)
+                                  .returning(table(Portfolio).c.id)).scalar_one()
+                conn.execute(sa.insert(table(PortfolioProject)),
                              [{"portfolio_id": pf, "project_id": m} for m in members])
         self.say(f"  budgets and plans set for {len(projects)} projects; 2 portfolios")
 

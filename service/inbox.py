@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from mappings.model import Effect
 from service.db import Database, retryable
 from service.store import ApplyStats, apply_effects
-from service.tables import InboxEvent, Source, utcnow
+from service.tables import InboxEvent, Source, table, utcnow
 
 __all__ = [
     "ClaimedEvent",
@@ -36,7 +36,7 @@ __all__ = [
 ]
 
 log = logging.getLogger("taskhub.inbox")
-IE = InboxEvent.__table__
+IE = table(InboxEvent)
 
 
 @dataclass(frozen=True)
@@ -197,7 +197,7 @@ def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[
 def retry_events(db: Database, org_id: int | None, ids: Sequence[int] | None = None, *,
                  statuses: Sequence[str] = ("parked", "failed")) -> int:
     """Put parked/failed events (or the given ids) back in the queue now."""
-    cond = [IE.c.status.in_(tuple(statuses))]
+    cond: list[sa.ColumnElement[bool]] = [IE.c.status.in_(tuple(statuses))]
     if org_id is not None:
         cond.append(IE.c.org_id == org_id)
     if ids:

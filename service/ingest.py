@@ -25,7 +25,7 @@ from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
 from service.outage import OutageMonitor
 from service.settings import Settings
-from service.tables import InboxEvent, Source, utcnow
+from service.tables import InboxEvent, Source, table, utcnow
 
 __all__ = [
     "CachedSource",
@@ -37,8 +37,8 @@ __all__ = [
     "body_hash",
 ]
 
-IE = InboxEvent.__table__
-S = Source.__table__
+IE = table(InboxEvent)
+S = table(Source)
 log = logging.getLogger("taskhub.ingest")
 
 
@@ -179,7 +179,7 @@ class SourceCache:
         # Single flight: concurrent misses for one source share one lookup.
         pending = self._inflight.get(source_id)
         if pending is not None:
-            return await pending  # type: ignore[no-any-return]
+            return await pending
         fut = asyncio.get_running_loop().create_future()
         self._inflight[source_id] = fut
         try:
@@ -220,20 +220,20 @@ _COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", 
 
 def compiled_insert(dialect_name: str) -> tuple[str, tuple[str, ...]]:
     """The inbox INSERT as a Core statement over the table, compiled once for the raw driver."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-        from sqlalchemy.dialects.postgresql.asyncpg import dialect
-    else:
-        from sqlalchemy.dialects.sqlite import dialect, insert  # type: ignore[assignment]
+    from sqlalchemy.dialects import postgresql, sqlite
+    from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
+
+    pg = dialect_name == "postgresql"
+    dialect = asyncpg_dialect() if pg else sqlite.dialect()
     stmt = (
-        insert(IE)
+        (postgresql.insert(IE) if pg else sqlite.insert(IE))
         .values({c: sa.bindparam(c) for c in _COLS})
         # No conflict target: a clash on either unique key (the dedupe key or the body digest,
         # the replay guard) makes the delivery a duplicate.
         .on_conflict_do_nothing()
         .returning(IE.c.id)
     )
-    compiled = stmt.compile(dialect=dialect())
+    compiled = stmt.compile(dialect=dialect)
     return compiled.string, tuple(compiled.positiontup or ())
 
 
@@ -341,7 +341,7 @@ class InboxWriter:
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
-        return await fut  # type: ignore[no-any-return]
+        return await fut
 
     async def _flush(self) -> None:
         try:
@@ -441,7 +441,8 @@ class InboxWriter:
                 # Its dedupe key was committed meanwhile by another writer: that one it duplicates.
                 dup = _duplicate_of(await conn.fetch(self._select, args[src_i], args[key_i], None, None),
                                     args[key_i], args[body_i])
-            out.append((int(dup), True))  # type: ignore[arg-type]
+            assert dup is not None, "the inbox insert conflicted with a row it neither duplicates nor found again"
+            out.append((int(dup), True))
         return out
 
     async def close(self) -> None:

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import structlog
+from structlog.typing import EventDict, WrappedLogger
 
 __all__ = ["configure_logging", "redact"]
 
@@ -31,8 +32,8 @@ def redact(value: Any) -> Any:
     return value
 
 
-def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    return redact(event_dict)  # type: ignore[no-any-return]
+def _redact_processor(_logger: WrappedLogger, _name: str, event_dict: EventDict) -> EventDict:
+    return redact(event_dict)
 
 
 class _RedactingFilter(logging.Filter):

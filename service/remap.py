@@ -8,14 +8,17 @@ vendor JSON kept beside it, page by page, through the same guarded upserts.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
 from mappings.model import Effect
 from service import store
 from service.db import Database
-from service.tables import Organization, Source, Task
+from service.tables import Organization, Source, Task, stored_id, table
+
+if TYPE_CHECKING:
+    from mappings.profile import MappingProfile
 
 __all__ = ["remap_source"]
 
@@ -32,7 +35,7 @@ def remap_source(db: Database, source_id: int, *, progress: Callable[[int], None
 
     profile = source_profile(source, org.timezone if org else "UTC")
     mapper = _jira_mapper(source, profile) if source.kind == "jira" else _trello_mapper(db, source, profile)
-    T = Task.__table__
+    T = table(Task)
     last_id, seen, changed, skipped = 0, 0, 0, 0
     while True:
         with db.read() as conn:
@@ -49,7 +52,7 @@ def remap_source(db: Database, source_id: int, *, progress: Callable[[int], None
             except ValueError:
                 skipped += 1
         with db.write() as conn:
-            stats = store.apply_effects(conn, source.org_id, source_id, effects)  # type: ignore[arg-type]
+            stats = store.apply_effects(conn, source.org_id, source_id, effects)
         seen += len(rows)
         changed += stats.changed
         if progress:
@@ -57,7 +60,7 @@ def remap_source(db: Database, source_id: int, *, progress: Callable[[int], None
     return {"tasks": seen, "changed": changed, "unmappable": skipped}
 
 
-def _jira_mapper(source: Source, profile: Any) -> Callable[[dict[str, Any]], list[Effect]]:
+def _jira_mapper(source: Source, profile: MappingProfile) -> Callable[[dict[str, Any]], list[Effect]]:
     from mappings.jira import map_issue
     from service.sync.jira import site_fields
 
@@ -72,19 +75,20 @@ def _jira_mapper(source: Source, profile: Any) -> Callable[[dict[str, Any]], lis
     return run
 
 
-def _trello_mapper(db: Database, source: Source, profile: Any) -> Callable[[dict[str, Any]], list[Effect]]:
+def _trello_mapper(db: Database, source: Source, profile: MappingProfile) -> Callable[[dict[str, Any]], list[Effect]]:
     from mappings.trello import BoardContext
     from service.sync.trello import card_upserts, load_board_context
 
+    source_id = stored_id(source)
     contexts: dict[str, BoardContext] = {}
 
     def run(raw: dict[str, Any]) -> list[Effect]:
         board_id = raw.get("idBoard") or ""
         if board_id not in contexts:
             contexts[board_id] = load_board_context(
-                db, source.id, board_id, timezone=profile.timezone,  # type: ignore[arg-type]
+                db, source_id, board_id, timezone=profile.timezone,
                 milestone_label=profile.trello.milestone_label,
             ) or BoardContext.minimal(board_id, timezone=profile.timezone)
-        return card_upserts([raw], contexts[board_id], profile, source.id)  # type: ignore[arg-type]
+        return card_upserts([raw], contexts[board_id], profile, source_id)
 
     return run

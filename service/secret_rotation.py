@@ -17,7 +17,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -26,7 +25,7 @@ from service.api.problems import Problem
 from service.crypto import ConfigError, get_vault
 from service.db import Database
 from service.settings import Settings
-from service.tables import Source, utcnow
+from service.tables import Source, stored_id, table, utcnow
 
 __all__ = [
     "DEFAULT_OVERLAP_HOURS",
@@ -40,7 +39,7 @@ __all__ = [
 
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 24 * 30  # a month: longer, and the old secret is not really retired
-S = cast(sa.Table, getattr(Source, "__table__"))  # noqa: B009 - the Core table, typed (SQLModel hides it)
+S = table(Source)
 _ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc")
 
 
@@ -159,4 +158,4 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
     src.webhook_secret_prev_until = until
     src.webhook_secret_enc = get_vault(settings).encrypt(new)
     src.updated_at = now
-    return RotatedSecret(src.id, new, until)  # type: ignore[arg-type]
+    return RotatedSecret(stored_id(src), new, until)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.api.problems import Problem
 from service.crypto import get_vault
 from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
 from service.settings import Settings
-from service.tables import Source, utcnow
+from service.tables import Source, stored_id, utcnow
 
 __all__ = [
     "SourceSecrets",
@@ -26,6 +26,7 @@ __all__ = [
     "update_source",
     "get_source",
     "list_sources",
+    "source_created",
     "source_public",
     "source_secrets",
     "webhook_url",
@@ -48,7 +49,7 @@ def callback_url(settings: Settings, kind: str, source_id: int) -> str:
 
 
 def webhook_url(settings: Settings, source: Source) -> str:
-    return callback_url(settings, source.kind, source.id)  # type: ignore[arg-type]
+    return callback_url(settings, source.kind, stored_id(source))
 
 
 def _plain_credentials(creds: Any) -> dict[str, Any]:
@@ -56,20 +57,25 @@ def _plain_credentials(creds: Any) -> dict[str, Any]:
     return {k: (v.get_secret_value() if hasattr(v, "get_secret_value") else v) for k, v in data.items()}
 
 
-def source_public(settings: Settings, src: Source, *, webhook_secret: str | None = None,
-                  created: bool = False) -> SourcePublic:
+def _public_fields(settings: Settings, src: Source) -> dict[str, Any]:
     creds_type = None
     if src.credentials_enc:
         creds_type = get_vault(settings).decrypt(src.credentials_enc).get("type")
-    data = dict(
+    return dict(
         id=src.id, kind=src.kind, name=src.name, base_url=src.base_url, deployment=src.deployment,
         scope=src.scope, mapping_profile=src.mapping_profile, poll_interval_seconds=src.poll_interval_seconds,
         enabled=src.enabled, status=src.status, status_reason=src.status_reason, credentials_type=creds_type,
         webhook_url=webhook_url(settings, src), created_at=src.created_at, updated_at=src.updated_at,
     )
-    if created:
-        return SourceCreated(**data, webhook_secret=webhook_secret)
-    return SourcePublic(**data)
+
+
+def source_public(settings: Settings, src: Source) -> SourcePublic:
+    return SourcePublic(**_public_fields(settings, src))
+
+
+def source_created(settings: Settings, src: Source, webhook_secret: str | None) -> SourceCreated:
+    """The public view with the webhook secret, shown once (``None``: the caller chose it)."""
+    return SourceCreated(**_public_fields(settings, src), webhook_secret=webhook_secret)
 
 
 def check_base_url(settings: Settings, url: str | None) -> None:
@@ -111,7 +117,7 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
         raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
     session.refresh(src)
     shown = None if body.webhook_secret else secret
-    return source_public(settings, src, webhook_secret=shown, created=True)  # type: ignore[return-value]
+    return source_created(settings, src, shown)
 
 
 def get_source(session: Session, org_id: int, source_id: int) -> Source:
@@ -122,7 +128,7 @@ def get_source(session: Session, org_id: int, source_id: int) -> Source:
 
 
 def list_sources(session: Session, org_id: int) -> list[Source]:
-    return list(session.exec(select(Source).where(Source.org_id == org_id).order_by(Source.id)))  # type: ignore[arg-type]
+    return list(session.exec(select(Source).where(Source.org_id == org_id).order_by(col(Source.id))))
 
 
 def update_source(session: Session, settings: Settings, org_id: int, source_id: int,
@@ -178,7 +184,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
     session.refresh(src)
     if shown:
-        return source_public(settings, src, webhook_secret=shown, created=True)
+        return source_created(settings, src, shown)
     return source_public(settings, src)
 
 

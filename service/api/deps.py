@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -17,11 +17,11 @@ __all__ = ["DbDep", "SessionDep", "SettingsDep", "Caller", "ReadCaller", "WriteC
 
 
 def get_db(request: Request) -> Database:
-    return request.app.state.db  # type: ignore[no-any-return]
+    return request.app.state.db
 
 
 def get_settings_dep(request: Request) -> Settings:
-    return request.app.state.settings  # type: ignore[no-any-return]
+    return request.app.state.settings
 
 
 def get_session(db: Annotated[Database, Depends(get_db)]) -> Iterator[Session]:
@@ -51,7 +51,7 @@ def _caller(request: Request, db: DbDep) -> TokenInfo:
     return info
 
 
-def _need(scope: str):  # type: ignore[no-untyped-def]
+def _need(scope: str) -> Callable[[TokenInfo], TokenInfo]:
     def dep(info: Annotated[TokenInfo, Depends(_caller)]) -> TokenInfo:
         if not scope_allows(info.scope, scope):
             raise Problem(403, f"this token has scope '{info.scope}'; this operation needs '{scope}'")

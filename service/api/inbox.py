@@ -13,10 +13,10 @@ from service.api.problems import Problem
 from service.ids import ID_MAX, Id
 from service.inbox import retry_events
 from service.schemas import InboxEventPublic
-from service.tables import InboxEvent
+from service.tables import InboxEvent, table
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
-IE = InboxEvent.__table__
+IE = table(InboxEvent)
 Status = Literal["pending", "processing", "done", "ignored", "failed", "parked"]
 
 

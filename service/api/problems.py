@@ -126,7 +126,7 @@ def outage_monitor(state: Any) -> OutageMonitor:
     monitor = getattr(state, "db_outage", None)
     if monitor is None:
         monitor = state.db_outage = OutageMonitor()
-    return monitor  # type: ignore[no-any-return]
+    return monitor
 
 
 def error_response(state: Any, exc: Exception, request_id: str | None) -> ProblemResponse:

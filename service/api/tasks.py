@@ -19,12 +19,23 @@ from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
 from service.api.responses import MilestonePublic, SourceStatus, SyncRequested, SyncRunPublic, TaskPublic
 from service.ids import Id, is_id
-from service.tables import InboxEvent, Milestone, Source, SyncRun, SyncState, Task, TaskAssignee, TaskMilestone, utcnow
+from service.tables import (
+    InboxEvent,
+    Milestone,
+    Source,
+    SyncRun,
+    SyncState,
+    Task,
+    TaskAssignee,
+    TaskMilestone,
+    table,
+    utcnow,
+)
 from service.timerange import RANGE_TEXT, BoundedDatetime, check_range
 
 router = APIRouter(tags=["tasks"])
-T, M, S, SR, SS = (Task.__table__, Milestone.__table__, Source.__table__, SyncRun.__table__, SyncState.__table__)
-TA, TM, IE = TaskAssignee.__table__, TaskMilestone.__table__, InboxEvent.__table__
+T, M, S, SR, SS = (table(Task), table(Milestone), table(Source), table(SyncRun), table(SyncState))
+TA, TM, IE = table(TaskAssignee), table(TaskMilestone), table(InboxEvent)
 
 _TASK_COLS = [c for c in T.c if c.name not in ("raw", "org_id")]
 
@@ -168,8 +179,8 @@ def source_status(source_id: Id, caller: ReadCaller, db: DbDep) -> dict[str, Any
         last = conn.execute(sa.select(SR).where(SR.c.source_id == source_id).order_by(SR.c.id.desc()).limit(1)).first()
         last_ok = conn.execute(sa.select(sa.func.max(SR.c.finished_at)).where(
             SR.c.source_id == source_id, SR.c.status == "ok")).scalar()
-        inbox = dict(conn.execute(sa.select(IE.c.status, sa.func.count()).where(IE.c.source_id == source_id)
-                                  .group_by(IE.c.status)).all())
+        inbox: dict[str, int] = dict(conn.execute(
+            sa.select(IE.c.status, sa.func.count()).where(IE.c.source_id == source_id).group_by(IE.c.status)).all())
         last_event = conn.execute(sa.select(sa.func.max(IE.c.received_at)).where(IE.c.source_id == source_id)).scalar()
         lease = conn.execute(sa.select(SS.c.lease_owner, SS.c.lease_expires_at).where(
             SS.c.source_id == source_id, SS.c.stream == "lease")).first()

@@ -63,7 +63,7 @@ async def _source(state: Any, kind: str, source_id: int) -> CachedSource:
     src = await state.source_cache.get(state.db.async_engine, source_id)
     if src is None or src.kind != kind:
         raise Problem(404, f"no {kind} source with id {source_id}")
-    return src  # type: ignore[no-any-return]
+    return src
 
 
 async def ingest(state: Any, kind: str, source_id: int, headers: Mapping[str, str],

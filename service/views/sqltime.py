@@ -41,7 +41,9 @@ def offset_segments(tz_name: str, until_year: int) -> tuple[tuple[datetime | Non
     tz = ZoneInfo(tz_name)
 
     def off(at: datetime) -> int:
-        return int(at.astimezone(tz).utcoffset().total_seconds())  # type: ignore[union-attr]
+        offset = at.astimezone(tz).utcoffset()
+        assert offset is not None, "a ZoneInfo zone has an offset at every instant"
+        return int(offset.total_seconds())
 
     day = datetime(_FIRST_YEAR, 1, 1, tzinfo=UTC)
     end = datetime(until_year + 1, 1, 1, tzinfo=UTC)

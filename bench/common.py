@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from service.settings import normalize_url
 
-__all__ = ["PG_ADMIN", "cpu_seconds", "create_pg_database", "drop_pg_database"]
+__all__ = ["PG_ADMIN", "cpu_seconds", "create_pg_database", "drop_pg_database", "pg_server_cpu"]
 
 PG_ADMIN = normalize_url(os.environ.get("TASKHUB_BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"))
 
@@ -36,3 +36,34 @@ def cpu_seconds() -> float:
     """User + system CPU of this process so far."""
     ru = resource.getrusage(resource.RUSAGE_SELF)
     return ru.ru_utime + ru.ru_stime
+
+
+def pg_server_cpu(url: str) -> float | None:
+    """CPU-s the local PostgreSQL server has used so far: its postmaster with the backends it has
+    reaped, plus the live processes (``/proc``). ``None`` for SQLite or a server on another host.
+    The whole server counts, so other clients' work shows too: read it on a quiet machine.
+
+    It is printed beside the sync's own CPU because work can move between them (the rollups were
+    kept by triggers inside the server before issue 17, by the store's statements after)."""
+    if not url.startswith("postgresql") or not any(h in url for h in ("@127.0.0.1", "@localhost", "@/")):
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    comm: dict[int, str] = {}
+    stats: dict[int, list[str]] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/comm") as f:
+                comm[int(pid)] = f.read().strip()
+            with open(f"/proc/{pid}/stat") as f:
+                stats[int(pid)] = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+    for pid, fields in stats.items():
+        if comm.get(pid) != "postgres":
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+        if comm.get(int(fields[1])) != "postgres":  # the postmaster: + the children it reaped
+            total += int(fields[13]) + int(fields[14])
+    return total / tick if total else None
+

@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, create_pg_database, drop_pg_database  # noqa: E402
+from bench.common import cpu_seconds, create_pg_database, drop_pg_database, pg_server_cpu  # noqa: E402
 
 RETIRED_CPU_PER_1000 = 0.3  # printed for reference; the figure to beat is sync CPU / floor
 TARGET_RSS_MB = 400
@@ -79,11 +79,11 @@ def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
                 "credentials": {"type": "jira_cloud", "email": "integration@example.com",
                                 "api_token": "sandbox-api-token"}}
         source_id = create_source(s, settings, org.id, SourceCreate.model_validate(body)).id  # type: ignore[arg-type]
-    cpu_ready = _cpu()
+    cpu_ready, server_ready = _cpu(), pg_server_cpu(db_url)
     t0 = time.perf_counter()
     run = run_sync(db, settings, source_id, mode="backfill", owner="bench")  # type: ignore[arg-type]
     elapsed = time.perf_counter() - t0
-    cpu_synced = _cpu()
+    cpu_synced, server_synced = _cpu(), pg_server_cpu(db_url)
     full_stats = _get(sandbox_url + "/_sandbox/stats")
     _post(sandbox_url + "/_sandbox/stats/reset")
     poll = run_sync(db, settings, source_id, mode="incremental", owner="bench")  # type: ignore[arg-type]
@@ -99,6 +99,7 @@ def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
     print(json.dumps({
         "api_calls": run.api_calls, "items_seen": run.items_seen, "elapsed": elapsed,
         "cpu_setup": cpu_ready - cpu_start, "cpu_sync": cpu_synced - cpu_ready, "cpu_total": _cpu(),
+        "server_cpu": None if server_ready is None or server_synced is None else server_synced - server_ready,
         "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
         "poll_api_calls": poll.api_calls, "poll_requests_seen_by_jira": poll_stats["total"],
         "poll_routes": poll_stats["by_route"], "poll_seen": poll.items_seen, "poll_changed": poll.items_changed,
@@ -245,6 +246,9 @@ def report(store: str, r: dict[str, Any], parent_cpu: float, minimum: dict[str, 
     print(f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = {per_1000_sync:.3f} CPU-s / 1,000 issues "
           f"(the retired absolute target was <= {RETIRED_CPU_PER_1000}); whole process incl. start-up and migrations "
           f"{parent_cpu:.1f} s = {per_1000_process:.3f}")
+    if r.get("server_cpu") is not None:
+        print(f"  PostgreSQL server CPU in the sync: {r['server_cpu']:.1f} s (the whole local server); taskhub + server "
+              f"{r['cpu_sync'] + r['server_cpu']:.1f} s")
     print(f"  peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB})")
     print(f"  no-change poll: {r['poll_requests_seen_by_jira']} requests (target <= {TARGET_POLL_REQUESTS}):"
           f" {', '.join(f'{k} x{v}' for k, v in r['poll_routes'].items())}; {r['poll_seen']} issues re-read in the"

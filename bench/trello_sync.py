@@ -45,7 +45,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import cpu_seconds, create_pg_database, drop_pg_database  # noqa: E402
+from bench.common import cpu_seconds, create_pg_database, drop_pg_database, pg_server_cpu  # noqa: E402
 
 RETIRED_CPU_PER_1000 = 0.3  # printed for reference; the figure to beat is sync CPU / floor
 TARGET_RSS_MB = 400
@@ -92,11 +92,11 @@ def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> No
             "webhook_secret": ready["app_secret"],
         }
         source_id = create_source(s, settings, org.id, SourceCreate.model_validate(body)).id  # type: ignore[arg-type]
-    cpu_ready = _cpu()
+    cpu_ready, server_ready = _cpu(), pg_server_cpu(db_url)
     t0 = time.perf_counter()
     run = run_sync(db, settings, source_id, mode="backfill", owner="bench")  # type: ignore[arg-type]
     elapsed = time.perf_counter() - t0
-    cpu_synced = _cpu()
+    cpu_synced, server_synced = _cpu(), pg_server_cpu(db_url)
     full_stats = _get(ready["url"] + "/_sandbox/stats")
     _post(ready["url"] + "/_sandbox/stats/reset")
     p0 = time.perf_counter()
@@ -119,6 +119,7 @@ def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> No
                 "elapsed": elapsed,
                 "cpu_setup": cpu_ready - cpu_start,
                 "cpu_sync": cpu_synced - cpu_ready,
+                "server_cpu": None if server_ready is None or server_synced is None else server_synced - server_ready,
                 "cpu_poll": cpu_polled - cpu_synced,
                 "cpu_total": _cpu(),
                 "maxrss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
@@ -316,6 +317,9 @@ def report(store: str, r: dict[str, Any], minimum: dict[str, int], cards: int, b
         f"(the retired absolute target was <= {RETIRED_CPU_PER_1000}); whole process incl. start-up and migrations "
         f"{r['cpu_total']:.1f} s = {per_1000_process:.3f}"
     )
+    if r.get("server_cpu") is not None:
+        print(f"  PostgreSQL server CPU in the sync: {r['server_cpu']:.1f} s (the whole local server); taskhub + server "
+              f"{r['cpu_sync'] + r['server_cpu']:.1f} s")
     print(f"  peak RSS: {rss_mb:.0f} MB (target < {TARGET_RSS_MB})")
     print(
         f"  no-change poll: {r['poll_requests_seen_by_trello']} requests for {boards} boards = "

@@ -3,7 +3,7 @@ PY ?= python3
 VENV ?= .venv
 BIN = $(VENV)/bin
 
-.PHONY: run serve test install lint bench clean
+.PHONY: run serve test typecheck install lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,12 +23,15 @@ serve: install
 # TEST_WORKERS=0` runs it in one process). loadgroup keeps the tests marked xdist_group together.
 TEST_WORKERS ?= 2
 
-test: install
+# mypy first (config in pyproject.toml): any error fails `make test` before a test runs.
+typecheck: install
+	$(BIN)/mypy service connectors mappings
+
+test: install typecheck
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
-lint: install
+lint: install typecheck
 	$(BIN)/ruff check service connectors mappings sandbox tests bench
-	$(BIN)/mypy service connectors mappings
 
 clean:
 	rm -rf $(VENV) .taskhub

@@ -51,12 +51,12 @@ def pg_server_cpu(url: str) -> float | None:
     total = 0
     comm: dict[int, str] = {}
     stats: dict[int, list[str]] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            with open(f"/proc/{pid}/comm") as f:
-                comm[int(pid)] = f.read().strip()
-            with open(f"/proc/{pid}/stat") as f:
-                stats[int(pid)] = f.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{entry}/comm") as f:
+                comm[int(entry)] = f.read().strip()
+            with open(f"/proc/{entry}/stat") as f:
+                stats[int(entry)] = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
     for pid, fields in stats.items():

@@ -250,3 +250,25 @@ def test_writing_needs_no_function_registered_on_sqlite(sqlite_db):
         assert c.execute(sa.text("SELECT started_day FROM worklog")).scalar() == "2026-01-06"  # Tokyo: next day
     raw.dispose()
     _consistent(sqlite_db, org)
+
+
+def test_scope_keys_of_any_text_select_exactly_their_rows(db):
+    """A write's keys are bound as one array (PostgreSQL) or an expanding list (SQLite): keys with
+    quotes, backslashes, commas, braces, spaces, the word NULL or nothing at all must select
+    exactly their own tasks and worklogs, and the rollups stay equal to a rebuild."""
+    from service.store.rollups import touched_tasks, with_worklogs
+
+    org = make_org(db)
+    src = make_source(db, org)
+    odd = ['a"b', "c\\d", "e,f", "{g}", "h i", "NULL", "", "é😀", 'x\\"y']
+    rnd = random.Random(7)
+    with db.write() as c:
+        apply_effects(c, org, src, [random_task(rnd, ext, 1) for ext in [*odd, "plain"]])
+        apply_effects(c, org, src, [_worklog(rnd, f"w{i}", ext) for i, ext in enumerate(odd)])
+    with db.read() as c:
+        assert with_worklogs(c, src, [*odd, "plain"]) == sorted(odd)
+        scope = touched_tasks(c, src, odd)
+        found = sorted(e for e, in c.execute(sa.select(T.c.external_id).where(scope.where), scope.params))
+    assert found == sorted(odd)
+    with db.write() as c:
+        assert rollups.check(c, org) == dict.fromkeys(rollups.check(c, org), 0)

@@ -39,11 +39,23 @@ def _t(ext, pts=3.0, project=None):
                                 assignees=[ANN], estimate_points=pts), raw={})
 
 
-def _run(threads):
+def _run(**bodies):
+    """Run each body in a thread of its own; what each raised, by name (an exception in a thread
+    would otherwise only be printed, and the test pass)."""
+    errors = {}
+
+    def catching(name, body):
+        try:
+            body()
+        except Exception as exc:  # noqa: BLE001 - reported by the caller's assertion
+            errors[name] = exc
+
+    threads = [threading.Thread(target=catching, args=item) for item in bodies.items()]
     for t in threads:
         t.start()
     for t in threads:
         t.join(60)
+    return errors
 
 
 def test_a_trello_board_page_and_a_webhook_batch_do_not_deadlock(pg_db, monkeypatch):
@@ -55,7 +67,6 @@ def test_a_trello_board_page_and_a_webhook_batch_do_not_deadlock(pg_db, monkeypa
     with db.write() as c:  # the board's project exists
         real_apply_effects(c, org, src, [_card("seed", "b1")])
     a_holds_project, b_started = threading.Event(), threading.Event()
-    errors = {}
 
     def gated(conn, *args, **kw):  # TrelloSyncer._apply: upsert_projects done, now apply_effects
         a_holds_project.set()
@@ -68,22 +79,16 @@ def test_a_trello_board_page_and_a_webhook_batch_do_not_deadlock(pg_db, monkeypa
                            ctx=SimpleNamespace(db=db, recorder=SimpleNamespace(items_changed=0)))
 
     def sync_side():  # the sync runner's Trello page (service/sync/trello.py:_apply)
-        try:
-            TrelloSyncer._apply(fake, "b1", {"id": "b1", "name": "Board"}, BoardContext.minimal("b1"),
-                                [_card("c1", "b1")], "cursor-1")
-        except Exception as exc:  # noqa: BLE001
-            errors["sync"] = exc
+        TrelloSyncer._apply(fake, "b1", {"id": "b1", "name": "Board"}, BoardContext.minimal("b1"),
+                            [_card("c1", "b1")], "cursor-1")
 
     def inbox_side():  # the inbox's _commit for a webhook on the same board
         a_holds_project.wait(10)
-        try:
-            with db.write() as c:
-                b_started.set()
-                real_apply_effects(c, org, src, [_card("c2", "b1")])
-        except Exception as exc:  # noqa: BLE001
-            errors["inbox"] = exc
+        with db.write() as c:
+            b_started.set()
+            real_apply_effects(c, org, src, [_card("c2", "b1")])
 
-    _run([threading.Thread(target=sync_side), threading.Thread(target=inbox_side)])
+    errors = _run(sync=sync_side, inbox=inbox_side)
     assert not errors, {k: (type(v).__name__, retryable(v), str(v).splitlines()[0]) for k, v in errors.items()}
 
 
@@ -100,7 +105,6 @@ def test_taskhub_apply_and_a_sync_page_do_not_deadlock(pg_db, monkeypatch):
     with db.write() as c:
         real_apply_effects(c, org, src, [_card("seed", "100", ann)])
     a_updated_projects, b_started = threading.Event(), threading.Event()
-    errors = {}
     real_replace = people_mod.replace_rates
 
     def gated_replace(s, *args):
@@ -117,23 +121,17 @@ def test_taskhub_apply_and_a_sync_page_do_not_deadlock(pg_db, monkeypatch):
                     "rates": [{"effective_from": "2026-01-01", "hourly_rate": 100}]}]})
 
     def apply_side():
-        try:
-            with db.session() as s:
-                apply_mod.apply_document(s, org, doc)
-                s.commit()
-        except Exception as exc:  # noqa: BLE001
-            errors["apply"] = exc
+        with db.session() as s:
+            apply_mod.apply_document(s, org, doc)
+            s.commit()
 
     def sync_side():  # a Jira page of the same project
         a_updated_projects.wait(10)
-        try:
-            with db.write() as c:
-                b_started.set()
-                real_apply_effects(c, org, src, [_card("c9", "100")])
-        except Exception as exc:  # noqa: BLE001
-            errors["sync"] = exc
+        with db.write() as c:
+            b_started.set()
+            real_apply_effects(c, org, src, [_card("c9", "100")])
 
-    _run([threading.Thread(target=apply_side), threading.Thread(target=sync_side)])
+    errors = _run(apply=apply_side, sync=sync_side)
     assert not errors, {k: (type(v).__name__, retryable(v), str(v).splitlines()[0]) for k, v in errors.items()}
 
 
@@ -163,8 +161,7 @@ def test_a_source_created_during_an_organization_wide_write_is_counted_once(pg_d
             apply_effects(c, org, src2, [_t("1")])
         other_done.set()
 
-    ts = [threading.Thread(target=rate_writer), threading.Thread(target=new_source_sync)]
-    _run(ts)
+    assert not _run(rates=rate_writer, sync=new_source_sync)
     with db.write() as c:
         diff = rollups.check(c, org)
     assert not any(diff.values())
@@ -190,8 +187,7 @@ def test_check_during_a_write_reports_no_difference(pg_db):
         with db.write() as c:
             result["diff"] = rollups.check(c, org)
 
-    ts = [threading.Thread(target=writer), threading.Thread(target=checker)]
-    _run(ts)
+    assert not _run(writer=writer, checker=checker)
     with db.write() as c:
         after = rollups.check(c, org)
     assert not any(result["diff"].values()) and not any(after.values()), (result, after)
@@ -219,37 +215,26 @@ def test_a_deadlock_in_a_statement_run_on_the_driver_is_retryable(pg_db):
     the API's 503 recognize (issue 17's review: it came out as a bare psycopg error)."""
     org = make_org(pg_db)
     s1, s2 = make_source(pg_db, org), make_source(pg_db, org, kind="trello", name="t")
-    errors: list[BaseException] = []
     a_has_s1, b_has_s2 = threading.Event(), threading.Event()
 
     def a() -> None:
-        try:
-            with pg_db.engine.begin() as c:
-                rollups.lock_sources(c, [s1])
-                a_has_s1.set()
-                b_has_s2.wait(5)
-                rollups.lock_sources(c, [s2])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        with pg_db.engine.begin() as c:
+            rollups.lock_sources(c, [s1])
+            a_has_s1.set()
+            b_has_s2.wait(5)
+            rollups.lock_sources(c, [s2])
 
     def b() -> None:
-        try:
-            with pg_db.engine.begin() as c:
-                a_has_s1.wait(5)
-                rollups.lock_sources(c, [s2])
-                b_has_s2.set()
-                time.sleep(0.3)
-                rollups.lock_sources(c, [s1])
-        except BaseException as exc:  # noqa: BLE001
-            errors.append(exc)
+        with pg_db.engine.begin() as c:
+            a_has_s1.wait(5)
+            rollups.lock_sources(c, [s2])
+            b_has_s2.set()
+            time.sleep(0.3)
+            rollups.lock_sources(c, [s1])
 
-    ts = [threading.Thread(target=a), threading.Thread(target=b)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join(30)
+    errors = _run(a=a, b=b)
     assert len(errors) == 1, errors
-    exc = errors[0]
+    (exc,) = errors.values()
     assert getattr(getattr(exc, "orig", None), "sqlstate", None) == "40P01"
     assert isinstance(exc, sa.exc.DBAPIError), type(exc)
     assert retryable(exc)

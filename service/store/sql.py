@@ -100,7 +100,18 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     return ins.from_select(list(columns), sa.select(*(value(c) for c in columns)).where(sa.true()))
 
 
-_DRIVER: dict[tuple[str, int], tuple[Any, str, Callable[[dict[str, Any]], Any]]] = {}
+_PREPARED: dict[tuple[str, str, int], tuple[Any, tuple[Any, ...]]] = {}
+
+
+def _prepared(kind: str, conn: Connection, stmt: Any, build: Callable[[], tuple[Any, ...]]) -> tuple[Any, ...]:
+    """What ``build`` derives from ``stmt`` for this path and dialect (its SQL, its binders),
+    made once per statement: cached by the statement's identity, the statement held with it so
+    that no other statement can take its id."""
+    key = (kind, conn.dialect.name, id(stmt))
+    found = _PREPARED.get(key)
+    if found is None or found[0] is not stmt:
+        found = _PREPARED[key] = (stmt, build())
+    return found[1]
 
 
 def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -118,16 +129,13 @@ def executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> 
     if dialect.name == "postgresql":  # a bulk_insert: the page as one JSON text
         _pg_rows(conn, stmt, rows)
         return
-    key = (dialect.name, id(stmt))
-    found = _DRIVER.get(key)
-    if found is None or found[0] is not stmt:
+    def build() -> tuple[Any, ...]:
         compiled = stmt.compile(dialect=dialect)
         names = tuple(compiled.positiontup or compiled.binds)
-        binds = compiled.binds
-        procs = [_sqlite_processor(binds[n].type, dialect) for n in names]
-        row = _row_binder(names, procs, positional=bool(compiled.positiontup))
-        found = _DRIVER[key] = (stmt, compiled.string, row)  # holds stmt: its id stays
-    _, sql, row = found
+        procs = [_sqlite_processor(compiled.binds[n].type, dialect) for n in names]
+        return compiled.string, _row_binder(names, procs, positional=bool(compiled.positiontup))
+
+    sql, row = _prepared("executemany", conn, stmt, build)
     conn.exec_driver_sql(sql, list(map(row, rows)))
 
 
@@ -183,8 +191,6 @@ def _sqlite_utc_text(value: datetime | None) -> str | None:
     return value.isoformat(" ", "microseconds")[:26]
 
 
-_PG_SQL: dict[int, tuple[Any, str, frozenset[str], Callable[[dict[str, Any]], Any]]] = {}
-
 # PostgreSQL refuses a jsonb document over 256 MB; a census writes a whole Trello board (up to
 # 70,000 cards with their raw JSON) as one page, so pages are cut well below that.
 _MAX_PAGE_BYTES = 64 * 1024 * 1024
@@ -199,14 +205,13 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
 
     from service.db import _ORJSON_OPTS, json_dumps
 
-    found = _PG_SQL.get(id(stmt))
-    if found is None or found[0] is not stmt:
+    def build() -> tuple[Any, ...]:
         names = [c.name for c in stmt.table.c if c.name in set(rows[0])]
-        compiled = stmt.compile(dialect=conn.dialect)
         binder = _row_binder(names, [_pg_processor(stmt.table.c[n].type, conn.dialect) for n in names],
                              positional=False)
-        found = _PG_SQL[id(stmt)] = (stmt, compiled.string, frozenset(_inserted(stmt)), binder)
-    _, sql, columns, row = found
+        return stmt.compile(dialect=conn.dialect).string, frozenset(_inserted(stmt)), binder
+
+    sql, columns, row = _prepared("json-page", conn, stmt, build)
     if rows[0].keys() != columns:  # jsonb_populate_recordset would take a missing one as NULL
         raise KeyError(f"bulk rows have columns {sorted(rows[0])}, the statement writes {sorted(columns)}")
     try:  # the options of the JSON type's serializer: what it hands to json.dumps comes back here
@@ -303,9 +308,6 @@ def driver_errors(conn: Connection, sql: str, params: Any = None) -> Iterator[No
         raise sa.exc.DBAPIError.instance(sql, params, exc, dbapi.Error, connection_invalidated=lost) from exc
 
 
-_PG_RUN: dict[int, tuple[Any, str, Any, dict[str, Any]]] = {}
-
-
 def run(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Execute ``stmt`` (built once, by ``statement``) with ``params``; its rows as the driver
     gives them, so use it where they are ids or text (no result type processing).
@@ -318,14 +320,13 @@ def run(conn: Connection, stmt: Any, params: dict[str, Any]) -> list[tuple[Any, 
     if conn.dialect.name != "postgresql":
         result = conn.execute(stmt, params)
         return [tuple(r) for r in result] if result.returns_rows else []
-    found = _PG_RUN.get(id(stmt))
-    if found is None or found[0] is not stmt:
+    def build() -> tuple[Any, ...]:
         compiled = stmt.compile(dialect=conn.dialect)
-        sql = re.sub(r"%\((\w+)\)s", r"%(\1)b", compiled.string)
         procs = {name: p for name, b in compiled.binds.items()
                  if (p := b.type._cached_bind_processor(conn.dialect)) is not None}
-        found = _PG_RUN[id(stmt)] = (stmt, sql, compiled, procs)  # holds stmt: its id stays
-    _, sql, compiled, procs = found
+        return re.sub(r"%\((\w+)\)s", r"%(\1)b", compiled.string), compiled, procs
+
+    sql, compiled, procs = _prepared("run", conn, stmt, build)
     values = compiled.construct_params(params)
     for name, proc in procs.items():
         values[name] = proc(values[name])

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.common import create_pg_database, drop_pg_database  # noqa: E402
 from service.db import Database  # noqa: E402
-from service.ingest import REPLAY, CachedSource, InboxWriter  # noqa: E402
+from service.ingest.receive import REPLAY, CachedSource, InboxWriter  # noqa: E402
 
 
 async def _run(url: str, events: int, fixed: bool) -> float:

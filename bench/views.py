@@ -422,7 +422,7 @@ def measure(db: Database, org: int, runs: int) -> list[tuple[str, float, float, 
     from cryptography.fernet import Fernet
 
     from service.app import create_app
-    from service.auth import create_token
+    from service.security.auth import create_token
     from service.settings import Settings
 
     with warnings.catch_warnings():

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
 from service.db import Database, get_database
-from service.ingest import InboxWriter, SourceCache
+from service.ingest.receive import InboxWriter, SourceCache
 from service.outage import OutageMonitor, watch_engine
 from service.settings import Settings, get_settings
 
@@ -87,8 +87,8 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(RequestIdMiddleware)
 
     from service import dashboard
-    from service.api import inbox, ops, portfolio, sources, tasks, tokens, views, webhooks
+    from service.api import inbox, milestones, ops, portfolio, sources, sync_runs, tasks, tokens, views, webhooks
 
-    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, tokens, dashboard):
+    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, milestones, sync_runs, tokens, dashboard):
         app.include_router(module.router)
     return app

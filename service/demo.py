@@ -138,7 +138,7 @@ class Demo:
         self.settings = self.settings.model_copy(update={"outbound_allow": ",".join(entries)})
 
     def _org_and_token(self) -> None:
-        from service.auth import create_org, create_token
+        from service.security.auth import create_org, create_token
         from service.tables import stored_id
 
         with self.db.session() as s:
@@ -149,7 +149,7 @@ class Demo:
     def _register_sources(self) -> None:
         from connectors.trello import TrelloApi
         from sandbox.jira.api import register_webhook
-        from service.schemas import SourceCreate
+        from service.api.schemas import SourceCreate
         from service.sources import create_source
 
         with self.db.session() as s:

@@ -14,8 +14,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service.api.problems import Problem
-from service.crypto import get_vault
-from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.api.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.security.crypto import get_vault
 from service.settings import Settings
 from service.tables import Source, stored_id, utcnow
 
@@ -145,7 +145,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         src.credentials_enc = vault.encrypt(_plain_credentials(body.credentials))
         src.deployment = _deployment(body.credentials.type)
     if body.scope is not None:
-        from service.schemas import JiraScope, TrelloScope
+        from service.api.schemas import JiraScope, TrelloScope
 
         want = JiraScope if src.kind == "jira" else TrelloScope
         if not isinstance(body.scope, want):
@@ -155,7 +155,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         src.webhook_secret_enc = vault.encrypt(body.webhook_secret.get_secret_value())
         src.webhook_secret_prev_enc, src.webhook_secret_prev_until = None, None
     elif body.rotate_webhook_secret:  # the old secret stays valid for the default overlap
-        from service.secret_rotation import apply_webhook_rotation
+        from service.security.rotation import apply_webhook_rotation
 
         shown = apply_webhook_rotation(src, settings).secret
     if "mapping_profile" in fields:

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from service.db import Database
-from service.inbox import Handler, claim, process_batch
+from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
 
 __all__ = ["Worker", "default_worker_id"]
@@ -31,7 +31,7 @@ class Worker:
     def __init__(self, db: Database, settings: Any, *, handlers: dict[str, Handler] | None = None,
                  worker_id: str | None = None, poll_sources: bool | None = None,
                  monitor: OutageMonitor | None = None) -> None:
-        from service.handlers import HANDLERS
+        from service.ingest.handlers import HANDLERS
 
         self.db = db
         self.settings = settings

@@ -11,7 +11,7 @@ JSON output).
 """
 
 from mappings.jira.changelog import normalize_field
-from mappings.jira.document import EXPECTED_DOCUMENTS, effect_to_json, effects_from_document
+from mappings.jira.documents import EXPECTED_DOCUMENTS, effect_to_json, effects_from_document
 from mappings.jira.fields import (
     FALLBACK_EPIC_LINK_FIELDS,
     FALLBACK_SPRINT_FIELDS,

@@ -17,14 +17,6 @@ from fastapi.responses import Response
 from sandbox.jira import mutations
 from sandbox.jira.fields import FieldSelection, field_catalog, render_issue
 from sandbox.jira.records import Webhook
-from sandbox.jira.render import (
-    myself,
-    render_history,
-    render_project,
-    render_version,
-    render_worklog,
-    server_info,
-)
 from sandbox.jira.respond import (
     ISSUE_NOT_FOUND,
     JiraHTTPError,
@@ -32,6 +24,14 @@ from sandbox.jira.respond import (
     int_param,
     jira_json,
     state_of,
+)
+from sandbox.jira.serialize import (
+    myself,
+    render_history,
+    render_project,
+    render_version,
+    render_worklog,
+    server_info,
 )
 
 __all__ = ["router"]

@@ -20,9 +20,9 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.jira import api, api_search, control
+from sandbox.jira.limits import FaultRule, rate_limit_headers
 from sandbox.jira.respond import JiraHTTPError, jira_error
 from sandbox.jira.state import JiraState
-from sandbox.jira.traffic import FaultRule, rate_limit_headers
 
 __all__ = ["create_app", "route_shape"]
 

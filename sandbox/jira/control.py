@@ -18,8 +18,8 @@ from fastapi.responses import Response
 from sandbox.jira import mutations
 from sandbox.jira.api import register_webhook
 from sandbox.jira.generator import generate
+from sandbox.jira.limits import FaultRule
 from sandbox.jira.respond import jira_json, state_of
-from sandbox.jira.traffic import FaultRule
 
 __all__ = ["router", "to_ms"]
 

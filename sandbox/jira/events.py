@@ -11,7 +11,7 @@ from typing import Any
 
 from sandbox.jira.fields import FieldSelection, render_issue
 from sandbox.jira.records import History, IssueRec, Version, WorklogRec
-from sandbox.jira.render import Ctx, render_history, render_user, render_version, render_worklog
+from sandbox.jira.serialize import Ctx, render_history, render_user, render_version, render_worklog
 from sandbox.jira.state import JiraState
 
 __all__ = ["webhook_ctx", "issue_event", "version_event", "worklog_event"]

@@ -18,7 +18,7 @@ from sandbox.jira.records import (
     STORY_POINTS_FIELD,
     IssueRec,
 )
-from sandbox.jira.render import (
+from sandbox.jira.serialize import (
     ISSUE_EXPAND,
     Ctx,
     fmt_dt,

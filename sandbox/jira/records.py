@@ -1,7 +1,7 @@
 """Compact in-memory records of the simulated Jira site, and its fixed catalogues.
 
 Issues are stored as slotted records (ids, small tuples, epoch milliseconds) and turned
-into Jira JSON only when asked (``render.py``), so the sandbox can hold 100k issues.
+into Jira JSON only when asked (``serialize.py``), so the sandbox can hold 100k issues.
 
 Catalogue values (status categories, issue types, priorities) follow real Jira Cloud
 responses: see /work/shared/realdata/jira-rest/airbyte/issues.json and the platform

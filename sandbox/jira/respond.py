@@ -8,7 +8,7 @@ import orjson
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
 
-from sandbox.jira.render import Ctx
+from sandbox.jira.serialize import Ctx
 from sandbox.jira.state import JiraState
 
 __all__ = [

@@ -3,7 +3,7 @@
 Everything that reads or changes records holds ``state.lock`` (a re-entrant lock).
 Issues are indexed by id, by key and by ``(updated, id)`` (a sorted list) so that the
 hot polling query ``updated >= X ORDER BY updated`` is a binary search plus a slice.
-Mutations live in ``mutations.py``; JSON shapes in ``render.py``.
+Mutations live in ``mutations.py``; JSON shapes in ``serialize.py``.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
+from sandbox.jira.limits import FaultPlan, Stats, TokenBucket
 from sandbox.jira.records import (
     IssueRec,
     Project,
@@ -24,7 +25,6 @@ from sandbox.jira.records import (
     Webhook,
     WorklogRec,
 )
-from sandbox.jira.traffic import FaultPlan, Stats, TokenBucket
 
 if TYPE_CHECKING:
     from sandbox.jira.webhooks import WebhookDispatcher

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from sandbox.trello import mutations
 from sandbox.trello.app import create_app
-from sandbox.trello.delivery import signature
 from sandbox.trello.errors import ApiError
 from sandbox.trello.generator import generate
 from sandbox.trello.server import serve, start
 from sandbox.trello.state import SandboxConfig, TrelloState
+from sandbox.trello.webhooks import signature
 
 __all__ = [
     "create_app",

@@ -17,12 +17,12 @@ import re
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from sandbox.trello.delivery import head_check
 from sandbox.trello.errors import ApiError
 from sandbox.trello.ids import ID_RE
 from sandbox.trello.records import Webhook
 from sandbox.trello.routes import ROUTES, Ctx, check_id
 from sandbox.trello.serialize import webhook_json
+from sandbox.trello.webhooks import head_check
 
 __all__ = ["split_batch_urls", "MAX_BATCH"]
 

@@ -33,7 +33,7 @@ from sandbox.trello.records import (
 )
 
 if TYPE_CHECKING:
-    from sandbox.trello.delivery import WebhookDelivery
+    from sandbox.trello.webhooks import WebhookDelivery
 
 __all__ = ["SandboxConfig", "Stats", "TrelloState"]
 
@@ -210,7 +210,7 @@ class TrelloState:
     def delivery(self) -> WebhookDelivery:
         with self.lock:
             if self._delivery is None:
-                from sandbox.trello.delivery import WebhookDelivery
+                from sandbox.trello.webhooks import WebhookDelivery
 
                 self._delivery = WebhookDelivery(self)
             return self._delivery

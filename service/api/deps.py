@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from sqlmodel import Session
 
 from service.api.problems import Problem
-from service.auth import TokenInfo, lookup_token, scope_allows
 from service.db import Database
+from service.security.auth import TokenInfo, lookup_token, scope_allows
 from service.settings import Settings
 
 __all__ = ["DbDep", "SessionDep", "SettingsDep", "Caller", "ReadCaller", "WriteCaller", "AdminCaller"]

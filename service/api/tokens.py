@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from service import auth
 from service.api.deps import AdminCaller, SessionDep
 from service.api.problems import Problem
+from service.api.schemas import TokenCreate, TokenCreated, TokenPublic
 from service.ids import Id
-from service.schemas import TokenCreate, TokenCreated, TokenPublic
+from service.security import auth
 from service.tables import ApiToken
 
 router = APIRouter(prefix="/api/v1/tokens", tags=["tokens"])

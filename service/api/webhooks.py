@@ -25,7 +25,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.api.problems import Problem, error_response, problem_response
 from service.api.responses import WebhookAccepted
 from service.ids import Id
-from service.ingest import DEDUPE, REPLAY, VERIFIERS, CachedSource
+from service.ingest.receive import DEDUPE, REPLAY, VERIFIERS, CachedSource
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("taskhub.webhooks")

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from service.auth import TokenInfo, lookup_token
 from service.dashboard import build, data
 from service.dashboard.render import STATIC, render
 from service.dashboard.session import (
@@ -30,6 +29,7 @@ from service.dashboard.session import (
 )
 from service.db import Database
 from service.ids import is_id
+from service.security.auth import TokenInfo, lookup_token
 from service.tables import utcnow
 from service.timerange import OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view

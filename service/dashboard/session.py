@@ -2,7 +2,7 @@
 
 Signing in stores a ``dashboard_session`` row keyed by the SHA-256 of a random secret and
 sends that secret in a cookie sealed with the service's Fernet vault (AES-128-CBC +
-HMAC-SHA256, ``service/crypto.py``) together with its expiry. The seal means a cookie can be
+HMAC-SHA256, ``service/security/crypto.py``) together with its expiry. The seal means a cookie can be
 neither read nor forged without ``TASKHUB_SECRET_KEY``, and an expired one is refused without
 touching the store; the row is what makes signing out real: ``/logout`` deletes it, so the
 cookie, even if kept (a copied header, a shared machine), opens nothing afterwards.
@@ -30,9 +30,9 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
-from service.crypto import ConfigError, Vault, get_vault
 from service.dashboard.data import table
 from service.db import Database
+from service.security.crypto import ConfigError, Vault, get_vault
 from service.settings import Settings
 from service.tables import ApiToken, DashboardSession
 

@@ -1,5 +1,5 @@
 """Trello board contexts and the effects around re-fetched cards, shared by the sync
-(``service/sync/trello.py``) and the webhook handler (``service/handlers/trello.py``).
+(``service/sync/trello.py``) and the webhook handler (``service/ingest/handlers/trello.py``).
 
 Reference: https://developer.atlassian.com/cloud/trello/guides/rest-api/action-types/
 A board's context (lists, labels, members, custom field definitions, milestone cards) is

@@ -7,8 +7,8 @@ import pytest
 from connectors.errors import NotFound, RateLimited, Transient, Unauthorized
 from connectors.jira import JiraAuth, JiraClient
 from sandbox.jira import JiraConfig, JiraState, generate, start
+from sandbox.jira.limits import FaultRule
 from sandbox.jira.mutations import delete_worklog, log_work
-from sandbox.jira.traffic import FaultRule
 from tests.connectors.conftest import DC_AUTH, SANDBOX_OUTBOUND
 
 ALL = "project in (APOLLO, BEACON, CIRRUS)"

@@ -14,8 +14,8 @@ from connectors.errors import Fatal, NotFound
 from connectors.trello import TrelloApi
 from connectors.trello.webhooks import dedupe_key, sign, verify_signature
 from sandbox.trello import TrelloState, mutations
-from sandbox.trello.delivery import signature as sandbox_signature
 from sandbox.trello.testing import CallbackReceiver
+from sandbox.trello.webhooks import signature as sandbox_signature
 from tests.realdata import REALDATA
 
 World = tuple[str, TrelloState]

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from service.app import create_app
-from service.auth import create_org, create_token
 from service.db import Database
+from service.security.auth import create_org, create_token
 from service.settings import Settings
 from tests.dashboard.world import Org, TestClient, build_org, make_settings, sign_in
 

@@ -8,10 +8,10 @@ from http.cookies import SimpleCookie
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from service.crypto import Vault, get_vault
 from service.dashboard.data import table
 from service.dashboard.session import COOKIE_NAME, SESSION_SECONDS, open_session, seal, unseal
 from service.db import Database
+from service.security.crypto import Vault, get_vault
 from service.tables import ApiToken, DashboardSession, utcnow
 from tests.dashboard.world import Org, TestClient, make_settings, sign_in
 

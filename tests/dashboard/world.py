@@ -44,9 +44,9 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service import store
-from service.auth import create_token
 from service.dashboard.data import table
 from service.db import Database
+from service.security.auth import create_token
 from service.settings import Settings
 from service.store import rollups
 from service.tables import (

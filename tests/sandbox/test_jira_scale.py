@@ -9,8 +9,8 @@ import pytest
 from sandbox.jira import JiraState, generate
 from sandbox.jira.fields import FieldSelection, render_issue
 from sandbox.jira.jql import parse_jql
-from sandbox.jira.render import Ctx
 from sandbox.jira.search import keyset_page
+from sandbox.jira.serialize import Ctx
 
 
 @pytest.mark.slow

@@ -11,8 +11,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from service.app import create_app
-from service.auth import create_org, create_token
 from service.db import Database
+from service.security.auth import create_org, create_token
 from service.settings import Settings
 
 with warnings.catch_warnings():

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
 from service.db import Database
-from service.inbox import Outcome
+from service.ingest.inbox import Outcome
 from service.settings import Settings
 from service.tables import Change, InboxEvent, utcnow
 from service.worker import Worker

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from mappings.model import Ignored
-from service.inbox import Outcome, claim, process_batch, retry_events
+from service.ingest.inbox import Outcome, claim, process_batch, retry_events
 from service.tables import Change, InboxEvent, utcnow
 from tests.service.conftest import make_settings
 from tests.service.factories import make_org, make_source, task
@@ -163,7 +163,7 @@ def test_two_worker_processes_drain_5000_events_exactly_once_despite_sigkill(pg_
 
 def test_a_deadlocked_commit_is_retried(db, tmp_path, monkeypatch):
     """PostgreSQL aborts one of two deadlocked transactions (40P01); the batch runs again."""
-    import service.inbox as inbox
+    import service.ingest.inbox as inbox
 
     class Deadlock(Exception):
         sqlstate = "40P01"

@@ -37,7 +37,7 @@ import sqlalchemy as sa
 
 from service.app import create_app
 from service.db import Database
-from service.ingest import CachedSource, InboxWriter
+from service.ingest.receive import CachedSource, InboxWriter
 from service.outage import is_database_unavailable
 from tests.service.conftest import JIRA_SOURCE, make_settings, make_tenant
 from tests.service.live import free_port, serve

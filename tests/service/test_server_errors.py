@@ -130,7 +130,7 @@ def test_a_psycopg_refusal_of_a_statement_is_a_bug_not_an_outage(pg_db):
     """psycopg raises OperationalError without a SQLSTATE for its own limits too: 70,000 bound
     parameters are refused before anything is sent. That was answered "503 database unavailable
     (connection failed)" and hid the bug; the connection is fine, so it is a 500."""
-    from service.inbox import retry_events
+    from service.ingest.inbox import retry_events
 
     exc = _raised(lambda: retry_events(pg_db, None, list(range(1, 70_000))))
     assert isinstance(exc, sa.exc.OperationalError) and "65535" in str(exc)
@@ -155,7 +155,7 @@ def test_retry_takes_at_most_1000_ids(client, acme):
 def test_only_a_hung_up_server_is_a_lost_inbox_connection(pg_db, message, lost):
     import asyncpg
 
-    from service.ingest import _connection_loss
+    from service.ingest.receive import _connection_loss
 
     async def scenario() -> BaseException:
         conn = await asyncpg.connect(pg_db.url.replace("postgresql+psycopg://", "postgresql://"))

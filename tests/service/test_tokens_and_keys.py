@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
-from service.auth import create_token
-from service.cli import app as cli_app
-from service.crypto import Vault
+from service.api.schemas import SourceCreate
+from service.cli.main import app as cli_app
 from service.db import reset_database_cache
-from service.schemas import SourceCreate
+from service.security.auth import create_token
+from service.security.crypto import Vault
 from service.settings import Settings, get_settings
 from service.sources import create_source
 from service.tables import ApiToken, Source, utcnow
@@ -134,7 +134,7 @@ def test_cli_token_lifecycle(cli, acme, db):
     assert made["token"] not in listed.stdout and acme.admin not in listed.stdout
     assert cli("token", "revoke", str(made["id"])).exit_code == 0
     with db.session() as s:
-        from service.auth import lookup_token
+        from service.security.auth import lookup_token
 
         assert lookup_token(s, made["token"]) is None
     assert cli("token", "revoke", str(made["id"])).exit_code == 0  # idempotent
@@ -208,7 +208,7 @@ def test_secrets_rotate_reencrypts_everything_under_the_newest_key(cli, acme, db
 def test_secrets_rotate_leaves_a_row_changed_meanwhile_and_says_so(db, acme, keys, monkeypatch):
     """A replica still writing under the old key between our read and our write: its value is
     kept (compare-and-set), the report names the source, and the next run rotates it."""
-    from service import secret_rotation
+    from service.security import rotation as secret_rotation
 
     old, new = keys
     ids = _sources(db, acme.org_id, old)
@@ -269,7 +269,7 @@ def test_create_token_refuses_a_bad_expiry(db, acme):
 
 
 def test_a_bad_key_in_the_list_is_named(keys):
-    from service.crypto import ConfigError
+    from service.security.crypto import ConfigError
 
     with pytest.raises(ConfigError, match="key 2 of 2 is not a valid Fernet key"):
         Vault(f"{keys[0]},not-a-key")

@@ -68,9 +68,9 @@ def test_a_digest_collision_is_not_taken_for_a_replay(client, acme, db, monkeypa
     """Two different bodies under one 64-bit digest: both stored (the second without a digest,
     so only its identifier dedupes it: the odds of that are about n / 2^64 per event); the
     bytes, not the digest, decide what a replay is."""
-    import service.ingest
+    import service.ingest.receive
 
-    monkeypatch.setattr(service.ingest, "body_digest", lambda body: -(2**63))
+    monkeypatch.setattr(service.ingest.receive, "body_digest", lambda body: -(2**63))
     sid, secret = _jira(client, acme)
     other = BODY.replace(b'"42"', b'"43"')
     answers = [client.post(f"/webhooks/jira/{sid}", content=b,

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from sandbox.jira import JiraConfig, JiraState, generate, start
 from sandbox.server import free_port
-from service.cli import app
+from service.cli.main import app
 from service.db import get_database, reset_database_cache
 from service.settings import get_settings
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, register_jira
@@ -85,7 +85,7 @@ def test_sandbox_jira_command_serves_a_seeded_site(tmp_path: Path):
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(  # noqa: S603 - our own CLI
-        [sys.executable, "-c", "from service.cli import app; app()", "sandbox", "jira", "--port", str(port),
+        [sys.executable, "-c", "from service.cli.main import app; app()", "sandbox", "jira", "--port", str(port),
          "--seed-issues", "40",
          "--projects", "2"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

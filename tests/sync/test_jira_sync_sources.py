@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from connectors.errors import Unauthorized
 from sandbox.jira import JiraConfig, JiraState, generate, mutations, start
 from service.app import create_app
-from service.auth import create_token
+from service.security.auth import create_token
 from service.sync.runner import SyncBusy, run_sync
 from service.tables import Source, SyncRun, Task, Worklog
 from tests.sync.conftest import FakeSleep, JiraSite, register_jira, sync_settings

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from service.remap import remap_source
+from service.sync.remap import remap_source
 from service.sync.runner import run_sync
 from service.tables import Source, Task
 from tests.sync.conftest import FakeSleep

@@ -19,7 +19,7 @@ def test_taskhub_sandbox_trello_serves_the_seeded_boards():
         [
             sys.executable,
             "-c",
-            "from service.cli import main; main()",
+            "from service.cli.main import main; main()",
             "sandbox",
             "trello",
             "--port",

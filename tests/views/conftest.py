@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from service.auth import create_token
 from service.db import Database
+from service.security.auth import create_token
 from tests.service.conftest import acme, client, globex, settings  # noqa: F401 - fixtures
 from tests.views.portfolio_data import World, build, make_world, phase1
 

@@ -245,7 +245,7 @@ def test_another_organizations_ids_are_not_found_on_every_route(client, bare, ma
 
 
 def make_org_headers(client, world) -> dict[str, str]:
-    from service.auth import create_token
+    from service.security.auth import create_token
 
     with client.app.state.db.session() as s:
         return {"Authorization": f"Bearer {create_token(s, world.org_id, 'read')[0]}"}

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from service.cli import app
+from service.cli.main import app
 from service.db import reset_database_cache
 from service.settings import get_settings
 from service.tables import (

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli import app, fail
+from service.cli.main import app, fail
 
 sandbox_app = typer.Typer(no_args_is_help=True, help="Simulated Jira / Trello sites (demo, tests, benchmarks).")
 app.add_typer(sandbox_app, name="sandbox")

@@ -103,7 +103,7 @@ def org_create(name: str, timezone: Annotated[str, typer.Option(help="IANA time 
     """Create an organization."""
     from sqlalchemy.exc import IntegrityError
 
-    from service.auth import create_org
+    from service.security.auth import create_org
 
     _, db = _db()
     if len(currency) != 3 or not currency.isalpha():
@@ -150,7 +150,7 @@ def token_create(
     expires_in: Annotated[int | None, typer.Option(help="Days until it expires (default: never).")] = None,
 ) -> None:
     """Create an API token; it is printed once and stored hashed."""
-    from service.auth import MAX_EXPIRY_DAYS, SCOPES, create_token
+    from service.security.auth import MAX_EXPIRY_DAYS, SCOPES, create_token
 
     if scope not in SCOPES:
         fail(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
@@ -193,7 +193,7 @@ def inbox_retry(
     ids: Annotated[list[int] | None, typer.Argument(help="Event ids; none = every parked event.")] = None,
 ) -> None:
     """Requeue parked (or the given failed) events."""
-    from service.inbox import retry_events
+    from service.ingest.inbox import retry_events
 
     _, db = _db()
     n = retry_events(db, None, ids, statuses=("parked", "failed") if ids else ("parked",))
@@ -261,7 +261,7 @@ def normalize(
     timezone: Annotated[str | None, typer.Option(help="Organization time zone for dates.")] = None,
 ) -> None:
     """Print the effects a webhook payload or REST response has, one JSON object per line."""
-    from service.normalize import normalize_document
+    from service.cli.normalize import normalize_document
 
     if kind not in ("jira", "trello"):
         fail(f"kind must be jira or trello, not {kind!r}")
@@ -283,8 +283,8 @@ def main() -> None:  # pragma: no cover
 
 
 # The other command groups live in their own modules and register on ``app`` when imported.
-import service.cli_apply  # noqa: E402, F401
-import service.cli_demo  # noqa: E402, F401
-import service.cli_sandbox  # noqa: E402, F401
-import service.cli_security  # noqa: E402, F401 - extends the token and source groups
-import service.cli_sync  # noqa: E402, F401
+import service.cli.apply  # noqa: E402, F401
+import service.cli.demo  # noqa: E402, F401
+import service.cli.sandbox  # noqa: E402, F401
+import service.cli.security  # noqa: E402, F401 - extends the token and source groups
+import service.cli.sync  # noqa: E402, F401

@@ -13,8 +13,8 @@ from typing import Annotated
 
 import typer
 
-from service.cli import _db, _org_id, app, fail, token_app
-from service.cli_sync import source_app
+from service.cli.main import _db, _org_id, app, fail, token_app
+from service.cli.sync import source_app
 
 secrets_app = typer.Typer(no_args_is_help=True, help="Keys and secrets at rest.")
 app.add_typer(secrets_app, name="secrets")
@@ -36,7 +36,7 @@ def _iso(value: datetime | None) -> str | None:
 @token_app.command("list")
 def token_list(org: Annotated[str, typer.Option(help="Organization id or name.")]) -> None:
     """List an organization's tokens (id, name, prefix, scope, dates); never the tokens."""
-    from service.auth import list_tokens
+    from service.security.auth import list_tokens
 
     _, db = _db()
     with db.session() as s:
@@ -50,7 +50,7 @@ def token_list(org: Annotated[str, typer.Option(help="Organization id or name.")
 @token_app.command("revoke")
 def token_revoke(token_id: Annotated[str, typer.Argument(help="Token id (see 'taskhub token list').")]) -> None:
     """Revoke a token: it and its dashboard sessions stop working at once. Again: no change."""
-    from service.auth import revoke_token
+    from service.security.auth import revoke_token
 
     _, db = _db()
     with db.session() as s:
@@ -69,7 +69,7 @@ def secrets_rotate() -> None:
     replica, run this until it prints "complete": true (a run that rotated something, or met a
     row changed meanwhile, is followed by another), then drop the old keys.
     """
-    from service.secret_rotation import rotate_stored_secrets
+    from service.security.rotation import rotate_stored_secrets
 
     settings, db = _db()
     report = rotate_stored_secrets(db, settings)
@@ -90,7 +90,7 @@ def source_rotate_secret(
 ) -> None:
     """A new webhook secret for a Jira source, printed once; the old one works for the overlap."""
     from service.api.problems import Problem
-    from service.secret_rotation import MAX_OVERLAP_HOURS, rotate_webhook_secret
+    from service.security.rotation import MAX_OVERLAP_HOURS, rotate_webhook_secret
 
     source_id = _id(source, "the source id")
     if not 0 <= overlap <= MAX_OVERLAP_HOURS:

@@ -202,7 +202,7 @@ class SourceCache:
             )).first()
         if row is None:
             return None
-        from service.crypto import get_vault
+        from service.security.crypto import get_vault
         from service.sources import callback_url
 
         vault = get_vault(self._settings)

@@ -12,7 +12,7 @@ import typer
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
-from service.cli import _db, _setup_logging, app, fail
+from service.cli.main import _db, _setup_logging, app, fail
 
 
 def _progress_printer(tty: bool) -> tuple[Progress | None, Callable[[str, int, int | None], None]]:
@@ -95,7 +95,7 @@ def source_list() -> None:
 @app.command()
 def remap(source: Annotated[int, typer.Argument(help="Source id.")]) -> None:
     """Re-apply the current mapping profile to the stored raw JSON of a source (no API calls)."""
-    from service.remap import remap_source
+    from service.sync.remap import remap_source
 
     _, db = _db()
     try:

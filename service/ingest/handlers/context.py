@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.inbox import HandlerContext
+from service.ingest.inbox import HandlerContext
 from service.sources import source_secrets
 from service.sync.runner import SyncContext, source_profile
 from service.sync.state import RunRecorder

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli import app, fail
+from service.cli.main import app, fail
 
 
 @app.command()
@@ -39,7 +39,7 @@ def demo(
 
     opts = DemoOptions(port=port, host=host, data_dir=data_dir, jira_issues_per_project=jira_issues,
                        trello_cards_per_board=trello_cards, trickle_seconds=trickle)
-    from service.cli_sync import _progress_printer
+    from service.cli.sync import _progress_printer
 
     bar, progress = _progress_printer(tty)
     d = Demo(opts, say=say, progress=progress)

@@ -11,7 +11,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from service.cli import app, fail
+from service.cli.main import app, fail
 
 __all__ = ["apply"]
 
@@ -31,7 +31,7 @@ def apply(
     import yaml
     from sqlmodel import select
 
-    from service.cli import _db
+    from service.cli.main import _db
     from service.portfolio import ApplyError, apply_document, parse_document
     from service.portfolio.projects import row_id
     from service.tables import Organization

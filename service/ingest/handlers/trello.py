@@ -32,8 +32,8 @@ from connectors.trello.client import TrelloApi
 from mappings.model import Effect, Ignored
 from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
-from service.handlers.context import client_context
-from service.inbox import ClaimedEvent, HandlerContext, Outcome
+from service.ingest.handlers.context import client_context
+from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome
 from service.store.tasks import change_rows, insert_changes
 from service.sync.runner import source_profile
 from service.sync.trello import make_trello_client

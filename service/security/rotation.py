@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from service.api.problems import Problem
-from service.crypto import ConfigError, get_vault
 from service.db import Database
+from service.security.crypto import ConfigError, get_vault
 from service.settings import Settings
 from service.tables import Source, stored_id, table, utcnow
 

@@ -16,7 +16,7 @@ import orjson
 from connectors.errors import NotFound
 from mappings.jira import effects_from_webhook, map_worklog
 from mappings.model import Effect, Ignored, WorklogUpsert
-from service.inbox import ClaimedEvent, HandlerContext, Outcome
+from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome
 from service.sync.jira import site_fields
 from service.sync.runner import source_profile
 
@@ -73,7 +73,7 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
 
 
 def _fetch_worklogs(ctx: HandlerContext, ids: list[str]) -> dict[str, dict[str, Any]]:
-    from service.handlers.context import client_context
+    from service.ingest.handlers.context import client_context
     from service.sync.jira import make_jira_client
 
     client = make_jira_client(client_context(ctx), max_attempts=3, max_wait=10.0)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from service.inbox import ClaimedEvent, Handler, HandlerContext, Outcome
+from service.ingest.inbox import ClaimedEvent, Handler, HandlerContext, Outcome
 
 __all__ = ["HANDLERS"]
 
 
 def _jira(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
-    from service.handlers.jira import handle
+    from service.ingest.handlers.jira import handle
 
     return handle(ctx, events)
 
 
 def _trello(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]:
-    from service.handlers.trello import handle
+    from service.ingest.handlers.trello import handle
 
     return handle(ctx, events)
 

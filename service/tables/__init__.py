@@ -1,0 +1,43 @@
+"""SQLModel tables, one module per area. Never returned from the API as-is (see service/api/schemas.py).
+
+Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
+``remote_updated_at`` drives the monotonic guard; ``raw`` keeps the vendor JSON.
+"""
+
+from service.tables.base import stored_id, table, utcnow
+from service.tables.inbox import InboxEvent
+from service.tables.portfolio import Milestone, Person, PersonIdentity, PersonRate, Portfolio, PortfolioProject, Project
+from service.tables.rollups import MilestoneRollup, TaskDayRollup, TaskRollup, WorkloadRollup, WorklogRollup
+from service.tables.sources import Source, SyncRun, SyncState
+from service.tables.tasks import Change, Task, TaskAssignee, TaskMilestone, Worklog
+from service.tables.tenancy import ApiToken, DashboardSession, Organization
+
+__all__ = [
+    "Organization",
+    "ApiToken",
+    "DashboardSession",
+    "Source",
+    "SyncState",
+    "SyncRun",
+    "Project",
+    "Portfolio",
+    "PortfolioProject",
+    "Person",
+    "PersonIdentity",
+    "PersonRate",
+    "Milestone",
+    "Task",
+    "TaskAssignee",
+    "TaskMilestone",
+    "Worklog",
+    "Change",
+    "TaskRollup",
+    "TaskDayRollup",
+    "MilestoneRollup",
+    "WorkloadRollup",
+    "WorklogRollup",
+    "InboxEvent",
+    "stored_id",
+    "table",
+    "utcnow",
+]

@@ -1,0 +1,68 @@
+"""Sources (a Jira site or a Trello account) and the state of their syncs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from service.tables.base import ID, _fk, _json, utcnow
+
+
+class Source(SQLModel, table=True):
+    __tablename__ = "source"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name", name="uq_source_org_name"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    org_id: int = _fk("organization.id")
+    kind: str = Field(max_length=10)  # jira | trello
+    name: str = Field(max_length=200)
+    base_url: str | None = Field(default=None, max_length=500)
+    deployment: str | None = Field(default=None, max_length=20)  # cloud | datacenter
+    credentials_enc: str | None = Field(default=None, sa_type=sa.Text)
+    webhook_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
+    # The secret a rotation replaced, still accepted until ``webhook_secret_prev_until``
+    # (migration 0013): senders configured with it keep working through the overlap.
+    webhook_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
+    webhook_secret_prev_until: datetime | None = None
+    scope: Any = _json()
+    mapping_profile: Any = _json()
+    poll_interval_seconds: int = Field(default=300)
+    enabled: bool = True
+    status: str = Field(default="ok", max_length=20)  # ok | degraded
+    status_reason: str | None = Field(default=None, sa_type=sa.Text)
+    site_info: Any = _json()  # discovered: time zone, field ids, deployment
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SyncState(SQLModel, table=True):
+    __tablename__ = "sync_state"
+    __table_args__ = (sa.UniqueConstraint("source_id", "stream", name="uq_sync_state"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    source_id: int = _fk("source.id", index=False)
+    stream: str = Field(max_length=50)
+    cursor: str | None = Field(default=None, sa_type=sa.Text)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    lease_expires_at: datetime | None = None
+    last_run_at: datetime | None = None
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class SyncRun(SQLModel, table=True):
+    __tablename__ = "sync_run"
+    __table_args__ = (sa.Index("ix_sync_run_source", "source_id", "started_at"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    mode: str = Field(max_length=20)  # backfill | incremental | census | webhook
+    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    api_calls: int = 0
+    items_seen: int = 0
+    items_changed: int = 0
+    errors: int = 0
+    error: str | None = Field(default=None, sa_type=sa.Text)
+    duration_ms: int | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.trello.client import TrelloApi
+from connectors.trello.client import TrelloClient
 from connectors.trello.ratelimit import (
     RateLimiter,
     SlidingBucket,
@@ -13,7 +13,7 @@ from connectors.trello.session import TrelloSession
 from connectors.trello.webhooks import dedupe_key, sign, verify_signature
 
 __all__ = [
-    "TrelloApi",
+    "TrelloClient",
     "TrelloSession",
     "RateLimiter",
     "SlidingBucket",

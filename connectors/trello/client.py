@@ -2,7 +2,7 @@
 
 Reference: https://developer.atlassian.com/cloud/trello/rest/ — boards, cards, actions,
 batch, webhooks. Every call goes through ``trello.TrelloClient.fetch_json`` (key +
-token mode: ``TrelloClient(api_key=KEY, api_secret=TOKEN)``; passing ``token=``
+token mode: ``trello.TrelloClient(api_key=KEY, api_secret=TOKEN)``; passing ``token=``
 would switch py-trello to OAuth1 signing). The session (``session.py``) rewrites the
 base URL, sets the timeout, paces requests and raises ``connectors.errors``.
 
@@ -28,7 +28,7 @@ from connectors.retry import read_retry
 from connectors.trello.ratelimit import RateLimiter, default_limiter
 from connectors.trello.session import TRELLO_API, TrelloSession
 
-__all__ = ["TrelloApi", "BATCH_SIZE", "ACTIONS_PAGE", "CARD_FIELDS"]
+__all__ = ["TrelloClient", "BATCH_SIZE", "ACTIONS_PAGE", "CARD_FIELDS"]
 
 BATCH_SIZE = 10  # Trello's /batch takes at most 10 routes
 ACTIONS_PAGE = 1000  # the largest `limit` /boards/{id}/actions accepts
@@ -48,7 +48,7 @@ def _flag(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-class TrelloApi:
+class TrelloClient:
     """Paced, classified, retried reads and plain writes against one Trello key + token."""
 
     def __init__(
@@ -230,7 +230,7 @@ class TrelloApi:
         return collected
 
     # -- webhooks -------------------------------------------------------------------
-    def create_webhook(
+    def register_webhook(
         self, callback_url: str, id_model: str, description: str = "", *, active: bool = True
     ) -> dict[str, Any]:
         """``POST /1/webhooks``; Trello HEADs ``callback_url`` first: not 200 → 400 → ``Fatal``."""

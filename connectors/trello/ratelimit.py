@@ -11,7 +11,7 @@ once and another ~100 during the next 10 s — up to 2× the limit inside one of
 Trello's windows. A little slack is added to each window for network jitter (the
 server counts arrival, we count departure).
 
-One process-wide limiter (``default_limiter()``) is shared by every ``TrelloApi`` that
+One process-wide limiter (``default_limiter()``) is shared by every ``TrelloClient`` that
 is not given its own, so two sources on one token share one budget.
 """
 
@@ -141,7 +141,7 @@ _default_lock = threading.Lock()
 
 
 def default_limiter() -> RateLimiter:
-    """The process-wide limiter shared by every ``TrelloApi`` built without its own."""
+    """The process-wide limiter shared by every ``TrelloClient`` built without its own."""
     global _default
     with _default_lock:
         if _default is None:

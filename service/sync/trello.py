@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from connectors.trello.client import BATCH_SIZE, TrelloApi
+from connectors.trello.client import BATCH_SIZE, TrelloClient
 from mappings.model import DeletedReason, Effect, TaskDelete
 from mappings.trello import BoardContext, parse_datetime
 from service import store
@@ -58,9 +58,9 @@ log = logging.getLogger("taskhub.sync.trello")
 TRELLO_API = "https://api.trello.com/1"
 
 
-def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloApi:
+def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloClient:
     creds = ctx.secrets.credentials
-    return TrelloApi(
+    return TrelloClient(
         creds["api_key"],
         creds["token"],
         base_url=ctx.source.base_url or TRELLO_API,
@@ -71,7 +71,7 @@ def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloApi:
 
 
 class TrelloSyncer:
-    def __init__(self, ctx: SyncContext, client: TrelloApi | None = None) -> None:
+    def __init__(self, ctx: SyncContext, client: TrelloClient | None = None) -> None:
         self.ctx = ctx
         self.source = ctx.source
         self.source_id = stored_id(ctx.source)

@@ -99,16 +99,16 @@ def trello_limiter(trello_clock: object) -> object:
 def make_trello_api(
     trello_world: tuple[str, object], trello_clock: object, trello_limiter: object
 ) -> Iterator[Callable[..., object]]:
-    """Build ``TrelloApi`` clients against the sandbox (fake sleep, test limiter); closes them after."""
-    from connectors.trello import TrelloApi
+    """Build ``TrelloClient`` clients against the sandbox (fake sleep, test limiter); closes them after."""
+    from connectors.trello import TrelloClient
 
-    made: list[TrelloApi] = []
+    made: list[TrelloClient] = []
 
-    def make(**overrides: object) -> TrelloApi:
+    def make(**overrides: object) -> TrelloClient:
         kwargs: dict[str, object] = {"base_url": trello_world[0], "sleep": trello_clock.sleep,  # type: ignore[attr-defined]
                                      "limiter": trello_limiter, "outbound": SANDBOX_OUTBOUND}  # fmt: skip
         kwargs.update(overrides)
-        api = TrelloApi(str(kwargs.pop("api_key", TRELLO_KEY)), str(kwargs.pop("token", TRELLO_TOKEN)), **kwargs)  # type: ignore[arg-type]
+        api = TrelloClient(str(kwargs.pop("api_key", TRELLO_KEY)), str(kwargs.pop("token", TRELLO_TOKEN)), **kwargs)  # type: ignore[arg-type]
         made.append(api)
         return api
 

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from connectors.errors import Fatal, Transient
 from connectors.jira import JiraAuth, JiraClient
 from connectors.outbound import OutboundPolicy, OutboundRefused, guard_session, refused_class
-from connectors.trello import RateLimiter, TrelloApi
+from connectors.trello import RateLimiter, TrelloClient
 
 PUBLIC = OutboundPolicy()  # what a hosted deployment runs with: nothing internal allowed
 
@@ -313,7 +313,7 @@ def test_jira_refuses_a_redirect_to_loopback(serve: Callable[..., Server]) -> No
 def test_trello_refuses_a_redirect_to_loopback(serve: Callable[..., Server]) -> None:
     inside = serve("127.0.0.1")
     site = serve("127.0.0.2", redirect_to=inside.url)
-    api = TrelloApi("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
+    api = TrelloClient("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
                     limiter=RateLimiter(), sleep=lambda s: None)
     with pytest.raises(OutboundRefused, match=r"refused: http://127.0.0.1:\d+ is not this source's origin"):
         api.me()
@@ -345,12 +345,12 @@ def test_the_jira_client_is_guarded_from_its_first_request(serve: Callable[..., 
 def test_the_trello_client_is_guarded(serve: Callable[..., Server], host: str) -> None:
     inside = serve("127.0.0.1")
     port = inside.url.rsplit(":", 1)[1]
-    api = TrelloApi("key", "token", base_url=f"http://{host}:{port}/1", limiter=RateLimiter(),
+    api = TrelloClient("key", "token", base_url=f"http://{host}:{port}/1", limiter=RateLimiter(),
                     sleep=lambda s: None)
     with pytest.raises(OutboundRefused, match="loopback"):
         api.me()
     with pytest.raises(OutboundRefused):
-        api.create_webhook("https://taskhub.example/webhooks/trello/1", "a" * 24, "x")
+        api.register_webhook("https://taskhub.example/webhooks/trello/1", "a" * 24, "x")
     assert inside.hits == []
 
 
@@ -374,7 +374,7 @@ def test_jira_and_trello_errors_name_the_status_not_the_body(serve: Callable[...
                       sleep=lambda s: None, timeout=5)
     with pytest.raises(Fatal) as jira_error:
         jira.connect()
-    trello = TrelloApi("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
+    trello = TrelloClient("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
                        limiter=RateLimiter(), sleep=lambda s: None)
     with pytest.raises(Fatal) as trello_error:
         trello.me()
@@ -391,16 +391,16 @@ def test_trust_env_is_off_but_a_ca_bundle_from_the_environment_still_applies(
     bundle = tmp_path / "corp-ca.pem"
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    api = TrelloApi("key", "token", base_url="https://trello.example/1", limiter=RateLimiter())
+    api = TrelloClient("key", "token", base_url="https://trello.example/1", limiter=RateLimiter())
     assert api.session.trust_env is False and api.session.verify == str(bundle)
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
-    assert TrelloApi("key", "token", limiter=RateLimiter()).session.verify is True
+    assert TrelloClient("key", "token", limiter=RateLimiter()).session.verify is True
 
 
 def test_an_unexpected_2xx_from_trello_keeps_its_body_out_of_the_message() -> None:
     import responses
 
-    api = TrelloApi("key", "token", base_url="https://trello.sandbox.test/1", limiter=RateLimiter())
+    api = TrelloClient("key", "token", base_url="https://trello.sandbox.test/1", limiter=RateLimiter())
     with responses.RequestsMock() as mock:
         mock.get("https://trello.sandbox.test/1/members/me", status=202, body="INTERNAL-SECRET queued")
         with pytest.raises(Fatal) as info:

@@ -1,4 +1,4 @@
-"""TrelloApi against the running Trello sandbox: pacing, bounded retries, classified errors,
+"""TrelloClient against the running Trello sandbox: pacing, bounded retries, classified errors,
 batch and actions paging, and a transport that can only ever reach the configured base URL."""
 
 from __future__ import annotations
@@ -11,16 +11,16 @@ import pytest
 import requests
 
 from connectors.errors import Fatal, NotFound, RateLimited, Transient, Unauthorized
-from connectors.trello import RateLimiter, TrelloApi
+from connectors.trello import RateLimiter, TrelloClient
 from sandbox.server import free_port
 from sandbox.trello import TrelloState, mutations
 from sandbox.trello.testing import FakeClock
 
 World = tuple[str, TrelloState]
-MakeApi = Callable[..., TrelloApi]
+MakeApi = Callable[..., TrelloClient]
 
 
-def full_read(api: TrelloApi) -> int:
+def full_read(api: TrelloClient) -> int:
     """What a sync does for every board: board, lists, custom fields, cards, actions."""
     api.me()
     boards = api.boards()
@@ -240,7 +240,7 @@ def test_session_injects_the_timeout(
 def test_a_redirect_to_another_host_is_refused_too() -> None:
     import responses
 
-    api = TrelloApi("key", "token", base_url="https://trello.sandbox.test/1", limiter=RateLimiter())
+    api = TrelloClient("key", "token", base_url="https://trello.sandbox.test/1", limiter=RateLimiter())
     with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
         mock.get(
             "https://trello.sandbox.test/1/members/me",

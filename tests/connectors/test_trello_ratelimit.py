@@ -10,7 +10,7 @@ import pytest
 from connectors.trello import (
     RateLimiter,
     SlidingBucket,
-    TrelloApi,
+    TrelloClient,
     default_limiter,
     set_default_limiter,
 )
@@ -128,11 +128,11 @@ def test_concurrent_callers_never_overrun_the_limit(
 
 
 def test_api_clients_without_their_own_limiter_share_the_process_wide_one() -> None:
-    first = TrelloApi("key", "token", base_url="http://127.0.0.1:9/1")
-    second = TrelloApi("key", "token", base_url="http://127.0.0.1:9/1")
+    first = TrelloClient("key", "token", base_url="http://127.0.0.1:9/1")
+    second = TrelloClient("key", "token", base_url="http://127.0.0.1:9/1")
     assert first.session.limiter is second.session.limiter is default_limiter()
     own = RateLimiter()
-    assert TrelloApi("key", "token", limiter=own).session.limiter is own
+    assert TrelloClient("key", "token", limiter=own).session.limiter is own
 
 
 def test_the_registry_holds_no_raw_credentials(clock: FakeClock) -> None:

@@ -1,4 +1,4 @@
-"""Trello webhook helpers (signature, dedupe key) and webhook management through TrelloApi."""
+"""Trello webhook helpers (signature, dedupe key) and webhook management through TrelloClient."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 
 from connectors.errors import Fatal, NotFound
-from connectors.trello import TrelloApi
+from connectors.trello import TrelloClient
 from connectors.trello.webhooks import dedupe_key, sign, verify_signature
 from sandbox.trello import TrelloState, mutations
 from sandbox.trello.testing import CallbackReceiver
@@ -19,7 +19,7 @@ from sandbox.trello.webhooks import signature as sandbox_signature
 from tests.realdata import REALDATA
 
 World = tuple[str, TrelloState]
-MakeApi = Callable[..., TrelloApi]
+MakeApi = Callable[..., TrelloClient]
 CALLBACK = "https://taskhub.example.com/webhooks/trello/7?x=1"
 SECRET = "app-secret"
 
@@ -68,7 +68,7 @@ def test_create_list_and_delete_a_webhook(trello_world: World, make_trello_api: 
     board = next(iter(state.boards))
     api = make_trello_api()
     with CallbackReceiver() as receiver:
-        hook = api.create_webhook(receiver.url(), board, "taskhub source 7")
+        hook = api.register_webhook(receiver.url(), board, "taskhub source 7")
         assert [r.method for r in receiver.received] == ["HEAD"]
     assert (hook["idModel"], hook["active"], hook["description"]) == (
         board,
@@ -93,7 +93,7 @@ def test_creation_refused_when_the_callback_does_not_answer_head_with_200(
     _, state = trello_world
     api = make_trello_api()
     with CallbackReceiver(head_status=405) as receiver, pytest.raises(Fatal) as refused:
-        api.create_webhook(receiver.url(), next(iter(state.boards)), "no HEAD route")
+        api.register_webhook(receiver.url(), next(iter(state.boards)), "no HEAD route")
     assert refused.value.status == 400
     assert "did not return 200" in refused.value.body  # type: ignore[attr-defined]
     assert api.webhooks() == []
@@ -104,7 +104,7 @@ def test_webhook_writes_are_not_retried(trello_world: World, make_trello_api: Ma
     api = make_trello_api()
     state.config.storm_remaining = 1
     with CallbackReceiver() as receiver, pytest.raises(Exception, match="429"):
-        api.create_webhook(receiver.url(), next(iter(state.boards)))
+        api.register_webhook(receiver.url(), next(iter(state.boards)))
     assert state.stats.snapshot()["total"] == 1 and state.webhooks == {}
 
 
@@ -116,7 +116,7 @@ def test_deliveries_to_a_webhook_created_by_the_client_verify_and_failures_show_
     api = make_trello_api()
     with CallbackReceiver() as receiver:
         callback = receiver.url("/webhooks/trello/7")
-        api.create_webhook(callback, board.id, "verify me")
+        api.register_webhook(callback, board.id, "verify me")
         mutations.update_card(state, next(iter(board.cards)), {"name": "Changed"})
         assert state.wait_deliveries(5)
         (post,) = receiver.posts()

@@ -1,4 +1,4 @@
-"""The Trello webhook path end to end: a webhook registered through ``TrelloApi`` (py-trello
+"""The Trello webhook path end to end: a webhook registered through ``TrelloClient`` (py-trello
 transport; the sandbox HEADs our endpoint first), sandbox mutations delivered as signed
 POSTs to the taskhub app on a loopback port, the worker draining the inbox into the store.
 
@@ -18,7 +18,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors.trello import TrelloApi, dedupe_key, sign
+from connectors.trello import TrelloClient, dedupe_key, sign
 from sandbox.server import free_port, run_in_thread
 from sandbox.trello import mutations
 from service.app import create_app
@@ -42,7 +42,7 @@ class Hub:
     site: TrelloSite
     settings: Settings
     worker: Worker
-    api: TrelloApi
+    api: TrelloClient
     held: list[bytes] = field(default_factory=list)
     http: httpx.Client = field(
         default_factory=lambda: httpx.Client(timeout=10)
@@ -98,7 +98,7 @@ def hub(trello_site: TrelloSite) -> Iterator[Hub]:
     settings = site.settings.model_copy(update={"public_base_url": url})
     app = create_app(settings, site.db, run_worker=False, migrate=False)
     _, stop = run_in_thread(app, port=port, probe_path="/healthz", lifespan="on")
-    api = TrelloApi(site.state.api_key, "sandbox-token", base_url=site.url, sleep=FakeSleep(),
+    api = TrelloClient(site.state.api_key, "sandbox-token", base_url=site.url, sleep=FakeSleep(),
                     outbound=settings.outbound_policy)
     h = Hub(
         url,
@@ -110,7 +110,7 @@ def hub(trello_site: TrelloSite) -> Iterator[Hub]:
     try:
         run_sync(site.db, settings, site.source_id, mode="backfill", sleep=FakeSleep())
         for board_id in site.boards:
-            api.create_webhook(h.hook_url(), board_id, "taskhub")
+            api.register_webhook(h.hook_url(), board_id, "taskhub")
         yield h
     finally:
         h.http.close()

@@ -147,7 +147,7 @@ class Demo:
             self.token, _ = create_token(s, self.org_id, "admin", "demo")
 
     def _register_sources(self) -> None:
-        from connectors.trello import TrelloApi
+        from connectors.trello import TrelloClient
         from sandbox.jira.api import register_webhook
         from service.api.schemas import SourceCreate
         from service.sources import create_source
@@ -163,10 +163,10 @@ class Demo:
                 "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token"}}))
         self.jira_source, self.trello_source = jira.id, trello.id
         register_webhook(self.jira, f"{self.base_url}/webhooks/jira/{jira.id}", secret=jira.webhook_secret)
-        api = TrelloApi(self.trello.api_key, "sandbox-token", base_url=self.trello_api,
+        api = TrelloClient(self.trello.api_key, "sandbox-token", base_url=self.trello_api,
                         outbound=self.settings.outbound_policy)
         for board in self.boards:
-            api.create_webhook(f"{self.base_url}/webhooks/trello/{trello.id}", board, "taskhub demo")
+            api.register_webhook(f"{self.base_url}/webhooks/trello/{trello.id}", board, "taskhub demo")
         self.say("  sources registered, webhooks pointed at taskhub")
 
     def _initial_sync(self) -> None:

@@ -28,7 +28,7 @@ import orjson
 import sqlalchemy as sa
 
 from connectors.errors import Fatal, NotFound, Unauthorized
-from connectors.trello.client import TrelloApi
+from connectors.trello.client import TrelloClient
 from mappings.model import Effect, Ignored
 from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
@@ -51,7 +51,7 @@ from service.tables import Organization, Task, stored_id, table
 __all__ = ["handle"]
 
 
-def _client(ctx: HandlerContext) -> TrelloApi:
+def _client(ctx: HandlerContext) -> TrelloClient:
     return make_trello_client(client_context(ctx), max_attempts=4, max_wait=20.0)
 
 
@@ -77,10 +77,10 @@ class _Boards:
         self.contexts: dict[str, BoardContext] = {}
         self.fetched: dict[str, dict[str, Any]] = {}  # board JSON to save with the batch
         self.refreshed: set[str] = set()  # boards whose stored cards must be re-mapped
-        self._api: TrelloApi | None = None
+        self._api: TrelloClient | None = None
 
     @property
-    def api(self) -> TrelloApi:
+    def api(self) -> TrelloClient:
         if self._api is None:
             self._api = _client(self.hctx)
         return self._api

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "StatusCategory",
+    "CategoryRule",
     "TaskType",
     "DeletedReason",
     "PersonRef",
@@ -48,6 +49,18 @@ class StatusCategory(StrEnum):
     todo = "todo"
     in_progress = "in_progress"
     done = "done"
+
+
+class CategoryRule(StrEnum):
+    """What gave a change its category: the tool's catalogue by id (Jira status id ->
+    ``statusCategory``), the task's current status (the tool said so on the task itself),
+    a profile rule on the name (Jira ``status_overrides``, Trello list rules), or the name
+    of a known status (the id was missing or unknown)."""
+
+    id = "id"
+    current = "current"
+    profile = "profile"
+    name = "name"
 
 
 class TaskType(StrEnum):
@@ -185,6 +198,12 @@ class Change(_Model):
     to_value: str | None = None
     from_category: StatusCategory | None = None
     to_category: StatusCategory | None = None
+    # The tool's id of the old/new value where it has one (Jira status id in a changelog's
+    # from/to): categories can be recomputed from it when the tool's catalogue changes.
+    from_id: str | None = None
+    to_id: str | None = None
+    from_rule: CategoryRule | None = None  # what categorized from_category (None: unknown)
+    to_rule: CategoryRule | None = None
     changed_at: datetime
     author: PersonRef | None = None
 

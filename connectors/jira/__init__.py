@@ -1,7 +1,7 @@
 """Jira connector: the client on the ``jira`` library and admin-webhook helpers."""
 
-from connectors.jira.client import JiraClient
-from connectors.jira.pages import JiraAuth, SearchPage, WorklogFeedPage
+from connectors.jira.client import JiraAuth, JiraClient
+from connectors.jira.pages import SearchPage, WorklogFeedPage
 from connectors.jira.webhooks import dedupe_key, sign, verify_signature
 
 __all__ = [

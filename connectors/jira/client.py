@@ -24,13 +24,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import orjson
 from jira import JIRA
 
 from connectors.errors import ConnectorError, Fatal
-from connectors.jira.pages import JiraAuth, SearchPage, WorklogFeedPage
+from connectors.jira.pages import SearchPage, WorklogFeedPage, search_pages, worklog_feed_pages
 from connectors.jira.translate import translate_error
 from connectors.outbound import OutboundPolicy, guard_session
 from connectors.retry import no_retry, read_retry
@@ -48,6 +49,38 @@ WORKLOG_LIST_CHUNK = 1000
 def clause_names(field_list: Iterable[dict[str, Any]]) -> dict[str, str]:
     """``{JQL clause name: field id}`` as the library builds it from ``/field``."""
     return {name: f["id"] for f in field_list if "id" in f for name in f.get("clauseNames", [])}
+
+
+@dataclass(frozen=True)
+class JiraAuth:
+    """Cloud: ``email`` + ``api_token`` (HTTP Basic). Data Center: ``pat`` (Bearer).
+
+    The client's credentials live beside the client that sends them (Trello's key and
+    token are plain arguments of ``TrelloClient``); the secrets stay out of ``repr``.
+    """
+
+    email: str | None = None
+    api_token: str | None = field(default=None, repr=False)
+    pat: str | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.pat:
+            if self.email or self.api_token:
+                raise ValueError(
+                    "give either a personal access token or email + API token, not both"
+                )
+        elif not (self.email and self.api_token):
+            raise ValueError(
+                "Jira Cloud needs an email and an API token (or give a DC personal access token)"
+            )
+
+    @classmethod
+    def cloud(cls, email: str, api_token: str) -> JiraAuth:
+        return cls(email=email, api_token=api_token)
+
+    @classmethod
+    def dc(cls, pat: str) -> JiraAuth:
+        return cls(pat=pat)
 
 
 class _GuardedJIRA(JIRA):
@@ -304,24 +337,18 @@ class JiraClient:
         ``nextPageToken``, or on DC the ``startAt`` (as text) of the next page."""
         token = resume_token if self.is_cloud else None
         start = int(resume_token) if resume_token and not self.is_cloud else 0
-        seen: set[str] = set()
-        while True:
-            page = self.search_page(
+
+        def page(page_token: str | None, start_at: int) -> SearchPage:
+            return self.search_page(
                 jql,
                 fields=fields,
                 expand=expand,
-                page_token=token,
-                start_at=start,
+                page_token=page_token,
+                start_at=start_at,
                 max_results=max_results,
             )
-            yield page
-            if page.is_last:
-                return
-            marker = page.next_page_token or str(page.next_start_at)
-            if marker in seen:
-                raise Fatal(f"Jira search paging loops (token repeated) for {jql!r}")
-            seen.add(marker)
-            token, start = page.next_page_token, page.next_start_at or 0
+
+        yield from search_pages(page, token=token, start_at=start, what=repr(jql))
 
     def issue_ids(self, jql: str) -> list[str]:
         """Ids of every issue matching ``jql`` (the census), in as few calls as Jira allows."""
@@ -366,26 +393,12 @@ class JiraClient:
             if not values or start >= int(page.get("total", 0)):
                 return out
 
-    def _feed(self, kind: str, since_ms: int) -> Iterator[WorklogFeedPage]:
-        since = int(since_ms)
-        while True:
-            page = self._get(f"worklog/{kind}", {"since": since})
-            values = list(page.get("values", []))
-            until = int(page.get("until", since))
-            last = bool(page.get("lastPage", True))
-            yield WorklogFeedPage(values, since, until, last)
-            if last or not values:
-                return
-            if until <= since:
-                raise Fatal(f"Jira worklog/{kind} feed does not advance (since={since})")
-            since = until
-
     def worklogs_updated_since(self, since_ms: int) -> Iterator[WorklogFeedPage]:
         """Pages of ``{worklogId, updatedTime}`` changed after ``since_ms`` (not the last min)."""
-        return self._feed("updated", since_ms)
+        return worklog_feed_pages(self._get, "updated", since_ms)
 
     def worklogs_deleted_since(self, since_ms: int) -> Iterator[WorklogFeedPage]:
-        return self._feed("deleted", since_ms)
+        return worklog_feed_pages(self._get, "deleted", since_ms)
 
     def worklog_list(self, ids: Iterable[int | str]) -> list[dict[str, Any]]:
         """Full worklogs for ids, 1000 per call (``POST /worklog/list``, a read)."""

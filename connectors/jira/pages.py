@@ -1,39 +1,24 @@
-"""Value types of the Jira client: credentials and pages."""
+"""Jira's paged streams: the page types and one paginator per stream, yielding pages.
+
+- Search (``search_pages``): Cloud pages ``/search/jql`` by ``nextPageToken``, Data Center
+  ``/search`` by ``startAt`` up to ``total``.
+- Worklog feeds (``worklog_feed_pages``): ``/worklog/updated`` and ``/worklog/deleted``,
+  each page resuming from the previous page's ``until``.
+
+A paginator is given the client's one-page read and only decides what to ask for next,
+so every request still goes through the client's retry and error translation. A stream
+that does not advance is a ``Fatal`` error, never an endless loop.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["JiraAuth", "SearchPage", "WorklogFeedPage"]
+from connectors.errors import Fatal
 
-
-@dataclass(frozen=True)
-class JiraAuth:
-    """Cloud: ``email`` + ``api_token`` (HTTP Basic). Data Center: ``pat`` (Bearer)."""
-
-    email: str | None = None
-    api_token: str | None = field(default=None, repr=False)
-    pat: str | None = field(default=None, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.pat:
-            if self.email or self.api_token:
-                raise ValueError(
-                    "give either a personal access token or email + API token, not both"
-                )
-        elif not (self.email and self.api_token):
-            raise ValueError(
-                "Jira Cloud needs an email and an API token (or give a DC personal access token)"
-            )
-
-    @classmethod
-    def cloud(cls, email: str, api_token: str) -> JiraAuth:
-        return cls(email=email, api_token=api_token)
-
-    @classmethod
-    def dc(cls, pat: str) -> JiraAuth:
-        return cls(pat=pat)
+__all__ = ["SearchPage", "WorklogFeedPage", "search_pages", "worklog_feed_pages"]
 
 
 @dataclass(frozen=True)
@@ -56,3 +41,46 @@ class WorklogFeedPage:
     since: int
     until: int
     last_page: bool
+
+
+def search_pages(
+    page: Callable[[str | None, int], SearchPage],
+    *,
+    token: str | None,
+    start_at: int,
+    what: str,
+) -> Iterator[SearchPage]:
+    """Every page of one search, from ``token`` (Cloud) or ``start_at`` (DC) on.
+
+    ``page(token, start_at)`` reads one page; ``what`` names the search in the error
+    raised when Jira hands back a token (or offset) it already gave.
+    """
+    seen: set[str] = set()
+    while True:
+        current = page(token, start_at)
+        yield current
+        if current.is_last:
+            return
+        marker = current.next_page_token or str(current.next_start_at)
+        if marker in seen:
+            raise Fatal(f"Jira search paging loops (token repeated) for {what}")
+        seen.add(marker)
+        token, start_at = current.next_page_token, current.next_start_at or 0
+
+
+def worklog_feed_pages(
+    get: Callable[[str, dict[str, Any]], Any], kind: str, since_ms: int
+) -> Iterator[WorklogFeedPage]:
+    """Every page of ``/worklog/<kind>`` after ``since_ms``; ``get(path, params)`` reads one."""
+    since = int(since_ms)
+    while True:
+        body = get(f"worklog/{kind}", {"since": since})
+        values = list(body.get("values", []))
+        until = int(body.get("until", since))
+        last = bool(body.get("lastPage", True))
+        yield WorklogFeedPage(values, since, until, last)
+        if last or not values:
+            return
+        if until <= since:
+            raise Fatal(f"Jira worklog/{kind} feed does not advance (since={since})")
+        since = until

@@ -5,12 +5,26 @@ Webhooks: https://developer.atlassian.com/cloud/jira/platform/webhooks/
 
 No I/O here. Modules by role: ``values`` (dates, numbers, people), ``fields``
 (custom field discovery, sprint values), ``status`` (status categories),
+``catalogue`` (the site's statuses; transitions categorized by status id),
 ``changelog`` (history -> changes), ``issue`` (issue -> task), ``records``
 (versions, worklogs), ``webhook`` (event table), ``document`` (CLI detection and
 JSON output).
 """
 
-from mappings.jira.changelog import normalize_field
+from mappings.jira.catalogue import (
+    CatalogueStatus,
+    Recategorized,
+    StatusCatalogue,
+    recategorize_changes,
+    status_catalogue,
+    unknown_status_ids,
+)
+from mappings.jira.changelog import (
+    History,
+    changelog_truncated,
+    histories_from_bulk_changelog,
+    normalize_field,
+)
 from mappings.jira.documents import EXPECTED_DOCUMENTS, effect_to_json, effects_from_document
 from mappings.jira.fields import (
     FALLBACK_EPIC_LINK_FIELDS,
@@ -21,9 +35,9 @@ from mappings.jira.fields import (
     parse_sprint_string,
     sprint_name,
 )
-from mappings.jira.issue import map_issue
+from mappings.jira.issue import build_issue_upsert, map_issue
 from mappings.jira.records import map_version, map_worklog
-from mappings.jira.status import category_of_status, status_categories_from_statuses
+from mappings.jira.status import category_of_status
 from mappings.jira.values import parse_jira_date, parse_jira_datetime, parse_jira_duration
 from mappings.jira.webhook import (
     COMMENT_REASON,
@@ -40,6 +54,7 @@ __all__ = [
     "FALLBACK_SPRINT_FIELDS",
     "FALLBACK_EPIC_LINK_FIELDS",
     "map_issue",
+    "build_issue_upsert",
     "map_version",
     "map_worklog",
     "effects_from_webhook",
@@ -56,6 +71,14 @@ __all__ = [
     "parse_sprint_string",
     "sprint_name",
     "category_of_status",
-    "status_categories_from_statuses",
+    "CatalogueStatus",
+    "StatusCatalogue",
+    "status_catalogue",
+    "recategorize_changes",
+    "Recategorized",
+    "unknown_status_ids",
+    "History",
+    "changelog_truncated",
+    "histories_from_bulk_changelog",
     "normalize_field",
 ]

@@ -2,9 +2,11 @@
 
 Sources (https://developer.atlassian.com/cloud/jira/platform/rest/v3/api-group-issues/#api-rest-api-3-issue-issueidorkey-changelog-get):
 ``issue.changelog.histories`` from ``expand=changelog`` (newest first, capped at
-20 on search/jql), ``GET /issue/{key}/changelog`` pages (``values``, oldest
-first), and a webhook's top-level ``changelog {id, items}`` (no time, no
-author: the caller supplies the payload's ``timestamp`` and ``user``).
+20 on search/jql: ``changelog_truncated`` tells), ``GET /issue/{key}/changelog``
+pages (``values``, oldest first), ``POST /rest/api/3/changelog/bulkfetch`` pages
+(``issueChangeLogs[].changeHistories``, Cloud only: ``histories_from_bulk_changelog``),
+and a webhook's top-level ``changelog {id, items}`` (no time, no author: the caller
+supplies the payload's ``timestamp`` and ``user``).
 
 Each item becomes one ``Change`` with ``external_id = f"{history_id}:{index}"``
 so re-reading the same history is idempotent. Tracked fields get a normal name;
@@ -19,13 +21,15 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from mappings.jira.status import StatusBook
-from mappings.jira.values import opt_datetime, opt_str, person_ref
-from mappings.model import Change, PersonRef, StatusCategory
+from mappings.jira.catalogue import StatusBook
+from mappings.jira.values import opt_datetime, opt_int, opt_str, person_ref
+from mappings.model import CategoryRule, Change, PersonRef, StatusCategory
 
 __all__ = [
     "History",
     "histories_from_issue",
+    "histories_from_bulk_changelog",
+    "changelog_truncated",
     "normalize_field",
     "changes_from_histories",
     "first_change_into",
@@ -71,6 +75,51 @@ def histories_from_issue(issue: dict[str, Any]) -> list[History]:
     if not isinstance(raw, list):
         return []
     return [h for h in (_history(r) for r in raw) if h is not None]
+
+
+def changelog_truncated(issue: dict[str, Any]) -> bool:
+    """Whether the issue's embedded changelog holds fewer histories than it has.
+
+    search/jql embeds at most the latest 20 (``total`` says how many exist); the rest
+    comes from ``POST /rest/api/3/changelog/bulkfetch`` (Cloud) or
+    ``GET /issue/{id}/changelog`` (Data Center).
+    """
+    changelog = issue.get("changelog") if isinstance(issue, dict) else None
+    if not isinstance(changelog, dict):
+        return False
+    raw = changelog.get("histories")
+    if not isinstance(raw, list):
+        raw = changelog.get("values")
+    shown = len(raw) if isinstance(raw, list) else 0
+    total = opt_int(changelog.get("total"))
+    return total is not None and total > shown
+
+
+def histories_from_bulk_changelog(page: Any) -> dict[str, list[History]]:
+    """One ``BulkChangelogResponseBean`` page -> {issue id: its histories on this page}.
+
+    Pages are ordered by change time then issue id, so one issue's histories may span
+    pages: merge them (``changes_from_histories`` drops repeated history items). The
+    next page is asked with the page's ``nextPageToken`` (absent or null on the last).
+    Raises ``ValueError`` when ``page`` is not such a page.
+    """
+    logs = page.get("issueChangeLogs") if isinstance(page, dict) else None
+    if not isinstance(logs, list):
+        raise ValueError(
+            "a bulk changelog page is an object with 'issueChangeLogs' "
+            "(POST /rest/api/3/changelog/bulkfetch)"
+        )
+    out: dict[str, list[History]] = {}
+    for log in logs:
+        if not isinstance(log, dict):
+            continue
+        issue_id = opt_str(log.get("issueId"))
+        raw = log.get("changeHistories")
+        if issue_id is None or not isinstance(raw, list):
+            continue
+        found = [h for h in (_history(r) for r in raw) if h is not None]
+        out.setdefault(issue_id, []).extend(found)
+    return out
 
 
 @dataclass(frozen=True)
@@ -173,9 +222,14 @@ def changes_from_histories(
             from_value, to_value = _values(norm, item)
             from_cat: StatusCategory | None = None
             to_cat: StatusCategory | None = None
-            if norm == "status":
-                from_cat = book.category(item.get("from"), item.get("fromString"))
-                to_cat = book.category(item.get("to"), item.get("toString"))
+            from_rule: CategoryRule | None = None
+            to_rule: CategoryRule | None = None
+            from_id: str | None = None
+            to_id: str | None = None
+            if norm == "status":  # from/to are status ids, fromString/toString names then
+                from_id, to_id = _text(item.get("from")), _text(item.get("to"))
+                from_cat, from_rule = book.categorize(from_id, item.get("fromString"))
+                to_cat, to_rule = book.categorize(to_id, item.get("toString"))
             out.append(
                 Change(
                     task_external_id=task_external_id,
@@ -185,6 +239,10 @@ def changes_from_histories(
                     to_value=to_value,
                     from_category=from_cat,
                     to_category=to_cat,
+                    from_id=from_id,
+                    to_id=to_id,
+                    from_rule=from_rule,
+                    to_rule=to_rule,
                     changed_at=when,
                     author=history.author,
                 )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from mappings.effects_json import effect_to_json
+from mappings.jira.catalogue import StatusCatalogue
 from mappings.jira.fields import JiraFieldIds, discover_fields
 from mappings.jira.issue import map_issue
 from mappings.jira.records import map_version, worklog_upsert
@@ -72,7 +73,11 @@ def _names_fields(doc: dict[str, Any], profile: MappingProfile) -> JiraFieldIds 
 
 
 def _issue_effects(
-    issue: dict[str, Any], site_url: str, profile: MappingProfile, fields: JiraFieldIds | None
+    issue: dict[str, Any],
+    site_url: str,
+    profile: MappingProfile,
+    fields: JiraFieldIds | None,
+    catalogue: StatusCatalogue | None = None,
 ) -> list[Effect]:
     label = issue.get("key") or issue.get("id")
     if not isinstance(issue.get("fields"), dict):
@@ -84,7 +89,9 @@ def _issue_effects(
             )
         ]
     try:
-        upsert = map_issue(issue, site_url=site_url, profile=profile, fields=fields)
+        upsert = map_issue(
+            issue, site_url=site_url, profile=profile, fields=fields, catalogue=catalogue
+        )
     except ValueError as exc:
         return [Ignored(reason=f"issue {label} could not be mapped: {exc}")]
     out: list[Effect] = [upsert]
@@ -123,12 +130,16 @@ def _version_effects(versions: list[Any], project_id: str | None = None) -> list
 
 
 def _list_effects(
-    doc: list[Any], site_url: str, profile: MappingProfile, fields: JiraFieldIds | None
+    doc: list[Any],
+    site_url: str,
+    profile: MappingProfile,
+    fields: JiraFieldIds | None,
+    catalogue: StatusCatalogue | None = None,
 ) -> list[Effect]:
     if not doc:
         return []
     if all(_is_issue(d) for d in doc):
-        return [e for d in doc for e in _issue_effects(d, site_url, profile, fields)]
+        return [e for d in doc for e in _issue_effects(d, site_url, profile, fields, catalogue)]
     if all(_is_worklog(d) for d in doc):
         return _worklog_effects(doc)
     if all(_is_version(d) for d in doc):
@@ -146,25 +157,30 @@ def effects_from_document(
     site_url: str,
     profile: MappingProfile,
     fields: JiraFieldIds | None = None,
+    catalogue: StatusCatalogue | None = None,
 ) -> list[Effect]:
-    """Detect what a saved Jira JSON document is and map it; ``ValueError`` if unknown."""
+    """Detect what a saved Jira JSON document is and map it; ``ValueError`` if unknown.
+
+    ``catalogue``: the site's statuses (``status_catalogue``) for categorizing history."""
     if isinstance(doc, list):
-        return _list_effects(doc, site_url, profile, fields)
+        return _list_effects(doc, site_url, profile, fields, catalogue)
     if not isinstance(doc, dict):
         raise ValueError(
             f"unrecognised Jira document ({type(doc).__name__}); expected {EXPECTED_DOCUMENTS}"
         )
     if "webhookEvent" in doc or ("issue" in doc and "timestamp" in doc):
-        return effects_from_webhook(doc, site_url=site_url, profile=profile, fields=fields)
+        return effects_from_webhook(
+            doc, site_url=site_url, profile=profile, fields=fields, catalogue=catalogue
+        )
     fields = fields or _names_fields(doc, profile)
     if _is_issue(doc):
-        return _issue_effects(doc, site_url, profile, fields)
+        return _issue_effects(doc, site_url, profile, fields, catalogue)
     if isinstance(doc.get("issues"), list):
         return [
             e
             for issue in doc["issues"]
             for e in (
-                _issue_effects(issue, site_url, profile, fields)
+                _issue_effects(issue, site_url, profile, fields, catalogue)
                 if isinstance(issue, dict)
                 else [Ignored(reason=f"search result item is not an issue: {issue!r:.80}")]
             )

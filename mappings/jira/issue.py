@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from mappings.jira.catalogue import StatusBook, StatusCatalogue
 from mappings.jira.changelog import (
     FieldPlanView,
     History,
@@ -37,7 +38,7 @@ from mappings.jira.fields import (
     looks_like_sprint_value,
     sprint_name,
 )
-from mappings.jira.status import StatusBook, category_of_status
+from mappings.jira.status import category_of_status
 from mappings.jira.values import (
     opt_date,
     opt_datetime,
@@ -206,11 +207,12 @@ def build_issue_upsert(
     profile: MappingProfile,
     fields: JiraFieldIds | None = None,
     source_id: int | None = None,
-    statuses: Mapping[str, StatusCategory] | None = None,
+    catalogue: StatusCatalogue | None = None,
     extra_histories: Sequence[History] = (),
     default_change_time: datetime | None = None,
 ) -> TaskUpsert:
-    """``map_issue`` plus histories from outside the issue (a webhook's changelog)."""
+    """``map_issue`` plus histories from outside the issue (a webhook's changelog, the
+    pages of a bulk changelog fetch for an issue whose embedded changelog was truncated)."""
     external_id = opt_str(issue.get("id")) if isinstance(issue, dict) else None
     if external_id is None:
         raise ValueError("Jira issue has no 'id'; cannot identify the task")
@@ -220,7 +222,8 @@ def build_issue_upsert(
 
     status = _dict(f.get("status"))
     category = category_of_status(status, overrides)
-    book = StatusBook(overrides, statuses)
+    project = _dict(f.get("project"))
+    book = StatusBook(overrides, catalogue, project_id=opt_str(project.get("id")))
     if status:
         book.learn(status.get("id"), status.get("name"), category)
 
@@ -230,14 +233,14 @@ def build_issue_upsert(
     )
 
     key = opt_str(issue.get("key"))
-    project = _dict(f.get("project"))
     assignee = person_ref(f.get("assignee"))
     updated = opt_datetime(f.get("updated"))
     category_since = opt_datetime(f.get("statuscategorychangedate"))
 
-    # Evidence of work having started: the first transition known to lead into
-    # an in-progress status, and, for an issue in progress now, the time it
-    # entered that category (Cloud's statuscategorychangedate). The earliest wins.
+    # Evidence of work having started: the first transition categorized (by status id
+    # through the catalogue, else by name) as leading into an in-progress status, and,
+    # for an issue in progress now, the time it entered that category (Cloud's
+    # statuscategorychangedate). The earliest wins.
     evidence = [first_change_into(changes, StatusCategory.in_progress)]
     if category is StatusCategory.in_progress:
         evidence.append(category_since)
@@ -297,14 +300,15 @@ def map_issue(
     profile: MappingProfile,
     fields: JiraFieldIds | None = None,
     source_id: int | None = None,
-    statuses: Mapping[str, StatusCategory] | None = None,
+    catalogue: StatusCatalogue | None = None,
 ) -> TaskUpsert:
     """Map one Jira issue (REST, agile or webhook shape) to a ``TaskUpsert``.
 
     ``fields``: the site's custom field ids (``discover_fields``); ``None`` uses
-    the documented fallback ids. ``statuses``: optional status id/name ->
-    category map (``status_categories_from_statuses``) so past transitions get
-    categories. Raises ``ValueError`` only when the issue has no ``id``.
+    the documented fallback ids. ``catalogue``: the site's statuses
+    (``status_catalogue`` of ``GET /rest/api/N/status``) so that every transition is
+    categorized by status id; without it only the current status's id and the names
+    are known. Raises ``ValueError`` only when the issue has no ``id``.
     """
     return build_issue_upsert(
         issue,
@@ -312,7 +316,7 @@ def map_issue(
         profile=profile,
         fields=fields,
         source_id=source_id,
-        statuses=statuses,
+        catalogue=catalogue,
     )
 
 

@@ -6,15 +6,13 @@ Progress is mapped on ``statusCategory.key``, never on status names
 -> done, ``undefined`` (id 1, "No Category") or missing -> todo. A profile's
 ``status_overrides`` (status name -> category) win over Jira's category.
 
-Changelog entries name statuses only by id and name, so the category of a past
-status is known only when the caller supplies the site's status list
-(``GET /rest/api/N/status``), when it is the issue's current status, or when an
-override names it. Otherwise it stays unknown (``None``).
+Changelog entries name statuses only by id and name: the category of a past status
+comes from the site's status catalogue (``catalogue.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from mappings.model import StatusCategory
@@ -23,8 +21,6 @@ __all__ = [
     "category_from_key",
     "category_of_status",
     "override_for",
-    "status_categories_from_statuses",
-    "StatusBook",
 ]
 
 _BY_KEY = {
@@ -32,6 +28,9 @@ _BY_KEY = {
     "indeterminate": StatusCategory.in_progress,
     "done": StatusCategory.done,
     "undefined": StatusCategory.todo,
+    # /rest/api/3/statuses/search gives the category as TODO | IN_PROGRESS | DONE.
+    "todo": StatusCategory.todo,
+    "in_progress": StatusCategory.in_progress,
 }
 # Some payloads (the old GreenHopper board API) carry the category id only.
 _BY_ID = {
@@ -84,61 +83,3 @@ def category_of_status(
         if found is not None:
             return found
     return StatusCategory.todo
-
-
-def status_categories_from_statuses(statuses: Iterable[Any]) -> dict[str, StatusCategory]:
-    """``GET /rest/api/N/status`` list -> {status id: category, status name: category}.
-
-    Pass the result to ``map_issue(statuses=...)`` so that changelog transitions
-    between non-current statuses get categories (and ``started_at`` is known).
-    """
-    out: dict[str, StatusCategory] = {}
-    for status in statuses:
-        if not isinstance(status, dict):
-            continue
-        category = category_from_key(status.get("statusCategory"))
-        if category is None:
-            continue
-        ident, name = status.get("id"), status.get("name")
-        if isinstance(ident, (str, int)) and not isinstance(ident, bool):
-            out[str(ident)] = category
-        if isinstance(name, str):
-            out[name] = category
-    return out
-
-
-class StatusBook:
-    """What is known about status categories while reading one issue's history."""
-
-    def __init__(
-        self,
-        overrides: Mapping[str, StatusCategory] | None = None,
-        known: Mapping[str, StatusCategory] | None = None,
-    ) -> None:
-        self._overrides = dict(overrides or {})
-        self._by_id: dict[str, StatusCategory] = {}
-        self._by_name: dict[str, StatusCategory] = {}
-        for key, category in (known or {}).items():
-            # Keys of a status-list map are ids (digits) or names.
-            if key.isdigit():
-                self._by_id[key] = StatusCategory(category)
-            else:
-                self._by_name[key.casefold()] = StatusCategory(category)
-
-    def learn(self, ident: Any, name: Any, category: StatusCategory) -> None:
-        if isinstance(ident, (str, int)) and not isinstance(ident, bool):
-            self._by_id[str(ident)] = category
-        if isinstance(name, str):
-            self._by_name[name.casefold()] = category
-
-    def category(self, ident: Any, name: Any) -> StatusCategory | None:
-        forced = override_for(name if isinstance(name, str) else None, self._overrides)
-        if forced is not None:
-            return forced
-        if isinstance(ident, (str, int)) and not isinstance(ident, bool):
-            found = self._by_id.get(str(ident))
-            if found is not None:
-                return found
-        if isinstance(name, str):
-            return self._by_name.get(name.casefold())
-        return None

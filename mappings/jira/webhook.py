@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from mappings.jira.catalogue import StatusCatalogue
 from mappings.jira.changelog import History
 from mappings.jira.fields import JiraFieldIds
 from mappings.jira.issue import build_issue_upsert, is_full_issue, patch_fields
@@ -75,6 +76,7 @@ class _Ctx:
     site_url: str
     profile: MappingProfile
     fields: JiraFieldIds | None
+    catalogue: StatusCatalogue | None = None
 
 
 def _issue_upsert(ctx: _Ctx) -> list[Effect]:
@@ -101,6 +103,7 @@ def _issue_upsert(ctx: _Ctx) -> list[Effect]:
         site_url=ctx.site_url,
         profile=ctx.profile,
         fields=ctx.fields,
+        catalogue=ctx.catalogue,
         extra_histories=extra,
         default_change_time=when,
     )
@@ -201,8 +204,12 @@ def effects_from_webhook(
     site_url: str,
     profile: MappingProfile,
     fields: JiraFieldIds | None = None,
+    catalogue: StatusCatalogue | None = None,
 ) -> list[Effect]:
-    """What one Jira webhook delivery means for the store (never raises on a payload)."""
+    """What one Jira webhook delivery means for the store (never raises on a payload).
+
+    ``catalogue``: the site's statuses (``status_catalogue``), so that the changelog's
+    transitions are categorized by status id."""
     if not isinstance(payload, dict):
         return [Ignored(reason="payload is not a JSON object")]
     event = payload.get("webhookEvent")
@@ -216,7 +223,7 @@ def effects_from_webhook(
     handler = _HANDLERS.get(event)
     if handler is None:
         return [Ignored(reason=f"unsupported event '{event}'")]
-    ctx = _Ctx(payload, event, _timestamp(payload), site_url, profile, fields)
+    ctx = _Ctx(payload, event, _timestamp(payload), site_url, profile, fields, catalogue)
     try:
         return handler(ctx)
     except ValueError as exc:  # includes pydantic.ValidationError

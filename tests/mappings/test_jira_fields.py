@@ -8,13 +8,14 @@ import pytest
 
 from mappings.jira import (
     FALLBACK_SPRINT_FIELDS,
+    CatalogueStatus,
     JiraFieldIds,
     category_of_status,
     discover_fields,
     map_issue,
     parse_sprint_string,
     sprint_name,
-    status_categories_from_statuses,
+    status_catalogue,
 )
 from mappings.model import StatusCategory, TaskType
 from tests.mappings.jira_data import SITE, profile, rest
@@ -203,14 +204,12 @@ def test_status_overrides_win_by_name() -> None:
     )
 
 
-def test_status_list_maps_ids_and_names() -> None:
-    known = status_categories_from_statuses(rest("jirametrics/testdata/sample_statuses.json"))
-    assert (
-        known["3"] is StatusCategory.in_progress
-        and known["In Progress"] is StatusCategory.in_progress
-    )
-    assert known["Selected for Development"] is StatusCategory.in_progress
-    assert known["10000"] is StatusCategory.todo and known["Done"] is StatusCategory.done
+def test_status_list_becomes_a_catalogue_by_id() -> None:
+    known = status_catalogue(rest("jirametrics/testdata/sample_statuses.json"))
+    assert known["3"] == CatalogueStatus("In Progress", StatusCategory.in_progress)
+    assert known["10001"] == CatalogueStatus("Selected for Development", StatusCategory.in_progress)
+    assert known["10000"].category is StatusCategory.todo
+    assert known["10002"].category is StatusCategory.done
 
 
 @pytest.mark.parametrize(

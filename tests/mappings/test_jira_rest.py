@@ -17,7 +17,7 @@ from mappings.jira import (
     map_issue,
     map_version,
     map_worklog,
-    status_categories_from_statuses,
+    status_catalogue,
 )
 from mappings.model import (
     Ignored,
@@ -56,7 +56,7 @@ VERSION_FILES = [
     "jira-ruby/version.post.json",
     "go-jira/project.json",
 ]
-STATUSES = status_categories_from_statuses(rest("jirametrics/testdata/sample_statuses.json"))
+CATALOGUE = status_catalogue(rest("jirametrics/testdata/sample_statuses.json"))
 
 
 def _doc(path: str, **kw: Any) -> list[Any]:
@@ -167,7 +167,7 @@ def test_done_issue_from_changelog_without_status_list() -> None:
 
 
 def test_status_list_gives_categories_to_past_transitions() -> None:
-    up = _task("jirametrics/testdata/SP-10.json", statuses=STATUSES)
+    up = _task("jirametrics/testdata/SP-10.json", catalogue=CATALOGUE)
     # Backlog -> Selected for Development ("indeterminate" on this site), history 10053.
     assert up.task.started_at == _utc(2021, 8, 29, 18, 6, 28, 717000)
     first = [c for c in up.changes if c.field == "status"][0]
@@ -178,7 +178,7 @@ def test_status_list_gives_categories_to_past_transitions() -> None:
 
 
 def test_started_at_prefers_the_earliest_evidence() -> None:
-    up = _task("jirametrics/testdata/SP-1.json", statuses=STATUSES)
+    up = _task("jirametrics/testdata/SP-1.json", catalogue=CATALOGUE)
     # statuscategorychangedate (.793) is 25 ms before history 10035 was written (.818).
     assert up.task.started_at == _utc(2021, 6, 18, 18, 43, 34, 793000)
 

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import errors
 from service.db import retryable
 from service.outage import RETRY_AFTER_SECONDS, OutageMonitor, describe, unavailable_reason
 
@@ -27,6 +28,7 @@ __all__ = [
     "ProblemResponse",
     "RequestIdMiddleware",
     "UnexpectedErrorMiddleware",
+    "domain_response",
     "error_response",
     "install_problem_handlers",
     "outage_monitor",
@@ -82,7 +84,9 @@ is not what ``install_problem_handlers`` answers."""
 
 
 class Problem(Exception):
-    """An expected error with its own status: raised by services, rendered as problem+json."""
+    """An expected error with its own status, raised by the API's own code (routes, dependencies,
+    the webhook door) and rendered as problem+json. The domain raises ``service.errors`` instead
+    (answered by ``domain_response``)."""
 
     def __init__(self, status: int, detail: str, *, title: str | None = None, type_: str = "about:blank",
                  headers: dict[str, str] | None = None, **extra: Any) -> None:
@@ -93,6 +97,12 @@ class Problem(Exception):
         self.type = type_
         self.headers = headers
         self.extra = extra
+
+
+# The status of each domain error class (``service.errors``), found along the class's MRO.
+_DOMAIN_STATUS: dict[type[errors.DomainError], int] = {
+    errors.NotFound: 404, errors.Conflict: 409, errors.Invalid: 422, errors.DomainError: 400,
+}
 
 
 class ProblemResponse(Response):
@@ -110,6 +120,19 @@ def problem_response(status: int, detail: str, request_id: str | None = None, *,
         body["request_id"] = request_id
     body.update(extra)
     return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def domain_response(exc: errors.DomainError, request_id: str | None) -> ProblemResponse:
+    """A domain error's answer: its class's status, its message as the detail and, when an
+    ``Invalid`` names a field, that field under ``errors``."""
+    status = next(_DOMAIN_STATUS[cls] for cls in type(exc).__mro__ if cls in _DOMAIN_STATUS)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.Invalid) and exc.field is not None:
+        entry = {"field": exc.field, "message": exc.reason}
+        if exc.rule is not None:
+            entry["type"] = exc.rule
+        extra["errors"] = [entry]
+    return problem_response(status, exc.message, request_id, **extra)
 
 
 def _rid(request: Request) -> str | None:
@@ -193,6 +216,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> Response:
         return problem_response(exc.status, exc.detail, _rid(request), title=exc.title, headers=exc.headers,
                                 **exc.extra)
+
+    @app.exception_handler(errors.DomainError)
+    async def _domain(request: Request, exc: errors.DomainError) -> Response:
+        return domain_response(exc, _rid(request))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:

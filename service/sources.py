@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.api.problems import Problem
+from service import errors
 from service.api.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
 from service.security.crypto import get_vault
 from service.settings import Settings
@@ -79,7 +79,7 @@ def source_created(settings: Settings, src: Source, webhook_secret: str | None) 
 
 
 def check_base_url(settings: Settings, url: str | None) -> None:
-    """422 naming the rule when ``url`` is visibly out of bounds for the outbound guard.
+    """``errors.Invalid`` naming the rule when ``url`` is visibly out of bounds for the outbound guard.
 
     An early, clear answer only: what protects is the guard's check at connect time
     (DNS may answer differently later, redirects move elsewhere). No option skips it.
@@ -88,7 +88,7 @@ def check_base_url(settings: Settings, url: str | None) -> None:
         return
     problem = settings.outbound_policy.registration_problem(url)
     if problem is not None:
-        raise Problem(422, problem, errors=[{"field": "base_url", "message": problem, "type": "outbound_guard"}])
+        raise errors.Invalid(problem, field="base_url", rule="outbound_guard")
 
 
 def _deployment(creds_type: str) -> str | None:
@@ -114,7 +114,7 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
+        raise errors.Conflict(f"a source named {body.name!r} already exists in this organization") from exc
     session.refresh(src)
     shown = None if body.webhook_secret else secret
     return source_created(settings, src, shown)
@@ -123,7 +123,7 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
 def get_source(session: Session, org_id: int, source_id: int) -> Source:
     src = session.get(Source, source_id)
     if src is None or src.org_id != org_id:
-        raise Problem(404, f"source {source_id} not found")
+        raise errors.NotFound(f"source {source_id} not found")
     return src
 
 
@@ -141,7 +141,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
     shown: str | None = None
     if body.credentials is not None:
         if (src.kind == "trello") != (body.credentials.type == "trello"):
-            raise Problem(422, f"credentials of type {body.credentials.type!r} do not fit a {src.kind} source")
+            raise errors.Invalid(f"credentials of type {body.credentials.type!r} do not fit a {src.kind} source")
         src.credentials_enc = vault.encrypt(_plain_credentials(body.credentials))
         src.deployment = _deployment(body.credentials.type)
     if body.scope is not None:
@@ -149,7 +149,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
 
         want = JiraScope if src.kind == "jira" else TrelloScope
         if not isinstance(body.scope, want):
-            raise Problem(422, f"scope does not fit a {src.kind} source")
+            raise errors.Invalid(f"scope does not fit a {src.kind} source")
         src.scope = body.scope.model_dump(exclude_none=True)
     if body.webhook_secret is not None:  # set by the admin (Trello's app secret): no overlap
         src.webhook_secret_enc = vault.encrypt(body.webhook_secret.get_secret_value())
@@ -168,7 +168,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
                 named = body.mapping_profile | {"name": body.mapping_profile.get("name", "source")}
                 MappingProfile.model_validate(named)
             except ValidationError as exc:
-                raise Problem(422, f"invalid mapping_profile: {exc.errors()[0]['msg']}") from exc
+                raise errors.Invalid(f"invalid mapping_profile: {exc.errors()[0]['msg']}") from exc
         src.mapping_profile = body.mapping_profile
     for name in ("name", "poll_interval_seconds", "enabled"):
         if name in fields and getattr(body, name) is not None:
@@ -181,7 +181,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        raise Problem(409, f"a source named {body.name!r} already exists in this organization") from exc
+        raise errors.Conflict(f"a source named {body.name!r} already exists in this organization") from exc
     session.refresh(src)
     if shown:
         return source_created(settings, src, shown)

@@ -89,7 +89,7 @@ def source_rotate_secret(
     force: Annotated[bool, typer.Option(help="Rotate although the previous overlap still runs (ends it).")] = False,
 ) -> None:
     """A new webhook secret for a Jira source, printed once; the old one works for the overlap."""
-    from service.api.problems import Problem
+    from service import errors
     from service.security.rotation import MAX_OVERLAP_HOURS, rotate_webhook_secret
 
     source_id = _id(source, "the source id")
@@ -100,7 +100,7 @@ def source_rotate_secret(
         try:
             rotated = rotate_webhook_secret(s, settings, source_id, org_id=None, overlap=timedelta(hours=overlap),
                                             force=force)
-        except Problem as exc:
-            fail(exc.detail)
+        except errors.DomainError as exc:
+            fail(exc.message)
     typer.echo(json.dumps({"source_id": rotated.source_id, "webhook_secret": rotated.secret,
                            "previous_accepted_until": _iso(rotated.previous_until)}))

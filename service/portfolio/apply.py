@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
-from service.api.problems import Problem
+from service import errors
 from service.api.schemas import LongText, Text
 from service.portfolio import people, projects
 from service.portfolio.projects import row_id
@@ -132,13 +132,12 @@ def _project(s: Session, org_id: int, p: ApplyProject) -> Project:
         return projects.get_project(s, org_id, p.id)
     src = s.exec(select(Source).where(Source.org_id == org_id, Source.name == p.source)).first()
     if src is None:
-        raise Problem(404, f"no source named {p.source!r}")
+        raise errors.NotFound(f"no source named {p.source!r}")
     q = select(Project).where(Project.source_id == src.id)
     q = q.where(Project.key == p.key) if p.key else q.where(Project.external_id == p.external_id)
     found = s.exec(q).first()
     if found is None:
-        raise Problem(
-            404,
+        raise errors.NotFound(
             f"source {p.source!r} has no project {p.key or p.external_id!r} (it appears once synced)",
         )
     return found
@@ -147,15 +146,15 @@ def _project(s: Session, org_id: int, p: ApplyProject) -> Project:
 def _portfolio_id(s: Session, org_id: int, name: str) -> int:
     pf = s.exec(select(Portfolio).where(Portfolio.org_id == org_id, Portfolio.name == name)).first()
     if pf is None:
-        raise Problem(404, f"unknown portfolio {name!r}: declare it under portfolios")
+        raise errors.NotFound(f"unknown portfolio {name!r}: declare it under portfolios")
     return row_id(pf.id)
 
 
 def _entry(where: str, fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
-    except Problem as exc:
-        raise ApplyError(where, exc.detail.removeprefix("invalid request: ")) from exc
+    except errors.DomainError as exc:
+        raise ApplyError(where, exc.message.removeprefix("invalid request: ")) from exc
 
 
 def apply_document(s: Session, org_id: int, doc: ApplyDocument) -> dict[str, int]:

@@ -16,7 +16,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from service.api.problems import Problem
+from service import errors
 from service.portfolio.projects import owned, row_id, table
 from service.portfolio.schemas import (
     IdentityLink,
@@ -119,7 +119,7 @@ def find_identity(s: Session, org_id: int, ref: IdentityLink) -> PersonIdentity:
         )
     ).first()
     if found is None:
-        raise Problem(404, f"identity {ref.tool}:{ref.external_id} not found (it appears once synced)")
+        raise errors.NotFound(f"identity {ref.tool}:{ref.external_id} not found (it appears once synced)")
     return found
 
 
@@ -199,9 +199,9 @@ def unlink_identity(s: Session, org_id: int, person_id: int, identity_id: int) -
     person = row_id(get_person(s, org_id, person_id).id)
     identity = owned(s, PersonIdentity, identity_id, org_id, "identity")
     if identity.person_id != person:
-        raise Problem(404, f"identity {identity_id} is not linked to person {person_id}")
+        raise errors.NotFound(f"identity {identity_id} is not linked to person {person_id}")
     if _other_identities(s, person, identity_id) == 0:
-        raise Problem(409, "this is the person's only identity; there is nothing to split it from")
+        raise errors.Conflict("this is the person's only identity; there is nothing to split it from")
     ambiguous = _other_identities(s, person, identity_id, identity.tool) > 0
     new = Person(
         org_id=org_id,
@@ -238,8 +238,7 @@ def _add_rate(s: Session, org_id: int, person_id: int, body: RateCreate) -> Rate
         select(PersonRate).where(PersonRate.person_id == person_id, PersonRate.effective_from == body.effective_from)
     ).first()
     if clash is not None:
-        raise Problem(
-            409,
+        raise errors.Conflict(
             f"person {person_id} already has a rate effective from {body.effective_from} "
             f"(rate {clash.id}); delete it first",
         )
@@ -258,7 +257,7 @@ def delete_rate(s: Session, org_id: int, person_id: int, rate_id: int) -> None:
     get_person(s, org_id, person_id)
     r = s.get(PersonRate, rate_id)
     if r is None or r.org_id != org_id or r.person_id != person_id:
-        raise Problem(404, f"rate {rate_id} of person {person_id} not found")
+        raise errors.NotFound(f"rate {rate_id} of person {person_id} not found")
     with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush, assignments=False):
         s.delete(r)
         s.flush()
@@ -269,7 +268,7 @@ def replace_rates(s: Session, org_id: int, person_id: int, rates: list[RateCreat
     get_person(s, org_id, person_id)
     days = [r.effective_from for r in rates]
     if len(set(days)) != len(days):
-        raise Problem(422, "two rates take effect on the same day")
+        raise errors.Invalid("two rates take effect on the same day")
     with rollups.people_changing(s.connection(), org_id, [person_id], flush=s.flush, assignments=False):
         s.execute(sa.delete(RATE).where(RATE.c.person_id == person_id))
         s.flush()

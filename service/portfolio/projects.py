@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from service.api.problems import Problem
+from service import errors
 from service.portfolio.schemas import (
     MoneyOut,
     OrganizationPublic,
@@ -61,14 +61,15 @@ def _float(v: Decimal | None) -> float | None:
     return None if v is None else float(v)
 
 
-def invalid(field: str, message: str) -> Problem:
-    return Problem(422, f"invalid request: {field}: {message}", errors=[{"field": field, "message": message}])
+def invalid(field: str, message: str) -> errors.Invalid:
+    """Bad input in one field, worded as the schema's own validation errors are."""
+    return errors.Invalid(f"invalid request: {field}: {message}", field=field, reason=message)
 
 
 def owned(s: Session, model: Any, ident: int, org_id: int, what: str) -> Any:
     row = s.get(model, ident)
     if row is None or row.org_id != org_id:
-        raise Problem(404, f"{what} {ident} not found")
+        raise errors.NotFound(f"{what} {ident} not found")
     return row
 
 
@@ -197,7 +198,7 @@ def set_portfolio_projects(s: Session, org_id: int, portfolio_id: int, project_i
 def _name_free(s: Session, org_id: int, name: str, but: int | None = None) -> None:
     q = select(Portfolio.id).where(Portfolio.org_id == org_id, Portfolio.name == name)
     if s.exec(q).first() not in (None, but):
-        raise Problem(409, f"a portfolio named {name!r} already exists")
+        raise errors.Conflict(f"a portfolio named {name!r} already exists")
 
 
 def create_portfolio(s: Session, org_id: int, body: PortfolioCreate) -> PortfolioPublic:
@@ -246,7 +247,7 @@ def organization_public(org: Organization) -> OrganizationPublic:
 def get_organization(s: Session, org_id: int) -> Organization:
     org = s.get(Organization, org_id)
     if org is None:
-        raise Problem(404, f"organization {org_id} not found")
+        raise errors.NotFound(f"organization {org_id} not found")
     return org
 
 
@@ -269,9 +270,9 @@ def update_organization(s: Session, org_id: int, body: OrganizationUpdate) -> Or
 
 
 def commit(s: Session) -> None:
-    """Commit, turning a uniqueness race into a 409."""
+    """Commit, turning a uniqueness race into ``errors.Conflict``."""
     try:
         s.commit()
     except IntegrityError as exc:
         s.rollback()
-        raise Problem(409, "conflicting change: the name or date is already taken") from exc
+        raise errors.Conflict("conflicting change: the name or date is already taken") from exc

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from service.api.problems import Problem
+from service import errors
 from service.db import Database
 from service.security.crypto import ConfigError, get_vault
 from service.settings import Settings
@@ -115,12 +115,13 @@ def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, 
                           now: datetime | None = None, force: bool = False) -> RotatedSecret:
     """A new webhook secret for a Jira source, committed; see ``apply_webhook_rotation``.
 
-    ``org_id`` None: any organization (the CLI, run by the operator). Raises ``Problem``
-    (404 unknown source, 422 Trello or a bad overlap), which the CLI turns into exit code 2.
+    ``org_id`` None: any organization (the CLI, run by the operator). Raises ``errors.NotFound``
+    (unknown source), ``errors.Invalid`` (Trello, a bad overlap) or ``errors.Conflict`` (an
+    overlap still running): 404, 422, 409 in the API, exit code 2 in the CLI.
     """
     src = session.get(Source, source_id)
     if src is None or (org_id is not None and src.org_id != org_id):
-        raise Problem(404, f"source {source_id} not found")
+        raise errors.NotFound(f"source {source_id} not found")
     rotated = apply_webhook_rotation(src, settings, overlap=overlap, now=now, force=force)
     session.add(src)
     session.commit()
@@ -138,20 +139,20 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
     senders still on the oldest secret would get 401s): it is a 409 unless ``force`` says the
     caller means to end that overlap now."""
     if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
-        raise Problem(422, f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
+        raise errors.Invalid(f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
     if src.kind != "jira":
-        raise Problem(422, f"source {src.id} is a {src.kind} source: Trello signs deliveries with the "
-                           "Trello app's secret, which taskhub does not generate; set a new one with "
-                           "PATCH /api/v1/sources/{id} {\"webhook_secret\": ...}")
+        raise errors.Invalid(f"source {src.id} is a {src.kind} source: Trello signs deliveries with the "
+                             "Trello app's secret, which taskhub does not generate; set a new one with "
+                             "PATCH /api/v1/sources/{id} {\"webhook_secret\": ...}")
     now = now or utcnow()
     running = src.webhook_secret_prev_until
     if running is not None and running.tzinfo is None:
         running = running.replace(tzinfo=UTC)
     if running is not None and running > now and not force:
-        raise Problem(409, f"source {src.id}'s previous webhook secret is still accepted until "
-                           f"{running.isoformat()}: rotating again now would cut it off; rotate after "
-                           f"that, or force it to end that overlap now: POST /api/v1/sources/{src.id}"
-                           "/webhook-secret/rotate?force=true, or taskhub source rotate-secret --force")
+        raise errors.Conflict(f"source {src.id}'s previous webhook secret is still accepted until "
+                              f"{running.isoformat()}: rotating again now would cut it off; rotate after "
+                              f"that, or force it to end that overlap now: POST /api/v1/sources/{src.id}"
+                              "/webhook-secret/rotate?force=true, or taskhub source rotate-secret --force")
     new = secrets.token_urlsafe(32)
     until = now + overlap if overlap > timedelta(0) and src.webhook_secret_enc else None
     src.webhook_secret_prev_enc = src.webhook_secret_enc if until else None

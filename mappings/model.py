@@ -178,12 +178,19 @@ class Person(_Model):
 
 
 class Worklog(_Model):
+    """Time spent on a task: a Jira worklog, or a change of a Trello card's hours field.
+
+    ``seconds`` is negative only for a correction (a Trello hours field lowered).
+    ``carried_in``: the hours a Trello card already had at the history horizon, one
+    entry at the horizon with no author (METRICS.md "Worklogs from Trello")."""
+
     source_id: int | None = None
     external_id: str
     task_external_id: str
     author: PersonRef | None = None
     started_at: datetime
-    seconds: int = Field(ge=0)
+    seconds: int
+    carried_in: bool = False
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

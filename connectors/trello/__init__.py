@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from connectors.trello.client import TrelloClient
+from connectors.trello.pages import ActionsPage
 from connectors.trello.ratelimit import (
     RateLimiter,
     SlidingBucket,
@@ -14,6 +15,7 @@ from connectors.trello.webhooks import dedupe_key, sign, verify_signature
 
 __all__ = [
     "TrelloClient",
+    "ActionsPage",
     "TrelloSession",
     "RateLimiter",
     "SlidingBucket",

@@ -4,7 +4,8 @@ Reference: https://developer.atlassian.com/cloud/trello/rest/ — boards, cards,
 batch, webhooks. Every call goes through ``trello.TrelloClient.fetch_json`` (key +
 token mode: ``trello.TrelloClient(api_key=KEY, api_secret=TOKEN)``; passing ``token=``
 would switch py-trello to OAuth1 signing). The session (``session.py``) rewrites the
-base URL, sets the timeout, paces requests and raises ``connectors.errors``.
+base URL, sets the timeout, paces requests and raises ``connectors.errors``
+(``translate.py`` turns every Trello failure into one of them).
 
 Reads are retried by the shared tenacity policy (``connectors.retry.read_retry``:
 only ``RateLimited``/``Transient``, exponential backoff with jitter, bounded
@@ -14,9 +15,8 @@ into a retry storm. Writes (webhook create/delete) are never retried.
 
 from __future__ import annotations
 
-import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import trello
@@ -25,14 +25,15 @@ from trello.exceptions import ResourceUnavailable
 from connectors.errors import ConnectorError, Fatal, classify_status
 from connectors.outbound import OutboundPolicy
 from connectors.retry import read_retry
+from connectors.trello.pages import ActionsPage, action_pages
 from connectors.trello.ratelimit import RateLimiter, default_limiter
 from connectors.trello.session import TRELLO_API, TrelloSession
+from connectors.trello.translate import translate_error
 
 __all__ = ["TrelloClient", "BATCH_SIZE", "ACTIONS_PAGE", "CARD_FIELDS"]
 
 BATCH_SIZE = 10  # Trello's /batch takes at most 10 routes
 ACTIONS_PAGE = 1000  # the largest `limit` /boards/{id}/actions accepts
-_OBJECT_ID = re.compile(r"^[0-9a-f]{24}$")
 _CARD_PARAMS = {"customFieldItems": "true", "checklists": "all", "fields": "all"}
 # The card fields the mapping reads (mappings/trello): a list of 1,000 cards is ~20 % smaller
 # than with fields=all, and so is every stored raw card. Not used inside /batch: its
@@ -94,16 +95,9 @@ class TrelloClient:
             )
         except ConnectorError:
             raise
-        except ResourceUnavailable as exc:  # a 2xx other than 200: py-trello only accepts 200
-            # str(exc) starts with the response body: it stays out of the message (issue 16).
-            error = Fatal(
-                self.session.redact(f"Trello {method} {path}: unexpected status {exc._status} (Fatal)")
-            )
-            error.body = self.session.redact(str(exc._msg))
-            raise error from None
-        except ValueError:  # requests' JSONDecodeError is a ValueError
-            raise Fatal(
-                f"Trello {method} {self.session.redact(path)}: answer is not JSON"
+        except (ResourceUnavailable, ValueError) as exc:  # a 2xx py-trello refused, or not JSON
+            raise translate_error(
+                exc, method=method, path=path, redact=self.session.redact
             ) from None
 
     def _read(self, path: str, params: dict[str, str] | None = None) -> Any:
@@ -194,38 +188,37 @@ class TrelloClient:
                 params[name] = value
         return self._read(f"/boards/{board_id}/actions", params)
 
-    def iter_actions_since(
+    def iter_actions(
         self,
         board_id: str,
-        since_action_id: str | None,
+        since: str | None = None,
+        *,
+        filter: str | None = None,  # noqa: A002
+        page_size: int = ACTIONS_PAGE,
+    ) -> Iterator[ActionsPage]:
+        """Every page of the board's actions after ``since`` (None: the whole log), newest
+        first, paging backwards with ``before`` until a short page (``pages.action_pages``)."""
+
+        def page(before: str | None) -> list[dict[str, Any]]:
+            return self.actions(board_id, since=since, before=before, limit=page_size, filter=filter)
+
+        yield from action_pages(page, since=since, page_size=page_size, board_id=board_id)
+
+    def actions_since(
+        self,
+        board_id: str,
+        since: str | None,
         *,
         filter: str | None = None,  # noqa: A002
         page_size: int = ACTIONS_PAGE,
     ) -> list[dict[str, Any]]:
-        """Every action after ``since_action_id`` (None: the whole log), **oldest first**.
-
-        Pages backwards with ``before=<oldest id of the previous page>`` until a short page.
-        """
-        collected: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        before: str | None = None
-        # ``since`` may also be an ISO date; only an action id can be compared with ids.
-        floor = since_action_id if since_action_id and _OBJECT_ID.match(since_action_id) else ""
-        while True:
-            page = self.actions(
-                board_id, since=since_action_id, before=before, limit=page_size, filter=filter
-            )
-            fresh = [a for a in page if a["id"] not in seen and a["id"] > floor]
-            collected.extend(fresh)
-            seen.update(a["id"] for a in fresh)
-            if len(page) < page_size:
-                break
-            oldest = page[-1]["id"]
-            if before is not None and oldest >= before:
-                raise Fatal(
-                    f"Trello actions paging did not advance on board {board_id} (before={before})"
-                )
-            before = oldest
+        """Every action after ``since`` (an action id or ISO date; None: the whole log),
+        **oldest first**: all of ``iter_actions``' pages, sorted by id."""
+        collected = [
+            action
+            for page in self.iter_actions(board_id, since, filter=filter, page_size=page_size)
+            for action in page.actions
+        ]
         collected.sort(key=lambda a: a["id"])
         return collected
 

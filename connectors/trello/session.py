@@ -10,32 +10,27 @@ this session:
   connect time, and any request to another origin, redirects included, is refused;
 - injects the timeout;
 - takes a token from the rate-limit buckets before each request;
-- raises *our* classified errors (``connectors.errors``) on non-2xx, keeping status,
-  headers and body (with key and token scrubbed from URLs and messages), so
-  py-trello never sees a failure. The message names status, classification and host,
-  never the body (it reaches the API); the body is on ``error.body`` and in the debug log.
+- raises *our* classified errors on non-2xx and on transport failures (translated by
+  ``translate.py``), with key and token scrubbed from URLs and messages, so py-trello
+  never sees a failure.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
 import requests
 
-from connectors.errors import ConnectorError, Fatal, Transient, classify_status
 from connectors.outbound import OutboundPolicy, guard_session
-from connectors.retry import parse_retry_after
 from connectors.trello.ratelimit import RateLimiter
+from connectors.trello.translate import error_from_response, transport_error
 
-__all__ = ["TrelloSession", "TRELLO_API", "error_from_response"]
+__all__ = ["TrelloSession", "TRELLO_API"]
 
 TRELLO_API = "https://api.trello.com/1"
-log = logging.getLogger("connectors.trello")
 
 
 class TrelloSession(requests.Session):
@@ -93,18 +88,8 @@ class TrelloSession(requests.Session):
         safe_url = self.redact(f"{parts.scheme}://{parts.netloc}{parts.path}")
         try:
             response = super().request(method_s, target, *args, **kwargs)
-        except (
-            requests.Timeout,
-            requests.ConnectionError,
-            requests.exceptions.ChunkedEncodingError,
-        ) as exc:
-            raise Transient(
-                f"Trello {method_s} {safe_url} failed: {exc.__class__.__name__}", url=safe_url
-            ) from None
         except requests.RequestException as exc:
-            raise Fatal(
-                f"Trello {method_s} {safe_url} failed: {exc.__class__.__name__}", url=safe_url
-            ) from None
+            raise transport_error(exc, method_s, safe_url) from None
         if not 200 <= response.status_code < 300:
             raise error_from_response(response, method_s, safe_url, self.redact)
         # py-trello parses with ``response.json()`` (stdlib json); a board's card list is
@@ -112,21 +97,3 @@ class TrelloSession(requests.Session):
         content = response.content
         response.json = lambda **_: orjson.loads(content)  # type: ignore[method-assign]
         return response
-
-
-def error_from_response(
-    response: requests.Response, method: str, safe_url: str, redact: Any = lambda s: s
-) -> ConnectorError:
-    """The classified error for a non-2xx answer, with status, headers and body kept."""
-    body = redact(response.text)
-    headers: Mapping[str, str] = dict(response.headers)
-    # Trello sends no Retry-After on 429 (so retry_after stays None); honour one if it ever appears.
-    retry_after = parse_retry_after(headers.get("Retry-After"))
-    message = f"Trello {response.status_code} on {method} {safe_url}"
-    error = classify_status(
-        response.status_code, message, headers=headers, url=safe_url, retry_after=retry_after
-    )
-    error.args = (f"{message} ({type(error).__name__})",)
-    error.body = body
-    log.debug("%s; body: %.2000s", error, body)
-    return error

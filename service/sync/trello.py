@@ -140,7 +140,7 @@ class TrelloSyncer:
 
     # --- incremental ------------------------------------------------------------------------
     def _incremental(self, board_id: str, since: str) -> None:
-        actions = self.api.iter_actions_since(board_id, since or None)
+        actions = self.api.actions_since(board_id, since or None)
         if not actions:
             return
         stored = load_board_context(

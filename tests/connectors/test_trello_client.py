@@ -194,18 +194,18 @@ def test_cards_batch_fetches_ten_per_call_and_maps_missing_cards_to_none(
     assert stats(state)["by_route"] == {"GET /1/batch": math.ceil(24 / 10)}
 
 
-def test_iter_actions_since_pages_backwards_and_returns_oldest_first(
+def test_actions_since_pages_backwards_and_returns_oldest_first(
     trello_world: World, make_trello_api: MakeApi
 ) -> None:
     _, state = trello_world
     board = max(state.boards.values(), key=lambda b: len(b.actions))
     log = [a.id for a in board.actions]
     api = make_trello_api()
-    everything = api.iter_actions_since(board.id, None, page_size=7)
+    everything = api.actions_since(board.id, None, page_size=7)
     assert [a["id"] for a in everything] == log
     assert stats(state)["total"] == len(log) // 7 + 1
     pivot = log[len(log) // 3]
-    newer = api.iter_actions_since(board.id, pivot, page_size=5)
+    newer = api.actions_since(board.id, pivot, page_size=5)
     assert [a["id"] for a in newer] == [i for i in log if i > pivot]
 
 
@@ -251,7 +251,7 @@ def test_a_redirect_to_another_host_is_refused_too() -> None:
             api.me()
 
 
-def test_iter_actions_since_accepts_an_iso_date(
+def test_actions_since_accepts_an_iso_date(
     trello_world: World, make_trello_api: MakeApi
 ) -> None:
     from sandbox.trello.ids import iso
@@ -259,5 +259,17 @@ def test_iter_actions_since_accepts_an_iso_date(
     _, state = trello_world
     board = max(state.boards.values(), key=lambda b: len(b.actions))
     pivot = board.actions[len(board.actions) // 2]
-    newer = make_trello_api().iter_actions_since(board.id, iso(pivot.ts), page_size=4)
+    newer = make_trello_api().actions_since(board.id, iso(pivot.ts), page_size=4)
     assert [a["id"] for a in newer] == [a.id for a in board.actions if a.ts > pivot.ts]
+
+
+def test_iter_actions_yields_newest_first_pages_one_request_each(
+    trello_world: World, make_trello_api: MakeApi
+) -> None:
+    _, state = trello_world
+    board = max(state.boards.values(), key=lambda b: len(b.actions))
+    log = [a.id for a in board.actions]
+    pages = list(make_trello_api().iter_actions(board.id, page_size=6))
+    assert len(pages) == len(log) // 6 + 1 == stats(state)["total"]
+    assert [p.is_last for p in pages] == [False] * (len(pages) - 1) + [True]
+    assert [a["id"] for p in pages for a in p.actions] == log[::-1]

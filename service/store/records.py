@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -22,12 +23,20 @@ from service.store.rollups import (
 )
 from service.store.sql import chunks, executemany, in_list, insert_for
 from service.tables import Milestone as MilestoneRow
+from service.tables import MilestoneChange, table, utcnow
 from service.tables import Worklog as WorklogRow
-from service.tables import table, utcnow
 
-__all__ = ["upsert_milestones", "delete_milestones", "upsert_worklogs", "delete_worklogs"]
+__all__ = [
+    "upsert_milestones",
+    "delete_milestones",
+    "set_milestone_baseline",
+    "record_milestone_history",
+    "upsert_worklogs",
+    "delete_worklogs",
+]
 
 M = table(MilestoneRow)
+MC = table(MilestoneChange)
 W = table(WorklogRow)
 
 
@@ -65,7 +74,111 @@ def upsert_milestones(conn: Connection, org_id: int, source_id: int, items: Sequ
     for part in chunks(list(rows.values()), 200):
         conn.execute(stmt, list(part))
     stats.changed = _written(conn, M, source_id, rows)
+    record_milestone_history(conn, org_id, source_id, list(rows), now)
     return stats
+
+
+# The fields whose every value is kept (METRICS.md, Milestones), as ISO text.
+HISTORY_FIELDS = ("due_date", "released", "completed_at")
+
+
+def history_value(value: Any) -> str | None:
+    """A milestone field's value as ``milestone_change`` keeps it: ISO text, ``true``/``false``."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return _aware(value).astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    raise TypeError(f"no history text for {type(value).__name__}")
+
+
+def _aware(value: datetime) -> datetime:
+    """SQLite gives stored instants back naive, in UTC."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+Latest = dict[tuple[int, str], tuple[str | None, datetime]]
+
+
+def latest_history(conn: Connection, milestone_ids: Sequence[int]) -> Latest:
+    """The last recorded value of each (milestone, field) among ``milestone_ids``, and its time."""
+    out: Latest = {}
+    for part in chunks(list(milestone_ids)):
+        last = (
+            sa.select(sa.func.max(MC.c.id).label("id"))
+            .where(in_list(conn, MC.c.milestone_id, part))
+            .group_by(MC.c.milestone_id, MC.c.field)
+            .subquery()
+        )
+        for mid, field, value, at in conn.execute(
+            sa.select(MC.c.milestone_id, MC.c.field, MC.c.new_value, MC.c.at).join(last, MC.c.id == last.c.id)
+        ):
+            out[(mid, field)] = (value, _aware(at))
+    return out
+
+
+def record_milestone_history(
+    conn: Connection, org_id: int, source_id: int, external_ids: Sequence[str], now: datetime
+) -> int:
+    """Append a ``milestone_change`` row for every history field of these milestones whose stored
+    value differs from the last one recorded (``first_seen`` where none is). A first value is
+    dated now (when taskhub first saw it). A change happened after the last recorded value was
+    seen and by now: it is dated by the vendor's last-update time of the milestone when that
+    falls in between (a Trello card's ``dateLastActivity``), else now (Jira versions carry no
+    update time). Returns the rows added."""
+    stored: list[Any] = []
+    for part in chunks(list(external_ids)):
+        stored += conn.execute(
+            sa.select(M.c.id, M.c.remote_updated_at, *[M.c[f] for f in HISTORY_FIELDS]).where(
+                M.c.source_id == source_id, in_list(conn, M.c.external_id, part)
+            )
+        ).all()
+    last = latest_history(conn, [r.id for r in stored])
+    rows = []
+    for r in stored:
+        for f in HISTORY_FIELDS:
+            value = history_value(r._mapping[f])
+            prev = last.get((r.id, f))
+            if prev is not None and prev[0] == value:
+                continue
+            if prev is None and value is None:
+                continue  # nothing known yet: the first value recorded will be the first seen
+            when = now
+            if prev is not None and r.remote_updated_at is not None and prev[1] < _aware(r.remote_updated_at) <= now:
+                when = _aware(r.remote_updated_at)
+            rows.append({
+                "org_id": org_id, "milestone_id": r.id, "field": f, "at": when,
+                "old_value": None if prev is None else prev[0], "new_value": value,
+                "origin": "first_seen" if prev is None else "sync", "actor": None,
+            })
+    if rows:
+        conn.execute(sa.insert(MC), rows)
+    return len(rows)
+
+
+def set_milestone_baseline(
+    conn: Connection, org_id: int, milestone_id: int, baseline: date | None, actor: str
+) -> dict[str, Any] | None:
+    """Set a milestone's baseline due date (``baseline``), or reset it to the current due date
+    (``None``), and record the change (origin ``pm``). None if the organization has no such
+    milestone. A later sync never moves a baseline (the upsert keeps a stored one)."""
+    row = conn.execute(
+        sa.select(M.c.id, M.c.due_date, M.c.baseline_due_date).where(M.c.id == milestone_id, M.c.org_id == org_id)
+    ).first()
+    if row is None:
+        return None
+    new = baseline if baseline is not None else row.due_date
+    old_text, new_text = history_value(row.baseline_due_date), history_value(new)
+    conn.execute(sa.update(M).where(M.c.id == milestone_id).values(baseline_due_date=new))
+    conn.execute(sa.insert(MC).values(
+        org_id=org_id, milestone_id=milestone_id, field="baseline", at=utcnow(),
+        old_value=old_text, new_value=new_text, origin="pm", actor=actor[:200],
+    ))
+    return {"milestone_id": milestone_id, "baseline_due_date": new, "previous": row.baseline_due_date,
+            "reset": baseline is None}
 
 
 def delete_milestones(conn: Connection, source_id: int, items: Sequence[MilestoneDelete]) -> ApplyStats:

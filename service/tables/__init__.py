@@ -6,7 +6,16 @@ Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
 
 from service.tables.base import stored_id, table, utcnow
 from service.tables.inbox import InboxEvent
-from service.tables.portfolio import Milestone, Person, PersonIdentity, PersonRate, Portfolio, PortfolioProject, Project
+from service.tables.portfolio import (
+    Milestone,
+    MilestoneChange,
+    Person,
+    PersonIdentity,
+    PersonRate,
+    Portfolio,
+    PortfolioProject,
+    Project,
+)
 from service.tables.rollups import MilestoneRollup, TaskDayRollup, TaskRollup, WorkloadRollup, WorklogRollup
 from service.tables.sources import Source, SyncRun, SyncState
 from service.tables.tasks import Change, Task, TaskAssignee, TaskMilestone, Worklog
@@ -26,6 +35,7 @@ __all__ = [
     "PersonIdentity",
     "PersonRate",
     "Milestone",
+    "MilestoneChange",
     "Task",
     "TaskAssignee",
     "TaskMilestone",

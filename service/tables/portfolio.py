@@ -108,3 +108,24 @@ class Milestone(SQLModel, table=True):
     deleted_at: datetime | None = None
     deleted_reason: str | None = Field(default=None, max_length=20)
     synced_at: datetime = Field(default_factory=utcnow)
+
+
+class MilestoneChange(SQLModel, table=True):
+    """Every value a milestone's due date, released flag, completion time and baseline have had,
+    with when (METRICS.md, Milestones: slip has a series; ``as_of`` uses the due date of that
+    moment). ``origin``: ``first_seen`` (the value when taskhub first recorded the milestone:
+    what came before is unknown; Jira versions have no history API), ``sync`` (a change seen on a
+    poll or a webhook), ``pm`` (a baseline a PM set or reset). Values are ISO text (dates,
+    instants) or ``true``/``false``; NULL is "none"."""
+
+    __tablename__ = "milestone_change"
+    __table_args__ = (sa.Index("ix_milestone_change_milestone", "milestone_id", "field", "at"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    org_id: int = _fk("organization.id", index=False)
+    milestone_id: int = _fk("milestone.id", index=False)
+    field: str = Field(max_length=20)  # due_date | released | completed_at | baseline
+    at: datetime
+    old_value: str | None = Field(default=None, max_length=40)
+    new_value: str | None = Field(default=None, max_length=40)
+    origin: str = Field(max_length=20)
+    actor: str | None = Field(default=None, max_length=200)  # who set a baseline (a token's name, "taskhub apply")

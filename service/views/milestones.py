@@ -7,7 +7,7 @@ date in the organization's time zone.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from service.views import queries, rollups
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import TRAILING_DAYS, forecast_finish, milestone_flags, slip_days
-from service.views.selection import Selection, group_names
+from service.views.selection import Selection, aware, group_names
 
 __all__ = ["milestones_view", "milestone_figures", "milestone_counts"]
 
@@ -26,8 +26,51 @@ def _completed(released: bool, completed_at: datetime | None, as_of: datetime) -
     return bool(released)
 
 
+Entry = tuple[Any, str | None, str | None, str]  # (at, old_value, new_value, origin)
+
+
+def value_at(entries: list[Entry], as_of: datetime) -> tuple[str | None, str]:
+    """A field's value at ``as_of`` from its recorded history, and the rule that gave it:
+    ``history`` (the last value recorded by then) or ``earliest_known`` (``as_of`` is before
+    taskhub first recorded the field: its first recorded value, the earliest known)."""
+    before = [e for e in entries if aware(e[0]) <= as_of]
+    if before:
+        return before[-1][2], "history"
+    first = entries[0]
+    # A PM's baseline replaced an implicit one (the first due date seen): before it, the old value.
+    return (first[1], "history") if first[3] == "pm" else (first[2], "earliest_known")
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], as_of: datetime) -> dict[str, Any]:
+    """The row with the due date, released flag and baseline the milestone had at ``as_of``
+    (METRICS.md, Milestones), its slip series up to then, and the rule used for the due date."""
+    out = dict(row)
+    due = history.get("due_date")
+    if due:
+        text, rule = value_at(due, as_of)
+        out["due_date"], out["due_date_rule"] = _date(text), rule
+    else:
+        out["due_date_rule"] = "current"  # synced before history was kept, or never had a due date
+    if history.get("released"):
+        out["released"] = value_at(history["released"], as_of)[0] == "true"
+    if history.get("baseline"):
+        out["baseline_due_date"] = _date(value_at(history["baseline"], as_of)[0])
+    base = out["baseline_due_date"]
+    out["slip_series"] = [
+        {"at": aware(at).isoformat(), "due_date": new, "origin": origin,
+         "slip_days": (_date(new) - base).days if new and base else None}
+        for at, _, new, origin in due or [] if aware(at) <= as_of
+    ]
+    return out
+
+
 def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
-    """One milestone's figures from its row (see ``queries.milestone_rows``)."""
+    """One milestone's figures from its row at ``as_of`` (``queries.milestone_rows``, then
+    ``as_of_row``)."""
     today = sel.as_of_date
     completed = _completed(row["released"], row["completed_at"], sel.as_of)
     tasks, done, open_ = int(row["tasks"]), int(row["done"]), int(row["open"])
@@ -46,6 +89,10 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         )
     if flags.days_overdue is None:
         reasons["days_overdue"] = "not overdue"
+    if row.get("due_date_rule") == "earliest_known":
+        reasons["due_date"] = "as_of is before taskhub first recorded this milestone: its earliest known due date"
+    elif row.get("due_date_rule") == "current":
+        reasons["due_date"] = "no due-date history recorded for this milestone: its current due date"
     pct = done / tasks if tasks else None
     if pct is None:
         reasons["percent_complete"] = "the milestone has no task in scope"
@@ -55,6 +102,7 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         "project_id": row["project_id"],
         "source_id": row["source_id"],
         "due_date": row["due_date"].isoformat() if row["due_date"] else None,
+        "due_date_rule": row.get("due_date_rule", "current"),
         "baseline_due_date": row["baseline_due_date"].isoformat() if row["baseline_due_date"] else None,
         "completed": completed,
         "status": flags.status,
@@ -68,6 +116,7 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         "done": done,
         "percent_complete": share(pct),
         "throughput_per_week": round(throughput, 4),
+        "slip_series": row.get("slip_series", []),
         "reasons": reasons,
     }
 
@@ -91,7 +140,9 @@ def milestone_counts(items: list[dict[str, Any]]) -> dict[str, Any]:
 def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     plain = sel if sel.group_by != "person" else _ungrouped(sel)
     counts = rollups.milestone_counts(conn, plain)  # None: counted from the task rows
-    items = [milestone_figures(r, sel) for r in queries.milestone_rows(conn, plain, counts)]
+    rows = queries.milestone_rows(conn, plain, counts)
+    history = queries.milestone_history(conn, sorted({r["id"] for r in rows}))
+    items = [milestone_figures(as_of_row(r, history.get(r["id"], {}), sel.as_of), sel) for r in rows]
     by = sel.group_by
     groups: list[dict[str, Any]] = []
     if by in ("project", "source", "milestone"):
@@ -125,7 +176,12 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         forecast_finish="as_of_date + open tasks / throughput (whole days, rounded up); "
         "throughput = the "
         "milestone's tasks reaching done in the trailing 4 weeks / 4",
-        slip_days="due_date (or, without one, forecast_finish) − baseline_due_date (the first due date seen)",
+        slip_days="due_date (or, without one, forecast_finish) − baseline_due_date (set by a PM; until then "
+        "the first due date seen), both as they were at as_of",
+        due_date="the due date the milestone had at as_of: the last recorded by then (due_date_rule "
+        "'history'); before taskhub first recorded it, the earliest known ('earliest_known'); for a "
+        "milestone with no recorded history, the current one ('current')",
+        slip_series="each due date recorded up to as_of, with its time and slip against the baseline at as_of",
         percent_complete="done tasks / tasks of the milestone in scope",
     )
     return envelope(

@@ -18,6 +18,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from service.store.sql import chunks, in_list
+from service.tables import MilestoneChange, table
 from service.views.common import add_rows
 from service.views.costs import (
     direct_costs,
@@ -56,6 +58,7 @@ __all__ = [
     "flow_percentiles",
     "TOTAL",
     "milestone_rows",
+    "milestone_history",
     "milestone_counts",
     "MilestoneCounts",
     "workload_rows",
@@ -440,6 +443,25 @@ def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts:
         counts[mid].append((who, int(n or 0), int(done_n or 0), int(done_w or 0)))
     return counts
 
+
+
+MC = table(MilestoneChange)
+MilestoneHistory = dict[int, dict[str, list[tuple[Any, str | None, str | None, str]]]]
+
+
+def milestone_history(conn: Connection, ids: list[int]) -> MilestoneHistory:
+    """Per milestone id and field: ``[(at, old_value, new_value, origin)]`` in the order recorded
+    (``milestone_change``; see ``service.store.records.record_milestone_history``)."""
+    out: MilestoneHistory = defaultdict(lambda: defaultdict(list))
+    for part in chunks(ids):
+        q = (
+            sa.select(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.old_value, MC.c.new_value, MC.c.origin)
+            .where(in_list(conn, MC.c.milestone_id, part))
+            .order_by(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.id)
+        )
+        for mid, field, at, old, new, origin in conn.execute(q):
+            out[mid][field].append((at, old, new, origin))
+    return out
 
 # --- workload ----------------------------------------------------------------------------------
 

@@ -1,0 +1,123 @@
+"""Milestone history (METRICS.md, Milestones): every due-date change kept, slip as a series,
+a baseline a PM sets or resets, and ``as_of`` judged by the due date of that moment."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from mappings.model import Milestone, MilestoneUpsert
+from service.store.records import record_milestone_history, set_milestone_baseline, upsert_milestones
+from service.tables import MilestoneChange, table
+from service.views import ViewParams, compute_view
+from tests.views.portfolio_data import make_world
+
+MC = table(MilestoneChange)
+
+
+def _v(due: date | None, updated: datetime | None, *, released: bool = False) -> MilestoneUpsert:
+    return MilestoneUpsert(milestone=Milestone(external_id="v1", project_external_id="100", name="1.0",
+                                               due_date=due, released=released, updated_at=updated))
+
+
+def _history(db) -> list[tuple[str, str | None, str | None, str]]:
+    with db.read() as c:
+        return [tuple(r) for r in c.execute(
+            sa.select(MC.c.field, MC.c.old_value, MC.c.new_value, MC.c.origin).order_by(MC.c.id))]
+
+
+def _milestone(db, org_id: int, as_of: date) -> dict:
+    view = compute_view(db, org_id, "milestones", ViewParams(as_of=as_of))
+    (m,) = view["milestones"]
+    return m
+
+
+def test_every_change_is_recorded_once_with_its_origin(db):
+    w = make_world(db)
+    now = datetime.now(UTC)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])  # nothing changed
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), now)])  # moved later
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 20), now + timedelta(seconds=1))])  # earlier
+        upsert_milestones(c, w.org_id, w.jira, [_v(None, now + timedelta(seconds=2), released=True)])
+    assert _history(db) == [
+        ("due_date", None, "2026-05-01", "first_seen"),
+        ("released", None, "false", "first_seen"),
+        ("due_date", "2026-05-01", "2026-06-01", "sync"),
+        ("due_date", "2026-06-01", "2026-05-20", "sync"),
+        ("due_date", "2026-05-20", None, "sync"),
+        ("released", "false", "true", "sync"),
+    ]
+
+
+def test_a_change_is_dated_between_the_last_sighting_and_now(db):
+    """A vendor time before the last recorded change cannot be when the value changed: now is."""
+    w = make_world(db)
+    long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), long_ago)])
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), long_ago + timedelta(days=1))])
+    with db.read() as c:
+        first, moved = c.execute(sa.select(MC.c.at).where(MC.c.field == "due_date").order_by(MC.c.id)).scalars()
+    assert moved.replace(tzinfo=UTC) >= first.replace(tzinfo=UTC) > long_ago.replace(tzinfo=UTC)
+
+
+def test_milestones_synced_before_history_get_their_first_row_on_the_next_sync(db):
+    w = make_world(db)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])
+        c.execute(sa.delete(MC))  # as a database migrated to 0016 holds it
+    assert _milestone(db, w.org_id, date.today())["due_date_rule"] == "current"
+    with db.write() as c:
+        assert record_milestone_history(c, w.org_id, w.jira, ["v1"], datetime.now(UTC)) == 2
+    assert [h[3] for h in _history(db)] == ["first_seen", "first_seen"]
+
+
+def test_as_of_uses_the_due_date_of_that_moment_and_slip_has_a_series(db):
+    w = make_world(db)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])
+    with db.write() as c:  # the move is dated: the first sighting was a week ago
+        c.execute(sa.update(MC).values(at=datetime.now(UTC) - timedelta(days=7)))
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), None)])
+    today = date.today()
+    before_move = _milestone(db, w.org_id, today - timedelta(days=3))
+    assert (before_move["due_date"], before_move["due_date_rule"]) == ("2026-05-01", "history")
+    assert before_move["slip_days"] == 0
+    assert [s["due_date"] for s in before_move["slip_series"]] == ["2026-05-01"]
+    after = _milestone(db, w.org_id, today)
+    assert (after["due_date"], after["baseline_due_date"], after["slip_days"]) == ("2026-06-01", "2026-05-01", 31)
+    assert [(s["due_date"], s["slip_days"], s["origin"]) for s in after["slip_series"]] == [
+        ("2026-05-01", 0, "first_seen"), ("2026-06-01", 31, "sync")]
+    earliest = _milestone(db, w.org_id, today - timedelta(days=30))
+    assert (earliest["due_date"], earliest["due_date_rule"]) == ("2026-05-01", "earliest_known")
+    assert "earliest known" in earliest["reasons"]["due_date"]
+    assert earliest["slip_series"] == []
+
+
+def test_a_pm_baseline_is_kept_by_syncs_and_a_reset_takes_the_current_due_date(db):
+    w = make_world(db)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])
+        mid = c.execute(sa.select(sa.func.min(MC.c.milestone_id))).scalar_one()
+        c.execute(sa.update(MC).values(at=datetime.now(UTC) - timedelta(days=7)))
+    with db.write() as c:
+        out = set_milestone_baseline(c, w.org_id, mid, date(2026, 4, 15), "alice")
+        assert out is not None and out["previous"] == date(2026, 5, 1)
+        c.execute(sa.update(MC).where(MC.c.field == "baseline").values(at=datetime.now(UTC) - timedelta(days=5)))
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), None)])
+    today = date.today()
+    m = _milestone(db, w.org_id, today)
+    assert (m["baseline_due_date"], m["slip_days"]) == ("2026-04-15", 47)
+    before_pm = _milestone(db, w.org_id, today - timedelta(days=6))
+    assert (before_pm["baseline_due_date"], before_pm["slip_days"]) == ("2026-05-01", 0)
+    with db.write() as c:
+        reset = set_milestone_baseline(c, w.org_id, mid, None, "alice")
+        assert reset is not None and reset["reset"] is True
+        assert set_milestone_baseline(c, w.org_id + 1000, mid, None, "mallory") is None
+    m = _milestone(db, w.org_id, today)
+    assert (m["baseline_due_date"], m["slip_days"]) == ("2026-06-01", 0)
+    assert [h for h in _history(db) if h[0] == "baseline"] == [
+        ("baseline", "2026-05-01", "2026-04-15", "pm"), ("baseline", "2026-04-15", "2026-06-01", "pm")]

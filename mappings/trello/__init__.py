@@ -8,6 +8,8 @@ https://developer.atlassian.com/cloud/trello/guides/rest-api/action-types/
 - ``cards``: ``map_card`` — a REST card to a task upsert (+ milestone upsert).
 - ``actions``: ``map_action`` — an activity-log/webhook action to patches/tombstones.
 - ``documents``: ``effects_from_webhook`` and ``effects_from_document``.
+- ``worklogs``: hours-field changes (``updateCustomFieldItem``) as worklogs, and the
+  ``carried_in`` entry for hours a card had at the history horizon.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from mappings.trello.actions import (
     IGNORED_ACTIONS,
     SUPPORTED_ACTIONS,
     TASK_PATCH_HINTS,
+    action_author,
     list_renamed,
     map_action,
 )
@@ -29,6 +32,20 @@ from mappings.trello.documents import (
     effects_from_webhook,
 )
 from mappings.trello.values import created_at_from_id, local_date, parse_datetime
+from mappings.trello.worklogs import (
+    CARRIED_IN_SUFFIX,
+    card_hours_seconds,
+    carried_in_worklog,
+    carried_in_worklogs,
+    default_horizon,
+    explained_seconds,
+    hours_field_id,
+    hours_seconds,
+    is_hours_change,
+    worklog_effects,
+    worklog_from_action,
+    worklogs_from_history,
+)
 
 __all__ = [
     "BoardContext",
@@ -45,6 +62,7 @@ __all__ = [
     "checklist_counts",
     "map_action",
     "list_renamed",
+    "action_author",
     "TASK_PATCH_HINTS",
     "SUPPORTED_ACTIONS",
     "IGNORED_ACTIONS",
@@ -53,4 +71,16 @@ __all__ = [
     "context_from_action",
     "effect_to_json",
     "effects_to_json",
+    "CARRIED_IN_SUFFIX",
+    "hours_field_id",
+    "is_hours_change",
+    "hours_seconds",
+    "worklog_from_action",
+    "worklog_effects",
+    "worklogs_from_history",
+    "card_hours_seconds",
+    "explained_seconds",
+    "default_horizon",
+    "carried_in_worklog",
+    "carried_in_worklogs",
 ]

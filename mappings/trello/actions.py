@@ -54,6 +54,7 @@ __all__ = [
     "IGNORED_ACTIONS",
     "map_action",
     "list_renamed",
+    "action_author",
 ]
 
 TASK_PATCH_HINTS = frozenset(
@@ -152,7 +153,7 @@ def map_action(action: dict[str, Any], ctx: BoardContext, profile: MappingProfil
         data=data,
         card=card,
         card_id=card_id,
-        author=_author(action),
+        author=action_author(action),
         raw=action,
     )
     return handler(view, ctx, profile)
@@ -335,7 +336,8 @@ SUPPORTED_ACTIONS = frozenset(_HANDLERS)
 # --- helpers -------------------------------------------------------------------------
 
 
-def _author(action: dict[str, Any]) -> PersonRef | None:
+def action_author(action: dict[str, Any]) -> PersonRef | None:
+    """The member who made the action (``memberCreator``, else ``idMemberCreator``)."""
     creator = as_dict(action.get("memberCreator"))
     member_id = as_str(creator.get("id")) or as_str(action.get("idMemberCreator"))
     if member_id is None:

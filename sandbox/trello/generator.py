@@ -3,11 +3,15 @@
 Each board gets the lists Backlog → To Do → Doing → Review → Done, labels (including
 ``Milestone``), members, the custom fields Estimate (hours), Points, Hours spent,
 Cost and Priority (list) with string values as Trello stores them, checklists, due
-dates (some past, some complete), milestone cards and an action history (card
-creation, list moves, archives) back-dated over the last months. Same seed and same
-``now`` → same ids and data. Compact enough for 50 boards × 1,000 cards: custom
-field values and checklists are seeded without actions; cards record ``createCard``,
-their list moves and archives.
+dates (some past, some complete), milestone cards and an action history over the
+board's whole life, back-dated over the last months (``history.py``): card
+creation, list moves with some back and forth, due dates added and moved,
+``dueComplete``, archives, and every change of the Hours spent field
+(``updateCustomFieldItem``) by the member who made it. Same seed and same ``now``
+→ same ids and data; how the history gets there never changes where the cards end
+up (it draws from its own random stream). ``history=False`` records only creations
+(in the final list) and archives. Compact enough for 50 boards × 1,000 cards: the
+other custom field values and checklists are seeded without actions.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import random
 
 from sandbox.trello import mutations as m
+from sandbox.trello.history import CardLife
 from sandbox.trello.ids import iso
 from sandbox.trello.records import Board, Card, CheckItem, Checklist, CustomField, CustomFieldItem
 from sandbox.trello.state import TrelloState
@@ -174,6 +179,9 @@ def _cards(
     team = [mid for mid in board.member_ids if mid != state.me_id] or board.member_ids
     milestones = max(1, count // 25)
     times = sorted(rng.uniform(start, now - DAY) for _ in range(count))
+    # The history draws from its own stream, so `rng` (and the final board) is the same
+    # with or without it.
+    life_rng = random.Random(f"history:{board.id}")
     for i, created in enumerate(times):
         is_milestone = (
             i % max(1, count // milestones) == 0 and i // max(1, count // milestones) < milestones
@@ -190,28 +198,47 @@ def _cards(
             if is_milestone
             else f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)}"
         )
+        desc = rng.choice(("", "", f"Details for {name}."))
+        members = rng.sample(team, rng.randint(0, min(2, len(team))))
+        life = CardLife(life_rng, created, now, team, members) if history else None
         card = m.create_card(
             state,
             lists[first if history else stage].id,
             name,
-            desc=rng.choice(("", "", f"Details for {name}.")),
-            due=due,
+            desc=desc,
+            due=life.initial_due(due) if life else due,
             start=start_date,
-            due_complete=due_complete,
-            id_members=rng.sample(team, rng.randint(0, min(2, len(team)))),
+            due_complete=due_complete and life is None,  # the history ticks it on reaching Done
+            id_members=members,
             id_labels=card_labels,
             ts=created,
+            by=life.creator if life else None,
         )
         t = created
+        moves: list[tuple[int, float]] = []
         if history and stage > first:
             for target in range(first + 1, stage + 1):
                 t = rng.uniform(t, min(now - 60, t + 12 * DAY))
-                m.move_card(state, card.id, lists[target].id, ts=t)
-        _custom_values(state, rng, card, fields, stage)
+                moves.append((target, t))
+        values = _custom_values(rng, stage)
+        hours = values.pop("Hours spent", None) if life else None
+        _assign(state, card, fields, values)
         if rng.random() < 0.3:
             _checklist(state, rng, card, stage, created)
-        if rng.random() < 0.04:
-            m.set_card_closed(state, card.id, True, ts=rng.uniform(t + 30, now - 30))
+        closed_at = rng.uniform(t + 30, now - 30) if rng.random() < 0.04 else None
+        if life is not None:
+            life.play(
+                state,
+                card,
+                lists,
+                moves,
+                due_complete=due_complete,
+                hours_field=fields["Hours spent"],
+                hours=hours if isinstance(hours, float) else None,
+                closed_at=closed_at,
+            )
+        elif closed_at is not None:
+            m.set_card_closed(state, card.id, True, ts=closed_at)
 
 
 def _dates(
@@ -226,9 +253,7 @@ def _dates(
     return iso(due), due_complete, start_date
 
 
-def _custom_values(
-    state: TrelloState, rng: random.Random, card: Card, fields: dict[str, CustomField], stage: int
-) -> None:
+def _custom_values(rng: random.Random, stage: int) -> dict[str, object]:
     estimate = rng.choice((1, 2, 3, 4, 6, 8, 12, 16, 24))
     values: dict[str, object] = {}
     if rng.random() < 0.75:
@@ -242,6 +267,13 @@ def _custom_values(
             values["Cost"] = round(spent * rng.choice((60, 75, 90, 120)), 2)
     if rng.random() < 0.7:
         values["Priority"] = rng.choices(PRIORITIES, weights=(3, 5, 3, 1))[0]
+    return values
+
+
+def _assign(
+    state: TrelloState, card: Card, fields: dict[str, CustomField], values: dict[str, object]
+) -> None:
+    """Set custom field values without recording actions (seeded as if always there)."""
     for name, value in values.items():
         cf = fields[name]
         item = CustomFieldItem(state.ids.new(int(card.id[:8], 16)), cf.id)

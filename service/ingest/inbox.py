@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -19,16 +19,19 @@ from typing import Any, Literal, Protocol
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from mappings.model import Effect
+from mappings.model import Change, Effect
 from service.db import Database, retryable
 from service.store import ApplyStats, apply_effects
-from service.tables import InboxEvent, Source, table, utcnow
+from service.store.tasks import change_rows, insert_changes
+from service.sync.state import set_cursor
+from service.tables import InboxEvent, Source, stored_id, table, utcnow
 
 __all__ = [
     "ClaimedEvent",
     "HandlerContext",
     "Handler",
     "Outcome",
+    "StateWrite",
     "claim",
     "process_batch",
     "retry_events",
@@ -52,13 +55,29 @@ class ClaimedEvent:
     received_at: datetime
 
 
+@dataclass(frozen=True)
+class StateWrite:
+    """A ``sync_state`` row (source, stream) to set with the batch: e.g. a Trello board's
+    context that a handler fetched, so the next event or sync reads it instead of asking again."""
+
+    stream: str
+    value: str
+
+
 @dataclass
 class Outcome:
+    """What one event means, as data; ``_commit`` writes all of it with the event's mark.
+
+    ``effects`` go through the store's ``apply_effects``; ``changes`` are history rows of tasks
+    whose current state is already stored (nothing to upsert, the transition is still kept);
+    ``state`` are sync-state rows to set.
+    """
+
     status: Literal["done", "ignored", "failed"]
     reason: str | None = None
     effects: list[Effect] = field(default_factory=list)
-    # Extra writes that must commit with the mark (tests count applications with this).
-    extra: Callable[[Connection], None] | None = None
+    changes: list[Change] = field(default_factory=list)
+    state: list[StateWrite] = field(default_factory=list)
 
 
 @dataclass
@@ -131,14 +150,16 @@ def _fail(db: Database, worker_id: str, events: Sequence[ClaimedEvent], error: s
 _WRITE_ATTEMPTS = 3
 
 
-def _commit(db: Database, worker_id: str, source: Any, ok: list[tuple[ClaimedEvent, Any]]) -> ApplyStats:
-    """Apply the effects and mark the events, in one transaction."""
+def _commit(db: Database, worker_id: str, source: Source, ok: list[tuple[ClaimedEvent, Outcome]]) -> ApplyStats:
+    """Write what the outcomes carry and mark the events, in one transaction."""
+    source_id = stored_id(source)
     with db.write() as conn:
         effects = [e for _, o in ok for e in o.effects]
-        stats = apply_effects(conn, source.org_id, source.id, effects)
+        stats = apply_effects(conn, source.org_id, source_id, effects)
+        insert_changes(conn, change_rows(source.org_id, source_id, [ch for _, o in ok for ch in o.changes]))
         for _, o in ok:
-            if o.extra is not None:
-                o.extra(conn)  # noqa: S610 - not Django
+            for w in o.state:
+                set_cursor(conn, source_id, w.stream, w.value)
         now = utcnow()
         groups: dict[tuple[str, str | None], list[int]] = {}
         for ev, o in ok:

@@ -30,6 +30,7 @@ __all__ = [
     "gc_paused",
     "mirrored_boards",
     "remap_stored",
+    "board_context_cursor",
     "save_board_context",
     "load_board_context",
     "card_upserts",
@@ -123,14 +124,16 @@ def _stream(board_id: str) -> str:
     return f"board:{board_id}"
 
 
-def save_board_context(conn: Any, source_id: int, board: dict[str, Any], ctx: BoardContext) -> None:
+def board_context_cursor(board: dict[str, Any], ctx: BoardContext) -> tuple[str, str]:
+    """The ``sync_state`` (stream, cursor) a board's context is kept in: the board JSON's
+    context keys and the milestone cards seen on it."""
     subset = {k: board[k] for k in _CONTEXT_KEYS if k in board}
-    set_cursor(
-        conn,
-        source_id,
-        _stream(ctx.board_id),
-        json.dumps({"board": subset, "milestones": ctx.milestones}),
-    )
+    return _stream(ctx.board_id), json.dumps({"board": subset, "milestones": ctx.milestones})
+
+
+def save_board_context(conn: Any, source_id: int, board: dict[str, Any], ctx: BoardContext) -> None:
+    stream, cursor = board_context_cursor(board, ctx)
+    set_cursor(conn, source_id, stream, cursor)
 
 
 def load_board_context(

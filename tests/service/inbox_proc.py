@@ -1,4 +1,4 @@
-"""A worker process for the inbox tests: applies each event by inserting one marker row.
+"""A worker process for the inbox tests: applies each event by writing one marker change row.
 
 ``python -m tests.service.inbox_proc URL WORKER_ID LEASE_SECONDS DELAY`` — the marker
 row is unique per application (not per event), so a double application shows up
@@ -15,27 +15,28 @@ import uuid
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
+from mappings.model import Change
 from service.db import Database
-from service.ingest.inbox import Outcome
+from service.ingest.inbox import ClaimedEvent, Outcome
 from service.settings import Settings
-from service.tables import Change, InboxEvent, utcnow
+from service.tables import InboxEvent, utcnow
 from service.worker import Worker
 
-C = Change.__table__
 IE = InboxEvent.__table__
+
+
+def applied(ev: ClaimedEvent) -> Outcome:
+    """Done, with one change row (task ``ev<id>``, field ``applied``) unique to this application:
+    an event applied twice leaves two."""
+    marker = Change(task_external_id=f"ev{ev.id}", external_id=uuid.uuid4().hex, field="applied",
+                    changed_at=utcnow())
+    return Outcome(status="done", changes=[marker])
 
 
 def counting_handler(delay: float):  # type: ignore[no-untyped-def]
     def handle(ctx, events):  # type: ignore[no-untyped-def]
         time.sleep(delay * len(events))
-        out = []
-        for ev in events:
-            def extra(conn, ev=ev):  # type: ignore[no-untyped-def]
-                conn.execute(sa.insert(C).values(
-                    org_id=ev.org_id, source_id=ev.source_id, task_external_id=f"ev{ev.id}",
-                    external_id=uuid.uuid4().hex, field="applied", changed_at=utcnow(), origin="observed"))
-            out.append(Outcome(status="done", extra=extra))
-        return out
+        return [applied(ev) for ev in events]
 
     return handle
 

@@ -14,10 +14,11 @@ import pytest
 import sqlalchemy as sa
 
 from mappings.model import Ignored
-from service.ingest.inbox import Outcome, claim, process_batch, retry_events
-from service.tables import Change, InboxEvent, utcnow
+from service.ingest.inbox import Outcome, StateWrite, claim, process_batch, retry_events
+from service.tables import Change, InboxEvent, SyncState, utcnow
 from tests.service.conftest import make_settings
 from tests.service.factories import make_org, make_source, task
+from tests.service.inbox_proc import applied
 
 IE = InboxEvent.__table__
 ROOT = Path(__file__).resolve().parents[2]
@@ -96,16 +97,45 @@ def test_expired_lease_is_reclaimed_and_the_loser_cannot_commit(db, tmp_path):
         c.execute(sa.update(IE).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
     second = claim(db, "other", batch=10, lease_seconds=30)
     assert [e.id for e in second] == [e.id for e in first]
-    applied = []
 
     def handler(ctx, events):
-        return [Outcome("done", extra=lambda conn, e=e: applied.append(e.id)) for e in events]
+        return [applied(e) for e in events]
 
     process_batch(db, settings, "slow", first, {"jira": handler}, max_attempts=3)  # lease lost: rolled back
+    assert _applications(db) == {}
     process_batch(db, settings, "other", second, {"jira": handler}, max_attempts=3)
     assert _statuses(db) == {"done": 2}
+    assert _applications(db) == {f"ev{e.id}": 1 for e in first}
     with db.read() as c:
         assert set(c.execute(sa.select(IE.c.lease_owner)).scalars()) == {None}
+
+
+def _applications(db):
+    C = Change.__table__
+    with db.read() as c:
+        return dict(c.execute(sa.select(C.c.task_external_id, sa.func.count()).where(C.c.field == "applied")
+                              .group_by(C.c.task_external_id)).all())
+
+
+def test_an_outcomes_changes_and_state_rows_commit_with_its_mark(db, tmp_path):
+    settings = make_settings(tmp_path)
+    org = make_org(db)
+    src = make_source(db, org)
+    _enqueue(db, org, src, 2)
+    SS = SyncState.__table__
+
+    def handler(ctx, events):
+        done = applied(events[0])
+        done.state = [StateWrite("board:b1", '{"board": {"id": "b1"}}')]
+        return [done, Outcome("ignored", reason="not tracked", changes=applied(events[1]).changes)]
+
+    events = claim(db, "w1", batch=10, lease_seconds=30)
+    process_batch(db, settings, "w1", events, {"jira": handler}, max_attempts=3)
+    assert _statuses(db) == {"done": 1, "ignored": 1}
+    assert _applications(db) == {f"ev{e.id}": 1 for e in events}  # an ignored event's rows are written too
+    with db.read() as c:
+        assert c.execute(sa.select(SS.c.cursor).where(SS.c.source_id == src, SS.c.stream == "board:b1")
+                         ).scalar() == '{"board": {"id": "b1"}}'
 
 
 def test_unknown_kind_fails_with_reason(db, tmp_path):
@@ -152,12 +182,9 @@ def test_two_worker_processes_drain_5000_events_exactly_once_despite_sigkill(pg_
     elapsed = time.monotonic() - t0
     assert survivor.returncode == 0, err[-2000:]
     assert _statuses(db) == {"done": 5000}
-    C = Change.__table__
-    with db.read() as c:
-        per_event = c.execute(sa.select(C.c.task_external_id, sa.func.count()).where(C.c.field == "applied")
-                              .group_by(C.c.task_external_id)).all()
+    per_event = _applications(db)
     assert len(per_event) == 5000
-    assert {n for _, n in per_event} == {1}, "an event was applied more than once"
+    assert set(per_event.values()) == {1}, "an event was applied more than once"
     print(f"drained 5000 events in {elapsed:.1f}s ({5000 / elapsed:.0f}/s incl. a {lease}s lease expiry)")
 
 

@@ -25,6 +25,7 @@ from service.app import create_app
 from service.db import Database
 from service.settings import Settings
 from service.sync.runner import run_sync
+from service.sync.trello_boards import load_board_context
 from service.tables import Change, InboxEvent, Organization, Task
 from service.worker import Worker
 from tests.realdata import REALDATA
@@ -197,6 +198,24 @@ def test_list_rename_remaps_the_status_of_that_lists_cards(hub: Hub):
     elsewhere = [c.id for c in state.boards[site.boards[0]].cards.values() if c.id_list != doing.id]
     assert all(hub.task(cid).status != "Shipped" for cid in elsewhere)
     assert {r.status for r in hub.inbox()} == {"done"}
+
+
+def test_a_board_context_refreshed_by_a_batch_is_stored_for_the_next_one(hub: Hub):
+    site, state = hub.site, hub.site.state
+    doing = _list_named(site, "Doing")
+    card = next(c for c in state.boards[site.boards[0]].cards.values() if c.id_list == doing.id)
+    mutations.rename_list(state, doing.id, "Shipped")
+    hub.deliver_and_drain()
+    stored = load_board_context(
+        site.db, site.source_id, site.boards[0], timezone=ORG_TZ, milestone_label="Milestone"
+    )
+    assert stored is not None and stored.lists[doing.id].name == "Shipped"
+    state.stats.reset()
+    mutations.update_card(state, card.id, {"name": "Later edit"})
+    hub.deliver_and_drain()
+    row = hub.task(card.id)
+    assert (row.title, row.status) == ("Later edit", "Shipped")  # mapped with the stored context
+    assert state.stats.snapshot()["by_route"].get("GET /1/boards/{board_id}", 0) == 0
 
 
 def test_fifty_updates_to_one_card_cost_at_most_two_fetches(hub: Hub):

@@ -33,18 +33,17 @@ from mappings.model import Effect, Ignored
 from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
 from service.ingest.handlers.context import client_context
-from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome
-from service.store.tasks import change_rows, insert_changes
+from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome, StateWrite
 from service.sync.runner import source_profile
 from service.sync.trello import make_trello_client
 from service.sync.trello_boards import (
     STRUCTURAL,
+    board_context_cursor,
     load_board_context,
     merge_refetched,
     mirrored_boards,
     plan_actions,
     remap_stored,
-    save_board_context,
 )
 from service.tables import Organization, Task, stored_id, table
 
@@ -209,30 +208,28 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
             profile,
             exclude=need,
         )
-    history = [ch for cid, chs in wanted.items() if cid not in need for ch in chs]
-
     outcomes: list[Outcome] = []
     for i, (effects, refetch, _) in enumerate(per_event):
         own = list(effects)
         if i == 0:
             own += fetched_effects
+        # The changes an action recorded on a card whose stored state is already newer: kept as
+        # history (no fetch, nothing to upsert).
+        history = [ch for cid, chs in refetch.items() if cid not in need for ch in chs]
         real = [e for e in own if not isinstance(e, Ignored)] or refetch
         if real:
-            outcomes.append(Outcome("done", effects=own))
+            outcomes.append(Outcome("done", effects=own, changes=history))
         else:
             reason = (
                 "; ".join(dict.fromkeys(e.reason for e in own if isinstance(e, Ignored)))
                 or "no effect"
             )
             outcomes.append(Outcome("ignored", reason=reason, effects=own))
-
-    def extra(conn: Any) -> None:
-        for board_id, board in boards.fetched.items():
-            save_board_context(conn, source_id, board, boards.contexts[board_id])
-        insert_changes(conn, change_rows(source.org_id, source_id, history))
-
-    if outcomes:
-        outcomes[0].extra = extra
+    if outcomes:  # the board contexts fetched for the batch, saved with it
+        outcomes[0].state = [
+            StateWrite(*board_context_cursor(board, boards.contexts[board_id]))
+            for board_id, board in boards.fetched.items()
+        ]
     return outcomes
 
 

@@ -4,7 +4,9 @@ portfolios, people (merged identities, effective-dated cost rates), organization
 One package for the API (``service.api.portfolio``) and the file (``taskhub apply``):
 the same schemas validate both and the same functions write, so both store the same
 state. Functions take the caller's ``Session`` and organization and never commit (the
-request or the command does). Ids of another organization are "not found" (404).
+request or the command does). Ids of another organization are "not found". Failures are
+``service.errors`` (``NotFound``, ``Conflict``, ``Invalid``): the API answers them as
+problem+json (404, 409, 422), ``taskhub apply`` names the file's entry.
 """
 
 from service.portfolio.apply import ApplyDocument, ApplyError, apply_document, parse_document

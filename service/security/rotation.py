@@ -136,8 +136,8 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
 
     One previous secret is kept, so a second rotation inside a running overlap would end the
     first one's promise at once (a client retrying a timed-out POST would do exactly that, and
-    senders still on the oldest secret would get 401s): it is a 409 unless ``force`` says the
-    caller means to end that overlap now."""
+    senders still on the oldest secret would get 401s): it is ``errors.Conflict`` unless
+    ``force`` says the caller means to end that overlap now."""
     if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
         raise errors.Invalid(f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
     if src.kind != "jira":

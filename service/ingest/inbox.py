@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from mappings.model import Change, Effect
 from service.db import Database, retryable
+from service.settings import Settings
 from service.store import ApplyStats, apply_effects
 from service.store.tasks import change_rows, insert_changes
 from service.sync.state import set_cursor
@@ -83,7 +84,7 @@ class Outcome:
 @dataclass
 class HandlerContext:
     db: Database
-    settings: Any
+    settings: Settings
     source: Source
 
 
@@ -171,7 +172,7 @@ def _commit(db: Database, worker_id: str, source: Source, ok: list[tuple[Claimed
     return stats
 
 
-def process_batch(db: Database, settings: Any, worker_id: str, events: Sequence[ClaimedEvent],
+def process_batch(db: Database, settings: Settings, worker_id: str, events: Sequence[ClaimedEvent],
                   handlers: dict[str, Handler], *, max_attempts: int) -> ApplyStats:
     """Run the handlers per source and commit effects with the marks, per source."""
     total = ApplyStats()

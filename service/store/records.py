@@ -213,6 +213,7 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
             "person_id": person_ids.get((w.author.tool, w.author.external_id)) if w.author else None,
             "started_at": w.started_at, "started_day": local_day(w.started_at, zone), "seconds": w.seconds,
             "remote_updated_at": w.updated_at, "deleted_at": None, "raw": None, "synced_at": now,
+            "carried_in": w.carried_in,
         }
     page = list(rows.values())
     mine = worklogs_by_key(conn, source_id, list(rows))

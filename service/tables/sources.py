@@ -29,6 +29,9 @@ class Source(SQLModel, table=True):
     scope: Any = _json()
     mapping_profile: Any = _json()
     poll_interval_seconds: int = Field(default=300)
+    # How often the worker runs the census (deletions and lost access no webhook announced);
+    # 0: never by itself (migration 0017).
+    census_interval_seconds: int = Field(default=86400)
     enabled: bool = True
     status: str = Field(default="ok", max_length=20)  # ok | degraded
     status_reason: str | None = Field(default=None, sa_type=sa.Text)
@@ -66,3 +69,5 @@ class SyncRun(SQLModel, table=True):
     errors: int = 0
     error: str | None = Field(default=None, sa_type=sa.Text)
     duration_ms: int | None = None
+    # What the run found beyond counts: a census's tombstones and lost access (migration 0017).
+    findings: Any = _json()

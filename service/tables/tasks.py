@@ -132,6 +132,9 @@ class Worklog(SQLModel, table=True):
     # view sums the worklogs by day and prices them without a conversion or a lookup per row.
     started_day: date | None = None
     author_rate: float | None = None
+    # Hours a Trello card already had at its history horizon: one entry, no author (METRICS.md
+    # "Worklogs from Trello"); migration 0017.
+    carried_in: bool = False
 
 
 class Change(SQLModel, table=True):
@@ -150,5 +153,9 @@ class Change(SQLModel, table=True):
     to_value: str | None = Field(default=None, sa_type=sa.Text)
     from_category: str | None = Field(default=None, max_length=20)
     to_category: str | None = Field(default=None, max_length=20)
+    # The tool's ids of the old and new value (a Jira status id): a changed status catalogue
+    # re-categorizes the stored rows by id (migration 0017; NULL on rows stored before it).
+    from_id: str | None = Field(default=None, max_length=50)
+    to_id: str | None = Field(default=None, max_length=50)
     changed_at: datetime
     origin: str = Field(default="observed", max_length=20)  # changelog | action | observed

@@ -123,7 +123,7 @@ def test_worklog_float_rate(pg_db):
     for rate in (0.1, 1e-320, 1.7976931348623157e308, 123456789.123456789, float("nan")):
         row = {"org_id": org, "source_id": src, "external_id": f"w{rate}", "task_external_id": "t",
                "started_at": NOW, "seconds": 60, "synced_at": NOW, "author_rate": rate,
-               "started_day": date(2026, 1, 1), "raw": None}
+               "started_day": date(2026, 1, 1), "raw": None, "carried_in": False}
         plain = _write(pg_db, W, {**row, "external_id": "p"}, bulk=False)
         bulk = _write(pg_db, W, {**row, "external_id": "b"}, bulk=True)
         assert _norm(bulk) == _norm(plain), rate

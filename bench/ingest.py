@@ -105,7 +105,7 @@ def stop(p: subprocess.Popen[bytes]) -> None:
 
 def prepare(url: str, key: str, tmp: Path) -> int:
     """Migrate, create an org and a Jira source with a known webhook secret; return its id."""
-    from service.api.schemas import SourceCreate
+    from service.schemas import SourceCreate
     from service.security.auth import create_org
     from service.sources import create_source
 

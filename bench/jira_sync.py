@@ -61,8 +61,8 @@ _cpu = cpu_seconds
 def child(db_url: str, sandbox_url: str, data_dir: str) -> None:
     from cryptography.fernet import Fernet
 
-    from service.api.schemas import SourceCreate
     from service.db import Database
+    from service.schemas import SourceCreate
     from service.security.auth import create_org
     from service.settings import Settings
     from service.sources import create_source

@@ -38,8 +38,8 @@ from bench.ingest import free_port, wait_up  # noqa: E402
 from sandbox.jira import JiraConfig, JiraState, generate, start  # noqa: E402
 from sandbox.jira import mutations as jm  # noqa: E402
 from sandbox.jira.api import register_webhook  # noqa: E402
-from service.api.schemas import SourceCreate  # noqa: E402
 from service.db import Database  # noqa: E402
+from service.schemas import SourceCreate  # noqa: E402
 from service.security.auth import create_org, create_token  # noqa: E402
 from service.settings import Settings  # noqa: E402
 from service.sources import create_source  # noqa: E402

@@ -62,8 +62,8 @@ def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> No
     from cryptography.fernet import Fernet
 
     from connectors.trello import RateLimiter, set_default_limiter
-    from service.api.schemas import SourceCreate
     from service.db import Database
+    from service.schemas import SourceCreate
     from service.security.auth import create_org
     from service.settings import Settings
     from service.sources import create_source

@@ -149,7 +149,7 @@ class Demo:
     def _register_sources(self) -> None:
         from connectors.trello import TrelloClient
         from sandbox.jira.api import register_webhook
-        from service.api.schemas import SourceCreate
+        from service.schemas import SourceCreate
         from service.sources import create_source
 
         with self.db.session() as s:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import errors
-from service.api.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
 from service.security.crypto import get_vault
 from service.settings import Settings
 from service.tables import Source, stored_id, utcnow
@@ -145,7 +145,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         src.credentials_enc = vault.encrypt(_plain_credentials(body.credentials))
         src.deployment = _deployment(body.credentials.type)
     if body.scope is not None:
-        from service.api.schemas import JiraScope, TrelloScope
+        from service.schemas import JiraScope, TrelloScope
 
         want = JiraScope if src.kind == "jira" else TrelloScope
         if not isinstance(body.scope, want):

@@ -10,9 +10,9 @@ from pydantic import BaseModel, Field
 
 from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
-from service.api.schemas import InboxEventPublic
 from service.ids import ID_MAX, Id
 from service.ingest.inbox import retry_events
+from service.schemas import InboxEventPublic
 from service.tables import InboxEvent, table
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request, Response
 
 from service import sources as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
-from service.api.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.ids import Id
+from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.security.rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
 from service.store.rollups import delete_source as delete_source_rows
 

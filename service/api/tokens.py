@@ -11,8 +11,8 @@ from fastapi import APIRouter
 
 from service.api.deps import AdminCaller, SessionDep
 from service.api.problems import Problem
-from service.api.schemas import TokenCreate, TokenCreated, TokenPublic
 from service.ids import Id
+from service.schemas import TokenCreate, TokenCreated, TokenPublic
 from service.security import auth
 from service.tables import ApiToken
 

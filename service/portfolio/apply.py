@@ -32,7 +32,6 @@ from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, select
 
 from service import errors
-from service.api.schemas import LongText, Text
 from service.portfolio import people, projects
 from service.portfolio.projects import row_id
 from service.portfolio.schemas import (
@@ -45,6 +44,7 @@ from service.portfolio.schemas import (
     RateCreate,
     _In,
 )
+from service.schemas import LongText, Text
 from service.store import rollups
 from service.tables import Portfolio, Project, Source
 

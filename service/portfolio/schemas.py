@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.api.schemas import LongText, Text
 from service.ids import Id
+from service.schemas import LongText, Text
 from service.timerange import RANGE_TEXT, BoundedDate
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""SQLModel tables, one module per area. Never returned from the API as-is (see service/api/schemas.py).
+"""SQLModel tables, one module per area. Never returned from the API as-is (see service/schemas.py).
 
 Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
 ``remote_updated_at`` drives the monotonic guard; ``raw`` keeps the vendor JSON.

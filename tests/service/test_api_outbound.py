@@ -121,7 +121,7 @@ def test_a_refusal_at_connect_time_shows_as_such(db: Database, tmp_path: Path, a
     strict = allowing.model_copy(update={"outbound_allow": ""})
     acme = make_tenant(db, "acme")
     with TestClient(create_app(strict, db, run_worker=False, migrate=False)) as c:
-        from service.api.schemas import SourceCreate
+        from service.schemas import SourceCreate
         from service.sources import create_source
 
         with db.session() as s:

@@ -14,9 +14,9 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
-from service.api.schemas import SourceCreate
 from service.cli.main import app as cli_app
 from service.db import reset_database_cache
+from service.schemas import SourceCreate
 from service.security.auth import create_token
 from service.security.crypto import Vault
 from service.settings import Settings, get_settings

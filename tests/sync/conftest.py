@@ -10,8 +10,8 @@ import pytest
 from cryptography.fernet import Fernet
 
 from sandbox.jira import JiraConfig, JiraState, generate, start
-from service.api.schemas import SourceCreate
 from service.db import Database
+from service.schemas import SourceCreate
 from service.security.auth import create_org
 from service.settings import Settings
 from service.sources import create_source

@@ -20,8 +20,8 @@ from connectors.errors import RateLimited, Unauthorized
 from connectors.trello import RateLimiter, set_default_limiter
 from sandbox.trello import TrelloState, generate, mutations, start
 from sandbox.trello.testing import FakeClock
-from service.api.schemas import SourceCreate
 from service.db import Database
+from service.schemas import SourceCreate
 from service.security.auth import create_org
 from service.sources import create_source
 from service.sync.runner import SyncBusy, run_sync

@@ -362,7 +362,8 @@ def query_actions(
     ctx: Ctx, actions: list[Action], *, default_filter: str | None = None, max_page: int = 1_000_000
 ) -> list[dict[str, Any]]:
     """Trello's action query: newest first, ``filter``, ``limit`` 0–1000 (default 50), ``page``,
-    and ``since``/``before`` bounds (exclusive) given as action ids or dates."""
+    ``since``/``before`` bounds (exclusive) given as action ids or dates, and ``idModels``
+    (only actions about one of these cards, lists, boards or members)."""
     p = ctx.params
     raw_filter = p.get("filter", default_filter)
     types = (
@@ -372,6 +373,7 @@ def query_actions(
     )
     limit = int_param(p, "limit", 50, 0, 1000)
     page = int_param(p, "page", 0, 0, max_page)
+    models = {m.strip() for m in (p.get("idModels") or "").split(",") if m.strip()}
     lo, hi = 0, len(actions)
     since, before = _bound(p.get("since"), "since"), _bound(p.get("before"), "before")
     if since:
@@ -384,6 +386,8 @@ def query_actions(
         if len(out) >= limit:
             break
         if types is not None and not _type_matches(action, types):
+            continue
+        if models and not models & _models_of(action):
             continue
         if skip:
             skip -= 1
@@ -402,3 +406,11 @@ def _type_matches(action: Action, types: set[str]) -> bool:
         return True
     # Filter shortcuts like ``updateCard:idList`` match updateCard actions that changed that field.
     return bool(action.old) and any(f"{action.type}:{name}" in types for name in action.old or {})
+
+
+def _models_of(action: Action) -> set[str]:
+    """The ids of the models an action is about (for ``idModels``)."""
+    refs = (action.board, action.card, action.list, action.list_before, action.list_after)
+    ids = {str(ref["id"]) for ref in refs if ref and "id" in ref}
+    ids.update(i for i in (action.id_card, action.member_id) if i)
+    return ids

@@ -363,3 +363,14 @@ def test_a_later_horizon_carries_the_earlier_hours_in(
     for card in cards:
         (upsert,) = [e for e in map_card(card, ctx, PROFILE) if isinstance(e, TaskUpsert)]
         assert total.get(card["id"], 0) == (upsert.task.spent_seconds or 0)
+
+
+def test_id_models_keeps_the_actions_about_those_cards(
+    big_board: tuple[str, TrelloState, str],
+) -> None:
+    url, state, board = big_board
+    log = state.boards[board].actions
+    cards = [c.id for c in list(state.boards[board].cards.values())[:3]]
+    about, made = read_history(url, board, idModels=",".join(cards))
+    assert made == 1 and [a["id"] for a in about] == [a.id for a in reversed(log) if a.id_card in cards]
+    assert {a["data"]["card"]["id"] for a in about} == set(cards)

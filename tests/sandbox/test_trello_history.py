@@ -61,6 +61,12 @@ def number(value: dict[str, str] | None) -> float | None:
     return None if value is None else float(value["number"])
 
 
+def old_new(action: Action) -> tuple[float | None, float | None]:
+    """An hours change's (old, new) value, read from its JSON ``data``."""
+    data = action.data()
+    return number(data["old"]["value"]), number(data["customFieldItem"]["value"])
+
+
 # --- the generated history -----------------------------------------------------------
 
 
@@ -80,8 +86,7 @@ def test_how_the_history_goes_never_changes_where_the_cards_end_up(
                 card.due_complete,
                 card.closed,
                 card.start,
-                sorted((state.custom_fields[i.id_custom_field].name, str(value(i)))
-                       for i in card.custom.values()),
+                sorted((state.custom_fields[i.id_custom_field].name, str(value(i))) for i in card.custom.values()),
                 len(card.id_members),
                 len(card.checklists),
             )
@@ -105,13 +110,12 @@ def test_every_hours_change_chains_from_empty_to_the_cards_value(world: TrelloSt
             assert action.raw_extra["customField"] == {"id": field.id, "name": HOURS, "type": "number"}
             by_card.setdefault(str(action.id_card), []).append(action)
         for card_id, changes in by_card.items():
-            values = [number((c.raw_old or {})["value"]) for c in changes]
-            values.append(number(changes[-1].raw_extra["customFieldItem"]["value"]))  # type: ignore[index]
-            assert values[0] is None  # the whole life: the first change starts from empty
-            for earlier, later in zip(changes, changes[1:], strict=False):
-                assert earlier.raw_extra["customFieldItem"]["value"] == (later.raw_old or {})["value"]  # type: ignore[index]
+            values = [old_new(c) for c in changes]
+            assert values[0][0] is None  # the whole life: the first change starts from empty
+            for (_, new), (old, _) in zip(values, values[1:], strict=False):
+                assert new == old
             item = world.cards[card_id].custom.get(field.id)
-            assert values[-1] == (None if item is None else float(item.text or "nan"))
+            assert values[-1][1] == (None if item is None else float(item.text or "nan"))
 
 
 def test_hours_go_up_down_and_to_empty_by_several_members_over_weeks(world: TrelloState) -> None:
@@ -119,8 +123,7 @@ def test_hours_go_up_down_and_to_empty_by_several_members_over_weeks(world: Trel
     authors: set[str] = set()
     for board in world.boards.values():
         for action in hours_actions(board):
-            old = number((action.raw_old or {})["value"])
-            new = number(action.raw_extra["customFieldItem"]["value"])  # type: ignore[index]
+            old, new = old_new(action)
             ups += (new or 0) > (old or 0)
             downs += new is not None and old is not None and new < old
             removals += new is None

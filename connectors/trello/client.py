@@ -224,11 +224,11 @@ class TrelloClient:
 
     # -- webhooks -------------------------------------------------------------------
     def register_webhook(
-        self, callback_url: str, id_model: str, description: str = "", *, active: bool = True
+        self, url: str, id_model: str, description: str = "", *, active: bool = True
     ) -> dict[str, Any]:
-        """``POST /1/webhooks``; Trello HEADs ``callback_url`` first: not 200 → 400 → ``Fatal``."""
+        """``POST /1/webhooks``; Trello HEADs ``url`` first: not 200 → 400 → ``Fatal``."""
         params = {
-            "callbackURL": callback_url,
+            "callbackURL": url,
             "idModel": id_model,
             "description": description,
             "active": _flag(active),

@@ -36,7 +36,7 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service import store
-from service.sync.runner import SyncContext
+from service.sync.runner import SyncContext, register_syncer
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.tables import Milestone, Project, Task, stored_id, table, utcnow
 
@@ -122,11 +122,8 @@ class JiraSyncer:
 
     # --- entry ------------------------------------------------------------------------
     def run(self, mode: str) -> None:
-        try:
-            with fewer_gc_passes():
-                self._run(mode)
-        finally:
-            self.ctx.recorder.api_calls += self.client.api_calls
+        with fewer_gc_passes():
+            self._run(mode)
 
     def _run(self, mode: str) -> None:
         self.client.connect()
@@ -322,3 +319,6 @@ class JiraSyncer:
             set_cursor(conn, sid, "census", json.dumps({"ran_at": _iso(utcnow()), "missing": len(missing)}))
         self.ctx.recorder.items_seen += len(in_scope)
         self.ctx.recorder.items_changed += stats.deleted
+
+
+register_syncer("jira", JiraSyncer)

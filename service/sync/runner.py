@@ -1,7 +1,10 @@
 """Run a sync for one source: lease, run record, errors classified, source health.
 
-Connector-specific work lives in ``service/sync/<kind>.py`` (a ``Syncer`` per kind,
-registered in ``SYNCERS``); this module is the shared machinery around it.
+Connector-specific work lives in ``service/sync/<kind>.py``: a ``Syncer`` per kind, which
+registers itself in ``SYNCERS`` (``register_syncer``) when its module is imported; the
+package (``service/sync/__init__.py``) imports them. This module is the shared machinery
+around a syncer and knows the connectors only through ``connectors.base.Connector``: the
+imports go one way, tool modules -> runner.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from connectors.base import Connector
 from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Transient, Unauthorized
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
@@ -22,7 +26,8 @@ from service.sources import SourceSecrets, source_secrets
 from service.sync.state import LeaseHeld, RunRecorder, acquire_lease, set_source_status
 from service.tables import Organization, Source, SyncState, table, utcnow
 
-__all__ = ["SyncContext", "Syncer", "SYNCERS", "SyncBusy", "run_sync", "due_sources", "source_profile"]
+__all__ = ["SyncContext", "Syncer", "SyncerFactory", "SYNCERS", "register_syncer", "SyncBusy", "run_sync",
+           "due_sources", "source_profile"]
 
 log = logging.getLogger("taskhub.sync")
 Progress = Callable[[str, int, int | None], None]  # (phase, done, total or None)
@@ -47,25 +52,36 @@ class SyncContext:
 
 
 class Syncer(Protocol):
-    def __init__(self, ctx: SyncContext) -> None: ...
+    """One source's sync, built per run from its ``SyncContext``."""
+
+    @property
+    def client(self) -> Connector:
+        """The connector the syncer reads through; the runner records its ``api_calls``."""
+        ...
 
     def run(self, mode: str) -> None:
         """mode: backfill | incremental | census | full (backfill from scratch)."""
 
 
-def _syncer(kind: str) -> type[Syncer]:
-    if kind == "jira":
-        from service.sync.jira import JiraSyncer
-
-        return JiraSyncer
-    if kind == "trello":
-        from service.sync.trello import TrelloSyncer
-
-        return TrelloSyncer
-    raise Fatal(f"no syncer for source kind {kind!r}")
+SyncerFactory = Callable[[SyncContext], Syncer]
+SYNCERS: dict[str, SyncerFactory] = {}  # source kind -> syncer, filled by register_syncer
 
 
-SYNCERS: dict[str, Callable[[str], type[Syncer]]] = {"jira": _syncer, "trello": _syncer}
+def register_syncer(kind: str, factory: SyncerFactory) -> None:
+    """Make ``run_sync`` sync sources of ``kind`` with ``factory`` (called by the tool modules)."""
+    SYNCERS[kind] = factory
+
+
+def _run_syncer(ctx: SyncContext, mode: str) -> None:
+    factory = SYNCERS.get(ctx.source.kind)
+    if factory is None:
+        raise Fatal(f"no syncer for source kind {ctx.source.kind!r} (known: {', '.join(sorted(SYNCERS))})")
+    syncer = factory(ctx)
+    start = syncer.client.api_calls
+    try:
+        syncer.run(mode)
+    finally:
+        ctx.recorder.api_calls += syncer.client.api_calls - start
 
 
 def source_profile(source: Source, org_timezone: str = "UTC") -> MappingProfile:
@@ -92,7 +108,7 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
                       profile=source_profile(source, org_tz), recorder=recorder, renew=lease.renew,
                       progress=progress or (lambda *_: None), sleep=sleep, org_timezone=org_tz)
     try:
-        SYNCERS[source.kind](source.kind)(ctx).run(mode)
+        _run_syncer(ctx, mode)
     except Unauthorized as exc:
         recorder.errors += 1
         recorder.finish("failed", f"unauthorized: {exc}")

@@ -9,14 +9,13 @@ from typing import Any
 from connectors.errors import ConnectorError
 from service.db import Database
 from service.sync.runner import SyncBusy, due_sources, run_sync
+from service.sync.state import all_cursors
 
 log = logging.getLogger("taskhub.sync")
 
 
 def poll_due_sources(db: Database, settings: Any, worker_id: str, stop: threading.Event) -> int:
     """Run an incremental sync (a backfill the first time) for every source that is due."""
-    from service.sync.state import all_cursors
-
     n = 0
     for source_id in due_sources(db):
         if stop.is_set():

@@ -23,7 +23,7 @@ from connectors.trello.client import BATCH_SIZE, TrelloClient
 from mappings.model import DeletedReason, Effect, TaskDelete
 from mappings.trello import BoardContext, parse_datetime
 from service import store
-from service.sync.runner import SyncContext
+from service.sync.runner import SyncContext, register_syncer
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.sync.trello_boards import (
     STRUCTURAL,
@@ -75,7 +75,7 @@ class TrelloSyncer:
         self.ctx = ctx
         self.source = ctx.source
         self.source_id = stored_id(ctx.source)
-        self.api = client or make_trello_client(ctx)
+        self.client = client or make_trello_client(ctx)
         self.cursors = all_cursors(ctx.db, self.source_id)
         self.profile = ctx.profile
         self.tz = ctx.profile.timezone
@@ -83,25 +83,21 @@ class TrelloSyncer:
         self.mirrored: set[str] = set()
 
     def run(self, mode: str) -> None:
-        start_calls = self.api.api_calls
-        try:
-            boards = self._boards()
-            self.mirrored = set(boards)
-            planner = PlannerStats(self.ctx.db)
-            for i, board_id in enumerate(boards):
-                cursor = None if mode == "full" else self.cursors.get(f"actions:{board_id}")
-                with gc_paused():
-                    if mode == "census":
-                        self._census(board_id)
-                    elif cursor is None:
-                        self._backfill(board_id)
-                    else:
-                        self._incremental(board_id, cursor)
-                self.ctx.progress("boards", i + 1, len(boards))
-                self.ctx.renew()
-                planner.stored(self.ctx.recorder.items_seen)
-        finally:
-            self.ctx.recorder.api_calls += self.api.api_calls - start_calls
+        boards = self._boards()
+        self.mirrored = set(boards)
+        planner = PlannerStats(self.ctx.db)
+        for i, board_id in enumerate(boards):
+            cursor = None if mode == "full" else self.cursors.get(f"actions:{board_id}")
+            with gc_paused():
+                if mode == "census":
+                    self._census(board_id)
+                elif cursor is None:
+                    self._backfill(board_id)
+                else:
+                    self._incremental(board_id, cursor)
+            self.ctx.progress("boards", i + 1, len(boards))
+            self.ctx.renew()
+            planner.stored(self.ctx.recorder.items_seen)
 
     def _boards(self) -> list[str]:
         scope = self.source.scope or {}
@@ -109,7 +105,7 @@ class TrelloSyncer:
             return list(scope["boards"])
         site = dict(self.source.site_info or {})
         if not site.get("boards"):
-            site["boards"] = [b["id"] for b in self.api.boards("open")]
+            site["boards"] = [b["id"] for b in self.client.boards("open")]
             set_source_status(
                 self.ctx.db,
                 self.source_id,
@@ -127,9 +123,9 @@ class TrelloSyncer:
 
     # --- backfill -------------------------------------------------------------------------
     def _backfill(self, board_id: str) -> None:
-        newest = self.api.actions(board_id, limit=1)
-        board = self.api.board(board_id)
-        cards = self.api.cards(board_id, "all")
+        newest = self.client.actions(board_id, limit=1)
+        board = self.client.board(board_id)
+        cards = self.client.cards(board_id, "all")
         ctx = BoardContext.from_board_json(
             {**board, "cards": cards}, timezone=self.tz, milestone_label=self.label
         )
@@ -140,7 +136,7 @@ class TrelloSyncer:
 
     # --- incremental ------------------------------------------------------------------------
     def _incremental(self, board_id: str, since: str) -> None:
-        actions = self.api.actions_since(board_id, since or None)
+        actions = self.client.actions_since(board_id, since or None)
         if not actions:
             return
         stored = load_board_context(
@@ -153,7 +149,7 @@ class TrelloSyncer:
         ctx = stored
         board: dict[str, Any] | None = None
         if stored is None or any(a.get("type") in STRUCTURAL for a in actions):
-            board = self.api.board(board_id)
+            board = self.client.board(board_id)
             ctx = BoardContext.from_board_json(board, timezone=self.tz, milestone_label=self.label)
             if stored is not None:
                 ctx.milestones.update(stored.milestones)
@@ -178,13 +174,13 @@ class TrelloSyncer:
         if not refetch:
             return []
         if use_card_list(len(refetch), self._stored_count(board_id)):
-            cards = {c["id"]: c for c in self.api.cards(board_id, "all")}
+            cards = {c["id"]: c for c in self.client.cards(board_id, "all")}
             fetched: dict[str, dict[str, Any] | None] = {cid: cards.get(cid) for cid in refetch}
             gone = [cid for cid, card in fetched.items() if card is None]
             if gone:  # not on this board any more: deleted, or moved to another board?
-                fetched.update(self.api.cards_batch(gone))
+                fetched.update(self.client.cards_batch(gone))
         else:
-            fetched = self.api.cards_batch(list(refetch))
+            fetched = self.client.cards_batch(list(refetch))
         return merge_refetched(
             fetched,
             refetch,
@@ -232,7 +228,7 @@ class TrelloSyncer:
         log said: stored cards Trello no longer lists here are tombstoned (404 → deleted, on
         a board we do not mirror → out of scope, on another mirrored board → mapped there);
         listed cards we lack or hold in another version are upserted."""
-        cards = self.api.cards(board_id, "all")
+        cards = self.client.cards(board_id, "all")
         live = {c["id"]: c for c in cards}
         T = table(Task)
         with self.ctx.db.read() as conn:
@@ -246,7 +242,7 @@ class TrelloSyncer:
                 ).all()
             )
         missing = sorted(set(stored) - set(live))
-        found = self.api.cards_batch(missing) if missing else {}
+        found = self.client.cards_batch(missing) if missing else {}
         effects: list[Effect] = []
         elsewhere: dict[str, list[dict[str, Any]]] = {}
         for cid in missing:
@@ -286,7 +282,7 @@ class TrelloSyncer:
             milestone_label=self.label,
         )
         if ctx is None:
-            board = self.api.board(board_id)
+            board = self.client.board(board_id)
             ctx = BoardContext.from_board_json(board, timezone=self.tz, milestone_label=self.label)
             with self.ctx.db.write() as conn:
                 save_board_context(conn, self.source_id, board, ctx)
@@ -306,3 +302,6 @@ def use_card_list(changed: int, stored: int) -> bool:
     """
     calls = math.ceil(changed / BATCH_SIZE)
     return calls > 1 and (changed * 2 > stored or calls >= 10)
+
+
+register_syncer("trello", TrelloSyncer)

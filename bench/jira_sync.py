@@ -128,8 +128,7 @@ def floor(sandbox_url: str, data_dir: str) -> None:
     from mappings.profile import load_default_profile
     from service.sync.jira import JiraSyncer, fewer_gc_passes, make_jira_client
 
-    client = make_jira_client(SimpleNamespace(secrets=secrets, source=source, sleep=time.sleep,  # type: ignore[arg-type]
-                                              settings=settings))
+    client = make_jira_client(settings, source, secrets)  # type: ignore[arg-type]
     issues = worklogs = deleted = versions = 0
     with fewer_gc_passes():
         client.connect()

@@ -158,7 +158,7 @@ def floor(ready: dict[str, Any], data_dir: str, limits: bool) -> None:
     from service.sync.trello import make_trello_client
     from service.sync.trello_boards import gc_paused
 
-    api = make_trello_client(ctx)  # type: ignore[arg-type]
+    api = make_trello_client(ctx.settings, ctx.source, ctx.secrets)  # type: ignore[arg-type]
     boards = [b["id"] for b in api.boards("open")]
     cards = 0
     for board_id in boards:

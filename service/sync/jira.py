@@ -36,9 +36,11 @@ from mappings.model import (
     WorklogUpsert,
 )
 from service import store
+from service.settings import Settings
+from service.sources import SourceSecrets
 from service.sync.runner import SyncContext, register_syncer
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
-from service.tables import Milestone, Project, Task, stored_id, table, utcnow
+from service.tables import Milestone, Project, Source, Task, stored_id, table, utcnow
 
 __all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_fields"]
 
@@ -55,15 +57,15 @@ BASE_FIELDS = [
 ]
 
 
-def make_jira_client(ctx: SyncContext, **kw: Any) -> JiraClient:
-    creds = ctx.secrets.credentials
+def make_jira_client(settings: Settings, source: Source, secrets: SourceSecrets, **kw: Any) -> JiraClient:
+    """The source's client, for its sync and its webhook handler; ``kw`` go to ``JiraClient``."""
+    creds = secrets.credentials
     deployment: Deployment
     if creds.get("type") == "jira_datacenter":
         auth, deployment = JiraAuth.dc(creds["personal_access_token"]), "datacenter"
     else:
         auth, deployment = JiraAuth.cloud(creds["email"], creds["api_token"]), "cloud"
-    return JiraClient(ctx.source.base_url or "", auth, deployment=deployment, sleep=ctx.sleep,
-                      outbound=ctx.settings.outbound_policy, **kw)
+    return JiraClient(source.base_url or "", auth, deployment=deployment, outbound=settings.outbound_policy, **kw)
 
 
 def jql_datetime(at: datetime, tz: str) -> str:
@@ -114,7 +116,7 @@ class JiraSyncer:
         self.ctx = ctx
         self.source = ctx.source
         self.source_id = stored_id(ctx.source)
-        self.client = client or make_jira_client(ctx)
+        self.client = client or make_jira_client(ctx.settings, ctx.source, ctx.secrets, sleep=ctx.sleep)
         self.site_url = (ctx.source.base_url or "").rstrip("/")
         self.cursors = all_cursors(ctx.db, self.source_id)
         self.run_started = utcnow()

@@ -23,6 +23,8 @@ from connectors.trello.client import BATCH_SIZE, TrelloClient
 from mappings.model import DeletedReason, Effect, TaskDelete
 from mappings.trello import BoardContext, parse_datetime
 from service import store
+from service.settings import Settings
+from service.sources import SourceSecrets
 from service.sync.runner import SyncContext, register_syncer
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.sync.trello_boards import (
@@ -36,7 +38,7 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
-from service.tables import Task, stored_id, table, utcnow
+from service.tables import Source, Task, stored_id, table, utcnow
 
 __all__ = [
     "TrelloSyncer",
@@ -58,14 +60,16 @@ log = logging.getLogger("taskhub.sync.trello")
 TRELLO_API = "https://api.trello.com/1"
 
 
-def make_trello_client(ctx: SyncContext, **kw: Any) -> TrelloClient:
-    creds = ctx.secrets.credentials
+def make_trello_client(
+    settings: Settings, source: Source, secrets: SourceSecrets, **kw: Any
+) -> TrelloClient:
+    """The source's client, for its sync and its webhook handler; ``kw`` go to ``TrelloClient``."""
+    creds = secrets.credentials
     return TrelloClient(
         creds["api_key"],
         creds["token"],
-        base_url=ctx.source.base_url or TRELLO_API,
-        sleep=ctx.sleep,
-        outbound=ctx.settings.outbound_policy,
+        base_url=source.base_url or TRELLO_API,
+        outbound=settings.outbound_policy,
         **kw,
     )
 
@@ -75,7 +79,9 @@ class TrelloSyncer:
         self.ctx = ctx
         self.source = ctx.source
         self.source_id = stored_id(ctx.source)
-        self.client = client or make_trello_client(ctx)
+        self.client = client or make_trello_client(
+            ctx.settings, ctx.source, ctx.secrets, sleep=ctx.sleep
+        )
         self.cursors = all_cursors(ctx.db, self.source_id)
         self.profile = ctx.profile
         self.tz = ctx.profile.timezone

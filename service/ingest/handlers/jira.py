@@ -17,7 +17,8 @@ from connectors.errors import NotFound
 from mappings.jira import effects_from_webhook, map_worklog
 from mappings.model import Effect, Ignored, WorklogUpsert
 from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome
-from service.sync.jira import site_fields
+from service.sources import source_secrets
+from service.sync.jira import make_jira_client, site_fields
 from service.sync.runner import source_profile
 
 __all__ = ["handle"]
@@ -73,10 +74,8 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
 
 
 def _fetch_worklogs(ctx: HandlerContext, ids: list[str]) -> dict[str, dict[str, Any]]:
-    from service.ingest.handlers.context import client_context
-    from service.sync.jira import make_jira_client
-
-    client = make_jira_client(client_context(ctx), max_attempts=3, max_wait=10.0)
+    secrets = source_secrets(ctx.settings, ctx.source)
+    client = make_jira_client(ctx.settings, ctx.source, secrets, max_attempts=3, max_wait=10.0)
     try:
         found = client.worklog_list(ids)
     except NotFound:

@@ -32,8 +32,8 @@ from connectors.trello.client import TrelloClient
 from mappings.model import Effect, Ignored
 from mappings.profile import MappingProfile
 from mappings.trello import BoardContext, context_from_action
-from service.ingest.handlers.context import client_context
 from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome, StateWrite
+from service.sources import source_secrets
 from service.sync.runner import source_profile
 from service.sync.trello import make_trello_client
 from service.sync.trello_boards import (
@@ -51,7 +51,8 @@ __all__ = ["handle"]
 
 
 def _client(ctx: HandlerContext) -> TrelloClient:
-    return make_trello_client(client_context(ctx), max_attempts=4, max_wait=20.0)
+    secrets = source_secrets(ctx.settings, ctx.source)
+    return make_trello_client(ctx.settings, ctx.source, secrets, max_attempts=4, max_wait=20.0)
 
 
 def _stored_versions(ctx: HandlerContext, ids: list[str]) -> dict[str, datetime | None]:

@@ -233,7 +233,5 @@ def recategorize_changes(
         if "from_rule" in row or "to_rule" in row:  # the store keeps rules: a new rule is news
             old_rules = (_stored_rule(row.get("from_rule")), _stored_rule(row.get("to_rule")))
             changed = changed or (from_rule, to_rule) != old_rules
-        out.append(
-            Recategorized(row.get("id"), new_from, new_to, from_rule, to_rule, changed)
-        )
+        out.append(Recategorized(row.get("id"), new_from, new_to, from_rule, to_rule, changed))
     return out

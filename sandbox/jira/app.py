@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sandbox.jira import api, api_search, control
+from sandbox.jira import api, api_history, api_search, control
 from sandbox.jira.limits import FaultRule, rate_limit_headers
 from sandbox.jira.respond import JiraHTTPError, jira_error
 from sandbox.jira.state import JiraState
@@ -142,5 +142,6 @@ def create_app(state: JiraState) -> FastAPI:
 
     app.include_router(api_search.router)
     app.include_router(api.router)
+    app.include_router(api_history.router)
     app.include_router(control.router)
     return app

@@ -78,7 +78,7 @@ def apply_change(
             )
         ]
     if name == "status":
-        new = status_id(value)
+        new = status_id(value, project)
         old = issue.status_id
         if new == old:
             return []

@@ -232,7 +232,11 @@ def render_issue(
     expand: Iterable[str] = (),
     changelog_cap: int | None = None,
 ) -> dict[str, Any]:
-    """An issue as ``IssueBean``; ``changelog_cap`` keeps only the newest N histories."""
+    """An issue as ``IssueBean``; ``changelog_cap`` keeps only the newest N histories.
+
+    The embedded changelog lists the newest history first, as Jira does (A5; captured:
+    realdata/jira-rest/jirametrics/testdata/SP-10.json); ``/changelog`` pages and the bulk
+    changelog go oldest first."""
     if selection.ids_only and "key" not in selection.include and "changelog" not in expand:
         return {"id": str(issue.id)}
     fields = {
@@ -252,10 +256,10 @@ def render_issue(
         total = len(histories)
         shown = histories if changelog_cap is None else histories[-changelog_cap:]
         out["changelog"] = {
-            "startAt": total - len(shown),
+            "startAt": 0,
             "maxResults": len(shown),
             "total": total,
-            "histories": [render_history(ctx, h) for h in shown],
+            "histories": [render_history(ctx, h) for h in reversed(shown)],
         }
     return out
 

@@ -3,6 +3,14 @@ overdue), sprints, epics with children, stories/tasks/bugs/sub-tasks across the 
 categories, story points, estimates, worklogs by several people, due dates, and changelog
 histories consistent with the current field values.
 
+Histories look like real ones: issues walk To Do -> In Progress -> In Review -> Done,
+some go back (In Progress -> To Do -> In Progress) or are reopened (Done -> In Progress
+-> In Review -> Done); changelog items carry status ids in ``from``/``to`` and the names
+the statuses had then ("In Review" was "Code Review" until 60 days before the anchor).
+On Cloud, one project (``TEAM_MANAGED_PROJECT``) is team-managed, with its own statuses
+of the same names under other ids. The detours are drawn from a second random stream and
+fit inside the walk's existing steps, so the issues' fields are the same as without them.
+
 Built straight into the indices (no per-issue webhooks, one sort at the end), so
 100,000 issues take seconds and stay compact (records hold ids and epoch ms).
 """
@@ -15,7 +23,7 @@ from typing import Any
 
 from sandbox.jira.records import (
     ISSUE_TYPE_BY_NAME,
-    STATUS_BY_NAME,
+    TEAM_MANAGED_PROJECT,
     ChangeItem,
     History,
     IssueRec,
@@ -23,6 +31,8 @@ from sandbox.jira.records import (
     Sprint,
     Version,
     WorklogRec,
+    status_name_at,
+    workflow_status_ids,
 )
 from sandbox.jira.state import JiraState
 
@@ -65,8 +75,9 @@ _NOUNS = [
 _LABELS = ["backend", "frontend", "infra", "ux", "tech-debt", "customer", "security"]
 _DAY = 86_400_000
 _HOUR = 3_600_000
-_WORKFLOW = ["To Do", "In Progress", "In Review", "Done"]
-_STATUS_IDS = {name: STATUS_BY_NAME[name.lower()].id for name in _WORKFLOW}
+_TODO, _DOING, _REVIEW, _DONE = range(4)  # indices into WORKFLOW
+_BACK_SHARE = 0.25  # of issues that left In Progress: went back to To Do once first
+_REOPEN_SHARE = 0.15  # of issues done after review: were done, reopened, reviewed again
 
 
 def _date(ms: int) -> str:
@@ -91,6 +102,7 @@ def _project(state: JiraState, n: int) -> Project:
     if existing is not None:
         return existing
     project = Project(state.next_id("project"), key, name, state.myself_id)
+    project.team_managed = state.config.is_cloud and key == TEAM_MANAGED_PROJECT
     state.projects[project.id] = project
     state.project_by_key[key] = project.id
     state.project_versions[project.id] = []
@@ -144,6 +156,64 @@ def _history(state: JiraState, actor: str, at: int, *items: ChangeItem) -> Histo
     return History(state.next_id("history"), actor, at, tuple(items))
 
 
+_RESOLVED = ChangeItem("resolution", "resolution", None, None, "10000", "Done")
+_UNRESOLVED = ChangeItem("resolution", "resolution", "10000", "Done", None, None)
+
+
+def _move(from_id: str, to_id: str) -> ChangeItem:
+    """A status change; the names are filled in by ``_names_then`` once times are final."""
+    return ChangeItem("status", "status", from_id, None, to_id, None)
+
+
+def _detour(
+    state: JiraState,
+    rng: random.Random,
+    actor: str,
+    ids: tuple[str, ...],
+    step: int,
+    start: int,
+    end: int,
+) -> list[History]:
+    """Moves back and forth strictly between ``start`` and ``end``, before walk ``step``.
+
+    Leaving In Progress (step to In Review): back to To Do and on again. Leaving In
+    Review for Done: done, reopened into In Progress, back in review. The issue is in
+    the same status at ``end`` as without the detour.
+    """
+    if end - start < 4:  # the walk's steps are hours apart; this never happens
+        return []
+    if step == _REVIEW and rng.random() < _BACK_SHARE:
+        a, b = sorted(rng.sample(range(start + 1, end), 2))
+        return [
+            _history(state, actor, a, _move(ids[_DOING], ids[_TODO])),
+            _history(state, actor, b, _move(ids[_TODO], ids[_DOING])),
+        ]
+    if step == _DONE and rng.random() < _REOPEN_SHARE:
+        a, b, c = sorted(rng.sample(range(start + 1, end), 3))
+        return [
+            _history(state, actor, a, _move(ids[_REVIEW], ids[_DONE]), _RESOLVED),
+            _history(state, actor, b, _move(ids[_DONE], ids[_DOING]), _UNRESOLVED),
+            _history(state, actor, c, _move(ids[_DOING], ids[_REVIEW])),
+        ]
+    return []
+
+
+def _names_then(history: History, anchor: int) -> History:
+    """Status items get the names their statuses had at the history's time."""
+    if not any(it.field == "status" for it in history.items):
+        return history
+    items = tuple(
+        it._replace(
+            from_string=status_name_at(it.from_, history.created, anchor) if it.from_ else None,
+            to_string=status_name_at(it.to, history.created, anchor) if it.to else None,
+        )
+        if it.field == "status"
+        else it
+        for it in history.items
+    )
+    return history._replace(items=items)
+
+
 def generate(
     state: JiraState,
     projects: int = 3,
@@ -160,6 +230,7 @@ def generate(
     hour); created/updated times fall in the ``history_days`` before it.
     """
     rng = random.Random(seed)
+    detours = random.Random(seed * 1_000_003 + 19)  # back-and-forth moves: a second stream
     anchor = anchor_ms if anchor_ms is not None else (state.now_ms() // _HOUR) * _HOUR
     n_issues = n_worklogs = 0
     with state.lock:
@@ -183,6 +254,7 @@ def generate(
                     anchor,
                     history_days,
                     worklog_share,
+                    detours,
                 )
                 state.issues[issue.id] = issue
                 state.issue_by_key[issue.key] = issue.id
@@ -210,6 +282,7 @@ def _make_issue(
     anchor: int,
     history_days: int,
     worklog_share: float,
+    detours: random.Random,
 ) -> tuple[IssueRec, list[WorklogRec]]:
     roll = rng.random()
     if not epics or roll < 0.06:
@@ -233,13 +306,14 @@ def _make_issue(
         parent = rng.choice(epics[-20:])
     number = project.next_number
     project.next_number += 1
+    ids = workflow_status_ids(project.key, project.team_managed)
     issue = IssueRec(
         id=state.next_id("issue"),
         key=f"{project.key}-{number}",
         project_id=project.id,
         type_id=ISSUE_TYPE_BY_NAME[type_name.lower()].id,
         summary=f"{rng.choice(_VERBS)} {rng.choice(_NOUNS)} #{number}",
-        status_id=_STATUS_IDS["To Do"],
+        status_id=ids[_TODO],
         priority_id=rng.choice("12333344445"),
         reporter=reporter,
         created=created,
@@ -277,15 +351,17 @@ def _make_issue(
             )
         )
         issue.assignee = assignee
+    actor = assignee or reporter
     for step in range(1, status_index + 1):
+        before = t
         t += rng.randint(2, 24 * 10) * _HOUR
-        old, new = _WORKFLOW[step - 1], _WORKFLOW[step]
-        items = [ChangeItem("status", "status", _STATUS_IDS[old], old, _STATUS_IDS[new], new)]
-        if new == "Done":
-            items.append(ChangeItem("resolution", "resolution", None, None, "10000", "Done"))
+        histories += _detour(state, detours, actor, ids, step, before, t)
+        items = [_move(ids[step - 1], ids[step])]
+        if step == _DONE:
+            items.append(_RESOLVED)
             issue.resolved = t
-        histories.append(_history(state, assignee or reporter, t, *items))
-        issue.status_id = _STATUS_IDS[new]
+        histories.append(_history(state, actor, t, *items))
+        issue.status_id = ids[step]
         issue.status_changed = t
     if t > anchor:  # keep every time in the past of the anchor
         # Spread those over the last two weeks: squeezed into the last minutes, a third of
@@ -322,7 +398,7 @@ def _make_issue(
         issue.worklog_ids = [w.id for w in logs]
         if issue.remaining_estimate is not None:
             issue.remaining_estimate = max(0, issue.remaining_estimate - issue.time_spent)
-    issue.histories = histories or None
+    issue.histories = [_names_then(h, anchor) for h in histories] or None
     issue.updated = max(t, issue.created)
     if type_name == "Epic":
         epics.append(issue)

@@ -9,7 +9,6 @@ from typing import Any
 from sandbox.jira.jql_lexer import JQLError, Value
 from sandbox.jira.records import (
     ISSUE_TYPE_BY_NAME,
-    STATUS_BY_NAME,
     STATUS_CATEGORIES,
     STATUSES,
     IssueRec,
@@ -69,10 +68,13 @@ def _issues(state: JiraState, v: Value, display: str) -> set[Any]:
 
 
 def _statuses(state: JiraState, v: Value, display: str) -> set[Any]:
-    st = STATUSES.get(v.text) or STATUS_BY_NAME.get(v.text.lower())
-    if st is None:
+    # A name matches every status of that name (team-managed projects repeat them).
+    if v.text in STATUSES:
+        return {v.text}
+    named = {s.id for s in STATUSES.values() if s.name.lower() == v.text.lower()}
+    if not named:
         raise JQLError(f"The value '{v.text}' does not exist for the field '{display}'.")
-    return {st.id}
+    return named
 
 
 def _categories(state: JiraState, v: Value, display: str) -> set[Any]:

@@ -8,6 +8,7 @@ from sandbox.jira.records import (
     ISSUE_TYPE_BY_NAME,
     PRIORITY_BY_NAME,
     STATUS_BY_NAME,
+    STATUSES,
     ChangeItem,
     History,
     IssueRec,
@@ -78,7 +79,17 @@ def priority_id(name: str) -> str:
     return p.id
 
 
-def status_id(name: str) -> str:
+def status_id(name: str, project: Project | None = None) -> str:
+    """A status of the project's workflow by name (a team-managed project has its own)."""
+    if project is not None and project.team_managed:
+        own = {s.name.lower(): s for s in STATUSES.values() if s.project_key == project.key}
+        found = own.get(name.lower())
+        if found is None:
+            raise SandboxError(
+                f"unknown status {name!r} in team-managed project {project.key} "
+                f"(known: {', '.join(own)})"
+            )
+        return found.id
     s = STATUS_BY_NAME.get(name.lower())
     if s is None:
         raise SandboxError(f"unknown status {name!r} (known: {', '.join(STATUS_BY_NAME)})")

@@ -154,7 +154,7 @@ def create_issue(
         issue_id = state.next_id("issue")
         key = f"{project.key}-{project.next_number}"
         project.next_number += 1
-        sid = status_id(status)
+        sid = status_id(status, project)
         actor_id = user_id(state, actor) or state.myself_id
         issue = IssueRec(
             id=issue_id,

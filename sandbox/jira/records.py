@@ -21,6 +21,11 @@ __all__ = [
     "STATUS_CATEGORIES",
     "STATUSES",
     "STATUS_BY_NAME",
+    "TEAM_MANAGED_PROJECT",
+    "STATUS_RENAMES",
+    "WORKFLOW",
+    "workflow_status_ids",
+    "status_name_at",
     "ISSUE_TYPES",
     "ISSUE_TYPE_BY_NAME",
     "PRIORITIES",
@@ -66,7 +71,14 @@ class Status(NamedTuple):
     id: str
     name: str
     category: str  # key into STATUS_CATEGORIES
+    project_key: str | None = None  # Cloud team-managed: the project the status belongs to
 
+
+# Cloud team-managed projects have their own statuses: the same names as the site's
+# ("To Do", "In Progress"...) under other ids, with ``scope: {type: PROJECT, project}``
+# in /rest/api/3/status. In Cloud mode the generator makes this project team-managed.
+TEAM_MANAGED_PROJECT = "BEACON"
+WORKFLOW = ("To Do", "In Progress", "In Review", "Done")
 
 STATUSES = {
     s.id: s
@@ -75,9 +87,34 @@ STATUSES = {
         Status("3", "In Progress", "indeterminate"),
         Status("10001", "In Review", "indeterminate"),
         Status("10002", "Done", "done"),
+        Status("10020", "To Do", "new", TEAM_MANAGED_PROJECT),
+        Status("10021", "In Progress", "indeterminate", TEAM_MANAGED_PROJECT),
+        Status("10022", "In Review", "indeterminate", TEAM_MANAGED_PROJECT),
+        Status("10023", "Done", "done", TEAM_MANAGED_PROJECT),
     )
 }
-STATUS_BY_NAME = {s.name.lower(): s for s in STATUSES.values()}
+# Site-wide (company-managed) statuses by lower-case name; team-managed ones share names.
+STATUS_BY_NAME = {s.name.lower(): s for s in STATUSES.values() if s.project_key is None}
+
+# A status renamed after issues passed through it: changelogs written before the rename
+# keep the old name (fromString/toString), the id stays. Status id -> (old name, rename
+# time as days before the generator's anchor).
+STATUS_RENAMES = {"10001": ("Code Review", 60)}
+
+
+def workflow_status_ids(project_key: str | None, team_managed: bool) -> tuple[str, ...]:
+    """The status ids of a project's workflow, in ``WORKFLOW`` order."""
+    scope = project_key if team_managed else None
+    by_name = {s.name: s.id for s in STATUSES.values() if s.project_key == scope}
+    return tuple(by_name[name] for name in WORKFLOW)
+
+
+def status_name_at(status_id: str, at_ms: int, anchor_ms: int) -> str:
+    """The name a status had at ``at_ms`` (``STATUS_RENAMES``), for generated histories."""
+    renamed = STATUS_RENAMES.get(status_id)
+    if renamed is not None and at_ms < anchor_ms - renamed[1] * 86_400_000:
+        return renamed[0]
+    return STATUSES[status_id].name
 
 
 class IssueType(NamedTuple):
@@ -165,6 +202,7 @@ class Project:
     name: str
     lead: str  # account id
     next_number: int = 1
+    team_managed: bool = False  # Cloud "next-gen": its own statuses (TEAM_MANAGED_PROJECT)
 
 
 @dataclass(slots=True)

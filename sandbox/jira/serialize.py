@@ -45,6 +45,7 @@ __all__ = [
     "tz_of",
     "render_user",
     "render_status",
+    "site_statuses",
     "render_issuetype",
     "render_priority",
     "render_project",
@@ -173,23 +174,48 @@ def render_user(ctx: Ctx, user: User | None, *, full: bool = False) -> dict[str,
     return out
 
 
-def render_status(ctx: Ctx, status_id: str) -> dict[str, Any]:
+def render_status(ctx: Ctx, status_id: str, *, listing: bool = False) -> dict[str, Any]:
+    """A status (``StatusDetails``) as in an issue's ``fields.status``, or as
+    ``GET /status`` lists it (``listing``: with ``untranslatedName`` on Cloud, as captured
+    in realdata/jira-rest/jirametrics/testdata/sample_statuses.json). A team-managed
+    project's status carries ``scope: {type: PROJECT, project: {id}}``."""
     st = STATUSES[status_id]
     cat = STATUS_CATEGORIES[st.category]
-    return {
+    out: dict[str, Any] = {
         "self": ctx.rest(f"status/{st.id}"),
         "description": "",
         "iconUrl": f"{ctx.base}/",
         "name": st.name,
-        "id": st.id,
-        "statusCategory": {
-            "self": ctx.rest(f"statuscategory/{cat.id}"),
-            "id": cat.id,
-            "key": cat.key,
-            "colorName": cat.color,
-            "name": cat.name,
-        },
     }
+    if listing and not ctx.dc:
+        out["untranslatedName"] = st.name
+    out["id"] = st.id
+    out["statusCategory"] = {
+        "self": ctx.rest(f"statuscategory/{cat.id}"),
+        "id": cat.id,
+        "key": cat.key,
+        "colorName": cat.color,
+        "name": cat.name,
+    }
+    if st.project_key is not None:
+        project = ctx.state.project(st.project_key)
+        if project is not None:
+            out["scope"] = {"type": "PROJECT", "project": {"id": str(project.id)}}
+    return out
+
+
+def site_statuses(ctx: Ctx) -> list[str]:
+    """The ids ``GET /status`` lists: the site's statuses and, on Cloud, those of the
+    team-managed projects that exist (Data Center has no team-managed projects)."""
+    out = []
+    for st in STATUSES.values():
+        if st.project_key is None:
+            out.append(st.id)
+        elif not ctx.dc:
+            project = ctx.state.project(st.project_key)
+            if project is not None and project.team_managed:
+                out.append(st.id)
+    return out
 
 
 def render_issuetype(ctx: Ctx, type_id: str) -> dict[str, Any]:
@@ -224,11 +250,11 @@ def render_project(ctx: Ctx, project: Project, *, full: bool = False) -> dict[st
         "key": project.key,
         "name": project.name,
         "projectTypeKey": "software",
-        "simplified": False,
+        "simplified": project.team_managed,
         "avatarUrls": _avatars(project.key),
     }
     if full:
-        out["style"] = "classic"
+        out["style"] = "next-gen" if project.team_managed else "classic"
         out["isPrivate"] = False
         out["expand"] = "description,lead,issueTypes,url,projectKeys,permissions,insight"
     return out

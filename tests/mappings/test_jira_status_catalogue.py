@@ -297,15 +297,15 @@ def test_stored_rows_are_recategorized_by_id_then_by_name() -> None:
     unchanged = recategorize_changes(rows, {})  # no catalogue: what the rows hold stands
     assert not any(r.changed for r in unchanged)
     assert [(r.from_category, r.to_category) for r in unchanged] == [
-        (StatusCategory(r["from_category"]) if r["from_category"] else None,
-         StatusCategory(r["to_category"]) if r["to_category"] else None)
+        (
+            StatusCategory(r["from_category"]) if r["from_category"] else None,
+            StatusCategory(r["to_category"]) if r["to_category"] else None,
+        )
         for r in status_rows
     ]
     # Rows stored before ids were kept: by name, same categories here.
     by_name = recategorize_changes(_rows(stored, with_ids=False), CLOUD)
-    assert [(r.from_category, r.to_category) for r in by_name] == [
-        (r.from_category, r.to_category) for r in result
-    ]
+    assert [(r.from_category, r.to_category) for r in by_name] == [(r.from_category, r.to_category) for r in result]
     assert {r.to_rule for r in by_name} == {CategoryRule.name}
 
 
@@ -338,9 +338,7 @@ def _bulk_pages(issue: dict[str, Any], size: int) -> list[dict[str, Any]]:
     pages = []
     for start in range(0, len(histories), size):
         page: dict[str, Any] = {
-            "issueChangeLogs": [
-                {"issueId": issue["id"], "changeHistories": histories[start : start + size]}
-            ]
+            "issueChangeLogs": [{"issueId": issue["id"], "changeHistories": histories[start : start + size]}]
         }
         if start + size < len(histories):
             page["nextPageToken"] = f"token-{start + size}"
@@ -366,9 +364,7 @@ def test_truncated_changelog_is_completed_from_bulk_changelog_pages() -> None:
     for page in pages:
         validate(page, "BulkChangelogResponseBean")
     extra = [h for page in pages for h in histories_from_bulk_changelog(page)[full["id"]]]
-    whole = build_issue_upsert(
-        truncated, site_url=SITE, profile=profile(), catalogue=CLOUD, extra_histories=extra
-    )
+    whole = build_issue_upsert(truncated, site_url=SITE, profile=profile(), catalogue=CLOUD, extra_histories=extra)
     reference = map_issue(full, site_url=SITE, profile=profile(), catalogue=CLOUD)
     assert whole.changes == reference.changes  # the embedded two are not counted twice
     assert whole.task.started_at == _utc(2021, 8, 29, 18, 6, 28, 717)
@@ -379,6 +375,14 @@ def test_bad_catalogue_and_bulk_inputs_are_clear_errors() -> None:
         status_catalogue({"errorMessages": ["nope"]})
     with pytest.raises(ValueError, match="issueChangeLogs"):
         histories_from_bulk_changelog([])
-    page = {"values": [{"id": "1", "name": "Finished", "statusCategory": "DONE",
-                        "scope": {"type": "PROJECT", "project": {"id": "7"}}}]}
+    page = {
+        "values": [
+            {
+                "id": "1",
+                "name": "Finished",
+                "statusCategory": "DONE",
+                "scope": {"type": "PROJECT", "project": {"id": "7"}},
+            }
+        ]
+    }
     assert status_catalogue(page) == {"1": CatalogueStatus("Finished", DONE, "7")}

@@ -111,7 +111,9 @@ def test_search_truncates_changelog_to_20_but_the_issue_has_it_all(
         timeout=10,
     ).json()["issues"][0]["changelog"]
     assert found["total"] == 25 and len(found["histories"]) == 20
-    assert found["histories"][-1]["items"][0]["toString"] == "rename 24"
+    # The latest 20, newest first (as Jira embeds them): renames 24 down to 5.
+    names = [h["items"][0]["toString"] for h in found["histories"]]
+    assert names == [f"rename {n}" for n in range(24, 4, -1)]
     full = jira_http.get(
         f"{jira_url}/rest/api/3/issue/{issue.key}", params={"expand": "changelog"}, timeout=10
     ).json()

@@ -107,7 +107,8 @@ class TrelloClient:
         return self._fetch(method, path, params)  # never retried: a duplicate write is worse
 
     # -- members and boards ---------------------------------------------------------
-    def me(self) -> dict[str, Any]:
+    def myself(self) -> dict[str, Any]:
+        """The token's member (``/members/me``), as Jira's ``myself`` is the API user."""
         return self._read("/members/me")
 
     def boards(self, filter: str = "all") -> list[dict[str, Any]]:  # noqa: A002 - Trello's name

@@ -316,7 +316,7 @@ def test_trello_refuses_a_redirect_to_loopback(serve: Callable[..., Server]) -> 
     api = TrelloClient("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
                     limiter=RateLimiter(), sleep=lambda s: None)
     with pytest.raises(OutboundRefused, match=r"refused: http://127.0.0.1:\d+ is not this source's origin"):
-        api.me()
+        api.myself()
     assert len(site.hits) == 1 and site.hits[0].startswith("/1/members/me") and inside.hits == []
 
 
@@ -348,7 +348,7 @@ def test_the_trello_client_is_guarded(serve: Callable[..., Server], host: str) -
     api = TrelloClient("key", "token", base_url=f"http://{host}:{port}/1", limiter=RateLimiter(),
                     sleep=lambda s: None)
     with pytest.raises(OutboundRefused, match="loopback"):
-        api.me()
+        api.myself()
     with pytest.raises(OutboundRefused):
         api.register_webhook("https://taskhub.example/webhooks/trello/1", "a" * 24, "x")
     assert inside.hits == []
@@ -377,7 +377,7 @@ def test_jira_and_trello_errors_name_the_status_not_the_body(serve: Callable[...
     trello = TrelloClient("key", "token", base_url=site.url + "/1", outbound=ONLY_127_0_0_2,
                        limiter=RateLimiter(), sleep=lambda s: None)
     with pytest.raises(Fatal) as trello_error:
-        trello.me()
+        trello.myself()
     for error in (jira_error.value, trello_error.value):
         assert "400" in str(error) and "Fatal" in str(error) and "127.0.0.2" in str(error)
         assert "INTERNAL-SECRET" not in str(error)
@@ -404,7 +404,7 @@ def test_an_unexpected_2xx_from_trello_keeps_its_body_out_of_the_message() -> No
     with responses.RequestsMock() as mock:
         mock.get("https://trello.sandbox.test/1/members/me", status=202, body="INTERNAL-SECRET queued")
         with pytest.raises(Fatal) as info:
-            api.me()
+            api.myself()
     assert "202" in str(info.value) and "INTERNAL-SECRET" not in str(info.value)
     assert "INTERNAL-SECRET" in (info.value.body or "")
 

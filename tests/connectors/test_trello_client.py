@@ -22,7 +22,7 @@ MakeApi = Callable[..., TrelloClient]
 
 def full_read(api: TrelloClient) -> int:
     """What a sync does for every board: board, lists, custom fields, cards, actions."""
-    api.me()
+    api.myself()
     boards = api.boards()
     for board in boards:
         api.board(board["id"])
@@ -74,7 +74,7 @@ def test_a_short_429_storm_is_survived_with_growing_backoff(
     _, state = trello_world
     api = make_trello_api()
     state.config.storm_remaining = 3
-    assert api.me()["id"] == state.me_id
+    assert api.myself()["id"] == state.me_id
     assert stats(state)["by_status"] == {"429": 3, "200": 1}
     assert len(trello_clock.sleeps) == 3
     assert trello_clock.sleeps[0] < trello_clock.sleeps[2] <= 60
@@ -99,10 +99,10 @@ def test_server_errors_are_transient_and_retried(
     api = make_trello_api(max_attempts=3)
     state.config.fault_5xx_share = 1.0
     with pytest.raises(Transient) as caught:
-        api.me()
+        api.myself()
     assert caught.value.status in (500, 502, 503) and stats(state)["total"] == 3
     state.config.fault_5xx_share = 0.0
-    assert api.me()["id"] == state.me_id
+    assert api.myself()["id"] == state.me_id
 
 
 def test_errors_keep_status_headers_and_body_without_leaking_credentials(
@@ -116,7 +116,7 @@ def test_errors_keep_status_headers_and_body_without_leaking_credentials(
     assert missing.value.headers["content-type"].startswith("text/plain")
     assert missing.value.body == "The requested resource was not found."  # type: ignore[attr-defined]
     with pytest.raises(Unauthorized) as denied:
-        make_trello_api(token="not-a-token").me()
+        make_trello_api(token="not-a-token").myself()
     assert (denied.value.status, denied.value.body) == (401, "invalid token")  # type: ignore[attr-defined]
     for error in (missing.value, denied.value):
         text = f"{error} {error.url}"
@@ -130,7 +130,7 @@ def test_connection_failures_are_transient(
 ) -> None:
     api = make_trello_api(base_url=f"http://127.0.0.1:{free_port()}/1", max_attempts=2, timeout=2.0)
     with pytest.raises(Transient):
-        api.me()
+        api.myself()
     assert api.api_calls == 2 and len(trello_clock.sleeps) == 1
 
 
@@ -139,7 +139,7 @@ def test_requests_only_ever_reach_the_base_url(
 ) -> None:
     _, state = trello_world
     api = make_trello_api()
-    api.me()
+    api.myself()
     # py-trello's own hard-coded https://api.trello.com/1 URL lands on the sandbox too.
     assert api._client.fetch_json("/members/me")["id"] == state.me_id
     assert stats(state)["total"] == api.api_calls == 2
@@ -233,7 +233,7 @@ def test_session_injects_the_timeout(
         return original(self, method, url, *args, **kwargs)
 
     monkeypatch.setattr(requests.Session, "request", spy)
-    api.me()
+    api.myself()
     assert seen == [7.5]
 
 
@@ -248,7 +248,7 @@ def test_a_redirect_to_another_host_is_refused_too() -> None:
             headers={"Location": "https://elsewhere.example/collect"},
         )
         with pytest.raises(Fatal, match="refused: https://elsewhere.example:443 is not"):
-            api.me()
+            api.myself()
 
 
 def test_actions_since_accepts_an_iso_date(

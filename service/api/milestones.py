@@ -7,9 +7,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import APIRouter
 
-from service.api.deps import DbDep, ReadCaller
+from service.api.deps import DbDep, ReadCaller, SessionDep, WriteCaller
 from service.api.responses import MilestonePublic
 from service.ids import Id
+from service.portfolio import commit
+from service.portfolio.milestones import set_baseline
+from service.portfolio.schemas import BaselinePublic, MilestoneBaseline
 from service.tables import Milestone, table
 
 router = APIRouter(tags=["tasks"])
@@ -28,3 +31,14 @@ def list_milestones(caller: ReadCaller, db: DbDep, project_id: Id | None = None,
         q = q.where(M.c.source_id == source_id)
     with db.read() as conn:
         return [dict(r._mapping) for r in conn.execute(q.order_by(M.c.due_date, M.c.id))]
+
+
+@router.post("/api/v1/milestones/{milestone_id}/baseline", response_model=BaselinePublic)
+def set_milestone_baseline(milestone_id: Id, body: MilestoneBaseline, caller: WriteCaller,
+                           session: SessionDep) -> BaselinePublic:
+    """Set the baseline due date slip is measured against, or reset it (``{"due_date": null}``) to
+    the current due date. Kept in the milestone's history: ``as_of`` before the change uses the
+    baseline of that moment."""
+    out = set_baseline(session, caller.org_id, milestone_id, body, f"token {caller.token_id}")
+    commit(session)
+    return out

@@ -22,6 +22,10 @@ become exactly the projects that list it.
         identities: [{tool: trello, external_id: 5a0b...}]             # linked onto this person
         rates:
           - {effective_from: 2026-01-01, hourly_rate: 100}
+    milestones:
+      - source: jira-cloud          # the source's name, and the milestone's name or external_id
+        name: "1.0"                 # (or: external_id: 10001, or: id: 7)
+        baseline: 2026-05-01        # the due date slip is measured against; "reset": its current due date
 """
 
 from __future__ import annotations
@@ -29,13 +33,15 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service import errors
 from service.portfolio import people, projects
+from service.portfolio.milestones import set_baseline
 from service.portfolio.projects import row_id
 from service.portfolio.schemas import (
     IdentityLink,
+    MilestoneBaseline,
     OrganizationUpdate,
     PersonUpdate,
     PortfolioCreate,
@@ -46,7 +52,8 @@ from service.portfolio.schemas import (
 )
 from service.schemas import LongText, Text
 from service.store import rollups
-from service.tables import Portfolio, Project, Source
+from service.tables import Milestone, Portfolio, Project, Source
+from service.timerange import BoundedDate
 
 __all__ = ["ApplyDocument", "ApplyError", "apply_document", "parse_document", "validation_message"]
 
@@ -100,11 +107,27 @@ class ApplyPerson(PersonUpdate):
         return self
 
 
+class ApplyMilestone(_In):
+    id: int | None = None
+    source: Text | None = Field(default=None, description="The source's name.")
+    name: Text | None = None
+    external_id: Text | None = None
+    baseline: BoundedDate | Literal["reset"] = Field(
+        description="The baseline due date, or 'reset' for the milestone's current due date.")
+
+    @model_validator(mode="after")
+    def _named(self) -> ApplyMilestone:
+        if self.id is None and not (self.source and (self.name or self.external_id)):
+            raise ValueError("name the milestone by id, or by source and name (or external_id)")
+        return self
+
+
 class ApplyDocument(_In):
     organization: ApplyOrganization | None = None
     portfolios: list[ApplyPortfolio] = Field(default_factory=list)
     projects: list[ApplyProject] = Field(default_factory=list)
     people: list[ApplyPerson] = Field(default_factory=list)
+    milestones: list[ApplyMilestone] = Field(default_factory=list)
 
 
 def validation_message(exc: ValidationError) -> str:
@@ -141,6 +164,24 @@ def _project(s: Session, org_id: int, p: ApplyProject) -> Project:
             f"source {p.source!r} has no project {p.key or p.external_id!r} (it appears once synced)",
         )
     return found
+
+
+def _milestone_id(s: Session, org_id: int, m: ApplyMilestone) -> int:
+    if m.id is not None:
+        return m.id  # another organization's id: set_baseline answers "not found"
+    src = s.exec(select(Source).where(Source.org_id == org_id, Source.name == m.source)).first()
+    if src is None:
+        raise errors.NotFound(f"no source named {m.source!r}")
+    q = select(Milestone.id).where(Milestone.source_id == src.id, col(Milestone.deleted_at).is_(None))
+    q = q.where(Milestone.name == m.name) if m.name else q.where(Milestone.external_id == m.external_id)
+    found = s.exec(q).all()
+    what = f"milestone {m.name or m.external_id!r}"
+    if not found:
+        raise errors.NotFound(f"source {m.source!r} has no {what} (it appears once synced)")
+    if len(found) > 1:
+        raise errors.Invalid(f"source {m.source!r} has {len(found)} milestones named {m.name!r}: "
+                             "name it by external_id or id")
+    return row_id(found[0])
 
 
 def _portfolio_id(s: Session, org_id: int, name: str) -> int:
@@ -209,10 +250,16 @@ def apply_document(s: Session, org_id: int, doc: ApplyDocument) -> dict[str, int
         _entry(where, people.update_person, s, org_id, pid, update)
         if person.rates is not None:
             _entry(f"{where}.rates", people.replace_rates, s, org_id, pid, person.rates)
+    for i, m in enumerate(doc.milestones):
+        where = f"milestones[{i}]"
+        mid = _entry(where, _milestone_id, s, org_id, m)
+        baseline = MilestoneBaseline(due_date=None if m.baseline == "reset" else m.baseline)
+        _entry(where, set_baseline, s, org_id, mid, baseline, "taskhub apply")
     s.flush()
     return {
         "organization": int(doc.organization is not None),
         "portfolios": len(doc.portfolios),
         "projects": len(doc.projects),
         "people": len(doc.people),
+        "milestones": len(doc.milestones),
     }

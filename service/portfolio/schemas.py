@@ -32,6 +32,8 @@ __all__ = [
     "RatePublic",
     "OrganizationUpdate",
     "OrganizationPublic",
+    "MilestoneBaseline",
+    "BaselinePublic",
 ]
 
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. USD.")]
@@ -186,3 +188,18 @@ class OrganizationPublic(BaseModel):
     timezone: str
     currency: str
     default_hourly_rate: float | None
+
+
+class MilestoneBaseline(_In):
+    due_date: BoundedDate | None = Field(
+        description=f"The baseline due date slip is measured against ({RANGE_TEXT}); null resets it to the "
+        "milestone's current due date. Syncs never move a baseline; every change is kept in its history.",
+    )
+
+
+class BaselinePublic(BaseModel):
+    milestone_id: int
+    baseline_due_date: date | None
+    previous: date | None = Field(description="The baseline before this change.")
+    reset: bool = Field(description="True when the baseline was reset to the current due date.")
+    changed: bool = Field(description="False when the milestone already had this baseline (nothing recorded).")

@@ -163,21 +163,24 @@ def set_milestone_baseline(
     conn: Connection, org_id: int, milestone_id: int, baseline: date | None, actor: str
 ) -> dict[str, Any] | None:
     """Set a milestone's baseline due date (``baseline``), or reset it to the current due date
-    (``None``), and record the change (origin ``pm``). None if the organization has no such
-    milestone. A later sync never moves a baseline (the upsert keeps a stored one)."""
+    (``None``), and record the change (origin ``pm``) if it is one. None if the organization has
+    no such milestone. A later sync never moves a baseline (the upsert keeps a stored one)."""
     row = conn.execute(
         sa.select(M.c.id, M.c.due_date, M.c.baseline_due_date).where(M.c.id == milestone_id, M.c.org_id == org_id)
     ).first()
     if row is None:
         return None
     new = baseline if baseline is not None else row.due_date
-    old_text, new_text = history_value(row.baseline_due_date), history_value(new)
-    conn.execute(sa.update(M).where(M.c.id == milestone_id).values(baseline_due_date=new))
-    conn.execute(sa.insert(MC).values(
-        org_id=org_id, milestone_id=milestone_id, field="baseline", at=utcnow(),
-        old_value=old_text, new_value=new_text, origin="pm", actor=actor[:200],
-    ))
+    changed = new != row.baseline_due_date
+    if changed:  # setting the baseline it already has records nothing (``taskhub apply`` runs again)
+        conn.execute(sa.update(M).where(M.c.id == milestone_id).values(baseline_due_date=new))
+        conn.execute(sa.insert(MC).values(
+            org_id=org_id, milestone_id=milestone_id, field="baseline", at=utcnow(),
+            old_value=history_value(row.baseline_due_date), new_value=history_value(new), origin="pm",
+            actor=actor[:200],
+        ))
     return {"milestone_id": milestone_id, "baseline_due_date": new, "previous": row.baseline_due_date,
+            "changed": changed,
             "reset": baseline is None}
 
 

@@ -4,6 +4,7 @@ exit code 2, and nothing applied."""
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from service.cli.main import app
 from service.db import reset_database_cache
 from service.settings import get_settings
 from service.tables import (
+    Milestone,
+    MilestoneChange,
     Organization,
     Person,
     PersonIdentity,
@@ -54,6 +57,9 @@ FILE = textwrap.dedent("""\
       - identity: {tool: jira, external_id: acc-bob}
         display_name: Bob B.
         identities: [{tool: trello, external_id: m-cy}]
+    milestones:
+      - {source: jira-cloud, name: "1.1", baseline: 2026-03-15}
+      - {source: trello, external_id: mc1, baseline: reset}
     """)
 
 
@@ -107,6 +113,11 @@ def _via_api(client: Any, org: Org) -> None:
         ),
         client.patch(f"/api/v1/people/{w.bob}", json={"display_name": "Bob B."}, headers=h),
     ]
+    ms = {m["external_id"]: m["id"] for m in client.get("/api/v1/milestones", headers=h).json()}
+    ok += [
+        client.post(f"/api/v1/milestones/{ms['v2']}/baseline", json={"due_date": "2026-03-15"}, headers=h),
+        client.post(f"/api/v1/milestones/{ms['mc1']}/baseline", json={"due_date": None}, headers=h),
+    ]
     assert all(r.status_code in (200, 201) for r in ok), [r.text for r in ok]
 
 
@@ -159,11 +170,22 @@ def stored(db, org_id: int) -> dict[str, Any]:
             ",".join(sorted(idents.get(r.id, []))): (r.display_name, r.email, rates.get(r.id, []))
             for r in c.execute(sa.select(PE).where(PE.c.org_id == org_id))
         }
+        M, MC = Milestone.__table__, MilestoneChange.__table__
+        baselines = {
+            r.external_id: (r.baseline_due_date, r.pm_changes)
+            for r in c.execute(
+                sa.select(M.c.external_id, M.c.baseline_due_date,
+                          sa.select(sa.func.count()).where(MC.c.milestone_id == M.c.id, MC.c.origin == "pm")
+                          .scalar_subquery().label("pm_changes"))
+                .where(M.c.org_id == org_id)
+            )
+        }
     return {
         "org": (org.timezone, org.currency, float(org.default_hourly_rate or 0)),
         "projects": projects,
         "portfolios": portfolios,
         "people": people,
+        "baselines": baselines,
     }
 
 
@@ -196,6 +218,8 @@ def test_the_file_and_the_api_store_the_same_state(client, db, cli, tmp_path):
     assert api == file
     assert file["people"]["jira:acc-bob,trello:m-cy"][0] == "Bob B."
     assert file["portfolios"] == {"Main": ("Both tools", ["jira-cloud/100", "trello/b1"])}
+    assert file["baselines"]["v2"] == (date(2026, 3, 15), 1)  # set: one change recorded
+    assert file["baselines"]["mc1"] == (date(2026, 4, 1), 0)  # reset to the due date it already has
     # ... and so the views agree.
     for org in (api_org, file_org):
         b = get_view(client, org, "budget", as_of="2026-03-11")["total"]
@@ -235,6 +259,11 @@ def test_the_file_and_the_api_store_the_same_state(client, db, cli, tmp_path):
             FILE.replace("portfolios: [Main]\n  - source: trello", "portfolios: [Side]\n  - source: trello"),
             "projects[0].portfolios: unknown portfolio 'Side'",
         ),
+        (
+            FILE.replace('name: "1.1"', 'name: "9.9"'),
+            "milestones[0]: source 'jira-cloud' has no milestone '9.9' (it appears once synced)",
+        ),
+        (FILE.replace("baseline: reset", "baseline: later"), "milestones[1].baseline"),
         ("projects: [\n", "not valid YAML at line"),
         ("- just a list\n", "the file must be a mapping"),
     ],

@@ -121,3 +121,29 @@ def test_a_pm_baseline_is_kept_by_syncs_and_a_reset_takes_the_current_due_date(d
     assert (m["baseline_due_date"], m["slip_days"]) == ("2026-06-01", 0)
     assert [h for h in _history(db) if h[0] == "baseline"] == [
         ("baseline", "2026-05-01", "2026-04-15", "pm"), ("baseline", "2026-04-15", "2026-06-01", "pm")]
+
+
+def test_the_baseline_api_sets_resets_and_answers_bad_input_clearly(client, make_org):
+    a, b = make_org("a"), make_org("b")
+    ms = {m["external_id"]: m for m in client.get("/api/v1/milestones", headers=a.h()).json()}
+    v2 = ms["v2"]
+    url = f"/api/v1/milestones/{v2['id']}/baseline"
+    r = client.post(url, json={"due_date": "2026-03-01"}, headers=a.h("write"))
+    assert r.status_code == 200, r.text
+    assert r.json() == {"milestone_id": v2["id"], "baseline_due_date": "2026-03-01",
+                        "previous": v2["baseline_due_date"], "reset": False, "changed": True}
+    view = client.get("/api/v1/views/milestones", headers=a.h()).json()
+    item = next(m for m in view["milestones"] if m["id"] == v2["id"])
+    assert item["baseline_due_date"] == "2026-03-01"
+    assert item["slip_days"] == (date.fromisoformat(item["due_date"]) - date(2026, 3, 1)).days
+    r = client.post(url, json={"due_date": None}, headers=a.h("write"))
+    assert r.json()["baseline_due_date"] == v2["due_date"] and r.json()["reset"] is True
+    assert client.post(url, json={"due_date": None}, headers=a.h("write")).json()["changed"] is False
+    # Read tokens cannot, another organization's milestone is not found, bad bodies name the field.
+    assert client.post(url, json={"due_date": None}, headers=a.h("read")).status_code == 403
+    other = client.post(url, json={"due_date": None}, headers=b.h("write"))
+    assert other.status_code == 404 and other.headers["content-type"].startswith("application/problem+json")
+    for body in ({}, {"due_date": "03/01/2026"}, {"due_date": "0001-01-01"}, {"due_date": None, "x": 1}):
+        bad = client.post(url, json=body, headers=a.h("write"))
+        assert bad.status_code == 422, (body, bad.text)
+        assert bad.headers["content-type"].startswith("application/problem+json")

@@ -4,12 +4,14 @@ categories, story points, estimates, worklogs by several people, due dates, and 
 histories consistent with the current field values.
 
 Histories look like real ones: issues walk To Do -> In Progress -> In Review -> Done,
-some go back (In Progress -> To Do -> In Progress) or are reopened (Done -> In Progress
--> In Review -> Done); changelog items carry status ids in ``from``/``to`` and the names
-the statuses had then ("In Review" was "Code Review" until 60 days before the anchor).
-On Cloud, one project (``TEAM_MANAGED_PROJECT``) is team-managed, with its own statuses
-of the same names under other ids. The detours are drawn from a second random stream and
-fit inside the walk's existing steps, so the issues' fields are the same as without them.
+some go back (In Progress -> To Do -> In Progress), are blocked for a while (In Progress
+-> Blocked -> In Progress) or are reopened (Done -> In Progress -> In Review -> Done).
+Changelog items carry status ids in ``from``/``to`` and the names the statuses had then
+("In Review" was "Code Review" until 60 days before the anchor). On Cloud, one project
+(``TEAM_MANAGED_PROJECT``) is team-managed, with its own statuses of the same names under
+other ids (its "Blocked" is a to-do status, the site's a work status). The detours are
+drawn from a second random stream and fit inside the walk's existing steps, so the
+issues' fields are the same as without them.
 
 Built straight into the indices (no per-issue webhooks, one sort at the end), so
 100,000 issues take seconds and stay compact (records hold ids and epoch ms).
@@ -75,8 +77,9 @@ _NOUNS = [
 _LABELS = ["backend", "frontend", "infra", "ux", "tech-debt", "customer", "security"]
 _DAY = 86_400_000
 _HOUR = 3_600_000
-_TODO, _DOING, _REVIEW, _DONE = range(4)  # indices into WORKFLOW
+_TODO, _DOING, _REVIEW, _DONE, _BLOCKED = range(5)  # indices into workflow_status_ids
 _BACK_SHARE = 0.25  # of issues that left In Progress: went back to To Do once first
+_BLOCKED_SHARE = 0.10  # ... or were blocked for a while
 _REOPEN_SHARE = 0.15  # of issues done after review: were done, reopened, reviewed again
 
 
@@ -176,17 +179,19 @@ def _detour(
 ) -> list[History]:
     """Moves back and forth strictly between ``start`` and ``end``, before walk ``step``.
 
-    Leaving In Progress (step to In Review): back to To Do and on again. Leaving In
-    Review for Done: done, reopened into In Progress, back in review. The issue is in
-    the same status at ``end`` as without the detour.
+    Leaving In Progress (step to In Review): back to To Do and on again, or blocked
+    and unblocked. Leaving In Review for Done: done, reopened into In Progress, back in
+    review. The issue is in the same status at ``end`` as without the detour.
     """
     if end - start < 4:  # the walk's steps are hours apart; this never happens
         return []
-    if step == _REVIEW and rng.random() < _BACK_SHARE:
+    roll = rng.random() if step == _REVIEW else 1.0
+    if roll < _BACK_SHARE + _BLOCKED_SHARE:
+        away = ids[_TODO] if roll < _BACK_SHARE else ids[_BLOCKED]
         a, b = sorted(rng.sample(range(start + 1, end), 2))
         return [
-            _history(state, actor, a, _move(ids[_DOING], ids[_TODO])),
-            _history(state, actor, b, _move(ids[_TODO], ids[_DOING])),
+            _history(state, actor, a, _move(ids[_DOING], away)),
+            _history(state, actor, b, _move(away, ids[_DOING])),
         ]
     if step == _DONE and rng.random() < _REOPEN_SHARE:
         a, b, c = sorted(rng.sample(range(start + 1, end), 3))

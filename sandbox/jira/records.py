@@ -24,6 +24,7 @@ __all__ = [
     "TEAM_MANAGED_PROJECT",
     "STATUS_RENAMES",
     "WORKFLOW",
+    "BLOCKED",
     "workflow_status_ids",
     "status_name_at",
     "ISSUE_TYPES",
@@ -77,8 +78,11 @@ class Status(NamedTuple):
 # Cloud team-managed projects have their own statuses: the same names as the site's
 # ("To Do", "In Progress"...) under other ids, with ``scope: {type: PROJECT, project}``
 # in /rest/api/3/status. In Cloud mode the generator makes this project team-managed.
+# Its "Blocked" is a to-do status (the team parks blocked work), the site's is a work
+# status: one name, two categories, so only the id tells a transition's category.
 TEAM_MANAGED_PROJECT = "BEACON"
 WORKFLOW = ("To Do", "In Progress", "In Review", "Done")
+BLOCKED = "Blocked"  # off the main walk: only entered and left again (generator detours)
 
 STATUSES = {
     s.id: s
@@ -87,10 +91,12 @@ STATUSES = {
         Status("3", "In Progress", "indeterminate"),
         Status("10001", "In Review", "indeterminate"),
         Status("10002", "Done", "done"),
+        Status("10003", BLOCKED, "indeterminate"),
         Status("10020", "To Do", "new", TEAM_MANAGED_PROJECT),
         Status("10021", "In Progress", "indeterminate", TEAM_MANAGED_PROJECT),
         Status("10022", "In Review", "indeterminate", TEAM_MANAGED_PROJECT),
         Status("10023", "Done", "done", TEAM_MANAGED_PROJECT),
+        Status("10024", BLOCKED, "new", TEAM_MANAGED_PROJECT),
     )
 }
 # Site-wide (company-managed) statuses by lower-case name; team-managed ones share names.
@@ -103,10 +109,10 @@ STATUS_RENAMES = {"10001": ("Code Review", 60)}
 
 
 def workflow_status_ids(project_key: str | None, team_managed: bool) -> tuple[str, ...]:
-    """The status ids of a project's workflow, in ``WORKFLOW`` order."""
+    """The status ids of a project's workflow, in ``WORKFLOW`` order, then ``BLOCKED``."""
     scope = project_key if team_managed else None
     by_name = {s.name: s.id for s in STATUSES.values() if s.project_key == scope}
-    return tuple(by_name[name] for name in WORKFLOW)
+    return tuple(by_name[name] for name in (*WORKFLOW, BLOCKED))
 
 
 def status_name_at(status_id: str, at_ms: int, anchor_ms: int) -> str:

@@ -63,7 +63,9 @@ def test_cloud_status_catalogue_matches_the_spec_and_scopes_team_managed_statuse
     assert {s["scope"]["type"] for s in scoped} == {"PROJECT"}
     assert {s["scope"]["project"]["id"] for s in scoped} == {str(team.id)}
     names = Counter(s["name"] for s in v3)
-    assert names["In Progress"] == names["To Do"] == names["Done"] == 2  # same names, other ids
+    assert names["In Progress"] == names["To Do"] == names["Blocked"] == 2  # other ids
+    blocked = {s["statusCategory"]["key"] for s in v3 if s["name"] == "Blocked"}
+    assert blocked == {"indeterminate", "new"}  # one name, two categories
     by_id = {s["id"]: s for s in v3}
     assert by_id["3"]["statusCategory"]["key"] == "indeterminate"
     assert by_id["3"]["untranslatedName"] == "In Progress"
@@ -99,7 +101,7 @@ def test_data_center_catalogue_is_v2_only_without_team_managed_statuses(dc_site)
     url, state, http = dc_site
     statuses = _get(http, f"{url}/rest/api/2/status")
     validate(statuses, "StatusDetails", array=True)
-    assert {s["id"] for s in statuses} == {"10000", "3", "10001", "10002"}
+    assert {s["id"] for s in statuses} == {"10000", "3", "10001", "10002", "10003"}
     assert not any("scope" in s or "untranslatedName" in s for s in statuses)
     assert http.get(f"{url}/rest/api/3/status", timeout=10).status_code == 404
     assert {i.status_id for i in state.issues.values()} <= {s["id"] for s in statuses}
@@ -126,6 +128,7 @@ def test_histories_go_back_and_forth_and_keep_the_names_statuses_had_then() -> N
     paths = _paths(state)
     assert sum(("In Progress", "To Do") in p for p in paths) >= 20  # back to To Do
     assert sum(("Done", "In Progress") in p for p in paths) >= 10  # reopened
+    assert sum(("In Progress", "Blocked") in p for p in paths) >= 10  # blocked for a while
     renamed = [p for p in paths if any("Code Review" in step for step in p)]
     assert renamed and all(len(p) >= 2 for p in renamed)  # "In Review" was "Code Review"
     for issue in state.issues.values():
@@ -204,6 +207,21 @@ def test_catalogue_categorizes_every_generated_transition_by_id(deployment: str)
     ]
     assert done_after_work
     assert all(t.started_at is not None and t.started_at <= t.completed_at for t in done_after_work if t.completed_at)
+    # "Blocked" is a work status on the site and a to-do status in the team-managed
+    # project (Cloud): by id, each move gets its own; a name could only give one.
+    blocked = {
+        (u.task.key.split("-")[0], c.to_id, c.to_category)
+        for u in upserts
+        for c in u.changes
+        if c.field == "status" and c.to_value == "Blocked"
+    }
+    team = deployment == "Cloud"
+    for project, to_id, category in blocked:
+        if team and project == TEAM_MANAGED_PROJECT:
+            assert (to_id, category) == ("10024", StatusCategory.todo)
+        else:
+            assert (to_id, category) == ("10003", WIP)
+    assert {category for *_, category in blocked} == ({WIP, StatusCategory.todo} if team else {WIP})
     # Without the catalogue, a move into "Code Review" (now "In Review") has no category,
     # unless the issue is in that status now (its own status gives the id's category).
     lost = [

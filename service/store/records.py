@@ -124,11 +124,11 @@ def record_milestone_history(
     conn: Connection, org_id: int, source_id: int, external_ids: Sequence[str], now: datetime
 ) -> int:
     """Append a ``milestone_change`` row for every history field of these milestones whose stored
-    value differs from the last one recorded (``first_seen`` where none is). A first value is
-    dated now (when taskhub first saw it). A change happened after the last recorded value was
-    seen and by now: it is dated by the vendor's last-update time of the milestone when that
-    falls in between (a Trello card's ``dateLastActivity``), else now (Jira versions carry no
-    update time). Returns the rows added."""
+    value differs from the last one recorded (``first_seen`` where none is). The value held at
+    least since the vendor's last update of the milestone, and a change happened after the last
+    recorded value was seen and by now: each row is dated by the vendor's update time (a Trello
+    card's ``dateLastActivity``, a test's version ``updated_at``) when it falls in that interval,
+    else now (Jira versions carry no update time). Returns the rows added."""
     stored: list[Any] = []
     for part in chunks(list(external_ids)):
         stored += conn.execute(
@@ -147,8 +147,9 @@ def record_milestone_history(
             if prev is None and value is None:
                 continue  # nothing known yet: the first value recorded will be the first seen
             when = now
-            if prev is not None and r.remote_updated_at is not None and prev[1] < _aware(r.remote_updated_at) <= now:
-                when = _aware(r.remote_updated_at)
+            vendor = _aware(r.remote_updated_at) if r.remote_updated_at is not None else None
+            if vendor is not None and (prev is None or prev[1] < vendor) and vendor <= now:
+                when = vendor
             rows.append({
                 "org_id": org_id, "milestone_id": r.id, "field": f, "at": when,
                 "old_value": None if prev is None else prev[0], "new_value": value,

@@ -330,6 +330,10 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         currency=sel.currency,
         bac="the project's budget; a group's BAC is the sum (undefined when a project has none)",
         ac="Σ worklogs started by as_of (hours × rate) + direct costs from mapped cost fields",
+        worklogs="Jira: its worklogs. Trello (no worklogs of its own): each change of a card's hours field "
+        "(updateCustomFieldItem, old → new) is (new − old) hours by the member who made it at the action's "
+        "time, a decrease a negative correction; hours a card had before its history horizon are one "
+        "entry at the horizon with no author (carried_in, costed at the project's default rate)",
         rate_source=RATE_RULE,
         direct_costs="the cost field of the tasks alive at as_of (all types, archived "
         "included), dated by the "

@@ -53,15 +53,24 @@ def test_every_change_is_recorded_once_with_its_origin(db):
 
 
 def test_a_change_is_dated_between_the_last_sighting_and_now(db):
-    """A vendor time before the last recorded change cannot be when the value changed: now is."""
+    """Dated by the vendor's update time when it falls after the last recorded change and by now;
+    a time before the last change, or in the future, cannot be when the value changed: now is."""
     w = make_world(db)
     long_ago = datetime(2020, 1, 1, tzinfo=UTC)
+    later = datetime.now(UTC) + timedelta(days=400)
     with db.write() as c:
         upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), long_ago)])
         upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), long_ago + timedelta(days=1))])
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 7, 1), long_ago + timedelta(days=2))])
+        c.execute(sa.update(MC).where(MC.c.new_value == "2026-07-01").values(at=datetime.now(UTC)))
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 8, 1), long_ago + timedelta(days=3))])
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 9, 1), later)])
     with db.read() as c:
-        first, moved = c.execute(sa.select(MC.c.at).where(MC.c.field == "due_date").order_by(MC.c.id)).scalars()
-    assert moved.replace(tzinfo=UTC) >= first.replace(tzinfo=UTC) > long_ago.replace(tzinfo=UTC)
+        ats = [a.replace(tzinfo=UTC) for a in
+               c.execute(sa.select(MC.c.at).where(MC.c.field == "due_date").order_by(MC.c.id)).scalars()]
+    assert ats[:2] == [long_ago, long_ago + timedelta(days=1)]
+    assert ats[3] > ats[2] > long_ago + timedelta(days=300)  # behind the last change: now
+    assert ats[4] < later
 
 
 def test_milestones_synced_before_history_get_their_first_row_on_the_next_sync(db):

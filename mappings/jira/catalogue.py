@@ -49,8 +49,16 @@ class CatalogueStatus(NamedTuple):
     project_id: str | None = None
 
 
-StatusCatalogue = Mapping[str, CatalogueStatus]
-"""Status id -> ``CatalogueStatus``, as built by ``status_catalogue``."""
+StatusCatalogue = Mapping[str, CatalogueStatus | tuple[str, StatusCategory | str]]
+"""Status id -> ``CatalogueStatus``, as built by ``status_catalogue`` (plain
+``(name, category)`` or ``(name, category, project id)`` tuples are read the same way)."""
+
+
+def _entry(value: Any) -> CatalogueStatus:
+    if isinstance(value, CatalogueStatus):
+        return value
+    name, category, *rest = value
+    return CatalogueStatus(name, StatusCategory(category), rest[0] if rest else None)
 
 
 def _ident(value: Any) -> str | None:
@@ -120,7 +128,8 @@ class StatusBook:
     def categorize(self, ident: Any, name: Any) -> tuple[StatusCategory | None, CategoryRule | None]:
         """The category of the status with this id and (then) name, and the rule that gave it."""
         key = _ident(ident)
-        listed = self._catalogue.get(key) if key is not None else None
+        found_entry = self._catalogue.get(key) if key is not None else None
+        listed = _entry(found_entry) if found_entry is not None else None
         text = name if isinstance(name, str) else None
         if self._overrides:
             for candidate in (listed.name if listed else None, text):
@@ -143,7 +152,7 @@ class StatusBook:
     def _by_name(self, folded: str) -> StatusCategory | None:
         if self._names is None:
             self._names = {}
-            for status in self._catalogue.values():
+            for status in map(_entry, self._catalogue.values()):
                 self._names.setdefault(status.name.strip().casefold(), []).append(status)
         named = self._names.get(folded, [])
         own = {s.category for s in named if self._project and s.project_id == self._project}

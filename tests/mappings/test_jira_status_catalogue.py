@@ -386,3 +386,11 @@ def test_bad_catalogue_and_bulk_inputs_are_clear_errors() -> None:
         ]
     }
     assert status_catalogue(page) == {"1": CatalogueStatus("Finished", DONE, "7")}
+
+
+def test_a_plain_mapping_of_name_and_category_tuples_is_a_catalogue() -> None:
+    plain = {"3": ("In Progress", "in_progress"), "10000": ("Backlog", "todo")}
+    up = _issue("SP-14", catalogue=plain)
+    first = _status(up.changes)[0]
+    assert (first.from_category, first.to_category, first.to_rule) == (TODO, WIP, CategoryRule.id)
+    assert up.task.started_at == _utc(2022, 4, 19, 1, 31, 32, 667)

@@ -45,13 +45,17 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
         # What is loaded by now (modules, the app, the engines) lives as long as the server. Frozen,
         # the collector no longer rescans it in every full collection, which a view answering with
         # thousands of rows used to trigger: ~30 ms of a grouped workload view on bench/views.py's
-        # data. Unfrozen at shutdown, so a process that starts many apps (the tests) frees them.
-        gc.collect()
-        gc.freeze()
+        # data. Unfrozen at shutdown, so a process that starts many apps frees them. The collection
+        # costs each start a full pass over the heap: the test suite, which starts hundreds of apps
+        # in one process, turns it off (TASKHUB_GC_FREEZE=0 in tests/conftest.py).
+        if settings.gc_freeze:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
+            if settings.gc_freeze:
+                gc.unfreeze()
             for stop_watching in unwatch:
                 stop_watching()
             if worker is not None:

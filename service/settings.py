@@ -54,6 +54,11 @@ class Settings(BaseSettings):
         default=True, description="`taskhub serve` on SQLite runs the worker in-process."
     )
     poll_sources: bool = Field(default=True, description="The worker polls sources on their interval.")
+    gc_freeze: bool = Field(
+        default=True,
+        description="At app start, collect once and freeze what is loaded (gc.freeze), so full "
+        "collections no longer rescan it; off in the test suite, which starts hundreds of apps.",
+    )
     org_timezone: str = "UTC"
     outbound_allow: str = Field(
         default="",

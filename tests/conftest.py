@@ -27,6 +27,10 @@ PG_URL = normalize_url(
 )
 REQUIRE_PG = os.environ.get("TASKHUB_REQUIRE_POSTGRES") == "1"
 
+# Each app's start would otherwise collect the whole heap and freeze it (service.app): the suite
+# starts hundreds of apps in one process. TASKHUB_GC_FREEZE=1 runs it as production does.
+os.environ.setdefault("TASKHUB_GC_FREEZE", "0")
+
 
 _pg_state: dict[str, object] = {}
 

@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from mappings.model import DeletedReason, Effect, Ignored, TaskDelete, TaskPatch, TaskUpsert
-from mappings.trello import BoardContext, map_action, map_card
+from mappings.trello import BoardContext, map_action, map_card, worklog_effects
 from service.db import Database
 from service.sync.state import all_cursors, set_cursor
 from service.tables import Task, table, utcnow
@@ -165,8 +165,11 @@ def card_upserts(
 def plan_actions(
     actions: list[dict[str, Any]], ctx: BoardContext, profile: Any
 ) -> tuple[list[Effect], dict[str, list[Any]]]:
-    """Split actions into effects to apply as they are (deletes, ignored) and cards to re-fetch
-    (with the changes the actions recorded, so the history keeps every transition).
+    """Split actions into effects to apply as they are (deletes, worklogs, ignored) and cards to
+    re-fetch (with the changes the actions recorded, so the history keeps every transition).
+
+    A change of a card's hours field is also a worklog (METRICS.md "Worklogs from Trello";
+    ``mappings.trello.worklog_effects``): (new − old) hours by the member, at the action's time.
 
     A card that left the board (``moveCardFromBoard``) is re-fetched rather than tombstoned:
     where it went (a board this source also mirrors, or not) decides what it becomes.
@@ -175,7 +178,7 @@ def plan_actions(
     refetch: dict[str, list[Any]] = {}
     deleted: set[str] = set()
     for action in actions:
-        for e in map_action(action, ctx, profile):
+        for e in [*map_action(action, ctx, profile), *worklog_effects(action, ctx, profile)]:
             if isinstance(e, TaskDelete) and e.reason is DeletedReason.out_of_scope:
                 if e.external_id not in deleted:
                     refetch.setdefault(e.external_id, [])

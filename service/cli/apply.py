@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
+import yaml
 
-from service.cli.main import app, fail
+from service.cli.common import app, fail, open_db
 
 __all__ = ["apply"]
 
@@ -28,10 +29,8 @@ def apply(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and roll back.")] = False,
 ) -> None:
     """Apply portfolio settings from a file a PM keeps in version control."""
-    import yaml
     from sqlmodel import select
 
-    from service.cli.main import _db
     from service.portfolio import ApplyError, apply_document, parse_document
     from service.portfolio.projects import row_id
     from service.tables import Organization
@@ -51,7 +50,7 @@ def apply(
     name = org or (doc.organization.name if doc.organization else None)
     if not name:
         _fail(f"{file}: name the organization with --org or organization.name")
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
         row = (
             s.get(Organization, int(name))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import faulthandler
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -9,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.main import app, fail
+from service.cli.common import app, fail, progress_printer
 
 
 @app.command()
@@ -23,8 +25,6 @@ def demo(
     trickle: Annotated[float, typer.Option(help="Seconds between live changes (0: none).")] = 2.0,
 ) -> None:
     """Simulated Jira + Trello, initial sync, live webhooks, dashboard — until Ctrl-C."""
-    import logging
-
     from service.demo import Demo, DemoOptions, print_banner
 
     if jira_issues < 1 or trello_cards < 1:
@@ -39,9 +39,7 @@ def demo(
 
     opts = DemoOptions(port=port, host=host, data_dir=data_dir, jira_issues_per_project=jira_issues,
                        trello_cards_per_board=trello_cards, trickle_seconds=trickle)
-    from service.cli.sync import _progress_printer
-
-    bar, progress = _progress_printer(tty)
+    bar, progress = progress_printer(tty)
     d = Demo(opts, say=say, progress=progress)
     signal.signal(signal.SIGTERM, lambda *_: d.stop_event.set())
     # Ctrl-C stops the demo even when it was started with SIGINT ignored (a shell's background
@@ -63,7 +61,5 @@ def demo(
     finally:
         typer.echo("stopping …")
         # Should stopping ever hang, every thread's stack goes to stderr after 15 s: the evidence.
-        import faulthandler
-
         faulthandler.dump_traceback_later(15)
         d.stop()

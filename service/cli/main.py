@@ -1,53 +1,27 @@
-"""The ``taskhub`` command line. Bad input: a one-line message and exit code 2."""
+"""The ``taskhub`` command line. Bad input: a one-line message and exit code 2.
+
+Here: ``serve``, ``worker``, ``migrate``, ``normalize`` and the ``org``, ``token create``, ``inbox``
+and ``rollups`` commands; the others in the sibling modules imported at the end. The app, its
+groups and the shared helpers are in ``service.cli.common``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:  # imported where used: the CLI starts without loading the service
+from service.cli.common import app, fail, inbox_app, open_db, org_app, org_id, rollups_app, setup_logging, token_app
+
+if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from service.db import Database
-    from service.settings import Settings
-
-app = typer.Typer(add_completion=False, no_args_is_help=True, help="taskhub: one portfolio over Jira and Trello.")
-org_app = typer.Typer(no_args_is_help=True, help="Organizations.")
-token_app = typer.Typer(no_args_is_help=True, help="API tokens.")
-inbox_app = typer.Typer(no_args_is_help=True, help="The webhook inbox.")
-rollups_app = typer.Typer(no_args_is_help=True, help="The task and milestone rollups the views read.")
-app.add_typer(org_app, name="org")
-app.add_typer(token_app, name="token")
-app.add_typer(inbox_app, name="inbox")
-app.add_typer(rollups_app, name="rollups")
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    typer.echo(f"taskhub: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _setup_logging() -> None:
-    from service.logging import configure_logging
-    from service.settings import get_settings
-
-    configure_logging(get_settings())
-
-
-def _db() -> tuple[Settings, Database]:
-    from service.db import get_database
-    from service.settings import get_settings
-
-    settings = get_settings()
-    db = get_database(settings)
-    if db.is_sqlite:
-        db.migrate()
-    return settings, db
+__all__ = ["app", "main"]
 
 
 @app.command()
@@ -61,7 +35,7 @@ def serve(
 
     from service.settings import get_settings
 
-    _setup_logging()
+    setup_logging()
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         fail("--workers > 1 needs PostgreSQL (TASKHUB_DATABASE_URL); SQLite runs one process")
@@ -72,12 +46,10 @@ def serve(
 @app.command()
 def worker() -> None:
     """Drain the inbox and poll sources until interrupted (scale out: run several on PostgreSQL)."""
-    import signal
-
     from service.worker import Worker
 
-    _setup_logging()
-    settings, db = _db()
+    setup_logging()
+    settings, db = open_db()
     w = Worker(db, settings)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     try:
@@ -105,7 +77,7 @@ def org_create(name: str, timezone: Annotated[str, typer.Option(help="IANA time 
 
     from service.security.auth import create_org
 
-    _, db = _db()
+    _, db = open_db()
     if len(currency) != 3 or not currency.isalpha():
         fail(f"currency must be a 3-letter ISO code, not {currency!r}")
     with db.session() as s:
@@ -124,22 +96,10 @@ def org_list() -> None:
 
     from service.tables import Organization
 
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
         for o in s.exec(select(Organization).order_by(col(Organization.id))):
             typer.echo(json.dumps({"id": o.id, "name": o.name, "timezone": o.timezone}))
-
-
-def _org_id(s: Session, org: str) -> int:
-    from sqlmodel import select
-
-    from service.tables import Organization, stored_id
-
-    row = s.get(Organization, int(org)) if org.isdigit() else s.exec(
-        select(Organization).where(Organization.name == org)).first()
-    if row is None:
-        fail(f"no organization {org!r} (see 'taskhub org list')")
-    return stored_id(row)
 
 
 @token_app.command("create")
@@ -156,9 +116,9 @@ def token_create(
         fail(f"--scope must be one of {', '.join(SCOPES)}, not {scope!r}")
     if expires_in is not None and not 1 <= expires_in <= MAX_EXPIRY_DAYS:
         fail(f"--expires-in must be between 1 and {MAX_EXPIRY_DAYS} days, not {expires_in}")
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
-        token, row = create_token(s, _org_id(s, org), scope, name, expires_in_days=expires_in)
+        token, row = create_token(s, org_id(s, org), scope, name, expires_in_days=expires_in)
     typer.echo(json.dumps({"id": row.id, "org_id": row.org_id, "scope": row.scope, "token": token,
                            "expires_at": row.expires_at.isoformat() if row.expires_at else None}))
 
@@ -175,7 +135,7 @@ def inbox_list(status: Annotated[str | None, typer.Option(help="Filter by status
     valid = ("pending", "processing", "done", "ignored", "failed", "parked")
     if status and status not in valid:
         fail(f"--status must be one of {', '.join(valid)}")
-    _, db = _db()
+    _, db = open_db()
     IE = table(InboxEvent)
     q = sa.select(IE.c.id, IE.c.source_id, IE.c.kind, IE.c.status, IE.c.attempts, IE.c.reason, IE.c.error,
                   IE.c.received_at)
@@ -195,7 +155,7 @@ def inbox_retry(
     """Requeue parked (or the given failed) events."""
     from service.ingest.inbox import retry_events
 
-    _, db = _db()
+    _, db = open_db()
     n = retry_events(db, None, ids, statuses=("parked", "failed") if ids else ("parked",))
     if ids and n == 0:
         fail("none of those events is parked or failed")
@@ -208,7 +168,7 @@ def _rollup_orgs(s: Session, org: str | None) -> list[int]:
     from service.tables import Organization, stored_id
 
     if org is not None:
-        return [_org_id(s, org)]
+        return [org_id(s, org)]
     return [stored_id(o) for o in s.exec(select(Organization).order_by(col(Organization.id)))]
 
 
@@ -221,7 +181,7 @@ def rollups_check(org: Annotated[str | None, typer.Option(help="Organization id 
     rows (changes nothing); exit 1 if any organization differs."""
     from service.store import rollups
 
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
         orgs = _rollup_orgs(s, org)
     bad = 0
@@ -243,7 +203,7 @@ def rollups_rebuild(org: Annotated[str | None, typer.Option(help="Organization i
     and organization rows — after writes that bypassed taskhub or a change of the time zone rules."""
     from service.store import rollups
 
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
         orgs = _rollup_orgs(s, org)
     with db.write() as conn:
@@ -282,9 +242,6 @@ def main() -> None:  # pragma: no cover
     app()
 
 
-# The other command groups live in their own modules and register on ``app`` when imported.
-import service.cli.apply  # noqa: E402, F401
-import service.cli.demo  # noqa: E402, F401
-import service.cli.sandbox  # noqa: E402, F401
-import service.cli.security  # noqa: E402, F401 - extends the token and source groups
-import service.cli.sync  # noqa: E402, F401
+# The other commands live in their own modules (importing service.cli.common, never this module)
+# and register on ``app`` when imported: after the ones above, which ``taskhub --help`` lists first.
+from service.cli import apply, demo, sandbox, security, sync  # noqa: E402, F401

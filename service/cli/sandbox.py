@@ -1,5 +1,6 @@
 """``taskhub sandbox ...``: serve a simulated vendor site for the demo, docker-compose and
-benchmarks. Never used by the production paths; the sandbox packages load lazily."""
+benchmarks. Never used by the production paths; the sandbox packages load lazily, inside the
+commands (tests/test_architecture.py checks both)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.main import app, fail
-
-sandbox_app = typer.Typer(no_args_is_help=True, help="Simulated Jira / Trello sites (demo, tests, benchmarks).")
-app.add_typer(sandbox_app, name="sandbox")
-
+from service.cli.common import fail, sandbox_app
 
 # --- Jira -----------------------------------------------------------------------------
 

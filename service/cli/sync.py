@@ -1,43 +1,16 @@
-"""``taskhub sync`` and ``taskhub source``: run a sync by hand, list sources."""
+"""``taskhub sync``, ``taskhub remap`` and ``taskhub source``: run a sync by hand, list sources,
+rotate a Jira source's webhook secret (printed once, like a new token)."""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Annotated
+from datetime import timedelta
+from typing import Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from rich.progress import Progress, TaskID
-
-from service.cli.main import _db, _setup_logging, app, fail
-
-
-def _progress_printer(tty: bool) -> tuple[Progress | None, Callable[[str, int, int | None], None]]:
-    """A rich progress bar on a terminal, plain log lines otherwise."""
-    if tty:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                       transient=False)
-        tasks: dict[str, TaskID] = {}
-
-        def update(phase: str, done: int, total: int | None) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
-
-        return bar, update
-    last: dict[str, int] = {}
-
-    def log_line(phase: str, done: int, total: int | None) -> None:
-        if done - last.get(phase, -10**9) >= 500 or (total is not None and done >= total):
-            last[phase] = done
-            typer.echo(f"sync {phase}: {done}" + (f"/{total}" if total else ""), err=True)
-
-    return None, log_line
+from service.cli.common import app, fail, iso, open_db, positive_id, progress_printer, setup_logging, source_app
 
 
 @app.command()
@@ -51,15 +24,15 @@ def sync(
     from service.sync.runner import SyncBusy, run_sync
     from service.sync.state import all_cursors
 
-    _setup_logging()
-    settings, db = _db()
+    setup_logging()
+    settings, db = open_db()
     from service.tables import Source
 
     with db.session() as s:
         if s.get(Source, source) is None:
             fail(f"no source {source} (see 'taskhub source list')")
     mode = "census" if census else "full" if full else ("incremental" if all_cursors(db, source) else "backfill")
-    bar, progress = _progress_printer(sys.stderr.isatty())
+    bar, progress = progress_printer(sys.stderr.isatty())
     try:
         if bar is not None:
             with bar:
@@ -74,10 +47,6 @@ def sync(
                            "items_changed": run.items_changed}))
 
 
-source_app = typer.Typer(no_args_is_help=True, help="Sources.")
-app.add_typer(source_app, name="source")
-
-
 @source_app.command("list")
 def source_list() -> None:
     """List sources with their status (credentials are never shown)."""
@@ -85,11 +54,35 @@ def source_list() -> None:
 
     from service.tables import Source
 
-    _, db = _db()
+    _, db = open_db()
     with db.session() as s:
         for src in s.exec(select(Source).order_by(col(Source.id))):
             typer.echo(json.dumps({"id": src.id, "org_id": src.org_id, "kind": src.kind, "name": src.name,
                                    "base_url": src.base_url, "status": src.status, "enabled": src.enabled}))
+
+
+@source_app.command("rotate-secret")
+def source_rotate_secret(
+    source: Annotated[str, typer.Argument(help="Source id (a Jira source).")],
+    overlap: Annotated[float, typer.Option(help="Hours the old secret is still accepted (0: none).")] = 24,
+    force: Annotated[bool, typer.Option(help="Rotate although the previous overlap still runs (ends it).")] = False,
+) -> None:
+    """A new webhook secret for a Jira source, printed once; the old one works for the overlap."""
+    from service import errors
+    from service.security.rotation import MAX_OVERLAP_HOURS, rotate_webhook_secret
+
+    source_id = positive_id(source, "the source id")
+    if not 0 <= overlap <= MAX_OVERLAP_HOURS:
+        fail(f"--overlap must be between 0 and {MAX_OVERLAP_HOURS} hours, not {overlap:g}")
+    settings, db = open_db()
+    with db.session() as s:
+        try:
+            rotated = rotate_webhook_secret(s, settings, source_id, org_id=None, overlap=timedelta(hours=overlap),
+                                            force=force)
+        except errors.DomainError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps({"source_id": rotated.source_id, "webhook_secret": rotated.secret,
+                           "previous_accepted_until": iso(rotated.previous_until)}))
 
 
 @app.command()
@@ -97,7 +90,7 @@ def remap(source: Annotated[int, typer.Argument(help="Source id.")]) -> None:
     """Re-apply the current mapping profile to the stored raw JSON of a source (no API calls)."""
     from service.sync.remap import remap_source
 
-    _, db = _db()
+    _, db = open_db()
     try:
         result = remap_source(db, source)
     except LookupError as exc:

@@ -10,6 +10,14 @@ author the payload ``user``. Old Server payloads have no
 Shapes of non-issue events are not formally documented, so every handler reads
 defensively and nothing a real payload contains may raise: an unreadable event
 becomes ``Ignored`` with the reason.
+
+Worklogs arrive in two shapes (VENDOR_FACTS A10). Cloud: ``worklog_created|updated|deleted``
+with a ``worklog`` object. Server/Data Center: ``jira:worklog_updated``, an issue event
+whose ``issue_event_type_name`` says what happened (``DC_WORKLOG_EVENT_TYPES``), with the
+full issue and a changelog naming the worklog (``{field: "WorklogId", from, to}``) and the
+issue's time spent (``{field: "timespent", from, to}``, seconds) but not the worklog
+itself. Any worklog a payload does not carry in full is a ``WorklogUpsert`` with
+``complete=False``: the consumer fetches it by id before storing it.
 """
 
 from __future__ import annotations
@@ -17,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from mappings.jira.catalogue import StatusCatalogue
 from mappings.jira.changelog import History
@@ -43,6 +51,8 @@ __all__ = [
     "IGNORED_EVENTS",
     "IGNORED_EVENT_PREFIXES",
     "COMMENT_REASON",
+    "DC_WORKLOG_EVENT",
+    "DC_WORKLOG_EVENT_TYPES",
 ]
 
 COMMENT_REASON = "comment events do not change tracked fields"
@@ -148,6 +158,67 @@ def _worklog_deleted(ctx: _Ctx) -> list[Effect]:
     return [WorklogDelete(external_id=ident, task_external_id=opt_str(worklog.get("issueId")))]
 
 
+# Jira Server/DC's worklog change: one webhook event, told apart by the issue event type.
+DC_WORKLOG_EVENT = "jira:worklog_updated"
+# issue_event_type_name -> what the worklog named in the changelog became.
+DC_WORKLOG_EVENT_TYPES: dict[str, Literal["written", "deleted"]] = {
+    "issue_work_logged": "written",
+    "issue_worklog_updated": "written",
+    "issue_worklog_deleted": "deleted",
+}
+
+
+def _changelog_worklogs(ctx: _Ctx) -> list[tuple[str | None, str | None]]:
+    """``(from, to)`` of every ``WorklogId`` item of the payload's changelog."""
+    changelog = ctx.payload.get("changelog")
+    items = changelog.get("items") if isinstance(changelog, dict) else None
+    return [
+        (opt_str(item.get("from")), opt_str(item.get("to")))
+        for item in (items if isinstance(items, list) else [])
+        if isinstance(item, dict)
+        and isinstance(item.get("field"), str)
+        and item["field"].casefold() == "worklogid"
+    ]
+
+
+def _dc_worklog(ctx: _Ctx) -> list[Effect]:
+    """The issue (guarded like any issue event) plus the named worklog's change.
+
+    A deletion is a ``WorklogDelete``; a logged or edited worklog is an incomplete
+    ``WorklogUpsert`` to fetch by id. Without a known event type (a Jira version whose
+    name is not in the table) the changelog tells: a worklog id only in ``from`` is gone.
+    """
+    effects = _issue_upsert(ctx)
+    if any(isinstance(e, Ignored) for e in effects):
+        return effects
+    issue = ctx.payload["issue"]
+    issue_id = str(opt_str(issue.get("id")))
+    kind = DC_WORKLOG_EVENT_TYPES.get(str(ctx.payload.get("issue_event_type_name")))
+    named = _changelog_worklogs(ctx)
+    if not named:
+        return [*effects, Ignored(reason=f"{ctx.event}: the changelog names no WorklogId")]
+    seen: set[str] = set()
+    when = ctx.at or opt_datetime((issue.get("fields") or {}).get("updated"))
+    for before, after in named:
+        deleted = kind == "deleted" or (kind is None and after is None)
+        ident = (before or after) if deleted else (after or before)
+        if ident is None or ident in seen:
+            continue
+        seen.add(ident)
+        if not ident.isdigit():
+            effects.append(Ignored(reason=f"{ctx.event}: WorklogId {ident!r} is not a Jira worklog id"))
+        elif deleted:
+            effects.append(WorklogDelete(external_id=ident, task_external_id=issue_id))
+        else:
+            marker = worklog_upsert({"id": ident, "issueId": issue_id}, fallback_time=when)
+            effects.append(
+                marker
+                if marker is not None
+                else Ignored(reason=f"{ctx.event}: no time to place worklog {ident}")
+            )
+    return effects
+
+
 def _version(ctx: _Ctx) -> dict[str, Any] | None:
     version = ctx.payload.get("version")
     return version if isinstance(version, dict) and opt_str(version.get("id")) else None
@@ -177,6 +248,7 @@ _HANDLERS: dict[str, Callable[[_Ctx], list[Effect]]] = {
     "worklog_created": _worklog_upsert,
     "worklog_updated": _worklog_upsert,
     "worklog_deleted": _worklog_deleted,
+    DC_WORKLOG_EVENT: _dc_worklog,
     "jira:version_created": _version_upsert,
     "jira:version_updated": _version_upsert,
     "jira:version_released": _version_upsert,

@@ -9,11 +9,16 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from service import dashboard
+from service.api import inbox, milestones, ops, portfolio, sources, sync_runs, tasks, tokens, views, webhooks
+from service.api.edge import EdgeGuard
 from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
+from service.api.webhooks import WebhookFastPath
 from service.db import Database, get_database
 from service.ingest.receive import InboxWriter, SourceCache
 from service.outage import OutageMonitor, watch_engine
 from service.settings import Settings, get_settings
+from service.worker import Worker
 
 __all__ = ["create_app"]
 
@@ -37,8 +42,6 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
                    watch_engine(db.async_engine.sync_engine, app.state.db_outage)]
         worker = None
         if do_worker:
-            from service.worker import Worker
-
             worker = Worker(db, settings, monitor=app.state.db_outage)
             worker.start_thread()
         app.state.worker = worker
@@ -80,19 +83,12 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.state.db_outage = OutageMonitor()
     app.state.inbox_writer = InboxWriter(db.url, app.state.db_outage)
     install_problem_handlers(app)
-    from service.api.edge import EdgeGuard
-    from service.api.webhooks import WebhookFastPath
-
     # Outermost first: the request id wraps everything; the edge guard refuses oversized
     # headers (431) before anything answers and stamps the security headers; the webhook
     # fast path answers deliveries before FastAPI's own middleware stack.
     app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
-
-    from service import dashboard
-    from service.api import inbox, milestones, ops, portfolio, sources, sync_runs, tasks, tokens, views, webhooks
-
     for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, milestones, sync_runs, tokens, dashboard):
         app.include_router(module.router)
     return app

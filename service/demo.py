@@ -6,6 +6,9 @@ overdue), registers both as sources with their webhooks, runs the initial sync
 with a progress bar, sets budgets and planned dates (one project over budget,
 one behind schedule), keeps a trickle of live changes flowing through real
 webhooks, and serves the dashboard and API until Ctrl-C.
+
+The simulated tools (``sandbox``) are imported inside the methods that use them, never at the
+top: production code does not load them (tests/test_architecture.py checks it).
 """
 
 from __future__ import annotations
@@ -20,8 +23,23 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
+
+from connectors.trello import TrelloClient
+from service.app import create_app
+from service.db import Database
+from service.schemas import SourceCreate
+from service.security.auth import create_org, create_token
+from service.settings import Settings
+from service.sources import create_source
+from service.store.rollups import people_changing
+from service.sync import runner
+from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, Task, stored_id, table
+from service.views import ViewParams, compute_view
 
 log = logging.getLogger("taskhub.demo")
 
@@ -52,13 +70,6 @@ class Demo:
 
     # --- lifecycle --------------------------------------------------------------------
     def start(self) -> None:
-        from cryptography.fernet import Fernet
-        from pydantic import SecretStr
-
-        from service.app import create_app
-        from service.db import Database
-        from service.settings import Settings
-
         opts = self.options
         if opts.database_url is None:  # a fresh embedded database per demo run
             shutil.rmtree(opts.data_dir, ignore_errors=True)
@@ -132,25 +143,17 @@ class Demo:
         port (not the API itself, nor a database on the same address), so no switch exists that
         a production deployment could inherit.
         """
-        from urllib.parse import urlsplit
-
         entries = sorted({urlsplit(u).netloc for u in (self.jira_url, self.trello_api)})
         self.settings = self.settings.model_copy(update={"outbound_allow": ",".join(entries)})
 
     def _org_and_token(self) -> None:
-        from service.security.auth import create_org, create_token
-        from service.tables import stored_id
-
         with self.db.session() as s:
             org = create_org(s, "Demo Org", timezone="Europe/Berlin", currency="EUR")
             self.org_id = stored_id(org)
             self.token, _ = create_token(s, self.org_id, "admin", "demo")
 
     def _register_sources(self) -> None:
-        from connectors.trello import TrelloClient
         from sandbox.jira.api import register_webhook
-        from service.schemas import SourceCreate
-        from service.sources import create_source
 
         with self.db.session() as s:
             jira = create_source(s, self.settings, self.org_id, SourceCreate.model_validate({
@@ -170,18 +173,15 @@ class Demo:
         self.say("  sources registered, webhooks pointed at taskhub")
 
     def _initial_sync(self) -> None:
-        from service.sync.runner import SyncBusy, run_sync
-        from service.tables import Task, table
-
         T = table(Task)
         for sid, name in ((self.jira_source, "Jira"), (self.trello_source, "Trello")):
             t0 = time.monotonic()
             while True:
                 try:
-                    run = run_sync(self.db, self.settings, sid, mode="backfill", owner="demo",
-                                   progress=self.progress)
+                    run = runner.run_sync(self.db, self.settings, sid, mode="backfill", owner="demo",
+                                          progress=self.progress)
                     break
-                except SyncBusy:
+                except runner.SyncBusy:
                     # The app's worker polls due sources every few seconds and a new source is due
                     # at once: when it got there first, wait for its run, then backfill after it.
                     if time.monotonic() - t0 > 300:
@@ -194,9 +194,6 @@ class Demo:
 
     # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
     def _plan_portfolio(self) -> None:
-        from service.store.rollups import people_changing
-        from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, table
-
         P = table(Project)
         rng = random.Random(self.options.seed)
         today = date.today()
@@ -216,8 +213,6 @@ class Demo:
                                     .order_by(P.c.id)).all()
         # Budgets from what the views compute as actual cost, so the story is the same
         # whatever the generator produced: project 0 over budget, project 1 behind schedule.
-        from service.views import ViewParams, compute_view
-
         figures = {g["group"]["id"]: g for g in compute_view(
             self.db, self.org_id, "budget", ViewParams(group_by="project"))["groups"]}
         with self.db.write() as conn:

@@ -17,6 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import UTCDateTime
 
+from service.db import JSON_OPTIONS, json_dumps
+
 T = TypeVar("T")
 
 # SQLite caps bound parameters per statement (32766 on 3.32+); keep well under it.
@@ -203,8 +205,6 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
     refused as it refuses them."""
     from psycopg.types.json import Jsonb
 
-    from service.db import _ORJSON_OPTS, json_dumps
-
     def build() -> tuple[Any, ...]:
         names = [c.name for c in stmt.table.c if c.name in set(rows[0])]
         binder = _row_binder(names, [_pg_processor(stmt.table.c[n].type, conn.dialect) for n in names],
@@ -215,7 +215,7 @@ def _pg_rows(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> Non
     if rows[0].keys() != columns:  # jsonb_populate_recordset would take a missing one as NULL
         raise KeyError(f"bulk rows have columns {sorted(rows[0])}, the statement writes {sorted(columns)}")
     try:  # the options of the JSON type's serializer: what it hands to json.dumps comes back here
-        page = orjson.dumps(list(map(row, rows)), option=_ORJSON_OPTS)
+        page = orjson.dumps(list(map(row, rows)), option=JSON_OPTIONS)
     except TypeError:  # ... and is written as that serializer writes it (or refused as it refuses it)
         json_cols = [c.name for c in stmt.table.c if isinstance(c.type, sa.JSON) and c.name in columns]
         page = orjson.dumps([{**r, **{c: orjson.Fragment(json_dumps(r[c])) for c in json_cols}}

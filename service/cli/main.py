@@ -2,7 +2,8 @@
 
 Here: ``serve``, ``worker``, ``migrate``, ``normalize`` and the ``org``, ``token create``, ``inbox``
 and ``rollups`` commands; the others in the sibling modules imported at the end. The app, its
-groups and the shared helpers are in ``service.cli.common``.
+groups and the shared helpers are in ``service.cli.common``, which says why the commands import
+the service inside themselves.
 """
 
 from __future__ import annotations

@@ -42,6 +42,7 @@ def normalize_document(kind: str, text: str, *, site_url: str, profile_path: Pat
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON: {exc}") from None
     profile = _profile(profile_path, timezone)
+    # One vendor's mappings per run (~0.1 s each to import), loaded when asked for.
     if kind == "jira":
         from mappings.jira import effects_from_document
 

@@ -14,7 +14,23 @@ from sandbox.jira.records import History, IssueRec, Version, WorklogRec
 from sandbox.jira.serialize import Ctx, render_history, render_user, render_version, render_worklog
 from sandbox.jira.state import JiraState
 
-__all__ = ["webhook_ctx", "issue_event", "version_event", "worklog_event"]
+__all__ = [
+    "webhook_ctx",
+    "issue_event",
+    "version_event",
+    "worklog_event",
+    "worklog_changed",
+    "DC_WORKLOG_EVENT",
+]
+
+# Server/Data Center announce every worklog change as this one issue event (VENDOR_FACTS A10).
+DC_WORKLOG_EVENT = "jira:worklog_updated"
+# What happened -> issue_event_type_name, on both deployments.
+_WORKLOG_TYPE_NAMES = {
+    "created": "issue_work_logged",
+    "updated": "issue_worklog_updated",
+    "deleted": "issue_worklog_deleted",
+}
 
 
 def webhook_ctx(state: JiraState) -> Ctx:
@@ -69,3 +85,26 @@ def worklog_event(state: JiraState, event: str, wl: WorklogRec, at: int) -> None
         }
 
     state.publish(event, build)
+
+
+def worklog_changed(
+    state: JiraState,
+    change: str,
+    wl: WorklogRec,
+    issue: IssueRec,
+    actor: str,
+    history: History | None,
+    at: int,
+) -> None:
+    """The webhooks of a worklog ``change`` (created | updated | deleted), per deployment.
+
+    Cloud: ``worklog_<change>`` with the worklog, then ``jira:issue_updated``. Server/DC:
+    only ``jira:worklog_updated``, the full issue plus the change's changelog entry
+    (``timespent``, ``WorklogId``) and no worklog object: receivers fetch it by id.
+    """
+    type_name = _WORKLOG_TYPE_NAMES[change]
+    if state.config.is_cloud:
+        worklog_event(state, f"worklog_{change}", wl, at)
+        issue_event(state, "jira:issue_updated", type_name, issue, actor, history, at)
+    else:
+        issue_event(state, DC_WORKLOG_EVENT, type_name, issue, actor, history, at)

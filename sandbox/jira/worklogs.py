@@ -1,9 +1,15 @@
 """Worklog mutations: log, update, delete; keep the issue's time spent, the worklog feeds
-and the changelog in step, and fire ``worklog_*`` plus ``jira:issue_updated``."""
+and the changelog in step, and fire the webhooks the deployment fires.
+
+The changelog entry a change records is ``timespent`` (seconds, from -> to) and, on
+Server/Data Center, ``WorklogId`` (the worklog's id: only ``to`` when logged, only ``from``
+once deleted; a comment-only edit records just the id). The webhooks that announce it carry
+the same entry (``events.worklog_changed``), so a poll reads what a webhook said.
+"""
 
 from __future__ import annotations
 
-from sandbox.jira.events import issue_event, worklog_event
+from sandbox.jira.events import worklog_changed
 from sandbox.jira.lookups import SandboxError, fmt_num, need_issue, record_history, user_id
 from sandbox.jira.records import ChangeItem, IssueRec, WorklogRec
 from sandbox.jira.state import JiraState
@@ -22,6 +28,26 @@ def spent_item(issue: IssueRec, old: int) -> ChangeItem:
     )
 
 
+def _worklog_id_item(before: int | None, after: int | None) -> ChangeItem:
+    """Server/DC changelogs name the worklog a time change came from."""
+    old, new = fmt_num(before), fmt_num(after)
+    return ChangeItem("WorklogId", "WorklogId", old, old, new, new)
+
+
+def _history_items(
+    state: JiraState, issue: IssueRec, old: int, wl: WorklogRec, change: str, *, spent: bool = True
+) -> list[ChangeItem]:
+    """The changelog entry of a worklog change: the time spent, and on Server/DC its id."""
+    items = [spent_item(issue, old)] if spent else []
+    if not state.config.is_cloud:
+        items.append(
+            _worklog_id_item(
+                None if change == "created" else wl.id, None if change == "deleted" else wl.id
+            )
+        )
+    return items
+
+
 def log_work(
     state: JiraState,
     id_or_key: str | int,
@@ -33,7 +59,7 @@ def log_work(
     at: int | None = None,
     emit: bool = True,
 ) -> WorklogRec:
-    """Log ``seconds`` on an issue: worklog_created + jira:issue_updated (issue_work_logged)."""
+    """Log ``seconds`` on an issue; fires ``issue_work_logged`` (module docstring)."""
     with state.lock:
         issue = need_issue(state, id_or_key)
         when = at if at is not None else state.now_ms()
@@ -58,12 +84,10 @@ def log_work(
             issue.remaining_estimate = max(0, issue.remaining_estimate - wl.seconds)
         if not emit:
             return wl
-        history = record_history(state, issue, author_id, when, [spent_item(issue, old)])
+        items = _history_items(state, issue, old, wl, "created")
+        history = record_history(state, issue, author_id, when, items)
         state.touch_issue(issue, when)
-        worklog_event(state, "worklog_created", wl, when)
-        issue_event(
-            state, "jira:issue_updated", "issue_work_logged", issue, author_id, history, when
-        )
+        worklog_changed(state, "created", wl, issue, author_id, history, when)
         return wl
 
 
@@ -88,16 +112,10 @@ def update_worklog(
         if comment is not None:
             wl.comment = comment
         state.touch_worklog(wl, when)
-        history = (
-            record_history(state, issue, wl.author, when, [spent_item(issue, old)])
-            if seconds is not None
-            else None
-        )
+        items = _history_items(state, issue, old, wl, "updated", spent=seconds is not None)
+        history = record_history(state, issue, wl.author, when, items)
         state.touch_issue(issue, when)
-        worklog_event(state, "worklog_updated", wl, when)
-        issue_event(
-            state, "jira:issue_updated", "issue_worklog_updated", issue, wl.author, history, when
-        )
+        worklog_changed(state, "updated", wl, issue, wl.author, history, when)
         return wl
 
 
@@ -113,9 +131,7 @@ def delete_worklog(state: JiraState, worklog_id: int, *, at: int | None = None) 
         if issue.worklog_ids and wl.id in issue.worklog_ids:
             issue.worklog_ids.remove(wl.id)
         state.unindex_worklog(wl, when)
-        history = record_history(state, issue, wl.author, when, [spent_item(issue, old)])
+        items = _history_items(state, issue, old, wl, "deleted")
+        history = record_history(state, issue, wl.author, when, items)
         state.touch_issue(issue, when)
-        worklog_event(state, "worklog_deleted", wl, when)
-        issue_event(
-            state, "jira:issue_updated", "issue_worklog_deleted", issue, wl.author, history, when
-        )
+        worklog_changed(state, "deleted", wl, issue, wl.author, history, when)

@@ -194,17 +194,16 @@ def _dc_worklog(ctx: _Ctx) -> list[Effect]:
     issue = ctx.payload["issue"]
     issue_id = str(opt_str(issue.get("id")))
     kind = DC_WORKLOG_EVENT_TYPES.get(str(ctx.payload.get("issue_event_type_name")))
-    named = _changelog_worklogs(ctx)
-    if not named:
-        return [*effects, Ignored(reason=f"{ctx.event}: the changelog names no WorklogId")]
-    seen: set[str] = set()
-    when = ctx.at or opt_datetime((issue.get("fields") or {}).get("updated"))
-    for before, after in named:
+    named: dict[str, bool] = {}  # worklog id -> deleted
+    for before, after in _changelog_worklogs(ctx):
         deleted = kind == "deleted" or (kind is None and after is None)
         ident = (before or after) if deleted else (after or before)
-        if ident is None or ident in seen:
-            continue
-        seen.add(ident)
+        if ident is not None:
+            named.setdefault(ident, deleted)
+    if not named:
+        return [*effects, Ignored(reason=f"{ctx.event}: the changelog names no WorklogId")]
+    when = ctx.at or opt_datetime((issue.get("fields") or {}).get("updated"))
+    for ident, deleted in named.items():
         if not ident.isdigit():
             effects.append(Ignored(reason=f"{ctx.event}: WorklogId {ident!r} is not a Jira worklog id"))
         elif deleted:

@@ -94,3 +94,30 @@ def test_dc_worklog_event_is_in_the_handled_table_with_its_three_types() -> None
         "issue_worklog_updated": "written",
         "issue_worklog_deleted": "deleted",
     }
+
+
+@pytest.mark.parametrize(
+    "changelog",
+    [
+        None,
+        "x",
+        [],
+        {"id": "1", "items": None},
+        {"id": "1", "items": [None, 3, "WorklogId", {"field": None}, {"field": 5, "to": "1"}]},
+        {"id": "1", "items": [{"field": "WorklogId", "from": [1], "to": {"a": 1}}]},
+        {"id": "1", "items": [{"field": "WorklogId", "from": True, "to": 1.5}]},
+    ],
+)
+def test_odd_changelogs_never_raise_and_keep_the_issue(changelog: Any) -> None:
+    payload = constructed_dc_worklog_event("issue_worklog_updated")
+    payload["changelog"] = changelog
+    effects = _run(payload)
+    _issue(effects[0])
+    assert effects[1:] and all(isinstance(e, Ignored) for e in effects[1:])
+
+
+def test_a_worklog_id_given_as_a_number_in_any_case_of_field_name_is_read() -> None:
+    payload = constructed_dc_worklog_event("issue_work_logged")
+    payload["changelog"]["items"] = [{"field": "worklogid", "from": None, "to": 42}]
+    _, marker = _run(payload)
+    assert isinstance(marker, WorklogUpsert) and marker.worklog.external_id == "42"

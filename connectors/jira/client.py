@@ -31,7 +31,13 @@ import orjson
 from jira import JIRA
 
 from connectors.errors import ConnectorError, Fatal
-from connectors.jira.pages import SearchPage, WorklogFeedPage, search_pages, worklog_feed_pages
+from connectors.jira.pages import (
+    SearchPage,
+    WorklogFeedPage,
+    offset_pages,
+    search_pages,
+    worklog_feed_pages,
+)
 from connectors.jira.translate import translate_error
 from connectors.outbound import OutboundPolicy, guard_session
 from connectors.retry import no_retry, read_retry
@@ -250,15 +256,7 @@ class JiraClient:
     def projects(self) -> list[dict[str, Any]]:
         if not self.is_cloud:
             return list(self._get("project"))
-        out: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            page = self._get("project/search", {"startAt": start, "maxResults": 50})
-            values = page.get("values", [])
-            out.extend(values)
-            if page.get("isLast", True) or not values:
-                return out
-            start += len(values)
+        return [p for page in offset_pages(self._get, "project/search", page_size=50) for p in page]
 
     def project_versions(self, project_key: str) -> list[dict[str, Any]]:
         """All versions of a project (not paginated by Jira), as raw dicts."""
@@ -371,27 +369,15 @@ class JiraClient:
 
     def issue_changelog(self, issue_id: str) -> list[dict[str, Any]]:
         """Every changelog history of an issue, oldest first (``/issue/{id}/changelog``, paged)."""
-        out: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            page = self._get(f"issue/{issue_id}/changelog", {"startAt": start, "maxResults": 100})
-            values = page.get("values", [])
-            out.extend(values)
-            if page.get("isLast", True) or not values:
-                return out
-            start += len(values)
+        pages = offset_pages(self._get, f"issue/{issue_id}/changelog", page_size=100)
+        return [history for page in pages for history in page]
 
     def worklogs(self, issue_id: str) -> list[dict[str, Any]]:
         """Every worklog of an issue, paging ``startAt`` until ``total``."""
-        out: list[dict[str, Any]] = []
-        start = 0
-        while True:
-            page = self._get(f"issue/{issue_id}/worklog", {"startAt": start, "maxResults": 5000})
-            values = page.get("worklogs", [])
-            out.extend(values)
-            start += len(values)
-            if not values or start >= int(page.get("total", 0)):
-                return out
+        pages = offset_pages(
+            self._get, f"issue/{issue_id}/worklog", page_size=5000, items="worklogs", ends_by="total"
+        )
+        return [worklog for page in pages for worklog in page]
 
     def worklogs_updated_since(self, since_ms: int) -> Iterator[WorklogFeedPage]:
         """Pages of ``{worklogId, updatedTime}`` changed after ``since_ms`` (not the last min)."""

@@ -4,6 +4,8 @@
   ``/search`` by ``startAt`` up to ``total``.
 - Worklog feeds (``worklog_feed_pages``): ``/worklog/updated`` and ``/worklog/deleted``,
   each page resuming from the previous page's ``until``.
+- Offset lists (``offset_pages``): ``/project/search`` and ``/issue/{id}/changelog`` (a
+  ``PageBean`` with ``isLast``) and ``/issue/{id}/worklog`` (the older shape: ``total``).
 
 A paginator is given the client's one-page read and only decides what to ask for next,
 so every request still goes through the client's retry and error translation. A stream
@@ -14,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from connectors.errors import Fatal
 
-__all__ = ["SearchPage", "WorklogFeedPage", "search_pages", "worklog_feed_pages"]
+__all__ = ["SearchPage", "WorklogFeedPage", "offset_pages", "search_pages", "worklog_feed_pages"]
 
 
 @dataclass(frozen=True)
@@ -84,3 +86,28 @@ def worklog_feed_pages(
         if until <= since:
             raise Fatal(f"Jira worklog/{kind} feed does not advance (since={since})")
         since = until
+
+
+def offset_pages(
+    get: Callable[[str, dict[str, Any]], Any],
+    path: str,
+    *,
+    page_size: int,
+    items: str = "values",
+    ends_by: Literal["isLast", "total"] = "isLast",
+) -> Iterator[list[dict[str, Any]]]:
+    """The ``items`` of every page of a ``startAt``-paged list; ``get(path, params)`` reads one.
+
+    An empty page ends the list, and so does, by ``ends_by``, a page whose ``isLast`` is
+    true or missing (a ``PageBean``), or having read ``total`` items (``/issue/{id}/worklog``).
+    """
+    start = 0
+    while True:
+        body = get(path, {"startAt": start, "maxResults": page_size})
+        values = list(body.get(items, []))
+        yield values
+        start += len(values)
+        if not values:
+            return
+        if body.get("isLast", True) if ends_by == "isLast" else start >= int(body.get("total", 0)):
+            return

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.errors import Fatal
-from connectors.jira.pages import SearchPage, search_pages, worklog_feed_pages
+from connectors.jira.pages import SearchPage, offset_pages, search_pages, worklog_feed_pages
 from connectors.trello.pages import action_pages
 
 
@@ -90,3 +90,24 @@ def test_worklog_feed_pages_resume_from_until_and_refuse_a_feed_that_stands_stil
     with pytest.raises(Fatal, match="does not advance"):
         list(worklog_feed_pages(lambda path, params: {"values": [{}], "until": 100, "lastPage": False},
                                 "deleted", 100))
+
+
+def test_offset_pages_end_on_is_last_or_on_total() -> None:
+    asked: list[int] = []
+
+    def bean(path: str, params: dict[str, Any]) -> Any:
+        asked.append(params["startAt"])
+        return {"values": [{"n": params["startAt"]}] * 2, "isLast": params["startAt"] >= 2}
+
+    assert [len(p) for p in offset_pages(bean, "project/search", page_size=2)] == [2, 2]
+    assert asked == [0, 2]
+
+    def worklogs(path: str, params: dict[str, Any]) -> Any:
+        return {"worklogs": [{}, {}, {}][: 5 - params["startAt"]], "total": 5}
+
+    assert [len(p) for p in offset_pages(worklogs, "issue/1/worklog", page_size=3, items="worklogs",
+                                         ends_by="total")] == [3, 2]
+    # a PageBean without isLast is one page; an empty page ends any list
+    assert list(offset_pages(lambda path, params: {"values": [{}]}, "x", page_size=1)) == [[{}]]
+    assert list(offset_pages(lambda path, params: {"worklogs": [], "total": 9}, "x", page_size=1,
+                             items="worklogs", ends_by="total")) == [[]]

@@ -27,6 +27,7 @@ from service.tables import (
     Task,
     utcnow,
 )
+from service.tables import Milestone as MilestoneRow
 from tests.service.conftest import JIRA_SOURCE
 from tests.service.factories import task
 
@@ -58,8 +59,11 @@ def _world(client, db, tenant):
         tid = c.execute(sa.select(Task.__table__.c.id).where(Task.__table__.c.org_id == tenant.org_id)).scalar()
         token = c.execute(sa.select(ApiToken.__table__.c.id).where(ApiToken.__table__.c.org_id == tenant.org_id)
                           .order_by(ApiToken.__table__.c.id)).scalars().first()
+        milestone = c.execute(sa.select(MilestoneRow.__table__.c.id).where(
+            MilestoneRow.__table__.c.org_id == tenant.org_id)).scalar()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
-            "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token}
+            "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token,
+            "milestone_id": milestone}
 
 
 # Every (method, path) of /api/v1 with ids, and a body that would be valid for the owner.
@@ -84,6 +88,7 @@ CASES = {
     ("patch", "/api/v1/portfolios/{portfolio_id}"): {"name": "Renamed"},
     ("delete", "/api/v1/portfolios/{portfolio_id}"): None,
     ("get", "/api/v1/tasks/{task_id}"): None,
+    ("post", "/api/v1/milestones/{milestone_id}/baseline"): {"due_date": "2026-01-15"},
 }
 VIEW_PARAMS = ("project", "portfolio", "source", "assignee")
 
@@ -126,6 +131,8 @@ def test_foreign_ids_answer_404_on_every_route_and_change_nothing(client, db, ac
             Portfolio.__table__.c.org_id == acme.org_id)).scalar() == 1
         assert c.execute(sa.select(sa.func.count()).select_from(ApiToken.__table__).where(
             ApiToken.__table__.c.org_id == acme.org_id, ApiToken.__table__.c.revoked_at.is_not(None))).scalar() == 0
+        assert c.execute(sa.select(MilestoneRow.__table__.c.baseline_due_date).where(
+            MilestoneRow.__table__.c.org_id == acme.org_id)).scalar() == date(2026, 3, 1)
     assert client.get("/api/v1/sources", headers=acme.h()).status_code == 200  # their admin token still works
 
 

@@ -319,6 +319,8 @@ class JiraSyncer:
         with self.ctx.db.write() as conn:
             stats = store.apply_task_deletes(conn, org, sid, deletes)
             set_cursor(conn, sid, "census", json.dumps({"ran_at": _iso(utcnow()), "missing": len(missing)}))
+        for reason in DeletedReason:
+            self.ctx.recorder.tombstoned(reason.value, [d.external_id for d in deletes if d.reason is reason])
         self.ctx.recorder.items_seen += len(in_scope)
         self.ctx.recorder.items_changed += stats.deleted
 

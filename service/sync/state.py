@@ -13,7 +13,14 @@ from service.db import Database
 from service.store.sql import insert_for, statement
 from service.tables import Source, SyncRun, SyncState, table, utcnow
 
-__all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors"]
+__all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors",
+           "request_run", "take_request", "mark_ran", "stream_last_run", "REQUEST_STREAM", "CENSUS_STREAM"]
+
+# sync_state streams that are not cursors: a run someone asked for (its mode in ``cursor``) and
+# the census's last successful run (``last_run_at``).
+REQUEST_STREAM = "request"
+CENSUS_STREAM = "census"
+EXAMPLES = 20  # tombstoned ids a run's findings name, per reason
 
 SS = table(SyncState)
 SR = table(SyncRun)
@@ -119,6 +126,8 @@ class RunRecorder:
     items_changed: int = 0
     errors: int = 0
     started: datetime = field(default_factory=utcnow)
+    # What the run found beyond counts: {"tombstoned": {reason: n}, "examples": {reason: [ids]}}.
+    findings: dict[str, Any] | None = None
 
     def start(self) -> RunRecorder:
         with self.db.write() as conn:
@@ -127,13 +136,57 @@ class RunRecorder:
                                                         started_at=self.started).returning(SR.c.id)).scalar_one()
         return self
 
+    def tombstoned(self, reason: str, external_ids: list[str], kind: str = "task") -> None:
+        """Note items this run tombstoned (a census's deletions and lost access), by reason."""
+        if not external_ids:
+            return
+        f = self.findings if self.findings is not None else {"tombstoned": {}, "examples": {}}
+        self.findings = f
+        key = reason if kind == "task" else f"{kind}:{reason}"
+        f["tombstoned"][key] = f["tombstoned"].get(key, 0) + len(external_ids)
+        f["examples"][key] = (f["examples"].get(key, []) + sorted(external_ids))[:EXAMPLES]
+
     def finish(self, status: str, error: str | None = None) -> None:
         now = utcnow()
         with self.db.write() as conn:
             conn.execute(sa.update(SR).where(SR.c.id == self.id).values(
                 status=status, finished_at=now, api_calls=self.api_calls, items_seen=self.items_seen,
-                items_changed=self.items_changed, errors=self.errors, error=error,
+                items_changed=self.items_changed, errors=self.errors, error=error, findings=self.findings,
                 duration_ms=int((now - self.started).total_seconds() * 1000)))
+
+
+def request_run(conn: Any, source_id: int, mode: str) -> None:
+    """Ask the worker to run ``mode`` on this source at its next check (within seconds): the
+    request is kept on the source's ``request`` stream and its poll made due. A census asked for
+    follows the poll; a later request replaces an earlier one not yet taken."""
+    set_cursor(conn, source_id, REQUEST_STREAM, mode)
+    _ensure_row(conn, source_id, "lease")
+    conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == "lease").values(last_run_at=None))
+
+
+def take_request(db: Database, source_id: int) -> str | None:
+    """The mode someone asked for, cleared as it is taken (None: nothing asked)."""
+    with db.write() as conn:
+        mode = conn.execute(sa.select(SS.c.cursor).where(
+            SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)).scalar()
+        if mode is not None:
+            conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)
+                         .values(cursor=None, updated_at=utcnow()))
+        return mode
+
+
+def mark_ran(db: Database, source_id: int, stream: str) -> None:
+    """Record that ``stream``'s periodic run (the census) finished now."""
+    with db.write() as conn:
+        _ensure_row(conn, source_id, stream)
+        conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == stream)
+                     .values(last_run_at=utcnow(), updated_at=utcnow()))
+
+
+def stream_last_run(db: Database, source_id: int, stream: str) -> datetime | None:
+    with db.read() as conn:
+        return conn.execute(sa.select(SS.c.last_run_at).where(
+            SS.c.source_id == source_id, SS.c.stream == stream)).scalar()
 
 
 def set_source_status(db: Database, source_id: int, status: str, reason: str | None = None,

@@ -278,6 +278,9 @@ class TrelloSyncer:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_seen += len(live)
         self.ctx.recorder.items_changed += stats.changed + stats.deleted
+        for reason in DeletedReason:
+            self.ctx.recorder.tombstoned(
+                reason.value, [e.external_id for e in effects if isinstance(e, TaskDelete) and e.reason is reason])
 
     def _context(self, board_id: str) -> BoardContext:
         ctx = load_board_context(

@@ -14,6 +14,8 @@ Library quirks handled here (VENDOR_FACTS C1/A2/A4):
   on an HTTP-date ``Retry-After`` and retries POSTs. Retries are ours (``connectors.retry``).
 - ``timeout=`` is set on the session, so every request carries it.
 - ``worklogs()`` in the library does not page; ``/issue/{id}/worklog`` is paged here.
+- The library has no call for the status catalogue's raw JSON (``statuses()`` wraps each
+  in a resource) nor for ``POST /changelog/bulkfetch``; both go through ``_get_json``.
 - The outbound guard (``connectors.outbound``) is mounted on the library's session as
   soon as the library creates it (``_GuardedJIRA``), i.e. before the constructor's
   ``serverInfo`` request, so no request of this client can skip it.
@@ -34,6 +36,7 @@ from connectors.errors import ConnectorError, Fatal
 from connectors.jira.pages import (
     SearchPage,
     WorklogFeedPage,
+    bulk_changelog_pages,
     offset_pages,
     search_pages,
     worklog_feed_pages,
@@ -223,7 +226,7 @@ class JiraClient:
         return self._read(path, lib._get_json, path, params=params)
 
     def _post_read(self, path: str, body: dict[str, Any]) -> Any:
-        """A POST that only reads (``worklog/list``): retried like a GET."""
+        """A POST that only reads (``worklog/list``, ``changelog/bulkfetch``): retried like a GET."""
         lib = self.lib
         return self._read(path, lib._get_json, path, params=body, use_post=True)
 
@@ -252,6 +255,15 @@ class JiraClient:
         """
         if names:
             self.lib._fields_cache_value = dict(names)
+
+    def statuses(self) -> list[dict[str, Any]]:
+        """The site's status catalogue, one request: ``GET /rest/api/3/status`` on Cloud
+        (team-managed projects' own statuses carry ``scope``), ``/rest/api/2/status`` on
+        Data Center. Each ``{id, name, statusCategory: {key}, ...}`` (VENDOR_FACTS A12)."""
+        found = self._get("status")
+        if not isinstance(found, list):
+            raise Fatal("Jira status gave no list (GET /rest/api/N/status)")
+        return found
 
     def projects(self) -> list[dict[str, Any]]:
         if not self.is_cloud:
@@ -371,6 +383,17 @@ class JiraClient:
         """Every changelog history of an issue, oldest first (``/issue/{id}/changelog``, paged)."""
         pages = offset_pages(self._get, f"issue/{issue_id}/changelog", page_size=100)
         return [history for page in pages for history in page]
+
+    def bulk_changelog(
+        self, issue_ids: Sequence[str], *, field_ids: Sequence[str] = ()
+    ) -> Iterator[dict[str, Any]]:
+        """Pages of the histories of many issues (``POST /rest/api/3/changelog/bulkfetch``,
+        Cloud only): 1000 issues a request, up to 10,000 histories a page, oldest first.
+        Read them with ``mappings.jira.histories_from_bulk_changelog``. Data Center has no
+        such endpoint: page each issue with ``issue_changelog``."""
+        if not self.is_cloud:
+            raise Fatal("Jira Data Center has no changelog/bulkfetch; page /issue/{id}/changelog instead")
+        return bulk_changelog_pages(self._post_read, issue_ids, field_ids=field_ids)
 
     def worklogs(self, issue_id: str) -> list[dict[str, Any]]:
         """Every worklog of an issue, paging ``startAt`` until ``total``."""

@@ -6,6 +6,8 @@
   each page resuming from the previous page's ``until``.
 - Offset lists (``offset_pages``): ``/project/search`` and ``/issue/{id}/changelog`` (a
   ``PageBean`` with ``isLast``) and ``/issue/{id}/worklog`` (the older shape: ``total``).
+- The bulk changelog (``bulk_changelog_pages``, Cloud only): ``POST /changelog/bulkfetch`` for
+  up to 1000 issues a request, each batch followed by ``nextPageToken`` until it is absent.
 
 A paginator is given the client's one-page read and only decides what to ask for next,
 so every request still goes through the client's retry and error translation. A stream
@@ -14,13 +16,25 @@ that does not advance is a ``Fatal`` error, never an endless loop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from connectors.errors import Fatal
 
-__all__ = ["SearchPage", "WorklogFeedPage", "offset_pages", "search_pages", "worklog_feed_pages"]
+__all__ = [
+    "BULK_CHANGELOG_ISSUES",
+    "BULK_CHANGELOG_PAGE",
+    "SearchPage",
+    "WorklogFeedPage",
+    "bulk_changelog_pages",
+    "offset_pages",
+    "search_pages",
+    "worklog_feed_pages",
+]
+
+BULK_CHANGELOG_ISSUES = 1000  # issue ids per bulkfetch request (the spec's maximum)
+BULK_CHANGELOG_PAGE = 10000  # histories per bulkfetch page (the spec's maximum; default 1000)
 
 
 @dataclass(frozen=True)
@@ -111,3 +125,41 @@ def offset_pages(
             return
         if body.get("isLast", True) if ends_by == "isLast" else start >= int(body.get("total", 0)):
             return
+
+
+def bulk_changelog_pages(
+    post: Callable[[str, dict[str, Any]], Any],
+    issue_ids: Sequence[str],
+    *,
+    field_ids: Sequence[str] = (),
+    page_size: int = BULK_CHANGELOG_PAGE,
+    batch: int = BULK_CHANGELOG_ISSUES,
+) -> Iterator[dict[str, Any]]:
+    """Every page of ``POST /changelog/bulkfetch`` for ``issue_ids``; ``post(path, body)`` reads one.
+
+    The ids go ``batch`` at a time (at most 1000, Jira's limit); each batch is followed by its
+    ``nextPageToken`` until a page has none. Pages are yielded as Jira sends them
+    (``BulkChangelogResponseBean``: ``issueChangeLogs[{issueId, changeHistories}]``); one
+    issue's histories may span pages. A page that is not an object, or a token repeated
+    within a batch, is a ``Fatal`` error.
+    """
+    if not 1 <= batch <= BULK_CHANGELOG_ISSUES:
+        raise ValueError(f"a bulk changelog batch holds 1 to {BULK_CHANGELOG_ISSUES} issues, not {batch}")
+    ids = list(dict.fromkeys(str(i) for i in issue_ids))
+    for start in range(0, len(ids), batch):
+        body: dict[str, Any] = {"issueIdsOrKeys": ids[start : start + batch], "maxResults": page_size}
+        if field_ids:
+            body["fieldIds"] = list(field_ids)
+        seen: set[str] = set()
+        while True:
+            page = post("changelog/bulkfetch", body)
+            if not isinstance(page, dict):
+                raise Fatal("Jira changelog/bulkfetch answered something other than a JSON object")
+            yield page
+            token = page.get("nextPageToken")
+            if not isinstance(token, str) or not token:
+                break
+            if token in seen:
+                raise Fatal("Jira changelog/bulkfetch paging loops (nextPageToken repeated)")
+            seen.add(token)
+            body = {**body, "nextPageToken": token}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.errors import NotFound, RateLimited, Transient, Unauthorized
+from connectors.errors import Fatal, NotFound, RateLimited, Transient, Unauthorized
 from connectors.jira import JiraAuth, JiraClient
 from sandbox.jira import JiraConfig, JiraState, generate, start
 from sandbox.jira.limits import FaultRule
@@ -124,6 +124,47 @@ def test_issue_with_changelog_and_paged_changelog(jira_site, jira_client):
     assert len(raw["changelog"]["histories"]) == len(issue.histories)
     history = client.issue_changelog(str(issue.id))
     assert [h["id"] for h in history] == [str(h.id) for h in issue.histories]
+
+
+def test_status_catalogue_is_one_request_v3_on_cloud_and_v2_on_data_center(jira_site, jira_client, fake_sleep):
+    _url, state = jira_site
+    client = jira_client()
+    client.connect()
+    before = client.api_calls
+    statuses = client.statuses()
+    assert client.api_calls == before + 1
+    assert state.stats.snapshot()["by_path"]["GET /rest/api/3/status"] == 1
+    by_id = {s["id"]: s for s in statuses}
+    assert by_id["3"]["name"] == "In Progress" and by_id["3"]["statusCategory"]["key"] == "indeterminate"
+    dc_state = JiraState(JiraConfig(deployment="DataCenter"))
+    generate(dc_state, projects=1, issues_per_project=3, seed=4)
+    url, stop = start(dc_state)
+    try:
+        dc = JiraClient(url, DC_AUTH, sleep=fake_sleep, timeout=5, outbound=SANDBOX_OUTBOUND)
+        assert {s["id"] for s in dc.statuses()} >= {"3", "10000", "10002"}
+        assert dc_state.stats.snapshot()["by_path"]["GET /rest/api/2/status"] == 1
+        assert dc_state.stats.count("/rest/api/3/") == 0
+        with pytest.raises(Fatal, match="no changelog/bulkfetch"):
+            list(dc.bulk_changelog(["1"]))
+    finally:
+        stop()
+        dc_state.close()
+
+
+def test_bulk_changelog_reads_every_history_of_many_issues_in_few_requests(jira_site, jira_client):
+    _url, state = jira_site
+    issues = sorted(state.issues.values(), key=lambda i: i.id)
+    client = jira_client()
+    client.connect()
+    before = client.api_calls
+    pages = list(client.bulk_changelog([str(i.id) for i in issues]))
+    assert client.api_calls - before == len(pages) == 1  # 120 issues, < 10,000 histories: one page
+    got: dict[str, list[str]] = {}
+    for page in pages:
+        for log in page["issueChangeLogs"]:
+            got.setdefault(log["issueId"], []).extend(h["id"] for h in log["changeHistories"])
+    want = {str(i.id): [str(h.id) for h in i.histories] for i in issues if i.histories}
+    assert {k: sorted(v) for k, v in got.items()} == {k: sorted(v) for k, v in want.items()}
 
 
 def test_projects_and_versions(jira_client):

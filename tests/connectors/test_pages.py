@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 
 from connectors.errors import Fatal
-from connectors.jira.pages import SearchPage, offset_pages, search_pages, worklog_feed_pages
+from connectors.jira.pages import (
+    SearchPage,
+    bulk_changelog_pages,
+    offset_pages,
+    search_pages,
+    worklog_feed_pages,
+)
 from connectors.trello.pages import action_pages
 
 
@@ -111,3 +117,32 @@ def test_offset_pages_end_on_is_last_or_on_total() -> None:
     assert list(offset_pages(lambda path, params: {"values": [{}]}, "x", page_size=1)) == [[{}]]
     assert list(offset_pages(lambda path, params: {"worklogs": [], "total": 9}, "x", page_size=1,
                              items="worklogs", ends_by="total")) == [[]]
+
+
+def test_bulk_changelog_pages_send_1000_ids_a_batch_and_follow_each_batch_token() -> None:
+    asked: list[dict[str, Any]] = []
+
+    def post(path: str, body: dict[str, Any]) -> Any:
+        assert path == "changelog/bulkfetch"
+        asked.append(body)
+        first = body["issueIdsOrKeys"][0]
+        if body.get("nextPageToken") is None and first == "0":
+            return {"issueChangeLogs": [{"issueId": "0", "changeHistories": []}], "nextPageToken": "p2"}
+        return {"issueChangeLogs": [], "nextPageToken": None}
+
+    ids = [str(n) for n in range(2500)] + ["7"]  # a repeated id is asked once
+    pages = list(bulk_changelog_pages(post, ids, field_ids=["status"]))
+    assert len(pages) == 4  # batch 1: two pages; batches 2 and 3: one each
+    assert [len(b["issueIdsOrKeys"]) for b in asked] == [1000, 1000, 1000, 500]
+    assert [b.get("nextPageToken") for b in asked] == [None, "p2", None, None]
+    assert all(b["fieldIds"] == ["status"] and b["maxResults"] == 10000 for b in asked)
+    assert list(bulk_changelog_pages(post, [])) == []
+
+
+def test_bulk_changelog_pages_that_loop_or_answer_no_object_are_fatal() -> None:
+    with pytest.raises(Fatal, match="paging loops"):
+        list(bulk_changelog_pages(lambda path, body: {"issueChangeLogs": [], "nextPageToken": "same"}, ["1"]))
+    with pytest.raises(Fatal, match="JSON object"):
+        list(bulk_changelog_pages(lambda path, body: [], ["1"]))
+    with pytest.raises(ValueError, match="1 to 1000"):
+        list(bulk_changelog_pages(lambda path, body: {}, ["1"], batch=1001))

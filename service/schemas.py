@@ -101,6 +101,20 @@ LongText = Annotated[str, AfterValidator(_long), Field(json_schema_extra=_LONG_S
 Secret = Annotated[SecretStr, AfterValidator(_secret), Field(json_schema_extra=_LINE_SCHEMA)]
 """A credential or a webhook secret: one line, as it travels in a header or an HMAC key."""
 JsonObject = Annotated[dict[str, Any], AfterValidator(_json_text)]
+
+CENSUS_MIN, CENSUS_MAX = 600, 30 * 86400
+
+
+def _census_interval(value: int) -> int:
+    if value != 0 and not CENSUS_MIN <= value <= CENSUS_MAX:
+        raise ValueError(f"census_interval_seconds is 0 (never by itself) or {CENSUS_MIN} to {CENSUS_MAX} "
+                         f"(ten minutes to thirty days), not {value}")
+    return value
+
+
+CensusInterval = Annotated[int, AfterValidator(_census_interval), Field(
+    description="How often the worker runs the census that finds deletions and lost access no webhook "
+    f"announced: 0 (never by itself) or {CENSUS_MIN} to {CENSUS_MAX} seconds; default one day.")]
 """A JSON object stored as it is sent (jsonb): its keys and strings as ``LongText``."""
 
 
@@ -163,6 +177,7 @@ class SourceCreate(_In):
     scope: JiraScope | TrelloScope | None = None
     mapping_profile: JsonObject | None = Field(default=None, description="Merged over the default profile.")
     poll_interval_seconds: int = Field(default=300, ge=10, le=86400)
+    census_interval_seconds: CensusInterval = 86400
     enabled: bool = True
 
     @model_validator(mode="after")
@@ -193,6 +208,7 @@ class SourceUpdate(_In):
     scope: JiraScope | TrelloScope | None = None
     mapping_profile: JsonObject | None = None
     poll_interval_seconds: int | None = Field(default=None, ge=10, le=86400)
+    census_interval_seconds: CensusInterval | None = None
     enabled: bool | None = None
 
 
@@ -205,6 +221,7 @@ class SourcePublic(BaseModel):
     scope: dict[str, Any] | None
     mapping_profile: dict[str, Any] | None
     poll_interval_seconds: int
+    census_interval_seconds: int
     enabled: bool
     status: str
     status_reason: str | None

@@ -64,6 +64,7 @@ def _public_fields(settings: Settings, src: Source) -> dict[str, Any]:
     return dict(
         id=src.id, kind=src.kind, name=src.name, base_url=src.base_url, deployment=src.deployment,
         scope=src.scope, mapping_profile=src.mapping_profile, poll_interval_seconds=src.poll_interval_seconds,
+        census_interval_seconds=src.census_interval_seconds,
         enabled=src.enabled, status=src.status, status_reason=src.status_reason, credentials_type=creds_type,
         webhook_url=webhook_url(settings, src), created_at=src.created_at, updated_at=src.updated_at,
     )
@@ -107,6 +108,7 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
         webhook_secret_enc=vault.encrypt(secret),
         scope=body.scope.model_dump(exclude_none=True) if body.scope else None,
         mapping_profile=body.mapping_profile, poll_interval_seconds=body.poll_interval_seconds,
+        census_interval_seconds=body.census_interval_seconds,
         enabled=body.enabled,
     )
     session.add(src)
@@ -170,7 +172,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
             except ValidationError as exc:
                 raise errors.Invalid(f"invalid mapping_profile: {exc.errors()[0]['msg']}") from exc
         src.mapping_profile = body.mapping_profile
-    for name in ("name", "poll_interval_seconds", "enabled"):
+    for name in ("name", "poll_interval_seconds", "census_interval_seconds", "enabled"):
         if name in fields and getattr(body, name) is not None:
             setattr(src, name, getattr(body, name))
     if "base_url" in fields and body.base_url is not None:

@@ -134,6 +134,9 @@ class SyncRunPublic(_Stored):
     errors: int
     error: str | None
     duration_ms: int | None
+    findings: dict[str, Any] | None = Field(
+        default=None, description="What the run found beyond its counts: a census's tombstones by reason "
+        "(deleted, out_of_scope) with up to 20 example ids each.")
 
 
 class WebhookTraffic(BaseModel):
@@ -155,6 +158,7 @@ class SourceStatus(BaseModel):
 class SyncRequested(BaseModel):
     source_id: int
     requested: Literal[True]
+    mode: Literal["incremental", "census", "full"]
 
 
 class WebhookAccepted(BaseModel):

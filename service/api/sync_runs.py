@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 import sqlalchemy as sa
 from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from service.api.deps import DbDep, ReadCaller, WriteCaller
 from service.api.problems import Problem
 from service.api.responses import SourceStatus, SyncRequested, SyncRunPublic
 from service.ids import Id
+from service.sync.state import request_run
 from service.tables import InboxEvent, Source, SyncRun, SyncState, table, utcnow
 
 router = APIRouter(tags=["tasks"])
@@ -36,17 +38,25 @@ def _own_source(db: Any, org_id: int, source_id: int) -> Any:
     return row
 
 
-@router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"], response_model=None,
-             responses={202: {"model": SyncRequested, "description": "The poll is queued."}})
-def request_sync(source_id: Id, caller: WriteCaller, db: DbDep) -> Response:
-    """Ask the worker to poll this source now (it runs under the source's lease)."""
-    _own_source(db, caller.org_id, source_id)
-    from service.sync.state import _ensure_row
+class SyncRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["incremental", "census", "full"] = Field(
+        default="incremental",
+        description="incremental: poll now (a backfill if the source never synced). census: poll, then check "
+        "every stored item against the tool, tombstoning deletions and lost access no webhook announced "
+        "(its findings are on the sync run). full: read everything again from scratch.")
 
+
+@router.post("/api/v1/sources/{source_id}/sync", status_code=202, tags=["sources"], response_model=None,
+             responses={202: {"model": SyncRequested, "description": "The run is queued."}})
+def request_sync(source_id: Id, caller: WriteCaller, db: DbDep, body: SyncRequest | None = None) -> Response:
+    """Ask the worker to run this source now (under the source's lease), as a poll, a census or a full
+    re-read. The worker takes the request within seconds; follow it on ``/sync-runs``."""
+    _own_source(db, caller.org_id, source_id)
+    mode = (body or SyncRequest()).mode
     with db.write() as conn:
-        _ensure_row(conn, source_id, "lease")
-        conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == "lease").values(last_run_at=None))
-    return Response(orjson.dumps({"source_id": source_id, "requested": True}), status_code=202,
+        request_run(conn, source_id, mode)
+    return Response(orjson.dumps({"source_id": source_id, "requested": True, "mode": mode}), status_code=202,
                     media_type="application/json")
 
 

@@ -23,7 +23,7 @@ from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Tran
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
 from service.sources import SourceSecrets, source_secrets
-from service.sync.state import LeaseHeld, RunRecorder, acquire_lease, set_source_status
+from service.sync.state import CENSUS_STREAM, LeaseHeld, RunRecorder, acquire_lease, mark_ran, set_source_status
 from service.tables import Organization, Source, SyncState, table, utcnow
 
 __all__ = ["SyncContext", "Syncer", "SyncerFactory", "SYNCERS", "register_syncer", "SyncBusy", "run_sync",
@@ -132,6 +132,8 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
         raise
     recorder.finish("ok")
     set_source_status(db, source_id, "ok", None)
+    if mode == "census":
+        mark_ran(db, source_id, CENSUS_STREAM)  # the next scheduled census is an interval from now
     lease.release()
     log.info("sync.done source=%s mode=%s api_calls=%s seen=%s changed=%s", source_id, mode, recorder.api_calls,
              recorder.items_seen, recorder.items_changed)

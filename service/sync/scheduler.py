@@ -1,35 +1,65 @@
-"""Which sources are due for a poll; each poll runs under the source's lease."""
+"""Which sources are due for a poll, and for a census; each run holds the source's lease.
+
+A poll is due every ``poll_interval_seconds`` (an incremental sync; a backfill the first time).
+The census — every stored item checked against the tool, so deletions and lost access that no
+webhook announced are tombstoned — is due every ``census_interval_seconds`` (default a day,
+0: never by itself) counted from the last census, or from the source's registration before the
+first. Anyone may ask for a run (``POST /api/v1/sources/{id}/sync`` with a mode, ``request_run``):
+the worker takes it at its next check, within seconds.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+from datetime import timedelta
 from typing import Any
 
 from connectors.errors import ConnectorError
 from service.db import Database
 from service.sync.runner import SyncBusy, due_sources, run_sync
-from service.sync.state import all_cursors
+from service.sync.state import CENSUS_STREAM, all_cursors, stream_last_run, take_request
+from service.tables import Source, utcnow
 
 log = logging.getLogger("taskhub.sync")
 
 
 def poll_due_sources(db: Database, settings: Any, worker_id: str, stop: threading.Event) -> int:
-    """Run an incremental sync (a backfill the first time) for every source that is due."""
+    """Run every due source's poll (or the run asked for), then its census when due. Returns the
+    runs made."""
     n = 0
     for source_id in due_sources(db):
         if stop.is_set():
             break
-        cursors = all_cursors(db, source_id)
-        started = cursors.get("issues") or any(k.startswith("actions:") for k in cursors)
-        mode = "incremental" if started else "backfill"
-        try:
-            run_sync(db, settings, source_id, mode=mode, owner=worker_id)
-            n += 1
-        except SyncBusy:
-            continue
-        except ConnectorError as exc:  # recorded on the run and the source already
-            log.warning("sync.poll_failed source=%s %s: %s", source_id, exc.__class__.__name__, exc)
-        except Exception:  # noqa: BLE001 - one failing source must not stop the others
-            log.exception("sync.poll_failed source=%s", source_id)
+        asked = take_request(db, source_id)
+        modes = [_poll_mode(db, source_id)] if asked in (None, "census") else [asked]
+        if asked == "census" or _census_due(db, source_id):
+            modes.append("census")
+        for mode in modes:
+            try:
+                run_sync(db, settings, source_id, mode=mode, owner=worker_id)
+                n += 1
+            except SyncBusy:
+                break
+            except ConnectorError as exc:  # recorded on the run and the source already
+                log.warning("sync.poll_failed source=%s mode=%s %s: %s", source_id, mode, exc.__class__.__name__, exc)
+                break
+            except Exception:  # noqa: BLE001 - one failing source must not stop the others
+                log.exception("sync.poll_failed source=%s mode=%s", source_id, mode)
+                break
     return n
+
+
+def _poll_mode(db: Database, source_id: int) -> str:
+    cursors = all_cursors(db, source_id)
+    started = cursors.get("issues") or any(k.startswith("actions:") for k in cursors)
+    return "incremental" if started else "backfill"
+
+
+def _census_due(db: Database, source_id: int) -> bool:
+    with db.session() as s:
+        source = s.get(Source, source_id)
+        if source is None or source.census_interval_seconds <= 0:
+            return False
+        since = stream_last_run(db, source_id, CENSUS_STREAM) or source.created_at
+    return since + timedelta(seconds=source.census_interval_seconds) <= utcnow()

@@ -48,10 +48,10 @@ from mappings.jira.values import (
     opt_str,
     person_ref,
 )
-from mappings.model import MilestoneRef, StatusCategory, Task, TaskType, TaskUpsert
+from mappings.model import Change, MilestoneRef, StatusCategory, Task, TaskType, TaskUpsert
 from mappings.profile import MappingProfile
 
-__all__ = ["map_issue", "build_issue_upsert", "patch_fields", "is_full_issue"]
+__all__ = ["map_issue", "build_issue_upsert", "patch_fields", "is_full_issue", "work_dates"]
 
 
 @dataclass(frozen=True)
@@ -200,6 +200,36 @@ def _first_date(f: dict[str, Any], ids: Sequence[str]) -> date | None:
     return None
 
 
+def work_dates(
+    category: StatusCategory, fields: Mapping[str, Any], changes: list[Change]
+) -> tuple[datetime | None, datetime | None]:
+    """When work on an issue started and when it was completed: ``(started, completed)``.
+
+    ``category`` is the issue's current status category, ``fields`` its ``fields`` block,
+    ``changes`` its changes oldest first (as ``changes_from_histories`` gives them, or as
+    stored). Started: the first transition categorized (by status id through the catalogue,
+    else by name) as leading into an in-progress status and, for an issue in progress now,
+    the time it entered that category (Cloud's ``statuscategorychangedate``); the earliest
+    wins. Completed (a done issue only): its resolution date, else the last transition into
+    done, else when it entered its category, else its last update.
+    """
+    f = _dict(fields)
+    category_since = opt_datetime(f.get("statuscategorychangedate"))
+    evidence = [first_change_into(changes, StatusCategory.in_progress)]
+    if category is StatusCategory.in_progress:
+        evidence.append(category_since)
+    started = min((t for t in evidence if t is not None), default=None)
+    completed = None
+    if category is StatusCategory.done:
+        completed = (
+            opt_datetime(f.get("resolutiondate"))
+            or last_change_into(changes, StatusCategory.done)
+            or category_since
+            or opt_datetime(f.get("updated"))
+        )
+    return started, completed
+
+
 def build_issue_upsert(
     issue: dict[str, Any],
     *,
@@ -235,24 +265,8 @@ def build_issue_upsert(
     key = opt_str(issue.get("key"))
     assignee = person_ref(f.get("assignee"))
     updated = opt_datetime(f.get("updated"))
-    category_since = opt_datetime(f.get("statuscategorychangedate"))
 
-    # Evidence of work having started: the first transition categorized (by status id
-    # through the catalogue, else by name) as leading into an in-progress status, and,
-    # for an issue in progress now, the time it entered that category (Cloud's
-    # statuscategorychangedate). The earliest wins.
-    evidence = [first_change_into(changes, StatusCategory.in_progress)]
-    if category is StatusCategory.in_progress:
-        evidence.append(category_since)
-    started = min((t for t in evidence if t is not None), default=None)
-    completed = None
-    if category is StatusCategory.done:
-        completed = (
-            opt_datetime(f.get("resolutiondate"))
-            or last_change_into(changes, StatusCategory.done)
-            or category_since
-            or updated
-        )
+    started, completed = work_dates(category, f, changes)
 
     name = status.get("name")
     priority = _dict(f.get("priority")).get("name")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
     Field,
     SecretStr,
     Tag,
+    field_serializer,
+    field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -165,6 +168,24 @@ class JiraScope(_In):
 
 class TrelloScope(_In):
     boards: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$|^[A-Za-z0-9]{8}$")]] = Field(default_factory=list)
+    history_since: date | AwareDatetime | None = Field(
+        default=None,
+        description="How far back a board's first sync reads its action history (a date: from its start, "
+        "UTC). Default: the board's whole life. Hours a card had before it are one carried-in worklog. "
+        "Read once per board: changing it later does not re-read a history.")
+
+    @field_validator("history_since")
+    @classmethod
+    def _in_the_past(cls, value: date | datetime | None) -> date | datetime | None:
+        at = value if isinstance(value, datetime) or value is None else datetime.combine(value, time.min, UTC)
+        if at is not None and at > datetime.now(UTC):
+            raise ValueError(f"history_since {value.isoformat()} is in the future; give a past date or time, "  # type: ignore[union-attr]
+                             "or leave it out to read each board's whole history")
+        return value
+
+    @field_serializer("history_since")
+    def _iso(self, value: date | datetime | None) -> str | None:
+        return value.isoformat() if value is not None else None
 
 
 class SourceCreate(_In):

@@ -119,7 +119,7 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
         out.append({"field": field_, "from_value": None if old is None else str(old),
                     "to_value": None if val is None else str(val), "changed_at": at,
                     "external_id": f"obs:{field_}:{at.isoformat()}", "origin": "observed",
-                    "from_category": None, "to_category": None, **extra})
+                    "from_category": None, "to_category": None, "from_id": None, "to_id": None, **extra})
 
     if prev.status != new["status"] or prev.status_category != new["status_category"]:
         add("status", prev.status, new["status"], from_category=prev.status_category,
@@ -135,6 +135,15 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
     return out
 
 
+_TOOL_ID_MAX = 50  # change.from_id / to_id
+
+
+def _tool_id(value: str | None) -> str | None:
+    """A value's id as stored: one longer than the column (no status id is) is not kept, and
+    the row is categorized by its name instead."""
+    return value if value is None or len(value) <= _TOOL_ID_MAX else None
+
+
 def change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[dict[str, Any]]:
     rows = []
     for ch in changes:
@@ -144,19 +153,20 @@ def change_rows(org_id: int, source_id: int, changes: Iterable[Change]) -> list[
             "field": ch.field, "from_value": ch.from_value, "to_value": ch.to_value,
             "from_category": ch.from_category.value if ch.from_category else None,
             "to_category": ch.to_category.value if ch.to_category else None,
+            "from_id": _tool_id(ch.from_id), "to_id": _tool_id(ch.to_id),
             "changed_at": ch.changed_at, "origin": "changelog",
         })
     return rows
 
 
-_CHANGE_COLUMNS = ("org_id", "source_id", "task_external_id", "external_id", "field", "from_value", "to_value",
-                   "from_category", "to_category", "changed_at", "origin")
+CHANGE_COLUMNS = ("org_id", "source_id", "task_external_id", "external_id", "field", "from_value", "to_value",
+                   "from_category", "to_category", "from_id", "to_id", "changed_at", "origin")
 
 
 def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    ins = statement(conn, "changes", lambda: bulk_insert(conn, C, _CHANGE_COLUMNS).on_conflict_do_nothing(
+    ins = statement(conn, "changes", lambda: bulk_insert(conn, C, CHANGE_COLUMNS).on_conflict_do_nothing(
         index_elements=["source_id", "task_external_id", "external_id"]))
     seen: set[tuple[str, str]] = set()
     unique = []

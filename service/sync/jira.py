@@ -8,6 +8,8 @@ from ``/worklog/updated`` and ``/worklog/deleted`` (+ ``/worklog/list``); a
 no-change poll makes two requests (``serverInfo`` from the library's
 constructor and one search page) — the feeds run when issues changed or every
 ``FEED_INTERVAL``. Versions are refreshed per project every ``VERSIONS_INTERVAL``.
+Status history (the site's status catalogue, truncated changelogs completed, stored rows
+re-categorized, the one-time history re-read): ``service.sync.jira_history``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
@@ -26,23 +28,32 @@ import sqlalchemy as sa
 
 from connectors.errors import NotFound
 from connectors.jira.client import Deployment, JiraAuth, JiraClient, clause_names
-from mappings.jira import JiraFieldIds, discover_fields, map_issue, map_version, map_worklog
+from mappings.jira import (
+    History,
+    JiraFieldIds,
+    build_issue_upsert,
+    discover_fields,
+    map_version,
+    map_worklog,
+)
 from mappings.model import (
     DeletedReason,
     MilestoneDelete,
     MilestoneUpsert,
     TaskDelete,
+    TaskUpsert,
     WorklogDelete,
     WorklogUpsert,
 )
 from service import store
 from service.settings import Settings
 from service.sources import SourceSecrets
+from service.sync.jira_history import StatusHistory, site_catalogue
 from service.sync.runner import SyncContext, register_syncer
 from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
 from service.tables import Milestone, Project, Source, Task, stored_id, table, utcnow
 
-__all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_fields"]
+__all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_catalogue", "site_fields"]
 
 log = logging.getLogger("taskhub.sync.jira")
 
@@ -121,6 +132,7 @@ class JiraSyncer:
         self.cursors = all_cursors(ctx.db, self.source_id)
         self.run_started = utcnow()
         self.site: dict[str, Any] = dict(ctx.source.site_info or {})
+        self.statuses = StatusHistory(ctx, self.client, self.source_id, self.site, self._save_site, self.cursors)
 
     # --- entry ------------------------------------------------------------------------
     def run(self, mode: str) -> None:
@@ -129,14 +141,19 @@ class JiraSyncer:
 
     def _run(self, mode: str) -> None:
         self.client.connect()
-        full = mode in ("full", "backfill") or not self.cursors.get("issues")
+        had_issues = bool(self.cursors.get("issues"))
+        full = mode in ("full", "backfill") or not had_issues
         self._refresh_site(force=mode == "full")
         if mode == "census":
             self._census()
             return
+        self.statuses.resume()
+        reread = self.statuses.reread_needed(had_issues=had_issues, from_scratch=mode == "full")
         changed = self._issues(from_scratch=mode == "full")
         self._worklogs(force=full or changed > 0, from_scratch=mode == "full")
         self._versions(force=full)
+        if reread:
+            self.statuses.reread(self._map)
 
     # --- site info: deployment, user time zone, custom field ids ---------------------
     def _refresh_site(self, force: bool) -> None:
@@ -144,21 +161,32 @@ class JiraSyncer:
         fresh = fetched and datetime.fromisoformat(fetched) > utcnow() - SITE_INFO_TTL
         if fresh and not force:
             self.client.prime_field_names(self.site.get("clause_names") or {})
+            if not self.statuses.loaded:  # site info cached before the status catalogue was kept
+                self.statuses.reload()
             return
+        previous = self.statuses.cached
         me = self.client.myself()
         field_list = self.client.fields()
         fields = discover_fields(field_list, self.ctx.profile.jira)
         scope = self.source.scope or {}
         projects = [] if scope.get("jql") or scope.get("projects") else [
             p["key"] for p in self.client.projects() if p.get("key")]
-        self.site = {
+        statuses = self.statuses.fetch()
+        self.site.clear()  # the same dict the status history holds
+        self.site.update({
             "deployment": "cloud" if self.client.is_cloud else "datacenter",
             "projects": projects,
             "timezone": str(me.get("timeZone") or "UTC"),
             "fields": asdict(fields),
             "clause_names": clause_names(field_list),
+            "statuses": statuses,
+            "statuses_unknown": [],
             "refreshed_at": _iso(utcnow()),
-        }
+        })
+        self._save_site()
+        self.statuses.loaded_after(previous)
+
+    def _save_site(self) -> None:
         set_source_status(self.ctx.db, self.source_id, self.source.status, self.source.status_reason,
                           site_info=self.site)
 
@@ -195,8 +223,10 @@ class JiraSyncer:
         planner = PlannerStats(self.ctx.db)
         org, sid = self.source.org_id, self.source_id
         for page in self.client.iter_search(jql, fields=self._field_list(), expand="changelog"):
-            upserts = [map_issue(i, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields, source_id=sid)
-                       for i in page.issues]
+            whole = self.statuses.complete(page.issues)  # truncated changelogs, in one go per page
+            upserts = self._map_page(page.issues, whole)
+            if self.statuses.check_unknown(upserts):
+                upserts = self._map_page(page.issues, whole)
             for u, raw in zip(upserts, page.issues, strict=True):
                 u.raw = stored_raw(raw)
             newest = max((u.task.updated_at for u in upserts if u.task.updated_at), default=None)
@@ -217,6 +247,13 @@ class JiraSyncer:
             with self.ctx.db.write() as conn:
                 set_cursor(conn, sid, "issues", json.dumps({"updated": _iso(self.run_started)}))
         return changed
+
+    def _map(self, issue: dict[str, Any], extra: Sequence[History] = ()) -> TaskUpsert:
+        return build_issue_upsert(issue, site_url=self.site_url, profile=self.ctx.profile, fields=self.fields,
+                                  source_id=self.source_id, catalogue=self.statuses.catalogue, extra_histories=extra)
+
+    def _map_page(self, issues: Sequence[dict[str, Any]], whole: dict[str, list[History]]) -> list[TaskUpsert]:
+        return [self._map(i, whole.get(str(i.get("id")), ())) for i in issues]
 
     # --- worklogs ------------------------------------------------------------------------
     def _worklogs(self, *, force: bool, from_scratch: bool) -> None:

@@ -2,7 +2,9 @@
 
 After a mapping-profile change (a list now means "done", a custom field renamed),
 ``taskhub remap SOURCE`` re-maps every stored task of the source from the raw
-vendor JSON kept beside it, page by page, through the same guarded upserts.
+vendor JSON kept beside it, page by page, through the same guarded upserts. On a Jira
+source it then re-categorizes the stored status transitions under the cached status
+catalogue and the profile's ``status_overrides`` (and recomputes the times they imply).
 """
 
 from __future__ import annotations
@@ -57,18 +59,27 @@ def remap_source(db: Database, source_id: int, *, progress: Callable[[int], None
         changed += stats.changed
         if progress:
             progress(seen)
-    return {"tasks": seen, "changed": changed, "unmappable": skipped}
+    out = {"tasks": seen, "changed": changed, "unmappable": skipped}
+    if source.kind == "jira":  # the stored transitions too: a status override may have changed
+        from service.sync.jira_history import recategorize_source, site_catalogue
+
+        catalogue = site_catalogue(source.site_info) or {}
+        _, out["status_changes_recategorized"] = recategorize_source(
+            db, source_id, catalogue, profile.jira.status_overrides)
+    return out
 
 
 def _jira_mapper(source: Source, profile: MappingProfile) -> Callable[[dict[str, Any]], list[Effect]]:
     from mappings.jira import map_issue
-    from service.sync.jira import site_fields
+    from service.sync.jira import site_catalogue, site_fields
 
     fields = site_fields(source.site_info)
+    catalogue = site_catalogue(source.site_info)
     site_url = (source.base_url or "").rstrip("/")
 
     def run(raw: dict[str, Any]) -> list[Effect]:
-        up = map_issue(raw, site_url=site_url, profile=profile, fields=fields, source_id=source.id)
+        up = map_issue(raw, site_url=site_url, profile=profile, fields=fields, source_id=source.id,
+                       catalogue=catalogue)
         up.raw = raw
         return [up]
 

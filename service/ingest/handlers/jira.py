@@ -1,12 +1,14 @@
 """Jira webhook events in the inbox → effects.
 
 Issue events carry the whole issue: mapped directly, under the monotonic guard on
-``fields.updated``. A worklog the payload does not carry in full (a Cloud
-``worklog_*`` event lacking fields; every logged or edited worklog of a Server/Data
-Center ``jira:worklog_updated``, which names only its id) is fetched with one
-``POST /rest/api/N/worklog/list`` per 1000 ids for the whole batch (Data Center has
-the endpoint under ``/rest/api/2`` too). A worklog Jira no longer returns is gone: a
-``WorklogDelete``. Everything else is recorded as ignored with the mapping's reason.
+``fields.updated``; the changelog's status transitions are categorized by status id through
+the site's status catalogue the sync caches (``site_info["statuses"]``). A worklog the
+payload does not carry in full (a Cloud ``worklog_*`` event lacking fields; every logged
+or edited worklog of a Server/Data Center ``jira:worklog_updated``, which names only its
+id) is fetched with one ``POST /rest/api/N/worklog/list`` per 1000 ids for the whole
+batch (Data Center has the endpoint under ``/rest/api/2`` too). A worklog Jira no longer
+returns is gone: a ``WorklogDelete``. Everything else is recorded as ignored with the
+mapping's reason.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from mappings.jira import effects_from_webhook, map_worklog
 from mappings.model import Effect, Ignored, WorklogDelete, WorklogUpsert
 from service.ingest.inbox import ClaimedEvent, HandlerContext, Outcome
 from service.sources import source_secrets
-from service.sync.jira import make_jira_client, site_fields
+from service.sync.jira import make_jira_client, site_catalogue, site_fields
 from service.sync.runner import source_profile
 
 __all__ = ["handle"]
@@ -43,6 +45,7 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
     source = ctx.source
     profile = source_profile(source)
     fields = site_fields(source.site_info)
+    catalogue = site_catalogue(source.site_info)  # cached by the sync; it reloads it when it lacks an id
     site_url = (source.base_url or "").rstrip("/")
     per_event: list[list[Effect] | str] = []
     incomplete: dict[str, None] = {}
@@ -55,7 +58,9 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
         if not isinstance(payload, dict):
             per_event.append("body is not a JSON object")
             continue
-        effects = effects_from_webhook(payload, site_url=site_url, profile=profile, fields=fields)
+        effects = effects_from_webhook(
+            payload, site_url=site_url, profile=profile, fields=fields, catalogue=catalogue
+        )
         per_event.append(effects)
         for e in effects:
             if isinstance(e, WorklogUpsert) and not e.complete and e.worklog.external_id.isdigit():

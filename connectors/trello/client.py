@@ -196,14 +196,16 @@ class TrelloClient:
         *,
         filter: str | None = None,  # noqa: A002
         page_size: int = ACTIONS_PAGE,
+        before: str | None = None,
     ) -> Iterator[ActionsPage]:
-        """Every page of the board's actions after ``since`` (None: the whole log), newest
-        first, paging backwards with ``before`` until a short page (``pages.action_pages``)."""
+        """Every page of the board's actions after ``since`` (None: the whole log) and older
+        than ``before`` (None: from the newest), newest first, paging backwards with
+        ``before`` until a short page (``pages.action_pages``)."""
 
-        def page(before: str | None) -> list[dict[str, Any]]:
-            return self.actions(board_id, since=since, before=before, limit=page_size, filter=filter)
+        def page(older_than: str | None) -> list[dict[str, Any]]:
+            return self.actions(board_id, since=since, before=older_than, limit=page_size, filter=filter)
 
-        yield from action_pages(page, since=since, page_size=page_size, board_id=board_id)
+        yield from action_pages(page, since=since, page_size=page_size, board_id=board_id, before=before)
 
     def actions_since(
         self,

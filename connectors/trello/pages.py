@@ -43,14 +43,15 @@ def action_pages(
     since: str | None,
     page_size: int,
     board_id: str,
+    before: str | None = None,
 ) -> Iterator[ActionsPage]:
-    """Every page of one board's actions after ``since`` (None: the whole log), newest first.
+    """Every page of one board's actions after ``since`` (None: the whole log) and older
+    than ``before`` (None: from the newest; a read resumed where it stopped), newest first.
 
     ``page(before)`` reads one page of at most ``page_size`` actions older than ``before``
     (None: the newest) and after ``since``; ``board_id`` names the board in the error.
     """
     seen: set[str] = set()
-    before: str | None = None
     # ``since`` may also be an ISO date; only an action id can be compared with ids.
     floor = since if since and _OBJECT_ID.match(since) else ""
     while True:

@@ -2,7 +2,11 @@
 
 Backfill per board: the newest action id (the cursor to start from), the board
 with lists / custom field definitions / labels / members nested, and every card
-(``/cards/all`` with ``customFieldItems``) — three requests. Incremental: the
+(``/cards/all`` with ``customFieldItems``) — three requests — then the board's action
+history back to its horizon, one filtered 1,000-action page a request, resumable
+(``service/sync/trello_history.py``): the change history and the hours worklogs, from
+which the cards' started/completed times and carried-in hours come. A board synced
+before the history existed gets it read once, after its next poll. Incremental: the
 board's actions since the cursor (one request when nothing changed), the set of
 cards they touch re-fetched through ``/batch`` (10 per call) or the whole card
 list when most changed; ``deleteCard`` tombstones; structural actions (list
@@ -38,6 +42,7 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
+from service.sync.trello_history import BoardHistory, HistoryState, horizon_for, load_history
 from service.tables import Source, Task, stored_id, table, utcnow
 
 __all__ = [
@@ -87,6 +92,15 @@ class TrelloSyncer:
         self.tz = ctx.profile.timezone
         self.label = ctx.profile.trello.milestone_label
         self.mirrored: set[str] = set()
+        self.history = BoardHistory(
+            ctx.db,
+            self.client,
+            org_id=ctx.source.org_id,
+            source_id=self.source_id,
+            profile=ctx.profile,
+            progress=ctx.progress,
+            renew=ctx.renew,
+        )
 
     def run(self, mode: str) -> None:
         boards = self._boards()
@@ -101,6 +115,8 @@ class TrelloSyncer:
                     self._backfill(board_id)
                 else:
                     self._incremental(board_id, cursor)
+                if mode != "full" and cursor is not None:
+                    self._catch_up_history(board_id)
             self.ctx.progress("boards", i + 1, len(boards))
             self.ctx.renew()
             planner.stored(self.ctx.recorder.items_seen)
@@ -129,16 +145,63 @@ class TrelloSyncer:
 
     # --- backfill -------------------------------------------------------------------------
     def _backfill(self, board_id: str) -> None:
-        newest = self.client.actions(board_id, limit=1)
+        state = load_history(self.cursors, board_id)
+        if state is not None and not state.done and state.top:
+            top = state.top  # resuming a history: what came after its start is the poll's
+        else:
+            newest = self.client.actions(board_id, limit=1)
+            top = newest[0]["id"] if newest else ""
         board = self.client.board(board_id)
         cards = self.client.cards(board_id, "all")
         ctx = BoardContext.from_board_json(
             {**board, "cards": cards}, timezone=self.tz, milestone_label=self.label
         )
-        effects = card_upserts(cards, ctx, self.profile, self.source_id)
-        self._apply(board_id, board, ctx, effects, newest[0]["id"] if newest else "")
+        name = board.get("name") or board_id
         self.ctx.recorder.items_seen += len(cards)
-        self.ctx.progress(f"cards {board.get('name') or board_id}", len(cards), len(cards))
+        if state is None or not state.done:
+            state = self.history.read(
+                board_id, ctx, state or self._new_history(board_id, top), {c["id"] for c in cards}, name
+            )
+        effects = self.history.settle(cards, ctx, state, read_after=top or None)
+        self._apply(board_id, board, ctx, effects, top)
+        self.ctx.progress(f"cards {name}", len(cards), len(cards))
+
+    def _new_history(self, board_id: str, top: str | None) -> HistoryState:
+        horizon, _ = horizon_for(self.source.scope, board_id)
+        return HistoryState(horizon=horizon.isoformat(), top=top or None)
+
+    def _catch_up_history(self, board_id: str) -> None:
+        """A board synced before histories were read: read its history once, then settle its
+        stored cards against it (started/completed times, carried-in hours)."""
+        state = load_history(self.cursors, board_id)
+        if state is not None and state.done:
+            return
+        cursor = all_cursors(self.ctx.db, self.source_id).get(f"actions:{board_id}") or None
+        ctx = self._context(board_id)
+        cards = self._stored_cards(board_id)
+        state = self.history.read(
+            board_id,
+            ctx,
+            state or self._new_history(board_id, cursor),
+            {c["id"] for c in cards},
+            ctx.board_name or board_id,
+        )
+        effects = self.history.settle(cards, ctx, state, read_after=cursor)
+        with self.ctx.db.write() as conn:
+            stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
+        self.ctx.recorder.items_changed += stats.changed + stats.deleted
+
+    def _stored_cards(self, board_id: str) -> list[dict[str, Any]]:
+        T = table(Task)
+        with self.ctx.db.read() as conn:
+            raws = conn.execute(
+                sa.select(T.c.raw).where(
+                    T.c.source_id == self.source_id,
+                    T.c.deleted_at.is_(None),
+                    T.c.raw["idBoard"].as_string() == board_id,
+                )
+            ).scalars()
+            return [r for r in raws if isinstance(r, dict) and isinstance(r.get("id"), str)]
 
     # --- incremental ------------------------------------------------------------------------
     def _incremental(self, board_id: str, since: str) -> None:
@@ -274,6 +337,15 @@ class TrelloSyncer:
         ]
         if stale:
             effects += card_upserts(stale, self._context(board_id), self.profile, self.source_id)
+        state = load_history(self.cursors, board_id)
+        if state is not None and state.done:  # a card's hours its worklogs do not explain
+            effects += self.history.settle(
+                cards,
+                self._context(board_id),
+                state,
+                read_after=self.cursors.get(f"actions:{board_id}") or None,
+                upserts=False,
+            )
         with self.ctx.db.write() as conn:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_seen += len(live)

@@ -19,7 +19,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from mappings.model import DeletedReason, Effect, Ignored, TaskDelete, TaskPatch, TaskUpsert
+from mappings.model import (
+    Change,
+    DeletedReason,
+    Effect,
+    Ignored,
+    StatusCategory,
+    TaskDelete,
+    TaskPatch,
+    TaskUpsert,
+)
+from mappings.model import Task as TaskModel
 from mappings.trello import BoardContext, map_action, map_card, worklog_effects
 from service.db import Database
 from service.sync.state import all_cursors, set_cursor
@@ -225,5 +235,21 @@ def merge_refetched(
         for e in card_upserts([card], ctx, profile, source_id):
             if isinstance(e, TaskUpsert):
                 e.changes = [*changes, *e.changes]
+                _dates_from_changes(e.task, changes)
             out.append(e)
     return out
+
+
+def _dates_from_changes(task: TaskModel, changes: list[Any]) -> None:
+    """The times the actions tell: entering an in-progress list started the card (the store
+    keeps the earliest start it knows), its last entry into a done list completed a card
+    that is done — rather than the card's last activity."""
+    moves = sorted(
+        (c for c in changes if isinstance(c, Change) and c.field == "status"), key=lambda c: c.changed_at
+    )
+    started = next((c.changed_at for c in moves if c.to_category is StatusCategory.in_progress), None)
+    if started is not None and (task.started_at is None or started < task.started_at):
+        task.started_at = started
+    done = [c.changed_at for c in moves if c.to_category is StatusCategory.done]
+    if done and task.status_category is StatusCategory.done:
+        task.completed_at = done[-1]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import httpx
@@ -278,6 +278,7 @@ def test_out_of_order_and_duplicate_deliveries_are_harmless(hub: Hub, monkeypatc
                     C.c.task_external_id == card.id,
                     C.c.field == "status",
                     C.c.origin == "changelog",
+                    C.c.changed_at > datetime.fromtimestamp(t0, UTC),  # not the backfilled history
                 )
             )
             .scalars()

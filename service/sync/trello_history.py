@@ -1,0 +1,356 @@
+"""A Trello board's action history, read once: the change history and the hours worklogs
+from the board's whole life (or from the source's ``scope.history_since``), then the
+cards' started/completed times and carried-in hours derived from it.
+
+Reference: https://developer.atlassian.com/cloud/trello/rest/api-group-boards/#api-boards-id-actions-get
+(``GET /boards/{id}/actions``: newest first, ``limit`` ≤ 1000, ``before``/``since`` an
+action id or a date, ``filter`` a comma-separated list of types) and METRICS.md
+"Worklogs from Trello".
+
+The read is resumable: after every page, in the page's own transaction, the stream
+``history:<board id>`` in ``sync_state`` records the oldest action id read (``before``
+for the next page), the newest action id at the start (``top``) and the horizon; a run
+killed mid-history continues from there, and ``done`` says the board's history was read
+(sources synced before the history existed get theirs read once on their next sync).
+
+Derived per card (``settle``):
+
+- ``started_at``: its first entry into an in-progress list, ``completed_at`` (a card done
+  now): its last entry into a done list, from the stored change rows;
+- the carried-in entry: its hours field now minus what its stored hours-change worklogs
+  explain — those from the horizon up to the card's version (the later of its
+  ``dateLastActivity`` and the newest action read before the card), one worklog at the
+  horizon with no author, replaced by its external id when the card's hours and its
+  worklogs disagree (a census, a full re-read), deleted when nothing is left to carry.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+import sqlalchemy as sa
+
+from connectors.trello.client import TrelloClient
+from mappings.model import (
+    Change,
+    Effect,
+    StatusCategory,
+    TaskPatch,
+    TaskUpsert,
+    WorklogDelete,
+    WorklogUpsert,
+)
+from mappings.profile import MappingProfile
+from mappings.trello import (
+    CARRIED_IN_SUFFIX,
+    BoardContext,
+    action_author,
+    card_hours_seconds,
+    carried_in_worklog,
+    created_at_from_id,
+    default_horizon,
+    list_category,
+    map_action,
+    parse_datetime,
+    worklog_effects,
+)
+from mappings.trello.values import as_dict
+from service import store
+from service.db import Database
+from service.store.tasks import change_rows, insert_changes
+from service.sync.state import all_cursors, set_cursor
+from service.sync.trello_boards import card_upserts
+from service.tables import Change as ChangeRow
+from service.tables import Worklog as WorklogRow
+from service.tables import table, utcnow
+
+__all__ = [
+    "HISTORY_FILTER",
+    "HistoryState",
+    "history_stream",
+    "load_history",
+    "horizon_for",
+    "history_effects",
+    "BoardHistory",
+]
+
+# One filter for every type the mapping reads, so the whole history is one paged stream.
+# Whole ``updateCard``: list moves, archives, due dates and dueComplete are all in it, and
+# only ``updateCard:idList|closed|name|desc`` are documented shortcuts (VENDOR_FACTS B5).
+HISTORY_FILTER = ",".join(
+    (
+        "createCard",
+        "copyCard",
+        "convertToCardFromCheckItem",
+        "emailCard",
+        "moveCardToBoard",
+        "updateCard",
+        "addMemberToCard",
+        "removeMemberFromCard",
+        "updateCustomFieldItem",
+    )
+)
+# Actions a card enters the board with, in the list they name (data.list).
+_ENTRIES = {"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard"}
+
+C, W = table(ChangeRow), table(WorklogRow)
+
+
+def history_stream(board_id: str) -> str:
+    return f"history:{board_id}"
+
+
+@dataclass
+class HistoryState:
+    """Where a board's history read stands (the ``history:<board>`` cursor, as JSON)."""
+
+    horizon: str  # ISO timestamp: actions before it are not read
+    top: str | None = None  # the newest action id when the read began
+    before: str | None = None  # the oldest action id read: the next page is older
+    done: bool = False
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @property
+    def horizon_at(self) -> datetime:
+        return datetime.fromisoformat(self.horizon)
+
+
+def load_history(cursors: dict[str, str | None], board_id: str) -> HistoryState | None:
+    raw = cursors.get(history_stream(board_id))
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return HistoryState(
+        horizon=data["horizon"], top=data.get("top"), before=data.get("before"), done=bool(data.get("done"))
+    )
+
+
+def horizon_for(scope: dict[str, Any] | None, board_id: str) -> tuple[datetime, bool]:
+    """The board's history horizon and whether it is the board's whole life: the source's
+    ``scope.history_since`` (a date is its start, UTC) when later than the board's creation,
+    else the creation."""
+    born = default_horizon(board_id)
+    since = (scope or {}).get("history_since")
+    if not since:
+        return born, True
+    value = since if isinstance(since, (date, datetime)) else _parse_since(str(since))
+    at = value if isinstance(value, datetime) else datetime.combine(value, time.min, tzinfo=UTC)
+    at = at.astimezone(UTC)
+    return (born, True) if at <= born else (at, False)
+
+
+def _parse_since(text: str) -> date | datetime:
+    return datetime.fromisoformat(text) if "T" in text else date.fromisoformat(text)
+
+
+def history_effects(
+    actions: Iterable[dict[str, Any]],
+    ctx: BoardContext,
+    profile: MappingProfile,
+    source_id: int,
+    cards: set[str] | None,
+) -> tuple[list[Change], list[WorklogUpsert]]:
+    """The change rows and hours worklogs of a page of history, for the cards in ``cards``
+    (None: any). Card fields the actions tell are not applied: the card list is the truth
+    for them; only what happened, and when, is kept."""
+    changes: list[Change] = []
+    worklogs: list[WorklogUpsert] = []
+    for action in actions:
+        for effect in [*map_action(action, ctx, profile), *worklog_effects(action, ctx, profile, source_id=source_id)]:
+            if isinstance(effect, TaskPatch):
+                if cards is None or effect.external_id in cards:
+                    changes.extend(effect.changes)
+            elif isinstance(effect, WorklogUpsert):
+                if cards is None or effect.worklog.task_external_id in cards:
+                    worklogs.append(effect)
+        entry = _entry_change(action, ctx, profile)
+        if entry is not None and (cards is None or entry.task_external_id in cards):
+            changes.append(entry)
+    return changes, worklogs
+
+
+def _entry_change(action: dict[str, Any], ctx: BoardContext, profile: MappingProfile) -> Change | None:
+    """A card created (or moved onto the board) straight into an in-progress or done list
+    entered that category then: a status change from nothing, so its cycle time is known."""
+    if not isinstance(action, dict) or action.get("type") not in _ENTRIES:
+        return None
+    data = as_dict(action.get("data"))
+    card, lst = as_dict(data.get("card")), as_dict(data.get("list"))
+    at, card_id = parse_datetime(action.get("date")), card.get("id")
+    list_id, name = lst.get("id"), lst.get("name") or ctx.list_name(lst.get("id"))
+    if at is None or not isinstance(card_id, str) or not (list_id or name):
+        return None
+    category = list_category(list_id, ctx, profile, name=name)
+    if category is StatusCategory.todo:
+        return None
+    return Change(
+        task_external_id=card_id,
+        external_id=f"{action.get('id')}:entry",
+        field="status",
+        to_value=name or list_id,
+        to_category=category,
+        changed_at=at,
+        author=action_author(action),
+    )
+
+
+class BoardHistory:
+    """Reads boards' histories into the store and settles cards against them."""
+
+    def __init__(
+        self,
+        db: Database,
+        client: TrelloClient,
+        *,
+        org_id: int,
+        source_id: int,
+        profile: MappingProfile,
+        progress: Callable[[str, int, int | None], None],
+        renew: Callable[[], None],
+    ) -> None:
+        self.db, self.client, self.org_id, self.source_id = db, client, org_id, source_id
+        self.profile, self.progress, self.renew = profile, progress, renew
+        self.actions_read = 0
+
+    def state(self, board_id: str) -> HistoryState | None:
+        return load_history(all_cursors(self.db, self.source_id), board_id)
+
+    def read(
+        self, board_id: str, ctx: BoardContext, state: HistoryState, cards: set[str] | None, label: str
+    ) -> HistoryState:
+        """Read (or go on reading) the board's history back to the horizon, one filtered
+        1,000-action page a request, storing each page's changes and worklogs with the
+        stream's new position. Returns the final state (``done``)."""
+        since = None if state.horizon_at <= default_horizon(board_id) else _iso_z(state.horizon_at)
+        pages = self.client.iter_actions(board_id, since, filter=HISTORY_FILTER, before=state.before)
+        read = 0
+        for p in pages:
+            if state.top is None and p.actions:
+                state.top = p.actions[0]["id"]
+            changes, worklogs = history_effects(p.actions, ctx, self.profile, self.source_id, cards)
+            state.before = p.before or state.before
+            state.done = p.is_last
+            with self.db.write() as conn:
+                insert_changes(conn, change_rows(self.org_id, self.source_id, changes))
+                store.upsert_worklogs(conn, self.org_id, self.source_id, worklogs)
+                set_cursor(conn, self.source_id, history_stream(board_id), state.to_json())
+            read += len(p.actions)
+            self.actions_read += len(p.actions)
+            self.progress(f"history {label}", read, None)
+            self.renew()
+        return state
+
+    # --- settling cards against the stored history ----------------------------------------
+    def settle(
+        self,
+        cards: list[dict[str, Any]],
+        ctx: BoardContext,
+        state: HistoryState | None,
+        *,
+        read_after: str | None,
+        upserts: bool = True,
+    ) -> list[Effect]:
+        """The cards' upserts with ``started_at``/``completed_at`` from the stored history
+        (``upserts``), and their carried-in entries where they disagree with what is stored;
+        nothing from the history while the board's history is not read (``state`` not done).
+        ``read_after``: the newest action id read before the cards were."""
+        effects = card_upserts(cards, ctx, self.profile, self.source_id) if upserts else []
+        if state is None or not state.done:
+            return effects
+        ids = [c["id"] for c in cards if isinstance(c, dict) and isinstance(c.get("id"), str)]
+        dates = self._dates(ids) if upserts else {}
+        for e in effects:
+            if isinstance(e, TaskUpsert) and e.task.external_id in dates:
+                started, completed = dates[e.task.external_id]
+                if started is not None:
+                    e.task.started_at = started
+                if completed is not None and e.task.status_category is StatusCategory.done:
+                    e.task.completed_at = completed
+        return effects + self._carried_in(cards, ctx, state.horizon_at, ids, read_after)
+
+    def _dates(self, ids: list[str]) -> dict[str, tuple[datetime | None, datetime | None]]:
+        is_status = C.c.field == "status"
+        first_wip = sa.func.min(sa.case((sa.and_(is_status, C.c.to_category == "in_progress"), C.c.changed_at)))
+        last_done = sa.func.max(sa.case((sa.and_(is_status, C.c.to_category == "done"), C.c.changed_at)))
+        out: dict[str, tuple[datetime | None, datetime | None]] = {}
+        with self.db.read() as conn:
+            for part in _chunks(ids):
+                q = (
+                    sa.select(C.c.task_external_id, first_wip, last_done)
+                    .where(C.c.source_id == self.source_id, C.c.task_external_id.in_(part), is_status)
+                    .group_by(C.c.task_external_id)
+                )
+                for ext, started, done in conn.execute(q):
+                    out[ext] = (_aware(started), _aware(done))
+        return out
+
+    def _carried_in(
+        self,
+        cards: list[dict[str, Any]],
+        ctx: BoardContext,
+        horizon: datetime,
+        ids: list[str],
+        read_after: str | None,
+    ) -> list[Effect]:
+        floor = _id_time(read_after)
+        logged: dict[str, list[tuple[datetime, int]]] = {}
+        carried: dict[str, int] = {}
+        with self.db.read() as conn:
+            for part in _chunks(ids):
+                q = sa.select(W.c.task_external_id, W.c.external_id, W.c.started_at, W.c.seconds, W.c.carried_in).where(
+                    W.c.source_id == self.source_id, W.c.task_external_id.in_(part), W.c.deleted_at.is_(None)
+                )
+                for ext, wid, started, seconds, is_carried in conn.execute(q):
+                    if is_carried or wid.endswith(CARRIED_IN_SUFFIX):
+                        carried[ext] = carried.get(ext, 0) + int(seconds)
+                    else:
+                        logged.setdefault(ext, []).append((_aware(started) or horizon, int(seconds)))
+        out: list[Effect] = []
+        now = utcnow()
+        for card in cards:
+            card_id = card.get("id") if isinstance(card, dict) else None
+            if not isinstance(card_id, str):
+                continue
+            # the card's version: what it holds was logged by then (VENDOR_FACTS B5: ids are times)
+            known = [t for t in (parse_datetime(card.get("dateLastActivity")), floor) if t is not None]
+            version = max(known) if known else None
+            explained = sum(
+                s for at, s in logged.get(card_id, []) if at >= horizon and (version is None or at <= version)
+            )
+            hours = card_hours_seconds(card, ctx, self.profile)
+            if hours - explained == carried.get(card_id, 0):
+                continue  # the card's hours and its worklogs agree
+            entry = carried_in_worklog(card_id, hours, explained, horizon, source_id=self.source_id, as_of=now)
+            if entry is not None:
+                out.append(WorklogUpsert(worklog=entry))
+            else:
+                out.append(WorklogDelete(external_id=card_id + CARRIED_IN_SUFFIX, task_external_id=card_id))
+        return out
+
+
+def _chunks(ids: list[str], size: int = 500) -> Iterable[list[str]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id_time(action_id: str | None) -> datetime | None:
+    try:
+        return created_at_from_id(action_id) if action_id else None
+    except ValueError:
+        return None
+
+
+def _iso_z(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"

@@ -1,0 +1,336 @@
+"""A Trello board's action history at its first sync (issue 19 items 2 and 3): read back to
+the horizon with ``before`` at ``limit=1000``, one filter, resumable; the change history
+gives started/completed times (so cycle time works from day one), the hours field's changes
+become worklogs, and what the history does not explain is one carried-in entry per card."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from pydantic import ValidationError
+
+from connectors.errors import Fatal
+from connectors.trello import TrelloClient, set_default_limiter
+from sandbox.trello import TrelloState, generate, mutations, start
+from service.db import Database
+from service.schemas import SourceCreate
+from service.sync.runner import run_sync
+from service.sync.trello_history import HISTORY_FILTER
+from service.tables import Change, Organization, PersonIdentity, SyncState, Task, Worklog, table
+from service.views.budget import budget_view
+from service.views.flow import flow_view
+from service.views.progress import progress_view
+from service.views.selection import ViewParams, resolve_selection
+from tests.sync.conftest import FakeSleep, sync_settings
+
+T, C, W, SS, PI = table(Task), table(Change), table(Worklog), table(SyncState), table(PersonIdentity)
+ACTIONS = "GET /1/boards/{board_id}/actions"
+HOURS = "Hours spent"
+
+
+class Site:
+    def __init__(self, db: Database, tmp_path: Path, *, cards: int, seed: int = 11) -> None:
+        self.db = db
+        self.state = TrelloState(seed=seed)
+        self.boards = generate(self.state, boards=1, cards_per_board=cards, seed=seed)
+        self.url, self._stop = start(self.state)
+        self.api = self.url + "/1"
+        self.settings = sync_settings(tmp_path)
+        self.n = 0
+
+    def source(self, *, history_since: str | None = None) -> tuple[int, int]:
+        self.n += 1
+        scope: dict[str, Any] = {"boards": self.boards}
+        if history_since:
+            scope["history_since"] = history_since
+        with self.db.session() as s:
+            from service.security.auth import create_org
+            from service.sources import create_source
+
+            org = create_org(s, f"org-{self.n}")
+            body = {"kind": "trello", "name": "trello", "base_url": self.api, "scope": scope,
+                    "credentials": {"type": "trello", "api_key": self.state.api_key, "token": "sandbox-token"},
+                    "webhook_secret": self.state.app_secret}
+            src = create_source(s, self.settings, org.id, SourceCreate.model_validate(body))
+            return org.id, src.id  # type: ignore[return-value]
+
+    def sync(self, source_id: int, mode: str = "backfill", **kw: Any) -> Any:
+        return run_sync(self.db, self.settings, source_id, mode=mode, sleep=FakeSleep(), **kw)
+
+    def close(self) -> None:
+        self._stop()
+        self.state.close()
+        set_default_limiter(None)
+
+
+@pytest.fixture
+def big(db: Database, tmp_path: Path) -> Iterator[Site]:
+    site = Site(db, tmp_path, cards=450)  # ~2,300 card actions: three 1,000-action pages
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def small(db: Database, tmp_path: Path) -> Iterator[Site]:
+    site = Site(db, tmp_path, cards=60, seed=5)
+    yield site
+    site.close()
+
+
+def changes_of(db: Database, source_id: int) -> set[tuple[Any, ...]]:
+    with db.read() as c:
+        return set(c.execute(sa.select(C.c.task_external_id, C.c.external_id, C.c.field, C.c.to_value)
+                             .where(C.c.source_id == source_id, C.c.origin == "changelog")).all())
+
+
+def worklogs_of(db: Database, source_id: int, card: str | None = None) -> list[Any]:
+    with db.read() as c:
+        q = (sa.select(W.c.external_id, W.c.task_external_id, W.c.seconds, W.c.carried_in, W.c.started_at,
+                       W.c.person_id, PI.c.external_id.label("member"))
+             .outerjoin(PI, sa.and_(PI.c.person_id == W.c.person_id, PI.c.tool == "trello"))
+             .where(W.c.source_id == source_id, W.c.deleted_at.is_(None))
+             .order_by(W.c.started_at, W.c.external_id))
+        if card:
+            q = q.where(W.c.task_external_id == card)
+        return c.execute(q).all()
+
+
+def history_state(db: Database, source_id: int, board: str) -> dict[str, Any] | None:
+    with db.read() as c:
+        raw = c.execute(sa.select(SS.c.cursor).where(SS.c.source_id == source_id,
+                                                     SS.c.stream == f"history:{board}")).scalar()
+    return json.loads(raw) if raw else None
+
+
+def spent_by_card(db: Database, source_id: int) -> dict[str, int]:
+    with db.read() as c:
+        return {e: int(s or 0) for e, s in c.execute(
+            sa.select(T.c.external_id, T.c.spent_seconds).where(T.c.source_id == source_id,
+                                                               T.c.deleted_at.is_(None))).all()}
+
+
+def logged_by_card(db: Database, source_id: int) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for w in worklogs_of(db, source_id):
+        out[w.task_external_id] = out.get(w.task_external_id, 0) + w.seconds
+    return {k: v for k, v in out.items() if v}  # a value entered and removed adds up to nothing
+
+
+# --- several pages, interrupted and resumed ---------------------------------------------------
+
+
+def test_a_history_of_several_pages_resumes_where_an_interrupted_run_stopped(big: Site, monkeypatch):
+    (board,) = big.boards
+    filtered = [a for a in big.state.boards[board].actions
+                if a.type in HISTORY_FILTER.split(",")]
+    assert len(filtered) > 2000  # three pages
+    _, reference = big.source()
+    big.sync(reference)
+    _, source = big.source()
+
+    real = TrelloClient.actions
+    history_pages: list[str | None] = []
+
+    def flaky(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
+              filter: Any = None) -> Any:  # noqa: A002
+        if filter == HISTORY_FILTER:
+            history_pages.append(before)
+            if len(history_pages) == 2:
+                raise Fatal("connection lost mid-history")
+        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
+
+    monkeypatch.setattr(TrelloClient, "actions", flaky)
+    with pytest.raises(Fatal):
+        big.sync(source)
+    stopped = history_state(big.db, source, board)
+    assert stopped is not None and not stopped["done"] and stopped["before"]  # one page stored
+    assert stopped["before"] == history_pages[1]
+    monkeypatch.setattr(TrelloClient, "actions", real)
+
+    calls: list[str | None] = []
+
+    def counted(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
+                filter: Any = None) -> Any:  # noqa: A002
+        if filter == HISTORY_FILTER:
+            calls.append(before)
+            assert limit == 1000
+        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
+
+    monkeypatch.setattr(TrelloClient, "actions", counted)
+    progress: list[tuple[str, int, int | None]] = []
+    run = big.sync(source, progress=lambda phase, done, total: progress.append((phase, done, total)))
+    assert calls[0] == stopped["before"] and len(calls) == 2  # the two pages left, not the first again
+    assert run.api_calls == 2 + 2  # board and cards, then those two pages (no newest: the run resumes)
+    assert any(p.startswith("history ") for p, _, _ in progress)
+    assert history_state(big.db, source, board)["done"]  # type: ignore[index]
+    # the same history as a run that was never interrupted
+    assert changes_of(big.db, source) == changes_of(big.db, reference)
+    assert [(w.external_id, w.seconds) for w in worklogs_of(big.db, source)] == [
+        (w.external_id, w.seconds) for w in worklogs_of(big.db, reference)]
+    # and read once: the next polls read no history
+    calls.clear()
+    big.sync(source, "incremental")
+    big.sync(source, "full")
+    assert calls == []
+
+
+# --- hours up, down and to empty -------------------------------------------------------------
+
+
+def test_hours_raised_lowered_and_emptied_before_the_first_sync_are_worklogs_by_their_members(small: Site):
+    (board,) = small.boards
+    state = small.state
+    field = next(cf.id for cf in state.boards[board].custom_fields.values() if cf.name == HOURS)
+    card = next(c for c in state.boards[board].cards.values() if field not in c.custom and not c.closed)
+    alice, bob = list(state.boards[board].membership_ids)[:2]
+    day = 86_400.0
+    now = state.now()
+    mutations.set_custom_field(state, card.id, field, "3.5", ts=now - 9 * day, by=alice)
+    mutations.set_custom_field(state, card.id, field, "5", ts=now - 8 * day, by=bob)  # up
+    mutations.set_custom_field(state, card.id, field, "2", ts=now - 7 * day, by=alice)  # down: a correction
+    mutations.set_custom_field(state, card.id, field, None, ts=now - 6 * day, by=bob)  # emptied
+    _, source = small.source()
+    small.sync(source)
+    mine = worklogs_of(small.db, source, card.id)
+    assert [(w.seconds, w.member) for w in mine] == [(12600, alice), (5400, bob), (-10800, alice), (-7200, bob)]
+    assert not any(w.carried_in for w in mine) and sum(w.seconds for w in mine) == 0
+    # every card's worklogs add up to its hours field; the whole life is read: nothing carried in
+    assert logged_by_card(small.db, source) == {k: v for k, v in spent_by_card(small.db, source).items() if v}
+    assert not any(w.carried_in for w in worklogs_of(small.db, source))
+
+
+# --- the carried-in rule -------------------------------------------------------------------------
+
+
+def test_hours_from_before_the_horizon_are_one_carried_in_entry_recomputed_when_they_disagree(small: Site):
+    (board,) = small.boards
+    state = small.state
+    log = state.boards[board].actions
+    mid = datetime.fromtimestamp(log[len(log) // 2].ts, UTC)
+    since = (mid + timedelta(days=1)).date()
+    _, source = small.source(history_since=since.isoformat())
+    small.sync(source)
+    horizon = datetime(since.year, since.month, since.day, tzinfo=UTC)
+    carried = [w for w in worklogs_of(small.db, source) if w.carried_in]
+    assert carried and all(w.person_id is None and w.external_id == f"{w.task_external_id}:carried_in"
+                           and w.started_at.replace(tzinfo=UTC) >= horizon for w in carried)
+    logged = [w for w in worklogs_of(small.db, source) if not w.carried_in]
+    assert logged and all(w.started_at.replace(tzinfo=UTC) >= horizon for w in logged)
+    spent = {k: v for k, v in spent_by_card(small.db, source).items() if v}
+    assert logged_by_card(small.db, source) == spent  # worklogs + carried-in = the hours field
+    assert history_state(small.db, source, board)["horizon"] == horizon.isoformat()  # type: ignore[index]
+
+    # A worklog lost (deleted here by hand): the card's hours and its worklogs disagree; the
+    # census replaces the carried-in entry (same external id), so they agree again.
+    victim = next(w for w in logged if w.seconds > 0)
+    with small.db.write() as c:
+        c.execute(sa.update(W).where(W.c.source_id == source, W.c.external_id == victim.external_id)
+                  .values(deleted_at=datetime.now(UTC)))
+    before = {w.external_id: w.seconds for w in carried}
+    small.sync(source, "census")
+    after = {w.external_id: w.seconds for w in worklogs_of(small.db, source) if w.carried_in}
+    key = f"{victim.task_external_id}:carried_in"
+    assert after[key] == before.get(key, 0) + victim.seconds
+    assert logged_by_card(small.db, source) == spent
+    # a card whose carried-in hours the history comes to explain loses its entry
+    with small.db.write() as c:
+        c.execute(sa.update(W).where(W.c.source_id == source, W.c.external_id == victim.external_id)
+                  .values(deleted_at=None))
+    small.sync(source, "census")
+    now = {w.external_id: w.seconds for w in worklogs_of(small.db, source) if w.carried_in}
+    assert now.get(key) == before.get(key) and logged_by_card(small.db, source) == spent
+
+
+def test_a_horizon_in_the_future_or_without_a_zone_is_refused_with_the_reason():
+    body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t"}}
+    for bad, words in (("2999-01-01", "is in the future"), ("2025-01-01T10:00:00", "date"),
+                       ("soon", "date")):
+        with pytest.raises(ValidationError, match=words):
+            SourceCreate.model_validate({**body, "scope": {"history_since": bad}})
+    ok = SourceCreate.model_validate({**body, "scope": {"history_since": "2025-01-01"}})
+    assert ok.scope is not None and ok.scope.model_dump(exclude_none=True)["history_since"] == "2025-01-01"
+
+
+# --- sources synced before histories were read --------------------------------------------------
+
+
+def test_a_board_synced_before_histories_gets_its_history_read_once(small: Site):
+    (board,) = small.boards
+    _, source = small.source()
+    small.sync(source)
+    expected_changes, expected_logs = changes_of(small.db, source), worklogs_of(small.db, source)
+    with small.db.read() as c:
+        started = dict(c.execute(sa.select(T.c.external_id, T.c.started_at).where(T.c.source_id == source)).all())
+    # as the sync before this change left it: no history stream, no history rows, the start
+    # of work stamped with the card's last activity
+    with small.db.write() as c:
+        c.execute(sa.delete(SS).where(SS.c.source_id == source, SS.c.stream == f"history:{board}"))
+        c.execute(sa.delete(C).where(C.c.source_id == source))
+        c.execute(sa.delete(W).where(W.c.source_id == source))
+        c.execute(sa.update(T).where(T.c.source_id == source, T.c.started_at.is_not(None))
+                  .values(started_at=T.c.remote_updated_at))
+    run = small.sync(source, "incremental")
+    assert run.api_calls == 1 + 1  # the poll, then the history's one page
+    assert history_state(small.db, source, board)["done"]  # type: ignore[index]
+    assert changes_of(small.db, source) == expected_changes
+    assert [w.external_id for w in worklogs_of(small.db, source)] == [w.external_id for w in expected_logs]
+    with small.db.read() as c:
+        now = dict(c.execute(sa.select(T.c.external_id, T.c.started_at).where(T.c.source_id == source)).all())
+    assert now == started  # the start of work comes from the history again
+    again = small.sync(source, "incremental")
+    assert again.api_calls == 1
+
+
+# --- the figures (issue 19) --------------------------------------------------------------------
+
+
+def test_cycle_time_is_known_and_trello_hours_are_costed_where_progress_shows_them(db: Database, tmp_path: Path):
+    site = Site(db, tmp_path, cards=190, seed=7)
+    try:
+        org, source = site.source()
+        with db.write() as c:
+            c.execute(sa.update(table(Organization)).where(table(Organization).c.id == org)
+                      .values(default_hourly_rate=Decimal(80)))
+        site.sync(source)
+        state = site.state
+        (board,) = site.boards
+        lists = state.boards[board].lists
+        done_list = next(lst.id for lst in lists.values() if lst.name == "Done")
+        wip = {lst.id for lst in lists.values() if lst.name in ("Doing", "Review")}
+        passed = [c for c in state.boards[board].cards.values()
+                  if c.id_list == done_list and not c.closed
+                  and any(a.id_card == c.id and a.field == "idList" and a.new_value in wip
+                          for a in state.boards[board].actions)]
+        assert len(passed) > 20
+        with db.read() as c:
+            sel = resolve_selection(c, org, ViewParams(group_by="project"))
+            flow = flow_view(c, sel)
+            progress = progress_view(c, sel)
+            budget = budget_view(c, sel)
+        cycle = flow["total"]["cycle_time_days"] if "total" in flow else flow["groups"][0]["cycle_time_days"]
+        assert cycle["count"] >= 0.95 * len(passed), (cycle, len(passed))
+        spent = {g["group"]["id"]: g["spent_seconds"] / 3600 for g in progress["groups"]}
+        costed = {g["group"]["id"]: (g["hours"], g["ac_labour"]) for g in budget["groups"]}
+        with db.read() as c:  # the hours fields of the cards out of progress's scope
+            out_of_scope = dict(c.execute(
+                sa.select(T.c.project_id, sa.func.sum(T.c.spent_seconds))
+                .where(T.c.source_id == source, T.c.deleted_at.is_(None),
+                       sa.or_(T.c.archived.is_(True), T.c.is_milestone.is_(True)))
+                .group_by(T.c.project_id)).all())
+        assert spent and all(v > 0 for v in spent.values())
+        for project, hours in spent.items():
+            budget_hours, labour = costed[project]
+            assert labour and labour > 0  # costed, at the organization's rate here
+            # the same hours: progress counts the cards in scope, the budget all the labour,
+            # archived and milestone cards' too
+            assert budget_hours == pytest.approx(hours + float(out_of_scope.get(project) or 0) / 3600, abs=0.01)
+            assert float(labour) == pytest.approx(budget_hours * 80, abs=1)
+    finally:
+        site.close()

@@ -64,6 +64,16 @@ _PSYCOPG_LOST = (
 BUSY_REASONS = frozenset({"database is locked", "connection pool exhausted"})
 
 
+class StoreUnavailable(Exception):
+    """An outage recognized where its evidence was at hand, for callers that cannot see it: the
+    waiters of a shared lookup (``SourceCache``) receive the loader's exception without the
+    driver's frames that tell a refused database connection from any other refused socket."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def _from_db_module(tb: TracebackType | None) -> bool:
     """Whether a traceback passes through a database driver: a ``ConnectionRefusedError`` from
     ``requests`` (a Jira call) is a connector failure, not an outage of the store."""
@@ -88,6 +98,8 @@ def _socket_reason(exc: OSError) -> str:
 
 def _one(exc: BaseException, db_context: bool) -> str | None:
     """The reason for one exception of a chain, without looking at its causes."""
+    if isinstance(exc, StoreUnavailable):
+        return exc.reason
     if isinstance(exc, sa.exc.TimeoutError):  # QueuePool: every connection busy for pool_timeout
         return "connection pool exhausted"
     if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
-from service.outage import OutageMonitor
+from service.outage import OutageMonitor, StoreUnavailable, unavailable_reason
 from service.settings import Settings
 from service.tables import InboxEvent, Source, table, utcnow
 
@@ -188,7 +188,13 @@ class SourceCache:
             fut.set_result(cached)
             return cached
         except BaseException as exc:
-            fut.set_exception(exc)
+            # Waiters get the exception without the frames that show it came from the driver
+            # (an outage test saw them answer 500): an outage is classified here, where they are.
+            reason = unavailable_reason(exc)
+            shared = StoreUnavailable(reason) if reason is not None else exc
+            if shared is not exc:
+                shared.__cause__ = exc
+            fut.set_exception(shared)
             fut.exception()  # retrieved: no "never retrieved" warning when nobody else waits
             raise
         finally:

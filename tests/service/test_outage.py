@@ -372,3 +372,31 @@ def test_a_connection_lost_before_the_commit_is_an_outage_and_stores_nothing(pg_
     assert failure is not None and is_database_unavailable(failure), repr(failure)
     assert not after[1]
     assert _inbox_keys(pg_db, src.id) == {"k-after"}
+
+
+def test_the_waiters_of_a_shared_source_lookup_get_the_outage_not_a_bare_socket_error(monkeypatch):
+    """The outage test once saw a 500: concurrent webhooks share one source lookup, and its
+    waiters received the refused connection without the driver's frames that classify it."""
+    import asyncio
+
+    from service.ingest.receive import SourceCache
+    from service.outage import is_database_unavailable
+
+    driver: dict[str, object] = {"__name__": "asyncpg.connect_utils"}  # a frame of the driver
+    exec("async def connect():\n    raise ConnectionRefusedError(111, 'Connection refused')", driver)  # noqa: S102 - a function whose frame names the driver's module
+
+    async def load(self, engine, source_id):  # noqa: ANN001, ARG001 - SourceCache._load's signature
+        await asyncio.sleep(0.01)
+        await driver["connect"]()  # type: ignore[operator]
+
+    monkeypatch.setattr(SourceCache, "_load", load)
+
+    async def main() -> list[BaseException]:
+        cache = SourceCache(settings=None)  # type: ignore[arg-type]
+        got = await asyncio.gather(*(cache.get(None, 7) for _ in range(5)), return_exceptions=True)  # type: ignore[arg-type]
+        return [g for g in got if isinstance(g, BaseException)]
+
+    errors = asyncio.run(main())
+    assert len(errors) == 5 and all(is_database_unavailable(e) for e in errors), errors
+    # A socket refused outside the driver (a connector's call) is still no outage.
+    assert not is_database_unavailable(ConnectionRefusedError(111, "Connection refused"))

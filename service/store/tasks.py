@@ -182,12 +182,17 @@ def upsert_tasks(
     conn: Connection, org_id: int, source_id: int, upserts: Sequence[TaskUpsert], *, keep_raw: bool = True
 ) -> ApplyStats:
     stats = ApplyStats(seen=len(upserts))
-    # Newest version per task within the batch.
+    # Newest version per task within the batch. The changelog entries of every version are kept,
+    # whichever version wins: each is a change that happened (two webhooks of one issue in a
+    # batch, or one arriving after a newer version, carry different entries); stored once by id.
     latest: dict[str, TaskUpsert] = {}
+    history: dict[str, list[Change]] = {}
     for u in upserts:
         cur = latest.get(u.task.external_id)
         if cur is None or _newer_or_equal(u.task.updated_at, cur.task.updated_at):
             latest[u.task.external_id] = u
+        if u.changes:
+            history.setdefault(u.task.external_id, []).extend(u.changes)
     if not latest:
         return stats
     # In key order: concurrent writers of a source (a sync page, a webhook batch) then lock the
@@ -207,6 +212,7 @@ def upsert_tasks(
     ])
     rows: list[dict[str, Any]] = []
     pending_changes: list[dict[str, Any]] = []
+    stale_changes: list[dict[str, Any]] = []  # of tasks stored in a newer version
     accepted: list[TaskUpsert] = []
     now = utcnow()
     for ext, u in latest.items():
@@ -214,6 +220,7 @@ def upsert_tasks(
         old = prev.get(ext)
         if old is not None and not _newer_or_equal(t.updated_at, old.remote_updated_at):
             stats.stale += 1
+            stale_changes.extend(change_rows(org_id, source_id, history.get(ext, ())))
             continue
         accepted.append(u)
         assignees = [a.model_dump(mode="json", exclude_none=True) for a in t.assignees]
@@ -242,11 +249,12 @@ def upsert_tasks(
         }
         rows.append(row)
         explicit = {c.field for c in u.changes}
-        pending_changes.extend(change_rows(org_id, source_id, u.changes))
+        pending_changes.extend(change_rows(org_id, source_id, history.get(ext, ())))
         if old is not None and old.remote_updated_at != t.updated_at:
             for ch in _observed_changes(old, row, explicit, at):
                 pending_changes.append({"org_id": org_id, "source_id": source_id, "task_external_id": ext, **ch})
     if not rows:
+        insert_changes(conn, stale_changes)
         return stats
     # The worklogs whose copy of their task moves: those of new tasks (they may have arrived
     # first), of tasks moved to another project and of tombstoned tasks brought back — of the
@@ -274,7 +282,7 @@ def upsert_tasks(
         stats.changed = sum(1 for ext in task_ids
                             if ext not in prev or prev[ext].remote_updated_at != latest[ext].task.updated_at)
         stats.stale += len(rows) - len(task_ids)
-        insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids])
+        insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids] + stale_changes)
         _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
         if repair:
             pair_worklogs(conn, worklogs_of_tasks(conn, source_id, repair))

@@ -105,3 +105,23 @@ def test_work_dates_recomputed_from_history_move_the_task_and_keep_every_rollup(
             T0, later)
     with db.write() as c:
         assert set(rollups.check(c, org).values()) == {0}
+
+
+def test_every_version_s_changelog_is_kept_whichever_version_wins(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    first = task("1", minutes=1, status="In Progress", category=WIP)
+    first.changes = [_move("1", 1, "3", WIP, minutes=1)]
+    second = task("1", minutes=2, status="Done", category=DONE)
+    second.changes = [_move("1", 2, "10002", DONE, minutes=2)]
+    with db.write() as c:  # two events of one issue in one batch: the newest is stored
+        store.upsert_tasks(c, org, src, [second, first])
+    assert set(_rows(db)) == {"h1:0", "h2:0"}
+    late = task("1", minutes=0, status="In Progress", category=WIP)
+    late.changes = [_move("1", 0, "3", WIP)]
+    with db.write() as c:  # an older version arriving late never regresses the task
+        stats = store.upsert_tasks(c, org, src, [late])
+    assert stats.stale == 1
+    assert set(_rows(db)) == {"h0:0", "h1:0", "h2:0"}  # ... but what it tells happened
+    with db.read() as c:
+        assert c.execute(sa.select(T.c.status).where(T.c.external_id == "1")).scalar() == "Done"

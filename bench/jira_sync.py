@@ -21,10 +21,14 @@ different days), the ratio of two measurements of one run much less. It is the f
 
 Printed per store: sync CPU ÷ floor, issues/s, API requests against the minimum (search
 pages of 100 + worklog feed pages of 1000 + worklog/list calls of 1000 + versions per project
-+ the four site calls) and the floor's requests (the same, or the ratio means nothing), peak
++ the four site calls + the status catalogue + one changelog/bulkfetch per search page holding
+truncated changelogs) and the floor's requests (the same, or the ratio means nothing), the
+requests the status history adds (issue 19: the catalogue, the bulk changelog reads), peak
 RSS, taskhub CPU seconds per 1,000 issues (sync phase, floor and whole process) and the
 requests of a no-change poll. Targets: peak RSS < 400 MB, <= 2 requests for a no-change poll.
 With ``--repeat N`` the floor and the sync alternate N times and the medians are compared.
+``--changelog-cap N`` makes the sandbox embed only N histories per issue in search results (Jira
+embeds 20, more than any generated issue has), so that the bulk changelog reads are measured.
 """
 
 from __future__ import annotations
@@ -124,23 +128,30 @@ def floor(sandbox_url: str, data_dir: str) -> None:
                                            "api_token": "sandbox-api-token"})
     cpu_ready = _cpu()
     t0 = time.perf_counter()
-    from mappings.jira import discover_fields
+    from mappings.jira import changelog_truncated, discover_fields
     from mappings.profile import load_default_profile
     from service.sync.jira import JiraSyncer, fewer_gc_passes, make_jira_client
 
     client = make_jira_client(settings, source, secrets)  # type: ignore[arg-type]
-    issues = worklogs = deleted = versions = 0
+    issues = worklogs = deleted = versions = truncated_issues = truncated_pages = 0
     with fewer_gc_passes():
         client.connect()
         client.myself()
         field_list = client.fields()
         keys = [p["key"] for p in client.projects() if p.get("key")]
+        client.statuses()
         # The sync's own field list and JQL (its code, given what the site calls answered).
         fields = discover_fields(field_list, load_default_profile({"timezone": "UTC"}).jira)
         shape = SimpleNamespace(fields=fields, source=source, site={"projects": keys})
         jql = f"{JiraSyncer._scope_jql(shape)} ORDER BY updated ASC"  # type: ignore[arg-type]
         for page in client.iter_search(jql, fields=JiraSyncer._field_list(shape), expand="changelog"):  # type: ignore[arg-type]
             issues += len(page.issues)
+            truncated = [str(i["id"]) for i in page.issues if changelog_truncated(i)]
+            if truncated:  # the sync completes them with one bulk read per page
+                truncated_issues += len(truncated)
+                truncated_pages += 1
+                for _ in client.bulk_changelog(truncated):
+                    pass
         for page in client.worklogs_updated_since(0):
             ids = [v["worklogId"] for v in page.values if "worklogId" in v]
             worklogs += len(client.worklog_list(ids)) if ids else 0
@@ -152,6 +163,7 @@ def floor(sandbox_url: str, data_dir: str) -> None:
     cpu = _cpu() - cpu_ready
     print(json.dumps({"cpu_floor": cpu, "elapsed": elapsed, "api_calls": client.api_calls, "issues": issues,
                       "worklogs": worklogs, "deleted": deleted, "versions": versions,
+                      "truncated": truncated_issues, "truncated_pages": truncated_pages,
                       "routes": _get(sandbox_url + "/_sandbox/stats")["by_route"]}))
 
 
@@ -164,7 +176,12 @@ def _get(url: str) -> Any:
 
 
 def _post(url: str) -> Any:
-    req = urllib.request.Request(url, data=b"{}", method="POST", headers={"Content-Type": "application/json"})
+    return _post_json(url, {})
+
+
+def _post_json(url: str, body: dict[str, Any]) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:  # noqa: S310 - loopback
         return json.loads(r.read() or b"null")
 
@@ -191,7 +208,14 @@ def start_sandbox(issues: int, projects: int) -> tuple[subprocess.Popen[str], di
             time.sleep(0.1)
 
 
-def minimum_requests(issues: int, worklogs: int, projects: int) -> dict[str, int]:
+STATUS_ROUTE = "GET /rest/api/3/status"
+BULK_ROUTE = "POST /rest/api/3/changelog/bulkfetch"
+BULK_MINIMUM = "changelog/bulkfetch (one per search page with truncated changelogs)"
+
+
+def minimum_requests(issues: int, worklogs: int, projects: int, truncated_pages: int = 0) -> dict[str, int]:
+    """``truncated_pages``: search pages holding an issue whose embedded changelog is truncated
+    (each needs one bulk changelog read; the floor's count)."""
     pages = {
         "search pages (100 issues)": math.ceil(issues / 100),
         "worklog/updated pages (1000)": max(1, math.ceil(worklogs / 1000)),
@@ -199,6 +223,8 @@ def minimum_requests(issues: int, worklogs: int, projects: int) -> dict[str, int
         "worklog/list calls (1000)": math.ceil(worklogs / 1000),
         "project versions": projects,
         "serverInfo, myself, field, project/search": 4,
+        "status catalogue": 1,
+        BULK_MINIMUM: truncated_pages,
     }
     pages["total"] = sum(pages.values())
     return pages
@@ -238,8 +264,14 @@ def report(store: str, r: dict[str, Any], parent_cpu: float, minimum: dict[str, 
         print(f"  !! the floor's requests differ from the sync's: {fl['routes']} vs {jira_requests}")
     print(f"  stored: {r['tasks']} tasks, {r['worklogs']} worklogs in {r['elapsed']:.1f} s"
           f"  -> {issues / r['elapsed']:.0f} issues/s")
+    bulk_pages = int(fl.get("truncated_pages", 0))
+    minimum = {**minimum, BULK_MINIMUM: bulk_pages, "total": minimum["total"] - minimum[BULK_MINIMUM] + bulk_pages}
     print(f"  API requests: {r['api_calls']} made (Jira saw {sum(jira_requests.values())}) vs minimum "
           f"{minimum['total']}  -> ratio {r['api_calls'] / minimum['total']:.2f}")
+    print(f"  status history (issue 19) added {jira_requests.get(STATUS_ROUTE, 0) + jira_requests.get(BULK_ROUTE, 0)}"
+          f" requests: status catalogue x{jira_requests.get(STATUS_ROUTE, 0)}, changelog/bulkfetch"
+          f" x{jira_requests.get(BULK_ROUTE, 0)} (for {fl.get('truncated', 0)} truncated changelogs on {bulk_pages}"
+          f" search pages)")
     for route, n in sorted(jira_requests.items(), key=lambda kv: -kv[1])[:8]:
         print(f"      {n:6d}  {route}")
     print(f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = {per_1000_sync:.3f} CPU-s / 1,000 issues "
@@ -264,6 +296,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=1,
                     help="full syncs per store (fresh database each); the median is reported — CPU time on a "
                          "shared VM varies by ±15 %% between identical runs")
+    ap.add_argument("--changelog-cap", type=int, default=None,
+                    help="histories the sandbox embeds per issue in search results (Jira: 20, more than any "
+                         "generated issue has); lower it to measure the bulk changelog reads")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--db", help=argparse.SUPPRESS)
@@ -283,6 +318,9 @@ def main() -> None:
     print(f"  ready in {time.perf_counter() - t0:.1f} s: {ready['issues']} issues, {ready['worklogs']} worklogs,"
           f" {ready['url']}")
     issues = int(ready["issues"])
+    if args.changelog_cap is not None:
+        _post_json(ready["url"] + "/_sandbox/config", {"search_changelog_cap": args.changelog_cap})
+        print(f"  search results embed at most {args.changelog_cap} histories per issue")
     minimum = minimum_requests(issues, int(ready["worklogs"]), args.projects)
     print("  minimum requests for a full sync: "
           + ", ".join(f"{k} {v}" for k, v in minimum.items() if k != "total") + f" = {minimum['total']}")

@@ -162,16 +162,19 @@ def history_effects(
     changes: list[Change] = []
     worklogs: list[WorklogUpsert] = []
     for action in actions:
-        for effect in [*map_action(action, ctx, profile), *worklog_effects(action, ctx, profile, source_id=source_id)]:
-            if isinstance(effect, TaskPatch):
-                if cards is None or effect.external_id in cards:
-                    changes.extend(effect.changes)
-            elif isinstance(effect, WorklogUpsert):
-                if cards is None or effect.worklog.task_external_id in cards:
+        kind = action.get("type") if isinstance(action, dict) else None
+        if kind == "updateCustomFieldItem":  # a worklog at most; its patch only asks for a re-fetch
+            for effect in worklog_effects(action, ctx, profile, source_id=source_id):
+                if isinstance(effect, WorklogUpsert) and (cards is None or effect.worklog.task_external_id in cards):
                     worklogs.append(effect)
-        entry = _entry_change(action, ctx, profile)
-        if entry is not None and (cards is None or entry.task_external_id in cards):
-            changes.append(entry)
+        elif kind in _ENTRIES:  # no change rows of their own
+            entry = _entry_change(action, ctx, profile)
+            if entry is not None and (cards is None or entry.task_external_id in cards):
+                changes.append(entry)
+        else:
+            for effect in map_action(action, ctx, profile):
+                if isinstance(effect, TaskPatch) and (cards is None or effect.external_id in cards):
+                    changes.extend(effect.changes)
     return changes, worklogs
 
 

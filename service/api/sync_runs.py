@@ -51,11 +51,12 @@ class SyncRequest(BaseModel):
              responses={202: {"model": SyncRequested, "description": "The run is queued."}})
 def request_sync(source_id: Id, caller: WriteCaller, db: DbDep, body: SyncRequest | None = None) -> Response:
     """Ask the worker to run this source now (under the source's lease), as a poll, a census or a full
-    re-read. The worker takes the request within seconds; follow it on ``/sync-runs``."""
+    re-read. The worker takes the request within seconds; follow it on ``/sync-runs``. A pending
+    request yields only to a stronger one (full > census > incremental): ``mode`` in the answer is
+    the run now pending."""
     _own_source(db, caller.org_id, source_id)
-    mode = (body or SyncRequest()).mode
     with db.write() as conn:
-        request_run(conn, source_id, mode)
+        mode = request_run(conn, source_id, (body or SyncRequest()).mode)
     return Response(orjson.dumps({"source_id": source_id, "requested": True, "mode": mode}), status_code=202,
                     media_type="application/json")
 

@@ -23,8 +23,16 @@ from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Tran
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
 from service.sources import SourceSecrets, source_secrets
-from service.sync.state import CENSUS_STREAM, LeaseHeld, RunRecorder, acquire_lease, mark_ran, set_source_status
-from service.tables import Organization, Source, SyncState, table, utcnow
+from service.sync.state import (
+    CENSUS_STREAM,
+    REQUEST_STREAM,
+    LeaseHeld,
+    RunRecorder,
+    acquire_lease,
+    mark_ran,
+    set_source_status,
+)
+from service.tables import Organization, Source, SyncRun, SyncState, table, utcnow
 
 __all__ = ["SyncContext", "Syncer", "SyncerFactory", "SYNCERS", "register_syncer", "SyncBusy", "run_sync",
            "due_sources", "source_profile"]
@@ -118,7 +126,7 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
     except (RateLimited, Transient, NotFound, Fatal, ConnectorError, LeaseHeld) as exc:
         recorder.errors += 1
         recorder.finish("failed", f"{exc.__class__.__name__}: {exc}")
-        _maybe_degrade(db, source_id, exc)
+        _maybe_degrade(db, source_id, mode, exc)
         lease.release(finished=not isinstance(exc, LeaseHeld))
         raise
     except BaseException as exc:
@@ -131,7 +139,8 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
         lease.release(finished=False)
         raise
     recorder.finish("ok")
-    set_source_status(db, source_id, "ok", None)
+    if mode == "census" or not _failing(db, source_id, "census"):  # a poll does not hide a failing census
+        set_source_status(db, source_id, "ok", None)
     if mode == "census":
         mark_ran(db, source_id, CENSUS_STREAM)  # the next scheduled census is an interval from now
     lease.release()
@@ -140,32 +149,43 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
     return recorder
 
 
-def _maybe_degrade(db: Database, source_id: int, exc: Exception) -> None:
-    """Three failed runs in a row mark the source degraded, with the last reason."""
-    from service.tables import SyncRun
-
+def _failing(db: Database, source_id: int, mode: str) -> bool:
+    """Whether the last three runs of ``mode`` failed."""
     SR = table(SyncRun)
     with db.read() as conn:
-        last = conn.execute(sa.select(SR.c.status).where(SR.c.source_id == source_id)
+        last = conn.execute(sa.select(SR.c.status).where(SR.c.source_id == source_id, SR.c.mode == mode)
                             .order_by(SR.c.id.desc()).limit(3)).scalars().all()
-    if len(last) == 3 and all(s == "failed" for s in last):
-        set_source_status(db, source_id, "degraded", f"3 failed syncs in a row; last: {exc.__class__.__name__}: {exc}")
+    return len(last) == 3 and all(s == "failed" for s in last)
+
+
+def _maybe_degrade(db: Database, source_id: int, mode: str, exc: Exception) -> None:
+    """Three failed runs of one kind in a row mark the source degraded, with the last reason (a
+    census that keeps failing between successful polls counts too, and they do not clear it)."""
+    if _failing(db, source_id, mode):
+        what = "censuses" if mode == "census" else "syncs"
+        set_source_status(db, source_id, "degraded",
+                          f"3 failed {what} in a row; last: {exc.__class__.__name__}: {exc}")
 
 
 def due_sources(db: Database) -> list[int]:
-    """Enabled sources whose poll interval has passed since their last finished run and that nobody holds."""
+    """Enabled sources that nobody holds and whose poll interval has passed since their last
+    finished run, or that someone asked to run (``state.request_run``)."""
     S, SS = table(Source), table(SyncState)
+    RQ = SS.alias("rq")
     now = utcnow()
     with db.read() as conn:
         rows = conn.execute(
-            sa.select(S.c.id, S.c.poll_interval_seconds, SS.c.last_run_at, SS.c.lease_owner, SS.c.lease_expires_at)
-            .select_from(S.outerjoin(SS, sa.and_(SS.c.source_id == S.c.id, SS.c.stream == "lease")))
+            sa.select(S.c.id, S.c.poll_interval_seconds, SS.c.last_run_at, SS.c.lease_owner, SS.c.lease_expires_at,
+                      RQ.c.cursor.label("asked"))
+            .select_from(S.outerjoin(SS, sa.and_(SS.c.source_id == S.c.id, SS.c.stream == "lease"))
+                         .outerjoin(RQ, sa.and_(RQ.c.source_id == S.c.id, RQ.c.stream == REQUEST_STREAM)))
             .where(S.c.enabled.is_(True)).order_by(S.c.id)
         ).all()
     due = []
     for r in rows:
         if r.lease_owner is not None and r.lease_expires_at and r.lease_expires_at > now:
             continue
-        if r.last_run_at is None or r.last_run_at + timedelta(seconds=r.poll_interval_seconds) <= now:
+        if (r.asked is not None or r.last_run_at is None
+                or r.last_run_at + timedelta(seconds=r.poll_interval_seconds) <= now):
             due.append(r.id)
     return due

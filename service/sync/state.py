@@ -13,8 +13,23 @@ from service.db import Database
 from service.store.sql import insert_for, statement
 from service.tables import Source, SyncRun, SyncState, table, utcnow
 
-__all__ = ["LeaseHeld", "Lease", "RunRecorder", "get_cursor", "set_cursor", "acquire_lease", "all_cursors",
-           "request_run", "take_request", "mark_ran", "stream_last_run", "REQUEST_STREAM", "CENSUS_STREAM"]
+__all__ = [
+    "LeaseHeld",
+    "Lease",
+    "RunRecorder",
+    "get_cursor",
+    "set_cursor",
+    "acquire_lease",
+    "all_cursors",
+    "request_run",
+    "pending_request",
+    "clear_request",
+    "mark_ran",
+    "MODE_RANK",
+    "stream_last_run",
+    "REQUEST_STREAM",
+    "CENSUS_STREAM",
+]
 
 # sync_state streams that are not cursors: a run someone asked for (its mode in ``cursor``) and
 # the census's last successful run (``last_run_at``).
@@ -155,32 +170,42 @@ class RunRecorder:
                 duration_ms=int((now - self.started).total_seconds() * 1000)))
 
 
-def request_run(conn: Any, source_id: int, mode: str) -> None:
-    """Ask the worker to run ``mode`` on this source at its next check (within seconds): the
-    request is kept on the source's ``request`` stream and its poll made due. A census asked for
-    follows the poll; a later request replaces an earlier one not yet taken."""
-    set_cursor(conn, source_id, REQUEST_STREAM, mode)
-    _ensure_row(conn, source_id, "lease")
-    conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == "lease").values(last_run_at=None))
+MODE_RANK = {"incremental": 0, "census": 1, "full": 2}  # a pending request yields only to a stronger one
 
 
-def take_request(db: Database, source_id: int) -> str | None:
-    """The mode someone asked for, cleared as it is taken (None: nothing asked)."""
-    with db.write() as conn:
-        mode = conn.execute(sa.select(SS.c.cursor).where(
-            SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)).scalar()
-        if mode is not None:
-            conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)
-                         .values(cursor=None, updated_at=utcnow()))
+def request_run(conn: Any, source_id: int, mode: str) -> str:
+    """Ask the worker to run ``mode`` on this source at its next check (within seconds; a source
+    with a pending request is due, even while a run holds its lease). A pending request is replaced
+    only by a stronger one (full > census > incremental): a routine poll request never cancels a
+    census someone asked for. Returns the mode now pending."""
+    q = sa.select(SS.c.cursor).where(SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)
+    pending = conn.execute(q.with_for_update()).scalar()
+    if pending is None or MODE_RANK[mode] > MODE_RANK.get(pending, -1):
+        set_cursor(conn, source_id, REQUEST_STREAM, mode)
         return mode
+    return str(pending)
 
 
-def mark_ran(db: Database, source_id: int, stream: str) -> None:
-    """Record that ``stream``'s periodic run (the census) finished now."""
+def pending_request(db: Database, source_id: int) -> str | None:
+    """The mode someone asked for and no run has served yet (None: nothing asked)."""
+    with db.read() as conn:
+        return conn.execute(sa.select(SS.c.cursor).where(
+            SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM)).scalar()
+
+
+def clear_request(db: Database, source_id: int, mode: str) -> None:
+    """The request for ``mode`` was served: clear it, unless a stronger one replaced it meanwhile."""
+    with db.write() as conn:
+        conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == REQUEST_STREAM,
+                                         SS.c.cursor == mode).values(cursor=None, updated_at=utcnow()))
+
+
+def mark_ran(db: Database, source_id: int, stream: str, at: datetime | None = None) -> None:
+    """Record that ``stream``'s periodic run (the census) last ran at ``at`` (default now)."""
     with db.write() as conn:
         _ensure_row(conn, source_id, stream)
         conn.execute(sa.update(SS).where(SS.c.source_id == source_id, SS.c.stream == stream)
-                     .values(last_run_at=utcnow(), updated_at=utcnow()))
+                     .values(last_run_at=at or utcnow(), updated_at=utcnow()))
 
 
 def stream_last_run(db: Database, source_id: int, stream: str) -> datetime | None:

@@ -14,10 +14,16 @@ poll); the child reports its own CPU (user+sys) and peak RSS (``ru_maxrss``).
 PostgreSQL: a database of its own is created on ``TASKHUB_BENCH_DATABASE_URL``
 (default postgresql://postgres@127.0.0.1:5432/test) and dropped afterwards.
 
+The sandbox's boards carry their whole life as actions (``sandbox/trello/history.py``), and
+the backfill reads each board's history back to its creation (``service/sync/trello_history``):
+one filtered ``/actions`` page of up to 1,000 actions a request. Those requests are counted
+and printed apart ("history: N requests"), beside the snapshot's three per board.
+
 The floor: in the same run, before each sync, another fresh child (``--floor``) fetches and
 decodes the same pages with the same client (``make_trello_client``, the same sandbox and
-limiter settings: the boards, then per board its newest action, the board and all its
-cards, each board under the same GC pause as the sync's) and maps and stores nothing; it
+limiter settings: the boards, then per board its newest action, the board, all its cards
+and its history pages, each board under the same GC pause as the sync's) and maps and
+stores nothing; it
 reports its CPU over the same span as the sync's. The headline figure is **sync CPU ÷
 floor**, the figure to beat (issue 17); CPU-s per 1,000 cards drift with the VM, and the
 absolute 0.3 CPU-s / 1,000 cards target is retired (still printed).
@@ -157,20 +163,25 @@ def floor(ready: dict[str, Any], data_dir: str, limits: bool) -> None:
     t0 = time.perf_counter()
     from service.sync.trello import make_trello_client
     from service.sync.trello_boards import gc_paused
+    from service.sync.trello_history import HISTORY_FILTER
 
     api = make_trello_client(ctx.settings, ctx.source, ctx.secrets)  # type: ignore[arg-type]
     boards = [b["id"] for b in api.boards("open")]
-    cards = 0
+    cards = actions = pages = 0
     for board_id in boards:
         with gc_paused():
             api.actions(board_id, limit=1)
             api.board(board_id)
             cards += len(api.cards(board_id, "all"))
+            for page in api.iter_actions(board_id, None, filter=HISTORY_FILTER):
+                actions += len(page.actions)
+                pages += 1
     elapsed = time.perf_counter() - t0
     cpu = _cpu() - cpu_ready
     stats = _get(ready["url"] + "/_sandbox/stats")
     print(json.dumps({"cpu_floor": cpu, "elapsed": elapsed, "api_calls": api.api_calls, "boards": len(boards),
-                      "cards": cards, "routes": stats["by_route"]}))
+                      "cards": cards, "history_actions": actions, "history_pages": pages,
+                      "routes": stats["by_route"]}))
 
 
 # --- the parent: sandbox, databases, report ----------------------------------------------
@@ -230,18 +241,27 @@ def start_sandbox(
             time.sleep(0.1)
 
 
-def minimum_requests(boards: int) -> dict[str, int]:
+def minimum_requests(boards: int, history_pages: int = 0) -> dict[str, int]:
     """What a full sync cannot do with less, by documented routes: discover the boards,
     then per board the newest action (the cursor), the board with lists / custom fields /
-    labels / members nested, and every card with its custom field values."""
+    labels / members nested, every card with its custom field values, and the board's
+    history: one filtered page of 1,000 actions a request, the last one short (counted by
+    the floor, which pages the same filter)."""
     floor = {
         "members/me/boards": 1,
         "newest action per board": boards,
         "board + nested lists, fields, labels, members": boards,
         "cards/all with customFieldItems": boards,
+        "history pages (1,000 actions each)": history_pages,
     }
     floor["total"] = sum(floor.values())
     return floor
+
+
+def history_requests(routes: dict[str, int], boards: int) -> int:
+    """The history pages among a sync's requests: its /actions requests but the newest
+    action per board."""
+    return routes.get("GET /1/boards/{board_id}/actions", 0) - boards
 
 
 def run_child(
@@ -311,6 +331,12 @@ def report(store: str, r: dict[str, Any], minimum: dict[str, int], cards: int, b
     )
     for route, n in sorted(r["routes"].items(), key=lambda kv: -kv[1])[:6]:
         print(f"      {n:6d}  {route}")
+    extra = history_requests(r["routes"], boards)
+    print(
+        f"  history: {extra} requests for {fl['history_actions']} actions on {boards} boards "
+        f"(the minimum, 1,000 a page: {fl['history_pages']}) = {extra / boards:.1f} per board on top of the "
+        f"snapshot's 3; {r['api_calls'] - extra} requests without it"
+    )
     print(
         f"  taskhub CPU: {r['cpu_sync']:.1f} s in the sync = "
         f"{per_1000_sync:.3f} CPU-s / 1,000 cards "
@@ -375,7 +401,7 @@ def main() -> None:
     print(
         "  minimum requests for a full sync: "
         + ", ".join(f"{k} {v}" for k, v in minimum.items() if k != "total")
-        + f" = {minimum['total']}"
+        + f" = {minimum['total']} + the history pages (the floor counts them)"
     )
     all_ok = True
     try:
@@ -395,6 +421,7 @@ def main() -> None:
                 r["cpu_total"], r["maxrss_kb"] = cpu, maxrss  # the parent's view of that child
                 if r["items_seen"] != cards or r["tasks"] != cards:
                     raise RuntimeError(f"{store}: stored {r['tasks']} of {cards} cards")
+                minimum = minimum_requests(len(ready["boards"]), fl["history_pages"])
                 all_ok &= report(store, r, minimum, cards, len(ready["boards"]), fl)
             finally:
                 if pg_name:

@@ -204,7 +204,7 @@ def _dc_worklog(ctx: _Ctx) -> list[Effect]:
         return [*effects, Ignored(reason=f"{ctx.event}: the changelog names no WorklogId")]
     when = ctx.at or opt_datetime((issue.get("fields") or {}).get("updated"))
     for ident, deleted in named.items():
-        if not ident.isdigit():
+        if not (ident.isascii() and ident.isdigit() and len(ident) <= 18):  # '²'.isdigit() too
             effects.append(Ignored(reason=f"{ctx.event}: WorklogId {ident!r} is not a Jira worklog id"))
         elif deleted:
             effects.append(WorklogDelete(external_id=ident, task_external_id=issue_id))

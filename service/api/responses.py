@@ -304,12 +304,22 @@ class MilestonesRow(_Row):
     percent_complete: float | None
 
 
+class SlipPoint(BaseModel):
+    at: datetime
+    due_date: date | None
+    origin: str = Field(description="first_seen | sync")
+    slip_days: int | None = Field(description="This due date − the baseline at as_of, in days.")
+
+
 class MilestoneFigures(BaseModel):
     id: int
     name: str
     project_id: int | None
     source_id: int
     due_date: date | None
+    due_date_rule: Literal["history", "earliest_known", "current"] = Field(
+        description="How the due date at as_of was found: the last recorded by then; before taskhub first "
+        "recorded the milestone, the earliest known; without recorded history, the current one.")
     baseline_due_date: date | None
     completed: bool
     status: str
@@ -318,6 +328,7 @@ class MilestoneFigures(BaseModel):
     at_risk: bool
     forecast_finish: date | None
     slip_days: int | None
+    slip_series: list[SlipPoint] = Field(description="Each due date recorded up to as_of, with its slip.")
     tasks: int
     open: int
     done: int

@@ -43,6 +43,8 @@ def apply(
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         _fail(f"{file}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}")
+    except ValueError as exc:  # YAML's own scalars: 'baseline: 2026-99-01' is a timestamp out of range
+        _fail(f"{file}: a value YAML cannot read: {exc}")
     try:
         doc = parse_document(data)
     except ApplyError as exc:

@@ -36,6 +36,7 @@ from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, select
 
 from service import errors
+from service.ids import Id
 from service.portfolio import people, projects
 from service.portfolio.milestones import set_baseline
 from service.portfolio.projects import row_id
@@ -108,7 +109,7 @@ class ApplyPerson(PersonUpdate):
 
 
 class ApplyMilestone(_In):
-    id: int | None = None
+    id: Id | None = None
     source: Text | None = Field(default=None, description="The source's name.")
     name: Text | None = None
     external_id: Text | None = None

@@ -15,7 +15,10 @@ __all__ = ["set_baseline"]
 def set_baseline(s: Session, org_id: int, milestone_id: int, body: MilestoneBaseline, actor: str) -> BaselinePublic:
     """Set or (``due_date: null``) reset a milestone's baseline, recorded in its history with
     ``actor``. The caller commits."""
-    out = set_milestone_baseline(s.connection(), org_id, milestone_id, body.due_date, actor)
+    try:
+        out = set_milestone_baseline(s.connection(), org_id, milestone_id, body.due_date, actor)
+    except ValueError as exc:
+        raise errors.Invalid(str(exc), field="due_date") from exc
     if out is None:
         raise errors.NotFound(f"milestone {milestone_id} not found")
     return BaselinePublic.model_validate(out)

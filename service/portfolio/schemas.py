@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from service.ids import Id
 from service.schemas import LongText, Text
@@ -190,8 +190,15 @@ class OrganizationPublic(BaseModel):
     default_hourly_rate: float | None
 
 
+def _date_text(value: object) -> object:
+    """A date is given as "YYYY-MM-DD" text: a number would be read as seconds since 1970."""
+    if value is not None and not isinstance(value, (str, date)):
+        raise ValueError("a date is text in the form YYYY-MM-DD")
+    return value
+
+
 class MilestoneBaseline(_In):
-    due_date: BoundedDate | None = Field(
+    due_date: Annotated[BoundedDate | None, BeforeValidator(_date_text)] = Field(
         description=f"The baseline due date slip is measured against ({RANGE_TEXT}); null resets it to the "
         "milestone's current due date. Syncs never move a baseline; every change is kept in its history.",
     )

@@ -144,8 +144,6 @@ def record_milestone_history(
             prev = last.get((r.id, f))
             if prev is not None and prev[0] == value:
                 continue
-            if prev is None and value is None:
-                continue  # nothing known yet: the first value recorded will be the first seen
             when = now
             vendor = _aware(r.remote_updated_at) if r.remote_updated_at is not None else None
             if vendor is not None and (prev is None or prev[1] < vendor) and vendor <= now:
@@ -165,13 +163,16 @@ def set_milestone_baseline(
 ) -> dict[str, Any] | None:
     """Set a milestone's baseline due date (``baseline``), or reset it to the current due date
     (``None``), and record the change (origin ``pm``) if it is one. None if the organization has
-    no such milestone. A later sync never moves a baseline (the upsert keeps a stored one)."""
+    no such milestone; ValueError for a reset of a milestone without a due date. A later sync
+    never moves a baseline (the upsert keeps a stored one)."""
     row = conn.execute(
         sa.select(M.c.id, M.c.due_date, M.c.baseline_due_date).where(M.c.id == milestone_id, M.c.org_id == org_id)
     ).first()
     if row is None:
         return None
     new = baseline if baseline is not None else row.due_date
+    if new is None:
+        raise ValueError("the milestone has no due date to reset the baseline to: give the baseline's date")
     changed = new != row.baseline_due_date
     if changed:  # setting the baseline it already has records nothing (``taskhub apply`` runs again)
         conn.execute(sa.update(M).where(M.c.id == milestone_id).values(baseline_due_date=new))

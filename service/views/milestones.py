@@ -46,7 +46,7 @@ def _date(text: str | None) -> date | None:
 
 
 def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], as_of: datetime) -> dict[str, Any]:
-    """The row with the due date, released flag and baseline the milestone had at ``as_of``
+    """The row with the due date, released flag, completion and baseline the milestone had at ``as_of``
     (METRICS.md, Milestones), its slip series up to then, and the rule used for the due date."""
     out = dict(row)
     due = history.get("due_date")
@@ -57,6 +57,9 @@ def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], as_of: datet
         out["due_date_rule"] = "current"  # synced before history was kept, or never had a due date
     if history.get("released"):
         out["released"] = value_at(history["released"], as_of)[0] == "true"
+    if history.get("completed_at"):  # a Trello card's completion time moves with its activity
+        done_at = value_at(history["completed_at"], as_of)[0]
+        out["completed_at"] = datetime.fromisoformat(done_at) if done_at else None
     if history.get("baseline"):
         out["baseline_due_date"] = _date(value_at(history["baseline"], as_of)[0])
     base = out["baseline_due_date"]

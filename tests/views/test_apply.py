@@ -264,6 +264,8 @@ def test_the_file_and_the_api_store_the_same_state(client, db, cli, tmp_path):
             "milestones[0]: source 'jira-cloud' has no milestone '9.9' (it appears once synced)",
         ),
         (FILE.replace("baseline: reset", "baseline: later"), "milestones[1].baseline"),
+        (FILE + "  - {id: 99999999999999999999999, baseline: reset}\n", "milestones[2].id"),
+        (FILE.replace("baseline: 2026-03-15", "baseline: 2026-99-01"), "a value YAML cannot read"),
         ("projects: [\n", "not valid YAML at line"),
         ("- just a list\n", "the file must be a mapping"),
     ],

@@ -45,6 +45,7 @@ def test_every_change_is_recorded_once_with_its_origin(db):
     assert _history(db) == [
         ("due_date", None, "2026-05-01", "first_seen"),
         ("released", None, "false", "first_seen"),
+        ("completed_at", None, None, "first_seen"),  # known to be empty: recorded too
         ("due_date", "2026-05-01", "2026-06-01", "sync"),
         ("due_date", "2026-06-01", "2026-05-20", "sync"),
         ("due_date", "2026-05-20", None, "sync"),
@@ -80,8 +81,8 @@ def test_milestones_synced_before_history_get_their_first_row_on_the_next_sync(d
         c.execute(sa.delete(MC))  # as a database migrated to 0016 holds it
     assert _milestone(db, w.org_id, date.today())["due_date_rule"] == "current"
     with db.write() as c:
-        assert record_milestone_history(c, w.org_id, w.jira, ["v1"], datetime.now(UTC)) == 2
-    assert [h[3] for h in _history(db)] == ["first_seen", "first_seen"]
+        assert record_milestone_history(c, w.org_id, w.jira, ["v1"], datetime.now(UTC)) == 3
+    assert [h[3] for h in _history(db)] == ["first_seen"] * 3
 
 
 def test_as_of_uses_the_due_date_of_that_moment_and_slip_has_a_series(db):
@@ -156,3 +157,48 @@ def test_the_baseline_api_sets_resets_and_answers_bad_input_clearly(client, make
         bad = client.post(url, json=body, headers=a.h("write"))
         assert bad.status_code == 422, (body, bad.text)
         assert bad.headers["content-type"].startswith("application/problem+json")
+
+
+def test_a_due_date_known_to_be_empty_is_not_taken_for_the_earliest_known(db):
+    """Seen without a due date ten days ago, given one (a week ago) today: as of five days ago
+    it had none, so it was not overdue."""
+    w = make_world(db)
+    ten_days_ago = datetime.now(UTC) - timedelta(days=10)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(None, ten_days_ago)])
+        upsert_milestones(c, w.org_id, w.jira, [_v(date.today() - timedelta(days=7), datetime.now(UTC))])
+    m = _milestone(db, w.org_id, date.today() - timedelta(days=5))
+    assert (m["due_date"], m["due_date_rule"], m["overdue"]) == (None, "history", False)
+    assert _milestone(db, w.org_id, date.today())["overdue"] is True
+
+
+def test_as_of_uses_the_completion_time_of_that_moment(db):
+    """A Trello milestone card's completion time moves with later activity (a comment): as of a
+    day between, it was already complete."""
+    w = make_world(db)
+    done = datetime.now(UTC) - timedelta(days=10)
+    due = date.today() - timedelta(days=12)
+
+    def card(completed: datetime, updated: datetime) -> MilestoneUpsert:
+        return MilestoneUpsert(milestone=Milestone(external_id="mc", project_external_id="b1", name="Beta",
+                                                   due_date=due, completed_at=completed, updated_at=updated))
+
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.trello, [card(done, done)])
+        later = datetime.now(UTC) - timedelta(days=2)
+        upsert_milestones(c, w.org_id, w.trello, [card(later, later)])
+    m = _milestone(db, w.org_id, date.today() - timedelta(days=5))
+    assert (m["completed"], m["overdue"]) == (True, False)
+
+
+def test_a_baseline_cannot_be_reset_without_a_due_date(client, make_org, db):
+    a = make_org("a")
+    with db.write() as c:
+        upsert_milestones(c, a.world.org_id, a.world.jira, [_v(None, None)])
+    mid = next(m["id"] for m in client.get("/api/v1/milestones", headers=a.h()).json() if m["external_id"] == "v1")
+    url = f"/api/v1/milestones/{mid}/baseline"
+    r = client.post(url, json={"due_date": None}, headers=a.h("write"))
+    assert r.status_code == 422 and "no due date to reset the baseline to" in r.text
+    assert client.post(url, json={"due_date": "2026-05-01"}, headers=a.h("write")).status_code == 200
+    for number in (0, 1767225600, 1.5, True):
+        assert client.post(url, json={"due_date": number}, headers=a.h("write")).status_code == 422

@@ -63,7 +63,7 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
         )
         per_event.append(effects)
         for e in effects:
-            if isinstance(e, WorklogUpsert) and not e.complete and e.worklog.external_id.isdigit():
+            if isinstance(e, WorklogUpsert) and not e.complete and _worklog_id(e.worklog.external_id):
                 incomplete[e.worklog.external_id] = None
     fetched = _fetch_worklogs(ctx, list(incomplete)) if incomplete else {}
     outcomes = []
@@ -76,13 +76,18 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
     return outcomes
 
 
+def _worklog_id(ident: str) -> bool:
+    """A Jira worklog id: ASCII digits that fit a 64-bit id ('²'.isdigit() is True too)."""
+    return ident.isascii() and ident.isdigit() and len(ident) <= 18
+
+
 def _completed(
     marker: Effect, fetched: dict[str, dict[str, Any]] | None, source_id: int | None
 ) -> Effect:
     """The stored form of a worklog named by a webhook, from what Jira answered for it."""
     assert isinstance(marker, WorklogUpsert)
     ident = marker.worklog.external_id
-    if not ident.isdigit():
+    if not _worklog_id(ident):
         return Ignored(reason=f"worklog id {ident!r} is not a Jira worklog id; nothing to fetch")
     if fetched is None:
         return Ignored(reason=f"worklog {ident} could not be read: Jira answered 404 to worklog/list")

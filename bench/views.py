@@ -42,6 +42,7 @@ from service.store import rollups  # noqa: E402
 from service.tables import (  # noqa: E402
     Change,
     Milestone,
+    MilestoneChange,
     Organization,
     Person,
     PersonIdentity,
@@ -184,6 +185,25 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
             (r.project_id, r.external_id): r.id
             for r in c.execute(sa.select(M.c.id, M.c.project_id, M.c.external_id).where(M.c.org_id == org))
         }
+        # Their history as the sync keeps it (milestone_change): the first due date and released
+        # flag seen, and the moves that made the current due date differ from the baseline.
+        history = []
+        for r in c.execute(sa.select(M.c.id, M.c.due_date, M.c.baseline_due_date, M.c.released).where(M.c.org_id == org)):
+            first = NOW - timedelta(days=200)
+            history += [
+                {"org_id": org, "milestone_id": r.id, "field": "due_date", "at": first, "old_value": None,
+                 "new_value": r.baseline_due_date.isoformat(), "origin": "first_seen"},
+                {"org_id": org, "milestone_id": r.id, "field": "released", "at": first, "old_value": None,
+                 "new_value": "false", "origin": "first_seen"},
+            ]
+            if r.due_date != r.baseline_due_date:
+                history.append({"org_id": org, "milestone_id": r.id, "field": "due_date", "at": NOW - timedelta(days=30),
+                                "old_value": r.baseline_due_date.isoformat(), "new_value": r.due_date.isoformat(),
+                                "origin": "sync"})
+            if r.released:
+                history.append({"org_id": org, "milestone_id": r.id, "field": "released", "at": NOW - timedelta(days=10),
+                                "old_value": "false", "new_value": "true", "origin": "sync"})
+        _insert(c, MilestoneChange.__table__, history)
         tasks, changes, jira_tasks = [], [], []
         for pi, p in enumerate(projects):
             for t in range(tasks_per_project):

@@ -330,6 +330,9 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         currency=sel.currency,
         bac="the project's budget; a group's BAC is the sum (undefined when a project has none)",
         ac="Σ worklogs started by as_of (hours × rate) + direct costs from mapped cost fields",
+        hours="Σ worklog hours started by as_of on the selection's tasks, archived cards and milestone "
+        "marker cards included (the time was spent, so it is cost); the progress view's spent_seconds "
+        "counts the tasks in scope only, so hours here ≥ spent there by the hours on those cards",
         worklogs="Jira: its worklogs. Trello (no worklogs of its own): each change of a card's hours field "
         "(updateCustomFieldItem, old → new) is (new − old) hours by the member who made it at the action's "
         "time, a decrease a negative correction; hours a card had before its history horizon are one "

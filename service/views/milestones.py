@@ -45,26 +45,34 @@ def _date(text: str | None) -> date | None:
     return date.fromisoformat(text) if text else None
 
 
-def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], as_of: datetime) -> dict[str, Any]:
-    """The row with the due date, released flag, completion and baseline the milestone had at ``as_of``
-    (METRICS.md, Milestones), its slip series up to then, and the rule used for the due date."""
+def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], sel: Selection) -> dict[str, Any]:
+    """The row with the due date, released flag, completion and baseline the milestone had at
+    ``as_of`` (METRICS.md, Milestones), its slip series up to then, and the rule used for the due
+    date. A field whose last recorded change is not after ``as_of`` has its stored value (the
+    last recorded): the usual "as of now" replays nothing."""
+    as_of = sel.as_of
     out = dict(row)
+    for field, entries in history.items():
+        if field == "due_date" or aware(entries[-1][0]) <= as_of:
+            continue
+        value = value_at(entries, as_of)[0]
+        if field == "released":
+            out["released"] = value == "true"
+        elif field == "completed_at":  # a Trello card's completion time moves with its activity
+            out["completed_at"] = datetime.fromisoformat(value) if value else None
+        elif field == "baseline":  # set by a PM
+            out["baseline_due_date"] = _date(value)
     due = history.get("due_date")
-    if due:
-        text, rule = value_at(due, as_of)
-        out["due_date"], out["due_date_rule"] = _date(text), rule
+    if not due:
+        out["due_date_rule"] = "current"  # synced before history was kept
+    elif aware(due[-1][0]) <= as_of:
+        out["due_date_rule"] = "history"
     else:
-        out["due_date_rule"] = "current"  # synced before history was kept, or never had a due date
-    if history.get("released"):
-        out["released"] = value_at(history["released"], as_of)[0] == "true"
-    if history.get("completed_at"):  # a Trello card's completion time moves with its activity
-        done_at = value_at(history["completed_at"], as_of)[0]
-        out["completed_at"] = datetime.fromisoformat(done_at) if done_at else None
-    if history.get("baseline"):
-        out["baseline_due_date"] = _date(value_at(history["baseline"], as_of)[0])
+        text, out["due_date_rule"] = value_at(due, as_of)
+        out["due_date"] = _date(text)
     base = out["baseline_due_date"]
     out["slip_series"] = [
-        {"at": aware(at).isoformat(), "due_date": new, "origin": origin,
+        {"at": at.isoformat(), "due_date": new, "origin": origin,
          "slip_days": (_date(new) - base).days if new and base else None}
         for at, _, new, origin in due or [] if aware(at) <= as_of
     ]
@@ -144,8 +152,8 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     plain = sel if sel.group_by != "person" else _ungrouped(sel)
     counts = rollups.milestone_counts(conn, plain)  # None: counted from the task rows
     rows = queries.milestone_rows(conn, plain, counts)
-    history = queries.milestone_history(conn, sorted({r["id"] for r in rows}))
-    items = [milestone_figures(as_of_row(r, history.get(r["id"], {}), sel.as_of), sel) for r in rows]
+    history = queries.milestone_history(conn, sel, sorted({r["id"] for r in rows}))
+    items = [milestone_figures(as_of_row(r, history.get(r["id"], {}), sel), sel) for r in rows]
     by = sel.group_by
     groups: list[dict[str, Any]] = []
     if by in ("project", "source", "milestone"):

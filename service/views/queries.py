@@ -18,7 +18,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from service.store.sql import chunks, in_list
 from service.tables import MilestoneChange, table
 from service.views.common import add_rows
 from service.views.costs import (
@@ -449,19 +448,22 @@ MC = table(MilestoneChange)
 MilestoneHistory = dict[int, dict[str, list[tuple[Any, str | None, str | None, str]]]]
 
 
-def milestone_history(conn: Connection, ids: list[int]) -> MilestoneHistory:
+def milestone_history(conn: Connection, sel: Selection, ids: list[int]) -> MilestoneHistory:
     """Per milestone id and field: ``[(at, old_value, new_value, origin)]`` in the order recorded
     (``milestone_change``; see ``service.store.records.record_milestone_history``)."""
     out: MilestoneHistory = defaultdict(lambda: defaultdict(list))
-    for part in chunks(ids):
-        q = (
-            sa.select(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.old_value, MC.c.new_value, MC.c.origin)
-            .where(in_list(conn, MC.c.milestone_id, part))
-            .order_by(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.id)
-        )
-        for mid, field, at, old, new, origin in conn.execute(q):
+    if not ids:
+        return out
+    q = sa.select(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.old_value, MC.c.new_value, MC.c.origin).where(
+        MC.c.org_id == sel.org_id)
+    wanted = set(ids)
+    # One read of the organization's rows (a few per milestone) in index order, not a lookup per
+    # 400 ids: the milestones view of 2,500 milestones spent more in the lookups than in the view.
+    for mid, field, at, old, new, origin in conn.execute(q.order_by(MC.c.milestone_id, MC.c.field, MC.c.at, MC.c.id)):
+        if mid in wanted:
             out[mid][field].append((at, old, new, origin))
     return out
+
 
 # --- workload ----------------------------------------------------------------------------------
 

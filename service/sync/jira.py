@@ -148,7 +148,7 @@ class JiraSyncer:
             self._census()
             return
         self.statuses.resume()
-        reread = self.statuses.reread_needed(had_issues=had_issues, from_scratch=mode == "full")
+        reread = self.statuses.reread_needed(had_issues=had_issues)
         changed = self._issues(from_scratch=mode == "full")
         self._worklogs(force=full or changed > 0, from_scratch=mode == "full")
         self._versions(force=full)

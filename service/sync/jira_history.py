@@ -25,7 +25,7 @@ sources synced before status ids were kept (issue 19; VENDOR_FACTS A5, A12).
   issue), its change rows take their ids and categories, the missing ones are added and the
   task's times recomputed. The ``history`` stream holds how far it got (last task id, done,
   total), saved with each batch, so an interrupted sync resumes there; progress is reported as
-  the ``history`` phase. A source backfilled by this code marks it finished at once.
+  the ``history`` phase. A source first synced by this code marks it finished at once.
 """
 
 from __future__ import annotations
@@ -256,12 +256,14 @@ class StatusHistory:
         self.cursors = {**self.cursors, STATUSES_STREAM: None}
 
     # --- the one-time history re-read ---------------------------------------------------
-    def reread_needed(self, *, had_issues: bool, from_scratch: bool) -> bool:
-        """Whether this source's stored history predates status ids (see the module's notes);
-        a source read from scratch by this code is marked done at once."""
+    def reread_needed(self, *, had_issues: bool) -> bool:
+        """Whether this source's stored history predates status ids (see the module's notes): it
+        had issues stored and no finished re-read. A new source, read by this code from the
+        start, is marked done at once. (A ``full`` sync does not make it unneeded: it re-reads the
+        issues, but a stored change row is only inserted once, so old rows would keep no ids.)"""
         if _cursor(self.cursors.get(HISTORY_STREAM)).get("finished"):
             return False
-        if had_issues and not from_scratch:
+        if had_issues:
             return True
         with self.ctx.db.write() as conn:
             set_cursor(conn, self.source_id, HISTORY_STREAM, json.dumps(

@@ -259,13 +259,14 @@ def _as_synced_before(site: Site) -> None:
         c.execute(sa.delete(SS).where(SS.c.source_id == site.source_id, SS.c.stream == "history"))
 
 
-def test_a_source_synced_before_ids_were_kept_is_read_again_once_by_the_next_sync(site: Site):
+@pytest.mark.parametrize("mode", ["incremental", "full"])
+def test_a_source_synced_before_ids_were_kept_is_read_again_once_by_the_next_sync(site: Site, mode: str):
     site.sync("backfill")
     assert _cursor(site.db, site.source_id, "history")["finished"] is True  # read whole already
     _as_synced_before(site)
     assert _coverage(site)[0] < 0.5
     site.state.stats.reset()
-    site.sync()
+    site.sync(mode)  # a full sync too: it re-reads the issues, but stored rows are only inserted once
     tasks = len(site.state.issues)
     if site.dc:
         assert site.count("GET /rest/api/2/issue/") == tasks  # one changelog page per issue

@@ -9,7 +9,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     AnyHttpUrl,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -23,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from mappings.profile import MappingProfile
+from service.timerange import ISO_TEXT, BoundedDate, BoundedDatetime
 
 __all__ = [
     "Text",
@@ -168,7 +168,8 @@ class JiraScope(_In):
 
 class TrelloScope(_In):
     boards: list[Annotated[str, Field(pattern=r"^[0-9a-fA-F]{24}$|^[A-Za-z0-9]{8}$")]] = Field(default_factory=list)
-    history_since: date | AwareDatetime | None = Field(
+    # A datetime first: a date-first union read "2026-03-01T00:00:00-08:00" as the date 2026-03-01.
+    history_since: Annotated[BoundedDatetime | BoundedDate | None, Field(union_mode="left_to_right"), ISO_TEXT] = Field(
         default=None,
         description="How far back a board's first sync reads its action history (a date: from its start, "
         "UTC). Default: the board's whole life. Hours a card had before it are one carried-in worklog. "
@@ -179,7 +180,7 @@ class TrelloScope(_In):
     def _in_the_past(cls, value: date | datetime | None) -> date | datetime | None:
         at = value if isinstance(value, datetime) or value is None else datetime.combine(value, time.min, UTC)
         if at is not None and at > datetime.now(UTC):
-            raise ValueError(f"history_since {value.isoformat()} is in the future; give a past date or time, "  # type: ignore[union-attr]
+            raise ValueError(f"history_since {at.isoformat()} is in the future; give a past date or time, "
                              "or leave it out to read each board's whole history")
         return value
 

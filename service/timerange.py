@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, TypeVar
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator
 from pydantic_core import PydanticCustomError
 
 __all__ = [
@@ -98,3 +98,14 @@ BoundedDatetime = Annotated[datetime, AfterValidator(_bounded)]
 BoundedDate = Annotated[date, AfterValidator(_in_range)]
 """A date a client sets (a project's planned start and end, a rate's first day), in range: the
 budget view counts working days and steps through days from it, which overflowed at 0001/9999."""
+
+
+def _text(value: object) -> object:
+    """Dates and times are ISO 8601 text: pydantic would read a number as seconds since 1970."""
+    if value is not None and not isinstance(value, (str, date)):
+        raise PydanticCustomError("date_text", "a date or time is ISO 8601 text, e.g. 2026-05-01")
+    return value
+
+
+ISO_TEXT = BeforeValidator(_text)
+"""Put in an ``Annotated`` date or datetime a client sends: refuses numbers and other types."""

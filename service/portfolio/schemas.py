@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from service.ids import Id
 from service.schemas import LongText, Text
-from service.timerange import RANGE_TEXT, BoundedDate
+from service.timerange import ISO_TEXT, RANGE_TEXT, BoundedDate
 
 __all__ = [
     "Currency",
@@ -190,15 +190,8 @@ class OrganizationPublic(BaseModel):
     default_hourly_rate: float | None
 
 
-def _date_text(value: object) -> object:
-    """A date is given as "YYYY-MM-DD" text: a number would be read as seconds since 1970."""
-    if value is not None and not isinstance(value, (str, date)):
-        raise ValueError("a date is text in the form YYYY-MM-DD")
-    return value
-
-
 class MilestoneBaseline(_In):
-    due_date: Annotated[BoundedDate | None, BeforeValidator(_date_text)] = Field(
+    due_date: Annotated[BoundedDate | None, ISO_TEXT] = Field(
         description=f"The baseline due date slip is measured against ({RANGE_TEXT}); null resets it to the "
         "milestone's current due date. Syncs never move a baseline; every change is kept in its history.",
     )

@@ -251,11 +251,15 @@ def test_hours_from_before_the_horizon_are_one_carried_in_entry_recomputed_when_
 def test_a_horizon_in_the_future_or_without_a_zone_is_refused_with_the_reason():
     body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t"}}
     for bad, words in (("2999-01-01", "is in the future"), ("2025-01-01T10:00:00", "date"),
-                       ("soon", "date")):
+                       ("soon", "date"), ("0001-01-01T05:00:00+14:00", "from 1970-01-01"),
+                       (5, "ISO 8601 text")):
         with pytest.raises(ValidationError, match=words):
             SourceCreate.model_validate({**body, "scope": {"history_since": bad}})
     ok = SourceCreate.model_validate({**body, "scope": {"history_since": "2025-01-01"}})
     assert ok.scope is not None and ok.scope.model_dump(exclude_none=True)["history_since"] == "2025-01-01"
+    # A midnight with an offset is that instant, not the UTC date (a date-first union lost the offset).
+    west = SourceCreate.model_validate({**body, "scope": {"history_since": "2026-03-01T00:00:00-08:00"}})
+    assert west.scope is not None and west.scope.model_dump()["history_since"] == "2026-03-01T00:00:00-08:00"
 
 
 # --- sources synced before histories were read --------------------------------------------------

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from sandbox.jira import JiraConfig, JiraState, generate, start
+from sandbox.jira.limits import FaultRule
 from sandbox.jira.mutations import transition_issue
 from sandbox.jira.records import ISSUE_TYPE_BY_NAME, STATUSES
 from service.db import Database
@@ -174,6 +175,20 @@ def test_truncated_changelogs_are_completed_with_one_bulk_read_per_page(cloud: S
     assert site.count("GET /rest/api/3/issue/") == 0  # no request per issue
     assert run.api_calls == sum(site.requests().values())
     assert _coverage(site)[0] >= 0.95
+
+
+def test_without_bulk_changelog_or_status_catalogue_the_sync_reads_per_issue_and_by_name(cloud: Site):
+    site = cloud
+    site.state.configure(search_changelog_cap=1)
+    site.state.faults.rules.append(FaultRule(status=404, count=1, path="/changelog/bulkfetch"))
+    site.state.faults.rules.append(FaultRule(status=404, count=1, path="/rest/api/3/status"))
+    truth = _truth_rows(site.state)
+    site.sync("backfill")
+    rows = _status_rows(site.db, site.source_id)
+    assert set(rows) >= set(truth)  # every history, read issue by issue after the 404
+    truncated = sum(1 for i in site.state.issues.values() if len(i.histories or []) > 1)
+    assert site.count("GET /rest/api/3/issue/") == truncated and site.count(BULK) == 1
+    assert _site_info(site.db, site.source_id)["statuses"] == {}
 
 
 # --- the catalogue changes --------------------------------------------------------------------

@@ -154,6 +154,9 @@ class JiraSyncer:
         self._versions(force=full)
         if reread:
             self.statuses.reread(self._map)
+        if self.statuses.requests:
+            log.info("jira.status_history source=%s requests=%s (catalogue, changelog reads)", self.source_id,
+                     self.statuses.requests)
 
     # --- site info: deployment, user time zone, custom field ids ---------------------
     def _refresh_site(self, force: bool) -> None:

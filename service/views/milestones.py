@@ -46,37 +46,37 @@ def _date(text: str | None) -> date | None:
 
 
 def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], sel: Selection) -> dict[str, Any]:
-    """The row with the due date, released flag, completion and baseline the milestone had at
-    ``as_of`` (METRICS.md, Milestones), its slip series up to then, and the rule used for the due
-    date. A field whose last recorded change is not after ``as_of`` has its stored value (the
-    last recorded): the usual "as of now" replays nothing."""
+    """``row`` (changed in place) with the due date, released flag, completion and baseline the
+    milestone had at ``as_of`` (METRICS.md, Milestones), its slip series up to then, and the rule
+    used for the due date. A field whose last recorded change is not after ``as_of`` keeps its
+    stored value (the last recorded): the usual "as of now" replays nothing."""
     as_of = sel.as_of
-    out = dict(row)
     for field, entries in history.items():
         if field == "due_date" or aware(entries[-1][0]) <= as_of:
             continue
         value = value_at(entries, as_of)[0]
         if field == "released":
-            out["released"] = value == "true"
+            row["released"] = value == "true"
         elif field == "completed_at":  # a Trello card's completion time moves with its activity
-            out["completed_at"] = datetime.fromisoformat(value) if value else None
+            row["completed_at"] = datetime.fromisoformat(value) if value else None
         elif field == "baseline":  # set by a PM
-            out["baseline_due_date"] = _date(value)
-    due = history.get("due_date")
+            row["baseline_due_date"] = _date(value)
+    due = history.get("due_date") or []
     if not due:
-        out["due_date_rule"] = "current"  # synced before history was kept
+        row["due_date_rule"] = "current"  # synced before history was kept
     elif aware(due[-1][0]) <= as_of:
-        out["due_date_rule"] = "history"
+        row["due_date_rule"] = "history"
     else:
-        text, out["due_date_rule"] = value_at(due, as_of)
-        out["due_date"] = _date(text)
-    base = out["baseline_due_date"]
-    out["slip_series"] = [
+        text, row["due_date_rule"] = value_at(due, as_of)
+        row["due_date"] = _date(text)
+        due = [e for e in due if aware(e[0]) <= as_of]
+    base = row["baseline_due_date"]
+    row["slip_series"] = [
         {"at": at.isoformat(), "due_date": new, "origin": origin,
-         "slip_days": (_date(new) - base).days if new and base else None}
-        for at, _, new, origin in due or [] if aware(at) <= as_of
+         "slip_days": (date.fromisoformat(new) - base).days if new and base else None}
+        for at, _, new, origin in due
     ]
-    return out
+    return row
 
 
 def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:

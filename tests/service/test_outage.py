@@ -378,6 +378,7 @@ def test_the_waiters_of_a_shared_source_lookup_get_the_outage_not_a_bare_socket_
     """The outage test once saw a 500: concurrent webhooks share one source lookup, and its
     waiters received the refused connection without the driver's frames that classify it."""
     import asyncio
+    import concurrent.futures
 
     from service.ingest.receive import SourceCache
     from service.outage import is_database_unavailable
@@ -396,7 +397,9 @@ def test_the_waiters_of_a_shared_source_lookup_get_the_outage_not_a_bare_socket_
         got = await asyncio.gather(*(cache.get(None, 7) for _ in range(5)), return_exceptions=True)  # type: ignore[arg-type]
         return [g for g in got if isinstance(g, BaseException)]
 
-    errors = asyncio.run(main())
+    # In a thread of its own: a test before this one may leave this thread's event loop running.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        errors = pool.submit(lambda: asyncio.run(main())).result()
     assert len(errors) == 5 and all(is_database_unavailable(e) for e in errors), errors
     # A socket refused outside the driver (a connector's call) is still no outage.
     assert not is_database_unavailable(ConnectionRefusedError(111, "Connection refused"))

@@ -31,7 +31,7 @@ from mappings.trello.documents import (
     effects_from_document,
     effects_from_webhook,
 )
-from mappings.trello.values import created_at_from_id, local_date, parse_datetime
+from mappings.trello.values import created_at_from_id, is_board_id, local_date, parse_datetime
 from mappings.trello.worklogs import (
     CARRIED_IN_SUFFIX,
     card_hours_seconds,
@@ -53,6 +53,7 @@ __all__ = [
     "list_category",
     "label_names_of",
     "created_at_from_id",
+    "is_board_id",
     "parse_datetime",
     "local_date",
     "custom_field_updates",

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 __all__ = [
     "created_at_from_id",
+    "is_board_id",
     "parse_datetime",
     "local_date",
     "zone",
@@ -28,6 +29,15 @@ __all__ = [
 
 _SHORT_LINK = re.compile(r"/c/([A-Za-z0-9]+)")
 _ID_PREFIX = re.compile(r"[0-9a-fA-F]{8}")
+
+
+_FULL_ID = re.compile(r"[0-9a-fA-F]{24}")
+
+
+def is_board_id(value: Any) -> bool:
+    """A full Trello id (24 hex digits), not a short link (8 letters and digits, which may
+    happen to be hex: ``created_at_from_id`` would read a time from one)."""
+    return isinstance(value, str) and _FULL_ID.fullmatch(value) is not None
 
 
 def created_at_from_id(trello_id: str) -> datetime:

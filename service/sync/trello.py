@@ -23,9 +23,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from connectors.errors import Fatal
 from connectors.trello.client import BATCH_SIZE, TrelloClient
 from mappings.model import DeletedReason, Effect, TaskDelete
-from mappings.trello import BoardContext, parse_datetime
+from mappings.trello import BoardContext, is_board_id, parse_datetime
 from service import store
 from service.settings import Settings
 from service.sources import SourceSecrets
@@ -124,7 +125,7 @@ class TrelloSyncer:
     def _boards(self) -> list[str]:
         scope = self.source.scope or {}
         if scope.get("boards"):
-            return list(scope["boards"])
+            return self._board_ids([str(b) for b in scope["boards"]])
         site = dict(self.source.site_info or {})
         if not site.get("boards"):
             site["boards"] = [b["id"] for b in self.client.boards("open")]
@@ -137,6 +138,42 @@ class TrelloSyncer:
             )
             self.source.site_info = site
         return list(site["boards"])
+
+    def _board_ids(self, named: list[str]) -> list[str]:
+        """The full ids of the scope's boards: a board may be named by its 8-character short
+        link (its URL's), but the horizon is read from the full id and the streams, the cards'
+        ``idBoard`` and the webhooks' actions use it. A short link is resolved once (one board
+        request) and kept in ``site_info["board_ids"]``, where the webhook handler's
+        ``mirrored_boards`` finds it; streams a sync kept under the short link move to the id."""
+        site = dict(self.source.site_info or {})
+        known: dict[str, str] = dict(site.get("board_ids") or {})
+        missing = [b for b in named if not is_board_id(b) and b not in known]
+        for short in missing:
+            board = self.client.board(short, lists=None, customFields=None, labels=None, members=None)
+            if not is_board_id(board.get("id")):
+                raise Fatal(f"Trello board {short!r} answered without a board id")
+            known[short] = board["id"]
+        if missing:
+            site["board_ids"] = known
+            set_source_status(
+                self.ctx.db, self.source_id, self.source.status, self.source.status_reason, site_info=site
+            )
+            self.source.site_info = site
+            self._rekey_streams({s: known[s] for s in missing})
+        return list(dict.fromkeys(known.get(b, b) for b in named))
+
+    def _rekey_streams(self, ids: dict[str, str]) -> None:
+        moved: dict[str, str | None] = {}
+        for short, full in ids.items():
+            for kind in ("actions", "board", "history"):
+                old, new = f"{kind}:{short}", f"{kind}:{full}"
+                if self.cursors.get(old) and not self.cursors.get(new):
+                    moved[new] = self.cursors[old]
+        if moved:
+            with self.ctx.db.write() as conn:
+                for stream, cursor in moved.items():
+                    set_cursor(conn, self.source_id, stream, cursor)
+            self.cursors.update(moved)
 
     def _only(self, board_id: str, ctx: BoardContext) -> Any:
         # The context for a re-fetched card: this board's; a card now on another mirrored

@@ -102,9 +102,10 @@ def mirrored_boards(source: Any) -> set[str] | None:
     """The boards this source mirrors: its scope, else the boards found at the first sync;
     None when not known yet (then every board the token sees counts as mirrored)."""
     scope = source.scope or {}
-    if scope.get("boards"):
-        return set(scope["boards"])
     site = source.site_info or {}
+    if scope.get("boards"):  # a board named by its short link: the id the sync resolved it to
+        ids = site.get("board_ids") or {}
+        return {str(b) for b in scope["boards"]} | {ids[b] for b in scope["boards"] if b in ids}
     return set(site["boards"]) if site.get("boards") else None
 
 

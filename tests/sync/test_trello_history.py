@@ -338,3 +338,33 @@ def test_cycle_time_is_known_and_trello_hours_are_costed_where_progress_shows_th
             assert float(labour) == pytest.approx(budget_hours * 80, abs=1)
     finally:
         site.close()
+
+
+# --- defects from the second review ---------------------------------------------------------------
+
+
+def test_a_board_named_by_its_short_link_syncs_under_its_full_id(db: Database, tmp_path: Path):
+    from service.sync.trello_boards import mirrored_boards
+    from service.tables import Source
+
+    site = Site(db, tmp_path, cards=8, seed=3)
+    try:
+        (board,) = site.boards
+        short = site.state.boards[board].short_link
+        assert short != board
+        site.boards = [short]  # the scope names the board as its URL does
+        _, source = site.source()
+        site.sync(source)  # failed in default_horizon: "not a Trello id"
+        state = history_state(db, source, board)
+        assert state is not None and state["done"] and history_state(db, source, short) is None
+        assert spent_by_card(db, source)  # the cards are stored
+        with db.read() as c:
+            streams = set(c.execute(sa.select(SS.c.stream).where(SS.c.source_id == source)).scalars())
+            src = c.execute(sa.select(table(Source)).where(table(Source).c.id == source)).one()
+        assert {f"actions:{board}", f"board:{board}"} <= streams and not any(short in s for s in streams)
+        assert src.site_info["board_ids"] == {short: board}
+        assert board in (mirrored_boards(src) or set())  # webhooks name the full id
+        run = site.sync(source, "incremental")
+        assert run.api_calls == 1  # resolved once: the poll alone
+    finally:
+        site.close()

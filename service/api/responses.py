@@ -305,7 +305,7 @@ class MilestonesRow(_Row):
 
 
 class SlipPoint(BaseModel):
-    at: datetime
+    on: date | None = Field(description="The day the due date was recorded, in the organization's time zone.")
     due_date: date | None
     origin: str = Field(description="first_seen | sync")
     slip_days: int | None = Field(description="This due date − the baseline at as_of, in days.")

@@ -15,7 +15,7 @@ from sqlalchemy.engine import Connection
 from service.views import queries, rollups
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import TRAILING_DAYS, forecast_finish, milestone_flags, slip_days
-from service.views.selection import Selection, aware, group_names
+from service.views.selection import Selection, group_names
 
 __all__ = ["milestones_view", "milestone_figures", "milestone_counts"]
 
@@ -26,19 +26,19 @@ def _completed(released: bool, completed_at: datetime | None, as_of: datetime) -
     return bool(released)
 
 
-Entry = tuple[Any, str | None, str | None, str]  # (at, old_value, new_value, origin)
+Entry = queries.MilestoneEntry  # (recorded by as_of, local day, old value, new value, origin)
 
 
-def value_at(entries: list[Entry], as_of: datetime) -> tuple[str | None, str]:
+def value_at(entries: list[Entry]) -> tuple[str | None, str]:
     """A field's value at ``as_of`` from its recorded history, and the rule that gave it:
     ``history`` (the last value recorded by then) or ``earliest_known`` (``as_of`` is before
     taskhub first recorded the field: its first recorded value, the earliest known)."""
-    before = [e for e in entries if aware(e[0]) <= as_of]
+    before = [e for e in entries if e[0]]
     if before:
-        return before[-1][2], "history"
+        return before[-1][3], "history"
     first = entries[0]
     # A PM's baseline replaced an implicit one (the first due date seen): before it, the old value.
-    return (first[1], "history") if first[3] == "pm" else (first[2], "earliest_known")
+    return (first[2], "history") if first[4] == "pm" else (first[3], "earliest_known")
 
 
 def _date(text: str | None) -> date | None:
@@ -50,11 +50,10 @@ def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], sel: Selecti
     milestone had at ``as_of`` (METRICS.md, Milestones), its slip series up to then, and the rule
     used for the due date. A field whose last recorded change is not after ``as_of`` keeps its
     stored value (the last recorded): the usual "as of now" replays nothing."""
-    as_of = sel.as_of
     for field, entries in history.items():
-        if field == "due_date" or aware(entries[-1][0]) <= as_of:
+        if field == "due_date" or entries[-1][0]:
             continue
-        value = value_at(entries, as_of)[0]
+        value = value_at(entries)[0]
         if field == "released":
             row["released"] = value == "true"
         elif field == "completed_at":  # a Trello card's completion time moves with its activity
@@ -64,17 +63,17 @@ def as_of_row(row: dict[str, Any], history: dict[str, list[Entry]], sel: Selecti
     due = history.get("due_date") or []
     if not due:
         row["due_date_rule"] = "current"  # synced before history was kept
-    elif aware(due[-1][0]) <= as_of:
+    elif due[-1][0]:
         row["due_date_rule"] = "history"
     else:
-        text, row["due_date_rule"] = value_at(due, as_of)
+        text, row["due_date_rule"] = value_at(due)
         row["due_date"] = _date(text)
-        due = [e for e in due if aware(e[0]) <= as_of]
+        due = [e for e in due if e[0]]
     base = row["baseline_due_date"]
     row["slip_series"] = [
-        {"at": at.isoformat(), "due_date": new, "origin": origin,
+        {"on": on.isoformat() if on else None, "due_date": new, "origin": origin,
          "slip_days": (date.fromisoformat(new) - base).days if new and base else None}
-        for at, _, new, origin in due
+        for _, on, _, new, origin in due
     ]
     return row
 
@@ -192,7 +191,8 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         due_date="the due date the milestone had at as_of: the last recorded by then (due_date_rule "
         "'history'); before taskhub first recorded it, the earliest known ('earliest_known'); for a "
         "milestone with no recorded history, the current one ('current')",
-        slip_series="each due date recorded up to as_of, with its time and slip against the baseline at as_of",
+        slip_series="each due date recorded up to as_of, with the day it was recorded (organization time zone) "
+        "and its slip against the baseline at as_of",
         percent_complete="done tasks / tasks of the milestone in scope",
     )
     return envelope(

@@ -44,6 +44,7 @@ __all__ = [
     "is_hours_change",
     "hours_seconds",
     "worklog_from_action",
+    "hours_after",
     "worklog_effects",
     "worklogs_from_history",
     "card_hours_seconds",
@@ -148,6 +149,20 @@ def worklog_from_action(
         created_at=at,
         updated_at=at,  # actions never change: the action's time is the version
     )
+
+
+def hours_after(action: Any, ctx: BoardContext, profile: MappingProfile) -> tuple[str, int] | None:
+    """``(card id, seconds)``: the card's hours value right after an hours change (0 when it
+    was emptied); None for any other action or one that names no card."""
+    if not is_hours_change(action, ctx, profile):
+        return None
+    data = as_dict(action.get("data"))
+    card_id = as_str(as_dict(data.get("card")).get("id")) or as_str(
+        as_dict(data.get("customFieldItem")).get("idModel")
+    )
+    if card_id is None:
+        return None
+    return card_id, hours_seconds(as_dict(data.get("customFieldItem")), _definition(data, ctx))
 
 
 def worklog_effects(

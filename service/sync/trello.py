@@ -5,8 +5,10 @@ with lists / custom field definitions / labels / members nested, and every card
 (``/cards/all`` with ``customFieldItems``) — three requests — then the board's action
 history back to its horizon, one filtered 1,000-action page a request, resumable
 (``service/sync/trello_history.py``): the change history and the hours worklogs, from
-which the cards' started/completed times and carried-in hours come. A board synced
-before the history existed gets it read once, after its next poll. Incremental: the
+which the cards' started/completed times and carried-in hours come. A backfill whose history
+is already read (a full sync) and the census read the actions since the last poll first (one
+filtered request, normally), so hours changed since are worklogs, not carried-in hours. A
+board synced before the history existed gets it read once, after its next poll. Incremental: the
 board's actions since the cursor (one request when nothing changed), the set of
 cards they touch re-fetched through ``/batch`` (10 per call) or the whole card
 list when most changed; ``deleteCard`` tombstones; structural actions (list
@@ -43,7 +45,7 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
-from service.sync.trello_history import BoardHistory, HistoryState, horizon_for, load_history
+from service.sync.trello_history import BoardHistory, HistoryState, Seen, horizon_for, load_history
 from service.tables import Source, Task, stored_id, table, utcnow
 
 __all__ = [
@@ -183,8 +185,10 @@ class TrelloSyncer:
     # --- backfill -------------------------------------------------------------------------
     def _backfill(self, board_id: str) -> None:
         state = load_history(self.cursors, board_id)
-        if state is not None and not state.done and state.top:
-            top = state.top  # resuming a history: what came after its start is the poll's
+        resuming = state is not None and not state.done and bool(state.top)
+        if resuming:
+            assert state is not None and state.top
+            top = state.top  # resuming a history: what came after its start is read as its head
         else:
             newest = self.client.actions(board_id, limit=1)
             top = newest[0]["id"] if newest else ""
@@ -195,11 +199,24 @@ class TrelloSyncer:
         )
         name = board.get("name") or board_id
         self.ctx.recorder.items_seen += len(cards)
+        ids = {c["id"] for c in cards}
         if state is None or not state.done:
+            # a fresh read starts at the newest action (after the card fetch); a resumed one
+            # goes on with the older pages, then reads what came after its start
+            seen = Seen(floor=top or None)
             state = self.history.read(
-                board_id, ctx, state or self._new_history(board_id, top), {c["id"] for c in cards}, name
+                board_id, ctx, state or self._new_history(board_id, top), ids, name, seen
             )
-        effects = self.history.settle(cards, ctx, state, read_after=top or None)
+            if resuming:
+                self.history.read_head(board_id, ctx, state, seen, ids)
+        else:
+            # the history was read by an earlier run (a full sync, or a run that died after
+            # it): what happened since the last poll, or the history's start, is read first,
+            # or a member's hours changes there would only show as carried-in hours
+            since = self.cursors.get(f"actions:{board_id}") or state.top
+            seen = Seen(floor=since or None)
+            self.history.read_head(board_id, ctx, state, seen, ids)
+        effects = self.history.settle(cards, ctx, state, seen=seen)
         self._apply(board_id, board, ctx, effects, top)
         self.ctx.progress(f"cards {name}", len(cards), len(cards))
 
@@ -216,14 +233,16 @@ class TrelloSyncer:
         cursor = all_cursors(self.ctx.db, self.source_id).get(f"actions:{board_id}") or None
         ctx = self._context(board_id)
         cards = self._stored_cards(board_id)
+        seen = Seen(floor=cursor)  # the stored cards hold what the polls read, up to the cursor
         state = self.history.read(
             board_id,
             ctx,
             state or self._new_history(board_id, cursor),
             {c["id"] for c in cards},
             ctx.board_name or board_id,
+            seen,
         )
-        effects = self.history.settle(cards, ctx, state, read_after=cursor)
+        effects = self.history.settle(cards, ctx, state, seen=seen)
         with self.ctx.db.write() as conn:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_changed += stats.changed + stats.deleted
@@ -376,13 +395,13 @@ class TrelloSyncer:
             effects += card_upserts(stale, self._context(board_id), self.profile, self.source_id)
         state = load_history(self.cursors, board_id)
         if state is not None and state.done:  # a card's hours its worklogs do not explain
-            effects += self.history.settle(
-                cards,
-                self._context(board_id),
-                state,
-                read_after=self.cursors.get(f"actions:{board_id}") or None,
-                upserts=False,
-            )
+            # what happened since the last poll is read first (normally one request; the poll
+            # reads it again and stores each row once), or an hours change not polled yet
+            # would be carried in here and logged again by the poll
+            ctx = self._context(board_id)
+            seen = Seen(floor=self.cursors.get(f"actions:{board_id}") or state.top)
+            self.history.read_head(board_id, ctx, state, seen, set(live))
+            effects += self.history.settle(cards, ctx, state, seen=seen, upserts=False)
         with self.ctx.db.write() as conn:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_seen += len(live)

@@ -17,18 +17,22 @@ Derived per card (``settle``):
 
 - ``started_at``: its first entry into an in-progress list, ``completed_at`` (a card done
   now): its last entry into a done list, from the stored change rows;
-- the carried-in entry: its hours field now minus what its stored hours-change worklogs
-  explain — those from the horizon up to the card's version (the later of its
-  ``dateLastActivity`` and the newest action read before the card), one worklog at the
-  horizon with no author, replaced by its external id when the card's hours and its
-  worklogs disagree (a census, a full re-read), deleted when nothing is left to carry.
+- the carried-in entry: its hours minus what its stored hours-change worklogs explain,
+  both as of the newest action read (``Seen``): every action after the last one known
+  before the card list was fetched (the history's start, the actions cursor) is read and
+  stored first — the history itself, or its head (``read_head``: a resumed history, a full
+  sync, a run that died after its history, the census) — so a change made before or after
+  the card fetch, whether or not Trello moved the card's ``dateLastActivity``, is a worklog
+  and never also carried in. One worklog at the horizon with no author, replaced by its
+  external id when the card's hours and its worklogs disagree (a census, a full re-read),
+  deleted when nothing is left to carry.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
 
@@ -51,8 +55,8 @@ from mappings.trello import (
     action_author,
     card_hours_seconds,
     carried_in_worklog,
-    created_at_from_id,
     default_horizon,
+    hours_after,
     list_category,
     map_action,
     parse_datetime,
@@ -71,6 +75,7 @@ from service.tables import table, utcnow
 __all__ = [
     "HISTORY_FILTER",
     "HistoryState",
+    "Seen",
     "history_stream",
     "load_history",
     "horizon_for",
@@ -98,6 +103,42 @@ HISTORY_FILTER = ",".join(
 _ENTRIES = {"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard"}
 
 C, W = table(ChangeRow), table(WorklogRow)
+
+
+@dataclass
+class Seen:
+    """What a run read of a board's actions, for settling a card list against it.
+
+    ``floor``: the card list holds every change up to this action id (it was read before
+    the cards were fetched); every action after it, up to ``newest``, was read in this run
+    and its worklogs and change rows stored (those up to ``floor`` were stored before).
+    ``hours``: per card, its hours value right after its newest hours change in
+    (``floor``, ``newest``], with that change's id. So a card's hours as of ``newest`` are
+    ``hours`` where it has an entry, else the card list's value, and the worklogs that
+    explain them are those with an id up to ``newest`` — whatever Trello does to a card's
+    ``dateLastActivity``, and whether a change came before or after the card fetch.
+    """
+
+    floor: str | None
+    newest: str | None = None
+    hours: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.newest = self.newest or self.floor
+
+    def note(self, actions: Iterable[dict[str, Any]], ctx: BoardContext, profile: MappingProfile) -> None:
+        for action in actions:
+            action_id = action.get("id") if isinstance(action, dict) else None
+            if not isinstance(action_id, str) or (self.floor is not None and action_id <= self.floor):
+                continue
+            if self.newest is None or action_id > self.newest:
+                self.newest = action_id
+            after = hours_after(action, ctx, profile)
+            if after is not None:
+                card, seconds = after
+                known = self.hours.get(card)
+                if known is None or action_id > known[0]:
+                    self.hours[card] = (action_id, seconds)
 
 
 def history_stream(board_id: str) -> str:
@@ -225,17 +266,25 @@ class BoardHistory:
         return load_history(all_cursors(self.db, self.source_id), board_id)
 
     def read(
-        self, board_id: str, ctx: BoardContext, state: HistoryState, cards: set[str] | None, label: str
+        self,
+        board_id: str,
+        ctx: BoardContext,
+        state: HistoryState,
+        cards: set[str] | None,
+        label: str,
+        seen: Seen | None = None,
     ) -> HistoryState:
         """Read (or go on reading) the board's history back to the horizon, one filtered
         1,000-action page a request, storing each page's changes and worklogs with the
-        stream's new position. Returns the final state (``done``)."""
-        since = None if state.horizon_at <= default_horizon(board_id) else _iso_z(state.horizon_at)
+        stream's new position (noted in ``seen``). Returns the final state (``done``)."""
+        since = self._since(board_id, state)
         pages = self.client.iter_actions(board_id, since, filter=HISTORY_FILTER, before=state.before)
         read = 0
         for p in pages:
             if state.top is None and p.actions:
                 state.top = p.actions[0]["id"]
+            if seen is not None:
+                seen.note(p.actions, ctx, self.profile)
             changes, worklogs = history_effects(p.actions, ctx, self.profile, self.source_id, cards)
             state.before = p.before or state.before
             state.done = p.is_last
@@ -249,6 +298,32 @@ class BoardHistory:
             self.renew()
         return state
 
+    def read_head(
+        self,
+        board_id: str,
+        ctx: BoardContext,
+        state: HistoryState,
+        seen: Seen,
+        cards: set[str] | None,
+    ) -> None:
+        """Read the board's actions after ``seen.floor`` (normally one filtered request) and
+        store their changes and worklogs, as the history does: what came after the history's
+        start or the last poll is known before cards are settled against it (a poll reading
+        the same actions later stores each row once)."""
+        since = seen.floor or self._since(board_id, state)
+        for p in self.client.iter_actions(board_id, since, filter=HISTORY_FILTER):
+            seen.note(p.actions, ctx, self.profile)
+            changes, worklogs = history_effects(p.actions, ctx, self.profile, self.source_id, cards)
+            with self.db.write() as conn:
+                insert_changes(conn, change_rows(self.org_id, self.source_id, changes))
+                store.upsert_worklogs(conn, self.org_id, self.source_id, worklogs)
+            self.actions_read += len(p.actions)
+            self.renew()
+
+    @staticmethod
+    def _since(board_id: str, state: HistoryState) -> str | None:
+        return None if state.horizon_at <= default_horizon(board_id) else _iso_z(state.horizon_at)
+
     # --- settling cards against the stored history ----------------------------------------
     def settle(
         self,
@@ -256,13 +331,13 @@ class BoardHistory:
         ctx: BoardContext,
         state: HistoryState | None,
         *,
-        read_after: str | None,
+        seen: Seen,
         upserts: bool = True,
     ) -> list[Effect]:
         """The cards' upserts with ``started_at``/``completed_at`` from the stored history
         (``upserts``), and their carried-in entries where they disagree with what is stored;
         nothing from the history while the board's history is not read (``state`` not done).
-        ``read_after``: the newest action id read before the cards were."""
+        ``seen``: what was read around the card list (``Seen``)."""
         effects = card_upserts(cards, ctx, self.profile, self.source_id) if upserts else []
         if state is None or not state.done:
             return effects
@@ -275,7 +350,7 @@ class BoardHistory:
                     e.task.started_at = started
                 if completed is not None and e.task.status_category is StatusCategory.done:
                     e.task.completed_at = completed
-        return effects + self._carried_in(cards, ctx, state.horizon_at, ids, read_after)
+        return effects + self._carried_in(cards, ctx, state.horizon_at, ids, seen)
 
     def _dates(self, ids: list[str]) -> dict[str, tuple[datetime | None, datetime | None]]:
         is_status = C.c.field == "status"
@@ -299,10 +374,10 @@ class BoardHistory:
         ctx: BoardContext,
         horizon: datetime,
         ids: list[str],
-        read_after: str | None,
+        seen: Seen,
     ) -> list[Effect]:
-        floor = _id_time(read_after)
-        logged: dict[str, list[tuple[datetime, int]]] = {}
+        upto = seen.newest
+        logged: dict[str, int] = {}
         carried: dict[str, int] = {}
         with self.db.read() as conn:
             for part in _chunks(ids):
@@ -312,21 +387,19 @@ class BoardHistory:
                 for ext, wid, started, seconds, is_carried in conn.execute(q):
                     if is_carried or wid.endswith(CARRIED_IN_SUFFIX):
                         carried[ext] = carried.get(ext, 0) + int(seconds)
-                    else:
-                        logged.setdefault(ext, []).append((_aware(started) or horizon, int(seconds)))
+                    elif (_aware(started) or horizon) >= horizon and (upto is None or wid <= upto):
+                        # an hours change up to what was read (a worklog's id is its action's)
+                        logged[ext] = logged.get(ext, 0) + int(seconds)
         out: list[Effect] = []
         now = utcnow()
         for card in cards:
             card_id = card.get("id") if isinstance(card, dict) else None
             if not isinstance(card_id, str):
                 continue
-            # the card's version: what it holds was logged by then (VENDOR_FACTS B5: ids are times)
-            known = [t for t in (parse_datetime(card.get("dateLastActivity")), floor) if t is not None]
-            version = max(known) if known else None
-            explained = sum(
-                s for at, s in logged.get(card_id, []) if at >= horizon and (version is None or at <= version)
-            )
-            hours = card_hours_seconds(card, ctx, self.profile)
+            explained = logged.get(card_id, 0)
+            # the card's hours as of ``upto``: after its newest change read, else the card list's
+            known = seen.hours.get(card_id)
+            hours = known[1] if known is not None else card_hours_seconds(card, ctx, self.profile)
             if hours - explained == carried.get(card_id, 0):
                 continue  # the card's hours and its worklogs agree
             entry = carried_in_worklog(card_id, hours, explained, horizon, source_id=self.source_id, as_of=now)
@@ -346,13 +419,6 @@ def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def _id_time(action_id: str | None) -> datetime | None:
-    try:
-        return created_at_from_id(action_id) if action_id else None
-    except ValueError:
-        return None
 
 
 def _iso_z(at: datetime) -> str:

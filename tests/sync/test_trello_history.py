@@ -155,11 +155,12 @@ def test_a_history_of_several_pages_resumes_where_an_interrupted_run_stopped(big
     monkeypatch.setattr(TrelloClient, "actions", real)
 
     calls: list[str | None] = []
+    heads: list[str | None] = []
 
     def counted(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
                 filter: Any = None) -> Any:  # noqa: A002
         if filter == HISTORY_FILTER:
-            calls.append(before)
+            (heads if since and not before else calls).append(since if since and not before else before)
             assert limit == 1000
         return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
 
@@ -167,18 +168,21 @@ def test_a_history_of_several_pages_resumes_where_an_interrupted_run_stopped(big
     progress: list[tuple[str, int, int | None]] = []
     run = big.sync(source, progress=lambda phase, done, total: progress.append((phase, done, total)))
     assert calls[0] == stopped["before"] and len(calls) == 2  # the two pages left, not the first again
-    assert run.api_calls == 2 + 2  # board and cards, then those two pages (no newest: the run resumes)
+    assert heads == [stopped["top"]]  # then what came after the history's start, in one request
+    assert run.api_calls == 2 + 2 + 1  # board and cards, those two pages, the head (no newest: the run resumes)
     assert any(p.startswith("history ") for p, _, _ in progress)
     assert history_state(big.db, source, board)["done"]  # type: ignore[index]
     # the same history as a run that was never interrupted
     assert changes_of(big.db, source) == changes_of(big.db, reference)
     assert [(w.external_id, w.seconds) for w in worklogs_of(big.db, source)] == [
         (w.external_id, w.seconds) for w in worklogs_of(big.db, reference)]
-    # and read once: the next polls read no history
+    # and read once: the next polls read no history; a full sync reads only what came after
+    # the last poll (one request), so hours changed since are worklogs, not carried-in hours
     calls.clear()
+    heads.clear()
     big.sync(source, "incremental")
     big.sync(source, "full")
-    assert calls == []
+    assert calls == [] and len(heads) == 1
 
 
 # --- hours up, down and to empty -------------------------------------------------------------
@@ -368,3 +372,121 @@ def test_a_board_named_by_its_short_link_syncs_under_its_full_id(db: Database, t
         assert run.api_calls == 1  # resolved once: the poll alone
     finally:
         site.close()
+
+
+def _hours_field(site: Site, board: str) -> str:
+    return next(cf.id for cf in site.state.boards[board].custom_fields.values() if cf.name == HOURS)
+
+
+def _card_without_hours(site: Site, board: str, field: str) -> Any:
+    return next(c for c in site.state.boards[board].cards.values() if field not in c.custom and not c.closed)
+
+
+def _no_last_activity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hours changes that leave a card's dateLastActivity as it was: whether Trello moves it
+    on updateCustomFieldItem is not documented, so nothing may depend on it."""
+    import sandbox.trello.mutations.details as details
+
+    monkeypatch.setattr(details, "touch", lambda card, ts: None)
+
+
+def test_a_census_before_the_poll_counts_an_hours_change_once(small: Site, monkeypatch):
+    (board,) = small.boards
+    _, source = small.source()
+    small.sync(source)
+    field = _hours_field(small, board)
+    card = _card_without_hours(small, board, field)
+    member = next(iter(small.state.boards[board].membership_ids))
+    _no_last_activity(monkeypatch)
+    mutations.set_custom_field(small.state, card.id, field, "4", by=member)
+    # the scheduled census runs before the poll (or before the webhook is processed): it read
+    # the card's 4 h but not the change, carried them in, and the poll logged them again
+    small.sync(source, "census")
+    assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(small.db, source, card.id)] == [
+        (4 * 3600, False, member)]
+    small.sync(source, "incremental")
+    assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(small.db, source, card.id)] == [
+        (4 * 3600, False, member)]
+    assert logged_by_card(small.db, source) == {k: v for k, v in spent_by_card(small.db, source).items() if v}
+
+
+def test_a_resumed_history_counts_hours_changed_between_the_runs_once(big: Site, monkeypatch):
+    (board,) = big.boards
+    _, source = big.source()
+    real = TrelloClient.actions
+    pages: list[Any] = []
+
+    def flaky(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
+              filter: Any = None) -> Any:  # noqa: A002
+        if filter == HISTORY_FILTER:
+            pages.append(before)
+            if len(pages) == 2:
+                raise Fatal("killed mid-history")
+        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
+
+    monkeypatch.setattr(TrelloClient, "actions", flaky)
+    with pytest.raises(Fatal):
+        big.sync(source)
+    monkeypatch.setattr(TrelloClient, "actions", real)
+    field = _hours_field(big, board)
+    card = _card_without_hours(big, board, field)
+    member = next(iter(big.state.boards[board].membership_ids))
+    _no_last_activity(monkeypatch)
+    mutations.set_custom_field(big.state, card.id, field, "3", by=member)  # between the two runs
+    big.sync(source)  # resumes: the cards are read now, the history's start is the first run's
+    assert history_state(big.db, source, board)["done"]  # type: ignore[index]
+    big.sync(source, "incremental")
+    assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(big.db, source, card.id)] == [
+        (3 * 3600, False, member)]
+    assert logged_by_card(big.db, source) == {k: v for k, v in spent_by_card(big.db, source).items() if v}
+
+
+@pytest.mark.parametrize("how", ["full", "died after the history"])
+def test_a_sync_with_the_history_read_first_reads_the_hours_changed_since_the_last_poll(
+        small: Site, monkeypatch, how: str):
+    (board,) = small.boards
+    _, source = small.source()
+    small.sync(source)
+    field = _hours_field(small, board)
+    card = _card_without_hours(small, board, field)
+    member = next(iter(small.state.boards[board].membership_ids))
+    _no_last_activity(monkeypatch)
+    mutations.set_custom_field(small.state, card.id, field, "2.5", by=member)
+    if how == "full":
+        small.sync(source, "full")
+    else:  # the history was stored, the card list and the actions cursor were not
+        with small.db.write() as c:
+            c.execute(sa.delete(SS).where(SS.c.source_id == source, SS.c.stream == f"actions:{board}"))
+        small.sync(source)
+    small.sync(source, "incremental")
+    # the member's 2.5 h, not an authorless carried-in entry
+    assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(small.db, source, card.id)] == [
+        (9000, False, member)]
+    assert logged_by_card(small.db, source) == {k: v for k, v in spent_by_card(small.db, source).items() if v}
+
+
+def test_hours_changed_while_the_first_sync_reads_the_board_are_counted_once(small: Site, monkeypatch):
+    """Between the newest action the backfill starts from and its card list, an hours change
+    that leaves dateLastActivity alone: the card holds it, the history logs it, and the
+    carried-in entry must not hold it too."""
+    (board,) = small.boards
+    _, source = small.source()
+    field = _hours_field(small, board)
+    card = _card_without_hours(small, board, field)
+    member = next(iter(small.state.boards[board].membership_ids))
+    _no_last_activity(monkeypatch)
+    real = TrelloClient.board
+
+    def board_then_change(self: TrelloClient, board_id: str, **kw: Any) -> Any:
+        out = real(self, board_id, **kw)
+        if not card.custom.get(field):
+            mutations.set_custom_field(small.state, card.id, field, "1.5", by=member)
+        return out
+
+    monkeypatch.setattr(TrelloClient, "board", board_then_change)
+    small.sync(source)
+    monkeypatch.setattr(TrelloClient, "board", real)
+    small.sync(source, "incremental")
+    assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(small.db, source, card.id)] == [
+        (5400, False, member)]
+    assert logged_by_card(small.db, source) == {k: v for k, v in spent_by_card(small.db, source).items() if v}

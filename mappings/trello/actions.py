@@ -186,7 +186,7 @@ def _created(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Eff
         fields["created_at"] = created_at_from_id(a.card_id)
     except ValueError:
         pass
-    return [a.patch(fields)]
+    return [a.patch(fields, _entry(a, ctx, profile))]
 
 
 def _updated(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:
@@ -252,7 +252,31 @@ def _moved_away(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[
 def _moved_here(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:
     fields: dict[str, Any] = {"needs_refetch": True, **_board_fields(a, ctx)}
     fields.update(_list_fields(as_dict(a.data.get("list")), ctx, profile))
-    return [a.patch(fields)]
+    return [a.patch(fields, _entry(a, ctx, profile))]
+
+
+def _entry(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Change]:
+    """A card created (or moved onto the board) straight into an in-progress or done list
+    entered that category then: a status change from nothing, so its cycle time is known.
+    External id ``<action id>:entry``, the same from the history, a poll or a webhook."""
+    lst = as_dict(a.data.get("list"))
+    list_id, name = as_str(lst.get("id")), as_str(lst.get("name")) or ctx.list_name(lst.get("id"))
+    if a.id is None or a.at is None or not (list_id or name):
+        return []
+    category = list_category(list_id, ctx, profile, name=name)
+    if category is StatusCategory.todo:
+        return []
+    return [
+        Change(
+            task_external_id=a.card_id,
+            external_id=f"{a.id}:entry",
+            field="status",
+            to_value=name or list_id,
+            to_category=category,
+            changed_at=a.at,
+            author=a.author,
+        )
+    ]
 
 
 def _member_added(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:

@@ -52,17 +52,13 @@ from mappings.profile import MappingProfile
 from mappings.trello import (
     CARRIED_IN_SUFFIX,
     BoardContext,
-    action_author,
     card_hours_seconds,
     carried_in_worklog,
     default_horizon,
     hours_after,
-    list_category,
     map_action,
-    parse_datetime,
     worklog_effects,
 )
-from mappings.trello.values import as_dict
 from service import store
 from service.db import Database
 from service.store.tasks import change_rows, insert_changes
@@ -99,9 +95,6 @@ HISTORY_FILTER = ",".join(
         "updateCustomFieldItem",
     )
 )
-# Actions a card enters the board with, in the list they name (data.list).
-_ENTRIES = {"createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard"}
-
 C, W = table(ChangeRow), table(WorklogRow)
 
 
@@ -208,40 +201,11 @@ def history_effects(
             for effect in worklog_effects(action, ctx, profile, source_id=source_id):
                 if isinstance(effect, WorklogUpsert) and (cards is None or effect.worklog.task_external_id in cards):
                     worklogs.append(effect)
-        elif kind in _ENTRIES:  # no change rows of their own
-            entry = _entry_change(action, ctx, profile)
-            if entry is not None and (cards is None or entry.task_external_id in cards):
-                changes.append(entry)
-        else:
+        else:  # a card created or moved onto the board: its entry change (mappings.trello.actions)
             for effect in map_action(action, ctx, profile):
                 if isinstance(effect, TaskPatch) and (cards is None or effect.external_id in cards):
                     changes.extend(effect.changes)
     return changes, worklogs
-
-
-def _entry_change(action: dict[str, Any], ctx: BoardContext, profile: MappingProfile) -> Change | None:
-    """A card created (or moved onto the board) straight into an in-progress or done list
-    entered that category then: a status change from nothing, so its cycle time is known."""
-    if not isinstance(action, dict) or action.get("type") not in _ENTRIES:
-        return None
-    data = as_dict(action.get("data"))
-    card, lst = as_dict(data.get("card")), as_dict(data.get("list"))
-    at, card_id = parse_datetime(action.get("date")), card.get("id")
-    list_id, name = lst.get("id"), lst.get("name") or ctx.list_name(lst.get("id"))
-    if at is None or not isinstance(card_id, str) or not (list_id or name):
-        return None
-    category = list_category(list_id, ctx, profile, name=name)
-    if category is StatusCategory.todo:
-        return None
-    return Change(
-        task_external_id=card_id,
-        external_id=f"{action.get('id')}:entry",
-        field="status",
-        to_value=name or list_id,
-        to_category=category,
-        changed_at=at,
-        author=action_author(action),
-    )
 
 
 class BoardHistory:

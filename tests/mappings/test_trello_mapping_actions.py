@@ -240,3 +240,20 @@ def test_effect_to_json_writes_dates_as_iso_and_decimals_as_strings() -> None:
     assert as_json["updated_at"].startswith("2024-05-01T12:00:00")
     json.dumps(as_json)
     assert Decimal(out["task"]["cost"]) == Decimal("10.10")
+
+
+def test_a_card_created_or_moved_onto_the_board_into_progress_enters_that_category() -> None:
+    ctx = BoardContext(board_id="b1", lists={"l-doing": ListInfo("Doing"), "l-todo": ListInfo("To Do"),
+                                             "l-done": ListInfo("Done")})
+    at = datetime(2024, 5, 1, 12, tzinfo=UTC)
+    for kind in ("createCard", "copyCard", "convertToCardFromCheckItem", "emailCard", "moveCardToBoard"):
+        patch = one(map_action(action(kind, list={"id": "l-doing", "name": "Doing"}), ctx, profile()))
+        assert isinstance(patch, TaskPatch), kind
+        (entry,) = patch.changes  # the same change the history read stores, by the same id
+        assert (entry.external_id, entry.field, entry.to_value, entry.to_category, entry.changed_at) == (
+            "act1:entry", "status", "Doing", StatusCategory.in_progress, at), kind
+        assert entry.from_value is None and entry.author is not None and entry.author.external_id == "m0"
+        done = one(map_action(action(kind, list={"id": "l-done"}), ctx, profile()))
+        assert [(c.to_value, c.to_category) for c in done.changes] == [("Done", StatusCategory.done)]
+        todo = one(map_action(action(kind, list={"id": "l-todo", "name": "To Do"}), ctx, profile()))
+        assert todo.changes == []  # entering to-do is no status change

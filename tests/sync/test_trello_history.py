@@ -490,3 +490,24 @@ def test_hours_changed_while_the_first_sync_reads_the_board_are_counted_once(sma
     assert [(w.seconds, w.carried_in, w.member) for w in worklogs_of(small.db, source, card.id)] == [
         (5400, False, member)]
     assert logged_by_card(small.db, source) == {k: v for k, v in spent_by_card(small.db, source).items() if v}
+
+
+def test_a_card_created_into_progress_after_the_first_sync_has_its_start_from_a_poll(small: Site):
+    (board,) = small.boards
+    st = small.state
+    _, source = small.source()
+    small.sync(source)
+    doing = next(lst.id for lst in st.boards[board].lists.values() if lst.name == "Doing")
+    done = next(lst.id for lst in st.boards[board].lists.values() if lst.name == "Done")
+    card = mutations.create_card(st, doing, "new work")
+    mutations.move_card(st, card.id, done)
+    small.sync(source, "incremental")
+    created = next(a for a in st.boards[board].actions if a.type == "createCard" and a.id_card == card.id)
+    with small.db.read() as c:
+        rows = c.execute(sa.select(C.c.external_id, C.c.to_category).where(
+            C.c.source_id == source, C.c.task_external_id == card.id, C.c.field == "status")).all()
+        task = c.execute(sa.select(T.c.started_at, T.c.completed_at).where(
+            T.c.source_id == source, T.c.external_id == card.id)).one()
+    assert (f"{created.id}:entry", "in_progress") in [tuple(r) for r in rows]
+    assert abs(task.started_at.replace(tzinfo=UTC).timestamp() - created.ts) < 0.001  # its creation
+    assert task.completed_at is not None and task.completed_at >= task.started_at

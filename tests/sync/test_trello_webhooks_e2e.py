@@ -379,3 +379,18 @@ def test_behind_a_proxy_the_registered_public_url_is_what_verifies(hub: Hub):
     finally:
         stop()
         db.dispose()
+
+
+def test_a_card_created_into_progress_gets_its_entry_change_from_the_webhook(hub: Hub):
+    site, state = hub.site, hub.site.state
+    doing = _list_named(site, "Doing")
+    card = mutations.create_card(state, doing.id, "straight into Doing")
+    hub.deliver_and_drain()
+    created = next(a for a in state.boards[site.boards[0]].actions
+                   if a.type == "createCard" and a.id_card == card.id)
+    with site.db.read() as c:
+        rows = c.execute(sa.select(C.c.external_id, C.c.to_category).where(
+            C.c.task_external_id == card.id, C.c.field == "status")).all()
+    # the id the history read and a poll give it: whichever comes first, it is stored once
+    assert [tuple(r) for r in rows] == [(f"{created.id}:entry", "in_progress")]
+    assert hub.task(card.id).started_at is not None

@@ -45,7 +45,14 @@ from service.sync.trello_boards import (
     remap_stored,
     save_board_context,
 )
-from service.sync.trello_history import BoardHistory, HistoryState, Seen, horizon_for, load_history
+from service.sync.trello_history import (
+    BoardHistory,
+    CardScope,
+    HistoryState,
+    Seen,
+    horizon_for,
+    load_history,
+)
 from service.tables import Source, Task, stored_id, table, utcnow
 
 __all__ = [
@@ -199,7 +206,7 @@ class TrelloSyncer:
         )
         name = board.get("name") or board_id
         self.ctx.recorder.items_seen += len(cards)
-        ids = {c["id"] for c in cards}
+        ids = self._scope({c["id"] for c in cards})
         if state is None or not state.done:
             # a fresh read starts at the newest action (after the card fetch); a resumed one
             # goes on with the older pages, then reads what came after its start
@@ -220,6 +227,10 @@ class TrelloSyncer:
         self._apply(board_id, board, ctx, effects, top)
         self.ctx.progress(f"cards {name}", len(cards), len(cards))
 
+    def _scope(self, current: set[str]) -> CardScope:
+        # a card moved to another mirrored board keeps its history from this one
+        return CardScope(current=current, mirrored=self.mirrored or None)
+
     def _new_history(self, board_id: str, top: str | None) -> HistoryState:
         horizon, _ = horizon_for(self.source.scope, board_id)
         return HistoryState(horizon=horizon.isoformat(), top=top or None)
@@ -238,7 +249,7 @@ class TrelloSyncer:
             board_id,
             ctx,
             state or self._new_history(board_id, cursor),
-            {c["id"] for c in cards},
+            self._scope({c["id"] for c in cards}),
             ctx.board_name or board_id,
             seen,
         )
@@ -400,7 +411,7 @@ class TrelloSyncer:
             # would be carried in here and logged again by the poll
             ctx = self._context(board_id)
             seen = Seen(floor=self.cursors.get(f"actions:{board_id}") or state.top)
-            self.history.read_head(board_id, ctx, state, seen, set(live))
+            self.history.read_head(board_id, ctx, state, seen, self._scope(set(live)))
             effects += self.history.settle(cards, ctx, state, seen=seen, upserts=False)
         with self.ctx.db.write() as conn:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)

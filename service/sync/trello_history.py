@@ -59,6 +59,7 @@ from mappings.trello import (
     map_action,
     worklog_effects,
 )
+from mappings.trello.values import as_dict
 from service import store
 from service.db import Database
 from service.store.tasks import change_rows, insert_changes
@@ -76,6 +77,7 @@ __all__ = [
     "load_history",
     "horizon_for",
     "history_effects",
+    "CardScope",
     "BoardHistory",
 ]
 
@@ -93,9 +95,40 @@ HISTORY_FILTER = ",".join(
         "addMemberToCard",
         "removeMemberFromCard",
         "updateCustomFieldItem",
+        # where a card went: its rows are kept unless it was deleted or left the mirrored boards
+        "deleteCard",
+        "moveCardFromBoard",
     )
 )
 C, W = table(ChangeRow), table(WorklogRow)
+
+
+@dataclass
+class CardScope:
+    """Whose rows a board's history keeps: every card that was on the board, wherever it is
+    now — on this board, or moved to another board the source mirrors (its history here is
+    its history) — except the cards the history saw deleted or moved to a board the source
+    does not mirror (``gone``, noted as pages are read, newest first: a card's fate comes
+    before its older actions). ``mirrored`` None: every board counts as mirrored."""
+
+    current: set[str]
+    mirrored: set[str] | None = None
+    gone: set[str] = field(default_factory=set)
+
+    def note(self, action: dict[str, Any]) -> None:
+        kind = action.get("type")
+        if kind not in ("deleteCard", "moveCardFromBoard"):
+            return
+        data = as_dict(action.get("data"))
+        card = as_dict(data.get("card")).get("id")
+        if not isinstance(card, str) or card in self.current:
+            return
+        target = as_dict(data.get("boardTarget")).get("id")
+        if kind == "deleteCard" or (self.mirrored is not None and target not in self.mirrored):
+            self.gone.add(card)
+
+    def keeps(self, card_id: str) -> bool:
+        return card_id not in self.gone
 
 
 @dataclass
@@ -188,22 +221,27 @@ def history_effects(
     ctx: BoardContext,
     profile: MappingProfile,
     source_id: int,
-    cards: set[str] | None,
+    cards: CardScope | None,
 ) -> tuple[list[Change], list[WorklogUpsert]]:
-    """The change rows and hours worklogs of a page of history, for the cards in ``cards``
-    (None: any). Card fields the actions tell are not applied: the card list is the truth
-    for them; only what happened, and when, is kept."""
+    """The change rows and hours worklogs of a page of history (newest first), for the cards
+    ``cards`` keeps (None: any). Card fields the actions tell are not applied: the card list
+    is the truth for them; only what happened, and when, is kept."""
     changes: list[Change] = []
     worklogs: list[WorklogUpsert] = []
     for action in actions:
-        kind = action.get("type") if isinstance(action, dict) else None
-        if kind == "updateCustomFieldItem":  # a worklog at most; its patch only asks for a re-fetch
+        if not isinstance(action, dict):
+            continue
+        if cards is not None:
+            cards.note(action)
+        if action.get("type") == "updateCustomFieldItem":  # a worklog at most; its patch asks for a re-fetch
             for effect in worklog_effects(action, ctx, profile, source_id=source_id):
-                if isinstance(effect, WorklogUpsert) and (cards is None or effect.worklog.task_external_id in cards):
+                if not isinstance(effect, WorklogUpsert):
+                    continue
+                if cards is None or cards.keeps(effect.worklog.task_external_id):
                     worklogs.append(effect)
-        else:  # a card created or moved onto the board: its entry change (mappings.trello.actions)
+        else:  # any other card action: its change rows (a card's entry onto the board included)
             for effect in map_action(action, ctx, profile):
-                if isinstance(effect, TaskPatch) and (cards is None or effect.external_id in cards):
+                if isinstance(effect, TaskPatch) and (cards is None or cards.keeps(effect.external_id)):
                     changes.extend(effect.changes)
     return changes, worklogs
 
@@ -234,7 +272,7 @@ class BoardHistory:
         board_id: str,
         ctx: BoardContext,
         state: HistoryState,
-        cards: set[str] | None,
+        cards: CardScope | None,
         label: str,
         seen: Seen | None = None,
     ) -> HistoryState:
@@ -268,7 +306,7 @@ class BoardHistory:
         ctx: BoardContext,
         state: HistoryState,
         seen: Seen,
-        cards: set[str] | None,
+        cards: CardScope | None,
     ) -> None:
         """Read the board's actions after ``seen.floor`` (normally one filtered request) and
         store their changes and worklogs, as the history does: what came after the history's

@@ -511,3 +511,44 @@ def test_a_card_created_into_progress_after_the_first_sync_has_its_start_from_a_
     assert (f"{created.id}:entry", "in_progress") in [tuple(r) for r in rows]
     assert abs(task.started_at.replace(tzinfo=UTC).timestamp() - created.ts) < 0.001  # its creation
     assert task.completed_at is not None and task.completed_at >= task.started_at
+
+
+def test_a_card_moved_to_another_mirrored_board_keeps_its_history_there_and_a_gone_card_none(
+        db: Database, tmp_path: Path):
+    state = TrelloState(seed=3)
+    a, b, other = generate(state, boards=3, cards_per_board=25, seed=3)
+    url, stop = start(state)
+    try:
+        settings = sync_settings(tmp_path)
+        from tests.sync.conftest import register_trello
+
+        _, source = register_trello(db, settings, url + "/1", state, [a, b])  # not ``other``
+        lists = state.boards[a].lists
+        wip = {lst.id for lst in lists.values() if lst.name in ("Doing", "Review")}
+        worked = [c for c in state.boards[a].cards.values()
+                  if any(x.id_card == c.id and x.field == "idList" and x.new_value in wip
+                         for x in state.boards[a].actions)]
+        moved, left, deleted = worked[:3]
+        done_b = next(lst.id for lst in state.boards[b].lists.values() if lst.name == "Done")
+        mutations.move_card_to_board(state, moved.id, b, done_b)
+        mutations.move_card_to_board(state, left.id, other)
+        mutations.delete_card(state, deleted.id)
+        run_sync(db, settings, source, mode="backfill", sleep=FakeSleep())
+        with db.read() as c:
+            def status_rows(card: str) -> list[Any]:
+                return c.execute(sa.select(C.c.to_category, C.c.changed_at).where(
+                    C.c.source_id == source, C.c.task_external_id == card, C.c.field == "status")).all()
+
+            task = c.execute(sa.select(T.c.project_id, T.c.started_at, T.c.status_category).where(
+                T.c.source_id == source, T.c.external_id == moved.id)).one()
+            rows = status_rows(moved.id)
+            gone = status_rows(left.id) + status_rows(deleted.id)
+        # its moves on the first board: it was in progress there before it moved to Done on b
+        wip_rows = [r for r in rows if r.to_category == "in_progress"]
+        assert wip_rows and task.status_category == "done"
+        assert task.started_at is not None and task.started_at == min(r.changed_at for r in wip_rows)
+        assert gone == []  # deleted, or moved to a board the source does not mirror
+    finally:
+        stop()
+        state.close()
+        set_default_limiter(None)

@@ -39,7 +39,7 @@ from mappings.model import (
 )
 from mappings.profile import MappingProfile
 from mappings.trello.context import BoardContext, list_category
-from mappings.trello.custom_fields import convert, item_text, model_field_for
+from mappings.trello.custom_fields import convert, field_id_for, item_text, model_field_for
 from mappings.trello.values import (
     as_dict,
     as_str,
@@ -324,6 +324,10 @@ def _custom_field(a: _Action, ctx: BoardContext, profile: MappingProfile) -> lis
     item = as_dict(a.data.get("customFieldItem"))
     fields: dict[str, Any] = {"needs_refetch": True}
     target = model_field_for(str(definition.get("name") or ""), profile)
+    if target == "spent_seconds" and ctx.custom_fields:
+        # the card's hours are its board's hours field's (field_id_for), not any listed name's
+        if as_str(definition.get("id")) != field_id_for("spent_hours", ctx.custom_fields, profile):
+            target = None
     if target is not None:
         text = item_text(item, definition)
         if text is None and not item.get("idValue"):

@@ -25,7 +25,13 @@ from mappings.model import (
 )
 from mappings.profile import MappingProfile
 from mappings.trello.context import BoardContext, label_names_of, list_category
-from mappings.trello.custom_fields import custom_field_updates, values_by_name
+from mappings.trello.custom_fields import (
+    convert,
+    custom_field_updates,
+    field_id_for,
+    item_text,
+    values_by_name,
+)
 from mappings.trello.values import (
     as_dict,
     as_list,
@@ -94,7 +100,7 @@ def map_card(
         checklist_done=checklist_done,
         is_milestone=milestone_card,
         archived=closed,
-        **custom_field_updates(None, ctx.custom_fields, profile, by_name=by_name),
+        **_custom_values(card, ctx, profile, by_name),
     )
     effects: list[Effect] = [TaskUpsert(task=task, raw=card)]
     if milestone_card:
@@ -185,6 +191,25 @@ def _milestone_refs(
         if milestone_id and milestone_id != card.get("id") and milestone_id not in refs:
             refs[milestone_id] = MilestoneRef(external_id=milestone_id, name=name.strip())
     return list(refs.values())
+
+
+def _custom_values(
+    card: dict[str, Any], ctx: BoardContext, profile: MappingProfile, by_name: dict[str, str | None]
+) -> dict[str, Any]:
+    """Task fields from the card's custom fields; ``spent_seconds`` from the board's hours
+    field alone (``field_id_for``: the first listed name the board has), the field whose
+    changes are the card's worklogs, so its hours and its worklogs follow one field."""
+    out = custom_field_updates(None, ctx.custom_fields, profile, by_name=by_name)
+    hours = field_id_for("spent_hours", ctx.custom_fields, profile)
+    if hours is not None:
+        out.pop("spent_seconds", None)
+        for item in as_list(card.get("customFieldItems")):
+            if isinstance(item, dict) and item.get("idCustomField") == hours:
+                spent = convert("spent_seconds", item_text(item, ctx.custom_fields.get(hours)))
+                if spent is not None:
+                    out["spent_seconds"] = spent
+                break
+    return out
 
 
 def _created_at(card_id: str) -> datetime | None:

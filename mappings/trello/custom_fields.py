@@ -16,7 +16,14 @@ from typing import Any
 from mappings.profile import MappingProfile
 from mappings.trello.values import as_dict, as_list, parse_decimal
 
-__all__ = ["item_text", "values_by_name", "model_field_for", "convert", "custom_field_updates"]
+__all__ = [
+    "item_text",
+    "values_by_name",
+    "model_field_for",
+    "field_id_for",
+    "convert",
+    "custom_field_updates",
+]
 
 # profile key -> Task field it fills
 _TARGETS: dict[str, str] = {
@@ -71,6 +78,24 @@ def model_field_for(field_name: str, profile: MappingProfile) -> str | None:
     for key, names in profile.trello.custom_fields.items():
         if any(n.strip().casefold() == wanted for n in names):
             return _TARGETS.get(key)
+    return None
+
+
+def field_id_for(key: str, definitions: Definitions, profile: MappingProfile) -> str | None:
+    """The board's field for a profile key (``spent_hours``…): the first name of the
+    profile's list that names a custom field of the board (case-insensitive), else None.
+    One field a board, whatever a card holds: a card's hours (``spent_seconds``) and the
+    changes that are its worklogs are read from the same field."""
+    by_name: dict[str, str] = {}
+    for field_id, definition in definitions.items():
+        name = str(definition.get("name") or "").strip().casefold()
+        if name:
+            by_name.setdefault(name, field_id)
+    names = [n for k, listed in profile.trello.custom_fields.items() if k == key for n in listed]
+    for name in names:
+        found = by_name.get(name.strip().casefold())
+        if found is not None:
+            return found
     return None
 
 

@@ -35,7 +35,7 @@ from mappings.model import Effect, Ignored, Worklog, WorklogUpsert
 from mappings.profile import MappingProfile
 from mappings.trello.actions import action_author
 from mappings.trello.context import BoardContext
-from mappings.trello.custom_fields import convert, item_text, model_field_for
+from mappings.trello.custom_fields import convert, field_id_for, item_text, model_field_for
 from mappings.trello.values import as_dict, as_list, as_str, created_at_from_id, parse_datetime
 
 __all__ = [
@@ -60,17 +60,9 @@ _SPENT = "spent_seconds"
 
 def hours_field_id(ctx: BoardContext, profile: MappingProfile) -> str | None:
     """The id of the board's hours field: the first name of the profile's ``spent_hours``
-    list that names a custom field of the board (case-insensitive), else None."""
-    by_name: dict[str, str] = {}
-    for field_id, definition in ctx.custom_fields.items():
-        name = str(definition.get("name") or "").strip().casefold()
-        if name:
-            by_name.setdefault(name, field_id)
-    for name in profile.trello.custom_fields.get("spent_hours", []):
-        found = by_name.get(name.strip().casefold())
-        if found is not None:
-            return found
-    return None
+    list that names a custom field of the board (case-insensitive), else None. The card
+    mapping reads ``spent_seconds`` from the same field (``custom_fields.field_id_for``)."""
+    return field_id_for("spent_hours", ctx.custom_fields, profile)
 
 
 def is_hours_change(action: Any, ctx: BoardContext, profile: MappingProfile) -> bool:

@@ -277,3 +277,36 @@ def test_card_hours_come_from_the_boards_hours_field() -> None:
     assert card_hours_seconds({"id": "c", "customFieldItems": items}, ctx, profile()) == 36000
     assert card_hours_seconds({"id": "c"}, ctx, profile()) == 0
     assert card_hours_seconds({"id": "c", "customFieldItems": items}, BoardContext(board_id="b"), profile()) == 0
+
+
+def test_a_cards_hours_and_its_worklogs_follow_the_same_field_when_the_board_has_two() -> None:
+    from mappings.trello import map_card
+
+    board = "5f0000000000000000000001"
+    ctx = BoardContext(board_id=board, custom_fields={
+        "f1": {"id": "f1", "name": "Hours spent", "type": "number"},
+        "f2": {"id": "f2", "name": "Spent", "type": "number"}})
+
+    def spent(*items: tuple[str, str]) -> tuple[Any, int]:
+        card = {"id": "5f0000000000000000000099", "idBoard": board, "name": "c",
+                "customFieldItems": [{"id": f"i{f}", "idCustomField": f, "idModel": "x", "value": {"number": v}}
+                                     for f, v in items]}
+        task = map_card(card, ctx, profile())[0].task
+        return task.spent_seconds, card_hours_seconds(card, ctx, profile())
+
+    assert hours_field_id(ctx, profile()) == "f1"  # the first listed name the board has
+    # only the second field holds hours: they are not the card's (its worklogs follow f1)
+    assert spent(("f2", "4")) == (None, 0)
+    assert spent(("f2", "4"), ("f1", "2")) == (7200, 7200)
+    assert spent(("f1", "1.5")) == (5400, 5400)
+    # an action on the other field patches no hours either
+    change = copy.deepcopy(CAPTURED)
+    change["data"]["customField"] = {"id": "f2", "name": "Spent", "type": "number"}
+    change["data"]["customFieldItem"]["idCustomField"] = "f2"
+    (patch,) = map_action(change, ctx, profile())
+    assert isinstance(patch, TaskPatch) and "spent_seconds" not in patch.fields
+    assert worklog_from_action(change, ctx, profile()) is None
+    change["data"]["customField"] = {"id": "f1", "name": "Hours spent", "type": "number"}
+    change["data"]["customFieldItem"]["idCustomField"] = "f1"
+    (patch,) = map_action(change, ctx, profile())
+    assert "spent_seconds" in patch.fields and worklog_from_action(change, ctx, profile()) is not None

@@ -101,10 +101,19 @@ budget view counts working days and steps through days from it, which overflowed
 
 
 def _text(value: object) -> object:
-    """Dates and times are ISO 8601 text: pydantic would read a number as seconds since 1970."""
-    if value is not None and not isinstance(value, (str, date)):
+    """Dates and times are ISO 8601 text: pydantic would read a number as seconds since 1970,
+    and so a number written as text ("20260301" was 1970-08-23)."""
+    if value is not None and (not isinstance(value, (str, date)) or (isinstance(value, str) and _is_number(value))):
         raise PydanticCustomError("date_text", "a date or time is ISO 8601 text, e.g. 2026-05-01")
     return value
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)  # digits, a sign, a fraction, an exponent, inf, nan: none is an ISO date
+    except ValueError:
+        return False
+    return True
 
 
 ISO_TEXT = BeforeValidator(_text)

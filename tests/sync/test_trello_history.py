@@ -256,7 +256,8 @@ def test_a_horizon_in_the_future_or_without_a_zone_is_refused_with_the_reason():
     body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t"}}
     for bad, words in (("2999-01-01", "is in the future"), ("2025-01-01T10:00:00", "date"),
                        ("soon", "date"), ("0001-01-01T05:00:00+14:00", "from 1970-01-01"),
-                       (5, "ISO 8601 text")):
+                       (5, "ISO 8601 text"), ("20260301", "ISO 8601 text"), ("1772323200", "ISO 8601 text"),
+                       (" 2026 ", "ISO 8601 text"), ("1.7e9", "ISO 8601 text")):
         with pytest.raises(ValidationError, match=words):
             SourceCreate.model_validate({**body, "scope": {"history_since": bad}})
     ok = SourceCreate.model_validate({**body, "scope": {"history_since": "2025-01-01"}})

@@ -205,6 +205,8 @@ def _updated(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Eff
                 to_value=_list_label(after),
                 from_category=_category_of(before, ctx, profile),
                 to_category=_category_of(after, ctx, profile),
+                from_id=as_str(before.get("id")),
+                to_id=as_str(after.get("id")),
             )
         )
         if rules.due_complete_means_done or rules.archived_as_done:
@@ -263,7 +265,7 @@ def _entry(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Chang
     list_id, name = as_str(lst.get("id")), as_str(lst.get("name")) or ctx.list_name(lst.get("id"))
     if a.id is None or a.at is None or not (list_id or name):
         return []
-    category = list_category(list_id, ctx, profile, name=name)
+    category = list_category(list_id, ctx, profile, name=_current_name(list_id, name, ctx))
     if category is StatusCategory.todo:
         return []
     return [
@@ -273,6 +275,7 @@ def _entry(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Chang
             field="status",
             to_value=name or list_id,
             to_category=category,
+            to_id=list_id,
             changed_at=a.at,
             author=a.author,
         )
@@ -402,7 +405,7 @@ def _list_fields(lst: dict[str, Any], ctx: BoardContext, profile: MappingProfile
         return {}
     fields: dict[str, Any] = {
         "status": name or list_id,
-        "status_category": list_category(list_id, ctx, profile, name=name),
+        "status_category": list_category(list_id, ctx, profile, name=_current_name(list_id, name, ctx)),
     }
     if list_id:
         fields["list_id"] = list_id
@@ -418,7 +421,16 @@ def _category_of(
 ) -> StatusCategory | None:
     if not _list_label(lst):
         return None
-    return list_category(as_str(lst.get("id")), ctx, profile, name=as_str(lst.get("name")))
+    list_id = as_str(lst.get("id"))
+    return list_category(list_id, ctx, profile, name=_current_name(list_id, as_str(lst.get("name")), ctx))
+
+
+def _current_name(list_id: str | None, name: str | None, ctx: BoardContext) -> str | None:
+    """The name a list is categorized by: its current one when the board knows the list (the
+    profile's rule applies to the list the card moved into, as Jira categorizes by status id:
+    a list renamed since keeps its moves in its category now), else the one the action gives.
+    The change's ``to_value`` keeps the name the action gives."""
+    return ctx.list_name(list_id) or name
 
 
 def _flag(value: Any) -> str:

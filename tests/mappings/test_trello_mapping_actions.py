@@ -257,3 +257,20 @@ def test_a_card_created_or_moved_onto_the_board_into_progress_enters_that_catego
         assert [(c.to_value, c.to_category) for c in done.changes] == [("Done", StatusCategory.done)]
         todo = one(map_action(action(kind, list={"id": "l-todo", "name": "To Do"}), ctx, profile()))
         assert todo.changes == []  # entering to-do is no status change
+
+
+def test_a_move_into_a_list_renamed_since_takes_the_category_of_its_current_name() -> None:
+    # "Next up" then, "Doing" now: the profile's rule applies to the list, by its id
+    ctx = BoardContext(board_id="b1", lists={"l-lane": ListInfo("Doing"), "l-todo": ListInfo("To Do")})
+    move = action("updateCard", old={"idList": "l-todo"}, listBefore={"id": "l-todo", "name": "To Do"},
+                  listAfter={"id": "l-lane", "name": "Next up"})
+    (change,) = one(map_action(move, ctx, profile())).changes
+    assert (change.to_value, change.to_category, change.to_id) == ("Next up", StatusCategory.in_progress, "l-lane")
+    assert (change.from_value, change.from_category, change.from_id) == ("To Do", StatusCategory.todo, "l-todo")
+    created = one(map_action(action("createCard", list={"id": "l-lane", "name": "Next up"}), ctx, profile()))
+    assert [(c.to_value, c.to_category, c.to_id) for c in created.changes] == [
+        ("Next up", StatusCategory.in_progress, "l-lane")]
+    # a list the board no longer has: the name the action gives
+    gone = action("updateCard", old={"idList": "l-todo"}, listAfter={"id": "l-old", "name": "Doing"})
+    (change,) = one(map_action(gone, ctx, profile())).changes
+    assert change.to_category is StatusCategory.in_progress

@@ -553,3 +553,26 @@ def test_a_card_moved_to_another_mirrored_board_keeps_its_history_there_and_a_go
         stop()
         state.close()
         set_default_limiter(None)
+
+
+def test_moves_into_a_list_renamed_since_take_its_current_category(small: Site):
+    (board,) = small.boards
+    st = small.state
+    now = st.now()
+    day = 86400.0
+    todo = next(lst.id for lst in st.boards[board].lists.values() if lst.name == "To Do")
+    done = next(lst.id for lst in st.boards[board].lists.values() if lst.name == "Done")
+    lane = mutations.create_list(st, board, "Next up", ts=now - 10 * day)
+    card = mutations.create_card(st, todo, "renamed lane", ts=now - 9 * day)
+    mutations.move_card(st, card.id, lane.id, ts=now - 8 * day)  # into the lane while it was "Next up"
+    mutations.rename_list(st, lane.id, "Doing", ts=now - 7 * day)  # renamed: in progress now
+    mutations.move_card(st, card.id, done, ts=now - 5 * day)
+    _, source = small.source()
+    small.sync(source)
+    with small.db.read() as c:
+        rows = c.execute(sa.select(C.c.to_value, C.c.to_category, C.c.to_id).where(
+            C.c.source_id == source, C.c.task_external_id == card.id, C.c.field == "status")).all()
+        started = c.execute(sa.select(T.c.started_at).where(
+            T.c.source_id == source, T.c.external_id == card.id)).scalar()
+    assert ("Next up", "in_progress", lane.id) in [tuple(r) for r in rows]  # the name then, the category now
+    assert started is not None and abs(started.replace(tzinfo=UTC).timestamp() - (now - 8 * day)) < 1

@@ -225,6 +225,7 @@ class TrelloSyncer:
             self.history.read_head(board_id, ctx, state, seen, ids)
         effects = self.history.settle(cards, ctx, state, seen=seen)
         self._apply(board_id, board, ctx, effects, top)
+        self._settle_elsewhere(board_id, ids)
         self.ctx.progress(f"cards {name}", len(cards), len(cards))
 
     def _scope(self, current: set[str]) -> CardScope:
@@ -245,11 +246,12 @@ class TrelloSyncer:
         ctx = self._context(board_id)
         cards = self._stored_cards(board_id)
         seen = Seen(floor=cursor)  # the stored cards hold what the polls read, up to the cursor
+        scope = self._scope({c["id"] for c in cards})
         state = self.history.read(
             board_id,
             ctx,
             state or self._new_history(board_id, cursor),
-            self._scope({c["id"] for c in cards}),
+            scope,
             ctx.board_name or board_id,
             seen,
         )
@@ -257,6 +259,42 @@ class TrelloSyncer:
         with self.ctx.db.write() as conn:
             stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
         self.ctx.recorder.items_changed += stats.changed + stats.deleted
+        self._settle_elsewhere(board_id, scope)
+
+    def _settle_elsewhere(self, board_id: str, scope: CardScope) -> None:
+        """Cards this board's history saw that are on another mirrored board now, settled
+        there again when that board's history was read before this one's (an earlier board of
+        the run): their start and their carried-in hours come from both boards' rows."""
+        others = sorted(scope.elsewhere())
+        if not others:
+            return
+        T = table(Task)
+        by_board: dict[str, list[dict[str, Any]]] = {}
+        with self.ctx.db.read() as conn:
+            for i in range(0, len(others), 500):
+                for raw in conn.execute(
+                    sa.select(T.c.raw).where(
+                        T.c.source_id == self.source_id,
+                        T.c.deleted_at.is_(None),
+                        T.c.external_id.in_(others[i : i + 500]),
+                    )
+                ).scalars():
+                    other = raw.get("idBoard") if isinstance(raw, dict) else None
+                    if isinstance(other, str) and other != board_id and other in self.mirrored:
+                        by_board.setdefault(other, []).append(raw)
+        if not by_board:
+            return
+        cursors = all_cursors(self.ctx.db, self.source_id)
+        for other, cards in by_board.items():
+            state = load_history(cursors, other)
+            if state is None or not state.done:
+                continue  # that board's own read settles them
+            # the stored cards hold what the polls read, up to that board's cursor
+            seen = Seen(floor=cursors.get(f"actions:{other}") or state.top)
+            effects = self.history.settle(cards, self._context(other), state, seen=seen)
+            with self.ctx.db.write() as conn:
+                stats = store.apply_effects(conn, self.source.org_id, self.source_id, effects)
+            self.ctx.recorder.items_changed += stats.changed + stats.deleted
 
     def _stored_cards(self, board_id: str) -> list[dict[str, Any]]:
         T = table(Task)

@@ -114,6 +114,11 @@ class CardScope:
     current: set[str]
     mirrored: set[str] | None = None
     gone: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)  # the cards whose rows were kept
+
+    def elsewhere(self) -> set[str]:
+        """Cards with rows kept that are not on the board now (moved to a mirrored board)."""
+        return self.kept - self.current - self.gone
 
     def note(self, action: dict[str, Any]) -> None:
         kind = action.get("type")
@@ -128,7 +133,10 @@ class CardScope:
             self.gone.add(card)
 
     def keeps(self, card_id: str) -> bool:
-        return card_id not in self.gone
+        if card_id in self.gone:
+            return False
+        self.kept.add(card_id)
+        return True
 
 
 @dataclass
@@ -383,14 +391,16 @@ class BoardHistory:
         carried: dict[str, int] = {}
         with self.db.read() as conn:
             for part in _chunks(ids):
-                q = sa.select(W.c.task_external_id, W.c.external_id, W.c.started_at, W.c.seconds, W.c.carried_in).where(
+                q = sa.select(W.c.task_external_id, W.c.external_id, W.c.seconds, W.c.carried_in).where(
                     W.c.source_id == self.source_id, W.c.task_external_id.in_(part), W.c.deleted_at.is_(None)
                 )
-                for ext, wid, started, seconds, is_carried in conn.execute(q):
+                for ext, wid, seconds, is_carried in conn.execute(q):
                     if is_carried or wid.endswith(CARRIED_IN_SUFFIX):
                         carried[ext] = carried.get(ext, 0) + int(seconds)
-                    elif (_aware(started) or horizon) >= horizon and (upto is None or wid <= upto):
-                        # an hours change up to what was read (a worklog's id is its action's)
+                    elif upto is None or wid <= upto:
+                        # an hours change up to what was read (a worklog's id is its action's);
+                        # one from before the horizon too (read on another mirrored board the
+                        # card was on): it is counted, so it explains part of the card's hours
                         logged[ext] = logged.get(ext, 0) + int(seconds)
         out: list[Effect] = []
         now = utcnow()

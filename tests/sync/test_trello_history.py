@@ -576,3 +576,41 @@ def test_moves_into_a_list_renamed_since_take_its_current_category(small: Site):
             T.c.source_id == source, T.c.external_id == card.id)).scalar()
     assert ("Next up", "in_progress", lane.id) in [tuple(r) for r in rows]  # the name then, the category now
     assert started is not None and abs(started.replace(tzinfo=UTC).timestamp() - (now - 8 * day)) < 1
+
+
+def test_a_card_moved_to_a_board_synced_before_its_first_gets_both_boards_history(db: Database, tmp_path: Path):
+    state = TrelloState(seed=3)
+    a, b = generate(state, boards=2, cards_per_board=25, seed=3)
+    url, stop = start(state)
+    try:
+        settings = sync_settings(tmp_path)
+        from tests.sync.conftest import register_trello
+
+        _, source = register_trello(db, settings, url + "/1", state, [b, a])  # b is synced first
+        field = next(cf.id for cf in state.boards[a].custom_fields.values() if cf.name == HOURS)
+        wip = {lst.id for lst in state.boards[a].lists.values() if lst.name in ("Doing", "Review")}
+        card = next(c for c in state.boards[a].cards.values()
+                    if field not in c.custom and not c.closed
+                    and any(x.id_card == c.id and x.field == "idList" and x.new_value in wip
+                            for x in state.boards[a].actions))
+        member = next(iter(state.boards[a].membership_ids))
+        mutations.set_custom_field(state, card.id, field, "6", by=member)  # logged on a
+        done_b = next(lst.id for lst in state.boards[b].lists.values() if lst.name == "Done")
+        mutations.move_card_to_board(state, card.id, b, done_b)
+        run_sync(db, settings, source, mode="backfill", sleep=FakeSleep())
+        with db.read() as c:
+            task = c.execute(sa.select(T.c.started_at, T.c.spent_seconds).where(
+                T.c.source_id == source, T.c.external_id == card.id)).one()
+            wip_at = c.execute(sa.select(sa.func.min(C.c.changed_at)).where(
+                C.c.source_id == source, C.c.task_external_id == card.id, C.c.to_category == "in_progress")).scalar()
+        assert wip_at is not None and task.started_at == wip_at  # its start on a
+        b_field = next((cf.id for cf in state.boards[b].custom_fields.values() if cf.name == HOURS), None)
+        spent = task.spent_seconds or 0
+        mine = [(w.seconds, w.carried_in) for w in worklogs_of(db, source, card.id)]
+        # its worklogs add up to its hours on b: the member's 6 h are not also carried in
+        assert sum(s for s, _ in mine) == spent, (mine, spent, b_field)
+        assert (6 * 3600, False) in mine
+    finally:
+        stop()
+        state.close()
+        set_default_limiter(None)

@@ -136,7 +136,7 @@ def test_a_failing_census_is_retried_an_hour_later_and_degrades_the_source_after
         raise Transient("the census's search failed")
 
     monkeypatch.setattr(JiraSyncer, "_census", broken)
-    for attempt in range(3):
+    for _ in range(3):
         _age(site, registered_days_ago=2)
         with site.db.write() as c:  # the last failed census was over an hour ago
             c.execute(sa.update(SS).where(SS.c.stream == "census").values(last_run_at=utcnow() - timedelta(days=2)))

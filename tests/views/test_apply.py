@@ -4,8 +4,8 @@ exit code 2, and nothing applied."""
 from __future__ import annotations
 
 import textwrap
-from datetime import date
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 

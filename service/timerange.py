@@ -25,6 +25,8 @@ __all__ = [
     "RANGE_TEXT",
     "AS_OF_DESCRIPTION",
     "OutOfRange",
+    "AFTER_TODAY_RULE",
+    "AsOfAfterToday",
     "check_range",
     "parse_as_of",
     "BoundedDatetime",
@@ -37,7 +39,13 @@ RANGE_TEXT = f"from {TIME_MIN.isoformat()} to {TIME_MAX.isoformat()}"
 
 AS_OF_DESCRIPTION = (
     "A date (the end of that day in the organization's time zone) or an ISO 8601 datetime "
-    f"(without a zone: the organization's); default now. Dates {RANGE_TEXT}."
+    f"(without a zone: the organization's); default now. Dates {RANGE_TEXT}, and not after today "
+    "in the organization's time zone (422)."
+)
+
+AFTER_TODAY_RULE = (
+    "as_of after today (in the organization's time zone) is refused: views describe what happened, "
+    "forecasts are named as such"
 )
 
 _T = TypeVar("_T", date, datetime)
@@ -53,6 +61,20 @@ class OutOfRange(ValueError):
     def __init__(self, message: str, kind: str) -> None:
         super().__init__(message)
         self.message, self.kind = message, kind
+
+
+class AsOfAfterToday(OutOfRange):
+    """``as_of`` falls on a day after today in the organization's time zone (METRICS.md: refused,
+    422). Raised where the organization's zone is known (``service.views.selection``); the API
+    and the dashboard answer it as they answer a malformed ``as_of``, type ``as_of_after_today``."""
+
+    def __init__(self, as_of_date: date, today: date, tz_name: str) -> None:
+        super().__init__(
+            f"must not be after today ({today.isoformat()} in {tz_name}), not {as_of_date.isoformat()}: "
+            f"{AFTER_TODAY_RULE}",
+            "after_today",
+        )
+        self.as_of_date, self.today, self.tz_name = as_of_date, today, tz_name
 
 
 def check_range(value: _T) -> _T:

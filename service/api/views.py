@@ -4,7 +4,8 @@ Definitions: ``shared/design/METRICS.md``; each response repeats the ones it use
 Query parameters: ``portfolio``, ``project``, ``source``, ``assignee`` (ids in the
 caller's organization, else 404), ``group_by`` (project | source | milestone |
 person), ``as_of`` (a date — the end of that day in the organization's time zone —
-or an ISO 8601 datetime; default now; dates from 1970-01-01 to 9000-12-31: ``service.timerange``)
+or an ISO 8601 datetime; default now; dates from 1970-01-01 to 9000-12-31: ``service.timerange``;
+after today in the organization's time zone: 422, type ``as_of_after_today``)
 and ``format`` (json | csv).
 """
 
@@ -21,7 +22,7 @@ from service.api.deps import DbDep, ReadCaller
 from service.api.problems import Problem
 from service.api.responses import CSV_CONTENT, VIEW_MODELS
 from service.ids import Id
-from service.timerange import AS_OF_DESCRIPTION, OutOfRange, parse_as_of
+from service.timerange import AS_OF_DESCRIPTION, AsOfAfterToday, OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view, to_csv
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
@@ -33,11 +34,15 @@ def _as_of(value: str | None) -> date | datetime | None:
     try:
         return parse_as_of(value)
     except OutOfRange as exc:
-        raise Problem(
-            422,
-            f"invalid request: query.as_of {exc.message}",
-            errors=[{"field": "query.as_of", "message": exc.message, "type": f"as_of_{exc.kind}"}],
-        ) from None
+        raise _as_of_problem(exc) from None
+
+
+def _as_of_problem(exc: OutOfRange) -> Problem:
+    return Problem(
+        422,
+        f"invalid request: query.as_of {exc.message}",
+        errors=[{"field": "query.as_of", "message": exc.message, "type": f"as_of_{exc.kind}"}],
+    )
 
 
 def _respond(name: str, org_id: int, db: Any, params: ViewParams, fmt: str) -> Response:
@@ -45,6 +50,8 @@ def _respond(name: str, org_id: int, db: Any, params: ViewParams, fmt: str) -> R
         result = compute_view(db, org_id, name, params)
     except NotFound as exc:
         raise Problem(404, str(exc)) from None
+    except AsOfAfterToday as exc:  # after today in the organization's zone (METRICS.md): refused
+        raise _as_of_problem(exc) from None
     if fmt == "csv":
         return Response(
             to_csv(result),

@@ -31,7 +31,7 @@ from service.db import Database
 from service.ids import is_id
 from service.security.auth import TokenInfo, lookup_token
 from service.tables import utcnow
-from service.timerange import OutOfRange, parse_as_of
+from service.timerange import AsOfAfterToday, OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view
 
 __all__ = ["router"]
@@ -148,6 +148,8 @@ def _serve(
         return _error(page, exc.status, exc.title, exc.detail)
     except NotFound as exc:
         return _error(page, 404, "Not found", str(exc))
+    except AsOfAfterToday as exc:  # the views refuse it (METRICS.md), as the API does: 422
+        return _error(page, 422, "Date after today", f"as_of {exc.message}")
     return render(template, {**page.context(), **body})
 
 

@@ -34,6 +34,7 @@ from service.tables import (
     TaskMilestone,
     table,
 )
+from service.timerange import AsOfAfterToday
 from service.views.formulas import TRAILING_DAYS
 from service.views.sqltime import local_midnight, ts_literal
 
@@ -45,6 +46,7 @@ __all__ = [
     "Selection",
     "NotFound",
     "resolve_as_of",
+    "org_today",
     "resolve_selection",
     "org_is",
     "task_conditions",
@@ -146,6 +148,11 @@ def resolve_as_of(value: date | datetime | None, tz: ZoneInfo, now: datetime | N
     return instant, instant.astimezone(tz).date()
 
 
+def org_today(tz: ZoneInfo, now: datetime | None = None) -> date:
+    """Today in the organization's time zone ``tz`` (``now``: the current instant by default)."""
+    return (now or datetime.now(UTC)).astimezone(tz).date()
+
+
 def _owned(conn: Connection, table: sa.Table, ident: int, org_id: int) -> bool:
     return conn.execute(sa.select(table.c.id).where(table.c.id == ident, table.c.org_id == org_id)).first() is not None
 
@@ -180,6 +187,10 @@ def resolve_selection(conn: Connection, org_id: int, params: ViewParams, *, now:
     tz = ZoneInfo(org.timezone)
     now = (now or datetime.now(UTC)).astimezone(UTC)
     instant, today = resolve_as_of(params.as_of, tz, now)
+    # METRICS.md: as_of after today (in the organization's time zone) is refused. A later time of
+    # today itself is accepted (a date as_of is the end of that day, after now).
+    if today > org_today(tz, now):
+        raise AsOfAfterToday(today, org_today(tz, now), org.timezone)
     # Every change, creation and deletion of a task is stamped no later than its sync (synced_at,
     # indexed per organization): when the last sync is not after as_of, the current state is the
     # state then.

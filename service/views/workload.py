@@ -55,6 +55,12 @@ def workload_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     defs = definitions(
         sel,
         open_tasks="tasks in scope not done at as_of, per assignee (unassigned: person id null)",
+        # METRICS.md (Workload): the rule behind rows that add up to more than the total.
+        assignees="a task with several assignees counts once for each: the per-person rows can sum "
+        "to more than the total",
+        total="each open task of the selection counted once, however many assignees it has (and "
+        "once if it has none); open_estimate and overdue_tasks likewise; hours_this_week counts "
+        "each worklog once (a worklog has one author)",
         open_estimate="Σ story points and Σ estimate hours of the open tasks (both units, as the tools differ)",
         overdue_tasks="open tasks with due_date < as_of_date (organization time zone)",
         hours_this_week="Σ worklog hours by the person started from Monday 00:00 of as_of's "

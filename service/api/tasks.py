@@ -7,8 +7,9 @@ time taskhub stored the change, then id) with the opaque ``next_cursor``.
 from __future__ import annotations
 
 import base64
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import orjson
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from service.ids import Id, is_id
 from service.tables import (
     InboxEvent,
     Milestone,
+    Organization,
     Source,
     SyncRun,
     SyncState,
@@ -31,6 +33,7 @@ from service.tables import (
     table,
 )
 from service.timerange import RANGE_TEXT, BoundedDatetime, check_range
+from service.views.selection import org_today
 
 router = APIRouter(tags=["tasks"])
 T, M, S, SR, SS = (table(Task), table(Milestone), table(Source), table(SyncRun), table(SyncState))
@@ -77,7 +80,8 @@ def list_tasks(
     source_id: Id | None = None, project_id: Id | None = None, milestone_id: Id | None = None,
     assignee: Annotated[Id | None, Query(description="Person id")] = None,
     status_category: Literal["todo", "in_progress", "done"] | None = None,
-    overdue: Annotated[bool | None, Query(description="Open tasks whose due date has passed")] = None,
+    overdue: Annotated[bool | None, Query(
+        description="Open tasks whose due date is before today in the organization's time zone")] = None,
     updated_since: Annotated[BoundedDatetime | None, Query(
         description=f"Stored at or after (ISO 8601, with zone; dates {RANGE_TEXT})")] = None,
     include_deleted: bool = False,
@@ -95,9 +99,6 @@ def list_tasks(
         q = q.where(T.c.project_id == project_id)
     if status_category:
         q = q.where(T.c.status_category == status_category)
-    if overdue is not None:
-        cond = sa.and_(T.c.due_date < date.today(), T.c.status_category != "done")
-        q = q.where(cond if overdue else sa.not_(cond))
     if assignee is not None:
         q = q.where(T.c.id.in_(sa.select(TA.c.task_id).where(TA.c.person_id == assignee)))
     if milestone_id is not None:
@@ -108,6 +109,12 @@ def list_tasks(
         at, id_ = _decode(cursor)
         q = q.where(sa.or_(T.c.synced_at > at, sa.and_(T.c.synced_at == at, T.c.id > id_)))
     with db.read() as conn:
+        if overdue is not None:
+            # Today in the organization's time zone (as the views' overdue), not the server's date.
+            org_t = table(Organization)
+            tz = conn.execute(sa.select(org_t.c.timezone).where(org_t.c.id == caller.org_id)).scalar_one()
+            cond = sa.and_(T.c.due_date < org_today(ZoneInfo(tz)), T.c.status_category != "done")
+            q = q.where(cond if overdue else sa.not_(cond))
         rows = conn.execute(q.order_by(T.c.synced_at, T.c.id).limit(limit + 1)).all()
     items = [_row(r, include == "raw") for r in rows[:limit]]
     nxt = _encode(rows[limit - 1].synced_at, rows[limit - 1].id) if len(rows) > limit else None

@@ -322,6 +322,10 @@ class MilestoneFigures(BaseModel):
         "recorded the milestone, the earliest known; without recorded history, the current one.")
     baseline_due_date: date | None
     completed: bool
+    completed_with_open_tasks: bool = Field(
+        description="Marked released/completed while linked tasks are still open (METRICS.md, Milestones).")
+    completed_open_tasks: int | None = Field(
+        description="The open linked tasks of a milestone flagged completed_with_open_tasks; otherwise null.")
     status: str
     overdue: bool
     days_overdue: int | None

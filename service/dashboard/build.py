@@ -251,8 +251,13 @@ def timeline(
             note = f"{m['days_overdue']} d overdue"
         elif m.get("at_risk"):
             note = "at risk"
+        elif m.get("completed_with_open_tasks"):  # METRICS: released/completed with open tasks is flagged
+            n = m["completed_open_tasks"]
+            note = f"done with {n} open task{'' if n == 1 else 's'}"
         elif m.get("completed"):
             note = "done"
+        if m.get("tasks") == 0 and not m.get("completed"):
+            note = f"{note}, no linked tasks" if note else "no linked tasks"
         if m.get("slip_days"):
             note = f"{note}, slip {m['slip_days']:+d} d" if note else f"slip {m['slip_days']:+d} d"
         label = (

@@ -19,6 +19,8 @@ from service.views.selection import Selection, group_names
 
 __all__ = ["milestones_view", "milestone_figures", "milestone_counts"]
 
+NO_TASKS = "no linked tasks"
+
 
 def _completed(released: bool, completed_at: datetime | None, as_of: datetime) -> bool:
     if completed_at is not None:
@@ -86,7 +88,14 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
     tasks, done, open_ = int(row["tasks"]), int(row["done"]), int(row["open"])
     throughput = row["done_window"] / (TRAILING_DAYS / 7)
     reasons: dict[str, str] = {}
-    forecast, why = (None, "the milestone is complete") if completed else forecast_finish(today, open_, throughput)
+    forecast: date | None
+    why: str | None
+    if completed:
+        forecast, why = None, "the milestone is complete"
+    elif not tasks:  # METRICS: no linked tasks, no forecast (not "today"); still overdue once its date passed
+        forecast, why = None, NO_TASKS
+    else:
+        forecast, why = forecast_finish(today, open_, throughput)
     flags = milestone_flags(row["due_date"], completed, today, forecast, why)
     if forecast is None and not completed:
         reasons["forecast_finish"] = why or ""
@@ -105,7 +114,13 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         reasons["due_date"] = "no due-date history recorded for this milestone: its current due date"
     pct = done / tasks if tasks else None
     if pct is None:
-        reasons["percent_complete"] = "the milestone has no task in scope"
+        reasons["percent_complete"] = NO_TASKS
+    # METRICS: released / completed while linked tasks are still open is flagged, with their count.
+    open_when_completed = open_ if completed and open_ > 0 else None
+    if open_when_completed:
+        reasons["completed_with_open_tasks"] = (
+            f"marked released/completed while {open_} linked task{' is' if open_ == 1 else 's are'} still open"
+        )
     return {
         "id": row["id"],
         "name": row["name"],
@@ -115,6 +130,8 @@ def milestone_figures(row: dict[str, Any], sel: Selection) -> dict[str, Any]:
         "due_date_rule": row.get("due_date_rule", "current"),
         "baseline_due_date": row["baseline_due_date"].isoformat() if row["baseline_due_date"] else None,
         "completed": completed,
+        "completed_with_open_tasks": open_when_completed is not None,
+        "completed_open_tasks": open_when_completed,
         "status": flags.status,
         "overdue": flags.overdue,
         "days_overdue": flags.days_overdue,
@@ -193,7 +210,12 @@ def milestones_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "milestone with no recorded history, the current one ('current')",
         slip_series="each due date recorded up to as_of, with the day it was recorded (organization time zone) "
         "and its slip against the baseline at as_of",
-        percent_complete="done tasks / tasks of the milestone in scope",
+        percent_complete="done tasks / tasks of the milestone in scope; null for a milestone with no linked "
+        "tasks (reason 'no linked tasks')",
+        no_linked_tasks="a milestone with no linked tasks has no forecast_finish and no percent_complete (null, "
+        "reason 'no linked tasks'); it is still overdue when its due date passed and it is not completed",
+        completed_with_open_tasks="a milestone marked released/completed while linked tasks are still open is "
+        "flagged completed_with_open_tasks, with their count in completed_open_tasks",
     )
     return envelope(
         "milestones",

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
+from service.timerange import AFTER_TODAY_RULE
 from service.views.selection import Selection
 
 __all__ = [
@@ -64,8 +65,7 @@ def definitions(sel: Selection, **extra: Any) -> dict[str, Any]:
         "as_of_date": sel.as_of_date.isoformat(),
         "timezone": sel.tz_name,
         "today": "as_of_date: the date of as_of in the organization's time zone (a date as_of "
-        "means the end "
-        "of that day)",
+        "means the end of that day); " + AFTER_TODAY_RULE,
         "done_rule": DONE_RULE,
         "scope_rule": SCOPE_RULE,
         "status_at_as_of": STATUS_AS_OF,

@@ -198,7 +198,7 @@ def budget_figures(m: Money, sel: Selection) -> dict[str, Any]:
         "planned_end": m.planned_end.isoformat() if m.planned_end else None,
     }
     for k, v in e.as_dict().items():
-        out[k] = share(v) if k in ("cpi", "spi", "tcpi") else money(v)
+        out[k] = share(v) if k in ("cpi", "spi", "tcpi", "tcpi_eac") else money(v)
     if m.unrated_seconds:
         reasons["unrated_hours"] = "hours with no person, project or organization rate are not in AC"
     out["reasons"] = reasons
@@ -353,7 +353,15 @@ def budget_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         ev="BAC × percent complete",
         evm="CV = EV − AC; SV = EV − PV; CPI = EV / AC; SPI = EV / PV; EAC = BAC / CPI; "
         "eac_atypical = AC + "
-        "(BAC − EV); ETC = EAC − AC; VAC = BAC − EAC; TCPI = (BAC − EV) / (BAC − AC)",
+        "(BAC − EV); ETC = EAC − AC; VAC = BAC − EAC; TCPI: see tcpi",
+        tcpi="TCPI(BAC) = (BAC − EV) / (BAC − AC) while AC < BAC; once the budget is exhausted "
+        '(AC ≥ BAC) it is null ("budget exhausted") and tcpi_eac = TCPI(EAC) = (BAC − EV) / (EAC − AC) '
+        "is the figure to show; a negative TCPI is never a number (null with a reason)",
+        eac="EAC (BAC / CPI, the typical method) is the estimate at completion; eac_atypical is "
+        "AC + (BAC − EV). The dashboard's burn-chart forecast is a different method: AC extended "
+        "at the trailing 4-week burn rate to the planned end (forecast_method)",
+        forecast_method="burn-chart forecast = AC + burn_rate_per_week × weeks from as_of_date to the "
+        "planned end (4 weeks past as_of_date when that is past or unset); it is not EAC",
         series="daily cumulative AC against the budget line (BAC) and the planned value",
     )
     return envelope(

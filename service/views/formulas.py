@@ -85,8 +85,19 @@ def unestimated_share(unestimated: int, scope: int) -> Fig:
     return unestimated / scope, None
 
 
-def percent_complete_time(spent: float, remaining: float, tracked: int) -> Fig:
-    """Σ spent / (Σ spent + Σ remaining), where time tracking exists."""
+def percent_complete_time(
+    spent: float, remaining: float, tracked: int, *, open_without_remaining: int = 0, open_tasks: int = 0
+) -> Fig:
+    """Σ spent / (Σ spent + Σ remaining), where time tracking exists, only when every open task
+    has a remaining figure (or an original estimate standing in for it, already in
+    ``remaining``); otherwise undefined with the share of open tasks without one (METRICS)."""
+    if open_without_remaining > 0:
+        of = f" of {open_tasks}" if open_tasks else ""
+        pct = f" ({open_without_remaining / open_tasks:.0%})" if open_tasks else ""
+        return None, (
+            f"{open_without_remaining}{of} open tasks{pct} have no remaining time and no original "
+            "estimate to stand in for it"
+        )
     if tracked == 0:
         return None, "no task in scope has time tracking (spent or remaining time)"
     if spent + remaining == 0:
@@ -150,9 +161,10 @@ class EVM:
     etc: float | None = None
     vac: float | None = None
     tcpi: float | None = None
+    tcpi_eac: float | None = None
     reasons: dict[str, str] = field(default_factory=dict)
 
-    FIELDS = ("pv", "ev", "cv", "sv", "cpi", "spi", "eac", "eac_atypical", "etc", "vac", "tcpi")
+    FIELDS = ("pv", "ev", "cv", "sv", "cpi", "spi", "eac", "eac_atypical", "etc", "vac", "tcpi", "tcpi_eac")
 
     def as_dict(self) -> dict[str, float | None]:
         return {k: getattr(self, k) for k in self.FIELDS}
@@ -215,13 +227,38 @@ def evm(
         r["vac"] = "EAC is undefined"
     else:
         out.vac = bac - out.eac
-    if bac is None or ac is None or ev is None:
-        r["tcpi"] = "BAC, AC or EV is undefined"
-    elif bac - ac == 0:
-        r["tcpi"] = "BAC − AC is 0: the budget is spent"
-    else:
-        out.tcpi = (bac - ev) / (bac - ac)
+    out.tcpi, out.tcpi_eac = _tcpi(bac, ac, ev, out.eac, r)
     return out
+
+
+def _tcpi(
+    bac: float | None, ac: float | None, ev: float | None, eac: float | None, r: dict[str, str]
+) -> tuple[float | None, float | None]:
+    """TCPI(BAC) = (BAC − EV) / (BAC − AC) while AC < BAC; once the budget is exhausted
+    (AC ≥ BAC) it is undefined ("budget exhausted") and TCPI(EAC) = (BAC − EV) / (EAC − AC) is
+    the figure to show. A negative TCPI is never a number (METRICS)."""
+    if bac is None or ac is None or ev is None:
+        r["tcpi"] = r["tcpi_eac"] = "BAC, AC or EV is undefined"
+        return None, None
+    if ac < bac:
+        r["tcpi_eac"] = "the budget is not exhausted (AC < BAC): TCPI(BAC) is the figure"
+        value = (bac - ev) / (bac - ac)
+        if value < 0:
+            r["tcpi"] = "BAC − EV is negative: more earned than budgeted"
+            return None, None
+        return value, None
+    r["tcpi"] = "budget exhausted (AC ≥ BAC): TCPI(EAC) is the figure"
+    if eac is None:
+        r["tcpi_eac"] = f"EAC is undefined ({r.get('eac', '')})"
+        return None, None
+    if eac - ac <= 0:
+        r["tcpi_eac"] = "EAC − AC is not positive: no cost left to complete"
+        return None, None
+    value = (bac - ev) / (eac - ac)
+    if value < 0:
+        r["tcpi_eac"] = "BAC − EV is negative: more earned than budgeted"
+        return None, None
+    return None, value
 
 
 def burn_rate(ac_trailing: float, weeks: int = 4) -> float:

@@ -59,7 +59,10 @@ def test_evm_figures_follow_pmbok():
     assert e.eac == pytest.approx(7500) and e.eac_atypical == 15000
     assert e.etc == pytest.approx(4500) and e.vac == pytest.approx(12500)
     assert e.tcpi == pytest.approx(12000 / 17000)
-    assert e.reasons == {}
+    # METRICS (issue 20): TCPI(EAC) is the figure only once the budget is exhausted; while AC < BAC
+    # it is null with a reason, so the reasons are no longer empty.
+    assert e.tcpi_eac is None
+    assert e.reasons == {"tcpi_eac": "the budget is not exhausted (AC < BAC): TCPI(BAC) is the figure"}
 
 
 def test_evm_with_ac_zero_gives_null_ratios_with_reasons_never_infinity():
@@ -94,7 +97,10 @@ def test_evm_without_budget_is_all_null_with_reasons():
 
 def test_tcpi_undefined_when_budget_exactly_spent():
     e = f.evm(bac=1000, ac=1000, pv=1000, ev=900)
-    assert e.tcpi is None and "spent" in e.reasons["tcpi"]
+    # METRICS (issue 20): AC ≥ BAC is "budget exhausted" (was "the budget is spent"); TCPI(EAC)
+    # is shown instead: CPI = 0.9, EAC = 1000 / 0.9 = 1111.11, (1000 − 900) / (1111.11 − 1000) = 0.9
+    assert e.tcpi is None and "budget exhausted" in e.reasons["tcpi"]
+    assert e.tcpi_eac == pytest.approx(0.9)
 
 
 def test_runway_and_exhaustion():
@@ -157,3 +163,29 @@ def test_the_integer_rank_path_equals_the_ranks_path(values, p):
     assert f.sorted_percentile(ordered, p) == f.percentile_from_ranks(
         {lo: ordered[lo - 1], hi: ordered[hi - 1]}, len(ordered), p
     )
+
+
+def test_tcpi_over_budget_is_null_and_tcpi_eac_is_shown():
+    """Issue 20: over budget, (BAC − EV) / (BAC − AC) is negative; METRICS: TCPI(BAC) null with
+    "budget exhausted", TCPI(EAC) = (BAC − EV) / (EAC − AC) the figure. By hand: BAC 1000,
+    AC 1500, EV 600: CPI = 0.4, EAC = 2500, TCPI(EAC) = 400 / 1000 = 0.4 (old: 400 / −500 = −0.8)."""
+    e = f.evm(bac=1000, ac=1500, pv=800, ev=600)
+    assert e.tcpi is None and e.reasons["tcpi"].startswith("budget exhausted")
+    assert e.eac == pytest.approx(2500) and e.tcpi_eac == pytest.approx(0.4)
+    assert "tcpi_eac" not in e.reasons
+
+
+def test_tcpi_never_negative():
+    # EV above BAC (more earned than budgeted) would make either TCPI negative: null with a reason.
+    e = f.evm(bac=1000, ac=500, pv=800, ev=1200)
+    assert e.tcpi is None and "negative" in e.reasons["tcpi"]
+    e = f.evm(bac=1000, ac=1500, pv=800, ev=0)
+    assert e.tcpi is None and e.tcpi_eac is None and "EAC is undefined" in e.reasons["tcpi_eac"]
+
+
+def test_percent_complete_time_needs_a_remaining_figure_on_every_open_task():
+    # Issue 20: Trello cards have spent hours but no remaining figure; 10 h spent, 0 remaining
+    # read 100 %. METRICS: null with the reason and the share of open tasks without one.
+    value, reason = f.percent_complete_time(36000, 0, 3, open_without_remaining=7, open_tasks=10)
+    assert value is None and reason and "7 of 10 open tasks (70%)" in reason
+    assert f.percent_complete_time(36000, 12000, 3) == (0.75, None)  # 10 h / (10 h + 3.33 h)

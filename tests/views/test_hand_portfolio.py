@@ -46,8 +46,17 @@ def test_progress_total_and_per_project(client, world):
         14 * 3600,
         4,
     )
-    assert t["percent_complete_time"] == 0.7143  # 35 / 49
-    assert t["reasons"] == {}
+    # METRICS (issue 20): percent_complete_time only when every open task has a remaining figure
+    # (or an hour estimate standing in). Was 0.7143 (35 / 49). Open at as_of: A3, A4 (remaining
+    # 6 h, 8 h), A5, A6 (points only: no remaining, no hour estimate), C2, C3 (hour estimates 6 h +
+    # 4 h stand in) → 2 of 6 open tasks without one: null.
+    assert t["percent_complete_time"] is None
+    assert (t["open_without_remaining"], t["open_without_remaining_share"]) == (2, 0.3333)
+    assert t["remaining_stand_in_seconds"] == 10 * 3600  # C2 6 h + C3 4 h
+    assert t["reasons"] == {
+        "percent_complete_time": "2 of 6 open tasks (33%) have no remaining time and no original "
+        "estimate to stand in for it"
+    }
 
     g = by_name(r["groups"])
     alp, beta = g["ALP"], g["BETA"]
@@ -55,7 +64,9 @@ def test_progress_total_and_per_project(client, world):
     assert alp["percent_complete_count"] == 0.3333  # 2 / 6
     assert alp["percent_complete_estimate"] == 0.4  # 8 / 20
     assert alp["unestimated_share"] == 0.1667  # A5: 1 / 6
-    assert alp["percent_complete_time"] == 0.7143
+    # METRICS (issue 20), was 0.7143: A5 and A6 have no remaining figure: 2 of ALP's 4 open tasks.
+    assert alp["percent_complete_time"] is None and alp["open_without_remaining"] == 2
+    assert "2 of 4 open tasks (50%)" in alp["reasons"]["percent_complete_time"]
     assert (beta["scope"], beta["done"], beta["in_progress"], beta["todo"]) == (4, 2, 1, 1)
     assert beta["estimate_unit"] == "seconds"  # no points on the board: its hour estimates
     assert (beta["estimate_total"], beta["estimate_done"]) == (
@@ -169,7 +180,8 @@ def test_budget_per_project_and_rolled_up(client, world):
     )  # 13000/9000; 13000/18500
     assert (t["eac"], t["eac_atypical"]) == (20769.23, 26000)  # 30000 / 1.4444; 9000 + 17000
     assert (t["etc"], t["vac"], t["tcpi"]) == (11769.23, 9230.77, 0.8095)  # 17000 / 21000
-    assert t["reasons"] == {}
+    # METRICS (issue 20): TCPI(EAC) is the figure only once AC ≥ BAC; here it is null with a reason.
+    assert t["reasons"] == {"tcpi_eac": "the budget is not exhausted (AC < BAC): TCPI(BAC) is the figure"}
 
 
 def test_budget_cost_series_against_budget_line(client, world):

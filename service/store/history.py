@@ -4,7 +4,7 @@ started and completed times of their tasks.
 Two writers need it (``service.sync.jira_history``): a source's status catalogue changed, so
 its stored status changes are re-categorized without asking the tool again; and a source
 synced before status ids were kept has its histories read again whole. Both write through
-these functions, inside the caller's transaction, after ``lock_source``; the tasks' times go
+these functions, inside the caller's transaction, after ``rollups.lock_sources``; the tasks' times go
 through ``set_work_dates`` under ``tracked`` like every task write, so the rollups (done
 counts, completion days) follow.
 """
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from mappings.model import Change, StatusCategory
-from service.store.rollups import lock_sources, touched_tasks, tracked
+from service.store.rollups import touched_tasks, tracked
 from service.store.sql import bulk_insert, chunks, executemany, in_list, statement
 from service.store.tasks import CHANGE_COLUMNS
 from service.tables import Change as ChangeRow
@@ -30,7 +30,6 @@ from service.tables import table
 
 __all__ = [
     "StoredHistory",
-    "lock_source",
     "recategorize_rows",
     "rewrite_changes",
     "set_work_dates",
@@ -42,11 +41,6 @@ __all__ = [
 C = table(ChangeRow)
 T = table(TaskRow)
 P = table(ProjectRow)
-
-
-def lock_source(conn: Connection, source_id: int) -> None:
-    """Take the source's write lock first (what is read after it stays as read until commit)."""
-    lock_sources(conn, [source_id])
 
 
 def status_change_page(conn: Connection, source_id: int, *, after: int, limit: int) -> list[dict[str, Any]]:

@@ -53,7 +53,6 @@ from mappings.jira.issue import work_dates
 from mappings.model import StatusCategory, TaskUpsert
 from service.db import Database
 from service.store.history import (
-    lock_source,
     recategorize_rows,
     rewrite_changes,
     set_work_dates,
@@ -61,6 +60,7 @@ from service.store.history import (
     status_change_page,
     stored_histories,
 )
+from service.store.rollups import lock_sources
 from service.store.tasks import change_rows
 from service.sync.state import set_cursor
 from service.tables import Task, table, utcnow
@@ -303,7 +303,7 @@ class StatusHistory:
             changes = change_rows(org, sid, [c for u in upserts for c in u.changes])
             after, done = rows[-1].id, done + len(rows)
             with self.ctx.db.write() as conn:
-                lock_source(conn, sid)
+                lock_sources(conn, [sid])
                 rewrite_changes(conn, changes)
                 recompute_work_dates(conn, sid, [r.external_id for r in rows])
                 set_cursor(conn, sid, HISTORY_STREAM, json.dumps({"after": after, "done": done, "total": total}))
@@ -362,7 +362,7 @@ def recategorize_source(
     seen = changed = moved = 0
     while True:
         with db.write() as conn:
-            lock_source(conn, source_id)
+            lock_sources(conn, [source_id])
             rows = status_change_page(conn, source_id, after=after, limit=RECATEGORIZE_PAGE)
             if not rows:
                 break

@@ -12,7 +12,6 @@ from mappings.model import Change, StatusCategory
 from service import store
 from service.store import rollups
 from service.store.history import (
-    lock_source,
     recategorize_rows,
     rewrite_changes,
     set_work_dates,
@@ -20,6 +19,7 @@ from service.store.history import (
     status_change_page,
     stored_histories,
 )
+from service.store.rollups import lock_sources
 from service.store.tasks import change_rows
 from service.tables import Change as ChangeRow
 from service.tables import Task
@@ -65,7 +65,7 @@ def test_a_reread_takes_ids_and_categories_of_stored_rows_and_adds_missing_ones(
     old_id = _rows(db)["h1:0"].id
     again = [_move("1", 1, "3", WIP), _move("1", 0, "10000", StatusCategory.todo, minutes=-5)]
     with db.write() as c:
-        lock_source(c, src)
+        lock_sources(c, [src])
         rewrite_changes(c, change_rows(org, src, again + again))  # repeated rows are written once
     rows = _rows(db)
     assert set(rows) == {"h0:0", "h1:0"} and rows["h1:0"].id == old_id  # updated in place
@@ -88,7 +88,7 @@ def test_work_dates_recomputed_from_history_move_the_task_and_keep_every_rollup(
     with db.write() as c:
         store.upsert_tasks(c, org, src, [done, todo])
     with db.write() as c:
-        lock_source(c, src)
+        lock_sources(c, [src])
         found = stored_histories(c, src, ["1", "2", "404"])
     assert set(found) == {"1", "2"}
     one = found["1"]

@@ -126,6 +126,26 @@ def logged_by_card(db: Database, source_id: int) -> dict[str, int]:
 # --- several pages, interrupted and resumed ---------------------------------------------------
 
 
+def _killed_at_second_history_page(site: Site, source: int, monkeypatch: Any) -> list[str | None]:
+    """Sync ``source`` with the connection lost at the second history page; returns the
+    ``before`` of each history page asked for. TrelloClient.actions stays patched."""
+    real = TrelloClient.actions
+    pages: list[str | None] = []
+
+    def flaky(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
+              filter: Any = None) -> Any:  # noqa: A002
+        if filter == HISTORY_FILTER:
+            pages.append(before)
+            if len(pages) == 2:
+                raise Fatal("connection lost mid-history")
+        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
+
+    monkeypatch.setattr(TrelloClient, "actions", flaky)
+    with pytest.raises(Fatal):
+        site.sync(source)
+    return pages
+
+
 def test_a_history_of_several_pages_resumes_where_an_interrupted_run_stopped(big: Site, monkeypatch):
     (board,) = big.boards
     filtered = [a for a in big.state.boards[board].actions
@@ -136,19 +156,7 @@ def test_a_history_of_several_pages_resumes_where_an_interrupted_run_stopped(big
     _, source = big.source()
 
     real = TrelloClient.actions
-    history_pages: list[str | None] = []
-
-    def flaky(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
-              filter: Any = None) -> Any:  # noqa: A002
-        if filter == HISTORY_FILTER:
-            history_pages.append(before)
-            if len(history_pages) == 2:
-                raise Fatal("connection lost mid-history")
-        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
-
-    monkeypatch.setattr(TrelloClient, "actions", flaky)
-    with pytest.raises(Fatal):
-        big.sync(source)
+    history_pages = _killed_at_second_history_page(big, source, monkeypatch)
     stopped = history_state(big.db, source, board)
     assert stopped is not None and not stopped["done"] and stopped["before"]  # one page stored
     assert stopped["before"] == history_pages[1]
@@ -415,19 +423,7 @@ def test_a_resumed_history_counts_hours_changed_between_the_runs_once(big: Site,
     (board,) = big.boards
     _, source = big.source()
     real = TrelloClient.actions
-    pages: list[Any] = []
-
-    def flaky(self: TrelloClient, board_id: str, since: Any = None, before: Any = None, limit: int = 1000,
-              filter: Any = None) -> Any:  # noqa: A002
-        if filter == HISTORY_FILTER:
-            pages.append(before)
-            if len(pages) == 2:
-                raise Fatal("killed mid-history")
-        return real(self, board_id, since=since, before=before, limit=limit, filter=filter)
-
-    monkeypatch.setattr(TrelloClient, "actions", flaky)
-    with pytest.raises(Fatal):
-        big.sync(source)
+    _killed_at_second_history_page(big, source, monkeypatch)
     monkeypatch.setattr(TrelloClient, "actions", real)
     field = _hours_field(big, board)
     card = _card_without_hours(big, board, field)

@@ -163,8 +163,13 @@ def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     inputs = rollups.totals_and_days(conn, sel, created=True) or queries.totals_and_days(conn, sel, created=True)
     total_row, rows, created, done = inputs
     names = group_names(conn, sel, set(rows))
-    total_gap = time_gaps(conn, sel, grouped=False).get(None)
+    # One scan when the groups partition the scope (each task in one project or source): the
+    # total is their sum. By person or milestone a task can sit in several groups: two scans.
     gaps = time_gaps(conn, sel, grouped=True) if sel.group_by is not None else {}
+    if sel.group_by in ("project", "source"):
+        total_gap: TimeGap | None = (sum(g[0] for g in gaps.values()), sum(g[1] for g in gaps.values()))
+    else:
+        total_gap = time_gaps(conn, sel, grouped=False).get(None)
     groups = [{"group": label(sel.group_by, g, names), **progress_figures(r, gaps.get(g))} for g, r in _sorted(rows)]
     burnup = burnup_series(created, done, sel.as_of_date)
     start = date.fromisoformat(burnup[0]["date"])

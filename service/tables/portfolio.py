@@ -74,6 +74,26 @@ class PersonIdentity(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=300)
 
 
+class PersonLinkRejection(SQLModel, table=True):
+    """A PM's "these are not the same person" for two identities in different tools.
+
+    Stored per identity pair (``low_identity_id < high_identity_id``), so a rejected suggestion
+    stays rejected when either side later gains identities or is merged elsewhere.
+    """
+
+    __tablename__ = "person_link_rejection"
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "low_identity_id", "high_identity_id", name="uq_link_rejection"),
+        sa.CheckConstraint("low_identity_id < high_identity_id", name="ck_link_rejection_order"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    org_id: int = _fk("organization.id", index=False)
+    low_identity_id: int = _fk("person_identity.id", index=False)
+    high_identity_id: int = _fk("person_identity.id")
+    rejected_at: datetime = Field(default_factory=utcnow)
+    rejected_by: str | None = Field(default=None, max_length=200)
+
+
 class PersonRate(SQLModel, table=True):
     __tablename__ = "person_rate"
     __table_args__ = (sa.UniqueConstraint("person_id", "effective_from", name="uq_rate_from"),)

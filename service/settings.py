@@ -5,15 +5,21 @@ Nothing here does I/O at import time; ``get_settings()`` builds the object on fi
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from connectors.outbound import OutboundPolicy
 
-__all__ = ["Settings", "get_settings"]
+__all__ = ["Settings", "get_settings", "is_loopback_host"]
+
+# An unspecified bind listens on every interface; the URL names it by the loopback address of
+# its family, the one address certain to reach the server from this machine.
+_UNSPECIFIED_BINDS = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}  # noqa: S104 - recognised, not bound
 
 
 class Settings(BaseSettings):
@@ -73,10 +79,41 @@ class Settings(BaseSettings):
         OutboundPolicy.parse(value)  # a typo fails at start-up, not at the first sync
         return value
 
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_public_base_url(cls, value: str | None) -> str | None:
+        # A typo here fails at start-up, not as webhooks that never arrive.
+        if value and not (urlsplit(value).scheme in ("http", "https") and urlsplit(value).hostname):
+            raise ValueError(f"must be an http(s) URL such as https://taskhub.example.com, not {value!r}")
+        return value or None
+
     @property
     def outbound_policy(self) -> OutboundPolicy:
         """The outbound guard's policy every Jira/Trello client is built with."""
         return OutboundPolicy.parse(self.outbound_allow)
+
+    @property
+    def webhook_base_url(self) -> str:
+        """The base of the URLs Jira and Trello are told to call: ``public_base_url`` when set,
+        else what the server binds (``taskhub serve`` puts its ``--host``/``--port`` here), so
+        the port given to ``serve`` is the port in every webhook URL."""
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        host = _UNSPECIFIED_BINDS.get(self.host, self.host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
+
+    @property
+    def webhook_base_warning(self) -> str | None:
+        """Why Jira and Trello cannot deliver to ``webhook_base_url`` (a loopback address), else
+        None: said at ``serve`` start and on every source, since nothing fails until a delivery
+        that never comes."""
+        base = self.webhook_base_url
+        if not is_loopback_host(urlsplit(base).hostname or ""):
+            return None
+        every = not self.public_base_url and self.host in _UNSPECIFIED_BINDS
+        listens = f"taskhub listens on every interface ({self.host}); " if every else ""
+        return (f"{listens}webhook URLs use {base}, a loopback address Jira and Trello cannot reach: "
+                "set TASKHUB_PUBLIC_BASE_URL to the URL they can reach (e.g. https://taskhub.example.com)")
 
     @property
     def sqlite_path(self) -> Path:
@@ -100,6 +137,17 @@ def normalize_url(url: str) -> str:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
+
+
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` (and ``*.localhost``) or an address in 127.0.0.0/8 or ``::1``."""
+    name = host.lower().rstrip(".")
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 @lru_cache(maxsize=1)

@@ -43,9 +43,9 @@ class SourceSecrets:
 
 
 def callback_url(settings: Settings, kind: str, source_id: int) -> str:
-    """The URL the tools deliver to (Trello signs with exactly this URL)."""
-    base = (settings.public_base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
-    return f"{base}/webhooks/{kind}/{source_id}"
+    """The URL the tools deliver to (Trello signs with exactly this URL); its base is
+    ``Settings.webhook_base_url`` (PUBLIC_BASE_URL, else what ``serve`` binds)."""
+    return f"{settings.webhook_base_url}/webhooks/{kind}/{source_id}"
 
 
 def webhook_url(settings: Settings, source: Source) -> str:

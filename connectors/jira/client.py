@@ -53,6 +53,7 @@ Deployment = Literal["auto", "cloud", "datacenter"]
 CLOUD_ID_PAGE = 5000  # search/jql returns up to 5000 issues per page for id/key only
 DC_ID_PAGE = 1000
 WORKLOG_LIST_CHUNK = 1000
+WEBHOOKS_PATH = "/rest/webhooks/1.0/webhook"  # admin webhooks, Cloud and DC (VENDOR_FACTS A14)
 
 
 def clause_names(field_list: Iterable[dict[str, Any]]) -> dict[str, str]:
@@ -441,14 +442,28 @@ class JiraClient:
             body["secret"] = secret
         if jql:
             body["filters"] = {"issue-related-events-section": jql}
-        endpoint = f"{self.base_url}/rest/webhooks/1.0/webhook"
+        return dict(self._hook_write("POST", WEBHOOKS_PATH, json.dumps(body)))
+
+    def webhooks(self) -> list[dict[str, Any]]:
+        """The site's admin webhooks (``GET /rest/webhooks/1.0/webhook``; Jira admins only)."""
+        url = f"{self.base_url}{WEBHOOKS_PATH}"
+        session = self.lib._session
+        return list(self._read(WEBHOOKS_PATH, lambda: session.get(url).json()))
+
+    def delete_webhook(self, webhook_id: str) -> None:
+        """``DELETE /rest/webhooks/1.0/webhook/{id}``. One attempt only."""
+        self._hook_write("DELETE", f"{WEBHOOKS_PATH}/{webhook_id}")
+
+    def _hook_write(self, method: str, path: str, data: str | None = None) -> Any:
+        """One attempt at an admin-webhook write; the answer's JSON (None when it has none)."""
+        endpoint = f"{self.base_url}{path}"
         session = self.lib._session
 
-        def attempt() -> dict[str, Any]:
+        def attempt() -> Any:
             try:
-                response = session.post(endpoint, data=json.dumps(body))
-                return dict(response.json())
+                response = session.request(method, endpoint, data=data)
+                return response.json() if response.content else None
             except Exception as exc:  # noqa: BLE001 - classified, never leaked
-                raise translate_error(exc, method="POST", url=endpoint) from None
+                raise translate_error(exc, method=method, url=endpoint) from None
 
         return no_retry()(attempt)

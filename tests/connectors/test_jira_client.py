@@ -247,6 +247,20 @@ def test_a_post_write_is_never_retried(jira_site, jira_client, fake_sleep):
     assert hook["url"] == "http://127.0.0.1:9/hook" and state.webhooks[1].secret == "k"
 
 
+def test_admin_webhooks_are_listed_and_deleted_and_a_non_admin_gets_unauthorized(jira_site, jira_client):
+    _url, state = jira_site
+    client = jira_client()
+    hook = client.register_webhook("http://127.0.0.1:9/hook", events=["jira:issue_updated"])
+    hook_id = hook["self"].rsplit("/", 1)[1]
+    assert [h["url"] for h in client.webhooks()] == ["http://127.0.0.1:9/hook"]
+    client.delete_webhook(hook_id)
+    assert client.webhooks() == [] and state.webhooks == {}
+    state.faults.rules.append(FaultRule(403, count=1, path="/rest/webhooks"))
+    with pytest.raises(Unauthorized) as info:
+        client.delete_webhook(hook_id)
+    assert info.value.status == 403
+
+
 def test_timeouts_and_refused_connections_are_transient(jira_site, jira_client, fake_sleep):
     _url, state = jira_site
     client = jira_client(timeout=0.2, max_attempts=2)

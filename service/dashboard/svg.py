@@ -175,5 +175,9 @@ def trim(s: str, n: int) -> str:
 
 
 def to_markup(parts: Sequence[str]) -> Markup:
-    """The finished chart. Every piece of text in ``parts`` went through ``escape``."""
-    return Markup("".join(parts))  # noqa: S704 - built here from escaped text only
+    """The finished chart in its box: the box scrolls sideways when the page is too narrow
+    for the chart to stay readable (dashboard.css), so the page itself never does.
+    Every piece of text in ``parts`` went through ``escape``."""
+    return Markup(  # noqa: S704 - built here from escaped text only
+        '<div class="chart-box">' + "".join(parts) + "</div>"
+    )

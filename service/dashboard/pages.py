@@ -38,6 +38,7 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 CSS_PATH = "/dashboard/static/dashboard.css"
+ICON_PATH = "/favicon.ico"
 
 
 class PageError(Exception):
@@ -245,13 +246,24 @@ def logout(request: Request) -> Response:
     return response
 
 
-@router.get(CSS_PATH)
-def stylesheet() -> Response:
+def _static(name: str, media_type: str) -> Response:
     return Response(
-        (STATIC / "dashboard.css").read_bytes(),
-        media_type="text/css",
+        (STATIC / name).read_bytes(),
+        media_type=media_type,
         headers={"Cache-Control": "public, max-age=3600"},
     )
+
+
+@router.get(CSS_PATH)
+def stylesheet() -> Response:
+    return _static("dashboard.css", "text/css")
+
+
+@router.get(ICON_PATH)
+def favicon() -> Response:
+    """The icon, an SVG: at the path browsers and bookmarks ask for whatever a page says, and
+    named by every page (base.html) with its real type."""
+    return _static("favicon.svg", "image/svg+xml")
 
 
 # --- pages ----------------------------------------------------------------------------------

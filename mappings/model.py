@@ -91,6 +91,9 @@ class PersonRef(_Model):
     external_id: str
     display_name: str | None = None
     email: str | None = None
+    # The login name where the tool gives one (Jira Data Center ``name``, Trello ``username``):
+    # evidence for people suggestions across tools (``service.portfolio.suggestions``).
+    username: str | None = None
 
 
 class MilestoneRef(_Model):

@@ -205,14 +205,17 @@ def person_ref(user: Any) -> PersonRef | None:
     ident = opt_str(user.get("accountId")) or opt_str(user.get("name")) or opt_str(user.get("key"))
     if ident is None:
         return None
-    key = (ident, opt_str(user.get("displayName")), opt_str(user.get("emailAddress")))
+    key = (ident, opt_str(user.get("displayName")), opt_str(user.get("emailAddress")), opt_str(user.get("name")))
     found = _PEOPLE.get(key)
     if found is None:
         if len(_PEOPLE) >= 10_000:
             _PEOPLE.clear()
-        found = _PEOPLE[key] = PersonRef(tool="jira", external_id=key[0], display_name=key[1], email=key[2])
+        found = _PEOPLE[key] = PersonRef(
+            tool="jira", external_id=key[0], display_name=key[1], email=key[2], username=key[3]
+        )
     return found
 
 
-# (id, display name, email) -> the one immutable PersonRef for it (bounded: cleared when full).
-_PEOPLE: dict[tuple[str, str | None, str | None], PersonRef] = {}
+# (id, display name, email, username) -> the one immutable PersonRef for it (bounded: cleared
+# when full).
+_PEOPLE: dict[tuple[str, str | None, str | None, str | None], PersonRef] = {}

@@ -373,8 +373,9 @@ def action_author(action: dict[str, Any]) -> PersonRef | None:
     member_id = as_str(creator.get("id")) or as_str(action.get("idMemberCreator"))
     if member_id is None:
         return None
-    name = as_str(creator.get("fullName")) or as_str(creator.get("username"))
-    return PersonRef(tool="trello", external_id=member_id, display_name=name)
+    username = as_str(creator.get("username"))
+    name = as_str(creator.get("fullName")) or username
+    return PersonRef(tool="trello", external_id=member_id, display_name=name, username=username)
 
 
 def _member_id(a: _Action) -> str | None:

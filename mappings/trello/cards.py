@@ -146,6 +146,7 @@ def card_assignees(card: dict[str, Any], ctx: BoardContext) -> list[PersonRef]:
                 external_id=member_id,
                 display_name=as_str(info.get("fullName")) or as_str(info.get("username")),
                 email=as_str(info.get("email")),
+                username=as_str(info.get("username")),
             )
         )
     return refs

@@ -3,6 +3,10 @@
 An identity ``(tool, external_id)`` maps to one person per organization. A new
 identity whose email matches an existing person links to that person; otherwise
 a new person is created. Runs in the caller's transaction.
+
+An identity's name and email are the ones first seen; its ``username`` is filled in when a
+later sighting names it and the stored one is empty (a Trello webhook names a member without
+the username the board's member list gives).
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
         wanted.setdefault((r.tool, r.external_id), r)
     if not wanted:
         return {}
-    found = _lookup(conn, org_id, list(wanted))
+    stored = _lookup(conn, org_id, list(wanted))
+    _fill_usernames(conn, org_id, wanted, stored)
+    found = {k: pid for k, (pid, _) in stored.items()}
     missing = [k for k in wanted if k not in found]
     if not missing:
         return found
@@ -81,27 +87,58 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
                 "external_id": k[1],
                 "display_name": ref.display_name,
                 "email": ref.email,
+                "username": ref.username,
             }
         )
     for part in chunks(values):
         conn.execute(ins.on_conflict_do_nothing(index_elements=["org_id", "tool", "external_id"]), list(part))
     # A concurrent writer may have won a race: read back what is really stored.
-    found.update(_lookup(conn, org_id, missing))
+    found.update({k: pid for k, (pid, _) in _lookup(conn, org_id, missing).items()})
     return found
 
 
-def _lookup(conn: Connection, org_id: int, keys: list[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    out: dict[tuple[str, str], int] = {}
+def _fill_usernames(
+    conn: Connection,
+    org_id: int,
+    wanted: dict[tuple[str, str], PersonRef],
+    stored: dict[tuple[str, str], tuple[int, str | None]],
+) -> None:
+    """Store a username a ref names for a known identity that has none (rare: one write when
+    it is first learnt, none after)."""
+    values = [
+        {"o": org_id, "t": k[0], "e": k[1], "u": ref.username}
+        for k, ref in wanted.items()
+        if ref.username and k in stored and stored[k][1] is None
+    ]
+    if values:
+        conn.execute(
+            sa.update(I)
+            .where(
+                I.c.org_id == sa.bindparam("o"),
+                I.c.tool == sa.bindparam("t"),
+                I.c.external_id == sa.bindparam("e"),
+                I.c.username.is_(None),
+            )
+            .values(username=sa.bindparam("u")),
+            values,
+        )
+
+
+def _lookup(
+    conn: Connection, org_id: int, keys: list[tuple[str, str]]
+) -> dict[tuple[str, str], tuple[int, str | None]]:
+    """``{(tool, external_id): (person_id, username)}`` of the stored identities among ``keys``."""
+    out: dict[tuple[str, str], tuple[int, str | None]] = {}
     by_tool: dict[str, list[str]] = {}
     for tool, ext in keys:
         by_tool.setdefault(tool, []).append(ext)
     for tool, exts in by_tool.items():
         for part in chunks(exts):
             rows = conn.execute(
-                sa.select(I.c.external_id, I.c.person_id).where(
+                sa.select(I.c.external_id, I.c.person_id, I.c.username).where(
                     I.c.org_id == org_id, I.c.tool == tool, I.c.external_id.in_(part)
                 )
             )
-            for ext, pid in rows:
-                out[(tool, ext)] = pid
+            for ext, pid, username in rows:
+                out[(tool, ext)] = (pid, username)
     return out

@@ -72,6 +72,9 @@ class PersonIdentity(SQLModel, table=True):
     external_id: str = Field(max_length=200)
     display_name: str | None = Field(default=None, max_length=300)
     email: str | None = Field(default=None, max_length=300)
+    # The tool's login name where it gives one (Jira Data Center ``name``, Trello ``username``):
+    # evidence for people suggestions (0018).
+    username: str | None = Field(default=None, max_length=200)
 
 
 class PersonLinkRejection(SQLModel, table=True):

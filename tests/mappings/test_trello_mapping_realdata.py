@@ -192,6 +192,7 @@ def test_member_added_to_card_carries_the_assignee() -> None:
         "external_id": "6045949b752485785feab3b4",
         "display_name": "embbnux.ji",
         "email": None,
+        "username": None,  # not read here: filled in when the refetched card names its members
     }
     assert patch.fields["needs_refetch"] is True
     assert patch.changes[0].to_value == "6045949b752485785feab3b4"

@@ -34,7 +34,9 @@ from tests.mappings.trello_data import profile, rest_body
 CAPTURED = rest_body("can_get_actions_of_board.1.GET")[0]
 FIELD_ID = "5ec160f6dafd0828fda1f6dd"
 CARD_ID = "5ec0e62003fe0f0f103a361b"
-HOPPER = PersonRef(tool="trello", external_id="5e679b808e6e8828784b30e1", display_name="Hopper Test")
+HOPPER = PersonRef(
+    tool="trello", external_id="5e679b808e6e8828784b30e1", display_name="Hopper Test", username="hoppertest"
+)
 POINT_AS_HOURS = profile(custom_fields={"spent_hours": ["Point"]})
 CTX = BoardContext(
     board_id="5e93ba98614ac22d22f085c4",

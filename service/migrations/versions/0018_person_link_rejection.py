@@ -4,6 +4,8 @@
   tools, one row per identity pair (``low_identity_id < high_identity_id``), so
   ``/api/v1/people/suggestions`` never offers that pair again, even after either person gains
   identities or is merged. Deleting an identity deletes its rejections.
+- ``person_identity.username``: the tool's login name where it gives one (Jira Data Center
+  ``name``, Trello ``username``), evidence for those suggestions.
 
 Literal DDL, no application imports.
 
@@ -25,6 +27,7 @@ _ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
 
 
 def upgrade() -> None:
+    op.add_column('person_identity', sa.Column('username', sa.String(length=200), nullable=True))
     op.create_table(
         'person_link_rejection',
         sa.Column('id', _ID, nullable=False),
@@ -47,3 +50,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index('ix_person_link_rejection_high_identity_id', table_name='person_link_rejection')
     op.drop_table('person_link_rejection')
+    op.drop_column('person_identity', 'username')

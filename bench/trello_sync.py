@@ -94,8 +94,8 @@ def child(db_url: str, ready: dict[str, Any], data_dir: str, limits: bool) -> No
             "kind": "trello",
             "name": "trello",
             "base_url": ready["api"],
-            "credentials": {"type": "trello", "api_key": ready["api_key"], "token": ready["token"]},
-            "webhook_secret": ready["app_secret"],
+            "credentials": {"type": "trello", "api_key": ready["api_key"], "token": ready["token"],
+                            "app_secret": ready["app_secret"]},
         }
         source_id = create_source(s, settings, org.id, SourceCreate.model_validate(body)).id  # type: ignore[arg-type]
     cpu_ready, server_ready = _cpu(), pg_server_cpu(db_url)

@@ -162,8 +162,9 @@ class Demo:
                                 "api_token": "sandbox-api-token"}}))
             trello = create_source(s, self.settings, self.org_id, SourceCreate.model_validate({
                 "kind": "trello", "name": "Trello", "base_url": self.trello_api, "poll_interval_seconds": 60,
-                "webhook_secret": self.trello.app_secret, "scope": {"boards": self.boards},
-                "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token"}}))
+                "scope": {"boards": self.boards},
+                "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token",
+                                "app_secret": self.trello.app_secret}}))
         self.jira_source, self.trello_source = jira.id, trello.id
         register_webhook(self.jira, f"{self.base_url}/webhooks/jira/{jira.id}", secret=jira.webhook_secret)
         api = TrelloClient(self.trello.api_key, "sandbox-token", base_url=self.trello_api,

@@ -140,6 +140,10 @@ class TrelloCredentials(_In):
     type: Literal["trello"]
     api_key: Text = Field(min_length=1, max_length=200)
     token: Secret = Field(min_length=1)
+    app_secret: Secret = Field(min_length=1, description=(
+        "The Trello application's secret, shown with its API key (trello.com/power-ups/admin). Trello signs "
+        "every webhook delivery with it (a user cannot choose another), so taskhub verifies deliveries with "
+        "it. Encrypted at rest, never returned."))
 
 
 CREDENTIAL_TYPES = ("jira_cloud", "jira_datacenter", "trello")
@@ -189,13 +193,20 @@ class TrelloScope(_In):
         return value.isoformat() if value is not None else None
 
 
+TRELLO_NO_WEBHOOK_SECRET = (
+    "a Trello source has no webhook_secret: Trello signs every delivery with the application's secret, "
+    "which taskhub cannot choose; give it as credentials.app_secret")
+
+
 class SourceCreate(_In):
     kind: Literal["jira", "trello"]
     name: Text = Field(min_length=1, max_length=200)
     base_url: AnyHttpUrl | None = Field(
         default=None, description="Jira site URL; Trello API base (default api.trello.com).")
     credentials: Credentials
-    webhook_secret: Secret | None = Field(default=None, description="Generated and shown once when absent.")
+    webhook_secret: Secret | None = Field(default=None, description=(
+        "Jira only: generated and shown once when absent. Trello signs with its app secret "
+        "(credentials.app_secret), so a Trello source has none."))
     scope: JiraScope | TrelloScope | None = None
     mapping_profile: JsonObject | None = Field(default=None, description="Merged over the default profile.")
     poll_interval_seconds: int = Field(default=300, ge=10, le=86400)
@@ -213,7 +224,9 @@ class SourceCreate(_In):
                 raise ValueError("a Jira scope is {projects: [KEY, ...]} or {jql: '...'}")
         else:
             if self.credentials.type != "trello":
-                raise ValueError("a Trello source needs trello credentials (api_key, token)")
+                raise ValueError("a Trello source needs trello credentials (api_key, token, app_secret)")
+            if self.webhook_secret is not None:
+                raise ValueError(TRELLO_NO_WEBHOOK_SECRET)
             if self.scope is not None and not isinstance(self.scope, TrelloScope):
                 raise ValueError("a Trello scope is {boards: [board id, ...]}")
         if self.mapping_profile is not None:
@@ -245,7 +258,10 @@ class SourcePublic(BaseModel):
     poll_interval_seconds: int
     census_interval_seconds: int
     enabled: bool
-    status: str
+    status: str = Field(description=(
+        "The source's health: ok; failing (the last sync failed: status_reason names the host and the "
+        "cause of the first failed run); degraded (3 failed runs of one kind in a row). Back to ok on "
+        "the next successful sync."))
     status_reason: str | None
     credentials_type: str | None = Field(description="The kind of credentials stored; the values are never returned.")
     webhook_url: str
@@ -254,7 +270,8 @@ class SourcePublic(BaseModel):
 
 
 class SourceCreated(SourcePublic):
-    webhook_secret: str | None = Field(description="Shown once, when generated or rotated.")
+    webhook_secret: str | None = Field(description=(
+        "Jira: shown once, when generated or rotated. Always null for Trello (it signs with its app secret)."))
 
 
 class InboxEventPublic(BaseModel):

@@ -2,6 +2,14 @@
 
 Credentials and webhook secrets are Fernet-encrypted at rest and never returned
 or logged; ``source_secrets`` is the one place that decrypts them.
+
+Which secret verifies a delivery (``delivery_secret``): a Jira source's webhook secret,
+generated here (or given) and pasted into Jira. Trello signs every delivery with the
+application's secret (VENDOR_FACTS B8), which nobody can choose, so a Trello source
+takes it as ``credentials.app_secret`` and never gets a generated one. A Trello source
+registered before that field existed keeps verifying with its stored webhook secret
+(an admin may have set the real app secret there) until credentials with an app
+secret replace it.
 """
 
 from __future__ import annotations
@@ -14,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import errors
-from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.schemas import TRELLO_NO_WEBHOOK_SECRET, SourceCreate, SourceCreated, SourcePublic, SourceUpdate
 from service.security.crypto import get_vault
 from service.settings import Settings
 from service.tables import Source, stored_id, utcnow
@@ -23,6 +31,7 @@ __all__ = [
     "SourceSecrets",
     "check_base_url",
     "create_source",
+    "delivery_secret",
     "update_source",
     "get_source",
     "list_sources",
@@ -96,16 +105,30 @@ def _deployment(creds_type: str) -> str | None:
     return {"jira_cloud": "cloud", "jira_datacenter": "datacenter"}.get(creds_type)
 
 
+def delivery_secret(kind: str, credentials: dict[str, Any], stored: str | None) -> str | None:
+    """The secret a delivery to this source is signed with (see the module's docstring)."""
+    if kind == "trello" and credentials.get("app_secret"):
+        return str(credentials["app_secret"])
+    return stored
+
+
+def _new_webhook_secret(body: SourceCreate) -> str | None:
+    """Jira: the given secret or a random one. Trello: none (it signs with the app secret)."""
+    if body.kind == "trello":
+        return None
+    return body.webhook_secret.get_secret_value() if body.webhook_secret else secrets.token_urlsafe(32)
+
+
 def create_source(session: Session, settings: Settings, org_id: int, body: SourceCreate) -> SourceCreated:
     check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)
-    secret = body.webhook_secret.get_secret_value() if body.webhook_secret else secrets.token_urlsafe(32)
+    secret = _new_webhook_secret(body)
     src = Source(
         org_id=org_id, kind=body.kind, name=body.name,
         base_url=str(body.base_url).rstrip("/") if body.base_url else None,
         deployment=_deployment(body.credentials.type),
         credentials_enc=vault.encrypt(_plain_credentials(body.credentials)),
-        webhook_secret_enc=vault.encrypt(secret),
+        webhook_secret_enc=vault.encrypt(secret) if secret else None,
         scope=body.scope.model_dump(exclude_none=True) if body.scope else None,
         mapping_profile=body.mapping_profile, poll_interval_seconds=body.poll_interval_seconds,
         census_interval_seconds=body.census_interval_seconds,
@@ -137,6 +160,8 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
                   body: SourceUpdate) -> SourcePublic:
     src = get_source(session, org_id, source_id)
     fields = body.model_fields_set
+    if src.kind == "trello" and (body.webhook_secret is not None or body.rotate_webhook_secret):
+        raise errors.Invalid(TRELLO_NO_WEBHOOK_SECRET, field="webhook_secret")
     if "base_url" in fields:
         check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)
@@ -146,6 +171,8 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
             raise errors.Invalid(f"credentials of type {body.credentials.type!r} do not fit a {src.kind} source")
         src.credentials_enc = vault.encrypt(_plain_credentials(body.credentials))
         src.deployment = _deployment(body.credentials.type)
+        if src.kind == "trello":  # the app secret verifies from now on: a stored one is retired
+            src.webhook_secret_enc = src.webhook_secret_prev_enc = src.webhook_secret_prev_until = None
     if body.scope is not None:
         from service.schemas import JiraScope, TrelloScope
 
@@ -153,7 +180,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
         if not isinstance(body.scope, want):
             raise errors.Invalid(f"scope does not fit a {src.kind} source")
         src.scope = body.scope.model_dump(exclude_none=True)
-    if body.webhook_secret is not None:  # set by the admin (Trello's app secret): no overlap
+    if body.webhook_secret is not None:  # set by the admin (a Jira secret of their own): no overlap
         src.webhook_secret_enc = vault.encrypt(body.webhook_secret.get_secret_value())
         src.webhook_secret_prev_enc, src.webhook_secret_prev_until = None, None
     elif body.rotate_webhook_secret:  # the old secret stays valid for the default overlap
@@ -193,5 +220,5 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
 def source_secrets(settings: Settings, src: Source) -> SourceSecrets:
     vault = get_vault(settings)
     creds = vault.decrypt(src.credentials_enc) if src.credentials_enc else {}
-    secret = vault.decrypt_str(src.webhook_secret_enc) if src.webhook_secret_enc else None
-    return SourceSecrets(credentials=creds, webhook_secret=secret)
+    stored = vault.decrypt_str(src.webhook_secret_enc) if src.webhook_secret_enc else None
+    return SourceSecrets(credentials=creds, webhook_secret=delivery_secret(src.kind, creds, stored))

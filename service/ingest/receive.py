@@ -126,7 +126,8 @@ def _verify_jira(src: CachedSource, body: bytes, headers: Mapping[str, str], url
 
 def _verify_trello(src: CachedSource, body: bytes, headers: Mapping[str, str], url: str, now: float) -> str | None:
     if not src.webhook_secret:
-        return "this source has no webhook secret (the Trello app secret): webhooks are disabled"
+        return ("this source has no Trello app secret (credentials.app_secret): webhooks are disabled "
+                "until it is set")
     header = headers.get("x-trello-webhook")
     if not header:
         return "missing X-Trello-Webhook header"
@@ -203,16 +204,19 @@ class SourceCache:
     async def _load(self, engine: AsyncEngine, source_id: int) -> CachedSource | None:
         async with engine.connect() as conn:
             row = (await conn.execute(
-                sa.select(S.c.id, S.c.org_id, S.c.kind, S.c.enabled, S.c.webhook_secret_enc,
+                sa.select(S.c.id, S.c.org_id, S.c.kind, S.c.enabled, S.c.credentials_enc, S.c.webhook_secret_enc,
                           S.c.webhook_secret_prev_enc, S.c.webhook_secret_prev_until).where(S.c.id == source_id)
             )).first()
         if row is None:
             return None
         from service.security.crypto import get_vault
-        from service.sources import callback_url
+        from service.sources import callback_url, delivery_secret
 
         vault = get_vault(self._settings)
-        secret = vault.decrypt_str(row.webhook_secret_enc) if row.webhook_secret_enc else None
+        # Only Trello's credentials hold a signing secret (its app secret): Jira's are not decrypted.
+        creds = vault.decrypt(row.credentials_enc) if row.kind == "trello" and row.credentials_enc else {}
+        stored = vault.decrypt_str(row.webhook_secret_enc) if row.webhook_secret_enc else None
+        secret = delivery_secret(row.kind, creds, stored)
         until = row.webhook_secret_prev_until
         previous = vault.decrypt_str(row.webhook_secret_prev_enc) if row.webhook_secret_prev_enc and until else None
         return CachedSource(row.id, row.org_id, row.kind, row.enabled, secret,

@@ -142,8 +142,9 @@ def apply_webhook_rotation(src: Source, settings: Settings, *,
         raise errors.Invalid(f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
     if src.kind != "jira":
         raise errors.Invalid(f"source {src.id} is a {src.kind} source: Trello signs deliveries with the "
-                             "Trello app's secret, which taskhub does not generate; set a new one with "
-                             "PATCH /api/v1/sources/{id} {\"webhook_secret\": ...}")
+                             "Trello app's secret, which taskhub does not generate; after changing it in "
+                             "Trello, give the new one as credentials.app_secret: PATCH /api/v1/sources/"
+                             f"{src.id} {{\"credentials\": {{\"type\": \"trello\", ..., \"app_secret\": ...}}}}")
     now = now or utcnow()
     running = src.webhook_secret_prev_until
     if running is not None and running.tzinfo is None:

@@ -72,7 +72,6 @@ JIRA_SOURCE = {
 }
 TRELLO_SOURCE = {
     "kind": "trello", "name": "trello",
-    "credentials": {"type": "trello", "api_key": "k" * 32, "token": "t0ken-value"},
-    "webhook_secret": "trello-app-secret",
+    "credentials": {"type": "trello", "api_key": "k" * 32, "token": "t0ken-value", "app_secret": "trello-app-secret"},
     "scope": {"boards": ["5a" + "0" * 22]},
 }

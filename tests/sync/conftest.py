@@ -90,8 +90,8 @@ def register_trello(db: Database, settings: Settings, api_base: str, state: obje
     with db.session() as s:
         o = create_org(s, org)
         body = {"kind": "trello", "name": "trello", "base_url": api_base,
-                "credentials": {"type": "trello", "api_key": state.api_key, "token": "sandbox-token"},  # type: ignore[attr-defined]
-                "webhook_secret": state.app_secret}  # type: ignore[attr-defined]
+                "credentials": {"type": "trello", "api_key": state.api_key, "token": "sandbox-token",  # type: ignore[attr-defined]
+                                "app_secret": state.app_secret}}  # type: ignore[attr-defined]
         if boards:
             body["scope"] = {"boards": boards}
         src = create_source(s, settings, o.id, SourceCreate.model_validate(body))

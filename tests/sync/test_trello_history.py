@@ -56,8 +56,8 @@ class Site:
 
             org = create_org(s, f"org-{self.n}")
             body = {"kind": "trello", "name": "trello", "base_url": self.api, "scope": scope,
-                    "credentials": {"type": "trello", "api_key": self.state.api_key, "token": "sandbox-token"},
-                    "webhook_secret": self.state.app_secret}
+                    "credentials": {"type": "trello", "api_key": self.state.api_key, "token": "sandbox-token",
+                                    "app_secret": self.state.app_secret}}
             src = create_source(s, self.settings, org.id, SourceCreate.model_validate(body))
             return org.id, src.id  # type: ignore[return-value]
 
@@ -261,7 +261,7 @@ def test_hours_from_before_the_horizon_are_one_carried_in_entry_recomputed_when_
 
 
 def test_a_horizon_in_the_future_or_without_a_zone_is_refused_with_the_reason():
-    body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t"}}
+    body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t", "app_secret": "s"}}
     for bad, words in (("2999-01-01", "is in the future"), ("2025-01-01T10:00:00", "date"),
                        ("soon", "date"), ("0001-01-01T05:00:00+14:00", "from 1970-01-01"),
                        (5, "ISO 8601 text"), ("20260301", "ISO 8601 text"), ("1772323200", "ISO 8601 text"),

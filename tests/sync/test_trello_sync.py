@@ -48,8 +48,7 @@ def _register(
             "kind": "trello",
             "name": "trello",
             "base_url": api_base,
-            "credentials": {"type": "trello", "api_key": state.api_key, "token": token},
-            "webhook_secret": state.app_secret,
+            "credentials": {"type": "trello", "api_key": state.api_key, "token": token, "app_secret": state.app_secret},
         }
         if boards:
             body["scope"] = {"boards": boards}

@@ -23,6 +23,7 @@ from pydantic_core import PydanticCustomError
 
 from mappings.profile import MappingProfile
 from service.timerange import ISO_TEXT, BoundedDate, BoundedDatetime
+from service.webhook_schemas import SourceWebhooks, SourceWebhookSummary
 
 __all__ = [
     "Text",
@@ -265,6 +266,8 @@ class SourcePublic(BaseModel):
     status_reason: str | None
     credentials_type: str | None = Field(description="The kind of credentials stored; the values are never returned.")
     webhook_url: str
+    webhooks: SourceWebhookSummary | None = Field(default=None, description=(
+        "The webhooks taskhub registered in the tool; the detail at GET /api/v1/sources/{id}/webhooks."))
     created_at: datetime
     updated_at: datetime
 
@@ -272,6 +275,8 @@ class SourcePublic(BaseModel):
 class SourceCreated(SourcePublic):
     webhook_secret: str | None = Field(description=(
         "Jira: shown once, when generated or rotated. Always null for Trello (it signs with its app secret)."))
+    webhooks: SourceWebhooks | None = Field(default=None, description=(
+        "What registering the webhooks did; for Jira without admin rights, what to paste (with the secret)."))
 
 
 class InboxEventPublic(BaseModel):

@@ -6,6 +6,7 @@ here, except the budget forecast line, which extends AC at the view's burn rate.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -288,8 +289,19 @@ def workload_rows(
     ]
 
 
+def person_labels(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Names for the charts, with the tools a person is known in when two share a name (the
+    same person in Jira and Trello, not linked yet): a reader must tell the bars apart."""
+    counts = Counter(r["person"]["name"] for r in rows)
+    out = []
+    for r in rows:
+        name, tools = r["person"]["name"], sorted({tool for tool, _ in r["tools"]})
+        out.append(f"{name} ({', '.join(tools)})" if counts[name] > 1 and tools else name)
+    return out
+
+
 def workload_charts(rows: Sequence[dict[str, Any]]) -> tuple[Markup, Markup]:
-    names = [r["person"]["name"] for r in rows]
+    names = person_labels(rows)
     tasks = bar_chart(
         names,
         [

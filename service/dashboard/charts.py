@@ -9,6 +9,7 @@ SVG reference: https://www.w3.org/TR/SVG2/paths.html
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,14 +20,19 @@ from service.dashboard.svg import (
     PALETTE,
     compact_number,
     date_ticks,
+    distinct,
+    fit_lines,
     fmt_opt,
     glyph,
     legend,
+    middle_cut,
     nice_ticks,
     num,
     open_svg,
+    text_lines,
+    text_width,
     to_markup,
-    trim,
+    unique_fits,
 )
 
 __all__ = [
@@ -175,7 +181,7 @@ def line_chart(
     for y, text, color in _spread(ends, top + 4, top + ph):
         out.append(
             f'<text class="end-label" x="{left + pw + 6}" y="{num(y + 4)}" fill="{color}">'
-            f"{escape(text)}</text>"
+            f"{escape(middle_cut(text, right - 10))}<title>{escape(text)}</title></text>"
         )
     out.append("</svg>")
     return to_markup(out)
@@ -231,11 +237,15 @@ def bar_chart(
     x_integer: bool = False,
     links: Sequence[str | None] | None = None,
     width: int = 720,
-    label_width: int = 150,
     empty_text: str = "nothing to show",
 ) -> Markup:
-    """Horizontal grouped bars: one row per category, one bar per series in it."""
+    """Horizontal grouped bars: one row per category, one bar per series in it. The category
+    column is as wide as the longest name needs, up to 30 % of the chart; longer names are cut
+    in the middle (the full name is the label's tooltip)."""
     n = max(len(series), 1)
+    names = distinct(categories)
+    label_width = _column(names, 12, 80, width * 0.3)
+    shown = unique_fits(names, lambda c: [middle_cut(c, label_width - 14)])
     bar_h, gap, top, bottom, right = 12, 12, 52, 24, 56
     legend_svg, extra = legend(
         [(s.name, s.label, s.color, "box") for s in series], label_width, width - 8
@@ -268,7 +278,7 @@ def bar_chart(
     for i, c in enumerate(categories):
         y = top + i * row_h + (n * bar_h) / 2 + 4
         text = (
-            f'<text x="{label_width - 8}" y="{num(y)}">{escape(trim(c, 22))}'
+            f'<text x="{label_width - 8}" y="{num(y)}">{escape(shown[i][0])}'
             f"<title>{escape(c)}</title></text>"
         )
         href = links[i] if links and i < len(links) else None
@@ -289,8 +299,8 @@ def bar_chart(
                     f"M{num(sx(0))},{num(y)}h{num(sx(v) - sx(0))}v{bar_h - 2}h{num(sx(0) - sx(v))}Z"
                 )
             labels.append(
-                f'<text x="{num(sx(v or 0) + 4)}" y="{num(y + bar_h - 3)}" fill="#374151" '
-                'font-size="10">'
+                f'<text class="value" x="{num(sx(v or 0) + 4)}" y="{num(y + bar_h - 3)}" '
+                'fill="#374151" font-size="10">'
                 f"{escape(fmt_opt(v, x_format))}</text>"
             )
         out.append(
@@ -299,6 +309,12 @@ def bar_chart(
         )
     out.append('<g class="values">' + "".join(labels) + "</g></svg>")
     return to_markup(out)
+
+
+def _column(texts: Sequence[str], size: float, least: float, most: float) -> int:
+    """The width of a column of labels: the longest one's, padded, within ``[least, most]``."""
+    longest = max((text_width(t, size) for t in texts), default=0.0)
+    return math.ceil(min(max(longest + 14, least), most))
 
 
 TIMELINE_STYLE = {"overdue": PALETTE["red"], "at_risk": PALETTE["amber"], "done": PALETTE["green"]}
@@ -310,12 +326,22 @@ def timeline_chart(
     today: date,
     title: str,
     width: int = 720,
-    label_width: int = 170,
 ) -> Markup:
     """Milestones on a date axis: the baseline due (ring), the current due (diamond) and the
     forecast finish (triangle), a line for the slip between baseline and due, today's line;
-    overdue rows on a red band, at-risk rows in amber."""
-    row_h, top, bottom, right = 26, 52, 26, 130
+    overdue rows on a red band, at-risk rows in amber.
+
+    The label column (left, up to 30 % of the chart) and the notes column (right, up to 22 %)
+    are as wide as their longest text needs; a longer text wraps onto a second line, cut in
+    the middle when even that is short (the full label is its tooltip)."""
+    note_size = 11
+    names = distinct([r.label for r in rows])
+    label_width = _column(names, 12, 100, width * 0.3)
+    labels = unique_fits(names, lambda s: fit_lines(s, label_width - 14))
+    right = _column([r.note for r in rows], note_size, 60, width * 0.22)
+    notes = [fit_lines(r.note, right - 12, note_size) if r.note else [] for r in rows]
+    two_lines = any(len(lines) > 1 for lines in [*labels, *notes])
+    row_h, top, bottom = (30 if two_lines else 26), 52, 26
     grey, blue, purple = PALETTE["grey"], PALETTE["blue"], PALETTE["purple"]
     legend_svg, extra = legend(
         [
@@ -361,7 +387,7 @@ def timeline_chart(
             )
         text = (
             f'<text x="{label_width - 8}" y="{num(y + 4)}" text-anchor="end" fill="{color}" '
-            f'data-status="{escape(r.status)}">{escape(trim(r.label, 24))}'
+            f'data-status="{escape(r.status)}">{text_lines(labels[i], label_width - 8, y + 4, 13)}'
             f"<title>{escape(r.label)}</title></text>"
         )
         out.append(f'<a href="{escape(r.href)}">{text}</a>' if r.href else text)
@@ -382,8 +408,9 @@ def timeline_chart(
                 )
         if r.note:
             out.append(
-                f'<text x="{label_width + pw + 8}" y="{num(y + 4)}" fill="{color}" font-size="11">'
-                f"{escape(r.note)}</text>"
+                f'<text class="note" x="{label_width + pw + 8}" y="{num(y + 4)}" fill="{color}" '
+                f'font-size="{note_size}">{text_lines(notes[i], label_width + pw + 8, y + 4, 12)}'
+                f"<title>{escape(r.note)}</title></text>"
             )
     tx = num(sx(today))
     out.append(

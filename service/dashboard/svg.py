@@ -22,7 +22,12 @@ __all__ = [
     "legend",
     "glyph",
     "fmt_opt",
-    "trim",
+    "text_width",
+    "middle_cut",
+    "fit_lines",
+    "distinct",
+    "unique_fits",
+    "text_lines",
     "to_markup",
 ]
 
@@ -118,7 +123,7 @@ def open_svg(kind: str, title: str, width: int, height: int, desc: str) -> tuple
         f'<title id="{cid}-t">{escape(title)}</title>',
         f'<desc id="{cid}-d">{escape(desc)}</desc>',
         f'<text class="chart-title" x="4" y="15" font-size="14" font-weight="600" fill="#111827">'
-        f"{escape(title)}</text>",
+        f"{escape(middle_cut(title, width - 8, 14 * 1.1))}</text>",
     ]
 
 
@@ -170,8 +175,97 @@ def fmt_opt(v: float | None, fmt: Callable[[float], str]) -> str:
     return "—" if v is None else fmt(v)
 
 
-def trim(s: str, n: int) -> str:
-    return s if len(s) <= n else s[: n - 1] + "…"
+# Advance widths in em of DejaVu Sans (what ``system-ui`` resolves to on Debian, the widest of
+# the fonts FONT names): charts size their label columns with them and fit labels into them,
+# so a label is never clipped by the chart's edge whatever font the browser picks.
+_NARROW, _WIDE, _UPPER = set("fijlrtI1.,:;'|!()[] ·"), set("mwMW…—%@"), set("ABCDEFGHKNOPQRUVXYZ")
+ELLIPSIS = "…"
+
+
+def text_width(s: str, size: float = 12, *, bold: bool = False) -> float:
+    """The width in px a line of text takes at font size ``size`` (an upper estimate)."""
+    em = 0.0
+    for c in s:
+        if c in _NARROW:
+            em += 0.36
+        elif c in _WIDE:
+            em += 1.0
+        elif c in _UPPER or c.isdigit() or not c.isascii():
+            em += 0.72
+        else:
+            em += 0.62
+    return em * size * (1.1 if bold else 1.0)
+
+
+def middle_cut(s: str, width: float, size: float = 12) -> str:
+    """``s`` cut in the middle to fit ``width``: the start and the end stay, because that is
+    where names differ ("Mobile App · Milestone: Beta 1" / "… Beta 2")."""
+    if text_width(s, size) <= width:
+        return s
+    head, tail = 0, 0
+    while head + tail < len(s):
+        grow_head = head <= tail
+        h, t = (head + 1, tail) if grow_head else (head, tail + 1)
+        if text_width(_cut(s, h, t), size) > width:
+            break
+        head, tail = h, t
+    return _cut(s, head, tail)
+
+
+def _cut(s: str, head: int, tail: int) -> str:
+    return s[:head].rstrip() + ELLIPSIS + (s[len(s) - tail :].lstrip() if tail else "")
+
+
+def fit_lines(s: str, width: float, size: float = 12, max_lines: int = 2) -> list[str]:
+    """``s`` on at most ``max_lines`` lines of ``width`` px: broken at spaces, the last line
+    cut in the middle when the rest still does not fit."""
+    words, lines = s.split(" "), list[str]()
+    while len(lines) < max_lines - 1 and text_width(" ".join(words), size) > width:
+        n = 0
+        while n < len(words) and text_width(" ".join(words[: n + 1]), size) <= width:
+            n += 1
+        if n == 0:  # one word wider than the line: cut it below instead
+            break
+        lines.append(" ".join(words[:n]))
+        words = words[n:]
+    return [*lines, middle_cut(" ".join(words), width, size)]
+
+
+def distinct(labels: Sequence[str]) -> list[str]:
+    """The labels with a repeated one numbered " (2)", " (3)" … in order of appearance."""
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out
+
+
+def unique_fits(
+    labels: Sequence[str], fit: Callable[[str], list[str]]
+) -> list[list[str]]:
+    """Each label fitted by ``fit``, numbered " (2)", " (3)" … when what is shown would repeat
+    one shown before (two people of the same name, two labels that differ only where they were
+    cut): a chart never shows two labels a reader cannot tell apart."""
+    seen: set[str] = set()
+    out = []
+    for label in labels:
+        lines, n = fit(label), 1
+        while " ".join(lines) in seen and n < 1000:
+            n += 1
+            lines = fit(f"{label} ({n})")
+        seen.add(" ".join(lines))
+        out.append(lines)
+    return out
+
+
+def text_lines(lines: Sequence[str], x: float, y: float, line_h: float) -> str:
+    """``<tspan>`` lines of one ``<text>`` centred vertically on ``y`` (already escaped)."""
+    top = y - line_h * (len(lines) - 1) / 2
+    return "".join(
+        f'<tspan x="{num(x)}" y="{num(top + i * line_h)}">{escape(line)}</tspan>'
+        for i, line in enumerate(lines)
+    )
 
 
 def to_markup(parts: Sequence[str]) -> Markup:

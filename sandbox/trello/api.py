@@ -96,7 +96,7 @@ def _answer(
     ):
         return Response(_CLOUDFRONT_403, status_code=403, media_type="text/html")
     key, token = credentials(query, headers)
-    if key != state.api_key:
+    if key not in state.apps:
         return _text(401, "invalid key")
     if token is None or token not in state.tokens:
         return _text(401, "invalid token")
@@ -112,7 +112,7 @@ def _answer(
         return _text(404, f"Cannot {method} /1{sub_path}")
     route, path_params = found
     params = {k: v for k, v in query.items() if k not in ("key", "token")}
-    ctx = Ctx(state, method, token, state.tokens[token], params, body)
+    ctx = Ctx(state, method, token, state.tokens[token], params, body, api_key=key)
     try:
         if method == "GET":
             with state.lock:

@@ -68,6 +68,21 @@ def build_control_router(state: TrelloState) -> APIRouter:  # noqa: C901 - a fla
                 raise ApiError(400, str(exc)) from None
         return get_config()
 
+    @r.get("/apps")
+    def get_apps() -> dict[str, Any]:
+        """API key -> the secret of the application that owns it (signs its webhooks' deliveries)."""
+        with state.lock:
+            return {"apps": dict(state.apps), "default": state.api_key}
+
+    @r.put("/apps/{api_key}")
+    def put_app(api_key: str, body: JsonBody = Body(...)) -> dict[str, Any]:
+        """Accept another application's key (or give one a new secret): ``{"app_secret": "..."}``."""
+        secret = body.get("app_secret")
+        if not isinstance(secret, str) or not secret:
+            raise ApiError(400, "app_secret must be a non-empty string")
+        state.set_app(api_key, secret)
+        return get_apps()
+
     @r.post("/faults/storm")
     def storm(body: JsonBody = Body(...)) -> dict[str, Any]:
         with state.lock:

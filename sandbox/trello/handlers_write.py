@@ -98,6 +98,7 @@ def _create(ctx: Ctx, params: dict[str, str]) -> dict[str, Any]:
             callback_url=callback,
             description=params.get("description", ""),
             active=_active(params.get("active")),
+            api_key=ctx.api_key,
         )
         state.webhooks[hook.id] = hook
         return webhook_json(hook)

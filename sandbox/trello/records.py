@@ -235,3 +235,4 @@ class Webhook:
     active: bool = True
     consecutive_failures: int = 0
     first_consecutive_fail_date: str | None = None
+    api_key: str = ""  # the application that created it: its secret signs the deliveries

@@ -29,6 +29,7 @@ class Ctx:
     member_id: str
     params: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
+    api_key: str = ""  # the caller's application: a webhook it creates is signed with its secret
 
 
 Handler = Callable[..., Any]

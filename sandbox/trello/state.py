@@ -133,8 +133,10 @@ class TrelloState:
         self.config = SandboxConfig()
         self.stats = Stats()
         self.rate_limits = RateLimits()
-        self.api_key = api_key
-        self.app_secret = app_secret
+        self.api_key = api_key  # the default application's key (the one the fixtures use)
+        # API key -> that application's secret: Trello signs a webhook's deliveries with the
+        # secret of the application whose key created the webhook (VENDOR_FACTS B8).
+        self.apps: dict[str, str] = {api_key: app_secret}
         self.id_organization = self.ids.new(self.now())
         self.members: dict[str, Member] = {}
         self.tokens: dict[str, str] = {}  # token -> member id
@@ -151,6 +153,24 @@ class TrelloState:
         me = self.add_member(username, full_name, email=f"{username}@example.test")
         self.me_id = me.id
         self.tokens[token] = me.id
+
+    @property
+    def app_secret(self) -> str:
+        """The default application's secret."""
+        return self.apps[self.api_key]
+
+    @app_secret.setter
+    def app_secret(self, secret: str) -> None:
+        self.apps[self.api_key] = secret
+
+    def set_app(self, api_key: str, app_secret: str) -> None:
+        """Accept ``api_key`` (another application, or a new secret for one we know)."""
+        with self.lock:
+            self.apps[api_key] = app_secret
+
+    def secret_for(self, api_key: str) -> str:
+        """The secret of the application owning ``api_key`` (the default one for an unknown key)."""
+        return self.apps.get(api_key, self.app_secret)
 
     # -- time -------------------------------------------------------------------------
     def now(self) -> float:

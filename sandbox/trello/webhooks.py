@@ -2,7 +2,8 @@
 
 Trello POSTs ``{"action": …, "model": …, "webhook": …}`` to every webhook watching
 the changed model (board, list or card), with header ``X-Trello-Webhook`` =
-base64(HMAC-SHA1(app secret, raw body + callbackURL)). A failed delivery is
+base64(HMAC-SHA1(app secret, raw body + callbackURL)), the secret of the application
+whose API key created the webhook (``TrelloState.apps``). A failed delivery is
 retried (Trello: 3 retries at 30/60/120 s; here a short configurable backoff), and
 ``consecutiveFailures``/``firstConsecutiveFailDate`` are kept on the webhook; a
 success resets them. The sandbox can also send duplicates and reorder deliveries
@@ -165,9 +166,9 @@ class WebhookDelivery:
         state = self._state
         with state.lock:
             hook = state.webhooks.get(job.webhook_id)
-            secret, cfg = state.app_secret, state.config
             if hook is None or not hook.active:
                 return
+            secret, cfg = state.secret_for(hook.api_key), state.config
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "Trello-Sandbox-Webhooks",

@@ -295,3 +295,34 @@ def test_inactive_webhook_receives_nothing(
     mutations.update_card(trello_state, next(iter(board.cards)), {"name": "quiet"})
     assert trello_state.wait_deliveries(5)
     assert trello_receiver.posts() == []
+
+
+def test_deliveries_are_signed_with_the_secret_of_the_app_owning_the_key_that_registered(
+    trello_state: TrelloState,
+    trello_url: str,
+    trello_http: requests.Session,
+    trello_receiver: CallbackReceiver,
+) -> None:
+    """Trello signs with the app secret of the API key the webhook was created with (B8);
+    another application is added through the control API."""
+    answer = requests.put(
+        f"{trello_url}/_sandbox/apps/other-key", json={"app_secret": "other-secret"}, timeout=5
+    )
+    assert answer.json()["apps"]["other-key"] == "other-secret"
+    board = first_board(trello_state)
+    callback = trello_receiver.url("/other")
+    created = trello_http.post(
+        f"{trello_url}/1/webhooks",
+        params={"key": "other-key", "callbackURL": callback, "idModel": board.id},
+    )
+    assert created.status_code == 200, created.text
+    mutations.update_card(trello_state, next(iter(board.cards.values())).id, {"name": "By the other app"})
+    assert trello_state.wait_deliveries(5)
+    (post,) = trello_receiver.posts()
+    header = post.headers["x-trello-webhook"]
+    assert verify_signature("other-secret", post.body, callback, header)
+    assert not verify_signature(trello_state.app_secret, post.body, callback, header)
+    refused = requests.put(f"{trello_url}/_sandbox/apps/bad", json={"app_secret": ""}, timeout=5)
+    assert refused.status_code == 400
+    unknown = trello_http.get(f"{trello_url}/1/members/me", params={"key": "unknown-key"})
+    assert unknown.status_code == 401

@@ -31,8 +31,8 @@ def _trello_sig(secret: str, sid: int, body: bytes = BODY) -> str:
 
 def _deliver(client, sid: int, secret: str, action_id: str = "a1") -> int:
     body = BODY.replace(b'"a1"', f'"{action_id}"'.encode())
-    r = client.post(f"/webhooks/trello/{sid}", content=body, headers={"X-Trello-Webhook": _trello_sig(secret, sid, body)})
-    return r.status_code
+    headers = {"X-Trello-Webhook": _trello_sig(secret, sid, body)}
+    return client.post(f"/webhooks/trello/{sid}", content=body, headers=headers).status_code
 
 
 def test_a_trello_source_gets_no_generated_secret_and_never_returns_the_app_secret(client, acme, db):

@@ -25,6 +25,8 @@ from service.portfolio import (
     RateCreate,
     RatePublic,
 )
+from service.portfolio.schemas import PeopleSuggestions
+from service.portfolio.suggestions import accept_suggestion, list_suggestions, reject_suggestion
 
 router = APIRouter(prefix="/api/v1")
 
@@ -59,6 +61,30 @@ def update_project(project_id: Id, body: ProjectUpdate, caller: WriteCaller, ses
 @router.get("/people", response_model=list[PersonPublic], tags=["people"])
 def list_people(caller: ReadCaller, session: SessionDep) -> list[PersonPublic]:
     return svc.list_people(session, caller.org_id)
+
+
+@router.get("/people/suggestions", response_model=PeopleSuggestions, tags=["people"])
+def people_suggestions(caller: ReadCaller, session: SessionDep) -> PeopleSuggestions:
+    """Pairs of persons who are probably one human in two tools, with the evidence for each,
+    strongest first (``rules`` states how they are matched)."""
+    return list_suggestions(session, caller.org_id)
+
+
+@router.post("/people/suggestions/{suggestion_id}/accept", response_model=PersonPublic, tags=["people"])
+def accept_people_suggestion(suggestion_id: str, caller: WriteCaller, session: SessionDep) -> PersonPublic:
+    """Merge the pair as the link call does; answers the person that stays. A person already
+    merged or removed is a 404, a pair no longer suggested a 409."""
+    out = accept_suggestion(session, caller.org_id, suggestion_id)
+    svc.commit(session)
+    return out
+
+
+@router.post("/people/suggestions/{suggestion_id}/reject", status_code=204, tags=["people"])
+def reject_people_suggestion(suggestion_id: str, caller: WriteCaller, session: SessionDep) -> Response:
+    """Remember that the two are different people (per identity pair): never offered again."""
+    reject_suggestion(session, caller.org_id, suggestion_id, f"token {caller.token_id}")
+    svc.commit(session)
+    return Response(status_code=204)
 
 
 @router.get("/people/{person_id}", response_model=PersonPublic, tags=["people"])

@@ -28,6 +28,11 @@ __all__ = [
     "PersonPublic",
     "IdentityPublic",
     "IdentityLink",
+    "EvidenceValue",
+    "SuggestionEvidence",
+    "SuggestedPerson",
+    "PeopleSuggestion",
+    "PeopleSuggestions",
     "RateCreate",
     "RatePublic",
     "OrganizationUpdate",
@@ -148,6 +153,45 @@ class PersonPublic(BaseModel):
     email: str | None
     identities: list[IdentityPublic]
     rates: list[RatePublic]
+
+
+SuggestionRule = Literal["same_email", "same_username", "same_name"]
+
+
+class EvidenceValue(BaseModel):
+    """One identity's value behind a rule: ``field`` is ``email``, ``username``,
+    ``email local part`` or ``display_name``."""
+
+    identity_id: int
+    tool: str
+    external_id: str
+    field: str
+    value: str
+
+
+class SuggestionEvidence(BaseModel):
+    rule: SuggestionRule
+    key: str = Field(description="The normalized value the identities share.")
+    values: list[EvidenceValue]
+
+
+class SuggestedPerson(BaseModel):
+    id: int
+    display_name: str
+    tools: list[str]
+
+
+class PeopleSuggestion(BaseModel):
+    id: str = Field(description="p<lower person id>-p<higher person id>: stable while both persons exist.")
+    strength: Literal["email", "username", "name"] = Field(description="The strongest rule that matched.")
+    persons: list[SuggestedPerson]
+    survivor_id: int = Field(description="The person that stays on accept (more identities, else the lower id).")
+    evidence: list[SuggestionEvidence]
+
+
+class PeopleSuggestions(BaseModel):
+    suggestions: list[PeopleSuggestion]
+    rules: dict[str, str]
 
 
 class IdentityLink(_In):

@@ -15,11 +15,18 @@ is never stored, and a read of the table gives no usable session (only hashes of
 
 Cookie attributes: HttpOnly, SameSite=Lax, Path=/, Secure on https.
 https://developer.mozilla.org/docs/Web/HTTP/Headers/Set-Cookie
+
+Forms that change data (the People page's Accept / Reject) carry ``csrf_token``: an HMAC of the
+session's secret, which only this server and the browser's sealed HttpOnly cookie hold, so a
+page of another site can neither read nor compute it (SameSite=Lax and the Origin check are the
+other two locks). No state of its own: it lives and ends with the session.
+https://cheatsheetseries.owasp.org/cheatsheets/Cross-Site_Request_Forgery_Prevention_Cheat_Sheet.html
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -47,6 +54,8 @@ __all__ = [
     "current_session",
     "set_session_cookie",
     "clear_session_cookie",
+    "csrf_token",
+    "csrf_ok",
 ]
 
 COOKIE_NAME = "taskhub_session"
@@ -150,6 +159,20 @@ def current_session(request: Request) -> DashSession | None:
     if row is None:
         return None
     return DashSession(token_id=row.token_id, org_id=row.org_id, scope=row.scope, expires_at=exp)
+
+
+def csrf_token(request: Request) -> str | None:
+    """The token this session's forms carry (``None`` without a valid cookie)."""
+    parsed = _cookie(request)
+    if parsed is None:
+        return None
+    return hmac.new(parsed[0].encode(), b"taskhub dashboard form", hashlib.sha256).hexdigest()
+
+
+def csrf_ok(request: Request, sent: str | None) -> bool:
+    """Whether a posted form carries this session's token (compared in constant time)."""
+    want = csrf_token(request)
+    return want is not None and sent is not None and hmac.compare_digest(want, sent)
 
 
 def _secure(request: Request) -> bool:

@@ -162,7 +162,10 @@ class Rollup:
 
 
 def _task_rows(where: Any) -> list[sa.Select[Any]]:
+    """``untimed_n`` and ``stand_in``: the time gaps of percent complete by time (METRICS), kept
+    for every status so a status change only moves them between rows."""
     cls = _task_class()
+    no_remaining = T.c.remaining_seconds.is_(None)
     key: tuple[Any, ...] = (T.c.org_id, sa.func.coalesce(T.c.project_id, 0), T.c.source_id, T.c.status_category, cls)
     return [
         sa.select(
@@ -176,6 +179,8 @@ def _task_rows(where: Any) -> list[sa.Select[Any]]:
             sa.func.sum(sa.func.coalesce(T.c.spent_seconds, 0)),
             sa.func.sum(sa.func.coalesce(T.c.remaining_seconds, 0)),
             sa.func.sum(_n(T.c.completed_at.is_not(None))),
+            sa.func.sum(_n(sa.and_(no_remaining, T.c.estimate_seconds.is_(None)))),
+            sa.func.sum(sa.case((no_remaining, sa.func.coalesce(T.c.estimate_seconds, 0)), else_=0)),
             sa.func.max(T.c.remote_created_at),
         )
         .where(T.c.deleted_at.is_(None), where)
@@ -247,7 +252,8 @@ def _worklog_rows(where: Any) -> list[sa.Select[Any]]:
 
 
 TASKS = Rollup(table(TaskRollup), "task", ("org_id", "project_id", "source_id", "status_category", "cls"),
-               ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining", "completed_n"),
+               ("n", "pts_n", "pts", "sec_n", "sec", "time_n", "spent", "remaining", "completed_n", "untimed_n",
+                "stand_in"),
                _task_rows, bounds=("created_hi",))
 DAYS = Rollup(table(TaskDayRollup), "task", ("org_id", "source_id", "cls", "kind", "known", "bucket"), ("n",),
               _day_rows)

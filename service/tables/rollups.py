@@ -35,6 +35,11 @@ class TaskRollup(SQLModel, table=True):
     spent: int = Field(default=0, sa_type=sa.BigInteger)
     remaining: int = Field(default=0, sa_type=sa.BigInteger)
     completed_n: int = 0  # tasks with a completion time (of done ones: flow's "completed known")
+    # Progress's time gaps (METRICS: percent complete by time), kept for every status and read
+    # for the open ones: the tasks with neither a remaining figure nor an original estimate, and
+    # Σ original estimate of the tasks without a remaining figure (it stands in for that figure).
+    untimed_n: int = 0
+    stand_in: int = Field(default=0, sa_type=sa.BigInteger)
     created_hi: datetime | None = None
 
 

@@ -7,7 +7,6 @@ from collections import Counter
 from datetime import date, timedelta
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from service.views import queries, rollups
@@ -26,44 +25,19 @@ from service.views.formulas import (
     percent_complete_time,
     unestimated_share,
 )
-from service.views.selection import Selection, group_join, group_names, task_state
-from service.views.sqlkit import flag, key_or_null, sum_if, with_group
+from service.views.selection import Selection, group_names
 
 __all__ = [
     "progress_view",
     "progress_figures",
     "burnup_series",
     "throughput_series",
-    "time_gaps",
 ]
 
-#: Per group: (open tasks with neither a remaining figure nor an original estimate, Σ original
-#: estimate of the open tasks whose estimate stands in for a missing remaining figure).
-TimeGap = tuple[int, float]
 
-
-def time_gaps(conn: Connection, sel: Selection, *, grouped: bool) -> dict[Any, TimeGap]:
-    """Per group (``grouped``) or for the whole selection (key ``None``): the open tasks in scope
-    with no remaining figure and no original estimate, and the original estimate standing in
-    for the remaining figure of the open tasks that have one (METRICS: percent_complete_time)."""
-    ts = task_state(sel)
-    from_, key = group_join(
-        with_group(sel, sel.group_by if grouped else None), ts, ts.c.id, ts.c.project_id, ts.c.source_id
-    )
-    open_ = sa.and_(ts.c.counted == 1, ts.c.status_asof != "done", ts.c.remaining_seconds.is_(None))
-    q = sa.select(
-        key_or_null(key).label("g"),
-        sa.func.sum(flag(sa.and_(open_, ts.c.estimate_seconds.is_(None)))).label("missing"),
-        sum_if(open_, ts.c.estimate_seconds).label("stand_in"),
-    ).select_from(from_)
-    if key is not None:
-        q = q.group_by(key)
-    return {r.g: (int(r.missing or 0), float(r.stand_in or 0)) for r in conn.execute(q).all()}
-
-
-def progress_figures(row: dict[str, float], gap: TimeGap | None = None) -> dict[str, Any]:
-    """The progress figures of one aggregate row (see ``queries.task_totals``) and its
-    ``time_gaps`` entry (none: every open task has a remaining figure)."""
+def progress_figures(row: dict[str, float]) -> dict[str, Any]:
+    """The progress figures of one aggregate row (see ``queries.task_totals``), its time gaps
+    (``untimed_open``, ``stand_in_open``) included: METRICS, percent complete by time."""
     scope, done = int(row["scope"]), int(row["done"])
     if row["pts_n"] > 0:
         unit, n, total, done_est = "points", int(row["pts_n"]), row["pts_total"], row["pts_done"]
@@ -98,7 +72,7 @@ def progress_figures(row: dict[str, float], gap: TimeGap | None = None) -> dict[
         "spent_seconds": row["spent"],
         "remaining_seconds": row["remaining"],
     }
-    missing, stand_in = gap or (0, 0.0)
+    missing, stand_in = int(row["untimed_open"]), row["stand_in_open"]
     open_n = scope - done
     out["remaining_stand_in_seconds"] = stand_in
     out["open_without_remaining"] = missing
@@ -163,14 +137,7 @@ def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     inputs = rollups.totals_and_days(conn, sel, created=True) or queries.totals_and_days(conn, sel, created=True)
     total_row, rows, created, done = inputs
     names = group_names(conn, sel, set(rows))
-    # One scan when the groups partition the scope (each task in one project or source): the
-    # total is their sum. By person or milestone a task can sit in several groups: two scans.
-    gaps = time_gaps(conn, sel, grouped=True) if sel.group_by is not None else {}
-    if sel.group_by in ("project", "source"):
-        total_gap: TimeGap | None = (sum(g[0] for g in gaps.values()), sum(g[1] for g in gaps.values()))
-    else:
-        total_gap = time_gaps(conn, sel, grouped=False).get(None)
-    groups = [{"group": label(sel.group_by, g, names), **progress_figures(r, gaps.get(g))} for g, r in _sorted(rows)]
+    groups = [{"group": label(sel.group_by, g, names), **progress_figures(r)} for g, r in _sorted(rows)]
     burnup = burnup_series(created, done, sel.as_of_date)
     start = date.fromisoformat(burnup[0]["date"])
     defs = definitions(
@@ -194,7 +161,7 @@ def progress_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "progress",
         sel,
         defs,
-        {"group": label(None, None, {}), **progress_figures(total_row, total_gap)},
+        {"group": label(None, None, {}), **progress_figures(total_row)},
         groups,
         series={"burnup": burnup, "throughput": throughput_series(done, start, sel.as_of_date)},
     )

@@ -79,6 +79,8 @@ TASK_TOTAL_FIELDS = (
     "time_n",
     "spent",
     "remaining",
+    "untimed_open",
+    "stand_in_open",
     "direct_cost",
     "direct_cost_window",
     "done_known",
@@ -88,8 +90,10 @@ TASK_TOTAL_FIELDS = (
 
 
 def task_totals(conn: Connection, sel: Selection, *, group: str | None = "sel") -> dict[Any, Row]:
-    """Per group: scope and status breakdown at ``as_of``, estimates, time tracking, direct
-    costs, completions in the trailing window and open overdue tasks.
+    """Per group: scope and status breakdown at ``as_of``, estimates, time tracking and its gaps
+    (open tasks with neither a remaining figure nor an estimate: ``untimed_open``; the estimate
+    standing in for a missing remaining figure: ``stand_in_open``), direct costs, completions in
+    the trailing window and open overdue tasks.
 
     ``group``: ``"sel"`` groups by ``sel.group_by``; ``"project"`` by project; ``None``: one total.
     One scan: GROUP BY (group, status, in scope) with plain sums, folded here.
@@ -105,8 +109,10 @@ def task_totals_and_done_days(conn: Connection, sel: Selection) -> tuple[Row, di
 
 
 def _total_columns(ts: Any, sel: Selection) -> list[Any]:
-    """The aggregate columns every task-total row carries (see ``_fold``)."""
+    """The aggregate columns every task-total row carries (see ``_fold``); ``untimed`` and
+    ``stand_in`` as the task rollup keeps them (``service.store.rollups``)."""
     win = ts_literal(sel.window_start)
+    no_remaining = ts.c.remaining_seconds.is_(None)
     return [
         sa.func.count().label("n"),
         sa.func.count(ts.c.estimate_points).label("pts_n"),
@@ -116,6 +122,8 @@ def _total_columns(ts: Any, sel: Selection) -> list[Any]:
         sa.func.count(sa.func.coalesce(ts.c.spent_seconds, ts.c.remaining_seconds)).label("time_n"),
         sa.func.sum(ts.c.spent_seconds).label("spent"),
         sa.func.sum(ts.c.remaining_seconds).label("remaining"),
+        sa.func.sum(flag(sa.and_(no_remaining, ts.c.estimate_seconds.is_(None)))).label("untimed"),
+        sum_if(no_remaining, ts.c.estimate_seconds).label("stand_in"),
         sa.func.sum(ts.c.cost).label("cost"),
         sum_if(ts.c.remote_created_at >= win, ts.c.cost).label("cost_w"),
         sa.func.count(ts.c.done_at).label("done_known"),
@@ -149,6 +157,8 @@ def _fold(row: Row, r: Any) -> None:
     row["in_progress" if r.st == "in_progress" else "todo"] += n
     row["pts_open"] += pts
     row["sec_open"] += sec
+    row["untimed_open"] += num(r.untimed)
+    row["stand_in_open"] += num(r.stand_in)
     row["overdue_open"] += num(r.overdue)
 
 

@@ -209,6 +209,8 @@ def totals_and_days(
         "time_n": ("time_n", None),
         "spent": ("spent", None),
         "remaining": ("remaining", None),
+        "untimed_open": ("untimed_n", ~done),
+        "stand_in_open": ("stand_in", ~done),
         "done_known": ("completed_n", done),
     }
     q = (

@@ -49,7 +49,7 @@ def sync(
 
 @source_app.command("list")
 def source_list() -> None:
-    """List sources with their status (credentials are never shown)."""
+    """List sources with their health (ok, failing, degraded) and its reason; credentials are never shown."""
     from sqlmodel import col, select
 
     from service.tables import Source
@@ -58,7 +58,8 @@ def source_list() -> None:
     with db.session() as s:
         for src in s.exec(select(Source).order_by(col(Source.id))):
             typer.echo(json.dumps({"id": src.id, "org_id": src.org_id, "kind": src.kind, "name": src.name,
-                                   "base_url": src.base_url, "status": src.status, "enabled": src.enabled}))
+                                   "base_url": src.base_url, "status": src.status,
+                                   "status_reason": src.status_reason, "enabled": src.enabled}))
 
 
 @source_app.command("rotate-secret")

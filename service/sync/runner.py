@@ -1,5 +1,10 @@
 """Run a sync for one source: lease, run record, errors classified, source health.
 
+Health (``source.status``, one value shown by the API, the CLI and the dashboard): ``ok``;
+``failing`` from the first failed run, with the host and the cause of that first failure
+in ``status_reason`` (later failures keep it: the first one is where things went wrong);
+``degraded`` after three failed runs of one kind in a row; ``ok`` again after a success.
+
 Connector-specific work lives in ``service/sync/<kind>.py``: a ``Syncer`` per kind, which
 registers itself in ``SYNCERS`` (``register_syncer``) when its module is imported; the
 package (``service/sync/__init__.py``) imports them. This module is the shared machinery
@@ -20,6 +25,7 @@ import sqlalchemy as sa
 
 from connectors.base import Connector
 from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Transient, Unauthorized
+from connectors.failure import describe_failure
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
 from service.sources import SourceSecrets, source_secrets
@@ -32,7 +38,7 @@ from service.sync.state import (
     mark_ran,
     set_source_status,
 )
-from service.tables import Organization, Source, SyncRun, SyncState, table, utcnow
+from service.tables import Organization, Source, SyncRun, SyncState, stored_id, table, utcnow
 
 __all__ = ["SyncContext", "Syncer", "SyncerFactory", "SYNCERS", "register_syncer", "SyncBusy", "run_sync",
            "due_sources", "source_profile"]
@@ -120,13 +126,13 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
     except Unauthorized as exc:
         recorder.errors += 1
         recorder.finish("failed", f"unauthorized: {exc}")
-        set_source_status(db, source_id, "degraded", f"credentials rejected ({exc.status}): {exc}")
+        _record_failure(db, source, mode, _health_reason(exc, source))
         lease.release()
         raise
     except (RateLimited, Transient, NotFound, Fatal, ConnectorError, LeaseHeld) as exc:
         recorder.errors += 1
         recorder.finish("failed", f"{exc.__class__.__name__}: {exc}")
-        _maybe_degrade(db, source_id, mode, exc)
+        _record_failure(db, source, mode, _health_reason(exc, source))
         lease.release(finished=not isinstance(exc, LeaseHeld))
         raise
     except BaseException as exc:
@@ -134,8 +140,10 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
         # Not a classified connector error: its text may quote what a tool answered (a value a
         # mapping could not read), and read tokens see the run's error. The caller (the scheduler's
         # log.exception, the CLI's stderr) shows the text to the operator.
-        recorder.finish("failed", f"{exc.__class__.__name__}: unexpected error during the sync "
-                                  "(the server log has the details)")
+        unexpected = f"{exc.__class__.__name__}: unexpected error during the sync (the server log has the details)"
+        recorder.finish("failed", unexpected)
+        if isinstance(exc, Exception):  # not an interrupt: the source did fail
+            _record_failure(db, source, mode, unexpected)
         lease.release(finished=False)
         raise
     recorder.finish("ok")
@@ -158,13 +166,28 @@ def _failing(db: Database, source_id: int, mode: str) -> bool:
     return len(last) == 3 and all(s == "failed" for s in last)
 
 
-def _maybe_degrade(db: Database, source_id: int, mode: str, exc: Exception) -> None:
-    """Three failed runs of one kind in a row mark the source degraded, with the last reason (a
-    census that keeps failing between successful polls counts too, and they do not clear it)."""
+def _health_reason(exc: ConnectorError | LeaseHeld, source: Source) -> str:
+    """``host: cause; the run's error`` (``jira.acme.test: connection refused; cannot connect…``)."""
+    if isinstance(exc, ConnectorError):
+        return f"{describe_failure(exc, source.base_url)}; {exc}"
+    return f"{exc.__class__.__name__}: {exc}"
+
+
+def _record_failure(db: Database, source: Source, mode: str, reason: str) -> None:
+    """A failed run's mark on the source's health (see the module docstring).
+
+    Three failed runs of one kind in a row mark the source degraded with the last reason (a
+    census that keeps failing between successful polls counts too, and they do not clear it);
+    before that the first failure marks it failing, and later ones keep that first reason."""
+    source_id = stored_id(source)
     if _failing(db, source_id, mode):
         what = "censuses" if mode == "census" else "syncs"
-        set_source_status(db, source_id, "degraded",
-                          f"3 failed {what} in a row; last: {exc.__class__.__name__}: {exc}")
+        set_source_status(db, source_id, "degraded", f"3 failed {what} in a row; last: {reason}")
+        return
+    S = table(Source)
+    with db.write() as conn:  # only from ok: a failing source keeps its first failure's reason
+        conn.execute(sa.update(S).where(S.c.id == source_id, S.c.status == "ok")
+                     .values(status="failing", status_reason=reason))
 
 
 def due_sources(db: Database) -> list[int]:

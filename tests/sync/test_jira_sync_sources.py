@@ -1,6 +1,6 @@
 """Source-level sync behaviour against the Jira sandbox: the census tombstones what
 vanished, a Data Center site syncs through v2 search with ``startAt``, one lease per
-source, and rejected credentials mark the source degraded with the reason.
+source, and rejected credentials mark the source failing with the host and the reason.
 
 References: deletions have no REST feed, so a census diffs ids (VENDOR_FACTS A8);
 Data Center: ``/rest/api/2/search`` with ``startAt``/``total`` and a bearer PAT (A1, A11).
@@ -127,7 +127,7 @@ def test_two_syncs_of_one_source_at_once_the_second_is_refused(jira_site: JiraSi
     run_sync(site.db, site.settings, site.source_id, mode="incremental", owner="worker-b", sleep=FakeSleep())
 
 
-def test_rejected_credentials_mark_the_source_degraded_with_the_reason(jira_site: JiraSite):
+def test_rejected_credentials_mark_the_source_failing_with_the_host_and_reason(jira_site: JiraSite):
     site = jira_site
     site.state.configure(api_token="rotated-by-an-admin")  # our stored token is no longer valid
     with pytest.raises(Unauthorized):
@@ -141,6 +141,8 @@ def test_rejected_credentials_mark_the_source_degraded_with_the_reason(jira_site
     app = create_app(site.settings, site.db, run_worker=False, migrate=False)
     with TestClient(app) as client:
         body = client.get(f"/api/v1/sources/{site.source_id}", headers={"Authorization": f"Bearer {token}"}).json()
-    assert body["status"] == "degraded"
-    assert "credentials rejected (401)" in body["status_reason"] and "/myself" in body["status_reason"]
+    assert body["status"] == "failing"  # from the first failed run (issue 21); degraded after three
+    host = site.url.split("//", 1)[1].rstrip("/")
+    assert body["status_reason"].startswith(f"{host}: HTTP 401 credentials rejected; ")
+    assert "/myself" in body["status_reason"]
     assert "rotated-by-an-admin" not in body["status_reason"] and "sandbox-api-token" not in body["status_reason"]

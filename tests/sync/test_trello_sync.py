@@ -249,7 +249,7 @@ def test_two_concurrent_syncs_of_one_source_one_is_busy(trello_site: TrelloSite)
     assert result["run"].items_seen == 50 and _live_count(site.db) == 50
 
 
-def test_a_rejected_token_degrades_the_source_with_the_reason(db, tmp_path):
+def test_a_rejected_token_marks_the_source_failing_with_the_reason(db, tmp_path):
     state = TrelloState(seed=2)
     generate(state, boards=1, cards_per_board=3, seed=2)
     url, stop = start(state)
@@ -263,11 +263,11 @@ def test_a_rejected_token_degrades_the_source_with_the_reason(db, tmp_path):
         set_default_limiter(None)
     with db.session() as s:
         source = s.get(Source, source_id)
-    assert source.status == "degraded"
+    assert source.status == "failing"  # from the first failed run (issue 21)
+    assert source.status_reason.startswith(url.split("//", 1)[1] + ": HTTP 401 credentials rejected; ")
     # Status and classification, never the body Trello sent (issue 16: bodies stay out of the API).
     assert (
-        "credentials rejected (401)" in source.status_reason
-        and "(Unauthorized)" in source.status_reason
+        "(Unauthorized)" in source.status_reason
         and "invalid token" not in source.status_reason
     )
     assert "not-a-real-token" not in source.status_reason

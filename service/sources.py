@@ -15,6 +15,7 @@ secret replace it.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,7 +120,13 @@ def _new_webhook_secret(body: SourceCreate) -> str | None:
     return body.webhook_secret.get_secret_value() if body.webhook_secret else secrets.token_urlsafe(32)
 
 
-def create_source(session: Session, settings: Settings, org_id: int, body: SourceCreate) -> SourceCreated:
+Check = Callable[[Source], None]
+"""Run on a source built or changed but not yet committed; raises to store nothing
+(``service.source_check.verify_source``: can it be reached, are the credentials right)."""
+
+
+def create_source(session: Session, settings: Settings, org_id: int, body: SourceCreate,
+                  check: Check | None = None) -> SourceCreated:
     check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)
     secret = _new_webhook_secret(body)
@@ -134,6 +141,8 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
         census_interval_seconds=body.census_interval_seconds,
         enabled=body.enabled,
     )
+    if check is not None:
+        check(src)
     session.add(src)
     try:
         session.commit()
@@ -157,7 +166,8 @@ def list_sources(session: Session, org_id: int) -> list[Source]:
 
 
 def update_source(session: Session, settings: Settings, org_id: int, source_id: int,
-                  body: SourceUpdate) -> SourcePublic:
+                  body: SourceUpdate, check: Check | None = None) -> SourcePublic:
+    """Apply ``body``; ``check`` runs when the credentials, the base URL or the scope change."""
     src = get_source(session, org_id, source_id)
     fields = body.model_fields_set
     if src.kind == "trello" and (body.webhook_secret is not None or body.rotate_webhook_secret):
@@ -204,6 +214,8 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
             setattr(src, name, getattr(body, name))
     if "base_url" in fields and body.base_url is not None:
         src.base_url = str(body.base_url).rstrip("/")
+    if check is not None and (body.credentials is not None or body.scope is not None or "base_url" in fields):
+        check(src)
     src.updated_at = utcnow()
     session.add(src)
     try:

@@ -300,7 +300,7 @@ def bar_chart(
                 )
             labels.append(
                 f'<text class="value" x="{num(sx(v or 0) + 4)}" y="{num(y + bar_h - 3)}" '
-                'fill="#374151" font-size="10">'
+                'fill="#374151" font-size="11">'
                 f"{escape(fmt_opt(v, x_format))}</text>"
             )
         out.append(

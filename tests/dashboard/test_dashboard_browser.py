@@ -1,5 +1,6 @@
 """The dashboard in a real headless Chromium: sign in, pages load, charts carry the right
-number of series, links navigate, pages read without JavaScript, screenshots are taken.
+number of series, links navigate, pages read without JavaScript, screenshots are taken, and
+every page fits a phone (390 px) and a laptop (1366 px) with readable chart labels.
 
 Debian's ``chromium`` driven by the Python ``playwright`` package (no ``playwright install``:
 it would try a download). Both missing → skipped with the reason, unless
@@ -17,8 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from service.app import create_app
+from service.dashboard.data import table
+from service.db import Database
+from service.tables import Milestone, Person, PersonIdentity, Project
 from tests.conftest import make_sqlite_database
 from tests.dashboard.world import AS_OF, Org, build_org, make_settings
 
@@ -54,6 +59,8 @@ class Site:
     acme: Org
     browser: Any
     shots: Path
+    wordy: Org  # acme's world under long names that differ only at their ends
+
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -74,18 +81,41 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     db = make_sqlite_database(tmp)
     acme = build_org(db, "acme")
     build_org(db, "globex")
+    wordy = _long_names(db, build_org(db, "wordy"))
     app = create_app(make_settings(tmp), db, run_worker=False, migrate=False)
     base, stop = run_in_thread(app, probe_path="/healthz", lifespan="on")
     try:
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
-                yield Site(base, acme, browser, tmp)
+                yield Site(base, acme, browser, tmp, wordy)
             finally:
                 browser.close()
     finally:
         stop()
         db.dispose()
+
+
+LONG_PROJECT = "Mobile App Relaunch for the Northern Region wordy"
+LONG_MILESTONE = "Milestone: Onboarding Tour ready for the first customers, phase {}"
+LONG_PERSON = "Alexandra Konstantinopoulou-Richardson"
+
+
+def _long_names(db: Database, o: Org) -> Org:
+    """Apollo, its two milestones (one overdue, one at risk: both on the milestones page's
+    timeline) and two people (Bob in Jira, Cy in Trello) renamed to names too long for any
+    chart's label column, each pair differing only at its end: the labels that once read
+    "Mobile App · Milestone:…" twice."""
+    P, M, PE, PI = table(Project), table(Milestone), table(Person), table(PersonIdentity)  # noqa: N806
+    with db.write() as c:
+        c.execute(sa.update(P).where(P.c.id == o.apollo).values(name=LONG_PROJECT))
+        for n, ext in enumerate(("v1", "v2"), start=1):
+            c.execute(sa.update(M).where(M.c.id == o.milestones[ext]).values(
+                name=LONG_MILESTONE.format(n)))
+        people = sa.select(PI.c.person_id).where(
+            PI.c.org_id == o.org_id, PI.c.external_id.in_([f"acc-bob-{o.tag}", f"m-cy-{o.tag}"]))
+        c.execute(sa.update(PE).where(PE.c.id.in_(people)).values(display_name=LONG_PERSON))
+    return o
 
 
 def _series_per_chart(page: Any) -> list[list[str]]:
@@ -221,3 +251,96 @@ def test_pages_break_no_rule_of_their_content_security_policy(site: Site) -> Non
         assert [m for m in console if "Content Security Policy" in m or "Refused" in m] == []
     finally:
         ctx.close()
+
+
+# What a page breaks of "fits": the page wider than the window; a chart label (its text without
+# its tooltip) outside its chart, drawn under 8 px, or shown twice in one chart. Values on bars
+# and the timeline's notes ("at risk") may repeat; they must still be inside and readable.
+FIT_PROBLEMS = """() => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > innerWidth) problems.push(`page ${doc.scrollWidth} px wide in ${innerWidth}`);
+  for (const svg of document.querySelectorAll('svg.chart')) {
+    const box = svg.getBoundingClientRect(), kind = svg.dataset.chart;
+    const scale = box.width / svg.viewBox.baseVal.width;
+    const seen = new Set();
+    for (const t of svg.querySelectorAll('text')) {
+      const label = [...t.childNodes].filter(n => n.nodeName !== 'title')
+        .map(n => n.textContent).join(' ');
+      const r = t.getBoundingClientRect();
+      if (r.left < box.left - 0.5 || r.right > box.right + 0.5
+          || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5)
+        problems.push(`${kind}: "${label}" outside the chart`);
+      const px = parseFloat(getComputedStyle(t).fontSize) * scale;
+      if (px < 8) problems.push(`${kind}: "${label}" drawn at ${px.toFixed(1)} px`);
+      if (t.matches('.value, .note')) continue;
+      if (seen.has(label)) problems.push(`${kind}: "${label}" twice`);
+      seen.add(label);
+    }
+  }
+  return problems;
+}"""
+
+
+def _fit_problems(page: Any, where: str) -> list[str]:
+    return [f"{where}: {p}" for p in page.evaluate(FIT_PROBLEMS)]
+
+
+@pytest.mark.parametrize("width", [390, 1366])
+def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site, width: int) -> None:
+    """Overview, projects, milestones, people, the error page and the sign-in form, with long
+    names, at a phone's and a laptop's width: nothing overflows the page, chart labels are
+    inside their chart, readable and told apart, and no request of a page (the favicon
+    included) fails."""
+    problems: list[str] = []
+    failed: list[str] = []
+    ctx = site.browser.new_context(viewport={"width": width, "height": 900})
+    page = ctx.new_page()
+    page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+    try:
+        page.goto(site.url("/login"))
+        problems += _fit_problems(page, "/login")
+        icon = page.get_attribute('link[rel="icon"]', "href")
+        answer = page.request.get(site.url(icon or "/favicon.ico"))
+        assert answer.status == 200 and answer.headers["content-type"] == "image/svg+xml"
+        org = site.wordy  # acme's world (every kind of row and chart) with long names
+        page.fill("#token", org.token)
+        page.click("button[type=submit]")
+        page.wait_for_url(site.url("/"))
+        for path in ("/", f"/projects/{org.apollo}", f"/projects/{org.borealis}",
+                     "/milestones", "/people", "/projects/999999"):
+            page.goto(site.url(f"{path}?as_of={AS_OF}"))
+            problems += _fit_problems(page, path)
+        assert problems == []
+        _the_long_labels_read_apart(page, site.base, width)
+        # The one failure: the error page, a 404 by design.
+        assert failed == [f"404 {site.url(f'/projects/999999?as_of={AS_OF}')}"]
+    finally:
+        ctx.close()
+
+
+def _the_long_labels_read_apart(page: Any, base: str, width: int) -> None:
+    """The wordy organization's long names on the people and milestones pages: cut to fit,
+    told apart, with the full name as each label's tooltip."""
+    page.goto(f"{base}/people?as_of={AS_OF}")
+    names = page.eval_on_selector_all(
+        "svg.chart-bar .axis.y text",
+        "els => els.map(t => [t.querySelector('title').textContent, t.firstChild.textContent])")
+    people = [(full, shown) for full, shown in names if full.startswith(LONG_PERSON)]
+    # Bob (Jira) and Cy (Trello): two people of one name, told apart by their tool (two charts).
+    assert sorted(full for full, _ in people) == [f"{LONG_PERSON} (jira)"] * 2 + [
+        f"{LONG_PERSON} (trello)"] * 2
+    for full, shown in people:  # longer than 30 % of the chart: cut in the middle, tool kept
+        assert "…" in shown and shown.endswith(full[full.index(" ("):]), (full, shown)
+    page.goto(f"{base}/milestones?as_of={AS_OF}")
+    rows = page.eval_on_selector_all(
+        "svg.chart-timeline text[data-status]",
+        "els => els.map(t => [[...t.querySelectorAll('tspan')].map(s => s.textContent).join(' '), "
+        "t.querySelector('title').textContent])")
+    full = [f"{LONG_PROJECT} · {LONG_MILESTONE.format(n)}" for n in (1, 2)]
+    assert sorted(title for _, title in rows if title.startswith(LONG_PROJECT)) == full
+    shown = [text for text, title in rows if title.startswith(LONG_PROJECT)]
+    assert len(set(shown)) == 2 and all(s.endswith(("phase 1", "phase 2")) for s in shown), shown
+    if width == 390:  # the timeline keeps its size and scrolls inside its box; the page does not
+        assert page.eval_on_selector(
+            "svg.chart-timeline", "s => s.parentElement.scrollWidth > s.parentElement.clientWidth")

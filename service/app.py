@@ -10,7 +10,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service import dashboard
-from service.api import inbox, milestones, ops, portfolio, sources, sync_runs, tasks, tokens, views, webhooks
+from service.api import (
+    inbox,
+    milestones,
+    ops,
+    portfolio,
+    source_webhooks,
+    sources,
+    sync_runs,
+    tasks,
+    tokens,
+    views,
+    webhooks,
+)
 from service.api.edge import EdgeGuard
 from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
 from service.api.webhooks import WebhookFastPath
@@ -89,6 +101,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
-    for module in (ops, webhooks, sources, inbox, portfolio, views, tasks, milestones, sync_runs, tokens, dashboard):
+    for module in (ops, webhooks, sources, source_webhooks, inbox, portfolio, views, tasks, milestones, sync_runs,
+                   tokens, dashboard):
         app.include_router(module.router)
     return app

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from service import sources as svc
-from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
+from service.api import source_webhooks as hooks
+from service.api.deps import AdminCaller, DbDep, ReadCaller, SessionDep, SettingsDep
 from service.ids import Id
 from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.security.rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
@@ -18,27 +19,37 @@ router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
 
 
 @router.post("", status_code=201, response_model=SourceCreated)
-def create_source(body: SourceCreate, caller: AdminCaller, session: SessionDep, settings: SettingsDep) -> SourceCreated:
-    """Register a source. The webhook secret is shown once (when generated)."""
-    return svc.create_source(session, settings, caller.org_id, body)
+def create_source(
+    body: SourceCreate, caller: AdminCaller, session: SessionDep, settings: SettingsDep, db: DbDep,
+    register_webhooks: Annotated[bool, Query(description=(
+        "Register the tool's webhooks now (Trello: one per board; Jira: an admin webhook); false: "
+        "you register them yourself (see GET …/webhooks for what to paste into Jira)."))] = True,
+) -> SourceCreated:
+    """Register a source and its webhooks (``webhooks`` says what that did). The webhook secret is
+    shown once (when generated)."""
+    out = svc.create_source(session, settings, caller.org_id, body)
+    return hooks.after_create(session, db, settings, caller.org_id, out, register_webhooks)
 
 
 @router.get("", response_model=list[SourcePublic])
 def list_sources(caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> list[SourcePublic]:
-    return [svc.source_public(settings, s) for s in svc.list_sources(session, caller.org_id)]
+    return [hooks.with_summary(session, settings, svc.source_public(settings, s), s)
+            for s in svc.list_sources(session, caller.org_id)]
 
 
 @router.get("/{source_id}", response_model=SourcePublic)
 def get_source(source_id: Id, caller: ReadCaller, session: SessionDep, settings: SettingsDep) -> SourcePublic:
-    return svc.source_public(settings, svc.get_source(session, caller.org_id, source_id))
+    src = svc.get_source(session, caller.org_id, source_id)
+    return hooks.with_summary(session, settings, svc.source_public(settings, src), src)
 
 
 @router.patch("/{source_id}", response_model=SourceCreated | SourcePublic)
 def update_source(source_id: Id, body: SourceUpdate, caller: AdminCaller, session: SessionDep,
-                  settings: SettingsDep, request: Request) -> SourcePublic:
+                  settings: SettingsDep, request: Request, db: DbDep) -> SourcePublic:
+    """A new scope, credentials or site also registers the webhooks again (``webhooks``)."""
     out = svc.update_source(session, settings, caller.org_id, source_id, body)
     request.app.state.source_cache.evict(source_id)
-    return out
+    return hooks.after_update(session, db, settings, caller.org_id, out, body)
 
 
 @router.post("/{source_id}/webhook-secret/rotate", response_model=WebhookSecretRotated)
@@ -62,9 +73,12 @@ def rotate_secret(
 
 
 @router.delete("/{source_id}", status_code=204)
-def delete_source(source_id: Id, caller: AdminCaller, session: SessionDep, request: Request) -> Response:
-    """Delete a source and everything synced from it."""
+def delete_source(source_id: Id, caller: AdminCaller, session: SessionDep, request: Request, db: DbDep,
+                  settings: SettingsDep) -> Response:
+    """Delete a source and everything synced from it; its webhooks are removed from the tool first
+    (best effort: a failure is logged with the tool's webhook id and does not stop the delete)."""
     svc.get_source(session, caller.org_id, source_id)
+    hooks.before_delete(session, db, settings, source_id)
     delete_source_rows(session.connection(), source_id)
     session.commit()
     request.app.state.source_cache.evict(source_id)

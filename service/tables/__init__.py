@@ -18,7 +18,7 @@ from service.tables.portfolio import (
     Project,
 )
 from service.tables.rollups import MilestoneRollup, TaskDayRollup, TaskRollup, WorkloadRollup, WorklogRollup
-from service.tables.sources import Source, SyncRun, SyncState
+from service.tables.sources import Source, SyncRun, SyncState, WebhookRegistration
 from service.tables.tasks import Change, Task, TaskAssignee, TaskMilestone, Worklog
 from service.tables.tenancy import ApiToken, DashboardSession, Organization
 
@@ -29,6 +29,7 @@ __all__ = [
     "Source",
     "SyncState",
     "SyncRun",
+    "WebhookRegistration",
     "Project",
     "Portfolio",
     "PortfolioProject",

@@ -71,3 +71,25 @@ class SyncRun(SQLModel, table=True):
     duration_ms: int | None = None
     # What the run found beyond counts: a census's tombstones and lost access (migration 0017).
     findings: Any = _json()
+
+
+class WebhookRegistration(SQLModel, table=True):
+    """One webhook taskhub registered (or tried to) for a source: a Trello board's, or the Jira site's.
+
+    Kept so the API can show what was registered, what failed and why, and what to paste by hand
+    (``service.webhook_registration``; migration 0021). Deleted with its source.
+    """
+
+    __tablename__ = "webhook_registration"
+    __table_args__ = (sa.UniqueConstraint("source_id", "target", name="uq_webhook_registration"),)
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    source_id: int = _fk("source.id", index=False)
+    target: str = Field(max_length=100)  # a Trello board id; "site" for Jira
+    state: str = Field(max_length=20)  # registered | manual | failed | pending
+    remote_id: str | None = Field(default=None, max_length=100)  # the tool's webhook id
+    callback_url: str = Field(max_length=500)
+    detail: str | None = Field(default=None, sa_type=sa.Text)  # why it failed, or what to do
+    registered_at: datetime | None = None
+    ping_at: datetime | None = None  # the last ping; a delivery accepted after it confirms it
+    ping_detail: str | None = Field(default=None, sa_type=sa.Text)
+    updated_at: datetime = Field(default_factory=utcnow)

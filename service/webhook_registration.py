@@ -1,0 +1,322 @@
+"""Webhooks registered for the user, their recorded state, the ping, removal (issue 21).
+
+``reconcile`` makes the tool's webhooks match the source: one per Trello board in scope, one
+admin webhook for a Jira site (``service.webhook_tools``). It registers what is missing or
+failed, re-registers a webhook whose callback URL changed, and removes those of boards the
+scope dropped. Each outcome is a ``webhook_registration`` row the API shows.
+
+It runs inside the API request that created or re-scoped the source, not in the worker, so
+the person setting up a source gets the result in the same answer: registered, or Jira's 403
+with what to paste by hand, or the reason Trello refused. That is bounded: each request has
+a 5 s timeout and one attempt, and one reconcile stops starting new requests after
+``BUDGET_SECONDS``; the targets left are ``pending`` and ``POST …/webhooks/register``
+continues. No database transaction is open while a tool is called (SQLite would hold its
+write lock): rows are read, the tools called, then the outcomes written in one short
+transaction.
+
+The ping (``ping``) cannot make a tool send a harmless event on demand — neither has a test
+delivery. What it does: Trello, a handshake that makes Trello reach the callback URL now
+(``TrelloWebhooks.check``) and Trello's own failure count; Jira, a check that the webhook is
+still registered and enabled. It records the time, and a delivery accepted after it (stored
+in the inbox, so its signature verified) is shown as ``delivery_confirmed_at``: that is the
+end-to-end proof, and it arrives with the next change in scope.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from connectors.errors import ConnectorError
+from service.db import Database
+from service.settings import Settings
+from service.sources import source_secrets, webhook_url
+from service.tables import InboxEvent, Source, WebhookRegistration, stored_id, table, utcnow
+from service.webhook_schemas import (
+    JiraWebhookPaste,
+    SourceWebhooks,
+    SourceWebhookSummary,
+    WebhookPing,
+    WebhookRegistrationPublic,
+)
+from service.webhook_tools import (
+    JIRA_SITE,
+    JIRA_WEBHOOK_PAGE,
+    ToolWebhooks,
+    jira_events,
+    jira_jql,
+    tool_for,
+    webhook_name,
+)
+
+__all__ = [
+    "BUDGET_SECONDS",
+    "Outcome",
+    "delivery_after",
+    "last_delivery",
+    "ping",
+    "reconcile",
+    "scope_changed",
+    "status",
+    "summary",
+    "paste",
+    "registrations",
+    "remove_all",
+]
+
+log = logging.getLogger("taskhub.webhooks.registration")
+BUDGET_SECONDS = 20.0  # a reconcile starts no request after this; the rest stay pending
+IE = table(InboxEvent)
+Clock = Callable[[], float]
+
+
+@dataclass
+class Outcome:
+    """What happened to one target: the row's new state (``None``: the row goes away)."""
+
+    target: str
+    state: str | None
+    remote_id: str | None = None
+    detail: str | None = None
+    registered: bool = False
+
+
+def registrations(session: Session, source_id: int) -> list[WebhookRegistration]:
+    rows = session.exec(select(WebhookRegistration).where(WebhookRegistration.source_id == source_id)
+                        .order_by(col(WebhookRegistration.id)))
+    return list(rows)
+
+
+def _load(db: Database, source_id: int) -> tuple[Source, dict[str, WebhookRegistration]]:
+    with db.session() as s:
+        source = s.get(Source, source_id)
+        if source is None:
+            raise LookupError(f"source {source_id} not found")
+        rows = {r.target: r for r in registrations(s, source_id)}
+    return source, rows
+
+
+def _tool(settings: Settings, source: Source) -> ToolWebhooks:
+    return tool_for(settings, source, source_secrets(settings, source))
+
+
+def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
+              clock: Clock = time.monotonic) -> None:
+    """Make the tool's webhooks match the source (see the module's docstring) and record it.
+
+    ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope)."""
+    source, rows = _load(db, source_id)
+    url = webhook_url(settings, source)
+    tool = _tool(settings, source)
+    try:
+        wanted = tool.targets()
+    except ConnectorError as exc:  # the token's boards could not be listed
+        _store(db, source_id, url, [Outcome("boards", "failed", detail=f"could not list the boards: {exc}")])
+        return
+    deadline = clock() + BUDGET_SECONDS
+    outcomes = [_drop(tool, row) for target, row in rows.items() if target not in wanted]
+    for target in wanted:
+        row = rows.get(target)
+        if row is not None and row.state == "registered" and row.callback_url == url and not replace:
+            continue
+        if clock() > deadline:
+            outcomes.append(Outcome(target, "pending", detail=(
+                f"not tried: one request registers for at most {BUDGET_SECONDS:.0f} s; "
+                "POST …/webhooks/register continues")))
+            continue
+        if row is not None and row.remote_id:  # registered for an old URL: replace it
+            _try_remove(tool, row)
+        outcomes.append(_register(tool, target, url))
+    _store(db, source_id, url, outcomes)
+
+
+def scope_changed(db: Database, settings: Settings, source_id: int) -> None:
+    """After a change of scope or credentials: boards added or dropped; a Jira webhook is
+    registered again because its JQL filter is the scope's."""
+    with db.session() as s:
+        source = s.get(Source, source_id)
+        kind = source.kind if source is not None else None
+    reconcile(db, settings, source_id, replace=kind == "jira")
+
+
+def _register(tool: ToolWebhooks, target: str, url: str) -> Outcome:
+    try:
+        remote_id = tool.register(target, url)
+    except ConnectorError as exc:
+        state, detail = tool.refusal(exc, url)
+        log.warning("webhook.register_failed kind=%s target=%s state=%s cause=%s", tool.kind, target, state, exc)
+        return Outcome(target, state, detail=detail)
+    log.info("webhook.registered kind=%s target=%s remote_id=%s", tool.kind, target, remote_id)
+    return Outcome(target, "registered", remote_id=remote_id, registered=True)
+
+
+def _try_remove(tool: ToolWebhooks, row: WebhookRegistration) -> str | None:
+    """Remove the tool's webhook of ``row``; the reason when that failed (logged), else None."""
+    if not row.remote_id:
+        return None
+    try:
+        tool.remove(row.remote_id)
+    except ConnectorError as exc:
+        if exc.status == 404:  # already gone in the tool
+            return None
+        log.warning("webhook.remove_failed kind=%s target=%s remote_id=%s cause=%s: delete it in %s by hand",
+                    tool.kind, row.target, row.remote_id, exc, tool.kind)
+        return str(exc)
+    log.info("webhook.removed kind=%s target=%s remote_id=%s", tool.kind, row.target, row.remote_id)
+    return None
+
+
+def _drop(tool: ToolWebhooks, row: WebhookRegistration) -> Outcome:
+    """A target the scope no longer has: its webhook goes; kept as ``remove_failed`` if it stays."""
+    cause = _try_remove(tool, row)
+    if cause is None:
+        return Outcome(row.target, None)
+    return Outcome(row.target, "remove_failed", remote_id=row.remote_id, detail=(
+        f"out of scope, but removing webhook {row.remote_id} failed: {cause}. "
+        "POST …/webhooks/register tries again, or delete it in the tool"))
+
+
+def _store(db: Database, source_id: int, url: str, outcomes: list[Outcome]) -> None:
+    now = utcnow()
+    with db.session() as s:
+        rows = {r.target: r for r in registrations(s, source_id)}
+        for o in outcomes:
+            row = rows.get(o.target)
+            if o.state is None:
+                if row is not None:
+                    s.delete(row)
+                continue
+            if row is None:
+                row = WebhookRegistration(source_id=source_id, target=o.target, state=o.state, callback_url=url)
+            row.state, row.remote_id, row.detail, row.callback_url, row.updated_at = (
+                o.state, o.remote_id, o.detail, url, now)
+            if o.registered:
+                row.registered_at = now
+            s.add(row)
+        s.commit()
+
+
+def remove_all(db: Database, settings: Settings, source_id: int) -> list[Outcome]:
+    """Best effort before a source is deleted: remove each of its webhooks from the tool.
+
+    The rows go with the source, so the outcome is logged (``webhook.removed`` /
+    ``webhook.remove_failed`` naming the tool's webhook id to delete by hand) and returned."""
+    source, rows = _load(db, source_id)
+    if not any(r.remote_id for r in rows.values()):
+        return []
+    tool = _tool(settings, source)
+    outcomes = []
+    for row in rows.values():
+        cause = _try_remove(tool, row)
+        outcomes.append(Outcome(row.target, "removed" if cause is None else "remove_failed",
+                                remote_id=row.remote_id, detail=cause))
+    return outcomes
+
+
+def ping(db: Database, settings: Settings, source_id: int) -> None:
+    """Check each registered webhook with the tool now (see the module's docstring) and record the
+    time: a delivery accepted after it confirms delivery end to end."""
+    source, rows = _load(db, source_id)
+    url = webhook_url(settings, source)
+    tool = _tool(settings, source)
+    results: dict[str, str] = {}
+    for target, row in rows.items():
+        if row.state == "manual" and source.kind == "jira":
+            results[target] = ("registered by hand: taskhub cannot read Jira's webhooks without admin rights; "
+                               "waiting for the next delivery")
+            continue
+        if row.state != "registered":
+            results[target] = f"not registered ({row.state}): POST …/webhooks/register first"
+            continue
+        try:
+            results[target] = tool.check(target, row.remote_id, url)
+        except ConnectorError as exc:
+            state, detail = tool.refusal(exc, url)
+            results[target] = f"the check failed: {detail}"
+    now = utcnow()
+    with db.session() as s:
+        for row in registrations(s, source_id):
+            if row.target in results:
+                row.ping_at, row.ping_detail = now, results[row.target]
+                s.add(row)
+        s.commit()
+
+
+def last_delivery(session: Session, source_id: int) -> datetime | None:
+    """When the latest delivery from the tool was accepted (verified and stored in the inbox)."""
+    return session.exec(sa.select(sa.func.max(IE.c.received_at)).where(IE.c.source_id == source_id)).scalar()  # type: ignore[call-overload]
+
+
+def delivery_after(session: Session, source_id: int, at: datetime) -> datetime | None:
+    """The first delivery accepted at or after ``at`` (a ping's end-to-end confirmation)."""
+    return session.exec(sa.select(sa.func.min(IE.c.received_at))  # type: ignore[call-overload]
+                        .where(IE.c.source_id == source_id, IE.c.received_at >= at)).scalar()
+
+
+# --- the API's view ------------------------------------------------------------------------
+
+PING_HOW = {
+    "trello": (
+        "Trello has no test delivery. The ping creates a throw-away webhook on the callback URL (with a "
+        "?taskhub_ping= query) and deletes it at once: Trello creates one only after its HEAD to taskhub "
+        "answered 200, so it proves Trello reaches taskhub now; it also reads Trello's count of failed "
+        "deliveries of each webhook. A delivery accepted after the ping (the next change on a board) "
+        "confirms delivery end to end, signature included."),
+    "jira": (
+        "Jira has no test delivery for admin webhooks. The ping checks through REST that the webhook is "
+        "still registered, enabled and pointed at taskhub (not possible for one pasted by hand without "
+        "admin rights). A delivery accepted after the ping (the next change in scope, e.g. an issue "
+        "edited) confirms delivery end to end, signature included."),
+}
+
+
+def _overall(rows: list[WebhookRegistration]) -> str:
+    states = {r.state for r in rows}
+    if not rows:
+        return "none"
+    if states == {"registered"}:
+        return "registered"
+    for state in ("manual", "pending"):
+        if state in states:
+            return state
+    return "partial" if "registered" in states else "failed"
+
+
+def summary(session: Session, source: Source) -> SourceWebhookSummary:
+    rows = registrations(session, stored_id(source))
+    return SourceWebhookSummary(state=_overall(rows), registered=sum(r.state == "registered" for r in rows),
+                                total=len(rows), last_delivery_at=last_delivery(session, stored_id(source)))
+
+
+def paste(settings: Settings, source: Source, secret: str | None = None) -> JiraWebhookPaste:
+    """What to enter on Jira's WebHooks page; ``secret`` only where the API shows it anyway."""
+    note = None if secret else ("the webhook secret shown when the source was created; lost: rotate it "
+                                "(POST /api/v1/sources/{id}/webhook-secret/rotate) and paste the new one")
+    return JiraWebhookPaste(page=JIRA_WEBHOOK_PAGE, name=webhook_name(source), url=webhook_url(settings, source),
+                            secret=secret, secret_note=note, events=jira_events(source.deployment),
+                            jql=jira_jql(source.scope))
+
+
+def status(session: Session, settings: Settings, source: Source, *, secret: str | None = None) -> SourceWebhooks:
+    """The source's webhooks as the API shows them (``secret``: see ``paste``)."""
+    source_id = stored_id(source)
+    rows = registrations(session, source_id)
+    base = summary(session, source)
+    site = next((r for r in rows if r.target == JIRA_SITE), None)
+    show_paste = source.kind == "jira" and (site is None or site.state != "registered")
+    pinged = [r.ping_at for r in rows if r.ping_at is not None]
+    ping_view = None
+    if pinged:
+        at = max(pinged)
+        ping_view = WebhookPing(at=at, how=PING_HOW[source.kind],
+                                delivery_confirmed_at=delivery_after(session, source_id, at))
+    return SourceWebhooks(
+        **base.model_dump(), source_id=source_id, callback_url=webhook_url(settings, source),
+        registrations=[WebhookRegistrationPublic.model_validate(r, from_attributes=True) for r in rows],
+        paste=paste(settings, source, secret) if show_paste else None, ping=ping_view)

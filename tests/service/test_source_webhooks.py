@@ -1,0 +1,280 @@
+"""Webhooks registered for the user (issue 21), against both sandboxes, on both stores.
+
+taskhub runs on a loopback port (Trello HEADs the callback URL before it creates a webhook,
+and both sandboxes deliver there); the API is called over HTTP like a user would. Each test
+reads what the sandbox holds, so a registration only recorded in taskhub would fail them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from connectors.trello import set_default_limiter
+from sandbox.jira import JiraConfig, JiraState, generate, mutations, start
+from sandbox.jira.limits import FaultRule
+from sandbox.server import free_port, run_in_thread
+from sandbox.trello import TrelloState
+from sandbox.trello import generate as trello_generate
+from sandbox.trello import mutations as trello_mutations
+from sandbox.trello import start as trello_start
+from service import webhook_registration as wh
+from service.app import create_app
+from service.db import Database
+from service.settings import Settings
+from tests.service.conftest import Tenant, make_tenant
+from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, sync_settings
+
+CLOUD_EVENTS = [
+    "jira:issue_created", "jira:issue_deleted", "jira:issue_updated", "jira:version_created",
+    "jira:version_deleted", "jira:version_merged", "jira:version_moved", "jira:version_released",
+    "jira:version_unreleased", "jira:version_updated", "worklog_created", "worklog_deleted", "worklog_updated",
+]
+
+
+@dataclass
+class Hub:
+    """taskhub on loopback (its webhook URLs point there) and an HTTP client with an admin token."""
+
+    url: str
+    settings: Settings
+    db: Database
+    tenant: Tenant
+    http: httpx.Client
+
+    def call(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        return self.http.request(method, f"{self.url}/api/v1{path}", headers=self.tenant.h(), **kw)
+
+
+@pytest.fixture
+def hub(db: Database, tmp_path: Path) -> Iterator[Hub]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    settings = sync_settings(tmp_path).model_copy(update={"public_base_url": url})
+    app = create_app(settings, db, run_worker=False, migrate=False)
+    _, stop = run_in_thread(app, port=port, probe_path="/healthz", lifespan="on")
+    with httpx.Client(timeout=60) as http:
+        yield Hub(url, settings, db, make_tenant(db, "acme"), http)
+    stop()
+
+
+@pytest.fixture
+def trello() -> Iterator[tuple[str, TrelloState, list[str]]]:
+    state = TrelloState(seed=3)
+    boards = trello_generate(state, boards=2, cards_per_board=4, seed=3)
+    url, stop = trello_start(state)
+    yield url + "/1", state, boards
+    stop()
+    state.close()
+    set_default_limiter(None)
+
+
+@pytest.fixture
+def jira() -> Iterator[tuple[str, JiraState]]:
+    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
+    generate(state, projects=2, issues_per_project=3, seed=5)
+    url, stop = start(state)
+    yield url, state
+    stop()
+    state.close()
+
+
+def _trello_source(api: str, state: TrelloState, boards: list[str]) -> dict[str, Any]:
+    return {"kind": "trello", "name": "trello", "base_url": api, "scope": {"boards": boards},
+            "credentials": {"type": "trello", "api_key": state.api_key, "token": "sandbox-token",
+                            "app_secret": state.app_secret}}
+
+
+def _jira_source(url: str, projects: list[str]) -> dict[str, Any]:
+    return {"kind": "jira", "name": "jira", "base_url": url, "scope": {"projects": projects},
+            "credentials": {"type": "jira_cloud", "email": JIRA_EMAIL, "api_token": JIRA_TOKEN}}
+
+
+def _sandbox_hooks(state: TrelloState) -> dict[str, tuple[str, str]]:
+    """The sandbox's Trello webhooks: id → (board id, callback URL)."""
+    return {h.id: (h.id_model, h.callback_url) for h in state.webhooks.values()}
+
+
+def _webhook_posts(state: TrelloState) -> int:
+    return int(state.stats.snapshot()["by_route"].get("POST /1/webhooks", 0))
+
+
+# --- Trello ----------------------------------------------------------------------------------
+
+
+def test_a_trello_source_gets_one_webhook_per_board_and_loses_them_when_deleted(hub, trello):
+    api, state, boards = trello
+    r = hub.call("POST", "/sources", json=_trello_source(api, state, boards))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    hook_url = f"{hub.url}/webhooks/trello/{out['id']}"
+    assert (out["webhooks"]["state"], out["webhooks"]["registered"], out["webhooks"]["total"]) == ("registered", 2, 2)
+    in_trello = _sandbox_hooks(state)
+    assert sorted(in_trello.values()) == sorted((b, hook_url) for b in boards)
+    shown = hub.call("GET", f"/sources/{out['id']}/webhooks").json()
+    assert {(x["target"], x["remote_id"], x["state"]) for x in shown["registrations"]} == {
+        (board, hook_id, "registered") for hook_id, (board, _) in in_trello.items()}
+    assert shown["paste"] is None and shown["callback_url"] == hook_url
+    assert hub.call("GET", f"/sources/{out['id']}").json()["webhooks"]["state"] == "registered"
+
+    assert hub.call("DELETE", f"/sources/{out['id']}").status_code == 204
+    assert state.webhooks == {}
+
+
+def test_a_scope_change_removes_and_adds_board_webhooks(hub, trello):
+    api, state, boards = trello
+    sid = hub.call("POST", "/sources", json=_trello_source(api, state, boards)).json()["id"]
+    kept = next(i for i, (b, _) in _sandbox_hooks(state).items() if b == boards[0])
+
+    r = hub.call("PATCH", f"/sources/{sid}", json={"scope": {"boards": [boards[0]]}})
+    assert r.status_code == 200 and r.json()["webhooks"] == {
+        "state": "registered", "registered": 1, "total": 1, "last_delivery_at": None}
+    assert list(_sandbox_hooks(state)) == [kept]  # the board still in scope keeps its webhook
+
+    hub.call("PATCH", f"/sources/{sid}", json={"scope": {"boards": boards}})
+    assert sorted(b for b, _ in _sandbox_hooks(state).values()) == sorted(boards)
+
+
+def test_trello_refusing_an_unreachable_callback_is_a_failure_that_says_why(hub, trello, db, tmp_path):
+    api, state, boards = trello
+    dead = f"http://127.0.0.1:{free_port()}"  # nothing listens: Trello's HEAD fails
+    settings = hub.settings.model_copy(update={"public_base_url": dead})
+    app = create_app(settings, db, run_worker=False, migrate=False)
+    port = free_port()
+    url, stop = run_in_thread(app, port=port, probe_path="/healthz", lifespan="on")
+    try:
+        r = hub.http.post(f"{url}/api/v1/sources", json=_trello_source(api, state, boards[:1]), headers=hub.tenant.h())
+    finally:
+        stop()
+    assert r.status_code == 201, r.text
+    [reg] = r.json()["webhooks"]["registrations"]
+    assert reg["state"] == "failed" and r.json()["webhooks"]["state"] == "failed"
+    assert "HEAD" in reg["detail"] and f"{dead}/webhooks/trello/" in reg["detail"]
+    assert state.webhooks == {}
+
+
+def test_the_trello_ping_makes_trello_reach_taskhub_and_a_later_delivery_confirms_it(hub, trello):
+    api, state, boards = trello
+    sid = hub.call("POST", "/sources", json=_trello_source(api, state, boards)).json()["id"]
+    before = dict(_sandbox_hooks(state))
+    heads = _webhook_posts(state)
+
+    r = hub.call("POST", f"/sources/{sid}/webhooks/ping")
+    assert r.status_code == 200, r.text
+    ping = r.json()["ping"]
+    assert ping["delivery_confirmed_at"] is None and "HEAD" in ping["how"]
+    assert all(x["ping_detail"].startswith("Trello reached taskhub (HEAD answered 200)")
+               for x in r.json()["registrations"])
+    # One throw-away webhook a board, created (Trello HEADed taskhub) and deleted again.
+    assert _webhook_posts(state) == heads + 2 and _sandbox_hooks(state) == before
+
+    card = next(c for c in state.boards[boards[0]].cards.values() if not c.closed)
+    trello_mutations.update_card(state, card.id, {"name": "Renamed to prove delivery"})
+    assert state.wait_deliveries(10)
+    confirmed = hub.call("GET", f"/sources/{sid}/webhooks").json()["ping"]["delivery_confirmed_at"]
+    assert confirmed is not None and _aware(confirmed) >= _aware(ping["at"])
+
+
+# --- Jira ------------------------------------------------------------------------------------
+
+
+def test_a_jira_source_gets_an_admin_webhook_with_its_secret_and_events_and_loses_it_when_deleted(hub, jira):
+    url, state = jira
+    projects = sorted(p.key for p in state.projects.values())
+    r = hub.call("POST", "/sources", json=_jira_source(url, projects))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    [hook] = state.webhooks.values()
+    assert hook.url == f"{hub.url}/webhooks/jira/{out['id']}"
+    assert hook.secret == out["webhook_secret"] and hook.events == CLOUD_EVENTS
+    assert hook.name == f"taskhub: jira (source {out['id']})"
+    [reg] = out["webhooks"]["registrations"]
+    assert (reg["target"], reg["state"], reg["remote_id"]) == ("site", "registered", str(hook.id))
+
+    assert hub.call("DELETE", f"/sources/{out['id']}").status_code == 204
+    assert state.webhooks == {}
+
+
+def test_a_non_admin_gets_exactly_what_to_paste_into_jira(hub, jira):
+    url, state = jira
+    state.faults.rules.append(FaultRule(403, count=1, path="/rest/webhooks", method="POST"))
+    r = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO", "BEACON"]))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert state.webhooks == {} and out["webhooks"]["state"] == "manual"
+    [reg] = out["webhooks"]["registrations"]
+    assert reg["state"] == "manual" and "403" in reg["detail"] and "administrator" in reg["detail"]
+    paste = out["webhooks"]["paste"]
+    assert paste["url"] == f"{hub.url}/webhooks/jira/{out['id']}"
+    assert paste["secret"] == out["webhook_secret"] and len(paste["secret"]) >= 32
+    assert paste["events"] == CLOUD_EVENTS and paste["jql"] == 'project in ("APOLLO", "BEACON")'
+    assert "WebHooks" in paste["page"] and paste["exclude_body"] is False
+    later = hub.call("GET", f"/sources/{out['id']}/webhooks").json()["paste"]
+    assert later["secret"] is None and "rotate" in later["secret_note"]  # shown once, like the secret
+
+    # Admin rights granted: registering again works.
+    again = hub.call("POST", f"/sources/{out['id']}/webhooks/register").json()
+    assert again["state"] == "registered" and again["paste"] is None and len(state.webhooks) == 1
+
+
+def test_a_jira_scope_change_registers_the_webhook_again(hub, jira):
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    [first] = state.webhooks
+    r = hub.call("PATCH", f"/sources/{sid}", json={"scope": {"projects": ["APOLLO", "BEACON"]}})
+    assert r.status_code == 200 and r.json()["webhooks"]["state"] == "registered"
+    [second] = state.webhooks
+    assert second != first  # the old one (old JQL) removed, a new one registered
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    assert shown["registrations"][0]["remote_id"] == str(second)
+
+
+def test_the_jira_ping_checks_the_webhook_and_a_later_delivery_confirms_it(hub, jira):
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    r = hub.call("POST", f"/sources/{sid}/webhooks/ping").json()
+    assert r["registrations"][0]["ping_detail"].startswith("registered and enabled in Jira")
+    assert r["ping"]["delivery_confirmed_at"] is None and "no test delivery" in r["ping"]["how"]
+
+    issue = next(i for i in state.issues.values() if i.key.startswith("APOLLO"))
+    mutations.edit_issue(state, issue.key, {"summary": "Edited to prove delivery"})
+    assert state.flush(10)
+    confirmed = hub.call("GET", f"/sources/{sid}/webhooks").json()["ping"]["delivery_confirmed_at"]
+    assert confirmed is not None
+
+    state.webhooks.clear()  # deleted in Jira by someone
+    gone = hub.call("POST", f"/sources/{sid}/webhooks/ping").json()["registrations"][0]["ping_detail"]
+    assert gone.startswith("not found in Jira any more")
+
+
+def test_registration_can_be_left_to_the_user(hub, jira):
+    url, state = jira
+    r = hub.call("POST", "/sources", params={"register_webhooks": "false"}, json=_jira_source(url, ["APOLLO"]))
+    assert r.status_code == 201 and state.webhooks == {}
+    assert r.json()["webhooks"]["state"] == "none" and r.json()["webhooks"]["paste"]["jql"] == 'project in ("APOLLO")'
+    assert hub.call("POST", "/sources", params={"register_webhooks": "maybe"},
+                    json=_jira_source(url, ["BEACON"]) | {"name": "j2"}).status_code == 422
+
+
+def test_a_request_stops_registering_after_its_time_budget_and_leaves_the_rest_pending(hub, trello):
+    api, state, boards = trello
+    sid = hub.call("POST", "/sources", params={"register_webhooks": "false"},
+                   json=_trello_source(api, state, boards)).json()["id"]
+    ticks = iter([0.0, 1.0, wh.BUDGET_SECONDS + 1])  # the second board starts after the budget
+    wh.reconcile(hub.db, hub.settings, sid, clock=lambda: next(ticks))
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    assert sorted(x["state"] for x in shown["registrations"]) == ["pending", "registered"]
+    assert shown["state"] == "pending" and len(state.webhooks) == 1
+    assert hub.call("POST", f"/sources/{sid}/webhooks/register").json()["state"] == "registered"
+    assert len(state.webhooks) == 2
+
+
+def _aware(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)

@@ -14,14 +14,18 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
+from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
+from service import errors
 from service.dashboard import build, data
 from service.dashboard.render import STATIC, render
 from service.dashboard.session import (
     DashSession,
     clear_session_cookie,
+    csrf_ok,
+    csrf_token,
     current_session,
     end_session,
     open_session,
@@ -29,7 +33,9 @@ from service.dashboard.session import (
 )
 from service.db import Database
 from service.ids import is_id
-from service.security.auth import TokenInfo, lookup_token
+from service.portfolio.projects import commit
+from service.portfolio.suggestions import accept_suggestion, list_suggestions, reject_suggestion
+from service.security.auth import TokenInfo, lookup_token, scope_allows
 from service.tables import utcnow
 from service.timerange import AsOfAfterToday, OutOfRange, parse_as_of
 from service.views import NotFound, ViewParams, compute_view
@@ -119,6 +125,17 @@ def _to_login(request: Request) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
 
 
+def _page(request: Request, session: DashSession, nav: str) -> Page | None:
+    """The page of a signed-in session (``None`` when its organization was deleted under it)."""
+    db: Database = request.app.state.db
+    with db.read() as conn:
+        org = data.org_info(conn, session.org_id)
+        pfs = data.portfolios(conn, session.org_id)
+    if org is None:
+        return None
+    return Page(session=session, org=org, db=db, portfolios=pfs, nav=nav)
+
+
 def _serve(
     request: Request,
     template: str,
@@ -128,21 +145,15 @@ def _serve(
     build_page: Callable[[Page], dict[str, Any]],
 ) -> Response:
     session = current_session(request)
-    if session is None:
+    page = _page(request, session, nav) if session is not None else None
+    if page is None:
         return _to_login(request)
-    db: Database = request.app.state.db
-    with db.read() as conn:
-        org = data.org_info(conn, session.org_id)
-        pfs = data.portfolios(conn, session.org_id)
-    if org is None:  # the organization was deleted under the session
-        return _to_login(request)
-    page = Page(session=session, org=org, db=db, portfolios=pfs, nav=nav)
     try:
         page.as_of_raw, page.as_of = as_of or None, _as_of(as_of)
         page.portfolio = _parse_id(portfolio, "portfolio")
-        if page.portfolio is not None and page.portfolio not in {i for i, _ in pfs}:
+        if page.portfolio is not None and page.portfolio not in {i for i, _ in page.portfolios}:
             raise PageError(
-                404, "Not found", f"There is no portfolio {page.portfolio} in {org.name}."
+                404, "Not found", f"There is no portfolio {page.portfolio} in {page.org.name}."
             )
         body = build_page(page)
     except PageError as exc:
@@ -368,6 +379,8 @@ def people_page(
     def page_body(page: Page) -> dict[str, Any]:
         with page.db.read() as conn:
             tools = data.person_tools(conn, page.org.id)
+            with Session(bind=conn) as s:
+                suggestions = list_suggestions(s, page.org.id)
         view = page.view("workload")
         rows = build.workload_rows(view, tools)
         tasks_chart, hours_chart = build.workload_charts(rows)
@@ -378,6 +391,48 @@ def people_page(
             "tasks_chart": tasks_chart,
             "hours_chart": hours_chart,
             "as_of_date": view["definitions"]["as_of_date"],
+            "suggestions": suggestions.suggestions,
+            "suggestion_rules": suggestions.rules,
+            "can_write": scope_allows(page.session.scope, "write"),
+            "csrf": csrf_token(request),
+            "back": page.link("/people"),
         }
 
     return _serve(request, "people.html", "people", portfolio, as_of, page_body)
+
+
+@router.post("/people/suggestions/{suggestion_id}/{decision}")
+async def people_suggestion(request: Request, suggestion_id: str, decision: str) -> Response:
+    """Accept or reject a people suggestion: the People page's forms, posted from this site with
+    the session's CSRF token by a token with the write scope; back to the page after."""
+    form = await _form(request)
+    return await run_in_threadpool(_decide, request, suggestion_id, decision, form)
+
+
+def _decide(request: Request, suggestion_id: str, decision: str, form: dict[str, str]) -> Response:
+    session = current_session(request)
+    page = _page(request, session, "people") if session is not None else None
+    if session is None or page is None:
+        return RedirectResponse("/login?" + urlencode({"next": "/people"}), status_code=303)
+    if decision not in ("accept", "reject"):
+        return _error(page, 404, "Not found", f"There is no decision {decision[:40]!r}: accept or reject.")
+    if not _same_origin(request) or not csrf_ok(request, form.get("csrf")):
+        return _error(page, 403, "Form refused",
+                      "This form did not come from your People page. Reload the page and try again.")
+    if not scope_allows(session.scope, "write"):
+        return _error(page, 403, "Read-only token",
+                      "Accepting or rejecting a suggestion needs a token with the write scope: sign in with one.")
+    try:
+        with page.db.session() as s:
+            if decision == "accept":
+                accept_suggestion(s, page.org.id, suggestion_id)
+            else:
+                reject_suggestion(s, page.org.id, suggestion_id, f"token {session.token_id}")
+            commit(s)
+    except errors.NotFound as exc:
+        return _error(page, 404, "Not found", exc.message)
+    except errors.Conflict as exc:
+        return _error(page, 409, "No longer suggested", exc.message)
+    except errors.Invalid as exc:
+        return _error(page, 422, "Bad suggestion", exc.message)
+    return RedirectResponse(_safe_next(form.get("next")), status_code=303)

@@ -22,13 +22,15 @@ from service.cli.common import app, fail, inbox_app, open_db, org_app, org_id, r
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from service.settings import Settings
+
 __all__ = ["app", "main"]
 
 
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Bind address.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port.")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (0: any free port).")] = None,
     workers: Annotated[int, typer.Option(help="Uvicorn worker processes (PostgreSQL only).")] = 1,
 ) -> None:
     """Run the API (and, on SQLite, the worker in-process)."""
@@ -40,8 +42,41 @@ def serve(
     settings = get_settings()
     if workers > 1 and settings.is_sqlite:
         fail("--workers > 1 needs PostgreSQL (TASKHUB_DATABASE_URL); SQLite runs one process")
-    uvicorn.run("service.asgi:app", host=host or settings.host, port=port or settings.port, workers=workers,
+    host = settings.host if host is None else host
+    port = _free_to_bind(host, settings.port if port is None else port)
+    settings = _settings_binding(host, port)
+    if warning := settings.webhook_base_warning:
+        logging.getLogger("taskhub").warning("webhook_url.unreachable: %s", warning)
+        typer.echo(f"taskhub: {warning}", err=True)
+    uvicorn.run("service.asgi:app", host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False, factory=False)
+
+
+def _free_to_bind(host: str, port: int) -> int:
+    """The port ``serve`` will bind (a free one for 0), else a one-line error: the webhook URLs
+    name it, so it is known before the app starts."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind((host, port))
+            return int(sock.getsockname()[1])
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
+
+
+def _settings_binding(host: str, port: int) -> Settings:
+    """The settings with what ``serve`` binds, for the app it starts: through the environment,
+    which uvicorn's worker processes inherit, so every process builds the same webhook URLs."""
+    import os
+
+    from service.settings import get_settings
+
+    os.environ["TASKHUB_HOST"], os.environ["TASKHUB_PORT"] = host, str(port)
+    get_settings.cache_clear()
+    return get_settings()
 
 
 @app.command()

@@ -138,11 +138,11 @@ def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool
 
 def scope_changed(db: Database, settings: Settings, source_id: int) -> None:
     """After a change of scope or credentials: boards added or dropped; a Jira webhook is
-    registered again because its JQL filter is the scope's."""
-    with db.session() as s:
-        source = s.get(Source, source_id)
-        kind = source.kind if source is not None else None
-    reconcile(db, settings, source_id, replace=kind == "jira")
+    registered again because its JQL filter is the scope's. Only for a source whose webhooks
+    taskhub registers: one created with ``register_webhooks=false`` has none, the user keeps them."""
+    source, rows = _load(db, source_id)
+    if rows:
+        reconcile(db, settings, source_id, replace=source.kind == "jira")
 
 
 def _register(tool: ToolWebhooks, target: str, url: str) -> Outcome:

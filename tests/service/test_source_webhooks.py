@@ -258,6 +258,9 @@ def test_registration_can_be_left_to_the_user(hub, jira):
     r = hub.call("POST", "/sources", params={"register_webhooks": "false"}, json=_jira_source(url, ["APOLLO"]))
     assert r.status_code == 201 and state.webhooks == {}
     assert r.json()["webhooks"]["state"] == "none" and r.json()["webhooks"]["paste"]["jql"] == 'project in ("APOLLO")'
+    # The user keeps them: a new scope registers nothing either.
+    hub.call("PATCH", f"/sources/{r.json()['id']}", json={"scope": {"projects": ["BEACON"]}})
+    assert state.webhooks == {}
     assert hub.call("POST", "/sources", params={"register_webhooks": "maybe"},
                     json=_jira_source(url, ["BEACON"]) | {"name": "j2"}).status_code == 422
 

@@ -125,8 +125,8 @@ def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool
         row = rows.get(target)
         if row is not None and row.state == "registered" and row.callback_url == url and not replace:
             continue
-        if clock() > deadline:
-            outcomes.append(Outcome(target, "pending", detail=(
+        if clock() > deadline:  # a webhook registered before keeps its id, to be replaced later
+            outcomes.append(Outcome(target, "pending", remote_id=row.remote_id if row else None, detail=(
                 f"not tried: one request registers for at most {BUDGET_SECONDS:.0f} s; "
                 "POST …/webhooks/register continues")))
             continue

@@ -103,18 +103,20 @@ LONG_PERSON = "Alexandra Konstantinopoulou-Richardson"
 
 def _long_names(db: Database, o: Org) -> Org:
     """Apollo, its two milestones (one overdue, one at risk: both on the milestones page's
-    timeline) and two people (Bob in Jira, Cy in Trello) renamed to names too long for any
-    chart's label column, each pair differing only at its end: the labels that once read
-    "Mobile App · Milestone:…" twice."""
+    timeline) and two people (Bob in Jira, Cy in Trello, then suggested as one) renamed to
+    names too long for any chart's label column, each pair differing only at its end: the
+    labels that once read "Mobile App · Milestone:…" twice."""
     P, M, PE, PI = table(Project), table(Milestone), table(Person), table(PersonIdentity)  # noqa: N806
     with db.write() as c:
         c.execute(sa.update(P).where(P.c.id == o.apollo).values(name=LONG_PROJECT))
         for n, ext in enumerate(("v1", "v2"), start=1):
             c.execute(sa.update(M).where(M.c.id == o.milestones[ext]).values(
                 name=LONG_MILESTONE.format(n)))
-        people = sa.select(PI.c.person_id).where(
-            PI.c.org_id == o.org_id, PI.c.external_id.in_([f"acc-bob-{o.tag}", f"m-cy-{o.tag}"]))
+        bob_and_cy = (PI.c.org_id == o.org_id) & PI.c.external_id.in_(
+            [f"acc-bob-{o.tag}", f"m-cy-{o.tag}"])
+        people = sa.select(PI.c.person_id).where(bob_and_cy)
         c.execute(sa.update(PE).where(PE.c.id.in_(people)).values(display_name=LONG_PERSON))
+        c.execute(sa.update(PI).where(bob_and_cy).values(display_name=LONG_PERSON))
     return o
 
 
@@ -332,6 +334,8 @@ def _the_long_labels_read_apart(page: Any, base: str, width: int) -> None:
         f"{LONG_PERSON} (trello)"] * 2
     for full, shown in people:  # longer than 30 % of the chart: cut in the middle, tool kept
         assert "…" in shown and shown.endswith(full[full.index(" ("):]), (full, shown)
+    # Same name, two tools: suggested as one person, so the suggestions table was measured too.
+    assert page.locator("table.suggestions tbody tr").count() == 1
     page.goto(f"{base}/milestones?as_of={AS_OF}")
     rows = page.eval_on_selector_all(
         "svg.chart-timeline text[data-status]",

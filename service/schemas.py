@@ -266,6 +266,8 @@ class SourcePublic(BaseModel):
     status_reason: str | None
     credentials_type: str | None = Field(description="The kind of credentials stored; the values are never returned.")
     webhook_url: str
+    webhook_url_warning: str | None = Field(default=None, description=(
+        "Why Jira and Trello cannot reach webhook_url (a loopback address: set TASKHUB_PUBLIC_BASE_URL), if so."))
     webhooks: SourceWebhookSummary | None = Field(default=None, description=(
         "The webhooks taskhub registered in the tool; the detail at GET /api/v1/sources/{id}/webhooks."))
     created_at: datetime

@@ -76,7 +76,8 @@ def _public_fields(settings: Settings, src: Source) -> dict[str, Any]:
         scope=src.scope, mapping_profile=src.mapping_profile, poll_interval_seconds=src.poll_interval_seconds,
         census_interval_seconds=src.census_interval_seconds,
         enabled=src.enabled, status=src.status, status_reason=src.status_reason, credentials_type=creds_type,
-        webhook_url=webhook_url(settings, src), created_at=src.created_at, updated_at=src.updated_at,
+        webhook_url=webhook_url(settings, src), webhook_url_warning=settings.webhook_base_warning,
+        created_at=src.created_at, updated_at=src.updated_at,
     )
 
 

@@ -80,6 +80,7 @@ def test_a_webhook_arrives_at_the_port_serve_was_given(db: Database, tmp_path: P
                                          headers={**tenant.h(), "Content-Type": "application/json"})
         created = json.loads(urllib.request.urlopen(request, timeout=30).read())  # noqa: S310
         assert created["webhook_url"] == f"http://127.0.0.1:{port}/webhooks/jira/{created['id']}"
+        assert "a loopback address Jira and Trello cannot reach" in created["webhook_url_warning"]
 
         register_webhook(state, created["webhook_url"], secret=created["webhook_secret"])
         mutations.edit_issue(state, next(iter(state.issues.values())).key, {"summary": "renamed"})

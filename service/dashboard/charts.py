@@ -261,11 +261,13 @@ def bar_chart(
     )
     cid, out = open_svg("bar", title, width, height, desc or empty_text)
     out.append(legend_svg)
-    ticks = nice_ticks(0.0, max([*vals, x_max or 0.0, 1e-9]), integer=x_integer)
-    xmax = ticks[-1]
+    # A negative value (a correction logged as negative hours) gets its bar left of zero,
+    # inside the plot: the axis starts below zero then, never in the label column.
+    ticks = nice_ticks(min([*vals, 0.0]), max([*vals, x_max or 0.0, 1e-9]), integer=x_integer)
+    x0, xmax = ticks[0], ticks[-1]
 
     def sx(v: float) -> float:
-        return label_width + pw * v / xmax
+        return label_width + pw * (v - x0) / (xmax - x0)
 
     base_y = top + len(categories) * row_h
     out.append('<g class="grid" stroke="#e5e7eb">')
@@ -294,12 +296,12 @@ def bar_chart(
         parts = []
         for i, v in enumerate(s.values):
             y = top + i * row_h + j * bar_h
-            if v is not None and v > 0:
+            if v:
                 parts.append(
                     f"M{num(sx(0))},{num(y)}h{num(sx(v) - sx(0))}v{bar_h - 2}h{num(sx(0) - sx(v))}Z"
                 )
             labels.append(
-                f'<text class="value" x="{num(sx(v or 0) + 4)}" y="{num(y + bar_h - 3)}" '
+                f'<text class="value" x="{num(sx(max(v or 0, 0)) + 4)}" y="{num(y + bar_h - 3)}" '
                 'fill="#374151" font-size="11">'
                 f"{escape(fmt_opt(v, x_format))}</text>"
             )

@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from service.dashboard.charts import TimelineRow, timeline_chart
+from service.dashboard.charts import BarSeries, TimelineRow, bar_chart, timeline_chart
 from service.dashboard.svg import (
     distinct,
     fit_lines,
@@ -60,3 +60,13 @@ def test_timeline_labels_that_differ_at_their_end_stay_apart() -> None:
     assert svg.count("<tspan") == 4  # two lines per label
     assert svg.count("phase 1</tspan>") == 1 and svg.count("phase 2</tspan>") == 1
     assert svg.count(f"<title>{label.format(1)}</title>") == 1  # the full label as tooltip
+
+
+def test_a_negative_bar_stays_inside_the_plot() -> None:
+    """Hours -2 and 4: ticks -2, 0, 2, 4; the plot spans x 80 (the least label column) to 664
+    (720 - 56), so zero sits at 80 + 584 * 2/6 = 274.7; the -2 bar runs 194.7 px left of it and
+    its value is written right of zero, never over the names."""
+    svg = str(bar_chart(["a", "b"], [BarSeries("h", "hours", [-2, 4])], title="t"))
+    assert 'd="M274.7,52h-194.7v10h194.7ZM274.7,76h389.3v10h-389.3Z"' in svg
+    assert '<text class="value" x="278.7" y="61"' in svg  # -2, beside zero
+    assert [t for t in ("-2", "0", "2", "4") if f">{t}</text>" in svg] == ["-2", "0", "2", "4"]

@@ -433,6 +433,4 @@ def _decide(request: Request, suggestion_id: str, decision: str, form: dict[str,
         return _error(page, 404, "Not found", exc.message)
     except errors.Conflict as exc:
         return _error(page, 409, "No longer suggested", exc.message)
-    except errors.Invalid as exc:
-        return _error(page, 422, "Bad suggestion", exc.message)
     return RedirectResponse(_safe_next(form.get("next")), status_code=303)

@@ -241,11 +241,11 @@ def list_suggestions(s: Session, org_id: int) -> PeopleSuggestions:
 
 
 def _parse_id(suggestion_id: str) -> Pair:
+    """A path id that is not one is "not found", as for every other path id of the API."""
     m = _ID_PATTERN.fullmatch(suggestion_id)
     if m is None or int(m[1]) >= int(m[2]):
-        raise errors.Invalid(
-            f"suggestion id {suggestion_id[:60]!r} is not of the form p<lower person id>-p<higher person id>",
-            field="suggestion_id",
+        raise errors.NotFound(
+            f"no suggestion {suggestion_id[:60]!r}: ids are p<lower person id>-p<higher person id>"
         )
     return int(m[1]), int(m[2])
 

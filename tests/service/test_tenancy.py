@@ -41,7 +41,11 @@ def _world(client, db, tenant):
             external_id="v1", name="1.0", due_date=date(2026, 3, 1)))])
         c.execute(sa.insert(SyncRun.__table__).values(org_id=tenant.org_id, source_id=sid, mode="backfill",
                                                       status="ok", started_at=utcnow()))
-        store.resolve_people(c, tenant.org_id, [PersonRef(tool="trello", external_id="m-1", display_name="Mo")])
+        # "Ann" in Trello: suggested as the Jira "ann" (people suggestions); Mo's identity is the last one.
+        ann_t = store.resolve_people(c, tenant.org_id, [
+            PersonRef(tool="trello", external_id="m-ann", display_name="Ann"),
+            PersonRef(tool="trello", external_id="m-1", display_name="Mo"),
+        ])[("trello", "m-ann")]
         c.execute(sa.insert(InboxEvent.__table__).values(
             org_id=tenant.org_id, source_id=sid, kind="jira", dedupe_key="k", body=b"{}", headers={},
             status="parked", attempts=8, received_at=utcnow(), next_attempt_at=utcnow()))
@@ -63,7 +67,7 @@ def _world(client, db, tenant):
             MilestoneRow.__table__.c.org_id == tenant.org_id)).scalar()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
             "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token,
-            "milestone_id": milestone}
+            "milestone_id": milestone, "suggestion_id": f"p{min(person, ann_t)}-p{max(person, ann_t)}"}
 
 
 # Every (method, path) of /api/v1 with ids, and a body that would be valid for the owner.
@@ -92,6 +96,8 @@ CASES = {
     ("delete", "/api/v1/portfolios/{portfolio_id}"): None,
     ("get", "/api/v1/tasks/{task_id}"): None,
     ("post", "/api/v1/milestones/{milestone_id}/baseline"): {"due_date": "2026-01-15"},
+    ("post", "/api/v1/people/suggestions/{suggestion_id}/accept"): None,
+    ("post", "/api/v1/people/suggestions/{suggestion_id}/reject"): None,
 }
 VIEW_PARAMS = ("project", "portfolio", "source", "assignee")
 
@@ -137,6 +143,9 @@ def test_foreign_ids_answer_404_on_every_route_and_change_nothing(client, db, ac
         assert c.execute(sa.select(MilestoneRow.__table__.c.baseline_due_date).where(
             MilestoneRow.__table__.c.org_id == acme.org_id)).scalar() == date(2026, 3, 1)
     assert client.get("/api/v1/sources", headers=acme.h()).status_code == 200  # their admin token still works
+    # Their suggestion was real, and is still offered to them (neither accepted nor rejected).
+    assert [x["id"] for x in client.get("/api/v1/people/suggestions", headers=acme.h()).json()["suggestions"]] == [
+        theirs["suggestion_id"]]
 
 
 def test_lists_and_views_never_show_another_organization(client, db, acme, globex):

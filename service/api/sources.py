@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
@@ -13,21 +14,33 @@ from service.api.deps import AdminCaller, DbDep, ReadCaller, SessionDep, Setting
 from service.ids import Id
 from service.schemas import SourceCreate, SourceCreated, SourcePublic, SourceUpdate, WebhookSecretRotated
 from service.security.rotation import DEFAULT_OVERLAP_HOURS, MAX_OVERLAP_HOURS, rotate_webhook_secret
+from service.settings import Settings
+from service.source_check import verify_source
 from service.store.rollups import delete_source as delete_source_rows
 
 router = APIRouter(prefix="/api/v1/sources", tags=["sources"])
+
+Verify = Annotated[bool, Query(description=(
+    "Check the source first — the site answers, the credentials and the API user, each scoped project "
+    "or board is readable — and answer 422 naming what failed (host and cause), storing nothing. false: "
+    "store it unchecked (a site not reachable yet); the outbound guard applies either way."))]
+
+
+def _check(settings: Settings, verify: bool) -> svc.Check | None:
+    return partial(verify_source, settings) if verify else None
 
 
 @router.post("", status_code=201, response_model=SourceCreated)
 def create_source(
     body: SourceCreate, caller: AdminCaller, session: SessionDep, settings: SettingsDep, db: DbDep,
+    verify: Verify = True,
     register_webhooks: Annotated[bool, Query(description=(
         "Register the tool's webhooks now (Trello: one per board; Jira: an admin webhook); false: "
         "you register them yourself (see GET …/webhooks for what to paste into Jira)."))] = True,
 ) -> SourceCreated:
-    """Register a source and its webhooks (``webhooks`` says what that did). The webhook secret is
-    shown once (when generated)."""
-    out = svc.create_source(session, settings, caller.org_id, body)
+    """Verify and register a source and its webhooks (``webhooks`` says what that did). The webhook
+    secret is shown once (when generated)."""
+    out = svc.create_source(session, settings, caller.org_id, body, _check(settings, verify))
     return hooks.after_create(session, db, settings, caller.org_id, out, register_webhooks)
 
 
@@ -45,9 +58,10 @@ def get_source(source_id: Id, caller: ReadCaller, session: SessionDep, settings:
 
 @router.patch("/{source_id}", response_model=SourceCreated | SourcePublic)
 def update_source(source_id: Id, body: SourceUpdate, caller: AdminCaller, session: SessionDep,
-                  settings: SettingsDep, request: Request, db: DbDep) -> SourcePublic:
-    """A new scope, credentials or site also registers the webhooks again (``webhooks``)."""
-    out = svc.update_source(session, settings, caller.org_id, source_id, body)
+                  settings: SettingsDep, request: Request, db: DbDep, verify: Verify = True) -> SourcePublic:
+    """A new scope, credentials or site is verified first (as on registration) and registers the
+    webhooks again (``webhooks``)."""
+    out = svc.update_source(session, settings, caller.org_id, source_id, body, _check(settings, verify))
     request.app.state.source_cache.evict(source_id)
     return hooks.after_update(session, db, settings, caller.org_id, out, body)
 

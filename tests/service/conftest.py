@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 
@@ -48,10 +50,20 @@ def settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path)
 
 
+def unverified(request: httpx.Request) -> None:
+    """Register and change sources with ``?verify=false`` unless the test chose: their sites
+    (acme.atlassian.net) do not exist. Verification has its own tests against the sandboxes
+    (test_source_verification.py); the outbound guard still applies."""
+    if (request.method in ("POST", "PATCH") and re.fullmatch(r"/api/v1/sources(/\d+)?", request.url.path)
+            and "verify" not in request.url.params):
+        request.url = request.url.copy_add_param("verify", "false")
+
+
 @pytest.fixture
 def client(db: Database, settings: Settings) -> Iterator[TestClient]:
     app = create_app(settings, db, run_worker=False, migrate=False)
     with TestClient(app) as c:
+        c.event_hooks = {"request": [unverified], "response": []}
         yield c
 
 

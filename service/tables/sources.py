@@ -33,7 +33,7 @@ class Source(SQLModel, table=True):
     # 0: never by itself (migration 0017).
     census_interval_seconds: int = Field(default=86400)
     enabled: bool = True
-    status: str = Field(default="ok", max_length=20)  # ok | degraded
+    status: str = Field(default="ok", max_length=20)  # health: ok | failing | degraded (service.sync.runner)
     status_reason: str | None = Field(default=None, sa_type=sa.Text)
     site_info: Any = _json()  # discovered: time zone, field ids, deployment
     created_at: datetime = Field(default_factory=utcnow)

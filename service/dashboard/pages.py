@@ -97,6 +97,7 @@ class Page:
                 "overview": self.link("/"),
                 "milestones": self.link("/milestones"),
                 "people": self.link("/people"),
+                "sources": "/sources",
             },
         }
 
@@ -203,8 +204,9 @@ def login_form(request: Request, next: str | None = None) -> Response:  # noqa: 
     return render("login.html", _anon(next=_safe_next(next), error=None))
 
 
-async def _form(request: Request, limit: int = 4096) -> dict[str, str]:
-    """The urlencoded sign-in form (read here, so python-multipart is not needed)."""
+async def _form(request: Request, limit: int = 4096, max_fields: int = 10) -> dict[str, str]:
+    """A urlencoded form of at most ``limit`` bytes and ``max_fields`` fields (read here, so
+    python-multipart is not needed); ``{}`` beyond either."""
     body = b""
     async for chunk in request.stream():
         body += chunk
@@ -212,9 +214,9 @@ async def _form(request: Request, limit: int = 4096) -> dict[str, str]:
             return {}
     try:
         fields = parse_qs(
-            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=10
+            body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields
         )
-    except ValueError:  # more fields than a sign-in form has
+    except ValueError:  # more fields than the form has
         return {}
     return {k: v[0] for k, v in fields.items()}
 

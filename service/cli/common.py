@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import typer
@@ -25,7 +26,9 @@ if TYPE_CHECKING:
     from service.settings import Settings
 
 __all__ = [
+    "announce_database",
     "app",
+    "database_is_new",
     "fail",
     "inbox_app",
     "iso",
@@ -79,9 +82,52 @@ def open_db() -> tuple[Settings, Database]:
 
     settings = get_settings()
     db = get_database(settings)
+    new = db.is_sqlite and database_is_new(db)
     if db.is_sqlite:
         db.migrate()
+    announce_database(db, new)
     return settings, db
+
+
+def _sqlite_file(url: str) -> Path:
+    return Path(url.split("sqlite:///", 1)[1]).resolve()
+
+
+def database_is_new(db: Database) -> bool:
+    """True for an SQLite file not made yet (migrating makes it) or a database never migrated."""
+    if db.is_sqlite and not _sqlite_file(db.url).exists():
+        return True
+    return db.current_revision() is None
+
+
+def database_label(db: Database) -> str:
+    """The database's URL as a user can find it again: SQLite's file as an absolute path,
+    PostgreSQL's password hidden."""
+    import sqlalchemy as sa
+
+    if db.is_sqlite:
+        return f"sqlite:///{_sqlite_file(db.url)}"
+    return sa.make_url(db.url).render_as_string(hide_password=True)
+
+
+def announce_database(db: Database, new: bool) -> None:
+    """Say on standard error which database a command uses when it was just created or holds no
+    organization: run from another folder, the CLI would otherwise make (or read) an empty one
+    there, print nothing and exit 0. A database that cannot be read is a one-line error."""
+    import sqlalchemy as sa
+
+    from service.tables import Organization, table
+
+    if not new:
+        try:
+            with db.read() as conn:
+                if conn.execute(sa.select(table(Organization).c.id).limit(1)).first() is not None:
+                    return
+        except sa.exc.ProgrammingError:  # PostgreSQL without the tables
+            fail(f"the database {database_label(db)} has no taskhub tables: run 'taskhub migrate'", code=1)
+        except sa.exc.OperationalError as exc:
+            fail(f"cannot open the database {database_label(db)}: {str(exc.orig).strip().splitlines()[0]}", code=1)
+    typer.echo(f"taskhub: using {database_label(db)}: {'new' if new else 'empty'} database", err=True)
 
 
 def org_id(s: Session, org: str) -> int:

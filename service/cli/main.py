@@ -17,7 +17,19 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from service.cli.common import app, fail, inbox_app, open_db, org_app, org_id, rollups_app, setup_logging, token_app
+from service.cli.common import (
+    announce_database,
+    app,
+    database_is_new,
+    fail,
+    inbox_app,
+    open_db,
+    org_app,
+    org_id,
+    rollups_app,
+    setup_logging,
+    token_app,
+)
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -101,7 +113,9 @@ def migrate() -> None:
     from service.settings import get_settings
 
     db = get_database(get_settings())
+    new = database_is_new(db)
     db.migrate()
+    announce_database(db, new)
     typer.echo(f"database at revision {db.current_revision()}")
 
 

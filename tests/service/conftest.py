@@ -53,10 +53,14 @@ def settings(tmp_path: Path) -> Settings:
 def unverified(request: httpx.Request) -> None:
     """Register and change sources with ``?verify=false`` unless the test chose: their sites
     (acme.atlassian.net) do not exist. Verification has its own tests against the sandboxes
-    (test_source_verification.py); the outbound guard still applies."""
+    (test_source_verification.py); the outbound guard still applies. Likewise no webhooks are
+    registered there (``register_webhooks=false``; test_source_webhooks.py has the sandboxes)."""
     if (request.method in ("POST", "PATCH") and re.fullmatch(r"/api/v1/sources(/\d+)?", request.url.path)
             and "verify" not in request.url.params):
         request.url = request.url.copy_add_param("verify", "false")
+    if (request.method == "POST" and request.url.path == "/api/v1/sources"
+            and "register_webhooks" not in request.url.params):
+        request.url = request.url.copy_add_param("register_webhooks", "false")
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
-"""``taskhub apply FILE.yaml``: budgets, planned dates, rates, portfolios and identity links
-from a file (see ``service.portfolio.apply`` for the format). All or nothing: one
-transaction; a bad file prints one line naming the problem and exits 2.
+"""``taskhub apply FILE.yaml``: sources, budgets, planned dates, rates, portfolios and identity
+links from a file (see ``service.portfolio.apply`` for the format). The sources come first,
+each verified with its tool and stored on its own (``service.portfolio.apply_sources``: no
+transaction is open while a tool is called); the rest is all or nothing, one transaction. A
+bad file prints one line naming the problem and exits 2.
 """
 
 from __future__ import annotations
@@ -26,12 +28,17 @@ def _fail(message: str) -> NoReturn:
 def apply(
     file: Annotated[Path, typer.Argument(help="The YAML (or JSON) file.")],
     org: Annotated[str | None, typer.Option(help="Organization id or name (default: organization.name).")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and roll back.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help=(
+        "Validate (and verify new or changed sources with their tools) and store nothing."))] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help=(
+        "Verify new or changed sources with their tools first, as the API does (?verify=false: a site "
+        "not reachable yet). The outbound guard applies either way."))] = True,
 ) -> None:
-    """Apply portfolio settings from a file a PM keeps in version control."""
+    """Apply sources and portfolio settings from a file a PM keeps in version control."""
     from sqlmodel import select
 
     from service.portfolio import ApplyError, apply_document, parse_document
+    from service.portfolio.apply_sources import SourceApplyError, apply_sources
     from service.portfolio.projects import row_id
     from service.tables import Organization
 
@@ -52,7 +59,7 @@ def apply(
     name = org or (doc.organization.name if doc.organization else None)
     if not name:
         _fail(f"{file}: name the organization with --org or organization.name")
-    _, db = open_db()
+    settings, db = open_db()
     with db.session() as s:
         row = (
             s.get(Organization, int(name))
@@ -61,13 +68,23 @@ def apply(
         )
         if row is None:
             _fail(f"no organization {name!r} (see 'taskhub org list')")
+        org_id = row_id(row.id)
+    try:
+        sources = apply_sources(db, settings, org_id, doc.sources, verify=verify, dry_run=dry_run)
+    except SourceApplyError as exc:
+        done = f"the {exc.applied} sources before it were applied, nothing else was" if exc.applied else (
+            "nothing was applied")
+        _fail(f"{file}: {exc}; {done}")
+    with db.session() as s:
         try:
-            summary = apply_document(s, row_id(row.id), doc)
+            summary = apply_document(s, org_id, doc)
         except ApplyError as exc:
             s.rollback()
-            _fail(f"{file}: {exc}; nothing was applied")
+            done = "the sources were applied, nothing else was" if doc.sources and not dry_run else (
+                "nothing was applied")
+            _fail(f"{file}: {exc}; {done}")
         if dry_run:
             s.rollback()
         else:
             s.commit()
-    typer.echo(json.dumps({"applied": not dry_run, **summary}))
+    typer.echo(json.dumps({"applied": not dry_run, **summary, "sources": sources}))

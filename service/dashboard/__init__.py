@@ -1,9 +1,13 @@
 """The dashboard: server-rendered pages over the portfolio views, with inline SVG charts.
 
 Routes: ``/`` (portfolio overview), ``/projects/{id}``, ``/milestones``, ``/people``,
-``/login`` and ``/logout``. ``service.app`` includes ``router`` when this package is present.
+``/sources`` (``sources_page``: add, edit, verify, sync, webhooks), ``/login`` and ``/logout``.
+``service.app`` includes ``router`` when this package is present.
 """
 
+from service.dashboard import sources_page
 from service.dashboard.pages import router
+
+router.include_router(sources_page.router)
 
 __all__ = ["router"]

@@ -26,6 +26,9 @@ become exactly the projects that list it.
       - source: jira-cloud          # the source's name, and the milestone's name or external_id
         name: "1.0"                 # (or: external_id: 10001, or: id: 7)
         baseline: 2026-05-01        # the due date slip is measured against; "reset": its current due date
+    sources:                        # see service.portfolio.apply_sources (secrets: ${ENV_VAR} only)
+      - {kind: jira, name: jira-cloud, base_url: https://acme.atlassian.net, scope: {projects: [ALP]},
+         credentials: {type: jira_cloud, email: bot@acme.io, api_token: "${JIRA_TOKEN}"}}
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from sqlmodel import Session, col, select
 from service import errors
 from service.ids import Id
 from service.portfolio import people, projects
+from service.portfolio.apply_sources import ApplySource, validation_message
 from service.portfolio.milestones import set_baseline
 from service.portfolio.projects import row_id
 from service.portfolio.schemas import (
@@ -125,26 +129,17 @@ class ApplyMilestone(_In):
 
 class ApplyDocument(_In):
     organization: ApplyOrganization | None = None
+    sources: list[ApplySource] = Field(default_factory=list, description=(
+        "Applied first, by service.portfolio.apply_sources.apply_sources (not apply_document)."))
     portfolios: list[ApplyPortfolio] = Field(default_factory=list)
     projects: list[ApplyProject] = Field(default_factory=list)
     people: list[ApplyPerson] = Field(default_factory=list)
     milestones: list[ApplyMilestone] = Field(default_factory=list)
 
 
-def validation_message(exc: ValidationError) -> str:
-    """The first error as one line: ``projects[1].budget.amount: Input should be ...``."""
-    err = exc.errors()[0]
-    where = ""
-    for part in err.get("loc", ()):
-        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
-    msg = err.get("msg", "invalid").removeprefix("Value error, ")
-    more = f" (and {len(exc.errors()) - 1} more problems)" if len(exc.errors()) > 1 else ""
-    return f"{where or 'document'}: {msg}{more}"
-
-
 def parse_document(data: Any) -> ApplyDocument:
     if not isinstance(data, dict):
-        raise ApplyError("", "the file must be a mapping with organization, portfolios, projects, people")
+        raise ApplyError("", "the file must be a mapping with organization, sources, portfolios, projects, people")
     try:
         return ApplyDocument.model_validate(data)
     except ValidationError as exc:

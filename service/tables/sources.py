@@ -26,6 +26,12 @@ class Source(SQLModel, table=True):
     # (migration 0013): senders configured with it keep working through the overlap.
     webhook_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
     webhook_secret_prev_until: datetime | None = None
+    # The ``X-Taskhub-Secret`` of senders that cannot sign (Jira Automation's "Send web request"),
+    # kept apart from the signing secret above, with the same overlap on rotation (migration 0022;
+    # service.automation_secret). None: the source's automation door is closed.
+    automation_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
+    automation_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
+    automation_secret_prev_until: datetime | None = None
     scope: Any = _json()
     mapping_profile: Any = _json()
     poll_interval_seconds: int = Field(default=300)

@@ -31,8 +31,7 @@ import re
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -95,12 +94,12 @@ def normalize_name(name: str | None) -> str:
     whitespace or punctuation one space, trimmed ("" when nothing is left)."""
     if not name:
         return ""
-    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return _SEPARATORS.sub(" ", plain.casefold()).strip()
+    if not name.isascii():  # ASCII has nothing to decompose (most names: the fast path)
+        name = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return _SEPARATORS.sub(" ", name.casefold()).strip()
 
 
-@dataclass(frozen=True)
-class _Ident:
+class _Ident(NamedTuple):
     id: int
     person_id: int
     tool: str
@@ -110,8 +109,7 @@ class _Ident:
     username: str | None
 
 
-@dataclass(frozen=True)
-class _Key:
+class _Key(NamedTuple):
     """One value of an identity that may match another's: ``(rule, key)`` is what is grouped."""
 
     rule: SuggestionRule
@@ -137,7 +135,11 @@ def _keys(i: _Ident) -> list[_Key]:
 
 
 def _value(i: _Ident, k: _Key) -> EvidenceValue:
-    return EvidenceValue(identity_id=i.id, tool=i.tool, external_id=i.external_id, field=k.field, value=k.value)
+    # model_construct here and below: the values come from the store, already of the right types
+    # (10k people give thousands of these; validating each again was a third of the time).
+    return EvidenceValue.model_construct(
+        identity_id=i.id, tool=i.tool, external_id=i.external_id, field=k.field, value=k.value
+    )
 
 
 Pair = tuple[int, int]
@@ -177,22 +179,26 @@ def _suggestions(
         a, b = by_person[low], by_person[high]
         if {i.tool for i in a} & {i.tool for i in b}:
             continue
-        if any((min(x.id, y.id), max(x.id, y.id)) in rejected for x in a for y in b):
+        if rejected and any((min(x.id, y.id), max(x.id, y.id)) in rejected for x in a for y in b):
             continue
         evidence = sorted(
             (
-                SuggestionEvidence(rule=rule, key=key, values=sorted(v.values(), key=lambda e: e.identity_id))
+                SuggestionEvidence.model_construct(
+                    rule=rule, key=key, values=sorted(v.values(), key=lambda e: e.identity_id)
+                )
                 for (rule, key), v in matched.items()
             ),
             key=lambda e: (_RANK[e.rule], e.key),
         )
         survivor = low if len(a) >= len(b) else high
         out.append(
-            PeopleSuggestion(
+            PeopleSuggestion.model_construct(
                 id=f"p{low}-p{high}",
                 strength=_STRENGTH[evidence[0].rule],
                 persons=[
-                    SuggestedPerson(id=p, display_name=names.get(p, ""), tools=sorted({i.tool for i in by_person[p]}))
+                    SuggestedPerson.model_construct(
+                        id=p, display_name=names.get(p, ""), tools=sorted({i.tool for i in by_person[p]})
+                    )
                     for p in (low, high)
                 ],
                 survivor_id=survivor,
@@ -213,7 +219,7 @@ def _identities(s: Session, org_id: int, people: list[int] | None = None) -> lis
     q = q.where(ID.c.org_id == org_id)
     if people is not None:
         q = q.where(ID.c.person_id.in_(people))
-    return [_Ident(*row) for row in s.execute(q.order_by(ID.c.id))]
+    return [_Ident._make(row) for row in s.execute(q.order_by(ID.c.id))]
 
 
 def _rejected(s: Session, org_id: int, identity_ids: list[int] | None = None) -> set[Pair]:

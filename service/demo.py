@@ -1,11 +1,13 @@
 """``taskhub demo``: a whole organization over simulated Jira and Trello, live.
 
 Starts the simulated Jira Cloud and Trello on loopback ports, generates three
-Jira projects and four Trello boards (worklogs, versions, milestone cards, some
-overdue), registers both as sources with their webhooks, runs the initial sync
-with a progress bar, sets budgets and planned dates (one project over budget,
-one behind schedule), keeps a trickle of live changes flowing through real
-webhooks, and serves the dashboard and API until Ctrl-C.
+Jira projects and four Trello boards (worklogs, versions, milestone cards with their
+cards, some overdue; people who work in both tools), registers both as sources with
+their webhooks, runs the initial sync with a progress bar, links the people a PM
+would already have linked (the others are left to the link suggestions), sets budgets
+and planned dates (one project over budget, one behind schedule), keeps a trickle of
+live changes by those people flowing through real webhooks, and serves the dashboard
+and API until Ctrl-C.
 
 The simulated tools (``sandbox``) are imported inside the methods that use them, never at the
 top: production code does not load them (tests/test_architecture.py checks it).
@@ -32,18 +34,35 @@ from pydantic import SecretStr
 from connectors.trello import TrelloClient
 from service.app import create_app
 from service.db import Database
+from service.portfolio.people import link_identity
+from service.portfolio.schemas import IdentityLink
 from service.schemas import SourceCreate
 from service.security.auth import create_org, create_token
 from service.settings import Settings
 from service.sources import create_source
 from service.store.rollups import people_changing
 from service.sync import runner
-from service.tables import Person, PersonRate, Portfolio, PortfolioProject, Project, Task, stored_id, table
+from service.tables import (
+    Person,
+    PersonIdentity,
+    PersonRate,
+    Portfolio,
+    PortfolioProject,
+    Project,
+    Task,
+    stored_id,
+    table,
+)
 from service.views import ViewParams, compute_view
 
 log = logging.getLogger("taskhub.demo")
 
-__all__ = ["DemoOptions", "Demo"]
+__all__ = ["DemoOptions", "Demo", "LINKED_PEOPLE"]
+
+# People in both tools under the same name whom the demo's PM has already linked (one link
+# call each, as on the People page). The generators give others a same or near name in both
+# tools (sandbox/trello/generator.py); those are left to the people-link suggestions.
+LINKED_PEOPLE = ("Ada Lovelace", "Grace Hopper", "Alan Turing")
 
 
 @dataclass
@@ -98,6 +117,7 @@ class Demo:
         self.stops.insert(0, stop_app)
         self._register_sources()
         self._initial_sync()
+        self._link_people()
         self._plan_portfolio()
         if opts.trickle_seconds > 0:
             t = threading.Thread(target=self._trickle, name="demo-trickle", daemon=True)
@@ -193,7 +213,25 @@ class Demo:
             self.say(f"  {name}: {stored} tasks stored in {time.monotonic() - t0:.1f}s "
                      f"({run.items_seen} items read, {run.api_calls} API calls by the demo's run)")
 
-    # --- the PM side: budgets, plans, rates, portfolios --------------------------------------
+    # --- the PM side: people, budgets, plans, rates, portfolios ------------------------------
+    def _link_people(self) -> None:
+        """Link each of ``LINKED_PEOPLE``'s Trello identity to their Jira person, as a PM does
+        with the link call: their tasks, worklogs and hours then show under one person."""
+        ident = table(PersonIdentity)
+        linked: list[str] = []
+        with self.db.session() as s:
+            rows = s.execute(sa.select(ident.c.id, ident.c.person_id, ident.c.tool, ident.c.display_name).where(
+                ident.c.org_id == self.org_id, ident.c.display_name.in_(LINKED_PEOPLE))).all()
+            found = {(r.tool, r.display_name): r for r in rows}
+            for name in LINKED_PEOPLE:
+                jira, trello = found.get(("jira", name)), found.get(("trello", name))
+                if jira is not None and trello is not None:
+                    link_identity(s, self.org_id, jira.person_id, IdentityLink(identity_id=trello.id))
+                    linked.append(name)
+            s.commit()
+        self.say(f"  people: {', '.join(linked) or 'nobody'} linked across Jira and Trello; "
+                 "others with a same or near name are left to the People page's suggestions")
+
     def _plan_portfolio(self) -> None:
         P = table(Project)
         rng = random.Random(self.options.seed)
@@ -241,39 +279,48 @@ class Demo:
 
     # --- live changes ------------------------------------------------------------------------
     def _trickle(self) -> None:
-        from sandbox.jira import mutations as jm
-        from sandbox.jira.records import STATUSES
-        from sandbox.trello import mutations as tm
-
         rng = random.Random(self.options.seed + 1)
-        flow = ["To Do", "In Progress", "In Review", "Done"]
         while not self.stop_event.wait(self.options.trickle_seconds):
             try:
-                if rng.random() < 0.6:
-                    with self.jira.lock:
-                        open_issues = [i for i in self.jira.issues.values() if STATUSES[i.status_id].name != "Done"]
-                    if not open_issues:
-                        continue
-                    issue = rng.choice(open_issues)
-                    status = STATUSES[issue.status_id].name
-                    if rng.random() < 0.5 and status in flow:
-                        nxt = flow[min(flow.index(status) + 1, len(flow) - 1)]
-                        jm.transition_issue(self.jira, issue.key, nxt)
-                    else:
-                        from sandbox.jira.worklogs import log_work
-
-                        log_work(self.jira, issue.key, rng.choice([1800, 3600, 5400, 7200]))
-                else:
-                    board = self.trello.boards[rng.choice(self.boards)]
-                    lists = sorted(board.lists.values(), key=lambda lst: lst.pos)
-                    cards = [c for c in board.cards.values() if not c.closed]
-                    if not cards:
-                        continue
-                    card = rng.choice(cards)
-                    idx = next((i for i, lst in enumerate(lists) if lst.id == card.id_list), 0)
-                    tm.move_card(self.trello, card.id, lists[min(idx + 1, len(lists) - 1)].id)
+                self._live_change(rng)
             except Exception:  # noqa: BLE001 - the trickle must keep going
                 log.debug("demo.trickle_failed", exc_info=True)
+
+    def _live_change(self, rng: random.Random) -> None:
+        """One change in a simulated tool, made by a person working there (the issue's
+        assignee, a card's member), never by the integration's own account: a status moved
+        on, hours logged on a Jira issue, or a Trello card moved to its next list."""
+        from sandbox.jira import mutations as jm
+        from sandbox.jira.generator import PEOPLE
+        from sandbox.jira.records import STATUSES
+        from sandbox.jira.worklogs import log_work
+        from sandbox.trello import mutations as tm
+
+        flow = ["To Do", "In Progress", "In Review", "Done"]
+        if rng.random() < 0.6:
+            with self.jira.lock:
+                open_issues = [i for i in self.jira.issues.values() if STATUSES[i.status_id].name != "Done"]
+            if not open_issues:
+                return
+            issue = rng.choice(open_issues)
+            person = issue.assignee or rng.choice([name for _, name in PEOPLE])
+            status = STATUSES[issue.status_id].name
+            if rng.random() < 0.5 and status in flow:
+                nxt = flow[min(flow.index(status) + 1, len(flow) - 1)]
+                jm.transition_issue(self.jira, issue.key, nxt, actor=person)
+            else:
+                log_work(self.jira, issue.key, rng.choice([1800, 3600, 5400, 7200]), author=person)
+        else:
+            board = self.trello.boards[rng.choice(self.boards)]
+            lists = sorted(board.lists.values(), key=lambda lst: lst.pos)
+            cards = [c for c in board.cards.values() if not c.closed]
+            if not cards:
+                return
+            card = rng.choice(cards)
+            team = [m for m in board.member_ids if m != self.trello.me_id]
+            by = rng.choice(list(card.id_members) or team or board.member_ids)
+            idx = next((i for i, lst in enumerate(lists) if lst.id == card.id_list), 0)
+            tm.move_card(self.trello, card.id, lists[min(idx + 1, len(lists) - 1)].id, by=by)
 
     def wait(self) -> None:
         while not self.stop_event.wait(0.5):

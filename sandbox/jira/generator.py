@@ -1,7 +1,9 @@
 """Seeded, deterministic data for the sandbox: people, projects, versions (released, due,
 overdue), sprints, epics with children, stories/tasks/bugs/sub-tasks across the status
-categories, story points, estimates, worklogs by several people, due dates, and changelog
-histories consistent with the current field values.
+categories, story points, estimates, worklogs by several people (while an issue is worked
+on: the last three weeks for open ones), due dates, and changelog histories consistent with
+the current field values. Open issues are planned for versions not released yet, but for a
+few stragglers.
 
 Histories look like real ones: issues walk To Do -> In Progress -> In Review -> Done,
 some go back (In Progress -> To Do -> In Progress), are blocked for a while (In Progress
@@ -81,6 +83,8 @@ _TODO, _DOING, _REVIEW, _DONE, _BLOCKED = range(5)  # indices into workflow_stat
 _BACK_SHARE = 0.25  # of issues that left In Progress: went back to To Do once first
 _BLOCKED_SHARE = 0.10  # ... or were blocked for a while
 _REOPEN_SHARE = 0.15  # of issues done after review: were done, reopened, reviewed again
+_RECENT = 21 * _DAY  # an open issue's worklogs fall in this last stretch of its work
+_STRAGGLER_SHARE = 0.01  # of open issues with a fix version: left in any version (maybe released)
 
 
 def _date(ms: int) -> str:
@@ -153,6 +157,15 @@ def _sprints(state: JiraState, board: int, anchor: int) -> list[Sprint]:
         )
         state.sprints[sid] = out[-1]
     return out
+
+
+def _fix_version(rng: random.Random, versions: list[Version], *, done: bool) -> Version:
+    """Open work is planned for a version not released yet, but for a few stragglers left in
+    a released one (as on real sites, and flagged by taskhub); done work for any version."""
+    pending = [v for v in versions if not v.released]
+    if done or not pending or rng.random() < _STRAGGLER_SHARE:
+        return rng.choice(versions)
+    return rng.choice(pending)
 
 
 def _history(state: JiraState, actor: str, at: int, *items: ChangeItem) -> History:
@@ -336,7 +349,7 @@ def _make_issue(
         issue.original_estimate = rng.choice((2, 4, 8, 16, 24, 40)) * 3600
         issue.remaining_estimate = issue.original_estimate
     if type_name != "Epic" and rng.random() < 0.6:
-        issue.fix_version_ids = (rng.choice(versions).id,)
+        issue.fix_version_ids = (_fix_version(rng, versions, done=status_index == _DONE).id,)
     if type_name in ("Story", "Task", "Bug") and rng.random() < 0.5:
         issue.sprint_ids = (rng.choice(sprints).id,)
     if rng.random() < 0.45 or type_name == "Epic":
@@ -357,6 +370,7 @@ def _make_issue(
         )
         issue.assignee = assignee
     actor = assignee or reporter
+    began = created  # work starts when the issue enters In Progress
     for step in range(1, status_index + 1):
         before = t
         t += rng.randint(2, 24 * 10) * _HOUR
@@ -368,6 +382,8 @@ def _make_issue(
         histories.append(_history(state, actor, t, *items))
         issue.status_id = ids[step]
         issue.status_changed = t
+        if step == _DOING:
+            began = t
     if t > anchor:  # keep every time in the past of the anchor
         # Spread those over the last two weeks: squeezed into the last minutes, a third of
         # the site would share one poll's overlap window (unlike any real site).
@@ -375,16 +391,18 @@ def _make_issue(
         histories = [h._replace(created=h.created - shift) for h in histories]
         issue.created -= shift
         t -= shift
+        began -= shift
         issue.status_changed -= shift
         if issue.resolved:
             issue.resolved -= shift
     logs: list[WorklogRec] = []
     if status_index > 0 and issue.original_estimate and rng.random() < worklog_share:
+        # Work is logged while the issue is worked on: from In Progress to done, or in the
+        # last weeks for an issue still open (so this week has hours, by the people doing them).
+        since, until = (began, t) if status_index == _DONE else (max(began, anchor - _RECENT), anchor)
         for _ in range(rng.randint(1, 3)):
             author = rng.choice([assignee or reporter, rng.choice(people)])
-            started = (
-                issue.created + rng.randint(1, max(2, (t - issue.created) // _HOUR + 1)) * _HOUR
-            )
+            started = since + rng.randint(0, max(1, (until - since) // _HOUR)) * _HOUR
             started = min(started, anchor - _HOUR)
             seconds = rng.choice((1800, 3600, 7200, 14400, 28800))
             wl = WorklogRec(

@@ -75,6 +75,8 @@ class DemoOptions:
     trickle_seconds: float = 2.0
     seed: int = 42
     database_url: str | None = None
+    jira_port: int = 0  # the simulated tools' ports (0: any free port)
+    trello_port: int = 0
 
 
 @dataclass
@@ -144,12 +146,12 @@ class Demo:
         o = self.options
         self.jira = JiraState(JiraConfig(worklog_feed_delay_ms=0, webhook_concurrency=4))
         summary = jira_generate(self.jira, projects=3, issues_per_project=o.jira_issues_per_project, seed=o.seed)
-        self.jira_url, stop = jira_start(self.jira)
+        self.jira_url, stop = jira_start(self.jira, port=o.jira_port)
         self.stops.append(stop)
         self.stops.append(self.jira.close)
         self.trello = TrelloState(seed=o.seed)
         self.boards = trello_generate(self.trello, boards=4, cards_per_board=o.trello_cards_per_board, seed=o.seed)
-        trello_url, stop = trello_start(self.trello)
+        trello_url, stop = trello_start(self.trello, port=o.trello_port)
         self.trello_api = trello_url + "/1"
         self.stops.append(stop)
         self.stops.append(self.trello.close)

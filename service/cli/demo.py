@@ -23,6 +23,8 @@ def demo(
     jira_issues: Annotated[int, typer.Option(help="Issues per Jira project (3 projects).")] = 420,
     trello_cards: Annotated[int, typer.Option(help="Cards per Trello board (4 boards).")] = 190,
     trickle: Annotated[float, typer.Option(help="Seconds between live changes (0: none).")] = 2.0,
+    jira_port: Annotated[int, typer.Option(help="Port of the simulated Jira (0: any free port).")] = 0,
+    trello_port: Annotated[int, typer.Option(help="Port of the simulated Trello (0: any free port).")] = 0,
 ) -> None:
     """Simulated Jira + Trello, initial sync, live webhooks, dashboard — until Ctrl-C."""
     from service.demo import Demo, DemoOptions, print_banner
@@ -31,6 +33,9 @@ def demo(
         fail("--jira-issues and --trello-cards must be at least 1")
     if trickle < 0:
         fail("--trickle cannot be negative")
+    for name, value in (("--port", port), ("--jira-port", jira_port), ("--trello-port", trello_port)):
+        if not 0 <= value <= 65535:
+            fail(f"{name} must be between 0 and 65535, not {value}")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     tty = sys.stdout.isatty()
 
@@ -38,8 +43,10 @@ def demo(
         typer.echo(line)
 
     opts = DemoOptions(port=port, host=host, data_dir=data_dir, jira_issues_per_project=jira_issues,
-                       trello_cards_per_board=trello_cards, trickle_seconds=trickle)
+                       trello_cards_per_board=trello_cards, trickle_seconds=trickle, jira_port=jira_port,
+                       trello_port=trello_port)
     bar, progress = progress_printer(tty)
+    pid_file: Path | None = None
     d = Demo(opts, say=say, progress=progress)
     signal.signal(signal.SIGTERM, lambda *_: d.stop_event.set())
     # Ctrl-C stops the demo even when it was started with SIGINT ignored (a shell's background
@@ -52,14 +59,28 @@ def demo(
         else:
             d.start()
         print_banner(d, say)
+        pid_file = _write_pid(data_dir)
         d.wait()
     except KeyboardInterrupt:
         pass
     except OSError as exc:
         d.stop()
-        fail(f"cannot start the demo: {exc} (is port {port} taken? try --port 0)", code=1)
+        fail(f"cannot start the demo: {exc} (is a port taken? try --port 0, or leave out --jira-port and "
+             "--trello-port)", code=1)
     finally:
+        if pid_file is not None:
+            pid_file.unlink(missing_ok=True)
         typer.echo("stopping …")
         # Should stopping ever hang, every thread's stack goes to stderr after 15 s: the evidence.
         faulthandler.dump_traceback_later(15)
         d.stop()
+
+
+def _write_pid(data_dir: Path) -> Path:
+    """``<data dir>/demo.pid``, for ``make stop`` (SIGTERM: the same clean stop as Ctrl-C) when
+    the demo runs in the background; written after start, which empties the data dir."""
+    import os
+
+    path = data_dir / "demo.pid"
+    path.write_text(f"{os.getpid()}\n")
+    return path

@@ -10,6 +10,9 @@ webhook secret.
   stays valid for an overlap (default 24 h) so the sender can be reconfigured without losing
   deliveries. Trello signs with the Trello app's secret, which taskhub does not generate, so
   there is nothing of ours to rotate there.
+- ``apply_automation_rotation``: the same rule for a source's ``X-Taskhub-Secret`` (the header
+  of senders that cannot sign, ``service.automation_secret``); one function, ``_rotate``, keeps
+  the overlap rule of both.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ __all__ = [
     "MAX_OVERLAP_HOURS",
     "RotatedSecret",
     "RotationReport",
+    "apply_automation_rotation",
     "apply_webhook_rotation",
     "rotate_stored_secrets",
     "rotate_webhook_secret",
@@ -40,7 +44,8 @@ __all__ = [
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 24 * 30  # a month: longer, and the old secret is not really retired
 S = table(Source)
-_ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc")
+_ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc", "automation_secret_enc",
+              "automation_secret_prev_enc")
 
 
 @dataclass(frozen=True)
@@ -131,33 +136,52 @@ def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, 
 def apply_webhook_rotation(src: Source, settings: Settings, *,
                            overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
                            now: datetime | None = None, force: bool = False) -> RotatedSecret:
-    """Set a new random secret on ``src`` (not committed); the old one is accepted until
-    ``now + overlap`` (none when the overlap is 0 or there was no secret).
-
-    One previous secret is kept, so a second rotation inside a running overlap would end the
-    first one's promise at once (a client retrying a timed-out POST would do exactly that, and
-    senders still on the oldest secret would get 401s): it is ``errors.Conflict`` unless
-    ``force`` says the caller means to end that overlap now."""
-    if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
-        raise errors.Invalid(f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
+    """Set a new random webhook secret on ``src`` (not committed); the old one is accepted until
+    ``now + overlap`` (none when the overlap is 0 or there was no secret). See ``_rotate``."""
     if src.kind != "jira":
         raise errors.Invalid(f"source {src.id} is a {src.kind} source: Trello signs deliveries with the "
                              "Trello app's secret, which taskhub does not generate; after changing it in "
                              "Trello, give the new one as credentials.app_secret: PATCH /api/v1/sources/"
                              f"{src.id} {{\"credentials\": {{\"type\": \"trello\", ..., \"app_secret\": ...}}}}")
+    again = (f"POST /api/v1/sources/{src.id}/webhook-secret/rotate?force=true, or taskhub source "
+             "rotate-secret --force")
+    return _rotate(src, settings, "webhook_secret", overlap, now, force, again)
+
+
+def apply_automation_rotation(src: Source, settings: Settings, *,
+                              overlap: timedelta = timedelta(hours=DEFAULT_OVERLAP_HOURS),
+                              now: datetime | None = None, force: bool = False) -> RotatedSecret:
+    """Set a new random automation secret (``X-Taskhub-Secret``) on ``src``, not committed: the
+    first one, or a rotation with the webhook secret's overlap rule (``_rotate``)."""
+    again = f"POST /api/v1/sources/{src.id}/automation-secret?force=true"
+    return _rotate(src, settings, "automation_secret", overlap, now, force, again)
+
+
+def _rotate(src: Source, settings: Settings, prefix: str, overlap: timedelta, now: datetime | None,
+            force: bool, again: str) -> RotatedSecret:
+    """A new ``secrets.token_urlsafe(32)`` (256 bits) in ``<prefix>_enc``; the old one moves to
+    ``<prefix>_prev_enc``, accepted until ``<prefix>_prev_until`` = ``now + overlap``.
+
+    One previous secret is kept, so a second rotation inside a running overlap would end the
+    first one's promise at once (a client retrying a timed-out POST would do exactly that, and
+    senders still on the oldest secret would get 401s): it is ``errors.Conflict`` unless
+    ``force`` says the caller means to end that overlap now (``again`` says how)."""
+    if overlap < timedelta(0) or overlap > timedelta(hours=MAX_OVERLAP_HOURS):
+        raise errors.Invalid(f"overlap must be between 0 and {MAX_OVERLAP_HOURS} hours")
+    name = prefix.replace("_", " ")
     now = now or utcnow()
-    running = src.webhook_secret_prev_until
+    running = getattr(src, f"{prefix}_prev_until")
     if running is not None and running.tzinfo is None:
         running = running.replace(tzinfo=UTC)
     if running is not None and running > now and not force:
-        raise errors.Conflict(f"source {src.id}'s previous webhook secret is still accepted until "
+        raise errors.Conflict(f"source {src.id}'s previous {name} is still accepted until "
                               f"{running.isoformat()}: rotating again now would cut it off; rotate after "
-                              f"that, or force it to end that overlap now: POST /api/v1/sources/{src.id}"
-                              "/webhook-secret/rotate?force=true, or taskhub source rotate-secret --force")
+                              f"that, or force it to end that overlap now: {again}")
     new = secrets.token_urlsafe(32)
-    until = now + overlap if overlap > timedelta(0) and src.webhook_secret_enc else None
-    src.webhook_secret_prev_enc = src.webhook_secret_enc if until else None
-    src.webhook_secret_prev_until = until
-    src.webhook_secret_enc = get_vault(settings).encrypt(new)
+    current = getattr(src, f"{prefix}_enc")
+    until = now + overlap if overlap > timedelta(0) and current else None
+    setattr(src, f"{prefix}_prev_enc", current if until else None)
+    setattr(src, f"{prefix}_prev_until", until)
+    setattr(src, f"{prefix}_enc", get_vault(settings).encrypt(new))
     src.updated_at = now
     return RotatedSecret(stored_id(src), new, until)

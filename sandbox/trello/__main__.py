@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> None:
         action="store_true",
         help="turn Trello's request limits off (100 / 10 s per token, 300 / 10 s per key)",
     )
+    parser.add_argument(
+        "--app-secret",
+        default=None,
+        help="the secret of the app owning the API key: it signs webhook deliveries",
+    )
     args = parser.parse_args(argv)
     serve(
         host=args.host,
@@ -46,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         history=not args.no_history,
         limits=not args.no_limits,
+        app_secret=args.app_secret,
     )
 
 

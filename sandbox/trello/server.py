@@ -41,16 +41,21 @@ def serve(
     history: bool = True,
     limits: bool = True,
     log_level: str = "warning",
+    app_secret: str | None = None,
 ) -> None:
     """Seed a sandbox, print one JSON ready line, serve until interrupted (blocking).
 
     ``seed_cards`` (total, spread evenly over ``boards``) or ``cards_per_board`` (default 60).
     ``limits=False`` turns Trello's request limits off (benchmarks measuring our side).
+    ``app_secret``: the secret of the application owning the API key (it signs the webhooks'
+    deliveries; default the sandbox's fixed one).
     """
     boards = max(1, boards)
     if cards_per_board is None:
         cards_per_board = -(-seed_cards // boards) if seed_cards is not None else 60
     state = TrelloState(seed=seed)
+    if app_secret:
+        state.app_secret = app_secret
     state.config.limits_enabled = limits
     board_ids = generate(
         state, boards=boards, cards_per_board=cards_per_board, seed=seed, history=history

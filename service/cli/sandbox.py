@@ -55,6 +55,9 @@ def sandbox_trello(
         bool, typer.Option(help="Enforce Trello's limits (100 / 10 s per token, 300 per key).")
     ] = True,
     history: Annotated[bool, typer.Option(help="Generate the back-dated action history.")] = True,
+    app_secret: Annotated[str | None, typer.Option(
+        help="The secret of the app owning the API key; it signs webhook deliveries (default: the "
+             "sandbox's; more apps: PUT /_sandbox/apps/{key}).")] = None,
 ) -> None:
     """Serve a seeded Trello sandbox until interrupted (API at URL/1, control at URL/_sandbox).
 
@@ -67,6 +70,6 @@ def sandbox_trello(
 
     try:
         serve(host=host, port=port, boards=boards, seed_cards=seed_cards, seed=seed,
-              limits=limits, history=history)
+              limits=limits, history=history, app_secret=app_secret)
     except KeyboardInterrupt:
         pass

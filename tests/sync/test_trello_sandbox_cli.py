@@ -29,6 +29,8 @@ def test_taskhub_sandbox_trello_serves_the_seeded_boards():
             "--boards",
             "3",
             "--no-limits",
+            "--app-secret",
+            "my-app-secret",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -40,6 +42,7 @@ def test_taskhub_sandbox_trello_serves_the_seeded_boards():
             ready["url"] == f"http://127.0.0.1:{port}"
             and ready["cards"] == 12
             and ready["limits"] is False
+            and ready["app_secret"] == "my-app-secret"  # signs the deliveries of the key's webhooks
         )
         auth = {"key": ready["api_key"], "token": ready["token"]}
         with httpx.Client(timeout=5) as http:
@@ -54,6 +57,8 @@ def test_taskhub_sandbox_trello_serves_the_seeded_boards():
                 f"{ready['api']}/boards/{ready['boards'][0]}/cards/all", params=auth
             ).json()
             assert len(cards) == 4
+            apps = http.get(ready["url"] + "/_sandbox/apps").json()
+            assert apps["apps"] == {ready["api_key"]: "my-app-secret"}
     finally:
         proc.terminate()
         proc.wait(10)

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "announce_database",
     "app",
+    "bindable_port",
     "database_is_new",
     "fail",
     "inbox_app",
@@ -66,6 +67,22 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Bad input: one line on standard error and exit ``code`` (2 unless said otherwise)."""
     typer.echo(f"taskhub: {message}", err=True)
     raise typer.Exit(code)
+
+
+def bindable_port(host: str, port: int) -> int:
+    """The port a server can bind on ``host`` (a free one for 0), else a one-line error, exit 1:
+    known before start, since ``serve``'s webhook URLs name it, and said plainly where the
+    server's own failure would come later or as a traceback."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            sock.bind((host, port))
+            return int(sock.getsockname()[1])
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
 
 
 def setup_logging() -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli.common import app, fail, progress_printer
+from service.cli.common import app, bindable_port, fail, progress_printer
 
 
 @app.command()
@@ -33,9 +33,7 @@ def demo(
         fail("--jira-issues and --trello-cards must be at least 1")
     if trickle < 0:
         fail("--trickle cannot be negative")
-    for name, value in (("--port", port), ("--jira-port", jira_port), ("--trello-port", trello_port)):
-        if not 0 <= value <= 65535:
-            fail(f"{name} must be between 0 and 65535, not {value}")
+    _check_ports(host, port=port, jira_port=jira_port, trello_port=trello_port)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     tty = sys.stdout.isatty()
 
@@ -74,6 +72,19 @@ def demo(
         # Should stopping ever hang, every thread's stack goes to stderr after 15 s: the evidence.
         faulthandler.dump_traceback_later(15)
         d.stop()
+
+
+def _check_ports(host: str, **ports: int) -> None:
+    """Each chosen port in range, distinct and free (the simulated tools listen on loopback), else
+    a one-line error before anything starts; 0 lets each server pick a free port."""
+    chosen = {name: value for name, value in ports.items() if value}
+    for name, value in ports.items():
+        if not 0 <= value <= 65535:
+            fail(f"--{name.replace('_', '-')} must be between 0 and 65535, not {value}")
+    if len(set(chosen.values())) < len(chosen):
+        fail("--port, --jira-port and --trello-port must differ")
+    for name, value in chosen.items():
+        bindable_port(host if name == "port" else "127.0.0.1", value)
 
 
 def _write_pid(data_dir: Path) -> Path:

@@ -20,6 +20,7 @@ import typer
 from service.cli.common import (
     announce_database,
     app,
+    bindable_port,
     database_is_new,
     fail,
     inbox_app,
@@ -55,28 +56,13 @@ def serve(
     if workers > 1 and settings.is_sqlite:
         fail("--workers > 1 needs PostgreSQL (TASKHUB_DATABASE_URL); SQLite runs one process")
     host = settings.host if host is None else host
-    port = _free_to_bind(host, settings.port if port is None else port)
+    port = bindable_port(host, settings.port if port is None else port)
     settings = _settings_binding(host, port)
     if warning := settings.webhook_base_warning:
         logging.getLogger("taskhub").warning("webhook_url.unreachable: %s", warning)
         typer.echo(f"taskhub: {warning}", err=True)
     uvicorn.run("service.asgi:app", host=host, port=port, workers=workers,
                 log_level=settings.log_level.lower(), access_log=False, factory=False)
-
-
-def _free_to_bind(host: str, port: int) -> int:
-    """The port ``serve`` will bind (a free one for 0), else a one-line error: the webhook URLs
-    name it, so it is known before the app starts."""
-    import socket
-
-    try:
-        family = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM)[0][0]
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-            sock.bind((host, port))
-            return int(sock.getsockname()[1])
-    except OSError as exc:
-        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}", code=1)
 
 
 def _settings_binding(host: str, port: int) -> Settings:

@@ -38,6 +38,19 @@ def test_a_port_out_of_range_is_exit_2(args: tuple[str, ...], message: str) -> N
     assert r.exit_code == 2 and r.stderr == f"taskhub: {message}\n"
 
 
+def test_a_taken_or_repeated_port_is_one_line_before_anything_starts() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        r = CliRunner().invoke(app, ["demo", "--trello-port", str(port)])
+    assert r.exit_code == 1 and r.stderr == f"taskhub: cannot listen on 127.0.0.1:{port}: Address already in use\n"
+    r = CliRunner().invoke(app, ["demo", "--port", "9100", "--jira-port", "9100"])
+    assert r.exit_code == 2 and r.stderr == "taskhub: --port, --jira-port and --trello-port must differ\n"
+
+
 @pytest.mark.slow
 def test_the_tools_listen_on_the_chosen_ports_and_make_stop_stops_the_demo(tmp_path: Path) -> None:
     jira_port, trello_port = free_port(), free_port()

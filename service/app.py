@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from service import dashboard
 from service.api import (
+    automation_secret,
     inbox,
     milestones,
     ops,
@@ -101,7 +102,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
-    for module in (ops, webhooks, sources, source_webhooks, inbox, portfolio, views, tasks, milestones, sync_runs,
-                   tokens, dashboard):
+    for module in (ops, webhooks, sources, source_webhooks, automation_secret, inbox, portfolio, views, tasks,
+                   milestones, sync_runs, tokens, dashboard):
         app.include_router(module.router)
     return app

@@ -6,6 +6,11 @@ commits) → 202, with no thread-pool hop and no ORM unit of work. The same
 OpenAPI schema, used by the test client) and ``WebhookFastPath``, a pure ASGI
 layer in front of the app that answers webhook POSTs before FastAPI's
 middleware and routing stack (about a third of the per-request CPU otherwise).
+
+``/webhooks/{kind}/{source_id}/automation`` is the door for senders that cannot sign (Jira
+Automation's "Send web request"): the ``X-Taskhub-Secret`` header instead of a signature, the
+body normalized into the kind's webhook payload (``receive.AUTOMATION``), then the same inbox.
+It is low-volume, so it goes through FastAPI only.
 """
 
 from __future__ import annotations
@@ -25,7 +30,15 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service.api.problems import Problem, error_response, problem_response
 from service.api.responses import WebhookAccepted
 from service.ids import Id
-from service.ingest.receive import DEDUPE, REPLAY, VERIFIERS, CachedSource
+from service.ingest.receive import (
+    AUTOMATION,
+    DEDUPE,
+    REPLAY,
+    VERIFIERS,
+    CachedSource,
+    automation_dedupe,
+    verify_secret_header,
+)
 
 router = APIRouter(tags=["webhooks"])
 log = logging.getLogger("taskhub.webhooks")
@@ -57,6 +70,15 @@ async def _read_body(headers: Mapping[str, str], chunks_in: AsyncIterator[bytes]
     return b"".join(chunks)
 
 
+def _json_body(body: bytes) -> Any:
+    if not body:
+        raise Problem(400, "empty body: expected a JSON webhook payload")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Problem(400, f"body is not valid JSON: {exc}") from None
+
+
 async def _source(state: Any, kind: str, source_id: int) -> CachedSource:
     if kind not in VERIFIERS:
         raise Problem(404, f"unknown webhook kind {kind!r}: expected jira or trello")
@@ -77,18 +99,49 @@ async def ingest(state: Any, kind: str, source_id: int, headers: Mapping[str, st
     reason = VERIFIERS[kind](src, body, headers, url, getattr(state, "clock", time.time)())
     if reason is not None:
         raise Problem(401, reason)
-    if not body:
-        raise Problem(400, "empty body: expected a JSON webhook payload")
-    try:
-        parsed = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise Problem(400, f"body is not valid JSON: {exc}") from None
+    parsed = _json_body(body)
     if not isinstance(parsed, dict):
         raise Problem(400, "body must be a JSON object")
     key = DEDUPE[kind](parsed, body, headers)
     kept = {k: v for k in _KEEP if (v := headers.get(k)) is not None}
     event_id, duplicate = await state.inbox_writer.insert(src, key, body, kept, REPLAY[kind](parsed, headers))
     return orjson.dumps({"id": event_id, "duplicate": duplicate})
+
+
+async def ingest_automation(state: Any, kind: str, source_id: int, headers: Mapping[str, str],
+                            chunks: AsyncIterator[bytes]) -> bytes:
+    """Authenticate by ``X-Taskhub-Secret``, normalize and store one automation request; the
+    202 body. Raises ``Problem``: 404 (no such door or source), 401, 400 (not JSON), 422
+    (not a body the door knows, naming what is missing)."""
+    if kind not in AUTOMATION:
+        raise Problem(404, f"no automation webhook for {kind!r}: only jira has one (Trello signs its webhooks)")
+    src = await _source(state, kind, source_id)
+    body = await _read_body(headers, chunks, state.settings.webhook_max_body)
+    if not src.enabled:
+        raise Problem(403, f"source {source_id} is disabled")
+    reason = verify_secret_header(src, headers, getattr(state, "clock", time.time)())
+    if reason is not None:
+        raise Problem(401, reason)
+    try:
+        payload, fmt = AUTOMATION[kind](_json_body(body))
+    except ValueError as exc:
+        raise Problem(422, str(exc)) from None
+    kept = {k: v for k in _KEEP if (v := headers.get(k)) is not None} | {"x-taskhub-automation-format": fmt}
+    event_id, duplicate = await state.inbox_writer.insert(src, automation_dedupe(body), orjson.dumps(payload),
+                                                          kept, None)
+    return orjson.dumps({"id": event_id, "duplicate": duplicate})
+
+
+@router.post("/webhooks/{kind}/{source_id}/automation", status_code=202, response_model=None,
+             responses={202: {"model": WebhookAccepted, "description": "Stored (or a duplicate of a stored one)."}})
+async def receive_automation(kind: str, source_id: Id, request: Request) -> Response:
+    """A Jira Automation "Send web request" (body: Issue data, Automation or Jira format), authenticated
+    by the source's automation secret in ``X-Taskhub-Secret``; mapped like an issue webhook.
+
+    202 ``{"id": <inbox event id>, "duplicate": <bool>}``; a byte-identical body is a duplicate.
+    """
+    body = await ingest_automation(request.app.state, kind, source_id, request.headers, request.stream())
+    return Response(body, status_code=202, media_type="application/json")
 
 
 @router.head("/webhooks/{kind}/{source_id}", include_in_schema=False)

@@ -1,26 +1,33 @@
 """The webhook hot path: verify on raw bytes, dedupe, one INSERT, 202.
 
 Signature verifiers and dedupe-key functions are registered per kind in plain
-dicts. Sources are cached in-process for a few seconds (the hot path should not
-pay a query to look them up); changes through the API evict the entry at once,
-other processes see them within the TTL.
+dicts. Tools that cannot sign (Jira Automation's "Send web request") have a second door per
+kind, ``AUTOMATION``: a body normalizer, behind one verifier for all of them
+(``verify_secret_header``: a per-source random secret in ``X-Taskhub-Secret``).
+
+Sources are cached in-process for a few seconds (the hot path should not pay a query to
+look them up); changes through the API evict the entry at once, other processes see them
+within the TTL.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from connectors.jira import automation as jira_automation
 from connectors.jira import webhooks as jira_webhooks
 from connectors.trello import webhooks as trello_webhooks
 from service.outage import OutageMonitor, StoreUnavailable, unavailable_reason
@@ -28,18 +35,39 @@ from service.settings import Settings
 from service.tables import InboxEvent, Source, table, utcnow
 
 __all__ = [
+    "AUTOMATION",
     "CachedSource",
+    "HeaderSecret",
+    "SECRET_HEADER",
     "SourceCache",
     "VERIFIERS",
     "DEDUPE",
     "REPLAY",
     "InboxWriter",
+    "automation_dedupe",
     "body_hash",
+    "verify_secret_header",
 ]
 
 IE = table(InboxEvent)
 S = table(Source)
 log = logging.getLogger("taskhub.ingest")
+
+
+@dataclass(frozen=True)
+class HeaderSecret:
+    """A secret a sender sends as it is (it cannot sign), and the one a rotation replaced,
+    accepted until ``previous_until`` (epoch seconds)."""
+
+    current: str | None = None
+    previous: str | None = None
+    previous_until: float | None = None
+
+    def at(self, now: float) -> tuple[str, ...]:
+        current = (self.current,) if self.current else ()
+        if self.previous and self.previous_until is not None and now < self.previous_until:
+            return (*current, self.previous)
+        return current
 
 
 @dataclass(frozen=True)
@@ -53,6 +81,8 @@ class CachedSource:
     # The secret a rotation replaced and until when (epoch seconds) it is still accepted.
     previous_secret: str | None = None
     previous_until: float | None = None
+    # The X-Taskhub-Secret of the automation door (service.automation_secret); none: closed.
+    automation: HeaderSecret = HeaderSecret()
 
     def secrets_at(self, now: float) -> tuple[str, ...]:
         """The secrets a delivery may be signed with at ``now``: current, then previous in overlap."""
@@ -154,6 +184,40 @@ def _dedupe_trello(parsed: Any, body: bytes, headers: Mapping[str, str]) -> str:
     return body_hash(body)
 
 
+SECRET_HEADER = "X-Taskhub-Secret"  # noqa: S105 - a header name, not a secret
+
+
+def verify_secret_header(src: CachedSource, headers: Mapping[str, str], now: float) -> str | None:
+    """The scheme for senders that cannot sign, whatever the kind: the source's automation secret
+    (``secrets.token_urlsafe(32)``, 256 random bits) sent as it is in ``X-Taskhub-Secret``, compared
+    in constant time with the current one and, during a rotation's overlap, the previous one.
+    None when it matches, else the reason for a 401."""
+    if not src.automation.current:
+        return (f"source {src.id} has no automation secret: create one with POST /api/v1/sources/{src.id}"
+                "/automation-secret and send it in the X-Taskhub-Secret header")
+    given = headers.get(SECRET_HEADER.lower())
+    if not given:
+        return f"missing {SECRET_HEADER} header (the source's automation secret)"
+    # Bytes: compare_digest refuses non-ASCII str, and a header may hold any byte.
+    sent = given.strip().encode("utf-8", "surrogateescape")
+    matched = False
+    for secret in src.automation.at(now):  # no early exit: every candidate is compared
+        matched |= hmac.compare_digest(sent, secret.encode("utf-8"))
+    return None if matched else f"{SECRET_HEADER} does not match this source's automation secret"
+
+
+def automation_dedupe(body: bytes) -> str:
+    """An automation request has no delivery id: a byte-identical body (the same issue data)
+    for the same source is a duplicate. Its key comes from the authenticated body itself, so
+    no replay guard is needed beside it (``REPLAY``'s None)."""
+    return "automation:" + body_hash(body)
+
+
+# kind -> (parsed body) -> (the payload that kind's webhook handler takes, which body it was);
+# raises ValueError naming what is missing (a 422). Only tools that cannot sign have a door.
+Normalizer = Callable[[Any], tuple[dict[str, Any], str]]
+AUTOMATION: dict[str, Normalizer] = {"jira": jira_automation.to_webhook_payload}
+
 VERIFIERS: dict[str, Verifier] = {"jira": _verify_jira, "trello": _verify_trello}
 DEDUPE: dict[str, DedupeFn] = {"jira": _dedupe_jira, "trello": _dedupe_trello}
 REPLAY: dict[str, ReplayFn] = {"jira": _replay_jira, "trello": _replay_trello}
@@ -205,7 +269,9 @@ class SourceCache:
         async with engine.connect() as conn:
             row = (await conn.execute(
                 sa.select(S.c.id, S.c.org_id, S.c.kind, S.c.enabled, S.c.credentials_enc, S.c.webhook_secret_enc,
-                          S.c.webhook_secret_prev_enc, S.c.webhook_secret_prev_until).where(S.c.id == source_id)
+                          S.c.webhook_secret_prev_enc, S.c.webhook_secret_prev_until, S.c.automation_secret_enc,
+                          S.c.automation_secret_prev_enc, S.c.automation_secret_prev_until)
+                .where(S.c.id == source_id)
             )).first()
         if row is None:
             return None
@@ -221,7 +287,19 @@ class SourceCache:
         previous = vault.decrypt_str(row.webhook_secret_prev_enc) if row.webhook_secret_prev_enc and until else None
         return CachedSource(row.id, row.org_id, row.kind, row.enabled, secret,
                             callback_url(self._settings, row.kind, row.id), previous,
-                            until.timestamp() if previous and until else None)
+                            until.timestamp() if previous and until else None,
+                            _header_secret(vault, row.automation_secret_enc, row.automation_secret_prev_enc,
+                                           row.automation_secret_prev_until))
+
+
+def _header_secret(vault: Any, current: str | None, previous: str | None, until: Any) -> HeaderSecret:
+    """The decrypted automation secret and, while its overlap runs, the previous one (a naive
+    time read from SQLite is UTC, as every stored time)."""
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+    return HeaderSecret(vault.decrypt_str(current) if current else None,
+                        vault.decrypt_str(previous) if previous and until else None,
+                        until.timestamp() if previous and until else None)
 
 
 _COLS = ("org_id", "source_id", "kind", "dedupe_key", "received_at", "headers", "body", "body_ts", "body_digest",

@@ -194,7 +194,7 @@ class TrelloScope(_In):
         return value.isoformat() if value is not None else None
 
 
-TRELLO_NO_WEBHOOK_SECRET = (
+TRELLO_SIGNING_RULE = (
     "a Trello source has no webhook_secret: Trello signs every delivery with the application's secret, "
     "which taskhub cannot choose; give it as credentials.app_secret")
 
@@ -227,7 +227,7 @@ class SourceCreate(_In):
             if self.credentials.type != "trello":
                 raise ValueError("a Trello source needs trello credentials (api_key, token, app_secret)")
             if self.webhook_secret is not None:
-                raise ValueError(TRELLO_NO_WEBHOOK_SECRET)
+                raise ValueError(TRELLO_SIGNING_RULE)
             if self.scope is not None and not isinstance(self.scope, TrelloScope):
                 raise ValueError("a Trello scope is {boards: [board id, ...]}")
         if self.mapping_profile is not None:
@@ -238,9 +238,10 @@ class SourceCreate(_In):
 class SourceUpdate(_In):
     name: Text | None = Field(default=None, min_length=1, max_length=200)
     base_url: AnyHttpUrl | None = None
-    credentials: Credentials | None = None
-    webhook_secret: Secret | None = None
-    rotate_webhook_secret: bool = False
+    credentials: Credentials | None = Field(default=None, description=(
+        "All of them, replacing the stored ones (a Trello source's include app_secret)."))
+    webhook_secret: Secret | None = Field(default=None, description="Jira only (Trello: credentials.app_secret).")
+    rotate_webhook_secret: bool = Field(default=False, description="Jira only.")
     scope: JiraScope | TrelloScope | None = None
     mapping_profile: JsonObject | None = None
     poll_interval_seconds: int | None = Field(default=None, ge=10, le=86400)

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import errors
-from service.schemas import TRELLO_NO_WEBHOOK_SECRET, SourceCreate, SourceCreated, SourcePublic, SourceUpdate
+from service.schemas import TRELLO_SIGNING_RULE, SourceCreate, SourceCreated, SourcePublic, SourceUpdate
 from service.security.crypto import get_vault
 from service.settings import Settings
 from service.tables import Source, stored_id, utcnow
@@ -172,7 +172,7 @@ def update_source(session: Session, settings: Settings, org_id: int, source_id: 
     src = get_source(session, org_id, source_id)
     fields = body.model_fields_set
     if src.kind == "trello" and (body.webhook_secret is not None or body.rotate_webhook_secret):
-        raise errors.Invalid(TRELLO_NO_WEBHOOK_SECRET, field="webhook_secret")
+        raise errors.Invalid(TRELLO_SIGNING_RULE, field="webhook_secret")
     if "base_url" in fields:
         check_base_url(settings, str(body.base_url) if body.base_url else None)
     vault = get_vault(settings)

@@ -393,14 +393,18 @@ def people_page(
             "tasks_chart": tasks_chart,
             "hours_chart": hours_chart,
             "as_of_date": view["definitions"]["as_of_date"],
-            "suggestions": suggestions.suggestions,
-            "suggestion_rules": suggestions.rules,
+            "suggestions": suggestions.suggestions[:SUGGESTIONS_SHOWN],
+            "suggestions_total": len(suggestions.suggestions),
             "can_write": scope_allows(page.session.scope, "write"),
             "csrf": csrf_token(request),
             "back": page.link("/people"),
         }
 
     return _serve(request, "people.html", "people", portfolio, as_of, page_body)
+
+
+# The strongest first; the rest come up as these are decided (all of them: the API).
+SUGGESTIONS_SHOWN = 50
 
 
 @router.post("/people/suggestions/{suggestion_id}/{decision}")

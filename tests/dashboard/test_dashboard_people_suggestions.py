@@ -118,3 +118,10 @@ def test_another_organizations_suggestion_is_not_found(client, db, twins, globex
 def test_signed_out_posts_go_to_sign_in(client, twins):
     r = client.post("/people/suggestions/p1-p2/accept", data={"csrf": "x"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fpeople"
+
+
+def test_the_page_shows_the_strongest_and_says_how_many_more(client, twins, monkeypatch):
+    monkeypatch.setattr("service.dashboard.pages.SUGGESTIONS_SHOWN", 1)
+    sign_in(client, twins.token)
+    html = client.get(PEOPLE).text
+    assert len(_suggestions(html)) == 1 and "The strongest 1 of 2" in html

@@ -222,3 +222,12 @@ def test_another_organizations_pair_is_not_found(client, bare, make_org, db):
     assert r.status_code == 404
     assert client.post(f"{URL}/{s['id']}/reject", headers=bare.h("write")).status_code == 404
     assert len(suggestions(client, other)) == 1
+
+
+def test_a_username_learnt_later_is_stored_once(bare, db):
+    # A Trello webhook names a member without a username; the board's member list later does.
+    add(db, bare, PersonRef(tool="trello", external_id="m-zed", display_name="Zed"))
+    add(db, bare, PersonRef(tool="trello", external_id="m-zed", display_name="Zed", username="zed"))
+    add(db, bare, PersonRef(tool="trello", external_id="m-zed", display_name="Zed", username="zed2"))
+    with db.read() as c:
+        assert c.execute(sa.select(ID.c.username).where(ID.c.external_id == "m-zed")).scalar_one() == "zed"

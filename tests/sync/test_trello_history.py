@@ -261,7 +261,8 @@ def test_hours_from_before_the_horizon_are_one_carried_in_entry_recomputed_when_
 
 
 def test_a_horizon_in_the_future_or_without_a_zone_is_refused_with_the_reason():
-    body = {"kind": "trello", "name": "t", "credentials": {"type": "trello", "api_key": "k", "token": "t", "app_secret": "s"}}
+    body = {"kind": "trello", "name": "t",
+            "credentials": {"type": "trello", "api_key": "k", "token": "t", "app_secret": "s"}}
     for bad, words in (("2999-01-01", "is in the future"), ("2025-01-01T10:00:00", "date"),
                        ("soon", "date"), ("0001-01-01T05:00:00+14:00", "from 1970-01-01"),
                        (5, "ISO 8601 text"), ("20260301", "ISO 8601 text"), ("1772323200", "ISO 8601 text"),

@@ -290,7 +290,7 @@ def _fit_problems(page: Any, where: str) -> list[str]:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site, width: int) -> None:
-    """Overview, projects, milestones, people, the error page and the sign-in form, with long
+    """Overview, projects, milestones, people, sources, the error page and the sign-in form, with long
     names, at a phone's and a laptop's width: nothing overflows the page, chart labels are
     inside their chart, readable and told apart, and no request of a page (the favicon
     included) fails."""
@@ -310,7 +310,7 @@ def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site
         page.click("button[type=submit]")
         page.wait_for_url(site.url("/"))
         for path in ("/", f"/projects/{org.apollo}", f"/projects/{org.borealis}",
-                     "/milestones", "/people", "/projects/999999"):
+                     "/milestones", "/people", "/sources", "/projects/999999"):
             page.goto(site.url(f"{path}?as_of={AS_OF}"))
             problems += _fit_problems(page, path)
         assert problems == []

@@ -91,6 +91,9 @@ def _verify_trello(settings: Settings, src: Source) -> None:
 def verify_source(settings: Settings, src: Source) -> None:
     """``errors.Invalid`` (422, rule ``source_verification``) unless ``src`` — built or changed,
     not yet committed — answers as a working source would."""
+    if not source_secrets(settings, src).credentials:  # a row made outside the API (tests, imports)
+        raise errors.Invalid("the source has no stored credentials to verify: give them (credentials) or "
+                             "skip verification (?verify=false)", field="credentials", rule="source_verification")
     check = _verify_jira if src.kind == "jira" else _verify_trello
     try:
         check(settings, src)

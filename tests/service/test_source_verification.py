@@ -179,3 +179,15 @@ def test_patch_verifies_a_new_scope_site_or_credentials_and_nothing_else(
     assert skipped.status_code == 200, skipped.text
     renamed = api.patch(f"{SOURCES}/{sid}", json={"name": "renamed"}, headers=acme.h())  # site down: not checked
     assert renamed.status_code == 200 and renamed.json()["name"] == "renamed"
+
+
+def test_a_source_without_stored_credentials_is_a_422_not_a_crash(api: TestClient, acme: Tenant, db: Database) -> None:
+    from service.tables import Source
+
+    with db.session() as s:  # a row made outside the API: no credentials at all
+        src = Source(org_id=acme.org_id, kind="jira", name="bare", base_url="https://jira.example.test")
+        s.add(src)
+        s.commit()
+        sid = src.id
+    r = api.patch(f"{SOURCES}/{sid}", json={"scope": {"projects": ["PRJ"]}}, headers=acme.h())
+    refused(r, "no stored credentials", field="credentials")

@@ -26,6 +26,8 @@ from connectors.failure import describe_failure
 from service import errors
 from service.settings import Settings
 from service.sources import source_secrets
+from service.sync.jira import make_jira_client
+from service.sync.trello import TRELLO_API, make_trello_client
 from service.tables import Source
 
 __all__ = ["VERIFY_TIMEOUT", "verify_source"]
@@ -61,8 +63,6 @@ def _check_user(user: Any, what: str) -> str:
 
 
 def _verify_jira(settings: Settings, src: Source) -> None:
-    from service.sync.jira import make_jira_client
-
     client = make_jira_client(settings, src, source_secrets(settings, src), **_ONE_TRY)
     base = src.base_url
     user = _check_user(_step("the site and the credentials (GET myself)", "credentials", base, client.myself),
@@ -76,10 +76,8 @@ def _verify_jira(settings: Settings, src: Source) -> None:
 
 
 def _verify_trello(settings: Settings, src: Source) -> None:
-    from service.sync.trello import make_trello_client
-
     client = make_trello_client(settings, src, source_secrets(settings, src), **_ONE_TRY)
-    base = src.base_url or "https://api.trello.com/1"
+    base = src.base_url or TRELLO_API
     user = _check_user(_step("the API key and token (GET members/me)", "credentials", base, client.myself),
                        "the token's member")
     # Only the board itself: its lists, fields and members are the sync's business.

@@ -81,7 +81,7 @@ class CachedSource:
     # The secret a rotation replaced and until when (epoch seconds) it is still accepted.
     previous_secret: str | None = None
     previous_until: float | None = None
-    # The X-Taskhub-Secret of the automation door (service.automation_secret); none: closed.
+    # The X-Taskhub-Secret of the automation door (service.api.automation_secret); none: closed.
     automation: HeaderSecret = HeaderSecret()
 
     def secrets_at(self, now: float) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ webhook secret.
   deliveries. Trello signs with the Trello app's secret, which taskhub does not generate, so
   there is nothing of ours to rotate there.
 - ``apply_automation_rotation``: the same rule for a source's ``X-Taskhub-Secret`` (the header
-  of senders that cannot sign, ``service.automation_secret``); one function, ``_rotate``, keeps
+  of senders that cannot sign, ``service.api.automation_secret``); one function, ``_rotate``, keeps
   the overlap rule of both.
 """
 

@@ -28,7 +28,7 @@ class Source(SQLModel, table=True):
     webhook_secret_prev_until: datetime | None = None
     # The ``X-Taskhub-Secret`` of senders that cannot sign (Jira Automation's "Send web request"),
     # kept apart from the signing secret above, with the same overlap on rotation (migration 0022;
-    # service.automation_secret). None: the source's automation door is closed.
+    # service.api.automation_secret). None: the source's automation door is closed.
     automation_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
     automation_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
     automation_secret_prev_until: datetime | None = None

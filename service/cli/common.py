@@ -69,6 +69,17 @@ def fail(message: str, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+def require_secret_key(settings: Settings) -> None:
+    """A missing or malformed ``TASKHUB_SECRET_KEY`` is a one-line error at start (exit 1), not a
+    bare 500 on the first request that stores or reads a secret."""
+    from service.security.crypto import ConfigError, get_vault
+
+    try:
+        get_vault(settings)
+    except ConfigError as exc:
+        fail(str(exc), code=1)
+
+
 def bindable_port(host: str, port: int) -> int:
     """The port a server can bind on ``host`` (a free one for 0), else a one-line error, exit 1:
     known before start, since ``serve``'s webhook URLs name it, and said plainly where the

@@ -27,6 +27,7 @@ from service.cli.common import (
     open_db,
     org_app,
     org_id,
+    require_secret_key,
     rollups_app,
     setup_logging,
     token_app,
@@ -58,6 +59,7 @@ def serve(
     host = settings.host if host is None else host
     port = bindable_port(host, settings.port if port is None else port)
     settings = _settings_binding(host, port)
+    require_secret_key(settings)
     if warning := settings.webhook_base_warning:
         logging.getLogger("taskhub").warning("webhook_url.unreachable: %s", warning)
         typer.echo(f"taskhub: {warning}", err=True)
@@ -84,6 +86,7 @@ def worker() -> None:
 
     setup_logging()
     settings, db = open_db()
+    require_secret_key(settings)
     w = Worker(db, settings)
     signal.signal(signal.SIGTERM, lambda *_: w.stop())
     try:

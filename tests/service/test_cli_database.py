@@ -72,3 +72,18 @@ def test_an_unreachable_database_is_one_line_without_its_password(cli: Run, monk
     shown = "postgresql+psycopg://taskhub:***@127.0.0.1:1/taskhub"
     assert r.stderr.startswith(f"taskhub: cannot open the database {shown}: ")
     assert r.stderr.count("\n") == 1 and "s3cret" not in r.stderr
+
+
+def test_serve_on_postgresql_without_a_secret_key_stops_at_start(
+    cli: Run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It used to start, then answer a bare 500 on the first source created: replicas must share
+    one key, so none can be made up; the server refuses to start and says why (exit 1)."""
+    monkeypatch.setenv("TASKHUB_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    monkeypatch.delenv("TASKHUB_SECRET_KEY", raising=False)
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))
+    r = cli("serve", "--port", "0")
+    assert r.exit_code == 1
+    assert "TASKHUB_SECRET_KEY must be set" in r.stderr

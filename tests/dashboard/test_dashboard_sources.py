@@ -244,3 +244,48 @@ def test_verifying_a_source_without_a_site_or_credentials_says_so(client, db, ac
     r = client.post(f"/sources/{acme.jira}/verify", data={"csrf": csrf})
     assert r.status_code == 422, r.text[:300]
     assert "This source has no stored credentials" in r.text
+
+
+@pytest.fixture
+def trello() -> Iterator[tuple[str, Any, list[str]]]:
+    from connectors.trello import set_default_limiter
+    from sandbox.trello import TrelloState
+    from sandbox.trello import generate as trello_generate
+    from sandbox.trello import start as trello_start
+
+    state = TrelloState(seed=3)
+    boards = trello_generate(state, boards=2, cards_per_board=2, seed=3)
+    url, stop = trello_start(state)
+    yield url + "/1", state, boards
+    stop()
+    state.close()
+    set_default_limiter(None)
+
+
+def test_a_trello_source_added_and_its_credentials_replaced_from_the_page(client, db, acme, trello, settings):
+    from service.security.crypto import get_vault
+
+    api, state, boards = trello
+    csrf = _as(client, db, acme, "admin")
+    form = {"csrf": csrf, "kind": "trello", "name": "boards", "base_url": api, "api_key": state.api_key,
+            "token": "sandbox-token", "app_secret": state.app_secret, "boards": ", ".join(boards)}
+    r = client.post("/sources/new", data=form)
+    assert r.status_code == 201, r.text
+    # Trello HEADs the callback before it creates a webhook: http://testserver is not reachable.
+    assert "<strong data-webhooks-state>failed</strong> (0 of 2 registered)" in r.text
+    assert "data-secret" not in r.text  # Trello signs with its app secret: no secret of ours
+    sid = _sources(db, acme.org_id)["boards"].id
+    section = client.get("/sources").text.split(f'id="source-{sid}"')[1]
+    assert section.count("<td data-state>failed</td>") == 2 and state.app_secret not in section
+
+    edit = {"csrf": csrf, "name": "boards", "base_url": api, "boards": ", ".join(boards),
+            "poll_interval_seconds": "300", "enabled": "on", "api_key": state.api_key}
+    wrong = client.post(f"/sources/{sid}/edit", data={**edit, "token": "stolen", "app_secret": "x"})
+    assert wrong.status_code == 422 and "HTTP 401" in wrong.text and "members/me" in wrong.text
+    state.add_token("new-token")
+    r = client.post(f"/sources/{sid}/edit", data={**edit, "token": "new-token", "app_secret": "rotated-app-secret"},
+                    follow_redirects=False)
+    assert r.status_code == 303
+    creds = get_vault(settings).decrypt(_sources(db, acme.org_id)["boards"].credentials_enc)
+    assert creds == {"type": "trello", "api_key": state.api_key, "token": "new-token",
+                     "app_secret": "rotated-app-secret"}

@@ -5,6 +5,7 @@ Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
 """
 
 from service.tables.base import stored_id, table, utcnow
+from service.tables.events import Event, EventDelivery, WebhookEndpoint
 from service.tables.inbox import InboxEvent
 from service.tables.portfolio import (
     Milestone,
@@ -50,6 +51,9 @@ __all__ = [
     "WorkloadRollup",
     "WorklogRollup",
     "InboxEvent",
+    "WebhookEndpoint",
+    "Event",
+    "EventDelivery",
     "stored_id",
     "table",
     "utcnow",

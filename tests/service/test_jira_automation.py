@@ -13,10 +13,14 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
+from pydantic import SecretStr
 
 from connectors.jira.automation import AutomationBodyError, to_webhook_payload
 from connectors.jira.webhooks import sign
-from service.tables import InboxEvent
+from service.security.crypto import Vault
+from service.security.rotation import rotate_stored_secrets
+from service.tables import InboxEvent, Source
 from service.worker import Worker
 from tests.realdata import REALDATA
 from tests.service.conftest import JIRA_SOURCE, TRELLO_SOURCE
@@ -294,3 +298,21 @@ def test_get_says_whether_the_door_is_open_and_where_never_the_secret(client, ac
 def test_the_normalizer_raises_its_own_error_type():
     with pytest.raises(AutomationBodyError):
         to_webhook_payload({"id": 1, "key": "A-1"})
+
+
+def test_the_automation_secrets_are_encrypted_at_rest_and_follow_a_key_rotation(client, acme, db, settings):
+    sid = _jira(client, acme)
+    first = _secret(client, acme, sid)
+    second = _secret(client, acme, sid)  # the first one is now the previous, in its overlap
+    source = Source.__table__
+    cols = (source.c.automation_secret_enc, source.c.automation_secret_prev_enc)
+    with db.read() as c:
+        stored = c.execute(sa.select(*cols).where(source.c.id == sid)).one()
+    assert first not in stored and second not in stored
+    old = settings.secret_key.get_secret_value()
+    new = Fernet.generate_key().decode()
+    report = rotate_stored_secrets(db, settings.model_copy(update={"secret_key": SecretStr(f"{new},{old}")}))
+    assert (report.rotated["automation_secret_enc"], report.rotated["automation_secret_prev_enc"]) == (1, 1)
+    with db.read() as c:
+        rotated = c.execute(sa.select(*cols).where(source.c.id == sid)).one()
+    assert [Vault(new).decrypt_str(v) for v in rotated] == [second, first]

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from connectors.errors import ConnectorError
+from service import errors
 from service.db import Database
 from service.settings import Settings
 from service.sources import source_secrets, webhook_url
@@ -103,7 +104,11 @@ def _load(db: Database, source_id: int) -> tuple[Source, dict[str, WebhookRegist
 
 
 def _tool(settings: Settings, source: Source) -> ToolWebhooks:
-    return tool_for(settings, source, source_secrets(settings, source))
+    found = source_secrets(settings, source)
+    if not found.credentials:  # a source stored without them: nothing can call the tool
+        raise errors.Conflict(f"source {source.id} has no stored credentials: set them (PATCH the source) "
+                              "before registering, pinging or removing its webhooks")
+    return tool_for(settings, source, found)
 
 
 def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
@@ -210,7 +215,14 @@ def remove_all(db: Database, settings: Settings, source_id: int) -> list[Outcome
     source, rows = _load(db, source_id)
     if not any(r.remote_id for r in rows.values()):
         return []
-    tool = _tool(settings, source)
+    try:
+        tool = _tool(settings, source)
+    except errors.Conflict as exc:  # never blocks the delete: each webhook is named to remove by hand
+        left = [r for r in rows.values() if r.remote_id]
+        for r in left:
+            log.warning("webhook.remove_failed kind=%s target=%s remote_id=%s cause=%s: delete it in %s by hand",
+                        source.kind, r.target, r.remote_id, exc, source.kind)
+        return [Outcome(r.target, "remove_failed", remote_id=r.remote_id, detail=str(exc)) for r in left]
     outcomes = []
     for row in rows.values():
         cause = _try_remove(tool, row)

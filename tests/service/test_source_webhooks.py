@@ -7,6 +7,7 @@ reads what the sandbox holds, so a registration only recorded in taskhub would f
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from connectors.trello import set_default_limiter
 from sandbox.jira import JiraConfig, JiraState, generate, mutations, start
@@ -293,3 +295,19 @@ def test_a_request_stops_registering_after_its_time_budget_and_leaves_the_rest_p
 def _aware(text: str) -> datetime:
     at = datetime.fromisoformat(text)
     return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def test_a_source_without_stored_credentials_gets_409_and_can_still_be_deleted(hub, jira, caplog):
+    """It answered a bare 500 (KeyError in the client factory); found by the route fuzzer."""
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    assert len(state.webhooks) == 1
+    with hub.db.engine.begin() as c:
+        c.execute(sa.text("UPDATE source SET credentials_enc = NULL WHERE id = :i"), {"i": sid})
+    for path in ("/webhooks/register", "/webhooks/ping"):
+        r = hub.call("POST", f"/sources/{sid}{path}")
+        assert r.status_code == 409 and "no stored credentials" in r.json()["detail"], r.text
+    with caplog.at_level(logging.WARNING, logger="taskhub"):
+        assert hub.call("DELETE", f"/sources/{sid}").status_code == 204
+    assert "webhook.remove_failed" in caplog.text and "no stored credentials" in caplog.text
+    assert len(state.webhooks) == 1  # left in Jira, named in the log to delete by hand

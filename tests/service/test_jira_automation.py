@@ -290,7 +290,9 @@ def test_get_says_whether_the_door_is_open_and_where_never_the_secret(client, ac
     closed = client.get(url, headers=acme.h("read")).json()
     assert closed == {"source_id": sid, "url": f"http://testserver/webhooks/jira/{sid}/automation",
                       "header": "X-Taskhub-Secret", "configured": False, "previous_accepted_until": None}
-    secret = _secret(client, acme, sid)
+    issued = client.post(url, headers=acme.h())
+    assert issued.headers["cache-control"] == "no-store"  # the secret is shown once, and kept nowhere
+    secret = issued.json()["automation_secret"]
     opened = client.get(url, headers=acme.h("read")).json()
     assert opened["configured"] is True and secret not in json.dumps(opened)
 

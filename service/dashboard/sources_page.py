@@ -207,6 +207,8 @@ def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]
         return _error(page, exc.status, exc.title, exc.detail)
     except errors.NotFound:
         return _error(page, 404, "Not found", f"There is no source {raw_id!r} in {page.org.name}.")
+    except errors.Conflict as exc:  # e.g. webhooks of a source stored without credentials
+        return _error(page, 409, "Not possible now", exc.message)
 
 
 def _done(action: str, source_id: int | None = None) -> Response:

@@ -138,6 +138,9 @@ def test_a_failed_verification_is_shown_beside_the_form_keeping_what_was_typed_b
     assert 'value="jira sandbox"' in r.text and f'value="{JIRA_EMAIL}"' in r.text and 'value="APOLLO, BEACON"' in r.text
     assert "typed-secret-value" not in r.text
     assert "jira sandbox" not in _sources(db, acme.org_id)
+    odd = client.post("/sources/new", data={**form, "kind": "asana"})  # not offered by the page: still said
+    assert odd.status_code == 422
+    assert "data-add-error>kind: Input should be &#39;jira&#39; or &#39;trello&#39;" in odd.text
     skipped = client.post("/sources/new", data={**form, "skip_verify": "on", "manual_webhooks": "on"})
     assert skipped.status_code == 201 and "jira sandbox" in _sources(db, acme.org_id)
 
@@ -244,6 +247,9 @@ def test_verifying_a_source_without_a_site_or_credentials_says_so(client, db, ac
     r = client.post(f"/sources/{acme.jira}/verify", data={"csrf": csrf})
     assert r.status_code == 422, r.text[:300]
     assert "This source has no stored credentials" in r.text
+    for action in ("register", "ping"):  # nothing to call the tool with: said, not a 500
+        r = client.post(f"/sources/{acme.jira}/{action}", data={"csrf": csrf})
+        assert r.status_code == 409 and "has no stored credentials" in r.text, action
 
 
 @pytest.fixture

@@ -29,6 +29,7 @@ from mappings.model import (
     WorklogDelete,
     WorklogUpsert,
 )
+from service.events.task_events import TASK_COLUMNS, emit_task_deletes, emit_task_patch, emit_task_writes
 from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
@@ -206,10 +207,11 @@ def upsert_tasks(
          if u.task.project_external_id),
     )
     person_ids = resolve_people(conn, org_id, (a for u in latest.values() for a in u.task.assignees))
-    prev = _existing(conn, T, source_id, ext_ids, [
+    prev = _existing(conn, T, source_id, ext_ids, list(dict.fromkeys([
         "id", "remote_updated_at", "status", "status_category", "assignees", "due_date",
         "estimate_points", "estimate_seconds", "started_at", "completed_at", "project_id", "deleted_at",
-    ])
+        *TASK_COLUMNS,  # the task events compare them
+    ])))
     rows: list[dict[str, Any]] = []
     pending_changes: list[dict[str, Any]] = []
     stale_changes: list[dict[str, Any]] = []  # of tasks stored in a newer version
@@ -284,6 +286,7 @@ def upsert_tasks(
         stats.stale += len(rows) - len(task_ids)
         insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids] + stale_changes)
         _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
+        emit_task_writes(conn, org_id, source_id, prev, {r["external_id"]: r for r in rows}, task_ids)
         if repair:
             pair_worklogs(conn, worklogs_of_tasks(conn, source_id, repair))
     return stats
@@ -361,8 +364,12 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
     exts = sorted({d.external_id for d in deletes})
     with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, exts),
                  worklogs=worklogs_of_tasks(conn, source_id, exts)):
+        before = _existing(conn, T, source_id, exts, ["id", "project_id", "deleted_at"])
         _tombstone(conn, org_id, source_id, deletes, stats)
         pair_worklogs(conn, worklogs_of_tasks(conn, source_id, exts))
+        after = _existing(conn, T, source_id, [e for e, r in before.items() if r.deleted_at is None], ["deleted_at"])
+        emit_task_deletes(conn, org_id, source_id, {e: r for e, r in before.items() if r.deleted_at is None},
+                          {e for e, r in after.items() if r.deleted_at is not None})
     return stats
 
 
@@ -407,6 +414,9 @@ def apply_task_patches(conn: Connection, org_id: int, source_id: int, patches: S
 
 def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[TaskPatch], stats: ApplyStats) -> None:
     now = utcnow()
+    stored = {e: dict(r._mapping) for e, r in _existing(
+        conn, T, source_id, sorted({p.external_id for p in patches}), ["id", "project_id", *sorted(_PATCHABLE)]
+    ).items()}  # what the task events compare with
     for p in patches:
         values = {k: v for k, v in p.fields.items() if k in _PATCHABLE}
         if "status_category" in values and isinstance(values["status_category"], StatusCategory):
@@ -423,6 +433,8 @@ def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[Task
         if res.rowcount:
             stats.changed += 1
             insert_changes(conn, change_rows(org_id, source_id, p.changes))
+            emit_task_patch(conn, org_id, source_id, stored[p.external_id], values)
+            stored[p.external_id].update(values)
         else:
             stats.stale += 1
 

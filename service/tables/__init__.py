@@ -5,6 +5,7 @@ Every synced row keys on ``(source_id, external_id)`` and carries ``org_id``;
 """
 
 from service.tables.base import stored_id, table, utcnow
+from service.tables.event_state import EventState
 from service.tables.events import Event, EventDelivery, WebhookEndpoint
 from service.tables.inbox import InboxEvent
 from service.tables.portfolio import (
@@ -25,6 +26,7 @@ from service.tables.tenancy import ApiToken, DashboardSession, Organization
 
 __all__ = [
     "Organization",
+    "EventState",
     "ApiToken",
     "DashboardSession",
     "Source",

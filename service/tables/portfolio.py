@@ -30,6 +30,8 @@ class Project(SQLModel, table=True):
     planned_start: date | None = None
     planned_end: date | None = None
     hourly_rate: Decimal | None = Field(default=None, sa_type=MONEY)
+    # Shares of BAC in % whose crossing fires budget.threshold_crossed; None: 50, 80, 100 (issue 22).
+    budget_thresholds: Any = _json()
     raw: Any = _json()
     deleted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

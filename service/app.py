@@ -22,12 +22,14 @@ from service.api import (
     tasks,
     tokens,
     views,
+    webhook_endpoints,
     webhooks,
 )
 from service.api.edge import EdgeGuard
 from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
 from service.api.webhooks import WebhookFastPath
 from service.db import Database, get_database
+from service.events.openapi import document_webhooks
 from service.ingest.receive import InboxWriter, SourceCache
 from service.outage import OutageMonitor, watch_engine
 from service.settings import Settings, get_settings
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     for module in (ops, webhooks, sources, source_webhooks, automation_secret, inbox, portfolio, views, tasks,
-                   milestones, sync_runs, tokens, dashboard):
+                   milestones, sync_runs, tokens, webhook_endpoints, dashboard):
         app.include_router(module.router)
+    document_webhooks(app)  # the events taskhub sends (issue 22)
     return app

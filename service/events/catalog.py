@@ -5,7 +5,9 @@ error, raised at once in the sender's transaction) and the OpenAPI document's ``
 Payloads are thin, as the issue asks: ids, the figures that changed, and links to API resources
 that hold the rest; a subscriber fetches more when it needs it.
 
-Adding a type: define its data model and ``register()`` it (here, or in the module that emits it).
+Adding a type: define its data model and ``register()`` it here (or in a module this one imports at
+its end): the catalog must be complete once this module is imported, because the OpenAPI document
+(``service.events.openapi``) and ``emit`` read it.
 Changing a type's data incompatibly: bump its version (sent in the payload's ``version``).
 """
 

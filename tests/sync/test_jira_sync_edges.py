@@ -60,7 +60,8 @@ def test_backfill_then_edits_and_new_work_arrive_with_the_next_incremental_poll(
     assert set(_stored(site)) == {str(i) for i in state.issues}
     assert analyzed == [40, 80]
     bound = _lower_bound(site)
-    in_overlap = sum(1 for i in state.issues.values() if i.updated >= bound)  # seen again, by design
+    # seen again, by design (an issue edited below is seen once, as one of the three)
+    in_overlap = sum(1 for i in state.issues.values() if i.updated >= bound and i.key not in ("APOLLO-3", "BEACON-2"))
     edited = mutations.edit_issue(state, "APOLLO-3", {"summary": "Edited after the backfill", "priority": "Highest"})
     created = mutations.create_issue(state, "BEACON", "Created after the backfill", type="Bug")
     wl = mutations.log_work(state, "BEACON-2", 3600, author="alan")

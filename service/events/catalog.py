@@ -117,6 +117,9 @@ class SourceSyncedData(EventData):
     mode: str
     items_seen: int
     items_changed: int
+    sync_run_id: int | None = None
+    # The task events the run did not send, by kind (created, updated, deleted).
+    tasks: dict[str, int] = {}
     links: dict[str, str] = {}
 
 
@@ -135,3 +138,6 @@ for _t in (
     EventType("webhook.test", 1, WebhookTestData, "Sent on request to check an endpoint."),
 ):
     register(_t)
+
+# The state events' types and source.failing (their emitters: service.events.transitions, source_events).
+from service.events import state_types  # noqa: E402,F401

@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 
 from mappings.model import Change, Effect
 from service.db import Database, retryable
+from service.events.transitions import evaluate_effects
 from service.settings import Settings
 from service.store import ApplyStats, apply_effects
 from service.store.tasks import change_rows, insert_changes
@@ -158,6 +159,7 @@ def _commit(db: Database, worker_id: str, source: Source, ok: list[tuple[Claimed
         effects = [e for _, o in ok for e in o.effects]
         stats = apply_effects(conn, source.org_id, source_id, effects)
         insert_changes(conn, change_rows(source.org_id, source_id, [ch for _, o in ok for ch in o.changes]))
+        evaluate_effects(conn, source.org_id, source_id, effects)  # milestone and budget transitions
         for _, o in ok:
             for w in o.state:
                 set_cursor(conn, source_id, w.stream, w.value)

@@ -28,6 +28,8 @@ from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Tran
 from connectors.failure import describe_failure
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
+from service.events.source_events import emit_synced, quiet_run, set_health
+from service.events.transitions import evaluate_source
 from service.sources import SourceSecrets, source_secrets
 from service.sync.state import (
     CENSUS_STREAM,
@@ -36,7 +38,6 @@ from service.sync.state import (
     RunRecorder,
     acquire_lease,
     mark_ran,
-    set_source_status,
 )
 from service.tables import Organization, Source, SyncRun, SyncState, stored_id, table, utcnow
 
@@ -121,8 +122,10 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
     ctx = SyncContext(db=db, settings=settings, source=source, secrets=source_secrets(settings, source),
                       profile=source_profile(source, org_tz), recorder=recorder, renew=lease.renew,
                       progress=progress or (lambda *_: None), sleep=sleep, org_timezone=org_tz)
+    quiet = None
     try:
-        _run_syncer(ctx, mode)
+        with quiet_run(db, source_id, mode) as quiet:  # a backfill: one source.synced, no task events
+            _run_syncer(ctx, mode)
     except Unauthorized as exc:
         recorder.errors += 1
         recorder.finish("failed", f"unauthorized: {exc}")
@@ -147,8 +150,14 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
         lease.release(finished=False)
         raise
     recorder.finish("ok")
-    if mode == "census" or not _failing(db, source_id, "census"):  # a poll does not hide a failing census
-        set_source_status(db, source_id, "ok", None)
+    healthy = mode == "census" or not _failing(db, source_id, "census")  # a poll does not hide a failing census
+    with db.write() as conn:
+        if healthy:
+            set_health(conn, source_id, "ok", None)
+        evaluate_source(conn, source.org_id, source_id)  # milestone and budget transitions of the run
+        if quiet is not None:
+            emit_synced(conn, source.org_id, source_id, recorder.id, mode, recorder.items_seen,
+                        recorder.items_changed, quiet)
     if mode == "census":
         mark_ran(db, source_id, CENSUS_STREAM)  # the next scheduled census is an interval from now
     lease.release()
@@ -182,12 +191,11 @@ def _record_failure(db: Database, source: Source, mode: str, reason: str) -> Non
     source_id = stored_id(source)
     if _failing(db, source_id, mode):
         what = "censuses" if mode == "census" else "syncs"
-        set_source_status(db, source_id, "degraded", f"3 failed {what} in a row; last: {reason}")
+        with db.write() as conn:
+            set_health(conn, source_id, "degraded", f"3 failed {what} in a row; last: {reason}")
         return
-    S = table(Source)
     with db.write() as conn:  # only from ok: a failing source keeps its first failure's reason
-        conn.execute(sa.update(S).where(S.c.id == source_id, S.c.status == "ok")
-                     .values(status="failing", status_reason=reason))
+        set_health(conn, source_id, "failing", reason, only_from=("ok",))
 
 
 def due_sources(db: Database) -> list[int]:

@@ -1,0 +1,202 @@
+"""Milestone and budget state events (issue 22): each fires once per transition, in the transaction
+that makes the figure change; none on a recomputation without one; date-driven ones from the
+worker's pass, in the organization's time zone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+
+from mappings.model import Milestone, MilestoneRef, MilestoneUpsert, PersonRef, StatusCategory, Worklog, WorklogUpsert
+from service import store
+from service.db import Database
+from service.events.transitions import evaluate_effects, evaluate_projects, overdue_pass
+from service.tables import Event, EventState, Organization, Project, table
+from tests.service.factories import make_org, make_source, task
+from tests.service.test_events_tasks import events, subscribe
+
+PR, ORG, ES, EV = table(Project), table(Organization), table(EventState), table(Event)
+ALICE = PersonRef(tool="jira", external_id="alice", display_name="Alice")
+TODAY = datetime.now(UTC).date()
+DUE = TODAY + timedelta(days=3)  # ahead of every zone's today
+
+
+def _at(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def _milestone(ext: str = "v1", *, due: date | None = DUE, released: bool = False, minutes: int = 0
+               ) -> MilestoneUpsert:
+    return MilestoneUpsert(milestone=Milestone(
+        external_id=ext, project_external_id="100", name=f"Release {ext}", due_date=due, released=released,
+        updated_at=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)))
+
+
+def _write(db: Database, org: int, src: int, effects: list) -> None:
+    """One inbox-like commit: the effects, then the evaluation of what they touched."""
+    with db.write() as c:
+        store.apply_effects(c, org, src, effects)
+        evaluate_effects(c, org, src, effects)
+
+
+def _project(db: Database, org: int) -> int:
+    with db.read() as c:
+        return c.execute(sa.select(PR.c.id).where(PR.c.org_id == org)).scalar_one()
+
+
+def _kinds(db: Database, prefix: str) -> list[str]:
+    return [k for k, _ in events(db, prefix)]
+
+
+@pytest.fixture
+def world(db: Database) -> tuple[Database, int, int]:
+    org = make_org(db)
+    src = make_source(db, org)
+    subscribe(db, org, ["milestone.*", "budget.*"])
+    return db, org, src
+
+
+def test_completed_fires_once_and_the_first_sight_of_a_milestone_is_silent(world):
+    db, org, src = world
+    linked = task("1", milestones=[MilestoneRef(external_id="v1")])
+    _write(db, org, src, [_milestone(), linked])  # first seen: its state is recorded, nothing sent
+    assert events(db) == []
+    _write(db, org, src, [_milestone(released=True, minutes=1)])
+    _write(db, org, src, [_milestone(released=True, minutes=2)])  # recomputed, no transition
+    [(kind, data)] = events(db)
+    assert kind == "milestone.completed"
+    assert (data["name"], data["due_date"], data["open_tasks"], data["done_tasks"]) == ("Release v1",
+                                                                                       DUE.isoformat(), 1, 0)
+
+
+def test_slipped_fires_when_the_due_date_moves_later_not_earlier(world):
+    db, org, src = world
+    _write(db, org, src, [_milestone(due=DUE)])
+    _write(db, org, src, [_milestone(due=DUE + timedelta(days=5), minutes=1)])
+    _write(db, org, src, [_milestone(due=DUE + timedelta(days=2), minutes=2)])  # back: slip shrinks
+    _write(db, org, src, [_milestone(due=DUE + timedelta(days=4), minutes=3)])  # 2 → 4: it grows again
+    got = [(d["slip_days"], d["previous_slip_days"]) for k, d in events(db, "milestone.slipped")]
+    assert got == [(5, 0), (4, 2)]
+
+
+def test_at_risk_fires_when_the_forecast_passes_the_due_date(world):
+    db, org, src = world
+    # One of two tasks done in the trailing 4 weeks: throughput 1/4 a week, one open task left →
+    # forecast finish 28 days from today, after a due date 3 days ahead.
+    done = task("1", minutes=1, status="Done", category=StatusCategory.done,
+                milestones=[MilestoneRef(external_id="v1")], completed_at=datetime.now(UTC) - timedelta(days=1))
+    _write(db, org, src, [_milestone(due=TODAY + timedelta(days=60)), done])
+    assert events(db) == []
+    _write(db, org, src, [task("2", milestones=[MilestoneRef(external_id="v1")])])
+    assert _kinds(db, "milestone.") == []  # forecast today+28 before due today+60: on track
+    _write(db, org, src, [_milestone(due=DUE, minutes=1)])  # pulled in: forecast after due
+    _write(db, org, src, [_milestone(due=DUE, minutes=2)])
+    [(kind, data)] = events(db, "milestone.at_risk")
+    assert (data["forecast_finish"], data["due_date"]) == ((TODAY + timedelta(days=28)).isoformat(), DUE.isoformat())
+
+
+def _worklog(ext: str, hours: float, when: datetime) -> WorklogUpsert:
+    return WorklogUpsert(worklog=Worklog(external_id=ext, task_external_id="1", author=ALICE, started_at=when,
+                                         seconds=int(hours * 3600), updated_at=when))
+
+
+def test_budget_thresholds_fire_once_each_the_highest_crossed_named(world):
+    db, org, src = world
+    _write(db, org, src, [task("1")])
+    pid = _project(db, org)
+    with db.write() as c:  # BAC 1,000 at 100/h: 5 h is 50 %, 8 h 80 %
+        c.execute(sa.update(ORG).where(ORG.c.id == org).values(default_hourly_rate=Decimal(100), currency="USD"))
+        c.execute(sa.update(PR).where(PR.c.id == pid).values(budget_amount=Decimal(1000), budget_currency="USD"))
+    day = datetime.now(UTC) - timedelta(days=1)
+    _write(db, org, src, [_worklog("w1", 4, day)])  # 40 %: first evaluation, silent
+    _write(db, org, src, [_worklog("w2", 1, day)])  # 50 %
+    _write(db, org, src, [_worklog("w3", 0.5, day)])  # 55 %: none
+    _write(db, org, src, [_worklog("w4", 5, day)])  # 105 %: 80 and 100 at once, one event
+    got = [(d["threshold"], d["crossed"], d["consumed_share"], d["ac"]) for _, d in events(db, "budget.threshold")]
+    assert got == [(50, [50], 0.5, 500.0), (100, [80, 100], 1.05, 1050.0)]
+
+
+def test_budget_thresholds_per_project_and_exhaustion_before_end(world):
+    db, org, src = world
+    _write(db, org, src, [task("1")])
+    pid = _project(db, org)
+    with db.write() as c:
+        c.execute(sa.update(ORG).where(ORG.c.id == org).values(default_hourly_rate=Decimal(100), currency="USD"))
+        c.execute(sa.update(PR).where(PR.c.id == pid).values(
+            budget_amount=Decimal(10000), budget_currency="USD", budget_thresholds=[10],
+            planned_start=TODAY - timedelta(days=60), planned_end=TODAY + timedelta(days=365)))
+    day = datetime.now(UTC) - timedelta(days=1)
+    _write(db, org, src, [_worklog("w1", 4, day)])  # 4 %, burn 100/week: runway far past the end
+    assert events(db) == []
+    # 12 % (crosses 10); burn 1,200 / 4 weeks = 300 a week: 8,800 left lasts 29.3 weeks, before the end
+    _write(db, org, src, [_worklog("w2", 8, day)])
+    assert [(k, d.get("threshold")) for k, d in events(db)] == [
+        ("budget.threshold_crossed", 10), ("budget.exhaustion_before_end", None)]
+    _, data = events(db)[1]
+    assert data["exhaustion_date"] == (TODAY + timedelta(days=205)).isoformat()
+
+
+def test_a_rolled_back_change_emits_and_records_nothing(world):
+    db, org, src = world
+    _write(db, org, src, [_milestone()])
+    with pytest.raises(RuntimeError), db.write() as c:
+        store.apply_effects(c, org, src, [_milestone(released=True, minutes=1)])
+        evaluate_effects(c, org, src, [_milestone(released=True, minutes=1)])
+        raise RuntimeError("the batch fails")
+    assert events(db) == []
+    _write(db, org, src, [_milestone(released=True, minutes=1)])  # the state was not kept either
+    assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
+def test_no_subscriber_keeps_no_state(db):
+    org = make_org(db)
+    src = make_source(db, org)
+    subscribe(db, org, ["task.*"])
+    _write(db, org, src, [_milestone()])
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(ES)).scalar() == 0
+
+
+def test_overdue_fires_from_the_worker_pass_in_each_organizations_zone(db):
+    """Due on DUE in Kiritimati (UTC+14) and in Honolulu (UTC−10): at DUE+1 00:30 local in
+    Kiritimati (10:30 UTC on DUE) only Kiritimati's is overdue; Honolulu's a day later."""
+    orgs = {}
+    for name, zone in (("east", "Pacific/Kiritimati"), ("west", "Pacific/Honolulu")):
+        org = make_org(db, name, timezone=zone)
+        src = make_source(db, org, name=f"jira-{name}")
+        subscribe(db, org, ["milestone.overdue"])
+        _write(db, org, src, [_milestone()])
+        orgs[org] = name
+    with db.read() as c:  # seen, not overdue yet
+        assert c.execute(sa.select(sa.func.count()).select_from(ES).where(
+            ES.c.kind == "overdue", ES.c.state == "false")).scalar() == 2
+
+    def fired() -> list[str]:
+        with db.read() as c:
+            return [orgs[o] for o in c.execute(sa.select(EV.c.org_id).order_by(EV.c.id)).scalars()]
+
+    assert overdue_pass(db, now=_at(DUE, 9, 59)) == 0  # 23:59 on DUE in Kiritimati
+    assert fired() == []
+    assert overdue_pass(db, now=_at(DUE, 10, 30)) == 1
+    assert fired() == ["east"]
+    assert overdue_pass(db, now=_at(DUE, 10, 31)) == 0  # known overdue: not a candidate any more
+    assert overdue_pass(db, now=_at(DUE + timedelta(days=1), 9, 59)) == 0  # 23:59 on DUE in Honolulu
+    assert overdue_pass(db, now=_at(DUE + timedelta(days=1), 10, 0)) == 1
+    assert fired() == ["east", "west"]
+    _, data = events(db, "milestone.overdue")[-1]
+    assert data["days_overdue"] == 1 and data["due_date"] == DUE.isoformat()
+
+
+def test_a_sync_run_evaluates_its_sources_projects(world):
+    db, org, src = world
+    _write(db, org, src, [_milestone()])
+    pid = _project(db, org)
+    with db.write() as c:  # a sync page writes without evaluating
+        store.upsert_milestones(c, org, src, [_milestone(released=True, minutes=1)])
+    assert events(db) == []
+    with db.write() as c:
+        evaluate_projects(c, org, [pid])
+    assert _kinds(db, "milestone.") == ["milestone.completed"]

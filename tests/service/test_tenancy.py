@@ -78,6 +78,8 @@ CASES = {
     ("post", "/api/v1/sources/{source_id}/sync"): None,
     ("get", "/api/v1/sources/{source_id}/status"): None,
     ("post", "/api/v1/sources/{source_id}/webhook-secret/rotate"): None,
+    ("get", "/api/v1/sources/{source_id}/automation-secret"): None,
+    ("post", "/api/v1/sources/{source_id}/automation-secret"): None,
     ("get", "/api/v1/sources/{source_id}/webhooks"): None,
     ("post", "/api/v1/sources/{source_id}/webhooks/register"): None,
     ("post", "/api/v1/sources/{source_id}/webhooks/ping"): None,

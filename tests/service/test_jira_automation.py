@@ -318,3 +318,19 @@ def test_the_automation_secrets_are_encrypted_at_rest_and_follow_a_key_rotation(
     with db.read() as c:
         rotated = c.execute(sa.select(*cols).where(source.c.id == sid)).one()
     assert [Vault(new).decrypt_str(v) for v in rotated] == [second, first]
+
+
+def test_an_older_body_arriving_late_does_not_undo_a_newer_one(client, acme, db, settings):
+    """The issue webhook's guard on ``fields.updated`` holds for automation bodies too."""
+    sid = _jira(client, acme)
+    secret = _secret(client, acme, sid)
+    newer = AUTOMATION_BODY.replace(b"Calibrate the star tracker", b"Star tracker calibrated").replace(
+        b'"updated": "2026-11-30T09:12:44.105+0100"', b'"updated": "2026-12-01T10:00:00.000+0100"')
+    assert newer != AUTOMATION_BODY
+    assert _post(client, sid, newer, secret).status_code == 202
+    _drain(db, settings)
+    assert _post(client, sid, AUTOMATION_BODY, secret).status_code == 202
+    _drain(db, settings)
+    tasks = client.get("/api/v1/tasks", headers=acme.h("read")).json()["items"]
+    assert [(t["title"], t["remote_updated_at"]) for t in tasks] == [
+        ("Star tracker calibrated", "2026-12-01T09:00:00Z")]

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 from service.db import Database
+from service.events.delivery import DeliveryLoop
 from service.events.transitions import overdue_pass
 from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
@@ -60,6 +61,9 @@ class Worker:
 
     def run(self) -> None:
         log.info("worker.start id=%s db=%s", self.worker_id, self.db.dialect)
+        # Outbound events go out from a loop and thread pool of their own (service.events.delivery):
+        # a slow or dead subscriber never holds up the inbox, nor the inbox the events.
+        deliveries = DeliveryLoop(self.db, self.settings, self.worker_id, self.stop_event).start_thread()
         while not self.stop_event.is_set():
             try:
                 n = self.run_once()
@@ -81,6 +85,7 @@ class Worker:
                 self.stop_event.wait(1.0)
             if n == 0:
                 self.stop_event.wait(self.settings.worker_poll_interval)
+        deliveries.join(timeout=15.0)  # in-flight sends end within their timeout
         log.info("worker.stop id=%s processed=%s", self.worker_id, self.processed)
 
     def _poll_due_sources(self) -> None:

@@ -1,0 +1,318 @@
+"""Delivery of events (issue 22), on both stores, against a local receiver that verifies with the
+``standardwebhooks`` library (not our code): signatures, rotation overlap, retries and backoff
+(time injected, no sleeping), disabling (410 at once; after days of failure), redelivery with the
+same webhook-id, a crashed worker's lease, the per-endpoint in-flight limit, the connect-time guard."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from standardwebhooks.webhooks import Webhook, WebhookVerificationError
+
+from service.db import Database
+from service.events import endpoints as svc
+from service.events.delivery import DeliveryConfig, DeliveryLoop, claim, deliver
+from service.events.outbox import emit
+from service.tables import EventDelivery, WebhookEndpoint, table
+from tests.service.conftest import make_settings, make_tenant
+
+DL, EP = table(EventDelivery), table(WebhookEndpoint)
+TASK = {"task_id": 7, "source_id": 1, "external_id": "PRJ-7"}
+# The injected clock starts after the events are recorded (at the real time), so they are due.
+T0 = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+
+
+@dataclass
+class Receiver:
+    """A local HTTP server: records each request, answers ``codes[path]`` (default 200)."""
+
+    port: int = 0
+    codes: dict[str, int] = field(default_factory=dict)
+    got: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    rec = Receiver()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            body = self.rfile.read(int(self.headers["content-length"]))
+            rec.got.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+            code = rec.codes.get(self.path, 200)
+            self.send_response(code)
+            self.send_header("content-length", "3")
+            self.end_headers()
+            self.wfile.write(b"ok!" if code < 300 else b"no!")
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    rec.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield rec
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def env(db: Database, tmp_path: Path, receiver: Receiver) -> dict[str, Any]:
+    settings = make_settings(tmp_path, outbound_allow=f"127.0.0.1:{receiver.port}")
+    return {"db": db, "settings": settings, "org": make_tenant(db, "acme").org_id}
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _endpoint(env: dict[str, Any], url: str, types: list[str] | None = None) -> tuple[int, str]:
+    with env["db"].session() as s:
+        ep, secret = svc.create_endpoint(s, env["settings"], env["org"], url=url, event_types=types or ["*"])
+        return ep.id, secret  # type: ignore[return-value]
+
+
+def _emit(env: dict[str, Any], type: str = "task.created", data: dict[str, Any] | None = None) -> int:
+    with env["db"].write() as c:
+        event_id = emit(c, env["org"], type, data or TASK)
+    assert event_id is not None
+    return event_id
+
+
+def live() -> datetime:
+    return datetime.now(UTC)
+
+
+def _loop(env: dict[str, Any], clock: Any, worker: str = "w1", **cfg: Any) -> DeliveryLoop:
+    return DeliveryLoop(env["db"], env["settings"], worker, threading.Event(), clock=clock,
+                        config=DeliveryConfig(**{"timeout": 5.0, **cfg}))
+
+
+def _deliveries(db: Database) -> list[Any]:
+    with db.engine.connect() as c:
+        return list(c.execute(sa.select(DL).order_by(DL.c.id)).all())
+
+
+def _endpoint_row(db: Database, endpoint_id: int) -> Any:
+    with db.engine.connect() as c:
+        return c.execute(sa.select(EP).where(EP.c.id == endpoint_id)).one()
+
+
+def _aware(when: datetime) -> datetime:
+    return when.replace(tzinfo=UTC) if when.tzinfo is None else when
+
+
+def test_a_delivery_verifies_with_the_standardwebhooks_library(env: dict[str, Any], receiver: Receiver) -> None:
+    ep, secret = _endpoint(env, receiver.url())
+    event_id = _emit(env)
+    assert _loop(env, Clock(datetime.now(UTC))).run_once() == 1
+    [(path, headers, body)] = receiver.got
+    payload = Webhook(secret).verify(body, headers)  # raises if the signature or timestamp is wrong
+    assert payload["type"] == "task.created" and payload["data"]["task_id"] == 7
+    assert headers["webhook-id"].startswith("evt_") and headers["content-type"] == "application/json"
+    with pytest.raises(WebhookVerificationError):
+        Webhook(svc.generate_secret()).verify(body, headers)
+    [d] = _deliveries(env["db"])
+    assert (d.event_id, d.endpoint_id, d.status, d.attempts, d.response_code, d.response_body) == \
+        (event_id, ep, "delivered", 1, 200, "ok!")
+    assert d.latency_ms is not None and d.lease_owner is None
+    row = _endpoint_row(env["db"], ep)
+    assert row.health == "ok" and row.last_success_at is not None
+
+
+def test_rotation_overlap_both_secrets_verify_then_only_the_new(env: dict[str, Any], receiver: Receiver) -> None:
+    ep, old = _endpoint(env, receiver.url())
+    with env["db"].session() as s:
+        _, new = svc.rotate_secret(s, env["settings"], env["org"], ep, overlap=timedelta(hours=1))
+    _emit(env)
+    loop = _loop(env, live)
+    assert loop.run_once() == 1
+    _, headers, body = receiver.got[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    Webhook(old).verify(body, headers)
+    Webhook(new).verify(body, headers)
+    with env["db"].write() as c:  # the overlap is over
+        c.execute(sa.update(EP).where(EP.c.id == ep).values(secret_prev_until=datetime.now(UTC) - timedelta(seconds=1)))
+    _emit(env)
+    assert loop.run_once() == 1
+    _, headers, body = receiver.got[-1]
+    assert len(headers["webhook-signature"].split(" ")) == 1
+    Webhook(new).verify(body, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(old).verify(body, headers)
+
+
+def test_a_500_endpoint_backs_off_over_about_a_day_then_fails(env: dict[str, Any], receiver: Receiver) -> None:
+    receiver.codes["/bad"] = 500
+    ep, _ = _endpoint(env, receiver.url("/bad"))
+    clock = Clock(T0)
+    loop = _loop(env, clock)
+    _emit(env)
+    # Standard Webhooks' schedule after attempts 1..7, ±20 % jitter: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+    schedule = [5, 300, 1800, 7200, 18000, 36000, 36000]
+    for attempt, wait in enumerate(schedule, start=1):
+        assert loop.run_once() == 1
+        [d] = _deliveries(env["db"])
+        assert (d.status, d.attempts, d.response_code, d.error) == ("pending", attempt, 500, "HTTP 500")
+        delay = (_aware(d.next_attempt_at) - clock.now).total_seconds()
+        assert 0.8 * wait <= delay <= 1.2 * wait, (attempt, delay)
+        assert loop.run_once() == 0  # not due yet
+        clock.now = _aware(d.next_attempt_at)
+    assert loop.run_once() == 1  # the eighth and last attempt
+    [d] = _deliveries(env["db"])
+    assert (d.status, d.attempts) == ("failed", 8)
+    assert len(receiver.got) == 8
+    row = _endpoint_row(env["db"], ep)
+    assert (row.health, row.enabled) == ("failing", True) and _aware(row.failing_since) == T0
+
+
+def test_failing_for_five_days_disables_the_endpoint(env: dict[str, Any], receiver: Receiver) -> None:
+    receiver.codes["/bad"] = 503
+    ep, _ = _endpoint(env, receiver.url("/bad"))
+    clock = Clock(T0)
+    loop = _loop(env, clock)
+    _emit(env)
+    loop.run_once()
+    assert _endpoint_row(env["db"], ep).health == "failing"
+    clock.now = T0 + timedelta(days=4, hours=23)
+    _emit(env)
+    loop.run_once()
+    assert _endpoint_row(env["db"], ep).enabled is True
+    clock.now = T0 + timedelta(days=5)
+    _emit(env)
+    loop.run_once()
+    row = _endpoint_row(env["db"], ep)
+    assert (row.enabled, row.health) == (False, "disabled") and "no successful delivery" in row.health_reason
+    with env["db"].write() as c:  # nothing more is recorded for it
+        assert emit(c, env["org"], "task.created", TASK) is None
+
+
+def test_410_gone_disables_at_once(env: dict[str, Any], receiver: Receiver) -> None:
+    receiver.codes["/gone"] = 410
+    gone, _ = _endpoint(env, receiver.url("/gone"))
+    healthy, _ = _endpoint(env, receiver.url("/ok"))
+    _emit(env)
+    _loop(env, Clock(T0)).run_once()
+    by_endpoint = {d.endpoint_id: d for d in _deliveries(env["db"])}
+    assert (by_endpoint[gone].status, by_endpoint[gone].attempts) == ("failed", 1)
+    assert by_endpoint[healthy].status == "delivered"
+    row = _endpoint_row(env["db"], gone)
+    assert (row.enabled, row.health, row.health_reason) == (False, "disabled", "the endpoint answered 410 Gone")
+
+
+def test_success_after_failures_makes_the_endpoint_ok_again(env: dict[str, Any], receiver: Receiver) -> None:
+    receiver.codes["/flaky"] = 500
+    ep, _ = _endpoint(env, receiver.url("/flaky"))
+    clock = Clock(T0)
+    loop = _loop(env, clock)
+    _emit(env)
+    loop.run_once()
+    assert _endpoint_row(env["db"], ep).health == "failing"
+    receiver.codes["/flaky"] = 204
+    clock.now = T0 + timedelta(seconds=10)
+    loop.run_once()
+    row = _endpoint_row(env["db"], ep)
+    assert (row.health, row.failing_since) == ("ok", None)
+    assert _deliveries(env["db"])[0].status == "delivered"
+
+
+def test_redelivery_sends_again_with_the_same_webhook_id(env: dict[str, Any], receiver: Receiver) -> None:
+    ep, secret = _endpoint(env, receiver.url())
+    first = _emit(env)
+    _emit(env)
+    loop = _loop(env, live)
+    assert loop.run_once() == 2
+    assert len(receiver.got) == 2
+    with env["db"].session() as s:
+        assert svc.redeliver(s, env["org"], ep, event_id=first) == 1
+    loop.run_once()
+    assert len(receiver.got) == 3
+    assert receiver.got[2][1]["webhook-id"] == receiver.got[0][1]["webhook-id"]
+    Webhook(secret).verify(receiver.got[2][2], receiver.got[2][1])
+    with env["db"].session() as s:  # a range: both events
+        assert svc.redeliver(s, env["org"], ep, since=datetime.now(UTC) - timedelta(hours=1)) == 2
+        with pytest.raises(svc.errors.NotFound):  # older than 30 days is out of reach
+            svc.redeliver(s, env["org"], ep, event_id=first, now=datetime.now(UTC) + timedelta(days=31))
+    loop.run_once()
+    assert len(receiver.got) == 5
+
+
+def test_a_crashed_workers_lease_expires_and_the_same_webhook_id_is_sent(env: dict[str, Any],
+                                                                         receiver: Receiver) -> None:
+    _endpoint(env, receiver.url())
+    _emit(env)
+    cfg = DeliveryConfig(lease_seconds=60)
+    [taken] = claim(env["db"], "crashed", limit=10, config=cfg, now=T0)  # then it dies: no answer recorded
+    assert claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=59)) == []
+    [again] = claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=61))
+    assert (again.id, again.msg_id, again.attempts) == (taken.id, taken.msg_id, 2)
+    loop = _loop(env, Clock(T0 + timedelta(seconds=62)), worker="w2")
+    assert deliver(env["db"], env["settings"], loop.sender, "w2", again, loop.clock) == "delivered"
+    # The crashed worker's late answer is not recorded over it.
+    assert deliver(env["db"], env["settings"], loop.sender, "crashed", taken, loop.clock) == "lost"
+    assert [h["webhook-id"] for _, h, _ in receiver.got] == [taken.msg_id, taken.msg_id]
+
+
+def test_in_flight_limit_per_endpoint(env: dict[str, Any], receiver: Receiver) -> None:
+    slow, _ = _endpoint(env, receiver.url("/slow"), ["task.created"])
+    other, _ = _endpoint(env, receiver.url("/other"), ["task.deleted"])
+    for _ in range(5):
+        _emit(env)
+    _emit(env, "task.deleted")
+    cfg = DeliveryConfig(per_endpoint=2)
+    first = claim(env["db"], "w1", limit=10, config=cfg, now=T0)
+    assert sorted(c.endpoint_id for c in first) == sorted([slow, slow, other])
+    # Another worker, while those leases live: nothing more for the slow endpoint.
+    assert claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=1)) == []
+
+
+def test_the_guard_refuses_an_internal_address_at_connect_time(db: Database, tmp_path: Path,
+                                                               receiver: Receiver) -> None:
+    settings = make_settings(tmp_path)  # no allow list: loopback is refused
+    org = make_tenant(db, "acme").org_id
+    now = datetime.now(UTC)
+    with db.write() as c:  # a row the API would have refused (e.g. an allow list since narrowed)
+        c.execute(sa.insert(EP).values(org_id=org, url=receiver.url(), event_types=["*"], enabled=True,
+                                       secret_enc=svc.get_vault(settings).encrypt(svc.generate_secret()),
+                                       health="ok", created_at=now, updated_at=now))
+        emit(c, org, "task.created", TASK)
+    env = {"db": db, "settings": settings, "org": org}
+    assert _loop(env, live).run_once() == 1
+    [d] = _deliveries(db)
+    assert d.status == "pending" and d.response_code is None and "refused" in d.error
+    assert receiver.got == []
+
+
+def test_the_worker_delivers_from_its_own_thread_pool(env: dict[str, Any], receiver: Receiver) -> None:
+    from service.worker import Worker
+
+    _, secret = _endpoint(env, receiver.url())
+    worker = Worker(env["db"], env["settings"], handlers={}, poll_sources=False)
+    thread = worker.start_thread()
+    try:
+        _emit(env)
+        for _ in range(200):  # up to 10 s; a correct run takes a fraction of a second
+            if receiver.got:
+                break
+            worker.stop_event.wait(0.05)
+    finally:
+        worker.stop()
+        thread.join(timeout=20)
+    assert len(receiver.got) == 1
+    Webhook(secret).verify(receiver.got[0][2], receiver.got[0][1])

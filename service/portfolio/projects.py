@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import errors
+from service.events.transitions import DEFAULT_THRESHOLDS, evaluate_projects
 from service.portfolio.schemas import (
     MoneyOut,
     OrganizationPublic,
@@ -21,7 +22,7 @@ from service.portfolio.schemas import (
     ProjectSettings,
     ProjectUpdate,
 )
-from service.store.rollups import rezone
+from service.store.rollups import lock_sources, rezone
 from service.tables import Organization, Portfolio, PortfolioProject, Project, table
 
 __all__ = [
@@ -107,6 +108,7 @@ def project_public(p: Project, portfolio_ids: list[int]) -> ProjectPublic:
         planned_start=p.planned_start,
         planned_end=p.planned_end,
         hourly_rate=_float(p.hourly_rate),
+        budget_thresholds=sorted(p.budget_thresholds or DEFAULT_THRESHOLDS),
         portfolio_ids=portfolio_ids,
     )
 
@@ -136,6 +138,8 @@ def apply_project_settings(p: Project, body: ProjectSettings) -> None:
     for name in ("planned_start", "planned_end", "hourly_rate"):
         if name in given:
             setattr(p, name, getattr(body, name))
+    if "budget_thresholds" in given:
+        p.budget_thresholds = sorted(set(body.budget_thresholds)) if body.budget_thresholds else None
     if p.planned_start and p.planned_end and p.planned_end < p.planned_start:
         raise invalid("planned_end", f"{p.planned_end} is before planned_start {p.planned_start}")
 
@@ -155,10 +159,13 @@ def set_project_portfolios(s: Session, org_id: int, project_id: int, portfolio_i
 def update_project(s: Session, org_id: int, project_id: int, body: ProjectUpdate) -> ProjectPublic:
     p = get_project(s, org_id, project_id)
     apply_project_settings(p, body)
+    if p.source_id is not None:  # before the row's update: the order every writer locks in
+        lock_sources(s.connection(), [p.source_id])
     s.add(p)
     if body.portfolio_ids is not None:
         set_project_portfolios(s, org_id, project_id, body.portfolio_ids)
     s.flush()
+    evaluate_projects(s.connection(), org_id, [project_id])  # a new budget or threshold may cross one
     return project_public(p, _portfolio_ids(s, [project_id])[project_id])
 
 

@@ -66,6 +66,10 @@ class ProjectSettings(_In):
     planned_start: BoundedDate | None = Field(default=None, description=f"A date {RANGE_TEXT}.")
     planned_end: BoundedDate | None = Field(default=None, description=f"A date {RANGE_TEXT}.")
     hourly_rate: Rate | None = Field(default=None, description="Default cost rate for people without their own.")
+    budget_thresholds: list[Annotated[int, Field(ge=1, le=1000)]] | None = Field(
+        default=None, min_length=1, max_length=10,
+        description="Shares of the budget in % (1–1000) whose crossing fires budget.threshold_crossed; "
+        "null: the default 50, 80, 100.")
 
     @model_validator(mode="after")
     def _dates(self) -> ProjectSettings:
@@ -89,6 +93,8 @@ class ProjectPublic(BaseModel):
     planned_start: date | None
     planned_end: date | None
     hourly_rate: float | None
+    budget_thresholds: list[int] = Field(description="Shares of BAC in % whose crossing fires "
+                                         "budget.threshold_crossed (the default 50, 80, 100 unless set).")
     portfolio_ids: list[int]
 
 

@@ -200,3 +200,42 @@ def test_a_sync_run_evaluates_its_sources_projects(world):
     with db.write() as c:
         evaluate_projects(c, org, [pid])
     assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
+# --- the thresholds through the API; a budget change is a transition too ------------------------
+
+
+def _api_world(db: Database, client, acme) -> int:
+    src = make_source(db, acme.org_id)
+    subscribe(db, acme.org_id, ["budget.*"])
+    with db.write() as c:
+        c.execute(sa.update(ORG).where(ORG.c.id == acme.org_id).values(default_hourly_rate=Decimal(100),
+                                                                       currency="USD"))
+    _write(db, acme.org_id, src, [task("1")])
+    _write(db, acme.org_id, src, [_worklog("w1", 6, datetime.now(UTC) - timedelta(days=1))])  # AC 600
+    return _project(db, acme.org_id)
+
+
+def test_thresholds_are_set_per_project_and_a_lowered_budget_crosses_them(db, client, acme):
+    pid = _api_world(db, client, acme)
+    assert client.get(f"/api/v1/projects/{pid}", headers=acme.h()).json()["budget_thresholds"] == [50, 80, 100]
+    r = client.patch(f"/api/v1/projects/{pid}", json={"budget": {"amount": 2000, "currency": "USD"},
+                                                      "budget_thresholds": [90, 25, 25]}, headers=acme.h("write"))
+    assert r.status_code == 200, r.text
+    assert r.json()["budget_thresholds"] == [25, 90]
+    # AC 600 of 2,000 is 30 %: 25 % crossed — in the PATCH's transaction
+    assert [(d["threshold"], d["bac"]) for _, d in events(db, "budget.threshold")] == [(25, 2000.0)]
+    client.patch(f"/api/v1/projects/{pid}", json={"budget": {"amount": 650, "currency": "USD"}},
+                 headers=acme.h("write"))  # 92 %
+    client.patch(f"/api/v1/projects/{pid}", json={"planned_start": None}, headers=acme.h("write"))  # no change
+    assert [d["threshold"] for _, d in events(db, "budget.threshold")] == [25, 90]
+    r = client.patch(f"/api/v1/projects/{pid}", json={"budget_thresholds": None}, headers=acme.h("write"))
+    assert r.json()["budget_thresholds"] == [50, 80, 100]
+
+
+@pytest.mark.parametrize("bad", [[0], [1001], [], ["high"], [50.5], list(range(1, 12))])
+def test_bad_thresholds_are_a_422_naming_the_field(db, client, acme, bad):
+    pid = _api_world(db, client, acme)
+    r = client.patch(f"/api/v1/projects/{pid}", json={"budget_thresholds": bad}, headers=acme.h("write"))
+    assert r.status_code == 422, r.text
+    assert "budget_thresholds" in r.text

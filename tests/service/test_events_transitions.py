@@ -239,3 +239,48 @@ def test_bad_thresholds_are_a_422_naming_the_field(db, client, acme, bad):
     r = client.patch(f"/api/v1/projects/{pid}", json={"budget_thresholds": bad}, headers=acme.h("write"))
     assert r.status_code == 422, r.text
     assert "budget_thresholds" in r.text
+
+
+# --- the hooks: the inbox's commit and a sync run evaluate what they touched ------------------
+
+
+def test_an_inbox_batch_fires_in_its_commit(world, tmp_path):
+    from service.ingest.inbox import Outcome, claim, process_batch
+    from service.tables import InboxEvent
+    from tests.service.conftest import make_settings
+
+    db, org, src = world
+    _write(db, org, src, [_milestone()])
+    now = datetime.now(UTC)
+    with db.write() as c:
+        c.execute(sa.insert(table(InboxEvent)).values(
+            org_id=org, source_id=src, kind="jira", dedupe_key="k1", received_at=now, headers={}, body=b"{}",
+            status="pending", attempts=0, next_attempt_at=now))
+    batch = claim(db, "w1", batch=10, lease_seconds=30)
+    process_batch(db, make_settings(tmp_path), "w1", batch,
+                  {"jira": lambda ctx, evs: [Outcome("done", effects=[_milestone(released=True, minutes=1)])]},
+                  max_attempts=3)
+    assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
+def test_a_sync_run_fires_at_its_end(world, monkeypatch):
+    import service.sync.runner as runner
+    from service.sources import SourceSecrets
+
+    db, org, src = world
+    _write(db, org, src, [_milestone()])
+
+    class Syncer:
+        client = type("Client", (), {"api_calls": 0})()
+
+        def __init__(self, ctx):
+            self.ctx = ctx
+
+        def run(self, mode):
+            with self.ctx.db.write() as c:  # a page: written, not evaluated
+                store.upsert_milestones(c, org, src, [_milestone(released=True, minutes=1)])
+
+    monkeypatch.setitem(runner.SYNCERS, "jira", Syncer)
+    monkeypatch.setattr(runner, "source_secrets", lambda settings, source: SourceSecrets({}, None))
+    runner.run_sync(db, None, src, mode="backfill")  # quiet for tasks, not for milestone states
+    assert _kinds(db, "milestone.") == ["milestone.completed"]

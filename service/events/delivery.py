@@ -55,13 +55,14 @@ RETRY_SCHEDULE = (5, 300, 1800, 7200, 18000, 36000, 36000)
 MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 DISABLE_AFTER = timedelta(days=5)
 BODY_LIMIT = 1024
+SUCCESS_PRECISION = timedelta(seconds=10)
 Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
 class DeliveryConfig:
-    threads: int = 8
-    per_endpoint: int = 2  # rows in flight per endpoint, over all workers
+    threads: int = 16
+    per_endpoint: int = 4  # rows in flight per endpoint, over all workers
     timeout: float = 10.0  # seconds, connect and read
     lease_seconds: float = 60.0  # longer than a send can take (timeout, plus recording)
     poll_interval: float = 0.1  # idle wait between claims
@@ -233,7 +234,11 @@ def record(db: Database, worker_id: str, item: Claimed, answer: Answer, now: dat
 def _health(conn: sa.Connection, endpoint_id: int, *, ok: bool, gone: bool, now: datetime) -> None:
     """The endpoint's health after one answer (see the module's docstring)."""
     if ok:
-        conn.execute(sa.update(EP).where(EP.c.id == endpoint_id).values(
+        # Not on every success: hundreds a second would queue on the endpoint's row. Only a change
+        # of health, or a ``last_success_at`` older than SUCCESS_PRECISION.
+        fresh = sa.and_(EP.c.health == "ok", EP.c.failing_since.is_(None), EP.c.last_success_at.is_not(None),
+                        EP.c.last_success_at >= now - SUCCESS_PRECISION)
+        conn.execute(sa.update(EP).where(EP.c.id == endpoint_id, sa.not_(fresh)).values(
             last_success_at=now, failing_since=None,
             health=sa.case((EP.c.enabled.is_(True), "ok"), else_=EP.c.health),
             health_reason=sa.case((EP.c.enabled.is_(True), None), else_=EP.c.health_reason)))
@@ -269,6 +274,7 @@ class DeliveryLoop:
         self.sender = Sender(settings, self.config.timeout)
         self._busy = 0
         self._lock = threading.Lock()
+        self._freed = threading.Event()  # a pool thread finished: claim again without waiting
         self.sent = 0
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
@@ -298,6 +304,7 @@ class DeliveryLoop:
         finally:
             with self._lock:
                 self._busy -= 1
+            self._freed.set()
 
     def run(self) -> None:
         with ThreadPoolExecutor(self.config.threads, thread_name_prefix="taskhub-deliver") as pool:
@@ -314,7 +321,8 @@ class DeliveryLoop:
                     self.stop_event.wait(backoff)
                     continue
                 if n == 0:
-                    self.stop_event.wait(self.config.poll_interval)
+                    self._freed.wait(self.config.poll_interval)
+                    self._freed.clear()
 
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name=f"taskhub-deliveries-{self.worker_id}", daemon=True)

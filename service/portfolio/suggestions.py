@@ -266,8 +266,21 @@ def _current(s: Session, org_id: int, suggestion_id: str) -> PeopleSuggestion:
                 f"suggestion {suggestion_id}: person {pid} no longer exists (merged or removed); "
                 "reload the suggestions"
             )
-    idents = _identities(s, org_id, [low, high])
-    found = _suggestions(idents, _rejected(s, org_id, [i.id for i in idents]), _names(s, [low, high]))
+    # The pair's identities and every other identity sharing one of their keys: how many persons
+    # share a value decides whether it is evidence (MAX_SHARED), as in the list.
+    everyone = _identities(s, org_id)
+    idents = [i for i in everyone if i.person_id in (low, high)]
+    rejected = _rejected(s, org_id, [i.id for i in idents])
+    keys = {(k.rule, k.key) for i in idents for k in _keys(i)}
+    idents += [
+        i for i in everyone
+        if i.person_id not in (low, high) and any((k.rule, k.key) in keys for k in _keys(i))
+    ]
+    found = [
+        sug
+        for sug in _suggestions(idents, rejected, _names(s, [low, high]))
+        if sug.id == suggestion_id
+    ]
     if not found:
         raise errors.Conflict(
             f"suggestion {suggestion_id} is no longer offered (rejected, tools no longer disjoint, "

@@ -231,3 +231,15 @@ def test_a_username_learnt_later_is_stored_once(bare, db):
     add(db, bare, PersonRef(tool="trello", external_id="m-zed", display_name="Zed", username="zed2"))
     with db.read() as c:
         assert c.execute(sa.select(ID.c.username).where(ID.c.external_id == "m-zed")).scalar_one() == "zed"
+
+
+def test_a_pair_whose_only_evidence_is_a_common_value_is_not_accepted_by_its_id(client, bare, db):
+    # The list offers nothing (eleven "Admin"s are no evidence); the pair's id, typed or from a
+    # page loaded before the eleventh synced, must not merge them either (review: was a 200 merge).
+    p = add(db, bare, *(PersonRef(tool="jira", external_id=f"adm-{n}", display_name="Admin") for n in range(11)),
+            PersonRef(tool="trello", external_id="m-adm", display_name="admin"))
+    assert suggestions(client, bare) == []
+    sid = pair(p["adm-0"], p["m-adm"])
+    r = client.post(f"{URL}/{sid}/accept", headers=bare.h("write"))
+    assert r.status_code == 409 and "no longer offered" in r.json()["detail"]
+    assert client.post(f"{URL}/{sid}/reject", headers=bare.h("write")).status_code == 409

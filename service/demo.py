@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
-from connectors.trello import TrelloClient
+from service import webhook_registration
 from service.app import create_app
 from service.db import Database
 from service.portfolio.people import link_identity
@@ -175,8 +175,6 @@ class Demo:
             self.token, _ = create_token(s, self.org_id, "admin", "demo")
 
     def _register_sources(self) -> None:
-        from sandbox.jira.api import register_webhook
-
         with self.db.session() as s:
             jira = create_source(s, self.settings, self.org_id, SourceCreate.model_validate({
                 "kind": "jira", "name": "Jira Cloud", "base_url": self.jira_url, "poll_interval_seconds": 60,
@@ -188,11 +186,10 @@ class Demo:
                 "credentials": {"type": "trello", "api_key": self.trello.api_key, "token": "sandbox-token",
                                 "app_secret": self.trello.app_secret}}))
         self.jira_source, self.trello_source = jira.id, trello.id
-        register_webhook(self.jira, f"{self.base_url}/webhooks/jira/{jira.id}", secret=jira.webhook_secret)
-        api = TrelloClient(self.trello.api_key, "sandbox-token", base_url=self.trello_api,
-                        outbound=self.settings.outbound_policy)
-        for board in self.boards:
-            api.register_webhook(f"{self.base_url}/webhooks/trello/{trello.id}", board, "taskhub demo")
+        # As for any user's source: taskhub registers the webhooks and records their state (the
+        # Sources page shows it); the demo does nothing by hand.
+        for sid in (jira.id, trello.id):
+            webhook_registration.reconcile(self.db, self.settings, sid)
         self.say("  sources registered, webhooks pointed at taskhub")
 
     def _initial_sync(self) -> None:

@@ -160,6 +160,11 @@ def test_the_demo_reads_as_a_real_portfolio(demo: Demo) -> None:
     total = sum(hours.values())
     assert len(hours) >= 5 and max(hours.values()) < 0.5 * total, hours
 
+    # Webhooks: registered by taskhub as for any user's source, so the Sources page shows them.
+    for source, count in ((demo.jira_source, 1), (demo.trello_source, 4)):
+        hooks = _get(demo, f"/api/v1/sources/{source}/webhooks")
+        assert hooks["state"] == "registered" and len(hooks["registrations"]) == count, hooks
+
     # Cycle time from both tools' histories.
     flow = {g["group"]["id"]: g for g in _get(demo, "/api/v1/views/flow?group_by=source")["groups"]}
     for source in (demo.jira_source, demo.trello_source):

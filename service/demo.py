@@ -332,6 +332,7 @@ def print_banner(demo: Demo, say: Callable[[str], None]) -> None:
     say(f"API docs:  {demo.base_url}/docs")
     say(f"Token:     {demo.token}")
     say(f"Try:       curl -H 'Authorization: Bearer {demo.token}' {demo.base_url}/api/v1/views/budget")
-    say("Live changes are flowing from the simulated tools through webhooks. Ctrl-C stops the demo.")
+    say("Live changes are flowing from the simulated tools through webhooks. "
+        "Ctrl-C (or `make stop` from another shell) stops the demo.")
 
 

@@ -154,6 +154,7 @@ def milestone_counts(items: list[dict[str, Any]]) -> dict[str, Any]:
     out = {
         "milestones": len(items),
         "completed": sum(1 for m in items if m["completed"]),
+        "completed_with_open_tasks": sum(1 for m in items if m["completed_with_open_tasks"]),
         "overdue": sum(1 for m in items if m["overdue"]),
         "at_risk": sum(1 for m in items if m["at_risk"]),
         "open_tasks": sum(m["open"] for m in items),

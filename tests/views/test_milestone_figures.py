@@ -76,3 +76,5 @@ def test_released_milestone_with_open_tasks_is_flagged_with_their_count(db):
     assert (clean["completed_with_open_tasks"], clean["completed_open_tasks"]) == (False, None)
     assert "completed_with_open_tasks" not in clean["reasons"]
     assert "completed_with_open_tasks" in v["definitions"]["completed_with_open_tasks"]
+    # The total counts the flagged ones (the dashboard's "Completed" card names them).
+    assert v["total"]["completed_with_open_tasks"] == 1

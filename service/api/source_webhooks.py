@@ -11,6 +11,7 @@ from typing import TypeVar
 
 from fastapi import APIRouter
 
+from service import errors
 from service import sources as svc
 from service import webhook_registration as wh
 from service.api.deps import AdminCaller, DbDep, ReadCaller, SessionDep, SettingsDep
@@ -87,10 +88,15 @@ def after_create(session: SessionDep, db: DbDep, settings: SettingsDep, org_id: 
 
 def after_update(session: SessionDep, db: DbDep, settings: SettingsDep, org_id: int, out: SourcePublicT,
                  body: SourceUpdate) -> SourcePublicT:
-    """A new scope, credentials or site: the webhooks follow (``webhook_registration.scope_changed``)."""
+    """A new scope, credentials, site or webhook secret: the webhooks follow
+    (``webhook_registration.scope_changed``; a registered Jira webhook must sign with the new secret)."""
+    new_secret = body.webhook_secret is not None or body.rotate_webhook_secret
     if body.model_fields_set & {"scope", "credentials", "base_url"}:
         session.rollback()
         wh.scope_changed(db, settings, out.id)
+    elif new_secret:
+        session.rollback()
+        follow_new_secret(db, settings, out.id)
     return with_summary(session, settings, out, svc.get_source(session, org_id, out.id))
 
 
@@ -98,3 +104,14 @@ def before_delete(session: SessionDep, db: DbDep, settings: SettingsDep, source_
     """Best effort: remove the source's webhooks from the tool (logged: the rows go with the source)."""
     session.rollback()
     wh.remove_all(db, settings, source_id)
+
+
+def follow_new_secret(db: DbDep, settings: SettingsDep, source_id: int) -> None:
+    """After a Jira webhook secret changed: a webhook taskhub registered is registered again with
+    it, else Jira keeps signing with the old one and every delivery is refused once the overlap
+    ends. Never fails the answer that shows the new secret once (a source without credentials
+    keeps its webhook; ``POST …/webhooks/register`` says why)."""
+    try:
+        wh.scope_changed(db, settings, source_id)
+    except errors.Conflict:
+        pass

@@ -68,7 +68,7 @@ def update_source(source_id: Id, body: SourceUpdate, caller: AdminCaller, sessio
 
 @router.post("/{source_id}/webhook-secret/rotate", response_model=WebhookSecretRotated)
 def rotate_secret(
-    source_id: Id, caller: AdminCaller, session: SessionDep, settings: SettingsDep, request: Request,
+    source_id: Id, caller: AdminCaller, session: SessionDep, settings: SettingsDep, request: Request, db: DbDep,
     overlap_hours: Annotated[int, Query(ge=0, le=MAX_OVERLAP_HOURS,
                                         description="How long the old secret is still accepted.")
                              ] = DEFAULT_OVERLAP_HOURS,
@@ -82,6 +82,8 @@ def rotate_secret(
     rotated = rotate_webhook_secret(session, settings, source_id, org_id=caller.org_id,
                                     overlap=timedelta(hours=overlap_hours), force=force)
     request.app.state.source_cache.evict(source_id)
+    session.rollback()  # no transaction open while Jira is called
+    hooks.follow_new_secret(db, settings, source_id)  # a webhook taskhub registered signs with the new one
     return WebhookSecretRotated(source_id=source_id, webhook_secret=rotated.secret,
                                 previous_accepted_until=rotated.previous_until)
 

@@ -249,6 +249,32 @@ def test_a_jira_scope_change_registers_the_webhook_again(hub, jira):
     assert shown["registrations"][0]["remote_id"] == str(second)
 
 
+def test_a_new_webhook_secret_reaches_the_jira_webhook_taskhub_registered(hub, jira):
+    """Rotating (or setting) the secret of a Jira source registers its webhook again with it: Jira
+    kept signing with the old one, refused by taskhub once the overlap ended (found in review)."""
+    from service.tables import InboxEvent, table
+
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    r = hub.call("POST", f"/sources/{sid}/webhook-secret/rotate", params={"overlap_hours": 0})
+    assert r.status_code == 200, r.text
+    [hook] = state.webhooks.values()
+    assert hook.secret == r.json()["webhook_secret"]  # Jira signs with the new one, not the retired one
+    issue = next(i for i in state.issues.values() if i.key.startswith("APOLLO"))
+    mutations.edit_issue(state, issue.key, {"summary": "after rotation"})
+    assert state.flush(10)
+    IE = table(InboxEvent)
+    with hub.db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(IE).where(IE.c.source_id == sid)).scalar() == 1
+    r = hub.call("PATCH", f"/sources/{sid}", json={"rotate_webhook_secret": True})
+    assert r.status_code == 200, r.text
+    [hook] = state.webhooks.values()
+    assert hook.secret == r.json()["webhook_secret"] and r.json()["webhooks"]["state"] == "registered"
+    r = hub.call("PATCH", f"/sources/{sid}", json={"webhook_secret": "x" * 40})
+    [hook] = state.webhooks.values()
+    assert r.status_code == 200 and hook.secret == "x" * 40
+
+
 def test_the_jira_ping_checks_the_webhook_and_a_later_delivery_confirms_it(hub, jira):
     url, state = jira
     sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]

@@ -87,7 +87,7 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
                 "external_id": k[1],
                 "display_name": ref.display_name,
                 "email": ref.email,
-                "username": ref.username,
+                "username": _username(ref),
             }
         )
     for part in chunks(values):
@@ -95,6 +95,16 @@ def resolve_people(conn: Connection, org_id: int, refs: Iterable[PersonRef]) -> 
     # A concurrent writer may have won a race: read back what is really stored.
     found.update({k: pid for k, (pid, _) in _lookup(conn, org_id, missing).items()})
     return found
+
+
+USERNAME_MAX = 200  # person_identity.username's length (migration 0018)
+
+
+def _username(ref: PersonRef) -> str | None:
+    """The ref's username when the column holds it whole; a longer one (Jira Data Center allows
+    255 characters) is no evidence rather than a sync refused by PostgreSQL, or a cut one
+    matching another."""
+    return ref.username if ref.username and len(ref.username) <= USERNAME_MAX else None
 
 
 def _fill_usernames(
@@ -106,9 +116,9 @@ def _fill_usernames(
     """Store a username a ref names for a known identity that has none (rare: one write when
     it is first learnt, none after)."""
     values = [
-        {"o": org_id, "t": k[0], "e": k[1], "u": ref.username}
+        {"o": org_id, "t": k[0], "e": k[1], "u": _username(ref)}
         for k, ref in wanted.items()
-        if ref.username and k in stored and stored[k][1] is None
+        if _username(ref) and k in stored and stored[k][1] is None
     ]
     if values:
         conn.execute(

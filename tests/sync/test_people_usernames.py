@@ -52,3 +52,21 @@ def test_jira_data_center_users_keep_their_name_and_cloud_users_have_none(dc_sit
     run_sync(jira_site.db, jira_site.settings, jira_site.source_id, mode="backfill", sleep=FakeSleep())
     cloud = _identities(jira_site.db, jira_site.org_id)
     assert cloud and all(username is None for _, username in cloud.values())
+
+
+def test_a_username_longer_than_the_column_is_left_out_not_a_failed_sync(db):  # type: ignore[no-untyped-def]
+    # Jira Data Center names reach 255 characters; the column holds 200. PostgreSQL refused the
+    # whole batch ("value too long"), found by review; now the identity is stored without it.
+    from mappings.model import PersonRef
+    from service import store
+    from tests.views.portfolio_data import make_world
+
+    w = make_world(db)
+    long, short = "u" * 201, "u" * 200
+    with db.write() as c:
+        store.resolve_people(c, w.org_id, [PersonRef(tool="jira", external_id="a", username=long),
+                                           PersonRef(tool="jira", external_id="b", username=short),
+                                           PersonRef(tool="jira", external_id="c")])
+        store.resolve_people(c, w.org_id, [PersonRef(tool="jira", external_id="c", username=long)])
+    got = {k: v for k, (_, v) in _identities(db, w.org_id).items()}
+    assert got == {"a": None, "b": short, "c": None}

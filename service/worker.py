@@ -12,14 +12,14 @@ from typing import Any
 
 from service.db import Database
 from service.events.delivery import DeliveryLoop
-from service.events.transitions import overdue_pass
+from service.events.transitions import date_pass
 from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
 
 __all__ = ["Worker", "default_worker_id"]
 
 log = logging.getLogger("taskhub.worker")
-OVERDUE_PASS_SECONDS = 60.0  # date-driven milestone events fire within this of the due date passing
+DATE_PASS_SECONDS = 60.0  # date-driven events fire within this of the date changing
 
 
 def default_worker_id() -> str:
@@ -44,7 +44,7 @@ class Worker:
         self.stop_event = threading.Event()
         self.processed = 0
         self._next_poll_check = 0.0
-        self._next_overdue_pass = 0.0
+        self._next_date_pass = 0.0
         # Shared with the app when in-process, so an outage is logged once for both.
         self.monitor = monitor or OutageMonitor(log)
         self._backoff = 0.0
@@ -72,7 +72,7 @@ class Worker:
                 if self.poll_sources and time.monotonic() >= self._next_poll_check:
                     self._next_poll_check = time.monotonic() + 5.0
                     self._poll_due_sources()
-                self._overdue_pass()
+                self._date_pass()
             except Exception as exc:  # noqa: BLE001 - the loop must survive a bad batch or a DB blip
                 n = 0
                 if is_database_unavailable(exc):
@@ -93,13 +93,14 @@ class Worker:
 
         poll_due_sources(self.db, self.settings, self.worker_id, self.stop_event)
 
-    def _overdue_pass(self) -> None:
+    def _date_pass(self) -> None:
         """Every minute: milestones whose due date passed in their organization's zone fire
-        ``milestone.overdue`` (``service.events.transitions.overdue_pass``)."""
-        if time.monotonic() < self._next_overdue_pass:
+        ``milestone.overdue``, and each organization's day is evaluated once
+        (``service.events.transitions.date_pass``)."""
+        if time.monotonic() < self._next_date_pass:
             return
-        self._next_overdue_pass = time.monotonic() + OVERDUE_PASS_SECONDS
-        overdue_pass(self.db)
+        self._next_date_pass = time.monotonic() + DATE_PASS_SECONDS
+        date_pass(self.db)
 
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name=f"taskhub-worker-{self.worker_id}", daemon=True)

@@ -7,7 +7,7 @@ in the caller's transaction:
 
 - ``milestone.completed``: completed false → true;
 - ``milestone.overdue``: overdue false → true (a due date passing in the organization's zone,
-  found by the worker's ``overdue_pass``, or a change that makes it so);
+  found by the worker's ``date_pass``, or a change that makes it so);
 - ``milestone.at_risk``: at risk (forecast finish after the due date) → true from false/unknown;
 - ``milestone.slipped``: the due date's slip against the baseline grows to more than it was
   (and more than 0 days);
@@ -27,7 +27,7 @@ source's write lock (``lock_sources``), which every writer of those figures hold
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -46,7 +46,7 @@ from service.views.milestones import milestones_view
 from service.views.selection import ViewParams, org_today, resolve_selection
 
 __all__ = ["DEFAULT_THRESHOLDS", "STATE_TYPES", "evaluate_effects", "evaluate_projects", "evaluate_source",
-           "overdue_pass"]
+           "date_pass"]
 
 ES, M, T, PR, EP, ORG = (table(EventState), table(Milestone), table(Task), table(Project), table(WebhookEndpoint),
                        table(Organization))
@@ -174,11 +174,13 @@ def evaluate_source(conn: Connection, org_id: int, source_id: int) -> None:
         evaluate_projects(conn, org_id, conn.execute(sa.select(PR.c.id).where(PR.c.source_id == source_id)).scalars())
 
 
-def overdue_pass(db: Database, now: datetime | None = None) -> int:
-    """The worker's periodic pass: per organization that listens, the projects with a milestone
-    whose due date passed in the organization's zone and that is not yet known overdue — only
-    those candidates (index on the organization and due date) — evaluated, each organization in
-    a transaction of its own. Returns the projects evaluated."""
+def date_pass(db: Database, now: datetime | None = None) -> int:
+    """The worker's periodic pass, for what moves with the date alone. Per organization that
+    listens, each in a transaction of its own: the projects with a milestone whose due date passed
+    in the organization's zone and that is not yet known overdue — only those candidates (index on
+    the organization and due date) — and, on the first pass of the organization's day, all its
+    projects (a forecast finish or a budget's exhaustion date moves a day with no change). Returns
+    the projects evaluated."""
     now = now or utcnow()
     evaluated = 0
     with db.read() as conn:
@@ -186,17 +188,24 @@ def overdue_pass(db: Database, now: datetime | None = None) -> int:
             ORG.c.id.in_(sa.select(EP.c.org_id).where(EP.c.enabled.is_(True))))).all()
     for org_id, zone in orgs:
         today = org_today(ZoneInfo(zone), now)
-        known = sa.select(ES.c.subject).where(ES.c.org_id == org_id, ES.c.kind == "overdue", ES.c.state == "true")
-        candidates = (
-            sa.select(M.c.project_id).distinct()
-            .where(M.c.org_id == org_id, M.c.due_date < today, M.c.deleted_at.is_(None), M.c.released.is_(False),
-                   M.c.completed_at.is_(None), M.c.project_id.is_not(None),
-                   (sa.literal("milestone:") + sa.cast(M.c.id, sa.String)).not_in(known))
-        )
         with db.write() as conn:
             if not listening(conn, org_id):
                 continue
-            projects = list(conn.execute(candidates).scalars())
+            if _transition(conn, org_id, f"organization:{org_id}", "day", today.isoformat()) != today.isoformat():
+                projects = list(conn.execute(sa.select(PR.c.id).where(PR.c.org_id == org_id)).scalars())
+            else:
+                projects = list(conn.execute(_overdue_candidates(org_id, today)).scalars())
             evaluate_projects(conn, org_id, projects, now=now)
         evaluated += len(projects)
     return evaluated
+
+
+def _overdue_candidates(org_id: int, today: date) -> Any:
+    """The projects of the organization's milestones that are overdue today and not known so."""
+    known = sa.select(ES.c.subject).where(ES.c.org_id == org_id, ES.c.kind == "overdue", ES.c.state == "true")
+    return (
+        sa.select(M.c.project_id).distinct()
+        .where(M.c.org_id == org_id, M.c.due_date < today, M.c.deleted_at.is_(None), M.c.released.is_(False),
+               M.c.completed_at.is_(None), M.c.project_id.is_not(None),
+               (sa.literal("milestone:") + sa.cast(M.c.id, sa.String)).not_in(known))
+    )

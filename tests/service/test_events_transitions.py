@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from mappings.model import Milestone, MilestoneRef, MilestoneUpsert, PersonRef, StatusCategory, Worklog, WorklogUpsert
 from service import store
 from service.db import Database
-from service.events.transitions import evaluate_effects, evaluate_projects, overdue_pass
+from service.events.transitions import date_pass, evaluate_effects, evaluate_projects
 from service.tables import Event, EventState, Organization, Project, table
 from tests.service.factories import make_org, make_source, task
 from tests.service.test_events_tasks import events, subscribe
@@ -178,16 +178,33 @@ def test_overdue_fires_from_the_worker_pass_in_each_organizations_zone(db):
         with db.read() as c:
             return [orgs[o] for o in c.execute(sa.select(EV.c.org_id).order_by(EV.c.id)).scalars()]
 
-    assert overdue_pass(db, now=_at(DUE, 9, 59)) == 0  # 23:59 on DUE in Kiritimati
+    assert date_pass(db, now=_at(DUE, 9, 59)) == 2  # 23:59 on DUE in Kiritimati; each org's first pass today
     assert fired() == []
-    assert overdue_pass(db, now=_at(DUE, 10, 30)) == 1
+    assert date_pass(db, now=_at(DUE, 10, 30)) == 2  # a new day in both: DUE+1 in Kiritimati, DUE in Honolulu
     assert fired() == ["east"]
-    assert overdue_pass(db, now=_at(DUE, 10, 31)) == 0  # known overdue: not a candidate any more
-    assert overdue_pass(db, now=_at(DUE + timedelta(days=1), 9, 59)) == 0  # 23:59 on DUE in Honolulu
-    assert overdue_pass(db, now=_at(DUE + timedelta(days=1), 10, 0)) == 1
+    assert date_pass(db, now=_at(DUE, 10, 31)) == 0  # known overdue: not a candidate any more
+    assert date_pass(db, now=_at(DUE + timedelta(days=1), 9, 59)) == 0  # 23:59 on DUE in Honolulu
+    date_pass(db, now=_at(DUE + timedelta(days=1), 10, 0))
     assert fired() == ["east", "west"]
     _, data = events(db, "milestone.overdue")[-1]
     assert data["days_overdue"] == 1 and data["due_date"] == DUE.isoformat()
+
+
+def test_the_first_pass_of_a_day_fires_what_the_date_alone_moved(world):
+    """At risk with no change: one open task, throughput 1/4 a week → forecast 28 days ahead;
+    due in 30 days, on track today, at risk three days later."""
+    db, org, src = world
+    done = task("1", minutes=1, status="Done", category=StatusCategory.done,
+                milestones=[MilestoneRef(external_id="v1")], completed_at=datetime.now(UTC) - timedelta(days=1))
+    _write(db, org, src, [_milestone(due=TODAY + timedelta(days=30)), done,
+                          task("2", milestones=[MilestoneRef(external_id="v1")])])
+    date_pass(db, now=_at(TODAY, 23, 0))
+    date_pass(db, now=_at(TODAY + timedelta(days=1), 23, 0))  # forecast +29: still on track
+    assert events(db) == []
+    date_pass(db, now=_at(TODAY + timedelta(days=3), 1, 0))
+    date_pass(db, now=_at(TODAY + timedelta(days=3), 2, 0))  # same day: candidates only
+    [(kind, data)] = events(db)
+    assert (kind, data["forecast_finish"]) == ("milestone.at_risk", (TODAY + timedelta(days=31)).isoformat())
 
 
 def test_a_sync_run_evaluates_its_sources_projects(world):

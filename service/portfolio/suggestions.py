@@ -279,7 +279,7 @@ def _current(s: Session, org_id: int, suggestion_id: str) -> PeopleSuggestion:
     found = [
         sug
         for sug in _suggestions(idents, rejected, _names(s, [low, high]))
-        if sug.id == suggestion_id
+        if sug.id == f"p{low}-p{high}"
     ]
     if not found:
         raise errors.Conflict(

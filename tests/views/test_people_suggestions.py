@@ -243,3 +243,14 @@ def test_a_pair_whose_only_evidence_is_a_common_value_is_not_accepted_by_its_id(
     r = client.post(f"{URL}/{sid}/accept", headers=bare.h("write"))
     assert r.status_code == 409 and "no longer offered" in r.json()["detail"]
     assert client.post(f"{URL}/{sid}/reject", headers=bare.h("write")).status_code == 409
+
+
+def test_an_id_with_leading_zeros_names_the_same_suggestion(client, bare, db):
+    p = add(db, bare, PersonRef(tool="jira", external_id="acc-zoe", display_name="Zoe"),
+            PersonRef(tool="trello", external_id="m-zoe", display_name="zoe"))
+    [s] = suggestions(client, bare)
+    lo, hi = sorted((p["acc-zoe"], p["m-zoe"]))
+    assert s["id"] == f"p{lo}-p{hi}"
+    r = client.post(f"{URL}/p0{lo}-p{hi}/reject", headers=bare.h("write"))
+    assert r.status_code == 204, r.text
+    assert suggestions(client, bare) == []

@@ -48,6 +48,7 @@ from service.source_changes import source_changes
 from service.source_check import verify_source
 from service.store.rollups import delete_source as delete_source_rows
 from service.sync.state import request_run
+from service.sync.trello import TRELLO_API
 from service.tables import Source, utcnow
 
 __all__ = ["router"]
@@ -158,9 +159,16 @@ def _create_body(form: dict[str, str]) -> dict[str, Any]:
 
 def _edit_want(src: Source, form: dict[str, str]) -> dict[str, Any]:
     """The edit form as wanted values (``source_changes`` keeps only what differs). The scope's
-    fields the form does not show (Trello's history_since) are kept."""
-    return {"name": form.get("name", "").strip(), "base_url": form.get("base_url", "").strip() or None,
-            "scope": {**(src.scope or {}), **_scope(src.kind, form)},
+    fields the form does not show (Trello's history_since) are kept; an emptied JQL field
+    removes the JQL, and an emptied Trello base URL means api.trello.com, as the form says."""
+    scope = {**(src.scope or {}), **_scope(src.kind, form)}
+    if src.kind == "jira" and not form.get("jql", "").strip():
+        scope.pop("jql", None)
+    base_url = form.get("base_url", "").strip() or None
+    if base_url is None and src.kind == "trello" and src.base_url:
+        base_url = TRELLO_API
+    return {"name": form.get("name", "").strip(), "base_url": base_url,
+            "scope": scope,
             "credentials": _credentials(src.kind, form, required=False),
             "poll_interval_seconds": _interval(form.get("poll_interval_seconds")),
             "enabled": form.get("enabled") == "on"}

@@ -165,6 +165,24 @@ def test_a_bad_edit_is_a_422_or_409_beside_the_form_and_changes_nothing(client, 
     assert _sources(db, acme.org_id)["jira acme"].poll_interval_seconds == 300
 
 
+def test_emptied_jql_and_trello_base_url_fields_are_not_kept(client, db, acme):
+    """An emptied JQL field removes the JQL; an emptied Trello base URL is api.trello.com, as the
+    form's hint says (both were kept as stored; found in review)."""
+    with db.write() as c:
+        c.execute(sa.update(S).where(S.c.id == acme.jira).values(scope={"projects": ["PRJ"], "jql": "labels = x"}))
+        c.execute(sa.update(S).where(S.c.id == acme.trello).values(base_url="https://trello.example.com/1"))
+    csrf = _as(client, db, acme, "admin")
+    form = {"csrf": csrf, "name": "jira acme", "base_url": "", "projects": "PRJ", "jql": "",
+            "poll_interval_seconds": "300", "enabled": "on", "skip_verify": "on"}
+    r = client.post(f"/sources/{acme.jira}/edit", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert _sources(db, acme.org_id)["jira acme"].scope == {"projects": ["PRJ"]}
+    form = {**form, "name": "trello acme", "boards": ""}
+    r = client.post(f"/sources/{acme.trello}/edit", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    assert _sources(db, acme.org_id)["trello acme"].base_url == "https://api.trello.com/1"
+
+
 def test_edit_verify_webhooks_and_delete_a_source(client, db, acme, jira):
     url, state = jira
     csrf = _as(client, db, acme, "admin")

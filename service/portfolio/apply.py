@@ -39,6 +39,7 @@ from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, select
 
 from service import errors
+from service.events.transitions import evaluate_projects
 from service.ids import Id
 from service.portfolio import people, projects
 from service.portfolio.apply_sources import ApplySource, validation_message
@@ -252,6 +253,8 @@ def apply_document(s: Session, org_id: int, doc: ApplyDocument) -> dict[str, int
         baseline = MilestoneBaseline(due_date=None if m.baseline == "reset" else m.baseline)
         _entry(where, set_baseline, s, org_id, mid, baseline, "taskhub apply")
     s.flush()
+    # Budgets, rates and baselines move figures of any project: their events, in this transaction.
+    evaluate_projects(s.connection(), org_id, s.exec(select(Project.id).where(Project.org_id == org_id)).all())
     return {
         "organization": int(doc.organization is not None),
         "portfolios": len(doc.portfolios),

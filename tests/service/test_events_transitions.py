@@ -301,3 +301,20 @@ def test_a_sync_run_fires_at_its_end(world, monkeypatch):
     monkeypatch.setattr(runner, "source_secrets", lambda settings, source: SourceSecrets({}, None))
     runner.run_sync(db, None, src, mode="backfill")  # quiet for tasks, not for milestone states
     assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
+def test_taskhub_apply_fires_what_its_budgets_cross(world):
+    from service.portfolio.apply import apply_document, parse_document
+
+    db, org, src = world
+    _write(db, org, src, [task("1")])
+    with db.write() as c:
+        c.execute(sa.update(ORG).where(ORG.c.id == org).values(default_hourly_rate=Decimal(100), currency="USD"))
+    _write(db, org, src, [_worklog("w1", 9, datetime.now(UTC) - timedelta(days=1))])  # AC 900
+    doc = parse_document({"projects": [{"source": "jira-cloud", "key": "PRJ",
+                                        "budget": {"amount": 1000, "currency": "USD"},
+                                        "budget_thresholds": [75]}]})
+    with db.session() as s:
+        apply_document(s, org, doc)
+        s.commit()
+    assert [(d["threshold"], d["consumed_share"]) for _, d in events(db, "budget.")] == [(75, 0.9)]

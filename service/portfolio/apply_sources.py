@@ -28,7 +28,8 @@ edit should not do by omission (the Sources page, the API and ``taskhub source``
 Each source is stored in its own transaction before the rest of the file, because
 verification and webhook registration call the tool and no transaction may stay open
 during those calls (on SQLite it would hold the write lock). A later problem therefore
-leaves the sources before it applied; the message says so.
+leaves the sources before it applied; the message says so. The secrets of every source are
+resolved first, so a literal or unset one anywhere in the file applies nothing.
 """
 
 from __future__ import annotations
@@ -169,10 +170,10 @@ def _update(db: Database, settings: Settings, org_id: int, src: Source, want: di
     return {"action": "updated", "id": sid, "changed": changed}
 
 
-def _apply_one(db: Database, settings: Settings, org_id: int, entry: ApplySource, env: Mapping[str, str],
+def _apply_one(db: Database, settings: Settings, org_id: int, entry: ApplySource, credentials: dict[str, str],
                check: Check | None, dry_run: bool) -> dict[str, Any]:
     want = entry.model_dump(exclude_none=True)
-    want["credentials"] = resolve_credentials(entry.credentials, env)
+    want["credentials"] = credentials
     with db.session() as s:
         src = s.exec(select(Source).where(Source.org_id == org_id, Source.name == entry.name)).first()
     if src is None:
@@ -194,11 +195,17 @@ def apply_sources(db: Database, settings: Settings, org_id: int, entries: list[A
     ``SourceApplyError`` naming the entry (the sources before it stay applied)."""
     env = os.environ if env is None else env
     check = _checks(settings, verify, dry_run)
-    results = []
+    resolved = []  # every entry's secrets first: a literal or unset one anywhere applies nothing
     for i, entry in enumerate(entries):
+        try:
+            resolved.append(resolve_credentials(entry.credentials, env))
+        except SourceApplyError as exc:
+            raise SourceApplyError(f"sources[{i}].{exc.where}", exc.message, 0) from exc
+    results = []
+    for i, (entry, credentials) in enumerate(zip(entries, resolved, strict=True)):
         where = f"sources[{i}]"
         try:
-            results.append(_apply_one(db, settings, org_id, entry, env, check, dry_run))
+            results.append(_apply_one(db, settings, org_id, entry, credentials, check, dry_run))
         except SourceApplyError as exc:  # named within the entry: name the entry too
             raise SourceApplyError(f"{where}.{exc.where}" if exc.where else where, exc.message,
                                    0 if dry_run else i) from exc

@@ -139,6 +139,17 @@ def test_a_secret_comes_only_from_the_environment(cli, db, jira, token, says):
     assert _stored(db) == {} and _calls(state) == {}
 
 
+def test_a_literal_secret_anywhere_in_the_file_applies_nothing(cli, db, jira):
+    """The file's secrets are all resolved before any source is stored (a literal one in the second
+    source left the first created and its webhook registered; found in review)."""
+    url, state = jira
+    second = (f"  - kind: jira\n    name: jira-two\n    base_url: {url}\n"
+              '    credentials: {type: jira_cloud, email: a@b.c, api_token: "literal-secret"}\n')
+    _one_line(cli(jira_file(url).rstrip() + "\n" + second),
+              "sources[1].credentials.api_token: a secret is never written in the file", "nothing was applied")
+    assert _stored(db) == {} and state.webhooks == {}
+
+
 def test_a_failed_verification_stores_nothing_and_no_verify_skips_it(cli, db):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -113,7 +113,10 @@ def list_tasks(
             # Today in the organization's time zone (as the views' overdue), not the server's date.
             org_t = table(Organization)
             tz = conn.execute(sa.select(org_t.c.timezone).where(org_t.c.id == caller.org_id)).scalar_one()
-            cond = sa.and_(T.c.due_date < org_today(ZoneInfo(tz)), T.c.status_category != "done")
+            # due_date IS NOT NULL: so that overdue=false (NOT cond) keeps the tasks without a due
+            # date (never overdue) instead of dropping them by SQL's NULL comparison.
+            cond = sa.and_(T.c.due_date.is_not(None), T.c.due_date < org_today(ZoneInfo(tz)),
+                           T.c.status_category != "done")
             q = q.where(cond if overdue else sa.not_(cond))
         rows = conn.execute(q.order_by(T.c.synced_at, T.c.id).limit(limit + 1)).all()
     items = [_row(r, include == "raw") for r in rows[:limit]]

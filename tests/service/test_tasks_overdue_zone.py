@@ -49,7 +49,8 @@ def test_overdue_uses_today_in_the_organizations_zone(client, db, acme):
         return sorted(t["external_id"] for t in r.json()["items"])
 
     assert get(overdue=True) == ["yesterday"]
-    assert get(overdue=False) == ["done", "today"]  # no due date: neither (unchanged)
+    # No due date: never overdue, so in overdue=false (was in neither: found by review).
+    assert get(overdue=False) == ["done", "none", "today"]
     # By the server's date the answer would differ: ahead of UTC, "yesterday" is the server's
     # today (not overdue); behind it, "today" is the server's yesterday (overdue).
     by_server = sorted(x for x, d in (("yesterday", today - timedelta(days=1)), ("today", today))

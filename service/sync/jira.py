@@ -50,7 +50,7 @@ from service.settings import Settings
 from service.sources import SourceSecrets
 from service.sync.jira_history import StatusHistory, site_catalogue
 from service.sync.runner import SyncContext, register_syncer
-from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
+from service.sync.state import PlannerStats, all_cursors, save_site_info, set_cursor
 from service.tables import Milestone, Project, Source, Task, stored_id, table, utcnow
 
 __all__ = ["JiraSyncer", "make_jira_client", "jql_datetime", "site_catalogue", "site_fields"]
@@ -190,8 +190,7 @@ class JiraSyncer:
         self.statuses.loaded_after(previous)
 
     def _save_site(self) -> None:
-        set_source_status(self.ctx.db, self.source_id, self.source.status, self.source.status_reason,
-                          site_info=self.site)
+        save_site_info(self.ctx.db, self.source_id, self.site)
 
     @property
     def fields(self) -> JiraFieldIds | None:

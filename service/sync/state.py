@@ -214,14 +214,13 @@ def stream_last_run(db: Database, source_id: int, stream: str) -> datetime | Non
             SS.c.source_id == source_id, SS.c.stream == stream)).scalar()
 
 
-def set_source_status(db: Database, source_id: int, status: str, reason: str | None = None,
-                      site_info: dict[str, Any] | None = None) -> None:
+def save_site_info(db: Database, source_id: int, site_info: dict[str, Any]) -> None:
+    """Store what a sync learnt of the site (fields, statuses, boards). Only that column: the
+    source's health is set by the runner as runs end, and a value read at the start of this run
+    written back here would undo a change made meanwhile (and no health event would say so)."""
     S = table(Source)
-    values: dict[str, Any] = {"status": status, "status_reason": reason}
-    if site_info is not None:
-        values["site_info"] = site_info
     with db.write() as conn:
-        conn.execute(sa.update(S).where(S.c.id == source_id).values(**values))
+        conn.execute(sa.update(S).where(S.c.id == source_id).values(site_info=site_info))
 
 
 class PlannerStats:

@@ -33,7 +33,7 @@ from service import store
 from service.settings import Settings
 from service.sources import SourceSecrets
 from service.sync.runner import SyncContext, register_syncer
-from service.sync.state import PlannerStats, all_cursors, set_cursor, set_source_status
+from service.sync.state import PlannerStats, all_cursors, save_site_info, set_cursor
 from service.sync.trello_boards import (
     STRUCTURAL,
     card_upserts,
@@ -138,13 +138,7 @@ class TrelloSyncer:
         site = dict(self.source.site_info or {})
         if not site.get("boards"):
             site["boards"] = [b["id"] for b in self.client.boards("open")]
-            set_source_status(
-                self.ctx.db,
-                self.source_id,
-                self.source.status,
-                self.source.status_reason,
-                site_info=site,
-            )
+            save_site_info(self.ctx.db, self.source_id, site)
             self.source.site_info = site
         return list(site["boards"])
 
@@ -164,9 +158,7 @@ class TrelloSyncer:
             known[short] = board["id"]
         if missing:
             site["board_ids"] = known
-            set_source_status(
-                self.ctx.db, self.source_id, self.source.status, self.source.status_reason, site_info=site
-            )
+            save_site_info(self.ctx.db, self.source_id, site)
             self.source.site_info = site
             self._rekey_streams({s: known[s] for s in missing})
         return list(dict.fromkeys(known.get(b, b) for b in named))

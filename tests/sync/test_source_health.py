@@ -102,3 +102,17 @@ def test_the_api_the_cli_and_the_dashboard_show_the_same_health(jira_site: JiraS
     assert out.exit_code == 0, out.output
     (listed,) = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
     assert (listed["status"], listed["status_reason"]) == ("failing", api["status_reason"])
+
+
+def test_a_sync_saving_what_it_learnt_of_the_site_leaves_the_health_alone(jira_site: JiraSite) -> None:
+    """The syncs wrote the status they read at the start of the run back with ``site_info``,
+    which could undo a health change made meanwhile (found by the events helper)."""
+    from service.sync.state import save_site_info
+
+    site = jira_site
+    with site.db.write() as c:
+        c.execute(sa.update(S).where(S.c.id == site.source_id).values(status="degraded", status_reason="x: timed out"))
+    save_site_info(site.db, site.source_id, {"fields": {}})
+    assert _health(site) == ("degraded", "x: timed out")
+    with site.db.read() as c:
+        assert c.execute(sa.select(S.c.site_info).where(S.c.id == site.source_id)).scalar() == {"fields": {}}

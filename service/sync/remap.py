@@ -17,6 +17,8 @@ import sqlalchemy as sa
 from mappings.model import Effect
 from service import store
 from service.db import Database
+from service.events.source_events import emit_synced
+from service.events.task_events import quiet_source
 from service.tables import Organization, Source, Task, stored_id, table
 
 if TYPE_CHECKING:
@@ -39,26 +41,31 @@ def remap_source(db: Database, source_id: int, *, progress: Callable[[int], None
     mapper = _jira_mapper(source, profile) if source.kind == "jira" else _trello_mapper(db, source, profile)
     T = table(Task)
     last_id, seen, changed, skipped = 0, 0, 0, 0
-    while True:
-        with db.read() as conn:
-            rows = conn.execute(sa.select(T.c.id, T.c.raw).where(
-                T.c.source_id == source_id, T.c.id > last_id, T.c.raw.is_not(None), T.c.deleted_at.is_(None))
-                .order_by(T.c.id).limit(PAGE)).all()
-        if not rows:
-            break
-        last_id = rows[-1].id
-        effects: list[Effect] = []
-        for r in rows:
-            try:
-                effects.extend(mapper(r.raw))
-            except ValueError:
-                skipped += 1
-        with db.write() as conn:
-            stats = store.apply_effects(conn, source.org_id, source_id, effects)
-        seen += len(rows)
-        changed += stats.changed
-        if progress:
-            progress(seen)
+    # A remap re-reads what taskhub already holds: like a backfill it sends no per-task event,
+    # one source.synced (mode "remap") with the counts instead, or automations get a storm.
+    with quiet_source(source_id) as counts:
+        while True:
+            with db.read() as conn:
+                rows = conn.execute(sa.select(T.c.id, T.c.raw).where(
+                    T.c.source_id == source_id, T.c.id > last_id, T.c.raw.is_not(None), T.c.deleted_at.is_(None))
+                    .order_by(T.c.id).limit(PAGE)).all()
+            if not rows:
+                break
+            last_id = rows[-1].id
+            effects: list[Effect] = []
+            for r in rows:
+                try:
+                    effects.extend(mapper(r.raw))
+                except ValueError:
+                    skipped += 1
+            with db.write() as conn:
+                stats = store.apply_effects(conn, source.org_id, source_id, effects)
+            seen += len(rows)
+            changed += stats.changed
+            if progress:
+                progress(seen)
+    with db.write() as conn:
+        emit_synced(conn, source.org_id, source_id, None, "remap", seen, changed, counts)
     out = {"tasks": seen, "changed": changed, "unmappable": skipped}
     if source.kind == "jira":  # the stored transitions too: a status override may have changed
         from service.sync.jira_history import recategorize_source, site_catalogue

@@ -190,11 +190,19 @@ def _safe_next(target: str | None) -> str:
 
 
 def _same_origin(request: Request) -> bool:
-    """A form post from this site or from a client that sends no Origin (not a browser)."""
+    """A form post from this site or from a client that sends no Origin (not a browser). This
+    site: the Host the request names, or ``PUBLIC_BASE_URL``'s origin (behind a proxy that
+    passes its own upstream Host, the browser's Origin is the public one)."""
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    return urlsplit(origin).netloc == request.headers.get("host", "")
+    if urlsplit(origin).netloc == request.headers.get("host", ""):
+        return True
+    public = request.app.state.settings.public_base_url
+    if not public:
+        return False
+    base, sent = urlsplit(public), urlsplit(origin)
+    return (sent.scheme.lower(), sent.netloc.lower()) == (base.scheme.lower(), base.netloc.lower())
 
 
 @router.get("/login")

@@ -254,6 +254,23 @@ def test_posts_without_the_token_from_elsewhere_or_to_another_organization_are_r
         assert c.execute(sa.select(sa.func.count()).select_from(SS).where(SS.c.stream == REQUEST_STREAM)).scalar() == 0
 
 
+def test_behind_a_proxy_a_post_from_the_public_url_is_accepted_and_another_origin_refused(db, acme, tmp_path):
+    """A proxy that passes its own upstream Host (nginx's default): the browser's Origin is
+    PUBLIC_BASE_URL's, which is this site too (every post was refused; found in review)."""
+    from service.app import create_app
+
+    app = create_app(make_settings(tmp_path, public_base_url="https://taskhub.example.com"), db,
+                     run_worker=False, migrate=False)
+    with TestClient(app, base_url="https://upstream:8000") as proxied:
+        csrf = _as(proxied, db, acme, "write")
+        r = proxied.post(f"/sources/{acme.jira}/sync", data={"csrf": csrf},
+                         headers={"origin": "https://taskhub.example.com"}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        r = proxied.post(f"/sources/{acme.jira}/sync", data={"csrf": csrf},
+                         headers={"origin": "https://evil.example.com"}, follow_redirects=False)
+        assert r.status_code == 403
+
+
 def test_signed_out_posts_go_to_sign_in(client, acme):
     r = client.post(f"/sources/{acme.jira}/sync", data={"csrf": "x"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == "/login?next=%2Fsources"

@@ -69,6 +69,11 @@ def apply(
         if row is None:
             _fail(f"no organization {name!r} (see 'taskhub org list')")
         org_id = row_id(row.id)
+    if doc.sources and not dry_run and (warning := settings.webhook_base_warning):
+        # This process registers the webhooks: their URL is this command's settings, not the
+        # port some `taskhub serve` was given, so a loopback base is said here too.
+        typer.echo(f"taskhub: {warning} (this command registers the sources' webhooks: give it the "
+                   "TASKHUB_PUBLIC_BASE_URL taskhub serve uses)", err=True)
     try:
         sources = apply_sources(db, settings, org_id, doc.sources, verify=verify, dry_run=dry_run)
     except SourceApplyError as exc:

@@ -150,6 +150,21 @@ def test_a_literal_secret_anywhere_in_the_file_applies_nothing(cli, db, jira):
     assert _stored(db) == {} and state.webhooks == {}
 
 
+def test_without_a_public_base_url_the_loopback_webhook_url_is_warned_of(cli, db, jira, monkeypatch):
+    """apply registers the webhooks from its own process, whose URL is not the port serve was given:
+    a loopback base is said on stderr, as serve says it (silent before; found in review)."""
+    url, state = jira
+    monkeypatch.delenv("TASKHUB_PUBLIC_BASE_URL")
+    get_settings.cache_clear()
+    result = cli(jira_file(url))
+    assert result.exit_code == 0, result.output
+    [hook] = state.webhooks.values()
+    assert hook.url.startswith("http://127.0.0.1:8000/webhooks/jira/")
+    assert "webhook URLs use http://127.0.0.1:8000, a loopback address" in result.stderr
+    assert "TASKHUB_PUBLIC_BASE_URL taskhub serve uses" in result.stderr
+    assert json.loads(result.stdout)["sources"][0]["action"] == "created"
+
+
 def test_a_failed_verification_stores_nothing_and_no_verify_skips_it(cli, db):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

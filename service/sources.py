@@ -98,6 +98,12 @@ def check_base_url(settings: Settings, url: str | None) -> None:
     """
     if url is None:
         return
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.username is not None or parts.password is not None:  # stored and shown as the base URL
+        raise errors.Invalid("base_url must not carry a user name or password: give them as credentials "
+                             "(stored encrypted, never shown)", field="base_url", rule="base_url_userinfo")
     problem = settings.outbound_policy.registration_problem(url)
     if problem is not None:
         raise errors.Invalid(problem, field="base_url", rule="outbound_guard")

@@ -68,6 +68,8 @@ class EventDelivery(SQLModel, table=True):
     __tablename__ = "event_delivery"
     __table_args__ = (
         sa.Index("ix_event_delivery_claim", "status", "next_attempt_at"),
+        # Each endpoint's next due rows, read in order up to its share (service.events.delivery.claim).
+        sa.Index("ix_event_delivery_due", "endpoint_id", "status", "next_attempt_at"),
         sa.Index("ix_event_delivery_endpoint", "endpoint_id", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)

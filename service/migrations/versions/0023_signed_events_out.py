@@ -93,6 +93,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_event_delivery_event_id', 'event_delivery', ['event_id'])
     op.create_index('ix_event_delivery_claim', 'event_delivery', ['status', 'next_attempt_at'])
+    op.create_index('ix_event_delivery_due', 'event_delivery', ['endpoint_id', 'status', 'next_attempt_at'])
     op.create_index('ix_event_delivery_endpoint', 'event_delivery', ['endpoint_id', 'created_at'])
 
 

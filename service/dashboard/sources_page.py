@@ -132,12 +132,14 @@ def _scope(kind: str, form: dict[str, str]) -> dict[str, Any]:
 
 
 def _credentials(kind: str, form: dict[str, str], *, required: bool) -> dict[str, str] | None:
-    """The credentials typed; ``None`` when none of their secrets was (an edit keeps the stored)."""
+    """The credentials typed; ``None`` when none of their fields was (an edit keeps the stored).
+    Some typed without the rest (an email without its token) is refused by validation, never
+    silently dropped."""
     ctype = "trello" if kind == "trello" else form.get("auth", "jira_cloud")
     fields = {"trello": ("api_key", "token", "app_secret"), "jira_cloud": ("email", "api_token"),
               "jira_datacenter": ("personal_access_token",)}.get(ctype, ())
     values = {f: form.get(f, "").strip() for f in fields}
-    if not required and not any(values.get(f) for f in SECRETS.get(ctype, ())):
+    if not required and not any(values.values()):
         return None
     return {"type": ctype, **values}
 

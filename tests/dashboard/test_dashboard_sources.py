@@ -183,6 +183,19 @@ def test_emptied_jql_and_trello_base_url_fields_are_not_kept(client, db, acme):
     assert _sources(db, acme.org_id)["trello acme"].base_url == "https://api.trello.com/1"
 
 
+def test_an_email_typed_without_its_token_is_refused_not_silently_dropped(client, db, acme):
+    """The edit kept the stored credentials and said "Saved." when only the email was typed (found
+    in review)."""
+    csrf = _as(client, db, acme, "admin")
+    before = _sources(db, acme.org_id)["jira acme"].credentials_enc
+    form = {"csrf": csrf, "name": "jira acme", "base_url": "", "projects": "", "jql": "",
+            "poll_interval_seconds": "300", "enabled": "on", "skip_verify": "on", "auth": "jira_cloud",
+            "email": "new-bot@acme.io"}
+    r = client.post(f"/sources/{acme.jira}/edit", data=form, follow_redirects=False)
+    assert r.status_code == 422 and "api_token" in r.text
+    assert _sources(db, acme.org_id)["jira acme"].credentials_enc == before
+
+
 def test_edit_verify_webhooks_and_delete_a_source(client, db, acme, jira):
     url, state = jira
     csrf = _as(client, db, acme, "admin")

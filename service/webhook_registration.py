@@ -25,6 +25,7 @@ end-to-end proof, and it arrives with the next change in scope.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -111,11 +112,29 @@ def _tool(settings: Settings, source: Source) -> ToolWebhooks:
     return tool_for(settings, source, found)
 
 
+_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _source_lock(source_id: int) -> threading.Lock:
+    """One reconcile of a source at a time in this process: two at once (a double click, the
+    API and the dashboard) both saw no webhook, both registered one, and the one not recorded
+    stayed in the tool, delivering every change twice and surviving the source's deletion."""
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(source_id, threading.Lock())
+
+
 def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
               clock: Clock = time.monotonic) -> None:
     """Make the tool's webhooks match the source (see the module's docstring) and record it.
 
-    ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope)."""
+    ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope).
+    Serialized per source within a process (``_source_lock``); the rows are read under the lock."""
+    with _source_lock(source_id):
+        _reconcile(db, settings, source_id, replace=replace, clock=clock)
+
+
+def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool, clock: Clock) -> None:
     source, rows = _load(db, source_id)
     url = webhook_url(settings, source)
     tool = _tool(settings, source)

@@ -275,6 +275,21 @@ def test_a_new_webhook_secret_reaches_the_jira_webhook_taskhub_registered(hub, j
     assert r.status_code == 200 and hook.secret == "x" * 40
 
 
+def test_two_registrations_at_once_leave_one_webhook_in_jira(hub, jira):
+    """Two reconciles of one source at once (a double click) both registered a webhook; the one
+    not recorded stayed in Jira for good (found in review)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, state = jira
+    sid = hub.call("POST", "/sources", params={"register_webhooks": "false"},
+                   json=_jira_source(url, ["APOLLO"])).json()["id"]
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda _: hub.call("POST", f"/sources/{sid}/webhooks/register"), range(2)))
+    assert [r.status_code for r in answers] == [200, 200]
+    [hook] = state.webhooks
+    assert hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"][0]["remote_id"] == str(hook)
+
+
 def test_the_jira_ping_checks_the_webhook_and_a_later_delivery_confirms_it(hub, jira):
     url, state = jira
     sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]

@@ -45,13 +45,13 @@ from standardwebhooks.webhooks import Webhook
 
 from connectors.outbound import OutboundPolicy, origin_of
 from service.db import Database, retryable
-from service.events.endpoints import aware, signing_secrets
+from service.events.endpoints import REDELIVERY_DAYS, aware, signing_secrets
 from service.outage import is_database_unavailable
 from service.settings import Settings
 from service.tables import Event, EventDelivery, WebhookEndpoint, table, utcnow
 
-__all__ = ["DISABLE_AFTER", "RETRY_SCHEDULE", "DeliveryConfig", "DeliveryLoop", "attempt", "claim", "deliver", "record",
-           "sign"]
+__all__ = ["DISABLE_AFTER", "RETRY_SCHEDULE", "DeliveryConfig", "DeliveryLoop", "attempt", "claim", "deliver", "prune",
+           "record", "sign"]
 
 log = logging.getLogger("taskhub.events")
 EV, DL, EP = table(Event), table(EventDelivery), table(WebhookEndpoint)
@@ -425,6 +425,21 @@ def _disable(conn: sa.Connection, endpoint_id: int, now: datetime, reason: str) 
     log.warning("events.endpoint_disabled endpoint=%s reason=%s", endpoint_id, reason)
 
 
+def prune(db: Database, now: datetime, *, batch: int = 5000) -> int:
+    """Delete events (and their deliveries) recorded more than REDELIVERY_DAYS ago: past
+    redelivery, nothing reads them. At most ``batch`` a call, so no transaction grows large."""
+    old = sa.select(EV.c.id).where(EV.c.created_at < now - timedelta(days=REDELIVERY_DAYS)).limit(batch)
+    with db.write() as conn:
+        ids = list(conn.execute(old).scalars())
+        if ids:
+            conn.execute(sa.delete(DL).where(DL.c.event_id.in_(ids)))
+            conn.execute(sa.delete(EV).where(EV.c.id.in_(ids)))
+    return len(ids)
+
+
+PRUNE_EVERY = 3600.0  # seconds between prunes of one worker
+
+
 class DeliveryLoop:
     """A thread that claims due deliveries as threads of its pool free up, sends them there, and
     records the answers the pool hands back, a batch per transaction."""
@@ -439,12 +454,16 @@ class DeliveryLoop:
         self._busy = 0
         self._done: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._freed = threading.Event()  # a pool thread finished: record and claim without waiting
+        self._next_prune = 0.0
         self.sent = 0
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
         """Record the answers that came back, then claim what the free threads can take and send it
         (in ``pool``; when None, here and recorded at once)."""
         self.record_done()
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY
+            prune(self.db, self.clock())
         with self._lock:
             free = self.config.threads - self._busy
         items = claim(self.db, self.worker_id, limit=free, config=self.config, now=self.clock())

@@ -316,3 +316,18 @@ def test_the_worker_delivers_from_its_own_thread_pool(env: dict[str, Any], recei
         thread.join(timeout=20)
     assert len(receiver.got) == 1
     Webhook(secret).verify(receiver.got[0][2], receiver.got[0][1])
+
+
+def test_events_older_than_30_days_are_pruned(env: dict[str, Any], receiver: Receiver) -> None:
+    from service.events.delivery import prune
+    from service.tables import Event
+
+    _endpoint(env, receiver.url())
+    old, recent = _emit(env), _emit(env)
+    ev = table(Event)
+    with env["db"].write() as c:
+        c.execute(sa.update(ev).where(ev.c.id == old).values(created_at=datetime.now(UTC) - timedelta(days=31)))
+    assert prune(env["db"], datetime.now(UTC)) == 1
+    with env["db"].engine.connect() as c:
+        assert list(c.execute(sa.select(ev.c.id)).scalars()) == [recent]
+    assert [d.event_id for d in _deliveries(env["db"])] == [recent]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -82,8 +82,35 @@ def source_rotate_secret(
                                             force=force)
         except errors.DomainError as exc:
             fail(exc.message)
+    _follow_new_secret(db, settings, source_id)
     typer.echo(json.dumps({"source_id": rotated.source_id, "webhook_secret": rotated.secret,
                            "previous_accepted_until": iso(rotated.previous_until)}))
+
+
+def _follow_new_secret(db: Any, settings: Any, source_id: int) -> None:
+    """A Jira webhook taskhub registered is registered again with the new secret (else Jira signs
+    with the old one, refused once the overlap ends) — when this command builds the same webhook
+    URL as the one registered; else it says so rather than register another URL."""
+    from service import errors
+    from service import webhook_registration as wh
+    from service.sources import webhook_url
+    from service.tables import Source
+
+    with db.session() as s:
+        src = s.get(Source, source_id)
+        rows = wh.registrations(s, source_id) if src is not None else []
+        here = webhook_url(settings, src) if src is not None else None
+    if not rows:
+        return
+    if all(r.callback_url == here for r in rows):
+        try:
+            wh.scope_changed(db, settings, source_id)
+        except errors.Conflict as exc:
+            typer.echo(f"taskhub: {exc.message}", err=True)
+        return
+    typer.echo(f"taskhub: the Jira webhook taskhub registered for {rows[0].callback_url} still signs with the "
+               "previous secret: run this with the TASKHUB_PUBLIC_BASE_URL taskhub serve uses, or rotate "
+               "through the API or the Sources page", err=True)
 
 
 @app.command()

@@ -165,6 +165,18 @@ def test_without_a_public_base_url_the_loopback_webhook_url_is_warned_of(cli, db
     assert json.loads(result.stdout)["sources"][0]["action"] == "created"
 
 
+def test_the_cli_rotation_registers_the_jira_webhook_again_with_the_new_secret(cli, db, jira):
+    """``taskhub source rotate-secret`` left Jira signing with the old secret (found in review)."""
+    url, state = jira
+    [created] = _out(cli(jira_file(url)))["sources"]
+    [hook] = state.webhooks.values()
+    assert hook.secret == created["webhook_secret"]
+    result = CliRunner().invoke(app, ["source", "rotate-secret", str(created["id"]), "--overlap", "0"])
+    assert result.exit_code == 0, result.output
+    [hook] = state.webhooks.values()
+    assert hook.secret == json.loads(result.stdout)["webhook_secret"]
+
+
 def test_a_failed_verification_stores_nothing_and_no_verify_skips_it(cli, db):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

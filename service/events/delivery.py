@@ -62,6 +62,7 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 DISABLE_AFTER = timedelta(days=5)
 BODY_LIMIT = 1024
 SUCCESS_PRECISION = timedelta(seconds=10)
+_OK_SECONDS = SUCCESS_PRECISION.total_seconds()
 Clock = Callable[[], datetime]
 
 
@@ -312,16 +313,20 @@ def deliver(db: Database, settings: Settings, sender: Sender, worker_id: str, it
     return record(db, worker_id, [Result(item, attempt(settings, sender, item), clock())])[0]
 
 
-def record(db: Database, worker_id: str, results: list[Result]) -> list[str]:
+def record(db: Database, worker_id: str, results: list[Result],
+           ok_written: dict[int, float] | None = None) -> list[str]:
     """Write the attempts' results and their endpoints' health in one transaction (one commit and
     one statement per kind for a batch: at hundreds of deliveries a second, a commit or a round
     trip each would be the bottleneck); a result whose lease is no longer ours is not written
     ("lost"). Locks are taken in id order (the deliveries', then the endpoints'), so two workers'
-    batches never wait on each other in opposite orders."""
+    batches never wait on each other in opposite orders. ``ok_written`` (endpoint id → when this
+    loop last wrote "ok" for it, monotonic): within SUCCESS_PRECISION a batch of successes writes
+    nothing to the endpoint's row."""
+    ok_written = {} if ok_written is None else ok_written
     for tries in range(3):
         try:
             with db.write() as conn:
-                statuses = _record_batch(conn, worker_id, results)
+                statuses = _record_batch(conn, worker_id, results, ok_written)
             break
         except Exception as exc:
             if not retryable(exc) or tries == 2:
@@ -361,7 +366,8 @@ _WRITE = (
 )
 
 
-def _record_batch(conn: sa.Connection, worker_id: str, results: list[Result]) -> dict[int, str]:
+def _record_batch(conn: sa.Connection, worker_id: str, results: list[Result],
+                  ok_written: dict[int, float]) -> dict[int, str]:
     ids = sorted(r.item.id for r in results)
     lock = sa.select(DL.c.id).where(DL.c.id.in_(ids), DL.c.lease_owner == worker_id, DL.c.status == "processing")
     if conn.dialect.name == "postgresql":
@@ -382,11 +388,11 @@ def _record_batch(conn: sa.Connection, worker_id: str, results: list[Result]) ->
         if r.item.id in mine:
             by_endpoint.setdefault(r.item.endpoint_id, []).append(r)
     for endpoint_id in sorted(by_endpoint):
-        _health(conn, endpoint_id, by_endpoint[endpoint_id])
+        _health(conn, endpoint_id, by_endpoint[endpoint_id], ok_written)
     return statuses
 
 
-def _health(conn: sa.Connection, endpoint_id: int, results: list[Result]) -> None:
+def _health(conn: sa.Connection, endpoint_id: int, results: list[Result], ok_written: dict[int, float]) -> None:
     """The endpoint's health after a batch of its answers (see the module's docstring): any 410
     disables it; a success resets the failing period; a failure after the batch's last success
     starts one (or, five days into one, disables it)."""
@@ -396,6 +402,9 @@ def _health(conn: sa.Connection, endpoint_id: int, results: list[Result]) -> Non
         _disable(conn, endpoint_id, now, "the endpoint answered 410 Gone")
         return
     successes = [at for at, code in codes if code is not None and 200 <= code < 300]
+    if len(successes) == len(codes) and time.monotonic() - ok_written.get(endpoint_id, -1e9) < _OK_SECONDS:
+        return  # this loop wrote "ok" for it moments ago: not a statement per batch
+    ok_written.pop(endpoint_id, None)
     if successes:
         # Not on every success: hundreds a second would queue on the endpoint's row. Only a change
         # of health, or a ``last_success_at`` older than SUCCESS_PRECISION.
@@ -407,6 +416,7 @@ def _health(conn: sa.Connection, endpoint_id: int, results: list[Result]) -> Non
             health=sa.case((EP.c.enabled.is_(True), "ok"), else_=EP.c.health),
             health_reason=sa.case((EP.c.enabled.is_(True), None), else_=EP.c.health_reason)))
         if codes[-1][0] == last_ok:
+            ok_written[endpoint_id] = time.monotonic()
             return
     ep = conn.execute(sa.select(EP.c.failing_since, EP.c.enabled).where(EP.c.id == endpoint_id)).one_or_none()
     if ep is None or not ep.enabled:
@@ -455,6 +465,7 @@ class DeliveryLoop:
         self._done: queue.SimpleQueue[Result] = queue.SimpleQueue()
         self._freed = threading.Event()  # a pool thread finished: record and claim without waiting
         self._next_prune = 0.0
+        self._ok_written: dict[int, float] = {}
         self.sent = 0
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
@@ -485,7 +496,7 @@ class DeliveryLoop:
             except queue.Empty:
                 break
         if results:
-            record(self.db, self.worker_id, results)
+            record(self.db, self.worker_id, results, self._ok_written)
             self.sent += len(results)
         return len(results)
 

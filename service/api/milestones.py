@@ -9,6 +9,7 @@ from fastapi import APIRouter
 
 from service.api.deps import DbDep, ReadCaller, SessionDep, WriteCaller
 from service.api.responses import MilestonePublic
+from service.events.transitions import evaluate_projects
 from service.ids import Id
 from service.portfolio import commit
 from service.portfolio.milestones import set_baseline
@@ -40,5 +41,8 @@ def set_milestone_baseline(milestone_id: Id, body: MilestoneBaseline, caller: Wr
     the current due date. Kept in the milestone's history: ``as_of`` before the change uses the
     baseline of that moment."""
     out = set_baseline(session, caller.org_id, milestone_id, body, f"token {caller.token_id}")
+    conn = session.connection()  # the slip moves: milestone.slipped, in this transaction
+    project = conn.execute(sa.select(M.c.project_id).where(M.c.id == milestone_id)).scalar()
+    evaluate_projects(conn, caller.org_id, [project])
     commit(session)
     return out

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Response
 
 from service import portfolio as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, WriteCaller
+from service.events.transitions import evaluate_organization
 from service.ids import Id
 from service.portfolio import (
     IdentityLink,
@@ -129,6 +130,7 @@ def list_rates(person_id: Id, caller: ReadCaller, session: SessionDep) -> list[R
 def add_rate(person_id: Id, body: RateCreate, caller: WriteCaller, session: SessionDep) -> RatePublic:
     """Add a cost rate effective from a date (until the next one takes over)."""
     out = svc.add_rate(session, caller.org_id, person_id, body)
+    evaluate_organization(session.connection(), caller.org_id)  # AC moves: budget events, in this transaction
     svc.commit(session)
     return out
 
@@ -136,6 +138,7 @@ def add_rate(person_id: Id, body: RateCreate, caller: WriteCaller, session: Sess
 @router.delete("/people/{person_id}/rates/{rate_id}", status_code=204, tags=["people"])
 def delete_rate(person_id: Id, rate_id: Id, caller: WriteCaller, session: SessionDep) -> Response:
     svc.delete_rate(session, caller.org_id, person_id, rate_id)
+    evaluate_organization(session.connection(), caller.org_id)
     svc.commit(session)
     return Response(status_code=204)
 
@@ -191,5 +194,6 @@ def get_organization(caller: ReadCaller, session: SessionDep) -> OrganizationPub
 def update_organization(body: OrganizationUpdate, caller: AdminCaller, session: SessionDep) -> OrganizationPublic:
     """Time zone (for "today" and overdue), currency of costs, default hourly cost rate."""
     out = svc.update_organization(session, caller.org_id, body)
+    evaluate_organization(session.connection(), caller.org_id)  # a default rate or a zone moves figures
     svc.commit(session)
     return out

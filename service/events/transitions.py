@@ -45,8 +45,8 @@ from service.views.budget import budget_view
 from service.views.milestones import milestones_view
 from service.views.selection import ViewParams, org_today, resolve_selection
 
-__all__ = ["DEFAULT_THRESHOLDS", "STATE_TYPES", "evaluate_effects", "evaluate_projects", "evaluate_source",
-           "date_pass"]
+__all__ = ["DEFAULT_THRESHOLDS", "STATE_TYPES", "evaluate_effects", "evaluate_organization", "evaluate_projects",
+           "evaluate_source", "date_pass"]
 
 ES, M, T, PR, EP, ORG = (table(EventState), table(Milestone), table(Task), table(Project), table(WebhookEndpoint),
                        table(Organization))
@@ -172,6 +172,13 @@ def evaluate_source(conn: Connection, org_id: int, source_id: int) -> None:
     """After a sync run: evaluate every project of the source (its pages touched any of them)."""
     if listening(conn, org_id):
         evaluate_projects(conn, org_id, conn.execute(sa.select(PR.c.id).where(PR.c.source_id == source_id)).scalars())
+
+
+def evaluate_organization(conn: Connection, org_id: int) -> None:
+    """After an organization-wide change of figures (a rate, the default rate, the time zone):
+    evaluate all its projects, in the caller's transaction."""
+    if listening(conn, org_id):
+        evaluate_projects(conn, org_id, conn.execute(sa.select(PR.c.id).where(PR.c.org_id == org_id)).scalars())
 
 
 def date_pass(db: Database, now: datetime | None = None) -> int:

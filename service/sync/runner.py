@@ -189,13 +189,20 @@ def _record_failure(db: Database, source: Source, mode: str, reason: str) -> Non
     census that keeps failing between successful polls counts too, and they do not clear it);
     before that the first failure marks it failing, and later ones keep that first reason."""
     source_id = stored_id(source)
-    if _failing(db, source_id, mode):
-        what = "censuses" if mode == "census" else "syncs"
-        with db.write() as conn:
+    degraded = _failing(db, source_id, mode)
+    with db.write() as conn:
+        if degraded:
+            what = "censuses" if mode == "census" else "syncs"
             set_health(conn, source_id, "degraded", f"3 failed {what} in a row; last: {reason}")
-        return
-    with db.write() as conn:  # only from ok: a failing source keeps its first failure's reason
-        set_health(conn, source_id, "failing", reason, only_from=("ok",))
+        else:  # only from ok: a failing source keeps its first failure's reason
+            set_health(conn, source_id, "failing", reason, only_from=("ok",))
+    # The pages committed before the failure moved figures too: their milestone and budget
+    # transitions now, not at the next run, batch or day. Never in place of the run's own error.
+    try:
+        with db.write() as conn:
+            evaluate_source(conn, source.org_id, source_id)
+    except Exception:  # noqa: BLE001 - the run's error is what the caller raises
+        log.exception("sync.evaluate_failed source=%s", source_id)
 
 
 def due_sources(db: Database) -> list[int]:

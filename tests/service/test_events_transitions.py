@@ -303,6 +303,34 @@ def test_a_sync_run_fires_at_its_end(world, monkeypatch):
     assert _kinds(db, "milestone.") == ["milestone.completed"]
 
 
+def test_a_failed_sync_run_fires_what_its_committed_pages_moved(world, monkeypatch):
+    """Found in review: the evaluation ran only after a successful run, so a page committed before
+    a failure fired its transitions a run, a batch or a day later."""
+    import service.sync.runner as runner
+    from connectors.errors import Transient
+    from service.sources import SourceSecrets
+
+    db, org, src = world
+    _write(db, org, src, [_milestone()])
+
+    class Syncer:
+        client = type("Client", (), {"api_calls": 0})()
+
+        def __init__(self, ctx):
+            self.ctx = ctx
+
+        def run(self, mode):
+            with self.ctx.db.write() as c:  # a page committed, then the tool fails
+                store.upsert_milestones(c, org, src, [_milestone(released=True, minutes=1)])
+            raise Transient("boom")
+
+    monkeypatch.setitem(runner.SYNCERS, "jira", Syncer)
+    monkeypatch.setattr(runner, "source_secrets", lambda settings, source: SourceSecrets({}, None))
+    with pytest.raises(Transient):
+        runner.run_sync(db, None, src, mode="incremental")
+    assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
 def test_taskhub_apply_fires_what_its_budgets_cross(world):
     from service.portfolio.apply import apply_document, parse_document
 

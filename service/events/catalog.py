@@ -5,9 +5,10 @@ error, raised at once in the sender's transaction) and the OpenAPI document's ``
 Payloads are thin, as the issue asks: ids, the figures that changed, and links to API resources
 that hold the rest; a subscriber fetches more when it needs it.
 
-Adding a type: define its data model and ``register()`` it here (or in a module this one imports at
-its end): the catalog must be complete once this module is imported, because the OpenAPI document
-(``service.events.openapi``) and ``emit`` read it.
+Adding a type: define its data model and ``register()`` it here, or in a module of this package
+that ``service/events/__init__.py`` imports (``state_types``): the catalog must be complete once
+the package is imported, because the OpenAPI document (``service.events.openapi``) and ``emit``
+read it. (Importing that module from here instead would make the two import each other.)
 Changing a type's data incompatibly: bump its version (sent in the payload's ``version``).
 """
 
@@ -138,6 +139,3 @@ for _t in (
     EventType("webhook.test", 1, WebhookTestData, "Sent on request to check an endpoint."),
 ):
     register(_t)
-
-# The state events' types and source.failing (their emitters: service.events.transitions, source_events).
-from service.events import state_types  # noqa: E402,F401

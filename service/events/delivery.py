@@ -502,9 +502,14 @@ class DeliveryLoop:
 
     def _send(self, item: Claimed) -> None:
         try:
-            self._done.put(Result(item, attempt(self.settings, self.sender, item), self.clock()))
-        except Exception:  # noqa: BLE001 - the lease expires and another attempt follows
+            answer = attempt(self.settings, self.sender, item)
+        except Exception as exc:  # noqa: BLE001 - e.g. a secret no configured key opens
+            # Recorded as a failed attempt, so the retry schedule (and "failed" at its end)
+            # applies: left to the lease, it would be claimed again every minute, forever.
             log.exception("events.deliver_error delivery=%s", item.id)
+            answer = Answer(None, None, f"not sent: {type(exc).__name__}: {exc}"[:1000], 0)
+        try:
+            self._done.put(Result(item, answer, self.clock()))
         finally:
             with self._lock:
                 self._busy -= 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -331,3 +332,17 @@ def test_events_older_than_30_days_are_pruned(env: dict[str, Any], receiver: Rec
     with env["db"].engine.connect() as c:
         assert list(c.execute(sa.select(ev.c.id)).scalars()) == [recent]
     assert [d.event_id for d in _deliveries(env["db"])] == [recent]
+
+
+def test_a_secret_no_key_opens_is_a_failed_attempt_not_a_loop(env: dict[str, Any], receiver: Receiver) -> None:
+    ep, _ = _endpoint(env, receiver.url())
+    with env["db"].write() as c:  # as after a key rotation that forgot this row
+        c.execute(sa.update(EP).where(EP.c.id == ep).values(secret_enc="gAAAA-not-a-token"))
+    _emit(env)
+    loop = _loop(env, live)
+    with ThreadPoolExecutor(2) as pool:
+        assert loop.run_once(pool) == 1
+    assert loop.record_done() == 1
+    [d] = _deliveries(env["db"])
+    assert (d.status, d.attempts, d.response_code) == ("pending", 1, None) and d.error.startswith("not sent: ")
+    assert receiver.got == []

@@ -58,12 +58,19 @@ def _issue_id(value: Any, where: str) -> str:
     raise AutomationBodyError(f"'{where}id' is {value!r}: expected a Jira issue id (a positive integer)")
 
 
-def _string_ids(value: Any) -> Any:
+# An issue's data nests a dozen levels at most; orjson parses up to 1,024 and writes up to 254, and
+# the copy below recurses: deeper is a 422, not a RecursionError (a 500).
+MAX_DEPTH = 64
+
+
+def _string_ids(value: Any, depth: int = 0) -> Any:
     """A copy with every numeric ``"id"`` as a string, as the REST shapes the mapping reads carry them."""
+    if isinstance(value, dict | list) and depth >= MAX_DEPTH:
+        raise AutomationBodyError(f"the body nests deeper than {MAX_DEPTH} levels: {_EXPECTED}")
     if isinstance(value, dict):
-        return {k: (str(v) if k == "id" and type(v) is int else _string_ids(v)) for k, v in value.items()}
+        return {k: (str(v) if k == "id" and type(v) is int else _string_ids(v, depth + 1)) for k, v in value.items()}
     if isinstance(value, list):
-        return [_string_ids(v) for v in value]
+        return [_string_ids(v, depth + 1) for v in value]
     return value
 
 
@@ -83,5 +90,5 @@ def to_webhook_payload(body: Any) -> tuple[dict[str, Any], Format]:
         if type(body.get("timestamp")) is int and 0 <= body["timestamp"] < 2**62:
             payload["timestamp"] = body["timestamp"]
         if isinstance(body.get("user"), dict):
-            payload["user"] = body["user"]
+            payload["user"] = _string_ids(body["user"])
     return payload, fmt

@@ -334,3 +334,20 @@ def test_an_older_body_arriving_late_does_not_undo_a_newer_one(client, acme, db,
     tasks = client.get("/api/v1/tasks", headers=acme.h("read")).json()["items"]
     assert [(t["title"], t["remote_updated_at"]) for t in tasks] == [
         ("Star tracker calibrated", "2026-12-01T09:00:00Z")]
+
+
+def test_an_oversized_body_is_a_413_and_a_deeply_nested_one_a_422_not_a_500(client, acme, db, settings):
+    """Found in review: a body nested ~1,000 levels (orjson reads it) hit RecursionError copying the
+    ids, and a Jira-format ``user`` nested past 254 levels failed orjson's write: both were 500s."""
+    import orjson
+
+    sid = _jira(client, acme)
+    secret = _secret(client, acme, sid)
+    big = b'{"id": 1, "key": "A-1", "fields": {}, "pad": "' + b"x" * (settings.webhook_max_body + 10) + b'"}'
+    assert _post(client, sid, big, secret).status_code == 413
+    deep = orjson.dumps(orjson.loads(AUTOMATION_BODY))[:-1] + b', "deep": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    user = orjson.dumps(orjson.loads(JIRA_BODY))[:-1] + b', "user": {"a": ' + b"[" * 300 + b"]" * 300 + b"}}"
+    for raw in (deep, user):
+        r = _post(client, sid, raw, secret)
+        assert r.status_code == 422 and "nests deeper" in r.json()["detail"], r.text[:300]
+    assert _inbox(db) == []

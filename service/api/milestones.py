@@ -14,6 +14,7 @@ from service.ids import Id
 from service.portfolio import commit
 from service.portfolio.milestones import set_baseline
 from service.portfolio.schemas import BaselinePublic, MilestoneBaseline
+from service.store.rollups import lock_sources
 from service.tables import Milestone, table
 
 router = APIRouter(tags=["tasks"])
@@ -40,9 +41,13 @@ def set_milestone_baseline(milestone_id: Id, body: MilestoneBaseline, caller: Wr
     """Set the baseline due date slip is measured against, or reset it (``{"due_date": null}``) to
     the current due date. Kept in the milestone's history: ``as_of`` before the change uses the
     baseline of that moment."""
+    conn = session.connection()
+    mine = conn.execute(sa.select(M.c.source_id, M.c.project_id)
+                        .where(M.c.id == milestone_id, M.c.org_id == caller.org_id)).first()
+    if mine is not None:  # the source's write lock before the row, the order every writer takes
+        lock_sources(conn, [mine.source_id])
     out = set_baseline(session, caller.org_id, milestone_id, body, f"token {caller.token_id}")
-    conn = session.connection()  # the slip moves: milestone.slipped, in this transaction
-    project = conn.execute(sa.select(M.c.project_id).where(M.c.id == milestone_id)).scalar()
-    evaluate_projects(conn, caller.org_id, [project])
+    if mine is not None:  # the slip moves: milestone.slipped, in this transaction
+        evaluate_projects(conn, caller.org_id, [mine.project_id])
     commit(session)
     return out

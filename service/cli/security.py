@@ -65,3 +65,9 @@ def secrets_rotate() -> None:
     if report.changed_meanwhile:
         fail(f"sources {report.changed_meanwhile} changed while this ran and were left as they are; "
              "run again", code=1)
+    if report.undecryptable_endpoints:
+        fail(f"webhook endpoints {report.undecryptable_endpoints} hold secrets no key in TASKHUB_SECRET_KEY "
+             "decrypts; add the key they were written with and run again", code=1)
+    if report.changed_meanwhile_endpoints:
+        fail(f"webhook endpoints {report.changed_meanwhile_endpoints} changed while this ran and were left as "
+             "they are; run again", code=1)

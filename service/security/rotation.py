@@ -2,7 +2,7 @@
 webhook secret.
 
 - ``rotate_stored_secrets``: every encrypted column (credentials, webhook secret, the previous
-  webhook secret of an overlap) re-encrypted under the newest ``TASKHUB_SECRET_KEY`` key
+  webhook secret of an overlap, the event endpoints' signing secrets) re-encrypted under the newest ``TASKHUB_SECRET_KEY`` key
   (``MultiFernet.rotate``). Values already under the newest key are left alone, so a second
   run changes nothing; each row is updated only if it still holds the value read, so a
   concurrent change through the API is never overwritten with an older secret.
@@ -26,9 +26,9 @@ from sqlmodel import Session
 
 from service import errors
 from service.db import Database
-from service.security.crypto import ConfigError, get_vault
+from service.security.crypto import ConfigError, Vault, get_vault
 from service.settings import Settings
-from service.tables import Source, stored_id, table, utcnow
+from service.tables import Source, WebhookEndpoint, stored_id, table, utcnow
 
 __all__ = [
     "DEFAULT_OVERLAP_HOURS",
@@ -44,8 +44,12 @@ __all__ = [
 DEFAULT_OVERLAP_HOURS = 24
 MAX_OVERLAP_HOURS = 24 * 30  # a month: longer, and the old secret is not really retired
 S = table(Source)
+EP = table(WebhookEndpoint)
 _ENCRYPTED = ("credentials_enc", "webhook_secret_enc", "webhook_secret_prev_enc", "automation_secret_enc",
               "automation_secret_prev_enc")
+# The signing secrets of event endpoints (issue 22), reported under these names.
+_ENDPOINT_ENCRYPTED = ("secret_enc", "secret_prev_enc")
+_ENDPOINT_KEYS = tuple(f"webhook_endpoint.{c}" for c in _ENDPOINT_ENCRYPTED)
 
 
 @dataclass(frozen=True)
@@ -59,60 +63,75 @@ class RotatedSecret:
 class RotationReport:
     """Per column: how many values were re-encrypted, and how many were already current."""
 
-    rotated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
-    current: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED, 0))
+    rotated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED + _ENDPOINT_KEYS, 0))
+    current: dict[str, int] = field(default_factory=lambda: dict.fromkeys(_ENCRYPTED + _ENDPOINT_KEYS, 0))
     undecryptable: list[int] = field(default_factory=list)  # source ids no configured key opens
     # Source ids written by someone else between our read and our write (a replica still running
     # with the old key list first, an admin's PATCH): left for the next run, never overwritten.
     changed_meanwhile: list[int] = field(default_factory=list)
+    undecryptable_endpoints: list[int] = field(default_factory=list)
+    changed_meanwhile_endpoints: list[int] = field(default_factory=list)
     keys: int = 0
 
     @property
     def complete(self) -> bool:
         """True when every secret is under the newest key: the old keys may be dropped."""
-        return not (self.undecryptable or self.changed_meanwhile or any(self.rotated.values()))
+        return not (self.undecryptable or self.changed_meanwhile or self.undecryptable_endpoints
+                    or self.changed_meanwhile_endpoints or any(self.rotated.values()))
 
     def as_dict(self) -> dict[str, object]:
         return {"keys": self.keys, "rotated": self.rotated, "already_current": self.current,
                 "undecryptable_sources": self.undecryptable, "changed_meanwhile_sources": self.changed_meanwhile,
-                "complete": self.complete}
+                "undecryptable_endpoints": self.undecryptable_endpoints,
+                "changed_meanwhile_endpoints": self.changed_meanwhile_endpoints, "complete": self.complete}
 
 
 def rotate_stored_secrets(db: Database, settings: Settings) -> RotationReport:
-    """Re-encrypt every stored secret under the newest key; idempotent."""
+    """Re-encrypt every stored secret under the newest key; idempotent. The sources' columns and
+    the event endpoints' signing secrets, one rule for both (``_rotate_rows``)."""
     vault = get_vault(settings)
     report = RotationReport(keys=vault.key_count)
-    cols = [S.c[name] for name in _ENCRYPTED]
+    _rotate_rows(db, vault, S, dict(zip(_ENCRYPTED, _ENCRYPTED, strict=True)), report,
+                 report.undecryptable, report.changed_meanwhile)
+    _rotate_rows(db, vault, EP, dict(zip(_ENDPOINT_ENCRYPTED, _ENDPOINT_KEYS, strict=True)), report,
+                 report.undecryptable_endpoints, report.changed_meanwhile_endpoints)
+    return report
+
+
+def _rotate_rows(db: Database, vault: Vault, tbl: sa.Table, columns: dict[str, str], report: RotationReport,
+                 undecryptable: list[int], changed_meanwhile: list[int]) -> None:
+    """Re-encrypt ``columns`` (column → name in the report) of every row of ``tbl``; a row is
+    written only if it still holds the values read."""
+    cols = [tbl.c[name] for name in columns]
     with db.read() as conn:
-        rows = conn.execute(sa.select(S.c.id, *cols).order_by(S.c.id)).all()
+        rows = conn.execute(sa.select(tbl.c.id, *cols).order_by(tbl.c.id)).all()
     for row in rows:
         changes: dict[str, str] = {}
         olds: dict[str, str] = {}
-        for name in _ENCRYPTED:
+        for name, key in columns.items():
             value = getattr(row, name)
             if not value:
                 continue
             if vault.is_current(value):
-                report.current[name] += 1
+                report.current[key] += 1
                 continue
             try:
                 changes[name] = vault.rotate(value)
             except ConfigError:
-                if row.id not in report.undecryptable:
-                    report.undecryptable.append(row.id)
+                if row.id not in undecryptable:
+                    undecryptable.append(row.id)
                 continue
             olds[name] = value
         if not changes:
             continue
         with db.write() as conn:
-            guard = [S.c[name] == old for name, old in olds.items()]
-            done = conn.execute(sa.update(S).where(S.c.id == row.id, *guard).values(**changes)).rowcount
+            guard = [tbl.c[name] == old for name, old in olds.items()]
+            done = conn.execute(sa.update(tbl).where(tbl.c.id == row.id, *guard).values(**changes)).rowcount
         if done:
             for name in changes:
-                report.rotated[name] += 1
+                report.rotated[columns[name]] += 1
         else:
-            report.changed_meanwhile.append(row.id)
-    return report
+            changed_meanwhile.append(row.id)
 
 
 def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, *, org_id: int | None,

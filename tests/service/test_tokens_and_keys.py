@@ -194,7 +194,8 @@ def test_secrets_rotate_reencrypts_everything_under_the_newest_key(cli, acme, db
     report = json.loads(r.stdout)
     assert report["keys"] == 2 and report["complete"] is False  # it rotated: run again to confirm
     assert report["rotated"] == {"credentials_enc": 2, "webhook_secret_enc": 1, "webhook_secret_prev_enc": 1,
-                                 "automation_secret_enc": 0, "automation_secret_prev_enc": 0}
+                                 "automation_secret_enc": 0, "automation_secret_prev_enc": 0,
+                                 "webhook_endpoint.secret_enc": 0, "webhook_endpoint.secret_prev_enc": 0}
     after = _encrypted(db)
     assert [Vault(new).decrypt_str(v) for v in after] == plain  # the new key alone opens everything
     with pytest.raises(Exception):  # noqa: B017 - ConfigError: the old key alone no longer does

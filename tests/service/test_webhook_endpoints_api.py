@@ -136,3 +136,28 @@ def test_openapi_documents_each_event_type(client: TestClient) -> None:
     ref = hooks["task.updated"]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     schema = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
     assert set(schema["required"]) >= {"type", "version", "timestamp", "data"}
+
+
+def test_key_rotation_reencrypts_endpoint_secrets(db: Database, tmp_path: Any, acme: Any) -> None:
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    from service.events import endpoints as svc
+    from service.security.rotation import rotate_stored_secrets
+    from tests.service.conftest import make_settings
+
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    before = make_settings(tmp_path).model_copy(update={"secret_key": SecretStr(old)})
+    with db.session() as s:
+        ep, secret = svc.create_endpoint(s, before, acme.org_id, url=URL, event_types=["*"])
+        svc.rotate_secret(s, before, acme.org_id, ep.id, overlap=svc.timedelta(hours=1))  # type: ignore[arg-type]
+    both = before.model_copy(update={"secret_key": SecretStr(f"{new},{old}")})
+    report = rotate_stored_secrets(db, both)
+    assert (report.rotated["webhook_endpoint.secret_enc"], report.rotated["webhook_endpoint.secret_prev_enc"]) == (1, 1)
+    assert rotate_stored_secrets(db, both).complete
+    after = before.model_copy(update={"secret_key": SecretStr(new)})  # the old key dropped
+    with db.session() as s:
+        row = svc.get_endpoint(s, acme.org_id, ep.id)  # type: ignore[arg-type]
+        signing = svc.signing_secrets(after, row.secret_enc, row.secret_prev_enc, row.secret_prev_until,
+                                      svc.utcnow())
+    assert signing[1] == secret and len(signing) == 2

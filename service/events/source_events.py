@@ -26,6 +26,7 @@ from sqlalchemy.engine import Connection
 from service.db import Database
 from service.events.outbox import emit
 from service.events.task_events import quiet_source
+from service.store.rollups import lock_sources
 from service.tables import Source, SyncRun, table
 
 __all__ = ["HEALTH_EVENTS", "QUIET_MODES", "emit_synced", "is_quiet", "quiet_run", "set_health"]
@@ -41,7 +42,13 @@ def set_health(conn: Connection, source_id: int, status: str, reason: str | None
                only_from: tuple[str, ...] | None = None) -> None:
     """Set the source's health (only when it is one of ``only_from``, if given) and emit the
     transition's event when the status changes."""
-    row = conn.execute(sa.select(S.c.org_id, S.c.status).where(S.c.id == source_id).with_for_update()).first()
+    # The source's write lock as every writer takes it (its organization's row shared first, then
+    # the source's FOR NO KEY UPDATE): a FOR UPDATE of the source first, then the evaluation's
+    # lock_sources asking for the organization's row, deadlocked with an organization-wide writer
+    # (a rate change) holding that row and waiting for the source; and it stalled webhook receipt
+    # (the inbox's foreign-key checks wait for FOR UPDATE, not for FOR NO KEY UPDATE).
+    lock_sources(conn, [source_id])
+    row = conn.execute(sa.select(S.c.org_id, S.c.status).where(S.c.id == source_id)).first()
     if row is None or (only_from is not None and row.status not in only_from):
         return
     conn.execute(sa.update(S).where(S.c.id == source_id).values(status=status, status_reason=reason))

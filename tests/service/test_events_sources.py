@@ -100,3 +100,41 @@ def test_health_events_fire_on_each_transition_once(world, fake_sync):
                    ("source.recovered", "degraded", "ok")]
     with db.read() as c:
         assert c.execute(sa.select(S.c.status).where(S.c.id == src)).scalar_one() == "ok"
+
+
+def test_a_runs_end_and_an_organization_wide_writer_do_not_deadlock(world):
+    """Found in review: set_health locked the source FOR UPDATE, then the run's evaluation asked
+    for the organization's row, which an organization-wide writer (a rate change) held while it
+    waited for the source: PostgreSQL's deadlock detector aborted one of them."""
+    import threading
+    import time
+
+    from service.events.source_events import set_health
+    from service.events.transitions import evaluate_source
+    from service.store.rollups import lock_sources
+    from tests.service.test_events_transitions import _milestone, _write
+
+    db, org, src = world
+    if db.dialect != "postgresql":
+        pytest.skip("row locks")
+    _write(db, org, src, [_milestone()])
+    errors: list[Exception] = []
+    started = threading.Event()
+
+    def org_wide() -> None:
+        try:
+            with db.write() as c:
+                started.set()
+                lock_sources(c, org_id=org)  # the organization's row, then every source
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    with db.write() as c:  # what run_sync does at the end of a successful run
+        set_health(c, src, "ok", None)
+        t = threading.Thread(target=org_wide)
+        t.start()
+        started.wait()
+        time.sleep(0.5)  # the writer holds the organization's row and waits for the source
+        evaluate_source(c, org, src)
+    t.join()
+    assert errors == []

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -106,7 +107,10 @@ def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any]) -> N
     }
     thresholds = sorted(project.budget_thresholds or DEFAULT_THRESHOLDS)
     consumed = b["consumed_share"]
-    reached = [t for t in thresholds if consumed is not None and consumed * 100 >= t]
+    # The share as the view shows it, in decimal: 0.57 * 100 is 56.99999999999999 in floats,
+    # so a 57 % threshold was not reached at 57 %.
+    percent = Decimal(str(consumed)) * 100 if consumed is not None else None
+    reached = [t for t in thresholds if percent is not None and percent >= t]
     level = max(reached, default=0)
     old = _transition(conn, org_id, subject, "budget_threshold", str(level))
     if old is not None and level > float(old):

@@ -119,6 +119,21 @@ def test_budget_thresholds_fire_once_each_the_highest_crossed_named(world):
     assert got == [(50, [50], 0.5, 500.0), (100, [80, 100], 1.05, 1050.0)]
 
 
+def test_a_custom_threshold_is_reached_at_exactly_its_share(world):
+    """Found in review: 0.57 * 100 < 57 in floats, so a 57 % threshold did not fire at 57 %."""
+    db, org, src = world
+    _write(db, org, src, [task("1")])
+    pid = _project(db, org)
+    with db.write() as c:
+        c.execute(sa.update(ORG).where(ORG.c.id == org).values(default_hourly_rate=Decimal(100), currency="USD"))
+        c.execute(sa.update(PR).where(PR.c.id == pid).values(budget_amount=Decimal(1000), budget_currency="USD",
+                                                              budget_thresholds=[57]))
+    day = datetime.now(UTC) - timedelta(days=1)
+    _write(db, org, src, [_worklog("w1", 4, day)])
+    _write(db, org, src, [_worklog("w2", 1.7, day)])  # 570 of 1,000: 57 %
+    assert [(d["threshold"], d["consumed_share"]) for _, d in events(db, "budget.threshold")] == [(57, 0.57)]
+
+
 def test_budget_thresholds_per_project_and_exhaustion_before_end(world):
     db, org, src = world
     _write(db, org, src, [task("1")])

@@ -25,6 +25,7 @@ from service.tables import (
     Source,
     SyncRun,
     Task,
+    WebhookEndpoint,
     utcnow,
 )
 from service.tables import Milestone as MilestoneRow
@@ -65,9 +66,14 @@ def _world(client, db, tenant):
                           .order_by(ApiToken.__table__.c.id)).scalars().first()
         milestone = c.execute(sa.select(MilestoneRow.__table__.c.id).where(
             MilestoneRow.__table__.c.org_id == tenant.org_id)).scalar()
+        endpoint = c.execute(sa.insert(WebhookEndpoint.__table__).values(
+            org_id=tenant.org_id, url="https://hooks.example.com/x", event_types=["*"], enabled=True,
+            secret_enc="x", health="ok", created_at=utcnow(), updated_at=utcnow())
+            .returning(WebhookEndpoint.__table__.c.id)).scalar()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
             "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token,
-            "milestone_id": milestone, "suggestion_id": f"p{min(person, ann_t)}-p{max(person, ann_t)}"}
+            "milestone_id": milestone, "endpoint_id": endpoint,
+            "suggestion_id": f"p{min(person, ann_t)}-p{max(person, ann_t)}"}
 
 
 # Every (method, path) of /api/v1 with ids, and a body that would be valid for the owner.
@@ -100,6 +106,13 @@ CASES = {
     ("post", "/api/v1/milestones/{milestone_id}/baseline"): {"due_date": "2026-01-15"},
     ("post", "/api/v1/people/suggestions/{suggestion_id}/accept"): None,
     ("post", "/api/v1/people/suggestions/{suggestion_id}/reject"): None,
+    ("get", "/api/v1/webhook-endpoints/{endpoint_id}"): None,
+    ("patch", "/api/v1/webhook-endpoints/{endpoint_id}"): {"enabled": False},
+    ("delete", "/api/v1/webhook-endpoints/{endpoint_id}"): None,
+    ("post", "/api/v1/webhook-endpoints/{endpoint_id}/rotate-secret"): None,
+    ("post", "/api/v1/webhook-endpoints/{endpoint_id}/test"): None,
+    ("get", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): None,
+    ("post", "/api/v1/webhook-endpoints/{endpoint_id}/redeliver"): {"from": "2026-01-01T00:00:00Z"},
 }
 VIEW_PARAMS = ("project", "portfolio", "source", "assignee")
 
@@ -142,6 +155,8 @@ def test_foreign_ids_answer_404_on_every_route_and_change_nothing(client, db, ac
             Portfolio.__table__.c.org_id == acme.org_id)).scalar() == 1
         assert c.execute(sa.select(sa.func.count()).select_from(ApiToken.__table__).where(
             ApiToken.__table__.c.org_id == acme.org_id, ApiToken.__table__.c.revoked_at.is_not(None))).scalar() == 0
+        assert c.execute(sa.select(WebhookEndpoint.__table__.c.enabled).where(
+            WebhookEndpoint.__table__.c.org_id == acme.org_id)).scalar() is True
         assert c.execute(sa.select(MilestoneRow.__table__.c.baseline_due_date).where(
             MilestoneRow.__table__.c.org_id == acme.org_id)).scalar() == date(2026, 3, 1)
     assert client.get("/api/v1/sources", headers=acme.h()).status_code == 200  # their admin token still works

@@ -2,10 +2,11 @@
 webhook secret.
 
 - ``rotate_stored_secrets``: every encrypted column (credentials, webhook secret, the previous
-  webhook secret of an overlap, the event endpoints' signing secrets) re-encrypted under the newest ``TASKHUB_SECRET_KEY`` key
-  (``MultiFernet.rotate``). Values already under the newest key are left alone, so a second
-  run changes nothing; each row is updated only if it still holds the value read, so a
-  concurrent change through the API is never overwritten with an older secret.
+  webhook secret of an overlap, the automation secrets, the event endpoints' signing secrets)
+  re-encrypted under the newest ``TASKHUB_SECRET_KEY`` key (``MultiFernet.rotate``). Values
+  already under the newest key are left alone, so a second run changes nothing; each row is
+  updated only if it still holds the value read, so a concurrent change through the API is
+  never overwritten with an older secret.
 - ``rotate_webhook_secret``: a new random secret for a Jira source, shown once; the old one
   stays valid for an overlap (default 24 h) so the sender can be reconfigured without losing
   deliveries. Trello signs with the Trello app's secret, which taskhub does not generate, so

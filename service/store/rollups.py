@@ -52,9 +52,12 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from service.store.sql import chunks, in_param, insert_for, run, statement
 from service.tables import (
+    EventState,
+    Milestone,
     MilestoneRollup,
     Organization,
     PersonRate,
+    Project,
     Source,
     Task,
     TaskAssignee,
@@ -456,6 +459,13 @@ def delete_source(conn: Connection, source_id: int) -> None:
     lock_sources(conn, [source_id])
     for r in ROLLUPS:
         conn.execute(sa.delete(r.table).where(r.table.c.source_id == source_id))
+    # The state events' last states of its milestones and projects (service.events.transitions):
+    # SQLite reuses the highest ids, and a milestone or project made later under a reused id would
+    # inherit them (a first sight firing, or a crossing never announced).
+    es, m, pr = table(EventState), table(Milestone), table(Project)
+    for prefix, tbl in (("milestone:", m), ("project:", pr)):
+        subjects = sa.select(sa.literal(prefix) + sa.cast(tbl.c.id, sa.String)).where(tbl.c.source_id == source_id)
+        conn.execute(sa.delete(es).where(es.c.subject.in_(subjects)))
     conn.execute(sa.delete(S).where(S.c.id == source_id))
 
 

@@ -134,6 +134,24 @@ def test_a_custom_threshold_is_reached_at_exactly_its_share(world):
     assert [(d["threshold"], d["consumed_share"]) for _, d in events(db, "budget.threshold")] == [(57, 0.57)]
 
 
+def test_a_milestone_made_after_its_source_was_deleted_is_seen_for_the_first_time(world):
+    """Found in review: deleting a source left its milestones' and projects' states; SQLite reuses
+    the highest ids, so the milestone of a source added again inherited them and its first sight
+    fired milestone.completed."""
+    from service.store.rollups import delete_source
+    from tests.service.factories import make_source
+
+    db, org, src = world
+    _write(db, org, src, [_milestone(), task("1", milestones=[MilestoneRef(external_id="v1")])])
+    with db.write() as c:
+        delete_source(c, src)
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(ES)).scalar() == 0
+    again = make_source(db, org, name="again")
+    _write(db, org, again, [_milestone(released=True), task("1", milestones=[MilestoneRef(external_id="v1")])])
+    assert events(db, "milestone.") == []
+
+
 def test_budget_thresholds_per_project_and_exhaustion_before_end(world):
     db, org, src = world
     _write(db, org, src, [task("1")])

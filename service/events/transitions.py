@@ -18,7 +18,10 @@ in the caller's transaction:
   from false/unknown.
 
 A subject seen for the first time records its state silently: taskhub installed on a portfolio,
-or an endpoint added, announces no stale "transitions". Evaluation runs only for organizations with
+or an endpoint added, announces no stale "transitions". A source's first sync is a backfill: its
+projects are not evaluated while it runs (a webhook evaluated midway would record a partial
+figure, and the rest of the history would then be announced as news), and its end records their
+states silently. Evaluation runs only for organizations with
 an endpoint subscribed to a milestone or budget event (else nothing would be sent; the states are
 recorded from when one subscribes). Concurrent evaluations of a project are serialized by its
 source's write lock (``lock_sources``), which every writer of those figures holds.
@@ -41,7 +44,17 @@ from service.events import catalog
 from service.events.outbox import emit
 from service.store.rollups import lock_sources
 from service.store.sql import chunks, in_list
-from service.tables import EventState, Milestone, Organization, Project, Task, WebhookEndpoint, table, utcnow
+from service.tables import (
+    EventState,
+    Milestone,
+    Organization,
+    Project,
+    SyncRun,
+    Task,
+    WebhookEndpoint,
+    table,
+    utcnow,
+)
 from service.views.budget import budget_view
 from service.views.milestones import milestones_view
 from service.views.selection import ViewParams, org_today, resolve_selection
@@ -51,6 +64,7 @@ __all__ = ["DEFAULT_THRESHOLDS", "STATE_TYPES", "evaluate_effects", "evaluate_or
 
 ES, M, T, PR, EP, ORG = (table(EventState), table(Milestone), table(Task), table(Project), table(WebhookEndpoint),
                        table(Organization))
+SR = table(SyncRun)
 DEFAULT_THRESHOLDS = (50, 80, 100)
 STATE_TYPES = ("milestone.overdue", "milestone.at_risk", "milestone.slipped", "milestone.completed",
                "budget.threshold_crossed", "budget.exhaustion_before_end")
@@ -76,7 +90,7 @@ def _flag(value: bool | None) -> str:
     return "unknown" if value is None else "true" if value else "false"
 
 
-def _milestone(conn: Connection, org_id: int, m: dict[str, Any]) -> None:
+def _milestone(conn: Connection, org_id: int, m: dict[str, Any], loud: bool = True) -> None:
     subject = f"milestone:{m['id']}"
     data = {
         "milestone_id": m["id"], "name": m["name"], "project_id": m["project_id"], "source_id": m["source_id"],
@@ -87,16 +101,16 @@ def _milestone(conn: Connection, org_id: int, m: dict[str, Any]) -> None:
     }
     for kind, value in (("completed", m["completed"]), ("overdue", m["overdue"]), ("at_risk", m["at_risk"])):
         old = _transition(conn, org_id, subject, kind, _flag(value))
-        if old is not None and old != "true" and value:
+        if loud and old is not None and old != "true" and value:
             emit(conn, org_id, f"milestone.{kind}", data, subject=subject)
     slip = m["slip_days"] if m["due_date"] is not None else None  # the due date's slip, not a forecast's
     old = _transition(conn, org_id, subject, "slip", "none" if slip is None else str(slip))
-    if old is not None and slip is not None and slip > 0 and (old == "none" or slip > int(old)):
+    if loud and old is not None and slip is not None and slip > 0 and (old == "none" or slip > int(old)):
         emit(conn, org_id, "milestone.slipped",
              {**data, "previous_slip_days": None if old == "none" else int(old)}, subject=subject)
 
 
-def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any]) -> None:
+def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any], loud: bool = True) -> None:
     subject = f"project:{project.id}"
     data = {
         "project_id": project.id, "currency": b["currency"], "bac": b["bac"], "ac": b["ac"],
@@ -113,12 +127,12 @@ def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any]) -> N
     reached = [t for t in thresholds if percent is not None and percent >= t]
     level = max(reached, default=0)
     old = _transition(conn, org_id, subject, "budget_threshold", str(level))
-    if old is not None and level > float(old):
+    if loud and old is not None and level > float(old):
         emit(conn, org_id, "budget.threshold_crossed",
              {**data, "threshold": level, "crossed": [t for t in reached if t > float(old)]}, subject=subject)
     before_end = b["exhaustion_before_planned_end"]
     old = _transition(conn, org_id, subject, "exhaustion_before_end", _flag(before_end))
-    if old is not None and old != "true" and before_end:
+    if loud and old is not None and old != "true" and before_end:
         emit(conn, org_id, "budget.exhaustion_before_end", data, subject=subject)
 
 
@@ -131,21 +145,38 @@ def listening(conn: Connection, org_id: int) -> bool:
     return any(catalog.matches(p, t) for types, in patterns for p in types or [] for t in STATE_TYPES)
 
 
+def _in_first_sync(conn: Connection, source_ids: set[int]) -> set[int]:
+    """The sources that have started syncing but never completed a run: their figures are a
+    backfill's partial ones (a webhook evaluated midway would announce its history as news)."""
+    if not source_ids:
+        return set()
+    ran = set(conn.execute(sa.select(SR.c.source_id).distinct().where(SR.c.source_id.in_(sorted(source_ids))))
+              .scalars())
+    done = set(conn.execute(sa.select(SR.c.source_id).distinct().where(
+        SR.c.source_id.in_(sorted(ran)), SR.c.status == "ok")).scalars()) if ran else set()
+    return ran - done
+
+
 def evaluate_projects(conn: Connection, org_id: int, project_ids: Iterable[int | None], *,
-                      now: datetime | None = None) -> None:
+                      now: datetime | None = None, silent: bool = False) -> None:
     """Evaluate the milestones and the budget of these projects of the organization as of ``now``
-    and emit their transitions, in the caller's transaction."""
+    and emit their transitions, in the caller's transaction. ``silent``: record the states, emit
+    nothing (the end of a source's first sync). Projects of a source whose first sync has not
+    completed are left out until it has."""
     ids = sorted({p for p in project_ids if p is not None})
     if not ids or not listening(conn, org_id):
         return
     projects = conn.execute(sa.select(PR).where(PR.c.org_id == org_id, PR.c.id.in_(ids), PR.c.deleted_at.is_(None))
                             .order_by(PR.c.id)).all()
     lock_sources(conn, [p.source_id for p in projects if p.source_id is not None])
+    backfilling = _in_first_sync(conn, {p.source_id for p in projects if p.source_id is not None})
     for p in projects:
+        if p.source_id in backfilling:
+            continue
         sel = resolve_selection(conn, org_id, ViewParams(project=p.id), now=now)
         for m in milestones_view(conn, sel)["milestones"]:
-            _milestone(conn, org_id, m)
-        _budget(conn, org_id, p, budget_view(conn, sel)["total"])
+            _milestone(conn, org_id, m, not silent)
+        _budget(conn, org_id, p, budget_view(conn, sel)["total"], not silent)
 
 
 def _project_ids(conn: Connection, table_: sa.Table, column: Any, source_id: int, keys: Sequence[str]) -> set[int]:
@@ -172,10 +203,12 @@ def evaluate_effects(conn: Connection, org_id: int, source_id: int, effects: Seq
     evaluate_projects(conn, org_id, touched)
 
 
-def evaluate_source(conn: Connection, org_id: int, source_id: int) -> None:
-    """After a sync run: evaluate every project of the source (its pages touched any of them)."""
+def evaluate_source(conn: Connection, org_id: int, source_id: int, *, silent: bool = False) -> None:
+    """After a sync run: evaluate every project of the source (its pages touched any of them);
+    ``silent`` after its first sync (a backfill: its history is no news)."""
     if listening(conn, org_id):
-        evaluate_projects(conn, org_id, conn.execute(sa.select(PR.c.id).where(PR.c.source_id == source_id)).scalars())
+        evaluate_projects(conn, org_id, conn.execute(sa.select(PR.c.id).where(PR.c.source_id == source_id)).scalars(),
+                          silent=silent)
 
 
 def evaluate_organization(conn: Connection, org_id: int) -> None:

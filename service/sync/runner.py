@@ -28,7 +28,7 @@ from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Tran
 from connectors.failure import describe_failure
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
-from service.events.source_events import emit_synced, quiet_run, set_health
+from service.events.source_events import emit_synced, is_quiet, quiet_run, set_health
 from service.events.transitions import evaluate_source
 from service.sources import SourceSecrets, source_secrets
 from service.sync.state import (
@@ -123,6 +123,7 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
                       profile=source_profile(source, org_tz), recorder=recorder, renew=lease.renew,
                       progress=progress or (lambda *_: None), sleep=sleep, org_timezone=org_tz)
     quiet = None
+    first = is_quiet(db, source_id, "incremental")  # no successful run before: the first sync
     try:
         with quiet_run(db, source_id, mode) as quiet:  # a backfill: one source.synced, no task events
             _run_syncer(ctx, mode)
@@ -154,7 +155,8 @@ def run_sync(db: Database, settings: Any, source_id: int, *, mode: str = "increm
     with db.write() as conn:
         if healthy:
             set_health(conn, source_id, "ok", None)
-        evaluate_source(conn, source.org_id, source_id)  # milestone and budget transitions of the run
+        # Milestone and budget transitions of the run; a first sync's states are recorded silently.
+        evaluate_source(conn, source.org_id, source_id, silent=first)
         if quiet is not None:
             emit_synced(conn, source.org_id, source_id, recorder.id, mode, recorder.items_seen,
                         recorder.items_changed, quiet)

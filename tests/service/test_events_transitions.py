@@ -313,12 +313,23 @@ def test_an_inbox_batch_fires_in_its_commit(world, tmp_path):
     assert _kinds(db, "milestone.") == ["milestone.completed"]
 
 
+def _synced_before(db: Database, org: int, src: int) -> None:
+    """A successful sync run of the source in the past: the next one is not its first."""
+    from service.tables import SyncRun
+
+    with db.write() as c:
+        c.execute(sa.insert(table(SyncRun)).values(org_id=org, source_id=src, mode="backfill", status="ok",
+                                                   started_at=datetime.now(UTC) - timedelta(days=1),
+                                                   finished_at=datetime.now(UTC) - timedelta(days=1)))
+
+
 def test_a_sync_run_fires_at_its_end(world, monkeypatch):
     import service.sync.runner as runner
     from service.sources import SourceSecrets
 
     db, org, src = world
     _write(db, org, src, [_milestone()])
+    _synced_before(db, org, src)  # not its first sync: that one is silent
 
     class Syncer:
         client = type("Client", (), {"api_calls": 0})()
@@ -345,6 +356,7 @@ def test_a_failed_sync_run_fires_what_its_committed_pages_moved(world, monkeypat
 
     db, org, src = world
     _write(db, org, src, [_milestone()])
+    _synced_before(db, org, src)
 
     class Syncer:
         client = type("Client", (), {"api_calls": 0})()
@@ -362,6 +374,44 @@ def test_a_failed_sync_run_fires_what_its_committed_pages_moved(world, monkeypat
     with pytest.raises(Transient):
         runner.run_sync(db, None, src, mode="incremental")
     assert _kinds(db, "milestone.") == ["milestone.completed"]
+
+
+def test_a_first_sync_announces_no_history_even_when_evaluated_midway(world, monkeypatch):
+    """Found in review: a webhook batch (or the worker's day pass) evaluating the project while the
+    source's first sync was still writing recorded a partial figure, and the end of the run then
+    announced a year of worklogs as a budget threshold crossed now. A first sync's projects are
+    left out until it completes, and its end records their states silently."""
+    import service.sync.runner as runner
+    from service.sources import SourceSecrets
+
+    db, org, src = world
+    day = datetime.now(UTC) - timedelta(days=1)
+
+    class Syncer:
+        client = type("Client", (), {"api_calls": 0})()
+
+        def __init__(self, ctx):
+            self.ctx = ctx
+
+        def run(self, mode):
+            with db.write() as c:  # page 1: the task, and the project's budget
+                store.apply_effects(c, org, src, [task("1"), _milestone()])
+                pid = c.execute(sa.select(PR.c.id).where(PR.c.org_id == org)).scalar_one()
+                c.execute(sa.update(ORG).where(ORG.c.id == org).values(default_hourly_rate=Decimal(100),
+                                                                       currency="USD"))
+                c.execute(sa.update(PR).where(PR.c.id == pid).values(budget_amount=Decimal(1000),
+                                                                     budget_currency="USD"))
+            _write(db, org, src, [task("1", minutes=5, status="In Progress")])  # a webhook meanwhile
+            with db.write() as c:  # page 2: the worklogs (90 %), the milestone released long ago
+                store.apply_effects(c, org, src, [_worklog("w1", 9, day), _milestone(released=True, minutes=1)])
+            _write(db, org, src, [task("1", minutes=6, status="Done")])  # another webhook
+
+    monkeypatch.setitem(runner.SYNCERS, "jira", Syncer)
+    monkeypatch.setattr(runner, "source_secrets", lambda settings, source: SourceSecrets({}, None))
+    runner.run_sync(db, None, src, mode="incremental")  # the source's first sync
+    assert _kinds(db, "budget.") == [] and _kinds(db, "milestone.") == []
+    _write(db, org, src, [_worklog("w2", 1, day)])  # after it: 100 % is news
+    assert [d["threshold"] for _, d in events(db, "budget.threshold")] == [100]
 
 
 def test_taskhub_apply_fires_what_its_budgets_cross(world):

@@ -29,6 +29,7 @@ source's write lock (``lock_sources``), which every writer of those figures hold
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -42,6 +43,7 @@ from mappings.model import Effect, MilestoneDelete, MilestoneUpsert, TaskDelete,
 from service.db import Database
 from service.events import catalog
 from service.events.outbox import emit
+from service.outage import is_database_unavailable
 from service.store.rollups import lock_sources
 from service.store.sql import chunks, in_list
 from service.tables import (
@@ -62,6 +64,7 @@ from service.views.selection import ViewParams, org_today, resolve_selection
 __all__ = ["DEFAULT_THRESHOLDS", "STATE_TYPES", "evaluate_effects", "evaluate_organization", "evaluate_projects",
            "evaluate_source", "date_pass"]
 
+log = logging.getLogger("taskhub.events")
 ES, M, T, PR, EP, ORG = (table(EventState), table(Milestone), table(Task), table(Project), table(WebhookEndpoint),
                        table(Organization))
 SR = table(SyncRun)
@@ -231,17 +234,26 @@ def date_pass(db: Database, now: datetime | None = None) -> int:
         orgs = conn.execute(sa.select(ORG.c.id, ORG.c.timezone).where(
             ORG.c.id.in_(sa.select(EP.c.org_id).where(EP.c.enabled.is_(True))))).all()
     for org_id, zone in orgs:
-        today = org_today(ZoneInfo(zone), now)
-        with db.write() as conn:
-            if not listening(conn, org_id):
-                continue
-            if _transition(conn, org_id, f"organization:{org_id}", "day", today.isoformat()) != today.isoformat():
-                projects = list(conn.execute(sa.select(PR.c.id).where(PR.c.org_id == org_id)).scalars())
-            else:
-                projects = list(conn.execute(_overdue_candidates(org_id, today)).scalars())
-            evaluate_projects(conn, org_id, projects, now=now)
-        evaluated += len(projects)
+        try:
+            evaluated += _date_pass_org(db, org_id, zone, now)
+        except Exception as exc:  # noqa: BLE001 - one organization's failure must not hold back the others'
+            if is_database_unavailable(exc):
+                raise  # an outage: the worker's loop waits it out
+            log.exception("events.date_pass_failed org=%s", org_id)
     return evaluated
+
+
+def _date_pass_org(db: Database, org_id: int, zone: str, now: datetime) -> int:
+    today = org_today(ZoneInfo(zone), now)
+    with db.write() as conn:
+        if not listening(conn, org_id):
+            return 0
+        if _transition(conn, org_id, f"organization:{org_id}", "day", today.isoformat()) != today.isoformat():
+            projects = list(conn.execute(sa.select(PR.c.id).where(PR.c.org_id == org_id)).scalars())
+        else:
+            projects = list(conn.execute(_overdue_candidates(org_id, today)).scalars())
+        evaluate_projects(conn, org_id, projects, now=now)
+    return len(projects)
 
 
 def _overdue_candidates(org_id: int, today: date) -> Any:

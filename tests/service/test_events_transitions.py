@@ -223,6 +223,31 @@ def test_overdue_fires_from_the_worker_pass_in_each_organizations_zone(db):
     assert data["days_overdue"] == 1 and data["due_date"] == DUE.isoformat()
 
 
+def test_one_organizations_failing_date_pass_does_not_hold_back_the_others(db, monkeypatch):
+    """Found in review: an error evaluating one organization ended the whole pass, every minute,
+    so the organizations after it never got their date-driven events."""
+    import service.events.transitions as tr
+
+    orgs = []
+    for name in ("a", "b"):
+        org = make_org(db, name)
+        src = make_source(db, org, name=f"jira-{name}")
+        subscribe(db, org, ["milestone.*"])
+        _write(db, org, src, [_milestone()])
+        orgs.append(org)
+    real, seen = tr.evaluate_projects, []
+
+    def flaky(conn, org_id, ids, **kw):
+        if org_id == orgs[0]:
+            raise RuntimeError("a bad row of organization a")
+        seen.append(org_id)
+        return real(conn, org_id, ids, **kw)
+
+    monkeypatch.setattr(tr, "evaluate_projects", flaky)
+    assert tr.date_pass(db) == 1
+    assert seen == [orgs[1]]
+
+
 def test_the_first_pass_of_a_day_fires_what_the_date_alone_moved(world):
     """At risk with no change: one open task, throughput 1/4 a week → forecast 28 days ahead;
     due in 30 days, on track today, at risk three days later."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -53,3 +54,25 @@ def as_acme(client: TestClient, acme: Org, globex: Org) -> TestClient:
     """A client signed in as acme, with globex beside it in the same database."""
     sign_in(client, acme.token)
     return client
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """One Chromium for every browser test a pytest process runs: Playwright's sync API drives one
+    event loop per thread, so a second ``sync_playwright()`` in the same process fails ("using
+    Playwright Sync API inside the asyncio loop") while the first is open."""
+    from tests.dashboard.test_dashboard_browser import ARGS, CHROMIUM, REQUIRE, _missing
+
+    reason = _missing()
+    if reason:
+        if REQUIRE:
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -67,14 +67,7 @@ class Site:
 
 
 @pytest.fixture(scope="session")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
-    reason = _missing()
-    if reason:
-        if REQUIRE:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
+def site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Site]:
     from sandbox.server import run_in_thread
 
     tmp = tmp_path_factory.mktemp("dashboard-browser")
@@ -85,12 +78,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     app = create_app(make_settings(tmp), db, run_worker=False, migrate=False)
     base, stop = run_in_thread(app, probe_path="/healthz", lifespan="on")
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                yield Site(base, acme, browser, tmp, wordy)
-            finally:
-                browser.close()
+        yield Site(base, acme, chromium, tmp, wordy)
     finally:
         stop()
         db.dispose()

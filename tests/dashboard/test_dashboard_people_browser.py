@@ -17,7 +17,6 @@ from service import store
 from service.app import create_app
 from service.security.auth import create_token
 from tests.conftest import make_sqlite_database
-from tests.dashboard.test_dashboard_browser import ARGS, CHROMIUM, REQUIRE, _missing
 from tests.dashboard.world import AS_OF, build_org, make_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
@@ -32,14 +31,7 @@ class PeopleSite:
 
 
 @pytest.fixture(scope="module")
-def people_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleSite]:
-    reason = _missing()
-    if reason:
-        if REQUIRE:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
+def people_site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[PeopleSite]:
     from sandbox.server import run_in_thread
 
     tmp = tmp_path_factory.mktemp("people-browser")
@@ -55,12 +47,7 @@ def people_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PeopleSite
     app = create_app(make_settings(tmp), db, run_worker=False, migrate=False)
     base, stop = run_in_thread(app, probe_path="/healthz", lifespan="on")
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                yield PeopleSite(base, token, browser, tmp)
-            finally:
-                browser.close()
+        yield PeopleSite(base, token, chromium, tmp)
     finally:
         stop()
         db.dispose()

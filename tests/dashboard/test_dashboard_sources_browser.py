@@ -17,7 +17,7 @@ import pytest
 from service.app import create_app
 from service.security.auth import create_token
 from tests.conftest import make_sqlite_database
-from tests.dashboard.test_dashboard_browser import ARGS, CHROMIUM, FIT_PROBLEMS, REQUIRE, _missing
+from tests.dashboard.test_dashboard_browser import FIT_PROBLEMS
 from tests.dashboard.world import build_org, make_settings
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
 
@@ -35,14 +35,7 @@ class SourcesSite:
 
 
 @pytest.fixture(scope="module")
-def sources_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SourcesSite]:
-    reason = _missing()
-    if reason:
-        if REQUIRE:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
+def sources_site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[SourcesSite]:
     from sandbox.jira import JiraConfig, JiraState, generate, start
     from sandbox.server import free_port, run_in_thread
 
@@ -59,12 +52,7 @@ def sources_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SourcesSi
     app = create_app(settings, db, run_worker=False, migrate=False)
     base, stop = run_in_thread(app, port=port, probe_path="/healthz", lifespan="on")
     try:
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                yield SourcesSite(base, token, browser, tmp, jira_url, state)
-            finally:
-                browser.close()
+        yield SourcesSite(base, token, chromium, tmp, jira_url, state)
     finally:
         stop()
         stop_jira()

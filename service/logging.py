@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from typing import Any
 
 import structlog
@@ -45,6 +46,24 @@ class _RedactingFilter(logging.Filter):
         return True
 
 
+class _StderrHandler(logging.StreamHandler[Any]):
+    """Writes to whatever ``sys.stderr`` is when a record is emitted, not the one of set-up time:
+    a CLI command run in-process (tests, ``CliRunner``) swaps and closes ``sys.stderr``, after
+    which a handler holding the old one prints "--- Logging error ---" into the next command's
+    output instead of the line."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(settings: Any) -> None:
     renderer: Any = (structlog.processors.JSONRenderer() if settings.log_json
                      else structlog.dev.ConsoleRenderer(colors=False))
@@ -58,7 +77,7 @@ def configure_logging(settings: Any) -> None:
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
     )
-    handler = logging.StreamHandler()
+    handler = _StderrHandler()
     handler.addFilter(_RedactingFilter())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger()

@@ -10,6 +10,7 @@ Without PostgreSQL the PostgreSQL cases skip with the reason, unless
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import uuid
@@ -21,6 +22,18 @@ import sqlalchemy as sa
 
 from service.db import Database
 from service.settings import normalize_url
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A CLI command run in-process (``serve``, ``worker``, ``sync``…) configures the root logger
+    for the process; put it back after each test, so a later test's captured output holds only
+    its own command's lines, as a real one-command process's would."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:], root.level = handlers, level
+
 
 PG_URL = normalize_url(
     os.environ.get("TASKHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")

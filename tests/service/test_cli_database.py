@@ -81,6 +81,8 @@ def test_serve_on_postgresql_without_a_secret_key_stops_at_start(
     one key, so none can be made up; the server refuses to start and says why (exit 1)."""
     monkeypatch.setenv("TASKHUB_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
     monkeypatch.delenv("TASKHUB_SECRET_KEY", raising=False)
+    for name in ("TASKHUB_HOST", "TASKHUB_PORT"):  # serve sets them for its workers: undone after
+        monkeypatch.setenv(name, "0")
     import uvicorn
 
     monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("the server started"))

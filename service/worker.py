@@ -12,9 +12,9 @@ from typing import Any
 
 from service.db import Database
 from service.events.delivery import DeliveryLoop
-from service.events.transitions import date_pass
 from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
+from service.state_events.transitions import date_pass
 
 __all__ = ["Worker", "default_worker_id"]
 
@@ -96,7 +96,7 @@ class Worker:
     def _date_pass(self) -> None:
         """Every minute: milestones whose due date passed in their organization's zone fire
         ``milestone.overdue``, and each organization's day is evaluated once
-        (``service.events.transitions.date_pass``)."""
+        (``service.state_events.transitions.date_pass``)."""
         if time.monotonic() < self._next_date_pass:
             return
         self._next_date_pass = time.monotonic() + DATE_PASS_SECONDS

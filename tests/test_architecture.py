@@ -51,8 +51,11 @@ def test_a_forbidden_import_inside_a_function_breaks_its_contract(tmp_path: Path
         f.write("\n\ndef _edge() -> None:\n    from service.api import problems  # noqa: F401\n")
     result = _run_lint_imports(tmp_path)
     assert result.returncode == 1, result.stdout + result.stderr
-    broken = [line for line in result.stdout.splitlines() if line.endswith("BROKEN")]
-    assert len(broken) == 2, result.stdout
+    broken = [line for line in result.stdout.splitlines() if " BROKEN" in line]
+    # Both contracts the imports break; the edge import may break the layering and the cycle
+    # contracts too (the worker reaches the views through the state events).
+    assert any(line.startswith("(inside functions)") for line in broken), result.stdout
+    assert any(line.startswith("the domain never imports the edge") for line in broken), result.stdout
     assert "service.worker -> sandbox.server" in result.stdout
     assert "service.views.common -> service.api.problems" in result.stdout
 

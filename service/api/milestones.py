@@ -9,11 +9,11 @@ from fastapi import APIRouter
 
 from service.api.deps import DbDep, ReadCaller, SessionDep, WriteCaller
 from service.api.responses import MilestonePublic
-from service.events.transitions import evaluate_projects
 from service.ids import Id
 from service.portfolio import commit
 from service.portfolio.milestones import set_baseline
 from service.portfolio.schemas import BaselinePublic, MilestoneBaseline
+from service.state_events.transitions import evaluate_projects
 from service.store.rollups import lock_sources
 from service.tables import Milestone, table
 

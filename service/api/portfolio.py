@@ -10,7 +10,6 @@ from fastapi import APIRouter, Response
 
 from service import portfolio as svc
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, WriteCaller
-from service.events.transitions import evaluate_organization
 from service.ids import Id
 from service.portfolio import (
     IdentityLink,
@@ -28,6 +27,7 @@ from service.portfolio import (
 )
 from service.portfolio.schemas import PeopleSuggestions
 from service.portfolio.suggestions import accept_suggestion, list_suggestions, reject_suggestion
+from service.state_events.transitions import evaluate_organization
 
 router = APIRouter(prefix="/api/v1")
 

@@ -1,5 +1,5 @@
-"""The data models of the state events (``service.events.transitions``) and of ``source.failing``
-(``service.events.source_events``), registered in the catalog, which imports this module at its end.
+"""The data models of the state events (``service.state_events.transitions``) and of ``source.failing``
+(``service.state_events.sources``), registered in the catalog, which imports this module at its end.
 
 Thin, as every payload: the subject's ids, the figures that changed, a link to the view that holds
 the rest. Figures are the views' own, rounded as the views round them.

@@ -21,8 +21,8 @@ from sqlalchemy.engine import Connection
 
 from mappings.model import Change, Effect
 from service.db import Database, retryable
-from service.events.transitions import evaluate_effects
 from service.settings import Settings
+from service.state_events.transitions import evaluate_effects
 from service.store import ApplyStats, apply_effects
 from service.store.tasks import change_rows, insert_changes
 from service.sync.state import set_cursor

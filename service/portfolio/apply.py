@@ -39,7 +39,6 @@ from pydantic import Field, ValidationError, model_validator
 from sqlmodel import Session, col, select
 
 from service import errors
-from service.events.transitions import evaluate_projects
 from service.ids import Id
 from service.portfolio import people, projects
 from service.portfolio.apply_sources import ApplySource, validation_message
@@ -57,6 +56,7 @@ from service.portfolio.schemas import (
     _In,
 )
 from service.schemas import LongText, Text
+from service.state_events.transitions import evaluate_projects
 from service.store import rollups
 from service.tables import Milestone, Portfolio, Project, Source
 from service.timerange import BoundedDate

@@ -10,7 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from service import errors
-from service.events.transitions import DEFAULT_THRESHOLDS, evaluate_projects
 from service.portfolio.schemas import (
     MoneyOut,
     OrganizationPublic,
@@ -22,6 +21,7 @@ from service.portfolio.schemas import (
     ProjectSettings,
     ProjectUpdate,
 )
+from service.state_events.transitions import DEFAULT_THRESHOLDS, evaluate_projects
 from service.store.rollups import lock_sources, rezone
 from service.tables import Organization, Portfolio, PortfolioProject, Project, table
 

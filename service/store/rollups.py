@@ -459,7 +459,7 @@ def delete_source(conn: Connection, source_id: int) -> None:
     lock_sources(conn, [source_id])
     for r in ROLLUPS:
         conn.execute(sa.delete(r.table).where(r.table.c.source_id == source_id))
-    # The state events' last states of its milestones and projects (service.events.transitions):
+    # The state events' last states of its milestones and projects (service.state_events.transitions):
     # SQLite reuses the highest ids, and a milestone or project made later under a reused id would
     # inherit them (a first sight firing, or a crossing never announced).
     es, m, pr = table(EventState), table(Milestone), table(Project)

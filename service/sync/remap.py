@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from mappings.model import Effect
 from service import store
 from service.db import Database
-from service.events.source_events import emit_synced
 from service.events.task_events import quiet_source
+from service.state_events.sources import emit_synced
 from service.tables import Organization, Source, Task, stored_id, table
 
 if TYPE_CHECKING:

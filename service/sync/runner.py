@@ -28,9 +28,9 @@ from connectors.errors import ConnectorError, Fatal, NotFound, RateLimited, Tran
 from connectors.failure import describe_failure
 from mappings.profile import MappingProfile, load_default_profile
 from service.db import Database
-from service.events.source_events import emit_synced, is_quiet, quiet_run, set_health
-from service.events.transitions import evaluate_source
 from service.sources import SourceSecrets, source_secrets
+from service.state_events.sources import emit_synced, is_quiet, quiet_run, set_health
+from service.state_events.transitions import evaluate_source
 from service.sync.state import (
     CENSUS_STREAM,
     REQUEST_STREAM,

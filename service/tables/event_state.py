@@ -1,4 +1,4 @@
-"""The last state each state event announced, per subject (issue 22): ``service.events.transitions``.
+"""The last state each state event announced, per subject (issue 22): ``service.state_events.transitions``.
 
 A state event (``milestone.overdue``, ``budget.threshold_crossed``, …) fires once per transition,
 not on every recomputation: the evaluation compares what it computes with the state kept here and

@@ -109,8 +109,8 @@ def test_a_runs_end_and_an_organization_wide_writer_do_not_deadlock(world):
     import threading
     import time
 
-    from service.events.source_events import set_health
-    from service.events.transitions import evaluate_source
+    from service.state_events.sources import set_health
+    from service.state_events.transitions import evaluate_source
     from service.store.rollups import lock_sources
     from tests.service.test_events_transitions import _milestone, _write
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from mappings.model import Milestone, MilestoneRef, MilestoneUpsert, PersonRef, StatusCategory, Worklog, WorklogUpsert
 from service import store
 from service.db import Database
-from service.events.transitions import date_pass, evaluate_effects, evaluate_projects
+from service.state_events.transitions import date_pass, evaluate_effects, evaluate_projects
 from service.tables import Event, EventState, Organization, Project, table
 from tests.service.factories import make_org, make_source, task
 from tests.service.test_events_tasks import events, subscribe
@@ -226,7 +226,7 @@ def test_overdue_fires_from_the_worker_pass_in_each_organizations_zone(db):
 def test_one_organizations_failing_date_pass_does_not_hold_back_the_others(db, monkeypatch):
     """Found in review: an error evaluating one organization ended the whole pass, every minute,
     so the organizations after it never got their date-driven events."""
-    import service.events.transitions as tr
+    import service.state_events.transitions as tr
 
     orgs = []
     for name in ("a", "b"):

@@ -15,13 +15,18 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
 
 from service.db import Database
 from service.settings import normalize_url
+
+if TYPE_CHECKING:
+    from sandbox.jira import JiraState
 
 
 @pytest.fixture(autouse=True)
@@ -166,3 +171,19 @@ def pg_db() -> Iterator[Database]:
     database = get_pg_database()
     truncate_all(database)
     yield database
+
+
+@contextmanager
+def simulated_jira(projects: int = 2, issues_per_project: int = 2, seed: int = 5) -> Iterator[tuple[str, JiraState]]:
+    """A small generated Jira Cloud over real HTTP on a free port: its URL and its state, stopped
+    after the block."""
+    from sandbox.jira import JiraConfig, JiraState, generate, start
+
+    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
+    generate(state, projects=projects, issues_per_project=issues_per_project, seed=seed)
+    url, stop = start(state)
+    try:
+        yield url, state
+    finally:
+        stop()
+        state.close()

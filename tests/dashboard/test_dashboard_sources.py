@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from sandbox.jira import JiraConfig, JiraState, generate, start
+from sandbox.jira import JiraState
 from sandbox.jira.limits import FaultRule
 from service.dashboard.data import table
 from service.db import Database
@@ -22,6 +22,7 @@ from service.security.auth import create_token
 from service.settings import Settings
 from service.sync.state import REQUEST_STREAM
 from service.tables import Source, SyncState
+from tests.conftest import simulated_jira
 from tests.dashboard.world import Org, TestClient, make_settings, sign_in
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
 
@@ -36,12 +37,8 @@ def settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def jira() -> Iterator[tuple[str, JiraState]]:
-    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
-    generate(state, projects=2, issues_per_project=2, seed=5)
-    url, stop = start(state)
-    yield url, state
-    stop()
-    state.close()
+    with simulated_jira(2, 2) as (url, state):
+        yield url, state
 
 
 def _as(client: TestClient, db: Database, o: Org, scope: str) -> str:

@@ -19,12 +19,13 @@ import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
 
-from sandbox.jira import JiraConfig, JiraState, generate, mutations, start
+from sandbox.jira import JiraState, mutations
 from sandbox.jira.api import register_webhook
 from sandbox.server import free_port
 from service.db import Database
 from service.settings import Settings
 from service.tables import InboxEvent, table
+from tests.conftest import simulated_jira
 from tests.service.conftest import make_tenant
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
 
@@ -57,12 +58,8 @@ def _serve(db: Database, tmp_path: Path, port: int, *extra: str) -> subprocess.P
 
 @pytest.fixture
 def jira() -> Iterator[tuple[JiraState, str]]:
-    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
-    generate(state, projects=1, issues_per_project=3, seed=5)
-    url, stop = start(state)
-    yield state, url
-    stop()
-    state.close()
+    with simulated_jira(1, 3) as (url, state):
+        yield state, url
 
 
 def test_a_webhook_arrives_at_the_port_serve_was_given(db: Database, tmp_path: Path,

@@ -19,7 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from connectors.trello import set_default_limiter
-from sandbox.jira import JiraConfig, JiraState, generate, mutations, start
+from sandbox.jira import JiraState, mutations
 from sandbox.jira.limits import FaultRule
 from sandbox.server import free_port, run_in_thread
 from sandbox.trello import TrelloState
@@ -30,6 +30,7 @@ from service import webhook_registration as wh
 from service.app import create_app
 from service.db import Database
 from service.settings import Settings
+from tests.conftest import simulated_jira
 from tests.service.conftest import Tenant, make_tenant
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, sync_settings
 
@@ -79,12 +80,8 @@ def trello() -> Iterator[tuple[str, TrelloState, list[str]]]:
 
 @pytest.fixture
 def jira() -> Iterator[tuple[str, JiraState]]:
-    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
-    generate(state, projects=2, issues_per_project=3, seed=5)
-    url, stop = start(state)
-    yield url, state
-    stop()
-    state.close()
+    with simulated_jira(2, 3) as (url, state):
+        yield url, state
 
 
 def _trello_source(api: str, state: TrelloState, boards: list[str]) -> dict[str, Any]:

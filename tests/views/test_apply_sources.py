@@ -16,13 +16,14 @@ import sqlalchemy as sa
 from cryptography.fernet import Fernet
 from typer.testing import CliRunner
 
-from sandbox.jira import JiraConfig, JiraState, generate, start
+from sandbox.jira import JiraState
 from service.cli.main import app
 from service.db import Database, reset_database_cache
 from service.security.auth import create_org
 from service.security.crypto import get_vault
 from service.settings import get_settings
 from service.tables import Source, table
+from tests.conftest import simulated_jira
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
 
 S = table(Source)
@@ -30,12 +31,8 @@ S = table(Source)
 
 @pytest.fixture
 def jira() -> Iterator[tuple[str, JiraState]]:
-    state = JiraState(JiraConfig(worklog_feed_delay_ms=0))
-    generate(state, projects=2, issues_per_project=2, seed=5)
-    url, stop = start(state)
-    yield url, state
-    stop()
-    state.close()
+    with simulated_jira(2, 2) as (url, state):
+        yield url, state
 
 
 @pytest.fixture

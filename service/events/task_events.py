@@ -19,7 +19,7 @@ counts what it would have emitted and the runner sends one ``source.synced`` wit
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, date, datetime
@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 
 from service.events.outbox import emit, subscribed_endpoints
 
-__all__ = ["TASK_COLUMNS", "emit_task_deletes", "emit_task_patch", "emit_task_writes", "quiet_source",
+__all__ = ["TASK_COLUMNS", "emit_task_deletes", "emit_task_patches", "emit_task_writes", "quiet_source",
            "task_changes"]
 
 # Stored column -> the event's field name: the common model's fields a subscriber sees change.
@@ -107,15 +107,21 @@ class _Batch:
         self.counts = (_quiet.get() or {}).get(source_id)
         self.heard: dict[str, bool] = {}
 
-    def emit(self, kind: str, task_id: int, data: dict[str, Any]) -> None:
+    def wants(self, kind: str) -> bool:
+        """Whether a ``task.<kind>`` is counted (a quiet run) or heard: asked before an event's data
+        is built, so a sync in an organization without endpoints compares no rows."""
         if self.counts is not None:
-            self.counts[kind] += 1
-            return
+            return True
         name = f"task.{kind}"
         if name not in self.heard:
             self.heard[name] = bool(subscribed_endpoints(self.conn, self.org_id, name))
-        if self.heard[name]:
-            emit(self.conn, self.org_id, name, data, subject=f"task:{task_id}")
+        return self.heard[name]
+
+    def emit(self, kind: str, task_id: int, data: dict[str, Any]) -> None:
+        if self.counts is not None:
+            self.counts[kind] += 1
+        elif self.wants(kind):
+            emit(self.conn, self.org_id, f"task.{kind}", data, subject=f"task:{task_id}")
 
 
 def emit_task_writes(conn: Connection, org_id: int, source_id: int, prev: Mapping[str, Any],
@@ -127,19 +133,22 @@ def emit_task_writes(conn: Connection, org_id: int, source_id: int, prev: Mappin
     for ext, task_id in task_ids.items():
         row, old = rows[ext], prev.get(ext)
         if old is None or old.deleted_at is not None:
-            batch.emit("created", task_id, _data(task_id, source_id, row))
-        elif changes := task_changes(old._mapping, row):
+            if batch.wants("created"):
+                batch.emit("created", task_id, _data(task_id, source_id, row))
+        elif batch.wants("updated") and (changes := task_changes(old._mapping, row)):
             batch.emit("updated", task_id,
-                  {**_data(task_id, source_id, {**old._mapping, **row}), "changed": changes})
+                       {**_data(task_id, source_id, {**old._mapping, **row}), "changed": changes})
 
 
-def emit_task_patch(conn: Connection, org_id: int, source_id: int, old: Mapping[str, Any],
-                    values: Mapping[str, Any]) -> None:
-    """The event of a partial update that the guard let through: ``old`` the stored row before
-    (with ``id``, ``external_id``, ``project_id`` and the patched columns), ``values`` what it set."""
-    if changes := task_changes(old, values):
-        _Batch(conn, org_id, source_id).emit("updated", old["id"],
-              {**_data(old["id"], source_id, old), "changed": changes})
+def emit_task_patches(conn: Connection, org_id: int, source_id: int,
+                      applied: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]) -> None:
+    """The events of partial updates the guard let through, in order: each ``(old, values)`` the
+    stored row before (with ``id``, ``external_id``, ``project_id`` and the patched columns) and
+    what the patch set."""
+    batch = _Batch(conn, org_id, source_id)
+    for old, values in applied:
+        if batch.wants("updated") and (changes := task_changes(old, values)):
+            batch.emit("updated", old["id"], {**_data(old["id"], source_id, old), "changed": changes})
 
 
 def emit_task_deletes(conn: Connection, org_id: int, source_id: int, alive: Mapping[str, Any],

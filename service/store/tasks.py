@@ -29,7 +29,7 @@ from mappings.model import (
     WorklogDelete,
     WorklogUpsert,
 )
-from service.events.task_events import TASK_COLUMNS, emit_task_deletes, emit_task_patch, emit_task_writes
+from service.events.task_events import TASK_COLUMNS, emit_task_deletes, emit_task_patches, emit_task_writes
 from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
@@ -417,6 +417,7 @@ def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[Task
     stored = {e: dict(r._mapping) for e, r in _existing(
         conn, T, source_id, sorted({p.external_id for p in patches}), ["id", "project_id", *sorted(_PATCHABLE)]
     ).items()}  # what the task events compare with
+    applied: list[tuple[dict[str, Any], dict[str, Any]]] = []
     for p in patches:
         values = {k: v for k, v in p.fields.items() if k in _PATCHABLE}
         if "status_category" in values and isinstance(values["status_category"], StatusCategory):
@@ -433,10 +434,11 @@ def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[Task
         if res.rowcount:
             stats.changed += 1
             insert_changes(conn, change_rows(org_id, source_id, p.changes))
-            emit_task_patch(conn, org_id, source_id, stored[p.external_id], values)
+            applied.append((dict(stored[p.external_id]), values))
             stored[p.external_id].update(values)
         else:
             stats.stale += 1
+    emit_task_patches(conn, org_id, source_id, applied)
 
 
 # --- everything at once ----------------------------------------------------------------

@@ -56,8 +56,8 @@ def demo(
                 d.start()
         else:
             d.start()
+        pid_file = _write_pid(data_dir)  # before the banner: whoever reads it may run `make stop`
         print_banner(d, say)
-        pid_file = _write_pid(data_dir)
         d.wait()
     except KeyboardInterrupt:
         pass

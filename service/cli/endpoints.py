@@ -5,7 +5,7 @@ The operator's view: every organization's endpoints, an endpoint named by its id
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -142,3 +142,38 @@ def endpoint_deliveries(
                                "status": r.status, "attempts": r.attempts, "response_code": r.response_code,
                                "latency_ms": r.latency_ms, "error": r.error, "created_at": iso(r.created_at),
                                "delivered_at": iso(r.delivered_at)}))
+
+
+def _instant(raw: str | None, option: str) -> datetime | None:
+    """An ISO 8601 instant with its offset (``2026-12-01T00:00:00Z``), else a one-line error."""
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw)
+    except ValueError:
+        fail(f"{option} must be an ISO 8601 date-time such as 2026-12-01T00:00:00Z, not {raw!r}")
+    if at.tzinfo is None:
+        fail(f"{option} needs a time zone offset (e.g. Z or +01:00): {raw!r} could be any instant")
+    return at
+
+
+@endpoint_app.command("redeliver")
+def endpoint_redeliver(
+    endpoint: Annotated[str, typer.Argument(help="Endpoint id.")],
+    event: Annotated[int | None, typer.Option(min=1, help="One event's id (see 'deliveries').")] = None,
+    since: Annotated[str | None, typer.Option("--from", help="Events recorded from this instant...")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="...until this one (exclusive; default now).")] = None,
+) -> None:
+    """Send again one event, or the events of a time range within the last 30 days, with the
+    same webhook-id and a fresh retry schedule (as POST …/redeliver does)."""
+    from service import errors
+    from service.events import endpoints as svc
+
+    start, end = _instant(since, "--from"), _instant(until, "--to")
+    _, db = open_db()
+    with db.session() as s:
+        try:
+            queued = svc.redeliver(s, _org_of(s, endpoint), int(endpoint), event_id=event, since=start, until=end)
+        except errors.DomainError as exc:
+            fail(exc.message)
+    typer.echo(json.dumps({"queued": queued}))

@@ -76,10 +76,27 @@ STATE_TYPES = ("milestone.overdue", "milestone.at_risk", "milestone.slipped", "m
 # --- the states ------------------------------------------------------------------------------
 
 
-def _transition(conn: Connection, org_id: int, subject: str, kind: str, state: str) -> str | None:
+States = dict[tuple[str, str], str]
+
+
+def _stored_states(conn: Connection, subjects: Sequence[str]) -> States:
+    """The last states of these subjects, every kind, in one read (not one per subject and kind)."""
+    out: States = {}
+    for part in chunks(sorted(set(subjects))):
+        for r in conn.execute(sa.select(ES.c.subject, ES.c.kind, ES.c.state).where(in_list(conn, ES.c.subject, part))):
+            out[(r.subject, r.kind)] = r.state
+    return out
+
+
+def _transition(conn: Connection, org_id: int, subject: str, kind: str, state: str,
+                stored: States | None = None) -> str | None:
     """Store ``state`` for (subject, kind); the previous one, or None when first seen (stored
-    silently). Unchanged: nothing written."""
-    old = conn.execute(sa.select(ES.c.state).where(ES.c.subject == subject, ES.c.kind == kind)).scalar()
+    silently). Unchanged: nothing written. ``stored``: the states read before (``_stored_states``),
+    else it is read here."""
+    if stored is not None:
+        old = stored.get((subject, kind))
+    else:
+        old = conn.execute(sa.select(ES.c.state).where(ES.c.subject == subject, ES.c.kind == kind)).scalar()
     if old is None:
         conn.execute(sa.insert(ES).values(subject=subject, kind=kind, org_id=org_id, state=state,
                                           changed_at=utcnow()))
@@ -93,7 +110,8 @@ def _flag(value: bool | None) -> str:
     return "unknown" if value is None else "true" if value else "false"
 
 
-def _milestone(conn: Connection, org_id: int, m: dict[str, Any], loud: bool = True) -> None:
+def _milestone(conn: Connection, org_id: int, m: dict[str, Any], loud: bool = True,
+               stored: States | None = None) -> None:
     subject = f"milestone:{m['id']}"
     data = {
         "milestone_id": m["id"], "name": m["name"], "project_id": m["project_id"], "source_id": m["source_id"],
@@ -103,17 +121,18 @@ def _milestone(conn: Connection, org_id: int, m: dict[str, Any], loud: bool = Tr
         "links": {"milestones": f"/api/v1/views/milestones?project={m['project_id']}"},
     }
     for kind, value in (("completed", m["completed"]), ("overdue", m["overdue"]), ("at_risk", m["at_risk"])):
-        old = _transition(conn, org_id, subject, kind, _flag(value))
+        old = _transition(conn, org_id, subject, kind, _flag(value), stored)
         if loud and old is not None and old != "true" and value:
             emit(conn, org_id, f"milestone.{kind}", data, subject=subject)
     slip = m["slip_days"] if m["due_date"] is not None else None  # the due date's slip, not a forecast's
-    old = _transition(conn, org_id, subject, "slip", "none" if slip is None else str(slip))
+    old = _transition(conn, org_id, subject, "slip", "none" if slip is None else str(slip), stored)
     if loud and old is not None and slip is not None and slip > 0 and (old == "none" or slip > int(old)):
         emit(conn, org_id, "milestone.slipped",
              {**data, "previous_slip_days": None if old == "none" else int(old)}, subject=subject)
 
 
-def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any], loud: bool = True) -> None:
+def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any], loud: bool = True,
+            stored: States | None = None) -> None:
     subject = f"project:{project.id}"
     data = {
         "project_id": project.id, "currency": b["currency"], "bac": b["bac"], "ac": b["ac"],
@@ -129,12 +148,12 @@ def _budget(conn: Connection, org_id: int, project: Any, b: dict[str, Any], loud
     percent = Decimal(str(consumed)) * 100 if consumed is not None else None
     reached = [t for t in thresholds if percent is not None and percent >= t]
     level = max(reached, default=0)
-    old = _transition(conn, org_id, subject, "budget_threshold", str(level))
+    old = _transition(conn, org_id, subject, "budget_threshold", str(level), stored)
     if loud and old is not None and level > float(old):
         emit(conn, org_id, "budget.threshold_crossed",
              {**data, "threshold": level, "crossed": [t for t in reached if t > float(old)]}, subject=subject)
     before_end = b["exhaustion_before_planned_end"]
-    old = _transition(conn, org_id, subject, "exhaustion_before_end", _flag(before_end))
+    old = _transition(conn, org_id, subject, "exhaustion_before_end", _flag(before_end), stored)
     if loud and old is not None and old != "true" and before_end:
         emit(conn, org_id, "budget.exhaustion_before_end", data, subject=subject)
 
@@ -177,9 +196,11 @@ def evaluate_projects(conn: Connection, org_id: int, project_ids: Iterable[int |
         if p.source_id in backfilling:
             continue
         sel = resolve_selection(conn, org_id, ViewParams(project=p.id), now=now)
-        for m in milestones_view(conn, sel)["milestones"]:
-            _milestone(conn, org_id, m, not silent)
-        _budget(conn, org_id, p, budget_view(conn, sel)["total"], not silent)
+        milestones = milestones_view(conn, sel)["milestones"]
+        stored = _stored_states(conn, [f"project:{p.id}", *(f"milestone:{m['id']}" for m in milestones)])
+        for m in milestones:
+            _milestone(conn, org_id, m, not silent, stored)
+        _budget(conn, org_id, p, budget_view(conn, sel)["total"], not silent, stored)
 
 
 def _project_ids(conn: Connection, table_: sa.Table, column: Any, source_id: int, keys: Sequence[str]) -> set[int]:

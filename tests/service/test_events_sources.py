@@ -21,12 +21,16 @@ from tests.service.test_events_tasks import events, subscribe
 S = table(Source)
 
 
-@pytest.fixture
-def world(db: Database) -> tuple[Database, int, int]:
+def _world(db: Database) -> tuple[Database, int, int]:
     org = make_org(db)
     src = make_source(db, org)
     subscribe(db, org)
     return db, org, src
+
+
+@pytest.fixture
+def world(db: Database) -> tuple[Database, int, int]:
+    return _world(db)
 
 class _Client:
     api_calls = 0
@@ -102,7 +106,7 @@ def test_health_events_fire_on_each_transition_once(world, fake_sync):
         assert c.execute(sa.select(S.c.status).where(S.c.id == src)).scalar_one() == "ok"
 
 
-def test_a_runs_end_and_an_organization_wide_writer_do_not_deadlock(world):
+def test_a_runs_end_and_an_organization_wide_writer_do_not_deadlock(pg_db):
     """Found in review: set_health locked the source FOR UPDATE, then the run's evaluation asked
     for the organization's row, which an organization-wide writer (a rate change) held while it
     waited for the source: PostgreSQL's deadlock detector aborted one of them."""
@@ -114,9 +118,7 @@ def test_a_runs_end_and_an_organization_wide_writer_do_not_deadlock(world):
     from service.store.rollups import lock_sources
     from tests.service.test_events_transitions import _milestone, _write
 
-    db, org, src = world
-    if db.dialect != "postgresql":
-        pytest.skip("row locks")
+    db, org, src = _world(pg_db)  # PostgreSQL's row locks: SQLite has one writer, no deadlock
     _write(db, org, src, [_milestone()])
     errors: list[Exception] = []
     started = threading.Event()

@@ -1,13 +1,15 @@
 """The dashboard: server-rendered pages over the portfolio views, with inline SVG charts.
 
 Routes: ``/`` (portfolio overview), ``/projects/{id}``, ``/milestones``, ``/people``,
-``/sources`` (``sources_page``: add, edit, verify, sync, webhooks), ``/login`` and ``/logout``.
+``/sources`` (``sources_page``: add, edit, verify, sync, webhooks), ``/endpoints``
+(``endpoints_page``: outbound webhook endpoints, their deliveries), ``/login`` and ``/logout``.
 ``service.app`` includes ``router`` when this package is present.
 """
 
-from service.dashboard import sources_page
+from service.dashboard import endpoints_page, sources_page
 from service.dashboard.pages import router
 
 router.include_router(sources_page.router)
+router.include_router(endpoints_page.router)
 
 __all__ = ["router"]

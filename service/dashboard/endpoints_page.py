@@ -114,7 +114,8 @@ def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]
         return _error(page, 403, "Form refused",
                       "This form did not come from your Endpoints page. Reload the page and try again.")
     if not scope_allows(session.scope, "admin"):
-        return _error(page, 403, "Token without the scope", "This needs a token with the admin scope: sign in with one.")
+        return _error(page, 403, "Token without the scope",
+                      "This needs a token with the admin scope: sign in with one.")
     try:
         if raw_id is None:
             return _create(request, page, form)

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from service.app import create_app
 from service.dashboard.data import table
 from service.db import Database
-from service.tables import Milestone, Person, PersonIdentity, Project
+from service.tables import EventDelivery, Milestone, Person, PersonIdentity, Project
 from tests.conftest import make_sqlite_database
 from tests.dashboard.world import AS_OF, Org, build_org, make_settings
 
@@ -75,7 +75,9 @@ def site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Si
     acme = build_org(db, "acme")
     build_org(db, "globex")
     wordy = _long_names(db, build_org(db, "wordy"))
-    app = create_app(make_settings(tmp), db, run_worker=False, migrate=False)
+    settings = make_settings(tmp)
+    _a_failing_endpoint(db, settings, wordy)
+    app = create_app(settings, db, run_worker=False, migrate=False)
     base, stop = run_in_thread(app, probe_path="/healthz", lifespan="on")
     try:
         yield Site(base, acme, chromium, tmp, wordy)
@@ -87,6 +89,8 @@ def site(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Si
 LONG_PROJECT = "Mobile App Relaunch for the Northern Region wordy"
 LONG_MILESTONE = "Milestone: Onboarding Tour ready for the first customers, phase {}"
 LONG_PERSON = "Alexandra Konstantinopoulou-Richardson"
+LONG_URL = "https://automation.example.com/hooks/catch/1234567890/abcdefghijklmnopqrstuvwxyz0123456789/"
+LONG_ERROR = "timed out after 30 s waiting for automation.example.com:443 (" + "x" * 80 + ")"
 
 
 def _long_names(db: Database, o: Org) -> Org:
@@ -106,6 +110,19 @@ def _long_names(db: Database, o: Org) -> Org:
         c.execute(sa.update(PE).where(PE.c.id.in_(people)).values(display_name=LONG_PERSON))
         c.execute(sa.update(PI).where(bob_and_cy).values(display_name=LONG_PERSON))
     return o
+
+
+def _a_failing_endpoint(db: Database, settings: Any, o: Org) -> None:
+    """An endpoint with a long URL and a failed delivery with a long error: the Endpoints page's
+    widest rows."""
+    from service.events import endpoints
+
+    with db.session() as s:
+        ep, _ = endpoints.create_endpoint(s, settings, o.org_id, url=LONG_URL, event_types=["*"])
+        endpoints.send_test(s, o.org_id, int(ep.id or 0))
+    with db.write() as c:
+        c.execute(sa.update(table(EventDelivery)).where(table(EventDelivery).c.endpoint_id == ep.id).values(
+            status="failed", attempts=8, response_code=503, latency_ms=30012, error=LONG_ERROR))
 
 
 def _series_per_chart(page: Any) -> list[list[str]]:
@@ -278,7 +295,7 @@ def _fit_problems(page: Any, where: str) -> list[str]:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site, width: int) -> None:
-    """Overview, projects, milestones, people, sources, the error page and the sign-in form, with long
+    """Overview, projects, milestones, people, sources, endpoints, the error page and the sign-in form, with long
     names, at a phone's and a laptop's width: nothing overflows the page, chart labels are
     inside their chart, readable and told apart, and no request of a page (the favicon
     included) fails."""
@@ -298,7 +315,7 @@ def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site
         page.click("button[type=submit]")
         page.wait_for_url(site.url("/"))
         for path in ("/", f"/projects/{org.apollo}", f"/projects/{org.borealis}",
-                     "/milestones", "/people", "/sources", "/projects/999999"):
+                     "/milestones", "/people", "/sources", "/endpoints", "/projects/999999"):
             page.goto(site.url(f"{path}?as_of={AS_OF}"))
             problems += _fit_problems(page, path)
         assert problems == []

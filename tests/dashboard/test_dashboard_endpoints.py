@@ -60,7 +60,12 @@ def test_an_admin_adds_rotates_tests_disables_and_deletes_an_endpoint(client, db
     rotated = client.post(f"/endpoints/{ep.id}/rotate", data={"csrf": csrf}, follow_redirects=False)
     new = _secret(rotated.text)
     assert rotated.status_code == 200 and new and new.startswith("whsec_") and new != secret
-    assert new not in client.get("/endpoints").text
+    page = client.get("/endpoints").text
+    assert new not in page and 'name="force"' in page  # the replaced secret still signs: offered
+    again = client.post(f"/endpoints/{ep.id}/rotate", data={"csrf": csrf})
+    assert again.status_code == 409 and "still signs until" in again.text and _secret(again.text) is None
+    forced = client.post(f"/endpoints/{ep.id}/rotate", data={"csrf": csrf, "force": "on"})
+    assert forced.status_code == 200 and _secret(forced.text) not in (None, new)
 
     tested = client.post(f"/endpoints/{ep.id}/test", data={"csrf": csrf}, follow_redirects=False)
     assert tested.status_code == 303 and tested.headers["location"] == f"/endpoints?done=test#endpoint-{ep.id}"

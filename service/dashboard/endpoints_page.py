@@ -25,9 +25,9 @@ from starlette.responses import RedirectResponse, Response
 
 from service import errors
 from service.api.webhook_endpoints import EndpointCreate, public
-from service.dashboard.pages import Page, PageError, _error, _form, _page, _parse_id, _same_origin, _serve
+from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
 from service.dashboard.render import render
-from service.dashboard.session import csrf_ok, csrf_token, current_session
+from service.dashboard.session import csrf_token
 from service.dashboard.sources_page import _split
 from service.events import endpoints as svc
 from service.portfolio.apply_sources import validation_message
@@ -104,18 +104,11 @@ async def endpoint_action(request: Request, endpoint_id: str, action: str) -> Re
 
 
 def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]) -> Response:
-    session = current_session(request)
-    page = _page(request, session, "sources") if session is not None else None
-    if session is None or page is None:
-        return RedirectResponse("/login?next=%2Fendpoints", status_code=303)
-    if action != "new" and action not in ACTIONS:
-        return _error(page, 404, "Not found", f"There is no action {action[:40]!r} on an endpoint.")
-    if not _same_origin(request) or not csrf_ok(request, form.get("csrf")):
-        return _error(page, 403, "Form refused",
-                      "This form did not come from your Endpoints page. Reload the page and try again.")
-    if not scope_allows(session.scope, "admin"):
-        return _error(page, 403, "Token without the scope",
-                      "This needs a token with the admin scope: sign in with one.")
+    checked = checked_post(request, form, nav="sources", back="/endpoints", label="Endpoints",
+                           action=action, actions={"new", *ACTIONS}, scope="admin")
+    if isinstance(checked, Response):
+        return checked
+    page, _ = checked
     try:
         if raw_id is None:
             return _create(request, page, form)

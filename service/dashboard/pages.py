@@ -7,7 +7,7 @@ organization only; an id from another organization is a 404 page, like an unknow
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -203,6 +203,28 @@ def _same_origin(request: Request) -> bool:
         return False
     base, sent = urlsplit(public), urlsplit(origin)
     return (sent.scheme.lower(), sent.netloc.lower()) == (base.scheme.lower(), base.netloc.lower())
+
+
+def checked_post(request: Request, form: dict[str, str], *, nav: str, back: str, label: str,
+                 action: str, actions: Collection[str], scope: str) -> tuple[Page, DashSession] | Response:
+    """The checks every dashboard form post passes, in this order, else the answer to give:
+    signed in (else to the sign-in page and ``back``), one of ``actions`` (else 404), posted from
+    this site with the session's CSRF token (else 403, naming the ``label`` page), a token with
+    ``scope`` (else 403) — the same scope as the API route doing the same thing."""
+    session = current_session(request)
+    page = _page(request, session, nav) if session is not None else None
+    if session is None or page is None:
+        return RedirectResponse("/login?" + urlencode({"next": back}), status_code=303)
+    if action not in actions:
+        return _error(page, 404, "Not found", f"There is no action {action[:40]!r} on the {label} page: "
+                      + " or ".join(sorted(actions)) + ".")
+    if not _same_origin(request) or not csrf_ok(request, form.get("csrf")):
+        return _error(page, 403, "Form refused",
+                      f"This form did not come from your {label} page. Reload the page and try again.")
+    if not scope_allows(session.scope, scope):
+        return _error(page, 403, "Token without the scope",
+                      f"This needs a token with the {scope} scope: sign in with one.")
+    return page, session
 
 
 @router.get("/login")
@@ -424,18 +446,11 @@ async def people_suggestion(request: Request, suggestion_id: str, decision: str)
 
 
 def _decide(request: Request, suggestion_id: str, decision: str, form: dict[str, str]) -> Response:
-    session = current_session(request)
-    page = _page(request, session, "people") if session is not None else None
-    if session is None or page is None:
-        return RedirectResponse("/login?" + urlencode({"next": "/people"}), status_code=303)
-    if decision not in ("accept", "reject"):
-        return _error(page, 404, "Not found", f"There is no decision {decision[:40]!r}: accept or reject.")
-    if not _same_origin(request) or not csrf_ok(request, form.get("csrf")):
-        return _error(page, 403, "Form refused",
-                      "This form did not come from your People page. Reload the page and try again.")
-    if not scope_allows(session.scope, "write"):
-        return _error(page, 403, "Read-only token",
-                      "Accepting or rejecting a suggestion needs a token with the write scope: sign in with one.")
+    checked = checked_post(request, form, nav="people", back="/people", label="People",
+                           action=decision, actions=("accept", "reject"), scope="write")
+    if isinstance(checked, Response):
+        return checked
+    page, session = checked
     try:
         with page.db.session() as s:
             if decision == "accept":

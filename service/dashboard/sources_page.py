@@ -37,9 +37,9 @@ from service import sources as svc
 from service import webhook_registration as wh
 from service.api import source_webhooks as hooks
 from service.dashboard import data
-from service.dashboard.pages import Page, PageError, _error, _form, _page, _parse_id, _same_origin, _serve
+from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
 from service.dashboard.render import render
-from service.dashboard.session import csrf_ok, csrf_token, current_session
+from service.dashboard.session import csrf_token
 from service.portfolio.apply_sources import validation_message
 from service.schemas import SourceCreate, SourceCreated
 from service.security.auth import scope_allows
@@ -192,18 +192,11 @@ async def source_action(request: Request, source_id: str, action: str) -> Respon
 
 
 def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]) -> Response:
-    session = current_session(request)
-    page = _page(request, session, "sources") if session is not None else None
-    if session is None or page is None:
-        return RedirectResponse("/login?next=%2Fsources", status_code=303)
-    if action not in NEEDS:
-        return _error(page, 404, "Not found", f"There is no action {action[:40]!r} on a source.")
-    if not _same_origin(request) or not csrf_ok(request, form.get("csrf")):
-        return _error(page, 403, "Form refused",
-                      "This form did not come from your Sources page. Reload the page and try again.")
-    if not scope_allows(session.scope, NEEDS[action]):
-        return _error(page, 403, "Token without the scope",
-                      f"This needs a token with the {NEEDS[action]} scope: sign in with one.")
+    checked = checked_post(request, form, nav="sources", back="/sources", label="Sources",
+                           action=action, actions=NEEDS, scope=NEEDS.get(action, "admin"))
+    if isinstance(checked, Response):
+        return checked
+    page, _ = checked
     try:
         if raw_id is None:
             return _create(request, page, form)

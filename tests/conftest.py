@@ -27,6 +27,7 @@ from service.settings import normalize_url
 
 if TYPE_CHECKING:
     from sandbox.jira import JiraState
+    from sandbox.trello import TrelloState
 
 
 @pytest.fixture(autouse=True)
@@ -187,3 +188,22 @@ def simulated_jira(projects: int = 2, issues_per_project: int = 2, seed: int = 5
     finally:
         stop()
         state.close()
+
+
+@contextmanager
+def simulated_trello(boards: int = 2, cards_per_board: int = 2,
+                     seed: int = 3) -> Iterator[tuple[str, TrelloState, list[str]]]:
+    """A small generated Trello over real HTTP on a free port: its API base (``…/1``), its state
+    and its board ids; stopped after the block, the client's shared rate limiter reset."""
+    from connectors.trello import set_default_limiter
+    from sandbox.trello import TrelloState, generate, start
+
+    state = TrelloState(seed=seed)
+    board_ids = generate(state, boards=boards, cards_per_board=cards_per_board, seed=seed)
+    url, stop = start(state)
+    try:
+        yield url + "/1", state, board_ids
+    finally:
+        stop()
+        state.close()
+        set_default_limiter(None)

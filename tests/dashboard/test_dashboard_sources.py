@@ -22,7 +22,7 @@ from service.security.auth import create_token
 from service.settings import Settings
 from service.sync.state import REQUEST_STREAM
 from service.tables import Source, SyncState
-from tests.conftest import simulated_jira
+from tests.conftest import simulated_jira, simulated_trello
 from tests.dashboard.world import Org, TestClient, make_settings, sign_in
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
 
@@ -299,18 +299,8 @@ def test_verifying_a_source_without_a_site_or_credentials_says_so(client, db, ac
 
 @pytest.fixture
 def trello() -> Iterator[tuple[str, Any, list[str]]]:
-    from connectors.trello import set_default_limiter
-    from sandbox.trello import TrelloState
-    from sandbox.trello import generate as trello_generate
-    from sandbox.trello import start as trello_start
-
-    state = TrelloState(seed=3)
-    boards = trello_generate(state, boards=2, cards_per_board=2, seed=3)
-    url, stop = trello_start(state)
-    yield url + "/1", state, boards
-    stop()
-    state.close()
-    set_default_limiter(None)
+    with simulated_trello(cards_per_board=2) as site:
+        yield site
 
 
 def test_a_trello_source_added_and_its_credentials_replaced_from_the_page(client, db, acme, trello, settings):

@@ -18,19 +18,16 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from connectors.trello import set_default_limiter
 from sandbox.jira import JiraState, mutations
 from sandbox.jira.limits import FaultRule
 from sandbox.server import free_port, run_in_thread
 from sandbox.trello import TrelloState
-from sandbox.trello import generate as trello_generate
 from sandbox.trello import mutations as trello_mutations
-from sandbox.trello import start as trello_start
 from service import webhook_registration as wh
 from service.app import create_app
 from service.db import Database
 from service.settings import Settings
-from tests.conftest import simulated_jira
+from tests.conftest import simulated_jira, simulated_trello
 from tests.service.conftest import Tenant, make_tenant
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, sync_settings
 
@@ -69,13 +66,8 @@ def hub(db: Database, tmp_path: Path) -> Iterator[Hub]:
 
 @pytest.fixture
 def trello() -> Iterator[tuple[str, TrelloState, list[str]]]:
-    state = TrelloState(seed=3)
-    boards = trello_generate(state, boards=2, cards_per_board=4, seed=3)
-    url, stop = trello_start(state)
-    yield url + "/1", state, boards
-    stop()
-    state.close()
-    set_default_limiter(None)
+    with simulated_trello(cards_per_board=4) as site:
+        yield site
 
 
 @pytest.fixture

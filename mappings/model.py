@@ -21,6 +21,7 @@ __all__ = [
     "DeletedReason",
     "PersonRef",
     "MilestoneRef",
+    "LinkRef",
     "Task",
     "Project",
     "Portfolio",
@@ -101,6 +102,22 @@ class MilestoneRef(_Model):
     name: str | None = None
 
 
+class LinkRef(_Model):
+    """One issue link as the task holding it sees it (Jira ``issuelinks``); Trello has none.
+
+    ``role`` is what the link means for the holder under the profile (``jira.blocking_links``):
+    ``blocked_by`` (the other task blocks this one), ``blocks`` or ``other``."""
+
+    external_id: str  # the tool's link id
+    link_type: str  # "Blocks"
+    direction: Literal["inward", "outward"]
+    phrase: str | None = None  # "is blocked by"
+    role: Literal["blocked_by", "blocks", "other"] = "other"
+    other_external_id: str
+    other_key: str | None = None
+    other_status_category: StatusCategory | None = None
+
+
 class Money(_Model):
     amount: Decimal
     currency: str = Field(min_length=3, max_length=3)
@@ -139,6 +156,12 @@ class Task(_Model):
     is_milestone: bool = False
     archived: bool = False
     deleted: bool = False
+    # Marked blocked in the tool: Jira's Flagged field, a Trello label the profile names.
+    flagged: bool = False
+    # Jira ``versions`` ("Affects versions"): the external ids of the versions the task affects.
+    affected_versions: list[str] = Field(default_factory=list)
+    # The task's issue links; None: the payload does not carry them (the stored links stay).
+    links: list[LinkRef] | None = None
 
 
 class Project(_Model):

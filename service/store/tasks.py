@@ -246,6 +246,7 @@ def upsert_tasks(
             "estimate_seconds": t.estimate_seconds, "remaining_seconds": t.remaining_seconds,
             "spent_seconds": t.spent_seconds, "cost": t.cost, "checklist_total": t.checklist_total,
             "checklist_done": t.checklist_done, "is_milestone": t.is_milestone, "archived": t.archived,
+            "flagged": t.flagged, "affected_versions": t.affected_versions,
             "deleted_at": None, "deleted_reason": None,
             "raw": u.raw if keep_raw else None, "synced_at": now,
         }
@@ -393,7 +394,7 @@ def _tombstone(conn: Connection, org_id: int, source_id: int, deletes: Sequence[
         res = conn.execute(ins, {
             "org_id": org_id, "source_id": source_id, "external_id": d.external_id, "title": "",
             "type": "task", "status_category": "todo", "deleted_at": at, "deleted_reason": d.reason.value,
-            "remote_updated_at": at, "synced_at": now, "is_milestone": False, "archived": False,
+            "remote_updated_at": at, "synced_at": now, "is_milestone": False, "archived": False, "flagged": False,
         })
         if res.rowcount:
             stats.deleted += 1

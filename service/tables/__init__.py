@@ -19,9 +19,10 @@ from service.tables.portfolio import (
     PortfolioProject,
     Project,
 )
+from service.tables.reports import RiskItem, StatusReport
 from service.tables.rollups import MilestoneRollup, TaskDayRollup, TaskRollup, WorkloadRollup, WorklogRollup
 from service.tables.sources import Source, SyncRun, SyncState, WebhookRegistration
-from service.tables.tasks import Change, Task, TaskAssignee, TaskMilestone, Worklog
+from service.tables.tasks import Change, Task, TaskAssignee, TaskLink, TaskMilestone, Worklog
 from service.tables.tenancy import ApiToken, DashboardSession, Organization
 
 __all__ = [
@@ -45,6 +46,9 @@ __all__ = [
     "Task",
     "TaskAssignee",
     "TaskMilestone",
+    "TaskLink",
+    "RiskItem",
+    "StatusReport",
     "Worklog",
     "Change",
     "TaskRollup",

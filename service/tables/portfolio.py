@@ -32,6 +32,9 @@ class Project(SQLModel, table=True):
     hourly_rate: Decimal | None = Field(default=None, sa_type=MONEY)
     # Shares of BAC in % whose crossing fires budget.threshold_crossed; None: 50, 80, 100 (issue 22).
     budget_thresholds: Any = _json()
+    # Per-project overrides of the risk view's thresholds (issue 23; keys and defaults in
+    # ``service.views.risk``); None: the defaults.
+    risk_thresholds: Any = _json()
     raw: Any = _json()
     deleted_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)

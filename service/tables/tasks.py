@@ -61,6 +61,13 @@ class Task(SQLModel, table=True):
     checklist_done: int | None = None
     is_milestone: bool = False
     archived: bool = False
+    # Marked as blocked in the tool (issue 23): Jira's Flagged field set, or a Trello card carrying a
+    # label the profile names (``trello.blocked_labels``). Its history is ``change`` rows of field
+    # ``flagged`` ("true"/"false").
+    flagged: bool = Field(default=False, sa_column=Column(sa.Boolean, nullable=False, server_default=sa.false()))
+    # The external ids of the versions the task affects (Jira ``versions``, "Affects versions"):
+    # escaped defects (issue 23). Trello has none.
+    affected_versions: Any = _json()
     deleted_at: datetime | None = None
     deleted_reason: str | None = Field(default=None, max_length=20)
     raw: Any = _json()
@@ -159,3 +166,37 @@ class Change(SQLModel, table=True):
     to_id: str | None = Field(default=None, max_length=50)
     changed_at: datetime
     origin: str = Field(default="observed", max_length=20)  # changelog | action | observed
+
+
+class TaskLink(SQLModel, table=True):
+    """One issue link as the task holding it lists it (Jira ``issuelinks``, issue 23).
+
+    A link between A and B is two rows, one held by each side (A "blocks" B: A holds the outward
+    row, B the inward one), so each task's links are one lookup. ``role`` is what the link means for
+    the holder under the profile (``jira.blocking_links``): ``blocked_by`` (the other task blocks
+    this one), ``blocks``, or ``other``. ``created_at`` is when the link was made (the changelog's
+    "Link" entry, else when taskhub first saw it); ``deleted_at`` when it was seen gone, so a view
+    at ``as_of`` keeps the links that existed then. Trello has no links.
+    """
+
+    __tablename__ = "task_link"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "task_external_id", "external_id", name="uq_task_link"),
+        sa.Index("ix_task_link_org_role", "org_id", "role"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=ID)
+    org_id: int = _fk("organization.id", index=False)
+    source_id: int = _fk("source.id", index=False)
+    task_external_id: str = Field(max_length=100)
+    external_id: str = Field(max_length=100)  # the tool's link id
+    link_type: str = Field(max_length=100)  # "Blocks"
+    direction: str = Field(max_length=10)  # inward | outward (as the holder sees it)
+    phrase: str | None = Field(default=None, max_length=100)  # "is blocked by"
+    role: str = Field(default="other", max_length=12)  # blocked_by | blocks | other
+    other_external_id: str = Field(max_length=100)
+    other_key: str | None = Field(default=None, max_length=100)
+    # The other issue's status category as the link payload gave it (it may be outside the scope).
+    other_status_category: str | None = Field(default=None, max_length=20)
+    created_at: datetime = Field(default_factory=utcnow)
+    deleted_at: datetime | None = None
+    synced_at: datetime = Field(default_factory=utcnow)

@@ -37,6 +37,8 @@ __all__ = [
     "WorklogDelete",
     "MilestoneUpsert",
     "MilestoneDelete",
+    "LinkUpsert",
+    "LinkDelete",
     "Ignored",
     "Effect",
 ]
@@ -291,6 +293,24 @@ class MilestoneDelete(_Model):
     external_id: str
 
 
+class LinkUpsert(_Model):
+    """One side of an issue link an event announced (Jira ``issuelink_created``): the row
+    ``task_external_id`` holds. ``at``: when the link was made."""
+
+    effect: Literal["link_upsert"] = "link_upsert"
+    task_external_id: str
+    link: LinkRef
+    at: datetime | None = None
+
+
+class LinkDelete(_Model):
+    """An issue link gone (Jira ``issuelink_deleted``): both sides' rows of the link id."""
+
+    effect: Literal["link_delete"] = "link_delete"
+    external_id: str
+    at: datetime | None = None
+
+
 class Ignored(_Model):
     effect: Literal["ignored"] = "ignored"
     reason: str
@@ -304,6 +324,8 @@ Effect = Annotated[
     | WorklogDelete
     | MilestoneUpsert
     | MilestoneDelete
+    | LinkUpsert
+    | LinkDelete
     | Ignored,
     Field(discriminator="effect"),
 ]

@@ -161,8 +161,12 @@ def create_source(session: Session, settings: Settings, org_id: int, body: Sourc
     return source_created(settings, src, shown)
 
 
-def get_source(session: Session, org_id: int, source_id: int) -> Source:
-    src = session.get(Source, source_id)
+def get_source(session: Session, org_id: int, source_id: int, *, for_update: bool = False) -> Source:
+    """The organization's source, else ``NotFound``. ``for_update`` locks its row until the
+    transaction ends (PostgreSQL; SQLite's write sessions are serialized already): a
+    read-check-write such as a secret rotation's "no overlap running" check then sees what a
+    concurrent one committed instead of passing beside it."""
+    src = session.get(Source, source_id, with_for_update=for_update or None, populate_existing=for_update)
     if src is None or src.org_id != org_id:
         raise errors.NotFound(f"source {source_id} not found")
     return src
@@ -175,7 +179,7 @@ def list_sources(session: Session, org_id: int) -> list[Source]:
 def update_source(session: Session, settings: Settings, org_id: int, source_id: int,
                   body: SourceUpdate, check: Check | None = None) -> SourcePublic:
     """Apply ``body``; ``check`` runs when the credentials, the base URL or the scope change."""
-    src = get_source(session, org_id, source_id)
+    src = get_source(session, org_id, source_id, for_update=body.rotate_webhook_secret)
     fields = body.model_fields_set
     if src.kind == "trello" and (body.webhook_secret is not None or body.rotate_webhook_secret):
         raise errors.Invalid(TRELLO_SIGNING_RULE, field="webhook_secret")

@@ -77,7 +77,7 @@ def issue_automation_secret(
 ) -> AutomationSecretIssued:
     """A new automation secret (the first, or a rotation), shown once; the replaced one is accepted
     for the overlap. Trello sources are refused (422): Trello signs its webhooks."""
-    src = _automatable(get_source(session, caller.org_id, source_id))
+    src = _automatable(get_source(session, caller.org_id, source_id, for_update=True))
     issued = apply_automation_rotation(src, settings, overlap=timedelta(hours=overlap_hours), force=force)
     session.add(src)
     session.commit()

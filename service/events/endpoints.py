@@ -70,8 +70,10 @@ def check_event_types(types: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(types))
 
 
-def get_endpoint(session: Session, org_id: int, endpoint_id: int) -> WebhookEndpoint:
-    ep = session.get(WebhookEndpoint, endpoint_id)
+def get_endpoint(session: Session, org_id: int, endpoint_id: int, *, for_update: bool = False) -> WebhookEndpoint:
+    """The organization's endpoint, else ``NotFound``; ``for_update`` as ``service.sources.get_source``."""
+    ep = session.get(WebhookEndpoint, endpoint_id, with_for_update=for_update or None,
+                     populate_existing=for_update)
     if ep is None or ep.org_id != org_id:
         raise errors.NotFound(f"webhook endpoint {endpoint_id} not found")
     return ep
@@ -138,7 +140,7 @@ def rotate_secret(session: Session, settings: Settings, org_id: int, endpoint_id
     overlap still runs a rotation is a ``Conflict`` unless ``force`` (which ends that overlap), the
     rule of the sources' secrets: a third secret would leave a receiver with two to forget."""
     now = now or utcnow()
-    ep = get_endpoint(session, org_id, endpoint_id)
+    ep = get_endpoint(session, org_id, endpoint_id, for_update=True)
     if previous_running(ep, now) is not None and not force:
         raise errors.Conflict(f"the previous secret of endpoint {endpoint_id} still signs until "
                               f"{previous_running(ep, now)}; rotate with force to end that overlap now")

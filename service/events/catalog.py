@@ -129,6 +129,20 @@ class WebhookTestData(EventData):
     message: str
 
 
+class ReportReadyData(EventData):
+    """A status report was published (``service.reports``): what it covers and where to fetch it."""
+
+    report_id: int
+    scope: str  # portfolio | project
+    scope_id: int
+    scope_name: str
+    week: str  # ISO week, e.g. 2026-W11
+    week_start: str  # its Monday, in the organization's time zone
+    published_at: str
+    published_by: str | None = None
+    links: dict[str, str] = {}
+
+
 for _t in (
     EventType("task.created", 1, TaskData, "A task appeared in a synced source."),
     EventType("task.updated", 1, TaskUpdatedData, "A task's fields changed (old and new values of each)."),
@@ -137,5 +151,7 @@ for _t in (
     EventType("source.recovered", 1, SourceHealthData, "A source's health is ok again."),
     EventType("source.synced", 1, SourceSyncedData, "A backfill or first sync finished (no per-task events)."),
     EventType("webhook.test", 1, WebhookTestData, "Sent on request to check an endpoint."),
+    EventType("report.ready", 1, ReportReadyData,
+              "A weekly status report was published; its HTML and PDF are at the links (issue 23)."),
 ):
     register(_t)

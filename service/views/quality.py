@@ -1,0 +1,420 @@
+"""The quality view: defect inflow and outflow per ISO week, open defects and their age, the bug
+share of throughput, defects reopened, and escaped defects per released version (issue 23).
+
+A defect is a task of type ``bug`` (Jira issue types mapped to it by the profile; Trello cards
+carrying a label the profile names). Every figure is over the tasks in scope at ``as_of``
+(``selection.task_state``: the same scope, status and completion replay as the other views).
+The window is the 12 ISO weeks (organization's zone) ending with the week of ``as_of``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from service.tables import Milestone, MilestoneChange, Source, Task, TaskLink, TaskMilestone, table
+from service.views import queries
+from service.views.common import days, definitions, envelope, label, share
+from service.views.formulas import PERCENTILES, TRAILING_DAYS, iso_week, sorted_percentile
+from service.views.milestones import as_of_row
+from service.views.selection import Selection, aware, group_join, group_names, scope_conditions, task_state
+from service.views.sqlkit import flag, key_or_null
+from service.views.sqltime import day_bucket, local_midnight, seconds_between, ts_literal
+
+__all__ = ["quality_view", "WINDOW_WEEKS", "LIST_CAP"]
+
+WINDOW_WEEKS = 12  # the inflow/outflow/reopened window: fixed (the views' route takes no window parameter)
+LIST_CAP = 20  # tasks listed per reopened list and per version; the counts are always whole
+BUG = "bug"
+
+T = table(Task)
+TT = T.alias("tt")  # the task row beside its state at as_of: its type and affected versions
+T3 = T.alias("fixed")  # the task at the other end of a link
+M = table(Milestone)
+MC = table(MilestoneChange)
+S = table(Source)
+L = table(TaskLink)
+TM = table(TaskMilestone)
+C = queries.C
+
+
+@dataclass
+class _Acc:
+    """One row's figures as the passes find them."""
+
+    bugs: int = 0
+    created: Counter[date] = field(default_factory=Counter)  # bugs created per local day (window)
+    done: Counter[date] = field(default_factory=Counter)  # bugs last reaching done per local day (window)
+    open: int = 0
+    ages: list[tuple[float, int]] = field(default_factory=list)  # (age in days, tasks)
+    done_trailing: int = 0
+    bugs_done_trailing: int = 0
+    reopened: set[int] = field(default_factory=set)  # change ids
+    reopened_bugs: set[int] = field(default_factory=set)
+    escaped: set[int] = field(default_factory=set)
+
+    def merge(self, o: _Acc) -> None:
+        self.bugs += o.bugs
+        self.created.update(o.created)
+        self.done.update(o.done)
+        self.open += o.open
+        self.ages += o.ages
+        self.done_trailing += o.done_trailing
+        self.bugs_done_trailing += o.bugs_done_trailing
+
+
+def window_start_date(sel: Selection) -> date:
+    """Monday of the first of the ``WINDOW_WEEKS`` ISO weeks ending with ``as_of``'s week."""
+    return sel.week_start_date - timedelta(days=7 * (WINDOW_WEEKS - 1))
+
+
+def _window_start(sel: Selection) -> datetime:
+    return local_midnight(window_start_date(sel), sel.tz)
+
+
+def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
+    """Per group: the bugs, their creations and completions per local day in the window, the open
+    bugs' ages, and all tasks and bugs reaching done in the trailing 4 weeks. One scan of the
+    task state, grouped by what each figure needs (an open bug's age is its own group, so its
+    percentiles are ranked here on both stores, by flow's rule)."""
+    ts = task_state(sel, require_counted=True)
+    base = ts.join(TT, TT.c.id == ts.c.id)
+    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
+    win = ts_literal(_window_start(sel))
+    is_bug = TT.c.type == BUG
+    done = ts.c.status_asof == "done"
+    cbucket, to_date = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
+    dbucket, _ = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
+    cday = sa.case((sa.and_(is_bug, ts.c.remote_created_at >= win), cbucket))
+    dday = sa.case((sa.and_(is_bug, done, ts.c.done_at >= win), dbucket))
+    trailing = flag(sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start)))
+    age = sa.case(
+        (sa.and_(is_bug, ~done), seconds_between(ts_literal(sel.as_of), ts.c.remote_created_at, sel.dialect) / 86400.0)
+    )
+    cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
+            dday.label("dd"), trailing.label("tr"), age.label("age"))
+    q = (
+        sa.select(*cols, sa.func.count().label("n"))
+        .select_from(from_)
+        .group_by(*([key] if key is not None else []), *cols[1:])
+    )
+    out: dict[Any, _Acc] = defaultdict(_Acc)
+    for g, b, d, cd, dd, tr, age_days, n in conn.execute(q).all():
+        acc = out[g]
+        n = int(n)
+        if tr:
+            acc.done_trailing += n
+            acc.bugs_done_trailing += n if b else 0
+        if not b:
+            continue
+        acc.bugs += n
+        if cd is not None:
+            acc.created[to_date(cd)] += n  # type: ignore[index]
+        if dd is not None:
+            acc.done[to_date(dd)] += n  # type: ignore[index]
+        if not d:
+            acc.open += n
+            if age_days is not None:
+                acc.ages.append((float(age_days), n))
+    return out
+
+
+def _reopened(conn: Connection, sel: Selection) -> list[Any]:
+    """Every done → not-done status change of a bug in scope in the window, with its group:
+    ``(group, change id, task id, key, title, project id, changed_at, to_category)``."""
+    ts = task_state(sel, require_counted=True)
+    base = ts.join(TT, TT.c.id == ts.c.id).join(
+        C, sa.and_(C.c.source_id == ts.c.source_id, C.c.task_external_id == ts.c.external_id)
+    )
+    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
+    q = (
+        sa.select(key_or_null(key), C.c.id, ts.c.id, TT.c.key, TT.c.title, ts.c.project_id, C.c.changed_at,
+                  C.c.to_category)
+        .select_from(from_)
+        .where(
+            TT.c.type == BUG,
+            C.c.org_id == sel.org_id,
+            C.c.field == "status",
+            C.c.from_category == "done",
+            C.c.to_category.is_not(None),
+            C.c.to_category != "done",
+            C.c.changed_at >= ts_literal(_window_start(sel)),
+            C.c.changed_at <= ts_literal(sel.as_of),
+        )
+    )
+    return list(conn.execute(q).all())
+
+
+# --- escaped defects ---------------------------------------------------------------------------
+
+
+def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]:
+    """The Jira versions of the selection released at ``as_of``, with their release date then.
+
+    The released flag and the release date (Jira's ``releaseDate``, stored as the milestone's
+    ``due_date``) are replayed from ``milestone_change`` for the versions that changed them after
+    ``as_of`` (``milestones.as_of_row``, the milestones view's rule); the others keep their stored
+    values. Archived versions and those deleted by ``as_of`` are left out, as in the milestones view."""
+    at = ts_literal(sel.as_of)
+    q = (
+        sa.select(M.c.id, M.c.external_id, M.c.name, M.c.project_id, M.c.source_id, M.c.due_date, M.c.baseline_due_date,
+                  M.c.released, M.c.completed_at)
+        .select_from(M.join(S, S.c.id == M.c.source_id))
+        .where(
+            M.c.org_id == sel.org_id,
+            S.c.kind == "jira",
+            M.c.archived == sa.false(),
+            sa.or_(M.c.deleted_at.is_(None), M.c.deleted_at > at),
+            *scope_conditions(sel, M.c.project_id, M.c.source_id),
+        )
+    )
+    rows = {r.id: dict(r._mapping) for r in conn.execute(q).all()}
+    # Only versions whose released flag or release date changed after as_of need their history.
+    moved = sa.select(MC.c.milestone_id).where(
+        MC.c.org_id == sel.org_id, MC.c.field.in_(("released", "due_date")), MC.c.at > at
+    ).distinct()
+    replay = [mid for mid in conn.execute(moved).scalars() if mid in rows]
+    if replay:
+        history = queries.milestone_history(conn, sel, replay)
+        for mid in replay:
+            as_of_row(rows[mid], history.get(mid, {}), sel)
+    out = []
+    for r in rows.values():
+        if not r["released"]:
+            continue
+        due = r["due_date"]
+        r["release_date"] = date.fromisoformat(str(due)[:10]) if due is not None else None
+        out.append(r)
+    out.sort(key=lambda r: (r["release_date"] or date.min, r["id"]))
+    return out
+
+
+def _bug_rows(conn: Connection, sel: Selection, *, links: bool) -> list[Any]:
+    """The bugs in scope at ``as_of`` with their group: with ``links`` false, those carrying
+    affected versions — ``(group, id, source, created, key, title, project, affected_versions)``;
+    with ``links`` true, one row per link the bug held at ``as_of`` to a task (alive then) fixed
+    in a version — ``(group, id, source, created, key, title, project, milestone id)``."""
+    ts = task_state(sel, require_counted=True)
+    base = ts.join(TT, TT.c.id == ts.c.id)
+    cond: list[Any] = [TT.c.type == BUG]
+    if links:
+        at = ts_literal(sel.as_of)
+        base = (
+            base.join(L, sa.and_(L.c.source_id == ts.c.source_id, L.c.task_external_id == ts.c.external_id))
+            .join(T3, sa.and_(T3.c.source_id == L.c.source_id, T3.c.external_id == L.c.other_external_id))
+            .join(TM, TM.c.task_id == T3.c.id)
+        )
+        cond += [
+            L.c.created_at <= at,
+            sa.or_(L.c.deleted_at.is_(None), L.c.deleted_at > at),
+            sa.or_(T3.c.deleted_at.is_(None), T3.c.deleted_at > at),
+        ]
+        last: Any = TM.c.milestone_id
+    else:
+        cond.append(TT.c.affected_versions.is_not(None))
+        last = TT.c.affected_versions
+    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
+    q = sa.select(key_or_null(key), ts.c.id, ts.c.source_id, ts.c.remote_created_at, TT.c.key, TT.c.title,
+                  ts.c.project_id, last).select_from(from_).where(*cond)
+    return list(conn.execute(q).all())
+
+
+def _escaped(
+    conn: Connection, sel: Selection, per_group: dict[Any, _Acc]
+) -> tuple[list[dict[str, Any]], set[int]]:
+    """Per released version: the bugs created after its release day (organization's zone) that
+    carry it as an affected version or hold a link to a task fixed in it. Also fills each group's
+    escaped bugs; answers the versions and every escaped bug's id."""
+    versions = _released_versions(conn, sel)
+    if not versions:
+        return [], set()
+    by_ext = {(v["source_id"], v["external_id"]): v for v in versions}
+    by_id = {v["id"]: v for v in versions}
+    found: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # version id → bug id → bug
+
+    def cutoff(v: dict[str, Any]) -> datetime | None:
+        if v["release_date"] is None:
+            return None
+        return local_midnight(v["release_date"] + timedelta(days=1), sel.tz)
+
+    def take(v: dict[str, Any], g: Any, bug_id: int, created: Any, key: Any, title: Any, project: Any,
+             via: str) -> None:
+        end = cutoff(v)
+        if end is None or created is None or aware(created) < end:
+            return
+        bug = found[v["id"]].setdefault(bug_id, {"id": bug_id, "key": key, "title": title, "project_id": project,
+                                                 "created_at": aware(created).isoformat(), "via": []})
+        if via not in bug["via"]:
+            bug["via"].append(via)
+        per_group[g].escaped.add(bug_id)
+
+    for g, bug_id, source, created, key, title, project, affected in _bug_rows(conn, sel, links=False):
+        for ext in affected if isinstance(affected, list) else []:
+            v = by_ext.get((source, str(ext)))
+            if v is not None:
+                take(v, g, bug_id, created, key, title, project, "affected_version")
+    for g, bug_id, _source, created, key, title, project, mid in _bug_rows(conn, sel, links=True):
+        v = by_id.get(mid)
+        if v is not None:
+            take(v, g, bug_id, created, key, title, project, "link")
+    out = []
+    escaped_ids: set[int] = set()
+    for v in versions:
+        bugs = sorted(found.get(v["id"], {}).values(), key=lambda b: (b["created_at"], b["id"]))
+        escaped_ids.update(b["id"] for b in bugs)
+        reasons = {}
+        if v["release_date"] is None:
+            reasons["escaped"] = "released without a release date: nothing to compare creation with"
+        out.append({
+            "id": v["id"],
+            "name": v["name"],
+            "project_id": v["project_id"],
+            "source_id": v["source_id"],
+            "release_date": v["release_date"].isoformat() if v["release_date"] else None,
+            "escaped": len(bugs) if v["release_date"] is not None else None,
+            "by_affected_version": sum("affected_version" in b["via"] for b in bugs),
+            "by_link": sum("link" in b["via"] for b in bugs),
+            "bugs": bugs[:LIST_CAP],
+            "bugs_not_listed": max(0, len(bugs) - LIST_CAP),
+            "reasons": reasons,
+        })
+    return out, escaped_ids
+
+
+# --- the view ----------------------------------------------------------------------------------
+
+
+def _age(acc: _Acc) -> dict[str, Any]:
+    values = sorted(v for v, n in acc.ages for _ in range(n))
+    return {"count": len(values), **{f"p{p}": days(sorted_percentile(values, p)) for p in PERCENTILES}}
+
+
+def quality_figures(acc: _Acc) -> dict[str, Any]:
+    """One row's figures from its accumulated passes."""
+    reasons: dict[str, str] = {}
+    age = _age(acc)
+    age["unknown"] = acc.open - age["count"]
+    if not acc.open:
+        reasons["open_defect_age_days"] = "no open defect at as_of"
+    elif age["unknown"]:
+        reasons["open_defect_age_days.unknown"] = "open defects with no known creation time"
+    bug_share = acc.bugs_done_trailing / acc.done_trailing if acc.done_trailing else None
+    if bug_share is None:
+        reasons["bug_share_of_throughput"] = "no task reached done in the trailing 4 weeks"
+    return {
+        "defects": acc.bugs,
+        "inflow": sum(acc.created.values()),
+        "outflow": sum(acc.done.values()),
+        "open_defects": acc.open,
+        "open_defect_age_days": age,
+        "done_trailing": acc.done_trailing,
+        "defects_done_trailing": acc.bugs_done_trailing,
+        "bug_share_of_throughput": share(bug_share),
+        "defect_throughput_per_week": round(acc.bugs_done_trailing / (TRAILING_DAYS / 7), 4),
+        "reopened": len(acc.reopened),
+        "reopened_defects": len(acc.reopened_bugs),
+        "escaped_defects": len(acc.escaped),
+        "reasons": reasons,
+    }
+
+
+def defect_series(acc: _Acc, sel: Selection) -> list[dict[str, Any]]:
+    """Bugs created and bugs reaching done per ISO week of the window, zero-filled."""
+    created: Counter[str] = Counter()
+    done: Counter[str] = Counter()
+    for d, n in acc.created.items():
+        created[iso_week(d)] += n
+    for d, n in acc.done.items():
+        done[iso_week(d)] += n
+    monday = window_start_date(sel)
+    out = []
+    for _ in range(WINDOW_WEEKS):
+        week = iso_week(monday)
+        out.append({"week": week, "start": monday.isoformat(), "created": created[week], "done": done[week]})
+        monday += timedelta(days=7)
+    return out
+
+
+def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
+    per_group = _task_pass(conn, sel)
+    partition = sel.group_by in (None, "project", "source")
+    if partition:
+        total = _Acc()
+        for acc in per_group.values():
+            total.merge(acc)
+    else:  # overlapping groups (milestone, person): the total counts each task once
+        total = _task_pass(conn, replace(sel, params=replace(sel.params, group_by=None))).get(None, _Acc())
+    reopened = _reopened(conn, sel)
+    listed: dict[int, dict[str, Any]] = {}
+    for g, change_id, task_id, key, title, project, changed_at, to_cat in reopened:
+        per_group[g].reopened.add(change_id)
+        per_group[g].reopened_bugs.add(task_id)
+        total.reopened.add(change_id)
+        total.reopened_bugs.add(task_id)
+        listed[change_id] = {"id": task_id, "key": key, "title": title, "project_id": project,
+                             "reopened_at": aware(changed_at).isoformat(), "to_category": to_cat}
+    reopened_list = sorted(listed.values(), key=lambda r: (r["reopened_at"], r["id"]))
+    versions, escaped_ids = _escaped(conn, sel, per_group)
+    total.escaped = escaped_ids
+    keys = set(per_group)
+    names = group_names(conn, sel, keys)
+    groups = (
+        [
+            {"group": label(sel.group_by, k, names), **quality_figures(per_group[k])}
+            for k in sorted(keys, key=lambda x: (x is None, x or 0))
+        ]
+        if sel.group_by
+        else []
+    )
+    start = window_start_date(sel)
+    defs = definitions(
+        sel,
+        defect="a task of type bug in scope at as_of: Jira issue types the source's profile maps to bug "
+        "(jira.type_map), Trello cards carrying a label the profile names; the type is the current one "
+        "(the tools keep no history of it)",
+        window=f"the {WINDOW_WEEKS} ISO weeks (Monday–Sunday, organization time zone) ending with the week "
+        f"of as_of: {start.isoformat()} .. {sel.as_of_date.isoformat()}; fixed (the views' route takes no "
+        "window parameter); the last week ends at as_of",
+        inflow="defects created per ISO week of the window (local date of creation)",
+        outflow="defects whose last move to done as of as_of (change history) falls in that ISO week — "
+        "flow's throughput rule over defects: a defect reopened and done again counts once, in the week of "
+        "its last completion; one not done at as_of counts in no week",
+        open_defects="defects not done at as_of",
+        open_defect_age_days="as_of − created, in days, over the open defects: p50 (median), p85, p95 by "
+        "linear interpolation between closest ranks (flow's rule); defects with no known creation time "
+        "are counted in unknown",
+        bug_share_of_throughput="defects reaching done in the trailing 4 weeks / all tasks in scope reaching "
+        "done in the trailing 4 weeks (flow's throughput window); null when none reached done",
+        reopened="status changes of a defect from a done category to a not-done one (change rows of "
+        "field status, from_category done, to_category todo or in_progress) in the window up to as_of; "
+        "reopened counts the changes, reopened_defects the defects; the list holds the first "
+        f"{LIST_CAP} by time",
+        escaped_defects="per released Jira version (a milestone of a Jira source, not archived): the "
+        "defects created after its release day (releaseDate, stored as the milestone's due_date; the "
+        "day ends at midnight in the organization's zone: a defect filed on the release day is not "
+        "counted, the order within that day being unknown) that carry the version in "
+        "affected_versions (Jira 'Affects versions') or held at as_of an issue link (any type or "
+        "direction) to a task fixed in it (fixVersions: task_milestone, its current value: the tools "
+        "keep no history of it). Released and the release date are those at as_of (milestone history). "
+        f"Per version the first {LIST_CAP} defects by creation are listed; escaped_defects per row counts "
+        "the distinct defects escaped from any listed version",
+        trello="Trello has no versions (its milestone cards are not releases) and no issue links: Trello "
+        "defects count in every figure but escaped defects",
+    )
+    return envelope(
+        "quality",
+        sel,
+        defs,
+        {"group": label(None, None, {}), **quality_figures(total)},
+        groups,
+        window={"weeks": WINDOW_WEEKS, "start": start.isoformat(), "end": sel.as_of_date.isoformat()},
+        series={"defects": defect_series(total, sel)},
+        reopened=reopened_list[:LIST_CAP],
+        reopened_not_listed=max(0, len(reopened_list) - LIST_CAP),
+        versions=versions,
+    )

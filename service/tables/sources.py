@@ -32,6 +32,10 @@ class Source(SQLModel, table=True):
     automation_secret_enc: str | None = Field(default=None, sa_type=sa.Text)
     automation_secret_prev_enc: str | None = Field(default=None, sa_type=sa.Text)
     automation_secret_prev_until: datetime | None = None
+    # Who is registering this source's webhooks, until when (``service.webhook_registration``):
+    # one reconcile at a time across processes (``taskhub apply`` beside ``serve``); migration 0026.
+    webhook_lease_owner: str | None = Field(default=None, max_length=100)
+    webhook_lease_until: datetime | None = None
     scope: Any = _json()
     mapping_profile: Any = _json()
     poll_interval_seconds: int = Field(default=300)

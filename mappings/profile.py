@@ -47,6 +47,23 @@ class JiraProfile(_Strict):
         description="Status name -> category, for statuses whose Jira category is misleading.",
     )
     type_map: dict[str, str] = Field(default_factory=dict)
+    blocking_links: list[str] = Field(
+        default_factory=lambda: ["Blocks"],
+        description=(
+            "Issue link types that block, each a link type name or one of its phrases (\"Blocks\", "
+            "\"is blocked by\"), compared case-insensitively. A link whose type name, inward phrase or "
+            "outward phrase is listed blocks as Jira's Blocks type does: the issue on its outward side "
+            "(\"blocks\") blocks the one on its inward side (\"is blocked by\"); the inward holder's role "
+            "is blocked_by, the outward holder's blocks. Every other link's role is other."
+        ),
+    )
+    flagged_field: str | None = Field(
+        default=None,
+        description=(
+            "Custom field id of Jira's Flagged field; empty means discover the field named "
+            "\"Flagged\" from /field. A task is flagged while the field holds any option."
+        ),
+    )
 
 
 TrelloCustomField = Literal["estimate_points", "estimate_hours", "spent_hours", "cost"]
@@ -74,6 +91,14 @@ class TrelloProfile(_Strict):
     due_complete_means_done: bool = False
     archived_as_done: bool = False
     milestone_label: str = "Milestone"
+    bug_labels: list[str] = Field(
+        default_factory=lambda: ["Bug", "Defect"],
+        description="Label names (case-insensitive) that make a card a bug (task type bug).",
+    )
+    blocked_labels: list[str] = Field(
+        default_factory=lambda: ["Blocked"],
+        description="Label names (case-insensitive) that mark a card blocked (flagged).",
+    )
     custom_fields: dict[TrelloCustomField, list[str]] = Field(
         default_factory=_default_custom_fields,
         description="Model field -> custom field names (first match wins).",

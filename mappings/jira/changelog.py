@@ -129,6 +129,7 @@ class FieldPlanView:
     story_points: tuple[str, ...] = ()
     story_points_names: tuple[str, ...] = ()
     sprint: tuple[str, ...] = ()
+    flagged: tuple[str, ...] = ()
 
 
 def _str(value: Any) -> str:
@@ -159,6 +160,10 @@ def _normalize(name: str, fid: str, plan: FieldPlanView) -> str:
         return "sprint"
     if (fid and fid in plan.story_points) or low in plan.story_points_names:
         return "points"
+    if low == "link" and lid in ("", "link"):  # "This issue is blocked by ABC-1"
+        return "link"
+    if low == "flagged" or (fid and fid in plan.flagged):
+        return "flagged"
     return name or fid or "unknown"
 
 
@@ -167,6 +172,11 @@ def _text(value: Any) -> str | None:
         return None
     text = str(value)
     return text if text != "" else None
+
+
+def _flag(text: Any, raw: Any) -> str:
+    value = text if text is not None else raw
+    return "true" if isinstance(value, str) and value.strip() not in ("", "[]") else "false"
 
 
 def _values(norm: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -185,6 +195,8 @@ def _values(norm: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
         )
     if norm.casefold() in _TEXT_FIELDS:
         return None, None
+    if norm == "flagged":  # "Impediment" set / "" cleared -> "true" / "false"
+        return _flag(item.get("fromString"), item.get("from")), _flag(item.get("toString"), item.get("to"))
     # status / resolution / sprint / points / everything else: the display string.
     from_s, to_s = item.get("fromString"), item.get("toString")
     return (
@@ -230,6 +242,8 @@ def changes_from_histories(
                 from_id, to_id = _text(item.get("from")), _text(item.get("to"))
                 from_cat, from_rule = book.categorize(from_id, item.get("fromString"))
                 to_cat, to_rule = book.categorize(to_id, item.get("toString"))
+            elif norm == "link":  # from/to: the other issue's key, fromString/toString the phrase
+                from_id, to_id = _text(item.get("from")), _text(item.get("to"))
             out.append(
                 Change(
                     task_external_id=task_external_id,

@@ -31,6 +31,9 @@ __all__ = [
     "sprint_name",
     "looks_like_sprint_value",
     "looks_like_issue_key",
+    "FALLBACK_FLAGGED_FIELD",
+    "flag_set",
+    "looks_like_flagged_value",
 ]
 
 SPRINT_SCHEMA = "com.pyxis.greenhopper.jira:gh-sprint"
@@ -46,6 +49,9 @@ FALLBACK_STORY_POINTS_FIELDS: tuple[str, ...] = (
 )
 FALLBACK_SPRINT_FIELDS: tuple[str, ...] = ("customfield_10020", "customfield_10007")
 FALLBACK_EPIC_LINK_FIELDS: tuple[str, ...] = ("customfield_10014", "customfield_10008")
+# Jira Software's "Flagged" field on many Cloud sites (a checkbox field with the one option
+# "Impediment"); read through this id only when its value looks like Flagged's.
+FALLBACK_FLAGGED_FIELD = "customfield_10021"
 
 _START_DATE_NAMES = ("start date",)
 
@@ -59,6 +65,7 @@ class JiraFieldIds:
     epic_link: str | None = None
     cost: str | None = None
     start_date: str | None = None  # optional "Start date" style field
+    flagged: str | None = None  # Jira Software's "Flagged" (issue 23)
 
 
 def _schema_custom(entry: dict[str, Any]) -> str | None:
@@ -96,7 +103,8 @@ def discover_fields(field_list: list[dict[str, Any]], profile: JiraProfile) -> J
     story-points schema type. Sprint: the ``gh-sprint`` schema type, else the
     name "Sprint". Epic link: the ``gh-epic-link`` type, else "Epic Link".
     ``profile.story_points_fields`` / ``sprint_field`` / ``epic_link_field`` /
-    ``cost_field`` override whatever discovery finds.
+    ``cost_field`` override whatever discovery finds. Flagged: the custom field named
+    "Flagged", unless ``profile.flagged_field`` pins it.
     """
     entries = _entries(field_list)
 
@@ -117,6 +125,7 @@ def discover_fields(field_list: list[dict[str, Any]], profile: JiraProfile) -> J
         e for e in entries if _name(e) == "epic link"
     )
     start = _first(e for e in entries if _name(e) in _START_DATE_NAMES and e.get("custom"))
+    flagged = _first(e for e in entries if _name(e) == "flagged" and e.get("custom") is not False)
 
     return JiraFieldIds(
         story_points=list(profile.story_points_fields) or points,
@@ -124,6 +133,7 @@ def discover_fields(field_list: list[dict[str, Any]], profile: JiraProfile) -> J
         epic_link=profile.epic_link_field or epic,
         cost=profile.cost_field,
         start_date=start,
+        flagged=profile.flagged_field or flagged,
     )
 
 
@@ -204,3 +214,31 @@ _ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
 
 def looks_like_issue_key(value: Any) -> bool:
     return isinstance(value, str) and bool(_ISSUE_KEY.match(value.strip()))
+
+
+# --- Flagged ---------------------------------------------------------------------------
+
+
+def flag_set(value: Any) -> bool:
+    """Whether a Flagged field's value sets the flag: any option chosen (Cloud and Data Center
+    send ``[{"self": …, "value": "Impediment", "id": "10019"}]``; unset is null or ``[]``)."""
+    if isinstance(value, list):
+        return any(item not in (None, "", {}) for item in value)
+    if isinstance(value, dict):
+        return bool(value.get("value") or value.get("id"))
+    return isinstance(value, str) and bool(value.strip())
+
+
+def looks_like_flagged_value(value: Any) -> bool:
+    """True only for a value shaped like Flagged's (to trust the fallback id): a list of
+    options each with a ``value`` of "Impediment"."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(
+            isinstance(item, dict)
+            and isinstance(item.get("value"), str)
+            and item["value"].strip().casefold() == "impediment"
+            for item in value
+        )
+    )

@@ -31,14 +31,17 @@ from mappings.jira.changelog import (
 )
 from mappings.jira.fields import (
     FALLBACK_EPIC_LINK_FIELDS,
+    FALLBACK_FLAGGED_FIELD,
     FALLBACK_SPRINT_FIELDS,
     FALLBACK_STORY_POINTS_FIELDS,
     JiraFieldIds,
+    flag_set,
+    looks_like_flagged_value,
     looks_like_issue_key,
     looks_like_sprint_value,
     sprint_name,
 )
-from mappings.jira.status import category_of_status
+from mappings.jira.status import category_from_key, category_of_status, override_for
 from mappings.jira.values import (
     opt_date,
     opt_datetime,
@@ -48,10 +51,13 @@ from mappings.jira.values import (
     opt_str,
     person_ref,
 )
-from mappings.model import Change, MilestoneRef, StatusCategory, Task, TaskType, TaskUpsert
-from mappings.profile import MappingProfile
+from mappings.model import Change, LinkRef, MilestoneRef, StatusCategory, Task, TaskType, TaskUpsert
+from mappings.profile import JiraProfile, MappingProfile
 
-__all__ = ["map_issue", "build_issue_upsert", "patch_fields", "is_full_issue", "work_dates"]
+__all__ = [
+    "map_issue", "build_issue_upsert", "patch_fields", "is_full_issue", "work_dates", "issue_links",
+    "link_role", "FieldPlan",
+]
 
 
 @dataclass(frozen=True)
@@ -64,9 +70,11 @@ class FieldPlan:
     cost: str | None
     start_date: tuple[str, ...]
     points_names: tuple[str, ...]
+    flagged: tuple[str, ...] = ()
     guessed_points: bool = False
     guessed_sprint: bool = False
     guessed_epic: bool = False
+    guessed_flagged: bool = False
 
     @classmethod
     def build(cls, fields: JiraFieldIds | None, profile: MappingProfile) -> FieldPlan:
@@ -80,6 +88,7 @@ class FieldPlan:
                 cost=fields.cost or jp.cost_field,
                 start_date=(fields.start_date,) if fields.start_date else (),
                 points_names=names,
+                flagged=(fields.flagged,) if fields.flagged else (),
             )
         return cls(
             story_points=tuple(jp.story_points_fields) or FALLBACK_STORY_POINTS_FIELDS,
@@ -88,6 +97,8 @@ class FieldPlan:
             cost=jp.cost_field,
             start_date=(),
             points_names=names,
+            flagged=(jp.flagged_field or FALLBACK_FLAGGED_FIELD,),
+            guessed_flagged=not jp.flagged_field,
             guessed_points=not jp.story_points_fields,
             guessed_sprint=not jp.sprint_field,
             guessed_epic=not jp.epic_link_field,
@@ -98,6 +109,7 @@ class FieldPlan:
             story_points=self.story_points,
             story_points_names=self.points_names,
             sprint=self.sprint,
+            flagged=self.flagged,
         )
 
 
@@ -189,6 +201,71 @@ def _milestones(value: Any) -> list[MilestoneRef]:
             out.append(
                 MilestoneRef(external_id=ident, name=name if isinstance(name, str) else None)
             )
+    return out
+
+
+def _flagged(f: dict[str, Any], plan: FieldPlan) -> bool:
+    for fid in plan.flagged:
+        value = f.get(fid)
+        if plan.guessed_flagged and not looks_like_flagged_value(value):
+            continue
+        if flag_set(value):
+            return True
+    return False
+
+
+def _affected_versions(value: Any) -> list[str]:
+    return [ref.external_id for ref in _milestones(value)]
+
+
+def link_role(
+    jp: JiraProfile, link_type: str, inward: str | None, outward: str | None, direction: str
+) -> str:
+    """What a link means for the issue holding it under ``jira.blocking_links`` (see its
+    description): a blocking link's inward holder is ``blocked_by``, its outward one ``blocks``."""
+    wanted = {n.strip().casefold() for n in jp.blocking_links}
+    names = {x.strip().casefold() for x in (link_type, inward, outward) if isinstance(x, str)}
+    if not wanted & names:
+        return "other"
+    return "blocked_by" if direction == "inward" else "blocks"
+
+
+def issue_links(value: Any, profile: MappingProfile) -> list[LinkRef]:
+    """``fields.issuelinks`` as the issue holding them sees them. An entry with ``inwardIssue``
+    is read from the inward side (the holder "is blocked by" the other: ``type.inward``), one
+    with ``outwardIssue`` from the outward side (``type.outward``). Entries without an id, a
+    type name or the other issue's id are skipped."""
+    out: list[LinkRef] = []
+    for entry in value if isinstance(value, list) else []:
+        e = _dict(entry)
+        ident, ltype = opt_str(e.get("id")), _dict(e.get("type"))
+        name = ltype.get("name")
+        if "inwardIssue" in e:
+            direction, other = "inward", _dict(e.get("inwardIssue"))
+        else:
+            direction, other = "outward", _dict(e.get("outwardIssue"))
+        other_id = opt_str(other.get("id"))
+        if ident is None or not isinstance(name, str) or not name or other_id is None:
+            continue
+        inward, outward = ltype.get("inward"), ltype.get("outward")
+        phrase = inward if direction == "inward" else outward
+        status = _dict(_dict(other.get("fields")).get("status"))
+        name_of_status = status.get("name")
+        category = override_for(
+            name_of_status if isinstance(name_of_status, str) else None, profile.jira.status_overrides
+        ) or category_from_key(status.get("statusCategory"))
+        out.append(
+            LinkRef(
+                external_id=ident,
+                link_type=name[:100],
+                direction=direction,
+                phrase=phrase[:100] if isinstance(phrase, str) and phrase else None,
+                role=link_role(profile.jira, name, inward, outward, direction),
+                other_external_id=other_id,
+                other_key=opt_str(other.get("key")),
+                other_status_category=category,
+            )
+        )
     return out
 
 
@@ -303,6 +380,10 @@ def build_issue_upsert(
         cost=opt_decimal(f.get(plan.cost)) if plan.cost else None,
         archived=False,
         deleted=False,
+        flagged=_flagged(f, plan),
+        affected_versions=_affected_versions(f.get("versions")),
+        # No "issuelinks" in the payload (a narrow fields= fetch, a summary form): keep the stored.
+        links=issue_links(f.get("issuelinks"), profile) if "issuelinks" in f else None,
     )
     return TaskUpsert(task=task, changes=changes, raw=issue)
 
@@ -351,6 +432,8 @@ _PATCH_SOURCES: dict[str, tuple[str, ...]] = {
     "assignees": ("assignee",),
     "labels": ("labels",),
     "milestones": ("fixVersions",),
+    "affected_versions": ("versions",),
+    "links": ("issuelinks",),
     "created_at": ("created",),
     "due_date": ("duedate",),
     "estimate_seconds": ("timeoriginalestimate", "timetracking"),
@@ -359,10 +442,15 @@ _PATCH_SOURCES: dict[str, tuple[str, ...]] = {
 }
 
 
-def patch_fields(task: Task, issue: dict[str, Any]) -> dict[str, Any]:
-    """The task fields an issue in *summary form* really carries (for a ``TaskPatch``)."""
+def patch_fields(
+    task: Task, issue: dict[str, Any], flagged_fields: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The task fields an issue in *summary form* really carries (for a ``TaskPatch``).
+    ``flagged_fields``: the site's Flagged field ids (``FieldPlan.flagged``)."""
     present = set(_dict(issue.get("fields")))
     out: dict[str, Any] = {}
+    if present.intersection(flagged_fields):
+        out["flagged"] = task.flagged
     if task.key:
         out["key"] = task.key
         out["url"] = task.url

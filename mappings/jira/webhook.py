@@ -30,13 +30,16 @@ from typing import Any, Literal
 from mappings.jira.catalogue import StatusCatalogue
 from mappings.jira.changelog import History
 from mappings.jira.fields import JiraFieldIds
-from mappings.jira.issue import build_issue_upsert, is_full_issue, patch_fields
+from mappings.jira.issue import FieldPlan, build_issue_upsert, is_full_issue, link_role, patch_fields
 from mappings.jira.records import map_version, worklog_upsert
 from mappings.jira.values import epoch_ms_to_datetime, opt_datetime, opt_str, person_ref
 from mappings.model import (
     DeletedReason,
     Effect,
     Ignored,
+    LinkDelete,
+    LinkRef,
+    LinkUpsert,
     MilestoneDelete,
     MilestoneUpsert,
     TaskDelete,
@@ -71,7 +74,6 @@ IGNORED_EVENT_PREFIXES: dict[str, str] = {
     "board_": "boards are not tracked",
     "project_": "projects are synced by polling",
     "user_": "people are learned from issues and worklogs",
-    "issuelink_": "issue links are not tracked",
     "attachment_": "attachments are not tracked",
     "filter_": "filters are not tracked",
     "option_": "Jira option changes are not tracked",
@@ -123,7 +125,7 @@ def _issue_upsert(ctx: _Ctx) -> list[Effect]:
     return [
         TaskPatch(
             external_id=upsert.task.external_id,
-            fields=patch_fields(upsert.task, issue),
+            fields=patch_fields(upsert.task, issue, FieldPlan.build(ctx.fields, ctx.profile).flagged),
             changes=upsert.changes,
             updated_at=ctx.at,
         )
@@ -240,6 +242,50 @@ def _version_deleted(ctx: _Ctx) -> list[Effect]:
     return [MilestoneDelete(external_id=str(opt_str(version.get("id"))))]
 
 
+def _issue_link(ctx: _Ctx) -> dict[str, Any] | None:
+    link = ctx.payload.get("issueLink")
+    return link if isinstance(link, dict) and opt_str(link.get("id")) else None
+
+
+def _link_created(ctx: _Ctx) -> list[Effect]:
+    """Both sides of a new link: the source issue holds it outward ("blocks"), the destination
+    inward ("is blocked by"). The event names the issues by id only: their keys and status
+    categories are the store's to fill from the tasks it has."""
+    link = _issue_link(ctx)
+    if link is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no issueLink id")]
+    source, target = opt_str(link.get("sourceIssueId")), opt_str(link.get("destinationIssueId"))
+    ltype = link.get("issueLinkType")
+    ltype = ltype if isinstance(ltype, dict) else {}
+    name = opt_str(ltype.get("name"))
+    if source is None or target is None or name is None:
+        return [Ignored(reason=f"{ctx.event}: issueLink lacks its issues or its type name")]
+    inward, outward = opt_str(ltype.get("inwardName")), opt_str(ltype.get("outwardName"))
+    ident = str(opt_str(link.get("id")))
+    effects: list[Effect] = []
+    for holder, other, direction, phrase in (
+        (source, target, "outward", outward),
+        (target, source, "inward", inward),
+    ):
+        ref = LinkRef(
+            external_id=ident,
+            link_type=name[:100],
+            direction=direction,
+            phrase=phrase[:100] if phrase else None,
+            role=link_role(ctx.profile.jira, name, inward, outward, direction),
+            other_external_id=other,
+        )
+        effects.append(LinkUpsert(task_external_id=holder, link=ref, at=ctx.at))
+    return effects
+
+
+def _link_deleted(ctx: _Ctx) -> list[Effect]:
+    link = _issue_link(ctx)
+    if link is None:
+        return [Ignored(reason=f"{ctx.event}: payload has no issueLink id")]
+    return [LinkDelete(external_id=str(opt_str(link.get("id"))), at=ctx.at)]
+
+
 _HANDLERS: dict[str, Callable[[_Ctx], list[Effect]]] = {
     "jira:issue_created": _issue_upsert,
     "jira:issue_updated": _issue_upsert,
@@ -255,6 +301,8 @@ _HANDLERS: dict[str, Callable[[_Ctx], list[Effect]]] = {
     "jira:version_moved": _version_upsert,
     "jira:version_deleted": _version_deleted,
     "jira:version_merged": _version_deleted,
+    "issuelink_created": _link_created,
+    "issuelink_deleted": _link_deleted,
 }
 SUPPORTED_EVENTS: frozenset[str] = frozenset(_HANDLERS)
 

@@ -38,6 +38,7 @@ from mappings.model import (
     TaskPatch,
 )
 from mappings.profile import MappingProfile
+from mappings.trello.cards import is_blocked_label
 from mappings.trello.context import BoardContext, list_category
 from mappings.trello.custom_fields import convert, field_id_for, item_text, model_field_for
 from mappings.trello.values import (
@@ -312,9 +313,16 @@ def _label(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effec
     known = ctx.labels.get(as_str(label.get("id")) or "", {})
     name = str(label.get("name") or known.get("name") or "").strip()
     fields: dict[str, Any] = {"needs_refetch": True}  # labels also link milestones
+    changes: list[Change] = []
     if name:  # colour-only labels have no name and are not task labels
-        fields["add_label" if a.type == "addLabelToCard" else "remove_label"] = name
-    return [a.patch(fields)]
+        added = a.type == "addLabelToCard"
+        fields["add_label" if added else "remove_label"] = name
+        if is_blocked_label(name, profile):
+            # Blocked from (or until) now: the "blocked since" of the risk view. A card with two
+            # blocked labels losing one is unflagged here until the re-fetch flags it again.
+            fields["flagged"] = added
+            changes.append(a.change("flagged", from_value=_flag(not added), to_value=_flag(added)))
+    return [a.patch(fields, changes)]
 
 
 def _refetch(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:

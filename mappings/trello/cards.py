@@ -42,7 +42,9 @@ from mappings.trello.values import (
     short_link_of,
 )
 
-__all__ = ["map_card", "is_milestone_card", "card_assignees", "checklist_counts"]
+__all__ = [
+    "map_card", "is_milestone_card", "card_assignees", "checklist_counts", "is_bug_label", "is_blocked_label",
+]
 
 
 def map_card(
@@ -86,7 +88,7 @@ def map_card(
         project_external_id=board_id,
         project_key=(ctx.board_name if board_id == ctx.board_id else None) or board_id,
         title=str(card.get("name") or ""),
-        type=TaskType.card,
+        type=TaskType.bug if any(is_bug_label(n, profile) for n in labels) else TaskType.card,
         status=list_name or list_id,
         status_category=category,
         assignees=card_assignees(card, ctx),
@@ -100,6 +102,7 @@ def map_card(
         checklist_done=checklist_done,
         is_milestone=milestone_card,
         archived=closed,
+        flagged=any(is_blocked_label(n, profile) for n in labels),
         **_custom_values(card, ctx, profile, by_name),
     )
     effects: list[Effect] = [TaskUpsert(task=task, raw=card)]
@@ -126,6 +129,21 @@ def is_milestone_card(card: dict[str, Any], ctx: BoardContext, profile: MappingP
     """True when the card carries a label named like the profile's milestone label."""
     marker = profile.trello.milestone_label.strip().casefold()
     return any(name.casefold() == marker for name in label_names_of(card, ctx))
+
+
+def _named(name: str, names: list[str]) -> bool:
+    folded = name.strip().casefold()
+    return bool(folded) and any(folded == n.strip().casefold() for n in names)
+
+
+def is_bug_label(name: str, profile: MappingProfile) -> bool:
+    """A label that makes a card a bug (``trello.bug_labels``, case-insensitive)."""
+    return _named(name, profile.trello.bug_labels)
+
+
+def is_blocked_label(name: str, profile: MappingProfile) -> bool:
+    """A label that marks a card blocked (``trello.blocked_labels``, case-insensitive)."""
+    return _named(name, profile.trello.blocked_labels)
 
 
 def card_assignees(card: dict[str, Any], ctx: BoardContext) -> list[PersonRef]:

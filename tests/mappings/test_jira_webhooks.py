@@ -323,7 +323,6 @@ def test_comment_events_are_ignored_and_never_upsert_the_summary_issue(name: str
         ("pinpoint/board_configuration_changed", "board_configuration_changed"),
         ("pinpoint/project_updated", "project_updated"),
         ("pinpoint/user_created", "user_created"),
-        ("pinpoint/issuelink_created", "issuelink_created"),
     ],
 )
 def test_untracked_event_families_are_ignored_with_the_event_named(name: str, event: str) -> None:

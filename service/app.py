@@ -16,6 +16,7 @@ from service.api import (
     milestones,
     ops,
     portfolio,
+    risks,
     source_webhooks,
     sources,
     sync_runs,
@@ -104,7 +105,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(WebhookFastPath, fastapi_app=app)
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
-    for module in (ops, webhooks, sources, source_webhooks, automation_secret, inbox, portfolio, views, tasks,
+    for module in (ops, webhooks, sources, source_webhooks, automation_secret, inbox, portfolio, risks, views, tasks,
                    milestones, sync_runs, tokens, webhook_endpoints, dashboard):
         app.include_router(module.router)
     document_webhooks(app)  # the events taskhub sends (issue 22)

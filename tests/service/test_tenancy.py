@@ -22,6 +22,7 @@ from service.tables import (
     PersonRate,
     Portfolio,
     Project,
+    RiskItem,
     Source,
     SyncRun,
     Task,
@@ -70,9 +71,12 @@ def _world(client, db, tenant):
             org_id=tenant.org_id, url="https://hooks.example.com/x", event_types=["*"], enabled=True,
             secret_enc="x", health="ok", created_at=utcnow(), updated_at=utcnow())
             .returning(WebhookEndpoint.__table__.c.id)).scalar()
+        risk = c.execute(sa.insert(RiskItem.__table__).values(
+            org_id=tenant.org_id, project_id=project, title="R", probability=2, impact=3, status="open")
+            .returning(RiskItem.__table__.c.id)).scalar()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
             "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token,
-            "milestone_id": milestone, "endpoint_id": endpoint,
+            "milestone_id": milestone, "endpoint_id": endpoint, "risk_id": risk,
             "suggestion_id": f"p{min(person, ann_t)}-p{max(person, ann_t)}"}
 
 
@@ -113,6 +117,11 @@ CASES = {
     ("post", "/api/v1/webhook-endpoints/{endpoint_id}/test"): None,
     ("get", "/api/v1/webhook-endpoints/{endpoint_id}/deliveries"): None,
     ("post", "/api/v1/webhook-endpoints/{endpoint_id}/redeliver"): {"from": "2026-01-01T00:00:00Z"},
+    ("get", "/api/v1/projects/{project_id}/risks"): None,
+    ("post", "/api/v1/projects/{project_id}/risks"): {"title": "Mine now", "probability": 1, "impact": 1},
+    ("get", "/api/v1/risks/{risk_id}"): None,
+    ("patch", "/api/v1/risks/{risk_id}"): {"status": "closed"},
+    ("delete", "/api/v1/risks/{risk_id}"): None,
 }
 VIEW_PARAMS = ("project", "portfolio", "source", "assignee")
 
@@ -157,6 +166,8 @@ def test_foreign_ids_answer_404_on_every_route_and_change_nothing(client, db, ac
             ApiToken.__table__.c.org_id == acme.org_id, ApiToken.__table__.c.revoked_at.is_not(None))).scalar() == 0
         assert c.execute(sa.select(WebhookEndpoint.__table__.c.enabled).where(
             WebhookEndpoint.__table__.c.org_id == acme.org_id)).scalar() is True
+        assert c.execute(sa.select(RiskItem.__table__.c.status, sa.func.count()).where(
+            RiskItem.__table__.c.org_id == acme.org_id).group_by(RiskItem.__table__.c.status)).all() == [("open", 1)]
         assert c.execute(sa.select(MilestoneRow.__table__.c.baseline_due_date).where(
             MilestoneRow.__table__.c.org_id == acme.org_id)).scalar() == date(2026, 3, 1)
     assert client.get("/api/v1/sources", headers=acme.h()).status_code == 200  # their admin token still works
@@ -169,7 +180,7 @@ def test_lists_and_views_never_show_another_organization(client, db, acme, globe
     theirs = _world(client, db, acme)
     _world(client, db, globex)
     for path in ("/api/v1/sources", "/api/v1/projects", "/api/v1/people", "/api/v1/portfolios", "/api/v1/tasks",
-                 "/api/v1/milestones", "/api/v1/sync-runs", "/api/v1/inbox"):
+                 "/api/v1/milestones", "/api/v1/sync-runs", "/api/v1/inbox", "/api/v1/risks"):
         text = client.get(path, headers=globex.h()).text
         body = client.get(path, headers=globex.h()).json()
         items = body["items"] if isinstance(body, dict) and "items" in body else body

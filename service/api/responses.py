@@ -30,6 +30,7 @@ __all__ = [
     "MilestonePublic",
     "WebhookAccepted",
     "WorkloadView",
+    "RiskView",
     "VIEW_MODELS",
     "CSV_CONTENT",
 ]
@@ -409,10 +410,64 @@ class WorkloadView(_View):
     people: list[WorkloadPerson]
 
 
+class RiskTask(BaseModel):
+    """A task behind a signal, linked to the tool."""
+
+    model_config = ConfigDict(extra="allow")
+    id: int
+    key: str | None
+    title: str | None
+    url: str | None
+    project_id: int | None
+
+
+class RiskSignal(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    level: Literal["green", "amber", "red"] | None = Field(description="null: not assessed (reasons say why).")
+    threshold: dict[str, float] = Field(description="The thresholds this signal used (the project's or the defaults).")
+    reasons: dict[str, str]
+
+
+class RiskRow(_Row):
+    key: str | None
+    url: str | None
+    rag: Literal["green", "amber", "red"]
+    set_by: list[str] = Field(description="The signals at the project's RAG level.")
+    not_assessed: list[str]
+    thresholds: dict[str, float]
+    thresholds_overridden: list[str]
+    signals: dict[str, RiskSignal] = Field(
+        description="stale, blocked, scope_creep, schedule, budget, milestones, concentration; each with its "
+        "figures and evidence (tasks: at most 10, count, more).")
+
+
+class RiskTotal(_Row):
+    rag: Literal["green", "amber", "red"]
+    projects: int
+    red: int
+    amber: int
+    green: int
+    signals: dict[str, dict[str, Any]]
+
+
+class RiskThreshold(BaseModel):
+    default: float
+    min: float
+    max: float
+    meaning: str
+
+
+class RiskView(_View):
+    total: RiskTotal
+    groups: list[RiskRow] = Field(description="One row per project, always.")
+    thresholds: dict[str, RiskThreshold] = Field(description="Every threshold: default, range, meaning.")
+
+
 VIEW_MODELS: dict[str, type[BaseModel]] = {
     "progress": ProgressView,
     "budget": BudgetView,
     "milestones": MilestonesView,
     "flow": FlowView,
     "workload": WorkloadView,
+    "risk": RiskView,
 }

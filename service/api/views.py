@@ -1,4 +1,4 @@
-"""``/api/v1/views/{progress,budget,milestones,flow,workload}``: the portfolio views.
+"""``/api/v1/views/{progress,budget,milestones,flow,workload,risk}``: the portfolio views.
 
 Definitions: ``shared/design/METRICS.md``; each response repeats the ones it used.
 Query parameters: ``portfolio``, ``project``, ``source``, ``assignee`` (ids in the
@@ -23,7 +23,7 @@ from service.api.problems import Problem
 from service.api.responses import CSV_CONTENT, VIEW_MODELS
 from service.ids import Id
 from service.timerange import AS_OF_DESCRIPTION, AsOfAfterToday, OutOfRange, parse_as_of
-from service.views import NotFound, ViewParams, compute_view, to_csv
+from service.views import NotFound, UnsupportedParameter, ViewParams, compute_view, to_csv
 
 router = APIRouter(prefix="/api/v1/views", tags=["views"])
 
@@ -52,6 +52,9 @@ def _respond(name: str, org_id: int, db: Any, params: ViewParams, fmt: str) -> R
         raise Problem(404, str(exc)) from None
     except AsOfAfterToday as exc:  # after today in the organization's zone (METRICS.md): refused
         raise _as_of_problem(exc) from None
+    except UnsupportedParameter as exc:  # a parameter this view does not take (the risk view's group_by)
+        raise Problem(422, f"invalid request: {exc.field}: {exc.message}",
+                      errors=[{"field": exc.field, "message": exc.message, "type": "unsupported"}]) from None
     if fmt == "csv":
         return Response(
             to_csv(result),
@@ -109,4 +112,9 @@ _make("flow", "Lead and cycle time (p50/p85/p95), WIP, throughput.")
 _make(
     "workload",
     "Per person across tools: open tasks and estimate, overdue tasks, hours logged this week.",
+)
+_make(
+    "risk",
+    "Per project and in total: stale, blocked, scope creep, schedule and budget, milestones, concentration, "
+    "each with its evidence and threshold, and the RAG status they set.",
 )

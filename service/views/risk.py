@@ -1,0 +1,894 @@
+"""The risk view: per project and for the whole selection, each risk signal with its evidence,
+its threshold, its level, and the project's RAG status from them (issue 23).
+
+Signals (definitions in the response; thresholds per project in ``project.risk_thresholds``):
+
+- **stale**: tasks in progress at ``as_of`` with no change row (any field) and no worklog for
+  ``stale_days`` working days (Mon–Fri, the organization's zone);
+- **blocked**: open tasks with an open blocker at ``as_of`` — a ``blocked_by`` issue link alive
+  then whose other task was not done then, or the tool's "blocked" mark (Jira Flagged, a Trello
+  label the profile names) as it was then — and since when;
+- **scope_creep**: the tasks created since the project's planned start and still in scope, as a
+  share of the scope at that date (count and estimate);
+- **schedule** / **budget**: SPI and CPI, the budget's exhaustion before the planned end — the
+  budget view's figures (``budget_view``), not a second definition;
+- **milestones**: overdue, at risk and slipping milestones — the milestones view's figures;
+- **concentration**: the share of a project's open estimate held by one person.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from service.tables import Project, TaskLink
+from service.views.budget import budget_view
+from service.views.common import definitions, envelope, label, share
+from service.views.formulas import working_days
+from service.views.milestones import milestones_view
+from service.views.selection import (
+    Selection,
+    alive,
+    aware,
+    counted_task,
+    org_is,
+    table,
+    task_conditions,
+    task_state,
+)
+from service.views.sqlkit import TA, C, T, W, with_group
+from service.views.sqltime import local_date, local_midnight, ts_literal
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "THRESHOLD_RULES",
+    "EVIDENCE_CAP",
+    "UnsupportedParameter",
+    "validate_thresholds",
+    "effective_thresholds",
+    "risk_view",
+    "rag",
+]
+
+PR = table(Project)
+L = table(TaskLink)
+
+EVIDENCE_CAP = 10  # tasks listed per signal and project (the count says how many there are)
+
+# key: (default, minimum, maximum, integer?, what it is)
+THRESHOLD_RULES: dict[str, tuple[float, float, float, bool, str]] = {
+    "stale_days": (5, 1, 260, True, "working days (Mon–Fri) without a change or a worklog before an in-progress "
+                   "task is stale"),
+    "stale_amber_count": (1, 1, 100_000, True, "stale tasks that make the signal amber"),
+    "stale_red_share": (0.25, 0.0, 1.0, False, "share of the in-progress tasks stale that makes it red"),
+    "blocked_amber_count": (1, 1, 100_000, True, "blocked tasks that make the signal amber"),
+    "blocked_red_days": (10, 1, 3660, True, "calendar days a task has been blocked that make the signal red"),
+    "scope_amber": (0.10, 0.0, 100.0, False, "scope added since the baseline, as a share of the scope then, "
+                    "above which the signal is amber"),
+    "scope_red": (0.25, 0.0, 100.0, False, "the same share above which it is red"),
+    "spi_amber": (0.9, 0.0, 10.0, False, "SPI below this is amber"),
+    "spi_red": (0.8, 0.0, 10.0, False, "SPI below this is red"),
+    "cpi_amber": (0.9, 0.0, 10.0, False, "CPI below this is amber"),
+    "cpi_red": (0.8, 0.0, 10.0, False, "CPI below this is red"),
+    "slip_amber_days": (5, 1, 3660, True, "a milestone slipped by at least this many days makes the signal amber"),
+    "concentration_share": (0.4, 0.0, 1.0, False, "one person holding more than this share of the project's open "
+                            "estimate makes the signal amber"),
+}
+DEFAULT_THRESHOLDS: dict[str, float] = {k: v[0] for k, v in THRESHOLD_RULES.items()}
+# Pairs that must be ordered: (the amber one, the red one, how)
+_ORDERED = (("spi_amber", "spi_red", ">="), ("cpi_amber", "cpi_red", ">="), ("scope_red", "scope_amber", ">="))
+
+
+class UnsupportedParameter(ValueError):
+    """A view parameter the risk view does not take (answered 422)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field, self.message = field, message
+
+
+def validate_thresholds(value: Any) -> dict[str, float] | None:
+    """A project's ``risk_thresholds`` as given by a client: ``None`` (the defaults) or a mapping of
+    known keys to numbers in their range; raises ``ValueError`` naming the bad key or value."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ValueError("risk_thresholds must be an object of threshold names to numbers, or null")
+    unknown = sorted(set(value) - set(THRESHOLD_RULES))
+    if unknown:
+        raise ValueError(f"unknown risk threshold {', '.join(map(repr, unknown))}; known: {', '.join(THRESHOLD_RULES)}")
+    out: dict[str, float] = {}
+    for key, raw in value.items():
+        _, lo, hi, integer, _what = THRESHOLD_RULES[key]
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
+            raise ValueError(f"risk threshold {key!r} must be a number, not {raw!r}")
+        if integer and raw != int(raw):
+            raise ValueError(f"risk threshold {key!r} must be a whole number, not {raw!r}")
+        if not lo <= raw <= hi:
+            raise ValueError(f"risk threshold {key!r} must be from {lo:g} to {hi:g}, not {raw!r}")
+        out[key] = int(raw) if integer else float(raw)
+    merged = {**DEFAULT_THRESHOLDS, **out}
+    for a, b, _ in _ORDERED:
+        if merged[a] < merged[b]:
+            raise ValueError(f"risk threshold {a} ({merged[a]:g}) must not be below {b} ({merged[b]:g})")
+    return out or None
+
+
+def effective_thresholds(stored: Any) -> dict[str, float]:
+    """The defaults overridden by a project's stored ``risk_thresholds`` (unknown keys, which only
+    a hand-edited database could hold, are ignored)."""
+    out = dict(DEFAULT_THRESHOLDS)
+    if isinstance(stored, dict):
+        out.update({k: v for k, v in stored.items() if k in THRESHOLD_RULES and isinstance(v, int | float)})
+    return out
+
+
+# --- levels -------------------------------------------------------------------------------------
+
+_ORDER = {"green": 0, "amber": 1, "red": 2}
+
+
+def rag(levels: list[str | None]) -> str:
+    """Red if any signal is red, amber if any is amber, else green (unassessed signals do not count)."""
+    known = [lv for lv in levels if lv is not None]
+    return max(known, key=_ORDER.__getitem__) if known else "green"
+
+
+def _worst(*levels: str | None) -> str | None:
+    known = [lv for lv in levels if lv is not None]
+    return max(known, key=_ORDER.__getitem__) if known else None
+
+
+# --- the queries --------------------------------------------------------------------------------
+
+
+def _idle_cutoff(sel: Selection, n: int) -> datetime:
+    """The instant before which a task's last activity makes it idle for ``n`` working days at
+    ``as_of``: the start of the day after the latest local day D with ``n`` working days in
+    ``(D, as_of_date]``."""
+    d = sel.as_of_date
+    while working_days(d + timedelta(days=1), sel.as_of_date) < n:
+        d -= timedelta(days=1)
+    return local_midnight(d + timedelta(days=1), sel.tz)
+
+
+def _last_activity(sel: Selection, ts: Any) -> Any:
+    """The task's latest change row (any field) or worklog by ``as_of``: a worklog counts at the
+    later of its start and its last update (when the tool logged it), both by ``as_of``."""
+    at = ts_literal(sel.as_of)
+    changed = (
+        sa.select(sa.func.max(C.c.changed_at))
+        .where(C.c.source_id == ts.c.source_id, C.c.task_external_id == ts.c.external_id, C.c.changed_at <= at)
+        .scalar_subquery()
+    )
+    logged_at = sa.case(
+        (sa.and_(W.c.remote_updated_at <= at, W.c.remote_updated_at > W.c.started_at), W.c.remote_updated_at),
+        else_=W.c.started_at,
+    )
+    logged = (
+        sa.select(sa.func.max(logged_at))
+        .where(
+            W.c.source_id == ts.c.source_id,
+            W.c.task_external_id == ts.c.external_id,
+            W.c.started_at <= at,
+            sa.or_(W.c.deleted_at.is_(None), W.c.deleted_at > at),
+        )
+        .scalar_subquery()
+    )
+    return changed, logged
+
+
+def _stale(
+    conn: Connection, sel: Selection, limits: dict[Any, dict[str, float]]
+) -> tuple[dict[Any, list[int]], dict[Any, list[Any]]]:
+    """``(counts, evidence)``: per project ``[in progress, stale]`` and its stale tasks (at most
+    ``EVIDENCE_CAP``, the longest idle first) as ``(task id, last activity)``."""
+    ts = task_state(sel, require_counted=True)
+    changed, logged = _last_activity(sel, ts)
+    created = sa.func.coalesce(ts.c.remote_created_at, ts_literal(datetime(1970, 1, 1, tzinfo=UTC)))
+    # The cutoff instant per project: a CASE over the few distinct stale_days values.
+    by_n: dict[int, list[Any]] = defaultdict(list)
+    for pid, lim in limits.items():
+        by_n[int(lim["stale_days"])].append(pid)
+    default_n = int(DEFAULT_THRESHOLDS["stale_days"])
+    whens = [
+        (ts.c.project_id.in_([p for p in pids if p is not None]), ts_literal(_idle_cutoff(sel, n)))
+        for n, pids in sorted(by_n.items())
+        if n != default_n and any(p is not None for p in pids)
+    ]
+    default_cut = ts_literal(_idle_cutoff(sel, default_n))
+    cutoff = sa.case(*whens, else_=default_cut) if whens else default_cut
+    ip = (
+        sa.select(
+            ts.c.id,
+            ts.c.project_id,
+            sa.type_coerce(changed, T.c.completed_at.type).label("changed"),
+            sa.type_coerce(logged, T.c.completed_at.type).label("logged"),
+            created.label("created"),
+            cutoff.label("cutoff"),
+        )
+        .where(ts.c.status_asof == "in_progress")
+        .cte("in_progress")
+    )
+    last = sa.case(
+        (sa.and_(ip.c.changed.is_not(None), sa.or_(ip.c.logged.is_(None), ip.c.changed >= ip.c.logged)), ip.c.changed),
+        (ip.c.logged.is_not(None), ip.c.logged),
+        else_=ip.c.created,
+    )
+    # A task created after its last change or worklog (history before it not kept) counts from creation.
+    last = sa.case((ip.c.created > last, ip.c.created), else_=last)
+    scored = sa.select(
+        ip.c.id,
+        ip.c.project_id,
+        sa.type_coerce(last, T.c.completed_at.type).label("last"),
+        sa.case((last < ip.c.cutoff, 1), else_=0).label("stale"),
+    ).subquery("scored")
+    counts_q = sa.select(
+        sa.literal("n").label("kind"),
+        scored.c.project_id,
+        sa.func.count().label("a"),
+        sa.func.sum(scored.c.stale).label("b"),
+        sa.null().label("last"),
+    ).group_by(scored.c.project_id)
+    ranked = sa.select(
+        scored.c.id,
+        scored.c.project_id,
+        scored.c.last,
+        sa.func.row_number()
+        .over(partition_by=scored.c.project_id, order_by=(scored.c.last, scored.c.id))
+        .label("rn"),
+    ).where(scored.c.stale == 1).subquery("ranked")
+    evidence_q = sa.select(
+        sa.literal("e").label("kind"),
+        ranked.c.project_id,
+        ranked.c.id.label("a"),
+        sa.literal(0).label("b"),
+        ranked.c.last,
+    ).where(ranked.c.rn <= EVIDENCE_CAP)
+    counts: dict[Any, list[int]] = {}
+    evidence: dict[Any, list[Any]] = defaultdict(list)
+    for kind, pid, a, b, last_at in conn.execute(sa.union_all(counts_q, evidence_q)).all():
+        if kind == "n":
+            counts[pid] = [int(a), int(b or 0)]
+        else:
+            evidence[pid].append((int(a), _when(last_at)))
+    for rows in evidence.values():
+        rows.sort(key=lambda r: (r[1], r[0]))
+    return counts, evidence
+
+
+def _when(value: Any) -> datetime:
+    """A timestamp from a UNION's untyped column: aware UTC."""
+    if isinstance(value, datetime):
+        return aware(value)
+    return aware(datetime.fromisoformat(str(value)))
+
+
+def _whole_org(sel: Selection) -> Selection:
+    return replace(
+        sel,
+        project_ids=None,
+        params=replace(sel.params, portfolio=None, project=None, source=None, assignee=None, group_by=None),
+    )
+
+
+def _blocked_links(conn: Connection, sel: Selection) -> list[Any]:
+    """The open tasks of the selection with a ``blocked_by`` link alive at ``as_of``: one row per
+    link with the other task's state then when it is synced (any project), else the link's."""
+    at = ts_literal(sel.as_of)
+    ts = task_state(sel, require_counted=True)
+    other = task_state(_whole_org(sel)).alias("other")
+    q = (
+        sa.select(
+            ts.c.id,
+            ts.c.project_id,
+            L.c.other_external_id,
+            L.c.other_key,
+            L.c.other_status_category,
+            L.c.created_at,
+            other.c.id.label("other_id"),
+            other.c.project_id.label("other_project_id"),
+            other.c.status_asof.label("other_status"),
+        )
+        .select_from(
+            ts.join(L, sa.and_(L.c.source_id == ts.c.source_id, L.c.task_external_id == ts.c.external_id)).outerjoin(
+                other, sa.and_(other.c.source_id == L.c.source_id, other.c.external_id == L.c.other_external_id)
+            )
+        )
+        .where(
+            org_is(sel, L),
+            L.c.role == "blocked_by",
+            L.c.created_at <= at,
+            sa.or_(L.c.deleted_at.is_(None), L.c.deleted_at > at),
+            ts.c.status_asof != "done",
+        )
+    )
+    return list(conn.execute(q).all())
+
+
+def _flagged(conn: Connection, sel: Selection) -> list[Any]:
+    """The open tasks of the selection marked blocked in the tool at ``as_of`` (Jira Flagged, a
+    Trello blocked label), with when the mark was last set by then (``None``: before the history)."""
+    at = ts_literal(sel.as_of)
+    T2 = T  # read in a subquery of its own, beside the task state
+
+    def hist(where: Any, value: Any, order: Any) -> Any:
+        return (
+            sa.select(value)
+            .where(
+                C.c.source_id == T2.c.source_id,
+                C.c.task_external_id == T2.c.external_id,
+                C.c.field == "flagged",
+                where,
+            )
+            .order_by(*order)
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    then: Any
+    if sel.history:
+        first_after = hist(C.c.changed_at > at, C.c.from_value, (C.c.changed_at, C.c.id))
+        then = sa.case(
+            (T2.c.remote_updated_at <= at, T2.c.flagged),
+            else_=sa.func.coalesce(first_after == "true", T2.c.flagged),
+        )
+        changed_after = sa.exists().where(
+            C.c.source_id == T2.c.source_id,
+            C.c.task_external_id == T2.c.external_id,
+            C.c.field == "flagged",
+            C.c.changed_at > at,
+        )
+        candidates = sa.or_(T2.c.flagged == sa.true(), changed_after)
+    else:
+        then = T2.c.flagged
+        candidates = T2.c.flagged == sa.true()
+    since = hist(sa.and_(C.c.to_value == "true", C.c.changed_at <= at), C.c.changed_at,
+                 (C.c.changed_at.desc(), C.c.id.desc()))
+    cand = (
+        sa.select(T2.c.id, sa.case((then, 1), else_=0).label("then"),
+                  sa.type_coerce(since, T.c.completed_at.type).label("since"))
+        .where(*task_conditions(sel, T2), candidates)
+        .subquery("flag_cand")
+    )
+    ts = task_state(sel, require_counted=True)
+    q = (
+        sa.select(ts.c.id, ts.c.project_id, cand.c.since)
+        .select_from(ts.join(cand, cand.c.id == ts.c.id))
+        .where(cand.c.then == 1, ts.c.status_asof != "done")
+    )
+    return list(conn.execute(q).all())
+
+
+def _scope(
+    conn: Connection, sel: Selection, projects: dict[int, Any]
+) -> tuple[dict[Any, dict[str, float]], dict[Any, list[int]]]:
+    """Per project with a planned start by ``as_of``: the scope at its planned start (tasks created
+    by the end of that local day and not deleted by then) and the tasks created after it that are
+    in scope at ``as_of``, with their estimates; and the newest of those (at most ``EVIDENCE_CAP``)."""
+    if not any(p.planned_start and p.planned_start <= sel.as_of_date for p in projects.values()):
+        return {}, {}
+    tz, dialect, zone = sel.tz_name, sel.dialect, sel.session_zone
+    created_day = local_date(T.c.remote_created_at, tz, dialect, session_zone=zone)
+    deleted_day = local_date(T.c.deleted_at, tz, dialect, session_zone=zone)
+    ps = PR.c.planned_start
+    counted = counted_task(sel, T.c.archived)
+    # The scope at the planned start date is the scope at the end of that local day (as a date
+    # as_of is): created that day or before and not deleted by then.
+    base = sa.and_(
+        counted,
+        sa.or_(T.c.remote_created_at.is_(None), created_day <= ps),
+        sa.or_(T.c.deleted_at.is_(None), deleted_day > ps),
+    )
+    added = sa.and_(counted, T.c.remote_created_at.is_not(None), created_day > ps, *alive(sel))
+    removed = sa.and_(base, T.c.deleted_at.is_not(None), T.c.deleted_at <= ts_literal(sel.as_of))
+
+    def sums(cond: Any, name: str) -> list[Any]:
+        return [
+            sa.func.sum(sa.case((cond, 1), else_=0)).label(f"{name}_n"),
+            sa.func.sum(sa.case((cond, T.c.estimate_points))).label(f"{name}_pts"),
+            sa.func.count(sa.case((cond, T.c.estimate_points))).label(f"{name}_pts_n"),
+            sa.func.sum(sa.case((cond, T.c.estimate_seconds))).label(f"{name}_sec"),
+            sa.func.count(sa.case((cond, T.c.estimate_seconds))).label(f"{name}_sec_n"),
+        ]
+
+    frm = T.join(PR, PR.c.id == T.c.project_id)
+    where = [*task_conditions(sel), ps.is_not(None), ps <= sel.as_of_date]
+    q = (
+        sa.select(T.c.project_id, *sums(base, "base"), *sums(added, "added"),
+                  sa.func.sum(sa.case((removed, 1), else_=0)).label("removed_n"))
+        .select_from(frm)
+        .where(*where)
+        .group_by(T.c.project_id)
+    )
+    out: dict[Any, dict[str, float]] = {}
+    for r in conn.execute(q).mappings().all():
+        out[r["project_id"]] = {k: float(v or 0) for k, v in r.items() if k != "project_id"}
+    ranked = (
+        sa.select(
+            T.c.id,
+            T.c.project_id,
+            sa.func.row_number()
+            .over(partition_by=T.c.project_id, order_by=(T.c.remote_created_at.desc(), T.c.id.desc()))
+            .label("rn"),
+        )
+        .select_from(frm)
+        .where(*where, added)
+        .subquery("added_ranked")
+    )
+    evidence: dict[Any, list[int]] = defaultdict(list)
+    for tid, pid in conn.execute(
+        sa.select(ranked.c.id, ranked.c.project_id).where(ranked.c.rn <= EVIDENCE_CAP).order_by(ranked.c.rn)
+    ).all():
+        evidence[pid].append(tid)
+    return out, evidence
+
+
+def _concentration(conn: Connection, sel: Selection) -> dict[Any, list[Any]]:
+    """Per project, per person (``None``: unassigned): the open tasks' hours, points and count,
+    a task with several assignees split evenly among them."""
+    ts = task_state(sel, require_counted=True)
+    open_ = (
+        sa.select(ts.c.id, ts.c.project_id, ts.c.estimate_points, ts.c.estimate_seconds)
+        .where(ts.c.status_asof != "done")
+        .cte("open_tasks")
+    )
+    on = TA.c.task_id == open_.c.id
+    weight = 1.0 / sa.func.count().over(partition_by=open_.c.id)
+    split = (
+        sa.select(
+            open_.c.project_id,
+            TA.c.person_id,
+            (sa.cast(open_.c.estimate_seconds, sa.Float) * weight).label("sec"),
+            (sa.cast(open_.c.estimate_points, sa.Float) * weight).label("pts"),
+            weight.label("n"),
+        )
+        .select_from(open_.outerjoin(TA, on))
+        .subquery("split")
+    )
+    q = sa.select(
+        split.c.project_id,
+        split.c.person_id,
+        sa.func.coalesce(sa.func.sum(split.c.sec), 0.0),
+        sa.func.coalesce(sa.func.sum(split.c.pts), 0.0),
+        sa.func.sum(split.c.n),
+    ).group_by(split.c.project_id, split.c.person_id)
+    out: dict[Any, list[Any]] = defaultdict(list)
+    for pid, person, sec, pts, n in conn.execute(q).all():
+        out[pid].append((person, float(sec or 0), float(pts or 0), float(n or 0)))
+    return out
+
+
+def _task_refs(conn: Connection, sel: Selection, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Key, title, URL and project of the evidence tasks."""
+    out: dict[int, dict[str, Any]] = {}
+    ordered = sorted(ids)
+    for i in range(0, len(ordered), 500):
+        q = sa.select(T.c.id, T.c.key, T.c.external_id, T.c.title, T.c.url, T.c.project_id, T.c.source_id).where(
+            T.c.org_id == sel.org_id, T.c.id.in_(ordered[i : i + 500])
+        )
+        for r in conn.execute(q).all():
+            out[r.id] = {"id": r.id, "key": r.key or r.external_id, "title": r.title, "url": r.url,
+                         "project_id": r.project_id, "source_id": r.source_id}
+    return out
+
+
+def _person_names(conn: Connection, sel: Selection, ids: set[Any]) -> dict[Any, str]:
+    from service.tables import Person
+
+    P = table(Person)
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    q = sa.select(P.c.id, P.c.display_name).where(P.c.org_id == sel.org_id, P.c.id.in_(wanted))
+    return {i: n for i, n in conn.execute(q).all()}
+
+
+# --- the signals ---------------------------------------------------------------------------------
+
+
+def _capped(items: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    return {"count": count, "tasks": items[:EVIDENCE_CAP], "more": max(0, count - min(len(items), EVIDENCE_CAP))}
+
+
+def _stale_signal(counts: list[int] | None, tasks: list[dict[str, Any]], lim: dict[str, float]) -> dict[str, Any]:
+    in_progress, stale = counts or [0, 0]
+    frac = stale / in_progress if in_progress else None
+    level = "green"
+    if stale and frac is not None and frac >= lim["stale_red_share"]:
+        level = "red"
+    elif stale >= lim["stale_amber_count"]:
+        level = "amber"
+    return {
+        "level": level,
+        "in_progress": in_progress,
+        "stale_share": share(frac),
+        "threshold": {k: lim[k] for k in ("stale_days", "stale_amber_count", "stale_red_share")},
+        **_capped(tasks, stale),
+        "reasons": {} if in_progress else {"stale_share": "no task in progress at as_of"},
+    }
+
+
+def _blocked_signal(tasks: list[dict[str, Any]], lim: dict[str, float]) -> dict[str, Any]:
+    tasks = sorted(tasks, key=lambda t: (-(t["blocked_days"] if t["blocked_days"] is not None else -1), t["id"]))
+    longest = max((t["blocked_days"] for t in tasks if t["blocked_days"] is not None), default=None)
+    level = "green"
+    if longest is not None and longest >= lim["blocked_red_days"]:
+        level = "red"
+    elif len(tasks) >= lim["blocked_amber_count"]:
+        level = "amber"
+    return {
+        "level": level,
+        "longest_blocked_days": longest,
+        "by_link": sum(1 for t in tasks if any(b["kind"] == "link" for b in t["blockers"])),
+        "by_flag": sum(1 for t in tasks if any(b["kind"] == "flag" for b in t["blockers"])),
+        "blocker_elsewhere": sum(1 for t in tasks if any(b.get("where") in ("other_project", "not_synced")
+                                                        for b in t["blockers"])),
+        "threshold": {k: lim[k] for k in ("blocked_amber_count", "blocked_red_days")},
+        **_capped(tasks, len(tasks)),
+        "reasons": {},
+    }
+
+
+def _scope_figures(s: dict[str, float] | None) -> dict[str, Any]:
+    """Count and estimate shares of the scope added since the baseline (points when any task of the
+    project has points, else hours)."""
+    if s is None:
+        return {}
+    points = s["base_pts_n"] + s["added_pts_n"] > 0
+    unit = "points" if points else "hours"
+    base_est = s["base_pts"] if points else s["base_sec"] / 3600
+    added_est = s["added_pts"] if points else s["added_sec"] / 3600
+    return {
+        "baseline_tasks": int(s["base_n"]),
+        "added_tasks": int(s["added_n"]),
+        "removed_tasks": int(s["removed_n"]),
+        "estimate_unit": unit if (s["base_pts_n"] + s["added_pts_n"] + s["base_sec_n"] + s["added_sec_n"]) else None,
+        "baseline_estimate": round(base_est, 2),
+        "added_estimate": round(added_est, 2),
+        "added_share_count": share(s["added_n"] / s["base_n"]) if s["base_n"] else None,
+        "added_share_estimate": share(added_est / base_est) if base_est else None,
+    }
+
+
+def _scope_signal(p: Any, s: dict[str, float] | None, tasks: list[dict[str, Any]], lim: dict[str, float],
+                  sel: Selection) -> dict[str, Any]:
+    th = {k: lim[k] for k in ("scope_amber", "scope_red")}
+    if p is None or p.planned_start is None:
+        return {"level": None, "baseline_date": None, "threshold": th, "count": 0, "tasks": [], "more": 0,
+                "reasons": {"level": "no planned start: no baseline to measure scope against"}}
+    if p.planned_start > sel.as_of_date:
+        return {"level": None, "baseline_date": p.planned_start.isoformat(), "threshold": th, "count": 0,
+                "tasks": [], "more": 0, "reasons": {"level": "the planned start is after as_of"}}
+    f = _scope_figures(s or dict.fromkeys(("base_n", "base_pts", "base_pts_n", "base_sec", "base_sec_n", "added_n",
+                                          "added_pts", "added_pts_n", "added_sec", "added_sec_n", "removed_n"), 0.0))
+    shares = [v for v in (f["added_share_count"], f["added_share_estimate"]) if v is not None]
+    reasons: dict[str, str] = {}
+    if f["added_share_count"] is None:
+        reasons["added_share_count"] = "no task in scope at the baseline date"
+    if f["added_share_estimate"] is None:
+        reasons["added_share_estimate"] = "no estimate in scope at the baseline date"
+    creep = max(shares) if shares else None
+    if creep is None:
+        level: str | None = "amber" if f["added_tasks"] else "green"
+        if f["added_tasks"]:
+            reasons["level"] = "tasks were added to a project with no scope at its baseline date"
+    else:
+        level = "red" if creep > lim["scope_red"] else "amber" if creep > lim["scope_amber"] else "green"
+    return {"level": level, "baseline_date": p.planned_start.isoformat(), **f, "creep_share": creep,
+            "threshold": th, **_capped(tasks, f["added_tasks"]), "reasons": reasons}
+
+
+def _schedule_signal(b: dict[str, Any] | None, lim: dict[str, float]) -> dict[str, Any]:
+    th = {"spi_amber": lim["spi_amber"], "spi_red": lim["spi_red"]}
+    spi = b.get("spi") if b else None
+    if spi is None:
+        why = (b or {}).get("reasons", {}).get("spi", "no budget figures for this row")
+        return {"level": None, "spi": None, "sv": (b or {}).get("sv"), "threshold": th, "reasons": {"spi": why}}
+    level = "red" if spi < lim["spi_red"] else "amber" if spi < lim["spi_amber"] else "green"
+    return {"level": level, "spi": spi, "sv": b["sv"] if b else None, "threshold": th, "reasons": {}}
+
+
+def _budget_signal(b: dict[str, Any] | None, lim: dict[str, float]) -> dict[str, Any]:
+    th = {"cpi_amber": lim["cpi_amber"], "cpi_red": lim["cpi_red"]}
+    reasons: dict[str, str] = {}
+    cpi = b.get("cpi") if b else None
+    before_end = b.get("exhaustion_before_planned_end") if b else None
+    cpi_level = None
+    if cpi is None:
+        reasons["cpi"] = (b or {}).get("reasons", {}).get("cpi", "no budget figures for this row")
+    else:
+        cpi_level = "red" if cpi < lim["cpi_red"] else "amber" if cpi < lim["cpi_amber"] else "green"
+    ex_level = None if before_end is None else ("red" if before_end else "green")
+    if before_end is None:
+        reasons["exhaustion_before_planned_end"] = (b or {}).get("reasons", {}).get(
+            "exhaustion_date", "no planned end" if b and not b.get("planned_end") else "no exhaustion date")
+    return {
+        "level": _worst(cpi_level, ex_level),
+        "cpi": cpi,
+        "cv": (b or {}).get("cv"),
+        "consumed_share": (b or {}).get("consumed_share"),
+        "exhaustion_date": (b or {}).get("exhaustion_date"),
+        "planned_end": (b or {}).get("planned_end"),
+        "exhaustion_before_planned_end": before_end,
+        "threshold": th,
+        "reasons": reasons,
+    }
+
+
+def _milestone_signal(items: list[dict[str, Any]], lim: dict[str, float]) -> dict[str, Any]:
+    def brief(m: dict[str, Any]) -> dict[str, Any]:
+        return {k: m[k] for k in ("id", "name", "due_date", "baseline_due_date", "forecast_finish", "days_overdue",
+                                  "slip_days", "open")}
+
+    overdue = [brief(m) for m in items if m["overdue"]]
+    at_risk = [brief(m) for m in items if m["at_risk"]]
+    slipping = [brief(m) for m in items if not m["completed"] and (m["slip_days"] or 0) >= lim["slip_amber_days"]]
+    level = "red" if overdue else "amber" if at_risk or slipping else "green"
+    return {
+        "level": level,
+        "milestones": len(items),
+        "overdue": len(overdue),
+        "at_risk": len(at_risk),
+        "slipping": len(slipping),
+        "threshold": {"slip_amber_days": lim["slip_amber_days"]},
+        "overdue_milestones": overdue[:EVIDENCE_CAP],
+        "at_risk_milestones": at_risk[:EVIDENCE_CAP],
+        "slipping_milestones": slipping[:EVIDENCE_CAP],
+        "reasons": {},
+    }
+
+
+def _concentration_signal(rows: list[Any], lim: dict[str, float], names: dict[Any, str]) -> dict[str, Any]:
+    th = {"concentration_share": lim["concentration_share"]}
+    sec = sum(r[1] for r in rows)
+    pts = sum(r[2] for r in rows)
+    n = sum(r[3] for r in rows)
+    basis, idx, total = ("hours", 1, sec) if sec > 0 else ("points", 2, pts) if pts > 0 else ("tasks", 3, n)
+    people = sorted(((r[0], r[idx]) for r in rows if r[0] is not None), key=lambda x: (-x[1], x[0]))
+    if not total:
+        return {"level": None, "basis": None, "open_total": 0, "person": None, "top_share": None,
+                "threshold": th, "people": [], "reasons": {"level": "no open task at as_of"}}
+    top = people[0] if people else None
+    top_share = top[1] / total if top else 0.0
+    level = "amber" if top and top_share > lim["concentration_share"] else "green"
+    scale = 3600 if basis == "hours" else 1
+    over = [
+        {"person": {"id": p, "name": names.get(p, str(p))}, "open": round(v / scale, 2), "share": share(v / total)}
+        for p, v in people
+        if v / total > lim["concentration_share"]
+    ]
+    unassigned = sum(r[idx] for r in rows if r[0] is None)
+    return {
+        "level": level,
+        "basis": basis,
+        "open_total": round(total / scale, 2),
+        "unassigned_share": share(unassigned / total),
+        "person": {"id": top[0], "name": names.get(top[0], str(top[0]))} if top else None,
+        "top_share": share(top_share),
+        "threshold": th,
+        "people": over,
+        "reasons": {} if top else {"person": "no open task has an assignee"},
+    }
+
+
+def _task_item(ref: dict[str, Any] | None, tid: int, **extra: Any) -> dict[str, Any]:
+    base = ref or {"id": tid, "key": None, "title": None, "url": None, "project_id": None, "source_id": None}
+    return {**base, **extra}
+
+
+SIGNALS = ("stale", "blocked", "scope_creep", "schedule", "budget", "milestones", "concentration")
+
+
+def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
+    if sel.group_by not in (None, "project"):
+        raise UnsupportedParameter("query.group_by", f"the risk view is per project; group_by={sel.group_by} is not "
+                                   "supported (use project, or leave it out)")
+    if sel.params.assignee is not None:
+        raise UnsupportedParameter("query.assignee", "the risk view covers whole projects; it takes no assignee")
+    q = sa.select(PR.c.id, PR.c.name, PR.c.key, PR.c.url, PR.c.planned_start, PR.c.risk_thresholds).where(
+        PR.c.org_id == sel.org_id, PR.c.deleted_at.is_(None))
+    if sel.project_ids is not None:
+        q = q.where(PR.c.id.in_(sel.project_ids) if sel.project_ids else sa.false())
+    if sel.params.source is not None:
+        q = q.where(PR.c.source_id == sel.params.source)
+    projects = {r.id: r for r in conn.execute(q.order_by(PR.c.id)).all()}
+    limits: dict[Any, dict[str, float]] = {pid: effective_thresholds(p.risk_thresholds) for pid, p in projects.items()}
+    default = dict(DEFAULT_THRESHOLDS)
+    lim_of = lambda pid: limits.get(pid, default)  # noqa: E731 - tasks without a project: the defaults
+
+    stale_counts, stale_ev = _stale(conn, sel, limits)
+    links = _blocked_links(conn, sel)
+    flags = _flagged(conn, sel)
+    scope, scope_ev = _scope(conn, sel, projects)
+    conc = _concentration(conn, sel)
+    budget = budget_view(conn, with_group(sel, "project"))
+    miles = milestones_view(conn, with_group(sel, None))["milestones"]
+
+    # Blocked tasks and their blockers.
+    blocked: dict[int, dict[str, Any]] = {}
+    for r in links:
+        status = r.other_status if r.other_id is not None else r.other_status_category
+        if status == "done":
+            continue
+        entry = blocked.setdefault(r.id, {"project_id": r.project_id, "blockers": []})
+        if r.other_id is None:
+            where = "not_synced"
+        elif r.other_project_id != r.project_id:
+            where = "other_project"
+        else:
+            where = "same_project"
+        entry["blockers"].append({
+            "kind": "link", "key": r.other_key or r.other_external_id, "task_id": r.other_id,
+            "project_id": r.other_project_id, "status_category": status, "where": where, "since": _when(r.created_at),
+        })
+    for r in flags:
+        entry = blocked.setdefault(r.id, {"project_id": r.project_id, "blockers": []})
+        entry["blockers"].append({"kind": "flag", "since": _when(r.since) if r.since is not None else None})
+
+    ids = {t for rows in stale_ev.values() for t, _ in rows} | set(blocked) | {t for v in scope_ev.values() for t in v}
+    refs = _task_refs(conn, sel, ids)
+    person_names = _person_names(conn, sel, {r[0] for rows in conc.values() for r in rows})
+
+    def local_day(at: datetime) -> date:
+        return at.astimezone(sel.tz).date()
+
+    stale_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for pid, rows in stale_ev.items():
+        for tid, last in rows:
+            day = local_day(last)
+            stale_items[pid].append(_task_item(refs.get(tid), tid, last_activity=last.isoformat(),
+                                               idle_working_days=working_days(day + timedelta(days=1), sel.as_of_date)))
+    blocked_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for tid, e in blocked.items():
+        starts = [b["since"] for b in e["blockers"] if b["since"] is not None]
+        since = min(starts) if starts else None
+        blockers = [{**b, "since": b["since"].isoformat() if b["since"] else None} for b in e["blockers"]]
+        blockers.sort(key=lambda b: (b["kind"], b.get("key") or ""))
+        blocked_items[e["project_id"]].append(_task_item(
+            refs.get(tid), tid, blocked_since=since.isoformat() if since else None,
+            blocked_days=(sel.as_of_date - local_day(since)).days if since else None, blockers=blockers))
+    scope_items = {pid: [_task_item(refs.get(t), t) for t in v] for pid, v in scope_ev.items()}
+    bgroups = {g["group"]["id"]: g for g in budget["groups"]}
+    miles_by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for m in miles:
+        miles_by[m["project_id"]].append(m)
+
+    keys = sorted(set(projects) | set(stale_counts) | set(blocked_items) | set(conc), key=lambda k: (k is None, k or 0))
+    groups: list[dict[str, Any]] = []
+    for pid in keys:
+        lim = lim_of(pid)
+        p = projects.get(pid)
+        signals = {
+            "stale": _stale_signal(stale_counts.get(pid), stale_items.get(pid, []), lim),
+            "blocked": _blocked_signal(blocked_items.get(pid, []), lim),
+            "scope_creep": _scope_signal(p, scope.get(pid), scope_items.get(pid, []), lim, sel),
+            "schedule": _schedule_signal(bgroups.get(pid), lim),
+            "budget": _budget_signal(bgroups.get(pid), lim),
+            "milestones": _milestone_signal(miles_by.get(pid, []), lim),
+            "concentration": _concentration_signal(conc.get(pid, []), lim, person_names),
+        }
+        levels = {k: s["level"] for k, s in signals.items()}
+        status = rag(list(levels.values()))
+        name_label = {"by": "project", "id": pid, "name": p.name if p else "(no project)"}
+        groups.append({
+            "group": name_label,
+            "key": p.key if p else None,
+            "url": p.url if p else None,
+            "rag": status,
+            "set_by": sorted(k for k, v in levels.items() if v == status and status != "green"),
+            "not_assessed": sorted(k for k, v in levels.items() if v is None),
+            "thresholds": {k: lim[k] for k in THRESHOLD_RULES},
+            "thresholds_overridden": sorted(k for k in THRESHOLD_RULES if lim[k] != DEFAULT_THRESHOLDS[k]),
+            "signals": signals,
+            "reasons": {},
+        })
+    total = _total(groups, budget["total"], miles, sel)
+    defs = definitions(
+        sel,
+        stale="a task in scope in progress at as_of whose last activity — its latest change row of any field "
+        "(status, assignee, estimate, due date, flag, link, …: what the tool's history records) or worklog (at "
+        "the later of its start and its last update), by as_of; a task with neither counts from its creation — "
+        "lies stale_days or more working days (Mon–Fri in the organization's time zone, holidays not known) "
+        "before as_of_date: idle_working_days = Mon–Fri days after the last activity's local day through "
+        "as_of_date. Comments are not change rows. Amber when stale tasks ≥ stale_amber_count; red when "
+        "they are also ≥ stale_red_share of the project's tasks in progress",
+        blocked="an open task in scope with an open blocker at as_of: (a) a Jira issue link whose role for the "
+        "task is blocked_by (the profile's jira.blocking_links, e.g. 'is blocked by'), made by as_of and not "
+        "removed by then, whose other issue was not done at as_of — its status then from its history when "
+        "taskhub syncs it (any project of the organization), else the status the link payload gave — or (b) "
+        "the tool's blocked mark as it was at as_of (its change history): Jira's Flagged field, or a Trello "
+        "card label the profile names (trello.blocked_labels). Trello has no issue links: its cards are "
+        "blocked by the label only. blocked_since = the earliest start among the open blockers (a link's "
+        "creation, the last time the mark was set by as_of; null when the mark was set before its history "
+        "was recorded); blocked_days = as_of_date − that local day (calendar days). A blocker's where: "
+        "same_project, other_project, or not_synced (outside what taskhub syncs; its status as the link "
+        "gave it; an unknown status counts as open). Amber when blocked tasks ≥ blocked_amber_count; red "
+        "when one has been blocked blocked_red_days or more",
+        scope_creep="baseline = the project's planned_start, as a date as_of is: the end of that local day. "
+        "Scope at the baseline: the tasks created by then (unknown creation counts as by then) and not "
+        "deleted by then, epics, milestone cards and archived cards excluded (archiving is as now, not "
+        "replayed). Added: the tasks created after it that are in scope at as_of. added_share_count = added / baseline "
+        "tasks; added_share_estimate = their estimates likewise (points when any task of the project has "
+        "points, else hours); creep_share = the larger of the two. Removed tasks (deleted since) are shown, "
+        "not netted. Amber when creep_share > scope_amber, red when > scope_red; not assessed without a "
+        "planned start by as_of",
+        schedule="SPI from the budget view (EV / PV, METRICS.md): red when SPI < spi_red, amber when < "
+        "spi_amber; not assessed when SPI is undefined (its reason given)",
+        budget="CPI from the budget view (EV / AC): red when CPI < cpi_red, amber when < cpi_amber; red when "
+        "the budget view's forecast exhaustion date falls before the planned end; the worse of the two",
+        milestones="the milestones view's figures for the project's milestones: red when one is overdue; "
+        "amber when one is at risk or not completed and slipped by slip_amber_days or more (slip_days)",
+        concentration="the open tasks in scope at as_of, their estimate in hours when any has hours, else "
+        "points, else the task count (basis); a task with several assignees is split evenly among them "
+        "(unlike the workload view, which counts it once for each); unassigned work counts in the total. "
+        "Amber when one person holds more than concentration_share of the total (never red)",
+        rag="per project: red if any signal is red, amber if any is amber, else green; a signal that cannot "
+        "be assessed (level null, listed in not_assessed) counts for neither. set_by names the signals at "
+        "the project's level. The total's rag is the worst of its projects'",
+        thresholds="every threshold, its default and range is in the top-level thresholds; a project's own "
+        "(project.risk_thresholds, PATCH /api/v1/projects/{id} or taskhub apply) override them and are "
+        "listed in thresholds_overridden",
+        evidence=f"each signal lists at most {EVIDENCE_CAP} tasks (longest idle, longest blocked, newest added "
+        "first) with their key and URL in the tool; count is how many there are, more how many are not listed",
+        trello="Trello has no issue links; its blocked cards come from the labels the profile names",
+    )
+    out = envelope("risk", sel, defs, total, groups, thresholds={
+        k: {"default": v[0], "min": v[1], "max": v[2], "meaning": v[4]} for k, v in THRESHOLD_RULES.items()})
+    out["groups"] = groups  # per project always (the risk view's unit)
+    return out
+
+
+def _total(groups: list[dict[str, Any]], btotal: dict[str, Any], miles: list[dict[str, Any]],
+           sel: Selection) -> dict[str, Any]:
+    """The whole selection: counts over its projects, the budget view's total SPI and CPI, and the
+    worst RAG. Evidence lists are the longest idle / blocked across projects."""
+    def pick(sig: str) -> list[dict[str, Any]]:
+        return [g["signals"][sig] for g in groups]
+
+    stale = pick("stale")
+    blocked = pick("blocked")
+    stale_tasks = sorted((t for s in stale for t in s["tasks"]), key=lambda t: (-t["idle_working_days"], t["id"]))
+    blocked_tasks = sorted((t for s in blocked for t in s["tasks"]),
+                           key=lambda t: (-(t["blocked_days"] if t["blocked_days"] is not None else -1), t["id"]))
+    n_blocked = sum(s["count"] for s in blocked)
+    n_stale = sum(s["count"] for s in stale)
+    levels = [g["rag"] for g in groups]
+    return {
+        "group": label(None, None, {}),
+        "rag": rag(list(levels)),
+        "projects": len(groups),
+        "red": levels.count("red"),
+        "amber": levels.count("amber"),
+        "green": levels.count("green"),
+        "signals": {
+            "stale": {"count": n_stale, "in_progress": sum(s["in_progress"] for s in stale),
+                      "projects": sum(1 for s in stale if s["level"] != "green"),
+                      "tasks": stale_tasks[:EVIDENCE_CAP],
+                      "more": max(0, n_stale - min(len(stale_tasks), EVIDENCE_CAP))},
+            "blocked": {"count": n_blocked, "projects": sum(1 for s in blocked if s["level"] != "green"),
+                        "longest_blocked_days": max((s["longest_blocked_days"] for s in blocked
+                                                     if s["longest_blocked_days"] is not None), default=None),
+                        "tasks": blocked_tasks[:EVIDENCE_CAP],
+                        "more": max(0, n_blocked - min(len(blocked_tasks), EVIDENCE_CAP))},
+            "scope_creep": {"added_tasks": sum(s.get("added_tasks", 0) for s in pick("scope_creep")),
+                            "projects": sum(1 for s in pick("scope_creep") if s["level"] in ("amber", "red"))},
+            "schedule": {"spi": btotal.get("spi"), "projects": sum(1 for s in pick("schedule")
+                                                                    if s["level"] in ("amber", "red"))},
+            "budget": {"cpi": btotal.get("cpi"), "projects": sum(1 for s in pick("budget")
+                                                                  if s["level"] in ("amber", "red"))},
+            "milestones": {"overdue": sum(1 for m in miles if m["overdue"]),
+                           "at_risk": sum(1 for m in miles if m["at_risk"]),
+                           "slipping": sum(s["slipping"] for s in pick("milestones")),
+                           "projects": sum(1 for s in pick("milestones") if s["level"] in ("amber", "red"))},
+            "concentration": {"projects": sum(1 for s in pick("concentration") if s["level"] == "amber")},
+        },
+        "reasons": {"signals": "the total's SPI and CPI are the budget view's for the whole selection; its "
+                               "other figures add up the projects'"}
+        if groups else {"rag": "no project in the selection"},
+    }

@@ -6,7 +6,7 @@ For each store it builds one organization (time zone Europe/Berlin, so the local
 conversions are exercised) with 500 projects over a Jira and a Trello source, 200
 people with two effective-dated rates each, ~100k tasks (40 % done, 25 % in progress)
 with their status changes (~105k rows), 2,500 milestones and 200k worklogs by project
-teams of 8 — written with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
+teams of 8, ~14k bugs (some reopened, some with affected versions or issue links) — written with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
 measures p50/p95 of each ``/api/v1/views/*`` endpoint through the ASGI app in-process
 (the whole portfolio, as of now, ungrouped and grouped by project) and of a bare SQL
 aggregate reading the same rows — the three taking turns, run by run, as this VM's speed
@@ -53,6 +53,7 @@ from service.tables import (  # noqa: E402
     Source,
     Task,
     TaskAssignee,
+    TaskLink,
     TaskMilestone,
     TaskRollup,
     Worklog,
@@ -204,7 +205,12 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                 history.append({"org_id": org, "milestone_id": r.id, "field": "released", "at": NOW - timedelta(days=10),
                                 "old_value": "false", "new_value": "true", "origin": "sync"})
         _insert(c, MilestoneChange.__table__, history)
-        tasks, changes, jira_tasks = [], [], []
+        tasks, changes, jira_tasks, links = [], [], [], []
+        # Defects (issue 23) from a generator of their own, so every other figure's data stays as it
+        # was: 15 % of Jira issues and 10 % of Trello cards are bugs; 10 % of the done bugs were
+        # reopened once; 30 % of the Jira bugs affect one of their project's versions; 20 % hold a
+        # link to another issue of their project (both sides stored).
+        qrnd = random.Random(seed + 23)
         for pi, p in enumerate(projects):
             for t in range(tasks_per_project):
                 ext = f"t{pi}-{t}"
@@ -227,7 +233,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                         "external_id": ext,
                         "key": f"P{pi}-{t}",
                         "title": f"Task {t}",
-                        "type": "story" if jira else "card",
+                        "type": "bug" if qrnd.random() < (0.15 if jira else 0.10) else ("story" if jira else "card"),
                         "status": cat,
                         "status_category": cat,
                         "remote_created_at": created,
@@ -249,6 +255,23 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                 )
                 if jira:
                     jira_tasks.append((p["source_id"], ext, created, pids[pi]))
+                bug = tasks[-1]["type"] == "bug"
+                affects = bug and jira and qrnd.random() < 0.3
+                tasks[-1]["affected_versions"] = [f"m{pi}-{qrnd.randint(0, 4)}"] if affects else None
+                other = f"t{pi}-{qrnd.randint(0, tasks_per_project - 1)}"
+                if bug and jira and qrnd.random() < 0.2 and other != ext:
+                    for holder, to, direction in ((ext, other, "outward"), (other, ext, "inward")):
+                        links.append({"org_id": org, "source_id": p["source_id"], "task_external_id": holder,
+                                      "external_id": f"l{pi}-{t}", "link_type": "Relates", "direction": direction,
+                                      "phrase": "relates to", "role": "other", "other_external_id": to,
+                                      "created_at": created + timedelta(hours=1), "synced_at": NOW})
+                if bug and done and started and done - started > timedelta(days=2) and qrnd.random() < 0.1:
+                    # Done once, reopened a day later, done again at `done`.
+                    for n, (a, b, when) in enumerate((("in_progress", "done", done - timedelta(days=2)),
+                                                       ("done", "in_progress", done - timedelta(days=1)))):
+                        changes.append({"org_id": org, "source_id": p["source_id"], "task_external_id": ext,
+                                        "external_id": f"{ext}-r{n}", "field": "status", "from_category": a,
+                                        "to_category": b, "changed_at": when, "origin": "changelog"})
                 if started:
                     changes.append(
                         {
@@ -279,6 +302,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                     )
         _insert(c, Task.__table__, tasks)
         _insert(c, Change.__table__, changes)
+        _insert(c, TaskLink.__table__, links)
         T = Task.__table__
         tids = list(c.execute(sa.select(T.c.id, T.c.project_id).where(T.c.org_id == org)))
         # People work in teams: each project has 8 of them (a person is on ~20 projects).

@@ -24,6 +24,7 @@ from service.portfolio.schemas import (
 from service.state_events.transitions import DEFAULT_THRESHOLDS, evaluate_projects
 from service.store.rollups import lock_sources, rezone
 from service.tables import Organization, Portfolio, PortfolioProject, Project, table
+from service.views.risk import effective_thresholds
 
 __all__ = [
     "row_id",
@@ -109,6 +110,7 @@ def project_public(p: Project, portfolio_ids: list[int]) -> ProjectPublic:
         planned_end=p.planned_end,
         hourly_rate=_float(p.hourly_rate),
         budget_thresholds=sorted(p.budget_thresholds or DEFAULT_THRESHOLDS),
+        risk_thresholds=effective_thresholds(p.risk_thresholds),
         portfolio_ids=portfolio_ids,
     )
 
@@ -140,6 +142,8 @@ def apply_project_settings(p: Project, body: ProjectSettings) -> None:
             setattr(p, name, getattr(body, name))
     if "budget_thresholds" in given:
         p.budget_thresholds = sorted(set(body.budget_thresholds)) if body.budget_thresholds else None
+    if "risk_thresholds" in given:  # validated by the schema (service.views.risk.validate_thresholds)
+        p.risk_thresholds = body.risk_thresholds or None
     if p.planned_start and p.planned_end and p.planned_end < p.planned_start:
         raise invalid("planned_end", f"{p.planned_end} is before planned_start {p.planned_start}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -13,6 +13,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from service.ids import Id
 from service.schemas import LongText, Text
 from service.timerange import ISO_TEXT, RANGE_TEXT, BoundedDate
+from service.views.risk import DEFAULT_THRESHOLDS as DEFAULT_RISK_THRESHOLDS
+from service.views.risk import validate_thresholds
 
 __all__ = [
     "Currency",
@@ -70,6 +72,17 @@ class ProjectSettings(_In):
         default=None, min_length=1, max_length=10,
         description="Shares of the budget in % (1–1000) whose crossing fires budget.threshold_crossed; "
         "null: the default 50, 80, 100.")
+    risk_thresholds: dict[str, Any] | None = Field(
+        default=None,
+        description="The risk view's thresholds for this project (issue 23), replacing any set before; null: "
+        f"the defaults. Keys (default): {', '.join(f'{k} ({v:g})' for k, v in DEFAULT_RISK_THRESHOLDS.items())}.",
+        json_schema_extra={"propertyNames": {"enum": list(DEFAULT_RISK_THRESHOLDS)},
+                           "additionalProperties": {"type": "number"}})
+
+    @field_validator("risk_thresholds")
+    @classmethod
+    def _risk_thresholds(cls, value: dict[str, Any] | None) -> dict[str, float] | None:
+        return validate_thresholds(value)
 
     @model_validator(mode="after")
     def _dates(self) -> ProjectSettings:
@@ -95,6 +108,8 @@ class ProjectPublic(BaseModel):
     hourly_rate: float | None
     budget_thresholds: list[int] = Field(description="Shares of BAC in % whose crossing fires "
                                          "budget.threshold_crossed (the default 50, 80, 100 unless set).")
+    risk_thresholds: dict[str, float] = Field(description="The risk view's thresholds in effect for this project: "
+                                              "its own where set, else the defaults.")
     portfolio_ids: list[int]
 
 

@@ -22,6 +22,7 @@ __all__ = [
     "FlowView",
     "MilestonesView",
     "ProgressView",
+    "QualityView",
     "ReadyStatus",
     "SourceStatus",
     "SyncRequested",
@@ -463,11 +464,90 @@ class RiskView(_View):
     thresholds: dict[str, RiskThreshold] = Field(description="Every threshold: default, range, meaning.")
 
 
+class OpenDefectAge(Percentiles):
+    unknown: int = Field(description="Open defects with no known creation time.")
+
+
+class QualityRow(_Row):
+    defects: int
+    inflow: int
+    outflow: int
+    open_defects: int
+    open_defect_age_days: OpenDefectAge
+    done_trailing: int
+    defects_done_trailing: int
+    bug_share_of_throughput: float | None
+    defect_throughput_per_week: float
+    reopened: int = Field(description="Done → not-done status changes of defects in the window.")
+    reopened_defects: int
+    escaped_defects: int = Field(description="Distinct defects escaped from any released version.")
+
+
+class DefectWeek(BaseModel):
+    week: str = Field(description="ISO week, e.g. 2026-W10.")
+    start: date
+    created: int
+    done: int
+
+
+class QualitySeries(BaseModel):
+    defects: list[DefectWeek]
+
+
+class QualityWindow(BaseModel):
+    weeks: int
+    start: date
+    end: date
+
+
+class ReopenedDefect(BaseModel):
+    id: int
+    key: str | None
+    title: str
+    project_id: int | None
+    reopened_at: datetime
+    to_category: str
+
+
+class EscapedDefect(BaseModel):
+    id: int
+    key: str | None
+    title: str
+    project_id: int | None
+    created_at: datetime
+    via: list[Literal["affected_version", "link"]]
+
+
+class EscapedVersion(BaseModel):
+    id: int
+    name: str
+    project_id: int | None
+    source_id: int
+    release_date: date | None
+    escaped: int | None
+    by_affected_version: int
+    by_link: int
+    bugs: list[EscapedDefect] = Field(description="The first escaped defects by creation time (capped).")
+    bugs_not_listed: int
+    reasons: dict[str, str]
+
+
+class QualityView(_View):
+    total: QualityRow
+    groups: list[QualityRow]
+    window: QualityWindow
+    series: QualitySeries
+    reopened: list[ReopenedDefect] = Field(description="The first reopenings in the window by time (capped).")
+    reopened_not_listed: int
+    versions: list[EscapedVersion] = Field(description="Released Jira versions with their escaped defects.")
+
+
 VIEW_MODELS: dict[str, type[BaseModel]] = {
     "progress": ProgressView,
     "budget": BudgetView,
     "milestones": MilestonesView,
     "flow": FlowView,
     "workload": WorkloadView,
+    "quality": QualityView,
     "risk": RiskView,
 }

@@ -1,4 +1,4 @@
-"""``/api/v1/views/{progress,budget,milestones,flow,workload,risk}``: the portfolio views.
+"""``/api/v1/views/{progress,budget,milestones,flow,workload,risk,quality}``: the portfolio views.
 
 Definitions: ``shared/design/METRICS.md``; each response repeats the ones it used.
 Query parameters: ``portfolio``, ``project``, ``source``, ``assignee`` (ids in the
@@ -117,4 +117,9 @@ _make(
     "risk",
     "Per project and in total: stale, blocked, scope creep, schedule and budget, milestones, concentration, "
     "each with its evidence and threshold, and the RAG status they set.",
+)
+_make(
+    "quality",
+    "Defect inflow and outflow per ISO week, open defects and their age, bug share of throughput, defects "
+    "reopened, escaped defects per released version.",
 )

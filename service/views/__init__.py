@@ -1,4 +1,4 @@
-"""Portfolio views (progress, budget, milestones, flow, workload, risk) as defined in METRICS.md.
+"""Portfolio views (progress, budget, milestones, flow, workload, risk, quality) as defined in METRICS.md.
 
 ``formulas`` holds the pure formulas; ``queries`` the SQL aggregates; one module per
 view assembles a response. ``compute_view`` is the entry point the API and the
@@ -19,6 +19,7 @@ from service.views.csvout import to_csv, view_rows
 from service.views.flow import flow_view
 from service.views.milestones import milestones_view
 from service.views.progress import progress_view
+from service.views.quality import quality_view
 from service.views.risk import UnsupportedParameter, risk_view
 from service.views.selection import GROUP_BY, NotFound, Selection, ViewParams, resolve_selection
 from service.views.workload import workload_view
@@ -44,6 +45,7 @@ VIEWS: dict[str, Callable[[Connection, Selection], dict[str, Any]]] = {
     "flow": flow_view,
     "workload": workload_view,
     "risk": risk_view,
+    "quality": quality_view,
 }
 
 

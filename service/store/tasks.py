@@ -20,6 +20,9 @@ from mappings.model import (
     Change,
     Effect,
     Ignored,
+    LinkDelete,
+    LinkRef,
+    LinkUpsert,
     MilestoneDelete,
     MilestoneUpsert,
     StatusCategory,
@@ -31,6 +34,7 @@ from mappings.model import (
 )
 from service.events.task_events import TASK_COLUMNS, emit_task_deletes, emit_task_patches, emit_task_writes
 from service.store.common import ApplyStats, _newer_or_equal, guarded_upsert, upsert_projects
+from service.store.links import delete_links, link_times, replace_links, upsert_links
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
 from service.store.rollups import (
@@ -88,6 +92,7 @@ TM = table(TaskMilestone)
 # Columns a partial update (TaskPatch) may set.
 _PATCHABLE = {
     "title", "status", "status_category", "archived", "due_date", "start_date", "priority", "labels",
+    "flagged", "affected_versions",
 }
 
 
@@ -133,7 +138,13 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
         old = prev.estimate_points if prev.estimate_points is not None else prev.estimate_seconds
         val = new["estimate_points"] if new["estimate_points"] is not None else new["estimate_seconds"]
         add("estimate", old, val)
+    if bool(prev.flagged) != bool(new["flagged"]):  # a Trello label or Jira's Flagged, no entry for it
+        add("flagged", _flag(prev.flagged), _flag(new["flagged"]))
     return out
+
+
+def _flag(value: Any) -> str:
+    return "true" if value else "false"
 
 
 _TOOL_ID_MAX = 50  # change.from_id / to_id
@@ -210,7 +221,7 @@ def upsert_tasks(
     prev = _existing(conn, T, source_id, ext_ids, list(dict.fromkeys([
         "id", "remote_updated_at", "status", "status_category", "assignees", "due_date",
         "estimate_points", "estimate_seconds", "started_at", "completed_at", "project_id", "deleted_at",
-        *TASK_COLUMNS,  # the task events compare them
+        "flagged", *TASK_COLUMNS,  # the task events compare them
     ])))
     rows: list[dict[str, Any]] = []
     pending_changes: list[dict[str, Any]] = []
@@ -287,6 +298,12 @@ def upsert_tasks(
         stats.stale += len(rows) - len(task_ids)
         insert_changes(conn, [r for r in pending_changes if r["task_external_id"] in task_ids] + stale_changes)
         _replace_links(conn, source_id, task_ids, accepted, person_ids, org_id, existed=set(prev))
+        held = {u.task.external_id: u.task.links for u in accepted
+                if u.task.links is not None and u.task.external_id in task_ids}
+        if held:
+            replace_links(conn, org_id, source_id, held,
+                          link_times(c for ext in held for c in history.get(ext, ())),
+                          existed=any(ext in prev for ext in held))
         emit_task_writes(conn, org_id, source_id, prev, {r["external_id"]: r for r in rows}, task_ids)
         if repair:
             pair_worklogs(conn, worklogs_of_tasks(conn, source_id, repair))
@@ -423,7 +440,8 @@ def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[Task
         values = {k: v for k, v in p.fields.items() if k in _PATCHABLE}
         if "status_category" in values and isinstance(values["status_category"], StatusCategory):
             values["status_category"] = values["status_category"].value
-        if not values:
+        links = p.fields.get("links")
+        if not values and links is None:
             continue
         at = p.updated_at or now
         res = conn.execute(
@@ -435,6 +453,10 @@ def _patch(conn: Connection, org_id: int, source_id: int, patches: Sequence[Task
         if res.rowcount:
             stats.changed += 1
             insert_changes(conn, change_rows(org_id, source_id, p.changes))
+            if links is not None:
+                replace_links(conn, org_id, source_id, {p.external_id: [
+                    link if isinstance(link, LinkRef) else LinkRef.model_validate(link) for link in links
+                ]}, link_times(p.changes))
             applied.append((dict(stored[p.external_id]), values))
             stored[p.external_id].update(values)
         else:
@@ -459,6 +481,8 @@ def apply_effects(conn: Connection, org_id: int, source_id: int, effects: Iterab
     stats.add(upsert_worklogs(conn, org_id, source_id, groups.get(WorklogUpsert, [])))
     stats.add(delete_worklogs(conn, source_id, groups.get(WorklogDelete, [])))
     stats.add(delete_milestones(conn, source_id, groups.get(MilestoneDelete, [])))
+    stats.add(upsert_links(conn, org_id, source_id, groups.get(LinkUpsert, [])))
+    stats.add(delete_links(conn, source_id, groups.get(LinkDelete, [])))
     for ign in groups.get(Ignored, []):
         stats.ignored += 1
         stats.ignored_reasons.append(ign.reason)

@@ -1,0 +1,259 @@
+"""The status report's rendering (issue 23): a standalone HTML page and a PDF, from its stored data.
+
+HTML: ``report.html`` with the dashboard's stylesheet embedded (the page is mailed and opened
+outside the dashboard, so it carries its own style and its charts as inline SVG: no request to
+taskhub is needed to read it). The charts are the dashboard's (``build.burnup_chart``,
+``build.budget_chart``, ``charts.bar_chart``).
+
+PDF: fpdf2 (pure Python; see docs/DESIGN_NOTES.md for WeasyPrint against it), laid out natively
+(tables and lists) with the same SVG charts drawn as vectors by fpdf2's SVG support. Its core
+fonts cover Latin-1 only: other characters are written in their closest Latin-1 form (accents
+decomposed) or as "?" — the HTML keeps every character.
+
+``RENDERER`` is what the edge hands to ``service.reports.snapshots`` (the domain may not import
+the dashboard).
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import unicodedata
+from collections.abc import Iterable
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.enums import XPos, YPos
+from markupsafe import Markup
+
+from service.dashboard.build import budget_chart, burnup_chart
+from service.dashboard.charts import PALETTE, BarSeries, Series, bar_chart, line_chart
+from service.dashboard.render import STATIC, env, money, num, pct, ratio
+
+__all__ = ["RENDERER", "ReportRenderer", "REPORT_CSP", "latin1"]
+
+# The report page has no script; its style is inline (it travels alone), its charts are markup.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+              "frame-ancestors 'none'; base-uri 'none'")
+QUALITY_LABELS = {
+    "open_defects": "Open defects", "inflow": "Defects created", "outflow": "Defects done",
+    "bug_share_of_throughput": "Bug share of throughput (4 weeks)",
+    "defect_throughput_per_week": "Defects done per week",
+    "reopened_defects": "Defects reopened", "escaped_defects": "Escaped defects",
+}
+
+
+@lru_cache(maxsize=1)
+def _css() -> tuple[str, str]:
+    return ((STATIC / "dashboard.css").read_text(encoding="utf-8"), (STATIC / "report.css").read_text(encoding="utf-8"))
+
+
+def _signed(v: float | None) -> str:
+    return "" if v is None else f"{v:+,.0f}"
+
+
+def _pp(v: float | None) -> str:
+    return "" if v is None else f"{v * 100:+.1f} pp"
+
+
+def _signed_money(v: float | None) -> str:
+    return "" if v is None else f"{v:+,.0f} this week"
+
+
+def baseline_text(d: dict[str, Any]) -> str:
+    b = d.get("baseline") or {}
+    if b.get("kind") == "previous_report":
+        return f"the {b.get('week')} report"
+    return f"the end of {b.get('week')} (no {b.get('week')} report stored)"
+
+
+def _quality_facts(total: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The quality view's totals the report shows, labelled, in the view's own rounding."""
+    if not total:
+        return []
+    out = [(label, pct(total.get(k), 1) if "share" in k else num(total.get(k))) for k, label in QUALITY_LABELS.items()]
+    age = total.get("open_defect_age_days") or {}
+    if age.get("p50") is not None:
+        out.append(("Open defect age, median / p85 (days)", f"{num(age.get('p50'))} / {num(age.get('p85'))}"))
+    return out
+
+
+def _quality_chart(d: dict[str, Any]) -> Markup | None:
+    weeks = (d.get("quality") or {}).get("weeks") or []
+    if not weeks:
+        return None
+    days = [date.fromisoformat(w["start"]) for w in weeks]
+    return line_chart([Series("created", "defects created", list(zip(days, [w.get("created") for w in weeks],
+                                                                      strict=True)), PALETTE["red"]),
+                       Series("done", "defects done", list(zip(days, [w.get("done") for w in weeks], strict=True)),
+                              PALETTE["green"])],
+                      title="Defects per week", y_format=lambda v: f"{v:.0f}", y_integer=True)
+
+
+def _progress_bars(d: dict[str, Any]) -> Markup | None:
+    rows = [p for p in d.get("projects") or [] if p["progress"].get("percent_complete_count") is not None]
+    if len(rows) < 2:
+        return None
+    shares = [p["progress"]["percent_complete_count"] for p in rows]
+    return bar_chart([p["name"] for p in rows], [BarSeries("complete", "percent complete", shares)],
+                     title="Percent complete", x_format=lambda v: f"{v * 100:.0f}%", x_max=1.0)
+
+
+def _charts(d: dict[str, Any]) -> tuple[Markup, Markup]:
+    series = d.get("series") or {}
+    burnup = burnup_chart({"series": {"burnup": series.get("burnup") or []}}, title="Burn-up")
+    total = dict(d["total"]["budget"])
+    total["currency"] = total.get("currency") or d.get("currency")
+    budget = budget_chart({"total": total, "series": {"cost": series.get("cost") or []}},
+                          date.fromisoformat(d["as_of_date"]), title="Budget burn")
+    return burnup, budget
+
+
+class ReportRenderer:
+    """The ``service.reports.snapshots.Renderer`` of taskhub: HTML page and PDF."""
+
+    def html(self, data: dict[str, Any], *, commentary: str | None, status: str) -> str:
+        burnup, budget = _charts(data)
+        css, report_css = _css()
+        return env().get_template("report.html").render(
+            d=data, commentary=commentary, status=status, css=Markup(css),  # noqa: S704 - our own stylesheets
+            report_css=Markup(report_css),  # noqa: S704
+            baseline_text=baseline_text(data), burnup=burnup, budget=budget, progress_bars=_progress_bars(data),
+            quality_facts=_quality_facts((data.get("quality") or {}).get("total")), quality_chart=_quality_chart(data),
+            signed=_signed, pp=_pp, signed_money=_signed_money,
+        )
+
+    def pdf(self, data: dict[str, Any], *, commentary: str | None, status: str) -> bytes:
+        return _Pdf(data, commentary, status).build()
+
+
+RENDERER = ReportRenderer()
+
+
+def latin1(s: Any) -> str:
+    """``s`` in the core fonts' Latin-1: accents kept where Latin-1 has them, else dropped, else "?"."""
+    text = str(s)
+    if text.isascii():
+        return text
+    out = []
+    for ch in text:
+        try:
+            ch.encode("latin-1")
+            out.append(ch)
+            continue
+        except UnicodeEncodeError:
+            pass
+        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
+        out.append(base or {"\u2014": "-", "\u2013": "-", "\u2212": "-", "\u2192": "->", "\u00d7": "x",
+                            "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}.get(ch, "?"))
+    return "".join(out)
+
+
+_SVG_WRAP = re.compile(r'^<div class="chart-box">|</div>$')
+
+
+class _Pdf:
+    """One A4 document: heading, commentary, projects table, milestones, risks, quality, charts."""
+
+    def __init__(self, d: dict[str, Any], commentary: str | None, status: str) -> None:
+        self.d, self.commentary, self.status = d, commentary, status
+        self.pdf = FPDF(format="A4", unit="mm")
+        self.pdf.set_auto_page_break(True, margin=14)
+        self.pdf.set_margins(14, 14, 14)
+        self.pdf.set_title(latin1(f"Status report {d['scope_name']} {d['week']}"))
+        self.pdf.set_creator("taskhub")
+
+    def text(self, s: Any, size: float = 10, style: str = "", h: float = 5.0) -> None:
+        self.pdf.set_font("Helvetica", style, size)
+        self.pdf.multi_cell(0, h, latin1(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+
+    def heading(self, s: str, size: float = 13) -> None:
+        self.pdf.ln(3)
+        self.text(s, size, "B", 7)
+        self.pdf.ln(1)
+
+    def table(self, head: list[str], rows: Iterable[list[str]], widths: tuple[float, ...]) -> None:
+        self.pdf.set_font("Helvetica", "", 8.5)
+        with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.6,
+                            first_row_as_headings=True) as t:
+            for cells in [head, *rows]:
+                row = t.row()
+                for c in cells:
+                    row.cell(latin1(c))
+
+    def chart(self, svg: Markup, width: float = 170) -> None:
+        raw = latin1(_SVG_WRAP.sub("", str(svg)))  # the chart's text is drawn in the core fonts too
+        if self.pdf.will_page_break(70):
+            self.pdf.add_page()
+        logging.getLogger("fpdf.svg").setLevel(logging.ERROR)  # its notes on the <desc> it does not draw
+        self.pdf.image(io.BytesIO(raw.encode("utf-8")), w=width)
+        self.pdf.ln(2)
+
+    def build(self) -> bytes:
+        d, p = self.d, self.pdf
+        p.add_page()
+        self.text(f"Weekly status report - {d['scope']}" + (" - DRAFT" if self.status == "draft" else ""), 9)
+        self.text(f"{d['scope_name']}  {d['week']}", 18, "B", 9)
+        self.text(f"{d['week_start']} to {d['week_end']} ({d['timezone']}); figures as of {d['as_of_date']}; "
+                  f"changes since {baseline_text(d)}", 9)
+        if self.commentary:
+            self.heading("Commentary")
+            self.text(self.commentary, 10)
+        self.heading("Projects")
+        cur = d.get("currency") or ""
+        rows = []
+        for r in d.get("projects") or []:
+            pr, b = r["progress"], r["budget"]
+            rag = (r.get("rag") or "-").upper() + (f" ({r['rule']})" if r.get("rule") else "")
+            rows.append([
+                r["name"], rag,
+                f"{num(pr.get('done'))} / {num(pr.get('scope'))} {_signed(pr.get('delta_done'))}".strip(),
+                f"{pct(pr.get('percent_complete_count'))} {_pp(pr.get('delta_percent_complete_count'))}".strip(),
+                f"{money(b.get('ac'), b.get('currency') or cur)} {_signed(b.get('delta_ac'))}".strip(),
+                pct(b.get("consumed_share")), ratio(b.get("cpi")), ratio(b.get("spi")),
+                (b.get("exhaustion_date") or "-") + (" before end" if b.get("exhaustion_before_planned_end") else ""),
+            ])
+        if rows:
+            self.table(["Project", "Status", "Done", "Complete", "Actual cost", "Used", "CPI", "SPI", "Exhaustion"],
+                       rows, (34, 30, 18, 20, 24, 12, 10, 10, 24))
+        else:
+            self.text(f"No projects in this {d['scope']}.")
+        self.heading("Milestones")
+        labels = (("done", "Done this week"), ("slipped", "Slipped this week"), ("overdue", "Overdue"),
+                  ("coming", "Coming (next 14 days)"))
+        for key, label in labels:
+            ms = d["milestones"].get(key) or []
+            self.text(f"{label}: {len(ms)}", 10, "B")
+            for m in ms:
+                extra = f" - {m.get('why')}" if key == "slipped" else ""
+                self.text(f"  {m['name']} ({m.get('project') or '-'}), due {m.get('due_date') or '-'}{extra}", 9)
+        self.heading("Top risks")
+        risks = d.get("top_risks") or []
+        if risks:
+            self.table(["Risk", "Project", "P x I", "Owner", "Status", "Review"],
+                       [[r["title"], r.get("project") or "-", f"{r['probability']} x {r['impact']} = {r['score']}",
+                         r.get("owner") or "-", r["status"], r.get("review_date") or "-"] for r in risks],
+                       (60, 32, 22, 26, 20, 22))
+        else:
+            self.text("No open entries in the risk register.", 9)
+        for t in d.get("blocked") or []:
+            self.text(f"  Blocked: {t.get('key') or t.get('task_id')} {t.get('title') or ''}", 9)
+        self.heading("Quality")
+        facts = _quality_facts((d.get("quality") or {}).get("total"))
+        reason = (d.get("quality") or {}).get("reason") or "-"
+        self.text("; ".join(f"{k}: {v}" for k, v in facts) if facts else reason, 9)
+        self.heading("Charts")
+        bars = _progress_bars(d)
+        if bars is not None:
+            self.chart(bars)
+        burnup, budget = _charts(d)
+        self.chart(burnup)
+        self.chart(budget)
+        quality = _quality_chart(d)
+        if quality is not None:
+            self.chart(quality)
+        self.text(f"Generated {d['generated_at'][:16].replace('T', ' ')} UTC by taskhub.", 8)
+        return bytes(p.output())

@@ -278,7 +278,7 @@ def test_rows_with_ids_beyond_int4_are_written_and_read_back_through_the_api(pg_
 
 # --- dates at Python's limits: a 422 naming the field and the range, never an overflow ----------
 
-VIEWS = ["progress", "budget", "milestones", "flow", "workload"]
+VIEWS = ["progress", "budget", "milestones", "flow", "workload", "risk"]
 # Each overflowed somewhere (moving to UTC, the end of the day, a trailing window, the driver's bind).
 AS_OF_OUT = ["9999-12-31", "0001-01-01", "0001-01-09", "0001-12-31", "9999-12-31T00:00:00+00:00",
              "9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "1969-12-31", "9001-01-01"]

@@ -189,7 +189,7 @@ def test_lists_and_views_never_show_another_organization(client, db, acme, globe
             assert item.get("org_id", globex.org_id) == globex.org_id, (path, item)
             if "source_id" in item:
                 assert item["source_id"] != theirs["source_id"], (path, text[:300])
-    for view in ("progress", "budget", "milestones", "flow", "workload", "quality"):
+    for view in ("progress", "budget", "milestones", "flow", "workload", "quality", "risk"):
         for param in VIEW_PARAMS:
             key = {"project": "project_id", "portfolio": "portfolio_id", "source": "source_id",
                    "assignee": "person_id"}[param]

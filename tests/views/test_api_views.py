@@ -10,7 +10,7 @@ import pytest
 from tests.views.conftest import by_name, get_view
 
 AS_OF = "2026-03-11"
-VIEWS = ("progress", "budget", "milestones", "flow", "workload")
+VIEWS = ("progress", "budget", "milestones", "flow", "workload", "risk")
 
 
 def test_filters_by_project_source_portfolio_and_assignee(client, world):

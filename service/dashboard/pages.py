@@ -97,6 +97,7 @@ class Page:
                 "overview": self.link("/"),
                 "milestones": self.link("/milestones"),
                 "people": self.link("/people"),
+                "risk": self.link("/risk"),
                 "sources": "/sources",
             },
         }

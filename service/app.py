@@ -16,6 +16,7 @@ from service.api import (
     milestones,
     ops,
     portfolio,
+    reports,
     risks,
     source_webhooks,
     sources,
@@ -29,6 +30,7 @@ from service.api import (
 from service.api.edge import EdgeGuard
 from service.api.problems import PROBLEM_RESPONSES, RequestIdMiddleware, install_problem_handlers
 from service.api.webhooks import WebhookFastPath
+from service.dashboard.report_render import RENDERER
 from service.db import Database, get_database
 from service.events.openapi import document_webhooks
 from service.ingest.receive import InboxWriter, SourceCache
@@ -98,6 +100,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     # and one recovery line per outage (service.outage).
     app.state.db_outage = OutageMonitor()
     app.state.inbox_writer = InboxWriter(db.url, app.state.db_outage)
+    app.state.report_renderer = RENDERER  # the status reports' HTML and PDF (service.api.reports)
     install_problem_handlers(app)
     # Outermost first: the request id wraps everything; the edge guard refuses oversized
     # headers (431) before anything answers and stamps the security headers; the webhook
@@ -106,7 +109,7 @@ def create_app(settings: Settings | None = None, db: Database | None = None, *,
     app.add_middleware(EdgeGuard, settings=settings)
     app.add_middleware(RequestIdMiddleware)
     for module in (ops, webhooks, sources, source_webhooks, automation_secret, inbox, portfolio, risks, views, tasks,
-                   milestones, sync_runs, tokens, webhook_endpoints, dashboard):
+                   reports, milestones, sync_runs, tokens, webhook_endpoints, dashboard):
         app.include_router(module.router)
     document_webhooks(app)  # the events taskhub sends (issue 22)
     return app

@@ -33,11 +33,8 @@ from service.dashboard.build import budget_chart, burnup_chart
 from service.dashboard.charts import PALETTE, BarSeries, Series, bar_chart, line_chart
 from service.dashboard.render import STATIC, env, money, num, pct, ratio
 
-__all__ = ["RENDERER", "ReportRenderer", "REPORT_CSP", "latin1"]
+__all__ = ["RENDERER", "ReportRenderer", "latin1"]
 
-# The report page has no script; its style is inline (it travels alone), its charts are markup.
-REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
-              "frame-ancestors 'none'; base-uri 'none'")
 QUALITY_LABELS = {
     "open_defects": "Open defects", "inflow": "Defects created", "outflow": "Defects done",
     "bug_share_of_throughput": "Bug share of throughput (4 weeks)",
@@ -245,6 +242,7 @@ class _Pdf:
         facts = _quality_facts((d.get("quality") or {}).get("total"))
         reason = (d.get("quality") or {}).get("reason") or "-"
         self.text("; ".join(f"{k}: {v}" for k, v in facts) if facts else reason, 9)
+        p.add_page()  # the charts start a page of their own: the figures above stay on the first pages
         self.heading("Charts")
         bars = _progress_bars(d)
         if bars is not None:

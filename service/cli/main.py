@@ -283,4 +283,4 @@ def main() -> None:  # pragma: no cover
 
 # The other commands live in their own modules (importing service.cli.common, never this module)
 # and register on ``app`` when imported: after the ones above, which ``taskhub --help`` lists first.
-from service.cli import apply, demo, endpoints, risks, sandbox, security, sync  # noqa: E402, F401
+from service.cli import apply, demo, endpoints, report, risks, sandbox, security, sync  # noqa: E402, F401

@@ -14,6 +14,7 @@ from service.db import Database
 from service.events.delivery import DeliveryLoop
 from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
+from service.reports.schedule import weekly_pass
 from service.state_events.transitions import date_pass
 
 __all__ = ["Worker", "default_worker_id"]
@@ -96,11 +97,13 @@ class Worker:
     def _date_pass(self) -> None:
         """Every minute: milestones whose due date passed in their organization's zone fire
         ``milestone.overdue``, and each organization's day is evaluated once
-        (``service.state_events.transitions.date_pass``)."""
+        (``service.state_events.transitions.date_pass``); after Monday 06:00 in an organization's
+        zone, last week's status reports are generated as drafts, once (``service.reports.schedule``)."""
         if time.monotonic() < self._next_date_pass:
             return
         self._next_date_pass = time.monotonic() + DATE_PASS_SECONDS
         date_pass(self.db)
+        weekly_pass(self.db)
 
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name=f"taskhub-worker-{self.worker_id}", daemon=True)

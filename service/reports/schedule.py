@@ -34,10 +34,11 @@ KIND = "status_reports"
 
 
 def due_week(tz: ZoneInfo, now: datetime) -> Week | None:
-    """The week whose reports are due at ``now``: the previous one, from Monday 06:00 local on."""
+    """The week whose reports are due at ``now``: the previous one, from Monday 06:00 local on;
+    None on Monday before 06:00 (the week before it was due, and done, a week ago)."""
     week = current_week(tz, now)
     run_at = datetime.combine(week.start, RUN_AT, tzinfo=tz)
-    return week.previous() if now.astimezone(tz) >= run_at else week.previous().previous()
+    return week.previous() if now.astimezone(tz) >= run_at else None
 
 
 def _scopes(conn: sa.Connection, org_id: int) -> list[tuple[Scope, int]]:

@@ -33,10 +33,14 @@ from service.reports.data import Scope
 from service.reports.weeks import Week
 from service.tables import StatusReport, table, utcnow
 
-__all__ = ["COMMENTARY_MAX", "Renderer", "Report", "find", "generate", "generate_many", "get", "get_or_generate",
-           "list_reports", "publish", "rendered", "set_commentary"]
+__all__ = ["COMMENTARY_MAX", "REPORT_CSP", "Renderer", "Report", "find", "generate", "generate_many", "get",
+           "get_or_generate", "list_reports", "publish", "rendered", "set_commentary"]
 
 SR = table(StatusReport)
+# The report page's Content-Security-Policy wherever it is served (API, dashboard): it has no
+# script, its style is inline (it travels alone, by mail too) and its charts are inline SVG.
+REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
+              "frame-ancestors 'none'; base-uri 'none'")
 COMMENTARY_MAX = 4000  # characters: a short commentary, not a document
 Format = Literal["html", "pdf"]
 
@@ -69,6 +73,9 @@ class Report:
     @property
     def week(self) -> str:
         return Week(self.week_start).label
+
+    def filename(self, ext: str) -> str:
+        return f"report-{self.scope}-{self.scope_id}-{self.week}.{ext}"
 
     def links(self) -> dict[str, str]:
         base = f"/api/v1/reports/{self.id}"

@@ -25,11 +25,15 @@ end-to-end proof, and it arrives with the next change in scope.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -124,13 +128,52 @@ def _source_lock(source_id: int) -> threading.Lock:
         return _LOCKS.setdefault(source_id, threading.Lock())
 
 
+# A lease outlives the longest reconcile: the budget plus one request's timeout, with margin. A
+# process killed mid-reconcile leaves its lease to expire.
+LEASE_SECONDS = 60.0
+LEASE_POLL_SECONDS = 0.2
+SRC = table(Source)
+
+
+@contextmanager
+def _lease(db: Database, source_id: int, *, wait: float, clock: Clock) -> Iterator[None]:
+    """The source's registration lease (``source.webhook_lease_*``): one reconcile or removal of a
+    source's webhooks at a time across processes — ``taskhub apply`` beside ``taskhub serve`` both
+    saw no webhook and both registered one. A short conditional UPDATE takes it, so no transaction
+    stays open while the tool is called; another holder is waited for up to ``wait`` seconds, then
+    a ``Conflict``."""
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"[:100]
+    give_up = clock() + wait
+    while True:
+        now = utcnow()
+        with db.write() as conn:
+            taken = conn.execute(
+                sa.update(SRC).where(SRC.c.id == source_id, sa.or_(
+                    SRC.c.webhook_lease_until.is_(None), SRC.c.webhook_lease_until < now))
+                .values(webhook_lease_owner=owner, webhook_lease_until=now + timedelta(seconds=LEASE_SECONDS))
+            ).rowcount
+        if taken:
+            break
+        if clock() > give_up:
+            raise errors.Conflict(f"the webhooks of source {source_id} are being registered by another "
+                                  "process (taskhub apply, serve or the dashboard); try again in a minute")
+        time.sleep(LEASE_POLL_SECONDS)
+    try:
+        yield
+    finally:
+        with db.write() as conn:
+            conn.execute(sa.update(SRC).where(SRC.c.id == source_id, SRC.c.webhook_lease_owner == owner)
+                         .values(webhook_lease_owner=None, webhook_lease_until=None))
+
+
 def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
               clock: Clock = time.monotonic) -> None:
     """Make the tool's webhooks match the source (see the module's docstring) and record it.
 
     ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope).
-    Serialized per source within a process (``_source_lock``); the rows are read under the lock."""
-    with _source_lock(source_id):
+    One at a time per source: within a process (``_source_lock``) and across processes (the
+    source's lease, ``_lease``); the rows are read under both."""
+    with _source_lock(source_id), _lease(db, source_id, wait=LEASE_SECONDS, clock=time.monotonic):
         _reconcile(db, settings, source_id, replace=replace, clock=clock)
 
 
@@ -230,7 +273,13 @@ def remove_all(db: Database, settings: Settings, source_id: int) -> list[Outcome
     """Best effort before a source is deleted: remove each of its webhooks from the tool.
 
     The rows go with the source, so the outcome is logged (``webhook.removed`` /
-    ``webhook.remove_failed`` naming the tool's webhook id to delete by hand) and returned."""
+    ``webhook.remove_failed`` naming the tool's webhook id to delete by hand) and returned. Waits
+    for a reconcile running elsewhere (its lease), so a webhook it registers is removed too."""
+    with _source_lock(source_id), _lease(db, source_id, wait=LEASE_SECONDS, clock=time.monotonic):
+        return _remove_all(db, settings, source_id)
+
+
+def _remove_all(db: Database, settings: Settings, source_id: int) -> list[Outcome]:
     source, rows = _load(db, source_id)
     if not any(r.remote_id for r in rows.values()):
         return []

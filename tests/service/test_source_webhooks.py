@@ -341,3 +341,53 @@ def test_a_source_without_stored_credentials_gets_409_and_can_still_be_deleted(h
         assert hub.call("DELETE", f"/sources/{sid}").status_code == 204
     assert "webhook.remove_failed" in caplog.text and "no stored credentials" in caplog.text
     assert len(state.webhooks) == 1  # left in Jira, named in the log to delete by hand
+
+
+def _hold_lease(db: Database, sid: int, owner: str, seconds: float) -> None:
+    """What another process (``taskhub apply`` beside ``serve``) holding the source's lease writes."""
+    from datetime import timedelta
+
+    with db.write() as c:
+        c.execute(sa.text("UPDATE source SET webhook_lease_owner = :o, webhook_lease_until = :u WHERE id = :id"),
+                  {"o": owner, "u": datetime.now(UTC) + timedelta(seconds=seconds), "id": sid})
+
+
+def test_a_registration_waits_for_another_processs_lease_and_gives_up_with_409(hub, jira, monkeypatch):
+    """Two processes (``taskhub apply`` beside ``serve``) registering one source's webhooks both saw
+    none and both registered one; the per-process lock could not see the other process. A lease
+    held elsewhere now makes a registration wait, then answer 409 without calling Jira."""
+    url, state = jira
+    sid = hub.call("POST", "/sources", params={"register_webhooks": "false"},
+                   json=_jira_source(url, ["APOLLO"])).json()["id"]
+    monkeypatch.setattr(wh, "LEASE_SECONDS", 0.5)  # how long a registration waits for the lease
+    _hold_lease(hub.db, sid, "other-host:4242:apply", seconds=3600)
+    r = hub.call("POST", f"/sources/{sid}/webhooks/register")
+    assert r.status_code == 409, r.text
+    assert "another process" in r.json()["detail"]
+    assert state.webhooks == {}  # Jira was not called
+    with hub.db.read() as c:  # the other holder's lease is not taken or cleared
+        assert c.execute(sa.text("SELECT webhook_lease_owner FROM source WHERE id = :id"),
+                         {"id": sid}).scalar() == "other-host:4242:apply"
+
+
+def test_a_registration_runs_once_the_other_lease_is_released_or_expired(hub, jira):
+    """A lease released while a registration waits lets it run; an expired one (its process was
+    killed) is taken over. Either way one webhook in Jira, and the lease is cleared after."""
+    import threading
+
+    url, state = jira
+    sid = hub.call("POST", "/sources", params={"register_webhooks": "false"},
+                   json=_jira_source(url, ["APOLLO"])).json()["id"]
+    _hold_lease(hub.db, sid, "other-host:4242:apply", seconds=3600)
+    release = threading.Timer(0.5, lambda: _hold_lease(hub.db, sid, None, seconds=-1))  # type: ignore[arg-type]
+    release.start()
+    r = hub.call("POST", f"/sources/{sid}/webhooks/register")
+    release.join()
+    assert r.status_code == 200, r.text
+    assert len(state.webhooks) == 1
+    _hold_lease(hub.db, sid, "killed-host:1:serve", seconds=-5)  # expired
+    assert hub.call("POST", f"/sources/{sid}/webhooks/register").status_code == 200
+    assert len(state.webhooks) == 1  # registered again in place of the first, not beside it
+    with hub.db.read() as c:
+        assert c.execute(sa.text("SELECT webhook_lease_owner, webhook_lease_until FROM source WHERE id = :id"),
+                         {"id": sid}).one() == (None, None)

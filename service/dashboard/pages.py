@@ -98,6 +98,7 @@ class Page:
                 "milestones": self.link("/milestones"),
                 "people": self.link("/people"),
                 "risk": self.link("/risk"),
+                "reports": "/reports",
                 "sources": "/sources",
             },
         }

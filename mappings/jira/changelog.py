@@ -160,7 +160,7 @@ def _normalize(name: str, fid: str, plan: FieldPlanView) -> str:
         return "sprint"
     if (fid and fid in plan.story_points) or low in plan.story_points_names:
         return "points"
-    if low == "link" and lid in ("", "link"):  # "This issue is blocked by ABC-1"
+    if low == "link" and lid in ("", "link", "issuelinks"):  # "This issue is blocked by ABC-1"
         return "link"
     if low == "flagged" or (fid and fid in plan.flagged):
         return "flagged"

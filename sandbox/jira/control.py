@@ -215,6 +215,34 @@ async def transition(id_or_key: str, request: Request) -> Response:
     return jira_json(_issue_ref(issue))
 
 
+@router.post("/links")
+async def create_link(request: Request) -> Response:
+    """``{"source": "PRJ-1", "destination": "PRJ-2", "type": "Blocks", "at": ..., "actor": ...}``:
+    ``source`` blocks ``destination``."""
+    body = await _body(request)
+    try:
+        link = mutations.link_issues(
+            state_of(request),
+            body["source"],
+            body["destination"],
+            body.get("type", "Blocks"),
+            at=to_ms(body.get("at")),
+            actor=body.get("actor"),
+        )
+    except (mutations.SandboxError, KeyError) as exc:
+        return _bad(exc)
+    return jira_json({"id": str(link.id)}, 201)
+
+
+@router.delete("/links/{link_id}")
+def delete_link(link_id: int, request: Request) -> Response:
+    try:
+        mutations.delete_link(state_of(request), link_id)
+    except mutations.SandboxError as exc:
+        return _bad(exc)
+    return jira_json({"ok": True})
+
+
 @router.delete("/issues/{id_or_key}")
 def delete_issue(id_or_key: str, request: Request) -> Response:
     try:

@@ -17,6 +17,8 @@ from sandbox.jira.lookups import (
     version_ids,
 )
 from sandbox.jira.records import (
+    FLAGGED_FIELD,
+    FLAGGED_OPTION,
     ISSUE_TYPES,
     PRIORITIES,
     SPRINT_FIELD,
@@ -115,6 +117,30 @@ def apply_change(
                 f"{value} 00:00:00.0" if value else None,
             )
         ]
+    if name == "flagged":  # as captured: set "[10019]"/"Impediment", cleared ""/""
+        new_flag = bool(value)
+        if new_flag == issue.flagged:
+            return []
+        issue.flagged = new_flag
+        option, label = f"[{FLAGGED_OPTION['id']}]", FLAGGED_OPTION["value"]
+        if new_flag:
+            return [ChangeItem("Flagged", FLAGGED_FIELD, None, None, option, label, "custom")]
+        return [ChangeItem("Flagged", FLAGGED_FIELD, option, label, "", "", "custom")]
+    if name == "affects_versions":
+        new_ids = version_ids(state, project, value or ())
+        old_ids = issue.affects_version_ids
+        issue.affects_version_ids = new_ids
+        items = [
+            ChangeItem("Version", "versions", str(v), state.versions[v].name, None, None)
+            for v in old_ids
+            if v not in new_ids and v in state.versions
+        ]
+        items += [
+            ChangeItem("Version", "versions", None, None, str(v), state.versions[v].name)
+            for v in new_ids
+            if v not in old_ids
+        ]
+        return items
     if name == "fix_versions":
         new_ids = version_ids(state, project, value or ())
         old_ids = issue.fix_version_ids

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from sandbox.jira.fields import FieldSelection, render_issue
-from sandbox.jira.records import History, IssueRec, Version, WorklogRec
+from sandbox.jira.records import LINK_TYPES, History, IssueRec, LinkRec, Version, WorklogRec
 from sandbox.jira.serialize import Ctx, render_history, render_user, render_version, render_worklog
 from sandbox.jira.state import JiraState
 
@@ -18,6 +18,7 @@ __all__ = [
     "webhook_ctx",
     "issue_event",
     "version_event",
+    "link_event",
     "worklog_event",
     "worklog_changed",
     "DC_WORKLOG_EVENT",
@@ -71,6 +72,33 @@ def version_event(state: JiraState, event: str, version: Version, at: int) -> No
             "timestamp": at,
             "webhookEvent": event,
             "version": render_version(ctx, version, today=""),
+        }
+
+    state.publish(event, build)
+
+
+def link_event(state: JiraState, event: str, link: LinkRec, at: int) -> None:
+    """``issuelink_created`` / ``issuelink_deleted`` as captured (realdata pinpoint): numeric ids,
+    the link type with ``outwardName``/``inwardName``."""
+    def build() -> dict[str, Any]:
+        ltype = LINK_TYPES[link.type_name]
+        return {
+            "timestamp": at,
+            "webhookEvent": event,
+            "issueLink": {
+                "id": link.id,
+                "sourceIssueId": link.source_id,
+                "destinationIssueId": link.destination_id,
+                "issueLinkType": {
+                    "id": int(ltype.id),
+                    "name": ltype.name,
+                    "outwardName": ltype.outward,
+                    "inwardName": ltype.inward,
+                    "isSubTaskLinkType": False,
+                    "isSystemLinkType": False,
+                },
+                "systemLink": False,
+            },
         }
 
     state.publish(event, build)

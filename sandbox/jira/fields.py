@@ -13,7 +13,10 @@ from typing import Any
 from sandbox.jira.records import (
     DONE_RESOLUTION,
     EPIC_LINK_FIELD,
+    FLAGGED_FIELD,
+    FLAGGED_OPTION,
     ISSUE_TYPES,
+    LINK_TYPES,
     SPRINT_FIELD,
     STORY_POINTS_FIELD,
     IssueRec,
@@ -119,6 +122,59 @@ def _versions_of(ctx: Ctx, issue: IssueRec) -> list[dict[str, Any]]:
     ]
 
 
+def _affects_versions(ctx: Ctx, issue: IssueRec) -> list[dict[str, Any]]:
+    return [
+        render_version(ctx, ctx.state.versions[v])
+        for v in issue.affects_version_ids
+        if v in ctx.state.versions
+    ]
+
+
+def _linked_issue(ctx: Ctx, other: IssueRec) -> dict[str, Any]:
+    """The other issue of a link, in the short form ``issuelinks`` gives (summary, status,
+    priority, issue type)."""
+    return {
+        "id": str(other.id),
+        "key": other.key,
+        "self": ctx.rest(f"issue/{other.id}"),
+        "fields": {
+            "summary": other.summary,
+            "status": render_status(ctx, other.status_id),
+            "priority": render_priority(ctx, other.priority_id),
+            "issuetype": render_issuetype(ctx, other.type_id),
+        },
+    }
+
+
+def _issuelinks(ctx: Ctx, issue: IssueRec) -> list[dict[str, Any]]:
+    """``fields.issuelinks``: the holder on a link's source side sees ``outwardIssue`` (it
+    "blocks" the other), on its destination side ``inwardIssue`` ("is blocked by")."""
+    out = []
+    for link_id in issue.link_ids or ():
+        link = ctx.state.links.get(link_id)
+        if link is None:
+            continue
+        outward = link.source_id == issue.id
+        other = ctx.state.issues.get(link.destination_id if outward else link.source_id)
+        if other is None:
+            continue
+        ltype = LINK_TYPES[link.type_name]
+        out.append({
+            "id": str(link.id),
+            "self": ctx.rest(f"issueLink/{link.id}"),
+            "type": {"id": ltype.id, "name": ltype.name, "inward": ltype.inward, "outward": ltype.outward,
+                     "self": ctx.rest(f"issueLinkType/{ltype.id}")},
+            ("outwardIssue" if outward else "inwardIssue"): _linked_issue(ctx, other),
+        })
+    return out
+
+
+def _flagged(ctx: Ctx, issue: IssueRec) -> Any:
+    if not issue.flagged:
+        return None
+    return [{"self": ctx.rest(f"customFieldOption/{FLAGGED_OPTION['id']}"), **FLAGGED_OPTION}]
+
+
 def _sprints_of(ctx: Ctx, issue: IssueRec) -> Any:
     sprints = [
         render_sprint(ctx, ctx.state.sprints[s]) for s in issue.sprint_ids if s in ctx.state.sprints
@@ -163,8 +219,9 @@ FIELDS: dict[str, tuple[str, bool, Renderer]] = {
         True,
         lambda c, i: i.original_estimate,
     ),
-    "versions": ("Affects versions", True, lambda c, i: []),
-    "issuelinks": ("Linked Issues", True, lambda c, i: []),
+    "versions": ("Affects versions", True, _affects_versions),
+    "issuelinks": ("Linked Issues", True, _issuelinks),
+    FLAGGED_FIELD: ("Flagged", True, _flagged),
     "assignee": (
         "Assignee",
         True,
@@ -289,6 +346,7 @@ _CUSTOM_SCHEMA = {
     SPRINT_FIELD: ("array", "json", "com.pyxis.greenhopper.jira:gh-sprint"),
     EPIC_LINK_FIELD: ("any", None, "com.pyxis.greenhopper.jira:gh-epic-link"),
     "customfield_10019": ("any", None, "com.pyxis.greenhopper.jira:gh-lexo-rank"),
+    FLAGGED_FIELD: ("array", "option", "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes"),
 }
 
 

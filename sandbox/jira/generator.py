@@ -26,11 +26,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.jira.records import (
+    FLAGGED_FIELD,
+    FLAGGED_OPTION,
     ISSUE_TYPE_BY_NAME,
+    LINK_TYPES,
+    STATUSES,
     TEAM_MANAGED_PROJECT,
     ChangeItem,
     History,
     IssueRec,
+    LinkRec,
     Project,
     Sprint,
     Version,
@@ -282,10 +287,65 @@ def generate(
                     state.worklog_by_updated.append((wl.updated, wl.id))
                 n_issues += 1
                 n_worklogs += len(logs)
+        n_links = _relations(state, random.Random(seed * 7_919 + 23), people)
         state.by_updated.sort()
         state.worklog_by_updated.sort()
         state.revision += 1
-    return {"projects": projects, "issues": n_issues, "worklogs": n_worklogs, "users": len(people)}
+    return {"projects": projects, "issues": n_issues, "worklogs": n_worklogs, "users": len(people), "links": n_links}
+
+
+# Issue 23's data, drawn from a stream of their own (the rest of the site stays as it was):
+_LINK_SHARE = 0.12  # issues "blocked by" another
+_CROSS_PROJECT_SHARE = 0.25  # of those, by an issue of another project
+_FLAG_SHARE = 0.08  # issues in progress flagged
+_ESCAPED_SHARE = 0.4  # bugs created after a released version, carrying it as affected
+
+
+def _add_history(issue: IssueRec, history: History) -> None:
+    issue.histories = sorted([*(issue.histories or []), history], key=lambda h: h.created)
+
+
+def _relations(state: JiraState, rng: random.Random, people: list[str]) -> int:
+    """Links ("is blocked by", some across projects), Flagged issues and affected versions of
+    bugs, each with its changelog history at a time no later than the issue's ``updated``."""
+    issues = list(state.issues.values())
+    links = 0
+    for issue in issues:
+        bug = ISSUE_TYPE_BY_NAME["bug"].id == issue.type_id
+        if bug and rng.random() < _ESCAPED_SHARE:
+            created = _date(issue.created)
+            shipped = [v for v in (state.versions[i] for i in state.project_versions[issue.project_id])
+                       if v.released and v.release_date and v.release_date < created]
+            if shipped:
+                issue.affects_version_ids = (rng.choice(shipped).id,)
+        category = STATUSES[issue.status_id].category
+        if category == "indeterminate" and rng.random() < _FLAG_SHARE:
+            at = rng.randint(issue.status_changed, max(issue.status_changed, issue.updated))
+            issue.flagged = True
+            option = f"[{FLAGGED_OPTION['id']}]"
+            item = ChangeItem("Flagged", FLAGGED_FIELD, None, None, option, FLAGGED_OPTION["value"], "custom")
+            _add_history(issue, _history(state, issue.assignee or issue.reporter, at, item))
+        if category == "done" or rng.random() >= _LINK_SHARE:
+            continue
+        cross = rng.random() < _CROSS_PROJECT_SHARE
+        tries = (issues[rng.randrange(len(issues))] for _ in range(12))
+        blocker = next((i for i in tries if i.id != issue.id and (i.project_id != issue.project_id) == cross), None)
+        if blocker is None:
+            continue
+        start, end = max(issue.created, blocker.created), min(issue.updated, blocker.updated)
+        if end <= start:
+            continue
+        at = rng.randint(start, end)
+        ltype = LINK_TYPES["Blocks"]
+        link = LinkRec(state.next_id("link"), ltype.name, blocker.id, issue.id, at)
+        state.links[link.id] = link
+        actor = rng.choice(people)
+        for holder, other, phrase in ((blocker, issue, ltype.outward), (issue, blocker, ltype.inward)):
+            holder.link_ids = [*(holder.link_ids or []), link.id]
+            item = ChangeItem("Link", "", None, None, other.key, f"This issue {phrase} {other.key}")
+            _add_history(holder, _history(state, actor, at, item))
+        links += 1
+    return links
 
 
 def _make_issue(

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sandbox.jira.edits import apply_change
-from sandbox.jira.events import issue_event, version_event
+from sandbox.jira.events import issue_event, link_event, version_event
 from sandbox.jira.lookups import (
     SandboxError,
     need_issue,
@@ -22,7 +22,7 @@ from sandbox.jira.lookups import (
     user_id,
     version_ids,
 )
-from sandbox.jira.records import STATUSES, ChangeItem, History, IssueRec, Project, Version
+from sandbox.jira.records import LINK_TYPES, STATUSES, ChangeItem, History, IssueRec, LinkRec, Project, Version
 from sandbox.jira.state import JiraState
 from sandbox.jira.worklogs import delete_worklog, log_work, update_worklog
 
@@ -36,6 +36,8 @@ __all__ = [
     "edit_issue",
     "transition_issue",
     "delete_issue",
+    "link_issues",
+    "delete_link",
     "log_work",
     "update_worklog",
     "delete_worklog",
@@ -248,3 +250,72 @@ def delete_issue(state: JiraState, id_or_key: str | int, *, actor: str | None = 
                 state.unindex_worklog(wl, at)
         issue_event(state, "jira:issue_deleted", "issue_deleted", issue, actor_id, None, at)
         state.unindex_issue(issue)
+
+
+def _link_item(other: IssueRec, phrase: str, *, added: bool) -> ChangeItem:
+    """The changelog's "Link" item (captured: "This issue is blocked by SP-14", to = the key)."""
+    text = f"This issue {phrase} {other.key}"
+    if added:
+        return ChangeItem("Link", "", None, None, other.key, text)
+    return ChangeItem("Link", "", other.key, text, None, None)
+
+
+def _link_histories(
+    state: JiraState, link: LinkRec, actor: str, at: int, *, added: bool
+) -> list[tuple[IssueRec, History | None]]:
+    ltype = LINK_TYPES[link.type_name]
+    source, target = state.issues[link.source_id], state.issues[link.destination_id]
+    out = []
+    for holder, other, phrase in ((source, target, ltype.outward), (target, source, ltype.inward)):
+        ids = holder.link_ids if holder.link_ids is not None else []
+        if added and link.id not in ids:
+            ids.append(link.id)
+        elif not added and link.id in ids:
+            ids.remove(link.id)
+        holder.link_ids = ids or None
+        history = record_history(state, holder, actor, at, [_link_item(other, phrase, added=added)])
+        state.touch_issue(holder, at)
+        out.append((holder, history))
+    return out
+
+
+def link_issues(
+    state: JiraState,
+    source: str | int,
+    destination: str | int,
+    link_type: str = "Blocks",
+    *,
+    at: int | None = None,
+    actor: str | None = None,
+) -> LinkRec:
+    """Link two issues (``source`` "blocks" ``destination`` for Blocks): a "Link" history on
+    each, ``issuelink_created`` and a ``jira:issue_updated`` per issue, as Jira Cloud sends."""
+    with state.lock:
+        if link_type not in LINK_TYPES:
+            raise SandboxError(f"unknown issue link type {link_type!r}")
+        a, b = need_issue(state, source), need_issue(state, destination)
+        if a.id == b.id:
+            raise SandboxError("an issue cannot be linked to itself")
+        when = at if at is not None else state.now_ms()
+        actor_id = user_id(state, actor) or state.myself_id
+        link = LinkRec(state.next_id("link"), link_type, a.id, b.id, when)
+        state.links[link.id] = link
+        sides = _link_histories(state, link, actor_id, when, added=True)
+        link_event(state, "issuelink_created", link, when)
+        for holder, history in sides:
+            issue_event(state, "jira:issue_updated", "issue_updated", holder, actor_id, history, when)
+        return link
+
+
+def delete_link(state: JiraState, link_id: int, *, at: int | None = None, actor: str | None = None) -> None:
+    with state.lock:
+        link = state.links.get(int(link_id))
+        if link is None:
+            raise SandboxError(f"no issue link {link_id}")
+        when = at if at is not None else state.now_ms()
+        actor_id = user_id(state, actor) or state.myself_id
+        sides = _link_histories(state, link, actor_id, when, added=False)
+        del state.links[link.id]
+        link_event(state, "issuelink_deleted", link, when)
+        for holder, history in sides:
+            issue_event(state, "jira:issue_updated", "issue_updated", holder, actor_id, history, when)

@@ -44,6 +44,11 @@ __all__ = [
     "IssueRec",
     "WorklogRec",
     "Webhook",
+    "LinkType",
+    "LinkRec",
+    "LINK_TYPES",
+    "FLAGGED_FIELD",
+    "FLAGGED_OPTION",
 ]
 
 # Site-specific custom field ids. Deliberately NOT the ids most fixtures show
@@ -52,6 +57,30 @@ __all__ = [
 STORY_POINTS_FIELD = "customfield_10028"
 SPRINT_FIELD = "customfield_10021"
 EPIC_LINK_FIELD = "customfield_10014"
+# Jira Software's "Flagged": a checkbox field whose one option is "Impediment" (captured:
+# realdata/jira-rest/jirametrics/testdata/SP-15.json has it as customfield_10021, the id
+# this site gives its sprint field).
+FLAGGED_FIELD = "customfield_10032"
+FLAGGED_OPTION = {"value": "Impediment", "id": "10019"}
+
+
+class LinkType(NamedTuple):
+    id: str
+    name: str
+    inward: str
+    outward: str
+
+
+# The site's issue link types, as a fresh Jira Cloud site has them (GET /issueLinkType).
+LINK_TYPES = {
+    t.name: t
+    for t in (
+        LinkType("10000", "Blocks", "is blocked by", "blocks"),
+        LinkType("10001", "Cloners", "is cloned by", "clones"),
+        LinkType("10002", "Duplicate", "is duplicated by", "duplicates"),
+        LinkType("10003", "Relates", "relates to", "relates to"),
+    )
+}
 
 
 class StatusCategory(NamedTuple):
@@ -264,6 +293,20 @@ class IssueRec:
     story_points: float | None = None
     histories: list[History] | None = None
     worklog_ids: list[int] | None = None
+    flagged: bool = False
+    affects_version_ids: tuple[int, ...] = ()  # "Affects versions" (field ``versions``)
+    link_ids: list[int] | None = None  # LinkRec ids, both directions
+
+
+@dataclass(slots=True)
+class LinkRec:
+    """An issue link: ``source`` (outward side, "blocks") -> ``destination`` ("is blocked by")."""
+
+    id: int
+    type_name: str  # key of LINK_TYPES
+    source_id: int
+    destination_id: int
+    created: int
 
 
 @dataclass(slots=True, eq=False)

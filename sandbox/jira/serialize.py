@@ -324,7 +324,7 @@ def render_history(ctx: Ctx, h: History) -> dict[str, Any]:
     items = []
     for it in h.items:
         item: dict[str, Any] = {"field": it.field, "fieldtype": it.fieldtype}
-        if not ctx.dc:
+        if not ctx.dc and it.field_id:  # a "Link" item has none (captured: jirametrics SP-15)
             item["fieldId"] = it.field_id
         item.update(
             {"from": it.from_, "fromString": it.from_string, "to": it.to, "toString": it.to_string}

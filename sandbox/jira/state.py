@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from sandbox.jira.limits import FaultPlan, Stats, TokenBucket
 from sandbox.jira.records import (
     IssueRec,
+    LinkRec,
     Project,
     Sprint,
     User,
@@ -103,6 +104,7 @@ class JiraState:
         self.worklog_by_updated: list[tuple[int, int]] = []  # sorted (updated ms, worklog id)
         self.worklog_deleted: list[tuple[int, int]] = []  # sorted (deleted ms, worklog id)
         self.webhooks: dict[int, Webhook] = {}
+        self.links: dict[int, LinkRec] = {}
         self._ids: dict[str, int] = {
             "project": 10000,
             "issue": 10000,
@@ -111,6 +113,7 @@ class JiraState:
             "worklog": 100000,
             "history": 200000,
             "webhook": 0,
+            "link": 10000,
         }
         self._dispatcher: WebhookDispatcher | None = None
         self.search_cache: dict[Any, Any] = {}  # see search.py; keyed on the revision

@@ -64,7 +64,7 @@ SITE_INFO_TTL = timedelta(hours=24)
 BASE_FIELDS = [
     "summary", "issuetype", "status", "priority", "assignee", "labels", "parent", "fixVersions", "duedate",
     "created", "updated", "resolutiondate", "timetracking", "timeoriginalestimate", "timeestimate", "timespent",
-    "project", "statuscategorychangedate",
+    "project", "statuscategorychangedate", "issuelinks", "versions",
 ]
 
 
@@ -198,7 +198,7 @@ class JiraSyncer:
 
     def _field_list(self) -> list[str]:
         f = self.fields
-        optional = (f.sprint, f.epic_link, f.cost, f.start_date) if f else ()
+        optional = (f.sprint, f.epic_link, f.cost, f.start_date, f.flagged) if f else ()
         extra = [*(f.story_points if f else []), *(x for x in optional if x)]
         return BASE_FIELDS + list(dict.fromkeys(extra))
 

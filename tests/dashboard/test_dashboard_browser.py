@@ -246,7 +246,7 @@ def test_pages_break_no_rule_of_their_content_security_policy(site: Site) -> Non
         page.fill("#token", site.acme.token)
         page.click("button[type=submit]")
         page.wait_for_url(site.url("/"))
-        for path in ("/", f"/projects/{site.acme.borealis}", "/milestones", "/people", "/projects/999999"):
+        for path in ("/", f"/projects/{site.acme.borealis}", "/milestones", "/people", "/risk", "/projects/999999"):
             response = page.goto(site.url(f"{path}?as_of={AS_OF}"))
             assert response is not None and "default-src 'none'" in response.headers["content-security-policy"]
             assert page.evaluate("window.__csp") == [], path
@@ -295,7 +295,7 @@ def _fit_problems(page: Any, where: str) -> list[str]:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site, width: int) -> None:
-    """Overview, projects, milestones, people, sources, endpoints, the error page and the sign-in form, with long
+    """Overview, projects, milestones, people, sources, endpoints, risk, the error page and the sign-in form, with long
     names, at a phone's and a laptop's width: nothing overflows the page, chart labels are
     inside their chart, readable and told apart, and no request of a page (the favicon
     included) fails."""
@@ -315,7 +315,7 @@ def test_every_page_fits_the_window_with_readable_unique_chart_labels(site: Site
         page.click("button[type=submit]")
         page.wait_for_url(site.url("/"))
         for path in ("/", f"/projects/{org.apollo}", f"/projects/{org.borealis}",
-                     "/milestones", "/people", "/sources", "/endpoints", "/projects/999999"):
+                     "/milestones", "/people", "/sources", "/endpoints", "/risk", "/projects/999999"):
             page.goto(site.url(f"{path}?as_of={AS_OF}"))
             problems += _fit_problems(page, path)
         assert problems == []

@@ -39,8 +39,9 @@ def create_project_risk(project_id: Id, body: RiskCreate, caller: WriteCaller, s
 
 
 @router.get(
-    "/risks", response_model=list[RiskPublic], response_class=Response,
-    responses={200: {"description": "JSON, or CSV with format=csv.", "content": CSV_CONTENT}},
+    "/risks", response_model=None, response_class=Response,
+    responses={200: {"model": list[RiskPublic], "description": "JSON, or CSV with format=csv.",
+                     "content": CSV_CONTENT}},
 )
 def list_all_risks(
     caller: ReadCaller,

@@ -77,6 +77,15 @@ def _window_start(sel: Selection) -> datetime:
     return local_midnight(window_start_date(sel), sel.tz)
 
 
+def _days_since(col: Any, sel: Selection) -> Any:
+    """``as_of − col`` in days (a float). SQLite: ``as_of``'s Julian day is computed here, once (as
+    ``julianday(literal)`` SQLite parsed it again for every row: a third of the task pass)."""
+    if sel.dialect != "postgresql":
+        as_of_julian = sel.as_of.timestamp() / 86400.0 + 2440587.5
+        return sa.literal(as_of_julian, sa.Float) - sa.func.julianday(col)
+    return seconds_between(ts_literal(sel.as_of), col, sel.dialect) / 86400.0
+
+
 def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
     """Per group: the bugs, their creations and completions per local day in the window, the open
     bugs' ages, and all tasks and bugs reaching done in the trailing 4 weeks. One scan of the
@@ -93,14 +102,15 @@ def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
     cday = sa.case((sa.and_(is_bug, ts.c.remote_created_at >= win), cbucket))
     dday = sa.case((sa.and_(is_bug, done, ts.c.done_at >= win), dbucket))
     trailing = flag(sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start)))
-    age = sa.case(
-        (sa.and_(is_bug, ~done), seconds_between(ts_literal(sel.as_of), ts.c.remote_created_at, sel.dialect) / 86400.0)
-    )
+    age = sa.case((sa.and_(is_bug, ~done), _days_since(ts.c.remote_created_at, sel)))
     cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
             dday.label("dd"), trailing.label("tr"), age.label("age"))
+    # Only bugs and the tasks done in the trailing window carry a figure: the others are left out
+    # before the GROUP BY sorts (SQLite) or hashes what remains.
     q = (
         sa.select(*cols, sa.func.count().label("n"))
         .select_from(from_)
+        .where(sa.or_(is_bug, sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start))))
         .group_by(*([key] if key is not None else []), *cols[1:])
     )
     out: dict[Any, _Acc] = defaultdict(_Acc)
@@ -194,14 +204,15 @@ def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]
     return out
 
 
-def _bug_rows(conn: Connection, sel: Selection, *, links: bool) -> list[Any]:
+def _bug_rows(conn: Connection, sel: Selection, *, links: bool, since: datetime) -> list[Any]:
     """The bugs in scope at ``as_of`` with their group: with ``links`` false, those carrying
     affected versions — ``(group, id, source, created, key, title, project, affected_versions)``;
     with ``links`` true, one row per link the bug held at ``as_of`` to a task (alive then) fixed
     in a version — ``(group, id, source, created, key, title, project, milestone id)``."""
     ts = task_state(sel, require_counted=True)
     base = ts.join(TT, TT.c.id == ts.c.id)
-    cond: list[Any] = [TT.c.type == BUG]
+    # Only bugs created after the earliest release day can have escaped.
+    cond: list[Any] = [TT.c.type == BUG, ts.c.remote_created_at >= ts_literal(since)]
     if links:
         at = ts_literal(sel.as_of)
         base = (
@@ -216,7 +227,9 @@ def _bug_rows(conn: Connection, sel: Selection, *, links: bool) -> list[Any]:
         ]
         last: Any = TM.c.milestone_id
     else:
-        cond.append(TT.c.affected_versions.is_not(None))
+        # JSON text on both stores: no list, JSON null and [] are none.
+        text = sa.cast(TT.c.affected_versions, sa.Text)
+        cond += [TT.c.affected_versions.is_not(None), text.not_in(("null", "[]"))]
         last = TT.c.affected_versions
     from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
     q = sa.select(key_or_null(key), ts.c.id, ts.c.source_id, ts.c.remote_created_at, TT.c.key, TT.c.title,
@@ -242,9 +255,16 @@ def _escaped(
             return None
         return local_midnight(v["release_date"] + timedelta(days=1), sel.tz)
 
+    for v in versions:
+        v["cutoff"] = cutoff(v)
+    cutoffs = [v["cutoff"] for v in versions if v["cutoff"] is not None]
+    if not cutoffs:
+        return _version_rows(versions, found), set()
+    since = min(cutoffs)
+
     def take(v: dict[str, Any], g: Any, bug_id: int, created: Any, key: Any, title: Any, project: Any,
              via: str) -> None:
-        end = cutoff(v)
+        end = v["cutoff"]
         if end is None or created is None or aware(created) < end:
             return
         bug = found[v["id"]].setdefault(bug_id, {"id": bug_id, "key": key, "title": title, "project_id": project,
@@ -253,20 +273,23 @@ def _escaped(
             bug["via"].append(via)
         per_group[g].escaped.add(bug_id)
 
-    for g, bug_id, source, created, key, title, project, affected in _bug_rows(conn, sel, links=False):
+    for g, bug_id, source, created, key, title, project, affected in _bug_rows(conn, sel, links=False, since=since):
         for ext in affected if isinstance(affected, list) else []:
             v = by_ext.get((source, str(ext)))
             if v is not None:
                 take(v, g, bug_id, created, key, title, project, "affected_version")
-    for g, bug_id, _source, created, key, title, project, mid in _bug_rows(conn, sel, links=True):
+    for g, bug_id, _source, created, key, title, project, mid in _bug_rows(conn, sel, links=True, since=since):
         v = by_id.get(mid)
         if v is not None:
             take(v, g, bug_id, created, key, title, project, "link")
+    rows = _version_rows(versions, found)
+    return rows, {b for per_version in found.values() for b in per_version}
+
+
+def _version_rows(versions: list[dict[str, Any]], found: dict[int, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
     out = []
-    escaped_ids: set[int] = set()
     for v in versions:
         bugs = sorted(found.get(v["id"], {}).values(), key=lambda b: (b["created_at"], b["id"]))
-        escaped_ids.update(b["id"] for b in bugs)
         reasons = {}
         if v["release_date"] is None:
             reasons["escaped"] = "released without a release date: nothing to compare creation with"
@@ -283,7 +306,7 @@ def _escaped(
             "bugs_not_listed": max(0, len(bugs) - LIST_CAP),
             "reasons": reasons,
         })
-    return out, escaped_ids
+    return out
 
 
 # --- the view ----------------------------------------------------------------------------------

@@ -7,11 +7,13 @@ processes (``DeliveryLoop``, as ``taskhub worker`` runs it), one receiver proces
 endpoints on loopback, and this process generating changes: each change is one transaction that
 emits a ``task.updated`` event to the organization's 3 endpoints (the outbox insert, as a real change
 would make it; no task write). All of them share the machine's cores (printed), so the figures
-include their contention.
+include their contention; each part prints the change rate it reached, the load average and the
+CPU each of them used while the changes were generated.
 
 - healthy: 3 endpoints answering 200; latency = receiver's arrival − the change's commit, per delivery.
 - bad: one endpoint answering 500 (retried with backoff), one hanging past the 10 s timeout, one
-  healthy: the healthy one's p95 against the first part's.
+  healthy: the healthy one's p95 against its p95 beside two healthy endpoints at the same rate
+  (the healthy part, run first when ``--part bad`` runs alone); both printed, and the change.
 - kill: 3 healthy endpoints, one worker killed with SIGKILL mid-run; lease 10 s so the bench
   ends soon. Every (event, endpoint) must arrive; duplicates only for the killed worker's in-flight
   deliveries, each with the event's one webhook-id.
@@ -38,7 +40,33 @@ sys.path.insert(0, str(ROOT))
 
 import sqlalchemy as sa  # noqa: E402
 
-from bench.common import create_pg_database, drop_pg_database  # noqa: E402
+from bench.common import cpu_seconds, create_pg_database, drop_pg_database  # noqa: E402
+
+
+def process_cpu(pid: int) -> float:
+    """CPU-s (user + system) a live process has used so far (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def backends_cpu(database: str) -> float:
+    """CPU-s so far of the live PostgreSQL backends connected to ``database`` (the server is
+    shared with other sessions' tests, so ``pg_server_cpu``'s whole-server figure would count
+    theirs). The run's connections stay open while changes are generated."""
+    total = 0.0
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                title = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("postgres:") and f" {database} " in title:
+            total += process_cpu(int(entry))
+    return total
 
 
 def receiver_main(port_out: Any, log_path: str, hang_seconds: float) -> None:
@@ -164,6 +192,8 @@ class Run:
                     self.commits[event_id] = time.time()
 
         pool = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+        cpu_before = self.cpu()
+        load_before = os.getloadavg()[0]
         for t in pool:
             t.start()
         if kill_at is not None:
@@ -172,9 +202,20 @@ class Run:
             print(f"  killed worker w1 (SIGKILL) at {time.time() - start:.1f} s", flush=True)
         for t in pool:
             t.join()
-        behind = time.time() - (start + n / self.rate)
-        print(f"  generated {n} changes in {time.time() - start:.1f} s "
-              f"(ended {max(behind, 0):.2f} s behind schedule)")
+        took = time.time() - start
+        behind = took - n / self.rate
+        used = {k: v - cpu_before.get(k, 0.0) for k, v in self.cpu().items()}
+        print(f"  generated {n} changes in {took:.1f} s ({n / took:.0f}/s; ended {max(behind, 0):.2f} s behind "
+              f"schedule); load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+        print("  CPU meanwhile, % of one core (ms per change): "
+              + ", ".join(f"{k} {v / took * 100:.0f} ({v / n * 1000:.2f})" for k, v in used.items())
+              + f"; {os.cpu_count()} cores, the rest for other processes")
+
+    def cpu(self) -> dict[str, float]:
+        """CPU-s so far of each part of the run (PostgreSQL: the backends of its database)."""
+        return {"generator": cpu_seconds(), "receiver": process_cpu(self.receiver.pid or 0),
+                "workers": sum(process_cpu(w.pid) for w in self.workers),
+                "PostgreSQL": backends_cpu(self.name)}
 
     def wait_delivered(self, paths: list[str], timeout: float) -> None:
         ids = self.msg_ids()
@@ -241,6 +282,10 @@ def healthy(rate: int, seconds: float) -> float:
 
 
 def bad(rate: int, seconds: float, baseline: float | None) -> None:
+    """The healthy endpoint's p95 beside two bad ones, against its p95 beside two healthy ones (the
+    healthy part: the same rate, endpoints, workers and run length; run here first when not given)."""
+    if baseline is None:
+        baseline = healthy(rate, seconds)
     print(f"[bad] {rate} changes/s for {seconds:.0f} s: /ok healthy, /fail answers 500, /hang hangs 12 s (timeout 10 s)")
     with Run(rate, seconds, ["/ok", "/fail", "/hang"]) as run:
         run.generate()
@@ -248,8 +293,8 @@ def bad(rate: int, seconds: float, baseline: float | None) -> None:
         p95 = report("/ok (healthy)", run.latencies("/ok"))
         counts = Counter(p for p, _, _ in run.arrivals())
         print(f"  attempts that reached /fail: {counts['/fail']}, /hang: {counts['/hang']}")
-        if baseline:
-            print(f"  healthy p95 vs the healthy part: {p95 / baseline * 100 - 100:+.0f} %")
+    print(f"  healthy endpoint's p95: {baseline * 1000:.0f} ms beside two healthy endpoints, {p95 * 1000:.0f} ms "
+          f"beside a 500 and a hanging one: {p95 / baseline * 100 - 100:+.0f} % (target: within ±20 %)")
 
 
 def kill(rate: int, seconds: float) -> None:

@@ -28,9 +28,19 @@ from starlette.responses import RedirectResponse, Response
 from service import errors
 from service.dashboard import data
 from service.dashboard.charts import PALETTE, Series, line_chart
-from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
+from service.dashboard.pages import (
+    Page,
+    PageError,
+    _error,
+    _form,
+    _page,
+    _parse_id,
+    _serve,
+    _to_login,
+    checked_post,
+)
 from service.dashboard.render import render
-from service.dashboard.session import csrf_token
+from service.dashboard.session import csrf_token, current_session
 from service.portfolio import commit
 from service.portfolio import risks as svc
 from service.portfolio.apply_sources import validation_message
@@ -89,7 +99,9 @@ def _figure(key: str, s: dict[str, Any]) -> str:
         longest = s.get("longest_blocked_days")
         return f"{s.get('count', 0)} blocked" + (f", longest {longest} days" if longest is not None else "")
     if key == "scope_creep":
-        return f"{s.get('added_tasks', 0)} added since {s.get('baseline_date') or '—'}: {_share(s.get('creep_share'))}"
+        if s.get("baseline_date") is None:
+            return "no baseline (planned start)"
+        return f"{s.get('added_tasks', 0)} added since {s['baseline_date']}: {_share(s.get('creep_share'))}"
     if key == "schedule":
         return f"SPI {s['spi']}" if s.get("spi") is not None else "SPI —"
     if key == "budget":
@@ -171,10 +183,30 @@ def _body(request: Request, page: Page, **shown: Any) -> dict[str, Any]:
         "csrf": csrf_token(request),
         "notice": DONE.get(request.query_params.get("done") or ""),
         "as_of_date": as_of,
-        "csv_href": "/api/v1/risks?format=csv" + (f"&portfolio={page.portfolio}" if page.portfolio else ""),
+        "csv_href": page.link(f"{PATH}.csv"),
         "failed": None,
         **shown,
     }
+
+
+@router.get(f"{PATH}.csv")
+def risk_csv(request: Request, portfolio: str | None = None) -> Response:
+    """The register of the selection as CSV (what the API's ``format=csv`` gives, through the one
+    CSV writer) for the signed-in session, which has no API token to send."""
+    session = current_session(request)
+    page = _page(request, session, "risk") if session is not None else None
+    if page is None:
+        return _to_login(request)
+    try:
+        page.portfolio = _parse_id(portfolio, "portfolio")
+        with page.db.session() as s:
+            text = svc.risks_csv(svc.list_risks(s, page.org.id, portfolio=page.portfolio))
+    except PageError as exc:
+        return _error(page, exc.status, exc.title, exc.detail)
+    except errors.NotFound as exc:
+        return _error(page, 404, "Not found", f"{exc.message} in {page.org.name}.")
+    return Response(text, media_type="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": 'attachment; filename="risks.csv"'})
 
 
 @router.get(PATH)

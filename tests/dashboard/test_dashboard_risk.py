@@ -5,6 +5,8 @@ organization's risk or project is 404; the computed signals and their evidence a
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from datetime import date
 from typing import Any
@@ -173,3 +175,20 @@ def test_the_signals_and_their_evidence_are_the_risk_views(client, db, acme, glo
     assert f'id="project-{acme.nimbus}"' not in narrowed and f'id="project-{acme.apollo}"' in narrowed
     if "quality" in VIEWS:
         assert "data-quality-total" in html and 'data-series="inflow"' in html
+
+
+def test_the_register_as_csv_for_the_session(client, db, acme, globex):
+    """The page's CSV link: the selection's register through the one CSV writer, for the session
+    (no API token); another organization's portfolio is 404, a signed-out visitor signs in first."""
+    assert client.get("/risk.csv", follow_redirects=False).status_code == 303
+    csrf = _writer(client, db, acme)
+    client.post("/risk/new", data=_new(acme.apollo, csrf, title="=HYPERLINK(\"http://x\")"))
+    client.post("/risk/new", data=_new(acme.nimbus, csrf, title="Nimbus only"))
+    assert 'href="/risk.csv"' in client.get("/risk").text
+    r = client.get("/risk.csv")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    titles = [row["title"] for row in csv.DictReader(io.StringIO(r.text))]
+    assert titles == ["'=HYPERLINK(\"http://x\")", "Nimbus only"]
+    narrowed = client.get("/risk.csv", params={"portfolio": acme.portfolio})  # Nimbus is not in it
+    assert [row["title"] for row in csv.DictReader(io.StringIO(narrowed.text))] == ["'=HYPERLINK(\"http://x\")"]
+    assert client.get("/risk.csv", params={"portfolio": globex.portfolio}).status_code == 404

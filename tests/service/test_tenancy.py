@@ -24,6 +24,7 @@ from service.tables import (
     Project,
     RiskItem,
     Source,
+    StatusReport,
     SyncRun,
     Task,
     WebhookEndpoint,
@@ -74,9 +75,12 @@ def _world(client, db, tenant):
         risk = c.execute(sa.insert(RiskItem.__table__).values(
             org_id=tenant.org_id, project_id=project, title="R", probability=2, impact=3, status="open")
             .returning(RiskItem.__table__.c.id)).scalar()
+        report = c.execute(sa.insert(StatusReport.__table__).values(
+            org_id=tenant.org_id, scope="project", scope_id=project, scope_name="X", week_start=date(2026, 3, 2),
+            status="draft", data={}, generated_at=utcnow()).returning(StatusReport.__table__.c.id)).scalar()
     return {"source_id": sid, "project_id": project, "person_id": person, "identity_id": identity,
             "rate_id": rate, "portfolio_id": portfolio, "task_id": tid, "token_id": token,
-            "milestone_id": milestone, "endpoint_id": endpoint, "risk_id": risk,
+            "milestone_id": milestone, "endpoint_id": endpoint, "risk_id": risk, "report_id": report,
             "suggestion_id": f"p{min(person, ann_t)}-p{max(person, ann_t)}"}
 
 
@@ -122,6 +126,9 @@ CASES = {
     ("get", "/api/v1/risks/{risk_id}"): None,
     ("patch", "/api/v1/risks/{risk_id}"): {"status": "closed"},
     ("delete", "/api/v1/risks/{risk_id}"): None,
+    ("get", "/api/v1/reports/{report_id}"): None,
+    ("patch", "/api/v1/reports/{report_id}"): {"commentary": "mine now"},
+    ("post", "/api/v1/reports/{report_id}/publish"): None,
 }
 VIEW_PARAMS = ("project", "portfolio", "source", "assignee")
 
@@ -180,7 +187,7 @@ def test_lists_and_views_never_show_another_organization(client, db, acme, globe
     theirs = _world(client, db, acme)
     _world(client, db, globex)
     for path in ("/api/v1/sources", "/api/v1/projects", "/api/v1/people", "/api/v1/portfolios", "/api/v1/tasks",
-                 "/api/v1/milestones", "/api/v1/sync-runs", "/api/v1/inbox", "/api/v1/risks"):
+                 "/api/v1/milestones", "/api/v1/sync-runs", "/api/v1/inbox", "/api/v1/risks", "/api/v1/reports"):
         text = client.get(path, headers=globex.h()).text
         body = client.get(path, headers=globex.h()).json()
         items = body["items"] if isinstance(body, dict) and "items" in body else body
@@ -195,6 +202,9 @@ def test_lists_and_views_never_show_another_organization(client, db, acme, globe
                    "assignee": "person_id"}[param]
             r = client.get(f"/api/v1/views/{view}", params={param: theirs[key]}, headers=globex.h())
             assert r.status_code == 404, (view, param, r.text)
+    for param, key in (("project", "project_id"), ("portfolio", "portfolio_id")):  # a week's report of theirs
+        r = client.get("/api/v1/reports", params={param: theirs[key], "week": "2026-W10"}, headers=globex.h())
+        assert r.status_code == 404, (param, r.text)
     # retrying "every parked event" touches only mine
     assert client.post("/api/v1/inbox/retry", json={}, headers=globex.h()).json() == {"requeued": 1}
     with db.read() as c:

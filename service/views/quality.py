@@ -9,6 +9,7 @@ The window is the 12 ISO weeks (organization's zone) ending with the week of ``a
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -86,11 +87,18 @@ def _days_since(col: Any, sel: Selection) -> Any:
     return seconds_between(ts_literal(sel.as_of), col, sel.dialect) / 86400.0
 
 
-def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
+AffectedRow = tuple[Any, int, int, Any, Any, Any, Any, Any]  # group, id, source, created, key, title, project, versions
+
+
+def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tuple[dict[Any, _Acc], list[AffectedRow]]:
     """Per group: the bugs, their creations and completions per local day in the window, the open
     bugs' ages, and all tasks and bugs reaching done in the trailing 4 weeks. One scan of the
     task state, grouped by what each figure needs (an open bug's age is its own group, so its
-    percentiles are ranked here on both stores, by flow's rule)."""
+    percentiles are ranked here on both stores, by flow's rule).
+
+    With ``since`` (the end of the earliest release day), the same scan answers the bugs created
+    after it that carry affected versions, one group each: ``(group, id, source, created, key,
+    title, project, versions)`` — a second scan of the task state cost as much as this one."""
     ts = task_state(sel, require_counted=True)
     base = ts.join(TT, TT.c.id == ts.c.id)
     from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
@@ -103,18 +111,30 @@ def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
     dday = sa.case((sa.and_(is_bug, done, ts.c.done_at >= win), dbucket))
     trailing = flag(sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start)))
     age = sa.case((sa.and_(is_bug, ~done), _days_since(ts.c.remote_created_at, sel)))
+    # JSON text on both stores: no list, JSON null and [] are none.
+    versions_text = sa.cast(TT.c.affected_versions, sa.Text)
+    affected = (
+        sa.and_(is_bug, ts.c.remote_created_at >= ts_literal(since), TT.c.affected_versions.is_not(None),
+                versions_text.not_in(("null", "[]")))
+        if since is not None else sa.false()
+    )
+    aff_id = sa.case((affected, ts.c.id))
     cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
-            dday.label("dd"), trailing.label("tr"), age.label("age"))
+            dday.label("dd"), trailing.label("tr"), age.label("age"), aff_id.label("aff"))
+    # The affected bug's other columns: one value per group (its id is in the key).
+    per_bug = [sa.func.max(sa.case((affected, c))) for c in (ts.c.source_id, ts.c.remote_created_at, TT.c.key,
+                                                               TT.c.title, ts.c.project_id, versions_text)]
     # Only bugs and the tasks done in the trailing window carry a figure: the others are left out
     # before the GROUP BY sorts (SQLite) or hashes what remains.
     q = (
-        sa.select(*cols, sa.func.count().label("n"))
+        sa.select(*cols, sa.func.count().label("n"), *per_bug)
         .select_from(from_)
         .where(sa.or_(is_bug, sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start))))
         .group_by(*([key] if key is not None else []), *cols[1:])
     )
     out: dict[Any, _Acc] = defaultdict(_Acc)
-    for g, b, d, cd, dd, tr, age_days, n in conn.execute(q).all():
+    rows: list[AffectedRow] = []
+    for g, b, d, cd, dd, tr, age_days, aff, n, source, created, bkey, title, project, versions in conn.execute(q):
         acc = out[g]
         n = int(n)
         if tr:
@@ -131,7 +151,9 @@ def _task_pass(conn: Connection, sel: Selection) -> dict[Any, _Acc]:
             acc.open += n
             if age_days is not None:
                 acc.ages.append((float(age_days), n))
-    return out
+        if aff is not None:
+            rows.append((g, int(aff), source, created, bkey, title, project, json.loads(versions)))
+    return out, rows
 
 
 def _reopened(conn: Connection, sel: Selection) -> list[Any]:
@@ -204,63 +226,57 @@ def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]
     return out
 
 
-def _bug_rows(conn: Connection, sel: Selection, *, links: bool, since: datetime) -> list[Any]:
-    """The bugs in scope at ``as_of`` with their group: with ``links`` false, those carrying
-    affected versions — ``(group, id, source, created, key, title, project, affected_versions)``;
-    with ``links`` true, one row per link the bug held at ``as_of`` to a task (alive then) fixed
-    in a version — ``(group, id, source, created, key, title, project, milestone id)``."""
+def _linked_bugs(conn: Connection, sel: Selection, since: datetime) -> list[Any]:
+    """One row per link a bug in scope created after ``since`` held at ``as_of`` to a task (alive
+    then) fixed in a version: ``(group, id, created, key, title, project, milestone id)``."""
     ts = task_state(sel, require_counted=True)
-    base = ts.join(TT, TT.c.id == ts.c.id)
-    # Only bugs created after the earliest release day can have escaped.
-    cond: list[Any] = [TT.c.type == BUG, ts.c.remote_created_at >= ts_literal(since)]
-    if links:
-        at = ts_literal(sel.as_of)
-        base = (
-            base.join(L, sa.and_(L.c.source_id == ts.c.source_id, L.c.task_external_id == ts.c.external_id))
-            .join(T3, sa.and_(T3.c.source_id == L.c.source_id, T3.c.external_id == L.c.other_external_id))
-            .join(TM, TM.c.task_id == T3.c.id)
-        )
-        cond += [
+    at = ts_literal(sel.as_of)
+    base = (
+        ts.join(TT, TT.c.id == ts.c.id)
+        .join(L, sa.and_(L.c.source_id == ts.c.source_id, L.c.task_external_id == ts.c.external_id))
+        .join(T3, sa.and_(T3.c.source_id == L.c.source_id, T3.c.external_id == L.c.other_external_id))
+        .join(TM, TM.c.task_id == T3.c.id)
+    )
+    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
+    q = (
+        sa.select(key_or_null(key), ts.c.id, ts.c.remote_created_at, TT.c.key, TT.c.title, ts.c.project_id,
+                  TM.c.milestone_id)
+        .select_from(from_)
+        .where(
+            L.c.org_id == sel.org_id,
+            TT.c.type == BUG,
+            ts.c.remote_created_at >= ts_literal(since),
             L.c.created_at <= at,
             sa.or_(L.c.deleted_at.is_(None), L.c.deleted_at > at),
             sa.or_(T3.c.deleted_at.is_(None), T3.c.deleted_at > at),
-        ]
-        last: Any = TM.c.milestone_id
-    else:
-        # JSON text on both stores: no list, JSON null and [] are none.
-        text = sa.cast(TT.c.affected_versions, sa.Text)
-        cond += [TT.c.affected_versions.is_not(None), text.not_in(("null", "[]"))]
-        last = TT.c.affected_versions
-    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
-    q = sa.select(key_or_null(key), ts.c.id, ts.c.source_id, ts.c.remote_created_at, TT.c.key, TT.c.title,
-                  ts.c.project_id, last).select_from(from_).where(*cond)
+        )
+    )
     return list(conn.execute(q).all())
 
 
+def release_cutoffs(sel: Selection, versions: list[dict[str, Any]]) -> datetime | None:
+    """Each version's ``cutoff`` (the end of its release day in the organization's zone: a bug
+    created from then on escaped it), and the earliest of them."""
+    for v in versions:
+        release = v["release_date"]
+        v["cutoff"] = local_midnight(release + timedelta(days=1), sel.tz) if release is not None else None
+    cutoffs = [v["cutoff"] for v in versions if v["cutoff"] is not None]
+    return min(cutoffs) if cutoffs else None
+
+
 def _escaped(
-    conn: Connection, sel: Selection, per_group: dict[Any, _Acc]
+    conn: Connection, sel: Selection, versions: list[dict[str, Any]], since: datetime | None,
+    affected_rows: list[AffectedRow], per_group: dict[Any, _Acc],
 ) -> tuple[list[dict[str, Any]], set[int]]:
     """Per released version: the bugs created after its release day (organization's zone) that
-    carry it as an affected version or hold a link to a task fixed in it. Also fills each group's
-    escaped bugs; answers the versions and every escaped bug's id."""
-    versions = _released_versions(conn, sel)
-    if not versions:
-        return [], set()
+    carry it as an affected version (``affected_rows``, from the task pass) or hold a link to a
+    task fixed in it. Also fills each group's escaped bugs; answers the versions and every escaped
+    bug's id."""
+    found: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # version id → bug id → bug
+    if since is None:
+        return _version_rows(versions, found), set()
     by_ext = {(v["source_id"], v["external_id"]): v for v in versions}
     by_id = {v["id"]: v for v in versions}
-    found: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # version id → bug id → bug
-
-    def cutoff(v: dict[str, Any]) -> datetime | None:
-        if v["release_date"] is None:
-            return None
-        return local_midnight(v["release_date"] + timedelta(days=1), sel.tz)
-
-    for v in versions:
-        v["cutoff"] = cutoff(v)
-    cutoffs = [v["cutoff"] for v in versions if v["cutoff"] is not None]
-    if not cutoffs:
-        return _version_rows(versions, found), set()
-    since = min(cutoffs)
 
     def take(v: dict[str, Any], g: Any, bug_id: int, created: Any, key: Any, title: Any, project: Any,
              via: str) -> None:
@@ -273,17 +289,16 @@ def _escaped(
             bug["via"].append(via)
         per_group[g].escaped.add(bug_id)
 
-    for g, bug_id, source, created, key, title, project, affected in _bug_rows(conn, sel, links=False, since=since):
+    for g, bug_id, source, created, key, title, project, affected in affected_rows:
         for ext in affected if isinstance(affected, list) else []:
             v = by_ext.get((source, str(ext)))
             if v is not None:
                 take(v, g, bug_id, created, key, title, project, "affected_version")
-    for g, bug_id, _source, created, key, title, project, mid in _bug_rows(conn, sel, links=True, since=since):
+    for g, bug_id, created, key, title, project, mid in _linked_bugs(conn, sel, since):
         v = by_id.get(mid)
         if v is not None:
             take(v, g, bug_id, created, key, title, project, "link")
-    rows = _version_rows(versions, found)
-    return rows, {b for per_version in found.values() for b in per_version}
+    return _version_rows(versions, found), {b for per_version in found.values() for b in per_version}
 
 
 def _version_rows(versions: list[dict[str, Any]], found: dict[int, dict[int, dict[str, Any]]]) -> list[dict[str, Any]]:
@@ -364,14 +379,16 @@ def defect_series(acc: _Acc, sel: Selection) -> list[dict[str, Any]]:
 
 
 def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    per_group = _task_pass(conn, sel)
+    versions = _released_versions(conn, sel)
+    since = release_cutoffs(sel, versions)
+    per_group, affected_rows = _task_pass(conn, sel, since)
     partition = sel.group_by in (None, "project", "source")
     if partition:
         total = _Acc()
         for acc in per_group.values():
             total.merge(acc)
     else:  # overlapping groups (milestone, person): the total counts each task once
-        total = _task_pass(conn, replace(sel, params=replace(sel.params, group_by=None))).get(None, _Acc())
+        total = _task_pass(conn, replace(sel, params=replace(sel.params, group_by=None)), None)[0].get(None, _Acc())
     reopened = _reopened(conn, sel)
     listed: dict[int, dict[str, Any]] = {}
     for g, change_id, task_id, key, title, project, changed_at, to_cat in reopened:
@@ -382,7 +399,7 @@ def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         listed[change_id] = {"id": task_id, "key": key, "title": title, "project_id": project,
                              "reopened_at": aware(changed_at).isoformat(), "to_category": to_cat}
     reopened_list = sorted(listed.values(), key=lambda r: (r["reopened_at"], r["id"]))
-    versions, escaped_ids = _escaped(conn, sel, per_group)
+    version_rows, escaped_ids = _escaped(conn, sel, versions, since, affected_rows, per_group)
     total.escaped = escaped_ids
     keys = set(per_group)
     names = group_names(conn, sel, keys)
@@ -439,5 +456,5 @@ def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         series={"defects": defect_series(total, sel)},
         reopened=reopened_list[:LIST_CAP],
         reopened_not_listed=max(0, len(reopened_list) - LIST_CAP),
-        versions=versions,
+        versions=version_rows,
     )

@@ -18,6 +18,10 @@ How it keeps its promises:
 - **Health like a source's.** A success makes the endpoint ``ok``; a failure makes it ``failing``
   (since the first failure after the last success); failing for ``DISABLE_AFTER`` (5 days) with no
   success, or one ``410 Gone``, disables it (``enabled`` false, health ``disabled``, the reason).
+- **One transaction per cycle of the loop** (``cycle``): the answers that came back are recorded,
+  then free threads' worth of deliveries claimed, with one commit; on PostgreSQL each of the two
+  is one statement built once. (Two-step claims and a transaction per step cost ~14 round trips
+  and ~0.6 ms of the worker's CPU per delivery; now 5 and ~0.13 ms.)
 - **The outbound guard** checks the address at connect time (``OutboundPolicy.connect``, bound to
   ``http.client`` here); redirects are not followed (a 3xx is a failure), no proxy is used.
 """
@@ -38,8 +42,10 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
+import orjson
 import sqlalchemy as sa
 from standardwebhooks.webhooks import Webhook
 
@@ -135,47 +141,113 @@ def _slots(conn: sa.Connection, config: DeliveryConfig, now: datetime, limit: in
 
 def claim(db: Database, worker_id: str, *, limit: int, config: DeliveryConfig, now: datetime) -> list[Claimed]:
     """Take up to ``limit`` due deliveries of enabled endpoints, at most ``config.per_endpoint`` in
-    flight per endpoint, under a lease; due means pending and its time has come, or processing
-    with an expired lease (a crashed worker's).
-
-    Each endpoint's due rows are read from the index (endpoint, status, next attempt) up to its
-    share alone, so the cost of a claim does not grow with a dead endpoint's backlog."""
+    flight per endpoint, under a lease, in a transaction of its own (the loop claims in its
+    cycle's transaction: ``cycle``)."""
     if limit <= 0:
         return []
-    due = sa.or_(sa.and_(DL.c.status == "pending", DL.c.next_attempt_at <= now),
-                 sa.and_(DL.c.status == "processing", DL.c.lease_expires_at < now))
-    with db.read() as conn:  # advisory: two workers may each see a slot free; SKIP LOCKED keeps them apart
-        take = _slots(conn, config, now, limit)
-    parts = [sa.select(DL.c.id).where(DL.c.endpoint_id == e, DL.c.status == "pending", DL.c.next_attempt_at <= now)
-             .order_by(DL.c.next_attempt_at).limit(n) for e, n in take.items()]
-    # A crashed worker's rows: few, taken whatever the endpoint's slots (they were counted before).
-    parts.append(sa.select(DL.c.id).join(EP, EP.c.id == DL.c.endpoint_id)
-                 .where(DL.c.status == "processing", DL.c.lease_expires_at < now, EP.c.enabled.is_(True))
-                 .order_by(DL.c.id).limit(limit))
-    candidates = sa.union_all(*(sa.select(q.subquery().c.id) for q in parts))
-    # Lock the candidates, skipping those another worker holds, checking they are still due.
-    pick = sa.select(DL.c.id).where(DL.c.id.in_(candidates.scalar_subquery()), due)
-    if db.dialect == "postgresql":
-        pick = pick.with_for_update(skip_locked=True)
-    stmt = (
-        sa.update(DL).where(DL.c.id.in_(pick.scalar_subquery()))
-        .values(status="processing", lease_owner=worker_id, attempts=DL.c.attempts + 1,
-                lease_expires_at=now + timedelta(seconds=config.lease_seconds), last_attempt_at=now)
-        .returning(DL.c.id, DL.c.event_id, DL.c.endpoint_id, DL.c.attempts)
-    )
     with db.write() as conn:
-        rows = conn.execute(stmt).all()
-        if not rows:
-            return []
-        info = {r.id: r for r in conn.execute(
-            sa.select(DL.c.id, EV.c.msg_id, EV.c.payload, EP.c.url, EP.c.secret_enc, EP.c.secret_prev_enc,
-                      EP.c.secret_prev_until)
-            .join(EV, EV.c.id == DL.c.event_id).join(EP, EP.c.id == DL.c.endpoint_id)
-            .where(DL.c.id.in_([r.id for r in rows]))
-        )}
-    return sorted((Claimed(r.id, r.event_id, r.endpoint_id, r.attempts, info[r.id].msg_id, info[r.id].payload,
-                           info[r.id].url, info[r.id].secret_enc, info[r.id].secret_prev_enc,
-                           info[r.id].secret_prev_until) for r in rows), key=lambda c: c.id)
+        return _claim(conn, worker_id, limit, config, now)
+
+
+def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConfig, now: datetime) -> list[Claimed]:
+    """``claim`` on the caller's transaction. Due means pending and its time has come, or
+    processing with an expired lease (a crashed worker's). Each endpoint's due rows are read from
+    the index (endpoint, status, next attempt) up to its free slots alone, so the cost of a claim
+    does not grow with a dead endpoint's backlog; ``limit`` is shared round-robin over the
+    endpoints, in random order so no endpoint always comes first.
+
+    PostgreSQL: one statement (slots, candidates, ``SKIP LOCKED``, the lease and the rows' event
+    and endpoint in its ``RETURNING``), built once: at hundreds of deliveries a second the four
+    round trips and the per-call statement building of the two-step form were most of a
+    worker's CPU. SQLite (one worker; ``BEGIN IMMEDIATE`` serializes): the slots read first,
+    then the update and the rows' event and endpoint."""
+    if limit <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(_PG_CLAIM, {"now": now, "per_endpoint": config.per_endpoint, "limit": limit,
+                                        "worker": worker_id, "until": now + timedelta(seconds=config.lease_seconds)})
+        return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
+    take = _slots(conn, config, now, limit)
+    parts = [sa.select(DL.c.id).where(DL.c.endpoint_id == e, _pending_due(DL, now))
+             .order_by(DL.c.next_attempt_at).limit(n) for e, n in take.items()]
+    parts.append(_expired(now, limit))
+    candidates = sa.union_all(*(sa.select(q.subquery().c.id) for q in parts))
+    pick = sa.select(DL.c.id).where(DL.c.id.in_(candidates.scalar_subquery()), _due(now))
+    leased = conn.execute(
+        sa.update(DL).where(DL.c.id.in_(pick.scalar_subquery()))
+        .values(**_lease_values(worker_id, now, now + timedelta(seconds=config.lease_seconds))).returning(DL.c.id)
+    ).scalars().all()
+    if not leased:
+        return []
+    rows = conn.execute(sa.select(*_CLAIMED).join(EV, EV.c.id == DL.c.event_id).join(EP, EP.c.id == DL.c.endpoint_id)
+                        .where(DL.c.id.in_(leased)).order_by(DL.c.id))
+    return [Claimed(*r) for r in rows]
+
+
+def _pending_due(t: Any, now: Any) -> Any:
+    return sa.and_(t.c.status == "pending", t.c.next_attempt_at <= now)
+
+
+def _due(now: Any) -> Any:
+    """Pending and due, or processing under an expired lease (a crashed worker's)."""
+    return sa.or_(_pending_due(DL, now), sa.and_(DL.c.status == "processing", DL.c.lease_expires_at < now))
+
+
+def _expired(now: Any, limit: Any) -> Any:
+    """A crashed worker's rows: few, taken whatever the endpoint's slots (they were counted before)."""
+    return (sa.select(DL.c.id).join(EP, EP.c.id == DL.c.endpoint_id)
+            .where(DL.c.status == "processing", DL.c.lease_expires_at < now, EP.c.enabled.is_(True))
+            .order_by(DL.c.id).limit(limit))
+
+
+def _lease_values(worker_id: Any, now: Any, until: Any) -> dict[str, Any]:
+    return {"status": "processing", "lease_owner": worker_id, "attempts": DL.c.attempts + 1,
+            "lease_expires_at": until, "last_attempt_at": now}
+
+
+# What a claim returns of each row, in ``Claimed``'s order.
+_CLAIMED = (DL.c.id, DL.c.event_id, DL.c.endpoint_id, DL.c.attempts, EV.c.msg_id, EV.c.payload, EP.c.url,
+            EP.c.secret_enc, EP.c.secret_prev_enc, EP.c.secret_prev_until)
+
+
+def _pg_claim() -> Any:
+    """The PostgreSQL claim (``_claim``), parameters ``now``, ``per_endpoint``, ``limit``,
+    ``worker``, ``until``:
+
+    - ``live``: unexpired leases per endpoint (every worker's); ``free``: each enabled endpoint's
+      free slots;
+    - ``firsts``: per endpoint (LATERAL, from the due index) its first due rows up to its slots;
+    - the round-robin: each endpoint's first row, then each one's second, …, in random order
+      within a round, ``limit`` in all; with the expired leases, locked ``SKIP LOCKED`` (another
+      worker's candidates are passed over) and checked still due;
+    - the lease set, returning each row with its event and endpoint."""
+    now = sa.bindparam("now", type_=DL.c.next_attempt_at.type)
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    live = (sa.select(DL.c.endpoint_id, sa.func.count().label("n"))
+            .where(DL.c.status == "processing", DL.c.lease_expires_at >= now)
+            .group_by(DL.c.endpoint_id).cte("live"))
+    slots = sa.bindparam("per_endpoint", type_=sa.Integer) - sa.func.coalesce(live.c.n, 0)
+    free = (sa.select(EP.c.id.label("endpoint_id"), slots.label("n"))
+            .outerjoin(live, live.c.endpoint_id == EP.c.id)
+            .where(EP.c.enabled.is_(True), slots > 0).cte("free"))
+    d = DL.alias("d")
+    firsts = (sa.select(d.c.id, d.c.next_attempt_at)
+              .where(d.c.endpoint_id == free.c.endpoint_id, _pending_due(d, now))
+              .order_by(d.c.next_attempt_at).limit(free.c.n).lateral("firsts"))
+    rank = sa.func.row_number().over(partition_by=free.c.endpoint_id, order_by=(firsts.c.next_attempt_at, firsts.c.id))
+    ranked = sa.select(firsts.c.id, rank.label("round")).select_from(free.join(firsts, sa.true())).subquery("ranked")
+    shared = sa.select(ranked.c.id).order_by(ranked.c.round, sa.func.random()).limit(limit)
+    candidates = sa.union_all(sa.select(shared.subquery().c.id), sa.select(_expired(now, limit).subquery().c.id))
+    pick = (sa.select(DL.c.id).where(DL.c.id.in_(candidates.scalar_subquery()), _due(now))
+            .with_for_update(skip_locked=True))
+    return (sa.update(DL)
+            .where(DL.c.id.in_(pick.scalar_subquery()), EV.c.id == DL.c.event_id, EP.c.id == DL.c.endpoint_id)
+            .values(**_lease_values(sa.bindparam("worker", type_=DL.c.lease_owner.type), now,
+                                    sa.bindparam("until", type_=DL.c.lease_expires_at.type)))
+            .returning(*_CLAIMED))
+
+
+_PG_CLAIM = _pg_claim()
 
 
 def body_bytes(payload: dict[str, object]) -> bytes:
@@ -315,22 +387,33 @@ def deliver(db: Database, settings: Settings, sender: Sender, worker_id: str, it
 
 def record(db: Database, worker_id: str, results: list[Result],
            ok_written: dict[int, float] | None = None) -> list[str]:
-    """Write the attempts' results and their endpoints' health in one transaction (one commit and
-    one statement per kind for a batch: at hundreds of deliveries a second, a commit or a round
-    trip each would be the bottleneck); a result whose lease is no longer ours is not written
-    ("lost"). Locks are taken in id order (the deliveries', then the endpoints'), so two workers'
-    batches never wait on each other in opposite orders. ``ok_written`` (endpoint id → when this
-    loop last wrote "ok" for it, monotonic): within SUCCESS_PRECISION a batch of successes writes
-    nothing to the endpoint's row."""
+    """Write the attempts' results and their endpoints' health in one transaction of its own
+    (the loop records in its cycle's transaction: ``cycle``); their new statuses, "lost" for a
+    result whose lease is no longer ours (not written)."""
+    return cycle(db, worker_id, results, limit=0, config=DeliveryConfig(), now=utcnow(), ok_written=ok_written)[0]
+
+
+def cycle(db: Database, worker_id: str, results: list[Result], *, limit: int, config: DeliveryConfig,
+          now: datetime, ok_written: dict[int, float] | None = None) -> tuple[list[str], list[Claimed]]:
+    """One transaction of the loop: record ``results`` (``_record_batch``), then claim up to
+    ``limit`` (``_claim``). One commit for both: at hundreds of deliveries a second a commit, or a
+    round trip, per delivery or per step would be the bottleneck. Recorded first, so the slots
+    the claim counts are free as soon as an answer is written. Run again on a deadlock or a
+    serialization failure. ``ok_written`` (endpoint id → when this loop last wrote "ok" for it,
+    monotonic) is updated only when the transaction commits."""
     ok_written = {} if ok_written is None else ok_written
     for tries in range(3):
+        written = dict(ok_written)
         try:
             with db.write() as conn:
-                statuses = _record_batch(conn, worker_id, results, ok_written)
+                statuses = _record_batch(conn, worker_id, results, written) if results else {}
+                claimed = _claim(conn, worker_id, limit, config, now)
             break
         except Exception as exc:
             if not retryable(exc) or tries == 2:
                 raise
+    ok_written.clear()
+    ok_written.update(written)
     for r in results:
         status = statuses[r.item.id]
         if status == "lost":
@@ -339,10 +422,18 @@ def record(db: Database, worker_id: str, results: list[Result],
             log.info("events.attempt_failed delivery=%s endpoint=%s attempts=%s status=%s code=%s error=%s",
                      r.item.id, r.item.endpoint_id, r.item.attempts, status, r.answer.code,
                      (r.answer.error or "")[:200])
-    return [statuses[r.item.id] for r in results]
+    return [statuses[r.item.id] for r in results], claimed
 
 
-def _outcome(result: Result) -> tuple[str, dict[str, object]]:
+def _text(value: str | None) -> str | None:
+    """Text both stores keep: a NUL (a receiver's body may hold one) as U+FFFD, a lone surrogate
+    (an exception's text may) as "?". PostgreSQL refuses either, and the batch's transaction."""
+    if value is None or (value.isascii() and "\x00" not in value):
+        return value
+    return value.encode("utf-8", "replace").decode().replace("\x00", "\ufffd")
+
+
+def _outcome(result: Result) -> tuple[str, dict[str, Any]]:
     """The delivery's new status and column values after one answer."""
     answer, now = result.answer, result.at
     ok = answer.code is not None and 200 <= answer.code < 300
@@ -350,39 +441,56 @@ def _outcome(result: Result) -> tuple[str, dict[str, object]]:
     delay = None if ok or gone else retry_delay(result.item.attempts)
     status = "delivered" if ok else "failed" if gone or delay is None else "pending"
     return status, {
-        "b_id": result.item.id, "status": status, "response_code": answer.code, "latency_ms": answer.latency_ms,
-        "response_body": answer.body, "error": answer.error if answer.error else None if ok else f"HTTP {answer.code}",
+        "id": result.item.id, "status": status, "response_code": answer.code, "latency_ms": answer.latency_ms,
+        "response_body": _text(answer.body),
+        "error": _text(answer.error) if answer.error else None if ok else f"HTTP {answer.code}",
         "delivered_at": now if ok else None,
         "next_attempt_at": now + timedelta(seconds=delay) if delay is not None else now,
     }
 
 
-_WRITE = (
+_WRITTEN = ("status", "response_code", "latency_ms", "response_body", "error", "delivered_at", "next_attempt_at")
+_RELEASED = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _pg_write() -> Any:
+    """PostgreSQL: the batch's answers in one UPDATE from a JSON array of rows (parameters
+    ``rows``, ``worker``), each row written only while its lease is ours; the ids written come
+    back. (One statement and one parameter, where an ``executemany`` sent a statement per row.)"""
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    record: Any = sa.literal_column(f"NULL::{DL.name}")
+    rows = sa.func.jsonb_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB)
+                                            ).table_valued("id", *_WRITTEN, name="answer")
+    return (sa.update(DL)
+            .where(DL.c.id == rows.c.id, DL.c.lease_owner == sa.bindparam("worker", type_=DL.c.lease_owner.type),
+                   DL.c.status == "processing")
+            .values(**{c: rows.c[c] for c in _WRITTEN}, **_RELEASED).returning(DL.c.id))
+
+
+_PG_WRITE = _pg_write()
+_WRITE = (  # SQLite: one row at a time (in-process: no round trips to save)
     sa.update(DL).where(DL.c.id == sa.bindparam("b_id"))
-    .values(status=sa.bindparam("status"), response_code=sa.bindparam("response_code"),
-            latency_ms=sa.bindparam("latency_ms"), response_body=sa.bindparam("response_body"),
-            error=sa.bindparam("error"), delivered_at=sa.bindparam("delivered_at"),
-            next_attempt_at=sa.bindparam("next_attempt_at"), lease_owner=None, lease_expires_at=None)
+    .values(**{c: sa.bindparam(c, type_=DL.c[c].type) for c in _WRITTEN}, **_RELEASED)
 )
 
 
 def _record_batch(conn: sa.Connection, worker_id: str, results: list[Result],
                   ok_written: dict[int, float]) -> dict[int, str]:
-    ids = sorted(r.item.id for r in results)
-    lock = sa.select(DL.c.id).where(DL.c.id.in_(ids), DL.c.lease_owner == worker_id, DL.c.status == "processing")
+    """Write the answers of ``results`` whose lease is still ours, then their endpoints' health;
+    each result's status ("lost" when not written)."""
+    outcomes = {r.item.id: _outcome(r) for r in results}
     if conn.dialect.name == "postgresql":
-        lock = lock.order_by(DL.c.id).with_for_update()
-    mine = set(conn.execute(lock).scalars())
-    statuses: dict[int, str] = {}
-    rows = []
-    for r in sorted(results, key=lambda r: r.item.id):
-        if r.item.id not in mine:
-            statuses[r.item.id] = "lost"
-            continue
-        statuses[r.item.id], values = _outcome(r)
-        rows.append(values)
-    if rows:
-        conn.execute(_WRITE, rows)
+        rows = [values for _, values in outcomes.values()]
+        mine = set(conn.execute(_PG_WRITE, {"rows": orjson.dumps(rows).decode(), "worker": worker_id}).scalars())
+    else:
+        ids = sorted(outcomes)
+        mine = set(conn.execute(sa.select(DL.c.id).where(
+            DL.c.id.in_(ids), DL.c.lease_owner == worker_id, DL.c.status == "processing")).scalars())
+        if mine:
+            conn.execute(_WRITE, [{**{k: v for k, v in outcomes[i][1].items() if k != "id"}, "b_id": i}
+                                  for i in ids if i in mine])
+    statuses = {i: outcome[0] if i in mine else "lost" for i, outcome in outcomes.items()}
     by_endpoint: dict[int, list[Result]] = {}
     for r in results:
         if r.item.id in mine:
@@ -452,7 +560,7 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of one worker
 
 class DeliveryLoop:
     """A thread that claims due deliveries as threads of its pool free up, sends them there, and
-    records the answers the pool hands back, a batch per transaction."""
+    records the answers the pool hands back, in the transaction of its next claim."""
 
     def __init__(self, db: Database, settings: Settings, worker_id: str, stop_event: threading.Event, *,
                  config: DeliveryConfig | None = None, clock: Clock = utcnow) -> None:
@@ -469,15 +577,15 @@ class DeliveryLoop:
         self.sent = 0
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
-        """Record the answers that came back, then claim what the free threads can take and send it
-        (in ``pool``; when None, here and recorded at once)."""
-        self.record_done()
+        """Record the answers that came back and claim what the free threads can take, in one
+        transaction (``cycle``), then send the claimed (in ``pool``; when None, here, each
+        recorded at once); how many were claimed."""
         if time.monotonic() >= self._next_prune:
             self._next_prune = time.monotonic() + PRUNE_EVERY
             prune(self.db, self.clock())
         with self._lock:
             free = self.config.threads - self._busy
-        items = claim(self.db, self.worker_id, limit=free, config=self.config, now=self.clock())
+        items = self._cycle(free)
         for item in items:
             if pool is None:
                 deliver(self.db, self.settings, self.sender, self.worker_id, item, self.clock)
@@ -489,16 +597,30 @@ class DeliveryLoop:
         return len(items)
 
     def record_done(self) -> int:
+        """Record the answers that came back (and claim nothing); how many."""
+        before = self.sent
+        self._cycle(0)
+        return self.sent - before
+
+    def _cycle(self, limit: int) -> list[Claimed]:
         results: list[Result] = []
         while True:
             try:
                 results.append(self._done.get_nowait())
             except queue.Empty:
                 break
-        if results:
-            record(self.db, self.worker_id, results, self._ok_written)
-            self.sent += len(results)
-        return len(results)
+        if not results and limit <= 0:
+            return []
+        try:
+            _, items = cycle(self.db, self.worker_id, results, limit=limit, config=self.config, now=self.clock(),
+                             ok_written=self._ok_written)
+        except Exception as exc:
+            if is_database_unavailable(exc):  # recorded once it is back, while their leases are ours
+                for r in results:
+                    self._done.put(r)
+            raise
+        self.sent += len(results)
+        return items
 
     def _send(self, item: Claimed) -> None:
         try:

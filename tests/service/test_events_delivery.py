@@ -37,6 +37,7 @@ class Receiver:
 
     port: int = 0
     codes: dict[str, int] = field(default_factory=dict)
+    bodies: dict[str, bytes] = field(default_factory=dict)
     got: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
 
     def url(self, path: str = "/hook") -> str:
@@ -52,10 +53,11 @@ def receiver() -> Iterator[Receiver]:
             body = self.rfile.read(int(self.headers["content-length"]))
             rec.got.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
             code = rec.codes.get(self.path, 200)
+            answer = rec.bodies.get(self.path, b"ok!" if code < 300 else b"no!")
             self.send_response(code)
-            self.send_header("content-length", "3")
+            self.send_header("content-length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(b"ok!" if code < 300 else b"no!")
+            self.wfile.write(answer)
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -135,6 +137,16 @@ def test_a_delivery_verifies_with_the_standardwebhooks_library(env: dict[str, An
     assert d.latency_ms is not None and d.lease_owner is None
     row = _endpoint_row(env["db"], ep)
     assert row.health == "ok" and row.last_success_at is not None
+
+
+def test_an_answer_with_a_nul_byte_is_recorded(env: dict[str, Any], receiver: Receiver) -> None:
+    # PostgreSQL refuses NUL in text: written as is, the answer failed its whole batch's transaction.
+    receiver.bodies["/nul"] = b"o\x00k"
+    _endpoint(env, receiver.url("/nul"))
+    _emit(env)
+    assert _loop(env, live).run_once() == 1
+    [d] = _deliveries(env["db"])
+    assert (d.status, d.response_body) == ("delivered", "o\ufffdk")
 
 
 def test_rotation_overlap_both_secrets_verify_then_only_the_new(env: dict[str, Any], receiver: Receiver) -> None:

@@ -65,6 +65,10 @@ class Worker:
         # Outbound events go out from a loop and thread pool of their own (service.events.delivery):
         # a slow or dead subscriber never holds up the inbox, nor the inbox the events.
         deliveries = DeliveryLoop(self.db, self.settings, self.worker_id, self.stop_event).start_thread()
+        # The date-driven passes too: an organization's daily evaluation or its weekly reports take
+        # seconds to minutes (every project's views), which held the inbox on this loop.
+        periodic = threading.Thread(target=self._periodic, name=f"taskhub-dates-{self.worker_id}", daemon=True)
+        periodic.start()
         while not self.stop_event.is_set():
             try:
                 n = self.run_once()
@@ -73,7 +77,6 @@ class Worker:
                 if self.poll_sources and time.monotonic() >= self._next_poll_check:
                     self._next_poll_check = time.monotonic() + 5.0
                     self._poll_due_sources()
-                self._date_pass()
             except Exception as exc:  # noqa: BLE001 - the loop must survive a bad batch or a DB blip
                 n = 0
                 if is_database_unavailable(exc):
@@ -87,12 +90,31 @@ class Worker:
             if n == 0:
                 self.stop_event.wait(self.settings.worker_poll_interval)
         deliveries.join(timeout=15.0)  # in-flight sends end within their timeout
+        periodic.join(timeout=15.0)
         log.info("worker.stop id=%s processed=%s", self.worker_id, self.processed)
 
     def _poll_due_sources(self) -> None:
         from service.sync.scheduler import poll_due_sources
 
         poll_due_sources(self.db, self.settings, self.worker_id, self.stop_event)
+
+    def _periodic(self) -> None:
+        """The date-driven passes' own loop (``_date_pass``), beside the inbox's: a database outage
+        is reported by the shared monitor and retried with the inbox's backoff."""
+        backoff = 0.0
+        while not self.stop_event.is_set():
+            try:
+                self._date_pass()
+                backoff = 0.0
+            except Exception as exc:  # noqa: BLE001 - the loop must survive a bad pass or a DB blip
+                if is_database_unavailable(exc):
+                    self.monitor.failed(exc, request=False)
+                    backoff = min(max(backoff * 2, 0.5), self.MAX_BACKOFF)
+                    self.stop_event.wait(backoff)
+                    continue
+                log.exception("worker.date_pass_error")
+                self._next_date_pass = time.monotonic() + DATE_PASS_SECONDS  # not again at once
+            self.stop_event.wait(1.0)
 
     def _date_pass(self) -> None:
         """Every minute: milestones whose due date passed in their organization's zone fire

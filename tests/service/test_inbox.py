@@ -230,3 +230,41 @@ def test_a_deadlocked_commit_is_retried(db, tmp_path, monkeypatch):
     process_batch(db, settings, "w1", events, {"jira": lambda ctx, evs: [Outcome("done", effects=[task("3")])]},
                   max_attempts=3)
     assert len(calls) == 1 and _statuses(db) == {"done": 2, "failed": 1}
+
+
+def test_a_slow_date_pass_does_not_hold_the_inbox(db, tmp_path, monkeypatch):
+    """The date-driven passes (an organization's daily evaluation, its weekly reports: every
+    project's views) ran on the inbox's loop and held every webhook for as long as they took. They
+    have their own thread now: an event is applied while a pass is still running."""
+    import threading
+
+    from service import worker as worker_module
+
+    settings = make_settings(tmp_path).model_copy(update={"worker_poll_interval": 0.05})
+    org = make_org(db)
+    src = make_source(db, org)
+    in_pass, release = threading.Event(), threading.Event()
+
+    def slow_date_pass(database):  # a pass that takes until the test releases it
+        in_pass.set()
+        release.wait(30)
+        return 0
+
+    monkeypatch.setattr(worker_module, "date_pass", slow_date_pass)
+    w = worker_module.Worker(db, settings, handlers={"jira": lambda ctx, events: [applied(e) for e in events]},
+                             poll_sources=False)
+    runner = w.start_thread()
+    try:
+        assert in_pass.wait(10)
+        _enqueue(db, org, src, 3)
+        for _ in range(200):
+            if _statuses(db).get("done") == 3:
+                break
+            time.sleep(0.05)
+        assert _statuses(db) == {"done": 3}
+        assert not release.is_set()  # the pass is still running
+    finally:
+        release.set()
+        w.stop()
+        runner.join(20)
+    assert not runner.is_alive()

@@ -2,7 +2,8 @@
 
 A table of the endpoints (URL, event types, enabled, health with its reason, last success) and,
 per endpoint, its last 20 deliveries with a "Redeliver" button on each failed one, and forms to
-enable or disable it, rotate its secret, send a test event and delete it; an "Add an endpoint"
+edit its URL, event types and description, enable or disable it, rotate its secret, send a test
+event and delete it; an "Add an endpoint"
 form. Everything is done by ``service.events.endpoints``, the functions behind the API
 (``service.api.webhook_endpoints``, whose input models check the add form) and the CLI.
 
@@ -24,7 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from service import errors
-from service.api.webhook_endpoints import EndpointCreate, public
+from service.api.webhook_endpoints import EndpointCreate, EndpointUpdate, public
 from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
 from service.dashboard.render import render
 from service.dashboard.session import csrf_token
@@ -46,6 +47,7 @@ DONE = {
     "test": "Test event queued: its delivery is in the list below within seconds.",
     "redeliver": "Queued again, with the same webhook-id.",
     "delete": "The endpoint and its delivery log were deleted.",
+    "edit": "Saved.",
 }
 KEPT = ("url", "event_types", "description")
 
@@ -148,6 +150,25 @@ def _create(request: Request, page: Page, form: dict[str, str]) -> Response:
     return _show(request, page, 201, secret={"id": ep.id, "url": ep.url, "value": secret, "why": "Added"})
 
 
+def _edit(request: Request, page: Page, ep: WebhookEndpoint, form: dict[str, str]) -> Response:
+    """Change the URL, event types and description: the API's ``EndpointUpdate`` checks them and
+    the outbound guard the URL. A refusal is shown beside the endpoint with what was typed; an
+    emptied description clears it."""
+    typed = {k: form.get(k, "") for k in KEPT}
+    try:
+        body = EndpointUpdate.model_validate({"url": typed["url"].strip(), "event_types": _split(typed["event_types"]),
+                                              "description": typed["description"].strip()})
+        with page.db.session() as s:
+            svc.update_endpoint(s, _settings(request), page.org.id, stored_id(ep), url=body.url,
+                                event_types=body.event_types, description=body.description)
+    except ValidationError as exc:
+        return _show(request, page, 422, failed={"id": ep.id, "message": validation_message(exc)},
+                     edit={"id": ep.id, **typed})
+    except errors.Invalid as exc:
+        return _show(request, page, 422, failed={"id": ep.id, "message": exc.message}, edit={"id": ep.id, **typed})
+    return _done("edit", ep.id)
+
+
 def _enable(request: Request, page: Page, ep: WebhookEndpoint, form: dict[str, str]) -> Response:
     with page.db.session() as s:
         svc.update_endpoint(s, _settings(request), page.org.id, stored_id(ep), enabled=True)
@@ -192,5 +213,5 @@ def _delete(request: Request, page: Page, ep: WebhookEndpoint, form: dict[str, s
     return _done("delete")
 
 
-ACTIONS = {"enable": _enable, "disable": _disable, "rotate": _rotate, "test": _test, "redeliver": _redeliver,
-           "delete": _delete}
+ACTIONS = {"edit": _edit, "enable": _enable, "disable": _disable, "rotate": _rotate, "test": _test,
+           "redeliver": _redeliver, "delete": _delete}

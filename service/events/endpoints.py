@@ -108,8 +108,8 @@ def update_endpoint(session: Session, settings: Settings, org_id: int, endpoint_
         ep.url = check_url(settings, url)
     if event_types is not None:
         ep.event_types = check_event_types(event_types)
-    if description is not None:
-        ep.description = description
+    if description is not None:  # "" clears it
+        ep.description = description.strip() or None
     if enabled is not None and enabled != ep.enabled:
         ep.enabled = enabled
         ep.health = "ok" if enabled else "disabled"

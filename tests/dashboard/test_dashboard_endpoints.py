@@ -119,6 +119,33 @@ def test_a_loopback_url_is_refused_beside_the_form_keeping_what_was_typed(client
     assert _endpoints(db, acme.org_id) == []
 
 
+def test_an_admin_edits_the_url_types_and_description_and_a_refusal_keeps_what_was_typed(client, db, acme):
+    csrf = _admin(client, db, acme)
+    _add(client, csrf)
+    (ep,) = _endpoints(db, acme.org_id)
+    page = client.get("/endpoints").text
+    assert f'action="/endpoints/{ep.id}/edit"' in page and f'value="{URL}"' in page
+
+    r = client.post(f"/endpoints/{ep.id}/edit", data={"csrf": csrf, "url": "https://hooks.example.com/v2",
+                                                      "event_types": "budget.*, task.deleted", "description": ""},
+                    follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/endpoints?done=edit#endpoint-{ep.id}"
+    (ep,) = _endpoints(db, acme.org_id)
+    assert (ep.url, ep.event_types, ep.description) == ("https://hooks.example.com/v2",
+                                                         ["budget.*", "task.deleted"], None)
+
+    for url, types, said in [("https://10.0.0.8/hook", "*", "private"), (URL, "task.exploded", "task.exploded"),
+                             (URL, "", "event_types")]:
+        refused = client.post(f"/endpoints/{ep.id}/edit",
+                              data={"csrf": csrf, "url": url, "event_types": types, "description": "typed"})
+        assert refused.status_code == 422, (url, types, refused.text)
+        error = re.search(r'<p class="error" role="alert" data-failed>([^<]+)</p>', refused.text)
+        assert error and said in error[1].replace("&#39;", "'"), (said, error and error[1])
+        section = refused.text.split(f'id="endpoint-{ep.id}"')[1]
+        assert '<details class="edit" open>' in section and f'value="{url}"' in section and 'value="typed"' in section
+    assert _endpoints(db, acme.org_id)[0].url == "https://hooks.example.com/v2"  # nothing saved
+
+
 def test_a_read_session_sees_the_endpoints_without_forms_and_its_posts_are_refused(client, db, acme):
     csrf = _admin(client, db, acme)
     _add(client, csrf)

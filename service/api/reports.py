@@ -34,6 +34,7 @@ from service.reports import snapshots as svc
 from service.reports.data import Scope
 from service.reports.snapshots import REPORT_CSP, Renderer, Report
 from service.reports.weeks import Week, parse_week
+from service.schemas import LongText, Text
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -62,12 +63,12 @@ class ReportGenerate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     portfolio: Id | None = None
     project: Id | None = None
-    week: str = Field(description=WEEK_DESCRIPTION, max_length=20)
+    week: Text = Field(description=WEEK_DESCRIPTION, max_length=20)
 
 
 class ReportPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    commentary: str | None = Field(default=None, max_length=svc.COMMENTARY_MAX,
+    commentary: LongText | None = Field(default=None, max_length=svc.COMMENTARY_MAX,
                                    description="A PM's short commentary; null or blank clears it.")
 
 

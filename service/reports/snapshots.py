@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
+from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from service import errors
@@ -31,6 +32,7 @@ from service.events.outbox import emit, timestamp
 from service.reports import data as report_data
 from service.reports.data import Scope
 from service.reports.weeks import Week
+from service.schemas import LongText
 from service.tables import StatusReport, table, utcnow
 
 __all__ = ["COMMENTARY_MAX", "REPORT_CSP", "Renderer", "Report", "find", "generate", "generate_many", "get",
@@ -42,6 +44,7 @@ SR = table(StatusReport)
 REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'none'; "
               "frame-ancestors 'none'; base-uri 'none'")
 COMMENTARY_MAX = 4000  # characters: a short commentary, not a document
+_LONG_TEXT: TypeAdapter[str] = TypeAdapter(LongText)
 Format = Literal["html", "pdf"]
 
 
@@ -210,6 +213,12 @@ def set_commentary(db: Database, org_id: int, report_id: int, commentary: str | 
     if text is not None and len(text) > COMMENTARY_MAX:
         reason = f"at most {COMMENTARY_MAX} characters ({len(text)} given)"
         raise errors.Invalid(f"commentary: {reason}", field="commentary", reason=reason)
+    if text is not None:  # the API's rule for free text (service.schemas), for the page and the CLI too
+        try:
+            _LONG_TEXT.validate_python(text)
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"]
+            raise errors.Invalid(f"commentary: {reason}", field="commentary", reason=reason) from None
     with db.write() as conn:
         row = _by_id(conn, org_id, report_id, lock=True)
         if row.status != "draft":

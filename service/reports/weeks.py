@@ -13,8 +13,8 @@ from service.views.selection import org_today
 
 __all__ = ["Week", "parse_week", "week_of", "current_week"]
 
-_ISO_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 
 
 @dataclass(frozen=True)

@@ -187,6 +187,8 @@ def test_list_and_bad_input(client, world, db):
     rep = _report(client, world, project=w.alp, week=WEEK)
     long = client.patch(f"/api/v1/reports/{rep['id']}", json={"commentary": "x" * 5000}, headers=world.h("write"))
     assert long.status_code == 422 and "commentary" in long.text
+    nul = client.patch(f"/api/v1/reports/{rep['id']}", json={"commentary": "a\x00b"}, headers=world.h("write"))
+    assert nul.status_code == 422 and "commentary" in nul.text and "U+0000" in nul.text
     assert client.get("/api/v1/reports/999999", headers=world.h()).status_code == 404
 
 

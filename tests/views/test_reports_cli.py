@@ -51,6 +51,7 @@ def test_report_json_commentary_publish_pdf(world_cli, tmp_path):
     (("--project", "x1"), "--project must be a positive whole number"),
     (("--project", "999999"), "no project 999999"),
     (("--project", "1", "--format", "docx"), "--format must be json, html or pdf"),
+    (("--project", "1", "--commentary", "red\x1b[31m"), "commentary: must not contain control characters"),
 ])
 def test_bad_input_is_one_line_exit_2(world_cli, args, needle):
     cli, _ = world_cli

@@ -9,12 +9,12 @@ The window is the 12 ISO weeks (organization's zone) ending with the week of ``a
 
 from __future__ import annotations
 
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -121,9 +121,10 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     aff_id = sa.case((affected, ts.c.id))
     cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
             dday.label("dd"), trailing.label("tr"), age.label("age"), aff_id.label("aff"))
-    # The affected bug's other columns: one value per group (its id is in the key).
-    per_bug = [sa.func.max(sa.case((affected, c))) for c in (ts.c.source_id, ts.c.remote_created_at, TT.c.key,
-                                                               TT.c.title, ts.c.project_id, versions_text)]
+    # The affected bug's other columns: its id is in the key, so its group is that one row (in the
+    # other groups these maxima mean nothing and are not read).
+    per_bug = [sa.func.max(c) for c in (ts.c.source_id, ts.c.remote_created_at, TT.c.key, TT.c.title,
+                                        ts.c.project_id, versions_text)]
     # Only bugs and the tasks done in the trailing window carry a figure: the others are left out
     # before the GROUP BY sorts (SQLite) or hashes what remains.
     q = (
@@ -134,7 +135,7 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     )
     out: dict[Any, _Acc] = defaultdict(_Acc)
     rows: list[AffectedRow] = []
-    for g, b, d, cd, dd, tr, age_days, aff, n, source, created, bkey, title, project, versions in conn.execute(q):
+    for g, b, d, cd, dd, tr, age_days, aff, n, source, created, bkey, title, project, versions in conn.execute(q).all():
         acc = out[g]
         n = int(n)
         if tr:
@@ -152,7 +153,7 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
             if age_days is not None:
                 acc.ages.append((float(age_days), n))
         if aff is not None:
-            rows.append((g, int(aff), source, created, bkey, title, project, json.loads(versions)))
+            rows.append((g, int(aff), source, created, bkey, title, project, orjson.loads(versions)))
     return out, rows
 
 

@@ -2,7 +2,8 @@
 
 Starts the simulated Jira Cloud and Trello on loopback ports, generates three
 Jira projects and four Trello boards (worklogs, versions, milestone cards with their
-cards, some overdue; people who work in both tools), registers both as sources with
+cards, some overdue; people who work in both tools; issue links, flagged issues and
+Blocked cards, bugs on both tools, some reopened or escaped into a release), registers both as sources with
 their webhooks, runs the initial sync with a progress bar, links the people a PM
 would already have linked (the others are left to the link suggestions), sets budgets
 and planned dates (one project over budget, one behind schedule), keeps a trickle of
@@ -155,8 +156,58 @@ class Demo:
         self.trello_api = trello_url + "/1"
         self.stops.append(stop)
         self.stops.append(self.trello.close)
-        self.say(f"  Jira  : {self.jira_url}  ({summary['issues']} issues, {summary['worklogs']} worklogs)")
+        self._risk_and_quality_data()
+        self.say(f"  Jira  : {self.jira_url}  ({summary['issues']} issues, {summary['worklogs']} worklogs, "
+                 f"{len(self.jira.links)} issue links)")
         self.say(f"  Trello: {trello_url}  ({len(self.boards)} boards × {o.trello_cards_per_board} cards)")
+
+    def _risk_and_quality_data(self) -> None:
+        """Make sure the risk and quality views have their story whatever the generators drew
+        (issue 23): an issue blocked by one of another project, two more flagged issues, a
+        Trello card labelled Blocked, and Trello bugs reopened (Done back to Doing). The
+        generators already add links, flagged issues, escaped bugs (a released version in
+        ``versions``), reopened Jira issues and Blocked cards; these come on top, before the
+        first sync, each with the history the tool would keep."""
+        from sandbox.jira import mutations as jm
+        from sandbox.jira.records import STATUSES
+        from sandbox.trello import mutations as tm
+
+        rng = random.Random(self.options.seed + 23)
+        day = 86_400_000
+        now = self.jira.now_ms()
+        working = sorted((i for i in self.jira.issues.values() if STATUSES[i.status_id].category == "indeterminate"),
+                         key=lambda i: i.id)
+        by_project: dict[int, list[int]] = {}
+        for issue in working:
+            by_project.setdefault(issue.project_id, []).append(issue.id)
+        projects = sorted(by_project)
+        if len(projects) >= 2:
+            blocked, blocker = by_project[projects[0]][0], by_project[projects[1]][0]
+            latest = max(self.jira.issues[blocked].updated, self.jira.issues[blocker].updated)
+            jm.link_issues(self.jira, blocker, blocked, at=min(now, max(latest + 1000, now - 6 * day)))
+        for issue in rng.sample(working, min(2, len(working))):
+            at = min(now, max(issue.updated + 1000, now - rng.randint(2, 9) * day))  # never before its last change
+            jm.edit_issue(self.jira, issue.id, {"flagged": True}, at=at, actor=issue.assignee)
+        for board_id in self.boards[:2]:
+            board = self.trello.boards[board_id]
+            labels = {lb.name: lb.id for lb in board.labels.values()}
+            lists = {lst.name: lst.id for lst in board.lists.values()}
+            cards = sorted((c for c in board.cards.values() if not c.closed), key=lambda c: c.id)
+            team = [m for m in board.member_ids if m != self.trello.me_id] or board.member_ids
+            blocked_label = labels.get("Blocked") or tm.create_label(self.trello, board_id, "Blocked", "red").id
+            doing = [c for c in cards if c.id_list == lists.get("Doing") and blocked_label not in c.id_labels]
+            if doing:
+                tm.add_card_label(self.trello, doing[0].id, blocked_label, by=rng.choice(team),
+                                  ts=self._after(doing[0].last_activity, 3))
+            done_bugs = [c for c in cards if c.id_list == lists.get("Done") and labels.get("Bug") in c.id_labels]
+            for card in done_bugs[:2]:  # reopened: the fix did not hold
+                tm.move_card(self.trello, card.id, lists["Doing"], by=rng.choice(team),
+                             ts=self._after(card.last_activity, rng.randint(1, 5)))
+
+    def _after(self, last_activity: float, days_ago: int) -> float:
+        """``days_ago`` days before now, but after the card's last activity (Trello seconds)."""
+        now = self.trello.now()
+        return min(now - 1, max(last_activity + 60, now - days_ago * 86_400))
 
     def _allow_sandboxes(self) -> None:
         """Let the outbound guard reach the two loopback sandboxes, and nothing else internal.

@@ -151,7 +151,28 @@ def generate(
             board = _board(state, rng, name, teams[index], now)
             _cards(state, rng, board, cards_per_board, now, history, _ESTIMATED[index % 2])
             created.append(board.id)
+        for board_id in created:  # after every card: the rest of the site is as it was without them
+            _blocked(state, random.Random(f"blocked:{seed}:{board_id}"), state.boards[board_id], now)
         return created
+
+
+_BLOCKED_SHARE = 0.1  # of the open cards in Doing or Review
+
+
+def _blocked(state: TrelloState, rng: random.Random, board: Board, now: float) -> None:
+    """A "Blocked" label (the default profile's ``trello.blocked_labels``) put on some cards
+    being worked on, each with its addLabelToCard action, after the card's last activity."""
+    working = {lst.id for lst in board.lists.values() if lst.name in ("Doing", "Review")}
+    cards = [c for c in state.cards.values()
+             if c.id_board == board.id and c.id_list in working and not c.closed]
+    if not cards:
+        return
+    t0 = min(c.last_activity for c in cards)
+    label = m.create_label(state, board.id, "Blocked", "red", ts=min(t0, now - 60))
+    for card in sorted(cards, key=lambda c: c.id):
+        if rng.random() < _BLOCKED_SHARE and card.last_activity < now - 120:
+            at = rng.uniform(card.last_activity + 1, now - 60)
+            m.add_card_label(state, card.id, label.id, ts=at, by=rng.choice(board.member_ids))
 
 
 def _members(state: TrelloState, rng: random.Random, now: float) -> list[str]:

@@ -104,6 +104,7 @@ def update_person(person_id: Id, body: PersonUpdate, caller: WriteCaller, sessio
 def link_identity(person_id: Id, body: IdentityLink, caller: WriteCaller, session: SessionDep) -> PersonPublic:
     """Move an identity onto this person (a person left without identities merges into this one)."""
     out = svc.link_identity(session, caller.org_id, person_id, body)
+    evaluate_organization(session.connection(), caller.org_id)  # hours change hands: their rates may differ
     svc.commit(session)
     return out
 
@@ -117,6 +118,7 @@ def link_identity(person_id: Id, body: IdentityLink, caller: WriteCaller, sessio
 def unlink_identity(person_id: Id, identity_id: Id, caller: WriteCaller, session: SessionDep) -> PersonPublic:
     """Split an identity off into a new person; answers the new person."""
     out = svc.unlink_identity(session, caller.org_id, person_id, identity_id)
+    evaluate_organization(session.connection(), caller.org_id)
     svc.commit(session)
     return out
 

@@ -49,6 +49,7 @@ from service.portfolio.schemas import (
     SuggestionEvidence,
     SuggestionRule,
 )
+from service.state_events.transitions import evaluate_organization
 from service.store.sql import chunks, insert_for
 from service.tables import Person, PersonIdentity, PersonLinkRejection, utcnow
 
@@ -301,6 +302,9 @@ def accept_suggestion(s: Session, org_id: int, suggestion_id: str) -> PersonPubl
         s.add(keep)
     for ident in _identities(s, org_id, [other]):
         link_identity(s, org_id, survivor, IdentityLink(identity_id=ident.id))
+    # The hours changed hands and may be priced at another rate: budget events in this transaction
+    # (the API and the dashboard's People page both accept through here).
+    evaluate_organization(s.connection(), org_id)
     return person_public(s, get_person(s, org_id, survivor))
 
 

@@ -58,3 +58,42 @@ def test_person_rate_added_crosses_threshold_at_once(db, client, acme):
                     headers=acme.h("write"))
     assert r.status_code == 201, r.text
     assert [d["threshold"] for _, d in events(db, "budget.threshold_crossed")] == [100]
+
+
+def test_linking_people_moves_priced_hours_and_crosses_threshold_at_once(db, client, acme):
+    """Alice's 4 h are priced at the default 100/h (40 %); Bob earns 250/h. Linking Alice's
+    identity onto Bob merges her into him: the hours are his now, at 250/h, 100 % of the budget —
+    announced in the link's transaction (found in review of issue 22: merges waited for the next
+    evaluation)."""
+    src = _budget_world(db, acme)
+    _write(db, acme.org_id, src, [task("2", assignee="bob")])
+    people = {p["display_name"]: p for p in client.get("/api/v1/people", headers=acme.h()).json()}
+    alice, bob = people["Alice"], people["bob"]
+    r = client.post(f"/api/v1/people/{bob['id']}/rates", json={"effective_from": "2000-01-01", "hourly_rate": 250},
+                    headers=acme.h("write"))
+    assert r.status_code == 201 and events(db, "budget.") == []  # Bob has no hours yet
+    r = client.post(f"/api/v1/people/{bob['id']}/identities/link",
+                    json={"identity_id": alice["identities"][0]["id"]}, headers=acme.h("write"))
+    assert r.status_code == 200, r.text
+    assert [d["threshold"] for _, d in events(db, "budget.threshold_crossed")] == [100]
+
+
+def test_accepting_a_people_suggestion_crosses_threshold_at_once(db, client, acme):
+    """The same through a suggestion (the same email in Jira and Trello), accepted: the person with
+    the rate keeps the other's hours."""
+    from mappings.model import PersonRef, Task, TaskUpsert
+
+    src = _budget_world(db, acme)
+    trello_bob = PersonRef(tool="trello", external_id="b0b", display_name="Alice T", email="alice@example.com")
+    _write(db, acme.org_id, src, [TaskUpsert(task=Task(external_id="3", title="t", assignees=[trello_bob],
+                                                        project_external_id="100", project_key="PRJ"))])
+    with db.write() as c:  # Alice's Jira identity gets the same email: the evidence
+        c.execute(sa.text("UPDATE person_identity SET email = 'alice@example.com' WHERE external_id = 'alice'"))
+    people = {p["display_name"]: p for p in client.get("/api/v1/people", headers=acme.h()).json()}
+    r = client.post(f"/api/v1/people/{people['Alice T']['id']}/rates",
+                    json={"effective_from": "2000-01-01", "hourly_rate": 250}, headers=acme.h("write"))
+    assert r.status_code == 201 and events(db, "budget.") == []
+    [suggestion] = client.get("/api/v1/people/suggestions", headers=acme.h()).json()["suggestions"]
+    r = client.post(f"/api/v1/people/suggestions/{suggestion['id']}/accept", headers=acme.h("write"))
+    assert r.status_code == 200, r.text
+    assert [d["threshold"] for _, d in events(db, "budget.threshold_crossed")] == [100]

@@ -23,25 +23,25 @@ def world_cli(cli):  # noqa: F811
 
 
 def test_report_json_commentary_publish_pdf(world_cli, tmp_path):
-    cli, w = world_cli
-    r = cli("report", "--portfolio", str(w.portfolio), "--week", "2026-W11")
+    run, w = world_cli
+    r = run("report", "--portfolio", str(w.portfolio), "--week", "2026-W11")
     assert r.exit_code == 0, r.output
     draft = json.loads(r.stdout)
     assert (draft["status"], draft["week"], draft["scope_name"]) == ("draft", "2026-W11", "Main")
     assert {p["name"] for p in draft["data"]["projects"]} == {"ALP", "BETA"}
     out = tmp_path / "w11.pdf"
-    r = cli("report", "--portfolio", str(w.portfolio), "--week", "2026-03-12", "--commentary", "Beta needs budget.",
+    r = run("report", "--portfolio", str(w.portfolio), "--week", "2026-03-12", "--commentary", "Beta needs budget.",
             "--publish", "--format", "pdf", "--out", str(out))
     assert r.exit_code == 0, r.output
     assert f"report {draft['id']}" in r.stderr and "published" in r.stderr
     reader = PdfReader(io.BytesIO(out.read_bytes()))
     text = reader.pages[0].extract_text()
     assert "Beta needs budget." in text and "ALP" in text and "BETA" in text
-    html = cli("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--format", "html")
+    html = run("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--format", "html")
     assert html.exit_code == 0 and "Beta needs budget." in html.stdout and html.stdout.startswith("<!doctype html>")
-    again = cli("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--publish")
+    again = run("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--publish")
     assert again.exit_code == 2 and "already published" in again.stderr
-    changed = cli("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--regenerate")
+    changed = run("report", "--portfolio", str(w.portfolio), "--week", "2026-W11", "--regenerate")
     assert changed.exit_code == 2 and "never changes" in changed.stderr
 
 
@@ -54,8 +54,8 @@ def test_report_json_commentary_publish_pdf(world_cli, tmp_path):
     (("--project", "1", "--commentary", "red\x1b[31m"), "commentary: must not contain control characters"),
 ])
 def test_bad_input_is_one_line_exit_2(world_cli, args, needle):
-    cli, _ = world_cli
-    r = cli("report", "--week", "2026-W11", *args)
+    run, _ = world_cli
+    r = run("report", "--week", "2026-W11", *args)
     assert r.exit_code == 2, r.output
     assert needle in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
@@ -63,7 +63,7 @@ def test_bad_input_is_one_line_exit_2(world_cli, args, needle):
 @pytest.mark.parametrize("week, needle", [("2026-W60", "no such week"), ("someday", "expected YYYY-Www"),
                                           ("2999-01-04", "after the current week")])
 def test_bad_weeks(world_cli, week, needle):
-    cli, w = world_cli
-    r = cli("report", "--project", str(w.alp), "--week", week)
+    run, w = world_cli
+    r = run("report", "--project", str(w.alp), "--week", week)
     assert r.exit_code == 2, r.output
     assert needle in r.stderr and "--week" in r.stderr

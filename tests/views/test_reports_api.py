@@ -218,3 +218,31 @@ def test_another_organizations_reports_are_404(client, world, make_org, scope):
     ident = w.portfolio if scope == "portfolio" else w.alp
     assert _get(client, other, **{scope: ident}, week=WEEK).status_code == 404
     assert _report(client, other) == []
+
+
+def test_a_failed_publish_leaves_the_draft_and_sends_nothing(client, world, db, monkeypatch):
+    """report.ready is recorded in the publishing transaction: when something fails after the event
+    was recorded, the event and the published state roll back together."""
+    from service.reports import snapshots
+
+    real_emit = snapshots.emit
+
+    def emit_then_fail(conn, *args, **kw):
+        assert real_emit(conn, *args, **kw) is not None  # recorded in the transaction
+        raise RuntimeError("failed after the event was recorded")
+
+    w = world.world
+    _endpoint(db, w.org_id, ["*"])
+    rep = _report(client, world, project=w.alp, week=WEEK)
+    monkeypatch.setattr(snapshots, "emit", emit_then_fail)
+    from service.dashboard.report_render import RENDERER
+
+    with pytest.raises(RuntimeError):
+        snapshots.publish(db, w.org_id, rep["id"], by="pm", renderer=RENDERER)
+    monkeypatch.setattr(snapshots, "emit", real_emit)
+    assert client.get(f"/api/v1/reports/{rep['id']}", headers=world.h()).json()["status"] == "draft"
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(EV).where(EV.c.type == "report.ready")).scalar() == 0
+    assert client.post(f"/api/v1/reports/{rep['id']}/publish", headers=world.h("write")).status_code == 200
+    with db.read() as c:
+        assert c.execute(sa.select(sa.func.count()).select_from(EV).where(EV.c.type == "report.ready")).scalar() == 1

@@ -192,3 +192,15 @@ def test_the_register_as_csv_for_the_session(client, db, acme, globex):
     narrowed = client.get("/risk.csv", params={"portfolio": acme.portfolio})  # Nimbus is not in it
     assert [row["title"] for row in csv.DictReader(io.StringIO(narrowed.text))] == ["'=HYPERLINK(\"http://x\")"]
     assert client.get("/risk.csv", params={"portfolio": globex.portfolio}).status_code == 404
+
+
+def test_without_the_risk_and_quality_views_the_register_stands_alone(client, db, acme, monkeypatch):
+    """The page asks VIEWS for "risk" and "quality": an install without them (or a view removed)
+    shows the register and its forms, and no signal or quality section."""
+    monkeypatch.delitem(VIEWS, "risk")
+    monkeypatch.delitem(VIEWS, "quality")
+    csrf = _writer(client, db, acme)
+    assert client.post("/risk/new", data=_new(acme.apollo, csrf), follow_redirects=False).status_code == 303
+    html = client.get("/risk").text
+    assert "<h3>Signals</h3>" not in html and "data-quality" not in html and "data-rag" not in html
+    assert re.findall(r'<tr data-risk-id="(\d+)"', html) == [str(_risks(db, acme.org_id)[0].id)]

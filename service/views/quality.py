@@ -100,10 +100,11 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     after it that carry affected versions, one group each: ``(group, id, source, created, key,
     title, project, versions)`` — a second scan of the task state cost as much as this one."""
     ts = task_state(sel, require_counted=True)
-    base = ts.join(TT, TT.c.id == ts.c.id)
+    # The task row beside its state only for bugs: PostgreSQL hashes the bugs, not every task.
+    base = ts.outerjoin(TT, sa.and_(TT.c.id == ts.c.id, TT.c.type == BUG))
     from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
     win = ts_literal(_window_start(sel))
-    is_bug = TT.c.type == BUG
+    is_bug = TT.c.id.is_not(None)
     done = ts.c.status_asof == "done"
     cbucket, to_date = day_bucket(ts.c.remote_created_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)
     dbucket, _ = day_bucket(ts.c.done_at, sel.tz_name, sel.dialect, session_zone=sel.session_zone)

@@ -60,7 +60,7 @@ from service.tables import (  # noqa: E402
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-VIEWS = ("progress", "budget", "milestones", "flow", "workload")
+VIEWS = ("progress", "budget", "milestones", "flow", "workload", "risk")
 
 
 def _insert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
@@ -303,6 +303,7 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
         _insert(c, Task.__table__, tasks)
         _insert(c, Change.__table__, changes)
         _insert(c, TaskLink.__table__, links)
+        _risk_rows(c, org, tasks, {s: k for k, s in src.items()}, seed)
         T = Task.__table__
         tids = list(c.execute(sa.select(T.c.id, T.c.project_id).where(T.c.org_id == org)))
         # People work in teams: each project has 8 of them (a person is on ~20 projects).
@@ -351,6 +352,55 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
             c.exec_driver_sql("ANALYZE")
             c.commit()
     return org
+
+
+def _risk_rows(c: Any, org: int, tasks: list[dict[str, Any]], kinds: dict[int, str], seed: int) -> None:
+    """The risk view's inputs (issue 23), from a generator of their own (the other views' data is
+    unchanged): 5 % of the open Jira issues are blocked by another issue of their project (a
+    "Blocks" link held by both sides, the other done or not), 3 % of the open tasks carry the
+    blocked mark (Jira Flagged, a Trello label) with its change row, and 20 % of the tasks in
+    progress have a recent change of another field (an assignee or a due date moved)."""
+    rnd = random.Random(seed + 23)
+    by_project: dict[int, list[dict[str, Any]]] = {}
+    for t in tasks:
+        by_project.setdefault(t["project_id"], []).append(t)
+    links, changes, flagged = [], [], []
+    for members in by_project.values():
+        for t in members:
+            if t["status_category"] == "done":
+                continue
+            jira = kinds[t["source_id"]] == "jira"
+            made = t["remote_created_at"] + timedelta(hours=rnd.randint(1, 200))
+            if jira and rnd.random() < 0.05:
+                other = rnd.choice(members)
+                if other is not t:
+                    for holder, to, direction, role, phrase in (
+                        (t, other, "inward", "blocked_by", "is blocked by"),
+                        (other, t, "outward", "blocks", "blocks"),
+                    ):
+                        links.append({"org_id": org, "source_id": t["source_id"],
+                                      "task_external_id": holder["external_id"],
+                                      "external_id": f"b-{t['external_id']}", "link_type": "Blocks",
+                                      "direction": direction, "phrase": phrase, "role": role,
+                                      "other_external_id": to["external_id"], "other_key": to["key"],
+                                      "other_status_category": to["status_category"],
+                                      "created_at": min(made, NOW), "synced_at": NOW})
+            if rnd.random() < 0.03:
+                flagged.append((t["source_id"], t["external_id"]))
+                changes.append({"org_id": org, "source_id": t["source_id"], "task_external_id": t["external_id"],
+                                "external_id": f"{t['external_id']}-f", "field": "flagged", "from_value": "false",
+                                "to_value": "true", "changed_at": min(made, NOW), "origin": "changelog"})
+            if t["status_category"] == "in_progress" and rnd.random() < 0.2:
+                changes.append({"org_id": org, "source_id": t["source_id"], "task_external_id": t["external_id"],
+                                "external_id": f"{t['external_id']}-a", "field": "assignee",
+                                "changed_at": NOW - timedelta(days=rnd.randint(0, 20)), "origin": "changelog"})
+    _insert(c, TaskLink.__table__, links)
+    _insert(c, Change.__table__, changes)
+    T = Task.__table__
+    for i in range(0, len(flagged), 500):
+        part = flagged[i : i + 500]
+        c.execute(sa.update(T).where(T.c.org_id == org, sa.tuple_(T.c.source_id, T.c.external_id).in_(part))
+                  .values(flagged=True))
 
 
 def bare_queries(org: int) -> dict[str, list[Any]]:
@@ -429,6 +479,35 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         )
         .group_by(person)
     )
+    # The risk view reads the budget's and the milestones' rows, each task's latest change, the
+    # blocking links and the open tasks per person: one bare aggregate over each.
+    L = TaskLink.__table__
+    last_change = (
+        sa.select(C.c.source_id, C.c.task_external_id, sa.func.max(C.c.changed_at).label("at"))
+        .where(C.c.org_id == org)
+        .group_by(C.c.source_id, C.c.task_external_id)
+        .subquery()
+    )
+    stale = (
+        sa.select(T.c.project_id, sa.func.count(), sa.func.min(last_change.c.at))
+        .select_from(T.join(last_change, sa.and_(last_change.c.source_id == T.c.source_id,
+                                                 last_change.c.task_external_id == T.c.external_id)))
+        .where(T.c.org_id == org, T.c.status_category == "in_progress")
+        .group_by(T.c.project_id)
+    )
+    blocked = (
+        sa.select(T.c.project_id, sa.func.count(), sa.func.min(L.c.created_at))
+        .select_from(T.join(L, sa.and_(L.c.source_id == T.c.source_id, L.c.task_external_id == T.c.external_id)))
+        .where(L.c.org_id == org, L.c.role == "blocked_by", L.c.deleted_at.is_(None), T.c.status_category != "done")
+        .group_by(T.c.project_id)
+    )
+    flags = sa.select(T.c.project_id, sa.func.count()).where(T.c.org_id == org, T.c.flagged).group_by(T.c.project_id)
+    concentration = (
+        sa.select(T.c.project_id, TA.c.person_id, sa.func.count(), sa.func.sum(T.c.estimate_points))
+        .select_from(T.join(TA, TA.c.task_id == T.c.id))
+        .where(T.c.org_id == org, T.c.status_category != "done")
+        .group_by(T.c.project_id, TA.c.person_id)
+    )
     return {
         "portfolio": [tasks],
         "progress": [tasks],
@@ -436,6 +515,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         "milestones": [miles],
         "flow": [tasks, flow],
         "workload": [people, week],
+        "risk": [tasks, work, miles, stale, blocked, flags, concentration],
     }
 
 

@@ -18,6 +18,7 @@ Signals (definitions in the response; thresholds per project in ``project.risk_t
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -33,7 +34,6 @@ from service.views.formulas import working_days
 from service.views.milestones import milestones_view
 from service.views.selection import (
     Selection,
-    alive,
     aware,
     counted_task,
     org_is,
@@ -42,7 +42,7 @@ from service.views.selection import (
     task_state,
 )
 from service.views.sqlkit import TA, C, T, W, with_group
-from service.views.sqltime import local_date, local_midnight, ts_literal
+from service.views.sqltime import local_midnight, ts_literal
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -157,20 +157,25 @@ def _idle_cutoff(sel: Selection, n: int) -> datetime:
     return local_midnight(d + timedelta(days=1), sel.tz)
 
 
-def _last_activity(sel: Selection, ts: Any) -> Any:
-    """The task's latest change row (any field) or worklog by ``as_of``: a worklog counts at the
-    later of its start and its last update (when the tool logged it), both by ``as_of``."""
-    at = ts_literal(sel.as_of)
-    changed = (
+def _last_change(sel: Selection, ts: Any) -> Any:
+    """The task's latest change row (any field) by ``as_of``."""
+    return (
         sa.select(sa.func.max(C.c.changed_at))
-        .where(C.c.source_id == ts.c.source_id, C.c.task_external_id == ts.c.external_id, C.c.changed_at <= at)
+        .where(C.c.source_id == ts.c.source_id, C.c.task_external_id == ts.c.external_id,
+               C.c.changed_at <= ts_literal(sel.as_of))
         .scalar_subquery()
     )
+
+
+def _last_worklog(sel: Selection, ts: Any) -> Any:
+    """The task's latest worklog by ``as_of``, at the later of its start and its last update (when
+    the tool logged it), both by ``as_of``."""
+    at = ts_literal(sel.as_of)
     logged_at = sa.case(
         (sa.and_(W.c.remote_updated_at <= at, W.c.remote_updated_at > W.c.started_at), W.c.remote_updated_at),
         else_=W.c.started_at,
     )
-    logged = (
+    return (
         sa.select(sa.func.max(logged_at))
         .where(
             W.c.source_id == ts.c.source_id,
@@ -180,7 +185,6 @@ def _last_activity(sel: Selection, ts: Any) -> Any:
         )
         .scalar_subquery()
     )
-    return changed, logged
 
 
 def _stale(
@@ -189,7 +193,7 @@ def _stale(
     """``(counts, evidence)``: per project ``[in progress, stale]`` and its stale tasks (at most
     ``EVIDENCE_CAP``, the longest idle first) as ``(task id, last activity)``."""
     ts = task_state(sel, require_counted=True)
-    changed, logged = _last_activity(sel, ts)
+    changed = _last_change(sel, ts)
     created = sa.func.coalesce(ts.c.remote_created_at, ts_literal(datetime(1970, 1, 1, tzinfo=UTC)))
     # The cutoff instant per project: a CASE over the few distinct stale_days values.
     by_n: dict[int, list[Any]] = defaultdict(list)
@@ -203,25 +207,42 @@ def _stale(
     ]
     default_cut = ts_literal(_idle_cutoff(sel, default_n))
     cutoff = sa.case(*whens, else_=default_cut) if whens else default_cut
-    ip = (
+    raw = (
         sa.select(
             ts.c.id,
             ts.c.project_id,
-            sa.type_coerce(changed, T.c.completed_at.type).label("changed"),
-            sa.type_coerce(logged, T.c.completed_at.type).label("logged"),
+            ts.c.source_id,
+            ts.c.external_id,
             created.label("created"),
+            sa.type_coerce(changed, T.c.completed_at.type).label("changed"),
             cutoff.label("cutoff"),
         )
         .where(ts.c.status_asof == "in_progress")
+        .cte("in_progress_raw")
+        .prefix_with("MATERIALIZED")
+    )
+    seen = sa.case((sa.and_(raw.c.changed.is_not(None), raw.c.changed > raw.c.created), raw.c.changed),
+                   else_=raw.c.created)
+    first = (
+        sa.select(raw.c.id, raw.c.project_id, raw.c.source_id, raw.c.external_id, raw.c.cutoff,
+                  sa.type_coerce(seen, T.c.completed_at.type).label("seen"))
+        .cte("in_progress_changed")
+        .prefix_with("MATERIALIZED")
+    )
+    # The worklogs are looked up only for the tasks their changes leave idle (a CASE stops there).
+    logged = _last_worklog(sel, first)
+    ip = (
+        sa.select(
+            first.c.id,
+            first.c.project_id,
+            first.c.cutoff,
+            first.c.seen,
+            sa.type_coerce(sa.case((first.c.seen < first.c.cutoff, logged)), T.c.completed_at.type).label("logged"),
+        )
         .cte("in_progress")
+        .prefix_with("MATERIALIZED")
     )
-    last = sa.case(
-        (sa.and_(ip.c.changed.is_not(None), sa.or_(ip.c.logged.is_(None), ip.c.changed >= ip.c.logged)), ip.c.changed),
-        (ip.c.logged.is_not(None), ip.c.logged),
-        else_=ip.c.created,
-    )
-    # A task created after its last change or worklog (history before it not kept) counts from creation.
-    last = sa.case((ip.c.created > last, ip.c.created), else_=last)
+    last = sa.case((sa.and_(ip.c.logged.is_not(None), ip.c.logged > ip.c.seen), ip.c.logged), else_=ip.c.seen)
     scored = sa.select(
         ip.c.id,
         ip.c.project_id,
@@ -234,6 +255,10 @@ def _stale(
         sa.func.count().label("a"),
         sa.func.sum(scored.c.stale).label("b"),
         sa.null().label("last"),
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        sa.null(),
     ).group_by(scored.c.project_id)
     ranked = sa.select(
         scored.c.id,
@@ -243,20 +268,29 @@ def _stale(
         .over(partition_by=scored.c.project_id, order_by=(scored.c.last, scored.c.id))
         .label("rn"),
     ).where(scored.c.stale == 1).subquery("ranked")
-    evidence_q = sa.select(
-        sa.literal("e").label("kind"),
-        ranked.c.project_id,
-        ranked.c.id.label("a"),
-        sa.literal(0).label("b"),
-        ranked.c.last,
-    ).where(ranked.c.rn <= EVIDENCE_CAP)
+    evidence_q = (
+        sa.select(
+            sa.literal("e").label("kind"),
+            ranked.c.project_id,
+            ranked.c.id.label("a"),
+            sa.literal(0).label("b"),
+            ranked.c.last,
+            T.c.key,
+            T.c.external_id,
+            T.c.title,
+            T.c.url,
+        )
+        .select_from(ranked.join(T, T.c.id == ranked.c.id))
+        .where(ranked.c.rn <= EVIDENCE_CAP)
+    )
     counts: dict[Any, list[int]] = {}
     evidence: dict[Any, list[Any]] = defaultdict(list)
-    for kind, pid, a, b, last_at in conn.execute(sa.union_all(counts_q, evidence_q)).all():
+    for kind, pid, a, b, last_at, key, ext, title, url in conn.execute(sa.union_all(counts_q, evidence_q)).all():
         if kind == "n":
             counts[pid] = [int(a), int(b or 0)]
         else:
-            evidence[pid].append((int(a), _when(last_at)))
+            ref = {"id": int(a), "key": key or ext, "title": title, "url": url, "project_id": pid}
+            evidence[pid].append((int(a), _when(last_at), ref))
     for rows in evidence.values():
         rows.sort(key=lambda r: (r[1], r[0]))
     return counts, evidence
@@ -365,68 +399,118 @@ def _flagged(conn: Connection, sel: Selection) -> list[Any]:
     return list(conn.execute(q).all())
 
 
+def _baselines(sel: Selection, rows: list[tuple[int, datetime]]) -> Any:
+    """``(pid, base_at)`` rows as a small table from ONE bound JSON text: a statement whose shape
+    does not depend on the number of projects, so it is compiled once and cached (a VALUES list
+    of hundreds of projects was compiled again on every request: ~75 ms each)."""
+    pid: Any
+    base_at: Any
+    if sel.dialect == "postgresql":
+        js = json.dumps([[p, at.isoformat()] for p, at in rows])
+        je = sa.func.json_array_elements(sa.cast(sa.bindparam("baselines", js, type_=sa.Text), sa.JSON)).table_valued(
+            "value")
+        pid = sa.cast(je.c.value.op("->>")(0), sa.Integer)
+        base_at = sa.cast(je.c.value.op("->>")(1), T.c.completed_at.type)
+    else:
+        js = json.dumps([[p, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")] for p, at in rows])
+        je = sa.func.json_each(sa.bindparam("baselines", js, type_=sa.Text)).table_valued("value")
+        pid = sa.func.json_extract(je.c.value, "$[0]")
+        base_at = sa.func.json_extract(je.c.value, "$[1]")
+    return (
+        sa.select(sa.type_coerce(pid, sa.Integer).label("pid"),
+                  sa.type_coerce(base_at, T.c.completed_at.type).label("base_at"))
+        .select_from(je)
+        .cte("baselines")
+        .prefix_with("MATERIALIZED")
+    )
+
+
 def _scope(
     conn: Connection, sel: Selection, projects: dict[int, Any]
-) -> tuple[dict[Any, dict[str, float]], dict[Any, list[int]]]:
+) -> tuple[dict[Any, dict[str, float]], dict[Any, list[dict[str, Any]]]]:
     """Per project with a planned start by ``as_of``: the scope at its planned start (tasks created
     by the end of that local day and not deleted by then) and the tasks created after it that are
-    in scope at ``as_of``, with their estimates; and the newest of those (at most ``EVIDENCE_CAP``)."""
-    if not any(p.planned_start and p.planned_start <= sel.as_of_date for p in projects.values()):
-        return {}, {}
-    tz, dialect, zone = sel.tz_name, sel.dialect, sel.session_zone
-    created_day = local_date(T.c.remote_created_at, tz, dialect, session_zone=zone)
-    deleted_day = local_date(T.c.deleted_at, tz, dialect, session_zone=zone)
-    ps = PR.c.planned_start
-    counted = counted_task(sel, T.c.archived)
+    in scope at ``as_of``, with their estimates; and the newest of those (at most ``EVIDENCE_CAP``).
+    One pass over the tasks: classified once, summed and ranked from the same rows."""
     # The scope at the planned start date is the scope at the end of that local day (as a date
-    # as_of is): created that day or before and not deleted by then.
-    base = sa.and_(
-        counted,
-        sa.or_(T.c.remote_created_at.is_(None), created_day <= ps),
-        sa.or_(T.c.deleted_at.is_(None), deleted_day > ps),
+    # as_of is): one instant per project.
+    rows = [
+        (pid, min(local_midnight(p.planned_start + timedelta(days=1), sel.tz), sel.as_of))
+        for pid, p in projects.items()
+        if p.planned_start and p.planned_start <= sel.as_of_date
+    ]
+    if not rows:
+        return {}, {}
+    bl = _baselines(sel, rows)
+    at = ts_literal(sel.as_of)
+    created, deleted = T.c.remote_created_at, T.c.deleted_at
+    cls = sa.case(
+        (
+            sa.or_(created.is_(None), created <= bl.c.base_at),
+            sa.case(
+                (sa.and_(deleted.is_not(None), deleted <= bl.c.base_at), None),
+                (sa.and_(deleted.is_not(None), deleted <= at), "removed"),
+                else_="base",
+            ),
+        ),
+        (sa.and_(created <= at, sa.or_(deleted.is_(None), deleted > at)), "added"),
     )
-    added = sa.and_(counted, T.c.remote_created_at.is_not(None), created_day > ps, *alive(sel))
-    removed = sa.and_(base, T.c.deleted_at.is_not(None), T.c.deleted_at <= ts_literal(sel.as_of))
-
-    def sums(cond: Any, name: str) -> list[Any]:
-        return [
-            sa.func.sum(sa.case((cond, 1), else_=0)).label(f"{name}_n"),
-            sa.func.sum(sa.case((cond, T.c.estimate_points))).label(f"{name}_pts"),
-            sa.func.count(sa.case((cond, T.c.estimate_points))).label(f"{name}_pts_n"),
-            sa.func.sum(sa.case((cond, T.c.estimate_seconds))).label(f"{name}_sec"),
-            sa.func.count(sa.case((cond, T.c.estimate_seconds))).label(f"{name}_sec_n"),
-        ]
-
-    frm = T.join(PR, PR.c.id == T.c.project_id)
-    where = [*task_conditions(sel), ps.is_not(None), ps <= sel.as_of_date]
-    q = (
-        sa.select(T.c.project_id, *sums(base, "base"), *sums(added, "added"),
-                  sa.func.sum(sa.case((removed, 1), else_=0)).label("removed_n"))
-        .select_from(frm)
-        .where(*where)
-        .group_by(T.c.project_id)
+    classified = (
+        sa.select(T.c.id, T.c.project_id, created.label("created"), cls.label("cls"), T.c.estimate_points,
+                  T.c.estimate_seconds)
+        .select_from(T.join(bl, bl.c.pid == T.c.project_id))
+        .where(*task_conditions(sel), counted_task(sel, T.c.archived))
+        .cte("scope_rows")
+        .prefix_with("MATERIALIZED")
     )
-    out: dict[Any, dict[str, float]] = {}
-    for r in conn.execute(q).mappings().all():
-        out[r["project_id"]] = {k: float(v or 0) for k, v in r.items() if k != "project_id"}
+    k = classified.c
+    sums = sa.select(
+        k.project_id,
+        k.cls,
+        sa.func.count().label("n"),
+        sa.func.sum(k.estimate_points),
+        sa.func.count(k.estimate_points),
+        sa.func.sum(k.estimate_seconds),
+        sa.func.count(k.estimate_seconds),
+        sa.null(),
+        sa.null(),
+        sa.null(),
+        sa.null(),
+    ).where(k.cls.is_not(None)).group_by(k.project_id, k.cls)
     ranked = (
         sa.select(
-            T.c.id,
-            T.c.project_id,
-            sa.func.row_number()
-            .over(partition_by=T.c.project_id, order_by=(T.c.remote_created_at.desc(), T.c.id.desc()))
-            .label("rn"),
+            k.id,
+            k.project_id,
+            sa.func.row_number().over(partition_by=k.project_id, order_by=(k.created.desc(), k.id.desc())).label("rn"),
         )
-        .select_from(frm)
-        .where(*where, added)
+        .where(k.cls == "added")
         .subquery("added_ranked")
     )
-    evidence: dict[Any, list[int]] = defaultdict(list)
-    for tid, pid in conn.execute(
-        sa.select(ranked.c.id, ranked.c.project_id).where(ranked.c.rn <= EVIDENCE_CAP).order_by(ranked.c.rn)
-    ).all():
-        evidence[pid].append(tid)
-    return out, evidence
+    newest = (
+        sa.select(ranked.c.project_id, sa.literal("evidence"), ranked.c.rn, ranked.c.id, sa.null(), sa.null(),
+                  sa.null(), T.c.key, T.c.external_id, T.c.title, T.c.url)
+        .select_from(ranked.join(T, T.c.id == ranked.c.id))
+        .where(ranked.c.rn <= EVIDENCE_CAP)
+    )
+    out: dict[Any, dict[str, float]] = {}
+    evidence: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    empty = dict.fromkeys(_SCOPE_FIELDS, 0.0)
+    for pid, kind, n, pts, pts_n, sec, sec_n, key, ext, title, url in conn.execute(sa.union_all(sums, newest)).all():
+        if kind == "evidence":  # n: its rank, pts: the task id
+            evidence[pid].append((int(n), {"id": int(pts), "key": key or ext, "title": title, "url": url,
+                                           "project_id": pid}))
+            continue
+        row = out.setdefault(pid, dict(empty))
+        if kind == "removed":  # in the baseline scope, deleted since
+            row["removed_n"] += n
+            kind = "base"
+        for f, v in (("n", n), ("pts", pts), ("pts_n", pts_n), ("sec", sec), ("sec_n", sec_n)):
+            row[f"{kind}_{f}"] += float(v or 0)
+    return out, {pid: [t for _, t in sorted(v, key=lambda x: x[0])] for pid, v in evidence.items()}
+
+
+_SCOPE_FIELDS = tuple(f"{a}_{b}" for a in ("base", "added") for b in ("n", "pts", "pts_n", "sec", "sec_n")) + (
+    "removed_n",)
 
 
 def _concentration(conn: Connection, sel: Selection) -> dict[Any, list[Any]]:
@@ -565,8 +649,7 @@ def _scope_signal(p: Any, s: dict[str, float] | None, tasks: list[dict[str, Any]
     if p.planned_start > sel.as_of_date:
         return {"level": None, "baseline_date": p.planned_start.isoformat(), "threshold": th, "count": 0,
                 "tasks": [], "more": 0, "reasons": {"level": "the planned start is after as_of"}}
-    f = _scope_figures(s or dict.fromkeys(("base_n", "base_pts", "base_pts_n", "base_sec", "base_sec_n", "added_n",
-                                          "added_pts", "added_pts_n", "added_sec", "added_sec_n", "removed_n"), 0.0))
+    f = _scope_figures(s or dict.fromkeys(_SCOPE_FIELDS, 0.0))
     shares = [v for v in (f["added_share_count"], f["added_share_estimate"]) if v is not None]
     reasons: dict[str, str] = {}
     if f["added_share_count"] is None:
@@ -677,11 +760,6 @@ def _concentration_signal(rows: list[Any], lim: dict[str, float], names: dict[An
     }
 
 
-def _task_item(ref: dict[str, Any] | None, tid: int, **extra: Any) -> dict[str, Any]:
-    base = ref or {"id": tid, "key": None, "title": None, "url": None, "project_id": None, "source_id": None}
-    return {**base, **extra}
-
-
 SIGNALS = ("stale", "blocked", "scope_creep", "schedule", "budget", "milestones", "concentration")
 
 
@@ -731,8 +809,6 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         entry = blocked.setdefault(r.id, {"project_id": r.project_id, "blockers": []})
         entry["blockers"].append({"kind": "flag", "since": _when(r.since) if r.since is not None else None})
 
-    ids = {t for rows in stale_ev.values() for t, _ in rows} | set(blocked) | {t for v in scope_ev.values() for t in v}
-    refs = _task_refs(conn, sel, ids)
     person_names = _person_names(conn, sel, {r[0] for rows in conc.values() for r in rows})
 
     def local_day(at: datetime) -> date:
@@ -740,20 +816,20 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
 
     stale_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for pid, rows in stale_ev.items():
-        for tid, last in rows:
+        for _tid, last, ref in rows:
             day = local_day(last)
-            stale_items[pid].append(_task_item(refs.get(tid), tid, last_activity=last.isoformat(),
-                                               idle_working_days=working_days(day + timedelta(days=1), sel.as_of_date)))
+            stale_items[pid].append({**ref, "last_activity": last.isoformat(),
+                                     "idle_working_days": working_days(day + timedelta(days=1), sel.as_of_date)})
     blocked_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for tid, e in blocked.items():
         starts = [b["since"] for b in e["blockers"] if b["since"] is not None]
         since = min(starts) if starts else None
         blockers = [{**b, "since": b["since"].isoformat() if b["since"] else None} for b in e["blockers"]]
         blockers.sort(key=lambda b: (b["kind"], b.get("key") or ""))
-        blocked_items[e["project_id"]].append(_task_item(
-            refs.get(tid), tid, blocked_since=since.isoformat() if since else None,
-            blocked_days=(sel.as_of_date - local_day(since)).days if since else None, blockers=blockers))
-    scope_items = {pid: [_task_item(refs.get(t), t) for t in v] for pid, v in scope_ev.items()}
+        blocked_items[e["project_id"]].append({
+            "id": tid, "blocked_since": since.isoformat() if since else None,
+            "blocked_days": (sel.as_of_date - local_day(since)).days if since else None, "blockers": blockers})
+    scope_items = scope_ev
     bgroups = {g["group"]["id"]: g for g in budget["groups"]}
     miles_by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for m in miles:
@@ -788,6 +864,12 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
             "signals": signals,
             "reasons": {},
         })
+    # Key, title and URL of the blocked tasks listed (not of every blocked task).
+    listed = [t for g in groups for t in g["signals"]["blocked"]["tasks"]]
+    refs = _task_refs(conn, sel, {t["id"] for t in listed})
+    for t in listed:
+        ref = refs.get(t["id"]) or {"key": None, "title": None, "url": None, "project_id": None}
+        t.update({k: ref[k] for k in ("key", "title", "url", "project_id")})
     total = _total(groups, budget["total"], miles, sel)
     defs = definitions(
         sel,

@@ -87,21 +87,49 @@ def _days_since(col: Any, sel: Selection) -> Any:
     return seconds_between(ts_literal(sel.as_of), col, sel.dialect) / 86400.0
 
 
-AffectedRow = tuple[Any, int, int, Any, Any, Any, Any, Any]  # group, id, source, created, key, title, project, versions
+# group, id, source, created, key, title, project, affected version ids, ids of the milestones its links reach
+CandidateRow = tuple[Any, int, int, Any, Any, Any, Any, list[Any], list[int]]
 
 
-def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tuple[dict[Any, _Acc], list[AffectedRow]]:
+def _links_to_fixed(sel: Selection) -> Any:
+    """Per task holding links at ``as_of``: the milestones the tasks at their other ends (alive
+    then) are fixed in, as text (``"12,15"``); one row per holder."""
+    at = ts_literal(sel.as_of)
+    mid = sa.cast(TM.c.milestone_id, sa.Text)
+    listed = sa.func.string_agg(mid, ",") if sel.dialect == "postgresql" else sa.func.group_concat(mid, ",")
+    return (
+        sa.select(L.c.source_id, L.c.task_external_id, listed.label("mids"))
+        .select_from(
+            L.join(T3, sa.and_(T3.c.source_id == L.c.source_id, T3.c.external_id == L.c.other_external_id))
+            .join(TM, TM.c.task_id == T3.c.id)
+        )
+        .where(
+            L.c.org_id == sel.org_id,
+            L.c.created_at <= at,
+            sa.or_(L.c.deleted_at.is_(None), L.c.deleted_at > at),
+            sa.or_(T3.c.deleted_at.is_(None), T3.c.deleted_at > at),
+        )
+        .group_by(L.c.source_id, L.c.task_external_id)
+        .subquery("linked")
+    )
+
+
+def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tuple[dict[Any, _Acc], list[CandidateRow]]:
     """Per group: the bugs, their creations and completions per local day in the window, the open
     bugs' ages, and all tasks and bugs reaching done in the trailing 4 weeks. One scan of the
     task state, grouped by what each figure needs (an open bug's age is its own group, so its
     percentiles are ranked here on both stores, by flow's rule).
 
     With ``since`` (the end of the earliest release day), the same scan answers the bugs created
-    after it that carry affected versions, one group each: ``(group, id, source, created, key,
-    title, project, versions)`` — a second scan of the task state cost as much as this one."""
+    after it that carry affected versions or hold links to tasks fixed in a version, one group
+    each (``CandidateRow``): a second scan of the task state for them cost as much as this one."""
     ts = task_state(sel, require_counted=True)
     # The task row beside its state only for bugs: PostgreSQL hashes the bugs, not every task.
     base = ts.outerjoin(TT, sa.and_(TT.c.id == ts.c.id, TT.c.type == BUG))
+    linked = _links_to_fixed(sel) if since is not None else None
+    if linked is not None:
+        base = base.outerjoin(linked, sa.and_(TT.c.id.is_not(None), linked.c.source_id == ts.c.source_id,
+                                              linked.c.task_external_id == ts.c.external_id))
     from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
     win = ts_literal(_window_start(sel))
     is_bug = TT.c.id.is_not(None)
@@ -115,17 +143,19 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     # JSON text on both stores: no list, JSON null and [] are none.
     versions_text = sa.cast(TT.c.affected_versions, sa.Text)
     affected = (
-        sa.and_(is_bug, ts.c.remote_created_at >= ts_literal(since), TT.c.affected_versions.is_not(None),
-                versions_text.not_in(("null", "[]")))
-        if since is not None else sa.false()
+        sa.and_(is_bug, ts.c.remote_created_at >= ts_literal(since), sa.or_(
+            sa.and_(TT.c.affected_versions.is_not(None), versions_text.not_in(("null", "[]"))),
+            linked.c.mids.is_not(None)))
+        if linked is not None and since is not None else sa.false()
     )
     aff_id = sa.case((affected, ts.c.id))
     cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
             dday.label("dd"), trailing.label("tr"), age.label("age"), aff_id.label("aff"))
     # The affected bug's other columns: its id is in the key, so its group is that one row (in the
     # other groups these maxima mean nothing and are not read).
+    mids: Any = linked.c.mids if linked is not None else sa.null()
     per_bug = [sa.func.max(c) for c in (ts.c.source_id, ts.c.remote_created_at, TT.c.key, TT.c.title,
-                                        ts.c.project_id, versions_text)]
+                                        ts.c.project_id, versions_text, mids)]
     # Only bugs and the tasks done in the trailing window carry a figure: the others are left out
     # before the GROUP BY sorts (SQLite) or hashes what remains.
     q = (
@@ -135,8 +165,9 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
         .group_by(*([key] if key is not None else []), *cols[1:])
     )
     out: dict[Any, _Acc] = defaultdict(_Acc)
-    rows: list[AffectedRow] = []
-    for g, b, d, cd, dd, tr, age_days, aff, n, source, created, bkey, title, project, versions in conn.execute(q).all():
+    rows: list[CandidateRow] = []
+    for row in conn.execute(q).all():
+        g, b, d, cd, dd, tr, age_days, aff, n, source, created, bkey, title, project, versions, linked_to = row
         acc = out[g]
         n = int(n)
         if tr:
@@ -154,7 +185,10 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
             if age_days is not None:
                 acc.ages.append((float(age_days), n))
         if aff is not None:
-            rows.append((g, int(aff), source, created, bkey, title, project, orjson.loads(versions)))
+            listed = orjson.loads(versions) if versions not in (None, "null", "[]") else []
+            fixed_in = [int(m) for m in linked_to.split(",")] if linked_to else []
+            rows.append((g, int(aff), source, created, bkey, title, project,
+                         listed if isinstance(listed, list) else [], fixed_in))
     return out, rows
 
 
@@ -228,34 +262,6 @@ def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]
     return out
 
 
-def _linked_bugs(conn: Connection, sel: Selection, since: datetime) -> list[Any]:
-    """One row per link a bug in scope created after ``since`` held at ``as_of`` to a task (alive
-    then) fixed in a version: ``(group, id, created, key, title, project, milestone id)``."""
-    ts = task_state(sel, require_counted=True)
-    at = ts_literal(sel.as_of)
-    base = (
-        ts.join(TT, TT.c.id == ts.c.id)
-        .join(L, sa.and_(L.c.source_id == ts.c.source_id, L.c.task_external_id == ts.c.external_id))
-        .join(T3, sa.and_(T3.c.source_id == L.c.source_id, T3.c.external_id == L.c.other_external_id))
-        .join(TM, TM.c.task_id == T3.c.id)
-    )
-    from_, key = group_join(sel, base, ts.c.id, ts.c.project_id, ts.c.source_id)
-    q = (
-        sa.select(key_or_null(key), ts.c.id, ts.c.remote_created_at, TT.c.key, TT.c.title, ts.c.project_id,
-                  TM.c.milestone_id)
-        .select_from(from_)
-        .where(
-            L.c.org_id == sel.org_id,
-            TT.c.type == BUG,
-            ts.c.remote_created_at >= ts_literal(since),
-            L.c.created_at <= at,
-            sa.or_(L.c.deleted_at.is_(None), L.c.deleted_at > at),
-            sa.or_(T3.c.deleted_at.is_(None), T3.c.deleted_at > at),
-        )
-    )
-    return list(conn.execute(q).all())
-
-
 def release_cutoffs(sel: Selection, versions: list[dict[str, Any]]) -> datetime | None:
     """Each version's ``cutoff`` (the end of its release day in the organization's zone: a bug
     created from then on escaped it), and the earliest of them."""
@@ -268,11 +274,11 @@ def release_cutoffs(sel: Selection, versions: list[dict[str, Any]]) -> datetime 
 
 def _escaped(
     conn: Connection, sel: Selection, versions: list[dict[str, Any]], since: datetime | None,
-    affected_rows: list[AffectedRow], per_group: dict[Any, _Acc],
+    candidates: list[CandidateRow], per_group: dict[Any, _Acc],
 ) -> tuple[list[dict[str, Any]], set[int]]:
     """Per released version: the bugs created after its release day (organization's zone) that
-    carry it as an affected version (``affected_rows``, from the task pass) or hold a link to a
-    task fixed in it. Also fills each group's escaped bugs; answers the versions and every escaped
+    carry it as an affected version or hold a link to a task fixed in it (``candidates``, from
+    the task pass). Also fills each group's escaped bugs; answers the versions and every escaped
     bug's id."""
     found: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)  # version id → bug id → bug
     if since is None:
@@ -291,15 +297,15 @@ def _escaped(
             bug["via"].append(via)
         per_group[g].escaped.add(bug_id)
 
-    for g, bug_id, source, created, key, title, project, affected in affected_rows:
-        for ext in affected if isinstance(affected, list) else []:
+    for g, bug_id, source, created, key, title, project, affected, fixed_in in candidates:
+        for ext in affected:
             v = by_ext.get((source, str(ext)))
             if v is not None:
                 take(v, g, bug_id, created, key, title, project, "affected_version")
-    for g, bug_id, created, key, title, project, mid in _linked_bugs(conn, sel, since):
-        v = by_id.get(mid)
-        if v is not None:
-            take(v, g, bug_id, created, key, title, project, "link")
+        for mid in fixed_in:
+            v = by_id.get(mid)
+            if v is not None:
+                take(v, g, bug_id, created, key, title, project, "link")
     return _version_rows(versions, found), {b for per_version in found.values() for b in per_version}
 
 
@@ -383,7 +389,7 @@ def defect_series(acc: _Acc, sel: Selection) -> list[dict[str, Any]]:
 def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     versions = _released_versions(conn, sel)
     since = release_cutoffs(sel, versions)
-    per_group, affected_rows = _task_pass(conn, sel, since)
+    per_group, candidates = _task_pass(conn, sel, since)
     partition = sel.group_by in (None, "project", "source")
     if partition:
         total = _Acc()
@@ -401,7 +407,7 @@ def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         listed[change_id] = {"id": task_id, "key": key, "title": title, "project_id": project,
                              "reopened_at": aware(changed_at).isoformat(), "to_category": to_cat}
     reopened_list = sorted(listed.values(), key=lambda r: (r["reopened_at"], r["id"]))
-    version_rows, escaped_ids = _escaped(conn, sel, versions, since, affected_rows, per_group)
+    version_rows, escaped_ids = _escaped(conn, sel, versions, since, candidates, per_group)
     total.escaped = escaped_ids
     keys = set(per_group)
     names = group_names(conn, sel, keys)

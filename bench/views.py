@@ -392,8 +392,8 @@ def _risk_rows(c: Any, org: int, tasks: list[dict[str, Any]], kinds: dict[int, s
                                 "to_value": "true", "changed_at": min(made, NOW), "origin": "changelog"})
             if t["status_category"] == "in_progress" and rnd.random() < 0.2:
                 changes.append({"org_id": org, "source_id": t["source_id"], "task_external_id": t["external_id"],
-                                "external_id": f"{t['external_id']}-a", "field": "assignee",
-                                "changed_at": NOW - timedelta(days=rnd.randint(0, 20)), "origin": "changelog"})
+                                "external_id": f"{t['external_id']}-a", "field": "assignee", "from_value": None,
+                                "to_value": None, "changed_at": NOW - timedelta(days=rnd.randint(0, 20)), "origin": "changelog"})
     _insert(c, TaskLink.__table__, links)
     _insert(c, Change.__table__, changes)
     T = Task.__table__

@@ -60,7 +60,7 @@ from service.tables import (  # noqa: E402
 )
 
 NOW = datetime.now(UTC).replace(microsecond=0)
-VIEWS = ("progress", "budget", "milestones", "flow", "workload", "risk")
+VIEWS = ("progress", "budget", "milestones", "flow", "workload", "risk", "quality")
 
 
 def _insert(conn: Any, table: sa.Table, rows: list[dict[str, Any]], chunk: int = 5000) -> None:
@@ -508,6 +508,20 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(T.c.org_id == org, T.c.status_category != "done")
         .group_by(T.c.project_id, TA.c.person_id)
     )
+    # Quality: the tasks by type and status (the bugs and every completion), the status changes out
+    # of done (reopenings) and the issue links it reads.
+    kinds = (
+        sa.select(T.c.project_id, T.c.type, T.c.status_category, sa.func.count(), sa.func.min(T.c.remote_created_at),
+                  sa.func.max(T.c.completed_at))
+        .where(T.c.org_id == org, T.c.deleted_at.is_(None))
+        .group_by(T.c.project_id, T.c.type, T.c.status_category)
+    )
+    reopened = (
+        sa.select(C.c.source_id, sa.func.count())
+        .where(C.c.org_id == org, C.c.field == "status", C.c.from_category == "done")
+        .group_by(C.c.source_id)
+    )
+    linked = sa.select(L.c.role, sa.func.count()).where(L.c.org_id == org).group_by(L.c.role)
     return {
         "portfolio": [tasks],
         "progress": [tasks],
@@ -516,6 +530,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         "flow": [tasks, flow],
         "workload": [people, week],
         "risk": [tasks, work, miles, stale, blocked, flags, concentration],
+        "quality": [kinds, reopened, linked],
     }
 
 

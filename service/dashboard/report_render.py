@@ -150,6 +150,8 @@ def latin1(s: Any) -> str:
 
 
 _SVG_WRAP = re.compile(r'^<div class="chart-box">|</div>$')
+_EMPTY_PATH = re.compile(r'<path [^>]*\bd=""[^>]*?(?:/>|>.*?</path>)', re.DOTALL)
+_SVG_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>")
 
 
 class _Pdf:
@@ -183,10 +185,16 @@ class _Pdf:
 
     def chart(self, svg: Markup, width: float = 170) -> None:
         raw = latin1(_SVG_WRAP.sub("", str(svg)))  # the chart's text is drawn in the core fonts too
+        raw = _EMPTY_PATH.sub("", raw)  # a series with no point (fpdf2 refuses a path without a move)
         if self.pdf.will_page_break(70):
             self.pdf.add_page()
         logging.getLogger("fpdf.svg").setLevel(logging.ERROR)  # its notes on the <desc> it does not draw
-        self.pdf.image(io.BytesIO(raw.encode("utf-8")), w=width)
+        try:
+            self.pdf.image(io.BytesIO(raw.encode("utf-8")), w=width)
+        except Exception:  # noqa: BLE001 - one chart fpdf2 cannot draw must not cost the report
+            logging.getLogger("taskhub.reports").exception("report.pdf_chart_failed")
+            title = _SVG_TITLE.search(raw)
+            self.text(f"(The chart {title.group(1) if title else ''} is in the HTML report.)", 9)
         self.pdf.ln(2)
 
     def build(self) -> bytes:

@@ -58,7 +58,10 @@ def parse_week(raw: str, *, field: str = "week") -> Week:
     except ValueError as exc:
         reason = str(exc) if not m and not _DATE.match(value) else f"{value!r} is no such week or day"
         raise errors.Invalid(f"{field}: {reason}", field=field, reason=reason) from None
-    if not TIME_MIN <= day <= TIME_MAX:
-        reason = f"must be from {TIME_MIN.isoformat()} to {TIME_MAX.isoformat()}"
+    week = week_of(day)
+    # The report compares with the end of the week before: that day must be in the range too.
+    first = week_of(TIME_MIN + timedelta(days=7))
+    if not (first.start <= week.start and day <= TIME_MAX):
+        reason = f"must be from {first.label} ({first.start.isoformat()}) to {TIME_MAX.isoformat()}"
         raise errors.Invalid(f"{field}: {reason}", field=field, reason=reason)
-    return week_of(day)
+    return week

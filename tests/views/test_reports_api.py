@@ -175,6 +175,7 @@ def test_list_and_bad_input(client, world, db):
         ({"portfolio": w.portfolio, "week": "2026-W99"}, "query.week"),
         ({"portfolio": w.portfolio, "week": "last week"}, "query.week"),
         ({"portfolio": w.portfolio, "week": "2099-W01"}, "query.week"),
+        ({"portfolio": w.portfolio, "week": "1970-01-01"}, "query.week"),  # its week begins in 1969
         ({"portfolio": w.portfolio, "week": WEEK, "format": "docx"}, "query.format"),
         ({"format": "pdf"}, "query.format"),
     ]
@@ -184,6 +185,11 @@ def test_list_and_bad_input(client, world, db):
         assert r.headers["content-type"].startswith("application/problem+json")
         assert field in r.text, (params, r.text)
     assert _get(client, world, project=999999, week=WEEK).status_code == 404
+    first = _report(client, world, project=w.alp, week="1970-W02")  # the first week with a week before it
+    assert first["data"]["as_of_date"] == "1970-01-11" and first["data"]["milestones"]["done"] == []
+    pdf = client.get(f"/api/v1/reports/{first['id']}", params={"format": "pdf"}, headers=world.h())
+    charts = PdfReader(io.BytesIO(pdf.content)).pages[1].extract_text()
+    assert pdf.status_code == 200 and "Budget burn" in charts and "(The chart" not in charts  # every chart drawn
     rep = _report(client, world, project=w.alp, week=WEEK)
     long = client.patch(f"/api/v1/reports/{rep['id']}", json={"commentary": "x" * 5000}, headers=world.h("write"))
     assert long.status_code == 422 and "commentary" in long.text

@@ -28,7 +28,7 @@ from service.portfolio.schemas import (
 )
 from service.store import rollups
 from service.store.sql import chunks
-from service.tables import Person, PersonIdentity, PersonRate, Source, Task, TaskAssignee, Worklog
+from service.tables import Person, PersonIdentity, PersonRate, RiskItem, Source, Task, TaskAssignee, Worklog
 
 __all__ = [
     "list_people",
@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 T, TA, W = table(Task), table(TaskAssignee), table(Worklog)
-ID, RATE = table(PersonIdentity), table(PersonRate)
+ID, RATE, RISK = table(PersonIdentity), table(PersonRate), table(RiskItem)
 
 
 def _rate_public(r: PersonRate) -> RatePublic:
@@ -172,6 +172,8 @@ def _merge_into(s: Session, old: int, new: int) -> None:
     taken = set(s.execute(sa.select(RATE.c.effective_from).where(RATE.c.person_id == new)).scalars())
     s.execute(sa.delete(RATE).where(RATE.c.person_id == old, RATE.c.effective_from.in_(taken)))
     s.execute(sa.update(RATE).where(RATE.c.person_id == old).values(person_id=new))
+    # the risks they own stay owned (the foreign key's SET NULL would leave them without an owner)
+    s.execute(sa.update(RISK).where(RISK.c.owner_person_id == old).values(owner_person_id=new))
     s.execute(sa.delete(table(Person)).where(table(Person).c.id == old))
 
 

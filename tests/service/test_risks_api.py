@@ -231,3 +231,23 @@ def test_review_overdue_through_the_api_today_in_the_zone(client, db, acme):
     late = client.post(f"/api/v1/projects/{pid}/risks",
                        json={**RISK, "review_date": (today - timedelta(days=1)).isoformat()}, headers=acme.h()).json()
     assert (due["review_overdue"], late["review_overdue"]) == (False, True)
+
+
+def test_a_person_merged_into_another_hands_over_the_risks_they_own(client, db, acme):
+    """Linking Ann's only identity onto Bo merges Ann into Bo (her row is deleted): her risks are
+    Bo's now, not left without an owner by the foreign key's SET NULL (found in review)."""
+    from service.tables import PersonIdentity
+
+    pid = _project(db, acme, "Apollo")
+    ann, bo = _person(db, acme, "Ann"), _person(db, acme, "Bo")
+    with db.write() as c:
+        ident = c.execute(sa.insert(table(PersonIdentity)).values(
+            org_id=acme.org_id, person_id=ann, tool="jira", external_id="ann-1", display_name="Ann")
+            .returning(table(PersonIdentity).c.id)).scalar_one()
+    rid = client.post(f"/api/v1/projects/{pid}/risks", json={**RISK, "owner_name": None, "owner_person_id": ann},
+                      headers=acme.h()).json()["id"]
+    r = client.post(f"/api/v1/people/{bo}/identities/link", json={"identity_id": ident}, headers=acme.h("write"))
+    assert r.status_code == 200, r.text
+    assert ann not in [p["id"] for p in client.get("/api/v1/people", headers=acme.h()).json()]
+    got = client.get(f"/api/v1/risks/{rid}", headers=acme.h()).json()
+    assert (got["owner_person_id"], got["owner_name"]) == (bo, "Bo"), got

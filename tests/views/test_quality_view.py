@@ -41,6 +41,7 @@ import sqlalchemy as sa
 
 from mappings.model import Change, Milestone, MilestoneRef, MilestoneUpsert, StatusCategory, Task, TaskType, TaskUpsert
 from service import store
+from service.api.responses import QualityView
 from service.db import Database
 from service.store import rollups
 from service.tables import Project, TaskLink
@@ -211,6 +212,7 @@ def test_figures_at_a_friday_in_tokyo(client, db, quality):
     assert (beta["done_trailing"], beta["bug_share_of_throughput"]) == (3, 0.3333)
     assert (beta["reopened"], beta["escaped_defects"]) == (0, 0)
     assert "Trello has no versions" in r["definitions"]["trello"]
+    QualityView.model_validate(r)  # the documented response model (OpenAPI) holds every field
     assert "12 ISO weeks" in r["definitions"]["window"]
 
 

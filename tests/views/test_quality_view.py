@@ -280,3 +280,17 @@ def test_another_organizations_ids_are_not_found(client, db, quality):
         ident = other.world.alp if param == "project" else other.world.jira
         r = client.get("/api/v1/views/quality", params={param: ident}, headers=quality.h())
         assert r.status_code == 404, r.text
+
+
+def test_a_version_released_without_a_release_date(client, db, quality):
+    # Jira lets a version be released with no releaseDate: nothing to compare creation with, so it
+    # is listed with escaped null and the reason, and its bugs count nowhere.
+    with db.write() as c:
+        store.upsert_milestones(c, quality.world.org_id, quality.world.jira, [MilestoneUpsert(milestone=Milestone(
+            external_id="v4", project_external_id="100", name="0.1", due_date=None, released=True,
+            updated_at=at(1, 2)))])
+    r = get_view(client, quality, "quality", as_of="2026-03-20")
+    (v4,) = [v for v in r["versions"] if v["name"] == "0.1"]
+    assert (v4["release_date"], v4["escaped"], v4["bugs"]) == (None, None, [])
+    assert "without a release date" in v4["reasons"]["escaped"]
+    assert r["total"]["escaped_defects"] == 3  # as before: B1, B3, B4

@@ -32,7 +32,8 @@ from tests.service.conftest import Tenant, make_tenant
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, sync_settings
 
 CLOUD_EVENTS = [
-    "issuelink_created", "issuelink_deleted", "jira:issue_created", "jira:issue_deleted", "jira:issue_updated", "jira:version_created",
+    "issuelink_created", "issuelink_deleted", "jira:issue_created", "jira:issue_deleted", "jira:issue_updated",
+    "jira:version_created",
     "jira:version_deleted", "jira:version_merged", "jira:version_moved", "jira:version_released",
     "jira:version_unreleased", "jira:version_updated", "worklog_created", "worklog_deleted", "worklog_updated",
 ]

@@ -144,7 +144,9 @@ def rotate_webhook_secret(session: Session, settings: Settings, source_id: int, 
     (unknown source), ``errors.Invalid`` (Trello, a bad overlap) or ``errors.Conflict`` (an
     overlap still running): 404, 422, 409 in the API, exit code 2 in the CLI.
     """
-    src = session.get(Source, source_id)
+    # The row locked (as ``service.sources.get_source(for_update=True)``): a concurrent rotation
+    # waits, then sees this one's overlap (409) instead of replacing the secret just handed out.
+    src = session.get(Source, source_id, with_for_update=True, populate_existing=True)
     if src is None or (org_id is not None and src.org_id != org_id):
         raise errors.NotFound(f"source {source_id} not found")
     rotated = apply_webhook_rotation(src, settings, overlap=overlap, now=now, force=force)

@@ -73,3 +73,23 @@ def test_a_concurrent_endpoint_secret_rotation_sees_the_first_ones_overlap(
     thread.join()
     assert not failed, failed
     assert r.status_code == 409, r.text
+
+
+def test_a_concurrent_webhook_secret_rotation_sees_the_first_ones_overlap(
+        client: TestClient, acme: Any, db: Any, settings: Any) -> None:
+    """POST …/webhook-secret/rotate (and taskhub source rotate-secret): found in review, its read
+    took no lock and answered 200 beside a rotation in flight."""
+    from service.security.rotation import apply_webhook_rotation
+
+    sid = client.post("/api/v1/sources", json=JIRA_SOURCE, headers=acme.h()).json()["id"]
+
+    def change(s: Any) -> None:
+        src = get_source(s, acme.org_id, sid, for_update=True)
+        apply_webhook_rotation(src, settings, overlap=timedelta(hours=2), force=False)
+        s.add(src)
+
+    thread, failed = _hold_then_commit(db, lambda s: get_source(s, acme.org_id, sid, for_update=True), change)
+    r = client.post(f"/api/v1/sources/{sid}/webhook-secret/rotate", params={"overlap_hours": 2}, headers=acme.h())
+    thread.join()
+    assert not failed, failed
+    assert r.status_code == 409, r.text

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from service.api.deps import AdminCaller, ReadCaller, SessionDep, SettingsDep
 from service.events import endpoints as svc
 from service.ids import Id
+from service.schemas import LongText, Text
 from service.tables import WebhookEndpoint, stored_id
 
 router = APIRouter(prefix="/api/v1/webhook-endpoints", tags=["webhook endpoints"])
@@ -25,9 +26,11 @@ router = APIRouter(prefix="/api/v1/webhook-endpoints", tags=["webhook endpoints"
 EventTypes = Annotated[list[Annotated[str, Field(min_length=1, max_length=60)]], Field(
     min_length=1, max_length=50,
     description='Event types to receive: exact ("task.created"), a family ("milestone.*") or "*".')]
-Url = Annotated[str, Field(min_length=1, max_length=svc.MAX_URL,
+# Text / LongText: no control characters (a NUL was stored on SQLite and a 500 on PostgreSQL,
+# which cannot hold it; a URL with one passed the outbound guard).
+Url = Annotated[Text, Field(min_length=1, max_length=svc.MAX_URL,
                            description="Where events are POSTed (https; the outbound guard applies).")]
-Description = Annotated[str, Field(max_length=1000)]
+Description = Annotated[LongText, Field(max_length=1000)]
 
 
 class _In(BaseModel):

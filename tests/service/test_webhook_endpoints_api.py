@@ -50,11 +50,17 @@ def test_bad_input_is_a_problem_naming_the_field(client: TestClient, acme: Any) 
         ({"url": URL, "event_types": []}, "event_types"),
         ({"url": "ftp://x.example.com", "event_types": ["*"]}, "url"),
         ({"url": URL, "event_types": ["*"], "extra": 1}, "extra"),
+        # control characters (found in review: a NUL was stored on SQLite, a 500 on PostgreSQL)
+        ({"url": URL + "\x00", "event_types": ["*"]}, "url"),
+        ({"url": URL, "event_types": ["*"], "description": "a\x00b"}, "description"),
     ]:
         r = client.post(BASE, json=body, headers=acme.h())
         assert r.status_code == 422, (body, r.text)
         assert r.headers["content-type"] == "application/problem+json"
         assert field in r.text
+    made = _create(client, acme)
+    r = client.patch(f"{BASE}/{made['id']}", json={"description": "x\x00"}, headers=acme.h())
+    assert r.status_code == 422 and "description" in r.text, r.text
 
 
 def test_an_internal_url_is_refused_unless_the_operator_allowed_it(client: TestClient, acme: Any) -> None:

@@ -252,3 +252,19 @@ def test_a_failed_publish_leaves_the_draft_and_sends_nothing(client, world, db, 
     assert client.post(f"/api/v1/reports/{rep['id']}/publish", headers=world.h("write")).status_code == 200
     with db.read() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(EV).where(EV.c.type == "report.ready")).scalar() == 1
+
+
+def test_the_current_week_lists_the_blocked_tasks_of_the_risk_view(client, world, db):
+    from service.tables import Task
+
+    w = world.world
+    T = table(Task)
+    with db.write() as c:
+        c.execute(sa.update(T).where(T.c.project_id == w.alp, T.c.key == "ALP-A3").values(flagged=True))
+    today = datetime.now(UTC).date().isoformat()  # the organization is in UTC
+    rep = _report(client, world, project=w.alp, week=today)
+    assert rep["data"]["current_week"] is True
+    assert [(t["key"], t["project"], [b["kind"] for b in t["blockers"]]) for t in rep["data"]["blocked"]] == [
+        ("ALP-A3", "ALP", ["flag"])]
+    html = client.get(f"/api/v1/reports/{rep['id']}", params={"format": "html"}, headers=world.h()).text
+    assert "Blocked tasks" in html and "ALP-A3" in html

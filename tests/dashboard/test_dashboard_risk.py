@@ -204,3 +204,15 @@ def test_without_the_risk_and_quality_views_the_register_stands_alone(client, db
     html = client.get("/risk").text
     assert "<h3>Signals</h3>" not in html and "data-quality" not in html and "data-rag" not in html
     assert re.findall(r'<tr data-risk-id="(\d+)"', html) == [str(_risks(db, acme.org_id)[0].id)]
+
+
+def test_the_longest_texts_the_api_takes_are_taken_from_the_form_too(client, db, acme):
+    """A description and a mitigation of 5,000 characters each (the API's limit) in a script other
+    than Latin: URL-encoded that is ~90 kB, beyond the form's old 32 kB, which answered a 403 "this
+    form did not come from your Risk page" (found in review)."""
+    csrf = _writer(client, db, acme)
+    r = client.post("/risk/new", data=_new(acme.apollo, csrf, description="リ" * 5000, mitigation="ス" * 5000),
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]
+    (risk,) = _risks(db, acme.org_id)
+    assert (len(risk.description), len(risk.mitigation)) == (5000, 5000)

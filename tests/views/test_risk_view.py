@@ -44,6 +44,7 @@ from service.views import ViewParams, compute_view
 from service.views.risk import DEFAULT_THRESHOLDS, EVIDENCE_CAP, rag, validate_thresholds
 from tests.views.conftest import Org, by_name, get_view
 from tests.views.portfolio_data import at
+from tests.views.test_apply import cli as apply_cli  # noqa: F401 - the `taskhub apply` fixture
 
 AS_OF = "2026-03-11"
 T, L, C, P, TA = (m.__table__ for m in (Task, TaskLink, Change, Project, TaskAssignee))
@@ -363,3 +364,24 @@ def test_rag_rule_and_threshold_validation():
         validate_thresholds({"nope": 1})
     with pytest.raises(ValueError, match="scope_red"):
         validate_thresholds({"scope_red": 0.05})  # below scope_amber's default 0.10
+
+
+def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, tmp_path):  # noqa: F811
+    from tests.views.portfolio_data import make_world, phase1
+
+    w = phase1(db, make_world(db, "fileorg"), pm=False)
+
+    def thresholds() -> Any:
+        with db.read() as c:
+            return c.execute(sa.select(P.c.risk_thresholds).where(P.c.id == w.alp)).scalar()
+
+    path = tmp_path / "risk.yaml"
+    path.write_text("projects:\n  - source: jira-cloud\n    key: ALP\n"
+                    "    risk_thresholds: {stale_days: 3, spi_amber: 0.95}\n")
+    result = apply_cli(path, "--org", "fileorg")
+    assert result.exit_code == 0, result.output
+    assert thresholds() == {"stale_days": 3, "spi_amber": 0.95}
+    path.write_text("projects:\n  - source: jira-cloud\n    key: ALP\n    risk_thresholds: {stale: 3}\n")
+    result = apply_cli(path, "--org", "fileorg")
+    assert result.exit_code == 2 and "unknown risk threshold 'stale'" in result.output, result.output
+    assert thresholds() == {"stale_days": 3, "spi_amber": 0.95}

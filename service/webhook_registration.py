@@ -154,6 +154,9 @@ def _lease(db: Database, source_id: int, *, wait: float, clock: Clock) -> Iterat
             ).rowcount
         if taken:
             break
+        with db.read() as conn:  # not taken: held elsewhere, or no such source (deleted meanwhile)
+            if conn.execute(sa.select(SRC.c.id).where(SRC.c.id == source_id)).first() is None:
+                raise errors.NotFound(f"source {source_id} not found")
         if clock() > give_up:
             raise errors.Conflict(f"the webhooks of source {source_id} are being registered by another "
                                   "process (taskhub apply, serve or the dashboard); try again in a minute")

@@ -110,6 +110,7 @@ class Worker:
                 if is_database_unavailable(exc):
                     self.monitor.failed(exc, request=False)
                     backoff = min(max(backoff * 2, 0.5), self.MAX_BACKOFF)
+                    self._next_date_pass = 0.0  # the pass did not happen: retried after the backoff
                     self.stop_event.wait(backoff)
                     continue
                 log.exception("worker.date_pass_error")

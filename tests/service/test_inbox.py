@@ -268,3 +268,35 @@ def test_a_slow_date_pass_does_not_hold_the_inbox(db, tmp_path, monkeypatch):
         w.stop()
         runner.join(20)
     assert not runner.is_alive()
+
+
+def test_a_date_pass_that_met_an_outage_is_retried_after_the_backoff_not_a_minute_later(db, tmp_path,
+                                                                                       monkeypatch):
+    """The pass marks its next run a minute ahead before it runs; one that failed because the
+    database was down ran again only a minute later (found in review). It is retried after the
+    outage backoff now."""
+    import threading
+
+    from service import worker as worker_module
+    from service.outage import StoreUnavailable
+
+    calls: list[float] = []
+    second = threading.Event()
+
+    def flaky_date_pass(database):
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise StoreUnavailable("connection refused")
+        second.set()
+        return 0
+
+    monkeypatch.setattr(worker_module, "date_pass", flaky_date_pass)
+    monkeypatch.setattr(worker_module, "weekly_pass", lambda database: 0)
+    w = worker_module.Worker(db, make_settings(tmp_path), handlers={}, poll_sources=False)
+    runner = w.start_thread()
+    try:
+        assert second.wait(20), calls  # not 60 s later
+    finally:
+        w.stop()
+        runner.join(20)
+    assert len(calls) == 2

@@ -392,3 +392,12 @@ def test_a_registration_runs_once_the_other_lease_is_released_or_expired(hub, ji
     with hub.db.read() as c:
         assert c.execute(sa.text("SELECT webhook_lease_owner, webhook_lease_until FROM source WHERE id = :id"),
                          {"id": sid}).one() == (None, None)
+
+
+def test_registering_a_source_deleted_meanwhile_is_not_found_at_once(db, tmp_path):
+    """The lease's UPDATE finds no row for a deleted source: not a lease held elsewhere to wait
+    60 s for and answer 409 about (found in review)."""
+    from service import errors
+
+    with pytest.raises(errors.NotFound, match="source 987654 not found"):
+        wh.reconcile(db, sync_settings(tmp_path), 987654)

@@ -19,6 +19,7 @@ Signals (definitions in the response; thresholds per project in ``project.risk_t
 from __future__ import annotations
 
 import json
+import math
 from collections import defaultdict
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
@@ -105,8 +106,9 @@ def validate_thresholds(value: Any) -> dict[str, float] | None:
     out: dict[str, float] = {}
     for key, raw in value.items():
         _, lo, hi, integer, _what = THRESHOLD_RULES[key]
-        if isinstance(raw, bool) or not isinstance(raw, int | float) or raw != raw:
-            raise ValueError(f"risk threshold {key!r} must be a number, not {raw!r}")
+        if (isinstance(raw, bool) or not isinstance(raw, int | float)
+                or (isinstance(raw, float) and not math.isfinite(raw))):
+            raise ValueError(f"risk threshold {key!r} must be a finite number, not {raw!r}")
         if integer and raw != int(raw):
             raise ValueError(f"risk threshold {key!r} must be a whole number, not {raw!r}")
         if not lo <= raw <= hi:

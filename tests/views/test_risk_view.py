@@ -251,8 +251,13 @@ def test_per_project_thresholds_through_the_api(client, risky):
         ({"spi_amber": 0.7}, "spi_red"),  # amber below red (0.8)
         ({"cpi_red": "low"}, "cpi_red"),
         ({"scope_amber": True}, "scope_amber"),
+        ('{"stale_days": 1e400}', "stale_days"),  # a JSON number Python reads as inf (was a 500)
+        ('{"spi_red": -1e400}', "spi_red"),
+        ('{"stale_days": 1' + "0" * 400 + '}', "stale_days"),  # an int too large for a float
     ):
-        r = client.patch(f"/api/v1/projects/{w.alp}", json={"risk_thresholds": body}, headers=h)
+        r = (client.patch(f"/api/v1/projects/{w.alp}", content=f'{{"risk_thresholds": {body}}}',
+                          headers={**h, "content-type": "application/json"}) if isinstance(body, str)
+             else client.patch(f"/api/v1/projects/{w.alp}", json={"risk_thresholds": body}, headers=h))
         assert r.status_code == 422, (body, r.text)
         assert word in r.text, (body, r.text)
     assert client.get(f"/api/v1/projects/{w.alp}", headers=h).json()["risk_thresholds"]["stale_days"] == 2
@@ -364,6 +369,9 @@ def test_rag_rule_and_threshold_validation():
         validate_thresholds({"nope": 1})
     with pytest.raises(ValueError, match="scope_red"):
         validate_thresholds({"scope_red": 0.05})  # below scope_amber's default 0.10
+    for bad in (float("inf"), float("-inf"), float("nan")):  # JSON's 1e400 reads as inf: int(inf) raised a 500
+        with pytest.raises(ValueError, match="stale_days.*finite number"):
+            validate_thresholds({"stale_days": bad})
 
 
 def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, tmp_path):  # noqa: F811

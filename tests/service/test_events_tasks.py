@@ -145,3 +145,24 @@ def test_no_endpoint_subscribed_records_nothing(db):
     with db.write() as c:
         store.upsert_tasks(c, org, src, [task("1")])
     assert events(db) == []
+
+
+def test_a_page_of_tasks_asks_who_listens_once_per_type_and_records_each_event(world):
+    """A page of 50 new tasks in an organization with an endpoint: 50 ``task.created`` events, and
+    the subscribed endpoints read once for the page, not once more per event (emit asked again each
+    time: found in review of the delivery benchmark)."""
+    db, org, src = world
+    reads: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "webhook_endpoint.event_types" in statement:  # the subscribers' read, not the deliveries' insert
+            reads.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        with db.write() as c:
+            store.upsert_tasks(c, org, src, [task(str(i)) for i in range(1, 51)])
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert [k for k, _ in events(db)] == ["task.created"] * 50
+    assert len(reads) == 1, reads

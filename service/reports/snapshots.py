@@ -6,7 +6,10 @@ rendering by the edge's ``Renderer``. Life cycle:
 
 - generate: computes ``data`` and stores it as a ``draft`` (with its HTML and PDF when a
   renderer is given: the worker's weekly pass stores the data alone, the edge renders a draft
-  from its stored data when it is read); generating a draft again recomputes it;
+  from its stored data when it is read); generating a draft again recomputes it; a draft made
+  while its week was running (figures as of that moment) is recomputed at the week's end the
+  first time it is asked for after the week is over (the weekly pass, a read), keeping its
+  commentary: else last week's report, and the next week's baseline, kept mid-week figures;
 - commentary: a PM's short text, on a draft only (a published report: Conflict);
 - publish: renders the final HTML and PDF with the commentary from the stored data, stores them,
   marks the row ``published`` and emits ``report.ready`` through the outbox, all in one
@@ -31,7 +34,7 @@ from service.db import Database
 from service.events.outbox import emit, timestamp
 from service.reports import data as report_data
 from service.reports.data import Scope
-from service.reports.weeks import Week
+from service.reports.weeks import Week, current_week
 from service.schemas import LongText
 from service.tables import StatusReport, table, utcnow
 
@@ -163,7 +166,7 @@ def generate(db: Database, org_id: int, scope: Scope, scope_id: int, week: Week,
     this call stored it."""
     if only_missing:
         known = find(db, org_id, scope, scope_id, week)
-        if known is not None:
+        if known is not None and not _outgrown(db, known, now):
             return known, False
     prev, prev_id = _previous(db, org_id, scope, scope_id, week)
     data = report_data.build(db, org_id, scope, scope_id, week, now=now, previous=prev, previous_id=prev_id)
@@ -180,9 +183,12 @@ def _store_draft(db: Database, org_id: int, scope: Scope, scope_id: int, week: W
                  renderer: Renderer | None, *, only_missing: bool) -> tuple[Report, bool]:
     with db.write() as conn:
         row = _row(conn, org_id, scope, scope_id, week, lock=True)
-        if row is not None and (row.status != "draft" or only_missing):
-            if only_missing:
-                return _report(row), False
+        # A draft of the running week, once that week is over, is recomputed even by a read.
+        outgrown = (row is not None and row.status == "draft" and bool((row.data or {}).get("current_week"))
+                    and not data.get("current_week"))
+        if row is not None and only_missing and not outgrown:
+            return _report(row), False
+        if row is not None and row.status != "draft":
             raise errors.Conflict(f"report {row.id} ({scope} {scope_id}, {week.label}) is published: it never changes")
         commentary = row.commentary if row is not None else None
         values: dict[str, Any] = {
@@ -198,6 +204,15 @@ def _store_draft(db: Database, org_id: int, scope: Scope, scope_id: int, week: W
             report_id = row.id
             conn.execute(sa.update(SR).where(SR.c.id == report_id).values(**values))
         return _report(_by_id(conn, org_id, report_id)), True
+
+
+def _outgrown(db: Database, report: Report, now: datetime | None) -> bool:
+    """A draft generated while its week was running, now that the week is over (in the
+    organization's zone): its figures are of a moment within the week, not of its end."""
+    if report.status != "draft" or not report.data.get("current_week"):
+        return False
+    tz, _ = report_data.org_zone(db, report.org_id)
+    return report.week_start < current_week(tz, now).start
 
 
 def get_or_generate(db: Database, org_id: int, scope: Scope, scope_id: int, week: Week, *,

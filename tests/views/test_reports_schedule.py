@@ -70,3 +70,39 @@ def test_the_worker_runs_the_pass_with_its_date_pass(db, settings, monkeypatch):
     w._date_pass()
     w._date_pass()  # within the minute: not again
     assert calls == [("date", db), ("weekly", db)]
+
+
+def test_a_draft_read_while_its_week_ran_is_computed_again_at_the_weeks_end(db, make_org):
+    """A read during the week stores that week's draft as of the moment of the read; once the week
+    is over, the pass (and any read) computes it again as of its Sunday's end, keeping the draft's
+    id and commentary; a report published during its week is left as it is."""
+    from service.dashboard.report_render import RENDERER
+    from service.reports import snapshots
+    from service.reports.weeks import parse_week
+
+    w = make_org("utc", "UTC").world
+    week = parse_week("2026-W11")
+    wednesday = datetime(2026, 3, 11, 12, tzinfo=UTC)
+    alp = snapshots.get_or_generate(db, w.org_id, "project", w.alp, week, now=wednesday, renderer=RENDERER)
+    assert (alp.data["current_week"], alp.data["as_of_date"]) == (True, "2026-03-11")
+    snapshots.set_commentary(db, w.org_id, alp.id, "Alpha: midweek note", renderer=RENDERER)
+    beta = snapshots.get_or_generate(db, w.org_id, "project", w.beta, week, now=wednesday, renderer=RENDERER)
+    final = snapshots.publish(db, w.org_id, beta.id, by="pm", renderer=RENDERER, now=wednesday)
+    # Still the running week: a read serves the stored draft.
+    thursday = datetime(2026, 3, 12, 9, tzinfo=UTC)
+    assert snapshots.get_or_generate(db, w.org_id, "project", w.alp, week, now=thursday).data["as_of_date"] == \
+        "2026-03-11"
+    weekly_pass(db, datetime(2026, 3, 16, 7, tzinfo=UTC))
+    after = snapshots.find(db, w.org_id, "project", w.alp, week)
+    assert after is not None and after.id == alp.id and after.status == "draft"
+    assert (after.data["current_week"], after.data["as_of_date"]) == (False, "2026-03-15")
+    assert after.commentary == "Alpha: midweek note" and after.html is None  # rendered from the new data on read
+    assert "the week is not over" not in snapshots.rendered(after, "html", RENDERER)
+    # The next week's baseline is the week-end report.
+    nxt = snapshots.get_or_generate(db, w.org_id, "project", w.alp, parse_week("2026-W12"),
+                                    now=datetime(2026, 3, 18, tzinfo=UTC))
+    assert nxt.data["baseline"]["kind"] == "previous_report" and nxt.data["baseline"]["report_id"] == alp.id
+    published = snapshots.find(db, w.org_id, "project", w.beta, week)
+    assert published is not None and published.status == "published"
+    assert (published.data, published.html, published.pdf) == (final.data, final.html, final.pdf)
+    assert published.data["as_of_date"] == "2026-03-11"

@@ -38,6 +38,9 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 PATH = "/reports"
 SHOWN = 200
+# The commentary form's body: the longest commentary the API takes, each character percent-encoded
+# UTF-8 (up to 12 bytes: 2,000 Chinese characters are 18 kB), with the CSRF token beside it.
+FORM_LIMIT = svc.COMMENTARY_MAX * 12 + 1024
 DONE = {"generate": "Generated as a draft: add a commentary, then publish.",
         "commentary": "Commentary saved.",
         "publish": "Published: its HTML and PDF are final, and report.ready was sent to subscribed endpoints."}
@@ -155,7 +158,7 @@ def _generate(request: Request, form: dict[str, str]) -> Response:
 
 @router.post(PATH + "/{report_id}/{action}")
 async def report_action(request: Request, report_id: str, action: str) -> Response:
-    form = await _form(request, limit=16384, max_fields=5)
+    form = await _form(request, limit=FORM_LIMIT, max_fields=5)
     return await run_in_threadpool(_act, request, report_id, action, form)
 
 

@@ -114,3 +114,20 @@ def test_another_organizations_report_is_404(client, db, acme, globex):
     assert f"/reports/{report_id}" not in client.get("/reports").text
     with db.read() as c:
         assert c.execute(sa.select(sa.func.count()).select_from(EV).where(EV.c.type == "report.ready")).scalar() == 0
+
+
+def test_a_commentary_of_non_latin_text_up_to_the_limit_is_saved(client, db, acme):
+    """The form's body limit fits the longest commentary percent-encoded (a Chinese character is 9
+    bytes, an emoji 12): 4,000 of them are saved, not refused as a form from another site (403)."""
+    csrf = _signed(client, db, acme)
+    r = _generate(client, csrf, f"project:{acme.apollo}")
+    report_id = int(r.headers["location"].split("/")[2].split("?")[0])
+    for text in ("\u4e2d\u6587" * 2000, "\U0001F680" * 4000):
+        r = client.post(f"/reports/{report_id}/commentary", data={"csrf": csrf, "commentary": text},
+                        follow_redirects=False)
+        assert r.status_code == 303, r.text[:300]
+        with db.read() as c:
+            assert c.execute(sa.select(SR.c.commentary).where(SR.c.id == report_id)).scalar() == text
+    over = client.post(f"/reports/{report_id}/commentary", data={"csrf": csrf, "commentary": "\u4e2d" * 4001},
+                       follow_redirects=False)
+    assert over.status_code == 422 and "at most 4000 characters" in over.text

@@ -428,20 +428,28 @@ def quality_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         window=f"the {WINDOW_WEEKS} ISO weeks (Monday–Sunday, organization time zone) ending with the week "
         f"of as_of: {start.isoformat()} .. {sel.as_of_date.isoformat()}; fixed (the views' route takes no "
         "window parameter); the last week ends at as_of",
-        inflow="defects created per ISO week of the window (local date of creation)",
+        defects="the defects in scope at as_of, whatever their status or creation date",
+        inflow="defects created per ISO week of the window (local date of creation); a row's inflow is the sum "
+        "over the window's weeks (series.defects lists each week)",
         outflow="defects whose last move to done as of as_of (change history) falls in that ISO week — "
         "flow's throughput rule over defects: a defect reopened and done again counts once, in the week of "
-        "its last completion; one not done at as_of counts in no week",
+        "its last completion; one not done at as_of counts in no week; a row's outflow is the sum over the "
+        "window's weeks",
         open_defects="defects not done at as_of",
         open_defect_age_days="as_of − created, in days, over the open defects: p50 (median), p85, p95 by "
         "linear interpolation between closest ranks (flow's rule); defects with no known creation time "
         "are counted in unknown",
         bug_share_of_throughput="defects reaching done in the trailing 4 weeks / all tasks in scope reaching "
         "done in the trailing 4 weeks (flow's throughput window); null when none reached done",
+        done_trailing="tasks in scope (defects or not) whose last move to done as of as_of falls in the trailing "
+        "4 weeks ending at as_of (flow's throughput window)",
+        defects_done_trailing="the defects among done_trailing",
+        defect_throughput_per_week="defects_done_trailing / 4 (the trailing 4 weeks)",
         reopened="status changes of a defect from a done category to a not-done one (change rows of "
         "field status, from_category done, to_category todo or in_progress) in the window up to as_of; "
         "reopened counts the changes, reopened_defects the defects; the list holds the first "
         f"{LIST_CAP} by time",
+        reopened_defects="the distinct defects with at least one reopening counted in reopened",
         escaped_defects="per released Jira version (a milestone of a Jira source, not archived): the "
         "defects created after its release day (releaseDate, stored as the milestone's due_date; the "
         "day ends at midnight in the organization's zone: a defect filed on the release day is not "

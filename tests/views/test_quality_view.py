@@ -214,6 +214,9 @@ def test_figures_at_a_friday_in_tokyo(client, db, quality):
     assert "Trello has no versions" in r["definitions"]["trello"]
     QualityView.model_validate(r)  # the documented response model (OpenAPI) holds every field
     assert "12 ISO weeks" in r["definitions"]["window"]
+    # Every figure of a row has its definition in the response.
+    figures = [k for k in r["total"] if k not in ("group", "reasons")]
+    assert [k for k in figures if k not in r["definitions"]] == []
 
 
 def test_as_of_in_the_past_replays_the_history(client, quality):

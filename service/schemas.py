@@ -53,6 +53,9 @@ __all__ = [
 
 _LINE = re.compile("[\x00-\x1f\x7f]")  # one line: no C0 control, no DEL
 _LONG = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # free text: tab, LF and CR allowed
+# A lone surrogate (JSON's "\ud800" decodes to one) is no text either: neither store's driver can
+# encode it (a 500 on both), nor can the HTML or a log line.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _LINE_SCHEMA = {"pattern": "^[^\\u0000-\\u001f\\u007f]*$"}
 _LONG_SCHEMA = {"pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$"}
 
@@ -64,6 +67,13 @@ def _refuse_controls(value: str, forbidden: re.Pattern[str], where: str = "") ->
         raise PydanticCustomError(
             "control_character",
             "must not contain control characters: {char} at position {pos}{where}",
+            {"char": f"U+{ord(found.group()):04X}", "pos": found.start(), "where": where},
+        )
+    found = _SURROGATE.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "surrogate_character",
+            "must be Unicode text: a lone surrogate {char} at position {pos}{where}",
             {"char": f"U+{ord(found.group()):04X}", "pos": found.start(), "where": where},
         )
 

@@ -440,6 +440,25 @@ def test_control_characters_in_any_text_field_are_a_422_naming_it(world_client):
     assert "X-Evil" not in secret.text  # the value of a refused secret is never echoed
 
 
+def test_a_lone_surrogate_in_any_text_field_is_a_422_naming_it(world_client):
+    """JSON's "\\ud800" decodes to a lone surrogate, which neither store's driver encodes (a 500)."""
+    client, w = world_client
+    report = client.get("/api/v1/reports", params={"project": w.alp, "week": "2026-W11"}).json()["id"]
+    cases = [("POST", "/api/v1/portfolios", b'{"name": "p\\ud800"}', "name"),
+             ("POST", "/api/v1/portfolios", b'{"name": "p", "description": "a\\udfffb"}', "description"),
+             ("PATCH", f"/api/v1/reports/{report}", b'{"commentary": "a\\ud800b"}', "commentary"),
+             ("PATCH", f"/api/v1/sources/{w.jira}", b'{"mapping_profile": {"status": {"a\\ud83d": "done"}}}',
+              "mapping_profile")]
+    wrong = []
+    for method, url, body, field in cases:
+        r = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
+        if (r.status_code != 422 or r.headers["content-type"] != "application/problem+json"
+                or not any(e["field"].startswith(field) for e in r.json()["errors"])):
+            wrong.append((method, url, field, r.status_code, r.text[:300]))
+    assert wrong == []
+    assert client.post("/api/v1/portfolios", json={"name": "p \U0001F680 \u4e2d"}).status_code == 201  # a pair is text
+
+
 def test_free_text_keeps_tabs_and_newlines(world_client):
     client, w = world_client
     r = client.post("/api/v1/portfolios", json={"name": "p q", "description": "line 1\n\tline 2\r\n"})

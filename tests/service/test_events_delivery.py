@@ -291,8 +291,34 @@ def test_in_flight_limit_per_endpoint(env: dict[str, Any], receiver: Receiver) -
     cfg = DeliveryConfig(per_endpoint=2)
     first = claim(env["db"], "w1", limit=10, config=cfg, now=T0)
     assert sorted(c.endpoint_id for c in first) == sorted([slow, slow, other])
-    # Another worker, while those leases live: nothing more for the slow endpoint.
-    assert claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=1)) == []
+    # The same worker, those still in flight: nothing more for the slow endpoint (its 2 slots are
+    # held), and the other endpoint has nothing due.
+    held = {slow: 2, other: 1}
+    assert claim(env["db"], "w1", limit=10, config=cfg, now=T0 + timedelta(seconds=1), held=held) == []
+    # The limit is per worker (counted in memory: a count of every worker's leases read the status
+    # index's dead entries on each claim): another worker takes up to 2 more of the slow one's.
+    second = claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=1))
+    assert [c.endpoint_id for c in second] == [slow, slow]
+    assert not {c.id for c in first} & {c.id for c in second}
+
+
+def test_the_loop_counts_its_own_deliveries_in_flight_and_frees_them_when_recorded(
+        env: dict[str, Any], receiver: Receiver) -> None:
+    """The loop's in-memory count: what it claimed into its pool holds a slot until its answer is
+    recorded, then the slot is free for the next claim."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    ep, _ = _endpoint(env, receiver.url(), ["task.created"])
+    for _ in range(5):
+        _emit(env)
+    loop = _loop(env, live, per_endpoint=2)
+    with ThreadPoolExecutor(4) as pool:
+        assert loop.run_once(pool) == 2  # two slots
+        assert loop._held[ep] == 2
+    # The pool has answered both; the next cycle records them and claims two more.
+    assert loop.run_once() == 2 and loop._held[ep] == 0
+    assert loop.run_once() == 1
+    assert sorted(d.status for d in _deliveries(env["db"])) == ["delivered"] * 5
 
 
 def test_the_guard_refuses_an_internal_address_at_connect_time(db: Database, tmp_path: Path,

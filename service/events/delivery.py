@@ -668,6 +668,8 @@ class DeliveryLoop:
             if is_database_unavailable(exc):  # recorded once it is back, while their leases are ours
                 for r in results:
                     self._done.put(r)
+            else:  # dropped: their leases expire and a claim takes them again; not ours to count
+                self._held = held
             raise
         self._held = held  # the recorded ones' slots are free (the claimed are counted by run_once)
         self._conn_used = time.monotonic()

@@ -96,12 +96,16 @@ def endpoints_page(request: Request) -> Response:
 @router.post(f"{PATH}/new")
 async def add_endpoint(request: Request) -> Response:
     form = await _form(request, limit=16384, max_fields=10)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, None, "new", form)
 
 
 @router.post(PATH + "/{endpoint_id}/{action}")
 async def endpoint_action(request: Request, endpoint_id: str, action: str) -> Response:
     form = await _form(request, limit=16384, max_fields=10)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, endpoint_id, action, form)
 
 

@@ -236,21 +236,41 @@ def login_form(request: Request, next: str | None = None) -> Response:  # noqa: 
     return render("login.html", _anon(next=_safe_next(next), error=None))
 
 
-async def _form(request: Request, limit: int = 4096, max_fields: int = 10) -> dict[str, str]:
+async def _form(request: Request, limit: int = 4096, max_fields: int = 10) -> dict[str, str] | Response:
     """A urlencoded form of at most ``limit`` bytes and ``max_fields`` fields (read here, so
-    python-multipart is not needed); ``{}`` beyond either."""
+    python-multipart is not needed); beyond either, the error page to answer instead: 413 naming
+    the byte limit, 400 naming the field limit (before, ``{}``, which then failed the CSRF check
+    as a false 403 "Form refused"). A caller returns a ``Response`` as it is."""
     body = b""
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > limit:
-            return {}
+    declared = request.headers.get("content-length", "")
+    too_big = declared.isascii() and declared.isdigit() and int(declared) > limit
+    if not too_big:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limit:
+                too_big = True
+                break
+    if too_big:
+        return await _form_refused(request, 413, "Form too large", (
+            f"This form sent more than {limit:,} bytes, the most this form accepts (text is counted "
+            "as sent: a character outside ASCII takes up to 12 bytes). Shorten the longest text and try "
+            "again; nothing was changed."))
     try:
         fields = parse_qs(
             body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=max_fields
         )
     except ValueError:  # more fields than the form has
-        return {}
+        return await _form_refused(request, 400, "Too many form fields", (
+            f"This form sent more than {max_fields} fields, the most this form has. Reload the page "
+            "and try again; nothing was changed."))
     return {k: v[0] for k, v in fields.items()}
+
+
+async def _form_refused(request: Request, status: int, title: str, detail: str) -> Response:
+    """The error page of a refused form, with the navigation of a signed-in session if any."""
+    session = current_session(request)
+    page = await run_in_threadpool(_page, request, session, "") if session is not None else None
+    return _error(page, status, title, detail)
 
 
 def _check_token(db: Database, token: str) -> TokenInfo | None:
@@ -261,6 +281,8 @@ def _check_token(db: Database, token: str) -> TokenInfo | None:
 @router.post("/login")
 async def login(request: Request) -> Response:
     form = await _form(request)
+    if isinstance(form, Response):
+        return form
     token, target = form.get("token", "").strip(), _safe_next(form.get("next"))
     if not _same_origin(request):
         return render(
@@ -444,6 +466,8 @@ async def people_suggestion(request: Request, suggestion_id: str, decision: str)
     """Accept or reject a people suggestion: the People page's forms, posted from this site with
     the session's CSRF token by a token with the write scope; back to the page after."""
     form = await _form(request)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_decide, request, suggestion_id, decision, form)
 
 

@@ -128,6 +128,8 @@ def report_file(request: Request, report_id: str, fmt: str) -> Response:
 @router.post(PATH + "/generate")
 async def generate(request: Request) -> Response:
     form = await _form(request, limit=4096, max_fields=5)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_generate, request, form)
 
 
@@ -159,6 +161,8 @@ def _generate(request: Request, form: dict[str, str]) -> Response:
 @router.post(PATH + "/{report_id}/{action}")
 async def report_action(request: Request, report_id: str, action: str) -> Response:
     form = await _form(request, limit=FORM_LIMIT, max_fields=5)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, report_id, action, form)
 
 

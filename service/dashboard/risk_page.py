@@ -64,7 +64,7 @@ SIGNALS = (
 FIELDS = ("title", "description", "owner_person_id", "owner_name", "probability", "impact", "mitigation",
           "status", "review_date")
 # A form's bytes: the longest texts the API takes (two of 5,000 characters, two of 300) URL-encoded,
-# up to 12 bytes a character (4 UTF-8 bytes as %XX each); beyond it ``_form`` gives {} (a 403).
+# up to 12 bytes a character (4 UTF-8 bytes as %XX each); beyond it ``_form`` answers 413 naming it.
 FORM_LIMIT = 131072
 DONE = {
     "new": "Risk added.",
@@ -223,12 +223,16 @@ def risk_page(request: Request, portfolio: str | None = None, as_of: str | None 
 @router.post(f"{PATH}/new")
 async def add_risk(request: Request) -> Response:
     form = await _form(request, limit=FORM_LIMIT, max_fields=15)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, None, "new", form)
 
 
 @router.post(PATH + "/{risk_id}/{action}")
 async def risk_action(request: Request, risk_id: str, action: str) -> Response:
     form = await _form(request, limit=FORM_LIMIT, max_fields=15)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, risk_id, action, form)
 
 

@@ -182,12 +182,16 @@ def _edit_want(src: Source, form: dict[str, str]) -> dict[str, Any]:
 @router.post(f"{PATH}/new")
 async def add_source(request: Request) -> Response:
     form = await _form(request, limit=16384, max_fields=40)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, None, "new", form)
 
 
 @router.post(PATH + "/{source_id}/{action}")
 async def source_action(request: Request, source_id: str, action: str) -> Response:
     form = await _form(request, limit=16384, max_fields=40)
+    if isinstance(form, Response):
+        return form
     return await run_in_threadpool(_act, request, source_id, action, form)
 
 

@@ -98,16 +98,35 @@ def receiver_main(port_out: Any, log_path: str, hang_seconds: float) -> None:
     server.serve_forever()
 
 
-def worker_main(url: str, worker_id: str, allow: str, lease: float) -> None:
-    """One delivery worker process until SIGTERM."""
+def worker_main(url: str, worker_id: str, allow: str, lease: float, stats_path: str = "") -> None:
+    """One delivery worker process until SIGTERM. ``stats_path``: a file to log each cycle of the
+    loop to (``stats_line``), for the phases' summary."""
     from service.db import Database
-    from service.events.delivery import DeliveryConfig, DeliveryLoop
+    from service.events.delivery import Claimed, DeliveryConfig, DeliveryLoop
     from service.settings import Settings
 
     settings = Settings(database_url=url, outbound_allow=allow, _env_file=None)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    DeliveryLoop(Database(url), settings, worker_id, stop, config=DeliveryConfig(lease_seconds=lease)).run()
+    out = open(stats_path, "a", buffering=1) if stats_path else None  # noqa: SIM115 - the process's life
+
+    class Logged(DeliveryLoop):
+        """The loop, each cycle logged: its time, answers recorded, claimed per endpoint, busy threads."""
+
+        def _cycle(self, limit: int) -> list[Claimed]:
+            started = time.monotonic()
+            before = self.sent
+            items = super()._cycle(limit)
+            if out is not None and (items or self.sent != before):
+                with self._lock:
+                    busy = self._busy
+                claimed = Counter(i.endpoint_id for i in items)
+                out.write(f"{time.time():.3f} {time.monotonic() - started:.4f} {self.sent - before} {busy} "
+                          f"{limit} {','.join(f'{e}:{n}' for e, n in sorted(claimed.items())) or '-'} "
+                          f"{','.join(f'{e}:{n}' for e, n in sorted(self._held.items()) if n) or '-'}\n")
+            return items
+
+    Logged(Database(url), settings, worker_id, stop, config=DeliveryConfig(lease_seconds=lease)).run()
 
 
 def pct(values: list[float], p: float) -> float:
@@ -165,8 +184,9 @@ class Run:
         time.sleep(1.0)
 
     def start_worker(self, worker_id: str) -> None:
+        stats = f"{self.log}.{worker_id}"
         code = (f"import sys; sys.path.insert(0, {str(ROOT)!r}); from bench.events import worker_main; "
-                f"worker_main({self.url!r}, {worker_id!r}, {self.allow!r}, {self.lease!r})")
+                f"worker_main({self.url!r}, {worker_id!r}, {self.allow!r}, {self.lease!r}, {stats!r})")
         self.workers.append(subprocess.Popen([sys.executable, "-c", code], env={**os.environ}))
 
     def generate(self, kill_at: float | None = None, threads: int = 4) -> None:
@@ -192,6 +212,10 @@ class Run:
                     self.commits[event_id] = time.time()
 
         pool = [threading.Thread(target=one, args=(k,)) for k in range(threads)]
+        waits: Counter[str] = Counter()
+        sampling = threading.Event()
+        sampler = threading.Thread(target=self.sample_waits, args=(waits, sampling))
+        sampler.start()
         cpu_before = self.cpu()
         load_before = os.getloadavg()[0]
         for t in pool:
@@ -202,7 +226,10 @@ class Run:
             print(f"  killed worker w1 (SIGKILL) at {time.time() - start:.1f} s", flush=True)
         for t in pool:
             t.join()
+        sampling.set()
+        sampler.join()
         took = time.time() - start
+        self.window = (start, start + took)
         behind = took - n / self.rate
         used = {k: v - cpu_before.get(k, 0.0) for k, v in self.cpu().items()}
         print(f"  generated {n} changes in {took:.1f} s ({n / took:.0f}/s; ended {max(behind, 0):.2f} s behind "
@@ -210,6 +237,63 @@ class Run:
         print("  CPU meanwhile, % of one core (ms per change): "
               + ", ".join(f"{k} {v / took * 100:.0f} ({v / n * 1000:.2f})" for k, v in used.items())
               + f"; {os.cpu_count()} cores, the rest for other processes")
+        samples = waits.pop("", 0)
+        print(f"  PostgreSQL backends of the run, sampled every 50 ms ({samples} samples), mean active per "
+              "wait and statement: " + ", ".join(f"{k} {v / max(samples, 1):.2f}" for k, v in waits.most_common(6)))
+
+    def sample_waits(self, waits: Counter[str], done: threading.Event) -> None:
+        """Count, every 50 ms until ``done``, the run's active backends by wait event and statement:
+        where PostgreSQL's time goes (lock waits, I/O, CPU) without pg_stat_statements."""
+        sql = sa.text("SELECT coalesce(wait_event_type || ':' || wait_event, 'CPU'), left(query, 30) "
+                      "FROM pg_stat_activity WHERE datname = :db AND state = 'active' AND pid <> pg_backend_pid()")
+        with self.db.engine.connect() as c:
+            while not done.wait(0.05):
+                waits[""] += 1
+                for wait, query in c.execute(sql, {"db": self.name}):
+                    waits[f"{wait} [{' '.join(query.split())}]"] += 1
+                c.rollback()
+
+    def phases(self, names: dict[int, str]) -> None:
+        """From the workers' cycle logs, while the changes were generated: cycles a second, a
+        cycle's time (recording + claim, one transaction), answers recorded, claims per endpoint
+        and the mean threads busy (of 32) and held per endpoint."""
+        t0, t1 = self.window
+        for w in range(1, 3):
+            path = Path(f"{self.log}.w{w}")
+            rows = [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+            rows = [r for r in rows if t0 <= float(r[0]) <= t1]
+            if not rows:
+                continue
+            took = sorted(float(r[1]) for r in rows)
+            claimed: Counter[str] = Counter()
+            held: Counter[str] = Counter()
+            for r in rows:
+                for part, into in ((r[5], claimed), (r[6], held)):
+                    for kv in part.split(",") if part != "-" else []:
+                        e, n = kv.split(":")
+                        into[names.get(int(e), e)] += int(n)
+            span = t1 - t0
+            print(f"  w{w}: {len(rows) / span:.0f} cycles/s, cycle p50 {pct(took, 50) * 1000:.1f} ms p95 "
+                  f"{pct(took, 95) * 1000:.1f} ms, {sum(int(r[2]) for r in rows) / span:.0f} answers recorded/s, "
+                  f"busy threads {sum(int(r[3]) for r in rows) / len(rows):.1f}; claimed/s "
+                  + ", ".join(f"{k} {v / span:.0f}" for k, v in sorted(claimed.items()))
+                  + "; mean held " + ", ".join(f"{k} {v / len(rows):.1f}" for k, v in sorted(held.items())))
+
+    def over_time(self, path: str, step: float = 2.0) -> None:
+        """The p95 of ``path``'s latency by when the change was committed, ``step`` s apart."""
+        by_msg = {m: e for e, m in self.msg_ids().items()}
+        first: dict[str, float] = {}
+        for p, m, at in self.arrivals():
+            if p == path and m not in first:
+                first[m] = at
+        t0 = self.window[0]
+        buckets: dict[int, list[float]] = {}
+        for m, at in first.items():
+            committed = self.commits.get(by_msg.get(m, -1))
+            if committed is not None:
+                buckets.setdefault(int((committed - t0) // step), []).append(at - committed)
+        print(f"  {path} p95 by commit time ({step:.0f} s steps): "
+              + " ".join(f"{pct(v, 95) * 1000:.0f}" for _, v in sorted(buckets.items())) + " ms")
 
     def cpu(self) -> dict[str, float]:
         """CPU-s so far of each part of the run (PostgreSQL: the backends of its database)."""
@@ -263,6 +347,8 @@ class Run:
         self.db.dispose()
         drop_pg_database(self.name)
         self.log.unlink(missing_ok=True)
+        for w in self.workers:
+            Path(f"{self.log}.w{self.workers.index(w) + 1}").unlink(missing_ok=True)
 
 
 def report(label: str, lat: list[float]) -> float:
@@ -278,6 +364,8 @@ def healthy(rate: int, seconds: float) -> float:
         run.generate()
         run.wait_delivered(["/ok", "/ok2", "/ok3"], 60)
         p95s = [report(p, run.latencies(p)) for p in ("/ok", "/ok2", "/ok3")]
+        run.over_time("/ok")
+        run.phases(run.endpoints)
     return p95s[0]
 
 
@@ -291,6 +379,8 @@ def bad(rate: int, seconds: float, baseline: float | None) -> None:
         run.generate()
         run.wait_delivered(["/ok"], 60)
         p95 = report("/ok (healthy)", run.latencies("/ok"))
+        run.over_time("/ok")
+        run.phases(run.endpoints)
         counts = Counter(p for p, _, _ in run.arrivals())
         print(f"  attempts that reached /fail: {counts['/fail']}, /hang: {counts['/hang']}")
     print(f"  healthy endpoint's p95: {baseline * 1000:.0f} ms beside two healthy endpoints, {p95 * 1000:.0f} ms "

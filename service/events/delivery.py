@@ -15,6 +15,18 @@ How it keeps its promises:
   rest serve the others. (Counted over all workers from the unexpired leases, each claim read
   the status index's dead entries — two per delivery until a vacuum — and at 600 deliveries a
   second the count, not the sending, set the pace: p95 21–35 s against 178–260 ms without it.)
+- **A failing endpoint is throttled, not paused** (a circuit breaker's half-open state, kept
+  while it fails): while its health is ``failing`` (from its first failure to its next success,
+  see below) a worker keeps only ``per_failing_endpoint`` (2) of its deliveries in flight; the
+  first success restores ``per_endpoint``. Its other due rows wait ``pending``: waiting is not
+  an attempt (``attempts`` counts sends, the schedule's times are the earliest a retry goes),
+  and they go, oldest first, as its slots free up; nothing is dropped, and the health and
+  disabling rules are unchanged. Each claim shares the free threads one delivery per endpoint
+  and round, in random order, so a backlog (a failing endpoint's retries) is never served
+  before a healthy endpoint's new rows. (A hanging endpoint held 16 of each worker's 32 threads
+  for 10 s each and a 500 one took its share of every claim, ~400 attempts a second with the
+  5 s retries; at 200 changes/s, ``bench/events.py``'s healthy endpoint beside them had p95
+  0.9–3.8 s against 74–113 ms beside two healthy ones; throttled, 90 ms against 90 ms.)
 - **Retries over about a day**, Standard Webhooks' suggested schedule with ±20 % jitter:
   after the first attempt 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (eight attempts in all,
   ~27 h); then the delivery is ``failed`` (listed in the log, redeliverable for 30 days).
@@ -85,6 +97,7 @@ Clock = Callable[[], datetime]
 class DeliveryConfig:
     threads: int = 32
     per_endpoint: int = 16  # rows in flight per endpoint, in one worker
+    per_failing_endpoint: int = 2  # the same while the endpoint's health is "failing"
     timeout: float = 10.0  # seconds, connect and read
     lease_seconds: float = 60.0  # longer than a send can take (timeout, plus recording)
     poll_interval: float = 0.1  # idle wait between claims
@@ -121,14 +134,21 @@ def retry_delay(attempts: int) -> float | None:
     return RETRY_SCHEDULE[attempts - 1] * random.uniform(0.8, 1.2)
 
 
+def _in_flight_limit(per_endpoint: Any, per_failing_endpoint: Any) -> Any:
+    """An endpoint's in-flight limit in one worker: ``per_failing_endpoint`` while its health is
+    "failing" (since a failure, until a success: ``_health``), else ``per_endpoint``."""
+    return sa.case((EP.c.health == "failing", per_failing_endpoint), else_=per_endpoint)
+
+
 def _slots(conn: sa.Connection, config: DeliveryConfig, now: datetime, limit: int,
            held: Mapping[int, int]) -> dict[int, int]:
     """How many deliveries to take per enabled endpoint that has some due: its free in-flight
-    slots (``per_endpoint`` less what this worker ``held`` in flight), ``limit`` in all, shared
-    round-robin in random order so no endpoint always comes first."""
+    slots (its limit, ``_in_flight_limit``, less what this worker ``held`` in flight), ``limit`` in
+    all, shared round-robin in random order so no endpoint always comes first."""
     has_due = sa.exists().where(DL.c.endpoint_id == EP.c.id, DL.c.status == "pending", DL.c.next_attempt_at <= now)
-    free: dict[int, int] = {e: config.per_endpoint - held.get(e, 0) for e in conn.execute(
-        sa.select(EP.c.id).where(EP.c.enabled.is_(True), has_due)).scalars()}
+    cap = _in_flight_limit(config.per_endpoint, config.per_failing_endpoint)
+    free: dict[int, int] = {e: n - held.get(e, 0) for e, n in conn.execute(
+        sa.select(EP.c.id, cap).where(EP.c.enabled.is_(True), has_due)).all()}
     order = [e for e, n in free.items() if n > 0]
     random.shuffle(order)
     take: dict[int, int] = {}
@@ -174,7 +194,8 @@ def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConf
         return []
     held = held or {}
     if conn.dialect.name == "postgresql":
-        rows = conn.execute(_PG_CLAIM, {"now": now, "per_endpoint": config.per_endpoint, "limit": limit,
+        rows = conn.execute(_PG_CLAIM, {"now": now, "per_endpoint": config.per_endpoint,
+                                        "per_failing_endpoint": config.per_failing_endpoint, "limit": limit,
                                         "worker": worker_id, "until": now + timedelta(seconds=config.lease_seconds),
                                         "expired": expired, "held": json.dumps({str(e): n for e, n in held.items()})})
         return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
@@ -225,11 +246,12 @@ _CLAIMED = (DL.c.id, DL.c.event_id, DL.c.endpoint_id, DL.c.attempts, EV.c.msg_id
 
 
 def _pg_claim() -> Any:
-    """The PostgreSQL claim (``_claim``), parameters ``now``, ``per_endpoint``, ``limit``,
-    ``worker``, ``until``, ``expired`` (whether to look for expired leases):
+    """The PostgreSQL claim (``_claim``), parameters ``now``, ``per_endpoint``,
+    ``per_failing_endpoint``, ``limit``, ``worker``, ``until``, ``expired`` (whether to look for
+    expired leases):
 
-    - ``free``: each enabled endpoint's free slots (``per_endpoint`` less what the worker ``held``,
-      a JSON object endpoint id → deliveries in flight);
+    - ``free``: each enabled endpoint's free slots (its limit, ``_in_flight_limit``, less what the
+      worker ``held``, a JSON object endpoint id → deliveries in flight);
     - ``firsts``: per endpoint (LATERAL, from the due index) its first due rows up to its slots;
     - the round-robin: each endpoint's first row, then each one's second, …, in random order
       within a round, ``limit`` in all; with the expired leases, locked ``SKIP LOCKED`` (another
@@ -237,9 +259,10 @@ def _pg_claim() -> Any:
     - the lease set, returning each row with its event and endpoint."""
     now = sa.bindparam("now", type_=DL.c.next_attempt_at.type)
     limit = sa.bindparam("limit", type_=sa.Integer)
-    per_endpoint = sa.bindparam("per_endpoint", type_=sa.Integer)
+    cap = _in_flight_limit(sa.bindparam("per_endpoint", type_=sa.Integer),
+                           sa.bindparam("per_failing_endpoint", type_=sa.Integer))
     held = sa.cast(sa.bindparam("held", type_=sa.Text), JSONB).op("->>")(sa.cast(EP.c.id, sa.Text))
-    slots = per_endpoint - sa.func.coalesce(sa.cast(held, sa.Integer), 0)
+    slots = cap - sa.func.coalesce(sa.cast(held, sa.Integer), 0)
     slot = sa.select(EP.c.id.label("endpoint_id"), slots.label("n")).where(EP.c.enabled.is_(True)).subquery("slots")
     free = sa.select(slot).where(slot.c.n > 0).cte("free")
     d = DL.alias("d")

@@ -6,6 +6,7 @@ same webhook-id, a crashed worker's lease, the per-endpoint in-flight limit, the
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -319,6 +320,54 @@ def test_the_loop_counts_its_own_deliveries_in_flight_and_frees_them_when_record
     assert loop.run_once() == 2 and loop._held[ep] == 0
     assert loop.run_once() == 1
     assert sorted(d.status for d in _deliveries(env["db"])) == ["delivered"] * 5
+
+
+def test_a_failing_endpoint_has_fewer_slots_until_its_first_success(env: dict[str, Any], receiver: Receiver) -> None:
+    """While an endpoint's health is "failing", a worker keeps only ``per_failing_endpoint`` of its
+    deliveries in flight (the rest wait, pending, not attempted); a success restores
+    ``per_endpoint``. Without it a hanging endpoint held 16 of each worker's 32 threads and a 500
+    one took its share of every claim, and the healthy endpoint beside them waited."""
+    receiver.codes["/bad"] = 500
+    bad, _ = _endpoint(env, receiver.url("/bad"))
+    good, _ = _endpoint(env, receiver.url("/good"))
+    for _ in range(10):
+        _emit(env)
+    cfg = DeliveryConfig(per_endpoint=4, per_failing_endpoint=1)
+    loop = _loop(env, Clock(T0))
+
+    def claim_and_send(at: datetime) -> Counter[int]:
+        loop.clock = Clock(at)  # type: ignore[assignment]  # the test's clock
+        items = claim(env["db"], "w1", limit=20, config=cfg, now=at)
+        for item in items:  # nothing held across claims: each answer is recorded before the next
+            deliver(env["db"], env["settings"], loop.sender, "w1", item, loop.clock)
+        return Counter(i.endpoint_id for i in items)
+
+    assert claim_and_send(T0) == {bad: 4, good: 4}  # healthy until it answers
+    assert _endpoint_row(env["db"], bad).health == "failing"
+    assert claim_and_send(T0 + timedelta(seconds=1)) == {bad: 1, good: 4}
+    waiting = [d for d in _deliveries(env["db"]) if d.endpoint_id == bad and d.attempts == 0]
+    assert len(waiting) == 5 and {d.status for d in waiting} == {"pending"}  # waiting is not an attempt
+    receiver.codes["/bad"] = 200
+    assert claim_and_send(T0 + timedelta(seconds=2)) == {bad: 1, good: 2}  # the probe succeeds
+    assert _endpoint_row(env["db"], bad).health == "ok"
+    assert claim_and_send(T0 + timedelta(seconds=3)) == {bad: 4}  # restored
+    # The 5 that failed come back on their schedule (5 s ± 20 %), 4 at a time, and are delivered.
+    assert claim_and_send(T0 + timedelta(seconds=10)) == {bad: 4}
+    assert claim_and_send(T0 + timedelta(seconds=11)) == {bad: 1}
+    assert {d.status for d in _deliveries(env["db"])} == {"delivered"}
+
+
+def test_free_threads_are_shared_round_robin_not_oldest_first(env: dict[str, Any], receiver: Receiver) -> None:
+    """A claim shares its limit (the worker's free threads) one delivery per endpoint and round, so
+    an endpoint with an old backlog (a failing one's retries) does not take every free thread."""
+    backlog, _ = _endpoint(env, receiver.url("/backlog"), ["task.created"])
+    fresh, _ = _endpoint(env, receiver.url("/fresh"), ["task.deleted"])
+    for _ in range(8):
+        _emit(env)
+    _emit(env, "task.deleted")
+    _emit(env, "task.deleted")
+    taken = claim(env["db"], "w1", limit=4, config=DeliveryConfig(), now=T0)
+    assert Counter(c.endpoint_id for c in taken) == {backlog: 2, fresh: 2}
 
 
 def test_the_guard_refuses_an_internal_address_at_connect_time(db: Database, tmp_path: Path,

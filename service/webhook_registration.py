@@ -20,6 +20,14 @@ delivery. What it does: Trello, a handshake that makes Trello reach the callback
 still registered and enabled. It records the time, and a delivery accepted after it (stored
 in the inbox, so its signature verified) is shown as ``delivery_confirmed_at``: that is the
 end-to-end proof, and it arrives with the next change in scope.
+
+A registration records the Jira events it asked for (``events``, migration 0028). When the events
+taskhub maps grow (issue 23 added ``issuelink_created``/``issuelink_deleted``), a registered
+webhook lacking some is ``outdated`` (``outdated``): ``reconcile`` registers it again, new first
+and then the old one removed, so a refusal (a lost admin right, a timeout) leaves the old webhook
+delivering; the two deliveries of one change in between are the same body, which the inbox stores
+once. The worker's periodic pass (``refresh_outdated``) does it without anyone asking: no other
+place runs unattended, and ``taskhub apply`` or a dashboard click would wait for an admin.
 """
 
 from __future__ import annotations
@@ -66,8 +74,10 @@ __all__ = [
     "Outcome",
     "delivery_after",
     "last_delivery",
+    "outdated",
     "ping",
     "reconcile",
+    "refresh_outdated",
     "scope_changed",
     "status",
     "summary",
@@ -91,6 +101,7 @@ class Outcome:
     remote_id: str | None = None
     detail: str | None = None
     registered: bool = False
+    events: list[str] | None = None  # the Jira events registered, or shown to paste
 
 
 def registrations(session: Session, source_id: int) -> list[WebhookRegistration]:
@@ -170,14 +181,68 @@ def _lease(db: Database, source_id: int, *, wait: float, clock: Clock) -> Iterat
 
 
 def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
-              clock: Clock = time.monotonic) -> None:
+              clock: Clock = time.monotonic, lease_wait: float | None = None) -> None:
     """Make the tool's webhooks match the source (see the module's docstring) and record it.
 
     ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope).
     One at a time per source: within a process (``_source_lock``) and across processes (the
-    source's lease, ``_lease``); the rows are read under both."""
-    with _source_lock(source_id), _lease(db, source_id, wait=LEASE_SECONDS, clock=time.monotonic):
+    source's lease, ``_lease``, waited for up to ``lease_wait`` seconds, by default ``LEASE_SECONDS``);
+    the rows are read under both."""
+    wait = LEASE_SECONDS if lease_wait is None else lease_wait
+    with _source_lock(source_id), _lease(db, source_id, wait=wait, clock=time.monotonic):
         _reconcile(db, settings, source_id, replace=replace, clock=clock)
+
+
+def wanted_events(source: Source) -> list[str] | None:
+    """The events taskhub registers for the source now: Jira's the handler maps; None for Trello,
+    whose webhooks deliver everything on their board."""
+    return jira_events(source.deployment) if source.kind == "jira" else None
+
+
+def outdated(source: Source, row: WebhookRegistration) -> str | None:
+    """Why a registered (or pasted) Jira webhook lacks events taskhub maps now; None if it has them
+    all, or is neither registered nor pasted."""
+    want = wanted_events(source)
+    if want is None or row.state not in ("registered", "manual"):
+        return None
+    if row.events is None:
+        return None if row.state == "manual" else (
+            "outdated: its events were not recorded (registered before taskhub kept them): registered "
+            "again with the current ones")
+    missing = [e for e in want if e not in set(row.events)]
+    if not missing:
+        return None
+    if row.state == "manual":
+        return "outdated: also tick " + ", ".join(missing) + " on Jira's WebHooks page"
+    return "outdated: missing " + ", ".join(missing)
+
+
+# A failed re-registration of an outdated webhook is tried again by the periodic pass after this.
+REFRESH_RETRY_SECONDS = 3600.0
+
+
+def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.monotonic) -> list[int]:
+    """The worker's periodic pass: every enabled Jira source with a registered webhook that is
+    ``outdated`` (and not tried in the last ``REFRESH_RETRY_SECONDS``) is reconciled, which registers
+    it again with the current events. A source whose lease another process holds is left to the
+    next pass (no wait); one without credentials or deleted meanwhile is skipped. The ids done."""
+    cutoff = utcnow() - timedelta(seconds=REFRESH_RETRY_SECONDS)
+    with db.session() as s:
+        found = s.exec(select(WebhookRegistration, Source)
+                       .join(Source, col(Source.id) == col(WebhookRegistration.source_id))
+                       .where(Source.kind == "jira", col(Source.enabled).is_(True),
+                              WebhookRegistration.state == "registered",
+                              col(WebhookRegistration.updated_at) <= cutoff))
+        due = sorted({stored_id(src) for row, src in found if outdated(src, row)})
+    done = []
+    for source_id in due:
+        try:
+            reconcile(db, settings, source_id, clock=clock, lease_wait=0.0)
+        except (errors.Conflict, errors.NotFound, LookupError) as exc:
+            log.info("webhook.refresh_skipped source=%s cause=%s", source_id, exc)
+            continue
+        done.append(source_id)
+    return done
 
 
 def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool, clock: Clock) -> None:
@@ -191,19 +256,44 @@ def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: boo
         return
     deadline = clock() + BUDGET_SECONDS
     outcomes = [_drop(tool, row) for target, row in rows.items() if target not in wanted]
+    events = wanted_events(source)
     for target in wanted:
         row = rows.get(target)
-        if row is not None and row.state == "registered" and row.callback_url == url and not replace:
+        current = row is not None and row.state == "registered" and row.callback_url == url and not replace
+        if current and row is not None and outdated(source, row) is None:
             continue
         if clock() > deadline:  # a webhook registered before keeps its id, to be replaced later
             outcomes.append(Outcome(target, "pending", remote_id=row.remote_id if row else None, detail=(
                 f"not tried: one request registers for at most {BUDGET_SECONDS:.0f} s; "
-                "POST …/webhooks/register continues")))
+                "POST …/webhooks/register continues"), events=row.events if row else None))
+            continue
+        if current and row is not None:  # registered, but without events taskhub maps now
+            outcomes.append(_refresh(tool, source, row, url))
             continue
         if row is not None and row.remote_id:  # registered for an old URL: replace it
             _try_remove(tool, row)
-        outcomes.append(_register(tool, target, url))
+        outcomes.append(_register(tool, target, url, events))
     _store(db, source_id, url, outcomes)
+
+
+def _refresh(tool: ToolWebhooks, source: Source, row: WebhookRegistration, url: str) -> Outcome:
+    """An outdated webhook registered again: the new one first, then the old one removed, so a
+    refusal leaves the old one delivering (still outdated, tried again later)."""
+    why = outdated(source, row)
+    events = wanted_events(source)
+    new = _register(tool, row.target, url, events)
+    if new.state != "registered":
+        return Outcome(row.target, "registered", remote_id=row.remote_id, events=row.events, detail=(
+            f"{why}; registering it again failed: {new.detail} The old webhook still delivers; the "
+            "worker tries again within the hour."))
+    cause = _try_remove(tool, row)
+    if cause is not None:
+        new.detail = (f"registered again with the current events; removing the old webhook {row.remote_id} "
+                      f"failed: {cause}. Delete it in {tool.kind} (its deliveries repeat the new one's and "
+                      "are stored once).")
+    log.info("webhook.refreshed kind=%s target=%s old=%s new=%s", tool.kind, row.target, row.remote_id,
+             new.remote_id)
+    return new
 
 
 def scope_changed(db: Database, settings: Settings, source_id: int) -> None:
@@ -215,15 +305,16 @@ def scope_changed(db: Database, settings: Settings, source_id: int) -> None:
         reconcile(db, settings, source_id, replace=source.kind == "jira")
 
 
-def _register(tool: ToolWebhooks, target: str, url: str) -> Outcome:
+def _register(tool: ToolWebhooks, target: str, url: str, events: list[str] | None) -> Outcome:
+    """Register one target; ``events`` is recorded with it (for a Jira paste by hand too)."""
     try:
         remote_id = tool.register(target, url)
     except ConnectorError as exc:
         state, detail = tool.refusal(exc, url)
         log.warning("webhook.register_failed kind=%s target=%s state=%s cause=%s", tool.kind, target, state, exc)
-        return Outcome(target, state, detail=detail)
+        return Outcome(target, state, detail=detail, events=events if state == "manual" else None)
     log.info("webhook.registered kind=%s target=%s remote_id=%s", tool.kind, target, remote_id)
-    return Outcome(target, "registered", remote_id=remote_id, registered=True)
+    return Outcome(target, "registered", remote_id=remote_id, registered=True, events=events)
 
 
 def _try_remove(tool: ToolWebhooks, row: WebhookRegistration) -> str | None:
@@ -264,8 +355,8 @@ def _store(db: Database, source_id: int, url: str, outcomes: list[Outcome]) -> N
                 continue
             if row is None:
                 row = WebhookRegistration(source_id=source_id, target=o.target, state=o.state, callback_url=url)
-            row.state, row.remote_id, row.detail, row.callback_url, row.updated_at = (
-                o.state, o.remote_id, o.detail, url, now)
+            row.state, row.remote_id, row.detail, row.callback_url, row.updated_at, row.events = (
+                o.state, o.remote_id, o.detail, url, now, o.events)
             if o.registered:
                 row.registered_at = now
             s.add(row)
@@ -359,12 +450,12 @@ PING_HOW = {
 }
 
 
-def _overall(rows: list[WebhookRegistration]) -> str:
+def _overall(source: Source, rows: list[WebhookRegistration]) -> str:
     states = {r.state for r in rows}
     if not rows:
         return "none"
     if states == {"registered"}:
-        return "registered"
+        return "outdated" if any(outdated(source, r) for r in rows) else "registered"
     for state in ("manual", "pending"):
         if state in states:
             return state
@@ -373,7 +464,9 @@ def _overall(rows: list[WebhookRegistration]) -> str:
 
 def summary(session: Session, source: Source) -> SourceWebhookSummary:
     rows = registrations(session, stored_id(source))
-    return SourceWebhookSummary(state=_overall(rows), registered=sum(r.state == "registered" for r in rows),
+    why = next((w for w in (outdated(source, r) for r in rows) if w), None)
+    return SourceWebhookSummary(state=_overall(source, rows), outdated=why,
+                                registered=sum(r.state == "registered" for r in rows),
                                 total=len(rows), last_delivery_at=last_delivery(session, stored_id(source)))
 
 
@@ -401,5 +494,6 @@ def status(session: Session, settings: Settings, source: Source, *, secret: str 
                                 delivery_confirmed_at=delivery_after(session, source_id, at))
     return SourceWebhooks(
         **base.model_dump(), source_id=source_id, callback_url=webhook_url(settings, source),
-        registrations=[WebhookRegistrationPublic.model_validate(r, from_attributes=True) for r in rows],
+        registrations=[WebhookRegistrationPublic.model_validate(r, from_attributes=True)
+                       .model_copy(update={"outdated": outdated(source, r)}) for r in rows],
         paste=paste(settings, source, secret) if show_paste else None, ping=ping_view)

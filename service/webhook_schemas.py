@@ -32,6 +32,13 @@ class WebhookRegistrationPublic(BaseModel):
     updated_at: datetime
     ping_at: datetime | None
     ping_detail: str | None = Field(description="What the last ping found (see WebhookPing).")
+    events: list[str] | None = Field(None, description=(
+        "Jira: the events registered (or shown to paste); null for Trello (its webhooks have no event "
+        "list) and for a webhook registered before taskhub recorded them."))
+    outdated: str | None = Field(None, description=(
+        "Why this webhook lacks events taskhub maps now (e.g. 'missing issuelink_created, "
+        "issuelink_deleted'); null when it has them all. A registered one is registered again by the "
+        "worker's periodic pass (or POST …/webhooks/register); one pasted by hand says what to tick."))
 
 
 class JiraWebhookPaste(BaseModel):
@@ -60,7 +67,11 @@ class WebhookPing(BaseModel):
 class SourceWebhookSummary(BaseModel):
     state: str = Field(description=(
         "none (nothing registered); registered (all); partial (some); manual (Jira: paste by hand); "
-        "failed; pending."))
+        "failed; pending; outdated (all registered, but some lack events taskhub maps now: see "
+        "'outdated')."))
+    outdated: str | None = Field(None, description=(
+        "The events missing from the source's webhooks, e.g. 'missing issuelink_created, "
+        "issuelink_deleted'; null when none is outdated."))
     registered: int
     total: int
     last_delivery_at: datetime | None = Field(description="When the latest delivery was accepted.")

@@ -16,6 +16,7 @@ from service.ingest.inbox import Handler, claim, process_batch
 from service.outage import OutageMonitor, is_database_unavailable
 from service.reports.schedule import weekly_pass
 from service.state_events.transitions import date_pass
+from service.webhook_registration import refresh_outdated
 
 __all__ = ["Worker", "default_worker_id"]
 
@@ -121,12 +122,15 @@ class Worker:
         """Every minute: milestones whose due date passed in their organization's zone fire
         ``milestone.overdue``, and each organization's day is evaluated once
         (``service.state_events.transitions.date_pass``); after Monday 06:00 in an organization's
-        zone, last week's status reports are generated as drafts, once (``service.reports.schedule``)."""
+        zone, last week's status reports are generated as drafts, once (``service.reports.schedule``);
+        a Jira webhook registered with fewer events than taskhub maps now is registered again
+        (``service.webhook_registration.refresh_outdated``: a cheap read unless one is outdated)."""
         if time.monotonic() < self._next_date_pass:
             return
         self._next_date_pass = time.monotonic() + DATE_PASS_SECONDS
         date_pass(self.db)
         weekly_pass(self.db)
+        refresh_outdated(self.db, self.settings)
 
     def start_thread(self) -> threading.Thread:
         t = threading.Thread(target=self.run, name=f"taskhub-worker-{self.worker_id}", daemon=True)

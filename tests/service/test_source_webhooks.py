@@ -27,6 +27,7 @@ from service import webhook_registration as wh
 from service.app import create_app
 from service.db import Database
 from service.settings import Settings
+from service.tables import WebhookRegistration, table
 from tests.conftest import simulated_jira, simulated_trello
 from tests.service.conftest import Tenant, make_tenant
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN, sync_settings
@@ -126,7 +127,7 @@ def test_a_scope_change_removes_and_adds_board_webhooks(hub, trello):
 
     r = hub.call("PATCH", f"/sources/{sid}", json={"scope": {"boards": [boards[0]]}})
     assert r.status_code == 200 and r.json()["webhooks"] == {
-        "state": "registered", "registered": 1, "total": 1, "last_delivery_at": None}
+        "state": "registered", "outdated": None, "registered": 1, "total": 1, "last_delivery_at": None}
     assert list(_sandbox_hooks(state)) == [kept]  # the board still in scope keeps its webhook
 
     hub.call("PATCH", f"/sources/{sid}", json={"scope": {"boards": boards}})
@@ -401,3 +402,106 @@ def test_registering_a_source_deleted_meanwhile_is_not_found_at_once(db, tmp_pat
 
     with pytest.raises(errors.NotFound, match="source 987654 not found"):
         wh.reconcile(db, sync_settings(tmp_path), 987654)
+
+
+# --- a registration older than the events taskhub maps (issue 23 leftover) ---------------------
+
+BEFORE_ISSUE_23 = [e for e in CLOUD_EVENTS if not e.startswith("issuelink_")]
+
+
+def _make_old(hub: Hub, state: JiraState, sid: int, events: list[str] | None) -> int:
+    """What a webhook registered before issue 23 looks like: Jira's without the issuelink events,
+    taskhub's row recording ``events`` (None: registered before the rows recorded them), last
+    written two hours ago. The webhook's id in Jira."""
+    from datetime import timedelta
+
+    [hook] = state.webhooks.values()
+    hook.events = list(BEFORE_ISSUE_23)
+    with hub.db.write() as c:
+        c.execute(sa.update(table(WebhookRegistration)).where(table(WebhookRegistration).c.source_id == sid)
+                  .values(events=events, updated_at=datetime.now(UTC) - timedelta(hours=2)))
+    return hook.id
+
+
+def _periodic_pass(hub: Hub) -> None:
+    """The worker's date-driven pass, as its thread runs it every minute."""
+    from service.worker import Worker
+
+    Worker(hub.db, hub.settings, poll_sources=False)._date_pass()
+
+
+@pytest.mark.parametrize("recorded", ["before_issue_23", "not_recorded"])
+def test_an_old_jira_registration_is_shown_outdated_and_registered_again_by_the_worker(hub, jira, recorded):
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23 if recorded == "before_issue_23" else None)
+
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    why = ("outdated: missing issuelink_created, issuelink_deleted" if recorded == "before_issue_23"
+           else "outdated: its events were not recorded")
+    assert shown["state"] == "outdated" and shown["outdated"].startswith(why), shown
+    assert shown["registrations"][0]["outdated"].startswith(why)
+    assert hub.call("GET", f"/sources/{sid}").json()["webhooks"]["state"] == "outdated"
+
+    _periodic_pass(hub)
+    [hook] = state.webhooks.values()  # the old one removed, one registered with every event
+    assert hook.id != old and hook.events == CLOUD_EVENTS and hook.url == f"{hub.url}/webhooks/jira/{sid}"
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    assert (shown["state"], shown["outdated"]) == ("registered", None)
+    [reg] = shown["registrations"]
+    assert (reg["remote_id"], reg["events"], reg["outdated"], reg["detail"]) == (str(hook.id), CLOUD_EVENTS, None,
+                                                                                None)
+    with hub.db.read() as c:  # the lease was taken and given back
+        assert c.execute(sa.text("SELECT webhook_lease_owner FROM source WHERE id = :id"), {"id": sid}).scalar() is None
+
+    _periodic_pass(hub)  # up to date: nothing more happens
+    assert list(state.webhooks) == [hook.id]
+
+
+def test_a_refused_re_registration_keeps_the_old_webhook_and_waits_before_trying_again(hub, jira):
+    """Jira refusing the new registration (admin rights lost) must not cost the webhook that still
+    delivers: it is registered first, the old one removed only after."""
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+    state.faults.rules.append(FaultRule(403, count=1, path="/rest/webhooks", method="POST"))
+    _periodic_pass(hub)
+    assert list(state.webhooks) == [old]
+    [reg] = hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"]
+    assert (reg["state"], reg["remote_id"]) == ("registered", str(old))
+    assert reg["outdated"] == "outdated: missing issuelink_created, issuelink_deleted"
+    assert "registering it again failed" in reg["detail"] and "403" in reg["detail"]
+
+    state.faults.rules.clear()
+    assert wh.refresh_outdated(hub.db, hub.settings) == []  # tried a moment ago: not before the hour
+    assert list(state.webhooks) == [old]
+    again = hub.call("POST", f"/sources/{sid}/webhooks/register").json()  # asked for: at once
+    [hook] = state.webhooks.values()
+    assert again["state"] == "registered" and hook.id != old and hook.events == CLOUD_EVENTS
+
+
+def test_the_pass_leaves_a_source_whose_lease_another_process_holds_to_the_next_pass(hub, jira):
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+    _hold_lease(hub.db, sid, "other-host:4242:apply", seconds=3600)
+    assert wh.refresh_outdated(hub.db, hub.settings) == []  # no wait for the lease
+    assert list(state.webhooks) == [old]
+    _hold_lease(hub.db, sid, None, seconds=-1)  # type: ignore[arg-type]
+    assert wh.refresh_outdated(hub.db, hub.settings) == [sid]
+    [hook] = state.webhooks.values()
+    assert hook.events == CLOUD_EVENTS
+
+
+def test_a_webhook_pasted_by_hand_with_old_events_says_what_to_tick(hub, jira):
+    url, state = jira
+    state.faults.rules.append(FaultRule(403, count=1, path="/rest/webhooks", method="POST"))
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    with hub.db.write() as c:
+        c.execute(sa.update(table(WebhookRegistration)).where(table(WebhookRegistration).c.source_id == sid)
+                  .values(events=BEFORE_ISSUE_23))
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    assert shown["state"] == "manual" and shown["paste"]["events"] == CLOUD_EVENTS
+    assert shown["registrations"][0]["outdated"] == (
+        "outdated: also tick issuelink_created, issuelink_deleted on Jira's WebHooks page")
+    assert wh.refresh_outdated(hub.db, hub.settings) == [] and state.webhooks == {}  # a non-admin: nothing to do

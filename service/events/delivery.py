@@ -33,6 +33,9 @@ How it keeps its promises:
 - **Health like a source's.** A success makes the endpoint ``ok``; a failure makes it ``failing``
   (since the first failure after the last success); failing for ``DISABLE_AFTER`` (5 days) with no
   success, or one ``410 Gone``, disables it (``enabled`` false, health ``disabled``, the reason).
+  The row is written on a change of health only (and ``last_success_at`` every
+  ``SUCCESS_PRECISION``): rewritten by every batch of failures, each worker's cycle queued on its
+  lock behind the others' (0.09–0.38 backends waiting in ``bench/events.py``'s bad part).
 - **One transaction per cycle of the loop** (``cycle``): the answers that came back are recorded,
   then free threads' worth of deliveries claimed, with one commit; on PostgreSQL each of the two
   is one statement built once, on a connection the loop keeps. (Two-step claims and a
@@ -584,13 +587,16 @@ def _health(conn: sa.Connection, endpoint_id: int, results: list[Result], ok_wri
         if codes[-1][0] == last_ok:
             ok_written[endpoint_id] = time.monotonic()
             return
-    ep = conn.execute(sa.select(EP.c.failing_since, EP.c.enabled).where(EP.c.id == endpoint_id)).one_or_none()
+    ep = conn.execute(sa.select(EP.c.failing_since, EP.c.enabled, EP.c.health).where(EP.c.id == endpoint_id)
+                      ).one_or_none()
     if ep is None or not ep.enabled:
         return
     since = aware(ep.failing_since) or now
     if now - since >= DISABLE_AFTER:
         _disable(conn, endpoint_id, now, f"no successful delivery since {since.isoformat()}")
         return
+    if ep.health == "failing" and ep.failing_since is not None:
+        return  # already so: rewriting the row each batch made the workers queue on its lock
     conn.execute(sa.update(EP).where(EP.c.id == endpoint_id).values(
         health="failing", failing_since=since, health_reason="the last delivery failed"))
 

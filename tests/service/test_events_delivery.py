@@ -357,6 +357,35 @@ def test_a_failing_endpoint_has_fewer_slots_until_its_first_success(env: dict[st
     assert {d.status for d in _deliveries(env["db"])} == {"delivered"}
 
 
+def test_a_failing_endpoints_row_is_written_when_its_health_changes_only(env: dict[str, Any],
+                                                                        receiver: Receiver) -> None:
+    """Every batch of failures rewrote the endpoint's row (the same values): with several workers,
+    each cycle queued on that row's lock behind the others'. Written on a change of health only."""
+    receiver.codes["/bad"] = 500
+    ep, _ = _endpoint(env, receiver.url("/bad"))
+    _emit(env)
+    _emit(env)
+    loop = _loop(env, Clock(T0))
+    items = claim(env["db"], "w1", limit=2, config=DeliveryConfig(), now=T0)
+    assert deliver(env["db"], env["settings"], loop.sender, "w1", items[0], loop.clock) == "pending"
+    first = _endpoint_row(env["db"], ep)
+    assert first.health == "failing" and _aware(first.failing_since) == T0
+    writes: list[str] = []
+
+    def count(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE WEBHOOK_ENDPOINT"):
+            writes.append(statement)
+
+    sa.event.listen(env["db"].engine, "before_cursor_execute", count)
+    try:
+        loop.clock = Clock(T0 + timedelta(seconds=1))  # type: ignore[assignment]  # the test's clock
+        assert deliver(env["db"], env["settings"], loop.sender, "w1", items[1], loop.clock) == "pending"
+    finally:
+        sa.event.remove(env["db"].engine, "before_cursor_execute", count)
+    assert writes == []
+    assert tuple(_endpoint_row(env["db"], ep)) == tuple(first)
+
+
 def test_free_threads_are_shared_round_robin_not_oldest_first(env: dict[str, Any], receiver: Receiver) -> None:
     """A claim shares its limit (the worker's free threads) one delivery per endpoint and round, so
     an endpoint with an old backlog (a failing one's retries) does not take every free thread."""

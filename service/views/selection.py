@@ -306,19 +306,21 @@ _COLS = (
 )
 
 
-def task_state(sel: Selection, *, require_counted: bool = False) -> Any:
+def task_state(sel: Selection, *, require_counted: bool = False, extra: tuple[str, ...] = ()) -> Any:
     """A subquery: every alive task of the selection with ``status_asof``, ``done_at``
     (when it last reached done, as of ``as_of``), ``due_date`` then, and ``counted`` (in
     scope: not an epic, not a milestone marker, not archived unless the source keeps
-    archived cards as done).
+    archived cards as done). ``extra``: more task columns to carry, as they are now (the
+    tools keep no history of them), read in the same pass instead of a second join to the
+    task table.
 
     When nothing was synced after ``as_of`` (``sel.history`` false: the usual "as of now"),
     the state at ``as_of`` is the current state and the subquery is the plain columns."""
     if sel.history:
-        return _history_state(sel, require_counted)
+        return _history_state(sel, require_counted, extra)
     counted = counted_task(sel, T.c.archived)
     q = sa.select(
-        *(T.c[c] for c in _COLS),
+        *(T.c[c] for c in _COLS + extra),
         T.c.due_date,
         T.c.status_category.label("status_asof"),
         sa.case((counted, 1), else_=0).label("counted"),
@@ -330,7 +332,7 @@ def task_state(sel: Selection, *, require_counted: bool = False) -> Any:
     return q.subquery("ts")
 
 
-def _history_state(sel: Selection, require_counted: bool) -> Any:
+def _history_state(sel: Selection, require_counted: bool, extra: tuple[str, ...]) -> Any:
     at = ts_literal(sel.as_of)
     current = sa.case(
         (
@@ -374,7 +376,7 @@ def _history_state(sel: Selection, require_counted: bool) -> Any:
     due_then = sa.cast(due_after, sa.Date) if sel.dialect == "postgresql" else due_after
     due = sa.case((T.c.remote_updated_at <= at, T.c.due_date), (moved_after, due_then), else_=T.c.due_date)
     inner_q = sa.select(
-        *(T.c[c] for c in _COLS),
+        *(T.c[c] for c in _COLS + extra),
         sa.type_coerce(due, sa.Date).label("due_date"),
         status.label("status_asof"),
         sa.case((counted, 1), else_=0).label("counted"),

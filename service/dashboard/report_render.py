@@ -6,9 +6,11 @@ taskhub is needed to read it). The charts are the dashboard's (``build.burnup_ch
 ``build.budget_chart``, ``charts.bar_chart``).
 
 PDF: fpdf2 (pure Python; see docs/DESIGN_NOTES.md for WeasyPrint against it), laid out natively
-(tables and lists) with the same SVG charts drawn as vectors by fpdf2's SVG support. Its core
-fonts cover Latin-1 only: other characters are written in their closest Latin-1 form (accents
-decomposed) or as "?" — the HTML keeps every character.
+(tables and lists) with the same SVG charts drawn as vectors by fpdf2's SVG support. Its text is
+in fonts shipped in ``fonts/`` (their README says what and whence): DejaVu Sans (a subset: Latin,
+Greek, Cyrillic, Armenian, Georgian, symbols) and, for a report with CJK text, Droid Sans Fallback
+as fpdf2's fallback font. A character neither draws is written as U+FFFD "\ufffd" (``pdf_text``),
+never dropped; the HTML keeps every character.
 
 ``RENDERER`` is what the edge hands to ``service.reports.snapshots`` (the domain may not import
 the dashboard).
@@ -16,24 +18,28 @@ the dashboard).
 
 from __future__ import annotations
 
+import html
 import io
+import json
 import logging
 import re
 import unicodedata
 from collections.abc import Iterable
 from datetime import date
 from functools import lru_cache
+from itertools import groupby
+from pathlib import Path
 from typing import Any
 
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from service.dashboard.build import budget_chart, burnup_chart
 from service.dashboard.charts import PALETTE, BarSeries, Series, bar_chart, line_chart
 from service.dashboard.render import STATIC, env, money, num, pct, ratio
 
-__all__ = ["RENDERER", "ReportRenderer", "latin1"]
+__all__ = ["FONTS", "RENDERER", "ReportRenderer", "coverage", "pdf_text"]
 
 QUALITY_LABELS = {
     "open_defects": "Open defects", "inflow": "Defects created", "outflow": "Defects done",
@@ -130,26 +136,54 @@ class ReportRenderer:
 RENDERER = ReportRenderer()
 
 
-def latin1(s: Any) -> str:
-    """``s`` in the core fonts' Latin-1: accents kept where Latin-1 has them, else dropped, else "?"."""
+FONTS = Path(__file__).parent / "fonts"
+SANS, CJK = "taskhub-sans", "taskhub-cjk"  # the PDF's font families (fpdf2 names)
+_SANS_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+_CJK_FILE = "DroidSansFallback.ttf"
+REPLACEMENT = "\ufffd"
+
+
+@lru_cache(maxsize=1)
+def coverage() -> tuple[frozenset[int], frozenset[int]]:
+    """The code points the main font draws (regular and bold both), and those only the CJK fallback
+    draws. Read once per process from the fonts' character maps (~50 ms)."""
+    from fontTools.ttLib import TTFont
+
+    def cmap(name: str) -> frozenset[int]:
+        with TTFont(FONTS / name, lazy=True) as font:
+            return frozenset(font.getBestCmap())
+
+    main = frozenset.intersection(*(cmap(f) for f in _SANS_FILES.values()))
+    return main, cmap(_CJK_FILE) - main
+
+
+def _invisible(ch: str) -> bool:
+    """Controls, format characters (joiners, direction marks) and variation selectors: nothing to draw."""
+    cp = ord(ch)
+    return unicodedata.category(ch) in ("Cc", "Cf") or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
+
+
+def pdf_text(s: Any) -> str:
+    """``s`` as the PDF writes it: composed (NFC: a Vietnamese letter typed as a base and its marks
+    becomes the one glyph the font has), each character the fonts cannot draw as U+FFFD, visibly —
+    never dropped (fpdf2 would drop it with a log line) — and invisible ones left out."""
     text = str(s)
-    if text.isascii():
+    if text.isascii() and text.isprintable():
         return text
-    out = []
-    for ch in text:
-        try:
-            ch.encode("latin-1")
-            out.append(ch)
-            continue
-        except UnicodeEncodeError:
-            pass
-        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-        out.append(base or {"\u2014": "-", "\u2013": "-", "\u2212": "-", "\u2192": "->", "\u00d7": "x",
-                            "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"'}.get(ch, "?"))
-    return "".join(out)
+    main, cjk = coverage()
+    return "".join("\n" if ch == "\n" else " " if ch == "\t" else "" if _invisible(ch)
+                   else ch if ord(ch) in main or ord(ch) in cjk else REPLACEMENT
+                   for ch in unicodedata.normalize("NFC", text))
+
+
+def _needs_cjk(text: str) -> bool:
+    cjk = coverage()[1]
+    return any(ord(ch) in cjk for ch in set(unicodedata.normalize("NFC", text)))
 
 
 _SVG_WRAP = re.compile(r'^<div class="chart-box">|</div>$')
+_FONT_FAMILY = re.compile(r'font-family="[^"]*"')
+_TEXT_NODE = re.compile(r"<text\b([^>]*)>([^<]*)((?:<title>[^<]*</title>)?)</text>")  # a label, its tooltip
 _EMPTY_PATH = re.compile(r'<path [^>]*\bd=""[^>]*?(?:/>|>.*?</path>)', re.DOTALL)
 _SVG_TITLE = re.compile(r"<title[^>]*>([^<]*)</title>")
 
@@ -162,12 +196,19 @@ class _Pdf:
         self.pdf = FPDF(format="A4", unit="mm")
         self.pdf.set_auto_page_break(True, margin=14)
         self.pdf.set_margins(14, 14, 14)
-        self.pdf.set_title(latin1(f"Status report {d['scope_name']} {d['week']}"))
+        for style, name in _SANS_FILES.items():
+            self.pdf.add_font(SANS, style, FONTS / name)
+        # The CJK fallback only when the report has such a character: parsing it takes ~0.3 s.
+        self.cjk = _needs_cjk(json.dumps(d, ensure_ascii=False) + (commentary or ""))
+        if self.cjk:
+            self.pdf.add_font(CJK, "", FONTS / _CJK_FILE)
+            self.pdf.set_fallback_fonts([CJK], exact_match=False)  # bold CJK: its regular face
+        self.pdf.set_title(pdf_text(f"Status report {d['scope_name']} {d['week']}"))
         self.pdf.set_creator("taskhub")
 
     def text(self, s: Any, size: float = 10, style: str = "", h: float = 5.0) -> None:
-        self.pdf.set_font("Helvetica", style, size)
-        self.pdf.multi_cell(0, h, latin1(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.set_font(SANS, style, size)
+        self.pdf.multi_cell(0, h, pdf_text(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def heading(self, s: str, size: float = 13) -> None:
         self.pdf.ln(3)
@@ -175,16 +216,16 @@ class _Pdf:
         self.pdf.ln(1)
 
     def table(self, head: list[str], rows: Iterable[list[str]], widths: tuple[float, ...]) -> None:
-        self.pdf.set_font("Helvetica", "", 8.5)
+        self.pdf.set_font(SANS, "", 8.5)
         with self.pdf.table(col_widths=widths, text_align="LEFT", line_height=4.6,
                             first_row_as_headings=True) as t:
             for cells in [head, *rows]:
                 row = t.row()
                 for c in cells:
-                    row.cell(latin1(c))
+                    row.cell(pdf_text(c))
 
     def chart(self, svg: Markup, width: float = 170) -> None:
-        raw = latin1(_SVG_WRAP.sub("", str(svg)))  # the chart's text is drawn in the core fonts too
+        raw = self.svg_text(_SVG_WRAP.sub("", str(svg)))
         raw = _EMPTY_PATH.sub("", raw)  # a series with no point (fpdf2 refuses a path without a move)
         if self.pdf.will_page_break(70):
             self.pdf.add_page()
@@ -196,6 +237,29 @@ class _Pdf:
             title = _SVG_TITLE.search(raw)
             self.text(f"(The chart {title.group(1) if title else ''} is in the HTML report.)", 9)
         self.pdf.ln(2)
+
+    def svg_text(self, raw: str) -> str:
+        """The chart's text in the PDF's fonts: fpdf2's SVG text has no fallback font, so each <text>
+        names the main font and its CJK stretches are <tspan>s in the CJK font (regular: it has no
+        bold); the rest goes through ``pdf_text`` as the body does."""
+        raw = _FONT_FAMILY.sub(f'font-family="{SANS}"', raw)
+        cjk = coverage()[1]
+
+        def node(m: re.Match[str]) -> str:
+            attrs = m[1] if "font-family=" in m[1] else f' font-family="{SANS}"{m[1]}'
+            text = pdf_text(html.unescape(m[2]))
+            runs = []
+            for is_cjk, chars in groupby(text, key=lambda ch: ord(ch) in cjk):
+                run = "".join(chars)
+                if not is_cjk:
+                    runs.append(str(escape(run)))
+                elif self.cjk:
+                    runs.append(f'<tspan font-family="{CJK}" font-weight="normal">{escape(run)}</tspan>')
+                else:  # not seen in the report's data: the CJK font was not loaded
+                    runs.append(REPLACEMENT * len(run))
+            return f"<text{attrs}>{''.join(runs)}{m[3]}</text>"
+
+        return _TEXT_NODE.sub(node, raw)
 
     def build(self) -> bytes:
         d, p = self.d, self.pdf

@@ -25,9 +25,10 @@ A registration records the Jira events it asked for (``events``, migration 0028)
 taskhub maps grow (issue 23 added ``issuelink_created``/``issuelink_deleted``), a registered
 webhook lacking some is ``outdated`` (``outdated``): ``reconcile`` registers it again, new first
 and then the old one removed, so a refusal (a lost admin right, a timeout) leaves the old webhook
-delivering; the two deliveries of one change in between are the same body, which the inbox stores
-once. The worker's periodic pass (``refresh_outdated``) does it without anyone asking: no other
-place runs unattended, and ``taskhub apply`` or a dashboard click would wait for an admin.
+delivering; a change sent by both in between (well under a second) is stored once when its
+bodies are byte-identical (the inbox's replay guard). The worker's periodic pass
+(``refresh_outdated``) does it without anyone asking, for the URL the webhook was registered with:
+no other place runs unattended, and ``taskhub apply`` or a dashboard click would wait for an admin.
 """
 
 from __future__ import annotations
@@ -223,9 +224,12 @@ REFRESH_RETRY_SECONDS = 3600.0
 
 def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.monotonic) -> list[int]:
     """The worker's periodic pass: every enabled Jira source with a registered webhook that is
-    ``outdated`` (and not tried in the last ``REFRESH_RETRY_SECONDS``) is reconciled, which registers
-    it again with the current events. A source whose lease another process holds is left to the
-    next pass (no wait); one without credentials or deleted meanwhile is skipped. The ids done."""
+    ``outdated`` (and not tried in the last ``REFRESH_RETRY_SECONDS``) has it registered again with
+    the current events (``_refresh``), for the URL it was registered with: a ``taskhub worker`` of
+    its own may run without ``PUBLIC_BASE_URL`` and would build another. Nothing else of a
+    reconcile (a changed URL, boards) is done here. A source whose lease another process holds
+    is left to the next pass (no wait); one without credentials or deleted meanwhile is skipped.
+    The ids done."""
     cutoff = utcnow() - timedelta(seconds=REFRESH_RETRY_SECONDS)
     with db.session() as s:
         found = s.exec(select(WebhookRegistration, Source)
@@ -237,12 +241,25 @@ def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.mo
     done = []
     for source_id in due:
         try:
-            reconcile(db, settings, source_id, clock=clock, lease_wait=0.0)
+            with _source_lock(source_id), _lease(db, source_id, wait=0.0, clock=clock):
+                _refresh_source(db, settings, source_id)
         except (errors.Conflict, errors.NotFound, LookupError) as exc:
             log.info("webhook.refresh_skipped source=%s cause=%s", source_id, exc)
             continue
         done.append(source_id)
     return done
+
+
+def _refresh_source(db: Database, settings: Settings, source_id: int) -> None:
+    """Under the source's lock and lease: its outdated registered webhooks registered again, each
+    for its own recorded URL (rows read again: another process may have done it meanwhile)."""
+    source, rows = _load(db, source_id)
+    stale = [r for r in rows.values() if r.state == "registered" and outdated(source, r)]
+    if not stale:
+        return
+    tool = _tool(settings, source)
+    for row in stale:
+        _store(db, source_id, row.callback_url, [_refresh(tool, source, row, row.callback_url)])
 
 
 def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool, clock: Clock) -> None:

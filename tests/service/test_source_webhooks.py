@@ -424,10 +424,14 @@ def _make_old(hub: Hub, state: JiraState, sid: int, events: list[str] | None) ->
 
 
 def _periodic_pass(hub: Hub) -> None:
-    """The worker's date-driven pass, as its thread runs it every minute."""
+    """The worker's date-driven pass, as its thread runs it every minute, in a ``taskhub worker``
+    of its own started without ``PUBLIC_BASE_URL``: its webhook base (127.0.0.1:8000) is not the
+    one the webhooks were registered with."""
     from service.worker import Worker
 
-    Worker(hub.db, hub.settings, poll_sources=False)._date_pass()
+    settings = hub.settings.model_copy(update={"public_base_url": None})
+    assert settings.webhook_base_url != hub.url
+    Worker(hub.db, settings, poll_sources=False)._date_pass()
 
 
 @pytest.mark.parametrize("recorded", ["before_issue_23", "not_recorded"])

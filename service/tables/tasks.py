@@ -114,7 +114,9 @@ class Worklog(SQLModel, table=True):
             "deleted_at",
             "author_rate",
         ),
-        sa.Index("ix_worklog_task", "source_id", "task_external_id"),
+        # Covers the latest worklog of a task by as_of (the risk view's stale signal; migration 0029).
+        sa.Index("ix_worklog_task_cover", "source_id", "task_external_id", "started_at", "remote_updated_at",
+                 "deleted_at"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)
     org_id: int = _fk("organization.id", index=False)

@@ -43,6 +43,12 @@ How it keeps its promises:
   and ~0.13 ms.) A queue table's status index fills with dead entries (two per delivery) until
   a vacuum, so the claim reads it only through plain per-endpoint index scans, which mark what
   they find dead, and the answers are found by primary key.
+- **Polling.** A loop with nothing in flight claims every ``poll_interval`` (100 ms); within
+  ``BUSY_FOR`` (1 s) of a claim that took some, every ``busy_poll_interval`` (20 ms), and an
+  answer wakes it sooner; woken, it waits up to ``GATHER`` (20 ms) for the rest of the last
+  claim's sends, not for older ones (a hanging endpoint's). At 200 changes/s the 100 ms wait set
+  the healthy endpoint's p95 (~95 ms alone) and made it depend on its neighbours' answers waking
+  the loop (40 ms beside a quick 500); now 26 ms alone, ~30–60 ms beside others either way.
 - **The outbound guard** checks the address at connect time (``OutboundPolicy.connect``, bound to
   ``http.client`` here); redirects are not followed (a 3xx is a failure), no proxy is used.
 """
@@ -104,6 +110,7 @@ class DeliveryConfig:
     timeout: float = 10.0  # seconds, connect and read
     lease_seconds: float = 60.0  # longer than a send can take (timeout, plus recording)
     poll_interval: float = 0.1  # idle wait between claims
+    busy_poll_interval: float = 0.02  # the same within ``BUSY_FOR`` seconds of a claim that took some
 
 
 @dataclass(frozen=True)
@@ -632,6 +639,7 @@ PRUNE_EVERY = 3600.0  # seconds between prunes of one worker
 KEEP_CONNECTION = 30.0  # seconds a loop's connection may sit idle and be used again without a check
 EXPIRED_EVERY = 5.0  # seconds between a loop's looks for expired leases (a crashed worker's rows)
 GATHER = 0.02  # seconds a woken loop waits for the rest of its sends' answers, to record them together
+BUSY_FOR = 1.0  # seconds after a claim that took some during which the loop polls at the busy interval
 
 
 class DeliveryLoop:
@@ -655,6 +663,9 @@ class DeliveryLoop:
         self._next_expired = 0.0
         # Claimed by this loop and not yet recorded, per endpoint: the in-flight limit's count.
         self._held: Counter[int] = Counter()
+        self._busy_until = 0.0  # monotonic: until when to poll at ``busy_poll_interval``
+        self._claims = 0  # claims that took some, so far
+        self._last_claim_busy = 0  # sends of the last such claim not answered yet
         self.sent = 0
 
     def run_once(self, pool: ThreadPoolExecutor | None = None) -> int:
@@ -667,6 +678,12 @@ class DeliveryLoop:
         with self._lock:
             free = self.config.threads - self._busy
         items = self._cycle(free)
+        if items:
+            self._busy_until = time.monotonic() + BUSY_FOR
+            if pool is not None:
+                with self._lock:
+                    self._claims += 1
+                    self._last_claim_busy = len(items)
         for item in items:
             if pool is None:
                 deliver(self.db, self.settings, self.sender, self.worker_id, item, self.clock)
@@ -675,7 +692,7 @@ class DeliveryLoop:
             with self._lock:
                 self._busy += 1
             self._held[item.endpoint_id] += 1
-            pool.submit(self._send, item)
+            pool.submit(self._send, item, self._claims)
         return len(items)
 
     def record_done(self) -> int:
@@ -735,23 +752,33 @@ class DeliveryLoop:
                 conn.invalidate()
                 conn.close()
 
+    def poll_timeout(self) -> float:
+        """How long to wait for a send's answer before claiming again: ``busy_poll_interval``
+        within ``BUSY_FOR`` seconds of a claim that took some, else ``poll_interval``. At 200
+        changes/s the 100 ms idle wait set the healthy endpoint's p95 (~95 ms) whenever no answer
+        came back to wake the loop, so its latency depended on its neighbours' answers (40 ms
+        beside a quick 500 endpoint); an idle loop still claims 10 times a second."""
+        return self.config.busy_poll_interval if time.monotonic() < self._busy_until else self.config.poll_interval
+
     def _wait(self) -> None:
-        """Until a send answers (at most ``poll_interval``), then up to ``GATHER`` more for the
-        rest of them: their answers are recorded together, and their slots freed at once, by the
-        next cycle. (Cycling again at once recorded nothing and held the slots a cycle longer.)"""
+        """Until a send answers (at most ``poll_timeout``), then up to ``GATHER`` more for the
+        rest of the last claim's sends: their answers are recorded together, and their slots freed
+        at once, by the next cycle. (Cycling again at once recorded nothing and held the slots a
+        cycle longer.) Not for older sends: a hanging endpoint's, until its timeout, made every
+        wait a full ``GATHER`` (20 ms a cycle)."""
         if not self._done.empty():
             return
-        self._freed.wait(self.config.poll_interval)
+        self._freed.wait(self.poll_timeout())
         self._freed.clear()
         until = time.monotonic() + GATHER
         while (left := until - time.monotonic()) > 0:
             with self._lock:
-                if self._busy == 0:
+                if self._last_claim_busy == 0:
                     return
             self._freed.wait(left)
             self._freed.clear()
 
-    def _send(self, item: Claimed) -> None:
+    def _send(self, item: Claimed, claim_no: int = 0) -> None:
         try:
             answer = attempt(self.settings, self.sender, item)
         except Exception as exc:  # noqa: BLE001 - e.g. a secret no configured key opens
@@ -764,6 +791,8 @@ class DeliveryLoop:
         finally:
             with self._lock:
                 self._busy -= 1
+                if claim_no == self._claims:
+                    self._last_claim_busy -= 1
             self._freed.set()
 
     def run(self) -> None:

@@ -399,6 +399,22 @@ def test_free_threads_are_shared_round_robin_not_oldest_first(env: dict[str, Any
     assert Counter(c.endpoint_id for c in taken) == {backlog: 2, fresh: 2}
 
 
+def test_the_loop_polls_sooner_while_it_has_work_and_at_the_idle_interval_otherwise(
+        env: dict[str, Any], receiver: Receiver) -> None:
+    """At 200 changes/s the idle wait (100 ms) set the healthy endpoint's p95 whenever no answer
+    woke the loop: within a second of a claim that took some, it waits ``busy_poll_interval``."""
+    import service.events.delivery as delivery
+
+    _endpoint(env, receiver.url())
+    loop = _loop(env, live, poll_interval=0.1, busy_poll_interval=0.02)
+    assert loop.poll_timeout() == 0.1
+    assert loop.run_once() == 0 and loop.poll_timeout() == 0.1  # nothing claimed: still idle
+    _emit(env)
+    assert loop.run_once() == 1 and loop.poll_timeout() == 0.02
+    loop._busy_until -= delivery.BUSY_FOR  # a second later
+    assert loop.poll_timeout() == 0.1
+
+
 def test_the_guard_refuses_an_internal_address_at_connect_time(db: Database, tmp_path: Path,
                                                                receiver: Receiver) -> None:
     settings = make_settings(tmp_path)  # no allow list: loopback is refused

@@ -54,10 +54,11 @@ os.environ.setdefault("TASKHUB_GC_FREEZE", "0")
 _pg_state: dict[str, object] = {}
 
 
-def _pg_database() -> Database:
-    """Create this session's PostgreSQL database once and migrate it."""
-    if "db" in _pg_state:
-        return _pg_state["db"]  # type: ignore[return-value]
+def _pg_database(key: str = "db") -> Database:
+    """Create this session's PostgreSQL database once and migrate it (``key`` "shared": a second
+    one, for the module-scoped ``shared_db``)."""
+    if key in _pg_state:
+        return _pg_state[key]  # type: ignore[return-value]
     if "error" in _pg_state:
         raise RuntimeError(_pg_state["error"])
     name = f"taskhub_t_{os.getpid()}_{uuid.uuid4().hex[:6]}"
@@ -72,8 +73,8 @@ def _pg_database() -> Database:
     url = PG_URL.rsplit("/", 1)[0] + "/" + name
     db = Database(url)
     db.migrate()
-    _pg_state["db"] = db
-    _pg_state["name"] = name
+    _pg_state[key] = db
+    _pg_state.setdefault("names", {})[key] = name  # type: ignore[index]
     return db
 
 
@@ -82,22 +83,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     worker is a process of its own, with its own of both; the controller has neither)."""
     if "path" in _sqlite_template:
         shutil.rmtree(_sqlite_template["path"].parent, ignore_errors=True)
-    db = _pg_state.get("db")
-    if db is None:
-        return
-    db.dispose()  # type: ignore[union-attr]
-    try:
-        admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-        with admin.connect() as c:
-            c.execute(sa.text(f'DROP DATABASE IF EXISTS "{_pg_state["name"]}" WITH (FORCE)'))
-        admin.dispose()
-    except Exception:  # noqa: BLE001, S110 - best effort cleanup
-        pass
+    names: dict[str, str] = _pg_state.get("names", {})  # type: ignore[assignment]
+    for key, name in names.items():
+        _pg_state[key].dispose()  # type: ignore[attr-defined]
+        try:
+            admin = sa.create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+            with admin.connect() as c:
+                c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+        except Exception:  # noqa: BLE001, S110 - best effort cleanup
+            pass
 
 
-def get_pg_database() -> Database:
+def get_pg_database(key: str = "db") -> Database:
     try:
-        return _pg_database()
+        return _pg_database(key)
     except RuntimeError as exc:
         if REQUIRE_PG:
             pytest.fail(str(exc))
@@ -156,6 +156,23 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
         database.dispose()
     else:
         database = get_pg_database()
+        truncate_all(database)
+        yield database
+
+
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
+    """A migrated, empty database on each store, made once per test module: for data that takes
+    long to build and that the module's tests only read (e.g. the hand-computed portfolio built
+    once instead of per test). A test that writes must use ``db``. On PostgreSQL it is a second
+    per-process database, so a function-scoped ``db`` test run in between (pytest reorders
+    module-scoped parameters) cannot empty it."""
+    if request.param == "sqlite":
+        database = make_sqlite_database(tmp_path_factory.mktemp("shared"))
+        yield database
+        database.dispose()
+    else:
+        database = get_pg_database("shared")
         truncate_all(database)
         yield database
 

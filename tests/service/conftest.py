@@ -71,6 +71,15 @@ def client(db: Database, settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture(scope="module")
+def shared_client(shared_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """``client`` on the module's ``shared_db`` (see there: for tests that only read)."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("app")), shared_db, run_worker=False, migrate=False)
+    with TestClient(app) as c:
+        c.event_hooks = {"request": [unverified], "response": []}
+        yield c
+
+
 @pytest.fixture
 def acme(db: Database) -> Tenant:
     return make_tenant(db, "acme")

@@ -10,7 +10,7 @@ import pytest
 
 from service.db import Database
 from service.security.auth import create_token
-from tests.service.conftest import acme, client, globex, settings  # noqa: F401 - fixtures
+from tests.service.conftest import acme, client, globex, settings, shared_client  # noqa: F401 - fixtures
 from tests.views.portfolio_data import World, build, make_world, phase1
 
 
@@ -33,6 +33,14 @@ def world(db: Database) -> Org:
     """The hand-computed portfolio (both sync phases) in organization "acme" (UTC)."""
     w = build(db)
     return Org(w, tokens_for(db, w.org_id))
+
+
+@pytest.fixture(scope="module")
+def shared_world(shared_db: Database) -> Org:
+    """``world`` built once per module and store, in ``shared_db``: for tests that only read it
+    (through ``shared_client``)."""
+    w = build(shared_db)
+    return Org(w, tokens_for(shared_db, w.org_id))
 
 
 @pytest.fixture

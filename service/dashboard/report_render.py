@@ -163,16 +163,17 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf") or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
 
 
-def pdf_text(s: Any) -> str:
+def pdf_text(s: Any, *, cjk: bool = True) -> str:
     """``s`` as the PDF writes it: composed (NFC: a Vietnamese letter typed as a base and its marks
     becomes the one glyph the font has), each character the fonts cannot draw as U+FFFD, visibly —
-    never dropped (fpdf2 would drop it with a log line) — and invisible ones left out."""
+    never dropped (fpdf2 would drop it with a log line) — and invisible ones left out. ``cjk``:
+    whether the CJK fallback font is loaded (else its characters are U+FFFD too)."""
     text = str(s)
     if text.isascii() and text.isprintable():
         return text
-    main, cjk = coverage()
+    main, fallback = coverage()
     return "".join("\n" if ch == "\n" else " " if ch == "\t" else "" if _invisible(ch)
-                   else ch if ord(ch) in main or ord(ch) in cjk else REPLACEMENT
+                   else ch if ord(ch) in main or (cjk and ord(ch) in fallback) else REPLACEMENT
                    for ch in unicodedata.normalize("NFC", text))
 
 
@@ -203,12 +204,12 @@ class _Pdf:
         if self.cjk:
             self.pdf.add_font(CJK, "", FONTS / _CJK_FILE)
             self.pdf.set_fallback_fonts([CJK], exact_match=False)  # bold CJK: its regular face
-        self.pdf.set_title(pdf_text(f"Status report {d['scope_name']} {d['week']}"))
+        self.pdf.set_title(pdf_text(f"Status report {d['scope_name']} {d['week']}", cjk=self.cjk))
         self.pdf.set_creator("taskhub")
 
     def text(self, s: Any, size: float = 10, style: str = "", h: float = 5.0) -> None:
         self.pdf.set_font(SANS, style, size)
-        self.pdf.multi_cell(0, h, pdf_text(s), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.multi_cell(0, h, pdf_text(s, cjk=self.cjk), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def heading(self, s: str, size: float = 13) -> None:
         self.pdf.ln(3)
@@ -222,7 +223,7 @@ class _Pdf:
             for cells in [head, *rows]:
                 row = t.row()
                 for c in cells:
-                    row.cell(pdf_text(c))
+                    row.cell(pdf_text(c, cjk=self.cjk))
 
     def chart(self, svg: Markup, width: float = 170) -> None:
         raw = self.svg_text(_SVG_WRAP.sub("", str(svg)))
@@ -241,22 +242,17 @@ class _Pdf:
     def svg_text(self, raw: str) -> str:
         """The chart's text in the PDF's fonts: fpdf2's SVG text has no fallback font, so each <text>
         names the main font and its CJK stretches are <tspan>s in the CJK font (regular: it has no
-        bold); the rest goes through ``pdf_text`` as the body does."""
+        bold); its text goes through ``pdf_text`` first, as the body's does."""
         raw = _FONT_FAMILY.sub(f'font-family="{SANS}"', raw)
         cjk = coverage()[1]
 
         def node(m: re.Match[str]) -> str:
             attrs = m[1] if "font-family=" in m[1] else f' font-family="{SANS}"{m[1]}'
-            text = pdf_text(html.unescape(m[2]))
-            runs = []
+            text = pdf_text(html.unescape(m[2]), cjk=self.cjk)
+            runs = []  # (pdf_text left CJK characters only if the CJK font is loaded)
             for is_cjk, chars in groupby(text, key=lambda ch: ord(ch) in cjk):
-                run = "".join(chars)
-                if not is_cjk:
-                    runs.append(str(escape(run)))
-                elif self.cjk:
-                    runs.append(f'<tspan font-family="{CJK}" font-weight="normal">{escape(run)}</tspan>')
-                else:  # not seen in the report's data: the CJK font was not loaded
-                    runs.append(REPLACEMENT * len(run))
+                run = escape("".join(chars))
+                runs.append(f'<tspan font-family="{CJK}" font-weight="normal">{run}</tspan>' if is_cjk else str(run))
             return f"<text{attrs}>{''.join(runs)}{m[3]}</text>"
 
         return _TEXT_NODE.sub(node, raw)

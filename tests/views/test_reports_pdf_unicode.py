@@ -127,3 +127,9 @@ def test_the_fonts_ship_in_the_package_with_their_licenses():
     for f in files:
         assert any(fnmatch(f, g) for g in globs), f"{f} is not package data"
     assert FONTS.is_relative_to(root / "service")
+
+
+def test_without_the_cjk_font_its_characters_are_replaced_not_dropped():
+    """``pdf_text`` for a document that did not load the CJK fallback (its text was not in the
+    report's data): U+FFFD, as fpdf2 would otherwise drop them."""
+    assert pdf_text(f"A {CHINESE} B", cjk=False) == f"A {chr(0xFFFD) * len(CHINESE)} B"

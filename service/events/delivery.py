@@ -17,8 +17,10 @@ How it keeps its promises:
   second the count, not the sending, set the pace: p95 21–35 s against 178–260 ms without it.)
 - **A failing endpoint is throttled, not paused** (a circuit breaker's half-open state, kept
   while it fails): while its health is ``failing`` (from its first failure to its next success,
-  see below) a worker keeps only ``per_failing_endpoint`` (2) of its deliveries in flight; the
-  first success restores ``per_endpoint``. Its other due rows wait ``pending``: waiting is not
+  see below) a worker keeps only ``per_failing_endpoint`` (2) of its deliveries in flight, and a
+  failed answer keeps its slot ``failed_pause`` (1 s) after it came back, so a failing endpoint
+  gets at most 2 attempts a second from each worker (a 500 answered at once got ~150); the
+  first success restores ``per_endpoint`` at once. Its other due rows wait ``pending``: waiting is not
   an attempt (``attempts`` counts sends, the schedule's times are the earliest a retry goes),
   and they go, oldest first, as its slots free up; nothing is dropped, and the health and
   disabling rules are unchanged. Each claim shares the free threads one delivery per endpoint
@@ -26,7 +28,7 @@ How it keeps its promises:
   before a healthy endpoint's new rows. (A hanging endpoint held 16 of each worker's 32 threads
   for 10 s each and a 500 one took its share of every claim, ~400 attempts a second with the
   5 s retries; at 200 changes/s, ``bench/events.py``'s healthy endpoint beside them had p95
-  0.9–3.8 s against 74–113 ms beside two healthy ones; throttled, 90 ms against 90 ms.)
+  0.9–3.8 s against 74–113 ms beside two healthy ones; now 27 ms against 26 ms, and 26 ms alone.)
 - **Retries over about a day**, Standard Webhooks' suggested schedule with ±20 % jitter:
   after the first attempt 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (eight attempts in all,
   ~27 h); then the delivery is ``failed`` (listed in the log, redeliverable for 30 days).
@@ -87,7 +89,7 @@ from service.settings import Settings
 from service.tables import Event, EventDelivery, WebhookEndpoint, table, utcnow
 
 __all__ = ["DISABLE_AFTER", "RETRY_SCHEDULE", "DeliveryConfig", "DeliveryLoop", "attempt", "claim", "deliver", "prune",
-           "record", "sign"]
+           "record", "sign", "succeeded"]
 
 log = logging.getLogger("taskhub.events")
 EV, DL, EP = table(Event), table(EventDelivery), table(WebhookEndpoint)
@@ -107,6 +109,7 @@ class DeliveryConfig:
     threads: int = 32
     per_endpoint: int = 16  # rows in flight per endpoint, in one worker
     per_failing_endpoint: int = 2  # the same while the endpoint's health is "failing"
+    failed_pause: float = 1.0  # seconds a failed answer's slot stays taken after it is recorded
     timeout: float = 10.0  # seconds, connect and read
     lease_seconds: float = 60.0  # longer than a send can take (timeout, plus recording)
     poll_interval: float = 0.1  # idle wait between claims
@@ -135,6 +138,11 @@ class Answer:
     body: str | None
     error: str | None
     latency_ms: int
+
+
+def succeeded(answer: Answer) -> bool:
+    """A 2xx answer."""
+    return answer.code is not None and 200 <= answer.code < 300
 
 
 def retry_delay(attempts: int) -> float | None:
@@ -505,7 +513,7 @@ def _text(value: str | None) -> str | None:
 def _outcome(result: Result) -> tuple[str, dict[str, Any]]:
     """The delivery's new status and column values after one answer."""
     answer, now = result.answer, result.at
-    ok = answer.code is not None and 200 <= answer.code < 300
+    ok = succeeded(answer)
     gone = answer.code == 410
     delay = None if ok or gone else retry_delay(result.item.attempts)
     status = "delivered" if ok else "failed" if gone or delay is None else "pending"
@@ -664,6 +672,7 @@ class DeliveryLoop:
         # Claimed by this loop and not yet recorded, per endpoint: the in-flight limit's count.
         self._held: Counter[int] = Counter()
         self._busy_until = 0.0  # monotonic: until when to poll at ``busy_poll_interval``
+        self._pauses: list[tuple[float, int]] = []  # (monotonic until, endpoint) per failed answer
         self._claims = 0  # claims that took some, so far
         self._last_claim_busy = 0  # sends of the last such claim not answered yet
         self.sent = 0
@@ -717,7 +726,7 @@ class DeliveryLoop:
         try:
             _, items = cycle(self.db, self.worker_id, results, limit=limit, config=self.config, now=self.clock(),
                              ok_written=self._ok_written, connection=self._connection(), expired=expired,
-                             held=held)
+                             held=held + self._paused(results))
         except Exception as exc:
             self.close()
             if is_database_unavailable(exc):  # recorded once it is back, while their leases are ours
@@ -732,6 +741,18 @@ class DeliveryLoop:
             self._next_expired = self._conn_used + EXPIRED_EVERY
         self.sent += len(results)
         return items
+
+    def _paused(self, results: list[Result]) -> Counter[int]:
+        """Slots still taken by failed answers, per endpoint: each keeps its slot ``failed_pause``
+        seconds after it came back, so a failing endpoint (``per_failing_endpoint`` slots) gets
+        at most that many attempts a second from this worker, not one per cycle (a 500 answered
+        at once: ~150 a second); a success frees its endpoint's at once."""
+        now = time.monotonic()
+        ok = {r.item.endpoint_id for r in results if succeeded(r.answer)}
+        self._pauses = [(until, e) for until, e in self._pauses if until > now and e not in ok]
+        self._pauses += [(now + self.config.failed_pause, r.item.endpoint_id) for r in results
+                         if r.item.endpoint_id not in ok]
+        return Counter(e for _, e in self._pauses)
 
     def _connection(self) -> sa.Connection:
         """The loop's own connection: a cycle needs no pool checkout (whose liveness check is a

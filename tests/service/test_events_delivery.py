@@ -357,6 +357,29 @@ def test_a_failing_endpoint_has_fewer_slots_until_its_first_success(env: dict[st
     assert {d.status for d in _deliveries(env["db"])} == {"delivered"}
 
 
+def test_a_failed_answer_keeps_its_slot_a_moment_and_a_success_frees_them(env: dict[str, Any],
+                                                                           receiver: Receiver) -> None:
+    """A 500 answered at once freed its slot for the next cycle: a failing endpoint got ~150
+    attempts a second with 2 slots. Each failed answer keeps its slot ``failed_pause`` seconds."""
+    import time
+
+    receiver.codes["/bad"] = 500
+    ep, _ = _endpoint(env, receiver.url("/bad"))
+    for _ in range(8):
+        _emit(env)
+    loop = _loop(env, live, per_endpoint=4, per_failing_endpoint=1, failed_pause=0.3)
+    with ThreadPoolExecutor(4) as pool:
+        assert loop.run_once(pool) == 4  # healthy until its first answers
+    assert loop.run_once() == 0  # the 4 failures recorded (failing: 1 slot), each keeps its slot
+    assert loop._held[ep] == 0 and _endpoint_row(env["db"], ep).health == "failing"
+    time.sleep(0.35)
+    receiver.codes["/bad"] = 200
+    with ThreadPoolExecutor(4) as pool:
+        assert loop.run_once(pool) == 1  # one probe
+    assert loop.run_once() == 3  # its success recorded: health ok, 4 slots, the 3 never tried
+    assert _endpoint_row(env["db"], ep).health == "ok"
+
+
 def test_a_failing_endpoints_row_is_written_when_its_health_changes_only(env: dict[str, Any],
                                                                         receiver: Receiver) -> None:
     """Every batch of failures rewrote the endpoint's row (the same values): with several workers,

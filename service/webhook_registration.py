@@ -257,7 +257,14 @@ def _refresh_source(db: Database, settings: Settings, source_id: int) -> None:
     stale = [r for r in rows.values() if r.state == "registered" and outdated(source, r)]
     if not stale:
         return
-    tool = _tool(settings, source)
+    try:
+        tool = _tool(settings, source)
+    except errors.Conflict as exc:  # no stored credentials: said on the row, tried again in an hour
+        for row in stale:
+            _store(db, source_id, row.callback_url, [Outcome(
+                row.target, "registered", remote_id=row.remote_id, events=row.events,
+                detail=f"{outdated(source, row)}; not registered again: {exc}")])
+        return
     for row in stale:
         _store(db, source_id, row.callback_url, [_refresh(tool, source, row, row.callback_url)])
 

@@ -509,3 +509,17 @@ def test_a_webhook_pasted_by_hand_with_old_events_says_what_to_tick(hub, jira):
     assert shown["registrations"][0]["outdated"] == (
         "outdated: also tick issuelink_created, issuelink_deleted on Jira's WebHooks page")
     assert wh.refresh_outdated(hub.db, hub.settings) == [] and state.webhooks == {}  # a non-admin: nothing to do
+
+
+def test_an_outdated_webhook_of_a_source_without_credentials_says_why_and_waits(hub, jira):
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+    with hub.db.engine.begin() as c:
+        c.execute(sa.text("UPDATE source SET credentials_enc = NULL WHERE id = :i"), {"i": sid})
+    assert wh.refresh_outdated(hub.db, hub.settings) == [sid]
+    assert list(state.webhooks) == [old]
+    [reg] = hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"]
+    assert reg["state"] == "registered" and reg["outdated"].startswith("outdated: missing issuelink_created")
+    assert "not registered again" in reg["detail"] and "no stored credentials" in reg["detail"]
+    assert wh.refresh_outdated(hub.db, hub.settings) == []  # not again before the hour

@@ -8,8 +8,9 @@ Signals (definitions in the response; thresholds per project in ``project.risk_t
 - **blocked**: open tasks with an open blocker at ``as_of`` — a ``blocked_by`` issue link alive
   then whose other task was not done then, or the tool's "blocked" mark (Jira Flagged, a Trello
   label the profile names) as it was then — and since when;
-- **scope_creep**: the tasks created since the project's planned start and still in scope, as a
-  share of the scope at that date (count and estimate);
+- **scope_creep**: the scope (count and estimate) added since the project's planned start, and
+  since each milestone's baseline a PM set, as a share of the scope then — membership and
+  estimates at both instants replayed from the history; the signal is the worst of them;
 - **schedule** / **budget**: SPI and CPI, the budget's exhaustion before the planned end — the
   budget view's figures (``budget_view``), not a second definition;
 - **milestones**: overdue, at risk and slipping milestones — the milestones view's figures;
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -28,13 +30,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.tables import Project, TaskLink
+from service.tables import MilestoneChange, Project, TaskLink
 from service.views.budget import budget_view
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import working_days
 from service.views.milestones import milestones_view
 from service.views.selection import (
     Selection,
+    _history,
     aware,
     counted_task,
     org_is,
@@ -42,7 +45,7 @@ from service.views.selection import (
     task_conditions,
     task_state,
 )
-from service.views.sqlkit import TA, C, T, W, with_group
+from service.views.sqlkit import TA, TM, C, M, T, W, with_group
 from service.views.sqltime import local_midnight, ts_literal
 
 __all__ = [
@@ -58,6 +61,7 @@ __all__ = [
 
 PR = table(Project)
 L = table(TaskLink)
+MC = table(MilestoneChange)
 
 EVIDENCE_CAP = 10  # tasks listed per signal and project (the count says how many there are)
 
@@ -401,118 +405,315 @@ def _flagged(conn: Connection, sel: Selection) -> list[Any]:
     return list(conn.execute(q).all())
 
 
-def _baselines(sel: Selection, rows: list[tuple[int, datetime]]) -> Any:
-    """``(pid, base_at)`` rows as a small table from ONE bound JSON text: a statement whose shape
-    does not depend on the number of projects, so it is compiled once and cached (a VALUES list
-    of hundreds of projects was compiled again on every request: ~75 ms each)."""
-    pid: Any
+# --- scope creep ---------------------------------------------------------------------------------
+
+# The change rows that record a task's estimate (ingest: service/store/tasks.py and
+# mappings/jira/changelog.py): ``points`` (Jira's story points field, its value as shown),
+# ``estimate`` from Jira's changelog (the original estimate, in seconds) and ``estimate`` observed
+# by a sync (the points when the task had points, else the seconds).
+_ESTIMATE_FIELDS = ("points", "estimate")
+# Jira's fixVersions changes: the version id removed (from_value) or added (to_value). Trello's
+# milestone links (labels) and moves between projects have no usable history.
+_MEMBER_FIELD = "milestone"
+
+
+def _baselines(sel: Selection, rows: list[tuple[int, datetime]], name: str) -> Any:
+    """``(sid, base_at)`` rows (a project's or a milestone's id and its baseline instant) as a small
+    table from ONE bound JSON text: a statement whose shape does not depend on the number of rows,
+    so it is compiled once and cached (a VALUES list of hundreds of projects was compiled again on
+    every request: ~75 ms each)."""
+    sid: Any
     base_at: Any
     if sel.dialect == "postgresql":
         js = json.dumps([[p, at.isoformat()] for p, at in rows])
-        je = sa.func.json_array_elements(sa.cast(sa.bindparam("baselines", js, type_=sa.Text), sa.JSON)).table_valued(
+        je = sa.func.json_array_elements(sa.cast(sa.bindparam(name, js, type_=sa.Text), sa.JSON)).table_valued(
             "value")
-        pid = sa.cast(je.c.value.op("->>")(0), sa.Integer)
+        sid = sa.cast(je.c.value.op("->>")(0), sa.Integer)
         base_at = sa.cast(je.c.value.op("->>")(1), T.c.completed_at.type)
     else:
         js = json.dumps([[p, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")] for p, at in rows])
-        je = sa.func.json_each(sa.bindparam("baselines", js, type_=sa.Text)).table_valued("value")
-        pid = sa.func.json_extract(je.c.value, "$[0]")
+        je = sa.func.json_each(sa.bindparam(name, js, type_=sa.Text)).table_valued("value")
+        sid = sa.func.json_extract(je.c.value, "$[0]")
         base_at = sa.func.json_extract(je.c.value, "$[1]")
     return (
-        sa.select(sa.type_coerce(pid, sa.Integer).label("pid"),
+        sa.select(sa.type_coerce(sid, sa.Integer).label("sid"),
                   sa.type_coerce(base_at, T.c.completed_at.type).label("base_at"))
         .select_from(je)
-        .cte("baselines")
+        .cte(name)
         .prefix_with("MATERIALIZED")
     )
 
 
+def _in_scope(at: Any, member: Any) -> Any:
+    """The task ``T`` in a scope at the instant ``at``: alive then (``selection.alive``'s rule:
+    created by then, an unknown creation counting as by then, and not deleted by then) and
+    ``member`` then."""
+    return sa.and_(sa.or_(T.c.remote_created_at.is_(None), T.c.remote_created_at <= at),
+                   sa.or_(T.c.deleted_at.is_(None), T.c.deleted_at > at), member)
+
+
+def _classify(base_at: Any, at: Any, member_base: Any, member_now: Any) -> Any:
+    """``base`` (in the scope at the baseline and at ``as_of``), ``removed`` (at the baseline only),
+    ``added`` (at ``as_of`` only), else NULL."""
+    in_base, in_now = _in_scope(base_at, member_base), _in_scope(at, member_now)
+    return sa.case((in_base, sa.case((in_now, "base"), else_="removed")), (in_now, "added"))
+
+
+def _linked_at(x: Any, linked: Any) -> Any:
+    """1 when the task ``T`` was linked to the milestone ``M`` at the instant ``x``, else 0: the
+    replay ``task_state`` uses for a status or a due date (``selection._history``: the first change
+    after ``x`` tells the value then; none, or a task not updated since, the value now) over
+    Jira's fixVersions changes that name ``M``. ``linked``: 1 when it is linked now."""
+    ext = M.c.external_id
+    first = _history(T, where=sa.and_(C.c.changed_at > x, sa.or_(C.c.from_value == ext, C.c.to_value == ext)),
+                     value=sa.case((C.c.from_value == ext, 1), else_=0), order=(C.c.changed_at, C.c.id),
+                     field_=_MEMBER_FIELD)
+    return sa.case((T.c.remote_updated_at <= x, linked), else_=sa.func.coalesce(first, linked))
+
+
 def _scope(
-    conn: Connection, sel: Selection, projects: dict[int, Any]
-) -> tuple[dict[Any, dict[str, float]], dict[Any, list[dict[str, Any]]]]:
-    """Per project with a planned start by ``as_of``: the scope at its planned start (tasks created
-    by the end of that local day and not deleted by then) and the tasks created after it that are
-    in scope at ``as_of``, with their estimates; and the newest of those (at most ``EVIDENCE_CAP``).
-    One pass over the tasks: classified once, summed and ranked from the same rows."""
+    conn: Connection, sel: Selection, projects: dict[int, Any], milestones: dict[int, datetime]
+) -> tuple[dict[tuple[str, int], dict[str, float]], dict[tuple[str, int], dict[str, list[dict[str, Any]]]]]:
+    """Per scope — ``("p", project id)`` for a project with a planned start by ``as_of``, ``("m",
+    milestone id)`` for a milestone whose baseline a PM set by ``as_of`` (``milestones``: its id and
+    that instant) — the tasks in it at its baseline instant and at ``as_of``, classified (base,
+    added, removed), with their estimates at both instants from the history, summed; and the
+    evidence: the newest added tasks and the largest raised estimates (at most ``EVIDENCE_CAP``
+    each, ``raised`` in the scope's unit).
+
+    One statement: the tasks classified once and summed with their estimates now, and the change
+    rows of the few with an estimate change after their scope's baseline — found from the change
+    rows, read once, through the task's unique key — whose estimates then correct the sums here
+    (``_estimates_then``)."""
     # The scope at the planned start date is the scope at the end of that local day (as a date
     # as_of is): one instant per project.
-    rows = [
+    prow = [
         (pid, min(local_midnight(p.planned_start + timedelta(days=1), sel.tz), sel.as_of))
         for pid, p in projects.items()
         if p.planned_start and p.planned_start <= sel.as_of_date
     ]
-    if not rows:
+    mrow = sorted(milestones.items())
+    if not prow and not mrow:
         return {}, {}
-    bl = _baselines(sel, rows)
     at = ts_literal(sel.as_of)
-    created, deleted = T.c.remote_created_at, T.c.deleted_at
-    cls = sa.case(
-        (
-            sa.or_(created.is_(None), created <= bl.c.base_at),
-            sa.case(
-                (sa.and_(deleted.is_not(None), deleted <= bl.c.base_at), None),
-                (sa.and_(deleted.is_not(None), deleted <= at), "removed"),
-                else_="base",
-            ),
-        ),
-        (sa.and_(created <= at, sa.or_(deleted.is_(None), deleted > at)), "added"),
-    )
-    classified = (
-        sa.select(T.c.id, T.c.project_id, created.label("created"), cls.label("cls"), T.c.estimate_points,
-                  T.c.estimate_seconds)
-        .select_from(T.join(bl, bl.c.pid == T.c.project_id))
-        .where(*task_conditions(sel), counted_task(sel, T.c.archived))
-        .cte("scope_rows")
+    # The history rows that matter here, read once (a pass over the organization's change rows:
+    # cheaper than a lookup per task of every project).
+    hist = (
+        sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.to_value,
+                  C.c.changed_at)
+        .where(org_is(sel, C), C.c.field.in_((*_ESTIMATE_FIELDS, _MEMBER_FIELD) if mrow else _ESTIMATE_FIELDS))
+        .cte("scope_history")
         .prefix_with("MATERIALIZED")
     )
-    k = classified.c
-    sums = sa.select(
-        k.project_id,
-        k.cls,
-        sa.func.count().label("n"),
-        sa.func.sum(k.estimate_points),
-        sa.func.count(k.estimate_points),
-        sa.func.sum(k.estimate_seconds),
-        sa.func.count(k.estimate_seconds),
-        sa.null(),
-        sa.null(),
-        sa.null(),
-        sa.null(),
-    ).where(k.cls.is_not(None)).group_by(k.project_id, k.cls)
-    ranked = (
-        sa.select(
-            k.id,
-            k.project_id,
-            sa.func.row_number().over(partition_by=k.project_id, order_by=(k.created.desc(), k.id.desc())).label("rn"),
+    h = hist.c
+    # A scope's key in the rows: a project's id, a milestone's id negated (one integer column keeps
+    # the materialized rows as narrow as the project's alone: a text kind beside it cost ~20 %).
+    cols = ("sid", "id", "created", "estimate_points", "estimate_seconds", "cls")
+
+    def rows(sid: Any, base: Any, member_base: Any, member_now: Any, *extra: Any) -> Any:
+        """A scope's tasks (the columns ``cols``, then ``extra``), classified."""
+        return sa.select(
+            sid.label("sid"), T.c.id, T.c.remote_created_at.label("created"),
+            T.c.estimate_points, T.c.estimate_seconds,
+            _classify(base.c.base_at, at, member_base, member_now).label("cls"), *extra,
+        ).where(*task_conditions(sel), counted_task(sel, T.c.archived))
+
+    # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
+    # whether each is after as_of.
+    changes = (h.field, h.origin, h.from_value, sa.case((h.changed_at > at, 1), else_=0).label("late"),
+               h.changed_at, h.id.label("change_id"))
+    scopes: list[Any] = []
+    changed: list[Any] = []
+    if prow:
+        pbl = _baselines(sel, prow, "baselines")
+        scopes.append(rows(pbl.c.sid, pbl, sa.true(), sa.true()).select_from(T.join(pbl, pbl.c.sid == T.c.project_id))
+                      .cte("project_scope").prefix_with("MATERIALIZED"))
+        changed.append(
+            rows(pbl.c.sid, pbl, sa.true(), sa.true(), *changes)
+            # The task by its unique key from each change row (a unary + keeps SQLite from reading
+            # the projects' tasks by project instead, through an index built for the statement).
+            .select_from(hist.join(T, sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id))
+                         .join(pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer)))
+            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at))
+    if mrow:
+        mbl = _baselines(sel, mrow, "milestone_baselines")
+        # A milestone's tasks: those linked now (linked 1), and those a fixVersions change linked or
+        # unlinked (moved 1: only theirs are replayed).
+        one: Any = sa.literal_column("1")
+        zero: Any = sa.literal_column("0")
+        linked_now = sa.select(TM.c.task_id.label("tid"), mbl.c.sid.label("mid"), one.label("linked"),
+                               zero.label("moved")).select_from(mbl.join(TM, TM.c.milestone_id == mbl.c.sid))
+        moved = sa.select(T.c.id.label("tid"), M.c.id.label("mid"), zero.label("linked"),
+                          one.label("moved")).select_from(
+            mbl.join(M, M.c.id == mbl.c.sid)
+            .join(hist, sa.and_(h.source_id == M.c.source_id, h.field == _MEMBER_FIELD,
+                                sa.or_(h.from_value == M.c.external_id, h.to_value == M.c.external_id)))
+            .join(T, sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id)))
+        both = sa.union_all(linked_now, moved).subquery()
+        cand = (sa.select(both.c.tid, both.c.mid, sa.func.max(both.c.linked).label("linked"),
+                          sa.func.max(both.c.moved).label("moved"))
+                .group_by(both.c.tid, both.c.mid).subquery("milestone_tasks"))
+
+        def member(x: Any) -> Any:
+            return sa.case((cand.c.moved == 1, _linked_at(x, cand.c.linked)), else_=cand.c.linked) == 1
+        mcls = (
+            rows(-mbl.c.sid, mbl, member(mbl.c.base_at), member(at), T.c.source_id, T.c.external_id, mbl.c.base_at)
+            .select_from(cand.join(T, T.c.id == cand.c.tid).join(M, M.c.id == cand.c.mid)
+                         .join(mbl, mbl.c.sid == cand.c.mid))
+            .cte("milestone_scope")
+            .prefix_with("MATERIALIZED")
         )
-        .where(k.cls == "added")
-        .subquery("added_ranked")
-    )
-    newest = (
-        sa.select(ranked.c.project_id, sa.literal("evidence"), ranked.c.rn, ranked.c.id, sa.null(), sa.null(),
-                  sa.null(), T.c.key, T.c.external_id, T.c.title, T.c.url)
-        .select_from(ranked.join(T, T.c.id == ranked.c.id))
-        .where(ranked.c.rn <= EVIDENCE_CAP)
-    )
-    out: dict[Any, dict[str, float]] = {}
-    evidence: dict[Any, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
-    empty = dict.fromkeys(_SCOPE_FIELDS, 0.0)
-    for pid, kind, n, pts, pts_n, sec, sec_n, key, ext, title, url in conn.execute(sa.union_all(sums, newest)).all():
-        if kind == "evidence":  # n: its rank, pts: the task id
-            evidence[pid].append((int(n), {"id": int(pts), "key": key or ext, "title": title, "url": url,
-                                           "project_id": pid}))
+        m = mcls.c
+        scopes.append(mcls)
+        changed.append(
+            sa.select(*(m[c] for c in cols), *changes)
+            .select_from(hist.join(mcls, sa.and_(m.source_id == h.source_id, m.external_id == h.task_external_id)))
+            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > m.base_at))
+
+    def union(parts: list[Any], name: str) -> Any:
+        both: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
+        return both.subquery(name)
+
+    # One statement: summed and ranked per scope table, the results put together (a UNION of the
+    # two tables read by both would be materialized once for each), and the estimate changes.
+    branches: list[Any] = []
+    for scope_rows in scopes:
+        k = scope_rows.c
+        branches.append(sa.select(
+            k.sid, k.cls, sa.func.count(), sa.null(), sa.func.sum(k.estimate_points),
+            sa.func.count(k.estimate_points), sa.func.sum(k.estimate_seconds), sa.func.count(k.estimate_seconds),
+            *([sa.null()] * 4),
+        ).where(k.cls.is_not(None)).group_by(k.sid, k.cls))
+        ranked = (
+            sa.select(
+                k.sid, k.id,
+                sa.func.row_number().over(partition_by=k.sid, order_by=(k.created.desc(), k.id.desc())).label("rn"),
+            )
+            .where(k.cls == "added")
+            .subquery()
+        )
+        branches.append(
+            sa.select(ranked.c.sid, sa.literal("evidence"), ranked.c.rn, ranked.c.id, *([sa.null()] * 4),
+                      T.c.key, T.c.external_id, T.c.title, T.c.url)
+            .select_from(ranked.join(T, T.c.id == ranked.c.id))
+            .where(ranked.c.rn <= EVIDENCE_CAP)
+        )
+    ch = union(changed, "estimate_changes").c
+    branches.append(
+        sa.select(ch.sid, sa.literal("change"),
+                  sa.func.row_number().over(partition_by=(ch.sid, ch.id), order_by=(ch.changed_at, ch.change_id)),
+                  ch.id, ch.estimate_points, ch.late, ch.estimate_seconds, sa.null(), ch.cls, ch.field, ch.origin,
+                  ch.from_value)
+        .where(ch.cls.is_not(None)))
+    out: dict[tuple[str, int], dict[str, float]] = {}
+    added: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    change_rows = []
+    for sid, tag, n, tid, pts, pts_n, sec, sec_n, *ref in conn.execute(sa.union_all(*branches)).all():
+        scope = _scope_key(sid)
+        if tag == "change":  # n: its order among the task's, pts / sec: the estimates now, pts_n: after as_of
+            cls, field, origin, value = ref
+            change_rows.append((sid, tid, n, cls, pts, sec, field, origin, value, pts_n))
             continue
-        row = out.setdefault(pid, dict(empty))
-        if kind == "removed":  # in the baseline scope, deleted since
+        if tag == "evidence":  # n: its rank, tid: the task
+            key, ext, title, url = ref
+            added[scope].append((int(n), {"id": int(tid), "key": key or ext, "title": title, "url": url}))
+            continue
+        row = out.setdefault(scope, dict.fromkeys(_SCOPE_FIELDS, 0.0))
+        if tag == "removed":  # in the scope at the baseline, not at as_of
             row["removed_n"] += n
-            kind = "base"
+            tag = "base"
         for f, v in (("n", n), ("pts", pts), ("pts_n", pts_n), ("sec", sec), ("sec_n", sec_n)):
-            row[f"{kind}_{f}"] += float(v or 0)
-    return out, {pid: [t for _, t in sorted(v, key=lambda x: x[0])] for pid, v in evidence.items()}
+            row[f"{tag}_{f}"] += float(v or 0)
+        row["unit_pts_n"] += float(pts_n or 0)
+        row["unit_sec_n"] += float(sec_n or 0)
+    change_rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    raised = _estimates_then([(r[0], r[1], *r[3:]) for r in change_rows], out)
+    refs = _task_refs(conn, sel, {tid for items in raised.values() for _, tid, _ in items})
+    evidence: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
+    for scope in set(added) | set(raised):
+        listed = [{"id": tid, **{k: refs.get(tid, {}).get(k) for k in ("key", "title", "url")}, **then}
+                  for _, tid, then in raised.get(scope, [])]
+        evidence[scope] = {"added": [t for _, t in sorted(added.get(scope, []), key=lambda x: x[0])],
+                           "raised": listed}
+    return out, evidence
+
+
+def _scope_key(sid: Any) -> tuple[str, int]:
+    """``("p", project id)`` or ``("m", milestone id)`` from a scope's key in the rows."""
+    return ("p", int(sid)) if sid > 0 else ("m", -int(sid))
+
+
+def _recorded(text: str | None) -> float | None:
+    """A recorded estimate as a number (None: none, or not a number)."""
+    try:
+        v = float(text) if text else None
+    except ValueError:
+        return None
+    return v if v is not None and math.isfinite(v) else None
+
+
+def _estimates_then(
+    rows: Sequence[Any], sums: dict[tuple[str, int], dict[str, float]]
+) -> dict[tuple[str, int], list[tuple[tuple[float, int], int, dict[str, Any]]]]:
+    """The tasks with an estimate change after their scope's baseline (``rows``: their change rows
+    in order, each with the task's scope, class and estimates now, and ``late``: after as_of): their
+    estimates at the baseline and at as_of — what the first change after each instant changed it
+    from (the replay ``task_state`` uses: ``selection._history``), else the value now; points from
+    the points field or an observed change of a task with points now, seconds from the other
+    estimate changes. ``sums`` (counted with the estimates now) are corrected to them in place,
+    raises and decreases of the tasks in scope at both instants added. Returns per scope the
+    raised tasks in its unit, the largest raise first (at most ``EVIDENCE_CAP``)."""
+    firsts: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for sid, tid, cls, ep, es, field, origin, value, late in rows:
+        t = firsts.setdefault((*_scope_key(sid), int(tid)), {"cls": cls, "ep": ep, "es": es})
+        c = "p" if field == "points" or (origin == "observed" and ep is not None) else "s"
+        t.setdefault(f"{c}b", value)  # the first after the baseline
+        if late:
+            t.setdefault(f"{c}a", value)  # the first after as_of
+    raised: dict[tuple[str, int], list[tuple[tuple[float, int], int, dict[str, Any]]]] = defaultdict(list)
+    for (kind, sid, _tid), t in firsts.items():
+        s, cls = sums[(kind, sid)], t["cls"]
+        now = {"p": None if t["ep"] is None else float(t["ep"]), "s": None if t["es"] is None else float(t["es"])}
+        for c, unit in (("p", "pts"), ("s", "sec")):
+            b = _recorded(t[f"{c}b"]) if f"{c}b" in t else now[c]
+            a = _recorded(t[f"{c}a"]) if f"{c}a" in t else now[c]
+            exact = a if cls == "added" else b
+            target = "added" if cls == "added" else "base"
+            s[f"{target}_{unit}"] += (exact or 0.0) - (now[c] or 0.0)
+            s[f"{target}_{unit}_n"] += (exact is not None) - (now[c] is not None)
+            counts = a if cls == "added" else b if cls == "removed" else (b if b is not None else a)
+            s[f"unit_{unit}_n"] += (counts is not None) - (now[c] is not None)
+            if cls == "base" and a is not None and b is not None and a != b:
+                s[f"{'up' if a > b else 'down'}_{unit}"] += abs(a - b)
+                if a > b:
+                    s[f"up_{unit}_n"] += 1
+                    t[f"raise_{c}"] = (b, a)
+    for (kind, sid, tid), t in firsts.items():
+        c, scale = ("p", 1.0) if sums[(kind, sid)]["unit_pts_n"] > 0 else ("s", 3600.0)
+        if f"raise_{c}" in t:
+            b, a = t[f"raise_{c}"]
+            raised[(kind, sid)].append(((-(a - b), -tid), tid, {"estimate_then": round(b / scale, 2),
+                                                                 "estimate_now": round(a / scale, 2)}))
+    return {scope: sorted(items)[:EVIDENCE_CAP] for scope, items in raised.items()}
 
 
 _SCOPE_FIELDS = tuple(f"{a}_{b}" for a in ("base", "added") for b in ("n", "pts", "pts_n", "sec", "sec_n")) + (
-    "removed_n",)
+    "removed_n", "unit_pts_n", "unit_sec_n", "up_pts", "up_pts_n", "down_pts", "up_sec", "up_sec_n", "down_sec")
+
+
+def _milestone_baselines(conn: Connection, sel: Selection, miles: list[dict[str, Any]]) -> dict[int, datetime]:
+    """The milestones of the selection not completed at ``as_of`` whose baseline a PM set by then
+    (a ``milestone_change`` row of field ``baseline``; a baseline that is the first due date seen
+    has no such row), with the instant of the last one by then."""
+    wanted = {m["id"] for m in miles if not m["completed"] and m["baseline_due_date"] is not None}
+    if not wanted:
+        return {}
+    q = (
+        sa.select(MC.c.milestone_id, sa.func.max(MC.c.at))
+        .where(MC.c.org_id == sel.org_id, MC.c.field == "baseline", MC.c.at <= ts_literal(sel.as_of))
+        .group_by(MC.c.milestone_id)
+    )
+    return {mid: aware(when) for mid, when in conn.execute(q).all() if mid in wanted}
 
 
 def _concentration(conn: Connection, sel: Selection) -> dict[Any, list[Any]]:
@@ -621,52 +822,85 @@ def _blocked_signal(tasks: list[dict[str, Any]], lim: dict[str, float]) -> dict[
     }
 
 
-def _scope_figures(s: dict[str, float] | None) -> dict[str, Any]:
+def _scope_figures(s: dict[str, float], raised: list[dict[str, Any]]) -> dict[str, Any]:
     """Count and estimate shares of the scope added since the baseline (points when any task of the
-    project has points, else hours)."""
-    if s is None:
-        return {}
-    points = s["base_pts_n"] + s["added_pts_n"] > 0
+    scope has points, else hours), the estimates raised and lowered since, and the raised tasks
+    listed (``raised``: at most ``EVIDENCE_CAP``, the largest raise first)."""
+    points = s["unit_pts_n"] > 0
     unit = "points" if points else "hours"
-    base_est = s["base_pts"] if points else s["base_sec"] / 3600
-    added_est = s["added_pts"] if points else s["added_sec"] / 3600
+    scale = 1.0 if points else 3600.0
+    p = "pts" if points else "sec"
+    base_est, added_est = s[f"base_{p}"] / scale, s[f"added_{p}"] / scale
+    up, down = s[f"up_{p}"] / scale, s[f"down_{p}"] / scale
     return {
         "baseline_tasks": int(s["base_n"]),
         "added_tasks": int(s["added_n"]),
         "removed_tasks": int(s["removed_n"]),
-        "estimate_unit": unit if (s["base_pts_n"] + s["added_pts_n"] + s["base_sec_n"] + s["added_sec_n"]) else None,
+        "estimate_unit": unit if s["unit_pts_n"] + s["unit_sec_n"] else None,
         "baseline_estimate": round(base_est, 2),
         "added_estimate": round(added_est, 2),
+        "raised_tasks": int(s[f"up_{p}_n"]),
+        "raised_estimate": round(up, 2),
+        "lowered_estimate": round(down, 2),
         "added_share_count": share(s["added_n"] / s["base_n"]) if s["base_n"] else None,
-        "added_share_estimate": share(added_est / base_est) if base_est else None,
+        "added_share_estimate": share((added_est + up) / base_est) if base_est else None,
+        "raised": raised,
     }
 
 
-def _scope_signal(p: Any, s: dict[str, float] | None, tasks: list[dict[str, Any]], lim: dict[str, float],
-                  sel: Selection) -> dict[str, Any]:
-    th = {k: lim[k] for k in ("scope_amber", "scope_red")}
-    if p is None or p.planned_start is None:
-        return {"level": None, "baseline_date": None, "threshold": th, "count": 0, "tasks": [], "more": 0,
-                "reasons": {"level": "no planned start: no baseline to measure scope against"}}
-    if p.planned_start > sel.as_of_date:
-        return {"level": None, "baseline_date": p.planned_start.isoformat(), "threshold": th, "count": 0,
-                "tasks": [], "more": 0, "reasons": {"level": "the planned start is after as_of"}}
-    f = _scope_figures(s or dict.fromkeys(_SCOPE_FIELDS, 0.0))
+def _creep(s: dict[str, float] | None, ev: dict[str, list[dict[str, Any]]] | None, lim: dict[str, float],
+           project_id: Any) -> dict[str, Any]:
+    """One scope's figures, creep share, level and evidence (a project's or a milestone's)."""
+    ev = ev or {}
+    f = _scope_figures(s or dict.fromkeys(_SCOPE_FIELDS, 0.0), ev.get("raised", []))
     shares = [v for v in (f["added_share_count"], f["added_share_estimate"]) if v is not None]
     reasons: dict[str, str] = {}
     if f["added_share_count"] is None:
-        reasons["added_share_count"] = "no task in scope at the baseline date"
+        reasons["added_share_count"] = "no task in scope at the baseline"
     if f["added_share_estimate"] is None:
-        reasons["added_share_estimate"] = "no estimate in scope at the baseline date"
+        reasons["added_share_estimate"] = "no estimate in scope at the baseline"
     creep = max(shares) if shares else None
     if creep is None:
-        level: str | None = "amber" if f["added_tasks"] else "green"
+        level = "amber" if f["added_tasks"] else "green"
         if f["added_tasks"]:
-            reasons["level"] = "tasks were added to a project with no scope at its baseline date"
+            reasons["level"] = "tasks were added to a scope that was empty at its baseline"
     else:
         level = "red" if creep > lim["scope_red"] else "amber" if creep > lim["scope_amber"] else "green"
-    return {"level": level, "baseline_date": p.planned_start.isoformat(), **f, "creep_share": creep,
-            "threshold": th, **_capped(tasks, f["added_tasks"]), "reasons": reasons}
+    f["raised"] = [{**t, "project_id": project_id} for t in f["raised"]]
+    tasks = [{**t, "project_id": project_id} for t in ev.get("added", [])]
+    return {"level": level, **f, "creep_share": creep, **_capped(tasks, f["added_tasks"]), "reasons": reasons}
+
+
+def _scope_signal(p: Any, scope: dict[tuple[str, int], dict[str, float]],
+                  evidence: dict[tuple[str, int], dict[str, list[dict[str, Any]]]], lim: dict[str, float],
+                  sel: Selection, miles: list[dict[str, Any]], baselined: dict[int, datetime]) -> dict[str, Any]:
+    """The project's scope creep since its planned start and each of its milestones' since the PM
+    set its baseline; the signal's level is the worst of them."""
+    th = {k: lim[k] for k in ("scope_amber", "scope_red")}
+    pid = p.id if p is not None else None
+    ms = []
+    for m in miles:
+        if m["id"] in baselined:
+            c = _creep(scope.get(("m", m["id"])), evidence.get(("m", m["id"])), lim, pid)
+            ms.append({"id": m["id"], "name": m["name"], "baseline_due_date": m["baseline_due_date"],
+                       "baseline_set_at": baselined[m["id"]].isoformat(), **c})
+    ms.sort(key=lambda m: (-_ORDER[m["level"]], -(m["creep_share"] or 0), m["id"]))
+    m_level = _worst(*(m["level"] for m in ms))
+    out: dict[str, Any]
+    if p is None or p.planned_start is None or p.planned_start > sel.as_of_date:
+        why = ("no planned start: no baseline to measure the project's scope against" if p is None or
+               p.planned_start is None else "the planned start is after as_of")
+        out = {"level": m_level, "project_level": None,
+               "baseline_date": p.planned_start.isoformat() if p is not None and p.planned_start else None,
+               "threshold": th, "count": 0, "tasks": [], "more": 0, "raised": [],
+               "reasons": {"level": why} if m_level is None else {"project_level": why}}
+    else:
+        c = _creep(scope.get(("p", p.id)), evidence.get(("p", p.id)), lim, pid)
+        out = {**c, "level": _worst(c["level"], m_level), "project_level": c["level"],
+               "baseline_date": p.planned_start.isoformat(), "threshold": th}
+    out["milestones"] = ms
+    out["milestones_over"] = sum(1 for m in ms if m["level"] in ("amber", "red"))
+    return out
 
 
 def _schedule_signal(b: dict[str, Any] | None, lim: dict[str, float]) -> dict[str, Any]:
@@ -785,10 +1019,11 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     stale_counts, stale_ev = _stale(conn, sel, limits)
     links = _blocked_links(conn, sel)
     flags = _flagged(conn, sel)
-    scope, scope_ev = _scope(conn, sel, projects)
+    miles = milestones_view(conn, with_group(sel, None))["milestones"]
+    baselined = _milestone_baselines(conn, sel, miles)
+    scope, scope_ev = _scope(conn, sel, projects, baselined)
     conc = _concentration(conn, sel)
     budget = budget_view(conn, with_group(sel, "project"))
-    miles = milestones_view(conn, with_group(sel, None))["milestones"]
 
     # Blocked tasks and their blockers.
     blocked: dict[int, dict[str, Any]] = {}
@@ -831,7 +1066,6 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         blocked_items[e["project_id"]].append({
             "id": tid, "blocked_since": since.isoformat() if since else None,
             "blocked_days": (sel.as_of_date - local_day(since)).days if since else None, "blockers": blockers})
-    scope_items = scope_ev
     bgroups = {g["group"]["id"]: g for g in budget["groups"]}
     miles_by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for m in miles:
@@ -845,7 +1079,7 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         signals = {
             "stale": _stale_signal(stale_counts.get(pid), stale_items.get(pid, []), lim),
             "blocked": _blocked_signal(blocked_items.get(pid, []), lim),
-            "scope_creep": _scope_signal(p, scope.get(pid), scope_items.get(pid, []), lim, sel),
+            "scope_creep": _scope_signal(p, scope, scope_ev, lim, sel, miles_by.get(pid, []), baselined),
             "schedule": _schedule_signal(bgroups.get(pid), lim),
             "budget": _budget_signal(bgroups.get(pid), lim),
             "milestones": _milestone_signal(miles_by.get(pid, []), lim),
@@ -894,14 +1128,32 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "same_project, other_project, or not_synced (outside what taskhub syncs; its status as the link "
         "gave it; an unknown status counts as open). Amber when blocked tasks ≥ blocked_amber_count; red "
         "when one has been blocked blocked_red_days or more",
-        scope_creep="baseline = the project's planned_start, as a date as_of is: the end of that local day. "
-        "Scope at the baseline: the tasks created by then (unknown creation counts as by then) and not "
-        "deleted by then, epics, milestone cards and archived cards excluded (archiving is as now, not "
-        "replayed). Added: the tasks created after it that are in scope at as_of. added_share_count = added / baseline "
-        "tasks; added_share_estimate = their estimates likewise (points when any task of the project has "
-        "points, else hours); creep_share = the larger of the two. Removed tasks (deleted since) are shown, "
-        "not netted. Amber when creep_share > scope_amber, red when > scope_red; not assessed without a "
-        "planned start by as_of",
+        scope_creep="measured against two kinds of baseline. (1) The project's: its planned_start, as a date "
+        "as_of is: the end of that local day (baseline_date). (2) Each of its milestones not completed at as_of "
+        "whose baseline due date a PM set (API or taskhub apply) by as_of: the instant of the last such setting "
+        "by then (baseline_set_at); a baseline that is only the first due date seen has no such instant and is "
+        "not measured. A scope at an instant: the tasks alive then (created by then — an unknown creation "
+        "counts as by then — and not deleted by then), epics, milestone cards and archived cards excluded "
+        "(archiving as now, not replayed); for a milestone, the tasks linked to it then: its links now, "
+        "replayed through Jira's fixVersions history (the first change after the instant that adds or removes "
+        "the milestone tells whether the task was linked then). Trello's milestone links (labels) and moves "
+        "between projects have no usable history and count as they are now. Baseline tasks: in the scope at "
+        "the baseline; added: in it at as_of and not at the baseline; removed: at the baseline and not at "
+        "as_of (shown, not netted). Estimates come from the history: a task's estimate at an instant is what "
+        "the first estimate change after it changed it from (Jira's story points and original estimate "
+        "changes, and the changes a sync observed), else its value now. baseline_estimate = the baseline "
+        "tasks' estimates at the baseline; added_estimate = the added tasks' at as_of; raised_estimate = the "
+        "sum of (estimate at as_of − estimate at the baseline) over the baseline tasks still in scope whose "
+        "estimate rose (both known; raised_tasks of them, the largest raises listed in raised); "
+        "lowered_estimate likewise for the decreases, shown, not netted; a task first estimated after the "
+        "baseline counts in neither. Points when any task of the scope has points, else hours. "
+        "added_share_count = added / baseline tasks; added_share_estimate = (added_estimate + "
+        "raised_estimate) / baseline_estimate; creep_share = the larger of the two. A scope's level: amber "
+        "when creep_share > scope_amber, red when > scope_red (a milestone uses its project's thresholds); a "
+        "scope empty at its baseline is amber when tasks were added, else green. The signal's level is the "
+        "worst of the project's own (project_level; not assessed without a planned start by as_of) and its "
+        "milestones' (milestones, worst first, each with its figures and evidence; milestones_over counts "
+        "those at amber or red); not assessed when none is measured",
         schedule="SPI from the budget view (EV / PV, METRICS.md): red when SPI < spi_red, amber when < "
         "spi_amber; not assessed when SPI is undefined (its reason given)",
         budget="CPI from the budget view (EV / AC): red when CPI < cpi_red, amber when < cpi_amber; red when "
@@ -961,7 +1213,8 @@ def _total(groups: list[dict[str, Any]], btotal: dict[str, Any], miles: list[dic
                         "tasks": blocked_tasks[:EVIDENCE_CAP],
                         "more": max(0, n_blocked - min(len(blocked_tasks), EVIDENCE_CAP))},
             "scope_creep": {"added_tasks": sum(s.get("added_tasks", 0) for s in pick("scope_creep")),
-                            "projects": sum(1 for s in pick("scope_creep") if s["level"] in ("amber", "red"))},
+                            "projects": sum(1 for s in pick("scope_creep") if s["level"] in ("amber", "red")),
+                            "milestones": sum(s["milestones_over"] for s in pick("scope_creep"))},
             "schedule": {"spi": btotal.get("spi"), "projects": sum(1 for s in pick("schedule")
                                                                     if s["level"] in ("amber", "red"))},
             "budget": {"cpi": btotal.get("cpi"), "projects": sum(1 for s in pick("budget")

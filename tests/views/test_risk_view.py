@@ -39,7 +39,7 @@ import sqlalchemy as sa
 
 from service.db import Database
 from service.store import rollups
-from service.tables import Change, Project, Task, TaskAssignee, TaskLink
+from service.tables import Change, Milestone, MilestoneChange, Project, Task, TaskAssignee, TaskLink, TaskMilestone
 from service.views import ViewParams, compute_view
 from service.views.risk import DEFAULT_THRESHOLDS, EVIDENCE_CAP, rag, validate_thresholds
 from tests.views.conftest import Org, by_name, get_view
@@ -393,3 +393,135 @@ def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, 
     result = apply_cli(path, "--org", "fileorg")
     assert result.exit_code == 2 and "unknown risk threshold 'stale'" in result.output, result.output
     assert thresholds() == {"stale_days": 3, "spi_amber": 0.95}
+
+
+# --- scope creep from the history, and since a milestone's baseline -------------------------------
+#
+# On top of the risk data, as a sync and a PM would leave them:
+# - estimate history: A1 observed 5 → 3 points on 02-10 12:00 (lowered); A3's story points 4 → 5 on
+#   03-05 (raised); A4's 1 → 2 on 03-12 (after as_of: 1 point then);
+# - milestone links history (Jira fixVersions): A1 left 1.1 (v2) for 1.0 on 02-11; A5 (created
+#   02-03, no version before) joined 1.1 on 03-02;
+# - baselines a PM set: 1.1 on 02-10 09:00 (2026-03-18), Beta launch (mc1, Trello) on 03-01 09:00
+#   (2026-04-03).
+#
+# As of 2026-03-11:
+# ALP (baseline the end of 02-02): A1 A2 A3 A9 then at 5 + 5 + 4 + 1 = 15 points (A9 removed);
+#   added A4 (1 then) A5 (none) A6 (5) = 6; raised A3 +1; lowered A1 −2 (shown, not netted).
+#   0.75 by count, (6 + 1) / 15 = 0.4667 by estimate → 0.75, red.
+# 1.1 (baseline 02-10 09:00): A1 (5, removed: it left on 02-11) A2 (5) = 10; added A4 (1) A5 (joined
+#   after) A6 (5): 3 / 2 = 1.5 by count, 6 / 10 = 0.6 by estimate → 1.5, red.
+# Beta launch (baseline 03-01 09:00): C1 (10 h) C4 (none); added C2 (6 h): 0.5 / 0.6 → 0.6, red.
+# As of 2026-03-04: A3 still 4 (raised 0), A4 1: ALP 6 / 15 = 0.4; 1.1: A5 not yet linked: added
+#   A4 A6, 2 / 2 = 1.0; Beta launch not baselined yet (set 03-01: it is; C2 created 03-03: added).
+# As of 2026-02-09: no milestone baseline was set yet.
+
+def add_creep_data(db: Database, org: Org) -> None:
+    w = org.world
+    ms = w.milestones or {}
+    M, MC, TM = (m.__table__ for m in (Milestone, MilestoneChange, TaskMilestone))
+    ids = _ids(db, w.org_id)
+
+    def change(task: str, ext: str, field: str, old: str | None, new: str | None, when: datetime,
+               origin: str = "changelog") -> dict[str, Any]:
+        return {"org_id": w.org_id, "source_id": w.jira, "task_external_id": task, "external_id": ext,
+                "field": field, "from_value": old, "to_value": new, "changed_at": when, "origin": origin}
+
+    with db.write() as c:
+        c.execute(sa.insert(C), [
+            change("A1", "e1", "estimate", "5.0", "3.0", at(2, 10, 12), origin="observed"),
+            change("A3", "e2", "points", "4", "5", at(3, 5)),
+            change("A4", "e3", "points", "1", "2", at(3, 12)),
+            change("A1", "m1", "milestone", "v2", None, at(2, 11)),
+            change("A1", "m2", "milestone", None, "v1", at(2, 11)),
+            change("A5", "m3", "milestone", None, "v2", at(3, 2)),
+        ])
+        # A change row is never newer than its task's last update.
+        for task, when in (("A4", at(3, 12)), ("A5", at(3, 2))):
+            c.execute(sa.update(T).where(T.c.id == ids[task]).values(remote_updated_at=when))
+        c.execute(sa.insert(TM).values(task_id=ids["A5"], milestone_id=ms["v2"]))
+        for mid, when, old, new in ((ms["v2"], at(2, 10), "2026-03-20", "2026-03-18"),
+                                    (ms["mc1"], at(3, 1), "2026-04-01", "2026-04-03")):
+            c.execute(sa.update(M).where(M.c.id == mid).values(baseline_due_date=date.fromisoformat(new)))
+            c.execute(sa.insert(MC).values(org_id=w.org_id, milestone_id=mid, field="baseline", at=when,
+                                           old_value=old, new_value=new, origin="pm", actor="test"))
+        rollups.rebuild(c, w.org_id)
+
+
+@pytest.fixture
+def creeping(db, risky) -> tuple[Org, dict[str, int]]:
+    org, ids = risky
+    add_creep_data(db, org)
+    return org, ids
+
+
+def _creep(client: Any, org: Org, as_of: str) -> dict[str, dict[str, Any]]:
+    groups = by_name(get_view(client, org, "risk", as_of=as_of)["groups"])
+    return {n: g["signals"]["scope_creep"] for n, g in groups.items()}
+
+
+def test_scope_creep_uses_the_estimates_the_history_gives(client, creeping):
+    org, _ = creeping
+    alp = _creep(client, org, AS_OF)["ALP"]
+    assert (alp["baseline_tasks"], alp["added_tasks"], alp["removed_tasks"]) == (4, 3, 1)
+    # The baseline's estimates as they were then (A1 5, A3 4), the added tasks' as of as_of (A4 1).
+    assert (alp["estimate_unit"], alp["baseline_estimate"], alp["added_estimate"]) == ("points", 15, 6)
+    assert (alp["raised_tasks"], alp["raised_estimate"], alp["lowered_estimate"]) == (1, 1, 2)
+    assert (alp["added_share_count"], alp["added_share_estimate"], alp["creep_share"]) == (0.75, 0.4667, 0.75)
+    assert (alp["project_level"], alp["level"]) == ("red", "red")
+    assert alp["raised"] == [{"id": alp["raised"][0]["id"], "key": "ALP-A3", "title": "Task A3",
+                              "url": None, "project_id": org.world.alp, "estimate_then": 4, "estimate_now": 5}]
+    # Before A3's raise (03-05): not raised yet; A4 still 1 point.
+    before = _creep(client, org, "2026-03-04")["ALP"]
+    assert (before["baseline_estimate"], before["added_estimate"], before["raised_tasks"]) == (15, 6, 0)
+    assert (before["raised"], before["added_share_estimate"], before["lowered_estimate"]) == ([], 0.4, 2)
+    # As of now A4 has 2 points and A8 (3) was added on 03-12.
+    now = by_name(get_view(client, org, "risk")["groups"])["ALP"]["signals"]["scope_creep"]
+    assert (now["added_estimate"], now["raised_estimate"]) == (10, 1)
+
+
+def test_scope_creep_since_a_milestone_baseline(client, creeping):
+    org, _ = creeping
+    ms = org.world.milestones or {}
+    g = _creep(client, org, AS_OF)
+    [v2] = g["ALP"]["milestones"]  # 1.0 has no baseline a PM set
+    assert (v2["id"], v2["name"], v2["baseline_due_date"], v2["baseline_set_at"]) == (
+        ms["v2"], "1.1", "2026-03-18", "2026-02-10T09:00:00+00:00")
+    # A1 left it after the baseline (removed), A5 joined after it (added though created before).
+    assert (v2["baseline_tasks"], v2["added_tasks"], v2["removed_tasks"]) == (2, 3, 1)
+    assert (v2["baseline_estimate"], v2["added_estimate"], v2["estimate_unit"]) == (10, 6, "points")
+    assert (v2["added_share_count"], v2["added_share_estimate"], v2["creep_share"], v2["level"]) == (
+        1.5, 0.6, 1.5, "red")
+    assert (_keys(v2["tasks"]), v2["count"], v2["more"]) == (["ALP-A6", "ALP-A4", "ALP-A5"], 3, 0)
+    assert g["ALP"]["milestones_over"] == 1
+    # Trello, in hours: the milestone's figures set BETA's level (its own is amber: nothing at its start).
+    [mc1] = g["BETA"]["milestones"]
+    assert (mc1["baseline_tasks"], mc1["added_tasks"], mc1["baseline_estimate"], mc1["added_estimate"]) == (
+        2, 1, 10, 6)
+    assert (mc1["estimate_unit"], mc1["creep_share"], mc1["level"], _keys(mc1["tasks"])) == ("hours", 0.6, "red",
+                                                                                                ["C2"])
+    assert (g["BETA"]["project_level"], g["BETA"]["level"]) == ("amber", "red")
+    assert g["OPS"]["milestones"] == [] and g["OPS"]["level"] is None
+    # Before A5 joined (03-02): 1.1 has A4 and A6 added.
+    [v2] = _creep(client, org, "2026-03-01")["ALP"]["milestones"]
+    assert (v2["baseline_tasks"], v2["added_tasks"], v2["removed_tasks"], v2["creep_share"]) == (2, 2, 1, 1.0)
+    # Before any baseline was set: nothing to measure a milestone against.
+    early = _creep(client, org, "2026-02-09")
+    assert early["ALP"]["milestones"] == [] and early["BETA"]["milestones"] == []
+
+
+def test_a_milestone_sets_the_scope_signal_when_the_project_is_within_its_thresholds(client, db, creeping):
+    org, _ = creeping
+    with db.write() as c:
+        c.execute(sa.update(P).where(P.c.id == org.world.alp).values(risk_thresholds={"scope_amber": 0.8,
+                                                                                       "scope_red": 1.2}))
+    r = get_view(client, org, "risk", as_of=AS_OF)
+    alp = by_name(r["groups"])["ALP"]
+    s = alp["signals"]["scope_creep"]
+    # The project: 0.75 ≤ 0.8, green; 1.1: 1.5 > 1.2, red — the signal is the worse of the two.
+    assert (s["project_level"], s["milestones"][0]["level"], s["level"]) == ("green", "red", "red")
+    assert "scope_creep" in alp["set_by"]
+    assert r["total"]["signals"]["scope_creep"]["milestones"] == 2
+    d = r["definitions"]["scope_creep"]
+    for words in ("history", "baseline", "raised", "milestone", "worst"):
+        assert words in d, words

@@ -182,15 +182,13 @@ def _lease(db: Database, source_id: int, *, wait: float, clock: Clock) -> Iterat
 
 
 def reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool = False,
-              clock: Clock = time.monotonic, lease_wait: float | None = None) -> None:
+              clock: Clock = time.monotonic) -> None:
     """Make the tool's webhooks match the source (see the module's docstring) and record it.
 
     ``replace``: registered webhooks are replaced too (a Jira webhook's JQL follows the scope).
     One at a time per source: within a process (``_source_lock``) and across processes (the
-    source's lease, ``_lease``, waited for up to ``lease_wait`` seconds, by default ``LEASE_SECONDS``);
-    the rows are read under both."""
-    wait = LEASE_SECONDS if lease_wait is None else lease_wait
-    with _source_lock(source_id), _lease(db, source_id, wait=wait, clock=time.monotonic):
+    source's lease, ``_lease``); the rows are read under both."""
+    with _source_lock(source_id), _lease(db, source_id, wait=LEASE_SECONDS, clock=time.monotonic):
         _reconcile(db, settings, source_id, replace=replace, clock=clock)
 
 
@@ -228,8 +226,8 @@ def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.mo
     the current events (``_refresh``), for the URL it was registered with: a ``taskhub worker`` of
     its own may run without ``PUBLIC_BASE_URL`` and would build another. Nothing else of a
     reconcile (a changed URL, boards) is done here. A source whose lease another process holds
-    is left to the next pass (no wait); one without credentials or deleted meanwhile is skipped.
-    The ids done."""
+    is left to the next pass (no wait), one deleted meanwhile skipped; one without stored
+    credentials says so on its registration. The ids done."""
     cutoff = utcnow() - timedelta(seconds=REFRESH_RETRY_SECONDS)
     with db.session() as s:
         found = s.exec(select(WebhookRegistration, Source)

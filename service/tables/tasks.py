@@ -17,7 +17,8 @@ class Task(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("source_id", "external_id", name="uq_task_source_ext"),
         sa.Index("ix_task_org_project", "org_id", "project_id"),
-        sa.Index("ix_task_org_category", "org_id", "status_category"),
+        # completed_at too: the completions in a trailing window are a range (migration 0030).
+        sa.Index("ix_task_org_category_completed", "org_id", "status_category", "completed_at"),
         sa.Index("ix_task_org_due", "org_id", "due_date"),
         sa.Index("ix_task_org_synced", "org_id", "synced_at"),
         # The few tasks with a direct cost (budget's direct costs read only them): migration 0005.

@@ -17,8 +17,13 @@ TEST = "tests/service/test_store.py::test_upsert_creates_task_project_and_people
 def _run(require: bool, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TASKHUB_TEST_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"}
     env["TASKHUB_REQUIRE_POSTGRES"] = "1" if require else "0"
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *args, TEST],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    # Only the plugins the run needs (xdist, and timeout for the ini's ``timeout``): hypothesis and
+    # schemathesis (with respx and anyio) took ~1 s to load in each of the run's processes, and the
+    # guard is tests/conftest.py's, not theirs.
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    plugins = ["-p", "xdist.plugin", "-p", "pytest_timeout"]
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", *plugins, *args,
+                           TEST], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
 def test_missing_postgres_fails_in_ci_mode():

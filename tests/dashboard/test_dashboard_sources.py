@@ -21,7 +21,7 @@ from service.db import Database
 from service.security.auth import create_token
 from service.settings import Settings
 from service.sync.state import REQUEST_STREAM
-from service.tables import Source, SyncState
+from service.tables import Source, SyncState, WebhookRegistration
 from tests.conftest import simulated_jira, simulated_trello
 from tests.dashboard.world import Org, TestClient, make_settings, sign_in
 from tests.sync.conftest import JIRA_EMAIL, JIRA_TOKEN
@@ -232,6 +232,16 @@ def test_edit_verify_webhooks_and_delete_a_source(client, db, acme, jira):
     assert r.status_code == 303 and len(state.webhooks) == 1
     section = client.get("/sources").text.split(f'id="source-{sid}"')[1]
     assert '<td data-state>registered</td>' in section and "could not register" not in section
+    with db.write() as c:  # registered before issue 23: the page says what the webhook lacks
+        c.execute(sa.update(table(WebhookRegistration)).where(table(WebhookRegistration).c.source_id == sid)
+                  .values(events=["jira:issue_created", "jira:issue_updated"]))
+    page = client.get("/sources").text
+    missing = "outdated: missing "
+    assert missing in page.split(f'data-source-id="{sid}"')[1].split("</tr>")[0]  # the list's row
+    section = page.split(f'id="source-{sid}"')[1]
+    assert '<td data-state>registered</td>' in section and missing in section  # and the registration's
+    r = client.post(f"/sources/{sid}/register", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303 and "outdated" not in client.get("/sources").text
     r = client.post(f"/sources/{sid}/ping", data={"csrf": csrf}, follow_redirects=False)
     assert r.status_code == 303
     assert "Pinged" in client.get("/sources").text.split(f'id="source-{sid}"')[1]

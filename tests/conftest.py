@@ -41,6 +41,15 @@ def _root_logging_restored() -> Iterator[None]:
     root.handlers[:], root.level = handlers, level
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` (several seconds each) first, the rest in their order: pytest-xdist
+    hands out the tests in this order (after the ``xdist_group`` groups), so a long test started
+    last no longer keeps one worker busy while the other has finished. Last of the hooks, after
+    pytest's own order (module-scoped fixtures); the slow tests use none."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 PG_URL = normalize_url(
     os.environ.get("TASKHUB_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 )

@@ -10,6 +10,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 TEST = "tests/service/test_store.py::test_upsert_creates_task_project_and_people"
 
@@ -26,6 +28,7 @@ def _run(require: bool, *args: str) -> subprocess.CompletedProcess[str]:
                            TEST], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow
 def test_missing_postgres_fails_in_ci_mode():
     """As ``make test`` runs it, on pytest-xdist workers: the worker that gets the PostgreSQL case
     finds no server on its own, and its failure is the run's."""
@@ -36,6 +39,7 @@ def test_missing_postgres_fails_in_ci_mode():
     assert "PostgreSQL not reachable" in r.stdout and "[gw" in r.stdout  # (the run was on workers)
 
 
+@pytest.mark.slow
 def test_missing_postgres_skips_locally_with_the_reason():
     r = _run(require=False)
     assert r.returncode == 0, r.stdout

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, quote_from_bytes
 
+import pytest
 import sqlalchemy as sa
 from fastapi.routing import APIRoute, iter_route_contexts
 from hypothesis import HealthCheck, given, settings
@@ -135,6 +136,7 @@ def _seeded(db: Database, tmp_path: Path) -> tuple[Any, dict[str, str], dict[str
     return app, admin, known
 
 
+@pytest.mark.slow
 def test_no_route_answers_5xx_for_any_parameter(db: Database, tmp_path: Path) -> None:
     app, admin, known = _seeded(db, tmp_path)
     routes = _routes(app)
@@ -180,6 +182,7 @@ EDGE_VALUES = ["0001-01-01", "9999-12-31", "0001-01-01T00:00:00+14:00", "9999-12
                "8996-02-29", "a\x00b", "\x1b", "١"]
 
 
+@pytest.mark.slow
 def test_every_query_parameter_takes_edge_values(db: Database, tmp_path: Path) -> None:
     """Each edge value on each query parameter of each GET route, with an admin token and the
     other parameters absent: never a 5xx. Not left to the draw: every case, every run."""

@@ -147,6 +147,7 @@ def _reader(client: httpx.Client, path: str, stop: threading.Event, out: list[An
         client.close()
 
 
+@pytest.mark.slow
 def test_postgres_outage_under_webhook_load_is_503_then_recovers_without_loss(private_pg, tmp_path, caplog):
     caplog.set_level(logging.WARNING, logger="httpx")  # a line per request otherwise
     caplog.set_level(logging.INFO)  # (second: set_level also sets the capturing handler's level)

@@ -13,6 +13,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
@@ -72,6 +73,7 @@ def _explore(strategy: st.SearchStrategy[Any], checks: list[Any], headers: dict[
     run()
 
 
+@pytest.mark.slow
 def test_schemathesis_finds_no_failure(db: Database, tmp_path: Path) -> None:
     world = build(db)
     admin = {"Authorization": f"Bearer {tokens_for(db, world.org_id)['admin']}"}

@@ -37,7 +37,9 @@ How it keeps its promises:
   success, or one ``410 Gone``, disables it (``enabled`` false, health ``disabled``, the reason).
   The row is written on a change of health only (and ``last_success_at`` every
   ``SUCCESS_PRECISION``): rewritten by every batch of failures, each worker's cycle queued on its
-  lock behind the others' (0.09–0.38 backends waiting in ``bench/events.py``'s bad part).
+  lock behind the others' (0.09–0.38 backends waiting in ``bench/events.py``'s bad part). A loop
+  skips the successes of an endpoint it wrote "ok" for moments ago only for rows claimed while it
+  was ``ok``: another worker's failure since is seen by the next claim, not 10 s later.
 - **One transaction per cycle of the loop** (``cycle``): the answers that came back are recorded,
   then free threads' worth of deliveries claimed, with one commit; on PostgreSQL each of the two
   is one statement built once, on a connection the loop keeps. (Two-step claims and a
@@ -128,6 +130,9 @@ class Claimed:
     secret_enc: str
     secret_prev_enc: str | None
     secret_prev_until: datetime | None
+    # The endpoint's health when the row was claimed: a success of a row claimed while it was not
+    # "ok" is written (``_health``) whatever this loop remembers having written.
+    health: str = "ok"
 
 
 @dataclass(frozen=True)
@@ -264,7 +269,7 @@ def _lease_values(worker_id: Any, now: Any, until: Any) -> dict[str, Any]:
 
 # What a claim returns of each row, in ``Claimed``'s order.
 _CLAIMED = (DL.c.id, DL.c.event_id, DL.c.endpoint_id, DL.c.attempts, EV.c.msg_id, EV.c.payload, EP.c.url,
-            EP.c.secret_enc, EP.c.secret_prev_enc, EP.c.secret_prev_until)
+            EP.c.secret_enc, EP.c.secret_prev_enc, EP.c.secret_prev_until, EP.c.health)
 
 
 def _pg_claim() -> Any:
@@ -595,8 +600,12 @@ def _health(conn: sa.Connection, endpoint_id: int, results: list[Result], ok_wri
         _disable(conn, endpoint_id, now, "the endpoint answered 410 Gone")
         return
     successes = [at for at, code in codes if code is not None and 200 <= code < 300]
-    if len(successes) == len(codes) and time.monotonic() - ok_written.get(endpoint_id, -1e9) < _OK_SECONDS:
-        return  # this loop wrote "ok" for it moments ago: not a statement per batch
+    if (len(successes) == len(codes) and time.monotonic() - ok_written.get(endpoint_id, -1e9) < _OK_SECONDS
+            and all(r.item.health == "ok" for r in results)):
+        # This loop wrote "ok" for it moments ago: not a statement per batch. Unless a row was
+        # claimed while its health was not "ok" (another worker's failure since): remembered
+        # alone, the endpoint stayed "failing", throttled, for up to SUCCESS_PRECISION.
+        return
     ok_written.pop(endpoint_id, None)
     if successes:
         # Not on every success: hundreds a second would queue on the endpoint's row. Only a change

@@ -501,3 +501,28 @@ def test_a_secret_no_key_opens_is_a_failed_attempt_not_a_loop(env: dict[str, Any
     [d] = _deliveries(env["db"])
     assert (d.status, d.attempts, d.response_code) == ("pending", 1, None) and d.error.startswith("not sent: ")
     assert receiver.got == []
+
+
+def test_a_success_after_another_workers_failure_makes_the_endpoint_ok(env: dict[str, Any],
+                                                                       receiver: Receiver) -> None:
+    """A loop that wrote "ok" for an endpoint skipped the next 10 s of its all-success batches (its
+    in-memory ``ok_written``), even when another worker had made the endpoint "failing" since: it
+    stayed "failing" - throttled to ``per_failing_endpoint``, and so in the API - while it answered
+    2xx. Found by review (a test with two workers' records). A row claimed while its endpoint was
+    not "ok" now has its success written."""
+    from service.events.delivery import Answer, Result, record
+
+    ep, _ = _endpoint(env, receiver.url())
+    for _ in range(3):
+        _emit(env)
+    cfg, ok_a = DeliveryConfig(), {}
+    [a1] = claim(env["db"], "a", limit=1, config=cfg, now=T0)
+    assert record(env["db"], "a", [Result(a1, Answer(200, "ok", None, 1), T0)], ok_written=ok_a) == ["delivered"]
+    [b1] = claim(env["db"], "b", limit=1, config=cfg, now=T0)
+    assert record(env["db"], "b", [Result(b1, Answer(500, "no", None, 1), T0 + timedelta(seconds=1))]) == ["pending"]
+    assert _endpoint_row(env["db"], ep).health == "failing"
+    [a2] = claim(env["db"], "a", limit=1, config=cfg, now=T0 + timedelta(seconds=2))
+    assert record(env["db"], "a", [Result(a2, Answer(200, "ok", None, 1), T0 + timedelta(seconds=2))],
+                  ok_written=ok_a) == ["delivered"]
+    row = _endpoint_row(env["db"], ep)
+    assert (row.health, row.failing_since) == ("ok", None)

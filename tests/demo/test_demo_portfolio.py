@@ -14,7 +14,6 @@ import urllib.request
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -93,12 +92,14 @@ def test_jira_open_work_is_planned_for_unreleased_versions_and_logged_in_recent_
 # --- a small demo, read through its API ------------------------------------------------------
 
 
-@pytest.fixture
-def demo(db: Database, tmp_path: Path) -> Iterator[Demo]:
-    """The demo on ``db``'s store: 3 projects x 60 issues, 4 boards x 60 cards, no trickle."""
+@pytest.fixture(scope="module")
+def demo(shared_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Demo]:
+    """The demo on each store: 3 projects x 60 issues, 4 boards x 60 cards, no trickle. Started
+    once per module and store (~5 s each): the first test only reads taskhub's API, the second
+    changes only the simulated tools (after the first has read)."""
     said: list[str] = []
-    d = Demo(DemoOptions(port=0, data_dir=tmp_path / "demo", jira_issues_per_project=60,
-                         trello_cards_per_board=60, trickle_seconds=0, database_url=db.url), say=said.append)
+    d = Demo(DemoOptions(port=0, data_dir=tmp_path_factory.mktemp("demo"), jira_issues_per_project=60,
+                         trello_cards_per_board=60, trickle_seconds=0, database_url=shared_db.url), say=said.append)
     try:
         d.start()
         yield d

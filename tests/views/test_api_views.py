@@ -9,11 +9,15 @@ import pytest
 
 from tests.views.conftest import by_name, get_view
 
+# Tests that only read share one portfolio per store for the module (shared_client, shared_world);
+# those that write have their own database.
+
 AS_OF = "2026-03-11"
 VIEWS = ("progress", "budget", "milestones", "flow", "workload", "risk")
 
 
-def test_filters_by_project_source_portfolio_and_assignee(client, world):
+def test_filters_by_project_source_portfolio_and_assignee(shared_client, shared_world):
+    client, world = shared_client, shared_world  # only reads
     w = world.world
     assert get_view(client, world, "progress", as_of=AS_OF, project=w.alp)["total"]["scope"] == 6
     assert get_view(client, world, "progress", as_of=AS_OF, source=w.trello)["total"]["scope"] == 4
@@ -29,7 +33,8 @@ def test_filters_by_project_source_portfolio_and_assignee(client, world):
     assert [m["name"] for m in ms["milestones"]] == ["Beta launch"]
 
 
-def test_group_by_milestone_source_and_person(client, world):
+def test_group_by_milestone_source_and_person(shared_client, shared_world):
+    client, world = shared_client, shared_world  # only reads
     g = by_name(get_view(client, world, "progress", as_of=AS_OF, group_by="milestone")["groups"])
     assert {k: (v["scope"], v["done"]) for k, v in g.items()} == {
         "1.0": (2, 1),
@@ -53,7 +58,8 @@ def test_group_by_milestone_source_and_person(client, world):
     assert len(get_view(client, world, "workload", as_of=AS_OF, group_by="project")["people"]) == 5  # Ann twice
 
 
-def test_csv_gives_one_flat_row_per_group_with_the_total_first(client, world):
+def test_csv_gives_one_flat_row_per_group_with_the_total_first(shared_client, shared_world):
+    client, world = shared_client, shared_world  # only reads
     r = client.get(
         "/api/v1/views/budget",
         params={"as_of": AS_OF, "group_by": "project", "format": "csv"},
@@ -130,8 +136,8 @@ def test_csv_gives_one_flat_row_per_group_with_the_total_first(client, world):
         ({"format": "xml"}, "query.format"),
     ],
 )
-def test_bad_parameters_are_a_422_naming_the_parameter(client, acme, params, field):
-    r = client.get("/api/v1/views/progress", params=params, headers=acme.h("read"))
+def test_bad_parameters_are_a_422_naming_the_parameter(shared_client, shared_world, params, field):
+    r = shared_client.get("/api/v1/views/progress", params=params, headers=shared_world.h("read"))
     assert r.status_code == 422, r.text
     assert r.headers["content-type"] == "application/problem+json"
     body = r.json()

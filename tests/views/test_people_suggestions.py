@@ -204,9 +204,10 @@ def test_a_person_in_both_tools_is_not_paired_and_common_values_are_no_evidence(
         ("p999998-p999999", "person 999998 no longer exists"),
     ],
 )
-def test_bad_or_unknown_suggestion_ids_are_a_clear_404(client, bare, sid, says):
+def test_bad_or_unknown_suggestion_ids_are_a_clear_404(shared_client, shared_world, sid, says):
     # As every path id of the API: one that is not an id is "not found", saying what one looks like.
-    r = client.post(f"{URL}/{sid}/accept", headers=bare.h("write"))
+    # A 404 writes nothing: the module's shared portfolio serves all ten cases.
+    r = shared_client.post(f"{URL}/{sid}/accept", headers=shared_world.h("write"))
     assert r.status_code == 404, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert says in r.json()["detail"]

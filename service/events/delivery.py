@@ -9,7 +9,9 @@ How it keeps its promises:
   when the lease expires another worker sends them again, with the same ``webhook-id`` (the
   event's ``msg_id``), so the receiver can drop the duplicate.
 - **One slow or dead endpoint delays no one else.** Deliveries are sent by a thread pool of their
-  own (not the inbox's loop), each with a bounded timeout, and a worker's claim takes at most
+  own (not the inbox's loop), each bounded by a timeout for the whole attempt (not only each
+  socket read: a receiver trickling its answer outlived its lease and took thread after thread,
+  ``_Deadlines``), and a worker's claim takes at most
   ``per_endpoint`` rows in flight per endpoint (16 of its 32 threads; the loop counts what it
   holds, in memory): a hanging endpoint holds at most that many of each worker's threads, the
   rest serve the others. (Counted over all workers from the unexpired leases, each claim read
@@ -112,7 +114,7 @@ class DeliveryConfig:
     per_endpoint: int = 16  # rows in flight per endpoint, in one worker
     per_failing_endpoint: int = 2  # the same while the endpoint's health is "failing"
     failed_pause: float = 1.0  # seconds a failed answer's slot stays taken after it is recorded
-    timeout: float = 10.0  # seconds, connect and read
+    timeout: float = 10.0  # seconds, one attempt in all (connect, send, the answer): ``Sender``
     lease_seconds: float = 60.0  # longer than a send can take (timeout, plus recording)
     poll_interval: float = 0.1  # idle wait between claims
     busy_poll_interval: float = 0.02  # the same within ``BUSY_FOR`` seconds of a claim that took some
@@ -373,15 +375,62 @@ def _tls_context() -> ssl.SSLContext:
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
 
 
+class _Deadlines:
+    """Ends the sends that outlive their deadline. ``http.client``'s timeout bounds each socket
+    operation, not the answer: a receiver trickling its answer a byte at a time kept a send going
+    as long as it liked, holding a thread, and past the lease (60 s) the row was claimed again
+    (expired leases are taken whatever the endpoint's slots) into another thread, and another:
+    one such endpoint could take every thread of every worker. A thread (while sends are under
+    way) shuts such a connection's socket down, which ends its read; each send registers and
+    unregisters itself under a lock (no thread or timer per send)."""
+
+    TICK = 0.1  # seconds between looks: the deadline's precision
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active: dict[int, tuple[float, http.client.HTTPConnection]] = {}
+        self._watching = False
+
+    def watch(self, conn: http.client.HTTPConnection, deadline: float) -> None:
+        with self._lock:
+            self._active[id(conn)] = (deadline, conn)
+            if not self._watching:
+                self._watching = True
+                threading.Thread(target=self._run, name="taskhub-deliver-deadlines", daemon=True).start()
+
+    def release(self, conn: http.client.HTTPConnection) -> bool:
+        """Stop watching ``conn``; False when its deadline came first (its socket is shut)."""
+        with self._lock:
+            return self._active.pop(id(conn), None) is not None
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.TICK)
+            now = time.monotonic()
+            with self._lock:
+                for key, (deadline, conn) in list(self._active.items()):
+                    if deadline <= now:
+                        del self._active[key]
+                        if conn.sock is not None:
+                            try:  # the plain socket's (an SSL socket's would drop its TLS state under the reader)
+                                socket.socket.shutdown(conn.sock, socket.SHUT_RDWR)
+                            except OSError:
+                                pass
+                if not self._active:
+                    self._watching = False
+                    return
+
+
 class Sender:
     """POSTs through the outbound guard, keeping one connection per origin and thread (keep-alive).
-    ``timeout`` bounds the connect and each read."""
+    ``timeout`` bounds the connect and each read, and the whole attempt (``_Deadlines``)."""
 
     def __init__(self, settings: Settings, timeout: float) -> None:
         self.policy = settings.outbound_policy
         self.timeout = timeout
         self._local = threading.local()
         self._tls: ssl.SSLContext | None = None
+        self._deadlines = _Deadlines()
 
     def _connection(self, origin: tuple[str, str, int]) -> tuple[http.client.HTTPConnection, bool]:
         """The thread's open connection to ``origin`` (and True), or a new one (False)."""
@@ -407,24 +456,28 @@ class Sender:
         parts = urlsplit(url)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         sent = {**headers, "content-type": "application/json", "user-agent": "taskhub-webhooks/1"}
+        deadline = started + self.timeout
         for _ in range(2):
             conn, reused = self._connection(origin)
+            self._deadlines.watch(conn, deadline)
             try:
                 conn.request("POST", target, body=body, headers=sent)
                 response = conn.getresponse()
                 raw = response.read(BODY_LIMIT)
                 if not response.isclosed():
                     response.read(64 * 1024)  # drain a short rest to keep the connection
+                if not self._deadlines.release(conn):
+                    raise TimeoutError
                 if not response.isclosed() or response.will_close:
                     self._drop(origin)
                 return Answer(response.status, raw.decode("utf-8", "replace"), None, _ms(started))
-            except _STALE as exc:
-                self._drop(origin)
-                if reused:  # the receiver closed an idle keep-alive connection: once more, anew
-                    continue
-                return Answer(None, None, f"{type(exc).__name__}: {exc}"[:1000], _ms(started))
             except Exception as exc:  # noqa: BLE001 - any failure to get an answer is this attempt's result
                 self._drop(origin)
+                if not self._deadlines.release(conn) or time.monotonic() >= deadline:
+                    return Answer(None, None, f"no complete answer within the timeout ({self.timeout:g} s)",
+                                  _ms(started))
+                if reused and isinstance(exc, _STALE):
+                    continue  # the receiver closed an idle keep-alive connection: once more, anew
                 return Answer(None, None, f"{type(exc).__name__}: {exc}"[:1000], _ms(started))
         raise AssertionError("unreachable")
 

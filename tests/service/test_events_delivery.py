@@ -526,3 +526,57 @@ def test_a_success_after_another_workers_failure_makes_the_endpoint_ok(env: dict
                   ok_written=ok_a) == ["delivered"]
     row = _endpoint_row(env["db"], ep)
     assert (row.health, row.failing_since) == ("ok", None)
+
+
+@pytest.fixture
+def trickler() -> Iterator[int]:
+    """A receiver that answers 200, one byte every 50 ms (~3 s in all), each well within a timeout."""
+    import socket
+    import time
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    srv.settimeout(0.2)
+    stop = threading.Event()
+    answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nx-pad: " + b"a" * 12 + b"\r\n\r\nok"
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                conn.recv(65536)
+                for i in range(len(answer)):
+                    if stop.is_set():
+                        break
+                    conn.sendall(answer[i:i + 1])
+                    time.sleep(0.05)
+            except OSError:
+                pass
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield srv.getsockname()[1]
+    stop.set()
+    thread.join(3)
+    srv.close()
+
+
+def test_a_receiver_trickling_its_answer_is_cut_at_the_timeout(tmp_path: Path, trickler: int) -> None:
+    """``http.client``'s timeout bounds each read, not the answer: a receiver sending a byte now
+    and then kept a send (and its thread) as long as it liked - past the 60 s lease, when the row
+    was claimed again into another thread, whatever the endpoint's slots, until one endpoint held
+    every thread. Found by review. The timeout now bounds the whole attempt."""
+    from service.events.delivery import Sender
+
+    settings = make_settings(tmp_path, outbound_allow=f"127.0.0.1:{trickler}")
+    sender = Sender(settings, timeout=0.5)
+    answer = sender.post(f"http://127.0.0.1:{trickler}/hook", b"{}", {})
+    assert (answer.code, answer.error) == (None, "no complete answer within the timeout (0.5 s)")
+    # The connection is not kept: the next attempt goes on a new one and is cut the same way.
+    again = sender.post(f"http://127.0.0.1:{trickler}/hook", b"{}", {})
+    assert (again.code, again.error) == (None, "no complete answer within the timeout (0.5 s)")

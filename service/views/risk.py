@@ -521,7 +521,7 @@ def _scope(
     # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
     # whether each is after as_of.
     changes = (h.field, h.origin, h.from_value, sa.case((h.changed_at > at, 1), else_=0).label("late"),
-               h.changed_at, h.id.label("change_id"))
+               h.changed_at, h.id.label("change_id"), T.c.key, T.c.external_id, T.c.title, T.c.url)
     scopes: list[Any] = []
     changed: list[Any] = []
     if prow:
@@ -567,7 +567,8 @@ def _scope(
         scopes.append(mcls)
         changed.append(
             sa.select(*(m[c] for c in cols), *changes)
-            .select_from(hist.join(mcls, sa.and_(m.source_id == h.source_id, m.external_id == h.task_external_id)))
+            .select_from(hist.join(mcls, sa.and_(m.source_id == h.source_id, m.external_id == h.task_external_id))
+                         .join(T, T.c.id == m.id))
             .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > m.base_at))
 
     def union(parts: list[Any], name: str) -> Any:
@@ -582,7 +583,7 @@ def _scope(
         branches.append(sa.select(
             k.sid, k.cls, sa.func.count(), sa.null(), sa.func.sum(k.estimate_points),
             sa.func.count(k.estimate_points), sa.func.sum(k.estimate_seconds), sa.func.count(k.estimate_seconds),
-            *([sa.null()] * 4),
+            *([sa.null()] * 8),
         ).where(k.cls.is_not(None)).group_by(k.sid, k.cls))
         ranked = (
             sa.select(
@@ -594,7 +595,7 @@ def _scope(
         )
         branches.append(
             sa.select(ranked.c.sid, sa.literal("evidence"), ranked.c.rn, ranked.c.id, *([sa.null()] * 4),
-                      T.c.key, T.c.external_id, T.c.title, T.c.url)
+                      T.c.key, T.c.external_id, T.c.title, T.c.url, *([sa.null()] * 4))
             .select_from(ranked.join(T, T.c.id == ranked.c.id))
             .where(ranked.c.rn <= EVIDENCE_CAP)
         )
@@ -603,19 +604,21 @@ def _scope(
         sa.select(ch.sid, sa.literal("change"),
                   sa.func.row_number().over(partition_by=(ch.sid, ch.id), order_by=(ch.changed_at, ch.change_id)),
                   ch.id, ch.estimate_points, ch.late, ch.estimate_seconds, sa.null(), ch.cls, ch.field, ch.origin,
-                  ch.from_value)
+                  ch.from_value, ch.key, ch.external_id, ch.title, ch.url)
         .where(ch.cls.is_not(None)))
     out: dict[tuple[str, int], dict[str, float]] = {}
     added: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
     change_rows = []
+    refs: dict[int, dict[str, Any]] = {}  # of the tasks with estimate changes
     for sid, tag, n, tid, pts, pts_n, sec, sec_n, *ref in conn.execute(sa.union_all(*branches)).all():
         scope = _scope_key(sid)
         if tag == "change":  # n: its order among the task's, pts / sec: the estimates now, pts_n: after as_of
-            cls, field, origin, value = ref
+            cls, field, origin, value, key, ext, title, url = ref
             change_rows.append((sid, tid, n, cls, pts, sec, field, origin, value, pts_n))
+            refs[int(tid)] = {"key": key or ext, "title": title, "url": url}
             continue
         if tag == "evidence":  # n: its rank, tid: the task
-            key, ext, title, url = ref
+            key, ext, title, url = ref[:4]
             added[scope].append((int(n), {"id": int(tid), "key": key or ext, "title": title, "url": url}))
             continue
         row = out.setdefault(scope, dict.fromkeys(_SCOPE_FIELDS, 0.0))
@@ -628,10 +631,9 @@ def _scope(
         row["unit_sec_n"] += float(sec_n or 0)
     change_rows.sort(key=lambda r: (r[0], r[1], r[2]))
     raised = _estimates_then([(r[0], r[1], *r[3:]) for r in change_rows], out)
-    refs = _task_refs(conn, sel, {tid for items in raised.values() for _, tid, _ in items})
     evidence: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
     for scope in set(added) | set(raised):
-        listed = [{"id": tid, **{k: refs.get(tid, {}).get(k) for k in ("key", "title", "url")}, **then}
+        listed = [{"id": tid, **refs[tid], **then}
                   for _, tid, then in raised.get(scope, [])]
         evidence[scope] = {"added": [t for _, t in sorted(added.get(scope, []), key=lambda x: x[0])],
                            "raised": listed}

@@ -56,6 +56,27 @@ def as_acme(client: TestClient, acme: Org, globex: Org) -> TestClient:
     return client
 
 
+@pytest.fixture(scope="module")
+def shared_acme(shared_db: Database) -> Org:
+    """``acme`` built once per module and store in ``shared_db``, for tests that only read."""
+    return build_org(shared_db, "acme")
+
+
+@pytest.fixture(scope="module")
+def shared_globex(shared_db: Database, shared_acme: Org) -> Org:
+    return build_org(shared_db, "globex", timezone="America/New_York")
+
+
+@pytest.fixture(scope="module")
+def shared_as_acme(shared_db: Database, shared_acme: Org, shared_globex: Org,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
+    """``as_acme`` on ``shared_db``: for tests that only read (GET) and keep the session."""
+    app = create_app(make_settings(tmp_path_factory.mktemp("app")), shared_db, run_worker=False, migrate=False)
+    with TestClient(app) as c:
+        sign_in(c, shared_acme.token)
+        yield c
+
+
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Any]:
     """One Chromium for every browser test a pytest process runs: Playwright's sync API drives one

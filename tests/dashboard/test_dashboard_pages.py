@@ -13,6 +13,9 @@ from tests.dashboard.world import AS_OF, Org, TestClient, charts, sign_in
 
 Q = {"as_of": AS_OF}
 
+# The tests down to the bad input only read (GET): they share acme and globex per store for the
+# module (shared_*); the rest have their own database.
+
 
 def _row(html: str, attr: str, ident: int) -> str:
     m = re.search(rf'<tr {attr}="{ident}"[^>]*>(.*?)</tr>', html, flags=re.S)
@@ -20,9 +23,8 @@ def _row(html: str, attr: str, ident: int) -> str:
     return m.group(1)
 
 
-def test_overview_lists_every_project_with_its_figures(
-    as_acme: TestClient, acme: Org, db: Database
-) -> None:
+def test_overview_lists_every_project_with_its_figures(shared_as_acme, shared_acme, shared_db) -> None:
+    as_acme, acme, db = shared_as_acme, shared_acme, shared_db  # only reads: the module's shared data
     r = as_acme.get("/", params=Q)
     assert r.status_code == 200
     assert r.headers["cache-control"] == "no-store"
@@ -57,7 +59,8 @@ def test_overview_lists_every_project_with_its_figures(
     assert "Definitions used" in html and "AC / BAC" in html
 
 
-def test_portfolio_selector_narrows_every_page(as_acme: TestClient, acme: Org, globex: Org) -> None:
+def test_portfolio_selector_narrows_every_page(shared_as_acme, shared_acme, shared_globex) -> None:
+    as_acme, acme, globex = shared_as_acme, shared_acme, shared_globex  # only reads: the module's shared data
     html = as_acme.get("/", params={**Q, "portfolio": acme.portfolio}).text
     assert "Apollo acme" in html and "Borealis acme" in html and "Nimbus acme" not in html
     assert f'<option value="{acme.portfolio}" selected>Core acme</option>' in html
@@ -72,9 +75,8 @@ def test_portfolio_selector_narrows_every_page(as_acme: TestClient, acme: Org, g
         assert as_acme.get(path, params={"portfolio": "core"}).status_code == 404
 
 
-def test_project_page_shows_burn_up_budget_burn_and_milestone_timeline(
-    as_acme: TestClient, acme: Org
-) -> None:
+def test_project_page_shows_burn_up_budget_burn_and_milestone_timeline(shared_as_acme, shared_acme) -> None:
+    as_acme, acme = shared_as_acme, shared_acme  # only reads: the module's shared data
     html = as_acme.get(f"/projects/{acme.apollo}", params=Q).text
     assert charts(html) == [
         ("line", ["scope", "done"]),
@@ -92,7 +94,8 @@ def test_project_page_shows_burn_up_budget_burn_and_milestone_timeline(
     assert 'data-marker="planned-end"' in html and 'data-marker="today"' in html
 
 
-def test_project_over_budget_and_without_budget(as_acme: TestClient, acme: Org) -> None:
+def test_project_over_budget_and_without_budget(shared_as_acme, shared_acme) -> None:
+    as_acme, acme = shared_as_acme, shared_acme  # only reads: the module's shared data
     borealis = as_acme.get(f"/projects/{acme.borealis}", params=Q).text
     assert "before planned end 2026-04-10" in borealis
     assert (
@@ -104,7 +107,8 @@ def test_project_over_budget_and_without_budget(as_acme: TestClient, acme: Org) 
     assert 'title="no budget (BAC)"' in nimbus
 
 
-def test_milestones_page_lists_overdue_and_at_risk(as_acme: TestClient, acme: Org) -> None:
+def test_milestones_page_lists_overdue_and_at_risk(shared_as_acme, shared_acme) -> None:
+    as_acme, acme = shared_as_acme, shared_acme  # only reads: the module's shared data
     html = as_acme.get("/milestones", params=Q).text
     overdue, at_risk = html.split('id="atrisk-h"')
     r1 = _row(overdue, "data-milestone-id", acme.milestones["v1"])
@@ -118,9 +122,8 @@ def test_milestones_page_lists_overdue_and_at_risk(as_acme: TestClient, acme: Or
     assert "Apollo acme · R1 acme" in html
 
 
-def test_people_page_shows_workload_across_tools(
-    as_acme: TestClient, acme: Org, db: Database
-) -> None:
+def test_people_page_shows_workload_across_tools(shared_as_acme, shared_acme, shared_db) -> None:
+    as_acme, acme, db = shared_as_acme, shared_acme, shared_db  # only reads: the module's shared data
     html = as_acme.get("/people", params=Q).text
     view = compute_view(db, acme.org_id, "workload", ViewParams(as_of=date.fromisoformat(AS_OF)))
     ann_id = next(p["person"]["id"] for p in view["people"] if p["person"]["name"] == "Ann-acme")
@@ -136,7 +139,8 @@ def test_people_page_shows_workload_across_tools(
     assert charts(html) == [("bar", ["open", "overdue"]), ("bar", ["hours"])]
 
 
-def test_bad_input_gets_a_readable_page(as_acme: TestClient, acme: Org) -> None:
+def test_bad_input_gets_a_readable_page(shared_as_acme) -> None:
+    as_acme = shared_as_acme  # only reads: the module's shared data
     r = as_acme.get("/", params={"as_of": "yesterday"})
     assert r.status_code == 400 and "as_of must be a date" in r.text
     for path in ("/projects/abc", "/projects/999999", "/projects/-1", "/projects/²"):

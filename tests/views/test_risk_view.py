@@ -412,8 +412,8 @@ def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, 
 # 1.1 (baseline 02-10 09:00): A1 (5, removed: it left on 02-11) A2 (5) = 10; added A4 (1) A5 (joined
 #   after) A6 (5): 3 / 2 = 1.5 by count, 6 / 10 = 0.6 by estimate → 1.5, red.
 # Beta launch (baseline 03-01 09:00): C1 (10 h) C4 (none); added C2 (6 h): 0.5 / 0.6 → 0.6, red.
-# As of 2026-03-04: A3 still 4 (raised 0), A4 1: ALP 6 / 15 = 0.4; 1.1: A5 not yet linked: added
-#   A4 A6, 2 / 2 = 1.0; Beta launch not baselined yet (set 03-01: it is; C2 created 03-03: added).
+# As of 2026-03-04: A3 still 4 (raised 0), A4 1: ALP 6 / 15 = 0.4.
+# As of 2026-03-01: 1.1 without A5 (it joined on 03-02): added A4 A6, 2 / 2 = 1.0, A1 removed.
 # As of 2026-02-09: no milestone baseline was set yet.
 
 def add_creep_data(db: Database, org: Org) -> None:

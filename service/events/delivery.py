@@ -227,11 +227,9 @@ def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConf
     take = _slots(conn, config, now, limit, held)
     parts = [sa.select(DL.c.id).where(DL.c.endpoint_id == e, _pending_due(DL, now))
              .order_by(DL.c.next_attempt_at).limit(n) for e, n in take.items()]
-    if expired:
-        parts.append(_expired(now, limit))
-    if not parts:
+    if not parts and not expired:
         return []
-    candidates = sa.union_all(*(sa.select(q.subquery().c.id) for q in parts))
+    candidates = _candidates(parts, _expired(now, limit) if expired else None, limit)
     pick = sa.select(DL.c.id).where(DL.c.id.in_(candidates.scalar_subquery()), _due(now))
     leased = conn.execute(
         sa.update(DL).where(DL.c.id.in_(pick.scalar_subquery()))
@@ -242,6 +240,18 @@ def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConf
     rows = conn.execute(sa.select(*_CLAIMED).join(EV, EV.c.id == DL.c.event_id).join(EP, EP.c.id == DL.c.endpoint_id)
                         .where(DL.c.id.in_(leased)).order_by(DL.c.id))
     return [Claimed(*r) for r in rows]
+
+
+def _candidates(shared: list[Any], expired: Any | None, limit: Any) -> Any:
+    """The ids a claim tries to lease: the expired leases (``_expired``) first, then the slots'
+    rows (``shared``), ``limit`` in all. (Each part had its own limit, so a claim after a crash
+    leased up to twice its free threads: the rest queued in the pool, their leases running,
+    behind whatever held its threads.)"""
+    parts = [sa.select(sa.literal(1).label("k"), q.subquery().c.id) for q in shared]
+    if expired is not None:
+        parts.append(sa.select(sa.literal(0).label("k"), expired.subquery().c.id))
+    both = sa.union_all(*parts).subquery("candidates")
+    return sa.select(both.c.id).order_by(both.c.k).limit(limit)
 
 
 def _pending_due(t: Any, now: Any) -> Any:
@@ -302,7 +312,7 @@ def _pg_claim() -> Any:
     ranked = sa.select(firsts.c.id, rank.label("round")).select_from(free.join(firsts, sa.true())).subquery("ranked")
     shared = sa.select(ranked.c.id).order_by(ranked.c.round, sa.func.random()).limit(limit)
     expired = _expired(now, limit).where(sa.bindparam("expired", type_=sa.Boolean))
-    candidates = sa.union_all(sa.select(shared.subquery().c.id), sa.select(expired.subquery().c.id))
+    candidates = _candidates([shared], expired, limit)
     # The candidates as an array (computed once) and the due check by key, so their rows are found
     # by primary key only: with ``IN (subquery)`` and a plain status the planner read every due
     # entry of the status index (a throttled endpoint's backlog: thousands, and their dead

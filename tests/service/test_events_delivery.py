@@ -580,3 +580,22 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_timeout(tmp_path: Path, t
     # The connection is not kept: the next attempt goes on a new one and is cut the same way.
     again = sender.post(f"http://127.0.0.1:{trickler}/hook", b"{}", {})
     assert (again.code, again.error) == (None, "no complete answer within the timeout (0.5 s)")
+
+
+def test_a_claim_with_expired_leases_takes_no_more_than_its_limit(env: dict[str, Any], receiver: Receiver) -> None:
+    """The expired leases (a crashed worker's) and the endpoints' slots were each limited to the
+    claim's ``limit`` (the loop's free threads), so after a crash a claim leased up to twice that:
+    the rest queued in the pool, their leases running, behind whatever held its threads. Found by
+    review. The expired ones go first, ``limit`` in all; the others wait for the next claim."""
+    _endpoint(env, receiver.url("/a"), ["task.created"])
+    _endpoint(env, receiver.url("/b"), ["task.deleted"])
+    for _ in range(3):
+        _emit(env)
+    cfg = DeliveryConfig(lease_seconds=10)
+    crashed = claim(env["db"], "crashed", limit=3, config=cfg, now=T0)
+    for _ in range(3):
+        _emit(env, "task.deleted")
+    taken = claim(env["db"], "w2", limit=3, config=cfg, now=T0 + timedelta(seconds=11))
+    assert sorted(c.id for c in taken) == sorted(c.id for c in crashed)
+    rest = claim(env["db"], "w2", limit=10, config=cfg, now=T0 + timedelta(seconds=11))
+    assert len(rest) == 3 and not {c.id for c in rest} & {c.id for c in crashed}

@@ -399,7 +399,8 @@ def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, 
 #
 # On top of the risk data, as a sync and a PM would leave them:
 # - estimate history: A1 observed 5 → 3 points on 02-10 12:00 (lowered); A3's story points 4 → 5 on
-#   03-05 (raised); A4's 1 → 2 on 03-12 (after as_of: 1 point then);
+#   03-05 (raised); A4's 1 → 2 on 03-12 (after as_of: 1 point then); Trello C1 observed 8 → 10 hours
+#   on 03-05 (in seconds: it has no points);
 # - milestone links history (Jira fixVersions): A1 left 1.1 (v2) for 1.0 on 02-11; A5 (created
 #   02-03, no version before) joined 1.1 on 03-02;
 # - baselines a PM set: 1.1 on 02-10 09:00 (2026-03-18), Beta launch (mc1, Trello) on 03-01 09:00
@@ -411,7 +412,8 @@ def test_taskhub_apply_sets_risk_thresholds_and_refuses_bad_ones(db, apply_cli, 
 #   0.75 by count, (6 + 1) / 15 = 0.4667 by estimate → 0.75, red.
 # 1.1 (baseline 02-10 09:00): A1 (5, removed: it left on 02-11) A2 (5) = 10; added A4 (1) A5 (joined
 #   after) A6 (5): 3 / 2 = 1.5 by count, 6 / 10 = 0.6 by estimate → 1.5, red.
-# Beta launch (baseline 03-01 09:00): C1 (10 h) C4 (none); added C2 (6 h): 0.5 / 0.6 → 0.6, red.
+# Beta launch (baseline 03-01 09:00): C1 (8 h then) C4 (none); added C2 (6 h); C1 raised by 2 h:
+#   1 / 2 = 0.5 by count, (6 + 2) / 8 = 1.0 by estimate → 1.0, red.
 # As of 2026-03-04: A3 still 4 (raised 0), A4 1: ALP 6 / 15 = 0.4.
 # As of 2026-03-01: 1.1 without A5 (it joined on 03-02): added A4 A6, 2 / 2 = 1.0, A1 removed.
 # As of 2026-02-09: no milestone baseline was set yet.
@@ -429,6 +431,7 @@ def add_creep_data(db: Database, org: Org) -> None:
 
     with db.write() as c:
         c.execute(sa.insert(C), [
+            {**change("C1", "e4", "estimate", "28800", "36000", at(3, 5), origin="observed"), "source_id": w.trello},
             change("A1", "e1", "estimate", "5.0", "3.0", at(2, 10, 12), origin="observed"),
             change("A3", "e2", "points", "4", "5", at(3, 5)),
             change("A4", "e3", "points", "1", "2", at(3, 12)),
@@ -437,7 +440,7 @@ def add_creep_data(db: Database, org: Org) -> None:
             change("A5", "m3", "milestone", None, "v2", at(3, 2)),
         ])
         # A change row is never newer than its task's last update.
-        for task, when in (("A4", at(3, 12)), ("A5", at(3, 2))):
+        for task, when in (("A4", at(3, 12)), ("A5", at(3, 2)), ("C1", at(3, 5))):
             c.execute(sa.update(T).where(T.c.id == ids[task]).values(remote_updated_at=when))
         c.execute(sa.insert(TM).values(task_id=ids["A5"], milestone_id=ms["v2"]))
         for mid, when, old, new in ((ms["v2"], at(2, 10), "2026-03-20", "2026-03-18"),
@@ -497,8 +500,10 @@ def test_scope_creep_since_a_milestone_baseline(client, creeping):
     # Trello, in hours: the milestone's figures set BETA's level (its own is amber: nothing at its start).
     [mc1] = g["BETA"]["milestones"]
     assert (mc1["baseline_tasks"], mc1["added_tasks"], mc1["baseline_estimate"], mc1["added_estimate"]) == (
-        2, 1, 10, 6)
-    assert (mc1["estimate_unit"], mc1["creep_share"], mc1["level"], _keys(mc1["tasks"])) == ("hours", 0.6, "red",
+        2, 1, 8, 6)
+    assert (mc1["raised_tasks"], mc1["raised_estimate"], mc1["added_share_estimate"]) == (1, 2, 1.0)
+    assert [(t["key"], t["estimate_then"], t["estimate_now"]) for t in mc1["raised"]] == [("C1", 8, 10)]
+    assert (mc1["estimate_unit"], mc1["creep_share"], mc1["level"], _keys(mc1["tasks"])) == ("hours", 1.0, "red",
                                                                                                 ["C2"])
     assert (g["BETA"]["project_level"], g["BETA"]["level"]) == ("amber", "red")
     assert g["OPS"]["milestones"] == [] and g["OPS"]["level"] is None

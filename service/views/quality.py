@@ -137,13 +137,26 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     late_bug = sa.and_(state.c.type == BUG, state.c.remote_created_at >= ts_literal(since)) \
         if since is not None else sa.false()
     mids_q = sa.case((late_bug, _fixed_in(sel, state))) if since is not None else sa.null()
-    ts = (
+    tsl = (
         sa.select(*(state.c[c] for c in ("id", "source_id", "project_id", "remote_created_at", "status_asof",
                                           "done_at", *BUG_COLUMNS)), mids_q.label("mids"))
         .where(keep)
         .offset(0)
         .subquery("tsl")
     )
+    # The bugs that may have escaped a version (created after the earliest release, carrying affected
+    # versions or links to fixed tasks), decided once per row (OFFSET 0 again): their id is their
+    # own group, and only they carry the bug's other columns.
+    # JSON text on both stores: no list, JSON null and [] are none.
+    versions_text = sa.cast(tsl.c.affected_versions, sa.Text)
+    affected = (
+        sa.and_(tsl.c.type == BUG, tsl.c.remote_created_at >= ts_literal(since), sa.or_(
+            sa.and_(tsl.c.affected_versions.is_not(None), versions_text.not_in(("null", "[]"))),
+            tsl.c.mids.is_not(None)))
+        if since is not None else sa.false()
+    )
+    ts = sa.select(*tsl.c, versions_text.label("versions"), sa.case((affected, tsl.c.id)).label("aff")) \
+        .offset(0).subquery("tsa")
     is_bug = ts.c.type == BUG
     from_, key = group_join(sel, ts, ts.c.id, ts.c.project_id, ts.c.source_id)
     win = ts_literal(_window_start(sel))
@@ -154,24 +167,15 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     dday = sa.case((sa.and_(is_bug, done, ts.c.done_at >= win), dbucket))
     trailing = flag(sa.and_(done, ts.c.done_at >= ts_literal(sel.window_start)))
     age = sa.case((sa.and_(is_bug, ~done), _days_since(ts.c.remote_created_at, sel)))
-    # JSON text on both stores: no list, JSON null and [] are none.
-    versions_text = sa.cast(ts.c.affected_versions, sa.Text)
-    affected = (
-        sa.and_(is_bug, ts.c.remote_created_at >= ts_literal(since), sa.or_(
-            sa.and_(ts.c.affected_versions.is_not(None), versions_text.not_in(("null", "[]"))),
-            ts.c.mids.is_not(None)))
-        if since is not None else sa.false()
-    )
-    aff_id = sa.case((affected, ts.c.id))
+    aff_id = ts.c.aff
     cols = (key_or_null(key).label("g"), flag(is_bug).label("b"), flag(done).label("d"), cday.label("cd"),
             dday.label("dd"), trailing.label("tr"), age.label("age"), aff_id.label("aff"))
-    # The affected bug's other columns: its id is in the key, so its group is that one row (in the
-    # other groups these maxima mean nothing and are not read).
-    # The creation time as the driver gives it (no conversion to UTC on every row: ~4 µs each on
-    # PostgreSQL, for the ~10k rows of open bugs); the affected bugs' are converted below.
+    # The affected bug's other columns: its id is in the key, so its group is that one row; the
+    # other groups (~10k rows, one per open bug) get nulls, not strings to decode. The creation time
+    # as the driver gives it (converted to UTC below, for the affected bugs only).
     created = sa.type_coerce(ts.c.remote_created_at, sa.DateTime(timezone=True))
-    per_bug = [sa.func.max(c) for c in (ts.c.source_id, created, ts.c.key, ts.c.title, ts.c.project_id,
-                                        versions_text, ts.c.mids)]
+    per_bug = [sa.func.max(sa.case((ts.c.aff.is_not(None), c)))
+               for c in (ts.c.source_id, created, ts.c.key, ts.c.title, ts.c.project_id, ts.c.versions, ts.c.mids)]
     q = (
         sa.select(*cols, sa.func.count().label("n"), *per_bug)
         .select_from(from_)

@@ -102,9 +102,13 @@ def _figure(key: str, s: dict[str, Any]) -> str:
         longest = s.get("longest_blocked_days")
         return f"{s.get('count', 0)} blocked" + (f", longest {longest} days" if longest is not None else "")
     if key == "scope_creep":
-        if s.get("baseline_date") is None:
-            return "no baseline (planned start)"
-        return f"{s.get('added_tasks', 0)} added since {s['baseline_date']}: {_share(s.get('creep_share'))}"
+        text = (f"{s.get('added_tasks', 0)} added since {s['baseline_date']}: {_share(s.get('creep_share'))}"
+                if "creep_share" in s else "no baseline (planned start)")
+        worst = next(iter(s.get("milestones") or []), None)  # worst first
+        if worst and worst["level"] in ("amber", "red"):
+            text += (f"; milestone {worst['name']}: {_share(worst.get('creep_share'))} since its baseline "
+                     f"({worst['baseline_set_at'][:10]})")
+        return text
     if key == "schedule":
         return f"SPI {s['spi']}" if s.get("spi") is not None else "SPI —"
     if key == "budget":

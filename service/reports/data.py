@@ -221,7 +221,12 @@ def _signal_text(name: str, sig: dict[str, Any]) -> str:
         return (f"milestones: {sig.get('overdue', 0)} overdue, {sig.get('at_risk', 0)} at risk, "
                 f"{sig.get('slipping', 0)} slipping")
     if name == "scope_creep":
-        return f"scope +{_pct(sig.get('creep_share'))} since {sig.get('baseline_date')}"
+        parts = [f"scope +{_pct(sig['creep_share'])} since {sig.get('baseline_date')}"] if "creep_share" in sig else []
+        worst = next(iter(sig.get("milestones") or []), None)  # worst first
+        if worst and worst["level"] in ("amber", "red"):
+            parts.append(f"milestone {worst['name']} scope +{_pct(worst.get('creep_share'))} since its baseline "
+                         f"({worst['baseline_set_at'][:10]})")
+        return "; ".join(parts) or "scope creep: no baseline"
     if name == "stale":
         return f"{sig.get('count', 0)} stale in-progress tasks"
     if name == "blocked":

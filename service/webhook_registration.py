@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -42,7 +43,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -63,6 +64,7 @@ from service.webhook_schemas import (
 from service.webhook_tools import (
     JIRA_SITE,
     JIRA_WEBHOOK_PAGE,
+    JiraWebhooks,
     ToolWebhooks,
     jira_events,
     jira_jql,
@@ -224,7 +226,8 @@ def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.mo
     """The worker's periodic pass: every enabled Jira source with a registered webhook that is
     ``outdated`` (and not tried in the last ``REFRESH_RETRY_SECONDS``) has it registered again with
     the current events (``_refresh``), for the URL it was registered with: a ``taskhub worker`` of
-    its own may run without ``PUBLIC_BASE_URL`` and would build another. Nothing else of a
+    its own may run without ``PUBLIC_BASE_URL`` and would build another. A webhook it replaced but
+    could not remove (``remove_failed``) is removed again at the same pace. Nothing else of a
     reconcile (a changed URL, boards) is done here. A source whose lease another process holds
     is left to the next pass (no wait), one deleted meanwhile skipped; one without stored
     credentials says so on its registration. The ids done."""
@@ -233,14 +236,14 @@ def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.mo
         found = s.exec(select(WebhookRegistration, Source)
                        .join(Source, col(Source.id) == col(WebhookRegistration.source_id))
                        .where(Source.kind == "jira", col(Source.enabled).is_(True),
-                              WebhookRegistration.state == "registered",
+                              col(WebhookRegistration.state).in_(("registered", "remove_failed")),
                               col(WebhookRegistration.updated_at) <= cutoff))
-        due = sorted({stored_id(src) for row, src in found if outdated(src, row)})
+        due = sorted({stored_id(src) for row, src in found if _due(src, row, cutoff)})
     done = []
     for source_id in due:
         try:
             with _source_lock(source_id), _lease(db, source_id, wait=0.0, clock=clock):
-                _refresh_source(db, settings, source_id)
+                _refresh_source(db, settings, source_id, cutoff)
         except (errors.Conflict, errors.NotFound, LookupError) as exc:
             log.info("webhook.refresh_skipped source=%s cause=%s", source_id, exc)
             continue
@@ -248,23 +251,45 @@ def refresh_outdated(db: Database, settings: Settings, *, clock: Clock = time.mo
     return done
 
 
-def _refresh_source(db: Database, settings: Settings, source_id: int) -> None:
+def _due(source: Source, row: WebhookRegistration, cutoff: datetime) -> bool:
+    """Whether the periodic pass acts on ``row``: an outdated registered webhook, or one left to
+    remove, not written since ``cutoff`` (a failure waits ``REFRESH_RETRY_SECONDS``, in every
+    process: the time is the row's)."""
+    if _aware(row.updated_at) > cutoff:
+        return False
+    return row.state == "remove_failed" or (row.state == "registered" and outdated(source, row) is not None)
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)  # SQLite's are naive (UTC)
+
+
+def _refresh_source(db: Database, settings: Settings, source_id: int, cutoff: datetime) -> None:
     """Under the source's lock and lease: its outdated registered webhooks registered again, each
-    for its own recorded URL (rows read again: another process may have done it meanwhile)."""
+    for its own recorded URL, and the webhooks they replaced but could not remove removed again
+    (rows read again, and due again: another process may have done or tried it meanwhile)."""
     source, rows = _load(db, source_id)
-    stale = [r for r in rows.values() if r.state == "registered" and outdated(source, r)]
-    if not stale:
+    if not source.enabled:
+        return
+    due = [r for r in rows.values() if _due(source, r, cutoff)]
+    if not due:
         return
     try:
         tool = _tool(settings, source)
     except errors.Conflict as exc:  # no stored credentials: said on the row, tried again in an hour
-        for row in stale:
+        for row in due:
+            why, what = ((outdated(source, row), "registered") if row.state == "registered"
+                         else (f"the webhook {row.remote_id} it replaced is still in Jira", "removed"))
             _store(db, source_id, row.callback_url, [Outcome(
-                row.target, "registered", remote_id=row.remote_id, events=row.events,
-                detail=f"{outdated(source, row)}; not registered again: {exc}")])
+                row.target, row.state, remote_id=row.remote_id, events=row.events,
+                detail=f"{why}; not {what} again: {exc}")])
         return
-    for row in stale:
-        _store(db, source_id, row.callback_url, [_refresh(tool, source, row, row.callback_url)])
+    known = {r.remote_id for r in rows.values() if r.remote_id}
+    for row in due:
+        if row.state == "remove_failed":
+            _store(db, source_id, row.callback_url, [_drop(tool, row)])
+        else:
+            _store(db, source_id, row.callback_url, _refresh(tool, source, row, row.callback_url, known))
 
 
 def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: bool, clock: Clock) -> None:
@@ -290,7 +315,7 @@ def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: boo
                 "POST …/webhooks/register continues"), events=row.events if row else None))
             continue
         if current and row is not None:  # registered, but without events taskhub maps now
-            outcomes.append(_refresh(tool, source, row, url))
+            outcomes.extend(_refresh(tool, source, row, url, {r.remote_id for r in rows.values() if r.remote_id}))
             continue
         if row is not None and row.remote_id:  # registered for an old URL: replace it
             _try_remove(tool, row)
@@ -298,24 +323,62 @@ def _reconcile(db: Database, settings: Settings, source_id: int, *, replace: boo
     _store(db, source_id, url, outcomes)
 
 
-def _refresh(tool: ToolWebhooks, source: Source, row: WebhookRegistration, url: str) -> Outcome:
+def _refresh(tool: ToolWebhooks, source: Source, row: WebhookRegistration, url: str,
+             known: set[str]) -> list[Outcome]:
     """An outdated webhook registered again: the new one first, then the old one removed, so a
-    refusal leaves the old one delivering (still outdated, tried again later)."""
+    refusal leaves the old one delivering (still outdated, tried again later). An old one that
+    could not be removed is kept as a ``remove_failed`` row of its own (``replaced_target``), so
+    the periodic pass, ``POST …/webhooks/register`` and the source's deletion remove it later.
+    Before registering, this source's webhooks in Jira that no row records (``known``) are removed:
+    one registered by a refresh that died before recording it would otherwise deliver every change
+    twice for good, and survive the source's deletion."""
     why = outdated(source, row)
-    events = wanted_events(source)
-    new = _register(tool, row.target, url, events)
+    _remove_strays(tool, source, url, known)
+    new = _register(tool, row.target, url, wanted_events(source))
     if new.state != "registered":
-        return Outcome(row.target, "registered", remote_id=row.remote_id, events=row.events, detail=(
+        return [Outcome(row.target, "registered", remote_id=row.remote_id, events=row.events, detail=(
             f"{why}; registering it again failed: {new.detail} The old webhook still delivers; the "
-            "worker tries again within the hour."))
-    cause = _try_remove(tool, row)
-    if cause is not None:
-        new.detail = (f"registered again with the current events; removing the old webhook {row.remote_id} "
-                      f"failed: {cause}. Delete it in {tool.kind} (its deliveries repeat the new one's and "
-                      "are stored once).")
+            "worker tries again within the hour."))]
     log.info("webhook.refreshed kind=%s target=%s old=%s new=%s", tool.kind, row.target, row.remote_id,
              new.remote_id)
-    return new
+    cause = _try_remove(tool, row)
+    if cause is None:
+        return [new]
+    new.detail = (f"registered again with the current events; removing the old webhook {row.remote_id} "
+                  "failed: see the row of the webhook it replaced")
+    return [new, Outcome(replaced_target(row), "remove_failed", remote_id=row.remote_id, detail=(
+        f"the webhook {row.remote_id} registered before this one (outdated) could not be removed: {cause}. "
+        f"The worker tries again within the hour (or POST …/webhooks/register, or delete it in {tool.kind}); "
+        "until then a change is sent by both."))]
+
+
+def replaced_target(row: WebhookRegistration) -> str:
+    """The row of a webhook that an outdated one's replacement could not remove."""
+    return f"{row.target} (replaced {row.remote_id})"[:100]
+
+
+def _remove_strays(tool: ToolWebhooks, source: Source, url: str, known: set[str]) -> None:
+    """Remove this source's Jira webhooks for ``url`` (named by ``webhook_name``, whatever the
+    source was called then) that no row records: left by a registration that died before it was
+    recorded. Best effort: a failure to list or remove is logged and the refresh goes on."""
+    if not isinstance(tool, JiraWebhooks):
+        return
+    mine = re.compile(r"taskhub: .* \(source " + re.escape(str(stored_id(source))) + r"\)", re.DOTALL)
+    try:
+        found = tool.client.webhooks()
+    except ConnectorError as exc:
+        log.warning("webhook.list_failed kind=jira source=%s cause=%s", stored_id(source), exc)
+        return
+    for hook in found:
+        remote_id = str(hook.get("self", "")).rstrip("/").rsplit("/", 1)[-1]
+        if (remote_id and remote_id not in known and hook.get("url") == url
+                and mine.fullmatch(str(hook.get("name") or ""))):
+            log.warning("webhook.stray kind=jira source=%s remote_id=%s: not recorded, removed", stored_id(source),
+                        remote_id)
+            try:
+                tool.remove(remote_id)
+            except ConnectorError as exc:
+                log.warning("webhook.remove_failed kind=jira remote_id=%s cause=%s", remote_id, exc)
 
 
 def scope_changed(db: Database, settings: Settings, source_id: int) -> None:

@@ -523,3 +523,111 @@ def test_an_outdated_webhook_of_a_source_without_credentials_says_why_and_waits(
     assert reg["state"] == "registered" and reg["outdated"].startswith("outdated: missing issuelink_created")
     assert "not registered again" in reg["detail"] and "no stored credentials" in reg["detail"]
     assert wh.refresh_outdated(hub.db, hub.settings) == []  # not again before the hour
+
+
+def _one_hour_later(hub: Hub, sid: int) -> None:
+    """The registration rows last written two hours ago: the pass's hourly wait is over."""
+    from datetime import timedelta
+
+    with hub.db.write() as c:
+        c.execute(sa.update(table(WebhookRegistration)).where(table(WebhookRegistration).c.source_id == sid)
+                  .values(updated_at=datetime.now(UTC) - timedelta(hours=2)))
+
+
+class _Killed(BaseException):
+    """The process killed after Jira registered the new webhook, before anything was recorded."""
+
+
+def test_a_refresh_killed_between_registering_and_recording_leaves_one_webhook_after_the_next_pass(
+        hub, jira, monkeypatch):
+    """Review R2: the next pass registered a third webhook and removed the recorded one; the one the
+    killed pass registered stayed in Jira, unrecorded, for good: every change sent twice, and left
+    behind when the source is deleted. Now a pass first removes this source's unrecorded webhooks."""
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+    real = wh._try_remove
+
+    def killed(tool: Any, row: Any) -> str | None:
+        raise _Killed
+
+    monkeypatch.setattr(wh, "_try_remove", killed)
+    with pytest.raises(_Killed):
+        _periodic_pass(hub)
+    assert len(state.webhooks) == 2  # the new one in Jira, nothing recorded
+    monkeypatch.setattr(wh, "_try_remove", real)
+    _periodic_pass(hub)  # the next pass (a killed process's lease expires; this one's was released)
+    [hook] = state.webhooks.values()
+    assert hook.id != old and hook.events == CLOUD_EVENTS
+    [reg] = hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"]
+    assert reg["remote_id"] == str(hook.id)
+
+
+def test_an_old_webhook_that_could_not_be_removed_is_removed_later_or_with_the_source(hub, jira):
+    """Review R2: a failed removal of the replaced webhook was only a sentence in the new one's
+    detail; the old id was forgotten, so nothing removed it again and deleting the source left it
+    in Jira. Now it is a remove_failed row of its own: the pass (after the hour), POST …/register
+    and the deletion remove it."""
+    url, state = jira
+    for how in ("pass", "delete"):
+        sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+        old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+        state.faults.rules.append(FaultRule(503, count=1, path="/rest/webhooks", method="DELETE"))
+        _periodic_pass(hub)
+        assert old in state.webhooks and len(state.webhooks) == 2, how
+        regs = {r["target"]: r for r in hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"]}
+        left = regs[f"site (replaced {old})"]
+        assert (left["state"], left["remote_id"]) == ("remove_failed", str(old)) and "503" in left["detail"]
+        assert regs["site"]["state"] == "registered" and regs["site"]["outdated"] is None
+        if how == "pass":
+            assert wh.refresh_outdated(hub.db, hub.settings) == []  # not before the hour
+            _one_hour_later(hub, sid)
+            assert wh.refresh_outdated(hub.db, hub.settings) == [sid]
+            [reg] = hub.call("GET", f"/sources/{sid}/webhooks").json()["registrations"]
+            assert reg["target"] == "site" and list(state.webhooks) == [int(reg["remote_id"])]
+        assert hub.call("DELETE", f"/sources/{sid}").status_code == 204
+        assert state.webhooks == {}, how
+
+
+def test_a_refusal_seen_by_another_processs_pass_waits_the_hour_there_too(hub, jira, monkeypatch):
+    """Review R2: two worker processes' passes in the same minute both found the source due; the
+    second took the lease after the first was refused and tried again at once (the rows were read
+    again, the hour not checked again): one attempt an hour per process, not per source."""
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    old = _make_old(hub, state, sid, BEFORE_ISSUE_23)
+    state.faults.rules.append(FaultRule(403, count=5, path="/rest/webhooks", method="POST"))
+
+    def posts() -> int:
+        return int(state.stats.snapshot()["by_route"].get("POST /rest/webhooks/1.0/webhook", 0))
+
+    before, real_lock, ran = posts(), wh._source_lock, []
+
+    def the_other_process_first(source_id: int) -> Any:
+        if not ran:  # after this pass found the source due, before it takes the lease
+            ran.append(None)
+            ran.append(wh.refresh_outdated(hub.db, hub.settings))
+        return real_lock(source_id)
+
+    monkeypatch.setattr(wh, "_source_lock", the_other_process_first)
+    wh.refresh_outdated(hub.db, hub.settings)
+    assert ran == [None, [sid]] and list(state.webhooks) == [old]
+    assert posts() - before == 1
+
+
+def test_a_data_center_source_is_registered_again_with_data_centers_events(hub, jira):
+    """The sandbox is a Cloud site: a source marked Data Center in the store stands for one."""
+    from service.webhook_tools import jira_events
+
+    url, state = jira
+    sid = hub.call("POST", "/sources", json=_jira_source(url, ["APOLLO"])).json()["id"]
+    with hub.db.write() as c:
+        c.execute(sa.text("UPDATE source SET deployment = 'datacenter' WHERE id = :i"), {"i": sid})
+    dc = jira_events("datacenter")
+    assert "jira:worklog_updated" in dc and dc != CLOUD_EVENTS
+    _make_old(hub, state, sid, [e for e in dc if not e.startswith("issuelink_")])
+    shown = hub.call("GET", f"/sources/{sid}/webhooks").json()
+    assert (shown["state"], shown["outdated"]) == ("outdated", "outdated: missing issuelink_created, issuelink_deleted")
+    _periodic_pass(hub)
+    [hook] = state.webhooks.values()
+    assert hook.events == dc and hub.call("GET", f"/sources/{sid}/webhooks").json()["state"] == "registered"

@@ -298,8 +298,19 @@ def world_client(db, client):
     return client, w
 
 
-def test_as_of_outside_the_range_is_a_422_naming_the_field_and_range_on_every_view(world_client):
-    client, _ = world_client
+@pytest.fixture(scope="module")
+def shared_world_client(shared_db, shared_client):
+    """``world_client`` built once per module and store, for the tests below that only read (GET)."""
+    from tests.views.conftest import tokens_for
+    from tests.views.portfolio_data import build
+
+    w = build(shared_db)
+    shared_client.headers.update({"Authorization": f"Bearer {tokens_for(shared_db, w.org_id)['admin']}"})
+    return shared_client, w
+
+
+def test_as_of_outside_the_range_is_a_422_naming_the_field_and_range_on_every_view(shared_world_client):
+    client, _ = shared_world_client
     wrong = []
     for name in VIEWS:
         for value in AS_OF_OUT:
@@ -312,8 +323,8 @@ def test_as_of_outside_the_range_is_a_422_naming_the_field_and_range_on_every_vi
     assert wrong == []
 
 
-def test_as_of_at_the_ends_of_the_range_is_computed_on_every_view(world_client):
-    client, _ = world_client
+def test_as_of_at_the_ends_of_the_range_is_computed_on_every_view(shared_world_client):
+    client, _ = shared_world_client
     wrong = []
     for name in VIEWS:
         for value in AS_OF_IN:
@@ -334,15 +345,15 @@ def test_as_of_at_the_ends_of_the_range_is_computed_on_every_view(world_client):
     assert late["total"]["scope"] > 0 and early["total"]["scope"] == 0
 
 
-def test_malformed_as_of_is_a_422_of_its_own_type(world_client):
-    client, _ = world_client
+def test_malformed_as_of_is_a_422_of_its_own_type(shared_world_client):
+    client, _ = shared_world_client
     r = client.get("/api/v1/views/flow", params={"as_of": "yesterday"})
     assert r.status_code == 422 and r.json()["errors"][0]["type"] == "as_of_format"
     assert "must be a date (YYYY-MM-DD)" in r.json()["detail"]
 
 
-def test_updated_since_outside_the_range_is_a_422_naming_it(world_client):
-    client, _ = world_client
+def test_updated_since_outside_the_range_is_a_422_naming_it(shared_world_client):
+    client, _ = shared_world_client
     for value in ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+14:00", "9999-12-31T00:00:00Z",
                   "1969-12-31T23:59:59Z", "9001-01-01T00:00:00+00:00"]:
         r = client.get("/api/v1/tasks", params={"updated_since": value})
@@ -354,8 +365,8 @@ def test_updated_since_outside_the_range_is_a_422_naming_it(world_client):
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "query.updated_since"
 
 
-def test_updated_since_at_the_ends_of_the_range_is_answered(world_client):
-    client, _ = world_client
+def test_updated_since_at_the_ends_of_the_range_is_answered(shared_world_client):
+    client, _ = shared_world_client
     everything = client.get("/api/v1/tasks", params={"limit": 1000}).json()["items"]
     assert everything
     first = client.get("/api/v1/tasks", params={"updated_since": "1970-01-01T00:00:00+23:59", "limit": 1000})

@@ -6,6 +6,7 @@ answered a false 403 "Form refused". A form within its limits still passes the C
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from service.dashboard.reports_page import FORM_LIMIT as REPORT_FORM_LIMIT
 from service.dashboard.risk_page import FORM_LIMIT as RISK_FORM_LIMIT
@@ -74,3 +75,28 @@ def test_the_checks_still_refuse_a_form_within_its_limits(client, db, tenant):
 def test_an_oversize_sign_in_form_is_a_413_without_a_session(client, tenant):
     r = client.post("/login", data={"token": "x" * 5000, "next": "/"}, follow_redirects=False)
     assert r.status_code == 413 and "more than 4,096 bytes" in r.text
+
+
+def test_a_declared_length_of_any_size_and_a_chunked_body_are_measured_not_a_500(client, db, tenant):
+    """Review R2: a Content-Length of 5,000 digits was int() past Python's 4,300-digit limit, a 500
+    (uvicorn's h11 and httptools answer 400 before the app; an in-process client does not). A body
+    sent without a length (chunked) is measured as it is read; exactly at the limit passes."""
+    csrf = _admin(client, db, tenant)
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    for declared in ("9" * 5000, "1" + "0" * 30):
+        r = client.post("/risk/new", content=f"csrf={csrf}", headers={**form, "content-length": declared},
+                        follow_redirects=False)
+        assert r.status_code == 413, (declared[:12], r.status_code, r.text[:200])
+
+    def chunks() -> Any:
+        yield f"csrf={csrf}&title=".encode()
+        yield from (b"x" * 1000 for _ in range(5))
+
+    r = client.post("/reports/generate", content=chunks(), headers=form, follow_redirects=False)
+    assert r.status_code == 413 and "more than 4,096 bytes" in r.text
+    head = f"csrf={csrf}&scope=project%3A1&week=2026-W01&pad="
+    at_limit = head + "x" * (4096 - len(head))
+    r = client.post("/reports/generate", content=at_limit, headers=form, follow_redirects=False)
+    assert r.status_code != 413 and "Form too large" not in r.text
+    r = client.post("/reports/generate", content=at_limit + "x", headers=form, follow_redirects=False)
+    assert r.status_code == 413

@@ -170,7 +170,12 @@ def rotate_secret(
 
 @router.post("/{endpoint_id}/test", status_code=202, response_model=TestQueued)
 def send_test(endpoint_id: Id, caller: AdminCaller, session: SessionDep) -> TestQueued:
-    """Queue a ``webhook.test`` event for this endpoint; see its delivery in ``…/deliveries``."""
+    """Queue a ``webhook.test`` event for this endpoint; see its delivery in ``…/deliveries``.
+
+    It is sent before the endpoint's other due deliveries: a failing endpoint gets only 2
+    deliveries in flight per worker until a success, and its backlog waits, but a test event
+    (like a redelivery) takes its next free slot. A 2xx answer makes the endpoint ``ok`` and
+    lifts that limit at once."""
     return TestQueued(event_id=svc.send_test(session, caller.org_id, endpoint_id))
 
 
@@ -193,6 +198,10 @@ def list_deliveries(
 @router.post("/{endpoint_id}/redeliver", response_model=Redelivered)
 def redeliver(endpoint_id: Id, body: RedeliverRequest, caller: AdminCaller, session: SessionDep) -> Redelivered:
     """Send again one event (``event_id``) or the events of a time range (``from``, ``to``) of the last
-    30 days, with the same ``webhook-id``."""
+    30 days, with the same ``webhook-id``.
+
+    Redelivered deliveries are sent before the endpoint's other due deliveries (its backlog), on
+    each attempt until delivered or failed; among themselves, and after them the backlog, oldest
+    due first. Their retry schedule starts afresh."""
     return Redelivered(queued=svc.redeliver(session, caller.org_id, endpoint_id, event_id=body.event_id,
                                             since=body.since, until=body.until))

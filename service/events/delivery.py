@@ -24,13 +24,23 @@ How it keeps its promises:
   gets at most 2 attempts a second from each worker (a 500 answered at once got ~150); the
   first success restores ``per_endpoint`` at once. Its other due rows wait ``pending``: waiting is not
   an attempt (``attempts`` counts sends, the schedule's times are the earliest a retry goes),
-  and they go, oldest first, as its slots free up; nothing is dropped, and the health and
+  and they go as its slots free up (what an admin asked for first, see below, then oldest due
+  first); nothing is dropped, and the health and
   disabling rules are unchanged. Each claim shares the free threads one delivery per endpoint
   and round, in random order, so a backlog (a failing endpoint's retries) is never served
   before a healthy endpoint's new rows. (A hanging endpoint held 16 of each worker's 32 threads
   for 10 s each and a 500 one took its share of every claim, ~400 attempts a second with the
   5 s retries; at 200 changes/s, ``bench/events.py``'s healthy endpoint beside them had p95
   0.9–3.8 s against 74–113 ms beside two healthy ones; now 27 ms against 26 ms, and 26 ms alone.)
+- **What an admin asks for goes first.** A test event and a redelivery (of one event or a time
+  range) are ``requested`` rows: a claim takes an endpoint's requested due rows before its other
+  due rows, each kind oldest due first, on every attempt until the row is delivered or failed.
+  On a failing endpoint (2 in flight per worker) a test event waited behind the whole backlog,
+  exactly when an admin was testing their receiver's fix; now it takes the endpoint's next free
+  slot, and its success lifts the throttle at once (the health rule above). Nothing in the log
+  is invented: the row's due time stays when it was queued. The two kinds are two ranges of the
+  due index (endpoint, status, requested, next attempt), each ending at its first row not yet
+  due; between endpoints nothing changes (the round-robin below shares the threads).
 - **Retries over about a day**, Standard Webhooks' suggested schedule with ±20 % jitter:
   after the first attempt 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h (eight attempts in all,
   ~27 h); then the delivery is ``failed`` (listed in the log, redeliverable for 30 days).
@@ -170,7 +180,7 @@ def _slots(conn: sa.Connection, config: DeliveryConfig, now: datetime, limit: in
     """How many deliveries to take per enabled endpoint that has some due: its free in-flight
     slots (its limit, ``_in_flight_limit``, less what this worker ``held`` in flight), ``limit`` in
     all, shared round-robin in random order so no endpoint always comes first."""
-    has_due = sa.exists().where(DL.c.endpoint_id == EP.c.id, DL.c.status == "pending", DL.c.next_attempt_at <= now)
+    has_due = sa.or_(*(sa.exists(_lane(DL, EP.c.id, now, asked)) for asked in (True, False)))
     cap = _in_flight_limit(config.per_endpoint, config.per_failing_endpoint)
     free: dict[int, int] = {e: n - held.get(e, 0) for e, n in conn.execute(
         sa.select(EP.c.id, cap).where(EP.c.enabled.is_(True), has_due)).all()}
@@ -204,9 +214,10 @@ def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConf
            expired: bool = True, held: Mapping[int, int] | None = None) -> list[Claimed]:
     """``claim`` on the caller's transaction. Due means pending and its time has come, or
     processing with an expired lease (a crashed worker's). Each endpoint's due rows are read from
-    the index (endpoint, status, next attempt) up to its free slots alone, so the cost of a claim
-    does not grow with a dead endpoint's backlog; ``limit`` is shared round-robin over the
-    endpoints, in random order so no endpoint always comes first.
+    the index (endpoint, status, requested, next attempt) up to its free slots alone, the rows
+    an admin asked for first (``_lane``), so the cost of a claim does not grow with a dead
+    endpoint's backlog; ``limit`` is shared round-robin over the endpoints, in random order so
+    no endpoint always comes first.
 
     PostgreSQL: one statement (slots, candidates, ``SKIP LOCKED``, the lease and the rows' event
     and endpoint in its ``RETURNING``), built once: at hundreds of deliveries a second the four
@@ -225,8 +236,11 @@ def _claim(conn: sa.Connection, worker_id: str, limit: int, config: DeliveryConf
                                         "expired": expired, "held": json.dumps({str(e): n for e, n in held.items()})})
         return sorted((Claimed(*r) for r in rows), key=lambda c: c.id)
     take = _slots(conn, config, now, limit, held)
-    parts = [sa.select(DL.c.id).where(DL.c.endpoint_id == e, _pending_due(DL, now))
-             .order_by(DL.c.next_attempt_at).limit(n) for e, n in take.items()]
+    parts = []
+    for e, n in take.items():
+        lanes = sa.union_all(*(sa.select(lane.c.id, lane.c.requested, lane.c.next_attempt_at) for lane in (
+            _lane(DL, e, now, asked).limit(n).subquery() for asked in (True, False)))).subquery()
+        parts.append(sa.select(lanes.c.id).order_by(lanes.c.requested.desc(), lanes.c.next_attempt_at).limit(n))
     if not parts and not expired:
         return []
     candidates = _candidates(parts, _expired(now, limit) if expired else None, limit)
@@ -254,8 +268,16 @@ def _candidates(shared: list[Any], expired: Any | None, limit: Any) -> Any:
     return sa.select(both.c.id).order_by(both.c.k).limit(limit)
 
 
-def _pending_due(t: Any, now: Any) -> Any:
-    return sa.and_(t.c.status == "pending", t.c.next_attempt_at <= now)
+def _lane(t: Any, endpoint_id: Any, now: Any, requested: bool) -> Any:
+    """An endpoint's due rows of one lane, oldest due first: those an admin asked for
+    (``requested``: a test event, a redelivery), or the rest. A claim takes the first lane's before
+    the second's (a test event waited behind a failing endpoint's whole backlog, at its 2
+    attempts a second); each lane is a range of the due index (endpoint, status, requested, next
+    attempt) that ends at its first row not yet due, whatever the backlog waiting behind it."""
+    return (sa.select(t.c.id, t.c.requested, t.c.next_attempt_at)
+            .where(t.c.endpoint_id == endpoint_id, t.c.status == "pending",
+                   t.c.requested == (sa.true() if requested else sa.false()), t.c.next_attempt_at <= now)
+            .order_by(t.c.next_attempt_at))
 
 
 def _due(now: Any, by_key: bool = False) -> Any:
@@ -291,7 +313,8 @@ def _pg_claim() -> Any:
 
     - ``free``: each enabled endpoint's free slots (its limit, ``_in_flight_limit``, less what the
       worker ``held``, a JSON object endpoint id → deliveries in flight);
-    - ``firsts``: per endpoint (LATERAL, from the due index) its first due rows up to its slots;
+    - ``firsts``: per endpoint (LATERAL, from the due index) its first due rows up to its slots,
+      the requested lane's and the other's (``_lane``), ranked requested first, then oldest due;
     - the round-robin: each endpoint's first row, then each one's second, …, in random order
       within a round, ``limit`` in all; with the expired leases, locked ``SKIP LOCKED`` (another
       worker's candidates are passed over) and checked still due;
@@ -305,12 +328,16 @@ def _pg_claim() -> Any:
     slot = sa.select(EP.c.id.label("endpoint_id"), slots.label("n")).where(EP.c.enabled.is_(True)).subquery("slots")
     free = sa.select(slot).where(slot.c.n > 0).cte("free")
     d = DL.alias("d")
-    firsts = (sa.select(d.c.id, d.c.next_attempt_at)
-              .where(d.c.endpoint_id == free.c.endpoint_id, _pending_due(d, now))
-              .order_by(d.c.next_attempt_at).limit(free.c.n).lateral("firsts"))
-    rank = sa.func.row_number().over(partition_by=free.c.endpoint_id, order_by=(firsts.c.next_attempt_at, firsts.c.id))
-    ranked = sa.select(firsts.c.id, rank.label("round")).select_from(free.join(firsts, sa.true())).subquery("ranked")
-    shared = sa.select(ranked.c.id).order_by(ranked.c.round, sa.func.random()).limit(limit)
+    lanes = [sa.select(free.c.endpoint_id, free.c.n, f.c.id, f.c.requested, f.c.next_attempt_at)
+             .select_from(free.join(f, sa.true()))
+             for f in (_lane(d, free.c.endpoint_id, now, asked).limit(free.c.n).lateral(f"lane{int(asked)}")
+                       for asked in (True, False))]
+    firsts = sa.union_all(*lanes).subquery("firsts")
+    rank = sa.func.row_number().over(partition_by=firsts.c.endpoint_id,
+                                     order_by=(firsts.c.requested.desc(), firsts.c.next_attempt_at, firsts.c.id))
+    ranked = sa.select(firsts.c.id, firsts.c.n, rank.label("round")).subquery("ranked")
+    shared = sa.select(ranked.c.id).where(ranked.c.round <= ranked.c.n).order_by(ranked.c.round, sa.func.random()
+                                                                                 ).limit(limit)
     expired = _expired(now, limit).where(sa.bindparam("expired", type_=sa.Boolean))
     candidates = _candidates([shared], expired, limit)
     # The candidates as an array (computed once) and the due check by key, so their rows are found

@@ -169,14 +169,19 @@ def signing_secrets(settings: Settings, secret_enc: str, prev_enc: str | None, p
 
 def send_test(session: Session, org_id: int, endpoint_id: int) -> int:
     """Queue a ``webhook.test`` event for this endpoint alone (whatever it subscribed to); its id.
-    Refused (Conflict) for a disabled endpoint: nothing would send it."""
+    Refused (Conflict) for a disabled endpoint: nothing would send it. Its delivery is
+    ``requested``, as a redelivery's: sent before the endpoint's other due deliveries (a failing
+    endpoint's backlog waits at 2 attempts a second per worker; the test is how an admin checks
+    the fix of their receiver), and its success lifts that throttle at once."""
     ep = get_endpoint(session, org_id, endpoint_id)
     if not ep.enabled:
         raise errors.Conflict(f"webhook endpoint {endpoint_id} is disabled; enable it first")
     data = catalog.validate_data("webhook.test", {"endpoint_id": endpoint_id,
                                                   "message": "A test event from taskhub."})
-    event_id = outbox.record(session.connection(), org_id, catalog.get("webhook.test"), data, [endpoint_id],
+    conn = session.connection()
+    event_id = outbox.record(conn, org_id, catalog.get("webhook.test"), data, [endpoint_id],
                              subject=f"webhook_endpoint:{endpoint_id}")
+    conn.execute(sa.update(DL).where(DL.c.event_id == event_id).values(requested=True))
     session.commit()
     return event_id
 
@@ -223,7 +228,9 @@ def redeliver(session: Session, org_id: int, endpoint_id: int, *, event_id: int 
               since: datetime | None = None, until: datetime | None = None, now: datetime | None = None) -> int:
     """Send again the endpoint's deliveries of one event, or of the events recorded in
     [``since``, ``until``); within the last 30 days. Each goes back to pending with a fresh retry
-    schedule and the same ``webhook-id``. Returns how many were queued."""
+    schedule and the same ``webhook-id``, ``requested``: sent before the endpoint's other due
+    deliveries (its backlog), on each attempt until delivered or failed; among themselves, oldest
+    due first. Returns how many were queued."""
     now = now or utcnow()
     ep = get_endpoint(session, org_id, endpoint_id)
     if not ep.enabled:
@@ -243,7 +250,7 @@ def redeliver(session: Session, org_id: int, endpoint_id: int, *, event_id: int 
         sa.update(DL).where(DL.c.endpoint_id == stored_id(ep), DL.c.event_id.in_(events),
                             DL.c.status != "processing")
         .values(status="pending", attempts=0, next_attempt_at=now, error=None, lease_owner=None,
-                lease_expires_at=None)
+                lease_expires_at=None, requested=True)
     ).rowcount
     if event_id is not None and not done:
         session.rollback()

@@ -68,8 +68,9 @@ class EventDelivery(SQLModel, table=True):
     __tablename__ = "event_delivery"
     __table_args__ = (
         sa.Index("ix_event_delivery_claim", "status", "next_attempt_at"),
-        # Each endpoint's next due rows, read in order up to its share (service.events.delivery.claim).
-        sa.Index("ix_event_delivery_due", "endpoint_id", "status", "next_attempt_at"),
+        # Each endpoint's next due rows, read in order up to its share (service.events.delivery.claim):
+        # those an admin asked for first, then the rest, each a range of this index.
+        sa.Index("ix_event_delivery_due", "endpoint_id", "status", "requested", "next_attempt_at"),
         sa.Index("ix_event_delivery_endpoint", "endpoint_id", "created_at"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=ID)
@@ -79,6 +80,9 @@ class EventDelivery(SQLModel, table=True):
     # pending | processing | delivered | failed
     status: str = Field(default="pending", max_length=12)
     attempts: int = 0
+    # An admin asked for it (a test event, a redelivery): claimed before the endpoint's other due
+    # rows, on each attempt until it is delivered or failed (service.events.delivery).
+    requested: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     next_attempt_at: datetime = Field(default_factory=utcnow)
     lease_owner: str | None = Field(default=None, max_length=100)
     lease_expires_at: datetime | None = None

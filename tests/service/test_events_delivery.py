@@ -357,6 +357,65 @@ def test_a_failing_endpoint_has_fewer_slots_until_its_first_success(env: dict[st
     assert {d.status for d in _deliveries(env["db"])} == {"delivered"}
 
 
+def _failing_with_backlog(env: dict[str, Any], receiver: Receiver, ep: int, backlog: int) -> Any:
+    """The endpoint ``ep`` made "failing" by 500s, with a ``backlog`` of due rows never attempted,
+    older than anything queued next (2 in flight while failing, else 8); a claim-and-send at a
+    given time, which gives the rows it claimed."""
+    receiver.codes["/hook"] = 500
+    for _ in range(backlog + 8):
+        _emit(env)
+    cfg = DeliveryConfig(per_endpoint=8, per_failing_endpoint=2)
+    sender = _loop(env, live).sender
+
+    def claim_and_send(at: datetime) -> list[Any]:
+        items = claim(env["db"], "w1", limit=20, config=cfg, now=at)
+        for item in items:
+            deliver(env["db"], env["settings"], sender, "w1", item, Clock(at))
+        return items
+
+    assert len(claim_and_send(T0 - timedelta(seconds=30))) == 8  # healthy until it answers: 8 fail
+    assert _endpoint_row(env["db"], ep).health == "failing"
+    return claim_and_send
+
+
+def test_a_test_event_goes_before_a_failing_endpoints_backlog_and_its_success_lifts_the_throttle(
+        env: dict[str, Any], receiver: Receiver) -> None:
+    """A failing endpoint keeps 2 deliveries in flight per worker and its backlog waits, oldest
+    first; "send a test event" (how an admin checks their receiver's fix) is sent before it, not
+    after thousands of rows. Its success makes the endpoint ok: the full limit at once."""
+    ep, _ = _endpoint(env, receiver.url())
+    claim_and_send = _failing_with_backlog(env, receiver, ep, 12)
+    with env["db"].session() as s:
+        test_event = svc.send_test(s, env["org"], ep)
+    receiver.codes["/hook"] = 200  # the receiver is fixed
+    first = claim_and_send(T0)
+    assert len(first) == 2 and test_event in {c.event_id for c in first}
+    assert _endpoint_row(env["db"], ep).health == "ok"
+    assert len(claim_and_send(T0 + timedelta(seconds=1))) == 8  # not throttled any more
+    # The log shows the test as it went: attempted once, delivered (no invented due time).
+    row = next(d for d in _deliveries(env["db"]) if d.event_id == test_event)
+    assert (row.status, row.attempts, row.requested) == ("delivered", 1, True)
+    assert not any(d.requested for d in _deliveries(env["db"]) if d.event_id != test_event)
+
+
+def test_a_redelivery_goes_before_a_failing_endpoints_backlog(env: dict[str, Any], receiver: Receiver) -> None:
+    """A redelivery of one event or of a time range is sent before the endpoint's backlog, on each
+    attempt while it is pending."""
+    ep, _ = _endpoint(env, receiver.url())
+    early = [_emit(env), _emit(env)]
+    assert _loop(env, live).run_once() == 2  # delivered
+    before_backlog = datetime.now(UTC)
+    claim_and_send = _failing_with_backlog(env, receiver, ep, 12)
+    with env["db"].session() as s:
+        assert svc.redeliver(s, env["org"], ep, event_id=early[0]) == 1
+    assert early[0] in {c.event_id for c in claim_and_send(T0)}
+    with env["db"].session() as s:  # a range: both early events (the first is pending again: reset)
+        assert svc.redeliver(s, env["org"], ep, since=before_backlog - timedelta(hours=1), until=before_backlog) == 2
+    assert {c.event_id for c in claim_and_send(T0 + timedelta(seconds=2))} == set(early)
+    # Still failing: their retries (5 s on, +-20 %) go before the backlog too.
+    assert {c.event_id for c in claim_and_send(T0 + timedelta(seconds=10))} == set(early)
+
+
 def test_a_failed_answer_keeps_its_slot_a_moment_and_a_success_frees_them(env: dict[str, Any],
                                                                            receiver: Receiver) -> None:
     """A 500 answered at once freed its slot for the next cycle: a failing endpoint got ~150

@@ -71,6 +71,16 @@ def client(db: Database, settings: Settings) -> Iterator[TestClient]:
         yield c
 
 
+@pytest.fixture
+def sqlite_client(sqlite_db: Database, settings: Settings) -> Iterator[TestClient]:
+    """``client`` on SQLite only, for what does not depend on the store (the OpenAPI document,
+    built from the routes alone; the router's 405s; the route table)."""
+    app = create_app(settings, sqlite_db, run_worker=False, migrate=False)
+    with TestClient(app) as c:
+        c.event_hooks = {"request": [unverified], "response": []}
+        yield c
+
+
 @pytest.fixture(scope="module")
 def shared_client(shared_db: Database, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     """``client`` on the module's ``shared_db`` (see there: for tests that only read)."""

@@ -2,38 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import jsonschema
-import pytest
 from schemathesis.specs.openapi.definitions import OPENAPI_31
 
-from service.app import create_app
-from service.db import Database
-from service.settings import Settings
-from tests.service.conftest import JIRA_SOURCE, TestClient
+from tests.service.conftest import JIRA_SOURCE
 
 PROBLEMS = {"400", "401", "403", "404", "409", "413", "422", "503"}
 
-
-@pytest.fixture
-def doc_client(sqlite_db: Database, settings: Settings) -> Iterator[TestClient]:
-    """An app on SQLite only, for what does not depend on the store: the document is built from
-    the routes alone (the same bytes on PostgreSQL), and a 405 is answered by the router."""
-    app = create_app(settings, sqlite_db, run_worker=False, migrate=False)
-    with TestClient(app) as c:
-        yield c
+# The document is built from the routes alone (the same bytes on PostgreSQL) and a 405 is the
+# router's: those tests run on SQLite only (sqlite_client).
 
 
-def test_the_document_is_valid_openapi_31(doc_client) -> None:  # type: ignore[no-untyped-def]
-    doc = doc_client.get("/openapi.json").json()
+def test_the_document_is_valid_openapi_31(sqlite_client) -> None:  # type: ignore[no-untyped-def]
+    doc = sqlite_client.get("/openapi.json").json()
     jsonschema.Draft202012Validator(OPENAPI_31).validate(doc)
     for schema in doc["components"]["schemas"].values():
         jsonschema.Draft202012Validator.check_schema(schema)  # each component is valid JSON Schema
 
 
-def test_every_operation_documents_problem_json_errors(doc_client) -> None:  # type: ignore[no-untyped-def]
-    doc = doc_client.get("/openapi.json").json()
+def test_every_operation_documents_problem_json_errors(sqlite_client) -> None:  # type: ignore[no-untyped-def]
+    doc = sqlite_client.get("/openapi.json").json()
     for path, item in doc["paths"].items():
         for method, op in item.items():
             for status in PROBLEMS:
@@ -48,7 +36,7 @@ def test_credentials_without_type_is_422_naming_the_types(client, acme) -> None:
     assert "jira_cloud, jira_datacenter, trello" in r.json()["detail"]
 
 
-def test_405_allow_lists_every_method_of_the_path(doc_client) -> None:  # type: ignore[no-untyped-def]
-    r = doc_client.options("/api/v1/sources/1")
+def test_405_allow_lists_every_method_of_the_path(sqlite_client) -> None:  # type: ignore[no-untyped-def]
+    r = sqlite_client.options("/api/v1/sources/1")
     assert r.status_code == 405
     assert set(r.headers["allow"].split(", ")) == {"GET", "PATCH", "DELETE"}

@@ -8,6 +8,7 @@ import io
 import re
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from service.db import Database
@@ -45,9 +46,16 @@ def _poison(db: Database, org: Org) -> None:
         conn.execute(sa.text("UPDATE task SET title = :n WHERE org_id = :o"), {"n": "-2+3", "o": w.org_id})
 
 
-def test_every_csv_export_neutralizes_formula_prefixes(client, db, world):
+@pytest.fixture(scope="module")
+def poisoned(shared_db: Database, shared_world: Org) -> Org:
+    """The hand portfolio poisoned once per store for the module: the tests below only read it."""
+    _poison(shared_db, shared_world)
+    return shared_world
+
+
+def test_every_csv_export_neutralizes_formula_prefixes(shared_client, poisoned):
     """Every export and grouping over one poisoned portfolio (built once: it is the slow part)."""
-    _poison(db, world)
+    client, world = shared_client, poisoned
     for view, group_by in EXPORTS:
         params = {"as_of": AS_OF, "format": "csv", **({"group_by": group_by} if group_by else {})}
         r = client.get(f"/api/v1/views/{view}", params=params, headers=world.h())
@@ -62,8 +70,8 @@ def test_every_csv_export_neutralizes_formula_prefixes(client, db, world):
         assert quoted <= {"'" + n for n in (*HOSTILE_MILESTONES, HYPERLINK, "@cmd|' /C calc'!A0", "\tjira")}
 
 
-def test_hostile_names_come_out_quoted_and_readable(client, db, world):
-    _poison(db, world)
+def test_hostile_names_come_out_quoted_and_readable(shared_client, poisoned):
+    client, world = shared_client, poisoned
     ms = client.get("/api/v1/views/milestones", params={"as_of": AS_OF, "format": "csv"}, headers=world.h())
     names = [row["name"] for row in csv.DictReader(io.StringIO(ms.text))]
     assert sorted(names) == sorted("'" + n for n in HOSTILE_MILESTONES)
@@ -74,8 +82,8 @@ def test_hostile_names_come_out_quoted_and_readable(client, db, world):
     assert sorted(m["name"] for m in js["milestones"]) == sorted(HOSTILE_MILESTONES)
 
 
-def test_negative_figures_stay_numbers_in_the_budget_export(client, db, world):
-    _poison(db, world)
+def test_negative_figures_stay_numbers_in_the_budget_export(shared_client, poisoned):
+    client, world = shared_client, poisoned
     r = client.get("/api/v1/views/budget", params={"as_of": AS_OF, "format": "csv", "group_by": "project"},
                    headers=world.h())
     negatives = [c for row in csv.reader(io.StringIO(r.text)) for c in row if c.startswith("-")]

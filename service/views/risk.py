@@ -1073,7 +1073,10 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     for m in miles:
         miles_by[m["project_id"]].append(m)
 
-    keys = sorted(set(projects) | set(stale_counts) | set(blocked_items) | set(conc), key=lambda k: (k is None, k or 0))
+    # A milestone without a project (or of a deleted one) is listed in the group of its tasks
+    # without one: its milestone and scope creep figures are not dropped.
+    keys = sorted(set(projects) | set(stale_counts) | set(blocked_items) | set(conc) | set(miles_by),
+                  key=lambda k: (k is None, k or 0))
     groups: list[dict[str, Any]] = []
     for pid in keys:
         lim = lim_of(pid)

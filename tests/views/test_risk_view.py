@@ -530,3 +530,87 @@ def test_a_milestone_sets_the_scope_signal_when_the_project_is_within_its_thresh
     d = r["definitions"]["scope_creep"]
     for words in ("history", "baseline", "raised", "milestone", "worst"):
         assert words in d, words
+
+
+def _more_changes(db: Database, org: Org, rows: list[tuple[Any, ...]], tasks: dict[str, dict[str, Any]]) -> None:
+    """Change rows ``(task, id, field, old, new, when, origin, source)`` and task columns, as a sync
+    would leave them."""
+    w = org.world
+    ids = _ids(db, w.org_id)
+    with db.write() as c:
+        c.execute(sa.insert(C), [
+            {"org_id": w.org_id, "source_id": source, "task_external_id": task, "external_id": ext, "field": field,
+             "from_value": old, "to_value": new, "changed_at": when, "origin": origin}
+            for task, ext, field, old, new, when, origin, source in rows])
+        for task, values in tasks.items():
+            c.execute(sa.update(T).where(T.c.id == ids[task]).values(**values))
+        rollups.rebuild(c, w.org_id)
+
+
+def test_scope_creep_two_raises_and_a_task_out_of_its_milestone_and_back(client, db, creeping):
+    """A2 (5 points at both baselines): 5 → 8 on 02-20 and 8 → 13 on 03-08; it left 1.1 on 02-20
+    and came back on 03-03. As of 03-11: raised 5 → 13 (+8) beside A3's +1, and A2 is a baseline
+    task of 1.1 again (only A1 removed); as of 03-01 (between the raises): +3, and A2 is removed."""
+    org, _ = creeping
+    j = org.world.jira
+    _more_changes(db, org, [("A2", "x1", "points", "5", "8", at(2, 20), "changelog", j),
+                            ("A2", "x2", "points", "8", "13", at(3, 8), "changelog", j),
+                            ("A2", "y1", "milestone", "v2", None, at(2, 20), "changelog", j),
+                            ("A2", "y2", "milestone", None, "v2", at(3, 3), "changelog", j)],
+                  {"A2": {"estimate_points": 13, "remote_updated_at": at(3, 8)}})
+    alp = _creep(client, org, AS_OF)["ALP"]
+    assert (alp["baseline_estimate"], alp["raised_tasks"], alp["raised_estimate"]) == (15, 2, 9)
+    assert [(t["key"], t["estimate_then"], t["estimate_now"]) for t in alp["raised"]] == [
+        ("ALP-A2", 5, 13), ("ALP-A3", 4, 5)]
+    [v2] = alp["milestones"]
+    assert (v2["baseline_tasks"], v2["added_tasks"], v2["removed_tasks"], v2["raised_estimate"]) == (2, 3, 1, 8)
+    early = _creep(client, org, "2026-03-01")["ALP"]
+    assert (early["raised_tasks"], early["raised_estimate"]) == (1, 3)
+    [v2] = early["milestones"]
+    assert (v2["baseline_tasks"], v2["removed_tasks"]) == (2, 2)
+
+
+def test_a_baselined_milestone_without_a_project_is_listed(client, db, creeping):
+    """1.1 loses its project (deleted: SET NULL): its scope creep and milestone figures are listed in
+    the group without a project, not dropped (before: no group showed them, while the total's
+    overdue / at-risk counts, taken from every milestone, still counted it)."""
+    org, _ = creeping
+    M = Milestone.__table__
+    with db.write() as c:
+        c.execute(sa.update(M).where(M.c.id == (org.world.milestones or {})["v2"]).values(project_id=None))
+    r = get_view(client, org, "risk", as_of=AS_OF)
+    g = by_name(r["groups"])["(no project)"]
+    [v2] = g["signals"]["scope_creep"]["milestones"]
+    assert (v2["name"], v2["baseline_tasks"], v2["added_tasks"], v2["level"]) == ("1.1", 2, 3, "red")
+    assert (g["signals"]["scope_creep"]["level"], g["signals"]["milestones"]["milestones"]) == ("red", 1)
+    assert by_name(r["groups"])["ALP"]["signals"]["scope_creep"]["milestones"] == []
+
+
+# An observed estimate change (a sync saw the task's estimate differ) records "the points, else the
+# seconds" on each side without saying which (service/store/tasks.py, _observed_changes), and the
+# scope part reads it in the unit the task has NOW: a task whose kind of estimate changed after the
+# baseline gets the wrong unit then. Known, not fixed here: the record needs the unit (ingest).
+
+@pytest.mark.xfail(strict=True, reason="an observed estimate change does not record its unit (ingest)")
+def test_points_removed_after_the_baseline_as_a_sync_observed_it(client, db, creeping):
+    """A2 had 5 points at ALP's baseline; a sync saw them go on 02-20 ('5.0' → none). The baseline
+    still holds 15 points (today: 10, and 5 *seconds* for A2)."""
+    org, _ = creeping
+    _more_changes(db, org, [("A2", "x1", "estimate", "5.0", None, at(2, 20), "observed", org.world.jira)],
+                  {"A2": {"estimate_points": None, "remote_updated_at": at(3, 8)}})
+    alp = _creep(client, org, AS_OF)["ALP"]
+    assert (alp["estimate_unit"], alp["baseline_estimate"]) == ("points", 15)
+
+
+@pytest.mark.xfail(strict=True, reason="an observed estimate change does not record its unit (ingest)")
+def test_hours_then_points_on_a_trello_card_as_a_sync_observed_it(client, db, creeping):
+    """C4 had 4 h at Beta launch's baseline (03-01 09:00) and no points; on 03-05 a points field
+    was set (3), the hours kept: observed '14400' → '3'. No task had points at the baseline (today:
+    a baseline of 14400 *points*)."""
+    org, _ = creeping
+    t = org.world.trello
+    _more_changes(db, org, [("C4", "z1", "estimate", None, "14400", at(2, 20), "observed", t),
+                            ("C4", "z2", "estimate", "14400", "3", at(3, 5), "observed", t)],
+                  {"C4": {"estimate_points": 3, "estimate_seconds": 14400, "remote_updated_at": at(3, 5)}})
+    [mc1] = _creep(client, org, AS_OF)["BETA"]["milestones"]
+    assert (mc1["estimate_unit"], mc1["baseline_estimate"]) == ("points", 0)

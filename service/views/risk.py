@@ -30,7 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from service.tables import MilestoneChange, Project, TaskLink
+from service.tables import Change, MilestoneChange, Project, TaskLink
 from service.views.budget import budget_view
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import working_days
@@ -417,6 +417,21 @@ _ESTIMATE_FIELDS = ("points", "estimate")
 _MEMBER_FIELD = "milestone"
 
 
+_LOGGED = table(Change).alias("logged")
+
+
+def _not_a_duplicate(h: Any) -> Any:
+    """The estimate change row ``h`` counts: the tool's own (Jira's changelog: its story points and
+    original estimate changes), or one a sync observed for a task whose tool records no estimate
+    change (Trello records none). A sync that sees a Jira issue's estimate changed also writes an
+    observed row, stamped with the issue's update time, not the change's (a change before a
+    baseline would be read as one after it), and in the unit the issue has then."""
+    logged = _LOGGED.c
+    return sa.or_(h.origin != "observed", ~sa.exists().where(
+        logged.source_id == h.source_id, logged.task_external_id == h.task_external_id,
+        logged.field.in_(_ESTIMATE_FIELDS), logged.origin != "observed"))
+
+
 def _baselines(sel: Selection, rows: list[tuple[int, datetime]], name: str) -> Any:
     """``(sid, base_at)`` rows (a project's or a milestone's id and its baseline instant) as a small
     table from ONE bound JSON text: a statement whose shape does not depend on the number of rows,
@@ -534,7 +549,7 @@ def _scope(
             # the projects' tasks by project instead, through an index built for the statement).
             .select_from(hist.join(T, sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id))
                          .join(pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer)))
-            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at))
+            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at, _not_a_duplicate(h)))
     if mrow:
         mbl = _baselines(sel, mrow, "milestone_baselines")
         # A milestone's tasks: those linked now (linked 1), and those a fixVersions change linked or
@@ -569,7 +584,7 @@ def _scope(
             sa.select(*(m[c] for c in cols), *changes)
             .select_from(hist.join(mcls, sa.and_(m.source_id == h.source_id, m.external_id == h.task_external_id))
                          .join(T, T.c.id == m.id))
-            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > m.base_at))
+            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > m.base_at, _not_a_duplicate(h)))
 
     def union(parts: list[Any], name: str) -> Any:
         both: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
@@ -1146,8 +1161,10 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "the baseline; added: in it at as_of and not at the baseline; removed: at the baseline and not at "
         "as_of (shown, not netted). Estimates come from the history: a task's estimate at an instant is what "
         "the first estimate change after it changed it from (Jira's story points and original estimate "
-        "changes, and the changes a sync observed), else its value now. baseline_estimate = the baseline "
-        "tasks' estimates at the baseline; added_estimate = the added tasks' at as_of; raised_estimate = the "
+        "changes, and the changes a sync observed — those only for a task whose tool records no estimate "
+        "change: a sync stamps what it saw with the task's update time, not the change's), else its value "
+        "now. baseline_estimate = the baseline tasks' estimates at the baseline; added_estimate = the added "
+        "tasks' at as_of; raised_estimate = the "
         "sum of (estimate at as_of − estimate at the baseline) over the baseline tasks still in scope whose "
         "estimate rose (both known; raised_tasks of them, the largest raises listed in raised); "
         "lowered_estimate likewise for the decreases, shown, not netted; a task first estimated after the "

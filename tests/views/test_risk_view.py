@@ -570,6 +570,22 @@ def test_scope_creep_two_raises_and_a_task_out_of_its_milestone_and_back(client,
     assert (v2["baseline_tasks"], v2["removed_tasks"]) == (2, 2)
 
 
+
+def test_an_observed_copy_of_a_jira_estimate_change_is_not_a_second_change(client, db, creeping):
+    """A2's points 5 → 8 on 02-01 10:00 (Jira's changelog), before ALP's baseline (the end of 02-02);
+    the sync that first saw it ran after another edit on 02-05 and also wrote an observed row 5 → 8
+    stamped 02-05. A2 had 8 at the baseline: 15 − 5 + 8 = 18, and only A3 raised (before: 15, A2
+    'raised' 5 → 8 after the baseline)."""
+    org, _ = creeping
+    j = org.world.jira
+    _more_changes(db, org, [("A2", "x1", "points", "5", "8", at(2, 1, 10), "changelog", j),
+                            ("A2", "x2", "estimate", "5.0", "8.0", at(2, 5), "observed", j)],
+                  {"A2": {"estimate_points": 8, "remote_updated_at": at(3, 8)}})
+    alp = _creep(client, org, AS_OF)["ALP"]
+    assert (alp["baseline_estimate"], alp["raised_tasks"], alp["raised_estimate"]) == (18, 1, 1)
+    [v2] = alp["milestones"]  # its baseline (02-10) is after both rows: A2 had 8 then
+    assert (v2["baseline_estimate"], v2["raised_tasks"]) == (13, 0)
+
 def test_a_baselined_milestone_without_a_project_is_listed(client, db, creeping):
     """1.1 loses its project (deleted: SET NULL): its scope creep and milestone figures are listed in
     the group without a project, not dropped (before: no group showed them, while the total's

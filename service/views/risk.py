@@ -856,6 +856,10 @@ def _scope_figures(s: dict[str, float], raised: list[dict[str, Any]]) -> dict[st
         "estimate_unit": unit if s["unit_pts_n"] + s["unit_sec_n"] else None,
         "baseline_estimate": round(base_est, 2),
         "added_estimate": round(added_est, 2),
+        # Tasks without an estimate in the unit (then for the baseline's, at as_of for the added):
+        # counted, not silently left out of the estimate shares (METRICS.md, estimate).
+        "baseline_unestimated": int(s["base_n"] - s[f"base_{p}_n"]),
+        "added_unestimated": int(s["added_n"] - s[f"added_{p}_n"]),
         "raised_tasks": int(s[f"up_{p}_n"]),
         "raised_estimate": round(up, 2),
         "lowered_estimate": round(down, 2),
@@ -1168,7 +1172,9 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "sum of (estimate at as_of − estimate at the baseline) over the baseline tasks still in scope whose "
         "estimate rose (both known; raised_tasks of them, the largest raises listed in raised); "
         "lowered_estimate likewise for the decreases, shown, not netted; a task first estimated after the "
-        "baseline counts in neither. Points when any task of the scope has points, else hours. "
+        "baseline counts in neither. Points when any task of the scope has points, else hours; "
+        "baseline_unestimated and added_unestimated count the tasks without an estimate in that unit (at the "
+        "baseline, at as_of), left out of the estimates. "
         "added_share_count = added / baseline tasks; added_share_estimate = (added_estimate + "
         "raised_estimate) / baseline_estimate; creep_share = the larger of the two. A scope's level: amber "
         "when creep_share > scope_amber, red when > scope_red (a milestone uses its project's thresholds); a "

@@ -469,6 +469,8 @@ def test_scope_creep_uses_the_estimates_the_history_gives(client, creeping):
     assert (alp["baseline_tasks"], alp["added_tasks"], alp["removed_tasks"]) == (4, 3, 1)
     # The baseline's estimates as they were then (A1 5, A3 4), the added tasks' as of as_of (A4 1).
     assert (alp["estimate_unit"], alp["baseline_estimate"], alp["added_estimate"]) == ("points", 15, 6)
+    # A5 (added) has no points: counted beside the estimates, not silently left out.
+    assert (alp["baseline_unestimated"], alp["added_unestimated"]) == (0, 1)
     assert (alp["raised_tasks"], alp["raised_estimate"], alp["lowered_estimate"]) == (1, 1, 2)
     assert (alp["added_share_count"], alp["added_share_estimate"], alp["creep_share"]) == (0.75, 0.4667, 0.75)
     assert (alp["project_level"], alp["level"]) == ("red", "red")
@@ -502,6 +504,7 @@ def test_scope_creep_since_a_milestone_baseline(client, creeping):
     assert (mc1["baseline_tasks"], mc1["added_tasks"], mc1["baseline_estimate"], mc1["added_estimate"]) == (
         2, 1, 8, 6)
     assert (mc1["raised_tasks"], mc1["raised_estimate"], mc1["added_share_estimate"]) == (1, 2, 1.0)
+    assert (mc1["baseline_unestimated"], mc1["added_unestimated"]) == (1, 0)  # C4 has no hours
     assert [(t["key"], t["estimate_then"], t["estimate_now"]) for t in mc1["raised"]] == [("C1", 8, 10)]
     assert (mc1["estimate_unit"], mc1["creep_share"], mc1["level"], _keys(mc1["tasks"])) == ("hours", 1.0, "red",
                                                                                                 ["C2"])

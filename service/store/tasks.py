@@ -134,10 +134,12 @@ def _observed_changes(prev: Any, new: dict[str, Any], explicit_fields: set[str],
         add("assignee", _assignee_key(prev.assignees) or None, _assignee_key(new["assignees"]) or None)
     if prev.due_date != new["due_date"]:
         add("due_date", prev.due_date, new["due_date"])
-    if prev.estimate_points != new["estimate_points"] or prev.estimate_seconds != new["estimate_seconds"]:
-        old = prev.estimate_points if prev.estimate_points is not None else prev.estimate_seconds
-        val = new["estimate_points"] if new["estimate_points"] is not None else new["estimate_seconds"]
-        add("estimate", old, val)
+    # One row per unit, named as Jira's changelog names them: ``points``, and ``estimate`` in
+    # seconds (one row for both read "5" as points or seconds by the task's unit at read time).
+    if prev.estimate_points != new["estimate_points"]:
+        add("points", prev.estimate_points, new["estimate_points"])
+    if prev.estimate_seconds != new["estimate_seconds"]:
+        add("estimate", prev.estimate_seconds, new["estimate_seconds"])
     if bool(prev.flagged) != bool(new["flagged"]):  # a Trello label or Jira's Flagged, no entry for it
         add("flagged", _flag(prev.flagged), _flag(new["flagged"]))
     return out

@@ -409,8 +409,8 @@ def _flagged(conn: Connection, sel: Selection) -> list[Any]:
 
 # The change rows that record a task's estimate (ingest: service/store/tasks.py and
 # mappings/jira/changelog.py): ``points`` (Jira's story points field, its value as shown),
-# ``estimate`` from Jira's changelog (the original estimate, in seconds) and ``estimate`` observed
-# by a sync (the points when the task had points, else the seconds).
+# ``estimate`` (the original estimate, in seconds), from Jira's changelog or observed by a sync
+# (which writes one row per unit that changed; rows stored before migration 0032 were rewritten).
 _ESTIMATE_FIELDS = ("points", "estimate")
 # Jira's fixVersions changes: the version id removed (from_value) or added (to_value). Trello's
 # milestone links (labels) and moves between projects have no usable history.
@@ -425,7 +425,7 @@ def _not_a_duplicate(h: Any) -> Any:
     original estimate changes), or one a sync observed for a task whose tool records no estimate
     change (Trello records none). A sync that sees a Jira issue's estimate changed also writes an
     observed row, stamped with the issue's update time, not the change's (a change before a
-    baseline would be read as one after it), and in the unit the issue has then."""
+    baseline would be read as one after it)."""
     logged = _LOGGED.c
     return sa.or_(h.origin != "observed", ~sa.exists().where(
         logged.source_id == h.source_id, logged.task_external_id == h.task_external_id,
@@ -676,14 +676,14 @@ def _estimates_then(
     in order, each with the task's scope, class and estimates now, and ``late``: after as_of): their
     estimates at the baseline and at as_of — what the first change after each instant changed it
     from (the replay ``task_state`` uses: ``selection._history``), else the value now; points from
-    the points field or an observed change of a task with points now, seconds from the other
-    estimate changes. ``sums`` (counted with the estimates now) are corrected to them in place,
-    raises and decreases of the tasks in scope at both instants added. Returns per scope the
-    raised tasks in its unit, the largest raise first (at most ``EVIDENCE_CAP``)."""
+    the ``points`` rows, seconds from the ``estimate`` rows. ``sums`` (counted with the estimates
+    now) are corrected to them in place, raises and decreases of the tasks in scope at both
+    instants added. Returns per scope the raised tasks in its unit, the largest raise first (at
+    most ``EVIDENCE_CAP``)."""
     firsts: dict[tuple[str, int, int], dict[str, Any]] = {}
-    for sid, tid, cls, ep, es, field, origin, value, late in rows:
+    for sid, tid, cls, ep, es, field, _origin, value, late in rows:
         t = firsts.setdefault((*_scope_key(sid), int(tid)), {"cls": cls, "ep": ep, "es": es})
-        c = "p" if field == "points" or (origin == "observed" and ep is not None) else "s"
+        c = "p" if field == "points" else "s"
         t.setdefault(f"{c}b", value)  # the first after the baseline
         if late:
             t.setdefault(f"{c}a", value)  # the first after as_of

@@ -452,3 +452,31 @@ def test_a_populated_database_upgraded_from_0002_has_the_rollups_a_rebuild_gives
     assert mismatches and not any(mismatches.values()), mismatches
     with db.read() as c:
         assert _as_rebuilt(_rows(c, ROLLUPS + ("worklog",), like=want)) == want
+
+
+def test_0032_names_the_unit_of_older_observed_estimate_changes(db):
+    """An observed 'estimate' row of a task with points now becomes a 'points' row (the rule the
+    risk view applied when reading, applied once); a task's hours, and Jira's own rows, stay."""
+    from service import store
+    from tests.service.factories import make_org, make_source, task
+
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", estimate_points=5.0), task("2", estimate_seconds=3600)])
+    command.downgrade(db.alembic_config(), "0031")
+    try:
+        rows = [("1", "o1", "estimate", "observed"), ("2", "o2", "estimate", "observed"),
+                ("1", "c1", "estimate", "changelog")]
+        with db.write() as c:
+            for ext, cid, field, origin in rows:
+                c.execute(sa.text("INSERT INTO change (org_id, source_id, task_external_id, external_id, field, "
+                                  "from_value, to_value, changed_at, origin) VALUES (:o, :s, :t, :e, :f, '1', '2', "
+                                  ":at, :origin)"),
+                          {"o": org, "s": src, "t": ext, "e": cid, "f": field, "origin": origin,
+                           "at": datetime(2026, 1, 1, tzinfo=UTC)})
+    finally:
+        db.migrate()  # the store is shared by the session's other tests
+    with db.read() as c:
+        got = dict(c.execute(sa.text("SELECT external_id, field FROM change")).all())
+    assert got == {"o1": "points", "o2": "estimate", "c1": "estimate"}

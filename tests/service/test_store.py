@@ -89,7 +89,9 @@ def test_status_assignee_due_and_estimate_changes_are_recorded(db):
     with db.read() as c:
         rows = c.execute(sa.select(Change.__table__).order_by(Change.__table__.c.field)).all()
     fields = {r.field: r for r in rows}
-    assert set(fields) == {"assignee", "due_date", "estimate", "status"}
+    assert set(fields) == {"assignee", "due_date", "points", "status"}  # the points set: a points row
+    pts = fields["points"]
+    assert (pts.from_value, pts.to_value, pts.origin) == (None, "3.0", "observed")
     assert fields["status"].from_category == "todo" and fields["status"].to_category == "in_progress"
     assert fields["status"].changed_at == T0 + timedelta(minutes=1)
     assert _task(db).started_at == T0 + timedelta(minutes=1)
@@ -412,3 +414,18 @@ def test_postgres_bulk_page_is_written_by_orjson_without_the_fallback(pg_db, mon
         got = c.execute(sa.select(T.c.due_date, T.c.synced_at, T.c.raw, T.c.labels, T.c.estimate_points)
                         .where(T.c.external_id == "p1")).one()
     assert tuple(got) == (date(2026, 2, 3), row["synced_at"], {"k": [1, "é"]}, ["a"], 2.5)
+
+
+def test_an_observed_estimate_change_names_its_unit_one_row_per_unit(db):
+    """Points removed and hours set in one sync: a ``points`` row and an ``estimate`` row (seconds),
+    not one row whose unit the reader had to guess (issue 23 review: 5 points read as 5 seconds)."""
+    org = make_org(db)
+    src = make_source(db, org)
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", estimate_points=5.0)])
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=1, estimate_points=None, estimate_seconds=14400)])
+    with db.read() as c:
+        rows = c.execute(sa.select(Change.__table__).order_by(Change.__table__.c.field)).all()
+    assert [(r.field, r.from_value, r.to_value) for r in rows] == [("estimate", None, "14400"),
+                                                                   ("points", "5.0", None)]

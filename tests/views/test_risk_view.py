@@ -432,7 +432,7 @@ def add_creep_data(db: Database, org: Org) -> None:
     with db.write() as c:
         c.execute(sa.insert(C), [
             {**change("C1", "e4", "estimate", "28800", "36000", at(3, 5), origin="observed"), "source_id": w.trello},
-            change("A1", "e1", "estimate", "5.0", "3.0", at(2, 10, 12), origin="observed"),
+            change("A1", "e1", "points", "5.0", "3.0", at(2, 10, 12), origin="observed"),
             change("A3", "e2", "points", "4", "5", at(3, 5)),
             change("A4", "e3", "points", "1", "2", at(3, 12)),
             change("A1", "m1", "milestone", "v2", None, at(2, 11)),
@@ -582,7 +582,7 @@ def test_an_observed_copy_of_a_jira_estimate_change_is_not_a_second_change(clien
     org, _ = creeping
     j = org.world.jira
     _more_changes(db, org, [("A2", "x1", "points", "5", "8", at(2, 1, 10), "changelog", j),
-                            ("A2", "x2", "estimate", "5.0", "8.0", at(2, 5), "observed", j)],
+                            ("A2", "x2", "points", "5.0", "8.0", at(2, 5), "observed", j)],
                   {"A2": {"estimate_points": 8, "remote_updated_at": at(3, 8)}})
     alp = _creep(client, org, AS_OF)["ALP"]
     assert (alp["baseline_estimate"], alp["raised_tasks"], alp["raised_estimate"]) == (18, 1, 1)
@@ -610,26 +610,26 @@ def test_a_baselined_milestone_without_a_project_is_listed(client, db, creeping)
 # scope part reads it in the unit the task has NOW: a task whose kind of estimate changed after the
 # baseline gets the wrong unit then. Known, not fixed here: the record needs the unit (ingest).
 
-@pytest.mark.xfail(strict=True, reason="an observed estimate change does not record its unit (ingest)")
 def test_points_removed_after_the_baseline_as_a_sync_observed_it(client, db, creeping):
-    """A2 had 5 points at ALP's baseline; a sync saw them go on 02-20 ('5.0' → none). The baseline
-    still holds 15 points (today: 10, and 5 *seconds* for A2)."""
+    """A2 had 5 points at ALP's baseline; a sync saw them go on 02-20 ('5.0' → none), a ``points``
+    row as the store writes it (migration 0032). The baseline still holds 15 points (before 0032's
+    rows named their unit: 10, and 5 *seconds* for A2)."""
     org, _ = creeping
-    _more_changes(db, org, [("A2", "x1", "estimate", "5.0", None, at(2, 20), "observed", org.world.jira)],
+    _more_changes(db, org, [("A2", "x1", "points", "5.0", None, at(2, 20), "observed", org.world.jira)],
                   {"A2": {"estimate_points": None, "remote_updated_at": at(3, 8)}})
     alp = _creep(client, org, AS_OF)["ALP"]
     assert (alp["estimate_unit"], alp["baseline_estimate"]) == ("points", 15)
 
 
-@pytest.mark.xfail(strict=True, reason="an observed estimate change does not record its unit (ingest)")
 def test_hours_then_points_on_a_trello_card_as_a_sync_observed_it(client, db, creeping):
     """C4 had 4 h at Beta launch's baseline (03-01 09:00) and no points; on 03-05 a points field
-    was set (3), the hours kept: observed '14400' → '3'. No task had points at the baseline (today:
-    a baseline of 14400 *points*)."""
+    was set (3), the hours kept: the sync observed a ``points`` row none → '3' (migration 0032; before,
+    one 'estimate' row '14400' → '3' read as a baseline of 14400 *points*). No task had points at
+    the baseline."""
     org, _ = creeping
     t = org.world.trello
     _more_changes(db, org, [("C4", "z1", "estimate", None, "14400", at(2, 20), "observed", t),
-                            ("C4", "z2", "estimate", "14400", "3", at(3, 5), "observed", t)],
+                            ("C4", "z2", "points", None, "3", at(3, 5), "observed", t)],
                   {"C4": {"estimate_points": 3, "estimate_seconds": 14400, "remote_updated_at": at(3, 5)}})
     [mc1] = _creep(client, org, AS_OF)["BETA"]["milestones"]
     assert (mc1["estimate_unit"], mc1["baseline_estimate"]) == ("points", 0)

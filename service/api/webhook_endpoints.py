@@ -91,6 +91,10 @@ class Delivery(BaseModel):
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None
     delivered_at: datetime | None
+    requested: bool = Field(description=(
+        "Asked for by an admin (a test event or a redelivery): sent before the endpoint's other due "
+        "deliveries, on each attempt until delivered or failed. A failing endpoint gets 2 deliveries in "
+        "flight per worker until its first success; the rest wait pending (not attempts)."))
 
 
 class RedeliverRequest(_In):
@@ -192,7 +196,7 @@ def list_deliveries(
                      attempts=r.attempts, response_code=r.response_code, latency_ms=r.latency_ms,
                      response_body=r.response_body, error=r.error, created_at=r.created_at,
                      last_attempt_at=r.last_attempt_at, next_attempt_at=r.next_attempt_at,
-                     delivered_at=r.delivered_at) for r in rows]
+                     delivered_at=r.delivered_at, requested=r.requested) for r in rows]
 
 
 @router.post("/{endpoint_id}/redeliver", response_model=Redelivered)

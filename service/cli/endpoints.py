@@ -141,7 +141,7 @@ def endpoint_deliveries(
         typer.echo(json.dumps({"id": r.id, "event_id": r.event_id, "webhook_id": r.msg_id, "type": r.type,
                                "status": r.status, "attempts": r.attempts, "response_code": r.response_code,
                                "latency_ms": r.latency_ms, "error": r.error, "created_at": iso(r.created_at),
-                               "delivered_at": iso(r.delivered_at)}))
+                               "delivered_at": iso(r.delivered_at), "requested": r.requested}))
 
 
 def _instant(raw: str | None, option: str) -> datetime | None:

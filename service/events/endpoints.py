@@ -202,6 +202,7 @@ class DeliveryRow:
     last_attempt_at: datetime | None
     next_attempt_at: datetime | None
     delivered_at: datetime | None
+    requested: bool = False
 
 
 def list_deliveries(session: Session, org_id: int, endpoint_id: int, *, status: str | None = None,
@@ -220,7 +221,7 @@ def list_deliveries(session: Session, org_id: int, endpoint_id: int, *, status: 
         response_code=r.response_code, latency_ms=r.latency_ms, response_body=r.response_body, error=r.error,
         created_at=aware(r.created_at) or r.created_at, last_attempt_at=aware(r.last_attempt_at),
         next_attempt_at=aware(r.next_attempt_at) if r.status in ("pending", "processing") else None,
-        delivered_at=aware(r.delivered_at),
+        delivered_at=aware(r.delivered_at), requested=bool(r.requested),
     ) for r in rows]
 
 

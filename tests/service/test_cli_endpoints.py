@@ -27,7 +27,8 @@ def test_add_list_rotate_test_deliveries_remove(cli):  # noqa: F811
     assert again.exit_code == 2 and "force" in again.stderr
     queued = json.loads(cli("endpoint", "test", str(made["id"])).stdout)
     log = [json.loads(line) for line in cli("endpoint", "deliveries", str(made["id"])).stdout.splitlines()]
-    assert [(d["event_id"], d["type"], d["status"]) for d in log] == [(queued["event_id"], "webhook.test", "pending")]
+    assert [(d["event_id"], d["type"], d["status"], d["requested"]) for d in log] == [
+        (queued["event_id"], "webhook.test", "pending", True)]
     one = cli("endpoint", "redeliver", str(made["id"]), "--event", str(queued["event_id"]))
     assert json.loads(one.stdout) == {"queued": 1}, one.output
     ranged = cli("endpoint", "redeliver", str(made["id"]), "--from", "2000-01-01T00:00:00Z")

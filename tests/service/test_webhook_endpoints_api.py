@@ -117,7 +117,8 @@ def test_test_event_is_queued_for_that_endpoint_alone(client: TestClient, acme: 
     r = client.post(f"{BASE}/{made['id']}/test", headers=acme.h())
     assert r.status_code == 202
     log = client.get(f"{BASE}/{made['id']}/deliveries", headers=acme.h("read")).json()
-    assert [(d["type"], d["status"], d["attempts"]) for d in log] == [("webhook.test", "pending", 0)]
+    assert [(d["type"], d["status"], d["attempts"], d["requested"]) for d in log] == [
+        ("webhook.test", "pending", 0, True)]  # asked for: before the endpoint's backlog
     assert log[0]["webhook_id"].startswith("evt_")
     assert client.get(f"{BASE}/{other['id']}/deliveries", headers=acme.h()).json() == []
     with db.engine.connect() as c:

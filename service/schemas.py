@@ -62,20 +62,14 @@ _LONG_SCHEMA = {"pattern": "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u00
 
 def _refuse_controls(value: str, forbidden: re.Pattern[str], where: str = "") -> None:
     """A 422 naming the character and its position (never the value: it may be a secret)."""
-    found = forbidden.search(value)
-    if found is not None:
-        raise PydanticCustomError(
-            "control_character",
-            "must not contain control characters: {char} at position {pos}{where}",
-            {"char": f"U+{ord(found.group()):04X}", "pos": found.start(), "where": where},
-        )
-    found = _SURROGATE.search(value)
-    if found is not None:
-        raise PydanticCustomError(
-            "surrogate_character",
-            "must be Unicode text: a lone surrogate {char} at position {pos}{where}",
-            {"char": f"U+{ord(found.group()):04X}", "pos": found.start(), "where": where},
-        )
+    for pattern, kind, message in (
+        (forbidden, "control_character", "must not contain control characters: {char} at position {pos}{where}"),
+        (_SURROGATE, "surrogate_character", "must be Unicode text: a lone surrogate {char} at position {pos}{where}"),
+    ):
+        found = pattern.search(value)
+        if found is not None:
+            raise PydanticCustomError(kind, message, {"char": f"U+{ord(found.group()):04X}", "pos": found.start(),
+                                                      "where": where})
 
 
 def _line(value: str) -> str:

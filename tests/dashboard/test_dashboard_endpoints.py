@@ -11,9 +11,8 @@ import sqlalchemy as sa
 
 from service.dashboard.data import table
 from service.db import Database
-from service.security.auth import create_token
 from service.tables import EventDelivery, WebhookEndpoint
-from tests.dashboard.world import Org, TestClient, sign_in
+from tests.dashboard.world import Org, TestClient, sign_in, signed_in
 
 EP, DL = table(WebhookEndpoint), table(EventDelivery)
 URL = "https://hooks.example.com/taskhub"
@@ -21,12 +20,7 @@ URL = "https://hooks.example.com/taskhub"
 
 def _admin(client: TestClient, db: Database, o: Org) -> str:
     """Sign in with a new admin token; the page's CSRF token."""
-    with db.session() as s:
-        token = create_token(s, o.org_id, "admin")[0]  # type: ignore[arg-type]
-    sign_in(client, token)
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get("/endpoints").text)
-    assert found, "no CSRF token on the page"
-    return found[1]
+    return signed_in(client, db, o, "admin", "/endpoints")
 
 
 def _endpoints(db: Database, org_id: int) -> list[Any]:

@@ -5,14 +5,12 @@ answered a false 403 "Form refused". A form within its limits still passes the C
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from service.dashboard.reports_page import FORM_LIMIT as REPORT_FORM_LIMIT
 from service.dashboard.risk_page import FORM_LIMIT as RISK_FORM_LIMIT
 from service.db import Database
-from service.security.auth import create_token
-from tests.dashboard.world import Org, TestClient, sign_in
+from tests.dashboard.world import Org, TestClient, signed_in
 
 # (path, byte limit, field limit) of every form post the dashboard has
 FORMS = [
@@ -31,12 +29,7 @@ FORMS = [
 
 def _admin(client: TestClient, db: Database, o: Org) -> str:
     """Sign in with an admin token; the session's CSRF token."""
-    with db.session() as s:
-        token = create_token(s, o.org_id, "admin", name="pm")[0]  # type: ignore[arg-type]
-    sign_in(client, token)
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get("/sources").text)
-    assert found, "no CSRF token on the page"
-    return found[1]
+    return signed_in(client, db, o, "admin", "/sources", name="pm")
 
 
 def test_every_form_over_its_byte_or_field_limit_is_refused_naming_the_limit(client, db, tenant):

@@ -5,28 +5,21 @@ write scope (as the API's) and the page's CSRF token; another organization's rep
 from __future__ import annotations
 
 import io
-import re
 
 import sqlalchemy as sa
 from pypdf import PdfReader
 
 from service.dashboard.data import table
 from service.db import Database
-from service.security.auth import create_token
 from service.tables import Event, StatusReport
-from tests.dashboard.world import Org, TestClient, sign_in
+from tests.dashboard.world import Org, TestClient, sign_in, signed_in
 
 SR, EV = table(StatusReport), table(Event)
 WEEK = "2026-W11"
 
 
 def _signed(client: TestClient, db: Database, o: Org, scope: str = "write") -> str:
-    with db.session() as s:
-        token = create_token(s, o.org_id, scope)[0]  # type: ignore[arg-type]
-    sign_in(client, token)
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get("/reports").text)
-    assert found, "no CSRF token on the page"
-    return found[1]
+    return signed_in(client, db, o, scope, "/reports")
 
 
 def _generate(client: TestClient, csrf: str, scope: str, week: str = WEEK):

@@ -15,10 +15,9 @@ import sqlalchemy as sa
 
 from service.dashboard.data import table
 from service.db import Database
-from service.security.auth import create_token
 from service.tables import RiskItem
 from service.views import VIEWS, ViewParams, compute_view
-from tests.dashboard.world import Org, TestClient, sign_in
+from tests.dashboard.world import Org, TestClient, sign_in, signed_in
 
 R = table(RiskItem)
 AS_OF = "2026-03-11"
@@ -26,12 +25,7 @@ AS_OF = "2026-03-11"
 
 def _writer(client: TestClient, db: Database, o: Org) -> str:
     """Sign in with a new write token named "pm"; the page's CSRF token."""
-    with db.session() as s:
-        token = create_token(s, o.org_id, "write", name="pm")[0]  # type: ignore[arg-type]
-    sign_in(client, token)
-    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get("/risk").text)
-    assert found, "no CSRF token on the page"
-    return found[1]
+    return signed_in(client, db, o, "write", "/risk", name="pm")
 
 
 def _risks(db: Database, org_id: int) -> list[Any]:

@@ -233,6 +233,16 @@ def sign_in(client: TestClient, token: str) -> None:
     assert r.status_code == 303, r.text
 
 
+def signed_in(client: TestClient, db: Database, o: Org, scope: str, page: str, name: str | None = None) -> str:
+    """Sign in with a new token of ``scope`` (named ``name``); the CSRF token of ``page``'s forms."""
+    with db.session() as s:
+        token = create_token(s, o.org_id, scope, **({"name": name} if name else {}))[0]  # type: ignore[arg-type]
+    sign_in(client, token)
+    found = re.search(r'name="csrf" value="([0-9a-f]{64})"', client.get(page).text)
+    assert found, f"no CSRF token on {page}"
+    return found[1]
+
+
 def charts(html: str) -> list[tuple[str, list[str]]]:
     """``(kind, [series names])`` of every chart on a page, in order. Each chart must be
     well-formed XML on its own, draw each series as one path and name it in its legend."""

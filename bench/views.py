@@ -1,6 +1,6 @@
 """Portfolio views over 100,000 tasks / 500 projects / 200,000 worklogs, on SQLite and PostgreSQL.
 
-    .venv/bin/python bench/views.py [--store both|sqlite|postgres] [--scale 1.0] [--runs 15]
+    .venv/bin/python bench/views.py [--store both|sqlite|postgres] [--scale 1.0] [--runs 15] [--views risk,quality]
 
 For each store it builds one organization (time zone Europe/Berlin, so the local-date
 conversions are exercised) with 500 projects over a Jira and a Trello source, 200
@@ -557,7 +557,7 @@ def timed_together(fns: list[Callable[[], Any]], runs: int) -> list[tuple[float,
     return result
 
 
-def measure(db: Database, org: int, runs: int) -> list[tuple[str, float, float, float, float]]:
+def measure(db: Database, org: int, runs: int, views: tuple[str, ...] = VIEWS) -> list[tuple[str, float, float, float, float]]:
     from cryptography.fernet import Fernet
 
     from service.app import create_app
@@ -586,7 +586,7 @@ def measure(db: Database, org: int, runs: int) -> list[tuple[str, float, float, 
     with TestClient(app) as client:
         ref50, _ = timed(run_bare(bare["portfolio"]), runs)
         out.append(("bare portfolio aggregate (tasks)", ref50, 0.0, 1.0, 1.0))
-        for name in VIEWS:
+        for name in views:
             calls: list[tuple[str, Callable[[], Any]]] = [("bare", run_bare(bare[name]))]
             for group in (None, "project"):
                 params = {"group_by": group} if group else {}
@@ -613,7 +613,7 @@ def report(store: str, build_s: float, rows: list[tuple[str, float, float, float
         print(f"{label:34} {p50:8.1f} {p95:8.1f} {r1:16.2f}× {r2:16.2f}×")
 
 
-def run_store(store: str, scale: float, runs: int) -> None:
+def run_store(store: str, scale: float, runs: int, views: tuple[str, ...] = VIEWS) -> None:
     if store == "sqlite":
         tmp = Path(tempfile.mkdtemp()) / "bench.db"
         db = Database(f"sqlite:///{tmp}")
@@ -622,7 +622,7 @@ def run_store(store: str, scale: float, runs: int) -> None:
         org = build(db, scale)
         built = time.perf_counter() - t0
         try:
-            report("SQLite (file, WAL)", built, measure(db, org, runs))
+            report("SQLite (file, WAL)", built, measure(db, org, runs, views))
         finally:
             db.dispose()
             for p in tmp.parent.glob("bench.db*"):
@@ -635,7 +635,7 @@ def run_store(store: str, scale: float, runs: int) -> None:
         t0 = time.perf_counter()
         org = build(db, scale)
         built = time.perf_counter() - t0
-        report("PostgreSQL", built, measure(db, org, runs))
+        report("PostgreSQL", built, measure(db, org, runs, views))
     finally:
         db.dispose()
         drop_pg_database(name)
@@ -646,7 +646,11 @@ def main() -> None:
     ap.add_argument("--store", choices=("both", "sqlite", "postgres"), default="both")
     ap.add_argument("--scale", type=float, default=1.0, help="1.0 = 100k tasks / 500 projects / 200k worklogs")
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--views", default=",".join(VIEWS), help="comma-separated views to time (default: all)")
     args = ap.parse_args()
+    views = tuple(v for v in args.views.split(",") if v)
+    if unknown := sorted(set(views) - set(VIEWS)):
+        ap.error(f"unknown view(s): {', '.join(unknown)}; choose from {', '.join(VIEWS)}")
     print(
         f"taskhub views benchmark: scale {args.scale} (≈{int(100_000 * args.scale):,} tasks, "
         f"{int(500 * args.scale)} projects, {int(200_000 * args.scale):,} worklogs), "
@@ -654,7 +658,7 @@ def main() -> None:
         f"as of now, whole organization"
     )
     for store in ("sqlite", "postgres") if args.store == "both" else (args.store,):
-        run_store(store, args.scale, args.runs)
+        run_store(store, args.scale, args.runs, views)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,13 @@ supplies the payload's ``timestamp`` and ``user``).
 Each item becomes one ``Change`` with ``external_id = f"{history_id}:{index}"``
 so re-reading the same history is idempotent. Tracked fields get a normal name;
 anything else keeps Jira's own field name.
+
+A move to another project is an item of field ``project`` whose ``from``/``to`` are the
+project ids (``fromString``/``toString`` its names; captured: pinpoint
+``jira__issue_updated.project``, beside a ``Key`` item TES-82 -> GOLD-208): kept as ids in
+``from_value``/``to_value`` and ``from_id``/``to_id``, the id taskhub stores as the project's
+external id, so a view can replay which project an issue was in. Rows stored before kept the
+names and no ids (a stored row is never rewritten: inserts skip known ids).
 """
 
 from __future__ import annotations
@@ -138,6 +145,10 @@ def _str(value: Any) -> str:
 
 def normalize_field(item: dict[str, Any], plan: FieldPlanView) -> str:
     """Jira changelog item -> common field name (status, assignee, due_date, ...)."""
+    if _str(item.get("fieldtype")) == "custom":  # a custom field named "Project" is not the project
+        name = _str(item.get("field"))
+        norm = _normalize(name, _str(item.get("fieldId")), plan)
+        return name if norm == "project" else norm
     return _normalize(_str(item.get("field")), _str(item.get("fieldId")), plan)
 
 
@@ -156,6 +167,8 @@ def _normalize(name: str, fid: str, plan: FieldPlanView) -> str:
         return "resolution"
     if lid == "fixversions" or low in ("fix version", "fixversions"):
         return "milestone"
+    if lid == "project" or (not lid and low == "project"):  # a move to another project
+        return "project"
     if low == "sprint" or lid == "sprint" or (fid and fid in plan.sprint):
         return "sprint"
     if (fid and fid in plan.story_points) or low in plan.story_points_names:
@@ -186,7 +199,7 @@ def _values(norm: str, item: dict[str, Any]) -> tuple[str | None, str | None]:
             _text(item.get("tmpFromAccountId")) or _text(item.get("from")),
             _text(item.get("tmpToAccountId")) or _text(item.get("to")),
         )
-    if norm in ("milestone", "estimate"):  # version ids / seconds
+    if norm in ("milestone", "estimate", "project"):  # version ids / seconds / project ids
         return _text(item.get("from")), _text(item.get("to"))
     if norm == "due_date":  # "2020-08-04" (fromString has a time appended)
         return (
@@ -242,7 +255,7 @@ def changes_from_histories(
                 from_id, to_id = _text(item.get("from")), _text(item.get("to"))
                 from_cat, from_rule = book.categorize(from_id, item.get("fromString"))
                 to_cat, to_rule = book.categorize(to_id, item.get("toString"))
-            elif norm == "link":  # from/to: the other issue's key, fromString/toString the phrase
+            elif norm in ("link", "project"):  # link: the other issue's key; project: its id
                 from_id, to_id = _text(item.get("from")), _text(item.get("to"))
             out.append(
                 Change(

@@ -171,6 +171,12 @@ def test_moved_issue_keeps_its_id_and_records_the_key_change() -> None:
     key = _change(up, "Key")
     assert (key.from_value, key.to_value) == ("TES-82", "GOLD-208")
     assert [c.field for c in up.changes] == ["project", "status", "Workflow", "Key"]
+    # The project by its id (what taskhub stores as the project's external id), not its name
+    # ("TESTING" -> "Gold Miners"): the risk view replays project membership from these rows.
+    project = _change(up, "project")
+    assert (project.from_value, project.to_value, project.from_id, project.to_id) == (
+        "10601", "10639", "10601", "10639")
+    assert project.changed_at == datetime.fromtimestamp(1596507921.569, UTC)
 
 
 def test_in_progress_issue_starts_at_its_status_category_change() -> None:

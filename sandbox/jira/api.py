@@ -29,6 +29,7 @@ from sandbox.jira.serialize import (
     myself,
     render_history,
     render_project,
+    render_user,
     render_version,
     render_worklog,
     server_info,
@@ -54,6 +55,38 @@ def get_server_info(v: str, request: Request) -> Response:
 @router.get(V + "/myself")
 def get_myself(v: str, request: Request) -> Response:
     return jira_json(myself(ctx_for(request, v)))
+
+
+@router.get(V + "/user")
+def get_user(v: str, request: Request) -> Response:
+    """One user (Cloud: ``?accountId=``; Data Center: ``?username=`` or ``?key=``), with the
+    email only where the user's profile shows it (Cloud), as every user object."""
+    ctx = ctx_for(request, v)
+    q = request.query_params
+    if ctx.dc:
+        ref = q.get("username") or q.get("key")
+        user = next((u for u in ctx.state.users.values() if ref in (u.name, u.key)), None) if ref else None
+    else:
+        if not q.get("accountId"):
+            raise JiraHTTPError(400, "The 'accountId' query parameter needs to be provided")
+        user = ctx.state.users.get(q["accountId"])
+    if user is None:
+        raise JiraHTTPError(404, "Specified user does not exist or you do not have required permissions")
+    return jira_json(render_user(ctx, user, full=True))
+
+
+@router.get(V + "/users/search")
+def search_users(v: str, request: Request) -> Response:
+    """Every user, a page of them (Cloud only; privacy applied to each, as the REST docs say)."""
+    ctx = ctx_for(request, v)
+    if ctx.dc:
+        raise JiraHTTPError(404, "null for uri: " + str(request.url))
+    q = request.query_params
+    start = max(int_param(q.get("startAt"), "startAt", 0), 0)
+    size = min(max(int_param(q.get("maxResults"), "maxResults", 50), 0), 1000)
+    with ctx.state.lock:
+        users = list(ctx.state.users.values())[start : start + size]
+    return jira_json([render_user(ctx, u) for u in users])
 
 
 @router.get(V + "/field")

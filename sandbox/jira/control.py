@@ -129,7 +129,11 @@ async def add_user(request: Request) -> Response:
     name = body.get("name") or body["displayName"].split()[0].lower()
     account = body.get("accountId") or f"557058:{zlib.crc32(name.encode()):012d}"
     user = state.add_user(
-        account, body["displayName"], body.get("email", f"{name}@example.com"), name
+        account,
+        body["displayName"],
+        body.get("email", f"{name}@example.com"),
+        name,
+        email_visible=bool(body.get("emailVisible", False)),
     )
     return jira_json({"accountId": user.account_id, "name": user.name, "key": user.key})
 

@@ -45,7 +45,7 @@ from sandbox.jira.records import (
 )
 from sandbox.jira.state import JiraState
 
-__all__ = ["generate", "PEOPLE", "PROJECT_NAMES"]
+__all__ = ["generate", "PEOPLE", "EMAIL_VISIBLE", "PROJECT_NAMES"]
 
 PEOPLE = [
     ("Ada Lovelace", "ada"),
@@ -57,6 +57,9 @@ PEOPLE = [
     ("Donald Knuth", "donald"),
     ("Margaret Hamilton", "margaret"),
 ]
+# Whose profile shows their email on Cloud (the others hide it, as most Atlassian accounts do):
+# both kinds are there for people matching to meet. Data Center shows every email.
+EMAIL_VISIBLE = frozenset({"katherine", "donald"})
 PROJECT_NAMES = [
     ("APOLLO", "Apollo Platform"),
     ("BEACON", "Beacon Mobile"),
@@ -104,7 +107,8 @@ def _people(state: JiraState, rng: random.Random) -> list[str]:
             ids.append(existing.account_id)
             continue
         account = "5b10" + "".join(rng.choice("0123456789abcdef") for _ in range(20))
-        ids.append(state.add_user(account, display, f"{name}@example.com", name).account_id)
+        visible = name in EMAIL_VISIBLE
+        ids.append(state.add_user(account, display, f"{name}@example.com", name, email_visible=visible).account_id)
     return ids
 
 

@@ -228,6 +228,9 @@ class User:
     key: str  # DC user key (JIRAUSER10100)
     time_zone: str = "America/Los_Angeles"
     active: bool = True
+    # Jira Cloud's profile visibility: the user's email is in the API's user objects only when
+    # the user lets anyone see it (most do not); Data Center always shows it.
+    email_visible: bool = False
 
 
 @dataclass(slots=True)

@@ -8,6 +8,10 @@ and the captured responses in /work/shared/realdata/jira-rest/. Quirks reproduce
 - datetimes look like ``2024-01-02T03:04:05.000+0000``; dates (duedate, releaseDate) ``2024-01-02``;
 - v3 rich text is an ADF document, v2 (and Data Center) a wiki-markup string;
 - Cloud users carry ``accountId`` only; Data Center users ``name``/``key``;
+- a Cloud user's ``emailAddress`` is there only when the user's profile visibility shows it
+  (``User.email_visible``; most users hide it) or the user is the caller: the key is left out,
+  as captured (realdata/jira-webhooks/pinpoint: no Cloud user object has it); Data Center always
+  shows it;
 - the Cloud sprint field is a list of objects, the Data Center one a list of
   ``com.atlassian.greenhopper.service.sprint.Sprint@...[id=..,state=ACTIVE,...]`` strings;
 - ``timetracking`` is ``{}`` when nothing is tracked.
@@ -156,16 +160,18 @@ def render_user(ctx: Ctx, user: User | None, *, full: bool = False) -> dict[str,
             "timeZone": user.time_zone,
         }
     else:
-        out = {
-            "self": f"{ctx.rest('user')}?accountId={user.account_id}",
-            "accountId": user.account_id,
-            "emailAddress": user.email,
-            "avatarUrls": _avatars(initials),
-            "displayName": user.display_name,
-            "active": user.active,
-            "timeZone": user.time_zone,
-            "accountType": "atlassian",
-        }
+        out = {"self": f"{ctx.rest('user')}?accountId={user.account_id}", "accountId": user.account_id}
+        if user.email_visible or user.account_id == ctx.state.myself_id:
+            out["emailAddress"] = user.email
+        out.update(
+            {
+                "avatarUrls": _avatars(initials),
+                "displayName": user.display_name,
+                "active": user.active,
+                "timeZone": user.time_zone,
+                "accountType": "atlassian",
+            }
+        )
     if full:
         out["locale"] = "en_US"
         out["groups"] = {"size": 1, "items": []}

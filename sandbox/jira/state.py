@@ -158,10 +158,14 @@ class JiraState:
             self._ids[kind] += 1
             return self._ids[kind]
 
-    def add_user(self, account_id: str, display_name: str, email: str, name: str) -> User:
+    def add_user(
+        self, account_id: str, display_name: str, email: str, name: str, *, email_visible: bool = False
+    ) -> User:
+        """A user; ``email_visible``: its profile shows the email to anyone (Cloud)."""
         with self.lock:
             key = f"JIRAUSER{10100 + len(self.users)}"
             user = User(account_id, display_name, email, name, key, self.config.time_zone)
+            user.email_visible = email_visible
             self.users[account_id] = user
             return user
 

@@ -255,7 +255,33 @@ def _moved_away(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[
 def _moved_here(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:
     fields: dict[str, Any] = {"needs_refetch": True, **_board_fields(a, ctx)}
     fields.update(_list_fields(as_dict(a.data.get("list")), ctx, profile))
-    return [a.patch(fields, _entry(a, ctx, profile))]
+    return [a.patch(fields, [*_board_move(a), *_entry(a, ctx, profile)])]
+
+
+def _board_move(a: _Action) -> list[Change]:
+    """The move itself, as a ``project`` change from the old board's id (``data.boardSource``) to
+    the new one's (``data.board``): the ids taskhub stores as the projects' external ids, so a
+    view can replay which board a card was on (Jira's ``project`` items give the same shape).
+    Only ``moveCardToBoard`` records it: ``moveCardFromBoard`` (on the old board, with
+    ``data.boardTarget``) is the same move seen from the other side. External id
+    ``<action id>:project``, the same from the history, a poll or a webhook."""
+    source = as_str(as_dict(a.data.get("boardSource")).get("id"))
+    target = as_str(as_dict(a.data.get("board")).get("id"))
+    if a.id is None or a.at is None or source is None or target is None or source == target:
+        return []
+    return [
+        Change(
+            task_external_id=a.card_id,
+            external_id=f"{a.id}:project",
+            field="project",
+            from_value=source,
+            to_value=target,
+            from_id=source,
+            to_id=target,
+            changed_at=a.at,
+            author=a.author,
+        )
+    ]
 
 
 def _entry(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Change]:

@@ -113,6 +113,20 @@ def test_move_card_to_board_patches_the_project_and_asks_for_a_refetch() -> None
     assert patch.fields["needs_refetch"] is True
 
 
+def test_move_card_to_board_records_the_move_by_board_ids() -> None:
+    """Trello records the move on the new board with ``data.boardSource {id}`` beside ``data.board``
+    (the sandbox's shape, and TrelloNet's MoveCardToBoardAction): one ``project`` change from the old
+    board's id to the new one's, the ids taskhub stores as the projects' external ids."""
+    a = action("moveCardToBoard", board={"id": "b2", "name": "Other"}, boardSource={"id": "b1"},
+               list={"id": "l0", "name": "Backlog"})
+    (move,) = one(map_action(a, CTX, profile())).changes  # into a to-do list: no status entry
+    assert (move.field, move.external_id, move.from_value, move.to_value, move.from_id, move.to_id) == (
+        "project", "act1:project", "b1", "b2", "b1", "b2")
+    assert move.changed_at == datetime(2024, 5, 1, 12, tzinfo=UTC) and move.author is not None
+    # Without the old board's id (or a time) the move is not known: no row.
+    assert one(map_action(action("moveCardToBoard", board={"id": "b2"}), CTX, profile())).changes == []
+
+
 def test_custom_field_cleared_sets_the_field_to_none() -> None:
     a = action(
         "updateCustomFieldItem",

@@ -98,6 +98,7 @@ from standardwebhooks.webhooks import Webhook
 from connectors.outbound import OutboundPolicy, origin_of
 from service.db import Database, retryable
 from service.events.endpoints import REDELIVERY_DAYS, aware, signing_secrets
+from service.json_rows import json_rows
 from service.outage import is_database_unavailable
 from service.settings import Settings
 from service.tables import Event, EventDelivery, WebhookEndpoint, table, utcnow
@@ -629,11 +630,7 @@ def _pg_write() -> Any:
     """PostgreSQL: the batch's answers in one UPDATE from a JSON array of rows (parameters
     ``rows``, ``worker``), each row written only while its lease is ours; the ids written come
     back. (One statement and one parameter, where an ``executemany`` sent a statement per row.)"""
-    from sqlalchemy.dialects.postgresql import JSONB
-
-    record: Any = sa.literal_column(f"NULL::{DL.name}")
-    rows = sa.func.jsonb_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB)
-                                            ).table_valued("id", *_WRITTEN, name="answer")
+    rows = json_rows("postgresql", "rows", {c: DL.c[c].type for c in ("id", *_WRITTEN)}, name="answer", record=DL)
     # The rows are found by primary key (``ids``, the same ids as an array); the status compared
     # through coalesce, which no index covers. (Compared plainly, the planner read the status
     # index, whose "processing" entries are mostly dead ones until a vacuum, two per delivery;

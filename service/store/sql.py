@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from sqlmodel.sql.sqltypes import UTCDateTime
 
 from service.db import JSON_OPTIONS, json_dumps
+from service.json_rows import json_rows
 
 T = TypeVar("T")
 
@@ -78,10 +79,11 @@ def statement(conn: Connection, name: str, build: Callable[[], Any]) -> Any:
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
     """An INSERT of many rows for ``executemany`` (add ``on_conflict_*`` to it, build it once).
 
-    PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_populate_recordset(NULL::table, :rows)``, the
-    page as one JSON array of row objects: one statement, one round trip and one parameter that
-    orjson writes at C speed (psycopg's pipelined executemany spent ~25 µs of client CPU per row
-    on protocol messages; one array per column, ~16 µs per task row dumping elements in Python).
+    PostgreSQL: ``INSERT ... SELECT ... FROM jsonb_populate_recordset(NULL::table, :rows)``
+    (``service.json_rows``), the page as one JSON array of row objects: one statement, one round
+    trip and one parameter that orjson writes at C speed (psycopg's pipelined executemany spent
+    ~25 µs of client CPU per row on protocol messages; one array per column, ~16 µs per task row
+    dumping elements in Python).
     The server reads each value with its column type's own input function, as for any text.
     SQLite: one bound row, run by the cursor's executemany (in-process, no round trips to save)."""
     ins = insert_for(conn, table)
@@ -89,9 +91,7 @@ def bulk_insert(conn: Connection, table: Table, columns: Sequence[str]) -> Any:
         return ins.values({c: sa.bindparam(c, type_=table.c[c].type) for c in columns})
     from sqlalchemy.dialects.postgresql import JSONB
 
-    record: Any = sa.literal_column(f"NULL::{conn.dialect.identifier_preparer.format_table(table)}")
-    rows = sa.func.jsonb_populate_recordset(record, sa.cast(sa.bindparam("rows", type_=sa.Text), JSONB)
-                                            ).table_valued(*columns)
+    rows = json_rows("postgresql", "rows", {c: table.c[c].type for c in columns}, record=table)
 
     def value(c: str) -> Any:
         if isinstance(table.c[c].type.dialect_impl(conn.dialect), JSONB):

@@ -30,7 +30,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from service.json_rows import json_rows
 from service.tables import Change, MilestoneChange, Project, TaskLink
+from service.views import rollups
 from service.views.budget import budget_view
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import working_days
@@ -434,29 +436,17 @@ def _not_a_duplicate(h: Any) -> Any:
 
 def _baselines(sel: Selection, rows: list[tuple[int, datetime]], name: str) -> Any:
     """``(sid, base_at)`` rows (a project's or a milestone's id and its baseline instant) as a small
-    table from ONE bound JSON text: a statement whose shape does not depend on the number of rows,
-    so it is compiled once and cached (a VALUES list of hundreds of projects was compiled again on
-    every request: ~75 ms each)."""
-    sid: Any
-    base_at: Any
+    table from ONE bound JSON text (``service.json_rows``): a statement whose shape does not depend
+    on the number of rows, so it is compiled once and cached (a VALUES list of hundreds of projects
+    was compiled again on every request: ~75 ms each). The instants as each store reads them:
+    ISO 8601 with the offset (PostgreSQL), SQLite's UTC datetime text."""
     if sel.dialect == "postgresql":
-        js = json.dumps([[p, at.isoformat()] for p, at in rows])
-        je = sa.func.json_array_elements(sa.cast(sa.bindparam(name, js, type_=sa.Text), sa.JSON)).table_valued(
-            "value")
-        sid = sa.cast(je.c.value.op("->>")(0), sa.Integer)
-        base_at = sa.cast(je.c.value.op("->>")(1), T.c.completed_at.type)
+        stamps = [at.isoformat() for _, at in rows]
     else:
-        js = json.dumps([[p, at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")] for p, at in rows])
-        je = sa.func.json_each(sa.bindparam(name, js, type_=sa.Text)).table_valued("value")
-        sid = sa.func.json_extract(je.c.value, "$[0]")
-        base_at = sa.func.json_extract(je.c.value, "$[1]")
-    return (
-        sa.select(sa.type_coerce(sid, sa.Integer).label("sid"),
-                  sa.type_coerce(base_at, T.c.completed_at.type).label("base_at"))
-        .select_from(je)
-        .cte(name)
-        .prefix_with("MATERIALIZED")
-    )
+        stamps = [at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") for _, at in rows]
+    js = json.dumps([{"sid": sid, "base_at": at} for (sid, _), at in zip(rows, stamps, strict=True)])
+    b = json_rows(sel.dialect, name, {"sid": sa.Integer(), "base_at": T.c.completed_at.type}, value=js)
+    return sa.select(b.c.sid, b.c.base_at).cte(name).prefix_with("MATERIALIZED")
 
 
 def _in_scope(at: Any, member: Any) -> Any:
@@ -735,7 +725,11 @@ def _milestone_baselines(conn: Connection, sel: Selection, miles: list[dict[str,
 
 def _concentration(conn: Connection, sel: Selection) -> dict[Any, list[Any]]:
     """Per project, per person (``None``: unassigned): the open tasks' hours, points and count,
-    a task with several assignees split evenly among them."""
+    a task with several assignees split evenly among them. From the workload rollup where it
+    answers exactly (``rollups.open_split``: the state as of now), else this scan of the tasks."""
+    kept = rollups.open_split(conn, sel)
+    if kept is not None:
+        return kept
     ts = task_state(sel, require_counted=True)
     open_ = (
         sa.select(ts.c.id, ts.c.project_id, ts.c.estimate_points, ts.c.estimate_seconds)

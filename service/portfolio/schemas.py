@@ -176,7 +176,7 @@ class PersonPublic(BaseModel):
     rates: list[RatePublic]
 
 
-SuggestionRule = Literal["same_email", "same_username", "same_name"]
+SuggestionRule = Literal["same_email", "same_username", "same_name", "near_name"]
 
 
 class EvidenceValue(BaseModel):
@@ -204,7 +204,10 @@ class SuggestedPerson(BaseModel):
 
 class PeopleSuggestion(BaseModel):
     id: str = Field(description="p<lower person id>-p<higher person id>: stable while both persons exist.")
-    strength: Literal["email", "username", "name"] = Field(description="The strongest rule that matched.")
+    strength: Literal["email", "username", "name", "near_name"] = Field(description="The strongest rule that matched.")
+    confidence: Literal["low", "medium", "high"] = Field(
+        description="How likely one human: the strongest rule's (email high; username, name medium; "
+        "near name low), one level up when two rules or more matched.")
     persons: list[SuggestedPerson]
     survivor_id: int = Field(description="The person that stays on accept (more identities, else the lower id).")
     evidence: list[SuggestionEvidence]

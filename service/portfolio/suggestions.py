@@ -14,6 +14,14 @@ in another tool):
   not a match (``ann@a.io`` and ``ann@b.io`` are two addresses, and equal ones are the email rule).
 - ``same_name``: equal display names once normalized (``normalize_name``): "José  Núñez" and
   "jose nunez" match; "J. Smith" and "John Smith" do not (an initial is not a name).
+- ``near_name``: equal once middle initials are dropped, where one name has them and the other
+  none: "Edsger W. Dijkstra" and "Edsger Dijkstra"; the first and last names must be whole
+  words ("J. Smith" is still no one), and "John A. Smith" and "John B. Smith" do not match.
+
+Jira Cloud gives an email only for users whose profile shows it (most hide it; Data Center
+shows all) and Trello never gives another member's email, so for most Cloud users the names are
+the only evidence. Each suggestion says its ``confidence``: that of its strongest rule (email:
+high; username, name: medium; near name: low), one level up when two rules or more agree.
 
 Only persons whose tool sets are disjoint are paired (a person with a Jira identity is not
 offered with another Jira person: merging must join tools, not guess between two accounts of
@@ -75,16 +83,31 @@ RULES: dict[str, str] = {
         "Equal display names after Unicode NFKD without accents, case folding, and collapsing "
         "whitespace and punctuation ('.', '_', '-', ...) to one space; an initial does not match a name."
     ),
+    "near_name": (
+        "Display names equal (as same_name compares them) once middle initials are dropped, where one "
+        "name has initials and the other none ('Edsger W. Dijkstra' and 'Edsger Dijkstra'); the first "
+        "and last names must be whole words."
+    ),
+    "confidence": (
+        "That of the strongest rule (same_email: high; same_username and same_name: medium; "
+        "near_name: low), one level up when two rules or more matched. Jira Cloud shows a user's email "
+        "only if their profile lets it (most do not) and Trello never shows another member's, so most "
+        "pairs rest on names."
+    ),
     "pairs": (
         "Only persons whose tools are disjoint (merging joins tools); never a pair with a rejected "
         f"identity pair; a value shared by more than {MAX_SHARED} persons is no evidence."
     ),
-    "order": "Strongest rule first (email > username > name), then more rules matched, then the ids.",
+    "order": "Strongest rule first (email > username > name > near name), then more rules matched, then the ids.",
     "survivor": "Accepting keeps the person with more identities (else the lower id) and merges the other into it.",
 }
-Strength = Literal["email", "username", "name"]
-_STRENGTH: dict[SuggestionRule, Strength] = {"same_email": "email", "same_username": "username", "same_name": "name"}
+Strength = Literal["email", "username", "name", "near_name"]
+_STRENGTH: dict[SuggestionRule, Strength] = {
+    "same_email": "email", "same_username": "username", "same_name": "name", "near_name": "near_name"}
 _RANK = {rule: n for n, rule in enumerate(_STRENGTH)}
+Confidence = Literal["low", "medium", "high"]
+_LEVELS: tuple[Confidence, ...] = ("low", "medium", "high")
+_CONFIDENCE: dict[SuggestionRule, int] = {"same_email": 2, "same_username": 1, "same_name": 1, "near_name": 0}
 _LOCAL_PART = "email local part"
 _ID_PATTERN = re.compile(r"p(\d{1,18})-p(\d{1,18})")
 _SEPARATORS = re.compile(r"[\W_]+")
@@ -111,12 +134,26 @@ class _Ident(NamedTuple):
 
 
 class _Key(NamedTuple):
-    """One value of an identity that may match another's: ``(rule, key)`` is what is grouped."""
+    """One value of an identity that may match another's: ``(rule, key)`` is what is grouped;
+    ``trimmed``: a near-name key made by dropping middle initials."""
 
     rule: SuggestionRule
     key: str
     field: str
     value: str
+    trimmed: bool = False
+
+
+def _without_initials(name: str) -> tuple[str, bool] | None:
+    """A normalized name without its middle initials, and whether any were dropped; None when
+    the first or last name is not a whole word (or there is one word only)."""
+    words = name.split(" ")
+    if len(words) < 2 or len(words[0]) < 2 or len(words[-1]) < 2:
+        return None
+    kept = [w for w in words[1:-1] if len(w) > 1]
+    if len(kept) == len(words) - 2:
+        return name, False
+    return " ".join([words[0], *kept, words[-1]]), True
 
 
 def _keys(i: _Ident) -> list[_Key]:
@@ -132,6 +169,9 @@ def _keys(i: _Ident) -> list[_Key]:
     name = normalize_name(i.display_name)
     if name:
         out.append(_Key("same_name", name, "display_name", i.display_name or ""))
+        near = _without_initials(name)
+        if near is not None:
+            out.append(_Key("near_name", near[0], "display_name", i.display_name or "", near[1]))
     return out
 
 
@@ -162,6 +202,8 @@ def _evidence(idents: Iterable[_Ident]) -> dict[Pair, dict[Group, dict[int, Evid
             for b, kb in members[n + 1 :]:
                 if a.person_id == b.person_id or a.tool == b.tool or ka.field == kb.field == _LOCAL_PART:
                     continue
+                if ka.rule == "near_name" and ka.trimmed == kb.trimmed:
+                    continue  # equal names (same_name's) or two sets of initials (that may differ)
                 pair = (min(a.person_id, b.person_id), max(a.person_id, b.person_id))
                 values = found[pair][group_key]
                 values[a.id], values[b.id] = _value(a, ka), _value(b, kb)
@@ -192,10 +234,12 @@ def _suggestions(
             key=lambda e: (_RANK[e.rule], e.key),
         )
         survivor = low if len(a) >= len(b) else high
+        level = _CONFIDENCE[evidence[0].rule] + (len({e.rule for e in evidence}) > 1)
         out.append(
             PeopleSuggestion.model_construct(
                 id=f"p{low}-p{high}",
                 strength=_STRENGTH[evidence[0].rule],
+                confidence=_LEVELS[min(level, 2)],
                 persons=[
                     SuggestedPerson.model_construct(
                         id=p, display_name=names.get(p, ""), tools=sorted({i.tool for i in by_person[p]})

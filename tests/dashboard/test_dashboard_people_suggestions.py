@@ -55,6 +55,7 @@ def test_suggestions_show_their_evidence_and_a_read_token_gets_no_forms(client, 
     ids = _suggestions(html)
     assert len(ids) == 2
     assert "<strong>Same name</strong>" in html and "trello display name “bob.acme”" in html
+    assert html.count('class="confidence confidence-medium">Medium confidence</span>') == 2  # a name: medium
     assert "jira display name “Çy acme”" in html and "globex" not in html.split('id="suggestions"')[1]
     assert 'name="csrf"' not in html and "write scope can accept" in html
     r = client.post(f"/people/suggestions/{ids[0]}/accept", data={"csrf": "0" * 64}, follow_redirects=False)

@@ -255,3 +255,64 @@ def test_an_id_with_leading_zeros_names_the_same_suggestion(client, bare, db):
     r = client.post(f"{URL}/p0{lo}-p{hi}/reject", headers=bare.h("write"))
     assert r.status_code == 204, r.text
     assert suggestions(client, bare) == []
+
+
+# --- Jira Cloud hides most emails (profile visibility): what is left to match on -------------
+
+
+def _cloud_and_trello(with_email: bool) -> tuple[PersonRef, ...]:
+    """The demo's people as the two tools give them: Jira Cloud's display name and, only when
+    the profile shows it, email; Trello's full name and username (never another member's email)."""
+    def cloud(ext: str, name: str, email: str) -> PersonRef:
+        return PersonRef(tool="jira", external_id=ext, display_name=name, email=email if with_email else None)
+
+    return (
+        cloud("acc-kath", "Katherine Johnson", "katherine@corp.io"),
+        PersonRef(tool="trello", external_id="m-kath", display_name="Kathy Johnson", username="katherine"),
+        cloud("acc-eds", "Edsger Dijkstra", "edsger@corp.io"),
+        PersonRef(tool="trello", external_id="m-eds", display_name="Edsger W. Dijkstra", username="edsger"),
+        cloud("acc-barb", "Barbara Liskov", "barbara@corp.io"),
+        PersonRef(tool="trello", external_id="m-barb", display_name="Barbara Liskov", username="barbaraliskov"),
+    )
+
+
+@pytest.mark.parametrize("with_email", [True, False], ids=["emails shown", "emails hidden"])
+def test_cloud_people_are_suggested_with_and_without_their_emails(client, bare, db, with_email):
+    p = add(db, bare, *_cloud_and_trello(with_email))
+    got = {s["id"]: s for s in suggestions(client, bare)}
+    kath, eds, barb = (pair(p[f"acc-{n}"], p[f"m-{n}"]) for n in ("kath", "eds", "barb"))
+    brief = {sid: (s["strength"], s["confidence"], [e["rule"] for e in s["evidence"]]) for sid, s in got.items()}
+    if with_email:  # an email's local part meets a Trello username
+        assert brief == {
+            kath: ("username", "medium", ["same_username"]),
+            eds: ("username", "high", ["same_username", "near_name"]),  # two rules: one level up
+            barb: ("name", "medium", ["same_name"]),
+        }
+    else:  # no email: a near name is all that is left for Edsger, nothing for Katherine/Kathy
+        assert brief == {eds: ("near_name", "low", ["near_name"]), barb: ("name", "medium", ["same_name"])}
+    [near] = [e for e in got[eds]["evidence"] if e["rule"] == "near_name"]
+    assert near["key"] == "edsger dijkstra"
+    assert [(v["tool"], v["value"]) for v in near["values"]] == [
+        ("jira", "Edsger Dijkstra"), ("trello", "Edsger W. Dijkstra")]
+    body = client.get(URL, headers=bare.h()).json()
+    assert {"near_name", "confidence"} <= set(body["rules"])
+
+
+def test_a_near_name_needs_full_first_and_last_names_and_no_conflicting_initials(client, bare, db):
+    p = add(
+        db,
+        bare,
+        PersonRef(tool="jira", external_id="acc-js", display_name="John Smith"),
+        PersonRef(tool="trello", external_id="m-jas", display_name="John A. Smith"),  # near: suggested
+        PersonRef(tool="jira", external_id="acc-jbs", display_name="John B. Smith"),  # another initial
+        PersonRef(tool="trello", external_id="m-j", display_name="J. Smith"),  # an initial is not a name
+        PersonRef(tool="jira", external_id="acc-mia", display_name="Mia Wong"),
+        PersonRef(tool="trello", external_id="m-mia", display_name="mia wong"),  # same name: no near twice
+    )
+    got = suggestions(client, bare)
+    assert [(s["id"], s["strength"]) for s in got] == [
+        (pair(p["acc-mia"], p["m-mia"]), "name"),
+        (pair(p["acc-js"], p["m-jas"]), "near_name"),
+    ]
+    assert [e["rule"] for e in got[0]["evidence"]] == ["same_name"]
+    assert got[1]["confidence"] == "low"

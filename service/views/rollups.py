@@ -36,7 +36,7 @@ from service.views.selection import Selection, counted_task, scope_conditions, t
 from service.views.sqlkit import Row, key_or_null, num, with_group
 from service.views.sqltime import day_bucket, offset_segments, ts_literal
 
-__all__ = ["totals_and_days", "milestone_counts", "workload_open", "usable_zone"]
+__all__ = ["totals_and_days", "milestone_counts", "workload_open", "open_split", "usable_zone"]
 
 R = table(TaskRollup)
 T = table(Task)
@@ -120,6 +120,34 @@ def workload_open(conn: Connection, sel: Selection) -> tuple[list[OpenTaskRow], 
             total[i] += v // shares if i in (0, 3) else v / shares
     return [(p, g, int(a), b, c, int(d)) for (p, g), (a, b, c, d) in rows.items()], (
         None, None, int(total[0]), total[1], total[2], int(total[3]))
+
+
+def open_split(conn: Connection, sel: Selection) -> dict[Any, list[tuple[Any, float, float, float]]] | None:
+    """The risk view's concentration rows — per project, per person (``None``: unassigned), the open
+    tasks' estimate seconds, points and count, a task with k assignees split evenly (1/k each) —
+    from the workload rollup, or ``None`` where it does not apply (``workload_open``'s conditions).
+
+    A task with k assignees is in k rows of ``shares`` k: each row's sums divided by k are its
+    person's even split, as ``risk._concentration``'s scan computes it per task."""
+    if sel.history or _created_late(conn, sel):
+        return None
+    k = sa.cast(WL.c.shares, sa.Float)
+    q = (
+        sa.select(
+            WL.c.project_id,
+            WL.c.person_id,
+            sa.func.sum(sa.cast(WL.c.seconds, sa.Float) / k),
+            sa.func.sum(sa.cast(WL.c.points, sa.Float) / k),
+            sa.func.sum(sa.cast(WL.c.n, sa.Float) / k),
+        )
+        .where(WL.c.org_id == sel.org_id, *scope_conditions(sel, WL.c.project_id, WL.c.source_id), _counted(sel, WL),
+               WL.c.n > 0)
+        .group_by(WL.c.project_id, WL.c.person_id)
+    )
+    out: dict[Any, list[tuple[Any, float, float, float]]] = defaultdict(list)
+    for pid, person, sec, pts, n in conn.execute(q).all():
+        out[pid or None].append((person or None, float(sec or 0), float(pts or 0), float(n or 0)))
+    return out
 
 
 def milestone_counts(conn: Connection, sel: Selection) -> MilestoneCounts | None:

@@ -134,12 +134,9 @@ def test_usable_zones():
     assert not rollups.usable_zone("Asia/Kolkata") and not rollups.usable_zone("Australia/Lord_Howe")
 
 
-def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
-    """The workload view's open tasks read from the workload rollup equal the scan of the task
-    state and the assignee links, in every grouping and filter the rollup serves — tasks with
-    none, one and several assignees, archived cards of a source that counts them — and the
-    rollup steps aside where it cannot answer (grouped by milestone, a task created after
-    ``as_of``, a state before the last sync)."""
+def _assigned_world(db) -> tuple[int, int, int, list[int], list[int], int]:
+    """``_world`` with three more people, a second assignee on some tasks and a portfolio of the
+    first project: ``(org, jira, trello, people, projects, portfolio)``."""
     from service.tables import Person, Portfolio, PortfolioProject, Project, TaskAssignee
 
     org, (jira, trello, _) = _world(db, "Europe/Berlin")
@@ -157,6 +154,16 @@ def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
                           .returning(Portfolio.__table__.c.id)).scalar_one()
         c.execute(sa.insert(PortfolioProject.__table__), [{"portfolio_id": folio, "project_id": projects[0]}])
         kept.rebuild(c, org)
+    return org, jira, trello, people, projects, folio
+
+
+def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
+    """The workload view's open tasks read from the workload rollup equal the scan of the task
+    state and the assignee links, in every grouping and filter the rollup serves — tasks with
+    none, one and several assignees, archived cards of a source that counts them — and the
+    rollup steps aside where it cannot answer (grouped by milestone, a task created after
+    ``as_of``, a state before the last sync)."""
+    org, jira, trello, people, projects, folio = _assigned_world(db)
     read: list[bool] = []
     real = rollups.workload_open
 
@@ -194,3 +201,40 @@ def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
         kept.rebuild(c, org)
     assert both()["total"]["open_tasks"] == shared["total"]["open_tasks"] - 1
     assert read == [False, False, False]
+
+
+def test_concentration_from_the_rollup_equals_the_scan(db, monkeypatch):
+    """The risk view's concentration (open work per project and person, a task with k assignees
+    split 1/k each) read from the workload rollup equals its scan of the task state, in every
+    scope the rollup serves; the rollup steps aside for a state before the last sync."""
+    from service.views import risk
+
+    org, jira, trello, people, projects, folio = _assigned_world(db)
+    read: list[bool] = []
+    real = rollups.open_split
+
+    def spy(conn, sel):
+        out = real(conn, sel)
+        read.append(out is not None)
+        return out
+
+    def both(now=NOW, **params):
+        monkeypatch.setattr(rollups, "open_split", spy)
+        fast = compute_view(db, org, "risk", ViewParams(**params), now=now)
+        monkeypatch.setattr(rollups, "open_split", lambda conn, sel: None)
+        slow = compute_view(db, org, "risk", ViewParams(**params), now=now)
+        monkeypatch.undo()
+        pick = lambda r: {g["group"]["id"]: g["signals"]["concentration"] for g in r["groups"]}  # noqa: E731
+        assert pick(fast) == pick(slow), params
+        return pick(fast)
+
+    whole = both()
+    split = [k for k in whole.values() if k["level"] is not None]
+    assert split and any(k["people"] for k in split) and any(k["unassigned_share"] for k in split)
+    for filters in ({"source": trello}, {"source": jira}, {"project": projects[1]}, {"portfolio": folio}):
+        both(**filters)
+    assert read == [True] * 5
+    read.clear()
+    both(now=NOW - timedelta(days=3))  # synced since then: the history
+    assert read == [False]
+    assert risk.rollups is rollups

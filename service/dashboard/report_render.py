@@ -8,9 +8,11 @@ taskhub is needed to read it). The charts are the dashboard's (``build.burnup_ch
 PDF: fpdf2 (pure Python; see docs/DESIGN_NOTES.md for WeasyPrint against it), laid out natively
 (tables and lists) with the same SVG charts drawn as vectors by fpdf2's SVG support. Its text is
 in fonts shipped in ``fonts/`` (their README says what and whence): DejaVu Sans (a subset: Latin,
-Greek, Cyrillic, Armenian, Georgian, symbols) and, for a report with CJK text, Droid Sans Fallback
-as fpdf2's fallback font. A character neither draws is written as U+FFFD "\ufffd" (``pdf_text``),
-never dropped; the HTML keeps every character.
+Greek, Cyrillic, Armenian, Georgian, symbols) and, as fpdf2's fallback fonts loaded only for a report
+that has their characters, Noto Sans Hebrew, Arabic, Thai and Devanagari (with fpdf2's HarfBuzz
+text shaping and bidi, on for such a report only) and Droid Sans Fallback for CJK. A character no
+font draws is written as U+FFFD "\ufffd" (``pdf_text``), never dropped; the HTML keeps every
+character.
 
 ``RENDERER`` is what the edge hands to ``service.reports.snapshots`` (the domain may not import
 the dashboard).
@@ -39,7 +41,7 @@ from service.dashboard.build import budget_chart, burnup_chart
 from service.dashboard.charts import PALETTE, BarSeries, Series, bar_chart, line_chart
 from service.dashboard.render import STATIC, env, money, num, pct, ratio
 
-__all__ = ["FONTS", "RENDERER", "ReportRenderer", "coverage", "pdf_text"]
+__all__ = ["FONTS", "RENDERER", "ReportRenderer", "coverage", "fallbacks_for", "pdf_text"]
 
 QUALITY_LABELS = {
     "open_defects": "Open defects", "inflow": "Defects created", "outflow": "Defects done",
@@ -139,14 +141,26 @@ RENDERER = ReportRenderer()
 FONTS = Path(__file__).parent / "fonts"
 SANS, CJK = "taskhub-sans", "taskhub-cjk"  # the PDF's font families (fpdf2 names)
 _SANS_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
-_CJK_FILE = "DroidSansFallback.ttf"
+# The fallback fonts, in the order fpdf2 tries them, each loaded only for a report that has a
+# character only it draws. The first four need HarfBuzz (bidi, joining, reordering: SHAPED).
+HEBREW, ARABIC, THAI, DEVANAGARI = "taskhub-hebrew", "taskhub-arabic", "taskhub-thai", "taskhub-devanagari"
+_FALLBACK_FILES: dict[str, dict[str, str]] = {
+    HEBREW: {"": "NotoSansHebrew-Regular.ttf", "B": "NotoSansHebrew-Bold.ttf"},
+    ARABIC: {"": "NotoSansArabic-Regular.ttf", "B": "NotoSansArabic-Bold.ttf"},
+    THAI: {"": "NotoSansThai-Regular.ttf", "B": "NotoSansThai-Bold.ttf"},
+    DEVANAGARI: {"": "NotoSansDevanagari-Regular.ttf", "B": "NotoSansDevanagari-Bold.ttf"},
+    CJK: {"": "DroidSansFallback.ttf"},  # no bold: its regular face (exact_match=False)
+}
+SHAPED = frozenset({HEBREW, ARABIC, THAI, DEVANAGARI})
+RTL = frozenset({HEBREW, ARABIC})
 REPLACEMENT = "\ufffd"
 
 
 @lru_cache(maxsize=1)
-def coverage() -> tuple[frozenset[int], frozenset[int]]:
-    """The code points the main font draws (regular and bold both), and those only the CJK fallback
-    draws. Read once per process from the fonts' character maps (~50 ms)."""
+def coverage() -> tuple[frozenset[int], dict[str, frozenset[int]]]:
+    """The code points the main font draws (regular and bold both), and for each fallback font
+    those it is the first to draw (not the main font, not an earlier fallback): the font fpdf2
+    takes for them. Read once per process from the fonts' character maps (~60 ms)."""
     from fontTools.ttLib import TTFont
 
     def cmap(name: str) -> frozenset[int]:
@@ -154,7 +168,12 @@ def coverage() -> tuple[frozenset[int], frozenset[int]]:
             return frozenset(font.getBestCmap())
 
     main = frozenset.intersection(*(cmap(f) for f in _SANS_FILES.values()))
-    return main, cmap(_CJK_FILE) - main
+    taken, fallbacks = set(main), {}
+    for family, files in _FALLBACK_FILES.items():
+        # Its regular face decides (a bold face, where there is one, draws the same characters).
+        fallbacks[family] = cmap(files[""]) - taken
+        taken |= fallbacks[family]
+    return main, fallbacks
 
 
 def _invisible(ch: str) -> bool:
@@ -163,23 +182,58 @@ def _invisible(ch: str) -> bool:
     return unicodedata.category(ch) in ("Cc", "Cf") or 0xFE00 <= cp <= 0xFE0F or 0xE0100 <= cp <= 0xE01EF
 
 
-def pdf_text(s: Any, *, cjk: bool = True) -> str:
+def pdf_text(s: Any, *, fonts: Iterable[str] | None = None) -> str:
     """``s`` as the PDF writes it: composed (NFC: a Vietnamese letter typed as a base and its marks
     becomes the one glyph the font has), each character the fonts cannot draw as U+FFFD, visibly —
-    never dropped (fpdf2 would drop it with a log line) — and invisible ones left out. ``cjk``:
-    whether the CJK fallback font is loaded (else its characters are U+FFFD too)."""
+    never dropped (fpdf2 would drop it with a log line) — and invisible ones left out (joiners and
+    direction marks too: the text is shaped and ordered by fpdf2's HarfBuzz and bidi). ``fonts``:
+    the fallback fonts the document loaded (default all; the characters of one not loaded are
+    U+FFFD too)."""
     text = str(s)
     if text.isascii() and text.isprintable():
         return text
-    main, fallback = coverage()
+    main, fallbacks = coverage()
+    drawn = [main, *(fallbacks[f] for f in (fallbacks if fonts is None else fonts))]
     return "".join("\n" if ch == "\n" else " " if ch == "\t" else "" if _invisible(ch)
-                   else ch if ord(ch) in main or (cjk and ord(ch) in fallback) else REPLACEMENT
+                   else ch if any(ord(ch) in cover for cover in drawn) else REPLACEMENT
                    for ch in unicodedata.normalize("NFC", text))
 
 
-def _needs_cjk(text: str) -> bool:
-    cjk = coverage()[1]
-    return any(ord(ch) in cjk for ch in set(unicodedata.normalize("NFC", text)))
+def fallbacks_for(text: str) -> list[str]:
+    """The fallback fonts ``text`` needs, in ``coverage()``'s order."""
+    chars = {ord(ch) for ch in unicodedata.normalize("NFC", text)}
+    return [family for family, cover in coverage()[1].items() if not chars.isdisjoint(cover)]
+
+
+def _font_of(ch: str, fallbacks: dict[str, frozenset[int]]) -> str:
+    cp = ord(ch)
+    return next((family for family, cover in fallbacks.items() if cp in cover), SANS)
+
+
+def _visual(text: str) -> str:
+    """``text`` in the order it is seen, for the charts' SVG text (fpdf2 draws it without bidi):
+    its right-to-left runs reversed (a letter with its marks kept together), by fpdf2's own bidi
+    algorithm."""
+    from fpdf.bidi import BidiParagraph, auto_detect_base_direction
+    from fpdf.enums import TextDirection
+
+    base = auto_detect_base_direction(text)
+    runs = [(_clusters(run)[::-1] if direction == TextDirection.RTL else [run])
+            for run, direction in BidiParagraph(text=text, base_direction=base).get_bidi_fragments()]
+    if base == TextDirection.RTL:
+        runs.reverse()
+    return "".join("".join(run) for run in runs)
+
+
+def _clusters(run: str) -> list[str]:
+    """``run`` cut into letters each with the marks that follow it (vowel points, harakat)."""
+    out: list[str] = []
+    for ch in run:
+        if out and unicodedata.category(ch).startswith("M"):
+            out[-1] += ch
+        else:
+            out.append(ch)
+    return out
 
 
 _SVG_WRAP = re.compile(r'^<div class="chart-box">|</div>$')
@@ -199,17 +253,22 @@ class _Pdf:
         self.pdf.set_margins(14, 14, 14)
         for style, name in _SANS_FILES.items():
             self.pdf.add_font(SANS, style, FONTS / name)
-        # The CJK fallback only when the report has such a character: parsing it takes ~0.3 s.
-        self.cjk = _needs_cjk(json.dumps(d, ensure_ascii=False) + (commentary or ""))
-        if self.cjk:
-            self.pdf.add_font(CJK, "", FONTS / _CJK_FILE)
-            self.pdf.set_fallback_fonts([CJK], exact_match=False)  # bold CJK: its regular face
-        self.pdf.set_title(pdf_text(f"Status report {d['scope_name']} {d['week']}", cjk=self.cjk))
+        # Each fallback font only when the report has a character only it draws (parsing the CJK
+        # one takes ~0.3 s), and HarfBuzz shaping and bidi only when one of those needs them.
+        self.fonts = fallbacks_for(json.dumps(d, ensure_ascii=False) + (commentary or ""))
+        for family in self.fonts:
+            for style, name in _FALLBACK_FILES[family].items():
+                self.pdf.add_font(family, style, FONTS / name)
+        if self.fonts:
+            self.pdf.set_fallback_fonts(self.fonts, exact_match=False)  # bold CJK: its regular face
+        if SHAPED.intersection(self.fonts):
+            self.pdf.set_text_shaping(True)
+        self.pdf.set_title(pdf_text(f"Status report {d['scope_name']} {d['week']}", fonts=self.fonts))
         self.pdf.set_creator("taskhub")
 
     def text(self, s: Any, size: float = 10, style: str = "", h: float = 5.0) -> None:
         self.pdf.set_font(SANS, style, size)
-        self.pdf.multi_cell(0, h, pdf_text(s, cjk=self.cjk), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.multi_cell(0, h, pdf_text(s, fonts=self.fonts), new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def heading(self, s: str, size: float = 13) -> None:
         self.pdf.ln(3)
@@ -223,7 +282,7 @@ class _Pdf:
             for cells in [head, *rows]:
                 row = t.row()
                 for c in cells:
-                    row.cell(pdf_text(c, cjk=self.cjk))
+                    row.cell(pdf_text(c, fonts=self.fonts))
 
     def chart(self, svg: Markup, width: float = 170) -> None:
         raw = self.svg_text(_SVG_WRAP.sub("", str(svg)))
@@ -240,19 +299,25 @@ class _Pdf:
         self.pdf.ln(2)
 
     def svg_text(self, raw: str) -> str:
-        """The chart's text in the PDF's fonts: fpdf2's SVG text has no fallback font, so each <text>
-        names the main font and its CJK stretches are <tspan>s in the CJK font (regular: it has no
-        bold); its text goes through ``pdf_text`` first, as the body's does."""
+        """The chart's text in the PDF's fonts: fpdf2's SVG text has neither fallback fonts nor
+        shaping, so each <text> names the main font, its stretches in other scripts are <tspan>s
+        in their fallback font (regular: CJK has no bold), and right-to-left ones are put in the
+        order they are seen (``_visual``: Hebrew reads right, Arabic letters stay unjoined, Thai
+        and Devanagari unshaped: the labels are project names the table above writes shaped).
+        Its text goes through ``pdf_text`` first, as the body's does."""
         raw = _FONT_FAMILY.sub(f'font-family="{SANS}"', raw)
-        cjk = coverage()[1]
+        fallbacks = coverage()[1]
 
         def node(m: re.Match[str]) -> str:
             attrs = m[1] if "font-family=" in m[1] else f' font-family="{SANS}"{m[1]}'
-            text = pdf_text(html.unescape(m[2]), cjk=self.cjk)
-            runs = []  # (pdf_text left CJK characters only if the CJK font is loaded)
-            for is_cjk, chars in groupby(text, key=lambda ch: ord(ch) in cjk):
+            text = pdf_text(html.unescape(m[2]), fonts=self.fonts)
+            if RTL.intersection(self.fonts):
+                text = _visual(text)
+            runs = []  # (pdf_text left fallback characters only if their font is loaded)
+            for family, chars in groupby(text, key=lambda ch: _font_of(ch, fallbacks)):
                 run = escape("".join(chars))
-                runs.append(f'<tspan font-family="{CJK}" font-weight="normal">{run}</tspan>' if is_cjk else str(run))
+                weight = ' font-weight="normal"' if family == CJK else ""
+                runs.append(str(run) if family == SANS else f'<tspan font-family="{family}"{weight}>{run}</tspan>')
             return f"<text{attrs}>{''.join(runs)}{m[3]}</text>"
 
         return _TEXT_NODE.sub(node, raw)

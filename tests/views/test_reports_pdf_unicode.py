@@ -1,14 +1,17 @@
 """The status report's PDF writes every script our users name things in (issue 23 leftover), on both
 stores: project and portfolio names, commentary, register risks and task titles in Greek, Cyrillic,
 Polish, Turkish, Vietnamese, Chinese, Japanese and Korean come out of the PDF's text as they went in
-(before, the core fonts' Latin-1 made them "?" or stripped their accents). A character the shipped
-fonts cannot draw is a visible U+FFFD, never a crash and never the loss of the text around it."""
+(before, the core fonts' Latin-1 made them "?" or stripped their accents); Hebrew and Arabic (bidi,
+joined letters), Thai and Devanagari (shaped by HarfBuzz) are drawn in their Noto fonts, loaded only
+for a report that has them. A character the shipped fonts cannot draw is a visible U+FFFD, never a
+crash and never the loss of the text around it."""
 
 from __future__ import annotations
 
 import io
 import re
 import tomllib
+import unicodedata
 from datetime import UTC, datetime
 from fnmatch import fnmatch
 from pathlib import Path
@@ -17,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from pypdf import PdfReader
 
-from service.dashboard.report_render import FONTS, RENDERER, coverage, pdf_text
+from service.dashboard.report_render import CJK, FONTS, RENDERER, coverage, fallbacks_for, pdf_text
 from service.tables import Portfolio, Project, RiskItem, table
 
 PR, PF, RI = table(Project), table(Portfolio), table(RiskItem)
@@ -27,6 +30,9 @@ GREEK, CYRILLIC = "Ελληνικό έργο", "Проект «Север»"
 POLISH, TURKISH = "Zażółć gęślą jaźń", "İstanbul şubesi ığdır"
 VIETNAMESE = "Dự án Tiếng Việt"
 CHINESE, JAPANESE, KOREAN = "项目进度报告", "日本語のプロジェクト", "한국어 과제"
+HEBREW, ARABIC = "פרויקט צפון", "مشروع الشمال"
+THAI, DEVANAGARI = "ภาษาไทย สวัสดี", "हिन्दी परियोजना में देरी"
+TAMIL, KHMER = "தமிழ்", "ភាសាខ្មែរ"  # no shipped font draws them
 COMMENTARY = (f"{GREEK}: καθυστέρηση. {CYRILLIC}: бюджет исчерпан. {POLISH}. {TURKISH}. {VIETNAMESE} chậm. "
               f"{CHINESE}，预算超支。{JAPANESE}は遅れています。{KOREAN} 지연.")
 
@@ -76,8 +82,67 @@ def test_a_latin_report_does_not_load_the_cjk_font(client, world):
     w = world.world
     r = client.get("/api/v1/reports", params={"project": w.alp, "week": WEEK}, headers=world.h())
     content, (first, _) = _pdf(client, world, r.json()["id"])
-    assert b"DejaVuSans" in content and b"DroidSansFallback" not in content
+    assert b"DejaVuSans" in content and b"DroidSansFallback" not in content and b"NotoSans" not in content
     assert "ALP" in first and "SPI 0.7536" in first
+
+
+def _seen(s: str) -> str:
+    """A right-to-left run as pypdf gives it back: each word in its own order (pypdf turns the
+    glyphs of one text run around), the words in the order they are seen (right to left)."""
+    return " ".join(reversed(s.split()))
+
+
+def _embedded_glyphs(content: bytes, name: str) -> int:
+    """How many glyphs the PDF's subset of the font ``name`` holds."""
+    from fontTools.ttLib import TTFont
+
+    for page in PdfReader(io.BytesIO(content)).pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            if name in font["/BaseFont"]:
+                data = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]["/FontFile2"].get_data()
+                return len(TTFont(io.BytesIO(data)).getGlyphOrder())
+    raise AssertionError(f"{name} is not embedded")
+
+
+def test_hebrew_arabic_thai_and_devanagari_are_drawn_in_order_and_shaped(client, world, db):
+    """Names and commentary in Hebrew and Arabic (right to left, inside an English sentence too),
+    Thai and Devanagari come out of the PDF (before: U+FFFD); each script's font is embedded, and
+    Arabic's letters are joined (its subset holds more glyphs than the text has letters: the
+    initial, medial and final forms HarfBuzz picked)."""
+    w = world.world
+    with db.write() as c:
+        c.execute(sa.update(PR).where(PR.c.id == w.alp).values(name=HEBREW))
+        c.execute(sa.update(PR).where(PR.c.id == w.beta).values(name=ARABIC))
+        c.execute(sa.update(PF).where(PF.c.id == w.portfolio).values(name=f"{THAI} {DEVANAGARI}"))
+    r = client.get("/api/v1/reports", params={"portfolio": w.portfolio, "week": WEEK}, headers=world.h())
+    assert r.status_code == 200, r.text
+    url = f"/api/v1/reports/{r.json()['id']}"
+    commentary = f"The {HEBREW} project is late; {ARABIC} is on budget."
+    assert client.patch(url, json={"commentary": commentary}, headers=world.h("write")).status_code == 200
+
+    content, (first, charts) = _pdf(client, world, r.json()["id"])
+    # pypdf gives the glyphs no character maps to (Devanagari's half forms) as control characters
+    text = _flat("".join(ch for ch in first if unicodedata.category(ch) != "Cc"))
+    assert _flat(f"The {_seen(HEBREW)} project is late; {_seen(ARABIC)} is on budget.") in text
+    assert _flat(f"{THAI} {DEVANAGARI}") in text  # the portfolio's name in the heading
+    assert _flat(_seen(HEBREW)) in text and _flat(_seen(ARABIC)) in text  # the projects table
+    assert "\ufffd" not in first and "?" not in first
+    assert _flat(_seen(HEBREW)) in _flat(charts)  # the progress bars' labels, in the order they are seen
+    for font in (b"NotoSansHebrew", b"NotoSansArabic", b"NotoSansThai", b"NotoSansDevanagari"):
+        assert font in content, font
+    assert b"DroidSansFallback" not in content  # no CJK in this report
+    letters = {ch for ch in ARABIC if not ch.isspace()}
+    assert _embedded_glyphs(content, "NotoSansArabic") > len(letters) + 4  # + .notdef, .null, CR, space
+
+
+def test_a_report_loads_only_the_fallback_fonts_its_text_needs(client, world):
+    d = _data(client, world)
+    content = RENDERER.pdf(d, commentary=f"Only Hebrew: {HEBREW}.", status="draft")
+    assert b"NotoSansHebrew" in content
+    assert b"NotoSansArabic" not in content and b"NotoSansThai" not in content and b"DroidSansFallback" not in content
+    first = PdfReader(io.BytesIO(content)).pages[0].extract_text()
+    assert _flat(f"Only Hebrew: {_seen(HEBREW)}.") in _flat(first)
 
 
 def _data(client: Any, org: Any) -> dict[str, Any]:
@@ -87,17 +152,17 @@ def _data(client: Any, org: Any) -> dict[str, Any]:
 
 
 def test_blocked_task_titles_in_other_scripts_and_what_no_font_draws(client, world):
-    """Characters neither shipped font draws (Thai, Hebrew without bidi, emoji) become U+FFFD one
-    for one; the text around them, and every other line of the report, stays."""
+    """Characters no shipped font draws (Tamil, Khmer, emoji) become U+FFFD one for one; the text
+    around them, and every other line of the report, stays."""
     d = _data(client, world)
     d["blocked"] = [{"key": "ALP-7", "title": f"{JAPANESE} — {GREEK}"},
-                    {"key": "ALP-8", "title": "ภาษาไทย 😀 שלום ok"}]
-    commentary = "Before ภาษา after. Tiê\u0301ng (typed decomposed)\u200b, zero\u200dwidth, flag\ufe0f."
+                    {"key": "ALP-8", "title": f"{TAMIL} 😀 {THAI} ok"}]
+    commentary = f"Before {KHMER} after. Tiê\u0301ng (typed decomposed)\u200b, zero\u200dwidth, flag\ufe0f."
     first = PdfReader(io.BytesIO(RENDERER.pdf(d, commentary=commentary, status="draft"))).pages[0].extract_text()
     assert _flat(f"Blocked: ALP-7 {JAPANESE} — {GREEK}") in _flat(first)
     r = "\ufffd"
-    assert _flat(f"Blocked: ALP-8 {r * 7} {r} {r * 4} ok") in _flat(first)  # 7 Thai, 1 emoji, 4 Hebrew
-    assert _flat("Before \ufffd\ufffd\ufffd\ufffd after. Tiếng (typed decomposed)") in _flat(first)
+    assert _flat(f"Blocked: ALP-8 {r * len(TAMIL)} {r} {THAI} ok") in _flat(first)  # Tamil, 1 emoji; Thai drawn
+    assert _flat(f"Before {r * len(KHMER)} after. Tiếng (typed decomposed)") in _flat(first)
     assert "DRAFT" in first and "Milestones" in first and "Quality" in first
 
 
@@ -105,14 +170,18 @@ def test_pdf_text_replaces_visibly_composes_and_drops_only_the_invisible():
     assert pdf_text("Plain ASCII") == "Plain ASCII"
     assert pdf_text("Tie\u0302\u0301ng") == "Tiếng"  # NFC: one glyph the font has
     assert pdf_text("a\u200db\ufe0fc\u202ed") == "abcd"  # a joiner, a variation selector, a bidi override
-    assert pdf_text("x\u0e44y") == "x\ufffdy" and pdf_text("\U0001f600") == "\ufffd"
+    assert pdf_text(f"x{TAMIL}y") == f"x{chr(0xFFFD) * len(TAMIL)}y" and pdf_text("\U0001f600") == "\ufffd"
+    assert pdf_text(f"{HEBREW} {ARABIC} {THAI} {DEVANAGARI}") == f"{HEBREW} {ARABIC} {THAI} {DEVANAGARI}"
     assert pdf_text("línea\nnueva\tcol") == "línea\nnueva col"
     assert pdf_text(f"{CHINESE}{KOREAN}") == f"{CHINESE}{KOREAN}"
-    main, cjk = coverage()
+    main, fallbacks = coverage()
     for ch in GREEK + CYRILLIC + POLISH + TURKISH + VIETNAMESE + "€₺₫—…«»“”→×−":
         assert ord(ch) in main, ch
     for ch in CHINESE + JAPANESE + KOREAN.replace(" ", "") + "，。":
-        assert ord(ch) in cjk, ch
+        assert ord(ch) in fallbacks[CJK], ch
+    for text, family in ((HEBREW, "hebrew"), (ARABIC, "arabic"), (THAI, "thai"), (DEVANAGARI, "devanagari")):
+        assert fallbacks_for(text) == [f"taskhub-{family}"], text
+    assert fallbacks_for(f"{GREEK} ok") == [] and fallbacks_for(f"{KOREAN} {THAI}") == ["taskhub-thai", CJK]
 
 
 def test_the_fonts_ship_in_the_package_with_their_licenses():
@@ -121,9 +190,11 @@ def test_the_fonts_ship_in_the_package_with_their_licenses():
     root = Path(__file__).resolve().parents[2]
     globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["service"]
     files = sorted(p.relative_to(root / "service").as_posix() for p in FONTS.iterdir())
+    noto = {f"dashboard/fonts/NotoSans{script}-{weight}.ttf" for script in ("Hebrew", "Arabic", "Thai", "Devanagari")
+            for weight in ("Regular", "Bold")}
     assert {"dashboard/fonts/DejaVuSans.ttf", "dashboard/fonts/DejaVuSans-Bold.ttf",
-            "dashboard/fonts/DroidSansFallback.ttf", "dashboard/fonts/README.md",
-            "dashboard/fonts/LICENSE-DejaVu.txt", "dashboard/fonts/LICENSE-Apache-2.0.txt"} <= set(files)
+            "dashboard/fonts/DroidSansFallback.ttf", "dashboard/fonts/README.md", "dashboard/fonts/LICENSE-DejaVu.txt",
+            "dashboard/fonts/LICENSE-Apache-2.0.txt", "dashboard/fonts/LICENSE-OFL-1.1.txt", *noto} <= set(files)
     for f in files:
         assert any(fnmatch(f, g) for g in globs), f"{f} is not package data"
     assert FONTS.is_relative_to(root / "service")
@@ -132,4 +203,5 @@ def test_the_fonts_ship_in_the_package_with_their_licenses():
 def test_without_the_cjk_font_its_characters_are_replaced_not_dropped():
     """``pdf_text`` for a document that did not load the CJK fallback (its text was not in the
     report's data): U+FFFD, as fpdf2 would otherwise drop them."""
-    assert pdf_text(f"A {CHINESE} B", cjk=False) == f"A {chr(0xFFFD) * len(CHINESE)} B"
+    assert pdf_text(f"A {CHINESE} B", fonts=[]) == f"A {chr(0xFFFD) * len(CHINESE)} B"
+    assert pdf_text(f"A {CHINESE} {HEBREW}", fonts=["taskhub-hebrew"]) == f"A {chr(0xFFFD) * len(CHINESE)} {HEBREW}"

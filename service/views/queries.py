@@ -460,6 +460,13 @@ MilestoneEntry = tuple[bool, date | None, str | None, str | None, str]
 MilestoneHistory = dict[int, dict[str, list[MilestoneEntry]]]
 
 
+def milestones_changed_after(conn: Connection, sel: Selection) -> set[int]:
+    """The organization's milestones with a change (any field) recorded after ``as_of``: those
+    whose stored values may not be the ones they had then."""
+    q = sa.select(MC.c.milestone_id).where(MC.c.org_id == sel.org_id, MC.c.at > ts_literal(sel.as_of)).distinct()
+    return set(conn.execute(q).scalars())
+
+
 def milestone_history(conn: Connection, sel: Selection, ids: list[int]) -> MilestoneHistory:
     """Per milestone id and field: ``[(by as_of, local day, old_value, new_value, origin)]`` in the order recorded
     (``milestone_change``; see ``service.store.records.record_milestone_history``): every due date

@@ -36,7 +36,7 @@ from service.views import rollups
 from service.views.budget import budget_view
 from service.views.common import definitions, envelope, label, share
 from service.views.formulas import working_days
-from service.views.milestones import milestones_view
+from service.views.milestones import milestone_items
 from service.views.selection import (
     Selection,
     _history,
@@ -1034,7 +1034,7 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     stale_counts, stale_ev = _stale(conn, sel, limits)
     links = _blocked_links(conn, sel)
     flags = _flagged(conn, sel)
-    miles = milestones_view(conn, with_group(sel, None))["milestones"]
+    miles = milestone_items(conn, with_group(sel, None), slip_series=False)
     baselined = _milestone_baselines(conn, sel, miles)
     scope, scope_ev = _scope(conn, sel, projects, baselined)
     conc = _concentration(conn, sel)

@@ -202,3 +202,33 @@ def test_a_baseline_cannot_be_reset_without_a_due_date(client, make_org, db):
     assert client.post(url, json={"due_date": "2026-05-01"}, headers=a.h("write")).status_code == 200
     for number in (0, 1767225600, 1.5, True):
         assert client.post(url, json={"due_date": number}, headers=a.h("write")).status_code == 422
+
+
+def test_the_figures_without_the_slip_series_are_the_views(db):
+    """``milestone_items(slip_series=False)`` (the risk view's read) replays only the milestones
+    changed after ``as_of``: its figures equal the milestones view's at every as_of — before the
+    first record, between a move and a PM's baseline, now — but the series and the due-date rule."""
+    from service.views import resolve_selection
+    from service.views.milestones import milestone_items
+
+    w = make_world(db)
+    with db.write() as c:
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 5, 1), None)])
+        mid = c.execute(sa.select(sa.func.min(MC.c.milestone_id))).scalar_one()
+        c.execute(sa.update(MC).values(at=datetime.now(UTC) - timedelta(days=9)))
+        upsert_milestones(c, w.org_id, w.jira, [_v(date(2026, 6, 1), None, released=False)])
+        c.execute(sa.update(MC).where(MC.c.new_value == "2026-06-01").values(at=datetime.now(UTC) - timedelta(days=7)))
+        set_milestone_baseline(c, w.org_id, mid, date(2026, 4, 15), "alice")
+        c.execute(sa.update(MC).where(MC.c.field == "baseline").values(at=datetime.now(UTC) - timedelta(days=5)))
+    today = date.today()
+    drop = ("slip_series", "due_date_rule", "reasons")
+    seen = set()
+    for as_of in (today - timedelta(days=12), today - timedelta(days=8), today - timedelta(days=6), today):
+        view = compute_view(db, w.org_id, "milestones", ViewParams(as_of=as_of))["milestones"]
+        with db.read() as c:
+            items = milestone_items(c, resolve_selection(c, w.org_id, ViewParams(as_of=as_of)), slip_series=False)
+        assert [{k: v for k, v in m.items() if k not in drop} for m in items] == \
+            [{k: v for k, v in m.items() if k not in drop} for m in view], as_of
+        assert all(m["slip_series"] == [] for m in items)
+        seen.add((view[0]["due_date"], view[0]["baseline_due_date"]))
+    assert seen == {("2026-05-01", "2026-05-01"), ("2026-06-01", "2026-05-01"), ("2026-06-01", "2026-04-15")}

@@ -21,12 +21,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from service import errors
 from service.api.webhook_endpoints import EndpointCreate, EndpointUpdate, public
-from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
+from service.dashboard.pages import Page, PageError, _error, _parse_id, _serve, checked_post, form_post, load_detached
 from service.dashboard.render import render
 from service.dashboard.session import csrf_token
 from service.dashboard.sources_page import _split
@@ -40,6 +39,8 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PATH = "/endpoints"
+# A post's form: its bytes and fields at the most (``pages._form``).
+FORM_LIMIT, MAX_FIELDS = 16384, 10
 DELIVERIES_SHOWN = 20
 DONE = {
     "enable": "Enabled: its health starts afresh.",
@@ -95,18 +96,12 @@ def endpoints_page(request: Request) -> Response:
 
 @router.post(f"{PATH}/new")
 async def add_endpoint(request: Request) -> Response:
-    form = await _form(request, limit=16384, max_fields=10)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, None, "new", form)
+    return await form_post(request, _act, None, "new", limit=FORM_LIMIT, max_fields=MAX_FIELDS)
 
 
 @router.post(PATH + "/{endpoint_id}/{action}")
 async def endpoint_action(request: Request, endpoint_id: str, action: str) -> Response:
-    form = await _form(request, limit=16384, max_fields=10)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, endpoint_id, action, form)
+    return await form_post(request, _act, endpoint_id, action, limit=FORM_LIMIT, max_fields=MAX_FIELDS)
 
 
 def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]) -> Response:
@@ -118,11 +113,7 @@ def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]
     try:
         if raw_id is None:
             return _create(request, page, form)
-        endpoint_id = _parse_id(raw_id, "endpoint")
-        assert endpoint_id is not None
-        with page.db.session() as s:
-            ep = svc.get_endpoint(s, page.org.id, endpoint_id)
-            s.expunge(ep)
+        ep = load_detached(page, raw_id, "endpoint", svc.get_endpoint)
         try:
             return ACTIONS[action](request, page, ep, form)
         except (errors.Invalid, errors.Conflict) as exc:  # beside the endpoint, not a page of its own

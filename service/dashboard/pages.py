@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
@@ -43,6 +43,7 @@ from service.views import NotFound, ViewParams, compute_view
 __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
+Model = TypeVar("Model")
 CSS_PATH = "/dashboard/static/dashboard.css"
 ICON_PATH = "/favicon.ico"
 
@@ -120,6 +121,18 @@ def _parse_id(raw: str | None, what: str) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not is_id(int(raw)):
         raise PageError(404, "Not found", f"There is no {what} {raw[:40]!r}.")
     return int(raw)
+
+
+def load_detached(page: Page, raw_id: str, what: str, get: Callable[[Session, int, int], Model]) -> Model:
+    """The organization's ``what`` of id ``raw_id`` read by ``get`` (not an id: ``PageError`` 404;
+    none such: ``get``'s ``errors.NotFound``), detached from its session: no transaction stays
+    open while a form's action calls a tool."""
+    obj_id = _parse_id(raw_id, what)
+    assert obj_id is not None
+    with page.db.session() as s:
+        obj = get(s, page.org.id, obj_id)
+        s.expunge(obj)
+    return obj
 
 
 def _to_login(request: Request) -> RedirectResponse:
@@ -266,6 +279,17 @@ async def _form(request: Request, limit: int = 4096, max_fields: int = 10) -> di
             f"This form sent more than {max_fields} fields, the most this form has. Reload the page "
             "and try again; nothing was changed."))
     return {k: v[0] for k, v in fields.items()}
+
+
+async def form_post(request: Request, act: Callable[..., Response], *args: Any, limit: int, max_fields: int
+                    ) -> Response:
+    """A form post's route: the form read (``_form``: an oversize or overfull one answered as it
+    says), then ``act(request, *args, form)`` in the thread pool (it reads and writes the database
+    and calls the tools; ``act`` does ``checked_post``'s checks first)."""
+    form = await _form(request, limit=limit, max_fields=max_fields)
+    if isinstance(form, Response):
+        return form
+    return await run_in_threadpool(act, request, *args, form)
 
 
 async def _form_refused(request: Request, status: int, title: str, detail: str) -> Response:

@@ -29,7 +29,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from service import errors
@@ -37,7 +36,7 @@ from service import sources as svc
 from service import webhook_registration as wh
 from service.api import source_webhooks as hooks
 from service.dashboard import data
-from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
+from service.dashboard.pages import Page, PageError, _error, _serve, checked_post, form_post, load_detached
 from service.dashboard.render import render
 from service.dashboard.session import csrf_token
 from service.portfolio.apply_sources import validation_message
@@ -55,6 +54,8 @@ __all__ = ["router"]
 
 router = APIRouter(include_in_schema=False)
 PATH = "/sources"
+# A post's form: its bytes and fields at the most (``pages._form``).
+FORM_LIMIT, MAX_FIELDS = 16384, 40
 # The scope each action needs: the API's for the same thing (sources: admin; a sync: write).
 NEEDS = {"new": "admin", "edit": "admin", "verify": "admin", "register": "admin", "ping": "admin",
          "delete": "admin", "sync": "write"}
@@ -181,18 +182,12 @@ def _edit_want(src: Source, form: dict[str, str]) -> dict[str, Any]:
 
 @router.post(f"{PATH}/new")
 async def add_source(request: Request) -> Response:
-    form = await _form(request, limit=16384, max_fields=40)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, None, "new", form)
+    return await form_post(request, _act, None, "new", limit=FORM_LIMIT, max_fields=MAX_FIELDS)
 
 
 @router.post(PATH + "/{source_id}/{action}")
 async def source_action(request: Request, source_id: str, action: str) -> Response:
-    form = await _form(request, limit=16384, max_fields=40)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, source_id, action, form)
+    return await form_post(request, _act, source_id, action, limit=FORM_LIMIT, max_fields=MAX_FIELDS)
 
 
 def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]) -> Response:
@@ -204,11 +199,7 @@ def _act(request: Request, raw_id: str | None, action: str, form: dict[str, str]
     try:
         if raw_id is None:
             return _create(request, page, form)
-        source_id = _parse_id(raw_id, "source")
-        assert source_id is not None
-        with page.db.session() as s:
-            src = svc.get_source(s, page.org.id, source_id)
-            s.expunge(src)  # no transaction stays open while a tool is called
+        src = load_detached(page, raw_id, "source", svc.get_source)
         return ACTIONS[action](request, page, src, form)
     except PageError as exc:
         return _error(page, exc.status, exc.title, exc.detail)

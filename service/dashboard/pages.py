@@ -491,10 +491,7 @@ SUGGESTIONS_SHOWN = 50
 async def people_suggestion(request: Request, suggestion_id: str, decision: str) -> Response:
     """Accept or reject a people suggestion: the People page's forms, posted from this site with
     the session's CSRF token by a token with the write scope; back to the page after."""
-    form = await _form(request)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_decide, request, suggestion_id, decision, form)
+    return await form_post(request, _decide, suggestion_id, decision, limit=4096, max_fields=10)
 
 
 def _decide(request: Request, suggestion_id: str, decision: str, form: dict[str, str]) -> Response:

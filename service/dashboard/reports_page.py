@@ -17,12 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from service import errors
 from service.dashboard import data
-from service.dashboard.pages import Page, PageError, _error, _form, _parse_id, _serve, checked_post
+from service.dashboard.pages import Page, PageError, _error, _parse_id, _serve, checked_post, form_post
 from service.dashboard.render import render
 from service.dashboard.report_render import RENDERER
 from service.dashboard.session import csrf_token, current_session
@@ -127,10 +126,7 @@ def report_file(request: Request, report_id: str, fmt: str) -> Response:
 
 @router.post(PATH + "/generate")
 async def generate(request: Request) -> Response:
-    form = await _form(request, limit=4096, max_fields=5)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_generate, request, form)
+    return await form_post(request, _generate, limit=4096, max_fields=5)
 
 
 def _generate(request: Request, form: dict[str, str]) -> Response:
@@ -160,10 +156,7 @@ def _generate(request: Request, form: dict[str, str]) -> Response:
 
 @router.post(PATH + "/{report_id}/{action}")
 async def report_action(request: Request, report_id: str, action: str) -> Response:
-    form = await _form(request, limit=FORM_LIMIT, max_fields=5)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, report_id, action, form)
+    return await form_post(request, _act, report_id, action, limit=FORM_LIMIT, max_fields=5)
 
 
 def _act(request: Request, raw_id: str, action: str, form: dict[str, str]) -> Response:

@@ -22,7 +22,6 @@ from fastapi import APIRouter, Request
 from markupsafe import Markup
 from pydantic import ValidationError
 from sqlmodel import Session
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
 from service import errors
@@ -32,12 +31,12 @@ from service.dashboard.pages import (
     Page,
     PageError,
     _error,
-    _form,
     _page,
     _parse_id,
     _serve,
     _to_login,
     checked_post,
+    form_post,
 )
 from service.dashboard.render import render
 from service.dashboard.session import csrf_token, current_session
@@ -226,18 +225,12 @@ def risk_page(request: Request, portfolio: str | None = None, as_of: str | None 
 
 @router.post(f"{PATH}/new")
 async def add_risk(request: Request) -> Response:
-    form = await _form(request, limit=FORM_LIMIT, max_fields=15)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, None, "new", form)
+    return await form_post(request, _act, None, "new", limit=FORM_LIMIT, max_fields=15)
 
 
 @router.post(PATH + "/{risk_id}/{action}")
 async def risk_action(request: Request, risk_id: str, action: str) -> Response:
-    form = await _form(request, limit=FORM_LIMIT, max_fields=15)
-    if isinstance(form, Response):
-        return form
-    return await run_in_threadpool(_act, request, risk_id, action, form)
+    return await form_post(request, _act, risk_id, action, limit=FORM_LIMIT, max_fields=15)
 
 
 def _values(form: dict[str, str]) -> dict[str, Any]:

@@ -9,11 +9,15 @@ charts) and renders its PDF ``--runs`` times per case, printing the median and t
 - ``latin``: the data as it is;
 - ``scripts``: project and portfolio names and a commentary in Greek, Cyrillic, Polish, Turkish and
   Vietnamese (no CJK: the fallback font is not loaded);
-- ``cjk``: the same plus Chinese, Japanese and Korean names (the CJK fallback font is loaded).
+- ``cjk``: the same plus Chinese, Japanese and Korean names (the CJK fallback font is loaded);
+- ``shaped``: Hebrew and Arabic project names, a Thai and Devanagari portfolio name and a commentary
+  mixing them into English (their four Noto fallback fonts are loaded, and HarfBuzz shaping and
+  bidi are on).
 
 ``--rev`` also renders each case with ``service/dashboard/report_render.py`` as it was at that git
 revision, in the same process and alternating with the current one (the machine's load moves both
-alike). Renders run one at a time; the figures include fpdf2 parsing the fonts on every render.
+alike). Renders run one at a time; the figures include what fpdf2 does with the fonts on each render
+(since the parsed-font cache: subsetting them into the PDF; before it, parsing them too).
 """
 
 from __future__ import annotations
@@ -42,6 +46,9 @@ NAMES = ["Zażółć gęślą jaźń — İstanbul", "Tiếng Việt: dự án �
 COMMENTARY = ("Κείμενο στα ελληνικά. Комментарий по-русски: бюджет исчерпан. Zażółć gęślą jaźń. "
               "Iğdır'da şu işçi. Dự án chậm tiến độ.")
 CJK_NAMES = ["项目进度 (中文)", "日本語のプロジェクト 한국어 과제"]
+SHAPED_NAMES, SHAPED_SCOPE = ["פרויקט צפון (עברית)", "مشروع الشمال (عربي)"], "พอร์ตโฟลิโอ ไทย हिन्दी पोर्टफोलियो"
+SHAPED_COMMENTARY = ("The פרויקט צפון project is late by 3 days; مشروع الشمال is on budget. "
+                     "สถานะโครงการล่าช้า. परियोजना में देरी है. הערה בעברית: התקציב נוצל.")
 
 
 def report() -> dict[str, Any]:
@@ -71,6 +78,8 @@ def renderer_at(rev: str) -> Callable[..., bytes]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    if hasattr(module, "FONTS"):  # the shipped fonts, beside the module it was copied from
+        module.FONTS = ROOT / "service" / "dashboard" / "fonts"
     return module.RENDERER.pdf
 
 
@@ -89,6 +98,7 @@ def main() -> None:
         "latin": (base, "Alpha slips: release 1.0 moved."),
         "scripts": (variant(base, NAMES, SCOPE_NAME), COMMENTARY),
         "cjk": (variant(base, CJK_NAMES, SCOPE_NAME), COMMENTARY + " 预算超支。"),
+        "shaped": (variant(base, SHAPED_NAMES, SHAPED_SCOPE), SHAPED_COMMENTARY),
     }
     renderers: dict[str, Callable[..., bytes]] = {"current": RENDERER.pdf}
     if args.rev:

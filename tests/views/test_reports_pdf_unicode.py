@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from pypdf import PdfReader
 
+from service.dashboard import report_render
 from service.dashboard.report_render import CJK, FONTS, RENDERER, coverage, fallbacks_for, pdf_text
 from service.tables import Portfolio, Project, RiskItem, table
 
@@ -205,3 +206,32 @@ def test_without_the_cjk_font_its_characters_are_replaced_not_dropped():
     report's data): U+FFFD, as fpdf2 would otherwise drop them."""
     assert pdf_text(f"A {CHINESE} B", fonts=[]) == f"A {chr(0xFFFD) * len(CHINESE)} B"
     assert pdf_text(f"A {CHINESE} {HEBREW}", fonts=["taskhub-hebrew"]) == f"A {chr(0xFFFD) * len(CHINESE)} {HEBREW}"
+
+
+def _same_pdf(content: bytes) -> bytes:
+    """The PDF without what changes from one render to the next (its creation time and the ID made from it)."""
+    return re.sub(rb"/CreationDate \([^)]*\)|/ID \[<[0-9A-F]+><[0-9A-F]+>\]", b"", content)
+
+
+def test_fonts_parsed_once_per_process_give_the_pdf_fpdf2_writes_parsing_them_each_time(client, world, monkeypatch):
+    """The parsed-font cache (``PARSED_FONTS``) changes nothing in the PDF: a report in every
+    script, rendered twice with it and once with fpdf2's own ``add_font``, is the same file; and
+    renders in parallel threads each get their own fonts (fpdf2 subsets them in place)."""
+    d = _data(client, world)
+    d["projects"][0]["name"], d["projects"][1]["name"] = f"{HEBREW} {CHINESE}", f"{ARABIC} {KOREAN}"
+    commentary = f"{GREEK}. {THAI}. {DEVANAGARI}. {JAPANESE}."
+    cached = [_same_pdf(RENDERER.pdf(d, commentary=commentary, status="draft")) for _ in range(2)]
+    with monkeypatch.context() as m:
+        m.setattr(report_render.PARSED_FONTS, "add",
+                  lambda pdf, family, style, name: pdf.add_font(family, style, FONTS / name))
+        parsed_each_time = _same_pdf(RENDERER.pdf(d, commentary=commentary, status="draft"))
+    assert cached[0] == cached[1] == parsed_each_time
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    latin = _data(client, world)
+    jobs = [(d, commentary), (latin, "Plain."), (d, commentary), (latin, "Plain.")]
+    with ThreadPoolExecutor(4) as pool:
+        out = list(pool.map(lambda job: _same_pdf(RENDERER.pdf(job[0], commentary=job[1], status="draft")), jobs))
+    assert out[0] == out[2] == parsed_each_time
+    assert out[1] == out[3] == _same_pdf(RENDERER.pdf(latin, commentary="Plain.", status="draft"))

@@ -246,7 +246,8 @@ class _ParsedFonts:
     with its own per-document ones: widths (a defaultdict, filled on reads), the subset of glyphs
     used, the HarfBuzz font (fpdf2 sets its size before each shaping) and the fontTools font, which
     fpdf2 subsets in place when writing the PDF: a fresh lazy one from the file's bytes, given the
-    glyph order the template worked out (for Droid it is derived from its character map, ~0.1 s).
+    glyph order the template worked out (for Droid it is derived from its character map, ~0.1 s)
+    and without the layout tables the PDF does not embed.
     Safe with threads: the templates are made under a lock and only read after."""
 
     def __init__(self) -> None:
@@ -280,11 +281,17 @@ class _ParsedFonts:
         font._hbfont = None  # noqa: SLF001 - made from the file on first use, per document
         font.ttfont = TTFont(io.BytesIO(data), lazy=True, recalcTimestamp=False)
         font.ttfont.setGlyphOrder(list(glyph_order))
+        for tag in _LAYOUT_TABLES:  # the PDF drops them (fpdf2's subset options); HarfBuzz reads the file
+            if tag in font.ttfont:
+                del font.ttfont[tag]
         font.subset = SubsetMap(font)
         pdf.fonts[font.fontkey] = font
 
 
 PARSED_FONTS = _ParsedFonts()
+# fontTools' subsetter reads these before fpdf2's options drop them: ~60 ms a render for the Noto
+# Arabic and Devanagari ones, whose substitution and positioning rules are large.
+_LAYOUT_TABLES = ("GDEF", "GSUB", "GPOS")
 
 
 _SVG_WRAP = re.compile(r'^<div class="chart-box">|</div>$')

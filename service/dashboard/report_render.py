@@ -311,8 +311,9 @@ class _Pdf:
         self.pdf.set_margins(14, 14, 14)
         for style, name in _SANS_FILES.items():
             PARSED_FONTS.add(self.pdf, SANS, style, name)
-        # Each fallback font only when the report has a character only it draws (parsing the CJK
-        # one takes ~0.3 s), and HarfBuzz shaping and bidi only when one of those needs them.
+        # Each fallback font only when the report has a character only it draws (subsetting the
+        # CJK one into the PDF takes ~0.1 s), and HarfBuzz shaping and bidi only when one of those
+        # needs them.
         self.fonts = fallbacks_for(json.dumps(d, ensure_ascii=False) + (commentary or ""))
         for family in self.fonts:
             for style, name in _FALLBACK_FILES[family].items():

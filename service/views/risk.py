@@ -43,6 +43,7 @@ from service.views.selection import (
     aware,
     counted_task,
     org_is,
+    scope_conditions,
     table,
     task_conditions,
     task_state,
@@ -415,8 +416,14 @@ def _flagged(conn: Connection, sel: Selection) -> list[Any]:
 # (which writes one row per unit that changed; rows stored before migration 0032 were rewritten).
 _ESTIMATE_FIELDS = ("points", "estimate")
 # Jira's fixVersions changes: the version id removed (from_value) or added (to_value). Trello's
-# milestone links (labels) and moves between projects have no usable history.
+# milestone links (labels) have no usable history.
 _MEMBER_FIELD = "milestone"
+# A move to another project: a Jira issue's ``project`` changelog item, a Trello card's
+# ``moveCardToBoard`` (mappings/jira/changelog.py, mappings/trello/actions.py), from / to the
+# projects' external ids, also in from_id / to_id. Jira rows stored before moves were kept by id hold
+# the projects' display names and no to_id: those are not replayed (a name cannot be matched to a
+# project), their tasks count in their project now.
+_PROJECT_FIELD = "project"
 
 
 _LOGGED = table(Change).alias("logged")
@@ -476,6 +483,17 @@ def _linked_at(x: Any, linked: Any) -> Any:
     return sa.case((T.c.remote_updated_at <= x, linked), else_=sa.func.coalesce(first, linked))
 
 
+def _in_project_at(x: Any, ext: Any, now: Any) -> Any:
+    """1 when the task ``T`` was in the project whose external id is ``ext`` at the instant ``x``,
+    else 0: the same replay over the task's project moves (the first move after ``x`` tells the
+    project then: the one it moved from; none, or a task not updated since, the project now).
+    ``now``: 1 when it is in that project now."""
+    first = _history(T, where=sa.and_(C.c.changed_at > x, C.c.to_id.is_not(None)),
+                     value=sa.case((C.c.from_value == ext, 1), else_=0), order=(C.c.changed_at, C.c.id),
+                     field_=_PROJECT_FIELD)
+    return sa.case((T.c.remote_updated_at <= x, now), else_=sa.func.coalesce(first, now))
+
+
 def _scope(
     conn: Connection, sel: Selection, projects: dict[int, Any], milestones: dict[int, datetime]
 ) -> tuple[dict[tuple[str, int], dict[str, float]], dict[tuple[str, int], dict[str, list[dict[str, Any]]]]]:
@@ -485,6 +503,10 @@ def _scope(
     added, removed), with their estimates at both instants from the history, summed; and the
     evidence: the newest added tasks and the largest raised estimates (at most ``EVIDENCE_CAP``
     each, ``raised`` in the scope's unit).
+
+    A project's tasks at an instant: those in it then — the project now, replayed through the
+    task's project moves (``_in_project_at``) for the few a move row names: a task moved out of the
+    project after its baseline is removed there and added in the project it went to.
 
     One statement: the tasks classified once and summed with their estimates now, and the change
     rows of the few with an estimate change after their scope's baseline — found from the change
@@ -503,10 +525,13 @@ def _scope(
     at = ts_literal(sel.as_of)
     # The history rows that matter here, read once (a pass over the organization's change rows:
     # cheaper than a lookup per task of every project).
+    fields = C.c.field.in_((*_ESTIMATE_FIELDS, _MEMBER_FIELD) if mrow else _ESTIMATE_FIELDS)
     hist = (
         sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.to_value,
                   C.c.changed_at)
-        .where(org_is(sel, C), C.c.field.in_((*_ESTIMATE_FIELDS, _MEMBER_FIELD) if mrow else _ESTIMATE_FIELDS))
+        # The project moves by id (rows without a to_id hold names: not replayed).
+        .where(org_is(sel, C), sa.or_(fields, sa.and_(C.c.field == _PROJECT_FIELD, C.c.to_id.is_not(None)))
+               if prow else fields)
         .cte("scope_history")
         .prefix_with("MATERIALIZED")
     )
@@ -515,13 +540,16 @@ def _scope(
     # the materialized rows as narrow as the project's alone: a text kind beside it cost ~20 %).
     cols = ("sid", "id", "created", "estimate_points", "estimate_seconds", "cls")
 
-    def rows(sid: Any, base: Any, member_base: Any, member_now: Any, *extra: Any) -> Any:
-        """A scope's tasks (the columns ``cols``, then ``extra``), classified."""
+    def rows(sid: Any, base: Any, member_base: Any, member_now: Any, *extra: Any, by_scope: bool = False) -> Any:
+        """A scope's tasks (the columns ``cols``, then ``extra``), classified. ``by_scope``: the
+        selection's project filter on the scope's project, not the task's now (a moved task)."""
+        cond = ([org_is(sel, T), *scope_conditions(sel, sid, T.c.source_id)] if by_scope
+                else task_conditions(sel))
         return sa.select(
             sid.label("sid"), T.c.id, T.c.remote_created_at.label("created"),
             T.c.estimate_points, T.c.estimate_seconds,
             _classify(base.c.base_at, at, member_base, member_now).label("cls"), *extra,
-        ).where(*task_conditions(sel), counted_task(sel, T.c.archived))
+        ).where(*cond, counted_task(sel, T.c.archived))
 
     # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
     # whether each is after as_of.
@@ -531,14 +559,50 @@ def _scope(
     changed: list[Any] = []
     if prow:
         pbl = _baselines(sel, prow, "baselines")
-        scopes.append(rows(pbl.c.sid, pbl, sa.true(), sa.true()).select_from(T.join(pbl, pbl.c.sid == T.c.project_id))
-                      .cte("project_scope").prefix_with("MATERIALIZED"))
+        # Project moves. Only the tasks a move row names (moved_tasks) pay for the replay: per scope,
+        # the moved tasks in its project now and those a move row took into or out of it (pairs);
+        # every other task of the project now is in it at both instants, as before.
+        by_key = sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id)
+        moved_tasks = (sa.select(T.c.id).select_from(hist.join(T, by_key)).where(h.field == _PROJECT_FIELD)
+                       .distinct().cte("moved_tasks").prefix_with("MATERIALIZED"))
+        ends = sa.union_all(*(sa.select(h.source_id, h.task_external_id, end.label("ext"))
+                              .where(h.field == _PROJECT_FIELD) for end in (h.from_value, h.to_value))).subquery()
+        pairs = sa.union(
+            # (a unary + keeps SQLite from reading every task of the projects to probe the moved ones)
+            sa.select(pbl.c.sid, T.c.id.label("tid")).select_from(
+                moved_tasks.join(T, T.c.id == moved_tasks.c.id)
+                .join(pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer))),
+            sa.select(pbl.c.sid, T.c.id)
+            .select_from(ends.join(PR, sa.and_(PR.c.source_id == ends.c.source_id, PR.c.external_id == ends.c.ext))
+                         .join(pbl, pbl.c.sid == PR.c.id)
+                         .join(T, sa.and_(T.c.source_id == ends.c.source_id,
+                                          T.c.external_id == ends.c.task_external_id))),
+        ).cte("moved_scope").prefix_with("MATERIALIZED")
+        # The scope's project's external id, from inside the replay's subquery (correlated to the
+        # row's scope at any depth).
+        ext = sa.select(PR.c.external_id).where(PR.c.id == pbl.c.sid).correlate_except(PR).scalar_subquery()
+
+        def was_in(x: Any) -> Any:
+            return _in_project_at(x, ext, sa.case((T.c.project_id == pbl.c.sid, 1), else_=0)) == 1
+
+        never_moved = T.c.id.not_in(sa.select(moved_tasks.c.id))
+        in_pairs = pairs.join(pbl, pbl.c.sid == pairs.c.sid)
+        scopes.append(sa.union_all(
+            rows(pbl.c.sid, pbl, sa.true(), sa.true()).select_from(T.join(pbl, pbl.c.sid == T.c.project_id))
+            .where(never_moved),
+            rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), by_scope=True)
+            .select_from(in_pairs.join(T, T.c.id == pairs.c.tid)),
+        ).cte("project_scope").prefix_with("MATERIALIZED"))
         changed.append(
             rows(pbl.c.sid, pbl, sa.true(), sa.true(), *changes)
             # The task by its unique key from each change row (a unary + keeps SQLite from reading
             # the projects' tasks by project instead, through an index built for the statement).
-            .select_from(hist.join(T, sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id))
+            .select_from(hist.join(T, by_key)
                          .join(pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer)))
+            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at, _not_a_duplicate(h), never_moved))
+        changed.append(
+            rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), *changes, by_scope=True)
+            .select_from(hist.join(T, by_key).join(in_pairs, pairs.c.tid == T.c.id))
             .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at, _not_a_duplicate(h)))
     if mrow:
         mbl = _baselines(sel, mrow, "milestone_baselines")
@@ -1154,8 +1218,14 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "counts as by then — and not deleted by then), epics, milestone cards and archived cards excluded "
         "(archiving as now, not replayed); for a milestone, the tasks linked to it then: its links now, "
         "replayed through Jira's fixVersions history (the first change after the instant that adds or removes "
-        "the milestone tells whether the task was linked then). Trello's milestone links (labels) and moves "
-        "between projects have no usable history and count as they are now. Baseline tasks: in the scope at "
+        "the milestone tells whether the task was linked then); for a project, the tasks in it then: their project "
+        "now, replayed through their moves between projects — a Jira issue moved to another project (its "
+        "changelog's project item), a Trello card moved to another board (moveCardToBoard), each recorded by "
+        "the projects' ids: the first move after the instant tells the project then — so a task moved out "
+        "after the baseline is removed from the project it left and added to the one it joined. Jira moves "
+        "stored before taskhub kept them by id (rows with the projects' names) are not replayed, and Trello's "
+        "milestone links (labels) have no usable history: those count as they are now. Baseline tasks: in "
+        "the scope at "
         "the baseline; added: in it at as_of and not at the baseline; removed: at the baseline and not at "
         "as_of (shown, not netted). Estimates come from the history: a task's estimate at an instant is what "
         "the first estimate change after it changed it from (Jira's story points and original estimate "

@@ -633,3 +633,118 @@ def test_hours_then_points_on_a_trello_card_as_a_sync_observed_it(client, db, cr
                   {"C4": {"estimate_points": 3, "estimate_seconds": 14400, "remote_updated_at": at(3, 5)}})
     [mc1] = _creep(client, org, AS_OF)["BETA"]["milestones"]
     assert (mc1["estimate_unit"], mc1["baseline_estimate"]) == ("points", 0)
+
+
+# --- project moves: a Jira issue moved to another project, a Trello card to another board ----------
+# Membership in a project is replayed from the ``project`` change rows the mappings write (from / to:
+# the projects' external ids, also in from_id / to_id) as membership in a milestone is: the first
+# move after an instant tells the project then; none, the project now.
+
+def _project_moves(db: Database, org: Org, rows: list[tuple[Any, ...]], tasks: dict[str, dict[str, Any]],
+                   *, ids: bool = True) -> None:
+    """``project`` change rows ``(source, task, id, from project, to project, when)`` and task columns,
+    as a sync would leave them; ``ids=False``: a row stored before moves were kept by id (Jira's
+    display names, no from_id / to_id)."""
+    w = org.world
+    task_ids = _ids(db, w.org_id)
+    with db.write() as c:
+        c.execute(sa.insert(C), [
+            {"org_id": w.org_id, "source_id": source, "task_external_id": task, "external_id": ext,
+             "field": "project", "from_value": old, "to_value": new, "from_id": old if ids else None,
+             "to_id": new if ids else None, "changed_at": when, "origin": "changelog"}
+            for source, task, ext, old, new, when in rows])
+        for task, values in tasks.items():
+            c.execute(sa.update(T).where(T.c.id == task_ids[task]).values(**values))
+        rollups.rebuild(c, w.org_id)
+
+
+def _ops_planned(db: Database, org: Org) -> int:
+    """OPS (Jira, external id 200) planned from 02-10: its baseline is the end of 02-10."""
+    with db.write() as c:
+        return c.execute(sa.update(P).where(P.c.source_id == org.world.jira, P.c.external_id == "200")
+                         .values(planned_start=date(2026, 2, 10)).returning(P.c.id)).scalar_one()
+
+
+def test_a_jira_issue_moved_to_another_project_after_the_baseline(client, db, creeping):
+    """A2 (5 points, in ALP at its baseline, the end of 02-02) moved to OPS on 02-20 (ALP-A2 became an
+    OPS issue: Jira's project item 100 → 200). As of 03-11 ALP shows it removed: baseline A1 A2 A3 A9
+    (15 points), removed A9 and A2, added A4 A5 A6; OPS (baseline the end of 02-10, nothing then: O1
+    was created on 03-01, A2 was in ALP) shows it added beside O1: 2 added, A2's 5 points (O1 has
+    none). Before, A2 counted in OPS's baseline and not in ALP's (ALP 3 / removed 1, OPS 1 / added 1)."""
+    org, ids = creeping
+    ops = _ops_planned(db, org)
+    _project_moves(db, org, [(org.world.jira, "A2", "h1:0", "100", "200", at(2, 20))], {"A2": {"project_id": ops}})
+    g = _creep(client, org, AS_OF)
+    alp, o = g["ALP"], g["OPS"]
+    assert (alp["baseline_tasks"], alp["removed_tasks"], alp["added_tasks"], alp["baseline_estimate"]) == (4, 2, 3, 15)
+    assert (o["baseline_tasks"], o["added_tasks"], o["removed_tasks"]) == (0, 2, 0)
+    assert (o["estimate_unit"], o["added_estimate"], o["added_unestimated"]) == ("points", 5, 1)
+    assert _keys(o["tasks"]) == ["OPS-1", "ALP-A2"]  # the newest added first
+    # Before the move (as of 02-19) A2 is ALP's, and OPS had nothing.
+    early = _creep(client, org, "2026-02-19")
+    assert ("ALP-A2" not in _keys(early["OPS"]["tasks"]), early["OPS"]["added_tasks"]) == (True, 0)
+
+
+def test_a_jira_issue_moved_out_and_back(client, db, creeping):
+    """A3 (4 points then) moved ALP → OPS on 02-15 and back on 02-25. As of 03-11 nothing changed: ALP
+    has it at both instants, OPS at neither (O1 alone added). As of 02-20, between the moves: ALP
+    shows it removed and OPS added (4 points: its raise to 5 came on 03-05); before, A3 was ALP's at
+    both instants and OPS showed nothing."""
+    org, _ = creeping
+    j = org.world.jira
+    _ops_planned(db, org)
+    before = _creep(client, org, "2026-02-20")["ALP"]
+    _project_moves(db, org, [(j, "A3", "h2:0", "100", "200", at(2, 15)), (j, "A3", "h3:0", "200", "100", at(2, 25))],
+                   {})
+    g = _creep(client, org, AS_OF)
+    assert (g["ALP"]["baseline_tasks"], g["ALP"]["removed_tasks"], g["ALP"]["added_tasks"]) == (4, 1, 3)
+    assert (g["OPS"]["baseline_tasks"], g["OPS"]["added_tasks"], _keys(g["OPS"]["tasks"])) == (0, 1, ["OPS-1"])
+    mid = _creep(client, org, "2026-02-20")
+    assert (mid["ALP"]["baseline_tasks"], mid["ALP"]["removed_tasks"]) == (
+        before["baseline_tasks"], before["removed_tasks"] + 1)
+    assert (mid["OPS"]["baseline_tasks"], mid["OPS"]["added_tasks"], mid["OPS"]["added_estimate"]) == (0, 1, 4)
+    assert _keys(mid["OPS"]["tasks"]) == ["ALP-A3"]
+
+
+def test_a_trello_card_moved_to_another_board(client, db, creeping):
+    """G1 (3 h, created 02-10) was on GAMMA (board b2, planned from 02-16) and moved to BETA (b1) on
+    03-05 (moveCardToBoard: boardSource b2 → board b1). As of 03-11: GAMMA had it at its baseline and
+    lost it (baseline 1, 3 h, removed 1); BETA (nothing at its baseline) has it added beside C1 C2 C3
+    C4: 5 added. As of 03-04 it is GAMMA's at both instants and not BETA's. Before, G1 counted in
+    BETA's baseline (1, none added of it) and GAMMA showed nothing."""
+    org, _ = creeping
+    w = org.world
+    with db.write() as c:
+        gamma = c.execute(sa.insert(P).values(org_id=w.org_id, source_id=w.trello, external_id="b2", key="GAMMA",
+                                              name="GAMMA", planned_start=date(2026, 2, 16), created_at=at(1, 1))
+                          .returning(P.c.id)).scalar_one()
+        c.execute(sa.insert(T).values(
+            org_id=w.org_id, source_id=w.trello, project_id=w.beta, external_id="G1", key="G1", title="Card G1",
+            type="card", status="To Do", status_category="todo", estimate_seconds=3 * 3600,
+            remote_created_at=at(2, 10), remote_updated_at=at(3, 5), synced_at=datetime.now(UTC)))
+    _project_moves(db, org, [(w.trello, "G1", "a9:project", "b2", "b1", at(3, 5))], {})
+    g = _creep(client, org, AS_OF)
+    assert (g["GAMMA"]["baseline_tasks"], g["GAMMA"]["removed_tasks"], g["GAMMA"]["added_tasks"]) == (1, 1, 0)
+    assert (g["GAMMA"]["estimate_unit"], g["GAMMA"]["baseline_estimate"]) == ("hours", 3)
+    assert (g["BETA"]["baseline_tasks"], g["BETA"]["added_tasks"]) == (0, 5)
+    assert "G1" in _keys(g["BETA"]["tasks"])
+    early = _creep(client, org, "2026-03-04")
+    assert (early["GAMMA"]["baseline_tasks"], early["GAMMA"]["removed_tasks"]) == (1, 0)
+    assert "G1" not in _keys(early["BETA"]["tasks"]) and early["BETA"]["baseline_tasks"] == 0
+    assert gamma
+
+
+def test_a_move_stored_by_name_is_not_replayed(client, db, creeping):
+    """A project row stored before moves were kept by id holds Jira's display names ("ALP" → "OPS")
+    and no ids: it cannot be matched to a project, so the task counts in its project now at both
+    instants (A5 in OPS's baseline, not in ALP), as the definition says."""
+    org, _ = creeping
+    ops = _ops_planned(db, org)
+    _project_moves(db, org, [(org.world.jira, "A5", "h4:0", "ALP", "OPS", at(2, 20))], {"A5": {"project_id": ops}},
+                   ids=False)
+    g = _creep(client, org, AS_OF)
+    assert (g["ALP"]["baseline_tasks"], g["ALP"]["added_tasks"], g["ALP"]["removed_tasks"]) == (4, 2, 1)
+    assert (g["OPS"]["baseline_tasks"], g["OPS"]["added_tasks"]) == (1, 1)
+    d = get_view(client, org, "risk", as_of=AS_OF)["definitions"]["scope_creep"]
+    for words in ("moved", "project", "board"):
+        assert words in d, words

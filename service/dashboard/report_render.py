@@ -214,18 +214,53 @@ def _font_of(ch: str, fallbacks: dict[str, frozenset[int]]) -> str:
 
 
 def _visual(text: str) -> str:
-    """``text`` in the order it is seen, for the charts' SVG text (fpdf2 draws it without bidi):
-    its right-to-left runs reversed (a letter with its marks kept together), by fpdf2's own bidi
-    algorithm."""
+    """``text`` in the order it is seen, for the charts' SVG text (fpdf2 draws it without bidi or
+    shaping): its right-to-left runs turned around by fpdf2's own bidi algorithm, an Arabic one
+    as the joined forms HarfBuzz picks (``_arabic_forms``), any other a letter with its marks
+    kept together."""
     from fpdf.bidi import BidiParagraph, auto_detect_base_direction
     from fpdf.enums import TextDirection
 
     base = auto_detect_base_direction(text)
-    runs = [(_clusters(run)[::-1] if direction == TextDirection.RTL else [run])
+    runs = [(_arabic_forms(run) or "".join(_clusters(run)[::-1]) if direction == TextDirection.RTL else run)
             for run, direction in BidiParagraph(text=text, base_direction=base).get_bidi_fragments()]
     if base == TextDirection.RTL:
         runs.reverse()
-    return "".join("".join(run) for run in runs)
+    return "".join(runs)
+
+
+@lru_cache(maxsize=1)
+def _arabic_shaper() -> tuple[Any, dict[int, int]]:
+    """HarfBuzz's font for Noto Sans Arabic (only read after: safe to share between threads) and
+    a map from each glyph to a character the font draws with it (the presentation forms U+FB50–
+    U+FEFF name most initial, medial and final forms and the lam-alef ligatures)."""
+    import uharfbuzz as hb
+    from fontTools.ttLib import TTFont
+
+    path = FONTS / _FALLBACK_FILES[ARABIC][""]
+    with TTFont(path, lazy=True) as font:
+        glyph_chars: dict[int, int] = {}
+        for cp, name in sorted(font.getBestCmap().items()):
+            glyph_chars.setdefault(font.getGlyphID(name), cp)
+    return hb.Font(hb.Face(hb.Blob.from_file_path(path))), glyph_chars
+
+
+def _arabic_forms(run: str) -> str | None:
+    """A right-to-left run with Arabic letters, shaped by HarfBuzz and written back as the
+    characters of the glyphs it picked, left to right: drawn one by one (as fpdf2 draws SVG text)
+    they are the joined word. None when the run has no Arabic letter or a glyph no character
+    names (then its letters are only turned around)."""
+    if not any(0x0600 <= ord(ch) <= 0x06FF or 0x0750 <= ord(ch) <= 0x077F for ch in run):
+        return None
+    import uharfbuzz as hb
+
+    font, glyph_chars = _arabic_shaper()
+    buf = hb.Buffer()
+    buf.add_str(run)
+    buf.direction, buf.script = "rtl", "Arab"
+    hb.shape(font, buf, {})
+    chars = [glyph_chars.get(info.codepoint) for info in buf.glyph_infos]  # in visual order
+    return None if any(cp is None for cp in chars) else "".join(chr(cp) for cp in chars if cp is not None)
 
 
 def _clusters(run: str) -> list[str]:
@@ -361,8 +396,8 @@ class _Pdf:
         """The chart's text in the PDF's fonts: fpdf2's SVG text has neither fallback fonts nor
         shaping, so each <text> names the main font, its stretches in other scripts are <tspan>s
         in their fallback font (regular: CJK has no bold), and right-to-left ones are put in the
-        order they are seen (``_visual``: Hebrew reads right, Arabic letters stay unjoined, Thai
-        and Devanagari unshaped: the labels are project names the table above writes shaped).
+        order they are seen (``_visual``: Hebrew reads right, Arabic joined; Thai and Devanagari
+        stay unshaped: the labels are project names the table above writes shaped).
         Its text goes through ``pdf_text`` first, as the body's does."""
         raw = _FONT_FAMILY.sub(f'font-family="{SANS}"', raw)
         fallbacks = coverage()[1]

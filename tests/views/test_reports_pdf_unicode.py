@@ -235,3 +235,18 @@ def test_fonts_parsed_once_per_process_give_the_pdf_fpdf2_writes_parsing_them_ea
         out = list(pool.map(lambda job: _same_pdf(RENDERER.pdf(job[0], commentary=job[1], status="draft")), jobs))
     assert out[0] == out[2] == parsed_each_time
     assert out[1] == out[3] == _same_pdf(RENDERER.pdf(latin, commentary="Plain.", status="draft"))
+
+
+def test_chart_labels_put_right_to_left_text_in_the_order_it_is_seen_and_join_arabic():
+    """fpdf2 draws the charts' SVG text character by character, left to right: a Hebrew run is
+    turned around (a letter keeps its points), an Arabic one becomes the joined forms HarfBuzz
+    picks (presentation-form characters, which NFKC turns back into the letters)."""
+    visual = report_render._visual
+    assert visual(f"Project {HEBREW} is late") == f"Project {HEBREW[::-1]} is late"
+    shin, lamed, vav, mem = "\u05e9\u05c1\u05b8", "\u05dc", "\u05d5\u05b9", "\u05dd"  # with points
+    assert visual(shin + lamed + vav + mem) == mem + vav + lamed + shin  # the marks stay after their letters
+    seen = visual(ARABIC)
+    assert sum(0xFE70 <= ord(ch) <= 0xFEFF for ch in seen) >= 6, seen  # initial, medial, final forms
+    assert unicodedata.normalize("NFKC", seen[::-1]) == ARABIC
+    assert visual(f"{ARABIC} ok") == f"ok {seen}"  # a right-to-left label: its Latin word on the left
+    assert visual("ok") == "ok" and visual(THAI) == THAI

@@ -290,6 +290,8 @@ class _ParsedFonts:
         self._templates: dict[tuple[str, str], tuple[TTFFont, bytes, list[str]]] = {}
 
     def _template(self, family: str, style: str, name: str) -> tuple[TTFFont, bytes, list[str]]:
+        from fontTools.ttLib import TTFont
+
         key = (f"{family}{style}", name)
         with self._lock:
             if key not in self._templates:
@@ -297,7 +299,11 @@ class _ParsedFonts:
                 scratch.add_font(family, style, FONTS / name)
                 font = scratch.fonts[f"{family}{style}"]
                 assert isinstance(font, TTFFont)
-                self._templates[key] = (font, (FONTS / name).read_bytes(), font.ttfont.getGlyphOrder())
+                glyph_order = font.ttfont.getGlyphOrder()
+                # Its parsed tables are not read again (each document opens its own): ~20 MB for Droid.
+                font.ttfont.close()
+                font.ttfont = TTFont()
+                self._templates[key] = (font, (FONTS / name).read_bytes(), glyph_order)
             return self._templates[key]
 
     def add(self, pdf: FPDF, family: str, style: str, name: str) -> None:

@@ -215,18 +215,37 @@ def _font_of(ch: str, fallbacks: dict[str, frozenset[int]]) -> str:
 
 def _visual(text: str) -> str:
     """``text`` in the order it is seen, for the charts' SVG text (fpdf2 draws it without bidi or
-    shaping): its right-to-left runs turned around by fpdf2's own bidi algorithm, an Arabic one
-    as the joined forms HarfBuzz picks (``_arabic_forms``), any other a letter with its marks
-    kept together."""
+    shaping): its right-to-left runs turned around by fpdf2's own bidi algorithm (``_rtl_visual``)."""
     from fpdf.bidi import BidiParagraph, auto_detect_base_direction
     from fpdf.enums import TextDirection
 
     base = auto_detect_base_direction(text)
-    runs = [(_arabic_forms(run) or "".join(_clusters(run)[::-1]) if direction == TextDirection.RTL else run)
+    runs = [_rtl_visual(run) if direction == TextDirection.RTL else run
             for run, direction in BidiParagraph(text=text, base_direction=base).get_bidi_fragments()]
     if base == TextDirection.RTL:
         runs.reverse()
     return "".join(runs)
+
+
+_MIRRORED = dict(zip("()[]{}<>«»‹›", ")(][}{><»«›‹", strict=True))
+
+
+def _is_arabic(ch: str) -> bool:
+    return 0x0600 <= ord(ch) <= 0x06FF or 0x0750 <= ord(ch) <= 0x077F
+
+
+def _rtl_visual(run: str) -> str:
+    """A right-to-left run left to right: its letters (each with the marks that follow it) in
+    reverse order, brackets mirrored, and each Arabic word as the joined forms HarfBuzz picks
+    (``_arabic_forms``)."""
+    items: list[str] = []
+    for cluster in _clusters(run):
+        if items and _is_arabic(cluster[0]) and _is_arabic(items[-1][0]):
+            items[-1] += cluster  # an Arabic word stays whole, to be shaped
+        else:
+            items.append(cluster)
+    return "".join((_arabic_forms(item) or "".join(_clusters(item)[::-1])) if _is_arabic(item[0])
+                   else _MIRRORED.get(item, item) for item in reversed(items))
 
 
 @lru_cache(maxsize=1)
@@ -245,18 +264,15 @@ def _arabic_shaper() -> tuple[Any, dict[int, int]]:
     return hb.Font(hb.Face(hb.Blob.from_file_path(path))), glyph_chars
 
 
-def _arabic_forms(run: str) -> str | None:
-    """A right-to-left run with Arabic letters, shaped by HarfBuzz and written back as the
-    characters of the glyphs it picked, left to right: drawn one by one (as fpdf2 draws SVG text)
-    they are the joined word. None when the run has no Arabic letter or a glyph no character
-    names (then its letters are only turned around)."""
-    if not any(0x0600 <= ord(ch) <= 0x06FF or 0x0750 <= ord(ch) <= 0x077F for ch in run):
-        return None
+def _arabic_forms(word: str) -> str | None:
+    """An Arabic word shaped by HarfBuzz and written back as the characters of the glyphs it
+    picked, left to right: drawn one by one (as fpdf2 draws SVG text) they are the joined word.
+    None when a glyph has no character (then its letters are only turned around)."""
     import uharfbuzz as hb
 
     font, glyph_chars = _arabic_shaper()
     buf = hb.Buffer()
-    buf.add_str(run)
+    buf.add_str(word)
     buf.direction, buf.script = "rtl", "Arab"
     hb.shape(font, buf, {})
     chars = [glyph_chars.get(info.codepoint) for info in buf.glyph_infos]  # in visual order

@@ -239,8 +239,9 @@ def test_fonts_parsed_once_per_process_give_the_pdf_fpdf2_writes_parsing_them_ea
 
 def test_chart_labels_put_right_to_left_text_in_the_order_it_is_seen_and_join_arabic():
     """fpdf2 draws the charts' SVG text character by character, left to right: a Hebrew run is
-    turned around (a letter keeps its points), an Arabic one becomes the joined forms HarfBuzz
-    picks (presentation-form characters, which NFKC turns back into the letters)."""
+    turned around (a letter keeps its points, a bracket is mirrored), an Arabic word becomes the
+    joined forms HarfBuzz picks (presentation-form characters, which NFKC turns back into the
+    letters)."""
     visual = report_render._visual
     assert visual(f"Project {HEBREW} is late") == f"Project {HEBREW[::-1]} is late"
     shin, lamed, vav, mem = "\u05e9\u05c1\u05b8", "\u05dc", "\u05d5\u05b9", "\u05dd"  # with points
@@ -249,4 +250,7 @@ def test_chart_labels_put_right_to_left_text_in_the_order_it_is_seen_and_join_ar
     assert sum(0xFE70 <= ord(ch) <= 0xFEFF for ch in seen) >= 6, seen  # initial, medial, final forms
     assert unicodedata.normalize("NFKC", seen[::-1]) == ARABIC
     assert visual(f"{ARABIC} ok") == f"ok {seen}"  # a right-to-left label: its Latin word on the left
+    assert visual("פרויקט (עברית)") == "(תירבע) טקיורפ"  # brackets mirrored, as fpdf2's shaping does in the body
+    in_brackets = visual(f"({ARABIC})")
+    assert in_brackets[0] + in_brackets[-1] == "()" and in_brackets[1:-1] == seen
     assert visual("ok") == "ok" and visual(THAI) == THAI

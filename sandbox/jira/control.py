@@ -219,6 +219,23 @@ async def transition(id_or_key: str, request: Request) -> Response:
     return jira_json(_issue_ref(issue))
 
 
+@router.post("/issues/{id_or_key}/move")
+async def move_issue(id_or_key: str, request: Request) -> Response:
+    """``{"project": "KEY", "at": ..., "actor": ...}``: Jira's Move to another project."""
+    body = await _body(request)
+    try:
+        issue = mutations.move_issue(
+            state_of(request),
+            id_or_key,
+            str(body["project"]),
+            at=to_ms(body.get("at")),
+            actor=body.get("actor"),
+        )
+    except (mutations.SandboxError, KeyError) as exc:
+        return _bad(exc)
+    return jira_json(_issue_ref(issue))
+
+
 @router.post("/links")
 async def create_link(request: Request) -> Response:
     """``{"source": "PRJ-1", "destination": "PRJ-2", "type": "Blocks", "at": ..., "actor": ...}``:

@@ -35,6 +35,7 @@ __all__ = [
     "create_issue",
     "edit_issue",
     "transition_issue",
+    "move_issue",
     "delete_issue",
     "link_issues",
     "delete_link",
@@ -237,6 +238,45 @@ def transition_issue(
     actor: str | None = None,
 ) -> IssueRec:
     return edit_issue(state, id_or_key, {"status": status}, at=at, actor=actor)
+
+
+def move_issue(
+    state: JiraState,
+    id_or_key: str | int,
+    project_key: str,
+    *,
+    at: int | None = None,
+    actor: str | None = None,
+) -> IssueRec:
+    """Move an issue to another project, as Jira's "Move" does: the issue keeps its id and gets
+    the next key of the target project (its old key still finds it); its fix versions, which
+    belong to the old project, are cleared. One history and one ``jira:issue_updated`` event of
+    type ``issue_moved`` (captured: pinpoint ``jira__issue_updated.project``): a ``project`` item
+    from / to the projects' ids (their names as strings), a ``Key`` item (no ids, no fieldId:
+    old key -> new key), a fixVersions item per version cleared."""
+    with state.lock:
+        issue = need_issue(state, id_or_key)
+        target = state.project(project_key)
+        if target is None:
+            raise SandboxError(f"project {project_key} does not exist", 404)
+        source = state.projects[issue.project_id]
+        if target.id == source.id:
+            raise SandboxError(f"issue {issue.key} is already in project {target.key}")
+        when = at if at is not None else state.now_ms()
+        actor_id = user_id(state, actor) or state.myself_id
+        old_key, new_key = issue.key, f"{target.key}-{target.next_number}"
+        target.next_number += 1
+        items = [ChangeItem("project", "project", str(source.id), source.name, str(target.id), target.name)]
+        items += [ChangeItem("Fix Version", "fixVersions", str(v), state.versions[v].name, None, None)
+                  for v in issue.fix_version_ids]
+        items.append(ChangeItem("Key", "", None, old_key, None, new_key))
+        issue.project_id, issue.key, issue.fix_version_ids = target.id, new_key, ()
+        state.issue_by_key[new_key] = issue.id  # the old key keeps finding it, as in Jira
+        history = record_history(state, issue, actor_id, when, items)
+        state.touch_issue(issue, when)
+        state.revision += 1
+        issue_event(state, "jira:issue_updated", "issue_moved", issue, actor_id, history, when)
+        return issue
 
 
 def delete_issue(state: JiraState, id_or_key: str | int, *, actor: str | None = None) -> None:

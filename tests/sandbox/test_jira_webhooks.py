@@ -6,20 +6,27 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
 import requests
 
 from connectors.jira.webhooks import dedupe_key, verify_signature
+from mappings.jira import effects_from_webhook
+from mappings.model import TaskUpsert
 from sandbox.jira import JiraState
 from sandbox.jira.api import register_webhook
 from sandbox.jira.mutations import (
+    SandboxError,
     create_issue,
+    create_project,
     create_version,
     delete_issue,
     edit_issue,
     log_work,
+    move_issue,
     release_version,
     transition_issue,
 )
+from tests.mappings.jira_data import SITE, profile
 from tests.realdata import REALDATA
 
 CAPTURED = REALDATA / "jira-webhooks" / "pinpoint"
@@ -155,3 +162,35 @@ def test_reordering_delivers_queued_events_out_of_order(jira_state: JiraState, j
     summaries = [b["changelog"]["items"][0]["toString"] for b in jira_hook_receiver.bodies()]
     assert sorted(summaries) == ["v0", "v1", "v2", "v3"]
     assert summaries != ["v0", "v1", "v2", "v3"]
+
+
+def test_a_move_to_another_project_has_the_captured_changelog_shape(jira_state: JiraState, jira_hook_receiver):
+    """Jira's Move (captured: pinpoint ``jira__issue_updated.project``): ``issue_moved``, a
+    ``project`` item by the projects' ids with their names as strings, a ``Key`` item without ids
+    or fieldId; the issue keeps its id, takes the target's next key, its old key still finds it.
+    The mapping stores the move by the projects' ids, which the risk view replays."""
+    register_webhook(jira_state, jira_hook_receiver.url, "s3cret")
+    target = create_project(jira_state, "ZEUS", "Zeus")
+    issue = jira_state.issue("APOLLO-3")
+    assert issue is not None
+    source = jira_state.projects[issue.project_id]
+    moved = move_issue(jira_state, "APOLLO-3", "ZEUS")
+    assert (moved.id, moved.key, moved.project_id) == (issue.id, "ZEUS-1", target.id)
+    assert jira_state.issue("APOLLO-3") is moved and jira_state.issue("ZEUS-1") is moved
+    assert jira_state.flush(10)
+    (body,) = jira_hook_receiver.bodies()
+    assert (body["webhookEvent"], body["issue_event_type_name"]) == ("jira:issue_updated", "issue_moved")
+    items = body["changelog"]["items"]
+    assert items[0] == {"field": "project", "fieldtype": "jira", "fieldId": "project", "from": str(source.id),
+                        "fromString": source.name, "to": str(target.id), "toString": "Zeus"}
+    assert items[-1] == {"field": "Key", "fieldtype": "jira", "from": None, "fromString": "APOLLO-3", "to": None,
+                         "toString": "ZEUS-1"}
+    captured = json.loads((CAPTURED / "jira__issue_updated.project.json").read_text())
+    assert {k for i in captured["changelog"]["items"] for k in i} >= {k for i in items for k in i}
+    assert body["issue"]["fields"]["project"]["key"] == "ZEUS"
+    (upsert,) = effects_from_webhook(body, site_url=SITE, profile=profile())
+    assert isinstance(upsert, TaskUpsert)
+    (change,) = [c for c in upsert.changes if c.field == "project"]
+    assert (change.from_value, change.to_value) == (str(source.id), str(target.id))
+    with pytest.raises(SandboxError, match="already in project"):
+        move_issue(jira_state, "ZEUS-1", "ZEUS")

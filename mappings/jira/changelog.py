@@ -148,7 +148,7 @@ def normalize_field(item: dict[str, Any], plan: FieldPlanView) -> str:
     if _str(item.get("fieldtype")) == "custom":  # a custom field named "Project" is not the project
         name = _str(item.get("field"))
         norm = _normalize(name, _str(item.get("fieldId")), plan)
-        return name if norm == "project" else norm
+        return f"{name} (custom field)" if norm == "project" else norm
     return _normalize(_str(item.get("field")), _str(item.get("fieldId")), plan)
 
 

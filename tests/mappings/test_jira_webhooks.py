@@ -358,3 +358,24 @@ def test_summary_form_issue_becomes_a_patch_of_only_what_it_carries() -> None:
     for absent in ("labels", "due_date", "milestones", "sprint", "updated_at"):
         assert absent not in effect.fields
     assert effect.updated_at == _utc(2024, 8, 20, 18, 47, 42, 935000)
+
+
+def test_project_moves_on_data_center_and_a_custom_field_named_project() -> None:
+    """Data Center's changelog items have no fieldId: ``field: "project"`` is still the move (by
+    ids). A custom field called "Project" (fieldtype custom) is not: it keeps its own name and
+    its display strings, and no ids (the risk view replays only rows with them)."""
+    from mappings.jira.catalogue import StatusBook
+    from mappings.jira.changelog import FieldPlanView, History, changes_from_histories
+
+    items = [
+        {"field": "project", "fieldtype": "jira", "from": "10000", "fromString": "Alpha", "to": "10100",
+         "toString": "Beta"},
+        {"field": "Project", "fieldtype": "custom", "from": "31", "fromString": "Apollo", "to": "32",
+         "toString": "Gemini"},
+    ]
+    h = History(id="7", created=_utc(2024, 5, 1), author=None, items=items)
+    move, custom = changes_from_histories("42", [h], book=StatusBook(), plan=FieldPlanView())
+    assert (move.field, move.from_value, move.to_value, move.from_id, move.to_id) == (
+        "project", "10000", "10100", "10000", "10100")
+    assert (custom.field, custom.from_value, custom.to_value, custom.to_id) == (
+        "Project (custom field)", "Apollo", "Gemini", None)

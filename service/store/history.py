@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 from mappings.model import Change, StatusCategory
 from service.store.rollups import touched_tasks, tracked
 from service.store.sql import bulk_insert, chunks, executemany, in_list, statement
-from service.store.tasks import CHANGE_COLUMNS
+from service.store.tasks import CHANGE_COLUMNS, activity_moved
 from service.tables import Change as ChangeRow
 from service.tables import Project as ProjectRow
 from service.tables import Task as TaskRow
@@ -98,6 +98,7 @@ def rewrite_changes(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         )
 
     executemany(conn, statement(conn, "changes-rewrite", build), unique)
+    activity_moved(conn, unique)
 
 
 @dataclass

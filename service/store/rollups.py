@@ -7,7 +7,9 @@ The views as of now read sums instead of scanning 100,000 tasks and 200,000 work
 - ``task_day_rollup``: counted tasks per UTC hour of creation and of completion;
 - ``milestone_rollup``: the alive tasks of each milestone and the done ones;
 - ``workload_rollup``: open tasks per (project, source, due date, class, assignee, share count);
-- ``worklog_rollup``: counted worklogs per (organization, local day, project, source).
+- ``worklog_rollup``: counted worklogs per (organization, local day, project, source);
+- ``task.last_activity_at``: each task's latest change row or alive worklog (``keep_activity``;
+  the risk view's stale signal as of now).
 
 Each rollup is **one** ``SELECT`` in SQLAlchemy Core (``Rollup.rows``): the sums of the rows
 that match a condition, grouped by the rollup's key. A rebuild inserts what it gives for a
@@ -52,6 +54,7 @@ from sqlalchemy.sql.functions import FunctionElement
 
 from service.store.sql import chunks, in_param, insert_for, run, statement
 from service.tables import (
+    Change,
     EventState,
     Milestone,
     MilestoneRollup,
@@ -84,6 +87,7 @@ __all__ = [
     "rebuild",
     "rezone",
     "snapshot",
+    "keep_activity",
     "touched_tasks",
     "tracked",
     "with_worklogs",
@@ -93,6 +97,7 @@ __all__ = [
 
 T = table(Task)
 W = table(Worklog)
+C = table(Change)
 TA = table(TaskAssignee)
 TM = table(TaskMilestone)
 RATE = table(PersonRate)
@@ -428,11 +433,70 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
     emptied = [[] if new_tasks and r.base == "task" else _fold(conn, r, w, -1) for r, w in plan]
+    # A worklog may move to another task: the one it leaves needs its latest activity again too.
+    left = _worklog_tasks(conn, Scope.of(worklogs)) if worklogs is not None else set()
     yield
     for (r, w), keys in zip(plan, emptied, strict=True):
         _fold(conn, r, w, 1)
         if keys:
             _drop_emptied(conn, r, keys)
+    for kind, where in (("tasks", tasks), ("worklogs", worklogs)):
+        if where is not None:
+            keep_activity(conn, Scope.of(where), of=kind)
+    by_source: dict[int, list[str]] = {}
+    for source_id, ext in sorted(left):
+        by_source.setdefault(source_id, []).append(ext)
+    for source_id, exts in by_source.items():
+        keep_activity(conn, touched_tasks(conn, source_id, exts))
+
+
+# --- the tasks' latest activity --------------------------------------------------------------
+
+
+def _latest_activity() -> Any:
+    """A task's latest activity (``task.last_activity_at``): the latest of its change rows (any
+    field) and of its alive worklogs, a worklog at the later of its start and its last update —
+    the risk view's stale rule (``risk._stale``) as of now. NULL: neither."""
+    logged = sa.case((W.c.remote_updated_at > W.c.started_at, W.c.remote_updated_at), else_=W.c.started_at)
+    acts = sa.union_all(
+        sa.select(C.c.changed_at.label("at"))
+        .where(C.c.source_id == T.c.source_id, C.c.task_external_id == T.c.external_id).correlate(T),
+        sa.select(logged)
+        .where(W.c.source_id == T.c.source_id, W.c.task_external_id == T.c.external_id, W.c.deleted_at.is_(None))
+        .correlate(T),
+    ).subquery("activity")
+    return sa.select(sa.func.max(acts.c.at)).scalar_subquery()
+
+
+def _activity_update(where: Any) -> Any:
+    """Set the latest activity of the tasks matching ``where`` (a condition on ``task``), writing
+    only the rows whose value moves."""
+    latest = _latest_activity()
+    return sa.update(T).where(where, T.c.last_activity_at.is_distinct_from(latest)).values(last_activity_at=latest)
+
+
+def _worklog_tasks(conn: Connection, scope: Scope) -> set[tuple[int, str]]:
+    """The (source, task external id) of the worklogs matching ``scope``."""
+    stmt = _run(conn, scope, "activity:worklog-tasks",
+                lambda where: sa.select(W.c.source_id, W.c.task_external_id).where(where).distinct())
+    return {(int(s), str(e)) for s, e in _per_part(conn, scope, stmt)}
+
+
+def keep_activity(conn: Connection, scope: Any, *, of: str = "tasks") -> None:
+    """Recompute ``task.last_activity_at`` of the tasks a write touched: ``scope`` is a condition
+    on ``task`` (``of="tasks"``) or on ``worklog`` (``of="worklogs"``: their tasks, by source and
+    external id, stored or not yet). Called after change rows are stored (``insert_changes``,
+    ``rewrite_changes``) and at the end of every ``tracked`` block: a worklog written, edited or
+    deleted, a task stored after its worklogs or changes."""
+    scope = Scope.of(scope)
+
+    def build(where: Any) -> Any:
+        if of == "worklogs":
+            where = sa.tuple_(T.c.source_id, T.c.external_id).in_(
+                sa.select(W.c.source_id, W.c.task_external_id).where(where))
+        return _activity_update(where)
+
+    _per_part(conn, scope, _run(conn, scope, f"activity:{of}", build))
 
 
 @contextmanager
@@ -566,6 +630,7 @@ def rebuild(conn: Connection, org_id: int | None = None) -> None:
         price_worklogs(conn, W.c.org_id == oid)
         for r in ROLLUPS:
             _rebuild_one(conn, r, oid)
+        conn.execute(_activity_update(T.c.org_id == oid))
 
 
 def _rounded(v: Any) -> Any:
@@ -589,6 +654,8 @@ def snapshot(conn: Connection, org_id: int) -> dict[str, set[tuple[Any, ...]]]:
     copies = (W.c.id, W.c.task_id, W.c.task_project_id, W.c.task_deleted_at, W.c.started_day, W.c.author_rate)
     out["worklog_copies"] = {tuple(_rounded(v) for v in row)
                              for row in conn.execute(sa.select(*copies).where(W.c.org_id == org_id))}
+    out["task_activity"] = {tuple(_rounded(v) for v in row) for row in conn.execute(
+        sa.select(T.c.id, T.c.last_activity_at).where(T.c.org_id == org_id))}
     return out
 
 

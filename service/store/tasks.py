@@ -9,6 +9,7 @@ so a concurrent writer can never be overwritten by an older version.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,7 @@ from service.store.links import delete_links, link_times, replace_links, upsert_
 from service.store.people import resolve_people
 from service.store.records import delete_milestones, delete_worklogs, upsert_milestones, upsert_worklogs
 from service.store.rollups import (
+    keep_activity,
     lock_sources,
     pair_worklogs,
     touched_tasks,
@@ -190,6 +192,17 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
             seen.add(k)
             unique.append(r)
     executemany(conn, ins, unique)  # change_rows and _observed_changes give every column
+    activity_moved(conn, unique)
+
+
+def activity_moved(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Recompute the latest activity of the tasks these change rows belong to (stored or not yet:
+    a task stored later takes it in its own write)."""
+    by_source: dict[int, set[str]] = defaultdict(set)
+    for r in rows:
+        by_source[r["source_id"]].add(r["task_external_id"])
+    for source_id, exts in sorted(by_source.items()):
+        keep_activity(conn, touched_tasks(conn, source_id, sorted(exts)))
 
 
 def upsert_tasks(

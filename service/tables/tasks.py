@@ -69,6 +69,10 @@ class Task(SQLModel, table=True):
     # The external ids of the versions the task affects (Jira ``versions``, "Affects versions"):
     # escaped defects (issue 23). Trello has none.
     affected_versions: Any = _json()
+    # Its latest activity: the latest of its change rows (any field) and of its alive worklogs (at
+    # the later of start and last update), kept by the store's writes (``rollups.keep_activity``);
+    # NULL: none. The risk view's stale signal reads it as of now instead of looking both up.
+    last_activity_at: datetime | None = None
     deleted_at: datetime | None = None
     deleted_reason: str | None = Field(default=None, max_length=20)
     raw: Any = _json()

@@ -201,8 +201,17 @@ def _stale(
 ) -> tuple[dict[Any, list[int]], dict[Any, list[Any]]]:
     """``(counts, evidence)``: per project ``[in progress, stale]`` and its stale tasks (at most
     ``EVIDENCE_CAP``, the longest idle first) as ``(task id, last activity)``."""
-    ts = task_state(sel, require_counted=True)
-    changed = _last_change(sel, ts)
+    ts = task_state(sel, require_counted=True, extra=("last_activity_at",))
+    # As of now the latest activity the store keeps (``task.last_activity_at``) is the one by
+    # as_of, unless it lies after as_of (a remote clock ahead of ours); for those, and for any
+    # as_of in the past, the change rows and the worklogs are looked up.
+    if sel.current and not sel.history:
+        la = ts.c.last_activity_at
+        kept_now = sa.or_(la.is_(None), la <= ts_literal(sel.as_of))
+        changed = sa.case((kept_now, la), else_=_last_change(sel, ts))
+        kept: Any = sa.case((kept_now, 1), else_=0)
+    else:
+        changed, kept = _last_change(sel, ts), sa.literal(0)
     created = sa.func.coalesce(ts.c.remote_created_at, ts_literal(datetime(1970, 1, 1, tzinfo=UTC)))
     # The cutoff instant per project: a CASE over the few distinct stale_days values.
     by_n: dict[int, list[Any]] = defaultdict(list)
@@ -224,6 +233,7 @@ def _stale(
             ts.c.external_id,
             created.label("created"),
             sa.type_coerce(changed, T.c.completed_at.type).label("changed"),
+            kept.label("kept"),
             cutoff.label("cutoff"),
         )
         .where(ts.c.status_asof == "in_progress")
@@ -233,12 +243,13 @@ def _stale(
     seen = sa.case((sa.and_(raw.c.changed.is_not(None), raw.c.changed > raw.c.created), raw.c.changed),
                    else_=raw.c.created)
     first = (
-        sa.select(raw.c.id, raw.c.project_id, raw.c.source_id, raw.c.external_id, raw.c.cutoff,
+        sa.select(raw.c.id, raw.c.project_id, raw.c.source_id, raw.c.external_id, raw.c.cutoff, raw.c.kept,
                   sa.type_coerce(seen, T.c.completed_at.type).label("seen"))
         .cte("in_progress_changed")
         .prefix_with("MATERIALIZED")
     )
-    # The worklogs are looked up only for the tasks their changes leave idle (a CASE stops there).
+    # The worklogs are looked up only for the tasks their changes leave idle, and not where the
+    # kept latest activity counts them already (a CASE stops there).
     logged = _last_worklog(sel, first)
     ip = (
         sa.select(
@@ -246,7 +257,8 @@ def _stale(
             first.c.project_id,
             first.c.cutoff,
             first.c.seen,
-            sa.type_coerce(sa.case((first.c.seen < first.c.cutoff, logged)), T.c.completed_at.type).label("logged"),
+            sa.type_coerce(sa.case((sa.and_(first.c.kept == 0, first.c.seen < first.c.cutoff), logged)),
+                           T.c.completed_at.type).label("logged"),
         )
         .cte("in_progress")
         .prefix_with("MATERIALIZED")

@@ -111,10 +111,12 @@ def test_rollups_check_and_rebuild(cli):
     assert json.loads(r.stdout) == {"org_id": 1, "consistent": True,
                                     "rows_differing": {"task_rollup": 0, "task_day_rollup": 0, "milestone_rollup": 0,
                                                        "workload_rollup": 0, "worklog_rollup": 0, "worklog_copies": 0,
-                                                       "task_rollup.created_hi": 0, "worklog_rollup.started_hi": 0}}
+                                                       "task_activity": 0, "task_rollup.created_hi": 0,
+                                                       "worklog_rollup.started_hi": 0}}
     with db.write() as c:  # writes that bypass the store: the rollups and a worklog's copies are off by them
         c.execute(sa.text("UPDATE task SET status_category = 'done'"))
         c.execute(sa.text("UPDATE worklog SET task_id = NULL, started_day = '2001-01-01'"))
+        c.execute(sa.text("UPDATE task SET last_activity_at = NULL"))  # task 1 has a worklog
         stray = "INSERT INTO worklog_rollup VALUES (1, '2001-01-01', 0, :s, 1, 60, 0.0, 60, NULL)"
         c.execute(sa.text(stray), {"s": src})
     r = cli("rollups", "check", "--org", "acme")
@@ -123,6 +125,7 @@ def test_rollups_check_and_rebuild(cli):
     assert differing["task_rollup"] > 0 and differing["workload_rollup"] > 0  # the tasks went to done
     assert differing["worklog_copies"] == 2  # the worklog's row as kept and as rebuilt
     assert differing["worklog_rollup"] == 1  # the stray row; the worklog itself is still counted right
+    assert differing["task_activity"] == 2  # task 1's latest activity (its worklog) as kept and as rebuilt
     with db.write() as c:  # the check changed nothing
         assert c.execute(sa.text("SELECT count(*) FROM task_rollup WHERE status_category = 'done'")).scalar() == 0
     r = cli("rollups", "rebuild", "--org", "1")

@@ -332,16 +332,26 @@ def _whole_org(sel: Selection) -> Selection:
     )
 
 
+# The blocked tasks' key, title and URL come with their rows (their evidence lists them).
+_REF_COLUMNS = ("key", "title", "url")
+
+
+def _ref_columns(ts: Any) -> list[Any]:
+    return [ts.c.key.label("task_key"), ts.c.external_id.label("task_ext"), ts.c.title.label("task_title"),
+            ts.c.url.label("task_url")]
+
+
 def _blocked_links(conn: Connection, sel: Selection) -> list[Any]:
     """The open tasks of the selection with a ``blocked_by`` link alive at ``as_of``: one row per
     link with the other task's state then when it is synced (any project), else the link's."""
     at = ts_literal(sel.as_of)
-    ts = task_state(sel, require_counted=True)
+    ts = task_state(sel, require_counted=True, extra=_REF_COLUMNS)
     other = task_state(_whole_org(sel)).alias("other")
     q = (
         sa.select(
             ts.c.id,
             ts.c.project_id,
+            *_ref_columns(ts),
             L.c.other_external_id,
             L.c.other_key,
             L.c.other_status_category,
@@ -411,9 +421,9 @@ def _flagged(conn: Connection, sel: Selection) -> list[Any]:
         .where(*task_conditions(sel, T2), candidates)
         .subquery("flag_cand")
     )
-    ts = task_state(sel, require_counted=True)
+    ts = task_state(sel, require_counted=True, extra=_REF_COLUMNS)
     q = (
-        sa.select(ts.c.id, ts.c.project_id, cand.c.since)
+        sa.select(ts.c.id, ts.c.project_id, *_ref_columns(ts), cand.c.since)
         .select_from(ts.join(cand, cand.c.id == ts.c.id))
         .where(cand.c.then == 1, ts.c.status_asof != "done")
     )
@@ -432,9 +442,10 @@ _ESTIMATE_FIELDS = ("points", "estimate")
 _MEMBER_FIELD = "milestone"
 # A move to another project: a Jira issue's ``project`` changelog item, a Trello card's
 # ``moveCardToBoard`` (mappings/jira/changelog.py, mappings/trello/actions.py), from / to the
-# projects' external ids, also in from_id / to_id. Jira rows stored before moves were kept by id hold
-# the projects' display names and no to_id: those are not replayed (a name cannot be matched to a
-# project), their tasks count in their project now.
+# projects' external ids, also in from_id / to_id, which the replay reads. Jira rows stored before
+# moves were kept by id hold the projects' display names and no ids: those are not replayed (a
+# name cannot be matched to a project; their tasks count in their project now) until a history
+# re-read gives them their ids (``store.history.rewrite_changes`` sets a stored row's ids).
 _PROJECT_FIELD = "project"
 
 
@@ -501,7 +512,7 @@ def _in_project_at(x: Any, ext: Any, now: Any) -> Any:
     project then: the one it moved from; none, or a task not updated since, the project now).
     ``now``: 1 when it is in that project now."""
     first = _history(T, where=sa.and_(C.c.changed_at > x, C.c.to_id.is_not(None)),
-                     value=sa.case((C.c.from_value == ext, 1), else_=0), order=(C.c.changed_at, C.c.id),
+                     value=sa.case((C.c.from_id == ext, 1), else_=0), order=(C.c.changed_at, C.c.id),
                      field_=_PROJECT_FIELD)
     return sa.case((T.c.remote_updated_at <= x, now), else_=sa.func.coalesce(first, now))
 
@@ -540,8 +551,8 @@ def _scope(
     fields = C.c.field.in_((*_ESTIMATE_FIELDS, _MEMBER_FIELD) if mrow else _ESTIMATE_FIELDS)
     hist = (
         sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.to_value,
-                  C.c.changed_at)
-        # The project moves by id (rows without a to_id hold names: not replayed).
+                  C.c.from_id, C.c.to_id, C.c.changed_at)
+        # The project moves by id (rows without a to_id hold names only: not replayed).
         .where(org_is(sel, C), sa.or_(fields, sa.and_(C.c.field == _PROJECT_FIELD, C.c.to_id.is_not(None)))
                if prow else fields)
         .cte("scope_history")
@@ -578,7 +589,7 @@ def _scope(
         moved_tasks = (sa.select(T.c.id).select_from(hist.join(T, by_key)).where(h.field == _PROJECT_FIELD)
                        .distinct().cte("moved_tasks").prefix_with("MATERIALIZED"))
         ends = sa.union_all(*(sa.select(h.source_id, h.task_external_id, end.label("ext"))
-                              .where(h.field == _PROJECT_FIELD) for end in (h.from_value, h.to_value))).subquery()
+                              .where(h.field == _PROJECT_FIELD) for end in (h.from_id, h.to_id))).subquery()
         pairs = sa.union(
             # (a unary + keeps SQLite from reading every task of the projects to probe the moved ones)
             sa.select(pbl.c.sid, T.c.id.label("tid")).select_from(
@@ -835,20 +846,6 @@ def _concentration(conn: Connection, sel: Selection) -> dict[Any, list[Any]]:
     out: dict[Any, list[Any]] = defaultdict(list)
     for pid, person, sec, pts, n in conn.execute(q).all():
         out[pid].append((person, float(sec or 0), float(pts or 0), float(n or 0)))
-    return out
-
-
-def _task_refs(conn: Connection, sel: Selection, ids: set[int]) -> dict[int, dict[str, Any]]:
-    """Key, title, URL and project of the evidence tasks."""
-    out: dict[int, dict[str, Any]] = {}
-    ordered = sorted(ids)
-    for i in range(0, len(ordered), 500):
-        q = sa.select(T.c.id, T.c.key, T.c.external_id, T.c.title, T.c.url, T.c.project_id, T.c.source_id).where(
-            T.c.org_id == sel.org_id, T.c.id.in_(ordered[i : i + 500])
-        )
-        for r in conn.execute(q).all():
-            out[r.id] = {"id": r.id, "key": r.key or r.external_id, "title": r.title, "url": r.url,
-                         "project_id": r.project_id, "source_id": r.source_id}
     return out
 
 
@@ -1139,8 +1136,10 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
 
     person_names = _person_names(conn, sel, {r[0] for rows in conc.values() for r in rows})
 
+    tz = sel.tz
+
     def local_day(at: datetime) -> date:
-        return at.astimezone(sel.tz).date()
+        return at.astimezone(tz).date()
 
     stale_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for pid, rows in stale_ev.items():
@@ -1195,11 +1194,12 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
             "reasons": {},
         })
     # Key, title and URL of the blocked tasks listed (not of every blocked task).
-    listed = [t for g in groups for t in g["signals"]["blocked"]["tasks"]]
-    refs = _task_refs(conn, sel, {t["id"] for t in listed})
-    for t in listed:
-        ref = refs.get(t["id"]) or {"key": None, "title": None, "url": None, "project_id": None}
-        t.update({k: ref[k] for k in ("key", "title", "url", "project_id")})
+    refs = {r.id: r for r in (*links, *flags)}
+    for g in groups:
+        for t in g["signals"]["blocked"]["tasks"]:
+            r = refs[t["id"]]
+            t.update({"key": r.task_key or r.task_ext, "title": r.task_title, "url": r.task_url,
+                      "project_id": r.project_id})
     total = _total(groups, budget["total"], miles, sel)
     defs = definitions(
         sel,
@@ -1235,7 +1235,7 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "changelog's project item), a Trello card moved to another board (moveCardToBoard), each recorded by "
         "the projects' ids: the first move after the instant tells the project then — so a task moved out "
         "after the baseline is removed from the project it left and added to the one it joined. Jira moves "
-        "stored before taskhub kept them by id (rows with the projects' names) are not replayed, and Trello's "
+        "stored before taskhub kept the projects' ids (rows with their names only) are not replayed, and Trello's "
         "milestone links (labels) have no usable history: those count as they are now. Baseline tasks: in "
         "the scope at "
         "the baseline; added: in it at as_of and not at the baseline; removed: at the baseline and not at "

@@ -641,17 +641,20 @@ def test_hours_then_points_on_a_trello_card_as_a_sync_observed_it(client, db, cr
 # move after an instant tells the project then; none, the project now.
 
 def _project_moves(db: Database, org: Org, rows: list[tuple[Any, ...]], tasks: dict[str, dict[str, Any]],
-                   *, ids: bool = True) -> None:
+                   *, ids: bool = True, names: dict[str, str] | None = None) -> None:
     """``project`` change rows ``(source, task, id, from project, to project, when)`` and task columns,
     as a sync would leave them; ``ids=False``: a row stored before moves were kept by id (Jira's
-    display names, no from_id / to_id)."""
+    display names, no from_id / to_id); ``names``: from / to hold these names of the projects
+    (a row stored before, whose ids a history re-read set: ``store.history.rewrite_changes``)."""
     w = org.world
     task_ids = _ids(db, w.org_id)
+    shown = names or {}
     with db.write() as c:
         c.execute(sa.insert(C), [
             {"org_id": w.org_id, "source_id": source, "task_external_id": task, "external_id": ext,
-             "field": "project", "from_value": old, "to_value": new, "from_id": old if ids else None,
-             "to_id": new if ids else None, "changed_at": when, "origin": "changelog"}
+             "field": "project", "from_value": shown.get(old, old), "to_value": shown.get(new, new),
+             "from_id": old if ids else None, "to_id": new if ids else None, "changed_at": when,
+             "origin": "changelog"}
             for source, task, ext, old, new, when in rows])
         for task, values in tasks.items():
             c.execute(sa.update(T).where(T.c.id == task_ids[task]).values(**values))
@@ -748,3 +751,19 @@ def test_a_move_stored_by_name_is_not_replayed(client, db, creeping):
     d = get_view(client, org, "risk", as_of=AS_OF)["definitions"]["scope_creep"]
     for words in ("moved", "project", "board"):
         assert words in d, words
+
+
+def test_a_move_stored_by_name_whose_ids_a_history_re_read_set_is_replayed(client, db, creeping):
+    """The move out and back of ``test_a_jira_issue_moved_out_and_back`` stored before moves were
+    kept by id ("ALP" / "OPS" in from / to), then given the ids by a history re-read (which
+    updates a stored row's from_id / to_id, not its values): replayed by the ids, the same figures
+    (before, reading the names: A3 not in ALP at its baseline, 'added' there)."""
+    org, _ = creeping
+    j = org.world.jira
+    _ops_planned(db, org)
+    _project_moves(db, org, [(j, "A3", "h2:0", "100", "200", at(2, 15)), (j, "A3", "h3:0", "200", "100", at(2, 25))],
+                   {}, names={"100": "ALP", "200": "OPS"})
+    g = _creep(client, org, AS_OF)
+    assert (g["ALP"]["baseline_tasks"], g["ALP"]["removed_tasks"], g["ALP"]["added_tasks"]) == (4, 1, 3)
+    mid = _creep(client, org, "2026-02-20")
+    assert (mid["OPS"]["added_tasks"], _keys(mid["OPS"]["tasks"])) == (1, ["ALP-A3"])

@@ -186,7 +186,7 @@ def build_source(db: Database, org: int, people: list[PersonRef], n_tasks: int, 
         _insert(c, tables.Worklog, [{
             **common, "task_external_id": w.task_external_id, "external_id": w.external_id,
             "person_id": person[w.author.external_id] if w.author else None, "started_at": w.started_at,
-            "seconds": w.seconds, "remote_updated_at": w.updated_at, "synced_at": NOW,
+            "seconds": w.seconds, "remote_updated_at": w.updated_at, "synced_at": NOW, "carried_in": False,
             # The copies the rebuild computes, made here so that it only checks them (one rate per person).
             "task_id": task_ids[w.task_external_id], "task_project_id": task_project[w.task_external_id],
             "started_day": local_day(w.started_at, ZONE), "author_rate": RATE if w.author else None,

@@ -222,7 +222,7 @@ def upsert_worklogs(conn: Connection, org_id: int, source_id: int, items: Sequen
         }
     page = list(rows.values())
     mine = worklogs_by_key(conn, source_id, list(rows))
-    with tracked(conn, [source_id], worklogs=mine):
+    with tracked(conn, [source_id], worklogs=mine, worklog_activity=True):
         executemany(conn, guarded_upsert(conn, W, tuple(page[0])), page)
         pair_worklogs(conn, mine)  # its task's id, project and tombstone
         price_worklogs(conn, mine)  # its author's rate that day
@@ -254,7 +254,7 @@ def delete_worklogs(conn: Connection, source_id: int, items: Sequence[WorklogDel
     if not items:
         return stats
     exts = sorted({i.external_id for i in items})
-    with tracked(conn, [source_id], worklogs=worklogs_by_key(conn, source_id, exts)):
+    with tracked(conn, [source_id], worklogs=worklogs_by_key(conn, source_id, exts), worklog_activity=True):
         for part in chunks(exts):
             res = conn.execute(sa.update(W).where(W.c.source_id == source_id, W.c.external_id.in_(part),
                                                   W.c.deleted_at.is_(None)).values(deleted_at=utcnow()))

@@ -421,33 +421,42 @@ def _drop_emptied(conn: Connection, rollup: Rollup, keys: Sequence[tuple[Any, ..
 
 @contextmanager
 def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | None = None,
-            tasks: Any = None, worklogs: Any = None, new_tasks: bool = False) -> Iterator[None]:
+            tasks: Any = None, worklogs: Any = None, new_tasks: bool = False,
+            worklog_activity: bool = False) -> Iterator[None]:
     """Keep every rollup through the writes in the block: ``tasks`` and ``worklogs`` are
     conditions on the identity of the rows the block may change (ids, or a source and external
     ids: not a column the block writes), ``None`` for none. Before the block, the sums of those
     rows are taken away from each rollup; after it, their sums as they are then are added back,
     and rows whose count reached zero go — all in the database, by the rollup's one definition.
     ``new_tasks``: none of the tasks exists yet (a backfill page, as read under the lock), so
-    there is nothing to take away. Locks the sources first."""
+    there is nothing to take away. ``worklog_activity``: the block writes these worklogs' times,
+    deletion or task, so their tasks' latest activity (``keep_activity``) is recomputed after it,
+    and that of the tasks they leave; the tasks of ``tasks`` get theirs only where it is unset
+    (stored in the block: their change rows or worklogs may have come first). Locks the sources
+    first."""
     lock_sources(conn, source_ids, org_id=org_id)
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
     emptied = [[] if new_tasks and r.base == "task" else _fold(conn, r, w, -1) for r, w in plan]
     # A worklog may move to another task: the one it leaves needs its latest activity again too.
-    left = _worklog_tasks(conn, Scope.of(worklogs)) if worklogs is not None else set()
+    left = _worklog_tasks(conn, Scope.of(worklogs)) if worklogs is not None and worklog_activity else set()
     yield
     for (r, w), keys in zip(plan, emptied, strict=True):
         _fold(conn, r, w, 1)
         if keys:
             _drop_emptied(conn, r, keys)
-    for kind, where in (("tasks", tasks), ("worklogs", worklogs)):
-        if where is not None:
-            keep_activity(conn, Scope.of(where), of=kind)
-    by_source: dict[int, list[str]] = {}
-    for source_id, ext in sorted(left):
-        by_source.setdefault(source_id, []).append(ext)
-    for source_id, exts in by_source.items():
-        keep_activity(conn, touched_tasks(conn, source_id, exts))
+    # A task's latest activity moves only with its change rows (``insert_changes`` keeps it) and
+    # its worklogs: a task row written here needs it only when it is new (unset); the worklogs'
+    # tasks only when the block writes what the definition reads of them.
+    if tasks is not None:
+        keep_activity(conn, Scope.of(tasks), unset_only=True)
+    if worklogs is not None and worklog_activity:
+        # The tasks the worklogs belong to now and those they left, each once.
+        by_source: dict[int, list[str]] = {}
+        for source_id, ext in sorted(left | _worklog_tasks(conn, Scope.of(worklogs))):
+            by_source.setdefault(source_id, []).append(ext)
+        for source_id, exts in by_source.items():
+            keep_activity(conn, touched_tasks(conn, source_id, exts))
 
 
 # --- the tasks' latest activity --------------------------------------------------------------
@@ -468,11 +477,13 @@ def _latest_activity() -> Any:
     return sa.select(sa.func.max(acts.c.at)).scalar_subquery()
 
 
-def _activity_update(where: Any) -> Any:
+def _activity_update(where: Any, *, unset_only: bool = False) -> Any:
     """Set the latest activity of the tasks matching ``where`` (a condition on ``task``), writing
-    only the rows whose value moves."""
+    only the rows whose value moves; ``unset_only``: of those whose value is NULL only."""
     latest = _latest_activity()
-    return sa.update(T).where(where, T.c.last_activity_at.is_distinct_from(latest)).values(last_activity_at=latest)
+    unset = (T.c.last_activity_at.is_(None),) if unset_only else ()
+    return (sa.update(T).where(where, *unset, T.c.last_activity_at.is_distinct_from(latest))
+            .values(last_activity_at=latest))
 
 
 def _worklog_tasks(conn: Connection, scope: Scope) -> set[tuple[int, str]]:
@@ -482,21 +493,23 @@ def _worklog_tasks(conn: Connection, scope: Scope) -> set[tuple[int, str]]:
     return {(int(s), str(e)) for s, e in _per_part(conn, scope, stmt)}
 
 
-def keep_activity(conn: Connection, scope: Any, *, of: str = "tasks") -> None:
+def keep_activity(conn: Connection, scope: Any, *, of: str = "tasks", unset_only: bool = False) -> None:
     """Recompute ``task.last_activity_at`` of the tasks a write touched: ``scope`` is a condition
     on ``task`` (``of="tasks"``) or on ``worklog`` (``of="worklogs"``: their tasks, by source and
     external id, stored or not yet). Called after change rows are stored (``insert_changes``,
-    ``rewrite_changes``) and at the end of every ``tracked`` block: a worklog written, edited or
-    deleted, a task stored after its worklogs or changes."""
+    ``rewrite_changes``: for the tasks they may move) and at the end of a ``tracked`` block: a
+    worklog written, edited or deleted (``worklog_activity``), a task stored after its worklogs or
+    changes (``unset_only``: the tasks whose value is NULL; any other one is kept already)."""
     scope = Scope.of(scope)
 
     def build(where: Any) -> Any:
         if of == "worklogs":
             where = sa.tuple_(T.c.source_id, T.c.external_id).in_(
                 sa.select(W.c.source_id, W.c.task_external_id).where(where))
-        return _activity_update(where)
+        return _activity_update(where, unset_only=unset_only)
 
-    _per_part(conn, scope, _run(conn, scope, f"activity:{of}", build))
+    label = f"activity:{of}" + (":unset" if unset_only else "")
+    _per_part(conn, scope, _run(conn, scope, label, build))
 
 
 @contextmanager

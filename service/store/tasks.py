@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -196,13 +196,27 @@ def insert_changes(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def activity_moved(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Recompute the latest activity of the tasks these change rows belong to (stored or not yet:
-    a task stored later takes it in its own write)."""
-    by_source: dict[int, set[str]] = defaultdict(set)
+    """Recompute the latest activity of the stored tasks these change rows may move: those whose
+    kept value is unset or earlier than one of the rows. Change rows are only ever added (a row
+    stored already keeps its time), so a task none of whose rows here is later than its kept
+    value keeps it: a sync re-sending a task's whole changelog recomputes nothing. A task not
+    stored yet takes its value in its own write (``tracked``: the tasks whose value is unset)."""
+    latest: dict[int, dict[str, datetime]] = defaultdict(dict)
     for r in rows:
-        by_source[r["source_id"]].add(r["task_external_id"])
-    for source_id, exts in sorted(by_source.items()):
-        keep_activity(conn, touched_tasks(conn, source_id, sorted(exts)))
+        at, mine = _utc(r["changed_at"]), latest[r["source_id"]]
+        ext = r["task_external_id"]
+        if ext not in mine or at > mine[ext]:
+            mine[ext] = at
+    for source_id, by_ext in sorted(latest.items()):
+        kept = _existing(conn, T, source_id, sorted(by_ext), ["last_activity_at"])
+        moved = sorted(e for e, row in kept.items()
+                       if row.last_activity_at is None or _utc(row.last_activity_at) < by_ext[e])
+        if moved:
+            keep_activity(conn, touched_tasks(conn, source_id, moved))
+
+
+def _utc(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def upsert_tasks(

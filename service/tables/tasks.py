@@ -21,6 +21,8 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_org_category_completed", "org_id", "status_category", "completed_at"),
         sa.Index("ix_task_org_due", "org_id", "due_date"),
         sa.Index("ix_task_org_synced", "org_id", "synced_at"),
+        # The quality view reads an organization's bugs by type (migration 0034).
+        sa.Index("ix_task_org_type", "org_id", "type"),
         # The few tasks with a direct cost (budget's direct costs read only them): migration 0005.
         sa.Index(
             "ix_task_org_cost",

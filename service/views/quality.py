@@ -130,8 +130,10 @@ def _task_pass(conn: Connection, sel: Selection, since: datetime | None) -> tupl
     state = task_state(sel, require_counted=True, extra=BUG_COLUMNS)
     # Only bugs and the tasks done in the trailing window carry a figure: the others are left out
     # here, before the GROUP BY sorts (SQLite) or hashes what remains.
-    keep = sa.or_(state.c.type == BUG,
-                  sa.and_(state.c.status_asof == "done", state.c.done_at >= ts_literal(sel.window_start)))
+    done_late = sa.and_(state.c.status_asof == "done", state.c.done_at >= ts_literal(sel.window_start))
+    if not sel.history:  # the state is the task row: said by its columns, two index ranges serve it
+        done_late = sa.and_(state.c.status_asof == "done", state.c.completed_at >= ts_literal(sel.window_start))
+    keep = sa.or_(state.c.type == BUG, done_late)
     # For the bugs created after the earliest release: the versions their links reach. OFFSET 0 keeps
     # both stores from inlining the subquery, so the lookup runs once per bug, not once per use.
     late_bug = sa.and_(state.c.type == BUG, state.c.remote_created_at >= ts_literal(since)) \

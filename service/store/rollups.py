@@ -438,8 +438,8 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     plan = [(r, Scope.of(w)) for r in ROLLUPS for w in ((tasks,) if r.base == "task" else (worklogs,))
             if w is not None]
     emptied = [[] if new_tasks and r.base == "task" else _fold(conn, r, w, -1) for r, w in plan]
-    # A worklog may move to another task: the one it leaves needs its latest activity again too.
-    left = _worklog_tasks(conn, Scope.of(worklogs)) if worklogs is not None and worklog_activity else set()
+    # The worklogs' activity before the block: what they take from the tasks they leave or change.
+    before = _worklog_acts(conn, Scope.of(worklogs)) if worklogs is not None and worklog_activity else None
     yield
     for (r, w), keys in zip(plan, emptied, strict=True):
         _fold(conn, r, w, 1)
@@ -450,13 +450,8 @@ def tracked(conn: Connection, source_ids: Iterable[int] = (), *, org_id: int | N
     # tasks only when the block writes what the definition reads of them.
     if tasks is not None:
         keep_activity(conn, Scope.of(tasks), unset_only=True)
-    if worklogs is not None and worklog_activity:
-        # The tasks the worklogs belong to now and those they left, each once.
-        by_source: dict[int, list[str]] = {}
-        for source_id, ext in sorted(left | _worklog_tasks(conn, Scope.of(worklogs))):
-            by_source.setdefault(source_id, []).append(ext)
-        for source_id, exts in by_source.items():
-            keep_activity(conn, touched_tasks(conn, source_id, exts))
+    if before is not None:
+        _worklogs_moved(conn, before, _worklog_acts(conn, Scope.of(worklogs)))
 
 
 # --- the tasks' latest activity --------------------------------------------------------------
@@ -486,11 +481,70 @@ def _activity_update(where: Any, *, unset_only: bool = False) -> Any:
             .values(last_activity_at=latest))
 
 
-def _worklog_tasks(conn: Connection, scope: Scope) -> set[tuple[int, str]]:
-    """The (source, task external id) of the worklogs matching ``scope``."""
-    stmt = _run(conn, scope, "activity:worklog-tasks",
-                lambda where: sa.select(W.c.source_id, W.c.task_external_id).where(where).distinct())
-    return {(int(s), str(e)) for s, e in _per_part(conn, scope, stmt)}
+def _instant(value: Any) -> datetime:
+    """A timestamp as the driver gives it (SQLite: ``YYYY-MM-DD HH:MM:SS.ffffff`` text) as an
+    aware UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+WorklogActs = dict[tuple[int, str], tuple[int, str, datetime | None]]
+
+
+def _worklog_acts(conn: Connection, scope: Scope) -> WorklogActs:
+    """Per worklog matching ``scope`` (source, external id): its task (source, external id) and
+    the activity it gives it (the later of its start and last update; ``None``: deleted)."""
+    stmt = _run(conn, scope, "activity:worklog-acts", lambda where: sa.select(
+        W.c.source_id, W.c.external_id, W.c.task_external_id, W.c.started_at, W.c.remote_updated_at,
+        W.c.deleted_at).where(where))
+    out: WorklogActs = {}
+    for sid, ext, task, started, updated, deleted in _per_part(conn, scope, stmt):
+        at = _instant(started)
+        if updated is not None and _instant(updated) > at:
+            at = _instant(updated)
+        out[(int(sid), str(ext))] = (int(sid), str(task), None if deleted is not None else at)
+    return out
+
+
+def _worklogs_moved(conn: Connection, before: WorklogActs, after: WorklogActs) -> None:
+    """Keep the latest activity of the tasks whose worklogs a write changed (``before`` and
+    ``after`` it: ``_worklog_acts``). A task's value is the latest of a set; per task, the values
+    that left it (a worklog deleted, moved away or made earlier) and those that came in (written,
+    brought back, moved in or made later): when none that left reached its kept value, the new
+    one is the later of the kept value and the latest that came in, set as it is; otherwise (or
+    unset) it is recomputed (``keep_activity``). A task not stored takes it in its own write."""
+    came: dict[tuple[int, str], datetime] = {}
+    went: dict[tuple[int, str], datetime] = {}
+    for key in before.keys() | after.keys():
+        b, a = before.get(key), after.get(key)
+        if b == a:
+            continue
+        if b is not None and b[2] is not None and not (a is not None and a[:2] == b[:2] and a[2] is not None
+                                                       and a[2] >= b[2]):
+            went[b[:2]] = max(b[2], went.get(b[:2], b[2]))
+        if a is not None and a[2] is not None:
+            came[a[:2]] = max(a[2], came.get(a[:2], a[2]))
+    by_source: dict[int, set[str]] = {}
+    for source_id, task in came.keys() | went.keys():
+        by_source.setdefault(source_id, set()).add(task)
+    for source_id, exts in sorted(by_source.items()):
+        recompute: list[str] = []
+        later: list[dict[str, Any]] = []
+        for part in chunks(sorted(exts)):
+            for tid, ext, kept in conn.execute(sa.select(T.c.id, T.c.external_id, T.c.last_activity_at).where(
+                    T.c.source_id == source_id, T.c.external_id.in_(part))):
+                kept = None if kept is None else _instant(kept)
+                out, came_in = went.get((source_id, ext)), came.get((source_id, ext))
+                if kept is None or (out is not None and out >= kept):
+                    recompute.append(ext)
+                elif came_in is not None and came_in > kept:
+                    later.append({"tid": tid, "at": came_in})
+        if recompute:
+            keep_activity(conn, touched_tasks(conn, source_id, recompute))
+        if later:
+            conn.execute(statement(conn, "activity:later", lambda: sa.update(T).where(
+                T.c.id == sa.bindparam("tid")).values(last_activity_at=sa.bindparam("at"))), later)
 
 
 def keep_activity(conn: Connection, scope: Any, *, of: str = "tasks", unset_only: bool = False) -> None:

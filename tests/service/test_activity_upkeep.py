@@ -43,9 +43,11 @@ def _task(ext: str, version: int, changes: int) -> TaskUpsert:
                         to_value="high", changed_at=T0 + timedelta(days=n)) for n in range(1, changes + 1)])
 
 
-def _worklog(ext: str, task: str, day: int) -> WorklogUpsert:
-    return WorklogUpsert(worklog=Worklog(external_id=ext, task_external_id=task, author=PEOPLE[0], seconds=3600,
-                                         started_at=T0 + timedelta(days=day), updated_at=T0 + timedelta(days=day)))
+def _worklog(ext: str, task: str, day: float, updated: float | None = None) -> WorklogUpsert:
+    """Started on ``day``, last updated on ``updated`` (its version; default: the same day)."""
+    return WorklogUpsert(worklog=Worklog(
+        external_id=ext, task_external_id=task, author=PEOPLE[0], seconds=3600, started_at=T0 + timedelta(days=day),
+        updated_at=T0 + timedelta(days=day if updated is None else updated)))
 
 
 def _kept(db, org: int) -> dict[str, datetime | None]:
@@ -103,3 +105,38 @@ def test_only_writes_that_can_move_the_latest_activity_recompute_it(db):
         apply_effects(c, org, src, [_task("b", 9, 2)])
     assert _kept(db, org)["b"] == T0 + timedelta(days=2)
     _rebuilt(db, org)
+
+
+def test_a_worklog_write_sets_what_it_moves_and_recomputes_only_what_it_takes_away(db):
+    org = make_org(db, "worklogs")
+    src = make_source(db, org)
+    with db.write() as c:
+        apply_effects(c, org, src, [_task("a", 5, 2), _task("b", 5, 0)])
+        apply_effects(c, org, src, [_worklog("w1", "a", 4), _worklog("w2", "a", 6), _worklog("w3", "b", 3)])
+    assert _kept(db, org) == {"a": T0 + timedelta(days=6), "b": T0 + timedelta(days=3)}
+    marker = T0 + timedelta(days=100)
+    with db.write() as c:  # a's kept value later than any activity: only a recompute brings it back
+        c.execute(sa.update(T).where(T.c.org_id == org, T.c.external_id == "a").values(last_activity_at=marker))
+    with db.write() as c:  # earlier than the kept value: nothing to recompute
+        apply_effects(c, org, src, [_worklog("w4", "a", 1), WorklogDelete(external_id="w1")])
+        apply_effects(c, org, src, [_worklog("w2", "a", 7)])  # made later, still before the kept value
+    assert _kept(db, org)["a"] == marker
+    with db.write() as c:
+        rollups.rebuild(c, org)
+    assert _kept(db, org) == {"a": T0 + timedelta(days=7), "b": T0 + timedelta(days=3)}
+
+    steps = [
+        ([_worklog("w2", "a", 8, 7.5)], {"a": 8, "b": 3}),  # the latest made later: set as it is
+        ([_worklog("w2", "a", 1, 7.6)], {"a": 7.6, "b": 3}),  # the latest made earlier: recomputed
+        ([_worklog("w2", "a", 1, 1.5)], {"a": 7.6, "b": 3}),  # an older version: not stored
+        ([_worklog("w5", "b", 9)], {"a": 7.6, "b": 9}),  # a new latest
+        ([_worklog("w5", "a", 9, 9.1)], {"a": 9.1, "b": 3}),  # moved: b recomputed, a set
+        ([WorklogDelete(external_id="w5")], {"a": 7.6, "b": 3}),  # the latest deleted
+        ([_worklog("w5", "b", 10)], {"a": 7.6, "b": 10}),  # brought back, on b
+        ([_worklog("w2", "b", 1, 7.7), _worklog("w3", "a", 3, 3.5)], {"a": 3.5, "b": 10}),  # two swap tasks
+    ]
+    for effects, days in steps:
+        with db.write() as c:
+            apply_effects(c, org, src, effects)
+        assert _kept(db, org) == {e: T0 + timedelta(days=d) for e, d in days.items()}, effects
+        _rebuilt(db, org)

@@ -295,7 +295,8 @@ class _ParsedFonts:
     (Droid Sans Fallback: ~0.25 s, most of a CJK report's render). Each document gets its own
     ``TTFFont`` sharing the parsed, read-only parts (character map, glyph ids, metrics, names) and
     with its own per-document ones: widths (a defaultdict, filled on reads), the subset of glyphs
-    used, the HarfBuzz font (fpdf2 sets its size before each shaping) and the fontTools font, which
+    used, the font descriptor (a PDF object fpdf2 numbers and completes while writing the PDF), the
+    HarfBuzz font (fpdf2 sets its size before each shaping) and the fontTools font, which
     fpdf2 subsets in place when writing the PDF: a fresh lazy one from the file's bytes, given the
     glyph order the template worked out (for Droid it is derived from its character map, ~0.1 s)
     and without the layout tables the PDF does not embed.
@@ -333,6 +334,9 @@ class _ParsedFonts:
                 setattr(font, slot, getattr(template, slot))
         font.i = len(pdf.fonts) + 1
         font.cw = copy.copy(template.cw)  # a defaultdict, its default kept
+        # The font descriptor is a PDF object: fpdf2 numbers it and hangs the font file on it while
+        # writing, so a shared one took another document's object numbers in parallel renders.
+        font.desc = copy.copy(template.desc)
         font.missing_glyphs = []
         font.biggest_size_pt = 0
         font._hbfont = None  # noqa: SLF001 - made from the file on first use, per document

@@ -254,3 +254,34 @@ def test_chart_labels_put_right_to_left_text_in_the_order_it_is_seen_and_join_ar
     in_brackets = visual(f"({ARABIC})")
     assert in_brackets[0] + in_brackets[-1] == "()" and in_brackets[1:-1] == seen
     assert visual("ok") == "ok" and visual(THAI) == THAI
+
+
+def test_documents_share_no_pdf_object_of_a_parsed_font(client, world):
+    """fpdf2 numbers a font's descriptor (a PDF object) and hangs the document's font file on it
+    while writing the PDF: documents sharing one (the parsed-font cache's template) wrote each
+    other's object numbers when rendered in parallel threads (KeyError in fpdf2's xref, or a
+    font descriptor pointing into another document). Each document gets its own; renders of
+    different scripts in parallel threads give the serial renders' bytes."""
+    from fpdf.syntax import PDFObject
+
+    docs = [report_render._Pdf(_data(client, world), f"{ARABIC} {CHINESE} {THAI}", "draft") for _ in range(2)]
+    for key, font in docs[0].pdf.fonts.items():
+        other = docs[1].pdf.fonts[key]
+        for slot in type(font).__slots__:
+            value = getattr(font, slot, None)
+            if isinstance(value, PDFObject):
+                assert value is not getattr(other, slot), f"{key}.{slot} shared between documents"
+
+    from concurrent.futures import ThreadPoolExecutor
+
+    base = _data(client, world)
+    jobs = []
+    for names, commentary in (((HEBREW, "x"), "h"), ((ARABIC, "y"), "a"), ((CHINESE, KOREAN), "c"),
+                              ((THAI, DEVANAGARI), "t"), ((f"{ARABIC} {CHINESE} Latin", f"{HEBREW} ok"), THAI)):
+        d = {**base, "projects": [dict(p) for p in base["projects"]]}
+        d["projects"][0]["name"], d["projects"][1]["name"] = names
+        jobs.append((d, commentary))
+    serial = [_same_pdf(RENDERER.pdf(d, commentary=c, status="draft")) for d, c in jobs]
+    with ThreadPoolExecutor(5) as pool:
+        out = list(pool.map(lambda job: _same_pdf(RENDERER.pdf(job[0], commentary=job[1], status="draft")), jobs * 2))
+    assert out == serial * 2

@@ -207,7 +207,7 @@ class PeopleSuggestion(BaseModel):
     strength: Literal["email", "username", "name", "near_name"] = Field(description="The strongest rule that matched.")
     confidence: Literal["low", "medium", "high"] = Field(
         description="How likely one human: the strongest rule's (email high; username, name medium; "
-        "near name low), one level up when two rules or more matched.")
+        "near name low), one level up when two kinds of evidence matched (a same and a near name are one).")
     persons: list[SuggestedPerson]
     survivor_id: int = Field(description="The person that stays on accept (more identities, else the lower id).")
     evidence: list[SuggestionEvidence]

@@ -16,12 +16,14 @@ in another tool):
   "jose nunez" match; "J. Smith" and "John Smith" do not (an initial is not a name).
 - ``near_name``: equal once middle initials are dropped, where one name has them and the other
   none: "Edsger W. Dijkstra" and "Edsger Dijkstra"; the first and last names must be whole
-  words ("J. Smith" is still no one), and "John A. Smith" and "John B. Smith" do not match.
+  words ("J. Smith" is still no one), and "John A. Smith" and "John B. Smith" do not match. A
+  letter glued by an apostrophe ("D'Souza", "O'Brien") and a CJK character are no initials.
 
 Jira Cloud gives an email only for users whose profile shows it (most hide it; Data Center
 shows all) and Trello never gives another member's email, so for most Cloud users the names are
 the only evidence. Each suggestion says its ``confidence``: that of its strongest rule (email:
-high; username, name: medium; near name: low), one level up when two rules or more agree.
+high; username, name: medium; near name: low), one level up when two kinds of evidence agree
+(email, username, name: a same name and a near name are the same display names, one kind).
 
 Only persons whose tool sets are disjoint are paired (a person with a Jira identity is not
 offered with another Jira person: merging must join tools, not guess between two accounts of
@@ -86,11 +88,13 @@ RULES: dict[str, str] = {
     "near_name": (
         "Display names equal (as same_name compares them) once middle initials are dropped, where one "
         "name has initials and the other none ('Edsger W. Dijkstra' and 'Edsger Dijkstra'); the first "
-        "and last names must be whole words."
+        "and last names must be whole words. A letter glued to a name by an apostrophe ('D'Souza', "
+        "'O'Brien') and a Chinese, Japanese or Korean character are no initials."
     ),
     "confidence": (
         "That of the strongest rule (same_email: high; same_username and same_name: medium; "
-        "near_name: low), one level up when two rules or more matched. Jira Cloud shows a user's email "
+        "near_name: low), one level up when two kinds of evidence matched (email, username, name: a "
+        "same name and a near name are one kind). Jira Cloud shows a user's email "
         "only if their profile lets it (most do not) and Trello never shows another member's, so most "
         "pairs rest on names."
     ),
@@ -111,6 +115,10 @@ _CONFIDENCE: dict[SuggestionRule, int] = {"same_email": 2, "same_username": 1, "
 _LOCAL_PART = "email local part"
 _ID_PATTERN = re.compile(r"p(\d{1,18})-p(\d{1,18})")
 _SEPARATORS = re.compile(r"[\W_]+")
+_APOSTROPHES = re.compile(r"['\u2018\u2019\u02bc`]")
+# Evidence of one kind: a name and its near name (the same display names) raise no confidence together.
+_KIND: dict[SuggestionRule, str] = {
+    "same_email": "email", "same_username": "username", "same_name": "name", "near_name": "name"}
 
 
 def normalize_name(name: str | None) -> str:
@@ -144,13 +152,18 @@ class _Key(NamedTuple):
     trimmed: bool = False
 
 
+def _is_initial(word: str) -> bool:
+    """One letter, not a Chinese, Japanese or Korean character (one of those is a whole name part)."""
+    return len(word) == 1 and unicodedata.east_asian_width(word) not in ("W", "F")
+
+
 def _without_initials(name: str) -> tuple[str, bool] | None:
     """A normalized name without its middle initials, and whether any were dropped; None when
     the first or last name is not a whole word (or there is one word only)."""
     words = name.split(" ")
     if len(words) < 2 or len(words[0]) < 2 or len(words[-1]) < 2:
         return None
-    kept = [w for w in words[1:-1] if len(w) > 1]
+    kept = [w for w in words[1:-1] if not _is_initial(w)]
     if len(kept) == len(words) - 2:
         return name, False
     return " ".join([words[0], *kept, words[-1]]), True
@@ -169,7 +182,9 @@ def _keys(i: _Ident) -> list[_Key]:
     name = normalize_name(i.display_name)
     if name:
         out.append(_Key("same_name", name, "display_name", i.display_name or ""))
-        near = _without_initials(name)
+        # A letter glued to a name by an apostrophe is part of it ("D'Souza", "O'Brien"), no initial.
+        glued = _APOSTROPHES.sub("", i.display_name or "")
+        near = _without_initials(name if glued == i.display_name else normalize_name(glued))
         if near is not None:
             out.append(_Key("near_name", near[0], "display_name", i.display_name or "", near[1]))
     return out
@@ -234,7 +249,7 @@ def _suggestions(
             key=lambda e: (_RANK[e.rule], e.key),
         )
         survivor = low if len(a) >= len(b) else high
-        level = _CONFIDENCE[evidence[0].rule] + (len({e.rule for e in evidence}) > 1)
+        level = _CONFIDENCE[evidence[0].rule] + (len({_KIND[e.rule] for e in evidence}) > 1)
         out.append(
             PeopleSuggestion.model_construct(
                 id=f"p{low}-p{high}",

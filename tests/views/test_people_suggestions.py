@@ -316,3 +316,47 @@ def test_a_near_name_needs_full_first_and_last_names_and_no_conflicting_initials
     ]
     assert [e["rule"] for e in got[0]["evidence"]] == ["same_name"]
     assert got[1]["confidence"] == "low"
+
+
+def test_a_near_name_drops_no_particle_glued_by_an_apostrophe_nor_a_cjk_name_part(client, bare, db):
+    """A one-letter word is a middle initial only if it stands alone: "D'Souza" and "O'Brien" are
+    last names (not "Souza" and "Brien" with an initial), and a single Chinese, Japanese or Korean
+    character is a whole name part (司马 光 明 is not 司马 明). The initials still drop next to them."""
+    p = add(
+        db,
+        bare,
+        PersonRef(tool="jira", external_id="acc-md", display_name="Maria D'Souza"),
+        PersonRef(tool="trello", external_id="m-ms", display_name="Maria Souza"),
+        PersonRef(tool="jira", external_id="acc-so", display_name="Sean O\u2019Brien"),
+        PersonRef(tool="trello", external_id="m-sb", display_name="Sean Brien"),
+        PersonRef(tool="jira", external_id="acc-sm", display_name="司马 光 明亮"),
+        PersonRef(tool="trello", external_id="m-sm", display_name="司马 明亮"),
+        PersonRef(tool="jira", external_id="acc-ld", display_name="Lia D'Arcy"),
+        PersonRef(tool="trello", external_id="m-ld", display_name="Lia K. D'Arcy"),  # an initial: near
+    )
+    got = [(s["id"], s["strength"]) for s in suggestions(client, bare)]
+    assert got == [(pair(p["acc-ld"], p["m-ld"]), "near_name")]
+
+
+def test_a_name_and_its_near_name_are_one_piece_of_evidence_for_the_confidence(client, bare, db):
+    """Two rules raise the confidence when they are two kinds of evidence: a Jira person with two
+    accounts ("Ada Lovelace", "Ada K. Lovelace") and a Trello "Ada Lovelace" share a name twice,
+    medium as one same name is; a name with a username is two kinds (high)."""
+    h = bare.h("write")
+    p = add(
+        db,
+        bare,
+        PersonRef(tool="jira", external_id="acc-ada", display_name="Ada Lovelace"),
+        PersonRef(tool="jira", external_id="acc-ada-2", display_name="Ada K. Lovelace"),
+        PersonRef(tool="trello", external_id="m-ada", display_name="Ada Lovelace"),
+        PersonRef(tool="jira", external_id="acc-al", display_name="Alan Turing", username="aturing"),
+        PersonRef(tool="trello", external_id="m-al", display_name="Alan Turing", username="aturing"),
+    )
+    r = client.post(f"/api/v1/people/{p['acc-ada']}/identities/link", json={"tool": "jira", "external_id": "acc-ada-2"},
+                    headers=h)
+    assert r.status_code == 200, r.text
+    got = {s["id"]: (s["confidence"], [e["rule"] for e in s["evidence"]]) for s in suggestions(client, bare)}
+    assert got == {
+        pair(p["acc-ada"], p["m-ada"]): ("medium", ["same_name", "near_name"]),
+        pair(p["acc-al"], p["m-al"]): ("high", ["same_username", "same_name"]),
+    }

@@ -38,6 +38,7 @@ id order, so a source created meanwhile waits for them too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +53,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from service.json_rows import json_rows
 from service.store.sql import chunks, in_param, insert_for, run, statement
 from service.tables import (
     Change,
@@ -543,8 +545,23 @@ def _worklogs_moved(conn: Connection, before: WorklogActs, after: WorklogActs) -
         if recompute:
             keep_activity(conn, touched_tasks(conn, source_id, recompute))
         if later:
-            conn.execute(statement(conn, "activity:later", lambda: sa.update(T).where(
-                T.c.id == sa.bindparam("tid")).values(last_activity_at=sa.bindparam("at"))), later)
+            _set_activity(conn, later)
+
+
+def _set_activity(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """``task.last_activity_at`` = ``at`` for each ``{"tid", "at"}``: one UPDATE over the rows as
+    one JSON text (``json_rows``; PostgreSQL would otherwise take a round trip per row). SQLite
+    stores the instant as its datetime text, PostgreSQL reads the ISO form as timestamptz."""
+    sqlite = conn.dialect.name == "sqlite"
+
+    def build() -> Any:
+        at_type: Any = sa.Text if sqlite else sa.DateTime(timezone=True)
+        src = json_rows(conn.dialect.name, "later", {"tid": sa.BigInteger, "at": at_type}, name="later")
+        return sa.update(T).where(T.c.id == src.c.tid).values(last_activity_at=src.c.at)
+
+    doc = json.dumps([{"tid": r["tid"], "at": r["at"].astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f") if sqlite
+                       else r["at"].isoformat()} for r in rows])
+    conn.execute(statement(conn, "activity:later", build), {"later": doc})
 
 
 def keep_activity(conn: Connection, scope: Any, *, of: str = "tasks", unset_only: bool = False) -> None:

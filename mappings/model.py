@@ -268,6 +268,9 @@ class TaskDelete(_Model):
     external_id: str
     reason: DeletedReason = DeletedReason.deleted
     at: datetime | None = None
+    # What the event tells of how the task left (a Trello card moved to a board the source does
+    # not mirror: its ``project`` change), stored with the tombstone.
+    changes: list[Change] = Field(default_factory=list)
 
 
 class WorklogUpsert(_Model):

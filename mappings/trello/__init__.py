@@ -17,6 +17,7 @@ from __future__ import annotations
 from mappings.effects_json import effect_to_json, effects_to_json
 from mappings.trello.actions import (
     IGNORED_ACTIONS,
+    LEFT_SUFFIX,
     SUPPORTED_ACTIONS,
     TASK_PATCH_HINTS,
     action_author,
@@ -49,6 +50,7 @@ from mappings.trello.worklogs import (
 )
 
 __all__ = [
+    "LEFT_SUFFIX",
     "BoardContext",
     "ListInfo",
     "list_category",

@@ -56,6 +56,7 @@ __all__ = [
     "map_action",
     "list_renamed",
     "action_author",
+    "LEFT_SUFFIX",
 ]
 
 TASK_PATCH_HINTS = frozenset(
@@ -249,7 +250,37 @@ def _deleted(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Eff
 
 
 def _moved_away(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:
-    return [TaskDelete(external_id=a.card_id, reason=DeletedReason.out_of_scope, at=a.at)]
+    return [TaskDelete(external_id=a.card_id, reason=DeletedReason.out_of_scope, at=a.at,
+                       changes=_board_left(a))]
+
+
+# The external id's suffix of a move recorded from the board the card left (``moveCardFromBoard``).
+LEFT_SUFFIX = ":left"
+
+
+def _board_left(a: _Action) -> list[Change]:
+    """The move as seen from the board the card left (``moveCardFromBoard``: ``data.board`` the old
+    board, ``data.boardTarget`` the new one), external id ``<action id>:left``. The sync keeps it
+    only when the new board is one the source does not mirror (``moveCardToBoard`` on a mirrored
+    board records the same move): else a card moved out to such a board and back would keep only
+    the move back, and read as off its board before it."""
+    source = as_str(as_dict(a.data.get("board")).get("id"))
+    target = as_str(as_dict(a.data.get("boardTarget")).get("id"))
+    if a.id is None or a.at is None or source is None or target is None or source == target:
+        return []
+    return [
+        Change(
+            task_external_id=a.card_id,
+            external_id=f"{a.id}{LEFT_SUFFIX}",
+            field="project",
+            from_value=source,
+            to_value=target,
+            from_id=source,
+            to_id=target,
+            changed_at=a.at,
+            author=a.author,
+        )
+    ]
 
 
 def _moved_here(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:

@@ -413,6 +413,8 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
                  worklogs=worklogs_of_tasks(conn, source_id, exts)):
         before = _existing(conn, T, source_id, exts, ["id", "project_id", "deleted_at"])
         _tombstone(conn, org_id, source_id, deletes, stats)
+        # How a task left, where the event tells it (a Trello card moved to a board not mirrored).
+        insert_changes(conn, change_rows(org_id, source_id, [c for d in deletes for c in d.changes]))
         pair_worklogs(conn, worklogs_of_tasks(conn, source_id, exts))
         after = _existing(conn, T, source_id, [e for e, r in before.items() if r.deleted_at is None], ["deleted_at"])
         emit_task_deletes(conn, org_id, source_id, {e: r for e, r in before.items() if r.deleted_at is None},

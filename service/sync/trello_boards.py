@@ -30,7 +30,7 @@ from mappings.model import (
     TaskUpsert,
 )
 from mappings.model import Task as TaskModel
-from mappings.trello import BoardContext, map_action, map_card, worklog_effects
+from mappings.trello import LEFT_SUFFIX, BoardContext, map_action, map_card, worklog_effects
 from service.db import Database
 from service.sync.state import all_cursors, set_cursor
 from service.tables import Task, table, utcnow
@@ -46,6 +46,7 @@ __all__ = [
     "card_upserts",
     "plan_actions",
     "merge_refetched",
+    "moves_kept",
 ]
 
 # Actions that change how cards map (list names, custom field definitions, labels, members).
@@ -191,8 +192,8 @@ def plan_actions(
     for action in actions:
         for e in [*map_action(action, ctx, profile), *worklog_effects(action, ctx, profile)]:
             if isinstance(e, TaskDelete) and e.reason is DeletedReason.out_of_scope:
-                if e.external_id not in deleted:
-                    refetch.setdefault(e.external_id, [])
+                if e.external_id not in deleted:  # the move out (kept or not: merge_refetched)
+                    refetch.setdefault(e.external_id, []).extend(e.changes)
             elif isinstance(e, TaskDelete):
                 deleted.add(e.external_id)
                 refetch.pop(e.external_id, None)
@@ -220,7 +221,10 @@ def merge_refetched(
     source does not mirror → tombstone (out of scope); on another mirrored board → nothing
     (that board's own pass maps it)."""
     out: list[Effect] = []
-    for cid, changes in refetch.items():
+    for cid, recorded in refetch.items():
+        # A move seen from the board the card left (moveCardFromBoard) is kept only when it went
+        # to a board this source does not mirror: moveCardToBoard on a mirrored one records it.
+        changes = moves_kept(recorded, mirrored)
         card = fetched.get(cid)
         if card is None:
             out.append(TaskDelete(external_id=cid, reason=DeletedReason.deleted, at=utcnow()))
@@ -230,7 +234,8 @@ def merge_refetched(
         if ctx is None:
             if mirrored is not None and board_id not in mirrored:
                 out.append(
-                    TaskDelete(external_id=cid, reason=DeletedReason.out_of_scope, at=utcnow())
+                    TaskDelete(external_id=cid, reason=DeletedReason.out_of_scope, at=utcnow(),
+                               changes=[c for c in changes if c.field == "project"])
                 )
             continue
         for e in card_upserts([card], ctx, profile, source_id):
@@ -239,6 +244,18 @@ def merge_refetched(
                 _dates_from_changes(e.task, changes)
             out.append(e)
     return out
+
+
+def moves_kept(changes: list[Any], mirrored: set[str] | None) -> list[Any]:
+    """``changes`` without the moves recorded from the board a card left (moveCardFromBoard) to a
+    board the source mirrors (None: every board counts as mirrored): that board's
+    moveCardToBoard records the same move. A move to a board it does not mirror is kept (the
+    only record of it)."""
+    return [
+        c for c in changes
+        if not (isinstance(c, Change) and c.field == "project" and (c.external_id or "").endswith(LEFT_SUFFIX)
+                and (mirrored is None or c.to_id in mirrored))
+    ]
 
 
 def _dates_from_changes(task: TaskModel, changes: list[Any]) -> None:

@@ -43,6 +43,7 @@ from mappings.model import (
     Change,
     Effect,
     StatusCategory,
+    TaskDelete,
     TaskPatch,
     TaskUpsert,
     WorklogDelete,
@@ -64,7 +65,7 @@ from service import store
 from service.db import Database
 from service.store.tasks import change_rows, insert_changes
 from service.sync.state import all_cursors, set_cursor
-from service.sync.trello_boards import card_upserts
+from service.sync.trello_boards import card_upserts, moves_kept
 from service.tables import Change as ChangeRow
 from service.tables import Worklog as WorklogRow
 from service.tables import table, utcnow
@@ -251,6 +252,10 @@ def history_effects(
             for effect in map_action(action, ctx, profile):
                 if isinstance(effect, TaskPatch) and (cards is None or cards.keeps(effect.external_id)):
                     changes.extend(effect.changes)
+                elif (isinstance(effect, TaskDelete) and effect.changes
+                      and (cards is None or cards.keeps(effect.external_id))):
+                    # a move to a board the source does not mirror, of a card that came back
+                    changes.extend(moves_kept(effect.changes, cards.mirrored if cards else None))
     return changes, worklogs
 
 

@@ -42,6 +42,7 @@ from service.sync.trello_boards import (
     load_board_context,
     merge_refetched,
     mirrored_boards,
+    moves_kept,
     plan_actions,
     remap_stored,
 )
@@ -216,7 +217,7 @@ def handle(ctx: HandlerContext, events: Sequence[ClaimedEvent]) -> list[Outcome]
             own += fetched_effects
         # The changes an action recorded on a card whose stored state is already newer: kept as
         # history (no fetch, nothing to upsert).
-        history = [ch for cid, chs in refetch.items() if cid not in need for ch in chs]
+        history = [ch for cid, chs in refetch.items() if cid not in need for ch in moves_kept(chs, mirrored)]
         real = [e for e in own if not isinstance(e, Ignored)] or refetch
         if real:
             outcomes.append(Outcome("done", effects=own, changes=history))

@@ -17,7 +17,8 @@ in another tool):
 - ``near_name``: equal once middle initials are dropped, where one name has them and the other
   none: "Edsger W. Dijkstra" and "Edsger Dijkstra"; the first and last names must be whole
   words ("J. Smith" is still no one), and "John A. Smith" and "John B. Smith" do not match. A
-  letter glued by an apostrophe ("D'Souza", "O'Brien") and a CJK character are no initials.
+  letter glued by an apostrophe ("D'Souza", "O'Brien"), a CJK character and a lowercase letter in
+  a name with capitals (a particle: "Jan v. d. Berg") are no initials.
 
 Jira Cloud gives an email only for users whose profile shows it (most hide it; Data Center
 shows all) and Trello never gives another member's email, so for most Cloud users the names are
@@ -89,7 +90,8 @@ RULES: dict[str, str] = {
         "Display names equal (as same_name compares them) once middle initials are dropped, where one "
         "name has initials and the other none ('Edsger W. Dijkstra' and 'Edsger Dijkstra'); the first "
         "and last names must be whole words. A letter glued to a name by an apostrophe ('D'Souza', "
-        "'O'Brien') and a Chinese, Japanese or Korean character are no initials."
+        "'O'Brien'), a Chinese, Japanese or Korean character and a lowercase letter in a name with "
+        "capitals (an abbreviated particle: 'Jan v. d. Berg') are no initials."
     ),
     "confidence": (
         "That of the strongest rule (same_email: high; same_username and same_name: medium; "
@@ -152,21 +154,25 @@ class _Key(NamedTuple):
     trimmed: bool = False
 
 
-def _is_initial(word: str) -> bool:
-    """One letter, not a Chinese, Japanese or Korean character (one of those is a whole name part)."""
-    return len(word) == 1 and unicodedata.east_asian_width(word) not in ("W", "F")
-
-
-def _without_initials(name: str) -> tuple[str, bool] | None:
-    """A normalized name without its middle initials, and whether any were dropped; None when
-    the first or last name is not a whole word (or there is one word only)."""
-    words = name.split(" ")
-    if len(words) < 2 or len(words[0]) < 2 or len(words[-1]) < 2:
+def _near(display_name: str) -> tuple[str, bool] | None:
+    """The name as compared (``normalize_name``) without its middle initials, and whether any
+    were dropped; None when the first or last name is not a whole word (or there is one word only).
+    An initial is one letter standing alone: not glued by an apostrophe ("D'Souza", "O'Brien"),
+    not a Chinese, Japanese or Korean character (a whole name part), not a lowercase letter in a
+    name written with capitals (an abbreviated particle: "Jan v. d. Berg")."""
+    glued = _APOSTROPHES.sub("", display_name)
+    if not glued.isascii():
+        glued = "".join(c for c in unicodedata.normalize("NFKD", glued) if not unicodedata.combining(c))
+    raw = [w for w in _SEPARATORS.split(glued) if w]
+    if len(raw) < 2 or len(raw[0]) < 2 or len(raw[-1]) < 2:
         return None
-    kept = [w for w in words[1:-1] if not _is_initial(w)]
-    if len(kept) == len(words) - 2:
-        return name, False
-    return " ".join([words[0], *kept, words[-1]]), True
+    capitals = any(c.isupper() for c in glued)
+    words = [w.casefold() for w in raw]
+    kept = [
+        w for w, r in zip(words[1:-1], raw[1:-1], strict=True)
+        if len(w) > 1 or unicodedata.east_asian_width(w) in ("W", "F") or (capitals and r.islower())
+    ]
+    return " ".join([words[0], *kept, words[-1]]), len(kept) < len(words) - 2
 
 
 def _keys(i: _Ident) -> list[_Key]:
@@ -182,9 +188,7 @@ def _keys(i: _Ident) -> list[_Key]:
     name = normalize_name(i.display_name)
     if name:
         out.append(_Key("same_name", name, "display_name", i.display_name or ""))
-        # A letter glued to a name by an apostrophe is part of it ("D'Souza", "O'Brien"), no initial.
-        glued = _APOSTROPHES.sub("", i.display_name or "")
-        near = _without_initials(name if glued == i.display_name else normalize_name(glued))
+        near = _near(i.display_name or "")
         if near is not None:
             out.append(_Key("near_name", near[0], "display_name", i.display_name or "", near[1]))
     return out

@@ -360,3 +360,20 @@ def test_a_name_and_its_near_name_are_one_piece_of_evidence_for_the_confidence(c
         pair(p["acc-ada"], p["m-ada"]): ("medium", ["same_name", "near_name"]),
         pair(p["acc-al"], p["m-al"]): ("high", ["same_username", "same_name"]),
     }
+
+
+def test_a_near_name_keeps_abbreviated_lowercase_particles(client, bare, db):
+    """In a name written with capitals, a lowercase letter is an abbreviated particle ("Jan v. d.
+    Berg" is Jan van der Berg), not a middle initial: not "Jan Berg". "Jan V. Berg" still is."""
+    p = add(
+        db,
+        bare,
+        PersonRef(tool="jira", external_id="acc-jvdb", display_name="Jan v. d. Berg"),
+        PersonRef(tool="trello", external_id="m-jb", display_name="Jan Berg"),
+        PersonRef(tool="jira", external_id="acc-ab", display_name="Anna Berg"),
+        PersonRef(tool="trello", external_id="m-avb", display_name="Anna V. Berg"),
+        PersonRef(tool="jira", external_id="acc-lo", display_name="lena o. lind"),  # no capitals: an initial
+        PersonRef(tool="trello", external_id="m-lo", display_name="Lena Lind"),
+    )
+    got = [(s["id"], s["strength"]) for s in suggestions(client, bare)]
+    assert got == [(pair(p["acc-ab"], p["m-avb"]), "near_name"), (pair(p["acc-lo"], p["m-lo"]), "near_name")]

@@ -441,7 +441,8 @@ _ESTIMATE_FIELDS = ("points", "estimate")
 # milestone links (labels) have no usable history.
 _MEMBER_FIELD = "milestone"
 # A move to another project: a Jira issue's ``project`` changelog item, a Trello card's
-# ``moveCardToBoard`` (mappings/jira/changelog.py, mappings/trello/actions.py), from / to the
+# ``moveCardToBoard`` (or its ``moveCardFromBoard`` when the new board is not mirrored: external id
+# ``<action>:left``; mappings/jira/changelog.py, mappings/trello/actions.py), from / to the
 # projects' external ids, also in from_id / to_id, which the replay reads. Jira rows stored before
 # moves were kept by id hold the projects' display names and no ids: those are not replayed (a
 # name cannot be matched to a project; their tasks count in their project now) until a history
@@ -1232,7 +1233,8 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
         "replayed through Jira's fixVersions history (the first change after the instant that adds or removes "
         "the milestone tells whether the task was linked then); for a project, the tasks in it then: their project "
         "now, replayed through their moves between projects — a Jira issue moved to another project (its "
-        "changelog's project item), a Trello card moved to another board (moveCardToBoard), each recorded by "
+        "changelog's project item), a Trello card moved to another board (moveCardToBoard; moveCardFromBoard when "
+        "it went to a board taskhub does not mirror), each recorded by "
         "the projects' ids: the first move after the instant tells the project then — so a task moved out "
         "after the baseline is removed from the project it left and added to the one it joined. Jira moves "
         "stored before taskhub kept the projects' ids (rows with their names only) are not replayed, and Trello's "

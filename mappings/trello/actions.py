@@ -264,23 +264,19 @@ def _board_left(a: _Action) -> list[Change]:
     only when the new board is one the source does not mirror (``moveCardToBoard`` on a mirrored
     board records the same move): else a card moved out to such a board and back would keep only
     the move back, and read as off its board before it."""
-    source = as_str(as_dict(a.data.get("board")).get("id"))
-    target = as_str(as_dict(a.data.get("boardTarget")).get("id"))
+    return _move(a, "board", "boardTarget", LEFT_SUFFIX)
+
+
+def _move(a: _Action, old: str, new: str, suffix: str) -> list[Change]:
+    """A ``project`` change from the board in ``data[old]`` to the one in ``data[new]`` (their ids:
+    the projects' external ids), external id ``<action id><suffix>``; none without both boards."""
+    source = as_str(as_dict(a.data.get(old)).get("id"))
+    target = as_str(as_dict(a.data.get(new)).get("id"))
     if a.id is None or a.at is None or source is None or target is None or source == target:
         return []
-    return [
-        Change(
-            task_external_id=a.card_id,
-            external_id=f"{a.id}{LEFT_SUFFIX}",
-            field="project",
-            from_value=source,
-            to_value=target,
-            from_id=source,
-            to_id=target,
-            changed_at=a.at,
-            author=a.author,
-        )
-    ]
+    return [Change(task_external_id=a.card_id, external_id=f"{a.id}{suffix}", field="project",
+                   from_value=source, to_value=target, from_id=source, to_id=target, changed_at=a.at,
+                   author=a.author)]
 
 
 def _moved_here(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Effect]:
@@ -293,26 +289,10 @@ def _board_move(a: _Action) -> list[Change]:
     """The move itself, as a ``project`` change from the old board's id (``data.boardSource``) to
     the new one's (``data.board``): the ids taskhub stores as the projects' external ids, so a
     view can replay which board a card was on (Jira's ``project`` items give the same shape).
-    Only ``moveCardToBoard`` records it: ``moveCardFromBoard`` (on the old board, with
-    ``data.boardTarget``) is the same move seen from the other side. External id
+    ``moveCardFromBoard`` (on the old board, with ``data.boardTarget``) is the same move seen from
+    the other side, kept only when the new board is not mirrored (``_board_left``). External id
     ``<action id>:project``, the same from the history, a poll or a webhook."""
-    source = as_str(as_dict(a.data.get("boardSource")).get("id"))
-    target = as_str(as_dict(a.data.get("board")).get("id"))
-    if a.id is None or a.at is None or source is None or target is None or source == target:
-        return []
-    return [
-        Change(
-            task_external_id=a.card_id,
-            external_id=f"{a.id}:project",
-            field="project",
-            from_value=source,
-            to_value=target,
-            from_id=source,
-            to_id=target,
-            changed_at=a.at,
-            author=a.author,
-        )
-    ]
+    return _move(a, "boardSource", "board", ":project")
 
 
 def _entry(a: _Action, ctx: BoardContext, profile: MappingProfile) -> list[Change]:

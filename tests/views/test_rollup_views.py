@@ -157,15 +157,12 @@ def _assigned_world(db) -> tuple[int, int, int, list[int], list[int], int]:
     return org, jira, trello, people, projects, folio
 
 
-def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
-    """The workload view's open tasks read from the workload rollup equal the scan of the task
-    state and the assignee links, in every grouping and filter the rollup serves — tasks with
-    none, one and several assignees, archived cards of a source that counts them — and the
-    rollup steps aside where it cannot answer (grouped by milestone, a task created after
-    ``as_of``, a state before the last sync)."""
-    org, jira, trello, people, projects, folio = _assigned_world(db)
+def _either_way(monkeypatch, db, org: int, view: str, reader: str, pick=lambda r: r):
+    """``(both, read)``: ``both(now, **params)`` computes ``view`` with the rollup reader
+    ``rollups.<reader>`` and with it stepping aside (the scan), asserts the two answers (``pick``
+    of them) are equal and returns it; ``read`` records whether the reader answered."""
     read: list[bool] = []
-    real = rollups.workload_open
+    real = getattr(rollups, reader)
 
     def spy(conn, sel):
         out = real(conn, sel)
@@ -173,13 +170,25 @@ def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
         return out
 
     def both(now=NOW, **params):
-        monkeypatch.setattr(rollups, "workload_open", spy)
-        fast = compute_view(db, org, "workload", ViewParams(**params), now=now)
-        monkeypatch.setattr(rollups, "workload_open", lambda conn, sel: None)
-        slow = compute_view(db, org, "workload", ViewParams(**params), now=now)
+        monkeypatch.setattr(rollups, reader, spy)
+        fast = pick(compute_view(db, org, view, ViewParams(**params), now=now))
+        monkeypatch.setattr(rollups, reader, lambda conn, sel: None)
+        slow = pick(compute_view(db, org, view, ViewParams(**params), now=now))
         monkeypatch.undo()
         assert fast == slow, params
         return fast
+
+    return both, read
+
+
+def test_workload_from_the_rollup_equals_the_scan(db, monkeypatch):
+    """The workload view's open tasks read from the workload rollup equal the scan of the task
+    state and the assignee links, in every grouping and filter the rollup serves — tasks with
+    none, one and several assignees, archived cards of a source that counts them — and the
+    rollup steps aside where it cannot answer (grouped by milestone, a task created after
+    ``as_of``, a state before the last sync)."""
+    org, jira, trello, people, projects, folio = _assigned_world(db)
+    both, read = _either_way(monkeypatch, db, org, "workload", "workload_open")
 
     shared = both()
     assert shared["total"]["open_tasks"] > 0 and shared["total"]["overdue_tasks"] > 0
@@ -210,23 +219,8 @@ def test_concentration_from_the_rollup_equals_the_scan(db, monkeypatch):
     from service.views import risk
 
     org, jira, trello, people, projects, folio = _assigned_world(db)
-    read: list[bool] = []
-    real = rollups.open_split
-
-    def spy(conn, sel):
-        out = real(conn, sel)
-        read.append(out is not None)
-        return out
-
-    def both(now=NOW, **params):
-        monkeypatch.setattr(rollups, "open_split", spy)
-        fast = compute_view(db, org, "risk", ViewParams(**params), now=now)
-        monkeypatch.setattr(rollups, "open_split", lambda conn, sel: None)
-        slow = compute_view(db, org, "risk", ViewParams(**params), now=now)
-        monkeypatch.undo()
-        pick = lambda r: {g["group"]["id"]: g["signals"]["concentration"] for g in r["groups"]}  # noqa: E731
-        assert pick(fast) == pick(slow), params
-        return pick(fast)
+    both, read = _either_way(monkeypatch, db, org, "risk", "open_split",
+                             lambda r: {g["group"]["id"]: g["signals"]["concentration"] for g in r["groups"]})
 
     whole = both()
     split = [k for k in whole.values() if k["level"] is not None]

@@ -252,6 +252,12 @@ def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]
     ``as_of`` (``milestones.as_of_row``, the milestones view's rule); the others keep their stored
     values. Archived versions and those deleted by ``as_of`` are left out, as in the milestones view."""
     at = ts_literal(sel.as_of)
+    # Only versions whose released flag or release date changed after as_of need their history;
+    # of the others, only those released now are read.
+    moved = sa.select(MC.c.milestone_id).where(
+        MC.c.org_id == sel.org_id, MC.c.field.in_(("released", "due_date")), MC.c.at > at
+    ).distinct()
+    replay = list(conn.execute(moved).scalars())
     q = (
         sa.select(M.c.id, M.c.external_id, M.c.name, M.c.project_id, M.c.source_id, M.c.due_date, M.c.baseline_due_date,
                   M.c.released, M.c.completed_at)
@@ -262,14 +268,11 @@ def _released_versions(conn: Connection, sel: Selection) -> list[dict[str, Any]]
             M.c.archived == sa.false(),
             sa.or_(M.c.deleted_at.is_(None), M.c.deleted_at > at),
             *scope_conditions(sel, M.c.project_id, M.c.source_id),
+            sa.or_(M.c.released == sa.true(), M.c.id.in_(moved)) if replay else M.c.released == sa.true(),
         )
     )
     rows = {r.id: dict(r._mapping) for r in conn.execute(q).all()}
-    # Only versions whose released flag or release date changed after as_of need their history.
-    moved = sa.select(MC.c.milestone_id).where(
-        MC.c.org_id == sel.org_id, MC.c.field.in_(("released", "due_date")), MC.c.at > at
-    ).distinct()
-    replay = [mid for mid in conn.execute(moved).scalars() if mid in rows]
+    replay = [mid for mid in replay if mid in rows]
     if replay:
         history = queries.milestone_history(conn, sel, replay)
         for mid in replay:

@@ -297,3 +297,18 @@ def test_a_version_released_without_a_release_date(client, db, quality):
     assert (v4["release_date"], v4["escaped"], v4["bugs"]) == (None, None, [])
     assert "without a release date" in v4["reasons"]["escaped"]
     assert r["total"]["escaped_defects"] == 3  # as before: B1, B3, B4
+
+
+def test_a_version_unreleased_after_as_of_counts_as_released_then(client, db):
+    # 1.0 is unreleased on 03-25 (its released flag's change is after as_of 03-20): as of 03-20 it was
+    # released and its escaped bugs count as before; as of 03-26 it is not listed.
+    q = build_quality(db, "unreleased")
+    before = get_view(client, q, "quality", as_of="2026-03-20")
+    with db.write() as c:
+        store.upsert_milestones(c, q.world.org_id, q.world.jira, [MilestoneUpsert(milestone=Milestone(
+            external_id="v1", project_external_id="100", name="1.0", due_date=date(2026, 2, 10), released=False,
+            updated_at=at(3, 25)))])
+    then = get_view(client, q, "quality", as_of="2026-03-20")
+    assert then["versions"] == before["versions"] and then["total"] == before["total"]
+    later = get_view(client, q, "quality", as_of="2026-03-26")
+    assert "1.0" not in [v["name"] for v in later["versions"]]

@@ -547,19 +547,40 @@ def _scope(
     if not prow and not mrow:
         return {}, {}
     at = ts_literal(sel.as_of)
-    # The history rows that matter here, read once (a pass over the organization's change rows:
-    # cheaper than a lookup per task of every project).
-    fields = C.c.field.in_((*_ESTIMATE_FIELDS, _MEMBER_FIELD) if mrow else _ESTIMATE_FIELDS)
+    # The membership history (fixVersions, project moves by id: rows without a to_id hold names
+    # only, not replayed), read once: a pass over the organization's change rows, cheaper than a
+    # lookup per task of every project.
     hist = (
         sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.to_value,
                   C.c.from_id, C.c.to_id, C.c.changed_at)
-        # The project moves by id (rows without a to_id hold names only: not replayed).
-        .where(org_is(sel, C), sa.or_(fields, sa.and_(C.c.field == _PROJECT_FIELD, C.c.to_id.is_not(None)))
-               if prow else fields)
+        .where(org_is(sel, C), sa.or_(
+            C.c.field == _MEMBER_FIELD if mrow else sa.false(),
+            sa.and_(C.c.field == _PROJECT_FIELD, C.c.to_id.is_not(None)) if prow else sa.false()))
         .cte("scope_history")
         .prefix_with("MATERIALIZED")
     )
     h = hist.c
+    # The estimate changes that count, with their task (by its unique key), read once from the
+    # change table itself: PostgreSQL estimates a table's rows from its statistics, not a CTE's,
+    # and with a CTE's guess (~1 % of its rows) it joined them to the scopes by nested loops that
+    # ran the duplicate check ~20 million times (90 s on bench/views.py's data).
+    # (The change rows first, on their own: joined to the tasks in the same statement, PostgreSQL
+    # probed the change rows of every task instead.)
+    counted = (
+        sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.changed_at)
+        .where(org_is(sel, C), C.c.field.in_(_ESTIMATE_FIELDS), _not_a_duplicate(C.c))
+        .cte("estimate_rows")
+        .prefix_with("MATERIALIZED")
+    )
+    r = counted.c
+    est = (
+        sa.select(r.id.label("change_id"), r.field, r.origin, r.from_value, r.changed_at,
+                  T.c.id.label("tid"), T.c.key, T.c.external_id, T.c.title, T.c.url)
+        .select_from(counted.join(T, sa.and_(T.c.source_id == r.source_id, T.c.external_id == r.task_external_id)))
+        .cte("estimate_history")
+        .prefix_with("MATERIALIZED")
+    )
+    e = est.c
     # A scope's key in the rows: a project's id, a milestone's id negated (one integer column keeps
     # the materialized rows as narrow as the project's alone: a text kind beside it cost ~20 %).
     cols = ("sid", "id", "created", "estimate_points", "estimate_seconds", "cls")
@@ -572,15 +593,10 @@ def _scope(
         return sa.select(
             sid.label("sid"), T.c.id, T.c.remote_created_at.label("created"),
             T.c.estimate_points, T.c.estimate_seconds,
-            _classify(base.c.base_at, at, member_base, member_now).label("cls"), *extra,
+            _classify(base.c.base_at, at, member_base, member_now).label("cls"), base.c.base_at, *extra,
         ).where(*cond, counted_task(sel, T.c.archived))
 
-    # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
-    # whether each is after as_of.
-    changes = (h.field, h.origin, h.from_value, sa.case((h.changed_at > at, 1), else_=0).label("late"),
-               h.changed_at, h.id.label("change_id"), T.c.key, T.c.external_id, T.c.title, T.c.url)
     scopes: list[Any] = []
-    changed: list[Any] = []
     if prow:
         pbl = _baselines(sel, prow, "baselines")
         # Project moves. Only the tasks a move row names (moved_tasks) pay for the replay: per scope,
@@ -617,17 +633,6 @@ def _scope(
             rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), by_scope=True)
             .select_from(in_pairs.join(T, T.c.id == pairs.c.tid)),
         ).cte("project_scope").prefix_with("MATERIALIZED"))
-        changed.append(
-            rows(pbl.c.sid, pbl, sa.true(), sa.true(), *changes)
-            # The task by its unique key from each change row (a unary + keeps SQLite from reading
-            # the projects' tasks by project instead, through an index built for the statement).
-            .select_from(hist.join(T, by_key)
-                         .join(pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer)))
-            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at, _not_a_duplicate(h), never_moved))
-        changed.append(
-            rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), *changes, by_scope=True)
-            .select_from(hist.join(T, by_key).join(in_pairs, pairs.c.tid == T.c.id))
-            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > pbl.c.base_at, _not_a_duplicate(h)))
     if mrow:
         mbl = _baselines(sel, mrow, "milestone_baselines")
         # A milestone's tasks: those linked now (linked 1), and those a fixVersions change linked or
@@ -636,12 +641,16 @@ def _scope(
         zero: Any = sa.literal_column("0")
         linked_now = sa.select(TM.c.task_id.label("tid"), mbl.c.sid.label("mid"), one.label("linked"),
                                zero.label("moved")).select_from(mbl.join(TM, TM.c.milestone_id == mbl.c.sid))
+        # The versions a fixVersions row names (either end), each looked up by its unique key: a
+        # join on "from or to" compared every baselined milestone with every history row.
+        named = sa.union_all(*(sa.select(h.source_id, h.task_external_id, end.label("ext"))
+                               .where(h.field == _MEMBER_FIELD, end.is_not(None))
+                               for end in (h.from_value, h.to_value))).subquery("named")
         moved = sa.select(T.c.id.label("tid"), M.c.id.label("mid"), zero.label("linked"),
                           one.label("moved")).select_from(
-            mbl.join(M, M.c.id == mbl.c.sid)
-            .join(hist, sa.and_(h.source_id == M.c.source_id, h.field == _MEMBER_FIELD,
-                                sa.or_(h.from_value == M.c.external_id, h.to_value == M.c.external_id)))
-            .join(T, sa.and_(T.c.source_id == h.source_id, T.c.external_id == h.task_external_id)))
+            named.join(M, sa.and_(M.c.source_id == named.c.source_id, M.c.external_id == named.c.ext))
+            .join(mbl, mbl.c.sid == M.c.id)
+            .join(T, sa.and_(T.c.source_id == named.c.source_id, T.c.external_id == named.c.task_external_id)))
         both = sa.union_all(linked_now, moved).subquery()
         cand = (sa.select(both.c.tid, both.c.mid, sa.func.max(both.c.linked).label("linked"),
                           sa.func.max(both.c.moved).label("moved"))
@@ -649,20 +658,23 @@ def _scope(
 
         def member(x: Any) -> Any:
             return sa.case((cand.c.moved == 1, _linked_at(x, cand.c.linked)), else_=cand.c.linked) == 1
-        mcls = (
-            rows(-mbl.c.sid, mbl, member(mbl.c.base_at), member(at), T.c.source_id, T.c.external_id, mbl.c.base_at)
+        scopes.append(
+            rows(-mbl.c.sid, mbl, member(mbl.c.base_at), member(at))
             .select_from(cand.join(T, T.c.id == cand.c.tid).join(M, M.c.id == cand.c.mid)
                          .join(mbl, mbl.c.sid == cand.c.mid))
             .cte("milestone_scope")
             .prefix_with("MATERIALIZED")
         )
-        m = mcls.c
-        scopes.append(mcls)
-        changed.append(
-            sa.select(*(m[c] for c in cols), *changes)
-            .select_from(hist.join(mcls, sa.and_(m.source_id == h.source_id, m.external_id == h.task_external_id))
-                         .join(T, T.c.id == m.id))
-            .where(h.field.in_(_ESTIMATE_FIELDS), h.changed_at > m.base_at, _not_a_duplicate(h)))
+    # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
+    # whether each is after as_of.
+    changed = [
+        sa.select(*(k.c[c] for c in cols), e.field, e.origin, e.from_value,
+                  sa.case((e.changed_at > at, 1), else_=0).label("late"), e.changed_at, e.change_id, e.key,
+                  e.external_id, e.title, e.url)
+        .select_from(k.join(est, e.tid == k.c.id))
+        .where(e.changed_at > k.c.base_at)
+        for k in scopes
+    ]
 
     def union(parts: list[Any], name: str) -> Any:
         both: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
@@ -758,38 +770,55 @@ def _estimates_then(
     now) are corrected to them in place, raises and decreases of the tasks in scope at both
     instants added. Returns per scope the raised tasks in its unit, the largest raise first (at
     most ``EVIDENCE_CAP``)."""
-    firsts: dict[tuple[str, int, int], dict[str, Any]] = {}
+    # Per (scope key, task): class, estimates now, then the first value after the baseline and the
+    # first after as_of of each unit (points, seconds). Plain lists and precomputed sum keys: this
+    # runs once per change row (13k on bench/views.py's data; dicts and f-strings cost 50 ms).
+    firsts: dict[tuple[int, int], list[Any]] = {}
     for sid, tid, cls, ep, es, field, _origin, value, late in rows:
-        t = firsts.setdefault((*_scope_key(sid), int(tid)), {"cls": cls, "ep": ep, "es": es})
-        c = "p" if field == "points" else "s"
-        t.setdefault(f"{c}b", value)  # the first after the baseline
-        if late:
-            t.setdefault(f"{c}a", value)  # the first after as_of
-    raised: dict[tuple[str, int], list[tuple[tuple[float, int], int, dict[str, Any]]]] = defaultdict(list)
-    for (kind, sid, _tid), t in firsts.items():
-        s, cls = sums[(kind, sid)], t["cls"]
-        now = {"p": None if t["ep"] is None else float(t["ep"]), "s": None if t["es"] is None else float(t["es"])}
-        for c, unit in (("p", "pts"), ("s", "sec")):
-            b = _recorded(t[f"{c}b"]) if f"{c}b" in t else now[c]
-            a = _recorded(t[f"{c}a"]) if f"{c}a" in t else now[c]
+        t = firsts.get((sid, tid))
+        if t is None:
+            t = firsts[(sid, tid)] = [cls, ep, es, _UNSEEN, _UNSEEN, _UNSEEN, _UNSEEN]
+        i = 3 if field == "points" else 5
+        if t[i] is _UNSEEN:
+            t[i] = value  # the first after the baseline
+        if late and t[i + 1] is _UNSEEN:
+            t[i + 1] = value  # the first after as_of
+    raises: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
+    for (sid, tid), (cls, ep, es, pb, pa, sb, sa_) in firsts.items():
+        s = sums[_scope_key(sid)]
+        target = "added" if cls == "added" else "base"
+        for unit, raw_now, raw_b, raw_a in (("pts", ep, pb, pa), ("sec", es, sb, sa_)):
+            if raw_b is _UNSEEN:  # no change of this unit after the baseline (nor after as_of): as now
+                continue
+            now = None if raw_now is None else float(raw_now)
+            b = now if raw_b is _UNSEEN else _recorded(raw_b)
+            a = now if raw_a is _UNSEEN else _recorded(raw_a)
             exact = a if cls == "added" else b
-            target = "added" if cls == "added" else "base"
-            s[f"{target}_{unit}"] += (exact or 0.0) - (now[c] or 0.0)
-            s[f"{target}_{unit}_n"] += (exact is not None) - (now[c] is not None)
+            value_key, count_key = _SUM_KEYS[(target, unit)]
+            s[value_key] += (exact or 0.0) - (now or 0.0)
+            s[count_key] += (exact is not None) - (now is not None)
             counts = a if cls == "added" else b if cls == "removed" else (b if b is not None else a)
-            s[f"unit_{unit}_n"] += (counts is not None) - (now[c] is not None)
+            s[f"unit_{unit}_n"] += (counts is not None) - (now is not None)
             if cls == "base" and a is not None and b is not None and a != b:
                 s[f"{'up' if a > b else 'down'}_{unit}"] += abs(a - b)
                 if a > b:
                     s[f"up_{unit}_n"] += 1
-                    t[f"raise_{c}"] = (b, a)
-    for (kind, sid, tid), t in firsts.items():
-        c, scale = ("p", 1.0) if sums[(kind, sid)]["unit_pts_n"] > 0 else ("s", 3600.0)
-        if f"raise_{c}" in t:
-            b, a = t[f"raise_{c}"]
-            raised[(kind, sid)].append(((-(a - b), -tid), tid, {"estimate_then": round(b / scale, 2),
-                                                                 "estimate_now": round(a / scale, 2)}))
+                    raises.setdefault((sid, tid), {})[unit] = (b, a)
+    raised: dict[tuple[str, int], list[tuple[tuple[float, int], int, dict[str, Any]]]] = defaultdict(list)
+    for (sid, tid), by_unit in raises.items():
+        scope = _scope_key(sid)
+        unit, scale = ("pts", 1.0) if sums[scope]["unit_pts_n"] > 0 else ("sec", 3600.0)
+        if unit in by_unit:
+            b, a = by_unit[unit]
+            tid = int(tid)
+            raised[scope].append(((-(a - b), -tid), tid, {"estimate_then": round(b / scale, 2),
+                                                           "estimate_now": round(a / scale, 2)}))
     return {scope: sorted(items)[:EVIDENCE_CAP] for scope, items in raised.items()}
+
+
+_UNSEEN = object()  # no change row of that unit after that instant: the value now holds
+_SUM_KEYS = {(target, unit): (f"{target}_{unit}", f"{target}_{unit}_n")
+             for target in ("added", "base") for unit in ("pts", "sec")}
 
 
 _SCOPE_FIELDS = tuple(f"{a}_{b}" for a in ("base", "added") for b in ("n", "pts", "pts_n", "sec", "sec_n")) + (

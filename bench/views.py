@@ -300,8 +300,11 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
                             "origin": "changelog",
                         }
                     )
+        scope_changes, baselines = _scope_history(org, tasks, projects, pids, mids, {s: k for k, s in src.items()}, seed)
         _insert(c, Task.__table__, tasks)
         _insert(c, Change.__table__, changes)
+        _insert(c, Change.__table__, scope_changes)
+        _insert(c, MilestoneChange.__table__, baselines)
         _insert(c, TaskLink.__table__, links)
         _risk_rows(c, org, tasks, {s: k for k, s in src.items()}, seed)
         T = Task.__table__
@@ -352,6 +355,60 @@ def build(db: Database, scale: float, seed: int = 5) -> int:
             c.exec_driver_sql("ANALYZE")
             c.commit()
     return org
+
+
+def _scope_history(org: int, tasks: list[dict[str, Any]], projects: list[dict[str, Any]], pids: list[int],
+                   mids: dict[tuple[int, str], int], kinds: dict[int, str],
+                   seed: int) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The history scope creep replays (issue 23), from a generator of its own: 15 % of the Jira
+    issues had their story points changed once and 10 % of the Trello cards their hours (a sync's
+    observed row); 5 % of the Jira issues had a fixVersion added; 0.5 % of the tasks moved in from
+    another project of their tool; 20 % of the milestones have a baseline a PM set
+    (milestone_change ``baseline``). A task's update time is moved up to its change's. Returns the
+    change rows and the milestone baseline rows."""
+    rnd = random.Random(seed + 24)
+    ext_of = {pid: p["external_id"] for pid, p in zip(pids, projects, strict=True)}
+    index = {pid: i for i, pid in enumerate(pids)}
+    same_tool = {kind: [pid for pid, p in zip(pids, projects, strict=True) if p["_kind"] == kind]
+                 for kind in ("jira", "trello")}
+    rows: list[dict[str, Any]] = []
+
+    def change(t: dict[str, Any], tag: str, field: str, origin: str, **values: Any) -> None:
+        span = max(0, int((NOW - t["remote_created_at"]).total_seconds() // 60))
+        when = t["remote_created_at"] + timedelta(minutes=rnd.randint(0, span))
+        t["remote_updated_at"] = max(t["remote_updated_at"], when)
+        rows.append({"org_id": org, "source_id": t["source_id"], "task_external_id": t["external_id"],
+                     "external_id": f"{t['external_id']}-{tag}", "field": field, "changed_at": when,
+                     "origin": origin, "from_id": None, "to_id": None, **values})
+
+    for t in tasks:
+        jira = kinds[t["source_id"]] == "jira"
+        if jira and rnd.random() < 0.15:
+            before = rnd.choice([1, 2, 3, 5, 8, None])
+            now = t["estimate_points"]
+            change(t, "sp", "points", "changelog", from_value=None if before is None else str(before),
+                   to_value=None if now is None else str(now))
+        if not jira and rnd.random() < 0.10:
+            before = rnd.choice([3600, 7200, 14400, None])
+            now = t["estimate_seconds"]
+            change(t, "est", "estimate", "observed", from_value=None if before is None else str(before),
+                   to_value=None if now is None else str(now))
+        if jira and rnd.random() < 0.05:
+            version = f"m{index[t['project_id']]}-{rnd.randint(0, 4)}"
+            change(t, "fv", "milestone", "changelog", from_value=None, to_value=version)
+        if rnd.random() < 0.005:
+            came_from = rnd.choice(same_tool["jira" if jira else "trello"])
+            if came_from != t["project_id"]:
+                change(t, "mv", "project", "changelog", from_value=f"Project {came_from}",
+                       to_value=f"Project {t['project_id']}", from_id=ext_of[came_from], to_id=ext_of[t["project_id"]])
+    baselines = []
+    for _, mid in sorted(mids.items()):
+        if rnd.random() < 0.2:
+            due = (NOW - timedelta(days=rnd.randint(-60, 60))).date()
+            baselines.append({"org_id": org, "milestone_id": mid, "field": "baseline",
+                              "at": NOW - timedelta(days=rnd.randint(5, 60)), "old_value": None,
+                              "new_value": due.isoformat(), "origin": "pm", "actor": "bench"})
+    return rows, baselines
 
 
 def _risk_rows(c: Any, org: int, tasks: list[dict[str, Any]], kinds: dict[int, str], seed: int) -> None:
@@ -480,7 +537,8 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .group_by(person)
     )
     # The risk view reads the budget's and the milestones' rows, each task's latest change, the
-    # blocking links and the open tasks per person: one bare aggregate over each.
+    # blocking links, the open tasks per person and the scope creep's rows (below): one bare
+    # aggregate over each.
     L = TaskLink.__table__
     last_change = (
         sa.select(C.c.source_id, C.c.task_external_id, sa.func.max(C.c.changed_at).label("at"))
@@ -508,8 +566,25 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(T.c.org_id == org, T.c.status_category != "done")
         .group_by(T.c.project_id, TA.c.person_id)
     )
+    # Scope creep (a risk signal of its own, so an aggregate of its own): the tasks of the projects
+    # with a planned start, with their creation and estimates, and the change rows of the fields its
+    # replay reads (estimates, fixVersions, project moves).
+    P = Project.__table__
+    scope = (
+        sa.select(T.c.project_id, sa.func.count(), sa.func.max(T.c.remote_created_at),
+                  sa.func.sum(T.c.estimate_points), sa.func.sum(T.c.estimate_seconds))
+        .select_from(T.join(P, P.c.id == T.c.project_id))
+        .where(T.c.org_id == org, T.c.deleted_at.is_(None), P.c.planned_start.is_not(None))
+        .group_by(T.c.project_id)
+    )
+    scope_changes = (
+        sa.select(C.c.field, sa.func.count(), sa.func.max(C.c.changed_at))
+        .where(C.c.org_id == org, C.c.field.in_(("points", "estimate", "milestone", "project")))
+        .group_by(C.c.field)
+    )
     # Quality: the tasks by type and status (the bugs and every completion), the status changes out
-    # of done (reopenings) and the issue links it reads.
+    # of done (reopenings), and the issue links with the versions their other ends are fixed in (the
+    # escaped defects' rows).
     kinds = (
         sa.select(T.c.project_id, T.c.type, T.c.status_category, sa.func.count(), sa.func.min(T.c.remote_created_at),
                   sa.func.max(T.c.completed_at))
@@ -521,7 +596,17 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(C.c.org_id == org, C.c.field == "status", C.c.from_category == "done")
         .group_by(C.c.source_id)
     )
-    linked = sa.select(L.c.role, sa.func.count()).where(L.c.org_id == org).group_by(L.c.role)
+    other_end = T.alias("other_end")
+    linked = (
+        sa.select(L.c.role, sa.func.count(), sa.func.count(TM.c.milestone_id))
+        .select_from(
+            L.join(other_end, sa.and_(other_end.c.source_id == L.c.source_id,
+                                      other_end.c.external_id == L.c.other_external_id))
+            .outerjoin(TM, TM.c.task_id == other_end.c.id)
+        )
+        .where(L.c.org_id == org)
+        .group_by(L.c.role)
+    )
     return {
         "portfolio": [tasks],
         "progress": [tasks],
@@ -529,7 +614,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         "milestones": [miles],
         "flow": [tasks, flow],
         "workload": [people, week],
-        "risk": [tasks, work, miles, stale, blocked, flags, concentration],
+        "risk": [tasks, work, miles, stale, blocked, flags, concentration, scope, scope_changes],
         "quality": [kinds, reopened, linked],
     }
 

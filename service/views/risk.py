@@ -563,7 +563,7 @@ def _scope(
     # The estimate changes that count, with their task (by its unique key), read once from the
     # change table itself: PostgreSQL estimates a table's rows from its statistics, not a CTE's,
     # and with a CTE's guess (~1 % of its rows) it joined them to the scopes by nested loops that
-    # ran the duplicate check ~20 million times (90 s on bench/views.py's data).
+    # ran the duplicate check ~20 million times (94 s on bench/views.py's data).
     # (The change rows first, on their own: joined to the tasks in the same statement, PostgreSQL
     # probed the change rows of every task instead.)
     counted = (
@@ -784,14 +784,14 @@ def _estimates_then(
         if late and t[i + 1] is _UNSEEN:
             t[i + 1] = value  # the first after as_of
     raises: dict[tuple[int, int], dict[str, tuple[float, float]]] = {}
-    for (sid, tid), (cls, ep, es, pb, pa, sb, sa_) in firsts.items():
+    for (sid, tid), (cls, ep, es, p_base, p_late, s_base, s_late) in firsts.items():
         s = sums[_scope_key(sid)]
         target = "added" if cls == "added" else "base"
-        for unit, raw_now, raw_b, raw_a in (("pts", ep, pb, pa), ("sec", es, sb, sa_)):
+        for unit, raw_now, raw_b, raw_a in (("pts", ep, p_base, p_late), ("sec", es, s_base, s_late)):
             if raw_b is _UNSEEN:  # no change of this unit after the baseline (nor after as_of): as now
                 continue
             now = None if raw_now is None else float(raw_now)
-            b = now if raw_b is _UNSEEN else _recorded(raw_b)
+            b = _recorded(raw_b)
             a = now if raw_a is _UNSEEN else _recorded(raw_a)
             exact = a if cls == "added" else b
             value_key, count_key = _SUM_KEYS[(target, unit)]

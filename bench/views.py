@@ -567,8 +567,8 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .group_by(T.c.project_id, TA.c.person_id)
     )
     # Scope creep (a risk signal of its own, so an aggregate of its own): the tasks of the projects
-    # with a planned start, with their creation and estimates, and the change rows of the fields its
-    # replay reads (estimates, fixVersions, project moves).
+    # with a planned start, with their creation and estimates, the change rows of the fields its
+    # replay reads (estimates, fixVersions, project moves)...
     P = Project.__table__
     scope = (
         sa.select(T.c.project_id, sa.func.count(), sa.func.max(T.c.remote_created_at),
@@ -581,6 +581,16 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         sa.select(C.c.field, sa.func.count(), sa.func.max(C.c.changed_at))
         .where(C.c.org_id == org, C.c.field.in_(("points", "estimate", "milestone", "project")))
         .group_by(C.c.field)
+    )
+    # ... and the tasks of the milestones a PM set a baseline for.
+    MCH = MilestoneChange.__table__
+    baselined = sa.select(MCH.c.milestone_id).where(MCH.c.org_id == org, MCH.c.field == "baseline")
+    milestone_scope = (
+        sa.select(TM.c.milestone_id, sa.func.count(), sa.func.max(T.c.remote_created_at),
+                  sa.func.sum(T.c.estimate_points), sa.func.sum(T.c.estimate_seconds))
+        .select_from(TM.join(T, T.c.id == TM.c.task_id))
+        .where(TM.c.milestone_id.in_(baselined), T.c.deleted_at.is_(None))
+        .group_by(TM.c.milestone_id)
     )
     # Quality: the tasks by type and status (the bugs and every completion), the status changes out
     # of done (reopenings), and the issue links with the versions their other ends are fixed in (the
@@ -614,7 +624,7 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         "milestones": [miles],
         "flow": [tasks, flow],
         "workload": [people, week],
-        "risk": [tasks, work, miles, stale, blocked, flags, concentration, scope, scope_changes],
+        "risk": [tasks, work, miles, stale, blocked, flags, concentration, scope, scope_changes, milestone_scope],
         "quality": [kinds, reopened, linked],
     }
 

@@ -6,7 +6,9 @@ For each store it builds one organization (time zone Europe/Berlin, so the local
 conversions are exercised) with 500 projects over a Jira and a Trello source, 200
 people with two effective-dated rates each, ~100k tasks (40 % done, 25 % in progress)
 with their status changes (~105k rows), 2,500 milestones and 200k worklogs by project
-teams of 8, ~14k bugs (some reopened, some with affected versions or issue links) — written with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
+teams of 8, ~14k bugs (some reopened, some with affected versions or issue links), the history
+scope creep replays (~17k estimate, fixVersions and move rows; PM baselines on 20 % of the
+milestones) — written with bulk INSERTs straight into the tables the sync fills. Then, in the same run, it
 measures p50/p95 of each ``/api/v1/views/*`` endpoint through the ASGI app in-process
 (the whole portfolio, as of now, ungrouped and grouped by project) and of a bare SQL
 aggregate reading the same rows — the three taking turns, run by run, as this VM's speed
@@ -407,6 +409,7 @@ def _scope_history(org: int, tasks: list[dict[str, Any]], projects: list[dict[st
             due = (NOW - timedelta(days=rnd.randint(-60, 60))).date()
             baselines.append({"org_id": org, "milestone_id": mid, "field": "baseline",
                               "at": NOW - timedelta(days=rnd.randint(5, 60)), "old_value": None,
+                              # (scope creep reads the instant only; the date is for show)
                               "new_value": due.isoformat(), "origin": "pm", "actor": "bench"})
     return rows, baselines
 

@@ -233,10 +233,12 @@ def merge_refetched(
         ctx = context_for(board_id)
         if ctx is None:
             if mirrored is not None and board_id not in mirrored:
-                out.append(
-                    TaskDelete(external_id=cid, reason=DeletedReason.out_of_scope, at=utcnow(),
-                               changes=[c for c in changes if c.field == "project"])
-                )
+                moves = [c for c in changes if c.field == "project"]
+                # Out of scope since it left, when an action says when (the last move): the views
+                # as of a date between the move and this sync no longer count it in its old board.
+                left = max((c.changed_at for c in moves if c.changed_at is not None), default=None)
+                out.append(TaskDelete(external_id=cid, reason=DeletedReason.out_of_scope, at=left or utcnow(),
+                                      changes=moves))
             continue
         for e in card_upserts([card], ctx, profile, source_id):
             if isinstance(e, TaskUpsert):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -179,6 +180,11 @@ def test_a_card_moved_to_a_board_outside_the_scope_is_out_of_scope(trello_site: 
     run_sync(site.db, site.settings, site.source_id, mode="incremental", sleep=FakeSleep())
     gone = _task(site.db, leaving.id)
     assert gone.deleted_at is not None and gone.deleted_reason == "out_of_scope"
+    # Tombstoned as of the move (the action's time), not of the sync that saw it.
+    (left,) = [a for a in state.boards[site.boards[0]].actions
+               if a.type == "moveCardFromBoard" and (a.card or {}).get("id") == leaving.id]
+    stamped = gone.deleted_at if gone.deleted_at.tzinfo else gone.deleted_at.replace(tzinfo=UTC)
+    assert abs(stamped - datetime.fromtimestamp(left.ts, UTC)) < timedelta(milliseconds=1)
     moved = _task(site.db, crossing.id)
     assert moved.deleted_at is None
     assert moved.raw["idBoard"] == site.boards[0] and moved.status == "Backlog"

@@ -23,6 +23,7 @@ from mappings.jira.changelog import (
     History,
     changelog_truncated,
     histories_from_bulk_changelog,
+    last_move_after,
     normalize_field,
 )
 from mappings.jira.documents import EXPECTED_DOCUMENTS, effect_to_json, effects_from_document
@@ -55,6 +56,7 @@ __all__ = [
     "FALLBACK_EPIC_LINK_FIELDS",
     "map_issue",
     "build_issue_upsert",
+    "last_move_after",
     "map_version",
     "map_worklog",
     "effects_from_webhook",

@@ -41,6 +41,7 @@ __all__ = [
     "changes_from_histories",
     "first_change_into",
     "last_change_into",
+    "last_move_after",
 ]
 
 # Rich-text bodies are not tracked, only the fact they changed (v3 changelogs
@@ -82,6 +83,16 @@ def histories_from_issue(issue: dict[str, Any]) -> list[History]:
     if not isinstance(raw, list):
         return []
     return [h for h in (_history(r) for r in raw) if h is not None]
+
+
+def last_move_after(issue: dict[str, Any], after: datetime | None) -> datetime | None:
+    """When the issue was last moved to another project (a history with a ``project`` item), if
+    that is after ``after`` (``None``: any time), else ``None``: read from the histories the REST
+    issue embeds."""
+    moved = [h.created for h in histories_from_issue(issue)
+             if h.created is not None and any(i.get("field") == "project" for i in h.items)]
+    last = max(moved, default=None)
+    return last if last is not None and (after is None or last > after) else None
 
 
 def changelog_truncated(issue: dict[str, Any]) -> bool:

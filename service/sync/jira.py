@@ -33,6 +33,7 @@ from mappings.jira import (
     JiraFieldIds,
     build_issue_upsert,
     discover_fields,
+    last_move_after,
     map_version,
     map_worklog,
 )
@@ -343,17 +344,22 @@ class JiraSyncer:
         in_scope = set(self.client.issue_ids(self._scope_jql()))
         T = table(Task)
         with self.ctx.db.read() as conn:
-            stored = set(conn.execute(sa.select(T.c.external_id).where(
-                T.c.source_id == sid, T.c.deleted_at.is_(None))).scalars())
-        missing = sorted(stored - in_scope)
+            stored = dict(conn.execute(sa.select(T.c.external_id, T.c.remote_updated_at).where(
+                T.c.source_id == sid, T.c.deleted_at.is_(None))).all())
+        missing = sorted(set(stored) - in_scope)
         deletes = []
         for ext in missing:
+            at = utcnow()
             try:
-                self.client.issue(ext, expand=None, fields="id")
+                # Its history too (the same one request): an issue moved to another project since
+                # it was last seen left the scope then, not at this census.
+                found = self.client.issue(ext, expand="changelog", fields="id")
                 reason = DeletedReason.out_of_scope
+                seen = stored[ext]
+                at = last_move_after(found, seen.replace(tzinfo=UTC) if seen and seen.tzinfo is None else seen) or at
             except NotFound:
                 reason = DeletedReason.deleted
-            deletes.append(TaskDelete(external_id=ext, reason=reason, at=utcnow()))
+            deletes.append(TaskDelete(external_id=ext, reason=reason, at=at))
             self.ctx.renew()
         with self.ctx.db.write() as conn:
             stats = store.apply_task_deletes(conn, org, sid, deletes)

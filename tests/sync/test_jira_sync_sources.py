@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -45,20 +46,33 @@ def test_census_tombstones_deleted_issues_and_those_that_left_the_scope(jira_sit
     before = _tasks(site.db)
     open_apollo = [i for i in state.issues.values() if i.key.startswith("APOLLO-") and i.status_id != "10002"]
     assert set(before) == {str(i.id) for i in open_apollo} and len(before) >= 10
-    gone, finished = open_apollo[0], open_apollo[1]
+    gone, finished, moved = open_apollo[0], open_apollo[1], open_apollo[2]
     mutations.delete_issue(state, gone.key)
     mutations.transition_issue(state, finished.key, "Done")
+    elsewhere = next(p.key for p in state.projects.values() if p.key != "APOLLO")
+    move_ms = state.now_ms()
+    mutations.move_issue(state, moved.key, elsewhere, at=move_ms)
     state.stats.reset()
+    census_started = datetime.now(UTC)
 
     run = run_sync(site.db, site.settings, site.source_id, mode="census", sleep=FakeSleep())
 
     after = _tasks(site.db)
     assert after[str(gone.id)][0] == "deleted"  # GET /issue answers 404
     assert after[str(finished.id)][0] == "out_of_scope"  # still exists, no longer matches the scope
-    assert all(after[k][0] is None for k in before if k not in (str(gone.id), str(finished.id)))
-    assert run.items_changed == 2
-    # one ids-only search page, then one lookup per missing issue
-    assert state.stats.count("/search/jql") == 1 and state.stats.count("/issue/") == 2
+    assert after[str(moved.id)][0] == "out_of_scope"  # moved to a project outside the scope
+    with site.db.read() as c:
+        left = dict(c.execute(sa.select(T.c.external_id, T.c.deleted_at)
+                              .where(T.c.external_id.in_([str(finished.id), str(moved.id)]))).all())
+    stamp = {k: v if v.tzinfo else v.replace(tzinfo=UTC) for k, v in left.items()}
+    # Moved since it was last seen: out of scope as of the move (its changelog's time); finished:
+    # as of this census (nothing tells when a status took it out of a JQL scope).
+    assert stamp[str(moved.id)] == datetime.fromtimestamp(move_ms / 1000, UTC)
+    assert stamp[str(finished.id)] >= census_started.replace(microsecond=0) - timedelta(seconds=1)
+    assert all(after[k][0] is None for k in before if k not in (str(gone.id), str(finished.id), str(moved.id)))
+    assert run.items_changed == 3
+    # one ids-only search page, then one lookup per missing issue (its changelog embedded)
+    assert state.stats.count("/search/jql") == 1 and state.stats.count("/issue/") == 3
 
 
 @pytest.fixture

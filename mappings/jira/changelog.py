@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -85,14 +85,22 @@ def histories_from_issue(issue: dict[str, Any]) -> list[History]:
     return [h for h in (_history(r) for r in raw) if h is not None]
 
 
-def last_move_after(issue: dict[str, Any], after: datetime | None) -> datetime | None:
+def last_move_after(issue: dict[str, Any], after: datetime | None, key: str | None = None) -> datetime | None:
     """When the issue was last moved to another project (a history with a ``project`` item), if
     that is after ``after`` (``None``: any time), else ``None``: read from the histories the REST
-    issue embeds."""
-    moved = [h.created for h in histories_from_issue(issue)
+    issue embeds. With ``key`` (the key it was last seen with), only a move out of that key's
+    project counts: an issue moved out and back since, then out of the scope by a status, did not
+    leave when it came back (``None``: the caller's own time)."""
+    moves = [h for h in histories_from_issue(issue)
              if h.created is not None and any(i.get("field") == "project" for i in h.items)]
-    last = max(moved, default=None)
-    return last if last is not None and (after is None or last > after) else None
+    last = max(moves, key=lambda h: h.created or datetime.min.replace(tzinfo=UTC), default=None)
+    if last is None or last.created is None or (after is not None and last.created <= after):
+        return None
+    if key is not None:
+        old = next((i.get("fromString") for i in last.items if i.get("field") == "Key"), None)
+        if not isinstance(old, str) or old.rpartition("-")[0] != key.rpartition("-")[0]:
+            return None
+    return last.created
 
 
 def changelog_truncated(issue: dict[str, Any]) -> bool:

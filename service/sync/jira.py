@@ -344,8 +344,9 @@ class JiraSyncer:
         in_scope = set(self.client.issue_ids(self._scope_jql()))
         T = table(Task)
         with self.ctx.db.read() as conn:
-            stored = dict(conn.execute(sa.select(T.c.external_id, T.c.remote_updated_at).where(
-                T.c.source_id == sid, T.c.deleted_at.is_(None))).all())
+            stored = {r.external_id: r for r in conn.execute(sa.select(
+                T.c.external_id, T.c.key, T.c.remote_updated_at).where(
+                T.c.source_id == sid, T.c.deleted_at.is_(None)))}
         missing = sorted(set(stored) - in_scope)
         deletes = []
         for ext in missing:
@@ -355,8 +356,9 @@ class JiraSyncer:
                 # it was last seen left the scope then, not at this census.
                 found = self.client.issue(ext, expand="changelog", fields="id")
                 reason = DeletedReason.out_of_scope
-                seen = stored[ext]
-                at = last_move_after(found, seen.replace(tzinfo=UTC) if seen and seen.tzinfo is None else seen) or at
+                seen = stored[ext].remote_updated_at
+                at = last_move_after(found, seen.replace(tzinfo=UTC) if seen and seen.tzinfo is None else seen,
+                                     stored[ext].key) or at
             except NotFound:
                 reason = DeletedReason.deleted
             deletes.append(TaskDelete(external_id=ext, reason=reason, at=at))

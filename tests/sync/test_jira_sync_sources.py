@@ -75,6 +75,33 @@ def test_census_tombstones_deleted_issues_and_those_that_left_the_scope(jira_sit
     assert state.stats.count("/search/jql") == 1 and state.stats.count("/issue/") == 3
 
 
+def test_census_keeps_its_time_for_an_issue_moved_out_and_back_that_left_by_its_status(jira_site: JiraSite):
+    # Moved out and back since it was last seen, then done: the changelog's last project item is
+    # the move back in, not when it left the scope (a status did, at a time nothing tells).
+    site, state = jira_site, jira_site.state
+    with site.db.write() as c:
+        c.execute(sa.update(Source.__table__).values(scope={"jql": 'project = APOLLO AND statusCategory != Done'}))
+    run_sync(site.db, site.settings, site.source_id, mode="backfill", sleep=FakeSleep())
+    issue = next(i for i in state.issues.values() if i.key.startswith("APOLLO-") and i.status_id != "10002")
+    elsewhere = next(p.key for p in state.projects.values() if p.key != "APOLLO")
+    now = state.now_ms()
+    with site.db.write() as c:  # last seen an hour ago
+        c.execute(sa.update(T).where(T.c.external_id == str(issue.id))
+                  .values(remote_updated_at=datetime.fromtimestamp(now / 1000 - 3600, UTC)))
+    mutations.move_issue(state, issue.key, elsewhere, at=now - 1_800_000)
+    mutations.move_issue(state, issue.key, "APOLLO", at=now - 1_200_000)
+    mutations.transition_issue(state, issue.key, "Done", at=now - 600_000)
+    census_started = datetime.now(UTC)
+
+    run_sync(site.db, site.settings, site.source_id, mode="census", sleep=FakeSleep())
+
+    with site.db.read() as c:
+        row = c.execute(sa.select(T.c.deleted_reason, T.c.deleted_at).where(T.c.external_id == str(issue.id))).one()
+    assert row.deleted_reason == "out_of_scope"
+    stamped = row.deleted_at if row.deleted_at.tzinfo else row.deleted_at.replace(tzinfo=UTC)
+    assert stamped >= census_started.replace(microsecond=0) - timedelta(seconds=1)
+
+
 @pytest.fixture
 def dc_site(db, tmp_path) -> Iterator[JiraSite]:  # type: ignore[no-untyped-def]
     state = JiraState(JiraConfig(deployment="DataCenter", dc_search_page_max=25, worklog_feed_delay_ms=0,

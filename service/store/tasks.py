@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 
 from mappings.model import (
     Change,
+    DeletedReason,
     Effect,
     Ignored,
     LinkDelete,
@@ -411,8 +412,8 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
     exts = sorted({d.external_id for d in deletes})
     with tracked(conn, [source_id], tasks=touched_tasks(conn, source_id, exts),
                  worklogs=worklogs_of_tasks(conn, source_id, exts)):
-        before = _existing(conn, T, source_id, exts, ["id", "project_id", "deleted_at"])
-        _tombstone(conn, org_id, source_id, deletes, stats)
+        before = _existing(conn, T, source_id, exts, ["id", "project_id", "deleted_at", "remote_updated_at"])
+        _tombstone(conn, org_id, source_id, [_dated_by_move(d, before.get(d.external_id)) for d in deletes], stats)
         # How a task left, where the event tells it (a Trello card moved to a board not mirrored).
         insert_changes(conn, change_rows(org_id, source_id, [c for d in deletes for c in d.changes]))
         pair_worklogs(conn, worklogs_of_tasks(conn, source_id, exts))
@@ -420,6 +421,20 @@ def apply_task_deletes(conn: Connection, org_id: int, source_id: int, deletes: S
         emit_task_deletes(conn, org_id, source_id, {e: r for e, r in before.items() if r.deleted_at is None},
                           {e for e, r in after.items() if r.deleted_at is not None})
     return stats
+
+
+def _dated_by_move(d: TaskDelete, row: Any) -> TaskDelete:
+    """An out-of-scope tombstone dated by the move it carries (a Trello card re-fetched on a board
+    the source does not mirror: ``sync.trello_boards.merge_refetched``) is checked against the
+    version stored: one older than it means the card moved again after the move seen (between the
+    actions read and the re-fetch, or through another board's pass), so it takes this write's time,
+    as it did before moves dated it; else the stale-delete guard would skip it until the next poll."""
+    if d.reason is not DeletedReason.out_of_scope or not d.changes or d.at is None or row is None:
+        return d
+    stored = row.remote_updated_at
+    if stored is None or _utc(stored) <= _utc(d.at):
+        return d
+    return d.model_copy(update={"at": utcnow()})
 
 
 def _tombstone(conn: Connection, org_id: int, source_id: int, deletes: Sequence[TaskDelete], stats: ApplyStats

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
+from mappings.model import Change as ChangeIn
 from mappings.model import (
     DeletedReason,
     Milestone,
@@ -129,6 +130,35 @@ def test_out_of_scope_task_comes_back_with_newer_version(db):
                                                           reason=DeletedReason.out_of_scope)])
         store.upsert_tasks(c, org, src, [task("1", minutes=3)])
     assert _task(db).deleted_at is None
+
+
+def test_a_move_dated_tombstone_older_than_the_stored_version_takes_the_write_time(db):
+    # A card re-fetched on a board the source does not mirror is tombstoned as of the move seen;
+    # when the stored version is newer (it moved again after that move), that date would be
+    # skipped as stale: the tombstone takes the write's time instead. A move-dated one newer than
+    # the stored version keeps the move's time; one without a move is guarded as before.
+    org = make_org(db)
+    src = make_source(db, org)
+
+    def moved_out(ext: str, at: datetime) -> TaskDelete:
+        move = ChangeIn(task_external_id=ext, external_id=f"{ext}:left", field="project", from_value="A",
+                      to_value="X", from_id="100", to_id="999", changed_at=at)
+        return TaskDelete(external_id=ext, reason=DeletedReason.out_of_scope, at=at, changes=[move])
+
+    with db.write() as c:
+        store.upsert_tasks(c, org, src, [task("1", minutes=10), task("2", minutes=10), task("3", minutes=10)])
+    before = datetime.now(UTC)
+    with db.write() as c:
+        store.apply_task_deletes(c, org, src, [
+            moved_out("1", T0 + timedelta(minutes=5)),  # older than the stored version
+            moved_out("2", T0 + timedelta(minutes=20)),  # newer
+            TaskDelete(external_id="3", reason=DeletedReason.out_of_scope, at=T0 + timedelta(minutes=5)),
+        ])
+    stamped = {e: _task(db, e).deleted_at for e in ("1", "2", "3")}
+    aware = {e: (v if v is None or v.tzinfo else v.replace(tzinfo=UTC)) for e, v in stamped.items()}
+    assert aware["1"] is not None and aware["1"] >= before - timedelta(seconds=1)
+    assert aware["2"] == T0 + timedelta(minutes=20)
+    assert aware["3"] is None  # a stale delete without a move: skipped, as before
 
 
 def test_milestone_baseline_is_first_due_date(db):

@@ -98,19 +98,24 @@ def register_trello(db: Database, settings: Settings, api_base: str, state: obje
     return o.id, src.id  # type: ignore[return-value]
 
 
-@pytest.fixture
-def trello_site(db: Database, tmp_path: Path) -> Iterator[TrelloSite]:
+def run_trello_site(db: Database, tmp_path: Path, *, cards_per_board: int, mirrored: int = 2) -> Iterator[TrelloSite]:
+    """Two boards in a sandbox, the source mirroring the first ``mirrored`` of them (a fixture's body)."""
     from connectors.trello import set_default_limiter
     from sandbox.trello import TrelloState
     from sandbox.trello import generate as trello_generate
     from sandbox.trello import start as trello_start
 
     state = TrelloState(seed=3)
-    boards = trello_generate(state, boards=2, cards_per_board=25, seed=3)
+    boards = trello_generate(state, boards=2, cards_per_board=cards_per_board, seed=3)
     url, stop = trello_start(state)
     settings = sync_settings(tmp_path)
-    org_id, source_id = register_trello(db, settings, url + "/1", state, boards)
+    org_id, source_id = register_trello(db, settings, url + "/1", state, boards[:mirrored])
     yield TrelloSite(url + "/1", state, settings, db, org_id, source_id, boards)
     stop()
     state.close()
     set_default_limiter(None)
+
+
+@pytest.fixture
+def trello_site(db: Database, tmp_path: Path) -> Iterator[TrelloSite]:
+    yield from run_trello_site(db, tmp_path, cards_per_board=25)

@@ -14,36 +14,24 @@ import pytest
 from sandbox.trello import mutations as trello_mutations
 from service.db import Database
 from service.sync.runner import run_sync
-from tests.sync.conftest import FakeSleep, TrelloSite, register_trello, sync_settings
+from tests.sync.conftest import FakeSleep, TrelloSite, run_trello_site
 from tests.sync.test_project_moves_e2e import _moves, _project_of
 
 
 @pytest.fixture
 def one_board_site(db: Database, tmp_path: Path) -> Iterator[TrelloSite]:
     """Two boards in the sandbox, the source mirroring the first only."""
-    from connectors.trello import set_default_limiter
-    from sandbox.trello import TrelloState
-    from sandbox.trello import generate as trello_generate
-    from sandbox.trello import start as trello_start
-
-    state = TrelloState(seed=3)
-    boards = trello_generate(state, boards=2, cards_per_board=10, seed=3)
-    url, stop = trello_start(state)
-    settings = sync_settings(tmp_path)
-    org_id, source_id = register_trello(db, settings, url + "/1", state, boards[:1])
-    yield TrelloSite(url + "/1", state, settings, db, org_id, source_id, boards)
-    stop()
-    state.close()
-    set_default_limiter(None)
+    yield from run_trello_site(db, tmp_path, cards_per_board=10, mirrored=1)
 
 
-def test_a_card_moved_to_an_unmirrored_board_and_back_keeps_both_moves(one_board_site: TrelloSite):
+def test_a_card_moved_to_an_unmirrored_board_is_tombstoned_with_its_move_then_back(one_board_site: TrelloSite):
     site, state = one_board_site, one_board_site.state
     a, b = site.boards
     run_sync(site.db, site.settings, site.source_id, mode="backfill", sleep=FakeSleep())
     card = next(c for c in state.boards[a].cards.values() if not c.closed)  # type: ignore[attr-defined]
     trello_mutations.move_card_to_board(state, card.id, b)
     run_sync(site.db, site.settings, site.source_id, mode="incremental", sleep=FakeSleep())
+    assert _moves(site.db, card.id) == [(a, b, a, b)]  # tombstoned with its move
     trello_mutations.move_card_to_board(state, card.id, a)
     run_sync(site.db, site.settings, site.source_id, mode="incremental", sleep=FakeSleep())
     assert _project_of(site.db, card.id)[0] == a
@@ -62,12 +50,3 @@ def test_a_card_moved_out_and_back_before_a_backfill_keeps_both_moves(one_board_
     assert _project_of(site.db, card.id)[0] == a
     assert _moves(site.db, card.id) == [(a, b, a, b), (b, a, b, a)]
 
-
-def test_a_card_moved_to_an_unmirrored_board_is_tombstoned_with_its_move(one_board_site: TrelloSite):
-    site, state = one_board_site, one_board_site.state
-    a, b = site.boards
-    run_sync(site.db, site.settings, site.source_id, mode="backfill", sleep=FakeSleep())
-    card = next(c for c in state.boards[a].cards.values() if not c.closed)  # type: ignore[attr-defined]
-    trello_mutations.move_card_to_board(state, card.id, b)
-    run_sync(site.db, site.settings, site.source_id, mode="incremental", sleep=FakeSleep())
-    assert _moves(site.db, card.id) == [(a, b, a, b)]

@@ -533,9 +533,10 @@ def _scope(
     project after its baseline is removed there and added in the project it went to.
 
     One statement: the tasks classified once and summed with their estimates now, and the change
-    rows of the few with an estimate change after their scope's baseline — found from the change
-    rows, read once, through the task's unique key — whose estimates then correct the sums here
-    (``_estimates_then``)."""
+    rows of the few with an estimate change after their scope's baseline — the change rows, read
+    once, each joined to its task by the task's unique key and classified beside it — whose
+    estimates then correct the sums here (``_estimates_then``). The key, title and URL of the
+    tasks listed as evidence are read last, for those only (``_task_refs``)."""
     # The scope at the planned start date is the scope at the end of that local day (as a date
     # as_of is): one instant per project.
     prow = [
@@ -560,12 +561,11 @@ def _scope(
         .prefix_with("MATERIALIZED")
     )
     h = hist.c
-    # The estimate changes that count, with their task (by its unique key), read once from the
-    # change table itself: PostgreSQL estimates a table's rows from its statistics, not a CTE's,
-    # and with a CTE's guess (~1 % of its rows) it joined them to the scopes by nested loops that
-    # ran the duplicate check ~20 million times (94 s on bench/views.py's data).
-    # (The change rows first, on their own: joined to the tasks in the same statement, PostgreSQL
-    # probed the change rows of every task instead.)
+    # The estimate changes that count, read once from the change table itself: PostgreSQL
+    # estimates a table's rows from its statistics, not a CTE's, and with a CTE's guess (~1 % of its
+    # rows) it joined them to the scopes by nested loops that ran the duplicate check ~20 million
+    # times (94 s on bench/views.py's data). (The change rows first, on their own: joined to the
+    # tasks in the same statement, PostgreSQL probed the change rows of every task instead.)
     counted = (
         sa.select(C.c.id, C.c.source_id, C.c.task_external_id, C.c.field, C.c.origin, C.c.from_value, C.c.changed_at)
         .where(org_is(sel, C), C.c.field.in_(_ESTIMATE_FIELDS), _not_a_duplicate(C.c))
@@ -573,14 +573,6 @@ def _scope(
         .prefix_with("MATERIALIZED")
     )
     r = counted.c
-    est = (
-        sa.select(r.id.label("change_id"), r.field, r.origin, r.from_value, r.changed_at,
-                  T.c.id.label("tid"), T.c.key, T.c.external_id, T.c.title, T.c.url)
-        .select_from(counted.join(T, sa.and_(T.c.source_id == r.source_id, T.c.external_id == r.task_external_id)))
-        .cte("estimate_history")
-        .prefix_with("MATERIALIZED")
-    )
-    e = est.c
     # A scope's key in the rows: a project's id, a milestone's id negated (one integer column keeps
     # the materialized rows as narrow as the project's alone: a text kind beside it cost ~20 %).
     cols = ("sid", "id", "created", "estimate_points", "estimate_seconds", "cls")
@@ -597,6 +589,14 @@ def _scope(
         ).where(*cond, counted_task(sel, T.c.archived))
 
     scopes: list[Any] = []
+    # Per scope kind, its tasks' estimate change rows after the scope's baseline, beside the task's
+    # row in that scope (the columns ``cols``, its baseline, then these: whether each is after
+    # as_of). The change rows are joined to their task, not to the materialized scope rows: joined
+    # to those (no index), SQLite built an index over all of them on every request.
+    changed: list[Any] = []
+    change_cols = (r.field, r.origin, r.from_value, sa.case((r.changed_at > at, 1), else_=0).label("late"),
+                   r.changed_at, r.id.label("change_id"))
+    by_task_key = sa.and_(r.source_id == T.c.source_id, r.task_external_id == T.c.external_id)
     if prow:
         pbl = _baselines(sel, prow, "baselines")
         # Project moves. Only the tasks a move row names (moved_tasks) pay for the replay: per scope,
@@ -633,6 +633,14 @@ def _scope(
             rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), by_scope=True)
             .select_from(in_pairs.join(T, T.c.id == pairs.c.tid)),
         ).cte("project_scope").prefix_with("MATERIALIZED"))
+        # (the unary + keeps SQLite from indexing every task by project to probe the scopes)
+        changed.append(rows(pbl.c.sid, pbl, sa.true(), sa.true(), *change_cols)
+                       .select_from(counted.join(T, by_task_key).join(
+                           pbl, pbl.c.sid == sa.literal_column(f"+{T.name}.project_id", sa.Integer)))
+                       .where(never_moved, r.changed_at > pbl.c.base_at))
+        changed.append(rows(pbl.c.sid, pbl, was_in(pbl.c.base_at), was_in(at), *change_cols, by_scope=True)
+                       .select_from(in_pairs.join(T, T.c.id == pairs.c.tid).join(counted, by_task_key))
+                       .where(r.changed_at > pbl.c.base_at))
     if mrow:
         mbl = _baselines(sel, mrow, "milestone_baselines")
         # A milestone's tasks: those linked now (linked 1), and those a fixVersions change linked or
@@ -658,23 +666,18 @@ def _scope(
 
         def member(x: Any) -> Any:
             return sa.case((cand.c.moved == 1, _linked_at(x, cand.c.linked)), else_=cand.c.linked) == 1
-        scopes.append(
+        mscope = (
             rows(-mbl.c.sid, mbl, member(mbl.c.base_at), member(at))
             .select_from(cand.join(T, T.c.id == cand.c.tid).join(M, M.c.id == cand.c.mid)
                          .join(mbl, mbl.c.sid == cand.c.mid))
             .cte("milestone_scope")
             .prefix_with("MATERIALIZED")
         )
-    # The estimate change rows after a scope's baseline, beside the task's row in that scope, and
-    # whether each is after as_of.
-    changed = [
-        sa.select(*(k.c[c] for c in cols), e.field, e.origin, e.from_value,
-                  sa.case((e.changed_at > at, 1), else_=0).label("late"), e.changed_at, e.change_id, e.key,
-                  e.external_id, e.title, e.url)
-        .select_from(k.join(est, e.tid == k.c.id))
-        .where(e.changed_at > k.c.base_at)
-        for k in scopes
-    ]
+        scopes.append(mscope)
+        k = mscope.c
+        changed.append(sa.select(*(k[c] for c in cols), k.base_at, *change_cols)
+                       .select_from(mscope.join(T, T.c.id == k.id).join(counted, by_task_key))
+                       .where(r.changed_at > k.base_at))
 
     def union(parts: list[Any], name: str) -> Any:
         both: Any = parts[0] if len(parts) == 1 else sa.union_all(*parts)
@@ -688,7 +691,7 @@ def _scope(
         branches.append(sa.select(
             k.sid, k.cls, sa.func.count(), sa.null(), sa.func.sum(k.estimate_points),
             sa.func.count(k.estimate_points), sa.func.sum(k.estimate_seconds), sa.func.count(k.estimate_seconds),
-            *([sa.null()] * 8),
+            *([sa.null()] * 4),
         ).where(k.cls.is_not(None)).group_by(k.sid, k.cls))
         ranked = (
             sa.select(
@@ -698,33 +701,26 @@ def _scope(
             .where(k.cls == "added")
             .subquery()
         )
-        branches.append(
-            sa.select(ranked.c.sid, sa.literal("evidence"), ranked.c.rn, ranked.c.id, *([sa.null()] * 4),
-                      T.c.key, T.c.external_id, T.c.title, T.c.url, *([sa.null()] * 4))
-            .select_from(ranked.join(T, T.c.id == ranked.c.id))
-            .where(ranked.c.rn <= EVIDENCE_CAP)
-        )
+        branches.append(sa.select(ranked.c.sid, sa.literal("evidence"), ranked.c.rn, ranked.c.id,
+                                  *([sa.null()] * 8)).where(ranked.c.rn <= EVIDENCE_CAP))
     ch = union(changed, "estimate_changes").c
     branches.append(
         sa.select(ch.sid, sa.literal("change"),
                   sa.func.row_number().over(partition_by=(ch.sid, ch.id), order_by=(ch.changed_at, ch.change_id)),
                   ch.id, ch.estimate_points, ch.late, ch.estimate_seconds, sa.null(), ch.cls, ch.field, ch.origin,
-                  ch.from_value, ch.key, ch.external_id, ch.title, ch.url)
+                  ch.from_value)
         .where(ch.cls.is_not(None)))
     out: dict[tuple[str, int], dict[str, float]] = {}
-    added: dict[tuple[str, int], list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+    added_ids: dict[tuple[str, int], list[tuple[int, int]]] = defaultdict(list)
     change_rows = []
-    refs: dict[int, dict[str, Any]] = {}  # of the tasks with estimate changes
     for sid, tag, n, tid, pts, pts_n, sec, sec_n, *ref in conn.execute(sa.union_all(*branches)).all():
         scope = _scope_key(sid)
         if tag == "change":  # n: its order among the task's, pts / sec: the estimates now, pts_n: after as_of
-            cls, field, origin, value, key, ext, title, url = ref
+            cls, field, origin, value = ref
             change_rows.append((sid, tid, n, cls, pts, sec, field, origin, value, pts_n))
-            refs[int(tid)] = {"key": key or ext, "title": title, "url": url}
             continue
         if tag == "evidence":  # n: its rank, tid: the task
-            key, ext, title, url = ref[:4]
-            added[scope].append((int(n), {"id": int(tid), "key": key or ext, "title": title, "url": url}))
+            added_ids[scope].append((int(n), int(tid)))
             continue
         row = out.setdefault(scope, dict.fromkeys(_SCOPE_FIELDS, 0.0))
         if tag == "removed":  # in the scope at the baseline, not at as_of
@@ -736,13 +732,28 @@ def _scope(
         row["unit_sec_n"] += float(sec_n or 0)
     change_rows.sort(key=lambda r: (r[0], r[1], r[2]))
     raised = _estimates_then([(r[0], r[1], *r[3:]) for r in change_rows], out)
+    # Key, title and URL of the tasks listed (not of every task a scope's rows hold).
+    listed = {tid for ids in added_ids.values() for _, tid in ids} | {
+        tid for items in raised.values() for _, tid, _ in items}
+    refs = _task_refs(conn, sel, listed)
     evidence: dict[tuple[str, int], dict[str, list[dict[str, Any]]]] = {}
-    for scope in set(added) | set(raised):
-        listed = [{"id": tid, **refs[tid], **then}
-                  for _, tid, then in raised.get(scope, [])]
-        evidence[scope] = {"added": [t for _, t in sorted(added.get(scope, []), key=lambda x: x[0])],
-                           "raised": listed}
+    for scope in set(added_ids) | set(raised):
+        evidence[scope] = {"added": [{"id": tid, **refs[tid]} for _, tid in sorted(added_ids.get(scope, []))],
+                           "raised": [{"id": tid, **refs[tid], **then} for _, tid, then in raised.get(scope, [])]}
     return out, evidence
+
+
+def _task_refs(conn: Connection, sel: Selection, ids: set[int]) -> dict[int, dict[str, Any]]:
+    """Each task's key (its external id when it has none), title and URL: the tasks listed as
+    evidence, read once at the end (not beside every row that might be listed)."""
+    if not ids:
+        return {}
+    wanted = json_rows(sel.dialect, "task_ids", {"id": sa.Integer()}, name="wanted",
+                       value=json.dumps([{"id": i} for i in sorted(ids)]))
+    q = sa.select(T.c.id, T.c.key, T.c.external_id, T.c.title, T.c.url).select_from(
+        wanted.join(T, T.c.id == wanted.c.id))
+    return {tid: {"key": key or ext, "title": title, "url": url}
+            for tid, key, ext, title, url in conn.execute(q).all()}
 
 
 def _scope_key(sid: Any) -> tuple[str, int]:

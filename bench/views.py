@@ -629,6 +629,16 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         "workload": [people, week],
         "risk": [tasks, work, miles, stale, blocked, flags, concentration, scope, scope_changes, milestone_scope],
         "quality": [kinds, reopened, linked],
+        # Each risk signal's and quality figure's own rows (``measure_parts``).
+        "risk: stale": [stale],
+        "risk: blocked": [blocked, flags],
+        "risk: scope creep": [scope, scope_changes, milestone_scope],
+        "risk: schedule and budget": [tasks, work],
+        "risk: milestones": [miles],
+        "risk: concentration": [concentration],
+        "quality: defects per week, open, age, bug share": [kinds],
+        "quality: reopened": [reopened],
+        "quality: escaped": [kinds, linked],
     }
 
 
@@ -703,24 +713,97 @@ def measure(db: Database, org: int, runs: int, views: tuple[str, ...] = VIEWS) -
     return out
 
 
-def report(store: str, build_s: float, rows: list[tuple[str, float, float, float, float]]) -> None:
+def view_parts(db: Database, org: int) -> dict[str, Callable[[Any], Any]]:
+    """Each risk signal and quality figure as its view computes it: the view's own functions, each
+    given the inputs it takes from another part (computed here, once, untimed), keyed as in
+    ``bare_queries``."""
+    from service.views import ViewParams, resolve_selection, view_transaction
+    from service.views import quality as Q
+    from service.views import risk as R
+    from service.views.budget import budget_view
+    from service.views.milestones import milestone_items
+    from service.views.sqlkit import with_group
+
+    with view_transaction(db) as conn:
+        sel = resolve_selection(conn, org, ViewParams())
+        projects, limits = R.projects_and_limits(conn, sel)
+        miles = milestone_items(conn, with_group(sel, None), slip_series=False)
+        baselined = R._milestone_baselines(conn, sel, miles)
+
+    def escaped(c: Any) -> Any:
+        """The released versions, the task pass with the bugs that may have escaped them (the
+        quality view reads both in one pass: the escaped figure is what the pass costs with them),
+        and the matching."""
+        versions = Q._released_versions(c, sel)
+        since = Q.release_cutoffs(sel, versions)
+        per_group, candidates = Q._task_pass(c, sel, since)
+        return Q._escaped(c, sel, versions, since, candidates, per_group)
+
+    return {
+        "risk: stale": lambda c: R._stale(c, sel, limits),
+        "risk: blocked": lambda c: (R._blocked_links(c, sel), R._flagged(c, sel)),
+        "risk: scope creep": lambda c: R._scope(c, sel, projects, baselined),
+        "risk: schedule and budget": lambda c: budget_view(c, with_group(sel, "project")),
+        "risk: milestones": lambda c: milestone_items(c, with_group(sel, None), slip_series=False),
+        "risk: concentration": lambda c: R._concentration(c, sel),
+        "quality: defects per week, open, age, bug share": lambda c: Q._task_pass(c, sel, None),
+        "quality: reopened": lambda c: Q._reopened(c, sel),
+        "quality: escaped": escaped,
+    }
+
+
+def measure_parts(db: Database, org: int, runs: int, views: tuple[str, ...]) -> list[tuple[str, float, float, float]]:
+    """Each risk signal and quality figure of ``views`` (``view_parts``, in the views' transaction)
+    against its own bare aggregate, taking turns run by run: (name, p50, p95, ratio)."""
+    from service.views import view_transaction
+
+    bare = bare_queries(org)
+    out = []
+    for name, part in view_parts(db, org).items():
+        if name.split(":")[0] not in views:
+            continue
+
+        def run_part(part: Callable[[Any], Any] = part) -> None:
+            with view_transaction(db) as c:
+                part(c)
+
+        def run_bare(queries: list[Any] = bare[name]) -> None:
+            with db.read() as c:
+                for q in queries:
+                    c.execute(q).all()
+
+        (b50, _), (p50, p95) = timed_together([run_bare, run_part], runs)
+        out.append((name, p50, p95, p50 / b50))
+    return out
+
+
+def report(store: str, build_s: float, rows: list[tuple[str, float, float, float, float]],
+           parts: list[tuple[str, float, float, float]]) -> None:
     print(f"\n== {store}  (data built in {build_s:.1f} s)")
     head = ("endpoint", "p50 ms", "p95 ms", "÷ same-rows bare", "÷ bare portfolio")
     print(f"{head[0]:34} {head[1]:>8} {head[2]:>8} {head[3]:>17} {head[4]:>17}")
     for label, p50, p95, r1, r2 in rows:
         print(f"{label:34} {p50:8.1f} {p95:8.1f} {r1:16.2f}× {r2:16.2f}×")
+    if parts:
+        print(f"\n{'signal / figure (in process)':48} {'p50 ms':>8} {'p95 ms':>8} {'÷ its own bare':>15}")
+        for label, p50, p95, r1 in parts:
+            print(f"{label:48} {p50:8.1f} {p95:8.1f} {r1:14.2f}×")
+
+
+def _bench(db: Database, label: str, scale: float, runs: int, views: tuple[str, ...]) -> None:
+    db.migrate()
+    t0 = time.perf_counter()
+    org = build(db, scale)
+    built = time.perf_counter() - t0
+    report(label, built, measure(db, org, runs, views), measure_parts(db, org, runs, views))
 
 
 def run_store(store: str, scale: float, runs: int, views: tuple[str, ...] = VIEWS) -> None:
     if store == "sqlite":
         tmp = Path(tempfile.mkdtemp()) / "bench.db"
         db = Database(f"sqlite:///{tmp}")
-        db.migrate()
-        t0 = time.perf_counter()
-        org = build(db, scale)
-        built = time.perf_counter() - t0
         try:
-            report("SQLite (file, WAL)", built, measure(db, org, runs, views))
+            _bench(db, "SQLite (file, WAL)", scale, runs, views)
         finally:
             db.dispose()
             for p in tmp.parent.glob("bench.db*"):
@@ -729,11 +812,7 @@ def run_store(store: str, scale: float, runs: int, views: tuple[str, ...] = VIEW
     url, name = create_pg_database("taskhub_bench_views")
     db = Database(url)
     try:
-        db.migrate()
-        t0 = time.perf_counter()
-        org = build(db, scale)
-        built = time.perf_counter() - t0
-        report("PostgreSQL", built, measure(db, org, runs, views))
+        _bench(db, "PostgreSQL", scale, runs, views)
     finally:
         db.dispose()
         drop_pg_database(name)

@@ -7,7 +7,8 @@ dashboard use.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ __all__ = [
     "resolve_selection",
     "to_csv",
     "view_rows",
+    "view_transaction",
 ]
 
 VIEWS: dict[str, Callable[[Connection, Selection], dict[str, Any]]] = {
@@ -63,6 +65,13 @@ def compute_view(
     outside the organization and ``KeyError`` for an unknown view name."""
     if name not in VIEWS:
         raise KeyError(name)
+    with view_transaction(db) as conn:
+        return compute_view_conn(conn, org_id, name, params, now=now)
+
+
+@contextmanager
+def view_transaction(db: Database) -> Iterator[Connection]:
+    """A read transaction as the views run in (also bench/views.py's per-signal timings)."""
     with db.read() as conn:
         if db.dialect == "postgresql":
             # One consistent snapshot for all the view's queries. JIT compilation costs more than it
@@ -70,4 +79,4 @@ def compute_view(
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             conn.exec_driver_sql("SET LOCAL jit = off")
             conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
-        return compute_view_conn(conn, org_id, name, params, now=now)
+        yield conn

@@ -1128,12 +1128,9 @@ def _concentration_signal(rows: list[Any], lim: dict[str, float], names: dict[An
 SIGNALS = ("stale", "blocked", "scope_creep", "schedule", "budget", "milestones", "concentration")
 
 
-def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
-    if sel.group_by not in (None, "project"):
-        raise UnsupportedParameter("query.group_by", f"the risk view is per project; group_by={sel.group_by} is not "
-                                   "supported (use project, or leave it out)")
-    if sel.params.assignee is not None:
-        raise UnsupportedParameter("query.assignee", "the risk view covers whole projects; it takes no assignee")
+def projects_and_limits(conn: Connection, sel: Selection) -> tuple[dict[int, Any], dict[Any, dict[str, float]]]:
+    """The selection's projects (id, name, key, URL, planned start, thresholds) by id, and each
+    one's effective thresholds."""
     q = sa.select(PR.c.id, PR.c.name, PR.c.key, PR.c.url, PR.c.planned_start, PR.c.risk_thresholds).where(
         PR.c.org_id == sel.org_id, PR.c.deleted_at.is_(None))
     if sel.project_ids is not None:
@@ -1141,7 +1138,16 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     if sel.params.source is not None:
         q = q.where(PR.c.source_id == sel.params.source)
     projects = {r.id: r for r in conn.execute(q.order_by(PR.c.id)).all()}
-    limits: dict[Any, dict[str, float]] = {pid: effective_thresholds(p.risk_thresholds) for pid, p in projects.items()}
+    return projects, {pid: effective_thresholds(p.risk_thresholds) for pid, p in projects.items()}
+
+
+def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
+    if sel.group_by not in (None, "project"):
+        raise UnsupportedParameter("query.group_by", f"the risk view is per project; group_by={sel.group_by} is not "
+                                   "supported (use project, or leave it out)")
+    if sel.params.assignee is not None:
+        raise UnsupportedParameter("query.assignee", "the risk view covers whole projects; it takes no assignee")
+    projects, limits = projects_and_limits(conn, sel)
     default = dict(DEFAULT_THRESHOLDS)
     lim_of = lambda pid: limits.get(pid, default)  # noqa: E731 - tasks without a project: the defaults
 

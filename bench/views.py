@@ -12,7 +12,9 @@ milestones) — written with bulk INSERTs straight into the tables the sync fill
 measures p50/p95 of each ``/api/v1/views/*`` endpoint through the ASGI app in-process
 (the whole portfolio, as of now, ungrouped and grouped by project) and of a bare SQL
 aggregate reading the same rows — the three taking turns, run by run, as this VM's speed
-drifts within minutes — and prints the ratio view / bare (target ≤ 2×).
+drifts within minutes — and prints the ratio view / bare (target ≤ 2×). For the risk and quality
+views it then times each signal and figure the same way, in process, against the bare aggregate
+of its own rows (``measure_parts``): the issue's figure is per signal.
 
 SQLite goes to a temporary file; PostgreSQL to a database created (and dropped) next
 to ``TASKHUB_BENCH_DATABASE_URL`` (default postgresql://postgres@127.0.0.1:5432/test).

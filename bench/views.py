@@ -558,13 +558,29 @@ def bare_queries(org: int) -> dict[str, list[Any]]:
         .where(T.c.org_id == org, T.c.status_category == "in_progress")
         .group_by(T.c.project_id)
     )
+    # Blocked reads each blocking link's other end (is the blocker open?) and each flagged task's
+    # flag changes (since when?): so do these, as quality's escaped-defect rows read the links'
+    # other ends.
+    blocker = T.alias("blocker")
     blocked = (
-        sa.select(T.c.project_id, sa.func.count(), sa.func.min(L.c.created_at))
-        .select_from(T.join(L, sa.and_(L.c.source_id == T.c.source_id, L.c.task_external_id == T.c.external_id)))
+        sa.select(T.c.project_id, sa.func.count(), sa.func.min(L.c.created_at),
+                  sa.func.sum(sa.case((blocker.c.status_category != "done", 1), else_=0)))
+        .select_from(T.join(L, sa.and_(L.c.source_id == T.c.source_id, L.c.task_external_id == T.c.external_id))
+                     .outerjoin(blocker, sa.and_(blocker.c.source_id == L.c.source_id,
+                                                 blocker.c.external_id == L.c.other_external_id)))
         .where(L.c.org_id == org, L.c.role == "blocked_by", L.c.deleted_at.is_(None), T.c.status_category != "done")
         .group_by(T.c.project_id)
     )
-    flags = sa.select(T.c.project_id, sa.func.count()).where(T.c.org_id == org, T.c.flagged).group_by(T.c.project_id)
+    flagged_at = (
+        sa.select(sa.func.max(C.c.changed_at))
+        .where(C.c.source_id == T.c.source_id, C.c.task_external_id == T.c.external_id, C.c.field == "flagged")
+        .scalar_subquery()
+    )
+    flags = (
+        sa.select(T.c.project_id, sa.func.count(), sa.func.min(flagged_at))
+        .where(T.c.org_id == org, T.c.flagged)
+        .group_by(T.c.project_id)
+    )
     concentration = (
         sa.select(T.c.project_id, TA.c.person_id, sa.func.count(), sa.func.sum(T.c.estimate_points))
         .select_from(T.join(TA, TA.c.task_id == T.c.id))

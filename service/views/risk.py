@@ -24,7 +24,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -934,13 +934,18 @@ def _blocked_signal(tasks: list[dict[str, Any]], lim: dict[str, float]) -> dict[
         level = "red"
     elif len(tasks) >= lim["blocked_amber_count"]:
         level = "amber"
+    by_link = by_flag = elsewhere = 0
+    for t in tasks:
+        kinds = {b["kind"] for b in t["blockers"]}
+        by_link += "link" in kinds
+        by_flag += "flag" in kinds
+        elsewhere += any(b.get("where") in ("other_project", "not_synced") for b in t["blockers"])
     return {
         "level": level,
         "longest_blocked_days": longest,
-        "by_link": sum(1 for t in tasks if any(b["kind"] == "link" for b in t["blockers"])),
-        "by_flag": sum(1 for t in tasks if any(b["kind"] == "flag" for b in t["blockers"])),
-        "blocker_elsewhere": sum(1 for t in tasks if any(b.get("where") in ("other_project", "not_synced")
-                                                        for b in t["blockers"])),
+        "by_link": by_link,
+        "by_flag": by_flag,
+        "blocker_elsewhere": elsewhere,
         "threshold": {k: lim[k] for k in ("blocked_amber_count", "blocked_red_days")},
         **_capped(tasks, len(tasks)),
         "reasons": {},
@@ -1141,6 +1146,65 @@ def projects_and_limits(conn: Connection, sel: Selection) -> tuple[dict[int, Any
     return projects, {pid: effective_thresholds(p.risk_thresholds) for pid, p in projects.items()}
 
 
+def _stale_items(sel: Selection, stale_ev: dict[Any, list[Any]]) -> dict[Any, list[dict[str, Any]]]:
+    """Per project, its stale tasks as the signal lists them (``_stale``'s evidence rows)."""
+    tz = sel.tz
+    items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for pid, rows in stale_ev.items():
+        for _tid, last, ref in rows:
+            day = last.astimezone(tz).date()
+            items[pid].append({**ref, "last_activity": last.isoformat(),
+                               "idle_working_days": working_days(day + timedelta(days=1), sel.as_of_date)})
+    return items
+
+
+def _blocked_items(sel: Selection, links: list[Any], flags: list[Any]) -> dict[Any, list[dict[str, Any]]]:
+    """Per project, its blocked tasks with their open blockers (``_blocked_links``' rows whose
+    blocker is not done, ``_flagged``'s rows), as the signal lists them. (Each blocker is built
+    once with its start as text, the instant kept beside it for the task's earliest start.)"""
+    blocked: dict[int, tuple[Any, list[tuple[datetime | None, dict[str, Any]]]]] = {}
+    for r in links:
+        other_id = r.other_id
+        status = r.other_status if other_id is not None else r.other_status_category
+        if status == "done":
+            continue
+        entry = blocked.get(r.id)
+        if entry is None:
+            entry = blocked[r.id] = (r, [])
+        other_project = r.other_project_id
+        where = ("not_synced" if other_id is None else
+                 "other_project" if other_project != r.project_id else "same_project")
+        since = _when(r.created_at)
+        entry[1].append((since, {
+            "kind": "link", "key": r.other_key or r.other_external_id, "task_id": other_id,
+            "project_id": other_project, "status_category": status, "where": where, "since": since.isoformat(),
+        }))
+    for r in flags:
+        entry = blocked.get(r.id)
+        if entry is None:
+            entry = blocked[r.id] = (r, [])
+        flagged = _when(r.since) if r.since is not None else None
+        entry[1].append((flagged, {"kind": "flag", "since": flagged.isoformat() if flagged else None}))
+    tz = sel.tz
+    items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for tid, (r, found) in blocked.items():
+        first: datetime | None
+        if len(found) == 1:  # most blocked tasks: one blocker
+            first, only = found[0]
+            blockers = [only]
+            started = only["since"]
+        else:
+            first = min((at for at, _ in found if at is not None), default=None)
+            blockers = sorted((b for _, b in found), key=lambda b: (b["kind"], b.get("key") or ""))
+            started = first.isoformat() if first else None
+        items[r.project_id].append({
+            "id": tid, "blocked_since": started,
+            "blocked_days": (sel.as_of_date - first.astimezone(tz).date()).days if first else None,
+            "blockers": blockers, "key": r.task_key or r.task_ext, "title": r.task_title, "url": r.task_url,
+            "project_id": r.project_id})
+    return items
+
+
 def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     if sel.group_by not in (None, "project"):
         raise UnsupportedParameter("query.group_by", f"the risk view is per project; group_by={sel.group_by} is not "
@@ -1160,49 +1224,9 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
     conc = _concentration(conn, sel)
     budget = budget_view(conn, with_group(sel, "project"))
 
-    # Blocked tasks and their blockers.
-    blocked: dict[int, dict[str, Any]] = {}
-    for r in links:
-        status = r.other_status if r.other_id is not None else r.other_status_category
-        if status == "done":
-            continue
-        entry = blocked.setdefault(r.id, {"project_id": r.project_id, "blockers": []})
-        if r.other_id is None:
-            where = "not_synced"
-        elif r.other_project_id != r.project_id:
-            where = "other_project"
-        else:
-            where = "same_project"
-        entry["blockers"].append({
-            "kind": "link", "key": r.other_key or r.other_external_id, "task_id": r.other_id,
-            "project_id": r.other_project_id, "status_category": status, "where": where, "since": _when(r.created_at),
-        })
-    for r in flags:
-        entry = blocked.setdefault(r.id, {"project_id": r.project_id, "blockers": []})
-        entry["blockers"].append({"kind": "flag", "since": _when(r.since) if r.since is not None else None})
-
+    blocked_items = _blocked_items(sel, links, flags)
     person_names = _person_names(conn, sel, {r[0] for rows in conc.values() for r in rows})
-
-    tz = sel.tz
-
-    def local_day(at: datetime) -> date:
-        return at.astimezone(tz).date()
-
-    stale_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for pid, rows in stale_ev.items():
-        for _tid, last, ref in rows:
-            day = local_day(last)
-            stale_items[pid].append({**ref, "last_activity": last.isoformat(),
-                                     "idle_working_days": working_days(day + timedelta(days=1), sel.as_of_date)})
-    blocked_items: dict[Any, list[dict[str, Any]]] = defaultdict(list)
-    for tid, e in blocked.items():
-        starts = [b["since"] for b in e["blockers"] if b["since"] is not None]
-        since = min(starts) if starts else None
-        blockers = [{**b, "since": b["since"].isoformat() if b["since"] else None} for b in e["blockers"]]
-        blockers.sort(key=lambda b: (b["kind"], b.get("key") or ""))
-        blocked_items[e["project_id"]].append({
-            "id": tid, "blocked_since": since.isoformat() if since else None,
-            "blocked_days": (sel.as_of_date - local_day(since)).days if since else None, "blockers": blockers})
+    stale_items = _stale_items(sel, stale_ev)
     bgroups = {g["group"]["id"]: g for g in budget["groups"]}
     miles_by: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for m in miles:
@@ -1240,13 +1264,6 @@ def risk_view(conn: Connection, sel: Selection) -> dict[str, Any]:
             "signals": signals,
             "reasons": {},
         })
-    # Key, title and URL of the blocked tasks listed (not of every blocked task).
-    refs = {r.id: r for r in (*links, *flags)}
-    for g in groups:
-        for t in g["signals"]["blocked"]["tasks"]:
-            r = refs[t["id"]]
-            t.update({"key": r.task_key or r.task_ext, "title": r.task_title, "url": r.task_url,
-                      "project_id": r.project_id})
     total = _total(groups, budget["total"], miles, sel)
     defs = definitions(
         sel,

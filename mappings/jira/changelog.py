@@ -87,10 +87,13 @@ def histories_from_issue(issue: dict[str, Any]) -> list[History]:
 
 def last_move_after(issue: dict[str, Any], after: datetime | None, key: str | None = None) -> datetime | None:
     """When the issue was last moved to another project (a history with a ``project`` item), if
-    that is after ``after`` (``None``: any time), else ``None``: read from the histories the REST
-    issue embeds. With ``key`` (the key it was last seen with), only a move out of that key's
-    project counts: an issue moved out and back since, then out of the scope by a status, did not
-    leave when it came back (``None``: the caller's own time)."""
+    that is after ``after`` (``None``: any time; without a zone: UTC, as SQLite gives a stored
+    time), else ``None``: read from the histories the REST issue embeds. With ``key`` (the key it
+    was last seen with), only a move out of that key's project counts: an issue moved out and back
+    since, then out of the scope by a status, did not leave when it came back (``None``: the
+    caller's own time)."""
+    if after is not None and after.tzinfo is None:
+        after = after.replace(tzinfo=UTC)
     moves = [h for h in histories_from_issue(issue)
              if h.created is not None and any(i.get("field") == "project" for i in h.items)]
     last = max(moves, key=lambda h: h.created or datetime.min.replace(tzinfo=UTC), default=None)

@@ -356,9 +356,7 @@ class JiraSyncer:
                 # it was last seen left the scope then, not at this census.
                 found = self.client.issue(ext, expand="changelog", fields="id")
                 reason = DeletedReason.out_of_scope
-                seen = stored[ext].remote_updated_at
-                at = last_move_after(found, seen.replace(tzinfo=UTC) if seen and seen.tzinfo is None else seen,
-                                     stored[ext].key) or at
+                at = last_move_after(found, stored[ext].remote_updated_at, stored[ext].key) or at
             except NotFound:
                 reason = DeletedReason.deleted
             deletes.append(TaskDelete(external_id=ext, reason=reason, at=at))
